@@ -1,0 +1,76 @@
+# Anemos — top-level build. Every program lands in build/ (or build/asan/ for the
+# sanitizer build that `make test` also runs).
+#
+#   make            build the programs
+#   make run        build and start the appliance on 127.0.0.1:8080 with data in ./var
+#   make test       every suite, normal and under ASan+UBSan; ends with "N passed, N failed"
+#   make bench      benchmarks against nginx (not part of make test)
+
+BUILD    ?= build
+CC       ?= cc
+PKGS      = libmicrohttpd sqlite3 jansson libcrypto libcurl
+CPPFLAGS += -D_GNU_SOURCE -Ilib -DANEMOS_SCRIPTS_DIR=\"$(CURDIR)/ipxe-scripts\"
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wformat=2 -Wno-format-nonliteral -fno-strict-aliasing -pthread $(EXTRA_CFLAGS)
+LDFLAGS  += -pthread $(EXTRA_LDFLAGS)
+
+LIB_SRC    = $(wildcard lib/*.c)
+SERVER_SRC = $(wildcard server/*.c)
+CLI_SRC    = $(wildcard cli/*.c)
+UNIT_SRC   = $(wildcard tests/unit/test_*.c)
+
+LIB_OBJ    = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+SERVER_OBJ = $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ    = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+# The unit tests link the server's objects except its main().
+SERVER_LIB_OBJ = $(filter-out $(BUILD)/obj/server/main.o,$(SERVER_OBJ))
+UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+PROGRAMS = $(BUILD)/anemosd $(BUILD)/anemosctl
+
+.PHONY: all deps test-deps run test unit bench clean
+all: deps $(PROGRAMS)
+
+# Installs missing Debian packages (and says which) before the first compile.
+deps:
+	@deploy/install-deps.sh build
+test-deps:
+	@deploy/install-deps.sh test
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) -MMD -MP -c $< -o $@
+
+$(BUILD)/anemosd: $(SERVER_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $$(pkg-config --libs libmicrohttpd sqlite3 jansson libcrypto)
+
+$(BUILD)/anemosctl: $(CLI_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $$(pkg-config --libs jansson libcurl libcrypto)
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(SERVER_LIB_OBJ) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Iserver $(CFLAGS) $$(pkg-config --cflags $(PKGS) cmocka) -o $@ $^ \
+		$(LDFLAGS) $$(pkg-config --libs libmicrohttpd sqlite3 jansson libcrypto cmocka)
+
+unit: $(UNIT_BIN)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+run: all
+	@deploy/run-local.sh $(BUILD)
+
+# One normal build and one ASan+UBSan build, each through every suite; one summary line.
+test: test-deps
+	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory BUILD=build/asan \
+		EXTRA_CFLAGS="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		EXTRA_LDFLAGS="-fsanitize=address,undefined" all unit
+	@tests/run-all.sh
+
+bench: all
+	@deploy/install-deps.sh bench
+	@bench/run.sh $(BUILD)
+
+clean:
+	rm -rf build

@@ -1,0 +1,43 @@
+#!/bin/sh
+# Install the Debian packages that building, running, testing or benchmarking Anemos needs,
+# and only those that are missing. Says which it installs. Needs root (or sudo) on Debian 12.
+#
+#   deploy/install-deps.sh build   # compile anemosd and anemosctl, `make run`
+#   deploy/install-deps.sh test    # build + what `make test` drives (cmocka, curl, jq, ...)
+#   deploy/install-deps.sh bench   # test + wrk and nginx for `make bench`
+set -eu
+
+build_pkgs="gcc make pkg-config libc6-dev libmicrohttpd-dev libsqlite3-dev libjansson-dev
+libssl-dev libcurl4-openssl-dev"
+test_pkgs="$build_pkgs libcmocka-dev curl jq sqlite3 procps"
+bench_pkgs="$test_pkgs wrk nginx-light"
+
+case "${1:-build}" in
+build) want=$build_pkgs ;;
+test)  want=$test_pkgs ;;
+bench) want=$bench_pkgs ;;
+*) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+	case " $missing " in *" $p "*) continue ;; esac
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing="$missing $p"
+	fi
+done
+[ -n "$missing" ] || exit 0
+
+echo "anemos: installing missing Debian packages:$missing" >&2
+if [ "$(id -u)" -ne 0 ]; then
+	if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
+		echo "anemos: need root to install:$missing" >&2; exit 1
+	fi
+else SUDO=""; fi
+export DEBIAN_FRONTEND=noninteractive
+# An old or empty package index makes apt-get install fail; refresh it once, then retry.
+# shellcheck disable=SC2086
+$SUDO apt-get install -y --no-install-recommends $missing >/dev/null 2>&1 || {
+	$SUDO apt-get update -qq
+	$SUDO apt-get install -y -q --no-install-recommends $missing
+}

@@ -1,0 +1,183 @@
+/*
+ * anemosd internal interfaces — a map of the program, one banner per file.
+ *
+ * Layers: http*.c parse, authenticate, validate and respond; they call the operations in
+ * hosts.c, boot.c, images.c and tokens.c, which know nothing about HTTP; those call db.c,
+ * the only file that speaks SQL. Functions return 0 or a negative errno; the message for
+ * the operator is set with err_set() and turned into an HTTP status only at the edge
+ * (http.c: -EINVAL 400, -EPERM 401, -EACCES 403, -ENOENT 404, -EEXIST/-EBUSY 409,
+ * -E2BIG 413, anything else 500).
+ */
+#ifndef ANEMOSD_H
+#define ANEMOSD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#define MAC_LEN 17   /* "aa:bb:cc:dd:ee:ff" */
+#define UUID_LEN 36  /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" */
+#define TOKEN_HASH_LEN 64
+
+/* main.c: the daemon's settings, filled from the command line. */
+struct config {
+	const char *listen;          /* ADDR:PORT, default 127.0.0.1:8080 */
+	const char *data_dir;        /* SQLite database and images/, default ./var */
+	const char *boot_dir;        /* vmlinuz and initramfs.img, default DATA/boot */
+	const char *public_url;      /* base URL machines use to reach us, no trailing '/' */
+	const char *web_dir;         /* dashboard files; NULL serves no dashboard */
+	const char *scripts_dir;     /* ipxe-scripts/ templates */
+	unsigned threads;            /* worker threads, default 2 x CPUs */
+	long agent_token_ttl;        /* seconds an agent token lives, default 3600 */
+	size_t max_body;             /* request body limit in bytes, default 1 MiB */
+	size_t max_inventory_body;   /* inventory body limit in bytes, default 8 MiB */
+	const char *kernel_args;     /* extra kernel arguments of the Anemos environment */
+};
+extern struct config cfg;
+
+/* err.c: a per-thread message that goes with a negative return code. */
+int err_set(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const char *err_msg(void);
+void err_clear(void);
+
+/* parse.c: pure validation and parsing of what clients send. */
+int mac_parse(const char *in, char out[MAC_LEN + 1]);
+int uuid_parse(const char *in, char out[UUID_LEN + 1]);
+bool uuid_is_placeholder(const char *uuid);
+bool serial_is_placeholder(const char *serial);
+bool name_is_safe(const char *name);
+int hostname_normalize(const char *in, char *out, size_t outsz);
+bool next_boot_valid(const char *action);
+bool image_format_valid(const char *format);
+const char *image_format_from_name(const char *name);
+/* Range header parsing: returns 0 with the range in *start and *len, 1 when the header is to be
+ * ignored (serve the whole file), -ERANGE when unsatisfiable (416). */
+int range_parse(const char *header, uint64_t size, uint64_t *start, uint64_t *len);
+void time_iso8601(time_t t, char out[32]);
+
+/* template.c: the iPXE script templates of ipxe-scripts/. */
+struct tvar {
+	const char *name;
+	const char *value;
+};
+int templates_load(const char *dir);
+void templates_free(void);
+/* Renders template `name` with vars; returns a malloc'd string the caller frees, or NULL
+ * with err_set when the template is missing, names an unknown variable, or a value holds a
+ * character that could change the script's meaning. */
+char *template_render(const char *name, const struct tvar *vars, size_t nvars);
+char *template_render_text(const char *tpl, const struct tvar *vars, size_t nvars);
+bool template_value_safe(const char *value);
+
+/* db.c: the store. Each thread gets its own connection; writers serialise on one mutex. */
+struct host {
+	int64_t id;
+	char *hostname, *status, *next_boot, *image, *uuid, *serial, *vendor, *product, *asset;
+	char *ssh_keys;  /* JSON array text */
+	char *inventory; /* JSON object text or NULL */
+	bool once;
+	int64_t last_seen, created, updated; /* unix seconds, 0 = never */
+	char **macs;
+	size_t nmacs;
+};
+struct image {
+	char *name, *format, *sha256, *file, *url;
+	int64_t size; /* bytes, -1 unknown */
+	int64_t created;
+};
+struct event {
+	int64_t host_id;
+	const char *source, *level, *phase, *message;
+	int64_t bytes, total; /* -1 = absent */
+};
+/* Identifiers a booting machine reports; NULL members are unknown. */
+struct boot_identity {
+	char mac[MAC_LEN + 1];
+	const char *uuid, *serial, *vendor, *product, *asset;
+};
+
+int db_init(const char *data_dir);
+void db_shutdown(void);
+int db_begin(void);
+int db_commit(void);
+void db_rollback(void);
+void host_free(struct host *host);
+void image_free(struct image *image);
+int db_host_get(int64_t id, struct host *out);
+int db_host_find_by_ref(const char *ref, struct host *out);
+int db_host_find_by_mac(const char *mac, int64_t *id);
+int db_host_find_by_uuid(const char *uuid, int64_t *id);
+int db_host_find_by_serial(const char *serial, const char *vendor, int64_t *id);
+int db_host_insert(const struct host *host, int64_t *id);
+int db_host_update(const struct host *host);
+int db_host_delete(int64_t id);
+int db_host_add_mac(int64_t id, const char *mac);
+int db_host_seen(int64_t id, const struct boot_identity *ident);
+int db_host_list(const char *query, struct host **out, size_t *n);
+int db_host_count_by_status(json_t *out);
+int db_event_add(const struct event *ev, int64_t *id);
+int db_event_list(int64_t host_id, int limit, json_t *out);
+int db_image_get(const char *name, struct image *out);
+int db_image_insert(const struct image *image);
+int db_image_delete(const char *name);
+int db_image_in_use(const char *name, int64_t *host_id);
+int db_image_list(struct image **out, size_t *n);
+int db_agent_token_replace(int64_t host_id, const char *hash, const char *mode, int64_t expires);
+int db_agent_token_lookup(const char *hash, int64_t now, int64_t *host_id, char mode[16]);
+int db_agent_token_revoke(int64_t host_id);
+int db_admin_token_insert(const char *hash, const char *name);
+int db_admin_token_lookup(const char *hash);
+
+/* tokens.c: admin and per-boot agent tokens; only hashes are stored. */
+int token_admin_create(const char *name, char *out, size_t outsz);
+int token_agent_issue(int64_t host_id, const char *mode, char *out, size_t outsz);
+int token_authenticate_admin(const char *token);
+int token_authenticate_agent(const char *token, int64_t *host_id, char mode[16]);
+bool token_looks_agent(const char *token);
+bool token_looks_admin(const char *token);
+
+/* hosts.c: host operations. */
+json_t *host_to_json(const struct host *host, bool with_inventory);
+int hosts_identify(const struct boot_identity *ident, struct host *out);
+int hosts_list(const char *query, json_t **out);
+int hosts_enroll(json_t *req, struct host *out);
+int hosts_patch(const char *ref, json_t *req, struct host *out);
+int hosts_delete(const char *ref);
+int hosts_events(const char *ref, int limit, json_t **out);
+int hosts_get(const char *ref, struct host *out);
+int hosts_record_inventory(int64_t host_id, json_t *inventory, struct host *out);
+int hosts_agent_event(int64_t host_id, json_t *req, json_t **out);
+int hosts_agent_done(int64_t host_id, const char *mode, json_t *req, struct host *out);
+int hosts_add_event(int64_t host_id, const char *source, const char *level, const char *phase,
+		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* boot.c: what a machine boots next, as an iPXE script. */
+char *boot_entry_script(void);
+int boot_script_for(const struct boot_identity *ident, const char *platform, char **script,
+		    const char **action);
+int boot_plan(int64_t host_id, json_t **out);
+
+/* images.c: image records and their files under DATA/images/NAME/. */
+json_t *image_to_json(const struct image *image);
+int images_register(json_t *req, struct image *out);
+int images_delete(const char *name);
+struct upload;
+int upload_begin(const char *name, const char *file, const char *format, const char *sha256,
+		 struct upload **out);
+int upload_write(struct upload *up, const void *data, size_t len);
+int upload_finish(struct upload *up, struct image *out);
+void upload_abort(struct upload *up);
+
+/* metrics.c: counters for /metrics. */
+void metrics_request(const char *route, unsigned status, uint64_t bytes);
+void metrics_boot(const char *action);
+char *metrics_render(void);
+
+/* http.c: the libmicrohttpd daemon and the request cycle. */
+int http_start(void);
+void http_stop(void);
+
+#endif

@@ -1,0 +1,137 @@
+/*
+ * Boot decisions: which iPXE script a machine gets, and the plan its agent receives. All
+ * iPXE syntax lives in ipxe-scripts/; this file only chooses a template and its values.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "anemosd.h"
+
+char *boot_entry_script(void)
+{
+	const struct tvar vars[] = { { "public_url", cfg.public_url } };
+
+	return template_render("boot", vars, 1);
+}
+
+/* next_boot values as static strings, so callers may keep the pointer. */
+static const char *action_name(const char *next_boot)
+{
+	static const char *const names[] = { "discover", "install", "rescue", "local", "none" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(next_boot, names[i]) == 0)
+			return names[i];
+	return "none";
+}
+
+static bool action_runs_agent(const char *action)
+{
+	return !strcmp(action, "discover") || !strcmp(action, "install") || !strcmp(action, "rescue");
+}
+
+/* Identifies the machine, issues a fresh agent token when it is to run the Anemos
+ * environment, and renders its script; all in one transaction, so a script that names a
+ * token is only ever sent for a token that was committed. *script is malloc'd. */
+int boot_script_for(const struct boot_identity *ident, const char *platform, char **script,
+		    const char **action)
+{
+	char token[128], host_id[24], template_name[64];
+	struct host h;
+	int rc;
+
+	if (!platform || !*platform)
+		platform = "pcbios";
+	if (strcmp(platform, "pcbios") != 0 && strcmp(platform, "efi") != 0)
+		return err_set(-EINVAL, "platform must be pcbios or efi");
+	if ((rc = db_begin()) < 0)
+		return rc;
+	if ((rc = hosts_identify(ident, &h)) < 0) {
+		db_rollback();
+		return rc;
+	}
+	*action = action_name(h.next_boot);
+	snprintf(host_id, sizeof(host_id), "%lld", (long long)h.id);
+	token[0] = '\0';
+	if (action_runs_agent(*action)) {
+		snprintf(template_name, sizeof(template_name), "agent");
+		rc = token_agent_issue(h.id, *action, token, sizeof(token));
+	} else if (strcmp(*action, "local") == 0) {
+		snprintf(template_name, sizeof(template_name), "local-%s", platform);
+	} else {
+		snprintf(template_name, sizeof(template_name), "none");
+	}
+	host_free(&h);
+	if (rc == 0) {
+		const struct tvar vars[] = {
+			{ "public_url", cfg.public_url }, { "host_id", host_id },
+			{ "mode", *action }, { "token", token }, { "mac", ident->mac },
+			{ "kernel_args", cfg.kernel_args }, { "platform", platform },
+		};
+
+		*script = template_render(template_name, vars, sizeof(vars) / sizeof(vars[0]));
+		if (!*script)
+			rc = -EIO;
+	}
+	if (rc < 0) {
+		db_rollback();
+		return rc;
+	}
+	if ((rc = db_commit()) < 0) {
+		free(*script);
+		*script = NULL;
+		return rc;
+	}
+	metrics_boot(*action);
+	return 0;
+}
+
+/* The plan for the agent of host_id. An install plan moves the host to `installing`. */
+int boot_plan(int64_t host_id, json_t **out)
+{
+	struct image im = { 0 };
+	struct host h;
+	json_t *keys;
+	int rc;
+
+	if ((rc = db_begin()) < 0)
+		return rc;
+	if ((rc = db_host_get(host_id, &h)) < 0)
+		goto fail;
+	if (h.image && (rc = db_image_get(h.image, &im)) < 0)
+		goto fail_host;
+	if (strcmp(h.next_boot, "install") == 0 && strcmp(h.status, "installing") != 0) {
+		free(h.status);
+		if (!(h.status = strdup("installing"))) {
+			rc = err_set(-ENOMEM, "out of memory");
+			goto fail_host;
+		}
+		if ((rc = db_host_update(&h)) < 0 ||
+		    (rc = hosts_add_event(h.id, "server", "info", "install",
+					  "install of image %s planned", h.image)) < 0)
+			goto fail_host;
+	}
+	if ((rc = db_commit()) < 0)
+		goto out;
+	keys = json_loads(h.ssh_keys, 0, NULL);
+	*out = json_pack("{s:s, s:{s:I, s:s?}, s:o, s:b, s:o}",
+			 "action", h.next_boot,
+			 "host", "id", (json_int_t)h.id, "hostname", h.hostname,
+			 "image", h.image ? image_to_json(&im) : json_null(),
+			 "once", h.once,
+			 "ssh_authorized_keys", json_is_array(keys) ? keys : json_array());
+	if (!json_is_array(keys))
+		json_decref(keys);
+	goto out;
+fail_host:
+	db_rollback();
+out:
+	image_free(&im);
+	host_free(&h);
+	return rc;
+fail:
+	db_rollback();
+	return rc;
+}

@@ -1,0 +1,944 @@
+/*
+ * The store: the only code that speaks SQL.
+ *
+ * One SQLite database in WAL mode under --data. Every thread (each libmicrohttpd worker, and
+ * the main thread) gets its own connection on first use, with its statements prepared once
+ * and kept (SQLITE_PREPARE_PERSISTENT). Readers never block; writers take one process-wide
+ * mutex around BEGIN IMMEDIATE..COMMIT, which queues them fairly instead of leaving them to
+ * SQLite's sleep-and-retry busy handler. synchronous=NORMAL in WAL mode means a committed
+ * transaction is in the WAL file before COMMIT returns: killing anemosd loses nothing it
+ * acknowledged (only a power cut can lose the last commits).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "anemosd.h"
+#include "log.h"
+
+/* Schema versions, applied in order; PRAGMA user_version records how many ran. Never edit
+ * a released step: add a new one. */
+static const char *const migrations[] = {
+	"CREATE TABLE images ("
+	"  name TEXT PRIMARY KEY,"
+	"  format TEXT NOT NULL,"
+	"  sha256 TEXT NOT NULL,"
+	"  size INTEGER,"
+	"  file TEXT,"              /* under DATA/images/NAME/, or NULL for external images */
+	"  url TEXT,"               /* external download URL, or NULL for stored files */
+	"  created INTEGER NOT NULL"
+	");"
+	"CREATE TABLE hosts ("
+	"  id INTEGER PRIMARY KEY,"
+	"  hostname TEXT UNIQUE,"
+	"  status TEXT NOT NULL DEFAULT 'new',"
+	"  next_boot TEXT NOT NULL DEFAULT 'discover',"
+	"  image TEXT REFERENCES images(name),"
+	"  once INTEGER NOT NULL DEFAULT 0,"
+	"  uuid TEXT, serial TEXT, vendor TEXT, product TEXT, asset TEXT,"
+	"  ssh_keys TEXT NOT NULL DEFAULT '[]',"
+	"  inventory TEXT,"
+	"  last_seen INTEGER,"
+	"  created INTEGER NOT NULL,"
+	"  updated INTEGER NOT NULL"
+	");"
+	"CREATE INDEX hosts_uuid ON hosts(uuid);"
+	"CREATE INDEX hosts_serial ON hosts(serial);"
+	"CREATE INDEX hosts_image ON hosts(image);"
+	"CREATE TABLE host_macs ("
+	"  mac TEXT PRIMARY KEY,"
+	"  host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE"
+	");"
+	"CREATE INDEX host_macs_host ON host_macs(host_id);"
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY,"
+	"  host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,"
+	"  time INTEGER NOT NULL,"
+	"  source TEXT NOT NULL, level TEXT NOT NULL, phase TEXT, message TEXT NOT NULL,"
+	"  bytes INTEGER, total INTEGER"
+	");"
+	"CREATE INDEX events_host ON events(host_id, id);"
+	"CREATE TABLE agent_tokens ("
+	"  hash TEXT PRIMARY KEY,"
+	"  host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,"
+	"  mode TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL"
+	");"
+	"CREATE INDEX agent_tokens_host ON agent_tokens(host_id);"
+	"CREATE TABLE admin_tokens ("
+	"  hash TEXT PRIMARY KEY,"
+	"  name TEXT,"
+	"  created INTEGER NOT NULL"
+	");",
+};
+
+#define HOST_COLUMNS                                                                         \
+	"h.id, h.hostname, h.status, h.next_boot, h.image, h.once, h.uuid, h.serial, h.vendor, " \
+	"h.product, h.asset, h.ssh_keys, h.inventory, h.last_seen, h.created, h.updated, "      \
+	"(SELECT group_concat(mac, ' ') FROM (SELECT mac FROM host_macs m WHERE m.host_id = h.id ORDER BY m.rowid))"
+
+enum stmt_id {
+	S_BEGIN, S_COMMIT, S_ROLLBACK,
+	S_HOST_GET, S_HOST_BY_MAC, S_HOST_BY_UUID, S_HOST_BY_SERIAL, S_HOST_BY_HOSTNAME,
+	S_HOST_INSERT, S_HOST_UPDATE, S_HOST_DELETE, S_HOST_ADD_MAC, S_HOST_SEEN, S_HOST_LIST,
+	S_HOST_COUNT_STATUS,
+	S_EVENT_ADD, S_EVENT_LIST,
+	S_IMAGE_GET, S_IMAGE_INSERT, S_IMAGE_DELETE, S_IMAGE_IN_USE, S_IMAGE_LIST,
+	S_AGENT_DELETE_HOST, S_AGENT_INSERT, S_AGENT_LOOKUP,
+	S_ADMIN_INSERT, S_ADMIN_LOOKUP,
+	S_COUNT
+};
+
+static const char *const stmt_sql[S_COUNT] = {
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+	[S_HOST_GET] = "SELECT " HOST_COLUMNS " FROM hosts h WHERE h.id = ?1",
+	[S_HOST_BY_MAC] = "SELECT host_id FROM host_macs WHERE mac = ?1",
+	[S_HOST_BY_UUID] = "SELECT id FROM hosts WHERE uuid = ?1 ORDER BY id LIMIT 1",
+	[S_HOST_BY_SERIAL] = "SELECT id FROM hosts WHERE serial = ?1 "
+			     "AND (?2 IS NULL OR vendor IS NULL OR vendor = ?2) ORDER BY id LIMIT 1",
+	[S_HOST_BY_HOSTNAME] = "SELECT id FROM hosts WHERE hostname = ?1",
+	[S_HOST_INSERT] = "INSERT INTO hosts (hostname, status, next_boot, image, once, uuid, serial,"
+			  " vendor, product, asset, ssh_keys, inventory, last_seen, created, updated)"
+			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)",
+	[S_HOST_UPDATE] = "UPDATE hosts SET hostname = ?2, status = ?3, next_boot = ?4, image = ?5,"
+			  " once = ?6, uuid = ?7, serial = ?8, vendor = ?9, product = ?10, asset = ?11,"
+			  " ssh_keys = ?12, inventory = ?13, updated = ?14 WHERE id = ?1",
+	[S_HOST_DELETE] = "DELETE FROM hosts WHERE id = ?1",
+	[S_HOST_ADD_MAC] = "INSERT INTO host_macs (mac, host_id) VALUES (?1, ?2)",
+	[S_HOST_SEEN] = "UPDATE hosts SET last_seen = ?2, uuid = coalesce(uuid, ?3),"
+			" serial = coalesce(serial, ?4), vendor = coalesce(vendor, ?5),"
+			" product = coalesce(product, ?6), asset = coalesce(asset, ?7) WHERE id = ?1",
+	[S_HOST_LIST] = "SELECT " HOST_COLUMNS " FROM hosts h WHERE ?1 IS NULL"
+			" OR h.hostname LIKE ?1 ESCAPE '\\' OR h.serial LIKE ?1 ESCAPE '\\'"
+			" OR h.vendor LIKE ?1 ESCAPE '\\' OR h.product LIKE ?1 ESCAPE '\\'"
+			" OR h.status LIKE ?1 ESCAPE '\\' OR h.image LIKE ?1 ESCAPE '\\'"
+			" OR EXISTS (SELECT 1 FROM host_macs m WHERE m.host_id = h.id"
+			"            AND m.mac LIKE ?1 ESCAPE '\\')"
+			" ORDER BY h.id",
+	[S_HOST_COUNT_STATUS] = "SELECT status, count(*) FROM hosts GROUP BY status ORDER BY status",
+	[S_EVENT_ADD] = "INSERT INTO events (host_id, time, source, level, phase, message, bytes, total)"
+			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[S_EVENT_LIST] = "SELECT id, time, source, level, phase, message, bytes, total FROM"
+			 " (SELECT * FROM events WHERE host_id = ?1 ORDER BY id DESC LIMIT ?2)"
+			 " ORDER BY id",
+	[S_IMAGE_GET] = "SELECT name, format, sha256, size, file, url, created FROM images WHERE name = ?1",
+	[S_IMAGE_INSERT] = "INSERT INTO images (name, format, sha256, size, file, url, created)"
+			   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[S_IMAGE_DELETE] = "DELETE FROM images WHERE name = ?1",
+	[S_IMAGE_IN_USE] = "SELECT id FROM hosts WHERE image = ?1 ORDER BY id LIMIT 1",
+	[S_IMAGE_LIST] = "SELECT name, format, sha256, size, file, url, created FROM images ORDER BY name",
+	[S_AGENT_DELETE_HOST] = "DELETE FROM agent_tokens WHERE host_id = ?1",
+	[S_AGENT_INSERT] = "INSERT INTO agent_tokens (hash, host_id, mode, created, expires)"
+			   " VALUES (?1, ?2, ?3, ?4, ?5)",
+	[S_AGENT_LOOKUP] = "SELECT host_id, mode FROM agent_tokens WHERE hash = ?1 AND expires > ?2",
+	[S_ADMIN_INSERT] = "INSERT INTO admin_tokens (hash, name, created) VALUES (?1, ?2, ?3)",
+	[S_ADMIN_LOOKUP] = "SELECT 1 FROM admin_tokens WHERE hash = ?1",
+};
+
+struct conn {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[S_COUNT];
+};
+
+static char db_path[PATH_MAX];
+static pthread_key_t conn_key;
+static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void conn_close(void *p)
+{
+	struct conn *c = p;
+
+	if (!c)
+		return;
+	for (int i = 0; i < S_COUNT; i++)
+		sqlite3_finalize(c->stmt[i]);
+	sqlite3_close(c->db);
+	free(c);
+}
+
+static int exec_sql(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		err_set(-EIO, "database: %s", msg ? msg : "error");
+		log_error("sql failed: %s", msg ? msg : "?");
+		sqlite3_free(msg);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Opens a connection with the settings every connection needs. */
+static struct conn *conn_open(void)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	if (sqlite3_open_v2(db_path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		log_error("cannot open %s: %s", db_path, sqlite3_errmsg(c->db));
+		conn_close(c);
+		return NULL;
+	}
+	sqlite3_busy_timeout(c->db, 5000); /* other processes, e.g. `anemosd token create` */
+	if (exec_sql(c->db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;") < 0) {
+		conn_close(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* This thread's connection, opened on first use; NULL (with err_set) if it cannot be. */
+static struct conn *conn_get(void)
+{
+	struct conn *c = pthread_getspecific(conn_key);
+
+	if (c)
+		return c;
+	c = conn_open();
+	if (!c) {
+		err_set(-EIO, "cannot open the database");
+		return NULL;
+	}
+	pthread_setspecific(conn_key, c);
+	return c;
+}
+
+/* The statement `id` on this thread's connection, reset and unbound, ready to bind. */
+static sqlite3_stmt *stmt(enum stmt_id id)
+{
+	struct conn *c = conn_get();
+
+	if (!c)
+		return NULL;
+	if (!c->stmt[id] && sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+					       &c->stmt[id], NULL) != SQLITE_OK) {
+		log_error("prepare failed: %s: %s", sqlite3_errmsg(c->db), stmt_sql[id]);
+		err_set(-EIO, "database error");
+		return NULL;
+	}
+	sqlite3_reset(c->stmt[id]);
+	sqlite3_clear_bindings(c->stmt[id]);
+	return c->stmt[id];
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void bind_opt_int(sqlite3_stmt *st, int i, int64_t v)
+{
+	if (v >= 0)
+		sqlite3_bind_int64(st, i, v);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static char *column_strdup(sqlite3_stmt *st, int i)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+
+	return s ? strdup((const char *)s) : NULL;
+}
+
+/* Steps a statement that returns no rows; maps constraint failures to -EEXIST. */
+static int step_done(sqlite3_stmt *st)
+{
+	int rc;
+
+	if (!st)
+		return -EIO;
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return err_set(-EEXIST, "conflicts with an existing record");
+	log_error("sql step failed: %s", sqlite3_errmsg(sqlite3_db_handle(st)));
+	return err_set(-EIO, "database error");
+}
+
+/* Steps a statement expected to return at most one row with one integer. */
+static int step_id(sqlite3_stmt *st, int64_t *id)
+{
+	int rc;
+
+	if (!st)
+		return -EIO;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+		return 0;
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	log_error("sql step failed: %s", sqlite3_errmsg(sqlite3_db_handle(st)));
+	return err_set(-EIO, "database error");
+}
+
+static int changes(sqlite3_stmt *st)
+{
+	return sqlite3_changes(sqlite3_db_handle(st));
+}
+
+int db_init(const char *data_dir)
+{
+	struct conn *c;
+	int version = 0, rc;
+	sqlite3_stmt *st;
+
+	if (mkdir(data_dir, 0750) < 0 && errno != EEXIST)
+		return err_set(-errno, "cannot create data folder %s: %s", data_dir, strerror(errno));
+	if ((size_t)snprintf(db_path, sizeof(db_path), "%s/anemos.db", data_dir) >= sizeof(db_path))
+		return err_set(-ENAMETOOLONG, "data folder path too long");
+	rc = pthread_key_create(&conn_key, conn_close);
+	if (rc)
+		return err_set(-rc, "pthread_key_create failed");
+	c = conn_get();
+	if (!c)
+		return -EIO;
+	if (exec_sql(c->db, "PRAGMA journal_mode = WAL;") < 0)
+		return -EIO;
+	if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version > (int)(sizeof(migrations) / sizeof(migrations[0])))
+		return err_set(-EPROTO, "database %s has schema version %d, newer than this anemosd knows (%zu)",
+			       db_path, version, sizeof(migrations) / sizeof(migrations[0]));
+	for (; version < (int)(sizeof(migrations) / sizeof(migrations[0])); version++) {
+		char bump[64];
+
+		snprintf(bump, sizeof(bump), "PRAGMA user_version = %d;", version + 1);
+		pthread_mutex_lock(&write_lock);
+		rc = exec_sql(c->db, "BEGIN IMMEDIATE");
+		if (rc == 0 && (rc = exec_sql(c->db, migrations[version])) == 0 &&
+		    (rc = exec_sql(c->db, bump)) == 0)
+			rc = exec_sql(c->db, "COMMIT");
+		if (rc < 0)
+			exec_sql(c->db, "ROLLBACK");
+		pthread_mutex_unlock(&write_lock);
+		if (rc < 0)
+			return rc;
+		log_info("database %s migrated to schema version %d", db_path, version + 1);
+	}
+	return 0;
+}
+
+void db_shutdown(void)
+{
+	conn_close(pthread_getspecific(conn_key));
+	pthread_setspecific(conn_key, NULL);
+}
+
+int db_begin(void)
+{
+	int rc;
+
+	pthread_mutex_lock(&write_lock);
+	rc = step_done(stmt(S_BEGIN));
+	if (rc < 0)
+		pthread_mutex_unlock(&write_lock);
+	return rc;
+}
+
+int db_commit(void)
+{
+	int rc = step_done(stmt(S_COMMIT));
+
+	if (rc < 0)
+		step_done(stmt(S_ROLLBACK));
+	pthread_mutex_unlock(&write_lock);
+	return rc;
+}
+
+void db_rollback(void)
+{
+	step_done(stmt(S_ROLLBACK));
+	pthread_mutex_unlock(&write_lock);
+}
+
+void host_free(struct host *h)
+{
+	if (!h)
+		return;
+	free(h->hostname);
+	free(h->status);
+	free(h->next_boot);
+	free(h->image);
+	free(h->uuid);
+	free(h->serial);
+	free(h->vendor);
+	free(h->product);
+	free(h->asset);
+	free(h->ssh_keys);
+	free(h->inventory);
+	for (size_t i = 0; i < h->nmacs; i++)
+		free(h->macs[i]);
+	free(h->macs);
+	memset(h, 0, sizeof(*h));
+}
+
+void image_free(struct image *im)
+{
+	if (!im)
+		return;
+	free(im->name);
+	free(im->format);
+	free(im->sha256);
+	free(im->file);
+	free(im->url);
+	memset(im, 0, sizeof(*im));
+}
+
+/* Fills *h from a row of HOST_COLUMNS. */
+static int host_from_row(sqlite3_stmt *st, struct host *h)
+{
+	const char *macs;
+
+	memset(h, 0, sizeof(*h));
+	h->id = sqlite3_column_int64(st, 0);
+	h->hostname = column_strdup(st, 1);
+	h->status = column_strdup(st, 2);
+	h->next_boot = column_strdup(st, 3);
+	h->image = column_strdup(st, 4);
+	h->once = sqlite3_column_int(st, 5) != 0;
+	h->uuid = column_strdup(st, 6);
+	h->serial = column_strdup(st, 7);
+	h->vendor = column_strdup(st, 8);
+	h->product = column_strdup(st, 9);
+	h->asset = column_strdup(st, 10);
+	h->ssh_keys = column_strdup(st, 11);
+	h->inventory = column_strdup(st, 12);
+	h->last_seen = sqlite3_column_int64(st, 13);
+	h->created = sqlite3_column_int64(st, 14);
+	h->updated = sqlite3_column_int64(st, 15);
+	macs = (const char *)sqlite3_column_text(st, 16);
+	if (!h->status || !h->next_boot || !h->ssh_keys)
+		goto nomem;
+	for (const char *p = macs; p && *p;) {
+		size_t len = strcspn(p, " ");
+		char **grown = realloc(h->macs, (h->nmacs + 1) * sizeof(*h->macs));
+
+		if (!grown)
+			goto nomem;
+		h->macs = grown;
+		h->macs[h->nmacs] = strndup(p, len);
+		if (!h->macs[h->nmacs])
+			goto nomem;
+		h->nmacs++;
+		p += len;
+		p += *p == ' ';
+	}
+	return 0;
+nomem:
+	host_free(h);
+	return err_set(-ENOMEM, "out of memory");
+}
+
+int db_host_get(int64_t id, struct host *out)
+{
+	sqlite3_stmt *st = stmt(S_HOST_GET);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = host_from_row(st, out);
+	else
+		rc = rc == SQLITE_DONE ? err_set(-ENOENT, "no host with id %lld", (long long)id)
+				       : err_set(-EIO, "database error");
+	sqlite3_reset(st);
+	return rc;
+}
+
+int db_host_find_by_mac(const char *mac, int64_t *id)
+{
+	sqlite3_stmt *st = stmt(S_HOST_BY_MAC);
+
+	if (!st)
+		return -EIO;
+	bind_text(st, 1, mac);
+	return step_id(st, id);
+}
+
+int db_host_find_by_uuid(const char *uuid, int64_t *id)
+{
+	sqlite3_stmt *st = stmt(S_HOST_BY_UUID);
+
+	if (!st)
+		return -EIO;
+	bind_text(st, 1, uuid);
+	return step_id(st, id);
+}
+
+int db_host_find_by_serial(const char *serial, const char *vendor, int64_t *id)
+{
+	sqlite3_stmt *st = stmt(S_HOST_BY_SERIAL);
+
+	if (!st)
+		return -EIO;
+	bind_text(st, 1, serial);
+	bind_text(st, 2, vendor);
+	return step_id(st, id);
+}
+
+/* A reference is a numeric id, a MAC in any accepted spelling, or a hostname. */
+int db_host_find_by_ref(const char *ref, struct host *out)
+{
+	char mac[MAC_LEN + 1], *end;
+	int64_t id;
+	long long n;
+	sqlite3_stmt *st;
+	int rc;
+
+	errno = 0;
+	n = strtoll(ref, &end, 10);
+	if (*ref && *end == '\0' && errno == 0 && n > 0)
+		return db_host_get(n, out);
+	if (mac_parse(ref, mac) == 0) {
+		rc = db_host_find_by_mac(mac, &id);
+		if (rc == 0)
+			return db_host_get(id, out);
+		if (rc != -ENOENT)
+			return rc;
+	}
+	st = stmt(S_HOST_BY_HOSTNAME);
+	if (!st)
+		return -EIO;
+	bind_text(st, 1, ref);
+	rc = step_id(st, &id);
+	if (rc == -ENOENT)
+		return err_set(-ENOENT, "no host '%s' (give an id, a hostname or a MAC)", ref);
+	return rc < 0 ? rc : db_host_get(id, out);
+}
+
+int db_host_insert(const struct host *h, int64_t *id)
+{
+	sqlite3_stmt *st = stmt(S_HOST_INSERT);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	bind_text(st, 1, h->hostname);
+	bind_text(st, 2, h->status ? h->status : "new");
+	bind_text(st, 3, h->next_boot ? h->next_boot : "discover");
+	bind_text(st, 4, h->image);
+	sqlite3_bind_int(st, 5, h->once);
+	bind_text(st, 6, h->uuid);
+	bind_text(st, 7, h->serial);
+	bind_text(st, 8, h->vendor);
+	bind_text(st, 9, h->product);
+	bind_text(st, 10, h->asset);
+	bind_text(st, 11, h->ssh_keys ? h->ssh_keys : "[]");
+	bind_text(st, 12, h->inventory);
+	bind_opt_int(st, 13, h->last_seen ? h->last_seen : -1);
+	sqlite3_bind_int64(st, 14, (int64_t)time(NULL));
+	rc = step_done(st);
+	if (rc == 0)
+		*id = sqlite3_last_insert_rowid(sqlite3_db_handle(st));
+	return rc;
+}
+
+int db_host_update(const struct host *h)
+{
+	sqlite3_stmt *st = stmt(S_HOST_UPDATE);
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, h->id);
+	bind_text(st, 2, h->hostname);
+	bind_text(st, 3, h->status);
+	bind_text(st, 4, h->next_boot);
+	bind_text(st, 5, h->image);
+	sqlite3_bind_int(st, 6, h->once);
+	bind_text(st, 7, h->uuid);
+	bind_text(st, 8, h->serial);
+	bind_text(st, 9, h->vendor);
+	bind_text(st, 10, h->product);
+	bind_text(st, 11, h->asset);
+	bind_text(st, 12, h->ssh_keys);
+	bind_text(st, 13, h->inventory);
+	sqlite3_bind_int64(st, 14, (int64_t)time(NULL));
+	return step_done(st);
+}
+
+int db_host_delete(int64_t id)
+{
+	sqlite3_stmt *st = stmt(S_HOST_DELETE);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, id);
+	rc = step_done(st);
+	if (rc == 0 && changes(st) == 0)
+		return err_set(-ENOENT, "no host with id %lld", (long long)id);
+	return rc;
+}
+
+int db_host_add_mac(int64_t id, const char *mac)
+{
+	sqlite3_stmt *st = stmt(S_HOST_ADD_MAC);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	bind_text(st, 1, mac);
+	sqlite3_bind_int64(st, 2, id);
+	rc = step_done(st);
+	if (rc == -EEXIST)
+		return err_set(-EEXIST, "MAC %s belongs to another host", mac);
+	return rc;
+}
+
+int db_host_seen(int64_t id, const struct boot_identity *ident)
+{
+	sqlite3_stmt *st = stmt(S_HOST_SEEN);
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, (int64_t)time(NULL));
+	bind_text(st, 3, ident->uuid);
+	bind_text(st, 4, ident->serial);
+	bind_text(st, 5, ident->vendor);
+	bind_text(st, 6, ident->product);
+	bind_text(st, 7, ident->asset);
+	return step_done(st);
+}
+
+int db_host_list(const char *query, struct host **out, size_t *n)
+{
+	sqlite3_stmt *st = stmt(S_HOST_LIST);
+	struct host *hosts = NULL;
+	size_t count = 0, cap = 0;
+	char *pattern = NULL;
+	int rc;
+
+	if (!st)
+		return -EIO;
+	if (query && *query) {
+		/* A substring match: escape LIKE's wildcards in what the operator typed. */
+		size_t o = 0, len = strlen(query);
+
+		pattern = malloc(2 * len + 3);
+		if (!pattern)
+			return err_set(-ENOMEM, "out of memory");
+		pattern[o++] = '%';
+		for (size_t i = 0; i < len; i++) {
+			if (query[i] == '%' || query[i] == '_' || query[i] == '\\')
+				pattern[o++] = '\\';
+			pattern[o++] = query[i];
+		}
+		pattern[o++] = '%';
+		pattern[o] = '\0';
+	}
+	bind_text(st, 1, pattern);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (count == cap) {
+			struct host *grown;
+
+			cap = cap ? 2 * cap : 64;
+			grown = realloc(hosts, cap * sizeof(*hosts));
+			if (!grown) {
+				rc = err_set(-ENOMEM, "out of memory");
+				goto fail;
+			}
+			hosts = grown;
+		}
+		if ((rc = host_from_row(st, &hosts[count])) < 0)
+			goto fail;
+		count++;
+	}
+	if (rc != SQLITE_DONE) {
+		rc = err_set(-EIO, "database error");
+		goto fail;
+	}
+	sqlite3_reset(st);
+	free(pattern);
+	*out = hosts;
+	*n = count;
+	return 0;
+fail:
+	sqlite3_reset(st);
+	free(pattern);
+	for (size_t i = 0; i < count; i++)
+		host_free(&hosts[i]);
+	free(hosts);
+	return rc;
+}
+
+int db_host_count_by_status(json_t *out)
+{
+	sqlite3_stmt *st = stmt(S_HOST_COUNT_STATUS);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		json_object_set_new(out, (const char *)sqlite3_column_text(st, 0),
+				    json_integer(sqlite3_column_int64(st, 1)));
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : err_set(-EIO, "database error");
+}
+
+int db_event_add(const struct event *ev, int64_t *id)
+{
+	sqlite3_stmt *st = stmt(S_EVENT_ADD);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, ev->host_id);
+	sqlite3_bind_int64(st, 2, (int64_t)time(NULL));
+	bind_text(st, 3, ev->source);
+	bind_text(st, 4, ev->level);
+	bind_text(st, 5, ev->phase);
+	bind_text(st, 6, ev->message);
+	bind_opt_int(st, 7, ev->bytes);
+	bind_opt_int(st, 8, ev->total);
+	rc = step_done(st);
+	if (rc == 0 && id)
+		*id = sqlite3_last_insert_rowid(sqlite3_db_handle(st));
+	return rc;
+}
+
+static json_t *column_json_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+
+	return s ? json_string((const char *)s) : json_null();
+}
+
+static json_t *column_json_int(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? json_null()
+							 : json_integer(sqlite3_column_int64(st, i));
+}
+
+int db_event_list(int64_t host_id, int limit, json_t *out)
+{
+	sqlite3_stmt *st = stmt(S_EVENT_LIST);
+	char when[32];
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, host_id);
+	sqlite3_bind_int(st, 2, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		time_iso8601((time_t)sqlite3_column_int64(st, 1), when);
+		json_array_append_new(out, json_pack("{s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:o}",
+						     "id", (json_int_t)sqlite3_column_int64(st, 0),
+						     "time", when,
+						     "source", column_json_text(st, 2),
+						     "level", column_json_text(st, 3),
+						     "phase", column_json_text(st, 4),
+						     "message", column_json_text(st, 5),
+						     "bytes", column_json_int(st, 6),
+						     "total", column_json_int(st, 7)));
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : err_set(-EIO, "database error");
+}
+
+static int image_from_row(sqlite3_stmt *st, struct image *im)
+{
+	memset(im, 0, sizeof(*im));
+	im->name = column_strdup(st, 0);
+	im->format = column_strdup(st, 1);
+	im->sha256 = column_strdup(st, 2);
+	im->size = sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 3);
+	im->file = column_strdup(st, 4);
+	im->url = column_strdup(st, 5);
+	im->created = sqlite3_column_int64(st, 6);
+	if (!im->name || !im->format || !im->sha256) {
+		image_free(im);
+		return err_set(-ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+int db_image_get(const char *name, struct image *out)
+{
+	sqlite3_stmt *st = stmt(S_IMAGE_GET);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	bind_text(st, 1, name);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = image_from_row(st, out);
+	else
+		rc = rc == SQLITE_DONE ? err_set(-ENOENT, "no image '%s' (see GET /api/v1/images)", name)
+				       : err_set(-EIO, "database error");
+	sqlite3_reset(st);
+	return rc;
+}
+
+int db_image_insert(const struct image *im)
+{
+	sqlite3_stmt *st = stmt(S_IMAGE_INSERT);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	bind_text(st, 1, im->name);
+	bind_text(st, 2, im->format);
+	bind_text(st, 3, im->sha256);
+	bind_opt_int(st, 4, im->size);
+	bind_text(st, 5, im->file);
+	bind_text(st, 6, im->url);
+	sqlite3_bind_int64(st, 7, (int64_t)time(NULL));
+	rc = step_done(st);
+	if (rc == -EEXIST)
+		return err_set(-EEXIST, "an image named '%s' exists already; delete it first", im->name);
+	return rc;
+}
+
+int db_image_delete(const char *name)
+{
+	sqlite3_stmt *st = stmt(S_IMAGE_DELETE);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	bind_text(st, 1, name);
+	rc = step_done(st);
+	if (rc == 0 && changes(st) == 0)
+		return err_set(-ENOENT, "no image '%s'", name);
+	return rc;
+}
+
+int db_image_in_use(const char *name, int64_t *host_id)
+{
+	sqlite3_stmt *st = stmt(S_IMAGE_IN_USE);
+
+	if (!st)
+		return -EIO;
+	bind_text(st, 1, name);
+	return step_id(st, host_id);
+}
+
+int db_image_list(struct image **out, size_t *n)
+{
+	sqlite3_stmt *st = stmt(S_IMAGE_LIST);
+	struct image *images = NULL;
+	size_t count = 0;
+	int rc;
+
+	if (!st)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct image *grown = realloc(images, (count + 1) * sizeof(*images));
+
+		if (!grown || (images = grown, image_from_row(st, &images[count]) < 0)) {
+			rc = err_set(-ENOMEM, "out of memory");
+			break;
+		}
+		count++;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		for (size_t i = 0; i < count; i++)
+			image_free(&images[i]);
+		free(images);
+		return rc < 0 ? rc : err_set(-EIO, "database error");
+	}
+	*out = images;
+	*n = count;
+	return 0;
+}
+
+int db_agent_token_replace(int64_t host_id, const char *hash, const char *mode, int64_t expires)
+{
+	sqlite3_stmt *st = stmt(S_AGENT_DELETE_HOST);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, host_id);
+	if ((rc = step_done(st)) < 0)
+		return rc;
+	if (!(st = stmt(S_AGENT_INSERT)))
+		return -EIO;
+	bind_text(st, 1, hash);
+	sqlite3_bind_int64(st, 2, host_id);
+	bind_text(st, 3, mode);
+	sqlite3_bind_int64(st, 4, (int64_t)time(NULL));
+	sqlite3_bind_int64(st, 5, expires);
+	return step_done(st);
+}
+
+int db_agent_token_lookup(const char *hash, int64_t now, int64_t *host_id, char mode[16])
+{
+	sqlite3_stmt *st = stmt(S_AGENT_LOOKUP);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	bind_text(st, 1, hash);
+	sqlite3_bind_int64(st, 2, now);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*host_id = sqlite3_column_int64(st, 0);
+		snprintf(mode, 16, "%s", (const char *)sqlite3_column_text(st, 1));
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : err_set(-EIO, "database error");
+}
+
+int db_agent_token_revoke(int64_t host_id)
+{
+	sqlite3_stmt *st = stmt(S_AGENT_DELETE_HOST);
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, host_id);
+	return step_done(st);
+}
+
+int db_admin_token_insert(const char *hash, const char *name)
+{
+	sqlite3_stmt *st = stmt(S_ADMIN_INSERT);
+
+	if (!st)
+		return -EIO;
+	bind_text(st, 1, hash);
+	bind_text(st, 2, name);
+	sqlite3_bind_int64(st, 3, (int64_t)time(NULL));
+	return step_done(st);
+}
+
+int db_admin_token_lookup(const char *hash)
+{
+	sqlite3_stmt *st = stmt(S_ADMIN_LOOKUP);
+	int64_t one;
+
+	if (!st)
+		return -EIO;
+	bind_text(st, 1, hash);
+	return step_id(st, &one);
+}

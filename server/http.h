@@ -1,0 +1,96 @@
+/*
+ * The HTTP layer's own interfaces: the per-request state that libmicrohttpd carries in
+ * *req_cls, the route table, and the response helpers every handler uses.
+ */
+#ifndef ANEMOSD_HTTP_H
+#define ANEMOSD_HTTP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <microhttpd.h>
+
+#include "anemosd.h"
+
+enum route_auth { AUTH_NONE, AUTH_ADMIN, AUTH_AGENT };
+enum route_body { BODY_NONE, BODY_JSON, BODY_INVENTORY, BODY_STREAM };
+
+struct request;
+typedef enum MHD_Result (*handler_fn)(struct request *req);
+
+struct route {
+	const char *method;  /* "GET" also answers HEAD */
+	const char *pattern; /* '*' matches one path segment, captured in order */
+	const char *label;   /* metrics label */
+	enum route_auth auth;
+	enum route_body body;
+	handler_fn handler;
+};
+
+#define MAX_CAPTURES 2
+
+struct request {
+	struct MHD_Connection *conn;
+	const struct route *route;
+	const char *method;
+	char *path;                  /* copy of the decoded path; captures point into it */
+	const char *cap[MAX_CAPTURES];
+	struct timespec start;
+	json_t *json;                /* parsed body of BODY_JSON/BODY_INVENTORY routes */
+	char *body;
+	size_t body_len, body_cap, body_limit;
+	bool body_too_large;
+	struct upload *upload;       /* BODY_STREAM: the image being received */
+	int upload_rc;               /* first error while streaming, 0 if none */
+	int64_t agent_host;          /* AUTH_AGENT: the host the token belongs to */
+	char agent_mode[16];         /* AUTH_AGENT: the boot mode the token was issued for */
+	unsigned status;             /* what we answered, for the log line and metrics */
+	uint64_t bytes;
+};
+
+/* http.c: responses. Each queues exactly one response and records status and size. */
+enum MHD_Result respond_buffer(struct request *req, unsigned status, const char *content_type,
+			       const void *data, size_t len);
+enum MHD_Result respond_json(struct request *req, unsigned status, json_t *body);
+enum MHD_Result respond_error(struct request *req, int rc);
+enum MHD_Result respond_errorf(struct request *req, unsigned status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+enum MHD_Result respond_response(struct request *req, unsigned status, struct MHD_Response *r,
+				 uint64_t bytes);
+void response_common_headers(struct MHD_Response *r, const char *content_type);
+const char *request_arg(struct request *req, const char *key);
+const char *request_header(struct request *req, const char *key);
+
+/* http_boot.c */
+enum MHD_Result handle_boot_entry(struct request *req);
+enum MHD_Result handle_ipxe(struct request *req);
+enum MHD_Result handle_healthz(struct request *req);
+enum MHD_Result handle_metrics(struct request *req);
+
+/* http_files.c */
+enum MHD_Result handle_boot_file(struct request *req);
+enum MHD_Result handle_image_file(struct request *req);
+enum MHD_Result handle_web_index(struct request *req);
+enum MHD_Result handle_web_file(struct request *req);
+
+/* http_api.c: operator endpoints */
+enum MHD_Result handle_hosts_list(struct request *req);
+enum MHD_Result handle_hosts_create(struct request *req);
+enum MHD_Result handle_host_get(struct request *req);
+enum MHD_Result handle_host_patch(struct request *req);
+enum MHD_Result handle_host_delete(struct request *req);
+enum MHD_Result handle_host_events(struct request *req);
+enum MHD_Result handle_images_list(struct request *req);
+enum MHD_Result handle_images_create(struct request *req);
+enum MHD_Result handle_image_upload_begin(struct request *req);
+enum MHD_Result handle_image_upload(struct request *req);
+enum MHD_Result handle_image_delete(struct request *req);
+
+/* http_agent.c: agent endpoints */
+enum MHD_Result handle_agent_inventory(struct request *req);
+enum MHD_Result handle_agent_plan(struct request *req);
+enum MHD_Result handle_agent_events(struct request *req);
+enum MHD_Result handle_agent_done(struct request *req);
+
+#endif

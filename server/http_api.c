@@ -1,0 +1,136 @@
+/* The operator API under /api/v1 (admin token): thin glue over hosts.c and images.c. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+
+static enum MHD_Result respond_host(struct request *req, unsigned status, int rc, struct host *h)
+{
+	json_t *o;
+
+	if (rc < 0)
+		return respond_error(req, rc);
+	o = host_to_json(h, true);
+	host_free(h);
+	return respond_json(req, status, o);
+}
+
+enum MHD_Result handle_hosts_list(struct request *req)
+{
+	json_t *list;
+	int rc = hosts_list(request_arg(req, "q"), &list);
+
+	return rc < 0 ? respond_error(req, rc) : respond_json(req, 200, list);
+}
+
+enum MHD_Result handle_hosts_create(struct request *req)
+{
+	struct host h;
+
+	return respond_host(req, 201, hosts_enroll(req->json, &h), &h);
+}
+
+enum MHD_Result handle_host_get(struct request *req)
+{
+	struct host h;
+
+	return respond_host(req, 200, hosts_get(req->cap[0], &h), &h);
+}
+
+enum MHD_Result handle_host_patch(struct request *req)
+{
+	struct host h;
+
+	return respond_host(req, 200, hosts_patch(req->cap[0], req->json, &h), &h);
+}
+
+enum MHD_Result handle_host_delete(struct request *req)
+{
+	int rc = hosts_delete(req->cap[0]);
+
+	return rc < 0 ? respond_error(req, rc) : respond_buffer(req, 204, NULL, "", 0);
+}
+
+enum MHD_Result handle_host_events(struct request *req)
+{
+	const char *l = request_arg(req, "limit");
+	char *end = NULL;
+	long limit = l ? strtol(l, &end, 10) : 100;
+	json_t *events;
+	int rc;
+
+	if (l && (*end || limit < 1 || limit > 1000))
+		return respond_errorf(req, 400, "limit must be a number from 1 to 1000");
+	rc = hosts_events(req->cap[0], (int)limit, &events);
+	return rc < 0 ? respond_error(req, rc) : respond_json(req, 200, events);
+}
+
+static enum MHD_Result respond_image(struct request *req, int rc, struct image *im)
+{
+	json_t *o;
+
+	if (rc < 0)
+		return respond_error(req, rc);
+	o = image_to_json(im);
+	image_free(im);
+	return respond_json(req, 201, o);
+}
+
+enum MHD_Result handle_images_list(struct request *req)
+{
+	struct image *images;
+	json_t *list;
+	size_t n;
+	int rc = db_image_list(&images, &n);
+
+	if (rc < 0)
+		return respond_error(req, rc);
+	list = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_array_append_new(list, image_to_json(&images[i]));
+		image_free(&images[i]);
+	}
+	free(images);
+	return respond_json(req, 200, json_pack("{s:o}", "images", list));
+}
+
+enum MHD_Result handle_images_create(struct request *req)
+{
+	struct image im;
+
+	return respond_image(req, images_register(req->json, &im), &im);
+}
+
+/* First call of PUT /api/v1/images/NAME: validate and open the destination before a byte of
+ * the body is read, so a bad request is refused at once. */
+enum MHD_Result handle_image_upload_begin(struct request *req)
+{
+	int rc = upload_begin(req->cap[0], request_arg(req, "file"), request_arg(req, "format"),
+			      request_arg(req, "sha256"), &req->upload);
+
+	return rc < 0 ? respond_error(req, rc) : MHD_YES;
+}
+
+/* Last call of the upload: the body has been streamed into req->upload. */
+enum MHD_Result handle_image_upload(struct request *req)
+{
+	struct upload *up = req->upload;
+	struct image im;
+	int rc;
+
+	req->upload = NULL;
+	if (req->upload_rc < 0) {
+		upload_abort(up);
+		return respond_error(req, req->upload_rc);
+	}
+	rc = upload_finish(up, &im);
+	return respond_image(req, rc, &im);
+}
+
+enum MHD_Result handle_image_delete(struct request *req)
+{
+	int rc = images_delete(req->cap[0]);
+
+	return rc < 0 ? respond_error(req, rc) : respond_buffer(req, 204, NULL, "", 0);
+}

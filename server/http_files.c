@@ -1,0 +1,186 @@
+/*
+ * Files: the kernel and initramfs (GET /boot/FILE), image payloads (GET /images/NAME/FILE)
+ * and the dashboard. Each name is one validated path component opened with openat() and
+ * O_NOFOLLOW below its folder, so nothing outside the folders is ever served: not "..",
+ * not an encoded dot, not a symlink, not a name cut short by a NUL. The body goes out with
+ * sendfile (libmicrohttpd does so for fd responses), with HEAD, a single Range, ETag and
+ * Last-Modified.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http.h"
+
+static void http_date(time_t t, char out[40])
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 40, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+static bool not_modified(struct request *req, const char *etag, time_t mtime)
+{
+	const char *inm = request_header(req, MHD_HTTP_HEADER_IF_NONE_MATCH);
+	const char *ims = request_header(req, MHD_HTTP_HEADER_IF_MODIFIED_SINCE);
+	struct tm tm = { 0 };
+
+	if (inm)
+		return strcmp(inm, "*") == 0 || strstr(inm, etag) != NULL;
+	if (ims && strptime(ims, "%a, %d %b %Y %H:%M:%S GMT", &tm))
+		return mtime <= timegm(&tm);
+	return false;
+}
+
+static enum MHD_Result not_found(struct request *req, const char *name)
+{
+	return respond_errorf(req, 404, "no file '%s' here", name);
+}
+
+/* Serves `name` from the folder open at dirfd (which this function closes). */
+static enum MHD_Result serve_file(struct request *req, int dirfd, const char *name,
+				  const char *content_type)
+{
+	char etag[80], modified[40], crange[96];
+	const char *range, *if_range;
+	uint64_t start = 0, len, size;
+	struct MHD_Response *r;
+	unsigned status = 200;
+	struct stat st;
+	int fd, rc;
+
+	if (!name_is_safe(name)) {
+		close(dirfd);
+		return respond_errorf(req, 400, "invalid file name");
+	}
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	close(dirfd);
+	if (fd < 0)
+		return not_found(req, name);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return not_found(req, name);
+	}
+	size = (uint64_t)st.st_size;
+	len = size;
+	snprintf(etag, sizeof(etag), "\"%" PRIx64 "-%llx-%llx\"", size,
+		 (unsigned long long)st.st_mtim.tv_sec * 1000000000ULL + (unsigned long long)st.st_mtim.tv_nsec,
+		 (unsigned long long)st.st_ino);
+	http_date(st.st_mtime, modified);
+	if (not_modified(req, etag, st.st_mtime)) {
+		close(fd);
+		r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+		if (!r)
+			return MHD_NO;
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_LAST_MODIFIED, modified);
+		return respond_response(req, 304, r, 0);
+	}
+	range = request_header(req, MHD_HTTP_HEADER_RANGE);
+	if_range = request_header(req, MHD_HTTP_HEADER_IF_RANGE);
+	if (range && (!if_range || strcmp(if_range, etag) == 0 || strcmp(if_range, modified) == 0)) {
+		rc = range_parse(range, size, &start, &len);
+		if (rc == -ERANGE) {
+			close(fd);
+			snprintf(crange, sizeof(crange), "bytes */%" PRIu64, size);
+			r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+			if (!r)
+				return MHD_NO;
+			MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, crange);
+			return respond_response(req, 416, r, 0);
+		}
+		if (rc == 0) {
+			status = 206;
+			snprintf(crange, sizeof(crange), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, start,
+				 start + len - 1, size);
+		} else {
+			start = 0;
+			len = size;
+		}
+	}
+	/* The response owns fd from here on, and closes it when done. */
+	r = MHD_create_response_from_fd_at_offset64(len, fd, start);
+	if (!r) {
+		close(fd);
+		return MHD_NO;
+	}
+	response_common_headers(r, content_type);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_LAST_MODIFIED, modified);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	if (status == 206)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, crange);
+	return respond_response(req, status, r, len);
+}
+
+static int open_dir(const char *path)
+{
+	return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+enum MHD_Result handle_boot_file(struct request *req)
+{
+	int dirfd = open_dir(cfg.boot_dir);
+
+	if (dirfd < 0)
+		return not_found(req, req->cap[0]);
+	return serve_file(req, dirfd, req->cap[0], "application/octet-stream");
+}
+
+enum MHD_Result handle_image_file(struct request *req)
+{
+	char path[4096];
+	int images, dirfd;
+
+	if (!name_is_safe(req->cap[0]))
+		return respond_errorf(req, 400, "invalid image name");
+	snprintf(path, sizeof(path), "%s/images", cfg.data_dir);
+	images = open_dir(path);
+	if (images < 0)
+		return not_found(req, req->cap[1]);
+	dirfd = openat(images, req->cap[0], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	close(images);
+	if (dirfd < 0)
+		return not_found(req, req->cap[1]);
+	return serve_file(req, dirfd, req->cap[1], "application/octet-stream");
+}
+
+static const char *web_content_type(const char *name)
+{
+	static const struct { const char *ext, *type; } types[] = {
+		{ ".html", "text/html; charset=utf-8" }, { ".css", "text/css; charset=utf-8" },
+		{ ".js", "text/javascript; charset=utf-8" }, { ".svg", "image/svg+xml" },
+		{ ".png", "image/png" }, { ".json", "application/json" }, { ".txt", "text/plain; charset=utf-8" },
+	};
+	const char *dot = strrchr(name, '.');
+
+	for (size_t i = 0; dot && i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcmp(dot, types[i].ext) == 0)
+			return types[i].type;
+	return "application/octet-stream";
+}
+
+enum MHD_Result handle_web_file(struct request *req)
+{
+	int dirfd = cfg.web_dir ? open_dir(cfg.web_dir) : -1;
+
+	if (dirfd < 0)
+		return respond_errorf(req, 404, "no dashboard installed (anemosd --web-dir)");
+	return serve_file(req, dirfd, req->cap[0], web_content_type(req->cap[0]));
+}
+
+enum MHD_Result handle_web_index(struct request *req)
+{
+	int dirfd = cfg.web_dir ? open_dir(cfg.web_dir) : -1;
+
+	if (dirfd < 0)
+		return respond_errorf(req, 404, "no dashboard installed (anemosd --web-dir)");
+	return serve_file(req, dirfd, "index.html", "text/html; charset=utf-8");
+}

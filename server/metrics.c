@@ -1,0 +1,95 @@
+/* Counters behind GET /metrics (Prometheus text format 0.0.4). */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "anemosd.h"
+
+#define MAX_SERIES 256
+
+/* Requests by route and status. Routes are the fixed labels of http.c's route table (never
+ * a raw path), so the number of series stays small and bounded. */
+struct series {
+	const char *route;
+	unsigned status;
+	uint64_t count, bytes;
+};
+static struct series series[MAX_SERIES];
+static size_t nseries;
+static uint64_t boots[5];
+static const char *const boot_actions[5] = { "discover", "install", "rescue", "local", "none" };
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+void metrics_request(const char *route, unsigned status, uint64_t bytes)
+{
+	size_t i;
+
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < nseries; i++)
+		if (series[i].status == status && strcmp(series[i].route, route) == 0)
+			break;
+	if (i == nseries && nseries < MAX_SERIES) {
+		series[i].route = route;
+		series[i].status = status;
+		nseries++;
+	}
+	if (i < nseries) {
+		series[i].count++;
+		series[i].bytes += bytes;
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+void metrics_boot(const char *action)
+{
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < 5; i++)
+		if (strcmp(action, boot_actions[i]) == 0)
+			boots[i]++;
+	pthread_mutex_unlock(&lock);
+}
+
+char *metrics_render(void)
+{
+	json_t *by_status = json_object();
+	const char *status;
+	json_t *count;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	if (!f || !by_status || db_host_count_by_status(by_status) < 0) {
+		if (f)
+			fclose(f);
+		free(out);
+		json_decref(by_status);
+		return NULL;
+	}
+	pthread_mutex_lock(&lock);
+	fputs("# HELP anemos_http_requests_total HTTP requests by route and status.\n"
+	      "# TYPE anemos_http_requests_total counter\n", f);
+	for (size_t i = 0; i < nseries; i++)
+		fprintf(f, "anemos_http_requests_total{route=\"%s\",status=\"%u\"} %llu\n",
+			series[i].route, series[i].status, (unsigned long long)series[i].count);
+	fputs("# HELP anemos_http_response_bytes_total Response body bytes sent, by route and status.\n"
+	      "# TYPE anemos_http_response_bytes_total counter\n", f);
+	for (size_t i = 0; i < nseries; i++)
+		fprintf(f, "anemos_http_response_bytes_total{route=\"%s\",status=\"%u\"} %llu\n",
+			series[i].route, series[i].status, (unsigned long long)series[i].bytes);
+	fputs("# HELP anemos_boots_total iPXE scripts served, by next-boot action.\n"
+	      "# TYPE anemos_boots_total counter\n", f);
+	for (size_t i = 0; i < 5; i++)
+		fprintf(f, "anemos_boots_total{action=\"%s\"} %llu\n", boot_actions[i],
+			(unsigned long long)boots[i]);
+	pthread_mutex_unlock(&lock);
+	fputs("# HELP anemos_hosts Hosts by status.\n# TYPE anemos_hosts gauge\n", f);
+	json_object_foreach(by_status, status, count)
+		fprintf(f, "anemos_hosts{status=\"%s\"} %lld\n", status, (long long)json_integer_value(count));
+	json_decref(by_status);
+	if (fclose(f) != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}

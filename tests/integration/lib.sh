@@ -1,0 +1,92 @@
+# Shared by the integration tests: start the real anemosd on a free loopback port with a
+# fresh data folder, and report checks as TAP-like lines that tests/run-all.sh counts.
+# Sourced by bash; ANEMOS_BUILD names the build folder (build or build/asan).
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=$ROOT/${ANEMOS_BUILD:-build}
+ANEMOSD=$BUILD/anemosd
+ANEMOSCTL=$BUILD/anemosctl
+WORK=$(mktemp -d /tmp/anemos-test.XXXXXX)
+DATA=$WORK/data
+BOOT_DIR=$WORK/boot
+ANEMOSD_PID=""
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+_failures=0
+ok()   { echo "ok - $1"; }
+fail() { echo "not ok - $1${2:+: $2}"; _failures=$((_failures + 1)); }
+skip() { echo "skip - $1: $2"; }
+# check NAME COMMAND...: passes when the command succeeds.
+check() { local n=$1; shift; if "$@"; then ok "$n"; else fail "$n" "command failed: $*"; fi; }
+# expect_eq NAME EXPECTED ACTUAL
+expect_eq() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1" "expected '$2', got '$3'"; fi; }
+# expect_match NAME REGEX TEXT
+expect_match() { if printf '%s' "$3" | grep -qE -- "$2"; then ok "$1"; else fail "$1" "no match for /$2/ in: $(printf '%s' "$3" | head -c 400)"; fi; }
+
+free_port() {
+	python3 - <<'PY' 2>/dev/null || echo $((20000 + RANDOM % 20000))
+import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])
+PY
+}
+
+# anemosd_start [EXTRA ARGS...]: starts anemosd, waits (bounded) for /healthz, sets
+# ANEMOS_URL and ANEMOS_TOKEN (a fresh admin token). Reuses DATA across restarts.
+anemosd_start() {
+	mkdir -p "$DATA" "$BOOT_DIR"
+	if [ -z "${ANEMOS_TOKEN:-}" ]; then
+		ANEMOS_TOKEN=$("$ANEMOSD" token create --data "$DATA" --name test) || { fail "token create"; return 1; }
+		export ANEMOS_TOKEN
+	fi
+	PORT=${PORT:-$(free_port)}
+	ANEMOS_URL=http://127.0.0.1:$PORT
+	export ANEMOS_URL
+	"$ANEMOSD" --listen "127.0.0.1:$PORT" --data "$DATA" --boot-dir "$BOOT_DIR" \
+		--public-url "$ANEMOS_URL" "$@" 2>>"$WORK/anemosd.log" &
+	ANEMOSD_PID=$!
+	local i
+	for i in $(seq 1 100); do
+		curl -fsS -m 1 "$ANEMOS_URL/healthz" >/dev/null 2>&1 && return 0
+		kill -0 "$ANEMOSD_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	fail "anemosd starts" "$(tail -n 20 "$WORK/anemosd.log")"
+	return 1
+}
+
+# anemosd_stop [SIGNAL]: stops the anemosd this test started, by PID; fails the test if
+# it exits with a sanitizer report or an error on a clean TERM.
+anemosd_stop() {
+	local sig=${1:-TERM} rc
+	[ -n "$ANEMOSD_PID" ] || return 0
+	kill "-$sig" "$ANEMOSD_PID" 2>/dev/null
+	wait "$ANEMOSD_PID"; rc=$?
+	ANEMOSD_PID=""
+	if [ "$sig" = TERM ] && [ "$rc" -ne 0 ]; then
+		fail "anemosd exits cleanly" "exit $rc: $(grep -E 'ERROR|runtime error|Sanitizer' "$WORK/anemosd.log" | head -5)"
+	fi
+	return 0
+}
+
+_cleanup() {
+	[ -n "$ANEMOSD_PID" ] && { kill "$ANEMOSD_PID" 2>/dev/null; wait "$ANEMOSD_PID" 2>/dev/null; }
+	if grep -qE 'runtime error|ERROR: AddressSanitizer|ERROR: LeakSanitizer' "$WORK/anemosd.log" 2>/dev/null; then
+		fail "no sanitizer reports" "$(grep -E -A3 'runtime error|Sanitizer' "$WORK/anemosd.log" | head -20)"
+	fi
+	[ "${KEEP_WORK:-0}" = 1 ] || rm -rf "$WORK"
+}
+trap _cleanup EXIT
+
+# api METHOD PATH [JSON]: admin-authenticated request; prints the body, then the status on
+# the last line. The token goes in a header read from a file, never on a command line.
+api() {
+	local m=$1 p=$2 body=${3:-}
+	local hdr=$WORK/.auth; printf 'Authorization: Bearer %s\n' "$ANEMOS_TOKEN" >"$hdr"
+	if [ -n "$body" ]; then
+		curl -sS -m 10 -X "$m" -H @"$hdr" -H 'Content-Type: application/json' --data-binary "$body" -w '\n%{http_code}' "$ANEMOS_URL$p"
+	else
+		curl -sS -m 10 -X "$m" -H @"$hdr" -w '\n%{http_code}' "$ANEMOS_URL$p"
+	fi
+}
+status_of() { printf '%s\n' "$1" | tail -n 1; }
+body_of()   { printf '%s\n' "$1" | sed '$d'; }
