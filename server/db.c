@@ -122,6 +122,7 @@ static const char *const stmt_sql[S_COUNT] = {
 			" OR h.hostname LIKE ?1 ESCAPE '\\' OR h.serial LIKE ?1 ESCAPE '\\'"
 			" OR h.vendor LIKE ?1 ESCAPE '\\' OR h.product LIKE ?1 ESCAPE '\\'"
 			" OR h.status LIKE ?1 ESCAPE '\\' OR h.image LIKE ?1 ESCAPE '\\'"
+			" OR h.uuid LIKE ?1 ESCAPE '\\' OR h.asset LIKE ?1 ESCAPE '\\'"
 			" OR EXISTS (SELECT 1 FROM host_macs m WHERE m.host_id = h.id"
 			"            AND m.mac LIKE ?1 ESCAPE '\\')"
 			" ORDER BY h.id",
@@ -514,8 +515,12 @@ int db_host_find_by_ref(const char *ref, struct host *out)
 
 	errno = 0;
 	n = strtoll(ref, &end, 10);
-	if (*ref && *end == '\0' && errno == 0 && n > 0)
-		return db_host_get(n, out);
+	if (*ref && *end == '\0' && errno == 0 && n > 0) {
+		rc = db_host_get(n, out);
+		if (rc != -ENOENT)
+			return rc;
+	}
+	/* A MAC written as 12 bare digits also reads as a number: try it as a MAC too. */
 	if (mac_parse(ref, mac) == 0) {
 		rc = db_host_find_by_mac(mac, &id);
 		if (rc == 0)

@@ -50,6 +50,8 @@ static bool pattern_match(const char *pattern, char *path, const char *cap[MAX_C
 	char *s = path;
 	int ncap = 0;
 
+	for (int i = 0; i < MAX_CAPTURES; i++)
+		cap[i] = NULL;
 	while (*p && *s) {
 		if (*p == '*') {
 			size_t len = strcspn(s, "/");

@@ -23,6 +23,8 @@ check() { local n=$1; shift; if "$@"; then ok "$n"; else fail "$n" "command fail
 expect_eq() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1" "expected '$2', got '$3'"; fi; }
 # expect_match NAME REGEX TEXT
 expect_match() { if printf '%s' "$3" | grep -qE -- "$2"; then ok "$1"; else fail "$1" "no match for /$2/ in: $(printf '%s' "$3" | head -c 400)"; fi; }
+# expect_no_match NAME REGEX TEXT
+expect_no_match() { if printf '%s' "$3" | grep -qE -- "$2"; then fail "$1" "unexpected /$2/ in: $(printf '%s' "$3" | head -c 400)"; else ok "$1"; fi; }
 
 free_port() {
 	python3 - <<'PY' 2>/dev/null || echo $((20000 + RANDOM % 20000))
@@ -90,3 +92,22 @@ api() {
 }
 status_of() { printf '%s\n' "$1" | tail -n 1; }
 body_of()   { printf '%s\n' "$1" | sed '$d'; }
+
+# ipxe MAC [PLATFORM] [EXTRA QUERY]: what GET /ipxe answers a machine booting from MAC.
+ipxe() {
+	curl -sS -m 10 "$ANEMOS_URL/ipxe?mac=$1&platform=${2:-pcbios}${3:+&$3}"
+}
+# agent_token_of SCRIPT: the anemos.token= value in an iPXE script.
+agent_token_of() { printf '%s\n' "$1" | grep -o 'anemos\.token=[^ ]*' | head -n 1 | cut -d= -f2; }
+# agent METHOD PATH TOKEN [JSON]: like api, with an agent token.
+agent() {
+	local m=$1 p=$2 tok=$3 body=${4:-}
+	local hdr=$WORK/.agent; printf 'Authorization: Bearer %s\n' "$tok" >"$hdr"
+	if [ -n "$body" ]; then
+		curl -sS -m 10 -X "$m" -H @"$hdr" -H 'Content-Type: application/json' --data-binary "$body" -w '\n%{http_code}' "$ANEMOS_URL$p"
+	else
+		curl -sS -m 10 -X "$m" -H @"$hdr" -w '\n%{http_code}' "$ANEMOS_URL$p"
+	fi
+}
+# host_field REF JQ: one field of a host, through the API.
+host_field() { body_of "$(api GET "/api/v1/hosts/$1")" | jq -r "$2"; }
