@@ -62,7 +62,7 @@ anemosd_stop() {
 	local sig=${1:-TERM} rc
 	[ -n "$ANEMOSD_PID" ] || return 0
 	kill "-$sig" "$ANEMOSD_PID" 2>/dev/null
-	wait "$ANEMOSD_PID"; rc=$?
+	wait "$ANEMOSD_PID" 2>/dev/null; rc=$?
 	ANEMOSD_PID=""
 	if [ "$sig" = TERM ] && [ "$rc" -ne 0 ]; then
 		fail "anemosd exits cleanly" "exit $rc: $(grep -E 'ERROR|runtime error|Sanitizer' "$WORK/anemosd.log" | head -5)"
