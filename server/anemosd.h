@@ -97,6 +97,7 @@ struct event {
 struct boot_identity {
 	char mac[MAC_LEN + 1];
 	const char *uuid, *serial, *vendor, *product, *asset;
+	const char *arch; /* iPXE's ${buildarch}, for the record only */
 };
 
 int db_init(const char *data_dir);

@@ -63,6 +63,9 @@ int boot_script_for(const struct boot_identity *ident, const char *platform, cha
 	} else {
 		snprintf(template_name, sizeof(template_name), "none");
 	}
+	if (rc == 0)
+		rc = hosts_add_event(h.id, "server", "info", "boot", "network boot from %s (%s, %s): %s",
+				     ident->mac, platform, ident->arch ? ident->arch : "unknown arch", *action);
 	host_free(&h);
 	if (rc == 0) {
 		const struct tvar vars[] = {

@@ -67,6 +67,7 @@ enum MHD_Result handle_ipxe(struct request *req)
 	ident.vendor = identifier_arg(req, "manufacturer");
 	ident.product = identifier_arg(req, "product");
 	ident.asset = identifier_arg(req, "asset");
+	ident.arch = identifier_arg(req, "arch");
 	rc = boot_script_for(&ident, request_arg(req, "platform"), &script, &action);
 	if (rc < 0)
 		return respond_error(req, rc);

@@ -109,7 +109,7 @@ char *template_render_text(const char *tpl, const struct tvar *vars, size_t nvar
 		return NULL;
 	}
 	while (*p) {
-		const char *open = strstr(p, "{{"), *close, *value;
+		const char *open = strstr(p, "{{"), *close = NULL, *value = NULL;
 		size_t chunk = open ? (size_t)(open - p) : strlen(p), vlen = 0;
 
 		if (open) {

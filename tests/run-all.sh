@@ -27,8 +27,8 @@ for build in build build/asan; do
 		[ -x "$t" ] || continue
 		run_suite "$build unit $(basename "$t")" env CMOCKA_MESSAGE_OUTPUT=TAP "$t"
 	done
-	for t in tests/integration/*.test.sh; do
-		run_suite "$build integration $(basename "$t" .test.sh)" env ANEMOS_BUILD="$build" bash "$t"
+	for t in tests/integration/*.test.sh tests/e2e/*.test.sh; do
+		run_suite "$build $(basename "$(dirname "$t")") $(basename "$t" .test.sh)" env ANEMOS_BUILD="$build" bash "$t"
 	done
 done
 

@@ -8,7 +8,7 @@ s=$(curl -sS -m 5 "$ANEMOS_URL/boot.ipxe")
 expect_match "boot.ipxe is an iPXE script" '^#!ipxe' "$s"
 expect_match "boot.ipxe names the public URL" "set anemos-url $ANEMOS_URL" "$s"
 expect_match "boot.ipxe chains to /ipxe with MAC and SMBIOS identifiers" \
-	'chain .*/ipxe\?mac=\$\{net\$\{idx\}/mac:uristring\}&uuid=\$\{uuid:uristring\}&serial=\$\{serial:uristring\}&manufacturer=.*&product=.*&asset=.*&platform=\$\{platform:uristring\}&arch=\$\{buildarch:uristring\}' "$s"
+	'chain .*/ipxe\?mac=\$\{net\$\{idx\}/mac:hexhyp\}&uuid=\$\{uuid\}&serial=\$\{serial:uristring\}&manufacturer=.*&product=.*&asset=.*&platform=\$\{platform:uristring\}&arch=\$\{buildarch:uristring\}' "$s"
 expect_match "boot.ipxe loops over NICs and retries DHCP" 'inc idx' "$s"
 expect_match "boot.ipxe retries in rounds" 'sleep 5' "$s"
 

@@ -1,0 +1,168 @@
+/*
+ * anemosctl: the operator's command line over anemosd's /api/v1.
+ *
+ * Every function that can fail returns int rc: 0, or a negative errno after it has told
+ * the operator what went wrong on stderr. -EINVAL is kept for a wrong command line (the
+ * program then shows the command's usage and exits 2); any other failure exits 1.
+ */
+#ifndef ANEMOSCTL_H
+#define ANEMOSCTL_H
+
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#define EXIT_USAGE 2
+
+/* The connection to one anemosd, filled in from the global options and the environment. */
+struct ctl {
+	char *url;		/* base URL without a trailing slash; owned */
+	char *token;		/* admin token; owned */
+	int json;		/* print the API's JSON answers instead of human output */
+};
+
+/* main.c */
+
+/*
+ * Parses the options of one command: argv[0] is the command's verb, @options its long
+ * options (ended by a zero entry). @handle is called once per option in command-line order
+ * with @ctx; later options override earlier ones. Then between @min and @max positional
+ * arguments must remain. Returns the index in argv of the first positional argument, or
+ * -EINVAL (or the handler's error) after saying what is wrong.
+ */
+int parse_command(int argc, char **argv, const struct option *options,
+		  int (*handle)(void *ctx, int option, const char *arg), void *ctx,
+		  int min, int max);
+
+/*
+ * Checks that @value of @option is one of the NULL-terminated @choices.
+ * Returns 0, or -EINVAL after naming the allowed values.
+ */
+int check_choice(const char *option, const char *value, const char *const *choices);
+
+/* client.c */
+
+/*
+ * Sends one request to anemosd: @method on @path (starting with "/api/v1"), with @body as
+ * JSON when non-NULL (not consumed). On a 2xx answer returns 0 and sets *@reply to the
+ * parsed answer (NULL when the answer is empty, as for 204); the caller owns it. Every
+ * failure (no connection, an HTTP error status, an answer that is not JSON) is reported
+ * on stderr and returns a negative errno other than -EINVAL.
+ */
+int api_call(const struct ctl *ctl, const char *method, const char *path,
+	     const json_t *body, json_t **reply);
+
+/*
+ * Streams @size bytes of @file, from its current position, as the body of a PUT on @path
+ * (application/octet-stream), showing progress when stderr is a terminal. No overall time
+ * limit, but a stalled transfer is given up. Answers like api_call().
+ */
+int api_upload(const struct ctl *ctl, const char *path, FILE *file, uint64_t size,
+	       json_t **reply);
+
+/*
+ * Percent-encodes @text for use in a URL path segment or query value.
+ * Returns a string the caller frees with free(), or NULL (reported) when out of memory.
+ */
+char *url_escape(const char *text);
+
+/*
+ * Returns the array member @key of anemosd's @answer, or NULL after reporting that the
+ * answer lacks it. The array lives as long as @answer.
+ */
+const json_t *answer_array(const json_t *answer, const char *key);
+
+/*
+ * Sets @object's member @key to @value, taking ownership of @value, which may be NULL when
+ * its constructor ran out of memory. Returns 0 or -ENOMEM (reported).
+ */
+int json_set(json_t *object, const char *key, json_t *value);
+
+/*
+ * Makes *@value a new JSON string of @text, owned by the caller.
+ * Returns 0, -EINVAL (reported) when @text is not UTF-8, or -ENOMEM (reported).
+ */
+int json_text_new(const char *text, json_t **value);
+
+/* Sets @object's member @key to the string @text. Returns like json_text_new(). */
+int json_set_text(json_t *object, const char *key, const char *text);
+
+/* output.c */
+
+#define TABLE_MAX_COLUMNS 10
+
+/* Rows of text printed in aligned columns; the first row is the header. */
+struct table {
+	size_t columns;				/* cells per row, at most TABLE_MAX_COLUMNS */
+	size_t rows;				/* rows added, the header included */
+	size_t room;				/* rows that @cells has room for */
+	char **cells;				/* rows * columns copies; owned */
+	size_t width[TABLE_MAX_COLUMNS];	/* widest cell of each column, in bytes */
+};
+
+/* Starts @table with the @columns cells of @header. Returns 0 or -ENOMEM (reported). */
+int table_init(struct table *table, size_t columns, const char *const *header);
+
+/* Appends a row, copying its table->columns @cells. Returns 0 or -ENOMEM (reported). */
+int table_add_row(struct table *table, const char *const *cells);
+
+/* Prints @table to stdout, columns two spaces apart, the last one unpadded. */
+void table_print(const struct table *table);
+
+/* Releases everything @table holds; safe on a table whose init failed. */
+void table_free(struct table *table);
+
+/*
+ * Prints @text to stdout with control characters shown as '?' (names and messages come
+ * from the machines being provisioned, and must not drive the operator's terminal), then
+ * spaces up to @width bytes.
+ */
+void print_text(const char *text, size_t width);
+
+/* Prints @json to stdout, indented by two, followed by a newline; nothing for NULL. */
+void print_json(const json_t *json);
+
+/*
+ * Returns the string member @key of @object for display: "-" when it is missing, null,
+ * empty or not a string. The result lives as long as @object.
+ */
+const char *json_text(const json_t *object, const char *key);
+
+/* Writes @bytes as "512 B", "1.5 KiB", "3.0 GiB"... into @buf of @len bytes. */
+void format_size(char *buf, size_t len, uint64_t bytes);
+
+/* A progress line on stderr for a long transfer; drawn only when stderr is a terminal. */
+struct progress {
+	const char *label;		/* what is happening, e.g. "uploading"; not owned */
+	uint64_t total;			/* bytes expected; 0 when unknown */
+	int shown;			/* stderr is a terminal, so the line is drawn */
+	struct timespec start;		/* CLOCK_MONOTONIC time of progress_start() */
+	struct timespec drawn;		/* when the line was last drawn */
+};
+
+/* Starts @progress for @total bytes. */
+void progress_start(struct progress *progress, const char *label, uint64_t total);
+
+/* Redraws the line for @done bytes, at most ten times a second. */
+void progress_update(struct progress *progress, uint64_t done);
+
+/* Draws the final state for @done bytes and ends the line; later calls do nothing. */
+void progress_end(struct progress *progress, uint64_t done);
+
+/* cmd_host.c: "host" commands; argv[0] is the verb. */
+int host_list(struct ctl *ctl, int argc, char **argv);
+int host_show(struct ctl *ctl, int argc, char **argv);
+int host_add(struct ctl *ctl, int argc, char **argv);
+int host_set(struct ctl *ctl, int argc, char **argv);
+int host_rm(struct ctl *ctl, int argc, char **argv);
+int host_events(struct ctl *ctl, int argc, char **argv);
+
+/* cmd_image.c: "image" commands; argv[0] is the verb. */
+int image_list(struct ctl *ctl, int argc, char **argv);
+int image_add(struct ctl *ctl, int argc, char **argv);
+int image_rm(struct ctl *ctl, int argc, char **argv);
+
+#endif

@@ -1,0 +1,401 @@
+/*
+ * anemosctl image list|add|rm: images over /api/v1/images. A local file is streamed to
+ * anemosd with its SHA-256, so that anemosd can refuse a damaged transfer; a URL is only
+ * recorded, for targets to download from.
+ */
+#include <ctype.h>
+#include <err.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/evp.h>
+
+#include "anemosctl.h"
+
+#define SHA256_HEX	64		/* hex digits of a SHA-256 */
+#define HASH_CHUNK	(1u << 20)	/* bytes read at a time while hashing a file */
+
+static const char *const image_formats[] = {
+	"tar", "tar.gz", "tar.xz", "tar.zst", "raw", "raw.gz", "raw.xz", "raw.zst", NULL
+};
+
+/* File name suffixes that tell an image's format. */
+static const struct image_suffix {
+	const char *suffix;
+	const char *format;
+} image_suffixes[] = {
+	{ ".tar", "tar" }, { ".tar.gz", "tar.gz" }, { ".tar.xz", "tar.xz" },
+	{ ".tar.zst", "tar.zst" }, { ".raw", "raw" }, { ".raw.gz", "raw.gz" },
+	{ ".raw.xz", "raw.xz" }, { ".raw.zst", "raw.zst" }, { ".img", "raw" },
+	{ ".img.gz", "raw.gz" }, { ".img.xz", "raw.xz" }, { ".img.zst", "raw.zst" },
+};
+
+enum image_option_id {
+	OPT_NAME = 256,
+	OPT_SHA256,
+	OPT_FORMAT,
+};
+
+/* What "image add" was told. */
+struct image_options {
+	const char *name;		/* --name, or NULL to take it from the file name */
+	const char *format;		/* --format, or NULL to take it from the file name */
+	char sha256[SHA256_HEX + 1];	/* --sha256 in lower case, or "" */
+};
+
+/* Prints the confirmation of a new @image, or with --json the image. */
+static void print_image_added(const struct ctl *ctl, const json_t *image)
+{
+	const json_t *size = json_object_get(image, "size");
+	char text[16] = "size unknown";
+
+	if (ctl->json) {
+		print_json(image);
+		return;
+	}
+	if (json_is_integer(size) && json_integer_value(size) >= 0)
+		format_size(text, sizeof(text), (uint64_t)json_integer_value(size));
+	fputs("added image ", stdout);
+	print_text(json_text(image, "name"), 0);
+	printf(" (%s, %s, sha256 %.12s)\n", json_text(image, "format"), text,
+	       json_text(image, "sha256"));
+}
+
+/* Prints @images as a table. Returns 0 or -ENOMEM (reported). */
+static int print_image_table(const json_t *images)
+{
+	static const char *const header[] = { "NAME", "FORMAT", "SIZE", "SHA256", "SOURCE" };
+	const json_t *image, *size;
+	struct table table;
+	char bytes[16], sha256[13];
+	const char *source;
+	size_t i;
+	int rc;
+
+	if ((rc = table_init(&table, sizeof(header) / sizeof(header[0]), header)) != 0)
+		goto out;
+	json_array_foreach(images, i, image) {
+		size = json_object_get(image, "size");
+		if (json_is_integer(size) && json_integer_value(size) >= 0)
+			format_size(bytes, sizeof(bytes), (uint64_t)json_integer_value(size));
+		else
+			strcpy(bytes, "-");
+		snprintf(sha256, sizeof(sha256), "%s", json_text(image, "sha256"));
+		/* An external image is best known by its URL; a stored one just as "file". */
+		source = json_text(image, "source");
+		if (strcmp(source, "url") == 0)
+			source = json_text(image, "url");
+		const char *const row[] = {
+			json_text(image, "name"), json_text(image, "format"), bytes, sha256, source
+		};
+		if ((rc = table_add_row(&table, row)) != 0)
+			goto out;
+	}
+	table_print(&table);
+out:
+	table_free(&table);
+	return rc;
+}
+
+/* "image add" option handler: fills the struct image_options @ctx. */
+static int image_option(void *ctx, int option, const char *arg)
+{
+	struct image_options *opts = ctx;
+	size_t i;
+
+	switch (option) {
+	case OPT_NAME:
+		opts->name = arg;
+		return 0;
+	case OPT_FORMAT:
+		opts->format = arg;
+		return check_choice("--format", arg, image_formats);
+	case OPT_SHA256:
+		for (i = 0; i < SHA256_HEX && isxdigit((unsigned char)arg[i]); i++)
+			opts->sha256[i] = (char)tolower((unsigned char)arg[i]);
+		if (i != SHA256_HEX || arg[i] != '\0') {
+			warnx("--sha256 must be %d hex digits (not '%s')", SHA256_HEX, arg);
+			return -EINVAL;
+		}
+		opts->sha256[i] = '\0';
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+/*
+ * Returns the file name at the end of @source, a URL (@is_url) or a local path, for the
+ * caller to free; "" when there is none. NULL (reported) when out of memory.
+ */
+static char *source_file_name(const char *source, int is_url)
+{
+	const char *start = source, *end, *slash;
+	char *name;
+
+	if (is_url) {
+		/* The path starts at the first '/' after the host; query and fragment end it. */
+		start = strstr(source, "://") + 3;
+		end = start + strcspn(start, "?#");
+		slash = memrchr(start, '/', (size_t)(end - start));
+		start = slash ? slash + 1 : end;
+	} else {
+		end = source + strlen(source);
+		slash = strrchr(source, '/');
+		start = slash ? slash + 1 : source;
+	}
+	if (!(name = strndup(start, (size_t)(end - start))))
+		warnx("out of memory");
+	return name;
+}
+
+/* Returns the entry of image_suffixes that @file_name ends with, or NULL. */
+static const struct image_suffix *find_suffix(const char *file_name)
+{
+	size_t i, len = strlen(file_name), suffix_len;
+
+	for (i = 0; i < sizeof(image_suffixes) / sizeof(image_suffixes[0]); i++) {
+		suffix_len = strlen(image_suffixes[i].suffix);
+		if (len > suffix_len &&
+		    strcmp(file_name + len - suffix_len, image_suffixes[i].suffix) == 0)
+			return &image_suffixes[i];
+	}
+	return NULL;
+}
+
+/*
+ * Decides the image's name and format: those given in @opts, else from @file_name (the
+ * format from its suffix, the name from what precedes it). Sets *@name to a string the
+ * caller frees and *@format to a static string. Returns 0, or -EINVAL or -ENOMEM (reported).
+ */
+static int image_identity(const struct image_options *opts, const char *file_name,
+			  char **name, const char **format)
+{
+	const struct image_suffix *suffix = find_suffix(file_name);
+
+	*name = NULL;
+	if (!(*format = opts->format ? opts->format : suffix ? suffix->format : NULL)) {
+		warnx("cannot tell the format of '%s' from its name: give --format (tar, tar.gz,"
+		      " tar.xz, tar.zst, raw, raw.gz, raw.xz or raw.zst)", file_name);
+		return -EINVAL;
+	}
+	if (opts->name)
+		*name = strdup(opts->name);
+	else
+		*name = strndup(file_name, strlen(file_name) - (suffix ? strlen(suffix->suffix) : 0));
+	if (!*name) {
+		warnx("out of memory");
+		return -ENOMEM;
+	}
+	if (!**name) {
+		warnx("cannot take an image name from '%s': give --name", file_name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Computes the SHA-256 of @file (@size bytes, for the progress line, read from @path) into
+ * @hex, reading 1 MiB at a time, and rewinds the file. Returns 0 or -errno (reported).
+ */
+static int file_sha256(FILE *file, const char *path, uint64_t size, char *hex)
+{
+	unsigned char digest[EVP_MAX_MD_SIZE], *chunk;
+	struct progress progress;
+	uint64_t done = 0;
+	unsigned int len, i;
+	EVP_MD_CTX *md;
+	size_t got;
+	int rc = 0;
+
+	if (!(chunk = malloc(HASH_CHUNK))) {
+		warnx("out of memory");
+		return -ENOMEM;
+	}
+	if (!(md = EVP_MD_CTX_new()) || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+		warnx("cannot start a SHA-256 with OpenSSL");
+		rc = -ENOMEM;
+		goto out;
+	}
+	progress_start(&progress, "hashing", size);
+	while ((got = fread(chunk, 1, HASH_CHUNK, file)) > 0) {
+		if (EVP_DigestUpdate(md, chunk, got) != 1)
+			break;
+		done += got;
+		progress_update(&progress, done);
+	}
+	progress_end(&progress, done);
+	if (ferror(file)) {
+		rc = -EIO;
+		warn("reading %s", path);
+	} else if (got > 0 || EVP_DigestFinal_ex(md, digest, &len) != 1) {
+		rc = -EIO;
+		warnx("computing the SHA-256 of %s failed in OpenSSL", path);
+	} else if (fseeko(file, 0, SEEK_SET) != 0) {
+		rc = -errno;
+		warn("rewinding %s", path);
+	} else {
+		for (i = 0; i < len && 2 * i < SHA256_HEX; i++)
+			sprintf(hex + 2 * i, "%02x", digest[i]);
+	}
+out:
+	EVP_MD_CTX_free(md);
+	free(chunk);
+	return rc;
+}
+
+/* Records the image at @url. Returns 0 or a negative errno (reported). */
+static int add_url(const struct ctl *ctl, const char *url, const char *name,
+		   const char *format, const char *sha256)
+{
+	json_t *body, *image = NULL;
+	int rc;
+
+	if (!(body = json_object())) {
+		warnx("out of memory");
+		return -ENOMEM;
+	}
+	if ((rc = json_set_text(body, "name", name)) == 0 &&
+	    (rc = json_set_text(body, "url", url)) == 0 &&
+	    (rc = json_set_text(body, "sha256", sha256)) == 0 &&
+	    (rc = json_set_text(body, "format", format)) == 0 &&
+	    (rc = api_call(ctl, "POST", "/api/v1/images", body, &image)) == 0)
+		print_image_added(ctl, image);
+	json_decref(image);
+	json_decref(body);
+	return rc;
+}
+
+/*
+ * Uploads the local file @path, stored by anemosd as @file_name of image @name. Computes
+ * the SHA-256 first unless @sha256 holds one. Returns 0 or a negative errno (reported).
+ */
+static int add_file(const struct ctl *ctl, const char *path, const char *file_name,
+		    const char *name, const char *format, char *sha256)
+{
+	char *escaped_name = NULL, *escaped_file = NULL, *request = NULL;
+	json_t *image = NULL;
+	struct stat st;
+	FILE *file;
+	int rc;
+
+	if (!(file = fopen(path, "rb"))) {
+		rc = -errno;
+		warn("%s", path);
+		return rc;
+	}
+	if (fstat(fileno(file), &st) != 0) {
+		rc = -errno;
+		warn("%s", path);
+		goto out;
+	}
+	/* The size goes ahead of the body, and the file is read twice without --sha256. */
+	if (!S_ISREG(st.st_mode)) {
+		warnx("%s is not a regular file", path);
+		rc = -EBADF;
+		goto out;
+	}
+	if (!sha256[0] && (rc = file_sha256(file, path, (uint64_t)st.st_size, sha256)) != 0)
+		goto out;
+	if (!(escaped_name = url_escape(name)) || !(escaped_file = url_escape(file_name))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (asprintf(&request, "/api/v1/images/%s?file=%s&format=%s&sha256=%s", escaped_name,
+		     escaped_file, format, sha256) < 0) {
+		warnx("out of memory");
+		request = NULL;
+		rc = -ENOMEM;
+		goto out;
+	}
+	if ((rc = api_upload(ctl, request, file, (uint64_t)st.st_size, &image)) == 0)
+		print_image_added(ctl, image);
+out:
+	json_decref(image);
+	free(request);
+	free(escaped_file);
+	free(escaped_name);
+	fclose(file);
+	return rc;
+}
+
+int image_list(struct ctl *ctl, int argc, char **argv)
+{
+	json_t *answer = NULL;
+	const json_t *images;
+	int rc;
+
+	if ((rc = parse_command(argc, argv, NULL, NULL, NULL, 0, 0)) < 0)
+		return rc;
+	if ((rc = api_call(ctl, "GET", "/api/v1/images", NULL, &answer)) != 0)
+		goto out;
+	if (ctl->json)
+		print_json(answer);
+	else if ((images = answer_array(answer, "images")))
+		rc = print_image_table(images);
+	else
+		rc = -EPROTO;
+out:
+	json_decref(answer);
+	return rc;
+}
+
+int image_add(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "name", required_argument, NULL, OPT_NAME },
+		{ "sha256", required_argument, NULL, OPT_SHA256 },
+		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct image_options opts = { NULL, NULL, "" };
+	char *file_name, *name = NULL;
+	const char *source, *format;
+	int first, is_url, rc;
+
+	if ((first = parse_command(argc, argv, options, image_option, &opts, 1, 1)) < 0)
+		return first;
+	source = argv[first];
+	is_url = strncmp(source, "http://", 7) == 0 || strncmp(source, "https://", 8) == 0;
+	if (is_url && !opts.sha256[0]) {
+		warnx("--sha256 is required for a URL: targets check what they download against it"
+		      " (for a local file anemosctl computes it)");
+		return -EINVAL;
+	}
+	if (!(file_name = source_file_name(source, is_url)))
+		return -ENOMEM;
+	if ((rc = image_identity(&opts, file_name, &name, &format)) == 0)
+		rc = is_url ? add_url(ctl, source, name, format, opts.sha256)
+			    : add_file(ctl, source, file_name, name, format, opts.sha256);
+	free(name);
+	free(file_name);
+	return rc;
+}
+
+int image_rm(struct ctl *ctl, int argc, char **argv)
+{
+	json_t *answer = NULL;
+	char *escaped, *path;
+	int first, rc;
+
+	if ((first = parse_command(argc, argv, NULL, NULL, NULL, 1, 1)) < 0)
+		return first;
+	if (!(escaped = url_escape(argv[first])))
+		return -ENOMEM;
+	if (asprintf(&path, "/api/v1/images/%s", escaped) < 0) {
+		warnx("out of memory");
+		free(escaped);
+		return -ENOMEM;
+	}
+	if ((rc = api_call(ctl, "DELETE", path, NULL, &answer)) == 0 && !ctl->json) {
+		fputs("removed image ", stdout);
+		print_text(argv[first], 0);
+		putchar('\n');
+	}
+	json_decref(answer);
+	free(path);
+	free(escaped);
+	return rc;
+}

@@ -1,0 +1,412 @@
+/*
+ * Unit tests of server/tokens.c against a real SQLite store in a fresh temporary folder:
+ * the shape of admin and agent tokens, authentication, revocation, expiry, and that the
+ * database never holds a token itself (only its SHA-256).
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "anemosd.h"
+#include "crypto.h"
+#include "log.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define ADMIN_PREFIX "anemos_admin_"
+#define AGENT_PREFIX "anemos_agent_"
+#define TOKEN_SIZE 128 /* prefix, 64 hex digits, NUL, with room to spare */
+
+/* tokens.c reads cfg.agent_token_ttl; the expiry test changes it and puts it back. */
+struct config cfg = {
+	.public_url = "http://192.0.2.1:8080",
+	.scripts_dir = "ipxe-scripts",
+	.agent_token_ttl = 3600,
+	.kernel_args = "console=ttyS0",
+};
+
+static char data_dir[] = "/tmp/anemos-test-tokens-XXXXXX";
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int store_open(void **state)
+{
+	(void)state;
+	log_set_level(LOG_WARN);
+	if (!mkdtemp(data_dir)) {
+		perror("mkdtemp");
+		return -1;
+	}
+	if (db_init(data_dir) < 0) {
+		fprintf(stderr, "db_init(%s): %s\n", data_dir, err_msg());
+		return -1;
+	}
+	return 0;
+}
+
+static int store_close(void **state)
+{
+	(void)state;
+	db_shutdown();
+	return nftw(data_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* True if s is `prefix` followed by exactly 64 lower-case hex digits. */
+static bool token_shaped(const char *s, const char *prefix)
+{
+	size_t plen = strlen(prefix);
+
+	if (strncmp(s, prefix, plen) != 0 || strlen(s) != plen + 64)
+		return false;
+	return strspn(s + plen, "0123456789abcdef") == 64;
+}
+
+/* Ends the transaction a step ran in: commits after success, rolls back after failure.
+ * Asserting only afterwards keeps a failed check from leaving the write lock held (which
+ * would hang every later test instead of failing one). */
+static int finish(int rc)
+{
+	if (rc < 0) {
+		db_rollback();
+		return rc;
+	}
+	return db_commit();
+}
+
+static int64_t new_host(void)
+{
+	char status[] = "ready", next_boot[] = "install";
+	struct host h = { .status = status, .next_boot = next_boot };
+	int64_t id = 0;
+
+	assert_int_equal(db_begin(), 0);
+	assert_int_equal(finish(db_host_insert(&h, &id)), 0);
+	assert_true(id > 0);
+	return id;
+}
+
+/* Issues host `id` an agent token as boot.c does: inside a transaction. */
+static void issue(int64_t id, const char *mode, char token[TOKEN_SIZE])
+{
+	assert_int_equal(db_begin(), 0);
+	assert_int_equal(finish(token_agent_issue(id, mode, token, TOKEN_SIZE)), 0);
+}
+
+static void test_looks(void **state)
+{
+	static const struct {
+		const char *token;
+		bool admin, agent;
+	} cases[] = {
+		{ ADMIN_PREFIX "00", true, false },
+		{ AGENT_PREFIX "00", false, true },
+		{ ADMIN_PREFIX, true, false },
+		{ "anemos_admin", false, false },
+		{ "ANEMOS_ADMIN_00", false, false },
+		{ "", false, false },
+		{ "Bearer " ADMIN_PREFIX "00", false, false },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		if (token_looks_admin(cases[i].token) != cases[i].admin)
+			fail_msg("token_looks_admin(\"%s\") should be %d", cases[i].token, cases[i].admin);
+		if (token_looks_agent(cases[i].token) != cases[i].agent)
+			fail_msg("token_looks_agent(\"%s\") should be %d", cases[i].token, cases[i].agent);
+	}
+}
+
+static void test_admin_create(void **state)
+{
+	char a[TOKEN_SIZE], b[TOKEN_SIZE];
+
+	(void)state;
+	assert_int_equal(token_admin_create("first", a, sizeof(a)), 0);
+	assert_int_equal(token_admin_create(NULL, b, sizeof(b)), 0);
+	if (!token_shaped(a, ADMIN_PREFIX) || !token_shaped(b, ADMIN_PREFIX))
+		fail_msg("admin tokens \"%s\", \"%s\" are not anemos_admin_ + 64 hex", a, b);
+	assert_string_not_equal(a, b);
+	assert_int_equal(token_authenticate_admin(a), 0);
+	assert_int_equal(token_authenticate_admin(b), 0);
+}
+
+static void test_admin_authenticate(void **state)
+{
+	char good[TOKEN_SIZE], last[TOKEN_SIZE], first[TOKEN_SIZE], cut[TOKEN_SIZE],
+	     longer[TOKEN_SIZE + 1], upper[TOKEN_SIZE], agent[TOKEN_SIZE];
+	const size_t plen = strlen(ADMIN_PREFIX);
+	const struct {
+		const char *what, *token;
+		int rc;
+	} cases[] = {
+		{ "the token", good, 0 },
+		{ "last digit changed", last, -EPERM },
+		{ "first digit changed", first, -EPERM },
+		{ "one digit short", cut, -EPERM },
+		{ "one character more", longer, -EPERM },
+		{ "upper-case digits", upper, -EPERM },
+		{ "unknown", ADMIN_PREFIX "0000000000000000000000000000000000000000000000000000000000000000", -EPERM },
+		{ "empty", "", -EPERM },
+		{ "the digits without the prefix", good + plen, -EPERM },
+		{ "agent-looking", agent, -EACCES },
+		{ "agent prefix only", AGENT_PREFIX, -EACCES },
+	};
+
+	(void)state;
+	assert_int_equal(token_admin_create("ops", good, sizeof(good)), 0);
+	strcpy(last, good);
+	last[strlen(last) - 1] = last[strlen(last) - 1] == '0' ? '1' : '0';
+	strcpy(first, good);
+	first[plen] = first[plen] == '0' ? '1' : '0';
+	snprintf(cut, sizeof(cut), "%.*s", (int)strlen(good) - 1, good);
+	snprintf(longer, sizeof(longer), "%s0", good);
+	strcpy(upper, good);
+	for (char *p = upper + plen; *p; p++)
+		if (*p >= 'a' && *p <= 'f')
+			*p = (char)(*p - 'a' + 'A');
+	if (strcmp(upper, good) == 0) /* all 64 digits decimal: vanishingly rare */
+		upper[plen] = 'X';
+	snprintf(agent, sizeof(agent), "%s%s", AGENT_PREFIX, good + plen);
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		int rc;
+
+		err_clear();
+		rc = token_authenticate_admin(cases[i].token);
+		if (rc != cases[i].rc)
+			fail_msg("admin token %s: %d, want %d", cases[i].what, rc, cases[i].rc);
+		if (rc < 0 && err_msg()[0] == '\0')
+			fail_msg("admin token %s: refused without a message", cases[i].what);
+	}
+}
+
+static void test_agent_issue_and_authenticate(void **state)
+{
+	static const char *const modes[] = { "discover", "install", "rescue" };
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(modes); i++) {
+		int64_t id = new_host(), got = -1;
+		char token[TOKEN_SIZE], mode[16] = "";
+
+		issue(id, modes[i], token);
+		if (!token_shaped(token, AGENT_PREFIX))
+			fail_msg("agent token \"%s\" is not anemos_agent_ + 64 hex", token);
+		assert_int_equal(token_authenticate_agent(token, &got, mode), 0);
+		assert_int_equal(got, id);
+		assert_string_equal(mode, modes[i]);
+	}
+}
+
+static void test_agent_reissue_revokes_old(void **state)
+{
+	int64_t id = new_host(), got = -1;
+	char old[TOKEN_SIZE], fresh[TOKEN_SIZE], mode[16];
+
+	(void)state;
+	issue(id, "install", old);
+	issue(id, "rescue", fresh);
+	assert_string_not_equal(old, fresh);
+	assert_int_equal(token_authenticate_agent(old, &got, mode), -EPERM);
+	assert_int_equal(token_authenticate_agent(fresh, &got, mode), 0);
+	assert_int_equal(got, id);
+	assert_string_equal(mode, "rescue");
+}
+
+/* Tokens are per host: issuing one host a token leaves every other host's alone. */
+static void test_agent_tokens_per_host(void **state)
+{
+	int64_t a = new_host(), b = new_host(), got;
+	char ta[TOKEN_SIZE], tb[TOKEN_SIZE], mode[16];
+
+	(void)state;
+	issue(a, "install", ta);
+	issue(b, "discover", tb);
+	assert_int_equal(token_authenticate_agent(ta, &got, mode), 0);
+	assert_int_equal(got, a);
+	assert_string_equal(mode, "install");
+	assert_int_equal(token_authenticate_agent(tb, &got, mode), 0);
+	assert_int_equal(got, b);
+	assert_string_equal(mode, "discover");
+}
+
+static void test_agent_revoke(void **state)
+{
+	int64_t id = new_host(), got;
+	char token[TOKEN_SIZE], mode[16];
+
+	(void)state;
+	issue(id, "install", token);
+	assert_int_equal(token_authenticate_agent(token, &got, mode), 0);
+	assert_int_equal(db_begin(), 0);
+	assert_int_equal(finish(db_agent_token_revoke(id)), 0);
+	assert_int_equal(token_authenticate_agent(token, &got, mode), -EPERM);
+	assert_non_null(strstr(err_msg(), "agent token"));
+}
+
+/* A rolled-back boot leaves no usable token behind. */
+static void test_agent_issue_rolled_back(void **state)
+{
+	int64_t id = new_host(), got;
+	char token[TOKEN_SIZE], mode[16];
+	int rc;
+
+	(void)state;
+	assert_int_equal(db_begin(), 0);
+	rc = token_agent_issue(id, "install", token, sizeof(token));
+	db_rollback();
+	assert_int_equal(rc, 0);
+	assert_int_equal(token_authenticate_agent(token, &got, mode), -EPERM);
+}
+
+static void test_agent_token_dies_with_host(void **state)
+{
+	int64_t id = new_host(), got;
+	char token[TOKEN_SIZE], mode[16];
+
+	(void)state;
+	issue(id, "install", token);
+	assert_int_equal(db_begin(), 0);
+	assert_int_equal(finish(db_host_delete(id)), 0);
+	assert_int_equal(token_authenticate_agent(token, &got, mode), -EPERM);
+}
+
+static void test_agent_refuses_other_tokens(void **state)
+{
+	char admin[TOKEN_SIZE], agent[TOKEN_SIZE], bad[TOKEN_SIZE];
+	int64_t id = new_host(), got = -1;
+	char mode[16] = "";
+	const struct {
+		const char *what, *token;
+		int rc;
+	} cases[] = {
+		{ "an admin token", admin, -EACCES },
+		{ "an admin prefix", ADMIN_PREFIX, -EACCES },
+		{ "a changed agent token", bad, -EPERM },
+		{ "an unknown agent token", AGENT_PREFIX "0000000000000000000000000000000000000000000000000000000000000000", -EPERM },
+		{ "an empty token", "", -EPERM },
+	};
+
+	(void)state;
+	assert_int_equal(token_admin_create("ops", admin, sizeof(admin)), 0);
+	issue(id, "install", agent);
+	strcpy(bad, agent);
+	bad[strlen(bad) - 1] = bad[strlen(bad) - 1] == '0' ? '1' : '0';
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		int rc = token_authenticate_agent(cases[i].token, &got, mode);
+
+		if (rc != cases[i].rc)
+			fail_msg("agent authentication with %s: %d, want %d", cases[i].what, rc, cases[i].rc);
+	}
+	/* The refusals touched neither the real token nor the outputs' meaning. */
+	assert_int_equal(token_authenticate_agent(agent, &got, mode), 0);
+	assert_int_equal(got, id);
+}
+
+static void test_agent_expiry(void **state)
+{
+	static const long ttls[] = { 0, -1, -3600 };
+	long saved = cfg.agent_token_ttl;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(ttls); i++) {
+		int64_t id = new_host(), got;
+		char token[TOKEN_SIZE], mode[16];
+		int rc;
+
+		cfg.agent_token_ttl = ttls[i];
+		issue(id, "install", token);
+		cfg.agent_token_ttl = saved;
+		rc = token_authenticate_agent(token, &got, mode);
+		if (rc != -EPERM)
+			fail_msg("a token issued with ttl %ld authenticated: %d, want -EPERM", ttls[i], rc);
+	}
+}
+
+/* Appends the whole file at path to *buf (growing it); a missing file adds nothing. */
+static void slurp(const char *path, char **buf, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char chunk[65536];
+	size_t n;
+
+	if (!f)
+		return;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		char *grown = realloc(*buf, *len + n);
+
+		assert_non_null(grown);
+		*buf = grown;
+		memcpy(*buf + *len, chunk, n);
+		*len += n;
+	}
+	fclose(f);
+}
+
+static void test_db_holds_no_plaintext(void **state)
+{
+	static const char *const files[] = { "anemos.db", "anemos.db-wal", "anemos.db-shm" };
+	char admin[TOKEN_SIZE], agent[TOKEN_SIZE], path[4096];
+	const char *tokens[] = { admin, agent };
+	int64_t id = new_host();
+	char *bytes = NULL;
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(token_admin_create("ops", admin, sizeof(admin)), 0);
+	issue(id, "install", agent);
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		snprintf(path, sizeof(path), "%s/%s", data_dir, files[i]);
+		slurp(path, &bytes, &len);
+	}
+	assert_true(len > 0);
+	for (size_t i = 0; i < ARRAY_SIZE(tokens); i++) {
+		char hash[SHA256_HEX_LEN + 1];
+		const char *digits = tokens[i] + strlen(ADMIN_PREFIX); /* both prefixes are 13 */
+
+		if (memmem(bytes, len, tokens[i], strlen(tokens[i])))
+			fail_msg("the database files hold the token %s", tokens[i]);
+		/* Nor any quarter of its random part (a truncated or re-encoded copy). */
+		for (size_t q = 0; q < 64; q += 16)
+			if (memmem(bytes, len, digits + q, 16))
+				fail_msg("the database files hold digits %zu-%zu of %s", q, q + 15, tokens[i]);
+		/* The scan sees what was stored: the token's hash is there. */
+		sha256_hex(tokens[i], strlen(tokens[i]), hash);
+		if (!memmem(bytes, len, hash, strlen(hash)))
+			fail_msg("the hash of %s is not in the database files either", tokens[i]);
+	}
+	free(bytes);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_looks),
+		cmocka_unit_test(test_admin_create),
+		cmocka_unit_test(test_admin_authenticate),
+		cmocka_unit_test(test_agent_issue_and_authenticate),
+		cmocka_unit_test(test_agent_reissue_revokes_old),
+		cmocka_unit_test(test_agent_tokens_per_host),
+		cmocka_unit_test(test_agent_revoke),
+		cmocka_unit_test(test_agent_issue_rolled_back),
+		cmocka_unit_test(test_agent_token_dies_with_host),
+		cmocka_unit_test(test_agent_refuses_other_tokens),
+		cmocka_unit_test(test_agent_expiry),
+		cmocka_unit_test(test_db_holds_no_plaintext),
+	};
+
+	return cmocka_run_group_tests(tests, store_open, store_close);
+}
