@@ -10,11 +10,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <openssl/evp.h>
 
 #include "anemosctl.h"
+#include "crypto.h"
 
-#define SHA256_HEX	64		/* hex digits of a SHA-256 */
 #define HASH_CHUNK	(1u << 20)	/* bytes read at a time while hashing a file */
 
 static const char *const image_formats[] = {
@@ -42,7 +41,7 @@ enum image_option_id {
 struct image_options {
 	const char *name;		/* --name, or NULL to take it from the file name */
 	const char *format;		/* --format, or NULL to take it from the file name */
-	char sha256[SHA256_HEX + 1];	/* --sha256 in lower case, or "" */
+	char sha256[SHA256_HEX_LEN + 1];	/* --sha256 in lower case, or "" */
 };
 
 /* Prints the confirmation of a new @image, or with --json the image. */
@@ -113,12 +112,12 @@ static int image_option(void *ctx, int option, const char *arg)
 		opts->format = arg;
 		return check_choice("--format", arg, image_formats);
 	case OPT_SHA256:
-		for (i = 0; i < SHA256_HEX && isxdigit((unsigned char)arg[i]); i++)
-			opts->sha256[i] = (char)tolower((unsigned char)arg[i]);
-		if (i != SHA256_HEX || arg[i] != '\0') {
-			warnx("--sha256 must be %d hex digits (not '%s')", SHA256_HEX, arg);
+		if (!sha256_hex_valid(arg)) {
+			warnx("--sha256 must be %d hex digits (not '%s')", SHA256_HEX_LEN, arg);
 			return -EINVAL;
 		}
+		for (i = 0; arg[i]; i++)
+			opts->sha256[i] = (char)tolower((unsigned char)arg[i]);
 		opts->sha256[i] = '\0';
 		return 0;
 	default:
@@ -202,27 +201,23 @@ static int image_identity(const struct image_options *opts, const char *file_nam
  */
 static int file_sha256(FILE *file, const char *path, uint64_t size, char *hex)
 {
-	unsigned char digest[EVP_MAX_MD_SIZE], *chunk;
 	struct progress progress;
+	struct sha256_ctx *sha;
 	uint64_t done = 0;
-	unsigned int len, i;
-	EVP_MD_CTX *md;
+	unsigned char *chunk;
 	size_t got;
 	int rc = 0;
 
-	if (!(chunk = malloc(HASH_CHUNK))) {
+	chunk = malloc(HASH_CHUNK);
+	sha = sha256_new();
+	if (!chunk || !sha) {
 		warnx("out of memory");
-		return -ENOMEM;
-	}
-	if (!(md = EVP_MD_CTX_new()) || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-		warnx("cannot start a SHA-256 with OpenSSL");
 		rc = -ENOMEM;
 		goto out;
 	}
 	progress_start(&progress, "hashing", size);
 	while ((got = fread(chunk, 1, HASH_CHUNK, file)) > 0) {
-		if (EVP_DigestUpdate(md, chunk, got) != 1)
-			break;
+		sha256_update(sha, chunk, got);
 		done += got;
 		progress_update(&progress, done);
 	}
@@ -230,18 +225,15 @@ static int file_sha256(FILE *file, const char *path, uint64_t size, char *hex)
 	if (ferror(file)) {
 		rc = -EIO;
 		warn("reading %s", path);
-	} else if (got > 0 || EVP_DigestFinal_ex(md, digest, &len) != 1) {
-		rc = -EIO;
-		warnx("computing the SHA-256 of %s failed in OpenSSL", path);
 	} else if (fseeko(file, 0, SEEK_SET) != 0) {
 		rc = -errno;
 		warn("rewinding %s", path);
 	} else {
-		for (i = 0; i < len && 2 * i < SHA256_HEX; i++)
-			sprintf(hex + 2 * i, "%02x", digest[i]);
+		sha256_finish(sha, hex);
+		sha = NULL;
 	}
 out:
-	EVP_MD_CTX_free(md);
+	sha256_abort(sha);
 	free(chunk);
 	return rc;
 }
