@@ -48,9 +48,9 @@ $(BUILD)/anemosd: $(SERVER_OBJ) $(LIB_OBJ)
 $(BUILD)/anemosctl: $(CLI_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $$(pkg-config --libs jansson libcurl libcrypto)
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(SERVER_LIB_OBJ) $(LIB_OBJ)
+$(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/support.c $(SERVER_LIB_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Iserver $(CFLAGS) $$(pkg-config --cflags $(PKGS) cmocka) -o $@ $^ \
+	$(CC) $(CPPFLAGS) -Iserver -Itests/unit $(CFLAGS) $$(pkg-config --cflags $(PKGS) cmocka) -o $@ $^ \
 		$(LDFLAGS) $$(pkg-config --libs libmicrohttpd sqlite3 jansson libcrypto cmocka)
 
 unit: $(UNIT_BIN)

@@ -5,7 +5,6 @@
  * order, against the same store: later rows find the hosts earlier rows made.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,16 +16,8 @@
 #include <cmocka.h>
 
 #include "anemosd.h"
+#include "support.h"
 #include "log.h"
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-struct config cfg = {
-	.public_url = "http://192.0.2.1:8080",
-	.scripts_dir = "ipxe-scripts",
-	.agent_token_ttl = 3600,
-	.kernel_args = "console=ttyS0",
-};
 
 #define UUID_A "4c4c4544-0042-3510-8048-b4c04f4e4e32"
 #define UUID_B "9f3b1c2a-7d4e-4f60-8a1b-2c3d4e5f6a7b"
@@ -83,38 +74,7 @@ static const struct boot_case cases[] = {
 		   NULL, NULL, NEW, 1, "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", NULL },
 };
 
-static char data_dir[] = "/tmp/anemos-test-identity-XXXXXX";
 static int64_t ids[ARRAY_SIZE(cases)]; /* the host each case found, 0 until it ran */
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int store_open(void **state)
-{
-	(void)state;
-	log_set_level(LOG_WARN);
-	if (!mkdtemp(data_dir)) {
-		perror("mkdtemp");
-		return -1;
-	}
-	if (db_init(data_dir) < 0) {
-		fprintf(stderr, "db_init(%s): %s\n", data_dir, err_msg());
-		return -1;
-	}
-	return 0;
-}
-
-static int store_close(void **state)
-{
-	(void)state;
-	db_shutdown();
-	return nftw(data_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* hosts_identify inside its own transaction, as boot.c runs it; the transaction ends
  * before any check, so a failed check never leaves the write lock held. */

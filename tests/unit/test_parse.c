@@ -13,37 +13,7 @@
 #include <cmocka.h>
 
 #include "anemosd.h"
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-/* parse.c reads no setting, but the server objects linked in refer to cfg. */
-struct config cfg = {
-	.public_url = "http://192.0.2.1:8080",
-	.scripts_dir = "ipxe-scripts",
-	.agent_token_ttl = 3600,
-	.kernel_args = "console=ttyS0",
-};
-
-/* The input of a case, printable in a failure message: NULL, and bytes outside the printable
- * ASCII range as \xNN. Long inputs are cut; the message is for finding the row. */
-static const char *shown(const char *s)
-{
-	static char buf[160];
-	size_t o = 0;
-
-	if (!s)
-		return "NULL";
-	buf[o++] = '"';
-	for (const unsigned char *p = (const unsigned char *)s; *p && o < sizeof(buf) - 8; p++) {
-		if (*p < 0x20 || *p >= 0x7f)
-			o += (size_t)snprintf(buf + o, sizeof(buf) - o, "\\x%02x", *p);
-		else
-			buf[o++] = (char)*p;
-	}
-	buf[o++] = '"';
-	buf[o] = '\0';
-	return buf;
-}
+#include "support.h"
 
 /* A string of n copies of c, in buf (which holds n + 1 bytes). */
 static char *repeat(char *buf, char c, size_t n)

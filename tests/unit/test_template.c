@@ -15,16 +15,7 @@
 #include <cmocka.h>
 
 #include "anemosd.h"
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-/* template_render names cfg.scripts_dir in its "missing template" message. */
-struct config cfg = {
-	.public_url = "http://192.0.2.1:8080",
-	.scripts_dir = "ipxe-scripts",
-	.agent_token_ttl = 3600,
-	.kernel_args = "console=tty0 console=ttyS0,115200n8",
-};
+#include "support.h"
 
 #define TOKEN "anemos_agent_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define MAC "52:54:00:12:34:56"
@@ -39,25 +30,6 @@ static const struct tvar boot_vars[] = {
 	{ "kernel_args", "console=tty0 console=ttyS0,115200n8" },
 	{ "platform", "efi" },
 };
-
-static const char *shown(const char *s)
-{
-	static char buf[160];
-	size_t o = 0;
-
-	if (!s)
-		return "NULL";
-	buf[o++] = '"';
-	for (const unsigned char *p = (const unsigned char *)s; *p && o < sizeof(buf) - 8; p++) {
-		if (*p < 0x20 || *p >= 0x7f)
-			o += (size_t)snprintf(buf + o, sizeof(buf) - o, "\\x%02x", *p);
-		else
-			buf[o++] = (char)*p;
-	}
-	buf[o++] = '"';
-	buf[o] = '\0';
-	return buf;
-}
 
 static void test_render_text(void **state)
 {

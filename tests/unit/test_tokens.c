@@ -4,7 +4,6 @@
  * database never holds a token itself (only its SHA-256).
  */
 #include <errno.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,53 +15,13 @@
 #include <cmocka.h>
 
 #include "anemosd.h"
+#include "support.h"
 #include "crypto.h"
 #include "log.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define ADMIN_PREFIX "anemos_admin_"
 #define AGENT_PREFIX "anemos_agent_"
 #define TOKEN_SIZE 128 /* prefix, 64 hex digits, NUL, with room to spare */
-
-/* tokens.c reads cfg.agent_token_ttl; the expiry test changes it and puts it back. */
-struct config cfg = {
-	.public_url = "http://192.0.2.1:8080",
-	.scripts_dir = "ipxe-scripts",
-	.agent_token_ttl = 3600,
-	.kernel_args = "console=ttyS0",
-};
-
-static char data_dir[] = "/tmp/anemos-test-tokens-XXXXXX";
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int store_open(void **state)
-{
-	(void)state;
-	log_set_level(LOG_WARN);
-	if (!mkdtemp(data_dir)) {
-		perror("mkdtemp");
-		return -1;
-	}
-	if (db_init(data_dir) < 0) {
-		fprintf(stderr, "db_init(%s): %s\n", data_dir, err_msg());
-		return -1;
-	}
-	return 0;
-}
-
-static int store_close(void **state)
-{
-	(void)state;
-	db_shutdown();
-	return nftw(data_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* True if s is `prefix` followed by exactly 64 lower-case hex digits. */
 static bool token_shaped(const char *s, const char *prefix)
@@ -369,7 +328,7 @@ static void test_db_holds_no_plaintext(void **state)
 	assert_int_equal(token_admin_create("ops", admin, sizeof(admin)), 0);
 	issue(id, "install", agent);
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-		snprintf(path, sizeof(path), "%s/%s", data_dir, files[i]);
+		snprintf(path, sizeof(path), "%s/%s", store_dir, files[i]);
 		slurp(path, &bytes, &len);
 	}
 	assert_true(len > 0);
