@@ -18,18 +18,25 @@ LDFLAGS  += -pthread $(EXTRA_LDFLAGS)
 LIB_SRC    = $(wildcard lib/*.c)
 SERVER_SRC = $(wildcard server/*.c)
 CLI_SRC    = $(wildcard cli/*.c)
+INV_SRC    = $(wildcard inventory/*.c)
+AGENT_SRC  = $(wildcard initramfs/agent/*.c)
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 
 LIB_OBJ    = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 SERVER_OBJ = $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ    = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+INV_OBJ    = $(INV_SRC:%.c=$(BUILD)/obj/%.o)
+# The inventory library: inventory/ without its main(); anemos-agent links it too.
+INV_LIB_OBJ = $(filter-out $(BUILD)/obj/inventory/main.o,$(INV_OBJ))
+AGENT_OBJ  = $(AGENT_SRC:%.c=$(BUILD)/obj/%.o)
 # The unit tests link the server's objects except its main().
 SERVER_LIB_OBJ = $(filter-out $(BUILD)/obj/server/main.o,$(SERVER_OBJ))
 UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-PROGRAMS = $(BUILD)/anemosd $(BUILD)/anemosctl
+PROGRAMS = $(BUILD)/anemosd $(BUILD)/anemosctl $(if $(INV_SRC),$(BUILD)/anemos-inventory) \
+           $(if $(AGENT_SRC),$(BUILD)/anemos-agent)
 
-.PHONY: all deps test-deps run test unit bench clean
+.PHONY: all deps test-deps run test unit bench clean initramfs
 all: deps $(PROGRAMS)
 
 # Installs missing Debian packages (and says which) before the first compile.
@@ -48,12 +55,28 @@ $(BUILD)/anemosd: $(SERVER_OBJ) $(LIB_OBJ)
 $(BUILD)/anemosctl: $(CLI_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $$(pkg-config --libs jansson libcurl libcrypto)
 
+$(BUILD)/anemos-inventory: $(INV_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $$(pkg-config --libs jansson libcrypto)
+
+$(BUILD)/anemos-agent: $(AGENT_OBJ) $(INV_LIB_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $$(pkg-config --libs jansson libcurl libcrypto)
+
+# Inventory tests link the inventory library; every other unit test links the server.
+$(BUILD)/tests/test_inventory%: tests/unit/test_inventory%.c $(INV_LIB_OBJ) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Iinventory -Itests/unit $(CFLAGS) $$(pkg-config --cflags jansson cmocka) \
+		-DFIXTURES=\"$(CURDIR)/tests/fixtures\" -o $@ $^ $(LDFLAGS) $$(pkg-config --libs jansson libcrypto cmocka)
+
 $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/support.c $(SERVER_LIB_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Iserver -Itests/unit $(CFLAGS) $$(pkg-config --cflags $(PKGS) cmocka) -o $@ $^ \
 		$(LDFLAGS) $$(pkg-config --libs libmicrohttpd sqlite3 jansson libcrypto cmocka)
 
 unit: $(UNIT_BIN)
+
+# The Anemos initramfs and the Debian kernel: build/boot/vmlinuz, build/boot/initramfs.img.
+initramfs: all
+	@initramfs/build.sh $(BUILD)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 

@@ -152,6 +152,8 @@ int hosts_get(const char *ref, struct host *out);
 int hosts_record_inventory(int64_t host_id, json_t *inventory, struct host *out);
 int hosts_agent_event(int64_t host_id, json_t *req, json_t **out);
 int hosts_agent_done(int64_t host_id, const char *mode, json_t *req, struct host *out);
+/* db_commit() and, when it succeeds, notify_host_changed(host_id). */
+int hosts_commit(int64_t host_id);
 int hosts_add_event(int64_t host_id, const char *source, const char *level, const char *phase,
 		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
@@ -160,6 +162,9 @@ char *boot_entry_script(void);
 int boot_script_for(const struct boot_identity *ident, const char *platform, char **script,
 		    const char **action);
 int boot_plan(int64_t host_id, json_t **out);
+/* True when the agent of host_id has nothing to do yet (it is discovering and no one has
+ * given it anything else): a long-polled plan request waits while this holds. */
+bool boot_plan_pending(int64_t host_id);
 
 /* images.c: image records and their files under DATA/images/NAME/. */
 json_t *image_to_json(const struct image *image);
@@ -171,6 +176,12 @@ int upload_begin(const char *name, const char *file, const char *format, const c
 int upload_write(struct upload *up, const void *data, size_t len);
 int upload_finish(struct upload *up, struct image *out);
 void upload_abort(struct upload *up);
+
+/* notify.c: wake-ups for those waiting on host changes (see the file). */
+void notify_host_changed(int64_t host_id);
+uint64_t notify_generation(void);
+/* Sleeps until the generation differs from `seen` or timeout_ms pass; returns the current one. */
+uint64_t notify_wait(uint64_t seen, int timeout_ms);
 
 /* metrics.c: counters for /metrics. */
 void metrics_request(const char *route, unsigned status, uint64_t bytes);

@@ -40,6 +40,7 @@ int boot_script_for(const struct boot_identity *ident, const char *platform, cha
 {
 	char token[128], host_id[24], template_name[64];
 	struct host h;
+	int64_t id;
 	int rc;
 
 	if (!platform || !*platform)
@@ -53,6 +54,7 @@ int boot_script_for(const struct boot_identity *ident, const char *platform, cha
 		return rc;
 	}
 	*action = action_name(h.next_boot);
+	id = h.id;
 	snprintf(host_id, sizeof(host_id), "%lld", (long long)h.id);
 	token[0] = '\0';
 	if (action_runs_agent(*action)) {
@@ -82,13 +84,25 @@ int boot_script_for(const struct boot_identity *ident, const char *platform, cha
 		db_rollback();
 		return rc;
 	}
-	if ((rc = db_commit()) < 0) {
+	if ((rc = hosts_commit(id)) < 0) {
 		free(*script);
 		*script = NULL;
 		return rc;
 	}
 	metrics_boot(*action);
 	return 0;
+}
+
+bool boot_plan_pending(int64_t host_id)
+{
+	struct host h;
+	bool pending;
+
+	if (db_host_get(host_id, &h) < 0)
+		return false;
+	pending = strcmp(h.next_boot, "discover") == 0;
+	host_free(&h);
+	return pending;
 }
 
 /* The plan for the agent of host_id. An install plan moves the host to `installing`. */
@@ -116,7 +130,7 @@ int boot_plan(int64_t host_id, json_t **out)
 					  "install of image %s planned", h.image)) < 0)
 			goto fail_host;
 	}
-	if ((rc = db_commit()) < 0)
+	if ((rc = hosts_commit(h.id)) < 0)
 		goto out;
 	keys = json_loads(h.ssh_keys, 0, NULL);
 	*out = json_pack("{s:s, s:{s:I, s:s?}, s:o, s:b, s:o}",

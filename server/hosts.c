@@ -59,6 +59,15 @@ json_t *host_to_json(const struct host *h, bool with_inventory)
 	return o;
 }
 
+int hosts_commit(int64_t host_id)
+{
+	int rc = db_commit();
+
+	if (rc == 0)
+		notify_host_changed(host_id);
+	return rc;
+}
+
 int hosts_add_event(int64_t host_id, const char *source, const char *level, const char *phase,
 		    const char *fmt, ...)
 {
@@ -305,7 +314,9 @@ int hosts_enroll(json_t *req, struct host *out)
 	    (rc = db_host_get(id, out)) < 0)
 		goto fail;
 	host_free(&h);
-	return db_commit();
+	if ((rc = hosts_commit(id)) < 0)
+		host_free(out);
+	return rc;
 fail:
 	db_rollback();
 	host_free(&h);
@@ -337,8 +348,10 @@ int hosts_patch(const char *ref, json_t *req, struct host *out)
 	free(changes);
 	if (rc < 0 || (rc = db_host_get(h.id, out)) < 0)
 		goto fail;
+	if ((rc = hosts_commit(h.id)) < 0)
+		host_free(out);
 	host_free(&h);
-	return db_commit();
+	return rc;
 fail:
 	db_rollback();
 	host_free(&h);
@@ -352,17 +365,16 @@ int hosts_delete(const char *ref)
 
 	if ((rc = db_begin()) < 0)
 		return rc;
-	if ((rc = db_host_find_by_ref(ref, &h)) == 0) {
-		rc = db_host_delete(h.id);
-		if (rc == 0)
-			log_info("host %lld deleted", (long long)h.id);
-		host_free(&h);
-	}
-	if (rc < 0) {
+	if ((rc = db_host_find_by_ref(ref, &h)) < 0) {
 		db_rollback();
 		return rc;
 	}
-	return db_commit();
+	if ((rc = db_host_delete(h.id)) < 0)
+		db_rollback();
+	else if ((rc = hosts_commit(h.id)) == 0)
+		log_info("host %lld deleted", (long long)h.id);
+	host_free(&h);
+	return rc;
 }
 
 int hosts_events(const char *ref, int limit, json_t **out)
@@ -462,7 +474,9 @@ int hosts_record_inventory(int64_t host_id, json_t *inv, struct host *out)
 	    (rc = db_host_get(h.id, out)) < 0)
 		goto fail_host;
 	host_free(&h);
-	return db_commit();
+	if ((rc = hosts_commit(host_id)) < 0)
+		host_free(out);
+	return rc;
 fail_host:
 	host_free(&h);
 fail:
@@ -514,7 +528,7 @@ int hosts_agent_event(int64_t host_id, json_t *req, json_t **out)
 		db_rollback();
 		return rc;
 	}
-	if ((rc = db_commit()) < 0)
+	if ((rc = hosts_commit(host_id)) < 0)
 		return rc;
 	*out = json_pack("{s:I, s:s, s:s, s:s?, s:s, s:o, s:o}", "id", (json_int_t)id, "source", "agent",
 			 "level", ev.level, "phase", ev.phase, "message", ev.message,
@@ -558,7 +572,9 @@ int hosts_agent_done(int64_t host_id, const char *mode, json_t *req, struct host
 	host_free(&h);
 	if ((rc = db_host_get(host_id, out)) < 0)
 		goto fail;
-	return db_commit();
+	if ((rc = hosts_commit(host_id)) < 0)
+		host_free(out);
+	return rc;
 fail_host:
 	host_free(&h);
 fail:

@@ -442,7 +442,8 @@ int http_start(void)
 	struct addrinfo *ai = NULL;
 	char host[256];
 	const char *port, *colon = strrchr(cfg.listen, ':');
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+			 MHD_ALLOW_SUSPEND_RESUME;
 	size_t hlen;
 	int rc;
 
@@ -473,11 +474,12 @@ int http_start(void)
 	freeaddrinfo(ai);
 	if (!daemon_handle)
 		return err_set(-EADDRINUSE, "cannot listen on %s (in use, or not an address of this host)", cfg.listen);
-	return 0;
+	return plan_waiters_start();
 }
 
 void http_stop(void)
 {
+	plan_waiters_stop();
 	if (daemon_handle)
 		MHD_stop_daemon(daemon_handle);
 	daemon_handle = NULL;

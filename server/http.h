@@ -45,6 +45,7 @@ struct request {
 	int upload_rc;               /* first error while streaming, 0 if none */
 	int64_t agent_host;          /* AUTH_AGENT: the host the token belongs to */
 	char agent_mode[16];         /* AUTH_AGENT: the boot mode the token was issued for */
+	bool resumed;                /* a long-poll that was suspended and has been woken */
 	unsigned status;             /* what we answered, for the log line and metrics */
 	uint64_t bytes;
 };
@@ -92,5 +93,7 @@ enum MHD_Result handle_agent_inventory(struct request *req);
 enum MHD_Result handle_agent_plan(struct request *req);
 enum MHD_Result handle_agent_events(struct request *req);
 enum MHD_Result handle_agent_done(struct request *req);
+int plan_waiters_start(void);
+void plan_waiters_stop(void);
 
 #endif

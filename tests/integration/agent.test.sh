@@ -58,7 +58,21 @@ expect_eq "9 MB inventory: 413" 413 "$(curl -sS -m 10 -o /dev/null -w '%{http_co
 
 # Plan and events.
 expect_eq "plan while discovering" discover "$(body_of "$(agent GET /api/v1/agent/plan "$T1")" | jq -r .action)"
+expect_eq "long poll with nothing to do ends with discover" discover "$(body_of "$(agent GET '/api/v1/agent/plan?wait=1' "$T1")" | jq -r .action)"
+expect_eq "long poll: wait out of range is 400" 400 "$(status_of "$(agent GET '/api/v1/agent/plan?wait=999' "$T1")")"
+# More long polls than worker threads (4): they hold no thread, so anemosd still answers.
+pids=""
+for i in 1 2 3 4 5 6 7 8; do
+	agent GET '/api/v1/agent/plan?wait=60' "$T1" >"$WORK/poll$i" & pids="$pids $!"
+done
+sleep 1
+expect_eq "with 8 long polls waiting, anemosd still answers" ok "$(curl -sS -m 3 "$ANEMOS_URL/healthz")"
+check "the long polls are still waiting" test ! -s "$WORK/poll1"
 api PATCH "/api/v1/hosts/$id" '{"next_boot":"install","image":"tiny","once":true,"hostname":"node1","ssh_authorized_keys":["ssh-ed25519 AAAA op@site"]}' >/dev/null
+wait $pids
+woken=0
+for i in 1 2 3 4 5 6 7 8; do [ "$(body_of "$(cat "$WORK/poll$i")" | jq -r .action)" = install ] && woken=$((woken + 1)); done
+expect_eq "an assignment wakes every waiting long poll with the new plan" 8 "$woken"
 p=$(body_of "$(agent GET /api/v1/agent/plan "$T1")")
 expect_eq "plan after assignment: install with the image" "install tiny $Z tar.zst node1 true" \
 	"$(jq -r '[.action,.image.name,.image.sha256,.image.format,.host.hostname,.once]|map(tostring)|join(" ")' <<<"$p")"
@@ -101,6 +115,11 @@ expect_eq "fresh token works" 200 "$(status_of "$(agent GET /api/v1/agent/plan "
 sleep 2.2
 expect_eq "expired token: 401" 401 "$(status_of "$(agent GET /api/v1/agent/plan "$T4")")"
 expect_match "expiry is explained" 'expired' "$(body_of "$(agent GET /api/v1/agent/plan "$T4")")"
+T5=$(agent_token_of "$(ipxe 52:54:00:20:00:01 pcbios)")
+agent GET '/api/v1/agent/plan?wait=60' "$T5" >/dev/null 2>&1 & poll=$!
+sleep 0.5
 anemosd_stop
+wait $poll
+ok "anemosd stops cleanly while a long poll waits"
 expect_no_match "no token ever in the log" 'anemos_(agent|admin)_' "$(cat "$WORK/anemosd.log")"
 check "database holds no token in the clear" bash -c "! grep -a -q -e '$T1' -e '$T4' -e '$ANEMOS_TOKEN' '$DATA'/anemos.db*"

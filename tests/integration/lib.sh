@@ -59,9 +59,14 @@ anemosd_start() {
 # anemosd_stop [SIGNAL]: stops the anemosd this test started, by PID; fails the test if
 # it exits with a sanitizer report or an error on a clean TERM.
 anemosd_stop() {
-	local sig=${1:-TERM} rc
+	local sig=${1:-TERM} rc i
 	[ -n "$ANEMOSD_PID" ] || return 0
 	kill "-$sig" "$ANEMOSD_PID" 2>/dev/null
+	for i in $(seq 1 100); do kill -0 "$ANEMOSD_PID" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$ANEMOSD_PID" 2>/dev/null; then
+		fail "anemosd stops within 10 s of SIG$sig"
+		kill -KILL "$ANEMOSD_PID" 2>/dev/null
+	fi
 	wait "$ANEMOSD_PID" 2>/dev/null; rc=$?
 	ANEMOSD_PID=""
 	if [ "$sig" = TERM ] && [ "$rc" -ne 0 ]; then
