@@ -55,6 +55,8 @@ $(BUILD)/anemosd: $(SERVER_OBJ) $(LIB_OBJ)
 $(BUILD)/anemosctl: $(CLI_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $$(pkg-config --libs jansson libcurl libcrypto)
 
+$(AGENT_OBJ): CPPFLAGS += -Iinventory
+
 $(BUILD)/anemos-inventory: $(INV_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $$(pkg-config --libs jansson libcrypto)
 

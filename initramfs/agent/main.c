@@ -1,0 +1,270 @@
+/*
+ * anemos-agent: inventory, then the plan. The steps are a straight line; every request is
+ * bounded (client_call retries for a->retry_for seconds at most) and so is the wait for a
+ * plan (a->poweroff_after), so the agent never hangs forever.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <ifaddrs.h>
+#include <netdb.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "inventory.h"
+
+#define PLAN_WAIT 60 /* seconds one long-polled plan request may wait on the server */
+
+/* If word is KEY=VALUE, copies VALUE into out (the first occurrence wins). */
+static void take(const char *word, const char *key, char *out, size_t outsz)
+{
+	size_t klen = strlen(key);
+
+	if (!out[0] && strncmp(word, key, klen) == 0 && word[klen] == '=')
+		snprintf(out, outsz, "%s", word + klen + 1);
+}
+
+/* Reads anemos.url, anemos.token and anemos.mode from a kernel command line into a. */
+static int read_cmdline(struct agent *a, const char *path)
+{
+	char line[4096], *word, *save = NULL;
+	FILE *f = fopen(path, "re");
+
+	if (!f) {
+		fprintf(stderr, "anemos-agent: cannot read %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	if (!fgets(line, sizeof(line), f))
+		line[0] = '\0';
+	fclose(f);
+	for (word = strtok_r(line, " \t\n", &save); word; word = strtok_r(NULL, " \t\n", &save)) {
+		take(word, "anemos.url", a->url, sizeof(a->url));
+		take(word, "anemos.token", a->token, sizeof(a->token));
+		take(word, "anemos.mode", a->mode, sizeof(a->mode));
+	}
+	if (!a->url[0] || !a->token[0] || !a->mode[0]) {
+		fprintf(stderr, "anemos-agent: %s lacks anemos.url, anemos.token or anemos.mode "
+				"(boot through anemosd's /boot.ipxe)\n", path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The machine's IPv4 addresses, for telling the operator where rescue listens. */
+static void addresses(char *out, size_t outsz)
+{
+	struct ifaddrs *ifs, *i;
+	size_t o = 0;
+
+	out[0] = '\0';
+	if (getifaddrs(&ifs) < 0)
+		return;
+	for (i = ifs; i; i = i->ifa_next) {
+		char host[64];
+
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || (i->ifa_flags & IFF_LOOPBACK))
+			continue;
+		if (getnameinfo(i->ifa_addr, sizeof(struct sockaddr_in), host, sizeof(host), NULL, 0,
+				NI_NUMERICHOST) == 0 && o + strlen(host) + 2 < outsz)
+			o += (size_t)snprintf(out + o, outsz - o, "%s%s", o ? " " : "", host);
+	}
+	freeifaddrs(ifs);
+}
+
+/* Writes the plan's SSH keys as root's authorized_keys for the rescue SSH server. */
+static int write_authorized_keys(struct agent *a, json_t *keys)
+{
+	char path[512], tmp[520];
+	size_t i;
+	json_t *key;
+	FILE *f;
+
+	if (mkdir(a->ssh_dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	snprintf(path, sizeof(path), "%s/authorized_keys", a->ssh_dir);
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	if (!(f = fopen(tmp, "we")))
+		return -errno;
+	fchmod(fileno(f), 0600);
+	json_array_foreach(keys, i, key)
+		if (json_is_string(key))
+			fprintf(f, "%s\n", json_string_value(key));
+	if (fclose(f) != 0 || rename(tmp, path) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Ends this boot with anemosd: the token is revoked by the server either way. */
+static void finish(struct agent *a, bool ok, const char *error)
+{
+	json_t *body = ok ? json_pack("{s:b}", "ok", 1) : json_pack("{s:b, s:s}", "ok", 0, "error", error);
+	int status = client_call(a, "POST", "/api/v1/agent/done", body, 20, NULL);
+
+	if (status != 200)
+		fprintf(stderr, "anemos-agent: could not tell %s that this boot ended (%d)\n", a->url, status);
+	json_decref(body);
+}
+
+static int post_inventory(struct agent *a)
+{
+	json_t *inventory = inventory_collect(a->root), *reply = NULL;
+	int status;
+
+	if (!inventory) {
+		client_report(a, "error", "inventory", "collecting the hardware inventory failed (out of memory)");
+		return -ENOMEM;
+	}
+	status = client_call(a, "POST", "/api/v1/agent/inventory", inventory, 60, &reply);
+	if (status == 200)
+		fprintf(stderr, "anemos-agent: inventory registered: %zu disks, %zu NICs; host %lld is %s\n",
+			json_array_size(json_object_get(inventory, "disks")),
+			json_array_size(json_object_get(inventory, "nics")),
+			(long long)json_integer_value(json_object_get(reply, "id")),
+			json_string_value(json_object_get(reply, "status")));
+	else
+		fprintf(stderr, "anemos-agent: anemosd refused the inventory (%d): %s\n", status,
+			reply ? json_string_value(json_object_get(reply, "error")) : "no answer");
+	json_decref(reply);
+	json_decref(inventory);
+	return status == 200 ? 0 : -EIO;
+}
+
+/* Asks for the plan until it says something other than "discover" (or, in rescue mode, at
+ * once). Returns the plan, or NULL when the wait is over or anemosd cannot be reached. */
+static json_t *await_plan(struct agent *a, time_t deadline)
+{
+	bool rescue = strcmp(a->mode, "rescue") == 0;
+
+	for (;;) {
+		long left = (long)(deadline - time(NULL));
+		long wait = rescue ? 0 : left < PLAN_WAIT ? left : PLAN_WAIT;
+		const char *action;
+		char path[64];
+		json_t *plan = NULL;
+		int status;
+
+		if (wait < 0)
+			return NULL;
+		snprintf(path, sizeof(path), "/api/v1/agent/plan?wait=%ld", wait);
+		status = client_call(a, "GET", path, NULL, wait + 30, &plan);
+		if (status != 200) {
+			fprintf(stderr, "anemos-agent: no plan from %s (%d): %s\n", a->url, status,
+				plan ? json_string_value(json_object_get(plan, "error")) : "unreachable");
+			json_decref(plan);
+			return NULL;
+		}
+		action = json_string_value(json_object_get(plan, "action"));
+		if (rescue || !action || strcmp(action, "discover") != 0)
+			return plan;
+		json_decref(plan);
+		if (time(NULL) >= deadline)
+			return NULL;
+	}
+}
+
+static int run(struct agent *a)
+{
+	time_t deadline = time(NULL) + a->poweroff_after;
+	const char *action;
+	char where[256];
+	json_t *plan;
+	int rc = EXIT_FAILED;
+
+	client_report(a, "info", a->mode, "anemos-agent started (%s)", a->mode);
+	if (post_inventory(a) < 0)
+		return EXIT_FAILED;
+	if (strcmp(a->mode, "discover") == 0)
+		fprintf(stderr, "anemos-agent: waiting for an assignment (up to %ld min)\n", a->poweroff_after / 60);
+	plan = await_plan(a, deadline);
+	if (!plan) {
+		if (time(NULL) < deadline)
+			return EXIT_FAILED;
+		client_report(a, "info", a->mode, "no assignment after %ld minutes; powering off",
+			      a->poweroff_after / 60);
+		finish(a, true, NULL);
+		return EXIT_POWEROFF;
+	}
+	action = strcmp(a->mode, "rescue") == 0 ? "rescue" : json_string_value(json_object_get(plan, "action"));
+	if (!action)
+		action = "none";
+	if (strcmp(action, "rescue") == 0) {
+		if (write_authorized_keys(a, json_object_get(plan, "ssh_authorized_keys")) < 0) {
+			client_report(a, "error", "rescue", "cannot write SSH keys: %s", strerror(errno));
+		} else {
+			addresses(where, sizeof(where));
+			client_report(a, "info", "rescue", "rescue environment up: ssh root@%s (%zu keys); "
+				      "no disk was touched", where[0] ? where : "(no address)",
+				      json_array_size(json_object_get(plan, "ssh_authorized_keys")));
+			rc = EXIT_RESCUE;
+		}
+	} else if (strcmp(action, "install") == 0) {
+		json_t *image = json_object_get(plan, "image");
+
+		client_report(a, "info", "install", "received an install plan: image %s (%s, sha256 %s)",
+			      json_string_value(json_object_get(image, "name")),
+			      json_string_value(json_object_get(image, "format")),
+			      json_string_value(json_object_get(image, "sha256")));
+		finish(a, false, "this anemos-agent does not install images yet");
+	} else {
+		client_report(a, "info", a->mode, "next boot is now %s; rebooting", action);
+		finish(a, true, NULL);
+		rc = EXIT_REBOOT;
+	}
+	json_decref(plan);
+	return rc;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: anemos-agent [--cmdline FILE] [--root DIR] [--ssh-dir DIR]\n"
+		   "                    [--poweroff-after SECONDS] [--retry-for SECONDS]\n"
+		   "Reads anemos.url, anemos.token and anemos.mode from FILE (default /proc/cmdline).\n"
+		   "Exit status: 0 reboot, 1 failed, 2 power off, 3 rescue.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "cmdline", required_argument, NULL, 'c' },
+		{ "root", required_argument, NULL, 'r' },
+		{ "ssh-dir", required_argument, NULL, 's' },
+		{ "poweroff-after", required_argument, NULL, 'p' },
+		{ "retry-for", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct agent a = { .root = "/", .ssh_dir = "/root/.ssh", .poweroff_after = 1800, .retry_for = 600 };
+	const char *cmdline = "/proc/cmdline";
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': cmdline = optarg; break;
+		case 'r': a.root = optarg; break;
+		case 's': a.ssh_dir = optarg; break;
+		case 'p': a.poweroff_after = strtol(optarg, NULL, 10); break;
+		case 't': a.retry_for = strtol(optarg, NULL, 10); break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return EXIT_FAILED;
+		}
+	}
+	if (a.poweroff_after < 0 || a.retry_for < 1) {
+		usage(stderr);
+		return EXIT_FAILED;
+	}
+	if (read_cmdline(&a, cmdline) < 0)
+		return EXIT_FAILED;
+	if (client_init(&a) < 0) {
+		fprintf(stderr, "anemos-agent: cannot start libcurl\n");
+		return EXIT_FAILED;
+	}
+	rc = run(&a);
+	client_free(&a);
+	return rc;
+}

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The real anemos-agent against the real anemosd, outside the initramfs: a kernel command
+# line from a file, this machine's own /sys and /proc as the inventory, and every way a
+# boot can end (assignment, rescue, nothing to do, anemosd unreachable, token refused).
+source "$(dirname "$0")/lib.sh"
+AGENT=$BUILD/anemos-agent
+[ -x "$AGENT" ] || { fail "anemos-agent built" "$AGENT missing"; exit 1; }
+anemosd_start || exit 1
+
+# boot_token MAC: the agent token anemosd hands a machine booting from MAC.
+boot_token() { agent_token_of "$(ipxe "$1" pcbios)"; }
+# run_agent MODE TOKEN [ARGS...]: runs the agent (bounded); its output in $WORK/agent.out.
+run_agent() {
+	local mode=$1 tok=$2; shift 2
+	printf 'BOOT_IMAGE=vmlinuz anemos.url=%s anemos.token=%s anemos.mode=%s console=ttyS0\n' \
+		"$ANEMOS_URL" "$tok" "$mode" >"$WORK/cmdline"
+	timeout 60 "$AGENT" --cmdline "$WORK/cmdline" --ssh-dir "$WORK/ssh" "$@" >"$WORK/agent.out" 2>&1
+}
+events() { body_of "$(api GET "/api/v1/hosts/$1/events")" | jq -r '.events[].message'; }
+
+# Discover, then an assignment arrives while the agent waits: it follows it.
+T=$(boot_token 52:54:00:40:00:01)
+run_agent discover "$T" & pid=$!
+for i in $(seq 1 100); do [ "$(host_field 52:54:00:40:00:01 .status)" = ready ] && break; sleep 0.1; done
+expect_eq "the agent's inventory makes the host ready" ready "$(host_field 52:54:00:40:00:01 .status)"
+expect_match "the inventory is this machine's (CPU threads)" "^$(nproc)\$" "$(host_field 52:54:00:40:00:01 .inventory.cpu.threads)"
+sleep 1
+check "the agent waits for an assignment" kill -0 $pid
+api PATCH /api/v1/hosts/52:54:00:40:00:01 '{"next_boot":"local"}' >/dev/null
+wait $pid; rc=$?
+expect_eq "assignment 'local' while discovering: exit 0 (reboot)" 0 "$rc"
+expect_match "it said so to anemosd" 'next boot is now local; rebooting' "$(events 52:54:00:40:00:01)"
+expect_eq "its token is revoked when it ends the boot" 401 "$(status_of "$(agent GET /api/v1/agent/plan "$T")")"
+
+# Nothing to do for too long: power off.
+T=$(boot_token 52:54:00:40:00:02)
+run_agent discover "$T" --poweroff-after 2; rc=$?
+expect_eq "no assignment within --poweroff-after: exit 2 (power off)" 2 "$rc"
+expect_match "the wait's end is an event" 'no assignment after' "$(events 52:54:00:40:00:02)"
+
+# Rescue: the operator's keys for the SSH server, nothing else.
+api POST /api/v1/hosts '{"mac":"52:54:00:40:00:03","next_boot":"rescue","ssh_authorized_keys":["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAItest op@site"]}' >/dev/null
+T=$(boot_token 52:54:00:40:00:03)
+run_agent rescue "$T"; rc=$?
+expect_eq "rescue: exit 3" 3 "$rc"
+expect_eq "rescue: the plan's keys are root's authorized_keys" "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAItest op@site" "$(cat "$WORK/ssh/authorized_keys")"
+expect_eq "rescue: authorized_keys is private" 600 "$(stat -c %a "$WORK/ssh/authorized_keys")"
+expect_match "rescue: an event says where to SSH" 'rescue environment up: ssh root@' "$(events 52:54:00:40:00:03)"
+
+# An install plan: the agent reports it (installing is the next issue's work) and fails the boot.
+body_of "$(api POST /api/v1/images '{"name":"tiny","url":"http://192.0.2.10/tiny.tar.zst","sha256":"'"$(printf %064d 0)"'"}')" >/dev/null
+api POST /api/v1/hosts '{"mac":"52:54:00:40:00:04","next_boot":"install","image":"tiny"}' >/dev/null
+T=$(boot_token 52:54:00:40:00:04)
+run_agent install "$T"; rc=$?
+expect_eq "install plan: exit 1" 1 "$rc"
+expect_match "install plan: received and reported" 'received an install plan: image tiny \(tar.zst' "$(events 52:54:00:40:00:04)"
+
+# A refused token: no retrying, a clear exit.
+run_agent discover anemos_agent_0000; rc=$?
+expect_eq "refused token: exit 1" 1 "$rc"
+expect_match "refused token: the server's reason is shown" 'unknown, expired or revoked' "$(cat "$WORK/agent.out")"
+anemosd_stop
+
+# anemosd unreachable: bounded retries, then exit 1.
+run_agent discover "$T" --retry-for 3; rc=$?
+expect_eq "anemosd unreachable: exit 1" 1 "$rc"
+expect_match "anemosd unreachable: it retried, then gave up" 'retrying in 1 s.*|giving up after 3 s' "$(tr '\n' '|' <"$WORK/agent.out")"
