@@ -105,7 +105,37 @@ bool boot_plan_pending(int64_t host_id)
 	return pending;
 }
 
-/* The plan for the agent of host_id. An install plan moves the host to `installing`. */
+/* Moves a host whose agent takes an install plan to `installing`, once. */
+static int plan_mark_installing(int64_t host_id)
+{
+	struct host h;
+	int rc;
+
+	if ((rc = db_begin()) < 0)
+		return rc;
+	if ((rc = db_host_get(host_id, &h)) < 0) {
+		db_rollback();
+		return rc;
+	}
+	if (strcmp(h.next_boot, "install") != 0 || strcmp(h.status, "installing") == 0) {
+		db_rollback();
+		host_free(&h);
+		return 0;
+	}
+	free(h.status);
+	if (!(h.status = strdup("installing")))
+		rc = err_set(-ENOMEM, "out of memory");
+	if (rc < 0 || (rc = db_host_update(&h)) < 0 ||
+	    (rc = hosts_add_event(h.id, "server", "info", "install", "install of image %s planned",
+				  h.image)) < 0)
+		db_rollback();
+	else
+		rc = hosts_commit(h.id);
+	host_free(&h);
+	return rc;
+}
+
+/* The plan for the agent of host_id. Only handing out an install plan writes anything. */
 int boot_plan(int64_t host_id, json_t **out)
 {
 	struct image im = { 0 };
@@ -113,25 +143,12 @@ int boot_plan(int64_t host_id, json_t **out)
 	json_t *keys;
 	int rc;
 
-	if ((rc = db_begin()) < 0)
+	if ((rc = plan_mark_installing(host_id)) < 0 || (rc = db_host_get(host_id, &h)) < 0)
 		return rc;
-	if ((rc = db_host_get(host_id, &h)) < 0)
-		goto fail;
-	if (h.image && (rc = db_image_get(h.image, &im)) < 0)
-		goto fail_host;
-	if (strcmp(h.next_boot, "install") == 0 && strcmp(h.status, "installing") != 0) {
-		free(h.status);
-		if (!(h.status = strdup("installing"))) {
-			rc = err_set(-ENOMEM, "out of memory");
-			goto fail_host;
-		}
-		if ((rc = db_host_update(&h)) < 0 ||
-		    (rc = hosts_add_event(h.id, "server", "info", "install",
-					  "install of image %s planned", h.image)) < 0)
-			goto fail_host;
+	if (h.image && (rc = db_image_get(h.image, &im)) < 0) {
+		host_free(&h);
+		return rc;
 	}
-	if ((rc = hosts_commit(h.id)) < 0)
-		goto out;
 	keys = json_loads(h.ssh_keys, 0, NULL);
 	*out = json_pack("{s:s, s:{s:I, s:s?}, s:o, s:b, s:o}",
 			 "action", h.next_boot,
@@ -141,14 +158,7 @@ int boot_plan(int64_t host_id, json_t **out)
 			 "ssh_authorized_keys", json_is_array(keys) ? keys : json_array());
 	if (!json_is_array(keys))
 		json_decref(keys);
-	goto out;
-fail_host:
-	db_rollback();
-out:
 	image_free(&im);
 	host_free(&h);
-	return rc;
-fail:
-	db_rollback();
-	return rc;
+	return 0;
 }

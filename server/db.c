@@ -80,6 +80,8 @@ static const char *const migrations[] = {
 	");",
 };
 
+#define EVENTS_KEPT_STR "1000"
+
 #define HOST_COLUMNS                                                                         \
 	"h.id, h.hostname, h.status, h.next_boot, h.image, h.once, h.uuid, h.serial, h.vendor, " \
 	"h.product, h.asset, h.ssh_keys, h.inventory, h.last_seen, h.created, h.updated, "      \
@@ -88,9 +90,10 @@ static const char *const migrations[] = {
 enum stmt_id {
 	S_BEGIN, S_COMMIT, S_ROLLBACK,
 	S_HOST_GET, S_HOST_BY_MAC, S_HOST_BY_UUID, S_HOST_BY_SERIAL, S_HOST_BY_HOSTNAME,
-	S_HOST_INSERT, S_HOST_UPDATE, S_HOST_DELETE, S_HOST_ADD_MAC, S_HOST_SEEN, S_HOST_LIST,
+	S_HOST_INSERT, S_HOST_UPDATE, S_HOST_DELETE, S_HOST_ADD_MAC, S_HOST_SEEN, S_HOST_FILL_IDENT,
+	S_HOST_LIST,
 	S_HOST_COUNT_STATUS,
-	S_EVENT_ADD, S_EVENT_LIST,
+	S_EVENT_ADD, S_EVENT_PRUNE, S_EVENT_LIST,
 	S_IMAGE_GET, S_IMAGE_INSERT, S_IMAGE_DELETE, S_IMAGE_IN_USE, S_IMAGE_LIST,
 	S_AGENT_DELETE_HOST, S_AGENT_INSERT, S_AGENT_LOOKUP,
 	S_ADMIN_INSERT, S_ADMIN_LOOKUP,
@@ -115,9 +118,15 @@ static const char *const stmt_sql[S_COUNT] = {
 			  " ssh_keys = ?12, inventory = ?13, updated = ?14 WHERE id = ?1",
 	[S_HOST_DELETE] = "DELETE FROM hosts WHERE id = ?1",
 	[S_HOST_ADD_MAC] = "INSERT INTO host_macs (mac, host_id) VALUES (?1, ?2)",
-	[S_HOST_SEEN] = "UPDATE hosts SET last_seen = ?2, uuid = coalesce(uuid, ?3),"
-			" serial = coalesce(serial, ?4), vendor = coalesce(vendor, ?5),"
-			" product = coalesce(product, ?6), asset = coalesce(asset, ?7) WHERE id = ?1",
+	[S_HOST_SEEN] = "UPDATE hosts SET last_seen = ?2 WHERE id = ?1",
+	/* Fills identifiers the host lacks. The WHERE clause makes the usual boot, where nothing
+	 * is new, write no row and so no index page. */
+	[S_HOST_FILL_IDENT] = "UPDATE hosts SET uuid = coalesce(uuid, ?2), serial = coalesce(serial, ?3),"
+			      " vendor = coalesce(vendor, ?4), product = coalesce(product, ?5),"
+			      " asset = coalesce(asset, ?6) WHERE id = ?1 AND ("
+			      " (uuid IS NULL AND ?2 IS NOT NULL) OR (serial IS NULL AND ?3 IS NOT NULL) OR"
+			      " (vendor IS NULL AND ?4 IS NOT NULL) OR (product IS NULL AND ?5 IS NOT NULL) OR"
+			      " (asset IS NULL AND ?6 IS NOT NULL))",
 	[S_HOST_LIST] = "SELECT " HOST_COLUMNS " FROM hosts h WHERE ?1 IS NULL"
 			" OR h.hostname LIKE ?1 ESCAPE '\\' OR h.serial LIKE ?1 ESCAPE '\\'"
 			" OR h.vendor LIKE ?1 ESCAPE '\\' OR h.product LIKE ?1 ESCAPE '\\'"
@@ -129,6 +138,10 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_HOST_COUNT_STATUS] = "SELECT status, count(*) FROM hosts GROUP BY status ORDER BY status",
 	[S_EVENT_ADD] = "INSERT INTO events (host_id, time, source, level, phase, message, bytes, total)"
 			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	/* Keeps a host's newest 1000 events: a machine stuck in a boot loop cannot grow
+	 * the database without bound. Cheap when there is nothing to delete (index range). */
+	[S_EVENT_PRUNE] = "DELETE FROM events WHERE host_id = ?1 AND id <= (SELECT id FROM events"
+			  " WHERE host_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET " EVENTS_KEPT_STR ")",
 	[S_EVENT_LIST] = "SELECT id, time, source, level, phase, message, bytes, total FROM"
 			 " (SELECT * FROM events WHERE host_id = ?1 ORDER BY id DESC LIMIT ?2)"
 			 " ORDER BY id",
@@ -154,6 +167,12 @@ struct conn {
 static char db_path[PATH_MAX];
 static pthread_key_t conn_key;
 static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The background checkpointer (see checkpoint_main). */
+static pthread_t checkpointer;
+static bool checkpointer_running, checkpointer_stop;
+static pthread_mutex_t checkpointer_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t checkpointer_wake = PTHREAD_COND_INITIALIZER;
 
 static void conn_close(void *p)
 {
@@ -194,7 +213,11 @@ static struct conn *conn_open(void)
 		return NULL;
 	}
 	sqlite3_busy_timeout(c->db, 5000); /* other processes, e.g. `anemosd token create` */
-	if (exec_sql(c->db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;") < 0) {
+	/* mmap lets every connection read pages another thread's commit changed without a
+	 * pread each; checkpoints run in the background (checkpoint_main), never inside a
+	 * request that holds the write lock. */
+	if (exec_sql(c->db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;"
+			    " PRAGMA mmap_size = 268435456; PRAGMA wal_autocheckpoint = 0;") < 0) {
 		conn_close(c);
 		return NULL;
 	}
@@ -300,6 +323,31 @@ static int changes(sqlite3_stmt *st)
 	return sqlite3_changes(sqlite3_db_handle(st));
 }
 
+/* Copies committed pages from the WAL back into the database once a second, PASSIVE so it
+ * never waits for (or blocks) readers and writers. Requests thus never pay for a checkpoint,
+ * and the WAL stays small. */
+static void *checkpoint_main(void *arg)
+{
+	struct conn *c = conn_open();
+	struct timespec until;
+
+	(void)arg;
+	pthread_mutex_lock(&checkpointer_lock);
+	while (!checkpointer_stop) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		pthread_cond_timedwait(&checkpointer_wake, &checkpointer_lock, &until);
+		if (c && !checkpointer_stop) {
+			pthread_mutex_unlock(&checkpointer_lock);
+			sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+			pthread_mutex_lock(&checkpointer_lock);
+		}
+	}
+	pthread_mutex_unlock(&checkpointer_lock);
+	conn_close(c);
+	return NULL;
+}
+
 int db_init(const char *data_dir)
 {
 	struct conn *c;
@@ -341,11 +389,24 @@ int db_init(const char *data_dir)
 			return rc;
 		log_info("database %s migrated to schema version %d", db_path, version + 1);
 	}
+	checkpointer_stop = false;
+	rc = pthread_create(&checkpointer, NULL, checkpoint_main, NULL);
+	if (rc)
+		return err_set(-rc, "cannot start the checkpoint thread");
+	checkpointer_running = true;
 	return 0;
 }
 
 void db_shutdown(void)
 {
+	if (checkpointer_running) {
+		pthread_mutex_lock(&checkpointer_lock);
+		checkpointer_stop = true;
+		pthread_cond_signal(&checkpointer_wake);
+		pthread_mutex_unlock(&checkpointer_lock);
+		pthread_join(checkpointer, NULL);
+		checkpointer_running = false;
+	}
 	conn_close(pthread_getspecific(conn_key));
 	pthread_setspecific(conn_key, NULL);
 }
@@ -620,16 +681,20 @@ int db_host_add_mac(int64_t id, const char *mac)
 int db_host_seen(int64_t id, const struct boot_identity *ident)
 {
 	sqlite3_stmt *st = stmt(S_HOST_SEEN);
+	int rc;
 
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, (int64_t)time(NULL));
-	bind_text(st, 3, ident->uuid);
-	bind_text(st, 4, ident->serial);
-	bind_text(st, 5, ident->vendor);
-	bind_text(st, 6, ident->product);
-	bind_text(st, 7, ident->asset);
+	if ((rc = step_done(st)) < 0 || !(st = stmt(S_HOST_FILL_IDENT)))
+		return rc < 0 ? rc : -EIO;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, ident->uuid);
+	bind_text(st, 3, ident->serial);
+	bind_text(st, 4, ident->vendor);
+	bind_text(st, 5, ident->product);
+	bind_text(st, 6, ident->asset);
 	return step_done(st);
 }
 
@@ -724,9 +789,14 @@ int db_event_add(const struct event *ev, int64_t *id)
 	bind_opt_int(st, 7, ev->bytes);
 	bind_opt_int(st, 8, ev->total);
 	rc = step_done(st);
-	if (rc == 0 && id)
+	if (rc < 0)
+		return rc;
+	if (id)
 		*id = sqlite3_last_insert_rowid(sqlite3_db_handle(st));
-	return rc;
+	if (!(st = stmt(S_EVENT_PRUNE)))
+		return -EIO;
+	sqlite3_bind_int64(st, 1, ev->host_id);
+	return step_done(st);
 }
 
 static json_t *column_json_text(sqlite3_stmt *st, int i)

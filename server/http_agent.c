@@ -118,11 +118,43 @@ enum MHD_Result handle_agent_inventory(struct request *req)
 	return respond_json(req, 200, o);
 }
 
+/* Suspends req until its host has a plan or `wait` seconds pass. Returns false when the
+ * plan is ready now (or the server is stopping): then the caller answers at once. */
+static bool plan_wait(struct request *req, long wait)
+{
+	struct plan_waiter *waiter = calloc(1, sizeof(*waiter));
+	bool queued = false;
+
+	if (!waiter)
+		return false;
+	waiter->req = req;
+	waiter->host_id = req->agent_host;
+	waiter->deadline = time(NULL) + wait;
+	/* The generation is read before the host is checked, and compared again under the
+	 * lock the waiter thread takes: a change in between is never missed, because then
+	 * the host is checked once more before the request sleeps. */
+	for (int tries = 0; tries < 5 && !queued; tries++) {
+		uint64_t generation = notify_generation();
+
+		if (!boot_plan_pending(req->agent_host))
+			break;
+		pthread_mutex_lock(&waiters_lock);
+		if (!stopping && notify_generation() == generation) {
+			MHD_suspend_connection(req->conn);
+			waiter->next = waiters;
+			waiters = waiter;
+			queued = true;
+		}
+		pthread_mutex_unlock(&waiters_lock);
+	}
+	if (!queued)
+		free(waiter);
+	return queued;
+}
+
 enum MHD_Result handle_agent_plan(struct request *req)
 {
 	const char *w = request_arg(req, "wait");
-	struct plan_waiter *waiter;
-	uint64_t generation = notify_generation();
 	char *end = NULL;
 	long wait = w ? strtol(w, &end, 10) : 0;
 	json_t *plan;
@@ -130,24 +162,8 @@ enum MHD_Result handle_agent_plan(struct request *req)
 
 	if (w && (*end || wait < 0 || wait > MAX_WAIT))
 		return respond_errorf(req, 400, "wait must be a number of seconds from 0 to %d", MAX_WAIT);
-	if (wait > 0 && !req->resumed && boot_plan_pending(req->agent_host) && (waiter = calloc(1, sizeof(*waiter)))) {
-		waiter->req = req;
-		waiter->host_id = req->agent_host;
-		waiter->deadline = time(NULL) + wait;
-		pthread_mutex_lock(&waiters_lock);
-		/* A change since the check above may have been seen by the waiter thread before
-		 * this waiter was on its list: then answer now rather than at the deadline. */
-		if (!stopping && notify_generation() == generation) {
-			MHD_suspend_connection(req->conn);
-			waiter->next = waiters;
-			waiters = waiter;
-			waiter = NULL;
-		}
-		pthread_mutex_unlock(&waiters_lock);
-		if (!waiter)
-			return MHD_YES;
-		free(waiter);
-	}
+	if (wait > 0 && !req->resumed && plan_wait(req, wait))
+		return MHD_YES;
 	rc = boot_plan(req->agent_host, &plan);
 	return rc < 0 ? respond_error(req, rc) : respond_json(req, 200, plan);
 }

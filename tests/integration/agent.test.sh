@@ -108,11 +108,11 @@ expect_eq "failed install: level error" error "$(body_of "$(api GET "/api/v1/hos
 anemosd_stop
 
 # Tokens expire.
-anemosd_start --agent-token-ttl 1 || exit 1
+anemosd_start --agent-token-ttl 2 || exit 1
 api PATCH "/api/v1/hosts/$id" '{"next_boot":"discover"}' >/dev/null
 T4=$(agent_token_of "$(ipxe 52:54:00:20:00:01 pcbios)")
 expect_eq "fresh token works" 200 "$(status_of "$(agent GET /api/v1/agent/plan "$T4")")"
-sleep 2.2
+sleep 3.2
 expect_eq "expired token: 401" 401 "$(status_of "$(agent GET /api/v1/agent/plan "$T4")")"
 expect_match "expiry is explained" 'expired' "$(body_of "$(agent GET /api/v1/agent/plan "$T4")")"
 T5=$(agent_token_of "$(ipxe 52:54:00:20:00:01 pcbios)")

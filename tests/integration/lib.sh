@@ -84,17 +84,20 @@ _cleanup() {
 }
 trap _cleanup EXIT
 
-# api METHOD PATH [JSON]: admin-authenticated request; prints the body, then the status on
-# the last line. The token goes in a header read from a file, never on a command line.
-api() {
-	local m=$1 p=$2 body=${3:-}
-	local hdr=$WORK/.auth; printf 'Authorization: Bearer %s\n' "$ANEMOS_TOKEN" >"$hdr"
+# bearer_request TOKEN METHOD PATH [JSON]: prints the body, then the status on the last line.
+# The token reaches curl through a pipe of its own (never the command line, never a file
+# that concurrent requests share).
+bearer_request() {
+	local tok=$1 m=$2 p=$3 body=${4:-}
 	if [ -n "$body" ]; then
-		curl -sS -m 10 -X "$m" -H @"$hdr" -H 'Content-Type: application/json' --data-binary "$body" -w '\n%{http_code}' "$ANEMOS_URL$p"
+		curl -sS -m 70 -X "$m" -H @<(printf 'Authorization: Bearer %s\n' "$tok") \
+			-H 'Content-Type: application/json' --data-binary "$body" -w '\n%{http_code}' "$ANEMOS_URL$p"
 	else
-		curl -sS -m 10 -X "$m" -H @"$hdr" -w '\n%{http_code}' "$ANEMOS_URL$p"
+		curl -sS -m 70 -X "$m" -H @<(printf 'Authorization: Bearer %s\n' "$tok") -w '\n%{http_code}' "$ANEMOS_URL$p"
 	fi
 }
+# api METHOD PATH [JSON]: a request with the admin token.
+api() { bearer_request "$ANEMOS_TOKEN" "$@"; }
 status_of() { printf '%s\n' "$1" | tail -n 1; }
 body_of()   { printf '%s\n' "$1" | sed '$d'; }
 
@@ -104,15 +107,7 @@ ipxe() {
 }
 # agent_token_of SCRIPT: the anemos.token= value in an iPXE script.
 agent_token_of() { printf '%s\n' "$1" | grep -o 'anemos\.token=[^ ]*' | head -n 1 | cut -d= -f2; }
-# agent METHOD PATH TOKEN [JSON]: like api, with an agent token.
-agent() {
-	local m=$1 p=$2 tok=$3 body=${4:-}
-	local hdr=$WORK/.agent; printf 'Authorization: Bearer %s\n' "$tok" >"$hdr"
-	if [ -n "$body" ]; then
-		curl -sS -m 10 -X "$m" -H @"$hdr" -H 'Content-Type: application/json' --data-binary "$body" -w '\n%{http_code}' "$ANEMOS_URL$p"
-	else
-		curl -sS -m 10 -X "$m" -H @"$hdr" -w '\n%{http_code}' "$ANEMOS_URL$p"
-	fi
-}
+# agent METHOD PATH TOKEN [JSON]: a request with an agent token.
+agent() { bearer_request "$3" "$1" "$2" "${4:-}"; }
 # host_field REF JQ: one field of a host, through the API.
 host_field() { body_of "$(api GET "/api/v1/hosts/$1")" | jq -r "$2"; }
