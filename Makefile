@@ -32,6 +32,9 @@ AGENT_OBJ  = $(AGENT_SRC:%.c=$(BUILD)/obj/%.o)
 # The unit tests link the server's objects except its main().
 SERVER_LIB_OBJ = $(filter-out $(BUILD)/obj/server/main.o,$(SERVER_OBJ))
 UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# Inventory tests link the inventory library; every other unit test links the server.
+INV_UNIT_BIN    = $(filter $(BUILD)/tests/test_inventory%,$(UNIT_BIN))
+SERVER_UNIT_BIN = $(filter-out $(INV_UNIT_BIN),$(UNIT_BIN))
 
 PROGRAMS = $(BUILD)/anemosd $(BUILD)/anemosctl $(if $(INV_SRC),$(BUILD)/anemos-inventory) \
            $(if $(AGENT_SRC),$(BUILD)/anemos-agent)
@@ -63,13 +66,12 @@ $(BUILD)/anemos-inventory: $(INV_OBJ) $(LIB_OBJ)
 $(BUILD)/anemos-agent: $(AGENT_OBJ) $(INV_LIB_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $$(pkg-config --libs jansson libcurl libcrypto)
 
-# Inventory tests link the inventory library; every other unit test links the server.
-$(BUILD)/tests/test_inventory%: tests/unit/test_inventory%.c $(INV_LIB_OBJ) $(LIB_OBJ)
+$(INV_UNIT_BIN): $(BUILD)/tests/%: tests/unit/%.c $(INV_LIB_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Iinventory -Itests/unit $(CFLAGS) $$(pkg-config --cflags jansson cmocka) \
 		-DFIXTURES=\"$(CURDIR)/tests/fixtures\" -o $@ $^ $(LDFLAGS) $$(pkg-config --libs jansson libcrypto cmocka)
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/support.c $(SERVER_LIB_OBJ) $(LIB_OBJ)
+$(SERVER_UNIT_BIN): $(BUILD)/tests/%: tests/unit/%.c tests/unit/support.c $(SERVER_LIB_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Iserver -Itests/unit $(CFLAGS) $$(pkg-config --cflags $(PKGS) cmocka) -o $@ $^ \
 		$(LDFLAGS) $$(pkg-config --libs libmicrohttpd sqlite3 jansson libcrypto cmocka)

@@ -56,11 +56,14 @@ int uuid_parse(const char *in, char out[UUID_LEN + 1])
 }
 
 /* All-zero and all-F UUIDs are what firmware reports when it has none (QEMU without
- * -smbios uuid=, many cheap boards); matching on them would merge unrelated machines. */
+ * -smbios uuid=, many cheap boards), and AMI's unset default is shared by countless boards;
+ * matching on any of them would merge unrelated machines. */
 bool uuid_is_placeholder(const char *uuid)
 {
 	bool all0 = true, allf = true;
 
+	if (strcasecmp(uuid, "03000200-0400-0500-0006-000700080009") == 0)
+		return true;
 	for (const char *p = uuid; *p; p++) {
 		if (*p == '-')
 			continue;

@@ -107,6 +107,8 @@ static void test_uuid_is_placeholder(void **state)
 		{ "00000000-0000-0000-0000-000000000000", true },
 		{ "ffffffff-ffff-ffff-ffff-ffffffffffff", true },
 		{ "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF", true },
+		{ "03000200-0400-0500-0006-000700080009", true }, /* AMI's unset default */
+		{ "03000200-0400-0500-0006-00070008000a", false },
 		{ "4c4c4544-0042-3510-8048-b4c04f4e4e32", false },
 		{ "00000000-0000-0000-0000-000000000001", false },
 		{ "ffffffff-ffff-ffff-ffff-fffffffffffe", false },

@@ -1,0 +1,15 @@
+/* The hardware inventory of a machine as JSON, in the shape of DESIGN.md's "Inventory JSON".
+ * Used by anemos-inventory and anemos-agent. */
+#ifndef ANEMOS_INVENTORY_H
+#define ANEMOS_INVENTORY_H
+
+#include <jansson.h>
+
+/* Collects the inventory of the machine whose filesystem root is `root` ("/" normally; a
+ * fixture folder in tests, holding sys/, proc/ and sys/firmware/dmi/tables/DMI). Returns a new
+ * JSON object in the contract's shape; unknown values are JSON null, never invented. Never
+ * fails for missing files: whatever cannot be read is null or left out of arrays. NULL only on
+ * out-of-memory. */
+json_t *inventory_collect(const char *root);
+
+#endif
