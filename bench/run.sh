@@ -1,0 +1,301 @@
+#!/usr/bin/env bash
+# Anemos benchmarks: anemosd against nginx serving the same bytes, in the same invocation.
+#
+#   bench/run.sh BUILD_DIR        (make bench runs it after deploy/install-deps.sh bench)
+#
+# 1. seeds 10,000 hosts (next boot `local`) through POST /api/v1/hosts and times it;
+# 2. GET /ipxe?mac=..&platform=pcbios rotating over those 10,000 MACs (wrk + bench/ipxe.lua);
+# 3. nginx serving a static file of the same size as that /ipxe answer, same wrk settings;
+# 4. a 16 MiB file (kernel-sized) from anemosd's /boot/ and from nginx;
+# 5. extras that split HTTP cost from database cost: GET /healthz (no database) and
+#    GET /api/v1/hosts/MAC (admin auth + read-only lookups, no write).
+#
+# Everything listens on 127.0.0.1 on free ports; the work folder is a fresh /tmp/anemos-bench.*
+# that is removed on exit, and only the anemosd and nginx started here are stopped (by PID).
+# It reports numbers; it fails only when something is broken (a server that does not start,
+# seeding that does not give 10,000 hosts, non-2xx answers, socket errors).
+#
+# Environment:
+#   BENCH_THREADS=N      anemosd --threads N (default: anemosd's own default)
+#   BENCH_DURATION=10s   length of each measured wrk run (a 2 s warm-up precedes each)
+#   BENCH_HOSTS=10000    how many hosts to seed
+#   BENCH_LOG_LEVEL=warn anemosd --log-level during the measurements. nginx runs with
+#                        access_log off, so anemosd runs without its per-request info line by
+#                        default; BENCH_LOG_LEVEL=info measures it with that line.
+#   BENCH_KEEP=1         keep the work folder (logs, wrk outputs) and say where it is
+set -eu
+
+BUILD=${1:?usage: bench/run.sh BUILD_DIR}
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH_DIR/.." && pwd)
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+ANEMOSD=$BUILD/anemosd
+NGINX=${NGINX:-/usr/sbin/nginx}
+HOSTS=${BENCH_HOSTS:-10000}
+DURATION=${BENCH_DURATION:-10s}
+LOG_LEVEL=${BENCH_LOG_LEVEL:-warn}
+THREADS=${BENCH_THREADS:-}
+SMALL_WRK=(-t2 -c32 -d"$DURATION")
+BIG_WRK=(-t2 -c8 -d"$DURATION")
+SEED_PARALLEL=8
+BIG_SIZE=$((16 * 1024 * 1024))
+
+die() { echo "bench: FAILED: $*" >&2; exit 1; }
+note() { echo "bench: $*"; }
+
+for tool in wrk curl jq awk; do
+	command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (deploy/install-deps.sh bench installs it)"
+done
+[ -x "$ANEMOSD" ] || die "$ANEMOSD is not built (make $BUILD/anemosd)"
+[ -x "$NGINX" ] || die "$NGINX is missing (deploy/install-deps.sh bench installs nginx-light)"
+
+WORK=$(mktemp -d /tmp/anemos-bench.XXXXXX)
+ANEMOSD_PID=""
+NGINX_PID=""
+
+stop_pid() { # stop_pid PID: TERM, wait up to 5 s, then KILL; only PIDs this script started
+	local pid=$1 _
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for _ in $(seq 1 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	[ -n "$ANEMOSD_PID" ] && stop_pid "$ANEMOSD_PID"
+	[ -n "$NGINX_PID" ] && stop_pid "$NGINX_PID"
+	if [ "$rc" -ne 0 ] && [ -f "$WORK/anemosd.log" ]; then
+		echo "bench: last lines of the anemosd log:" >&2
+		tail -n 15 "$WORK/anemosd.log" >&2
+	fi
+	if [ "$rc" -ne 0 ] && [ -n "$NGINX_PID" ]; then
+		echo "bench: last lines of the nginx logs:" >&2
+		tail -n 15 "$WORK/nginx/error.log" "$WORK/nginx/stderr.log" >&2 2>/dev/null || true
+	fi
+	if [ "${BENCH_KEEP:-0}" = 1 ]; then
+		echo "bench: work folder kept: $WORK" >&2
+	else
+		rm -rf "$WORK"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# A free loopback port: the kernel picks one (python3), or a random one that nothing listens on.
+free_port() {
+	local p
+	if command -v python3 >/dev/null 2>&1; then
+		python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' && return 0
+	fi
+	while :; do
+		p=$((20000 + RANDOM % 20000))
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
+	done
+}
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+
+# wait_http URL PID NAME: up to 10 s for URL to answer 2xx while PID lives.
+wait_http() {
+	local _
+	for _ in $(seq 1 200); do
+		curl -fsS -m 1 -o /dev/null "$1" 2>/dev/null && return 0
+		kill -0 "$2" 2>/dev/null || die "$3 exited at startup"
+		sleep 0.05
+	done
+	die "$3 did not answer $1 within 10 s"
+}
+
+# Folders: the work folder is readable by nginx's workers (they drop to an unprivileged user
+# when run as root); the anemosd data folder, which holds the admin token, is not.
+chmod 755 "$WORK"
+DATA=$WORK/data
+BOOT=$WORK/boot
+WWW=$WORK/www
+mkdir -p "$DATA" "$BOOT" "$WWW" "$WORK/nginx" "$WORK/seed" "$WORK/wrk"
+chmod 700 "$DATA"
+
+# --- anemosd ---------------------------------------------------------------------------------
+ANEMOS_PORT=$(free_port)
+ANEMOS_URL=http://127.0.0.1:$ANEMOS_PORT
+TOKEN=$("$ANEMOSD" token create --data "$DATA" --name bench) || die "anemosd token create"
+anemosd_args=(--listen "127.0.0.1:$ANEMOS_PORT" --data "$DATA" --boot-dir "$BOOT"
+	--public-url "$ANEMOS_URL" --log-level "$LOG_LEVEL")
+[ -n "$THREADS" ] && anemosd_args+=(--threads "$THREADS")
+"$ANEMOSD" "${anemosd_args[@]}" 2>>"$WORK/anemosd.log" &
+ANEMOSD_PID=$!
+wait_http "$ANEMOS_URL/healthz" "$ANEMOSD_PID" anemosd
+note "anemosd $ANEMOS_URL (pid $ANEMOSD_PID, threads ${THREADS:-default}, log level $LOG_LEVEL)," \
+	"$(nproc) CPUs"
+
+# --- 1. seed hosts through the API --------------------------------------------------------------
+# MACs 02:42:be:HH:MM:LL (locally administered), one per host, in enrollment order.
+awk -v n="$HOSTS" 'BEGIN { for (i = 1; i <= n; i++)
+	printf "02:42:be:%02x:%02x:%02x\n", int(i / 65536) % 256, int(i / 256) % 256, i % 256 }' >"$WORK/macs"
+# SEED_PARALLEL curl processes, each with a config file of its share of the POSTs: every
+# curl keeps one connection alive and prints one status code per request. The token is in
+# those files (mode 600), never on a command line.
+umask_old=$(umask); umask 077
+awk -v url="$ANEMOS_URL/api/v1/hosts" -v tok="$TOKEN" -v k="$SEED_PARALLEL" -v dir="$WORK/seed" '
+	{ f = sprintf("%s/%02d.conf", dir, (NR - 1) % k)
+	  if (seen[f]++) printf "next\n" > f
+	  printf "url = \"%s\"\nheader = \"Authorization: Bearer %s\"\nheader = \"Content-Type: application/json\"\n", url, tok > f
+	  printf "data = \"{\\\"mac\\\":\\\"%s\\\",\\\"next_boot\\\":\\\"local\\\"}\"\n", $1 > f
+	  printf "max-time = 60\noutput = \"/dev/null\"\nwrite-out = \"%%{http_code}\\n\"\n" > f }' "$WORK/macs"
+umask "$umask_old"
+t0=$(now)
+# shellcheck disable=SC2016 # $1 is expanded by that sh, per config file
+find "$WORK/seed" -name '*.conf' -print0 | xargs -0 -P "$SEED_PARALLEL" -I{} sh -c 'curl -sS -K "$1" >"$1.codes"' _ {} \
+	|| die "seeding: a curl failed"
+t1=$(now)
+SEED_SECS=$(elapsed "$t0" "$t1")
+created=$(cat "$WORK"/seed/*.codes | grep -c '^201$' || true)
+[ "$created" -eq "$HOSTS" ] ||
+	die "seeding: $created of $HOSTS POSTs answered 201 (codes: $(cat "$WORK"/seed/*.codes | sort | uniq -c | tr '\n' ' '))"
+printf 'Authorization: Bearer %s\n' "$TOKEN" >"$WORK/seed/auth"
+listed=$(curl -fsS -m 120 -H @"$WORK/seed/auth" "$ANEMOS_URL/api/v1/hosts" |
+	jq '[.hosts[] | select(.next_boot == "local")] | length') || die "GET /api/v1/hosts"
+[ "$listed" -eq "$HOSTS" ] || die "GET /api/v1/hosts lists $listed hosts with next_boot local, not $HOSTS"
+SEED_RATE=$(awk -v n="$HOSTS" -v s="$SEED_SECS" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }')
+note "seeded $HOSTS hosts in ${SEED_SECS} s ($SEED_RATE hosts/s, $SEED_PARALLEL parallel clients); GET /api/v1/hosts lists $listed"
+
+# --- wrk scripts ---------------------------------------------------------------------------------
+# ipxe.lua: the fixed part is in bench/ipxe.lua; the MAC table is generated here.
+{
+	echo "macs = {"
+	sed 's/.*/"&",/' "$WORK/macs"
+	echo "}"
+	cat "$BENCH_DIR/ipxe.lua"
+} >"$WORK/ipxe.lua"
+# host-get.lua: the same rotation over GET /api/v1/hosts/MAC with the admin token.
+{
+	echo "macs = {"
+	sed 's/.*/"&",/' "$WORK/macs"
+	echo "}"
+	echo "path_prefix = \"/api/v1/hosts/\""
+	echo "path_suffix = \"\""
+	echo "wrk.headers[\"Authorization\"] = \"Bearer $TOKEN\""
+	cat "$BENCH_DIR/ipxe.lua"
+} >"$WORK/host-get.lua"
+chmod 600 "$WORK/host-get.lua"
+
+# run_wrk NAME WRK_ARGS... URL: a 2 s warm-up, then the measured run; prints wrk's output and
+# sets RPS (requests/s) and MIBS (MiB/s). Fails on non-2xx answers or socket errors.
+run_wrk() {
+	local name=$1 out=$WORK/wrk/$1.txt line n bad
+	shift
+	local args=("$@") warm=()
+	local a
+	for a in "${args[@]}"; do
+		case $a in -d*) warm+=(-d2s) ;; *) warm+=("$a") ;; esac
+	done
+	wrk "${warm[@]}" >"$WORK/wrk/$name.warmup.txt" 2>&1 || die "wrk warm-up for $name: $(cat "$WORK/wrk/$name.warmup.txt")"
+	wrk "$@" >"$out" 2>&1 || die "wrk for $name: $(cat "$out")"
+	echo "--- wrk $name: wrk $*"
+	sed 's/^/    /' "$out"
+	bad=$(awk -F: '/Non-2xx or 3xx responses/ { gsub(/ /, "", $2); print $2 }' "$out")
+	[ -z "$bad" ] || [ "$bad" -eq 0 ] || die "$name: $bad non-2xx/3xx responses"
+	line=$(grep 'Socket errors' "$out" || true)
+	[ -z "$line" ] || die "$name: $line"
+	RPS=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
+	[ -n "$RPS" ] || die "$name: no Requests/sec in wrk's output"
+	n=$(awk '/requests in/ { print $1 }' "$out")
+	[ "${n:-0}" -gt 0 ] || die "$name: no request completed"
+	# wrk prints binary units (1024-based): 512.00B, 1.50KB, 2.10MB, 1.02GB.
+	MIBS=$(awk '/^Transfer\/sec:/ {
+		v = $2; u = v; sub(/^[0-9.]+/, "", u); sub(/[A-Za-z]+$/, "", v)
+		m = (u == "B") ? 1 / 1048576 : (u == "KB") ? 1 / 1024 : (u == "MB") ? 1 : \
+		    (u == "GB") ? 1024 : (u == "TB") ? 1048576 : -1
+		if (m < 0) { print "?"; exit }
+		printf "%.1f", v * m }' "$out")
+	case $MIBS in ''|'?') die "$name: cannot read Transfer/sec in wrk's output" ;; esac
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+int() { awk -v a="$1" 'BEGIN { printf "%.0f", a }'; }
+
+# --- 2. /ipxe ------------------------------------------------------------------------------------
+sample_mac=$(sed -n "$(( (HOSTS + 1) / 2 ))p" "$WORK/macs")
+curl -fsS -m 5 -o "$WORK/ipxe-sample" "$ANEMOS_URL/ipxe?mac=$sample_mac&platform=pcbios" || die "GET /ipxe"
+grep -q sanboot "$WORK/ipxe-sample" || die "GET /ipxe for a local host did not give the local-disk script: $(cat "$WORK/ipxe-sample")"
+IPXE_SIZE=$(wc -c <"$WORK/ipxe-sample")
+note "/ipxe answer for a local host: $IPXE_SIZE bytes"
+
+run_wrk ipxe -s "$WORK/ipxe.lua" "${SMALL_WRK[@]}" "$ANEMOS_URL"
+IPXE_RPS=$RPS
+run_wrk healthz "${SMALL_WRK[@]}" "$ANEMOS_URL/healthz"
+HEALTHZ_RPS=$RPS
+run_wrk host-get -s "$WORK/host-get.lua" "${SMALL_WRK[@]}" "$ANEMOS_URL"
+HOSTGET_RPS=$RPS
+
+# --- 3. nginx --------------------------------------------------------------------------------------
+cp "$WORK/ipxe-sample" "$WWW/ipxe.txt"
+head -c "$BIG_SIZE" /dev/urandom >"$BOOT/vmlinuz-bench"
+cp "$BOOT/vmlinuz-bench" "$WWW/vmlinuz-bench"
+chmod 755 "$WWW"
+chmod 644 "$WWW"/*
+NGINX_PORT=$(free_port)
+NGINX_URL=http://127.0.0.1:$NGINX_PORT
+temp_paths="client_body_temp_path $WORK/nginx/body;"
+for m in proxy fastcgi uwsgi scgi; do
+	"$NGINX" -V 2>&1 | grep -q -- "--without-http_${m}_module" ||
+		temp_paths="$temp_paths ${m}_temp_path $WORK/nginx/$m;"
+done
+cat >"$WORK/nginx/nginx.conf" <<EOF
+# Private to this benchmark run; nginx -p $WORK/nginx -c nginx.conf
+daemon off;
+worker_processes 2;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	sendfile on;
+	tcp_nopush on;
+	keepalive_requests 1000000;
+	default_type text/plain;
+	$temp_paths
+	server {
+		listen 127.0.0.1:$NGINX_PORT;
+		root $WWW;
+		location / { }
+	}
+}
+EOF
+"$NGINX" -p "$WORK/nginx" -e "$WORK/nginx/error.log" -c nginx.conf 2>>"$WORK/nginx/stderr.log" &
+NGINX_PID=$!
+wait_http "$NGINX_URL/ipxe.txt" "$NGINX_PID" nginx
+curl -fsS -m 5 "$NGINX_URL/ipxe.txt" | cmp -s - "$WORK/ipxe-sample" || die "nginx does not serve the /ipxe copy"
+note "nginx $("$NGINX" -v 2>&1 | sed 's/.*version: //') $NGINX_URL (pid $NGINX_PID, 2 workers)"
+
+run_wrk nginx-ipxe "${SMALL_WRK[@]}" "$NGINX_URL/ipxe.txt"
+NGINX_RPS=$RPS
+
+# --- 4. 16 MiB file --------------------------------------------------------------------------------
+curl -fsS -m 30 "$ANEMOS_URL/boot/vmlinuz-bench" | cmp -s - "$BOOT/vmlinuz-bench" || die "anemosd /boot/ does not serve the file intact"
+run_wrk boot-file "${BIG_WRK[@]}" "$ANEMOS_URL/boot/vmlinuz-bench"
+BOOT_MIBS=$MIBS
+run_wrk nginx-file "${BIG_WRK[@]}" "$NGINX_URL/vmlinuz-bench"
+NGINX_MIBS=$MIBS
+
+# Anything anemosd logged as an error during the run is worth a look.
+errors=$(grep -c ' error ' "$WORK/anemosd.log" || true)
+kill -0 "$ANEMOSD_PID" 2>/dev/null || die "anemosd died during the benchmark"
+kill -0 "$NGINX_PID" 2>/dev/null || die "nginx died during the benchmark"
+
+# --- 5. summary ------------------------------------------------------------------------------------
+echo
+note "seeding $HOSTS hosts via POST /api/v1/hosts ($SEED_PARALLEL parallel): ${SEED_SECS} s ($SEED_RATE hosts/s)"
+note "/ipxe with $HOSTS hosts: anemosd $(int "$IPXE_RPS") req/s, nginx static $(int "$NGINX_RPS") req/s," \
+	"ratio $(ratio "$IPXE_RPS" "$NGINX_RPS")"
+note "16 MiB file: anemosd $(int "$BOOT_MIBS") MiB/s, nginx $(int "$NGINX_MIBS") MiB/s, ratio $(ratio "$BOOT_MIBS" "$NGINX_MIBS")"
+note "extra: /healthz $(int "$HEALTHZ_RPS") req/s (HTTP only), GET /api/v1/hosts/MAC $(int "$HOSTGET_RPS") req/s" \
+	"(auth + reads), /ipxe $(int "$IPXE_RPS") req/s (reads + 1 write transaction), ratio /ipxe:/healthz $(ratio "$IPXE_RPS" "$HEALTHZ_RPS")"
+note "settings: wrk ${SMALL_WRK[*]} (small), ${BIG_WRK[*]} (file); anemosd threads ${THREADS:-default}," \
+	"log level $LOG_LEVEL; nginx 2 workers; $(nproc) CPUs; anemosd errors logged: $errors"
