@@ -182,6 +182,9 @@ void notify_host_changed(int64_t host_id);
 uint64_t notify_generation(void);
 /* Sleeps until the generation differs from `seen` or timeout_ms pass; returns the current one. */
 uint64_t notify_wait(uint64_t seen, int timeout_ms);
+/* The distinct hosts changed after generation *seen (at most max), into ids; advances *seen.
+ * -ERANGE when more changed than can be told (the reader should reload everything). */
+int notify_since(uint64_t *seen, int64_t *ids, size_t max);
 
 /* metrics.c: counters for /metrics. */
 void metrics_request(const char *route, unsigned status, uint64_t bytes);

@@ -30,6 +30,7 @@ static const struct route routes[] = {
 	{ "PATCH", "/api/v1/hosts/*", "/api/v1/hosts/*", AUTH_ADMIN, BODY_JSON, handle_host_patch },
 	{ "DELETE", "/api/v1/hosts/*", "/api/v1/hosts/*", AUTH_ADMIN, BODY_NONE, handle_host_delete },
 	{ "GET", "/api/v1/hosts/*/events", "/api/v1/hosts/*/events", AUTH_ADMIN, BODY_NONE, handle_host_events },
+	{ "GET", "/api/v1/events/stream", "/api/v1/events/stream", AUTH_ADMIN, BODY_NONE, handle_events_stream },
 	{ "GET", "/api/v1/images", "/api/v1/images", AUTH_ADMIN, BODY_NONE, handle_images_list },
 	{ "POST", "/api/v1/images", "/api/v1/images", AUTH_ADMIN, BODY_JSON, handle_images_create },
 	{ "PUT", "/api/v1/images/*", "/api/v1/images/*", AUTH_ADMIN, BODY_STREAM, handle_image_upload },
@@ -474,12 +475,12 @@ int http_start(void)
 	freeaddrinfo(ai);
 	if (!daemon_handle)
 		return err_set(-EADDRINUSE, "cannot listen on %s (in use, or not an address of this host)", cfg.listen);
-	return plan_waiters_start();
+	return waiters_start();
 }
 
 void http_stop(void)
 {
-	plan_waiters_stop();
+	waiters_stop();
 	if (daemon_handle)
 		MHD_stop_daemon(daemon_handle);
 	daemon_handle = NULL;

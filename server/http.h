@@ -45,7 +45,7 @@ struct request {
 	int upload_rc;               /* first error while streaming, 0 if none */
 	int64_t agent_host;          /* AUTH_AGENT: the host the token belongs to */
 	char agent_mode[16];         /* AUTH_AGENT: the boot mode the token was issued for */
-	bool resumed;                /* a long-poll that was suspended and has been woken */
+	time_t wait_until;           /* a long poll's deadline; 0 before it first waits */
 	unsigned status;             /* what we answered, for the log line and metrics */
 	uint64_t bytes;
 };
@@ -93,7 +93,20 @@ enum MHD_Result handle_agent_inventory(struct request *req);
 enum MHD_Result handle_agent_plan(struct request *req);
 enum MHD_Result handle_agent_events(struct request *req);
 enum MHD_Result handle_agent_done(struct request *req);
-int plan_waiters_start(void);
-void plan_waiters_stop(void);
+
+/* http_events.c: the Server-Sent Events stream of host changes */
+enum MHD_Result handle_events_stream(struct request *req);
+
+/* http_wait.c: suspended connections waiting for a change (see the file). */
+typedef bool (*wait_ready_fn)(void *cls);
+int waiters_start(void);
+void waiters_stop(void);
+bool waiters_stopping(void);
+/* Suspends conn until a change after generation `seen` makes ready(cls) true (NULL: any
+ * change), or until deadline. Call from conn's access handler or content reader, after
+ * reading `seen` with notify_generation() and then checking what one waits for. Returns
+ * false, not suspending, when a change came in between (look again) or anemosd is stopping. */
+bool wait_for_change(struct MHD_Connection *conn, uint64_t seen, time_t deadline, wait_ready_fn ready,
+		     void *cls);
 
 #endif

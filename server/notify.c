@@ -1,7 +1,7 @@
 /*
- * Change notification: operations call notify_host_changed() after they commit, and whoever
- * waits for hosts to change (long-polled agent plans today; the dashboard's event stream
- * later) sleeps in notify_wait() instead of polling the database.
+ * Change notification: operations call notify_host_changed() after they commit. Waiters
+ * (long-polled agent plans, the dashboard's event stream) sleep in notify_wait() instead of
+ * polling the database, and ask notify_since() which hosts changed while they slept.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -9,15 +9,18 @@
 
 #include "anemosd.h"
 
+#define RING 1024 /* changes remembered for readers that fall behind */
+
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t changed = PTHREAD_COND_INITIALIZER;
 static uint64_t generation;
+static int64_t ring[RING]; /* ring[g % RING]: the host of change number g */
 
 void notify_host_changed(int64_t host_id)
 {
-	(void)host_id;
 	pthread_mutex_lock(&lock);
 	generation++;
+	ring[generation % RING] = host_id;
 	pthread_cond_broadcast(&changed);
 	pthread_mutex_unlock(&lock);
 }
@@ -30,6 +33,29 @@ uint64_t notify_generation(void)
 	g = generation;
 	pthread_mutex_unlock(&lock);
 	return g;
+}
+
+int notify_since(uint64_t *seen, int64_t *ids, size_t max)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&lock);
+	if (generation - *seen > RING || generation - *seen > max) {
+		*seen = generation;
+		pthread_mutex_unlock(&lock);
+		return -ERANGE;
+	}
+	for (uint64_t g = *seen + 1; g <= generation; g++) {
+		size_t i;
+
+		for (i = 0; i < n && ids[i] != ring[g % RING]; i++)
+			;
+		if (i == n)
+			ids[n++] = ring[g % RING];
+	}
+	*seen = generation;
+	pthread_mutex_unlock(&lock);
+	return (int)n;
 }
 
 uint64_t notify_wait(uint64_t seen, int timeout_ms)
