@@ -78,6 +78,7 @@ struct host {
 	char *hostname, *status, *next_boot, *image, *uuid, *serial, *vendor, *product, *asset;
 	char *ssh_keys;  /* JSON array text */
 	char *inventory; /* JSON object text or NULL */
+	char *progress;  /* while installing: the newest progress event as JSON text, else NULL */
 	bool once;
 	int64_t last_seen, created, updated; /* unix seconds, 0 = never */
 	char **macs;

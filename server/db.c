@@ -85,7 +85,10 @@ static const char *const migrations[] = {
 #define HOST_COLUMNS                                                                         \
 	"h.id, h.hostname, h.status, h.next_boot, h.image, h.once, h.uuid, h.serial, h.vendor, " \
 	"h.product, h.asset, h.ssh_keys, h.inventory, h.last_seen, h.created, h.updated, "      \
-	"(SELECT group_concat(mac, ' ') FROM (SELECT mac FROM host_macs m WHERE m.host_id = h.id ORDER BY m.rowid))"
+	"(SELECT group_concat(mac, ' ') FROM (SELECT mac FROM host_macs m WHERE m.host_id = h.id ORDER BY m.rowid)), " \
+	"(SELECT json_object('bytes', e.bytes, 'total', e.total, 'time', e.time, 'message', e.message) " \
+	" FROM events e WHERE e.host_id = h.id AND e.total IS NOT NULL AND h.status = 'installing' " \
+	" ORDER BY e.id DESC LIMIT 1)"
 
 enum stmt_id {
 	S_BEGIN, S_COMMIT, S_ROLLBACK,
@@ -453,6 +456,7 @@ void host_free(struct host *h)
 	free(h->asset);
 	free(h->ssh_keys);
 	free(h->inventory);
+	free(h->progress);
 	for (size_t i = 0; i < h->nmacs; i++)
 		free(h->macs[i]);
 	free(h->macs);
@@ -494,6 +498,7 @@ static int host_from_row(sqlite3_stmt *st, struct host *h)
 	h->created = sqlite3_column_int64(st, 14);
 	h->updated = sqlite3_column_int64(st, 15);
 	macs = (const char *)sqlite3_column_text(st, 16);
+	h->progress = column_strdup(st, 17);
 	if (!h->status || !h->next_boot || !h->ssh_keys)
 		goto nomem;
 	for (const char *p = macs; p && *p;) {

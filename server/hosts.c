@@ -25,6 +25,25 @@ static json_t *time_or_null(int64_t t)
 	return json_string(when);
 }
 
+/* The install progress as the API shows it: bytes, total, percent, time and message. */
+static json_t *progress_to_json(const char *text)
+{
+	json_t *p = text ? json_loads(text, 0, NULL) : NULL;
+	json_int_t bytes, total;
+	char when[32];
+
+	if (!json_is_object(p)) {
+		json_decref(p);
+		return json_null();
+	}
+	bytes = json_integer_value(json_object_get(p, "bytes"));
+	total = json_integer_value(json_object_get(p, "total"));
+	time_iso8601((time_t)json_integer_value(json_object_get(p, "time")), when);
+	json_object_set_new(p, "time", json_string(when));
+	json_object_set_new(p, "percent", json_real(total > 0 ? 100.0 * (double)bytes / (double)total : 0.0));
+	return p;
+}
+
 json_t *host_to_json(const struct host *h, bool with_inventory)
 {
 	json_t *macs = json_array(), *keys, *inventory = NULL, *o;
@@ -56,6 +75,7 @@ json_t *host_to_json(const struct host *h, bool with_inventory)
 		      "last_seen", time_or_null(h->last_seen),
 		      "created", time_or_null(h->created),
 		      "updated", time_or_null(h->updated));
+	json_object_set_new(o, "progress", progress_to_json(h->progress));
 	return o;
 }
 

@@ -81,6 +81,8 @@ expect_eq "plan carries SSH keys" "ssh-ed25519 AAAA op@site" "$(jq -r '.ssh_auth
 expect_eq "host is installing once the plan is out" installing "$(host_field "$id" .status)"
 r=$(agent POST /api/v1/agent/events "$T1" '{"phase":"install","message":"writing image","bytes":1048576,"total":4194304}')
 expect_eq "event: 201" 201 "$(status_of "$r")"
+expect_eq "an installing host shows its progress" "1048576 4194304 25" "$(host_field "$id" '.progress|[.bytes,.total,(.percent|floor)]|map(tostring)|join(" ")')"
+expect_eq "progress in the host list too" 25 "$(body_of "$(api GET /api/v1/hosts)" | jq ".hosts[]|select(.id==$id)|.progress.percent|floor")"
 expect_eq "event recorded with progress" "writing image 1048576 4194304" \
 	"$(body_of "$(api GET "/api/v1/hosts/$id/events")" | jq -r '.events[-1]|[.message,.bytes,.total]|map(tostring)|join(" ")')"
 for bad in '{"phase":"x"}' '{"message":"x","bytes":-1}' '{"message":"x","level":"panic"}' '{"message":"x","extra":1}'; do
@@ -104,6 +106,7 @@ T3=$(agent_token_of "$(ipxe 52:54:00:20:00:01 pcbios)")
 agent GET /api/v1/agent/plan "$T3" >/dev/null
 agent POST /api/v1/agent/done "$T3" '{"ok":false,"error":"sha256 mismatch"}' >/dev/null
 expect_eq "failed install: status failed" failed "$(host_field "$id" .status)"
+expect_eq "a host not installing shows no progress" null "$(host_field "$id" .progress)"
 expect_match "failed install: reason in the events" 'install failed: sha256 mismatch' "$(body_of "$(api GET "/api/v1/hosts/$id/events")" | jq -r '.events[-1].message')"
 expect_eq "failed install: level error" error "$(body_of "$(api GET "/api/v1/hosts/$id/events")" | jq -r '.events[-1].level')"
 anemosd_stop

@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# A machine network-boots the real Anemos environment (build/boot: the Debian kernel and the
+# initramfs of initramfs/build.sh) under BIOS (SeaBIOS) and UEFI (OVMF) through QEMU's iPXE
+# ROM: /init loads its drivers, DHCP brings both NICs up, anemos-agent posts the inventory,
+# and the host becomes "ready" with the hardware QEMU was given (SMBIOS serial and UUID,
+# memory, two disks with serials, two NICs, firmware). Booting from the second NIC finds the
+# same host; a rescue boot lets the operator's key in over SSH.
+source "$(dirname "$0")/../integration/lib.sh"
+for f in /usr/bin/qemu-system-x86_64 /usr/bin/qemu-img /usr/share/OVMF/OVMF_CODE_4M.fd \
+	/usr/share/OVMF/OVMF_VARS_4M.fd /usr/bin/ssh /usr/bin/ssh-keygen; do
+	[ -e "$f" ] || { fail "QEMU, OVMF and the OpenSSH client installed" "$f missing (deploy/install-deps.sh test installs them)"; exit 1; }
+done
+BOOT=$ROOT/build/boot
+if [ ! -s "$BOOT/vmlinuz" ] || [ ! -s "$BOOT/initramfs.img" ]; then
+	fail "Anemos kernel and initramfs built" "$BOOT/vmlinuz or initramfs.img missing: run make initramfs"
+	exit 1
+fi
+# Inside the guest the host's loopback is 10.0.2.2 (QEMU user networking): that is the URL the
+# booting machine gets. panic=-1 with -no-reboot ends QEMU instead of hanging on a panic.
+PORT=$(free_port)
+anemosd_start --boot-dir "$BOOT" --public-url "http://10.0.2.2:$PORT" \
+	--kernel-args "console=tty0 console=ttyS0,115200n8 panic=-1" || exit 1
+
+MEM_MIB=1024
+QEMU_PID=""
+stop_qemu() { [ -n "$QEMU_PID" ] && { kill "$QEMU_PID" 2>/dev/null; wait "$QEMU_PID" 2>/dev/null; }; QEMU_PID=""; }
+trap 'stop_qemu; _cleanup' EXIT
+console_tail() { # NAME: the end of a machine's serial console, as comment lines
+	echo "# console of $1 (last 40 lines):"
+	tail -n 40 "$WORK/console-$1.log" 2>/dev/null | tr -d '\r' | sed 's/^/#   /'
+}
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+
+# start_machine NAME FW MAC1 MAC2 SERIAL UUID [swap] [HOSTFWD]: powers on QEMU booting from the
+# network (both NICs can chain to anemosd); "swap" puts the second NIC first on the PCI bus,
+# so that iPXE's net0 is the second NIC. Sets QEMU_PID and T_ON.
+start_machine() {
+	local name=$1 fw=$2 mac1=$3 mac2=$4 serial=$5 uuid=$6 swap=${7:-} fwd=${8:-}
+	[ -e "$WORK/$fw-disk1.qcow2" ] || qemu-img create -q -f qcow2 "$WORK/$fw-disk1.qcow2" 8G
+	[ -e "$WORK/$fw-disk2.qcow2" ] || qemu-img create -q -f qcow2 "$WORK/$fw-disk2.qcow2" 4G
+	local nic1=(-netdev "user,id=n0,bootfile=http://10.0.2.2:$PORT/boot.ipxe${fwd:+,$fwd}"
+		-device "virtio-net-pci,netdev=n0,mac=$mac1")
+	local nic2=(-netdev "user,id=n1,bootfile=http://10.0.2.2:$PORT/boot.ipxe"
+		-device "e1000,netdev=n1,mac=$mac2")
+	local args=(-accel tcg -m "$MEM_MIB" -smp 2 -display none -no-reboot
+		-serial "file:$WORK/console-$name.log"
+		-smbios "type=1,manufacturer=Anemos Labs,product=E2E Discover,serial=$serial,uuid=$uuid"
+		-drive "file=$WORK/$fw-disk1.qcow2,if=none,id=d1" -device virtio-blk-pci,drive=d1,serial=DISK-A
+		-drive "file=$WORK/$fw-disk2.qcow2,if=none,id=d2" -device virtio-blk-pci,drive=d2,serial=DISK-B)
+	if [ "$swap" = swap ]; then args+=("${nic2[@]}" "${nic1[@]}"); else args+=("${nic1[@]}" "${nic2[@]}"); fi
+	args+=(-boot n)
+	if [ "$fw" = uefi ]; then
+		cp /usr/share/OVMF/OVMF_VARS_4M.fd "$WORK/vars-$name.fd"
+		args+=(-machine q35 -drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd
+			-drive "if=pflash,format=raw,file=$WORK/vars-$name.fd")
+	fi
+	: >"$WORK/console-$name.log"
+	T_ON=$(now)
+	timeout 400 qemu-system-x86_64 "${args[@]}" 2>>"$WORK/qemu-$name.err" &
+	QEMU_PID=$!
+}
+
+# wait_inventory NAME MAC COUNT: waits (bounded: 300 s under TCG) until the host of MAC has
+# received its COUNT-th inventory and is ready; sets T_AGENT and T_READY (seconds since power-on).
+wait_inventory() {
+	local name=$1 mac=$2 count=$3 i n st
+	T_AGENT="" T_READY=""
+	for i in $(seq 1 300); do
+		if [ -z "$T_AGENT" ] && grep -q 'starting anemos-agent' "$WORK/console-$name.log" 2>/dev/null; then
+			T_AGENT=$(secs "$T_ON" "$(now)")
+		fi
+		n=$(body_of "$(api GET "/api/v1/hosts/$mac/events?limit=1000")" 2>/dev/null |
+			jq '[.events[]? | select(.message | test("^inventory (received|updated)"))] | length' 2>/dev/null)
+		st=$(host_field "$mac" .status 2>/dev/null)
+		if [ "${n:-0}" -ge "$count" ] && [ "$st" = ready ]; then
+			T_READY=$(secs "$T_ON" "$(now)")
+			return 0
+		fi
+		kill -0 "$QEMU_PID" 2>/dev/null || return 1
+		sleep 1
+	done
+	return 1
+}
+
+check_inventory() { # FW MAC1 MAC2 SERIAL UUID
+	local fw=$1 mac1=$2 mac2=$3 serial=$4 uuid=$5 h inv ndimm
+	h=$(body_of "$(api GET "/api/v1/hosts/$mac1")")
+	inv=$(jq '.inventory' <<<"$h")
+	expect_eq "$fw: SMBIOS system serial and UUID in the inventory" "$serial|$uuid" \
+		"$(jq -r '[.system.serial, (.system.uuid // "" | ascii_downcase)] | join("|")' <<<"$inv")"
+	expect_eq "$fw: firmware" "$fw" "$(jq -r '.firmware' <<<"$inv")"
+	ndimm=$(jq '[.memory.dimms[]? | select((.size_bytes // 0) > 0)] | length' <<<"$inv")
+	if [ "${ndimm:-0}" -gt 0 ]; then
+		expect_eq "$fw: memory DIMMs (SMBIOS type 17) add up to -m $MEM_MIB MiB" "$((MEM_MIB * 1048576))" \
+			"$(jq '[.memory.dimms[].size_bytes // 0] | add' <<<"$inv")"
+	else
+		expect_match "$fw: memory total within 10% of -m $MEM_MIB MiB (no DIMMs reported)" '^ok$' \
+			"$(jq -r --argjson m "$((MEM_MIB * 1048576))" \
+				'.memory.total_bytes as $t | if ($t != null and $t >= $m * 0.9 and $t <= $m * 1.1) then "ok" else "total_bytes \($t)" end' <<<"$inv")"
+	fi
+	expect_eq "$fw: disks DISK-A 8 GiB and DISK-B 4 GiB" "DISK-A=8589934592 DISK-B=4294967296" \
+		"$(jq -r '[.disks[]? | select(.serial == "DISK-A" or .serial == "DISK-B") | "\(.serial)=\(.size_bytes)"] | sort | join(" ")' <<<"$inv")"
+	expect_eq "$fw: both NICs in the inventory" "$(printf '%s\n' "$mac1" "$mac2" | sort | paste -sd' ')" \
+		"$(jq -r '[.nics[]?.mac | ascii_downcase] | map(select(. == "'"$mac1"'" or . == "'"$mac2"'")) | sort | join(" ")' <<<"$inv")"
+	expect_eq "$fw: both MACs belong to the host" "$(printf '%s\n' "$mac1" "$mac2" | sort | paste -sd' ')" \
+		"$(jq -r '.macs | sort | join(" ")' <<<"$h")"
+}
+
+for fw in bios uefi; do
+	if [ $fw = bios ]; then mac1=52:54:00:d1:00:10; else mac1=52:54:00:d1:00:20; fi
+	mac2=${mac1%?}1
+	uuid=$(printf 'd15c0000-0000-4000-8000-0000000000%s' "${mac1: -2}")
+	serial="E2E-DISC-${fw^^}"
+	start_machine "$fw" "$fw" "$mac1" "$mac2" "$serial" "$uuid"
+	if wait_inventory "$fw" "$mac1" 1; then
+		ok "$fw: discovered and ready (power-on to agent start ${T_AGENT:-?} s, to ready $T_READY s)"
+		echo "# $fw: power-on to anemos-agent start ${T_AGENT:-?} s, to ready $T_READY s (TCG)"
+		check_inventory "$fw" "$mac1" "$mac2" "$serial" "$uuid"
+	else
+		fail "$fw: discovered and ready within 300 s" "status $(host_field "$mac1" .status 2>/dev/null); events: $(body_of "$(api GET "/api/v1/hosts/$mac1/events")" 2>/dev/null | jq -r '[.events[]?.message] | join("; ")' 2>/dev/null | tail -c 600)"
+		console_tail "$fw"
+	fi
+	stop_qemu
+done
+
+# The BIOS machine again, its second NIC first: iPXE asks with the second MAC, and the host
+# found is the same one.
+mac1=52:54:00:d1:00:10 mac2=52:54:00:d1:00:11
+id_before=$(host_field "$mac1" .id)
+hosts_before=$(body_of "$(api GET /api/v1/hosts)" | jq '.hosts | length')
+start_machine bios-swap bios "$mac1" "$mac2" E2E-DISC-BIOS d15c0000-0000-4000-8000-000000000010 swap
+if wait_inventory bios-swap "$mac1" 2; then
+	ok "second NIC: booted and posted its inventory again (to ready $T_READY s)"
+	ev=$(body_of "$(api GET "/api/v1/hosts/$mac1/events?limit=1000")" | jq -r '.events[].message')
+	expect_match "second NIC: iPXE chained with the second NIC's MAC" "network boot from $mac2 " "$ev"
+	expect_eq "second NIC: same host id, no new host" "$id_before $hosts_before" \
+		"$(host_field "$mac2" .id) $(body_of "$(api GET /api/v1/hosts)" | jq '.hosts | length')"
+else
+	fail "second NIC: booted and posted its inventory again within 300 s" "events: $(body_of "$(api GET "/api/v1/hosts/$mac1/events")" 2>/dev/null | jq -r '[.events[]?.message] | join("; ")' 2>/dev/null | tail -c 600)"
+	console_tail bios-swap
+fi
+stop_qemu
+
+# Rescue: the operator's key, next boot rescue; SSH reaches the machine's dropbear.
+ssh-keygen -q -t ed25519 -N '' -C anemos-e2e -f "$WORK/id_ed25519"
+pub=$(cat "$WORK/id_ed25519.pub")
+r=$(api PATCH "/api/v1/hosts/$mac1" "$(jq -cn --arg k "$pub" '{next_boot: "rescue", ssh_authorized_keys: [$k]}')")
+expect_eq "rescue: key and next boot set through the API" 200 "$(status_of "$r")"
+SSH_PORT=$(free_port)
+start_machine bios-rescue bios "$mac1" "$mac2" E2E-DISC-BIOS d15c0000-0000-4000-8000-000000000010 "" \
+	"hostfwd=tcp:127.0.0.1:$SSH_PORT-:22"
+out="" t_ssh=""
+deadline=$(( $(date +%s) + 300 ))
+while [ "$(date +%s)" -lt "$deadline" ] && kill -0 "$QEMU_PID" 2>/dev/null; do
+	if grep -q 'dropbear listens' "$WORK/console-bios-rescue.log" 2>/dev/null; then
+		out=$(timeout 20 ssh -i "$WORK/id_ed25519" -p "$SSH_PORT" -o StrictHostKeyChecking=no \
+			-o UserKnownHostsFile=/dev/null -o BatchMode=yes -o ConnectTimeout=10 -o LogLevel=ERROR \
+			root@127.0.0.1 'cat /proc/cmdline; ls /sys/block' 2>"$WORK/ssh.err") && { t_ssh=$(secs "$T_ON" "$(now)"); break; }
+	fi
+	sleep 2
+done
+if [ -n "$t_ssh" ]; then
+	ok "rescue: ssh root@ with the host's key works (power-on to shell $t_ssh s)"
+	echo "# rescue: power-on to a working ssh login $t_ssh s (TCG)"
+	expect_match "rescue: the Anemos environment runs in rescue mode" 'anemos\.mode=rescue' "$out"
+	expect_match "rescue: both disks visible" 'vda vdb' "$(printf '%s' "$out" | tr '\n' ' ')"
+else
+	fail "rescue: ssh root@ with the host's key works within 300 s" "$(tail -n 3 "$WORK/ssh.err" 2>/dev/null)"
+	console_tail bios-rescue
+fi
+stop_qemu
+anemosd_stop
