@@ -79,6 +79,7 @@ struct host {
 	char *ssh_keys;  /* JSON array text */
 	char *inventory; /* JSON object text or NULL */
 	char *progress;  /* while installing: the newest progress event as JSON text, else NULL */
+	char *summary;   /* the inventory's key facts as JSON text, NULL without inventory */
 	bool once;
 	int64_t last_seen, created, updated; /* unix seconds, 0 = never */
 	char **macs;

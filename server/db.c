@@ -78,6 +78,15 @@ static const char *const migrations[] = {
 	"  name TEXT,"
 	"  created INTEGER NOT NULL"
 	");",
+	/* 2: the inventory's key facts, for the host list and its search (S_HOST_UPDATE fills
+	 * them from the inventory JSON, so they never disagree with it). */
+	"ALTER TABLE hosts ADD COLUMN firmware TEXT;"
+	"ALTER TABLE hosts ADD COLUMN cpu_model TEXT;"
+	"ALTER TABLE hosts ADD COLUMN cpu_sockets INTEGER;"
+	"ALTER TABLE hosts ADD COLUMN cpu_threads INTEGER;"
+	"ALTER TABLE hosts ADD COLUMN memory_bytes INTEGER;"
+	"ALTER TABLE hosts ADD COLUMN disk_count INTEGER;"
+	"ALTER TABLE hosts ADD COLUMN disk_bytes INTEGER;",
 };
 
 #define EVENTS_KEPT_STR "1000"
@@ -88,7 +97,10 @@ static const char *const migrations[] = {
 	"(SELECT group_concat(mac, ' ') FROM (SELECT mac FROM host_macs m WHERE m.host_id = h.id ORDER BY m.rowid)), " \
 	"(SELECT json_object('bytes', e.bytes, 'total', e.total, 'time', e.time, 'message', e.message) " \
 	" FROM events e WHERE e.host_id = h.id AND e.total IS NOT NULL AND h.status = 'installing' " \
-	" ORDER BY e.id DESC LIMIT 1)"
+	" ORDER BY e.id DESC LIMIT 1), " \
+	"CASE WHEN h.inventory IS NULL THEN NULL ELSE json_object('firmware', h.firmware, " \
+	" 'cpu_model', h.cpu_model, 'cpu_sockets', h.cpu_sockets, 'cpu_threads', h.cpu_threads, " \
+	" 'memory_bytes', h.memory_bytes, 'disk_count', h.disk_count, 'disk_bytes', h.disk_bytes) END"
 
 enum stmt_id {
 	S_BEGIN, S_COMMIT, S_ROLLBACK,
@@ -118,7 +130,15 @@ static const char *const stmt_sql[S_COUNT] = {
 			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)",
 	[S_HOST_UPDATE] = "UPDATE hosts SET hostname = ?2, status = ?3, next_boot = ?4, image = ?5,"
 			  " once = ?6, uuid = ?7, serial = ?8, vendor = ?9, product = ?10, asset = ?11,"
-			  " ssh_keys = ?12, inventory = ?13, updated = ?14 WHERE id = ?1",
+			  " ssh_keys = ?12, inventory = ?13, updated = ?14,"
+			  " firmware = json_extract(?13, '$.firmware'),"
+			  " cpu_model = json_extract(?13, '$.cpu.model'),"
+			  " cpu_sockets = json_extract(?13, '$.cpu.sockets'),"
+			  " cpu_threads = json_extract(?13, '$.cpu.threads'),"
+			  " memory_bytes = json_extract(?13, '$.memory.total_bytes'),"
+			  " disk_count = json_array_length(?13, '$.disks'),"
+			  " disk_bytes = (SELECT sum(json_extract(value, '$.size_bytes')) FROM json_each(?13, '$.disks'))"
+			  " WHERE id = ?1",
 	[S_HOST_DELETE] = "DELETE FROM hosts WHERE id = ?1",
 	[S_HOST_ADD_MAC] = "INSERT INTO host_macs (mac, host_id) VALUES (?1, ?2)",
 	[S_HOST_SEEN] = "UPDATE hosts SET last_seen = ?2 WHERE id = ?1",
@@ -135,6 +155,7 @@ static const char *const stmt_sql[S_COUNT] = {
 			" OR h.vendor LIKE ?1 ESCAPE '\\' OR h.product LIKE ?1 ESCAPE '\\'"
 			" OR h.status LIKE ?1 ESCAPE '\\' OR h.image LIKE ?1 ESCAPE '\\'"
 			" OR h.uuid LIKE ?1 ESCAPE '\\' OR h.asset LIKE ?1 ESCAPE '\\'"
+			" OR h.cpu_model LIKE ?1 ESCAPE '\\' OR h.firmware LIKE ?1 ESCAPE '\\'"
 			" OR EXISTS (SELECT 1 FROM host_macs m WHERE m.host_id = h.id"
 			"            AND m.mac LIKE ?1 ESCAPE '\\')"
 			" ORDER BY h.id",
@@ -457,6 +478,7 @@ void host_free(struct host *h)
 	free(h->ssh_keys);
 	free(h->inventory);
 	free(h->progress);
+	free(h->summary);
 	for (size_t i = 0; i < h->nmacs; i++)
 		free(h->macs[i]);
 	free(h->macs);
@@ -499,6 +521,7 @@ static int host_from_row(sqlite3_stmt *st, struct host *h)
 	h->updated = sqlite3_column_int64(st, 15);
 	macs = (const char *)sqlite3_column_text(st, 16);
 	h->progress = column_strdup(st, 17);
+	h->summary = column_strdup(st, 18);
 	if (!h->status || !h->next_boot || !h->ssh_keys)
 		goto nomem;
 	for (const char *p = macs; p && *p;) {

@@ -76,6 +76,7 @@ json_t *host_to_json(const struct host *h, bool with_inventory)
 		      "created", time_or_null(h->created),
 		      "updated", time_or_null(h->updated));
 	json_object_set_new(o, "progress", progress_to_json(h->progress));
+	json_object_set_new(o, "summary", h->summary ? json_loads(h->summary, 0, NULL) : json_null());
 	return o;
 }
 

@@ -42,6 +42,10 @@ expect_eq "inventory: both NICs' MACs on the host" "52:54:00:20:00:01 52:54:00:2
 expect_eq "inventory: facts in columns" "QEMU|Standard PC (Q35 + ICH9, 2009)|QM-0001|ASSET-42" "$(jq -r '[.vendor,.product,.serial,.asset]|join("|")' <<<"$h")"
 expect_eq "inventory: raw JSON kept" 8589934592 "$(jq -r '.inventory.disks[0].size_bytes' <<<"$h")"
 expect_eq "inventory: second NIC now boots as the same host" "$id" "$(host_field 52:54:00:20:00:02 .id)"
+expect_eq "inventory facts in the summary" "uefi|QEMU Virtual CPU|1|2|2147483648|1|8589934592" \
+	"$(jq -r '.summary|[.firmware,.cpu_model,.cpu_sockets,.cpu_threads,.memory_bytes,.disk_count,.disk_bytes]|map(tostring)|join("|")' <<<"$h")"
+expect_eq "summary in the host list too" 8589934592 "$(body_of "$(api GET /api/v1/hosts)" | jq ".hosts[]|select(.id==$id)|.summary.disk_bytes")"
+expect_eq "inventory searchable by CPU model" 1 "$(body_of "$(api GET '/api/v1/hosts?q=virtual%20cpu')" | jq '.hosts|length')"
 expect_eq "inventory searchable by serial" 1 "$(body_of "$(api GET '/api/v1/hosts?q=QM-0001')" | jq '.hosts|length')"
 expect_eq "malformed inventory: 400" 400 "$(status_of "$(agent POST /api/v1/agent/inventory "$T1" '[1,2')")"
 expect_eq "inventory not an object: 400" 400 "$(status_of "$(agent POST /api/v1/agent/inventory "$T1" '[1,2]')")"
