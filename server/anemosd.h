@@ -32,9 +32,11 @@ struct config {
 	const char *scripts_dir;     /* ipxe-scripts/ templates */
 	unsigned threads;            /* worker threads, default 2 x CPUs */
 	long agent_token_ttl;        /* seconds an agent token lives, default 3600 */
+	long phone_home_ttl;         /* seconds an installed system may phone home, default 30 days */
 	size_t max_body;             /* request body limit in bytes, default 1 MiB */
 	size_t max_inventory_body;   /* inventory body limit in bytes, default 8 MiB */
 	const char *kernel_args;     /* extra kernel arguments of the Anemos environment */
+	const char *ssh_keys_file;   /* authorized_keys added to every plan, or NULL */
 };
 extern struct config cfg;
 
@@ -80,6 +82,7 @@ struct host {
 	char *inventory; /* JSON object text or NULL */
 	char *progress;  /* while installing: the newest progress event as JSON text, else NULL */
 	char *summary;   /* the inventory's key facts as JSON text, NULL without inventory */
+	char *install;   /* install settings, a JSON object text (see install_settings_check) */
 	bool once;
 	int64_t last_seen, created, updated; /* unix seconds, 0 = never */
 	char **macs;
@@ -128,9 +131,9 @@ int db_image_insert(const struct image *image);
 int db_image_delete(const char *name);
 int db_image_in_use(const char *name, int64_t *host_id);
 int db_image_list(struct image **out, size_t *n);
-int db_agent_token_replace(int64_t host_id, const char *hash, const char *mode, int64_t expires);
+int db_agent_token_insert(int64_t host_id, const char *hash, const char *mode, int64_t expires);
 int db_agent_token_lookup(const char *hash, int64_t now, int64_t *host_id, char mode[16]);
-int db_agent_token_revoke(int64_t host_id);
+int db_agent_token_revoke(int64_t host_id, bool phone_home);
 int db_admin_token_insert(const char *hash, const char *name);
 int db_admin_token_lookup(const char *hash);
 
@@ -139,6 +142,8 @@ int token_admin_create(const char *name, char *out, size_t outsz);
 int token_agent_issue(int64_t host_id, const char *mode, char *out, size_t outsz);
 int token_authenticate_admin(const char *token);
 int token_authenticate_agent(const char *token, int64_t *host_id, char mode[16]);
+int token_phone_home_issue(int64_t host_id, char *out, size_t outsz);
+int token_authenticate_phone_home(const char *token, int64_t *host_id);
 bool token_looks_agent(const char *token);
 bool token_looks_admin(const char *token);
 
@@ -154,6 +159,8 @@ int hosts_get(const char *ref, struct host *out);
 int hosts_record_inventory(int64_t host_id, json_t *inventory, struct host *out);
 int hosts_agent_event(int64_t host_id, json_t *req, json_t **out);
 int hosts_agent_done(int64_t host_id, const char *mode, json_t *req, struct host *out);
+int hosts_phone_home_token(int64_t host_id, json_t **out);
+int hosts_phone_home(int64_t host_id, json_t *report, struct host *out);
 /* db_commit() and, when it succeeds, notify_host_changed(host_id). */
 int hosts_commit(int64_t host_id);
 int hosts_add_event(int64_t host_id, const char *source, const char *level, const char *phase,
@@ -164,6 +171,8 @@ char *boot_entry_script(void);
 int boot_script_for(const struct boot_identity *ident, const char *platform, char **script,
 		    const char **action);
 int boot_plan(int64_t host_id, json_t **out);
+int boot_default_keys_load(const char *path);
+void boot_default_keys_free(void);
 /* True when the agent of host_id has nothing to do yet (it is discovering and no one has
  * given it anything else): a long-polled plan request waits while this holds. */
 bool boot_plan_pending(int64_t host_id);

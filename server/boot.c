@@ -135,12 +135,74 @@ static int plan_mark_installing(int64_t host_id)
 	return rc;
 }
 
+/* authorized_keys every plan carries besides the host's own (anemosd --ssh-keys FILE). */
+static json_t *default_keys;
+
+int boot_default_keys_load(const char *path)
+{
+	char line[16384];
+	FILE *f;
+
+	json_decref(default_keys);
+	default_keys = json_array();
+	if (!path)
+		return 0;
+	if (!(f = fopen(path, "re")))
+		return err_set(-errno, "--ssh-keys %s: %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\r\n")] = '\0';
+		if (line[0] && line[0] != '#')
+			json_array_append_new(default_keys, json_string(line));
+	}
+	fclose(f);
+	return 0;
+}
+
+void boot_default_keys_free(void)
+{
+	json_decref(default_keys);
+	default_keys = NULL;
+}
+
+/* The install settings with every default filled in, as the agent reads them. */
+static json_t *plan_install(const char *settings)
+{
+	json_t *given = json_loads(settings ? settings : "{}", 0, NULL);
+	json_t *out = json_pack("{s:n, s:n, s:{s:s}, s:n, s:s, s:s}", "disk", "root_password_hash",
+				"network", "mode", "dhcp", "cloud_init_user_data", "kernel_args", "",
+				"after", "reboot");
+
+	if (json_is_object(given))
+		json_object_update(out, given);
+	json_decref(given);
+	return out;
+}
+
+/* The host's keys and the server's, each once. */
+static json_t *plan_keys(const char *host_keys)
+{
+	json_t *keys = json_loads(host_keys, 0, NULL), *key;
+	size_t i, j;
+
+	if (!json_is_array(keys)) {
+		json_decref(keys);
+		keys = json_array();
+	}
+	json_array_foreach(default_keys, i, key) {
+		for (j = 0; j < json_array_size(keys); j++)
+			if (json_equal(json_array_get(keys, j), key))
+				break;
+		if (j == json_array_size(keys))
+			json_array_append(keys, key);
+	}
+	return keys;
+}
+
 /* The plan for the agent of host_id. Only handing out an install plan writes anything. */
 int boot_plan(int64_t host_id, json_t **out)
 {
 	struct image im = { 0 };
 	struct host h;
-	json_t *keys;
 	int rc;
 
 	if ((rc = plan_mark_installing(host_id)) < 0 || (rc = db_host_get(host_id, &h)) < 0)
@@ -149,15 +211,13 @@ int boot_plan(int64_t host_id, json_t **out)
 		host_free(&h);
 		return rc;
 	}
-	keys = json_loads(h.ssh_keys, 0, NULL);
-	*out = json_pack("{s:s, s:{s:I, s:s?}, s:o, s:b, s:o}",
+	*out = json_pack("{s:s, s:{s:I, s:s?}, s:o, s:b, s:o, s:o}",
 			 "action", h.next_boot,
 			 "host", "id", (json_int_t)h.id, "hostname", h.hostname,
 			 "image", h.image ? image_to_json(&im) : json_null(),
 			 "once", h.once,
-			 "ssh_authorized_keys", json_is_array(keys) ? keys : json_array());
-	if (!json_is_array(keys))
-		json_decref(keys);
+			 "ssh_authorized_keys", plan_keys(h.ssh_keys),
+			 "install", plan_install(h.install));
 	image_free(&im);
 	host_free(&h);
 	return 0;

@@ -87,6 +87,8 @@ static const char *const migrations[] = {
 	"ALTER TABLE hosts ADD COLUMN memory_bytes INTEGER;"
 	"ALTER TABLE hosts ADD COLUMN disk_count INTEGER;"
 	"ALTER TABLE hosts ADD COLUMN disk_bytes INTEGER;",
+	/* 3: per-host install settings (hosts.c validates them), as a JSON object */
+	"ALTER TABLE hosts ADD COLUMN install TEXT NOT NULL DEFAULT '{}';",
 };
 
 #define EVENTS_KEPT_STR "1000"
@@ -100,7 +102,8 @@ static const char *const migrations[] = {
 	" ORDER BY e.id DESC LIMIT 1), " \
 	"CASE WHEN h.inventory IS NULL THEN NULL ELSE json_object('firmware', h.firmware, " \
 	" 'cpu_model', h.cpu_model, 'cpu_sockets', h.cpu_sockets, 'cpu_threads', h.cpu_threads, " \
-	" 'memory_bytes', h.memory_bytes, 'disk_count', h.disk_count, 'disk_bytes', h.disk_bytes) END"
+	" 'memory_bytes', h.memory_bytes, 'disk_count', h.disk_count, 'disk_bytes', h.disk_bytes) END, " \
+	"h.install"
 
 enum stmt_id {
 	S_BEGIN, S_COMMIT, S_ROLLBACK,
@@ -126,11 +129,11 @@ static const char *const stmt_sql[S_COUNT] = {
 			     "AND (?2 IS NULL OR vendor IS NULL OR vendor = ?2) ORDER BY id LIMIT 1",
 	[S_HOST_BY_HOSTNAME] = "SELECT id FROM hosts WHERE hostname = ?1",
 	[S_HOST_INSERT] = "INSERT INTO hosts (hostname, status, next_boot, image, once, uuid, serial,"
-			  " vendor, product, asset, ssh_keys, inventory, last_seen, created, updated)"
-			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)",
+			  " vendor, product, asset, ssh_keys, inventory, last_seen, created, updated, install)"
+			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15)",
 	[S_HOST_UPDATE] = "UPDATE hosts SET hostname = ?2, status = ?3, next_boot = ?4, image = ?5,"
 			  " once = ?6, uuid = ?7, serial = ?8, vendor = ?9, product = ?10, asset = ?11,"
-			  " ssh_keys = ?12, inventory = ?13, updated = ?14,"
+			  " ssh_keys = ?12, inventory = ?13, updated = ?14, install = ?15,"
 			  " firmware = json_extract(?13, '$.firmware'),"
 			  " cpu_model = json_extract(?13, '$.cpu.model'),"
 			  " cpu_sockets = json_extract(?13, '$.cpu.sockets'),"
@@ -175,7 +178,10 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_IMAGE_DELETE] = "DELETE FROM images WHERE name = ?1",
 	[S_IMAGE_IN_USE] = "SELECT id FROM hosts WHERE image = ?1 ORDER BY id LIMIT 1",
 	[S_IMAGE_LIST] = "SELECT name, format, sha256, size, file, url, created FROM images ORDER BY name",
-	[S_AGENT_DELETE_HOST] = "DELETE FROM agent_tokens WHERE host_id = ?1",
+	/* Revokes a host's tokens of one kind: a boot's agent tokens (?2 = 0) or its installed
+	 * system's phone-home token (?2 = 1). */
+	[S_AGENT_DELETE_HOST] = "DELETE FROM agent_tokens WHERE host_id = ?1"
+				" AND (mode = 'phone-home') = ?2",
 	[S_AGENT_INSERT] = "INSERT INTO agent_tokens (hash, host_id, mode, created, expires)"
 			   " VALUES (?1, ?2, ?3, ?4, ?5)",
 	[S_AGENT_LOOKUP] = "SELECT host_id, mode FROM agent_tokens WHERE hash = ?1 AND expires > ?2",
@@ -479,6 +485,7 @@ void host_free(struct host *h)
 	free(h->inventory);
 	free(h->progress);
 	free(h->summary);
+	free(h->install);
 	for (size_t i = 0; i < h->nmacs; i++)
 		free(h->macs[i]);
 	free(h->macs);
@@ -522,7 +529,8 @@ static int host_from_row(sqlite3_stmt *st, struct host *h)
 	macs = (const char *)sqlite3_column_text(st, 16);
 	h->progress = column_strdup(st, 17);
 	h->summary = column_strdup(st, 18);
-	if (!h->status || !h->next_boot || !h->ssh_keys)
+	h->install = column_strdup(st, 19);
+	if (!h->status || !h->next_boot || !h->ssh_keys || !h->install)
 		goto nomem;
 	for (const char *p = macs; p && *p;) {
 		size_t len = strcspn(p, " ");
@@ -648,6 +656,7 @@ int db_host_insert(const struct host *h, int64_t *id)
 	bind_text(st, 12, h->inventory);
 	bind_opt_int(st, 13, h->last_seen ? h->last_seen : -1);
 	sqlite3_bind_int64(st, 14, (int64_t)time(NULL));
+	bind_text(st, 15, h->install ? h->install : "{}");
 	rc = step_done(st);
 	if (rc == 0)
 		*id = sqlite3_last_insert_rowid(sqlite3_db_handle(st));
@@ -674,6 +683,7 @@ int db_host_update(const struct host *h)
 	bind_text(st, 12, h->ssh_keys);
 	bind_text(st, 13, h->inventory);
 	sqlite3_bind_int64(st, 14, (int64_t)time(NULL));
+	bind_text(st, 15, h->install ? h->install : "{}");
 	return step_done(st);
 }
 
@@ -975,17 +985,22 @@ int db_image_list(struct image **out, size_t *n)
 	return 0;
 }
 
-int db_agent_token_replace(int64_t host_id, const char *hash, const char *mode, int64_t expires)
+int db_agent_token_revoke(int64_t host_id, bool phone_home)
 {
 	sqlite3_stmt *st = stmt(S_AGENT_DELETE_HOST);
-	int rc;
 
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, host_id);
-	if ((rc = step_done(st)) < 0)
-		return rc;
-	if (!(st = stmt(S_AGENT_INSERT)))
+	sqlite3_bind_int(st, 2, phone_home);
+	return step_done(st);
+}
+
+int db_agent_token_insert(int64_t host_id, const char *hash, const char *mode, int64_t expires)
+{
+	sqlite3_stmt *st = stmt(S_AGENT_INSERT);
+
+	if (!st)
 		return -EIO;
 	bind_text(st, 1, hash);
 	sqlite3_bind_int64(st, 2, host_id);
@@ -1011,16 +1026,6 @@ int db_agent_token_lookup(const char *hash, int64_t now, int64_t *host_id, char 
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : err_set(-EIO, "database error");
-}
-
-int db_agent_token_revoke(int64_t host_id)
-{
-	sqlite3_stmt *st = stmt(S_AGENT_DELETE_HOST);
-
-	if (!st)
-		return -EIO;
-	sqlite3_bind_int64(st, 1, host_id);
-	return step_done(st);
 }
 
 int db_admin_token_insert(const char *hash, const char *name)

@@ -77,6 +77,7 @@ json_t *host_to_json(const struct host *h, bool with_inventory)
 		      "updated", time_or_null(h->updated));
 	json_object_set_new(o, "progress", progress_to_json(h->progress));
 	json_object_set_new(o, "summary", h->summary ? json_loads(h->summary, 0, NULL) : json_null());
+	json_object_set_new(o, "install", json_loads(h->install ? h->install : "{}", 0, NULL));
 	return o;
 }
 
@@ -205,6 +206,64 @@ static int check_known_fields(json_t *req, const char *const *allowed)
 	return 0;
 }
 
+static bool string_field(json_t *o, const char *key, size_t max)
+{
+	json_t *v = json_object_get(o, key);
+	const char *s = json_string_value(v);
+
+	return !v || (s && *s && strlen(s) <= max && !strpbrk(s, "\r\n"));
+}
+
+/* Install settings: {"disk": {"serial"|"by_path"|"name": "..."}, "root_password_hash": "$...",
+ * "network": {"mode": "dhcp"} | {"mode": "static", "address": "A/N", "gateway": "G",
+ * "dns": ["..."]}, "cloud_init_user_data": "...", "kernel_args": "...",
+ * "after": "reboot"|"poweroff"|"kexec"}; every key optional. */
+static int install_settings_check(json_t *v)
+{
+	static const char *const keys[] = { "disk", "root_password_hash", "network",
+					    "cloud_init_user_data", "kernel_args", "after", NULL };
+	json_t *disk = json_object_get(v, "disk"), *net = json_object_get(v, "network"), *after;
+	const char *mode, *hash;
+	int rc;
+
+	if ((rc = check_known_fields(v, keys)) < 0)
+		return err_set(rc, "install: %s", err_msg());
+	if (disk && (!json_is_object(disk) || json_object_size(disk) != 1 ||
+		     !(string_field(disk, "serial", 128) && string_field(disk, "by_path", 256) &&
+		       string_field(disk, "name", 32)) ||
+		     !(json_object_get(disk, "serial") || json_object_get(disk, "by_path") ||
+		       json_object_get(disk, "name"))))
+		return err_set(-EINVAL, "install.disk must be {\"serial\": S}, {\"by_path\": P} or {\"name\": N}");
+	hash = json_string_value(json_object_get(v, "root_password_hash"));
+	if (json_object_get(v, "root_password_hash") && (!hash || hash[0] != '$' || !string_field(v, "root_password_hash", 512)))
+		return err_set(-EINVAL, "install.root_password_hash must be a crypt(3) hash such as $6$... "
+					"(mkpasswd -m sha-512), never a password");
+	if (net) {
+		mode = json_string_value(json_object_get(net, "mode"));
+		if (!json_is_object(net) || !mode || (strcmp(mode, "dhcp") && strcmp(mode, "static")))
+			return err_set(-EINVAL, "install.network.mode must be dhcp or static");
+		if (!strcmp(mode, "static") &&
+		    (!json_string_value(json_object_get(net, "address")) || !strchr(json_string_value(json_object_get(net, "address")), '/') ||
+		     !string_field(net, "address", 64) || !string_field(net, "gateway", 64) ||
+		     (json_object_get(net, "dns") && !json_is_array(json_object_get(net, "dns")))))
+			return err_set(-EINVAL, "install.network static needs \"address\": \"A.B.C.D/N\" and may have "
+						"\"gateway\" and \"dns\" (an array)");
+	}
+	if (json_object_get(v, "cloud_init_user_data") &&
+	    (!json_is_string(json_object_get(v, "cloud_init_user_data")) ||
+	     strlen(json_string_value(json_object_get(v, "cloud_init_user_data"))) > 65536))
+		return err_set(-EINVAL, "install.cloud_init_user_data must be a string of at most 64 KiB");
+	if (json_object_get(v, "kernel_args") &&
+	    (!string_field(v, "kernel_args", 1024) || !template_value_safe(json_string_value(json_object_get(v, "kernel_args")))))
+		return err_set(-EINVAL, "install.kernel_args must be one line without $ \" ' \\ ; | & # { }");
+	after = json_object_get(v, "after");
+	if (after && (!json_string_value(after) || (strcmp(json_string_value(after), "reboot") &&
+						  strcmp(json_string_value(after), "poweroff") &&
+						  strcmp(json_string_value(after), "kexec"))))
+		return err_set(-EINVAL, "install.after must be reboot, poweroff or kexec");
+	return 0;
+}
+
 /* Applies the operator-settable fields present in req to h; validates each. */
 static int apply_host_fields(struct host *h, json_t *req)
 {
@@ -284,6 +343,18 @@ static int apply_host_fields(struct host *h, json_t *req)
 		free(h->ssh_keys);
 		h->ssh_keys = text;
 	}
+	if ((v = json_object_get(req, "install"))) {
+		char *text;
+
+		if (!json_is_object(v))
+			return err_set(-EINVAL, "install must be an object of install settings");
+		if ((rc = install_settings_check(v)) < 0)
+			return rc;
+		if (!(text = json_dumps(v, JSON_COMPACT)))
+			return err_set(-ENOMEM, "out of memory");
+		free(h->install);
+		h->install = text;
+	}
 	if (strcmp(h->next_boot, "install") == 0 && !h->image)
 		return err_set(-EINVAL, "next_boot install needs an image; set \"image\" too");
 	return 0;
@@ -300,7 +371,7 @@ static int explain_conflict(int rc, const struct host *h)
 int hosts_enroll(json_t *req, struct host *out)
 {
 	static const char *const allowed[] = { "mac", "hostname", "next_boot", "image", "once",
-					       "ssh_authorized_keys", NULL };
+					       "ssh_authorized_keys", "install", NULL };
 	struct host h = { 0 };
 	char mac[MAC_LEN + 1];
 	int64_t id;
@@ -311,7 +382,7 @@ int hosts_enroll(json_t *req, struct host *out)
 	if (mac_parse(json_string_value(json_object_get(req, "mac")), mac) < 0)
 		return err_set(-EINVAL, "\"mac\" is required, as aa:bb:cc:dd:ee:ff");
 	if (!(h.status = strdup("new")) || !(h.next_boot = strdup("discover")) ||
-	    !(h.ssh_keys = strdup("[]"))) {
+	    !(h.ssh_keys = strdup("[]")) || !(h.install = strdup("{}"))) {
 		host_free(&h);
 		return err_set(-ENOMEM, "out of memory");
 	}
@@ -347,7 +418,7 @@ fail:
 int hosts_patch(const char *ref, json_t *req, struct host *out)
 {
 	static const char *const allowed[] = { "hostname", "next_boot", "image", "once", "status",
-					       "ssh_authorized_keys", NULL };
+					       "ssh_authorized_keys", "install", NULL };
 	struct host h;
 	char *changes;
 	int rc;
@@ -588,7 +659,7 @@ int hosts_agent_done(int64_t host_id, const char *mode, json_t *req, struct host
 		rc = hosts_add_event(h.id, "agent", "error", mode, "%s failed: %s", mode,
 				     why ? why : "no reason given");
 	}
-	if (rc < 0 || (rc = db_host_update(&h)) < 0 || (rc = db_agent_token_revoke(h.id)) < 0)
+	if (rc < 0 || (rc = db_host_update(&h)) < 0 || (rc = db_agent_token_revoke(h.id, false)) < 0)
 		goto fail_host;
 	host_free(&h);
 	if ((rc = db_host_get(host_id, out)) < 0)
@@ -600,5 +671,66 @@ fail_host:
 	host_free(&h);
 fail:
 	db_rollback();
+	return rc;
+}
+
+int hosts_phone_home_token(int64_t host_id, json_t **out)
+{
+	char token[128], *url = NULL;
+	int rc;
+
+	if ((rc = db_begin()) < 0)
+		return rc;
+	if ((rc = token_phone_home_issue(host_id, token, sizeof(token))) < 0 ||
+	    (rc = hosts_add_event(host_id, "server", "info", "install",
+				  "phone-home token issued to the installer")) < 0) {
+		db_rollback();
+		return rc;
+	}
+	if ((rc = hosts_commit(host_id)) < 0)
+		return rc;
+	if (asprintf(&url, "%s/api/v1/phone-home", cfg.public_url) < 0)
+		return err_set(-ENOMEM, "out of memory");
+	*out = json_pack("{s:s, s:s}", "url", url, "token", token);
+	free(url);
+	return 0;
+}
+
+/* The installed system reports in: the host is deployed (unless an operator set it aside),
+ * and what the system said is kept as an event. */
+int hosts_phone_home(int64_t host_id, json_t *report, struct host *out)
+{
+	struct host h;
+	char *text;
+	int rc;
+
+	if (!json_is_object(report))
+		return err_set(-EINVAL, "the report must be a JSON object");
+	if (!(text = json_dumps(report, JSON_COMPACT | JSON_SORT_KEYS)))
+		return err_set(-ENOMEM, "out of memory");
+	if ((rc = db_begin()) < 0) {
+		free(text);
+		return rc;
+	}
+	if ((rc = db_host_get(host_id, &h)) < 0)
+		goto fail;
+	if (strcmp(h.status, "maintenance") && strcmp(h.status, "decommissioned") &&
+	    (rc = set_field(&h.status, "deployed")) < 0)
+		goto fail_host;
+	if ((rc = db_host_update(&h)) < 0 || (rc = db_host_seen(h.id, &(struct boot_identity){ 0 })) < 0 ||
+	    (rc = hosts_add_event(h.id, "system", "info", "deployed", "installed system reported in: %.400s",
+				  text)) < 0 ||
+	    (rc = db_host_get(h.id, out)) < 0)
+		goto fail_host;
+	host_free(&h);
+	free(text);
+	if ((rc = hosts_commit(host_id)) < 0)
+		host_free(out);
+	return rc;
+fail_host:
+	host_free(&h);
+fail:
+	db_rollback();
+	free(text);
 	return rc;
 }

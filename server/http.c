@@ -39,6 +39,8 @@ static const struct route routes[] = {
 	{ "GET", "/api/v1/agent/plan", "/api/v1/agent/plan", AUTH_AGENT, BODY_NONE, handle_agent_plan },
 	{ "POST", "/api/v1/agent/events", "/api/v1/agent/events", AUTH_AGENT, BODY_JSON, handle_agent_events },
 	{ "POST", "/api/v1/agent/done", "/api/v1/agent/done", AUTH_AGENT, BODY_JSON, handle_agent_done },
+	{ "POST", "/api/v1/agent/phone-home-token", "/api/v1/agent/phone-home-token", AUTH_AGENT, BODY_NONE, handle_agent_phone_home_token },
+	{ "POST", "/api/v1/phone-home", "/api/v1/phone-home", AUTH_PHONE_HOME, BODY_JSON, handle_phone_home },
 	{ "GET", "/", "/", AUTH_NONE, BODY_NONE, handle_web_index },
 	{ "GET", "/ui/*", "/ui/*", AUTH_NONE, BODY_NONE, handle_web_file },
 };
@@ -232,16 +234,18 @@ static int authenticate(struct request *req)
 	if (!h || strncasecmp(h, "Bearer ", 7) != 0 || !*(token = h + 7 + strspn(h + 7, " "))) {
 		respond_errorf(req, 401, "%s", req->route->auth == AUTH_ADMIN
 			       ? "missing admin token: send \"Authorization: Bearer <token>\" (anemosd token create makes one)"
-			       : "missing agent token: send \"Authorization: Bearer <agent token>\"");
+			       : "missing token: send \"Authorization: Bearer <token>\"");
 		return -EPERM;
 	}
 	if (strlen(token) > 256) {
 		respond_errorf(req, 401, "token too long");
 		return -EPERM;
 	}
-	rc = req->route->auth == AUTH_ADMIN
-		     ? token_authenticate_admin(token)
-		     : token_authenticate_agent(token, &req->agent_host, req->agent_mode);
+	switch (req->route->auth) {
+	case AUTH_ADMIN: rc = token_authenticate_admin(token); break;
+	case AUTH_AGENT: rc = token_authenticate_agent(token, &req->agent_host, req->agent_mode); break;
+	default: rc = token_authenticate_phone_home(token, &req->agent_host); break;
+	}
 	if (rc < 0) {
 		respond_error(req, rc);
 		return rc;

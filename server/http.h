@@ -13,7 +13,7 @@
 
 #include "anemosd.h"
 
-enum route_auth { AUTH_NONE, AUTH_ADMIN, AUTH_AGENT };
+enum route_auth { AUTH_NONE, AUTH_ADMIN, AUTH_AGENT, AUTH_PHONE_HOME };
 enum route_body { BODY_NONE, BODY_JSON, BODY_INVENTORY, BODY_STREAM };
 
 struct request;
@@ -43,7 +43,7 @@ struct request {
 	bool body_too_large;
 	struct upload *upload;       /* BODY_STREAM: the image being received */
 	int upload_rc;               /* first error while streaming, 0 if none */
-	int64_t agent_host;          /* AUTH_AGENT: the host the token belongs to */
+	int64_t agent_host;          /* AUTH_AGENT, AUTH_PHONE_HOME: the host the token belongs to */
 	char agent_mode[16];         /* AUTH_AGENT: the boot mode the token was issued for */
 	time_t wait_until;           /* a long poll's deadline; 0 before it first waits */
 	unsigned status;             /* what we answered, for the log line and metrics */
@@ -93,6 +93,8 @@ enum MHD_Result handle_agent_inventory(struct request *req);
 enum MHD_Result handle_agent_plan(struct request *req);
 enum MHD_Result handle_agent_events(struct request *req);
 enum MHD_Result handle_agent_done(struct request *req);
+enum MHD_Result handle_agent_phone_home_token(struct request *req);
+enum MHD_Result handle_phone_home(struct request *req);
 
 /* http_events.c: the Server-Sent Events stream of host changes */
 enum MHD_Result handle_events_stream(struct request *req);

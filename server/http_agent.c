@@ -5,6 +5,7 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "http.h"
@@ -63,6 +64,32 @@ enum MHD_Result handle_agent_events(struct request *req)
 	int rc = hosts_agent_event(req->agent_host, req->json, &event);
 
 	return rc < 0 ? respond_error(req, rc) : respond_json(req, 201, event);
+}
+
+/* The installer asks for the token it writes into the installed system, before it ends the
+ * boot with done (which revokes the agent token). */
+enum MHD_Result handle_agent_phone_home_token(struct request *req)
+{
+	json_t *o;
+	int rc;
+
+	if (strcmp(req->agent_mode, "install") != 0)
+		return respond_errorf(req, 403, "only an install boot gets a phone-home token");
+	rc = hosts_phone_home_token(req->agent_host, &o);
+	return rc < 0 ? respond_error(req, rc) : respond_json(req, 201, o);
+}
+
+enum MHD_Result handle_phone_home(struct request *req)
+{
+	struct host h;
+	json_t *o;
+	int rc = hosts_phone_home(req->agent_host, req->json, &h);
+
+	if (rc < 0)
+		return respond_error(req, rc);
+	o = host_to_json(&h, false);
+	host_free(&h);
+	return respond_json(req, 200, o);
 }
 
 enum MHD_Result handle_agent_done(struct request *req)

@@ -24,6 +24,7 @@ struct config cfg = {
 	.data_dir = "var",
 	.scripts_dir = ANEMOS_SCRIPTS_DIR,
 	.agent_token_ttl = 3600,
+	.phone_home_ttl = 30L * 86400,
 	.max_body = 1 << 20,
 	.max_inventory_body = 8 << 20,
 	.kernel_args = "console=tty0 console=ttyS0,115200n8",
@@ -46,6 +47,7 @@ static void usage(FILE *f)
 		"  --agent-token-ttl SECONDS  lifetime of a boot's agent token (default 3600)\n"
 		"  --max-body BYTES           request body limit (default 1048576)\n"
 		"  --max-inventory-body BYTES inventory body limit (default 8388608)\n"
+		"  --ssh-keys FILE            authorized_keys given to every installed system and rescue\n"
 		"  --kernel-args ARGS         extra kernel arguments of the Anemos environment\n"
 		"                             (default \"console=tty0 console=ttyS0,115200n8\")\n"
 		"  --log-level LEVEL          error, warn, info (default) or debug\n",
@@ -98,7 +100,7 @@ static int token_create(int argc, char **argv)
 static void parse_options(int argc, char **argv)
 {
 	enum { O_LISTEN = 256, O_DATA, O_BOOT, O_URL, O_WEB, O_SCRIPTS, O_THREADS, O_TTL, O_BODY,
-	       O_INVBODY, O_KARGS, O_LOG };
+	       O_INVBODY, O_KARGS, O_LOG, O_KEYS };
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, O_LISTEN },
 		{ "data", required_argument, NULL, O_DATA },
@@ -111,6 +113,7 @@ static void parse_options(int argc, char **argv)
 		{ "max-body", required_argument, NULL, O_BODY },
 		{ "max-inventory-body", required_argument, NULL, O_INVBODY },
 		{ "kernel-args", required_argument, NULL, O_KARGS },
+		{ "ssh-keys", required_argument, NULL, O_KEYS },
 		{ "log-level", required_argument, NULL, O_LOG },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -132,6 +135,7 @@ static void parse_options(int argc, char **argv)
 			cfg.max_inventory_body = (size_t)parse_number("--max-inventory-body", optarg, 1024, 1L << 30);
 			break;
 		case O_KARGS: cfg.kernel_args = optarg; break;
+		case O_KEYS: cfg.ssh_keys_file = optarg; break;
 		case O_LOG:
 			if ((level = log_level_parse(optarg)) < 0)
 				log_fatal("--log-level: '%s' is not error, warn, info or debug", optarg);
@@ -207,6 +211,8 @@ int main(int argc, char **argv)
 		log_fatal("%s", err_msg());
 	if (templates_load(cfg.scripts_dir) < 0)
 		log_fatal("%s (set --scripts-dir)", err_msg());
+	if (boot_default_keys_load(cfg.ssh_keys_file) < 0)
+		log_fatal("%s", err_msg());
 	if (access(cfg.boot_dir, R_OK | X_OK) < 0)
 		log_warn("boot folder %s is not readable: /boot/ will answer 404 until it is", cfg.boot_dir);
 	if (http_start() < 0)
@@ -220,6 +226,7 @@ int main(int argc, char **argv)
 	http_stop();
 	db_shutdown();
 	templates_free();
+	boot_default_keys_free();
 	free(boot_dir);
 	free(public_url);
 	return 0;

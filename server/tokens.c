@@ -1,8 +1,13 @@
 /*
- * Tokens. Admin tokens ("anemos_admin_" + 256 random bits) are made by `anemosd token create`;
- * agent tokens ("anemos_agent_" + 256 random bits) are issued per boot and per host when
- * anemosd hands a machine the Anemos environment. Only SHA-256 hashes are stored, so the
- * database never holds a usable secret; issuing a host a new agent token revokes its old one.
+ * Tokens, each 256 random bits after a prefix naming its kind; only SHA-256 hashes are
+ * stored, so the database never holds a usable secret.
+ * - admin ("anemos_admin_"): made by `anemosd token create`, for operators;
+ * - agent ("anemos_agent_"): issued per boot and per host when anemosd hands a machine the
+ *   Anemos environment; a newer boot's token revokes the older one, the end of the boot
+ *   revokes it, and it expires after --agent-token-ttl;
+ * - phone-home ("anemos_phone_"): written into an installed system by the agent, so that the
+ *   system can report in (POST /api/v1/phone-home); valid for that host only, replaced by
+ *   the next install, expiring after 30 days.
  */
 #include <errno.h>
 #include <string.h>
@@ -13,6 +18,7 @@
 
 #define ADMIN_PREFIX "anemos_admin_"
 #define AGENT_PREFIX "anemos_agent_"
+#define PHONE_PREFIX "anemos_phone_"
 #define TOKEN_BYTES 32
 
 bool token_looks_admin(const char *t) { return strncmp(t, ADMIN_PREFIX, strlen(ADMIN_PREFIX)) == 0; }
@@ -45,7 +51,38 @@ int token_agent_issue(int64_t host_id, const char *mode, char *out, size_t outsz
 	if ((rc = random_token(AGENT_PREFIX, TOKEN_BYTES, out, outsz)) < 0)
 		return err_set(rc, "cannot make a random token");
 	sha256_hex(out, strlen(out), hash);
-	return db_agent_token_replace(host_id, hash, mode, (int64_t)time(NULL) + cfg.agent_token_ttl);
+	/* A new install also retires the phone-home token of the system it replaces. */
+	if ((rc = db_agent_token_revoke(host_id, false)) < 0 ||
+	    (strcmp(mode, "install") == 0 && (rc = db_agent_token_revoke(host_id, true)) < 0))
+		return rc;
+	return db_agent_token_insert(host_id, hash, mode, (int64_t)time(NULL) + cfg.agent_token_ttl);
+}
+
+int token_phone_home_issue(int64_t host_id, char *out, size_t outsz)
+{
+	char hash[SHA256_HEX_LEN + 1];
+	int rc;
+
+	if ((rc = random_token(PHONE_PREFIX, TOKEN_BYTES, out, outsz)) < 0)
+		return err_set(rc, "cannot make a random token");
+	sha256_hex(out, strlen(out), hash);
+	if ((rc = db_agent_token_revoke(host_id, true)) < 0)
+		return rc;
+	return db_agent_token_insert(host_id, hash, "phone-home", (int64_t)time(NULL) + cfg.phone_home_ttl);
+}
+
+int token_authenticate_phone_home(const char *token, int64_t *host_id)
+{
+	char hash[SHA256_HEX_LEN + 1], mode[16];
+	int rc;
+
+	if (strncmp(token, PHONE_PREFIX, strlen(PHONE_PREFIX)) != 0)
+		return err_set(-EACCES, "phone-home takes the token the installer wrote into the system");
+	sha256_hex(token, strlen(token), hash);
+	rc = db_agent_token_lookup(hash, (int64_t)time(NULL), host_id, mode);
+	if (rc == -ENOENT)
+		return err_set(-EPERM, "phone-home token unknown, expired or replaced by a newer install");
+	return rc;
 }
 
 int token_authenticate_admin(const char *token)
@@ -67,8 +104,10 @@ int token_authenticate_agent(const char *token, int64_t *host_id, char mode[16])
 	char hash[SHA256_HEX_LEN + 1];
 	int rc;
 
-	if (token_looks_admin(token))
-		return err_set(-EACCES, "agent endpoints take the agent token of a boot, not an admin token");
+	if (!token_looks_agent(token))
+		return err_set(token_looks_admin(token) || strncmp(token, PHONE_PREFIX, strlen(PHONE_PREFIX)) == 0
+			       ? -EACCES : -EPERM,
+			       "agent endpoints take the agent token of a boot (anemos.token), not this token");
 	sha256_hex(token, strlen(token), hash);
 	rc = db_agent_token_lookup(hash, (int64_t)time(NULL), host_id, mode);
 	if (rc == -ENOENT)
