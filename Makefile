@@ -8,7 +8,7 @@
 
 BUILD    ?= build
 CC       ?= cc
-PKGS      = libmicrohttpd sqlite3 jansson libcrypto libcurl
+PKGS      = libmicrohttpd sqlite3 jansson libcrypto libcurl libarchive
 CPPFLAGS += -D_GNU_SOURCE -Ilib -DANEMOS_SCRIPTS_DIR=\"$(CURDIR)/ipxe-scripts\"
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -64,7 +64,7 @@ $(BUILD)/anemos-inventory: $(INV_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $$(pkg-config --libs jansson libcrypto)
 
 $(BUILD)/anemos-agent: $(AGENT_OBJ) $(INV_LIB_OBJ) $(LIB_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $$(pkg-config --libs jansson libcurl libcrypto)
+	$(CC) $(LDFLAGS) -o $@ $^ $$(pkg-config --libs jansson libcurl libcrypto libarchive)
 
 $(INV_UNIT_BIN): $(BUILD)/tests/%: tests/unit/%.c $(INV_LIB_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)

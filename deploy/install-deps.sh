@@ -8,7 +8,7 @@
 set -eu
 
 build_pkgs="gcc make pkg-config libc6-dev libmicrohttpd-dev libsqlite3-dev libjansson-dev
-libssl-dev libcurl4-openssl-dev"
+libssl-dev libcurl4-openssl-dev libarchive-dev"
 test_pkgs="$build_pkgs libcmocka-dev curl jq sqlite3 procps qemu-system-x86 qemu-utils ipxe-qemu ovmf seabios"
 bench_pkgs="$test_pkgs wrk nginx-light"
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "install.h"
 #include "inventory.h"
 
 #define PLAN_WAIT 60 /* seconds one long-polled plan request may wait on the server */
@@ -111,14 +112,15 @@ static void finish(struct agent *a, bool ok, const char *error)
 	json_decref(body);
 }
 
-static int post_inventory(struct agent *a)
+/* Posts the inventory; returns it (the installer picks its disk from it), or NULL. */
+static json_t *post_inventory(struct agent *a)
 {
 	json_t *inventory = inventory_collect(a->root), *reply = NULL;
 	int status;
 
 	if (!inventory) {
 		client_report(a, "error", "inventory", "collecting the hardware inventory failed (out of memory)");
-		return -ENOMEM;
+		return NULL;
 	}
 	status = client_call(a, "POST", "/api/v1/agent/inventory", inventory, 60, &reply);
 	if (status == 200)
@@ -131,8 +133,11 @@ static int post_inventory(struct agent *a)
 		fprintf(stderr, "anemos-agent: anemosd refused the inventory (%d): %s\n", status,
 			reply ? json_string_value(json_object_get(reply, "error")) : "no answer");
 	json_decref(reply);
-	json_decref(inventory);
-	return status == 200 ? 0 : -EIO;
+	if (status != 200) {
+		json_decref(inventory);
+		return NULL;
+	}
+	return inventory;
 }
 
 /* Asks for the plan until it says something other than "discover" (or, in rescue mode, at
@@ -173,16 +178,17 @@ static int run(struct agent *a)
 	time_t deadline = time(NULL) + a->poweroff_after;
 	const char *action;
 	char where[256];
-	json_t *plan;
+	json_t *plan, *inventory;
 	int rc = EXIT_FAILED;
 
 	client_report(a, "info", a->mode, "anemos-agent started (%s)", a->mode);
-	if (post_inventory(a) < 0)
+	if (!(inventory = post_inventory(a)))
 		return EXIT_FAILED;
 	if (strcmp(a->mode, "discover") == 0)
 		fprintf(stderr, "anemos-agent: waiting for an assignment (up to %ld min)\n", a->poweroff_after / 60);
 	plan = await_plan(a, deadline);
 	if (!plan) {
+		json_decref(inventory);
 		if (time(NULL) < deadline)
 			return EXIT_FAILED;
 		client_report(a, "info", a->mode, "no assignment after %ld minutes; powering off",
@@ -204,19 +210,14 @@ static int run(struct agent *a)
 			rc = EXIT_RESCUE;
 		}
 	} else if (strcmp(action, "install") == 0) {
-		json_t *image = json_object_get(plan, "image");
-
-		client_report(a, "info", "install", "received an install plan: image %s (%s, sha256 %s)",
-			      json_string_value(json_object_get(image, "name")),
-			      json_string_value(json_object_get(image, "format")),
-			      json_string_value(json_object_get(image, "sha256")));
-		finish(a, false, "this anemos-agent does not install images yet");
+		rc = install_run(a, plan, inventory);
 	} else {
 		client_report(a, "info", a->mode, "next boot is now %s; rebooting", action);
 		finish(a, true, NULL);
 		rc = EXIT_REBOOT;
 	}
 	json_decref(plan);
+	json_decref(inventory);
 	return rc;
 }
 

@@ -47,13 +47,16 @@ expect_eq "rescue: the plan's keys are root's authorized_keys" "ssh-ed25519 AAAA
 expect_eq "rescue: authorized_keys is private" 600 "$(stat -c %a "$WORK/ssh/authorized_keys")"
 expect_match "rescue: an event says where to SSH" 'rescue environment up: ssh root@' "$(events 52:54:00:40:00:03)"
 
-# An install plan: the agent reports it (installing is the next issue's work) and fails the boot.
+# An install plan outside the Anemos initramfs: refused before any disk is touched (the
+# agent only installs where initramfs/build.sh left its marker).
 body_of "$(api POST /api/v1/images '{"name":"tiny","url":"http://192.0.2.10/tiny.tar.zst","sha256":"'"$(printf %064d 0)"'"}')" >/dev/null
 api POST /api/v1/hosts '{"mac":"52:54:00:40:00:04","next_boot":"install","image":"tiny"}' >/dev/null
 T=$(boot_token 52:54:00:40:00:04)
 run_agent install "$T"; rc=$?
-expect_eq "install plan: exit 1" 1 "$rc"
-expect_match "install plan: received and reported" 'received an install plan: image tiny \(tar.zst' "$(events 52:54:00:40:00:04)"
+expect_eq "install plan outside the initramfs: exit 1" 1 "$rc"
+expect_match "install plan outside the initramfs: refused, and why" 'install failed: refusing to install: not running in the Anemos initramfs' "$(events 52:54:00:40:00:04)"
+expect_no_match "no disk was partitioned" 'sfdisk|mkfs|wiped' "$(cat "$WORK/agent.out")"
+expect_eq "the host is failed, not left installing" failed "$(host_field 52:54:00:40:00:04 .status)"
 
 # A refused token: no retrying, a clear exit.
 run_agent discover anemos_agent_0000; rc=$?

@@ -1,0 +1,861 @@
+/*
+ * The install, as a straight line: pick the disk, partition it for the firmware in use,
+ * make the filesystems, stream the image onto them (HTTP → libarchive → disk, SHA-256 on
+ * the way), configure the host, install the bootloader, end the boot with anemosd. Once the
+ * disk has been touched, any failure wipes its partition tables (both GPT copies and the
+ * MBR), so a half-written system never boots, and the host is reported failed with why.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <linux/reboot.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <archive_entry.h>
+
+#include "install.h"
+
+#define TARGET "/mnt/target"
+#define ESP_MOUNT TARGET "/boot/efi"
+#define MBR_BIN "/usr/lib/syslinux/mbr/mbr.bin"
+#define SYSTEMD_BOOT "/usr/lib/systemd/boot/efi/systemd-bootx64.efi"
+/* Written by initramfs/build.sh: the agent only ever partitions disks inside the Anemos
+ * environment, never on a machine that merely runs the binary. */
+#define INITRAMFS_MARKER "/etc/anemos-initramfs"
+
+struct target {
+	struct agent *a;
+	json_t *plan, *settings, *image;
+	char disk[80];              /* /dev/NAME */
+	uint64_t disk_size;
+	bool uefi;
+	char esp[96], root[96];     /* partition devices ("" for no ESP) */
+	char root_uuid[40], esp_id[10];
+	bool touched, root_mounted, esp_mounted;
+	char why[512];              /* the failure, for the operator */
+	time_t last_progress;
+	int64_t total;              /* image size in bytes, -1 unknown */
+};
+
+static int failf(struct target *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int failf(struct target *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(t->why, sizeof(t->why), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Runs argv (no shell), optionally feeding `input` on its stdin; 0 when it exits 0. */
+static int run(struct target *t, const char *const argv[], const char *input)
+{
+	int pipefd[2] = { -1, -1 }, status;
+	pid_t pid;
+
+	if (input && pipe(pipefd) < 0)
+		return failf(t, "pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		return failf(t, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		if (input) {
+			dup2(pipefd[0], 0);
+			close(pipefd[0]);
+			close(pipefd[1]);
+		}
+		dup2(2, 1);
+		execvp(argv[0], (char *const *)argv);
+		fprintf(stderr, "anemos-agent: cannot run %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	if (input) {
+		close(pipefd[0]);
+		if (write(pipefd[1], input, strlen(input)) < 0)
+			fprintf(stderr, "anemos-agent: writing to %s: %s\n", argv[0], strerror(errno));
+		close(pipefd[1]);
+	}
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return failf(t, "%s failed (exit %d)", argv[0], WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	return 0;
+}
+
+static int write_file(struct target *t, const char *path, mode_t mode, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int write_file(struct target *t, const char *path, mode_t mode, const char *fmt, ...)
+{
+	char full[512];
+	va_list ap;
+	FILE *f;
+
+	snprintf(full, sizeof(full), "%s%s", TARGET, path);
+	if (!(f = fopen(full, "we")))
+		return failf(t, "cannot write %s: %s", path, strerror(errno));
+	fchmod(fileno(f), mode);
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	if (fclose(f) != 0)
+		return failf(t, "cannot write %s: %s", path, strerror(errno));
+	return 0;
+}
+
+/* mkdir -p under TARGET. */
+static void make_dirs(const char *path, mode_t mode)
+{
+	char full[512];
+
+	snprintf(full, sizeof(full), "%s%s", TARGET, path);
+	for (char *p = full + strlen(TARGET) + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		mkdir(full, 0755);
+		*p = '/';
+	}
+	mkdir(full, mode);
+}
+
+static bool target_has(const char *path)
+{
+	char full[512];
+
+	snprintf(full, sizeof(full), "%s%s", TARGET, path);
+	return access(full, F_OK) == 0;
+}
+
+static void random_hex(char *out, size_t digits)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char b[32];
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || read(fd, b, sizeof(b)) != (ssize_t)sizeof(b))
+		for (size_t i = 0; i < sizeof(b); i++)
+			b[i] = (unsigned char)(rand() ^ time(NULL));
+	if (fd >= 0)
+		close(fd);
+	for (size_t i = 0; i < digits; i++)
+		out[i] = hex[(b[i / 2] >> ((i & 1) ? 0 : 4)) & 15];
+	out[digits] = '\0';
+}
+
+/* The disk the plan names (serial, by_path or name), else the largest non-removable one. */
+static int pick_disk(struct target *t, json_t *inventory)
+{
+	json_t *want = json_object_get(t->settings, "disk"), *d, *best = NULL;
+	const char *key = NULL, *value = NULL;
+	size_t i;
+
+	if (json_is_object(want)) {
+		key = json_object_iter_key(json_object_iter(want));
+		value = json_string_value(json_object_iter_value(json_object_iter(want)));
+	}
+	json_array_foreach(json_object_get(inventory, "disks"), i, d) {
+		json_int_t size = json_integer_value(json_object_get(d, "size_bytes"));
+
+		if (key) {
+			const char *have = json_string_value(json_object_get(d, key));
+
+			if (have && value && strcmp(have, value) == 0)
+				best = d;
+		} else if (!json_is_true(json_object_get(d, "removable")) && size > 0 &&
+			   (!best || size > json_integer_value(json_object_get(best, "size_bytes")))) {
+			best = d;
+		}
+	}
+	if (!best)
+		return key ? failf(t, "no disk with %s %s (see the host's inventory)", key, value)
+			   : failf(t, "no non-removable disk to install onto");
+	snprintf(t->disk, sizeof(t->disk), "/dev/%s", json_string_value(json_object_get(best, "name")));
+	t->disk_size = (uint64_t)json_integer_value(json_object_get(best, "size_bytes"));
+	return 0;
+}
+
+/* True if the disk, or any partition of it, is mounted or used as swap. */
+static bool disk_in_use(const char *disk)
+{
+	static const char *const tables[] = { "/proc/mounts", "/proc/swaps" };
+	char line[1024];
+	size_t len = strlen(disk);
+
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		FILE *f = fopen(tables[i], "re");
+
+		if (!f)
+			return true; /* cannot tell: assume the worst */
+		while (fgets(line, sizeof(line), f))
+			if (strncmp(line, disk, len) == 0) {
+				fclose(f);
+				return true;
+			}
+		fclose(f);
+	}
+	return false;
+}
+
+static void partition_path(const char *disk, int n, char *out, size_t outsz)
+{
+	size_t len = strlen(disk);
+	bool digit = len && disk[len - 1] >= '0' && disk[len - 1] <= '9';
+
+	snprintf(out, outsz, "%s%s%d", disk, digit ? "p" : "", n); /* nvme0n1p1, vda1 */
+}
+
+/* Waits (bounded) for the kernel to create a partition's device node. */
+static int wait_for(struct target *t, const char *dev)
+{
+	for (int i = 0; i < 100; i++) {
+		if (access(dev, F_OK) == 0)
+			return 0;
+		usleep(100000);
+	}
+	return failf(t, "%s did not appear after partitioning", dev);
+}
+
+static int partition_and_format(struct target *t)
+{
+	const char *sfdisk[] = { "sfdisk", "--wipe", "always", "--wipe-partitions", "always", "-q", t->disk, NULL };
+	char label[16];
+
+	t->touched = true;
+	random_hex(t->esp_id, 8);
+	random_hex(t->root_uuid, 32);
+	memmove(t->root_uuid + 21, t->root_uuid + 20, 13);
+	memmove(t->root_uuid + 17, t->root_uuid + 16, 17);
+	memmove(t->root_uuid + 13, t->root_uuid + 12, 22);
+	memmove(t->root_uuid + 9, t->root_uuid + 8, 27);
+	t->root_uuid[8] = t->root_uuid[13] = t->root_uuid[18] = t->root_uuid[23] = '-';
+	t->root_uuid[36] = '\0';
+	if (t->uefi) {
+		if (run(t, sfdisk, "label: gpt\nsize=512MiB, type=U, name=ESP\ntype=L, name=root\n") < 0)
+			return -1;
+		partition_path(t->disk, 1, t->esp, sizeof(t->esp));
+		partition_path(t->disk, 2, t->root, sizeof(t->root));
+		if (wait_for(t, t->esp) < 0 || wait_for(t, t->root) < 0)
+			return -1;
+		snprintf(label, sizeof(label), "%s", t->esp_id);
+		{
+			const char *mkfs_vfat[] = { "mkfs.vfat", "-F", "32", "-n", "ESP", "-i", label, t->esp, NULL };
+			const char *mkfs_ext4[] = { "mkfs.ext4", "-q", "-F", "-L", "root", "-U", t->root_uuid, t->root, NULL };
+
+			if (run(t, mkfs_vfat, NULL) < 0 || run(t, mkfs_ext4, NULL) < 0)
+				return -1;
+		}
+	} else {
+		/* BIOS: one bootable ext4 partition for extlinux, without the 64bit feature
+		 * that older syslinux releases cannot read. */
+		const char *mkfs_ext4[] = { "mkfs.ext4", "-q", "-F", "-O", "^64bit", "-L", "root", "-U", t->root_uuid,
+					    t->root, NULL };
+
+		if (run(t, sfdisk, "label: dos\ntype=83, bootable\n") < 0)
+			return -1;
+		partition_path(t->disk, 1, t->root, sizeof(t->root));
+		if (wait_for(t, t->root) < 0 || run(t, mkfs_ext4, NULL) < 0)
+			return -1;
+	}
+	mkdir("/mnt", 0755);
+	mkdir(TARGET, 0755);
+	if (mount(t->root, TARGET, "ext4", 0, NULL) < 0)
+		return failf(t, "cannot mount %s: %s", t->root, strerror(errno));
+	t->root_mounted = true;
+	if (t->uefi) {
+		make_dirs("/boot/efi", 0755);
+		if (mount(t->esp, ESP_MOUNT, "vfat", 0, "umask=0077") < 0)
+			return failf(t, "cannot mount %s: %s", t->esp, strerror(errno));
+		t->esp_mounted = true;
+	}
+	return 0;
+}
+
+/* Progress: one event a second at most, with bytes, total, percent and rate. */
+static void report_progress(struct stream *s)
+{
+	struct target *t = s->cls;
+	time_t now = time(NULL);
+	double secs = now > s->started ? (double)(now - s->started) : 1.0;
+	char msg[200];
+	json_t *ev;
+
+	if (now - t->last_progress < 1)
+		return;
+	t->last_progress = now;
+	if (t->total > 0)
+		snprintf(msg, sizeof(msg), "writing image: %.1f of %.1f MiB (%.0f%%), %.1f MiB/s",
+			 (double)s->received / 1048576.0, (double)t->total / 1048576.0,
+			 100.0 * (double)s->received / (double)t->total, (double)s->received / 1048576.0 / secs);
+	else
+		snprintf(msg, sizeof(msg), "writing image: %.1f MiB, %.1f MiB/s", (double)s->received / 1048576.0,
+			 (double)s->received / 1048576.0 / secs);
+	fprintf(stderr, "anemos-agent: %s\n", msg);
+	ev = json_pack("{s:s, s:s, s:s, s:I}", "phase", "install", "level", "info", "message", msg,
+		       "bytes", (json_int_t)s->received);
+	if (t->total > 0)
+		json_object_set_new(ev, "total", json_integer(t->total));
+	{
+		long saved = t->a->retry_for;
+
+		t->a->retry_for = 5; /* progress is worth a few seconds, never the install */
+		client_call(t->a, "POST", "/api/v1/agent/events", ev, 10, NULL);
+		t->a->retry_for = saved;
+	}
+	json_decref(ev);
+}
+
+/* Copies one entry's data from the archive to the disk writer. */
+static int copy_data(struct archive *in, struct archive *out)
+{
+	const void *buf;
+	size_t len;
+	la_int64_t off;
+	int r;
+
+	while ((r = archive_read_data_block(in, &buf, &len, &off)) == ARCHIVE_OK)
+		if (archive_write_data_block(out, buf, len, off) < ARCHIVE_OK)
+			return ARCHIVE_FATAL;
+	return r == ARCHIVE_EOF ? ARCHIVE_OK : r;
+}
+
+/* A root filesystem archive, extracted into TARGET as it streams in. */
+static int extract_tree(struct target *t, struct archive *ar)
+{
+	struct archive *disk = archive_write_disk_new();
+	struct archive_entry *entry;
+	int r = ARCHIVE_OK;
+
+	archive_write_disk_set_options(disk, ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
+				       ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_ACL |
+				       ARCHIVE_EXTRACT_FFLAGS | ARCHIVE_EXTRACT_UNLINK |
+				       ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+				       ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
+	if (chdir(TARGET) < 0) {
+		archive_write_free(disk);
+		return failf(t, "chdir %s: %s", TARGET, strerror(errno));
+	}
+	while ((r = archive_read_next_header(ar, &entry)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+		if (archive_write_header(disk, entry) < ARCHIVE_WARN ||
+		    (archive_entry_size(entry) > 0 && copy_data(ar, disk) < ARCHIVE_WARN) ||
+		    archive_write_finish_entry(disk) < ARCHIVE_WARN) {
+			failf(t, "writing %s: %s", archive_entry_pathname(entry), archive_error_string(disk));
+			r = ARCHIVE_FATAL;
+			break;
+		}
+	}
+	if (r != ARCHIVE_EOF && !t->why[0])
+		failf(t, "reading the image: %s", archive_error_string(ar));
+	archive_write_free(disk);
+	if (chdir("/") < 0)
+		return failf(t, "chdir /: %s", strerror(errno));
+	return r == ARCHIVE_EOF ? 0 : -1;
+}
+
+/* A whole-disk image, written block by block onto the disk. */
+static int write_raw(struct target *t, struct archive *ar)
+{
+	struct archive_entry *entry;
+	uint64_t off = 0;
+	const void *buf;
+	size_t len;
+	la_int64_t at;
+	int fd, r;
+
+	t->touched = true;
+	if ((fd = open(t->disk, O_WRONLY | O_CLOEXEC)) < 0)
+		return failf(t, "cannot open %s: %s", t->disk, strerror(errno));
+	if ((r = archive_read_next_header(ar, &entry)) != ARCHIVE_OK) {
+		close(fd);
+		return failf(t, "reading the image: %s", archive_error_string(ar));
+	}
+	while ((r = archive_read_data_block(ar, &buf, &len, &at)) == ARCHIVE_OK) {
+		if (off + len > t->disk_size) {
+			close(fd);
+			return failf(t, "the image is larger than %s (%llu bytes)", t->disk, (unsigned long long)t->disk_size);
+		}
+		for (size_t done = 0; done < len;) {
+			ssize_t n = pwrite(fd, (const char *)buf + done, len - done, (off_t)(off + done));
+
+			if (n < 0) {
+				close(fd);
+				return failf(t, "writing %s: %s", t->disk, strerror(errno));
+			}
+			done += (size_t)n;
+		}
+		off += len;
+	}
+	if (r != ARCHIVE_EOF || fsync(fd) < 0) {
+		close(fd);
+		return failf(t, "reading the image: %s", archive_error_string(ar));
+	}
+	ioctl(fd, BLKRRPART);
+	close(fd);
+	return 0;
+}
+
+/* Streams the image, verifying its SHA-256 once the last byte is in. */
+static int stream_image(struct target *t)
+{
+	const char *url = json_string_value(json_object_get(t->image, "url"));
+	const char *want = json_string_value(json_object_get(t->image, "sha256"));
+	const char *format = json_string_value(json_object_get(t->image, "format"));
+	bool raw = format && strncmp(format, "raw", 3) == 0;
+	char got[SHA256_HEX_LEN + 1];
+	struct archive *ar = archive_read_new();
+	struct stream s;
+	int rc = -1;
+
+	if (!url || !want || !format || !ar) {
+		archive_read_free(ar);
+		return failf(t, "the plan's image lacks url, sha256 or format");
+	}
+	t->total = json_is_integer(json_object_get(t->image, "size"))
+			   ? json_integer_value(json_object_get(t->image, "size")) : -1;
+	archive_read_support_filter_all(ar);
+	if (raw)
+		archive_read_support_format_raw(ar);
+	else
+		archive_read_support_format_tar(ar);
+	if (stream_open(&s, url) < 0) {
+		archive_read_free(ar);
+		return failf(t, "out of memory");
+	}
+	s.progress = report_progress;
+	s.cls = t;
+	if (archive_read_open(ar, &s, NULL, stream_read, NULL) != ARCHIVE_OK)
+		failf(t, "reading the image: %s", s.error[0] ? s.error : archive_error_string(ar));
+	else if ((raw ? write_raw(t, ar) : extract_tree(t, ar)) < 0)
+		;
+	else if (stream_drain(&s) < 0)
+		failf(t, "%s", s.error);
+	else {
+		sha256_finish(s.sha, got);
+		s.sha = NULL;
+		if (strcasecmp(got, want) != 0)
+			failf(t, "SHA-256 mismatch: the image is %s, the plan says %s", got, want);
+		else
+			rc = 0;
+	}
+	if (rc < 0 && s.error[0] && !strstr(t->why, s.error))
+		snprintf(t->why + strlen(t->why), sizeof(t->why) - strlen(t->why), " (%s)", s.error);
+	report_progress(&s);
+	fprintf(stderr, "anemos-agent: received %llu bytes in %ld s\n", (unsigned long long)s.received,
+		(long)(time(NULL) - s.started));
+	archive_read_free(ar);
+	stream_close(&s);
+	return rc;
+}
+
+/* For whole-disk images: mounts the partition that holds a Linux root (it has /etc). */
+static int mount_raw_root(struct target *t)
+{
+	mkdir("/mnt", 0755);
+	mkdir(TARGET, 0755);
+	for (int n = 1; n <= 16; n++) {
+		partition_path(t->disk, n, t->root, sizeof(t->root));
+		for (int i = 0; i < 20 && access(t->root, F_OK) < 0; i++)
+			usleep(100000);
+		if (mount(t->root, TARGET, "ext4", 0, NULL) < 0)
+			continue;
+		if (target_has("/etc")) {
+			t->root_mounted = true;
+			return 0;
+		}
+		umount(TARGET);
+	}
+	t->root[0] = '\0';
+	return failf(t, "the whole-disk image has no ext4 partition with /etc to configure");
+}
+
+static const char *hostname_of(struct target *t, char *buf, size_t len)
+{
+	const char *h = json_string_value(json_object_get(json_object_get(t->plan, "host"), "hostname"));
+
+	if (h)
+		return h;
+	snprintf(buf, len, "host-%lld", (long long)json_integer_value(json_object_get(json_object_get(t->plan, "host"), "id")));
+	return buf;
+}
+
+/* Replaces root's password hash in the target's /etc/shadow, if it has one. */
+static int set_root_password(struct target *t, const char *hash)
+{
+	char path[256], tmp[264], line[1024];
+	FILE *in, *out;
+
+	snprintf(path, sizeof(path), "%s/etc/shadow", TARGET);
+	snprintf(tmp, sizeof(tmp), "%s.anemos", path);
+	if (!(in = fopen(path, "re")))
+		return 0;
+	if (!(out = fopen(tmp, "we"))) {
+		fclose(in);
+		return failf(t, "cannot write /etc/shadow: %s", strerror(errno));
+	}
+	fchmod(fileno(out), 0640);
+	while (fgets(line, sizeof(line), in)) {
+		char *rest;
+
+		if (strncmp(line, "root:", 5) == 0 && (rest = strchr(line + 5, ':')))
+			fprintf(out, "root:%s%s", hash, rest);
+		else
+			fputs(line, out);
+	}
+	fclose(in);
+	if (fclose(out) != 0 || rename(tmp, path) < 0)
+		return failf(t, "cannot write /etc/shadow: %s", strerror(errno));
+	return 0;
+}
+
+static int configure_network(struct target *t)
+{
+	json_t *net = json_object_get(t->settings, "network"), *dns;
+	const char *mode = json_string_value(json_object_get(net, "mode"));
+	bool fixed = mode && strcmp(mode, "static") == 0;
+	const char *address = json_string_value(json_object_get(net, "address"));
+	const char *gateway = json_string_value(json_object_get(net, "gateway"));
+	char servers[512] = "";
+	size_t i, o = 0;
+	json_t *d;
+
+	dns = json_object_get(net, "dns");
+	json_array_foreach(dns, i, d)
+		if (json_is_string(d) && o + strlen(json_string_value(d)) + 2 < sizeof(servers))
+			o += (size_t)snprintf(servers + o, sizeof(servers) - o, "%s%s", o ? " " : "", json_string_value(d));
+	make_dirs("/etc/anemos", 0755);
+	if (fixed ? write_file(t, "/etc/anemos/network", 0644, "mode=static\naddress=%s\ngateway=%s\ndns=%s\n",
+			       address, gateway ? gateway : "", servers) < 0
+		  : write_file(t, "/etc/anemos/network", 0644, "mode=dhcp\n") < 0)
+		return -1;
+	if (!target_has("/etc/systemd"))
+		return 0;
+	make_dirs("/etc/systemd/network", 0755);
+	if (fixed)
+		return write_file(t, "/etc/systemd/network/10-anemos.network", 0644,
+				  "[Match]\nName=en* eth*\n\n[Network]\nAddress=%s\n%s%s%s%s%s\n", address,
+				  gateway ? "Gateway=" : "", gateway ? gateway : "", gateway ? "\n" : "",
+				  servers[0] ? "DNS=" : "", servers);
+	return write_file(t, "/etc/systemd/network/10-anemos.network", 0644,
+			  "[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\n");
+}
+
+/* What makes this copy of the image this host: fstab, name, keys, network, first boot. */
+static int configure(struct target *t)
+{
+	const char *hash = json_string_value(json_object_get(t->settings, "root_password_hash"));
+	const char *user_data = json_string_value(json_object_get(t->settings, "cloud_init_user_data"));
+	json_t *keys = json_object_get(t->plan, "ssh_authorized_keys"), *key, *reply = NULL;
+	char namebuf[64], esp_uuid[12];
+	const char *name = hostname_of(t, namebuf, sizeof(namebuf));
+	size_t i;
+	FILE *f;
+	char path[256];
+	int status;
+
+	snprintf(esp_uuid, sizeof(esp_uuid), "%.4s-%.4s", t->esp_id, t->esp_id + 4);
+	for (char *p = esp_uuid; *p; p++)
+		if (*p >= 'a' && *p <= 'f')
+			*p = (char)(*p - 'a' + 'A');
+	make_dirs("/etc", 0755);
+	if (t->root_uuid[0] &&
+	    (t->uefi ? write_file(t, "/etc/fstab", 0644, "UUID=%s / ext4 defaults,errors=remount-ro 0 1\n"
+				  "UUID=%s /boot/efi vfat umask=0077 0 2\n", t->root_uuid, esp_uuid)
+		     : write_file(t, "/etc/fstab", 0644, "UUID=%s / ext4 defaults,errors=remount-ro 0 1\n",
+				  t->root_uuid)) < 0)
+		return -1;
+	if (write_file(t, "/etc/hostname", 0644, "%s\n", name) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/etc/hosts", TARGET);
+	if ((f = fopen(path, "ae"))) {
+		fprintf(f, "127.0.1.1\t%s\n", name);
+		fclose(f);
+	}
+	make_dirs("/root/.ssh", 0700);
+	snprintf(path, sizeof(path), "%s/root/.ssh/authorized_keys", TARGET);
+	if (!(f = fopen(path, "we")))
+		return failf(t, "cannot write /root/.ssh/authorized_keys: %s", strerror(errno));
+	fchmod(fileno(f), 0600);
+	json_array_foreach(keys, i, key)
+		if (json_is_string(key))
+			fprintf(f, "%s\n", json_string_value(key));
+	fclose(f);
+	if (hash && set_root_password(t, hash) < 0)
+		return -1;
+	if (configure_network(t) < 0)
+		return -1;
+	if (user_data && target_has("/etc/cloud")) {
+		make_dirs("/var/lib/cloud/seed/nocloud", 0755);
+		if (write_file(t, "/var/lib/cloud/seed/nocloud/user-data", 0600, "%s", user_data) < 0 ||
+		    write_file(t, "/var/lib/cloud/seed/nocloud/meta-data", 0600,
+			       "instance-id: anemos-%lld-%ld\nlocal-hostname: %s\n",
+			       (long long)json_integer_value(json_object_get(json_object_get(t->plan, "host"), "id")),
+			       (long)time(NULL), name) < 0)
+			return -1;
+	}
+	/* The installed system reports in with its own token: written before done, which
+	 * ends the agent token's life. */
+	status = client_call(t->a, "POST", "/api/v1/agent/phone-home-token", NULL, 30, &reply);
+	if (status != 201) {
+		json_decref(reply);
+		return failf(t, "anemosd gave no phone-home token (%d)", status);
+	}
+	make_dirs("/etc/anemos", 0755);
+	status = write_file(t, "/etc/anemos/phone-home", 0600, "url=%s\ntoken=%s\n",
+			    json_string_value(json_object_get(reply, "url")),
+			    json_string_value(json_object_get(reply, "token")));
+	json_decref(reply);
+	if (status < 0)
+		return -1;
+	/* A systemd image without its own phone-home unit gets a small first-boot one. */
+	if (target_has("/etc/systemd/system") && !target_has("/etc/systemd/system/anemos-phone-home.service") &&
+	    !target_has("/lib/systemd/system/anemos-phone-home.service") &&
+	    !target_has("/usr/lib/systemd/system/anemos-phone-home.service")) {
+		make_dirs("/usr/local/sbin", 0755);
+		make_dirs("/etc/systemd/system/multi-user.target.wants", 0755);
+		if (write_file(t, "/usr/local/sbin/anemos-phone-home", 0755,
+			       "#!/bin/sh\n# Installed by anemos-agent: tells anemosd this system is up.\n"
+			       "url=$(sed -n 's/^url=//p' /etc/anemos/phone-home)\n"
+			       "token=$(sed -n 's/^token=//p' /etc/anemos/phone-home)\n"
+			       "body=\"{\\\"hostname\\\":\\\"$(hostname)\\\",\\\"kernel\\\":\\\"$(uname -r)\\\"}\"\n"
+			       "for i in 1 2 3 4 5 6 7 8 9 10; do\n"
+			       "  if command -v curl >/dev/null; then\n"
+			       "    curl -fsS -m 20 -H \"Authorization: Bearer $token\" -H 'Content-Type: application/json' -d \"$body\" \"$url\" && exit 0\n"
+			       "  else\n"
+			       "    wget -q -O - --header \"Authorization: Bearer $token\" --header 'Content-Type: application/json' --post-data \"$body\" \"$url\" && exit 0\n"
+			       "  fi\n  sleep 6\ndone\nexit 1\n") < 0 ||
+		    write_file(t, "/etc/systemd/system/anemos-phone-home.service", 0644,
+			       "[Unit]\nDescription=Tell anemosd this system is up\nWants=network-online.target\n"
+			       "After=network-online.target\n\n[Service]\nType=oneshot\n"
+			       "ExecStart=/usr/local/sbin/anemos-phone-home\n\n[Install]\nWantedBy=multi-user.target\n") < 0)
+			return -1;
+		snprintf(path, sizeof(path), "%s/etc/systemd/system/multi-user.target.wants/anemos-phone-home.service", TARGET);
+		unlink(path);
+		if (symlink("/etc/systemd/system/anemos-phone-home.service", path) < 0)
+			return failf(t, "cannot enable the phone-home unit: %s", strerror(errno));
+	}
+	return 0;
+}
+
+static int copy_file(struct target *t, const char *from, const char *to)
+{
+	char buf[65536];
+	int in = open(from, O_RDONLY | O_CLOEXEC), out;
+	ssize_t n;
+
+	if (in < 0)
+		return failf(t, "cannot read %s: %s", from, strerror(errno));
+	if ((out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+		close(in);
+		return failf(t, "cannot write %s: %s", to, strerror(errno));
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n) {
+			n = -1;
+			break;
+		}
+	close(in);
+	if (n < 0 || fsync(out) < 0 || close(out) < 0)
+		return failf(t, "copying %s to %s failed", from, to);
+	return 0;
+}
+
+static void kernel_cmdline(struct target *t, char *out, size_t outsz)
+{
+	const char *extra = json_string_value(json_object_get(t->settings, "kernel_args"));
+
+	snprintf(out, outsz, "root=UUID=%s rw console=tty0 console=ttyS0,115200n8%s%s", t->root_uuid,
+		 extra && *extra ? " " : "", extra ? extra : "");
+}
+
+/* Makes the disk boot the installed kernel: systemd-boot on the ESP's removable-media path
+ * (UEFI; no NVRAM entry needed) or extlinux in the root filesystem behind syslinux's MBR. */
+static int install_bootloader(struct target *t)
+{
+	char cmdline[1400], path[256], kernel[256], initrd[256];
+	const char *name = json_string_value(json_object_get(t->image, "name"));
+
+	if (!target_has("/boot/vmlinuz") || !target_has("/boot/initrd.img"))
+		return failf(t, "the image has no /boot/vmlinuz and /boot/initrd.img to boot");
+	kernel_cmdline(t, cmdline, sizeof(cmdline));
+	snprintf(kernel, sizeof(kernel), "%s/boot/vmlinuz", TARGET);
+	snprintf(initrd, sizeof(initrd), "%s/boot/initrd.img", TARGET);
+	if (t->uefi) {
+		make_dirs("/boot/efi/EFI/BOOT", 0755);
+		make_dirs("/boot/efi/anemos", 0755);
+		make_dirs("/boot/efi/loader/entries", 0755);
+		snprintf(path, sizeof(path), "%s/EFI/BOOT/BOOTX64.EFI", ESP_MOUNT);
+		if (copy_file(t, SYSTEMD_BOOT, path) < 0)
+			return -1;
+		snprintf(path, sizeof(path), "%s/anemos/vmlinuz", ESP_MOUNT);
+		if (copy_file(t, kernel, path) < 0)
+			return -1;
+		snprintf(path, sizeof(path), "%s/anemos/initrd.img", ESP_MOUNT);
+		if (copy_file(t, initrd, path) < 0)
+			return -1;
+		if (write_file(t, "/boot/efi/loader/loader.conf", 0644, "default anemos.conf\ntimeout 0\n") < 0 ||
+		    write_file(t, "/boot/efi/loader/entries/anemos.conf", 0644,
+			       "title Anemos: %s\nlinux /anemos/vmlinuz\ninitrd /anemos/initrd.img\noptions %s\n",
+			       name ? name : "image", cmdline) < 0)
+			return -1;
+		return 0;
+	}
+	{
+		const char *extlinux[] = { "extlinux", "--install", TARGET "/boot/extlinux", NULL };
+		char mbr[440];
+		int fd, ok;
+
+		make_dirs("/boot/extlinux", 0755);
+		if (write_file(t, "/boot/extlinux/extlinux.conf", 0644,
+			       "DEFAULT anemos\nPROMPT 0\nTIMEOUT 0\n\nLABEL anemos\n  MENU LABEL Anemos: %s\n"
+			       "  LINUX /boot/vmlinuz\n  INITRD /boot/initrd.img\n  APPEND %s\n",
+			       name ? name : "image", cmdline) < 0 ||
+		    run(t, extlinux, NULL) < 0)
+			return -1;
+		fd = open(MBR_BIN, O_RDONLY | O_CLOEXEC);
+		ok = fd >= 0 && read(fd, mbr, sizeof(mbr)) == (ssize_t)sizeof(mbr);
+		if (fd >= 0)
+			close(fd);
+		if (!ok)
+			return failf(t, "cannot read %s", MBR_BIN);
+		fd = open(t->disk, O_WRONLY | O_CLOEXEC);
+		ok = fd >= 0 && pwrite(fd, mbr, sizeof(mbr), 0) == (ssize_t)sizeof(mbr) && fsync(fd) == 0;
+		if (fd >= 0)
+			close(fd);
+		return ok ? 0 : failf(t, "cannot write the MBR boot code to %s", t->disk);
+	}
+}
+
+static void unmount_all(struct target *t)
+{
+	sync();
+	if (t->esp_mounted && umount(ESP_MOUNT) == 0)
+		t->esp_mounted = false;
+	if (t->root_mounted && umount(TARGET) == 0)
+		t->root_mounted = false;
+}
+
+/* Makes a disk that failed halfway unbootable: both GPT copies and the MBR are zeroed. */
+static void wipe(struct target *t)
+{
+	static char zero[1 << 20];
+	int fd;
+
+	unmount_all(t);
+	if (!t->disk[0] || (fd = open(t->disk, O_WRONLY | O_CLOEXEC)) < 0)
+		return;
+	if (pwrite(fd, zero, sizeof(zero), 0) < 0 ||
+	    (t->disk_size > sizeof(zero) && pwrite(fd, zero, sizeof(zero), (off_t)(t->disk_size - sizeof(zero))) < 0))
+		fprintf(stderr, "anemos-agent: wiping %s failed: %s\n", t->disk, strerror(errno));
+	fsync(fd);
+	ioctl(fd, BLKRRPART);
+	close(fd);
+	fprintf(stderr, "anemos-agent: %s wiped: it will not boot the half-written system\n", t->disk);
+}
+
+/* Loads the installed kernel for kexec (the file-load syscall; no kexec-tools needed). */
+static bool kexec_load_installed(struct target *t)
+{
+	char cmdline[1400], kernel[256], initrd[256];
+	int kfd, ifd;
+	long rc;
+
+	kernel_cmdline(t, cmdline, sizeof(cmdline));
+	snprintf(kernel, sizeof(kernel), "%s/boot/vmlinuz", TARGET);
+	snprintf(initrd, sizeof(initrd), "%s/boot/initrd.img", TARGET);
+	kfd = open(kernel, O_RDONLY | O_CLOEXEC);
+	ifd = open(initrd, O_RDONLY | O_CLOEXEC);
+	rc = kfd >= 0 && ifd >= 0 ? syscall(SYS_kexec_file_load, kfd, ifd, strlen(cmdline) + 1, cmdline, 0UL) : -1;
+	if (rc != 0)
+		fprintf(stderr, "anemos-agent: kexec_file_load failed (%s); rebooting instead\n", strerror(errno));
+	if (kfd >= 0)
+		close(kfd);
+	if (ifd >= 0)
+		close(ifd);
+	return rc == 0;
+}
+
+int install_run(struct agent *a, json_t *plan, json_t *inventory)
+{
+	struct target t = { .a = a, .plan = plan };
+	const char *format, *after;
+	bool raw, kexec_ready = false;
+	time_t started = time(NULL);
+
+	t.settings = json_object_get(plan, "install");
+	t.image = json_object_get(plan, "image");
+	t.uefi = access("/sys/firmware/efi", F_OK) == 0;
+	format = json_string_value(json_object_get(t.image, "format"));
+	raw = format && strncmp(format, "raw", 3) == 0;
+	after = json_string_value(json_object_get(t.settings, "after"));
+	if (!after)
+		after = "reboot";
+	if (access(INITRAMFS_MARKER, F_OK) != 0) {
+		failf(&t, "refusing to install: not running in the Anemos initramfs (%s missing)", INITRAMFS_MARKER);
+		goto fail;
+	}
+	if (pick_disk(&t, inventory) < 0)
+		goto fail;
+	if (disk_in_use(t.disk)) {
+		failf(&t, "refusing to install onto %s: it, or a partition of it, is mounted or in use as swap",
+		      t.disk);
+		t.disk[0] = '\0';
+		goto fail;
+	}
+	client_report(a, "info", "install", "installing image %s (%s) onto %s (%.1f GiB) for %s firmware",
+		      json_string_value(json_object_get(t.image, "name")), format ? format : "?", t.disk,
+		      (double)t.disk_size / 1073741824.0, t.uefi ? "UEFI" : "BIOS");
+	if (!raw && partition_and_format(&t) < 0)
+		goto fail;
+	if (stream_image(&t) < 0)
+		goto fail;
+	if (raw && mount_raw_root(&t) < 0)
+		goto fail;
+	if (configure(&t) < 0 || (!raw && install_bootloader(&t) < 0))
+		goto fail;
+	if (strcmp(after, "kexec") == 0)
+		kexec_ready = kexec_load_installed(&t);
+	unmount_all(&t);
+	if (t.root_mounted || t.esp_mounted) {
+		failf(&t, "cannot unmount the installed system");
+		goto fail;
+	}
+	client_report(a, "info", "install", "installed %s onto %s in %ld s; %s",
+		      json_string_value(json_object_get(t.image, "name")), t.disk, (long)(time(NULL) - started),
+		      strcmp(after, "poweroff") == 0 ? "powering off" : kexec_ready ? "starting it with kexec" : "rebooting");
+	{
+		json_t *body = json_pack("{s:b}", "ok", 1);
+
+		client_call(a, "POST", "/api/v1/agent/done", body, 20, NULL);
+		json_decref(body);
+	}
+	if (strcmp(after, "poweroff") == 0)
+		return EXIT_POWEROFF;
+	if (kexec_ready) {
+		sync();
+		reboot(LINUX_REBOOT_CMD_KEXEC);
+		fprintf(stderr, "anemos-agent: kexec failed (%s); rebooting\n", strerror(errno));
+	}
+	return EXIT_REBOOT;
+fail:
+	if (t.touched)
+		wipe(&t);
+	else
+		unmount_all(&t);
+	client_report(a, "error", "install", "install failed: %s", t.why);
+	{
+		json_t *body = json_pack("{s:b, s:s}", "ok", 0, "error", t.why);
+
+		client_call(a, "POST", "/api/v1/agent/done", body, 20, NULL);
+		json_decref(body);
+	}
+	return EXIT_FAILED;
+}

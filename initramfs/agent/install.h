@@ -1,0 +1,44 @@
+/* The install: the plan's image onto the local disk, made bootable, configured per host. */
+#ifndef ANEMOS_INSTALL_H
+#define ANEMOS_INSTALL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <archive.h>
+#include <curl/curl.h>
+
+#include "agent.h"
+#include "crypto.h"
+
+/* stream.c: the image download as libarchive's input (see the file). */
+struct stream {
+	char url[2048];
+	CURLM *multi;
+	CURL *easy;
+	int running;
+	bool done;             /* the whole body arrived */
+	char error[256];       /* why it failed, "" while it has not */
+	int resumes;
+	struct sha256_ctx *sha;
+	uint64_t received;     /* bytes of the (compressed) image so far */
+	time_t started;
+	char *fill, *handed;   /* being filled by curl / lent to libarchive */
+	size_t fill_len, fill_cap, handed_cap;
+	void (*progress)(struct stream *s); /* called while waiting for data */
+	void *cls;             /* the progress callback's */
+};
+int stream_open(struct stream *s, const char *url);
+void stream_close(struct stream *s);
+/* libarchive's read callback; cls is the struct stream. */
+ssize_t stream_read(struct archive *ar, void *cls, const void **out);
+/* Receives (and hashes) whatever libarchive did not need, up to the end of the body. */
+int stream_drain(struct stream *s);
+
+/* install.c */
+/* Installs per plan, using the inventory the agent posted. Returns an enum agent_exit. */
+int install_run(struct agent *a, json_t *plan, json_t *inventory);
+
+#endif
