@@ -9,7 +9,8 @@ set -eu
 
 build_pkgs="gcc make pkg-config libc6-dev libmicrohttpd-dev libsqlite3-dev libjansson-dev
 libssl-dev libcurl4-openssl-dev libarchive-dev"
-test_pkgs="$build_pkgs libcmocka-dev curl jq sqlite3 procps qemu-system-x86 qemu-utils ipxe-qemu ovmf seabios"
+test_pkgs="$build_pkgs libcmocka-dev curl jq sqlite3 procps qemu-system-x86 qemu-utils ipxe-qemu ovmf seabios
+chromium"
 bench_pkgs="$test_pkgs wrk nginx-light"
 
 case "${1:-build}" in
@@ -18,6 +19,11 @@ test)  want=$test_pkgs ;;
 bench) want=$bench_pkgs ;;
 *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
+
+# The browser tests need Node.js and npm; a machine that has them already keeps its own.
+if [ "${1:-build}" != build ] && ! command -v npm >/dev/null 2>&1; then
+	want="$want nodejs npm"
+fi
 
 missing=""
 for p in $want; do

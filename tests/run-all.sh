@@ -27,7 +27,7 @@ for build in build build/asan; do
 		[ -x "$t" ] || continue
 		run_suite "$build unit $(basename "$t")" env CMOCKA_MESSAGE_OUTPUT=TAP "$t"
 	done
-	for t in tests/integration/*.test.sh tests/e2e/*.test.sh; do
+	for t in tests/integration/*.test.sh tests/e2e/*.test.sh tests/web/*.test.sh; do
 		run_suite "$build $(basename "$(dirname "$t")") $(basename "$t" .test.sh)" env ANEMOS_BUILD="$build" bash "$t"
 	done
 done

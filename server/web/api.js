@@ -79,7 +79,7 @@ export async function checkToken(tok) {
 	}
 	if (res.ok) return null;
 	const why = await errorText(res);
-	if (res.status === 401) return `Wrong token: anemosd does not know it (${why}). Create one on the server with "anemosd token create".`;
+	if (res.status === 401) return `Wrong token: anemosd refused it (${why}).`;
 	if (res.status === 403) return `This token is not an admin token (${why}).`;
 	return `anemosd answered ${res.status}: ${why}`;
 }

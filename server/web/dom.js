@@ -112,7 +112,7 @@ export function progressBar(percent, label, cls = '') {
 	const p = Math.max(0, Math.min(100, Number(percent) || 0));
 	return h('div', {
 		class: `bar ${cls}`, role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100,
-		'aria-valuenow': Math.round(p), 'aria-label': label || 'progress',
+		'aria-valuenow': Math.floor(p), 'aria-label': label || 'progress',
 	}, h('div', { class: 'bar-fill', style: { width: `${p}%` } }));
 }
 

@@ -105,6 +105,12 @@ function cell(col, host) {
 	}
 }
 
+// blank(td): marks a cell with nothing to show, so the phone layout can leave it out.
+function markBlank(td) {
+	if (td.children.length === 1 && td.firstElementChild.classList.contains('muted') && td.textContent === DASH) td.classList.add('blank');
+	return td;
+}
+
 export function hostsView(root, routeInfo) {
 	document.title = 'Hosts · Anemos';
 	const hosts = new Map();
@@ -119,7 +125,7 @@ export function hostsView(root, routeInfo) {
 
 	const search = h('input', {
 		type: 'search', id: 'host-search', value: query, autocomplete: 'off', spellcheck: 'false',
-		placeholder: 'Search hostname, MAC, serial, product, CPU, status…', 'aria-label': 'Search hosts',
+		placeholder: 'Search name, MAC, serial, product, CPU…', 'aria-label': 'Search hosts',
 		'aria-keyshortcuts': '/',
 	});
 	const chips = h('div', { class: 'chips', role: 'group', 'aria-label': 'Filter by status' });
@@ -178,7 +184,7 @@ export function hostsView(root, routeInfo) {
 	function rowFor(host) {
 		const known = rows.get(host.id);
 		if (known && known.host === host) return known.tr;
-		const tr = h('tr', { dataset: { id: host.id, status: host.status } }, COLUMNS.map((c) => cell(c, host)));
+		const tr = h('tr', { dataset: { id: host.id, status: host.status } }, COLUMNS.map((c) => markBlank(cell(c, host))));
 		if (known && known.tr.parentNode) known.tr.replaceWith(tr);
 		rows.set(host.id, { host, tr });
 		return tr;

@@ -1,0 +1,315 @@
+// The dashboard, driven in Debian's chromium by playwright-core against the anemosd that
+// dashboard.test.sh started and seeded. Prints "ok - NAME" or "not ok - NAME: why" per
+// check, saves screenshots, exits 1 when a check failed. Every wait is bounded.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const env = (k) => {
+	if (!process.env[k]) { console.log(`not ok - environment: ${k} is not set`); process.exit(1); }
+	return process.env[k];
+};
+const URL_ = env('ANEMOS_URL');
+const TOKEN = env('ANEMOS_TOKEN');
+const SHOTS = env('SHOTS');
+const SEED_IDS = env('SEED_HOST_IDS').split(',').map(Number);
+const R640 = {
+	id: Number(env('R640_ID')), mac: env('R640_MAC'), serial: env('R640_SERIAL'), hostname: env('R640_HOSTNAME'),
+	dimm: env('R640_DIMM_SERIAL'), disk: env('R640_DISK_SERIAL'), nic: env('R640_NIC_MAC'), cpu: env('R640_CPU'),
+};
+const VM_ID = Number(env('VM_ID'));
+const IMAGE = env('IMAGE');
+const WAIT = 10000;
+
+let failures = 0;
+const ok = (name) => console.log(`ok - ${name}`);
+const notOk = (name, why) => { failures++; console.log(`not ok - ${name}: ${String(why).split('\n')[0].slice(0, 300)}`); };
+// check(name, fn): runs one check; a throw or a false result fails it.
+async function check(name, fn) {
+	try {
+		const r = await fn();
+		if (r === false) notOk(name, 'condition false'); else ok(name);
+	} catch (e) {
+		notOk(name, e.message || e);
+	}
+}
+function assert(cond, why) { if (!cond) throw new Error(why); }
+
+// Nothing may hang the run: a watchdog ends it.
+const watchdog = setTimeout(() => { console.log('not ok - the browser checks finish within 240 s'); process.exit(1); }, 240000);
+
+async function apiCall(method, path, body, tok = TOKEN) {
+	const res = await fetch(`${URL_}${path}`, {
+		method, headers: { Authorization: `Bearer ${tok}`, 'Content-Type': 'application/json' },
+		body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(WAIT),
+	});
+	const text = await res.text();
+	if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+	return text ? JSON.parse(text) : null;
+}
+async function ipxeScript(mac) {
+	const res = await fetch(`${URL_}/ipxe?mac=${encodeURIComponent(mac)}&platform=pcbios`, { signal: AbortSignal.timeout(WAIT) });
+	return res.text();
+}
+
+const profile = mkdtempSync(join(tmpdir(), 'anemos-chromium-'));
+let context;
+try {
+	context = await chromium.launchPersistentContext(profile, {
+		executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+		headless: true,
+		args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+			'--disable-background-networking', '--disable-component-update', '--disable-sync'],
+		viewport: { width: 1280, height: 860 },
+		timeout: 30000,
+	});
+} catch (e) {
+	notOk('chromium starts', e.message);
+	rmSync(profile, { recursive: true, force: true });
+	process.exit(1);
+}
+ok('chromium starts');
+
+const page = context.pages()[0] || await context.newPage();
+page.setDefaultTimeout(WAIT);
+const pageErrors = [];
+page.on('pageerror', (e) => pageErrors.push(e.message));
+page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
+
+const rowIds = () => page.$$eval('#hosts-table tbody tr', (trs) => trs.map((tr) => Number(tr.dataset.id)));
+const waitRows = (n) => page.waitForFunction((k) => document.querySelectorAll('#hosts-table tbody tr').length === k, n, { timeout: WAIT });
+
+try {
+	await check('login page is shown without a token', async () => {
+		await page.goto(`${URL_}/`, { timeout: WAIT });
+		await page.waitForSelector('form.login input#token');
+		assert(await page.isHidden('#topbar'), 'top bar visible before login');
+	});
+
+	await check('a wrong token gets a clear message', async () => {
+		await page.fill('#token', 'anemos_admin_0000000000000000000000000000000000000000000000000000000000000000');
+		await page.click('form.login button[type=submit]');
+		const msg = page.locator('#login-error');
+		await msg.waitFor({ state: 'visible' });
+		const text = await msg.innerText();
+		assert(/wrong token/i.test(text), `message: ${text}`);
+		assert(await page.isVisible('#token'), 'still on the login form');
+		assert((await page.evaluate(() => sessionStorage.length)) === 0, 'a wrong token was stored');
+		await page.screenshot({ path: join(SHOTS, 'login-wrong-token.png') });
+	});
+
+	await check('the right token opens the hosts table with every seeded host', async () => {
+		await page.fill('#token', TOKEN);
+		await page.press('#token', 'Enter');
+		await page.waitForSelector('#hosts-table tbody tr');
+		await waitRows(SEED_IDS.length);
+		const ids = (await rowIds()).sort((a, b) => a - b);
+		assert(JSON.stringify(ids) === JSON.stringify([...SEED_IDS].sort((a, b) => a - b)), `rows ${ids} vs seeded ${SEED_IDS}`);
+		const text = await page.innerText('#hosts-table');
+		for (const want of [R640.hostname, 'build02', 'web03', R640.serial, R640.mac, 'PowerEdge R640', '160 GiB']) {
+			assert(text.includes(want), `"${want}" not in the table`);
+		}
+		assert(!(await page.evaluate(() => location.href)).includes(TOKEN), 'token in the URL');
+	});
+
+	await check('the token is kept for the session: a reload stays logged in', async () => {
+		await page.reload();
+		await waitRows(SEED_IDS.length);
+	});
+
+	await check('the installing host shows a progress bar with bytes and percent', async () => {
+		const row = page.locator(`#hosts-table tr[data-id="${VM_ID}"]`);
+		await row.locator('[role=progressbar]').waitFor();
+		assert(await row.locator('[role=progressbar]').getAttribute('aria-valuenow') === '75', 'bar not at 75%');
+		const t = await row.innerText();
+		assert(/75% · 1\.5 GiB of 2 GiB/.test(t), `progress text: ${t.replace(/\s+/g, ' ')}`);
+	});
+
+	await page.screenshot({ path: join(SHOTS, 'hosts-1280.png'), fullPage: true });
+
+	await check('search by serial narrows the table to that host', async () => {
+		await page.fill('#host-search', R640.serial);
+		await waitRows(1);
+		assert((await rowIds())[0] === R640.id, 'wrong host left');
+	});
+
+	await check('search by a MAC fragment narrows the table', async () => {
+		await page.fill('#host-search', R640.mac.slice(-5));
+		await waitRows(1);
+		assert((await rowIds())[0] === R640.id, 'wrong host left');
+	});
+
+	await check('search by status and by product', async () => {
+		await page.fill('#host-search', 'decommissioned');
+		await waitRows(1);
+		await page.fill('#host-search', 'q35');
+		await waitRows(1);
+		assert((await rowIds())[0] === VM_ID, 'not the VM');
+	});
+
+	await check('clearing the search restores every host', async () => {
+		await page.fill('#host-search', '');
+		await waitRows(SEED_IDS.length);
+	});
+
+	await check('sorting by a column (hostname, then memory)', async () => {
+		const names = () => page.$$eval('#hosts-table tbody .host-link:not(.unnamed)', (as) => as.map((a) => a.textContent));
+		const sorted = (xs, dir) => [...xs].sort((a, b) => dir * a.localeCompare(b));
+		const asc = await names();
+		assert(JSON.stringify(asc) === JSON.stringify(sorted(asc, 1)), `default not by hostname: ${asc}`);
+		await page.click('th[data-key=hostname] button');
+		await page.waitForSelector('th[data-key=hostname][aria-sort=descending]');
+		const desc = await names();
+		assert(JSON.stringify(desc) === JSON.stringify(sorted(asc, -1)), `not descending: ${desc}`);
+		await page.click('th[data-key=memory] button');
+		await page.waitForSelector('th[data-key=memory][aria-sort=ascending]');
+		const mem = await page.$$eval('#hosts-table tbody tr', (trs) => trs.map((tr) => tr.querySelector('.c-mem').textContent));
+		assert(mem[0] === '–' && mem[mem.length - 1] === '160 GiB', `memory order: ${mem}`);
+		await page.click('th[data-key=hostname] button');
+		await page.waitForSelector('th[data-key=hostname][aria-sort=ascending]');
+	});
+
+	await check('keyboard: Tab reaches a host link and Enter opens the host', async () => {
+		await page.focus('#host-search');
+		let onLink = false;
+		for (let i = 0; i < 40 && !onLink; i++) {
+			await page.keyboard.press('Tab');
+			onLink = await page.evaluate(() => document.activeElement?.classList.contains('host-link'));
+		}
+		assert(onLink, 'no host link reached within 40 Tabs');
+		const href = await page.evaluate(() => document.activeElement.getAttribute('href'));
+		await page.keyboard.press('Enter');
+		await page.waitForFunction((h) => location.hash === h, href, { timeout: WAIT });
+		await page.waitForSelector('.host-title h1');
+	});
+
+	await check('host page shows the hardware: system, CPU, DIMMs, disks, NICs, PCI', async () => {
+		await page.goto(`${URL_}/#/hosts/${R640.id}`);
+		await page.waitForSelector('#hw-memory');
+		assert((await page.innerText('.host-title h1')) === R640.hostname, 'hostname header');
+		for (const [section, want] of [['#hw-system', R640.serial], ['#hw-cpu', R640.cpu], ['#hw-memory', R640.dimm],
+			['#hw-disks', R640.disk], ['#hw-nics', R640.nic], ['#hw-pci', 'NVMe controller'], ['#hw-firmware', 'Legacy BIOS']]) {
+			const text = await page.locator('section', { has: page.locator(section) }).innerText();
+			assert(text.includes(want), `${section} lacks "${want}"`);
+		}
+	});
+
+	let agentToken = null;
+	await check('assigning an image (install once) on the host page changes /ipxe for its MAC', async () => {
+		const before = await ipxeScript(R640.mac);
+		assert(!before.includes('anemos.mode=install'), 'already installing');
+		await page.selectOption('#next-boot', 'install');
+		await page.selectOption('#boot-image', IMAGE);
+		await page.check('#once-yes');
+		await page.click('#apply-boot');
+		const dialog = page.locator('dialog#confirm');
+		await dialog.waitFor({ state: 'visible' });
+		assert(/erases its disk/.test(await dialog.innerText()), 'the confirmation does not say the disk is erased');
+		await page.screenshot({ path: join(SHOTS, 'confirm-install-1280.png') });
+		await page.click('#confirm-ok');
+		await page.waitForSelector('#boot-form .form-msg.ok');
+		const script = await ipxeScript(R640.mac);
+		assert(script.includes('anemos.mode=install'), `script: ${script.slice(0, 300)}`);
+		const host = await apiCall('GET', `/api/v1/hosts/${R640.id}`);
+		assert(host.next_boot === 'install' && host.image === IMAGE && host.once === true, JSON.stringify(host).slice(0, 200));
+		agentToken = (script.match(/anemos\.token=(\S+)/) || [])[1];
+		assert(agentToken, 'no agent token in the script');
+	});
+
+	await check('cancelling a confirmation changes nothing', async () => {
+		await page.click('#delete-host');
+		await page.locator('dialog#confirm').waitFor({ state: 'visible' });
+		await page.keyboard.press('Escape');
+		await page.locator('dialog#confirm').waitFor({ state: 'hidden' });
+		await apiCall('GET', `/api/v1/hosts/${R640.id}`);
+	});
+
+	await check('an agent event with bytes appears on the open host page without reload', async () => {
+		assert(agentToken, 'no agent token (previous check failed)');
+		await page.evaluate(() => { window.__notReloaded = true; });
+		await apiCall('GET', '/api/v1/agent/plan', undefined, agentToken);
+		await apiCall('POST', '/api/v1/agent/events', {
+			phase: 'write', message: `Writing ${IMAGE} to /dev/nvme0n1`, level: 'info', bytes: 1073741824, total: 4294967296,
+		}, agentToken);
+		await page.waitForFunction((img) => [...document.querySelectorAll('#events .ev-msg')].some((e) => e.textContent === `Writing ${img} to /dev/nvme0n1`), IMAGE, { timeout: WAIT });
+		await page.waitForSelector('.host-head [role=progressbar][aria-valuenow="25"]');
+		await page.waitForSelector('.host-title .badge.st-installing');
+		assert(await page.evaluate(() => window.__notReloaded === true), 'the page was reloaded');
+	});
+
+	await check('an agent error appears in red on the open page', async () => {
+		await apiCall('POST', '/api/v1/agent/events', { phase: 'write', message: 'sector 12345 unreadable, retrying', level: 'error' }, agentToken);
+		const ev = page.locator('#events li.ev-error', { hasText: 'sector 12345 unreadable' });
+		await ev.waitFor();
+		const color = await ev.locator('.ev-msg').evaluate((e) => getComputedStyle(e).color);
+		assert(/^rgb\((1[5-9]\d|2\d\d), \d{1,2}, \d{1,2}\)$/.test(color), `colour ${color}`);
+		await apiCall('POST', '/api/v1/agent/events', { phase: 'write', message: `Writing ${IMAGE} to /dev/nvme0n1`, level: 'info', bytes: 2684354560, total: 4294967296 }, agentToken);
+		await page.waitForSelector('.host-head [role=progressbar][aria-valuenow="62"]');
+	});
+
+	await page.evaluate(() => { document.activeElement?.blur(); window.scrollTo(0, 0); });
+	await page.screenshot({ path: join(SHOTS, 'host-1280.png'), fullPage: true });
+
+	await check('the hosts table shows the installing host\'s progress bar', async () => {
+		await page.click('nav.crumbs a');
+		const row = page.locator(`#hosts-table tr[data-id="${R640.id}"]`);
+		await row.locator('[role=progressbar][aria-valuenow="62"]').waitFor();
+		const t = await row.innerText();
+		assert(/62% · 2\.5 GiB of 4 GiB/.test(t), `progress text: ${t.replace(/\s+/g, ' ')}`);
+	});
+
+	await check('a machine that boots appears in the open table without reload', async () => {
+		await page.evaluate(() => { window.__notReloaded = true; });
+		await ipxeScript('52:54:00:aa:bb:02');
+		await waitRows(SEED_IDS.length + 1);
+		assert(await page.evaluate(() => window.__notReloaded === true), 'the page was reloaded');
+		assert((await page.innerText('#hosts-table')).includes('52:54:00:aa:bb:02'), 'new MAC not shown');
+	});
+
+	await check('phone width (390 px): hosts as cards, nothing wider than the screen', async () => {
+		await page.setViewportSize({ width: 390, height: 844 });
+		await page.waitForFunction(() => getComputedStyle(document.querySelector('#hosts-table thead')).display === 'none', null, { timeout: WAIT });
+		const width = await page.evaluate(() => document.documentElement.scrollWidth);
+		assert(width <= 390, `page is ${width}px wide`);
+		await page.screenshot({ path: join(SHOTS, 'hosts-390.png'), fullPage: true });
+		await page.goto(`${URL_}/#/hosts/${R640.id}`);
+		await page.waitForSelector('#hw-memory');
+		await page.screenshot({ path: join(SHOTS, 'host-390.png'), fullPage: false });
+		await page.setViewportSize({ width: 1280, height: 860 });
+	});
+
+	await check('images: list, add by URL and SHA-256, delete', async () => {
+		await page.click('nav a[data-nav=images]');
+		await page.waitForSelector('table.images tbody tr[data-name="debian-12"]');
+		assert((await page.innerText('table.images')).includes('raw.zst'), 'format missing');
+		await page.fill('#img-url', 'http://192.0.2.10/images/alma-9.tar.xz');
+		assert(await page.inputValue('#img-name') === 'alma-9' && await page.inputValue('#img-format') === 'tar.xz', 'name and format not guessed from the URL');
+		await page.fill('#img-sha', 'ab'.repeat(32));
+		await page.click('#add-image button[type=submit]');
+		await page.waitForSelector('table.images tbody tr[data-name="alma-9"]');
+		await page.screenshot({ path: join(SHOTS, 'images-1280.png'), fullPage: true });
+		await page.click('tr[data-name="alma-9"] button');
+		await page.click('#confirm-ok');
+		await page.waitForSelector('table.images tbody tr[data-name="alma-9"]', { state: 'detached' });
+		const { images } = await apiCall('GET', '/api/v1/images');
+		assert(!images.some((i) => i.name === 'alma-9'), 'alma-9 still there');
+	});
+
+	await check('a revoked token sends the operator back to the login form with a message', async () => {
+		await page.evaluate(() => sessionStorage.setItem('anemos.admin-token', 'anemos_admin_revoked'));
+		await page.click('nav a[data-nav=hosts]');
+		await page.locator('#login-error').waitFor({ state: 'visible' });
+		assert(/refused/i.test(await page.innerText('#login-error')), 'no reason given');
+	});
+
+	await check('no script errors in the page', async () => {
+		const real = pageErrors.filter((e) => !/401|Unauthorized/i.test(e));
+		assert(real.length === 0, real.join(' | '));
+	});
+} finally {
+	await context.close().catch(() => {});
+	rmSync(profile, { recursive: true, force: true });
+	clearTimeout(watchdog);
+}
+process.exit(failures ? 1 : 0);
