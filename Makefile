@@ -20,6 +20,7 @@ SERVER_SRC = $(wildcard server/*.c)
 CLI_SRC    = $(wildcard cli/*.c)
 INV_SRC    = $(wildcard inventory/*.c)
 AGENT_SRC  = $(wildcard initramfs/agent/*.c)
+MKIMG_SRC  = $(wildcard images/*.c)
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 
 LIB_OBJ    = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -29,6 +30,7 @@ INV_OBJ    = $(INV_SRC:%.c=$(BUILD)/obj/%.o)
 # The inventory library: inventory/ without its main(); anemos-agent links it too.
 INV_LIB_OBJ = $(filter-out $(BUILD)/obj/inventory/main.o,$(INV_OBJ))
 AGENT_OBJ  = $(AGENT_SRC:%.c=$(BUILD)/obj/%.o)
+MKIMG_OBJ  = $(MKIMG_SRC:%.c=$(BUILD)/obj/%.o)
 # The unit tests link the server's objects except its main().
 SERVER_LIB_OBJ = $(filter-out $(BUILD)/obj/server/main.o,$(SERVER_OBJ))
 UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -36,10 +38,10 @@ UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 INV_UNIT_BIN    = $(filter $(BUILD)/tests/test_inventory%,$(UNIT_BIN))
 SERVER_UNIT_BIN = $(filter-out $(INV_UNIT_BIN),$(UNIT_BIN))
 
-PROGRAMS = $(BUILD)/anemosd $(BUILD)/anemosctl $(if $(INV_SRC),$(BUILD)/anemos-inventory) \
-           $(if $(AGENT_SRC),$(BUILD)/anemos-agent)
+PROGRAMS = $(BUILD)/anemosd $(BUILD)/anemosctl $(BUILD)/anemos-inventory $(BUILD)/anemos-agent \
+           $(BUILD)/anemos-mkimg
 
-.PHONY: all deps test-deps run test unit bench clean initramfs
+.PHONY: all deps test-deps run test unit bench clean initramfs images
 all: deps $(PROGRAMS)
 
 # Installs missing Debian packages (and says which) before the first compile.
@@ -59,6 +61,10 @@ $(BUILD)/anemosctl: $(CLI_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $$(pkg-config --libs jansson libcurl libcrypto)
 
 $(AGENT_OBJ): CPPFLAGS += -Iinventory
+$(MKIMG_OBJ): CPPFLAGS += -DANEMOS_IMAGES_DIR=\"$(CURDIR)/images\"
+
+$(BUILD)/anemos-mkimg: $(MKIMG_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $$(pkg-config --libs libarchive jansson libcrypto)
 
 $(BUILD)/anemos-inventory: $(INV_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $$(pkg-config --libs jansson libcrypto)
@@ -81,6 +87,13 @@ unit: $(UNIT_BIN)
 # The Anemos initramfs and the Debian kernel: build/boot/vmlinuz, build/boot/initramfs.img.
 initramfs: all
 	@initramfs/build.sh $(BUILD)
+
+# The shipped image recipes into build/images/ (IMAGES=tiny for the quick one alone).
+IMAGES ?= tiny debian
+images: all
+	@for r in $(IMAGES); do \
+		$(BUILD)/anemos-mkimg --out $(BUILD)/images --cache $(BUILD)/images-cache images/$$r/recipe || exit 1; \
+	done
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 

@@ -5,19 +5,22 @@
 #   deploy/install-deps.sh build   # compile anemosd and anemosctl, `make run`
 #   deploy/install-deps.sh test    # build + what `make test` drives (cmocka, curl, jq, ...)
 #   deploy/install-deps.sh bench   # test + wrk and nginx for `make bench`
+#   deploy/install-deps.sh slow    # test + debootstrap for `make test-slow` (the debian image)
 set -eu
 
 build_pkgs="gcc make pkg-config libc6-dev libmicrohttpd-dev libsqlite3-dev libjansson-dev
-libssl-dev libcurl4-openssl-dev libarchive-dev"
+libssl-dev libcurl4-openssl-dev libarchive-dev zstd"
 test_pkgs="$build_pkgs libcmocka-dev curl jq sqlite3 procps qemu-system-x86 qemu-utils ipxe-qemu ovmf seabios
 chromium"
 bench_pkgs="$test_pkgs wrk nginx-light"
+slow_pkgs="$test_pkgs debootstrap"
 
 case "${1:-build}" in
 build) want=$build_pkgs ;;
 test)  want=$test_pkgs ;;
 bench) want=$bench_pkgs ;;
-*) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+slow)  want=$slow_pkgs ;;
+*) echo "usage: $0 build|test|bench|slow" >&2; exit 2 ;;
 esac
 
 # The browser tests need Node.js and npm; a machine that has them already keeps its own.

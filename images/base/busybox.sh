@@ -1,0 +1,177 @@
+# base=busybox for anemos-mkimg: a root file system assembled from Debian packages that are
+# downloaded (apt-get download) and unpacked (dpkg -x), never installed: the generic Debian
+# kernel with only the modules the recipe names (and what those need), busybox-static as the
+# whole userland, the recipe's extra `packages` unpacked as they are (no dependencies, no
+# maintainer scripts), and /boot/initrd.img: a small busybox initramfs that loads the image's
+# modules by modalias, finds root=UUID=... and switch_roots to /sbin/init.
+#
+# Sourced by anemos-mkimg's steps (sh -c '. base/busybox.sh; base_STEP') with ROOT, CACHE,
+# RECIPE, RECIPE_DIR, MKIMG_WORK and the recipe's variables (name, packages, modules) in the
+# environment. Downloads are cached under $CACHE/debs: a second build needs no network.
+# ANEMOS_MKIMG_REFRESH=1 asks apt again which kernel linux-image-amd64 means.
+
+set -eu
+BASE_DIR=$(dirname "$MKIMG_BASE")
+DEBS=$CACHE/debs
+PKGROOT=$CACHE/busybox-root   # every downloaded package unpacked once, one tree
+
+die() { echo "base busybox: $*" >&2; exit 1; }
+say() { echo "base busybox: $*" >&2; }
+
+# cached_deb NAME: the newest cached .deb of package NAME, if any.
+cached_deb() { ls -1 "$DEBS/$1"_*.deb 2>/dev/null | sort -V | tail -n 1; }
+APT_UPDATED=0
+apt_update_once() {
+	[ "$APT_UPDATED" = 0 ] && [ "$(id -u)" = 0 ] || return 1
+	APT_UPDATED=1
+	say "refreshing the package index (apt-get update)"
+	apt-get update -qq >&2
+}
+apt_download() { # NAME...: fetch into the cache
+	(cd "$DEBS" && apt-get download -q -o APT::Sandbox::User=root "$@" >/dev/null) && return 0
+	apt_update_once && (cd "$DEBS" && apt-get download -q -o APT::Sandbox::User=root "$@" >/dev/null) && return 0
+	die "apt-get download $* failed: is the package index there (apt-get update) and the registry reachable?"
+}
+kernel_package() {
+	apt-cache depends linux-image-amd64 2>/dev/null |
+		awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9].*-amd64$/ { print $2; exit }'
+}
+# The kernel version the image carries (set by base_build, read back by later steps).
+kernel_version() { ls -1 "$ROOT/lib/modules" 2>/dev/null | head -n 1; }
+run_depmod() { # ROOT VERSION
+	if command -v depmod >/dev/null 2>&1; then depmod -b "$1" "$2"
+	else "$PKGROOT/bin/busybox" depmod -b "$1" "$2"; fi
+}
+
+# The base system: packages fetched and unpacked, the tree laid out, modules selected.
+base_build() {
+	local kpkg missing p deb mark kver full want
+	command -v dpkg-deb >/dev/null 2>&1 || die "needs dpkg-deb on the build host (package dpkg)"
+	mkdir -p "$DEBS" "$PKGROOT/.unpacked"
+	# The concrete kernel package behind linux-image-amd64, remembered for offline rebuilds.
+	if [ "${ANEMOS_MKIMG_REFRESH:-0}" = 1 ] || [ ! -s "$DEBS/kernel-package" ] ||
+		[ -z "$(cached_deb "$(cat "$DEBS/kernel-package")")" ]; then
+		kpkg=$(kernel_package)
+		[ -n "$kpkg" ] || { apt_update_once && kpkg=$(kernel_package); } || true
+		[ -n "$kpkg" ] || die "cannot resolve linux-image-amd64 to a kernel package: run apt-get update first"
+		echo "$kpkg" >"$DEBS/kernel-package"
+	fi
+	kpkg=$(cat "$DEBS/kernel-package")
+	missing=""
+	for p in "$kpkg" busybox-static ${packages:-}; do
+		[ -n "$(cached_deb "$p")" ] || missing="$missing $p"
+	done
+	if [ -n "$missing" ]; then
+		say "downloading:$missing"
+		# shellcheck disable=SC2086
+		apt_download $missing
+	fi
+	for p in "$kpkg" busybox-static; do
+		deb=$(cached_deb "$p")
+		mark=$PKGROOT/.unpacked/$(basename "$deb")
+		[ -e "$mark" ] && continue
+		dpkg -x "$deb" "$PKGROOT" || die "dpkg -x $deb failed"
+		: >"$mark"
+	done
+	kver=${kpkg#linux-image-}
+	full=$PKGROOT/lib/modules/$kver
+	[ -f "$PKGROOT/boot/vmlinuz-$kver" ] || die "kernel image boot/vmlinuz-$kver not in $kpkg"
+	[ -d "$full/kernel" ] || die "modules of $kver not in $kpkg"
+
+	cd "$ROOT"
+	mkdir -p bin sbin usr/bin usr/sbin lib etc/anemos dev proc sys run tmp mnt root var/log boot \
+		"lib/modules/$kver"
+	ln -s ../run var/run
+	chmod 1777 tmp
+	chmod 700 root
+	if [ "$(id -u)" = 0 ]; then  # the kernel opens /dev/console before anything mounts devtmpfs
+		mknod -m 600 dev/console c 5 1
+		mknod -m 666 dev/null c 1 3
+	fi
+	cp "$PKGROOT/bin/busybox" bin/busybox
+	for p in $("$PKGROOT/bin/busybox" --list); do
+		[ "$p" = busybox ] || ln -sf busybox "bin/$p"
+	done
+	cp "$PKGROOT/boot/vmlinuz-$kver" boot/vmlinuz
+	cp "$PKGROOT/boot/config-$kver" "boot/config-$kver" 2>/dev/null || true
+	printf 'root:*:0:0:root:/root:/bin/sh\n' >etc/passwd
+	printf 'root:x:0:\ntty:x:5:\n' >etc/group
+	printf '/bin/sh\n/bin/ash\n' >etc/shells
+	printf '127.0.0.1\tlocalhost\n::1\tlocalhost\n' >etc/hosts
+	printf '%s\n' "$name" >etc/hostname
+	for p in ${packages:-}; do
+		dpkg -x "$(cached_deb "$p")" "$ROOT" || die "dpkg -x of package $p failed"
+	done
+
+	# Modules: the recipe names them (as modprobe would); modules.dep closes over what they need.
+	if [ ! -s "$full/modules.dep" ] || [ "$full/modules.dep" -ot "$full/modules.order" ]; then
+		run_depmod "$PKGROOT" "$kver" || die "depmod over the full module tree failed"
+	fi
+	want=$MKIMG_WORK/modules.want
+	# A module's name is its file name without .ko(.xz|.zst), with '-' and '_' the same.
+	awk -F': ?' -v names="${modules:-}" '
+		BEGIN { n = split(names, m, /[ \t\n]+/); for (i = 1; i <= n; i++) if (m[i] != "") { gsub(/-/, "_", m[i]); want[m[i]] = 1 } }
+		{ f = $1; sub(/^.*\//, "", f); sub(/\.ko(\.xz|\.zst|\.gz)?$/, "", f); gsub(/-/, "_", f)
+		  if (f in want) { found[f] = 1; print $1; k = split($2, d, " "); for (i = 1; i <= k; i++) print d[i] } }
+		END { for (f in want) if (!(f in found)) print "base busybox: note: module " f " is not a module of this kernel (built in?)" > "/dev/stderr" }' \
+		"$full/modules.dep" | sort -u >"$want"
+	(cd "$full" && tar -cf - -T "$want") | tar -xf - -C "lib/modules/$kver"
+	find "lib/modules/$kver" -name '*.ko.xz' -exec xz -d {} +
+	find "lib/modules/$kver" -name '*.ko.zst' -exec zstd -q -d --rm {} +
+	cp "$full/modules.order" "$full/modules.builtin" "lib/modules/$kver/"
+	[ -e "$full/modules.builtin.modinfo" ] && cp "$full/modules.builtin.modinfo" "lib/modules/$kver/"
+	run_depmod "$ROOT" "$kver" || die "depmod over the image's modules failed"
+	say "kernel $kver, $(wc -l <"$want") modules, busybox $("$PKGROOT/bin/busybox" | head -n 1 | awk '{ print $2 }')"
+}
+
+# Nothing to install beyond what base_build unpacked.
+base_packages() { :; }
+
+# The recipe's provision function runs on the build host, with ROOT naming the image's root.
+base_provision() {
+	cd "$ROOT"
+	# shellcheck disable=SC1090
+	. "$RECIPE"
+	provision
+}
+
+# /boot/initrd.img from the finished tree: its busybox, its modules (after provision and
+# files/ may have changed them) and the small init in base/busybox-initrd.init. A
+# reproducible cpio (fixed times, owner root): an unchanged tree reuses the last compressed one.
+base_finish() {
+	local kver stage sum bb
+	kver=$(kernel_version)
+	[ -n "$kver" ] || die "no lib/modules/VERSION in the image"
+	run_depmod "$ROOT" "$kver" || die "depmod over the image's modules failed"
+	stage=$MKIMG_WORK/initrd
+	rm -rf "$stage"
+	mkdir -p "$stage/bin" "$stage/dev" "$stage/proc" "$stage/sys" "$stage/run" "$stage/newroot" "$stage/lib/modules"
+	bb=$ROOT/bin/busybox
+	[ -x "$bb" ] || bb=$PKGROOT/bin/busybox
+	cp "$bb" "$stage/bin/busybox"
+	for p in $("$stage/bin/busybox" --list); do
+		[ "$p" = busybox ] || ln -sf busybox "$stage/bin/$p"
+	done
+	ln -s bin "$stage/sbin"
+	cp -a "$ROOT/lib/modules/$kver" "$stage/lib/modules/"
+	install -m 755 "$BASE_DIR/busybox-initrd.init" "$stage/init"
+	if [ "$(id -u)" = 0 ]; then
+		mknod -m 600 "$stage/dev/console" c 5 1
+		mknod -m 666 "$stage/dev/null" c 1 3
+	fi
+	(
+		cd "$stage"
+		find . -exec touch -h -d @946684800 {} +
+		find . -mindepth 1 | LC_ALL=C sort |
+			"$PKGROOT/bin/busybox" cpio -o -H newc -R 0:0 --renumber-inodes 2>/dev/null >"$MKIMG_WORK/initrd.cpio"
+	)
+	sum=$(sha256sum <"$MKIMG_WORK/initrd.cpio" | cut -d' ' -f1)
+	if [ "$(cat "$CACHE/initrd-$name.sha256" 2>/dev/null)" != "$sum" ] || [ ! -s "$CACHE/initrd-$name.zst" ]; then
+		rm -f "$CACHE/initrd-$name.sha256"
+		zstd -q -19 -T0 -f "$MKIMG_WORK/initrd.cpio" -o "$CACHE/initrd-$name.zst"
+		echo "$sum" >"$CACHE/initrd-$name.sha256"
+	fi
+	rm -f "$MKIMG_WORK/initrd.cpio" "$ROOT/boot/initrd.img"
+	rm -rf "$stage"
+	cp "$CACHE/initrd-$name.zst" "$ROOT/boot/initrd.img"
+}

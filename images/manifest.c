@@ -1,0 +1,47 @@
+/* The manifest beside each image: what anemosctl and the installer need to know about the
+ * file without opening it. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mkimg.h"
+
+int manifest_write(const char *path, const struct recipe *r, const struct image_file *img,
+		   const char *kernel, const char *initrd)
+{
+	char created[32], tmp[4096];
+	time_t now = time(NULL);
+	struct tm tm;
+	json_t *m;
+	int rc;
+
+	gmtime_r(&now, &tm);
+	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	m = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s}",
+		      "name", r->name, "format", r->format, "compression", "zstd",
+		      "size", (json_int_t)img->size, "uncompressed_size", (json_int_t)img->uncompressed,
+		      "sha256", img->sha256, "kernel", kernel, "initrd", initrd,
+		      "base", r->base, "created", created);
+	if (!m) {
+		log_error("manifest %s: out of memory", path);
+		return -1;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	rc = json_dump_file(m, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(m);
+	if (rc < 0) {
+		log_error("manifest %s: cannot write", tmp);
+		unlink(tmp);
+		return -1;
+	}
+	if (rename(tmp, path) < 0) {
+		log_error("manifest %s: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
