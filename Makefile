@@ -97,7 +97,10 @@ images: all
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
+# The appliance on its embedded default, with the Anemos initramfs and the tiny demo image.
 run: all
+	@$(MAKE) --no-print-directory initramfs
+	@$(MAKE) --no-print-directory images IMAGES=tiny
 	@deploy/run-local.sh $(BUILD)
 
 # One normal build and one ASan+UBSan build, each through every suite; one summary line.
@@ -106,6 +109,8 @@ test: test-deps
 	@$(MAKE) --no-print-directory BUILD=build/asan \
 		EXTRA_CFLAGS="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		EXTRA_LDFLAGS="-fsanitize=address,undefined" all unit
+	@$(MAKE) --no-print-directory initramfs
+	@$(MAKE) --no-print-directory images IMAGES=tiny
 	@tests/run-all.sh
 
 bench: all

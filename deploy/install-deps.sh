@@ -2,16 +2,16 @@
 # Install the Debian packages that building, running, testing or benchmarking Anemos needs,
 # and only those that are missing. Says which it installs. Needs root (or sudo) on Debian 12.
 #
-#   deploy/install-deps.sh build   # compile anemosd and anemosctl, `make run`
+#   deploy/install-deps.sh build   # compile the programs, build the initramfs and images, `make run`
 #   deploy/install-deps.sh test    # build + what `make test` drives (cmocka, curl, jq, ...)
 #   deploy/install-deps.sh bench   # test + wrk and nginx for `make bench`
 #   deploy/install-deps.sh slow    # test + debootstrap for `make test-slow` (the debian image)
 set -eu
 
 build_pkgs="gcc make pkg-config libc6-dev libmicrohttpd-dev libsqlite3-dev libjansson-dev
-libssl-dev libcurl4-openssl-dev libarchive-dev zstd"
+libssl-dev libcurl4-openssl-dev libarchive-dev zstd binutils"
 test_pkgs="$build_pkgs libcmocka-dev curl jq sqlite3 procps qemu-system-x86 qemu-utils ipxe-qemu ovmf seabios
-chromium"
+chromium openssh-client python3"
 bench_pkgs="$test_pkgs wrk nginx-light"
 slow_pkgs="$test_pkgs debootstrap"
 

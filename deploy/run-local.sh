@@ -19,15 +19,37 @@ token=$(cat "$data/admin-token")
 set -- --listen "$listen" --data "$data" --boot-dir "$build/boot"
 [ -f server/web/index.html ] && set -- "$@" --web-dir server/web
 
+"$build/anemosd" "$@" &
+pid=$!
+trap 'kill "$pid" 2>/dev/null; wait "$pid"; exit 0' INT TERM
+i=0
+until curl -fsS -m 1 "$url/healthz" >/dev/null 2>&1; do
+	i=$((i + 1))
+	kill -0 "$pid" 2>/dev/null && [ "$i" -lt 100 ] || { echo "anemosd did not start" >&2; wait "$pid"; exit 1; }
+	sleep 0.1
+done
+# curl with the admin token from stdin, never on a command line.
+authcurl() { printf 'header = "Authorization: Bearer %s"\n' "$token" | curl -K - "$@"; }
+# The demo image: tiny, registered once from the data folder.
+demo=""
+if [ -s "$build/images/tiny.tar.zst" ] &&
+	! authcurl -fsS -m 5 "$url/api/v1/images" | grep -q '"name":"tiny"'; then
+	mkdir -p "$data/images/tiny"
+	cp "$build/images/tiny.tar.zst" "$data/images/tiny/tiny.tar.zst"
+	authcurl -fsS -m 60 -H 'Content-Type: application/json' \
+		-d '{"name":"tiny","file":"tiny.tar.zst"}' "$url/api/v1/images" >/dev/null && demo=" (registered now)"
+fi
+
 cat <<MSG
-Anemos is starting on $url (Ctrl-C stops it)
+Anemos is running on $url (Ctrl-C stops it)
   dashboard:      $url/
   iPXE entry:     $url/boot.ipxe   (point iPXE or dnsmasq here)
   boot files:     $build/boot/ (vmlinuz, initramfs.img)
   data:           $data/ (anemos.db, images/)
+  demo image:     tiny$demo  (build/anemosctl host set HOST --next-boot install --image tiny --once)
   admin token:    $token
 Use the CLI from another terminal:
   export ANEMOS_URL=$url ANEMOS_TOKEN=\$(cat $data/admin-token)
   $build/anemosctl host list
 MSG
-exec "$build/anemosd" "$@"
+wait "$pid"

@@ -273,7 +273,7 @@ static int partition_and_format(struct target *t)
 	t->root_mounted = true;
 	if (t->uefi) {
 		make_dirs("/boot/efi", 0755);
-		if (mount(t->esp, ESP_MOUNT, "vfat", 0, "umask=0077") < 0)
+		if (mount(t->esp, ESP_MOUNT, "vfat", 0, "umask=0077,codepage=437,iocharset=utf8") < 0)
 			return failf(t, "cannot mount %s: %s", t->esp, strerror(errno));
 		t->esp_mounted = true;
 	}

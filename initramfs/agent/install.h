@@ -24,6 +24,7 @@ struct stream {
 	int resumes;
 	struct sha256_ctx *sha;
 	uint64_t received;     /* bytes of the (compressed) image so far */
+	uint64_t resumed_at;   /* where the current transfer started, 0 for the first */
 	time_t started;
 	char *fill, *handed;   /* being filled by curl / lent to libarchive */
 	size_t fill_len, fill_cap, handed_cap;

@@ -24,7 +24,7 @@ static size_t on_data(char *data, size_t size, size_t n, void *user)
 
 	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
 	/* A resumed request must continue where we were: a 200 would restart the file. */
-	if (s->received > 0 && status != 206) {
+	if (s->resumed_at > 0 && status != 206) {
 		snprintf(s->error, sizeof(s->error), "the server cannot resume the download (HTTP %ld)", status);
 		return 0;
 	}
@@ -66,6 +66,7 @@ static int transfer_start(struct stream *s)
 	curl_easy_setopt(s->easy, CURLOPT_LOW_SPEED_LIMIT, 1024L); /* stalled: resume instead */
 	curl_easy_setopt(s->easy, CURLOPT_LOW_SPEED_TIME, 30L);
 	curl_easy_setopt(s->easy, CURLOPT_USERAGENT, "anemos-agent");
+	s->resumed_at = s->received;
 	if (s->received)
 		curl_easy_setopt(s->easy, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)s->received);
 	curl_multi_add_handle(s->multi, s->easy);

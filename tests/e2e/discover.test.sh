@@ -64,9 +64,9 @@ start_machine() {
 # wait_inventory NAME MAC COUNT: waits (bounded: 300 s under TCG) until the host of MAC has
 # received its COUNT-th inventory and is ready; sets T_AGENT and T_READY (seconds since power-on).
 wait_inventory() {
-	local name=$1 mac=$2 count=$3 i n st
+	local name=$1 mac=$2 count=$3 _ n st
 	T_AGENT="" T_READY=""
-	for i in $(seq 1 300); do
+	for _ in $(seq 1 300); do
 		if [ -z "$T_AGENT" ] && grep -q 'starting anemos-agent' "$WORK/console-$name.log" 2>/dev/null; then
 			T_AGENT=$(secs "$T_ON" "$(now)")
 		fi
