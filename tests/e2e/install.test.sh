@@ -123,7 +123,8 @@ python3 "$ROOT/tests/e2e/cutting-proxy.py" "$PROXY_PORT" "$IMG" 3000000 2>"$WORK
 PROXY_PID=$!
 api POST /api/v1/images "$(jq -cn --arg u "http://10.0.2.2:$PROXY_PORT/tiny.tar.zst" --arg s "$sum" --argjson z "$(stat -c %s "$IMG")" \
 	'{name: "tiny-cut", url: $u, sha256: $s, format: "tar.zst", size: $z}')" >/dev/null
-api PATCH "/api/v1/hosts/$mac" '{"next_boot":"install","image":"tiny-cut","once":true}' >/dev/null
+mac=52:54:00:e4:00:30
+api POST /api/v1/hosts "{\"mac\":\"$mac\",\"next_boot\":\"install\",\"image\":\"tiny-cut\",\"once\":true}" >/dev/null
 power_on cut bios "$mac"
 if wait_for 500 install_over "$mac" && grep -q '^installed tiny-cut onto' <<<"$(events "$mac")"; then
 	ok "a download cut at 3 MB resumed and the install completed"
