@@ -41,7 +41,7 @@ SERVER_UNIT_BIN = $(filter-out $(INV_UNIT_BIN),$(UNIT_BIN))
 PROGRAMS = $(BUILD)/anemosd $(BUILD)/anemosctl $(BUILD)/anemos-inventory $(BUILD)/anemos-agent \
            $(BUILD)/anemos-mkimg
 
-.PHONY: all deps test-deps run test unit bench clean initramfs images
+.PHONY: all deps test-deps run test test-slow unit bench clean initramfs images
 all: deps $(PROGRAMS)
 
 # Installs missing Debian packages (and says which) before the first compile.
@@ -113,9 +113,20 @@ test: test-deps
 	@$(MAKE) --no-print-directory images IMAGES=tiny
 	@tests/run-all.sh
 
+# The slow suite: the debian image (debootstrap, a few minutes) installed and booted in QEMU.
+test-slow: all
+	@deploy/install-deps.sh slow
+	@$(MAKE) --no-print-directory initramfs
+	@$(MAKE) --no-print-directory images IMAGES="tiny debian"
+	@ANEMOS_BUILD=$(BUILD) bash tests/slow/debian.test.sh | tee build/test-slow.log; \
+		grep -q '^not ok' build/test-slow.log && exit 1; \
+		echo "$$(grep -c '^ok' build/test-slow.log) passed, $$(grep -c '^not ok' build/test-slow.log) failed"
+
 bench: all
 	@deploy/install-deps.sh bench
 	@bench/run.sh $(BUILD)
+	@$(MAKE) --no-print-directory images IMAGES=tiny
+	@bench/install.sh $(BUILD)
 
 clean:
 	rm -rf build

@@ -44,6 +44,7 @@ struct target {
 	char root_uuid[40], esp_id[10];
 	bool touched, root_mounted, esp_mounted;
 	char why[512];              /* the failure, for the operator */
+	const char *unpack_dir;     /* where a root filesystem archive goes: TARGET, or --unpack's */
 	time_t last_progress;
 	int64_t total;              /* image size in bytes, -1 unknown */
 };
@@ -292,6 +293,9 @@ static void report_progress(struct stream *s)
 	if (now - t->last_progress < 1)
 		return;
 	t->last_progress = now;
+	fprintf(stderr, "anemos-agent: %s\n", msg);
+	if (!t->a->token[0]) /* --unpack: no server to tell */
+		return;
 	if (t->total > 0)
 		snprintf(msg, sizeof(msg), "writing image: %.1f of %.1f MiB (%.0f%%), %.1f MiB/s",
 			 (double)s->received / 1048576.0, (double)t->total / 1048576.0,
@@ -299,7 +303,6 @@ static void report_progress(struct stream *s)
 	else
 		snprintf(msg, sizeof(msg), "writing image: %.1f MiB, %.1f MiB/s", (double)s->received / 1048576.0,
 			 (double)s->received / 1048576.0 / secs);
-	fprintf(stderr, "anemos-agent: %s\n", msg);
 	ev = json_pack("{s:s, s:s, s:s, s:I}", "phase", "install", "level", "info", "message", msg,
 		       "bytes", (json_int_t)s->received);
 	if (t->total > 0)
@@ -340,9 +343,9 @@ static int extract_tree(struct target *t, struct archive *ar)
 				       ARCHIVE_EXTRACT_FFLAGS | ARCHIVE_EXTRACT_UNLINK |
 				       ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
 				       ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
-	if (chdir(TARGET) < 0) {
+	if (chdir(t->unpack_dir) < 0) {
 		archive_write_free(disk);
-		return failf(t, "chdir %s: %s", TARGET, strerror(errno));
+		return failf(t, "chdir %s: %s", t->unpack_dir, strerror(errno));
 	}
 	while ((r = archive_read_next_header(ar, &entry)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
 		if (archive_write_header(disk, entry) < ARCHIVE_WARN ||
@@ -783,9 +786,31 @@ static bool kexec_load_installed(struct target *t)
 	return rc == 0;
 }
 
+int install_unpack(struct agent *a, const char *url, const char *sha256, const char *format, const char *to)
+{
+	struct target t = { .a = a, .unpack_dir = to, .disk_size = UINT64_MAX };
+	int fd, rc;
+
+	t.image = json_pack("{s:s, s:s, s:s, s:s}", "name", "unpack", "url", url, "sha256", sha256, "format", format);
+	if (strncmp(format, "raw", 3) == 0) {
+		if ((fd = open(to, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) < 0) {
+			fprintf(stderr, "anemos-agent: cannot create %s: %s\n", to, strerror(errno));
+			json_decref(t.image);
+			return EXIT_FAILED;
+		}
+		close(fd);
+		snprintf(t.disk, sizeof(t.disk), "%s", to);
+	}
+	rc = stream_image(&t);
+	if (rc < 0)
+		fprintf(stderr, "anemos-agent: unpacking failed: %s\n", t.why);
+	json_decref(t.image);
+	return rc < 0 ? EXIT_FAILED : 0;
+}
+
 int install_run(struct agent *a, json_t *plan, json_t *inventory)
 {
-	struct target t = { .a = a, .plan = plan };
+	struct target t = { .a = a, .plan = plan, .unpack_dir = TARGET };
 	const char *format, *after;
 	bool raw, kexec_ready = false;
 	time_t started = time(NULL);

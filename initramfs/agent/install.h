@@ -41,5 +41,9 @@ int stream_drain(struct stream *s);
 /* install.c */
 /* Installs per plan, using the inventory the agent posted. Returns an enum agent_exit. */
 int install_run(struct agent *a, json_t *plan, json_t *inventory);
+/* anemos-agent --unpack: streams an image as an install does (HTTP, libarchive, SHA-256
+ * verified) into the folder `to` (archives) or the file `to` (raw images), touching no disk
+ * and telling no server. For inspecting images and for bench/. Returns an enum agent_exit. */
+int install_unpack(struct agent *a, const char *url, const char *sha256, const char *format, const char *to);
 
 #endif

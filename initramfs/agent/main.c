@@ -225,6 +225,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: anemos-agent [--cmdline FILE] [--root DIR] [--ssh-dir DIR]\n"
 		   "                    [--poweroff-after SECONDS] [--retry-for SECONDS]\n"
+		   "       anemos-agent --unpack URL --sha256 HEX --format FORMAT --to PATH\n"
+		   "                    (an image into a folder, or a raw image into a file; verified)\n"
 		   "Reads anemos.url, anemos.token and anemos.mode from FILE (default /proc/cmdline).\n"
 		   "Exit status: 0 reboot, 1 failed, 2 power off, 3 rescue.\n");
 }
@@ -237,9 +239,14 @@ int main(int argc, char **argv)
 		{ "ssh-dir", required_argument, NULL, 's' },
 		{ "poweroff-after", required_argument, NULL, 'p' },
 		{ "retry-for", required_argument, NULL, 't' },
+		{ "unpack", required_argument, NULL, 'u' },
+		{ "sha256", required_argument, NULL, 'S' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "to", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *unpack = NULL, *sha = NULL, *format = NULL, *to = NULL;
 	struct agent a = { .root = "/", .ssh_dir = "/root/.ssh", .poweroff_after = 1800, .retry_for = 600 };
 	const char *cmdline = "/proc/cmdline";
 	int c, rc;
@@ -251,6 +258,10 @@ int main(int argc, char **argv)
 		case 's': a.ssh_dir = optarg; break;
 		case 'p': a.poweroff_after = strtol(optarg, NULL, 10); break;
 		case 't': a.retry_for = strtol(optarg, NULL, 10); break;
+		case 'u': unpack = optarg; break;
+		case 'S': sha = optarg; break;
+		case 'f': format = optarg; break;
+		case 'o': to = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return EXIT_FAILED;
 		}
@@ -258,6 +269,17 @@ int main(int argc, char **argv)
 	if (a.poweroff_after < 0 || a.retry_for < 1) {
 		usage(stderr);
 		return EXIT_FAILED;
+	}
+	if (unpack) {
+		if (!sha || !format || !to) {
+			usage(stderr);
+			return EXIT_FAILED;
+		}
+		if (client_init(&a) < 0)
+			return EXIT_FAILED;
+		rc = install_unpack(&a, unpack, sha, format, to);
+		client_free(&a);
+		return rc;
 	}
 	if (read_cmdline(&a, cmdline) < 0)
 		return EXIT_FAILED;

@@ -211,7 +211,7 @@ static void test_agent_revoke(void **state)
 	issue(id, "install", token);
 	assert_int_equal(token_authenticate_agent(token, &got, mode), 0);
 	assert_int_equal(db_begin(), 0);
-	assert_int_equal(finish(db_agent_token_revoke(id)), 0);
+	assert_int_equal(finish(db_agent_token_revoke(id, false)), 0);
 	assert_int_equal(token_authenticate_agent(token, &got, mode), -EPERM);
 	assert_non_null(strstr(err_msg(), "agent token"));
 }
