@@ -17,6 +17,8 @@
 
 #include <jansson.h>
 
+#include "placeholder.h"
+
 #include "inventory.h"
 
 /* One collection in progress. */
@@ -55,17 +57,11 @@ json_t *inv_section(struct inventory *inv, const char *name);
 /* Strips leading and trailing whitespace and control characters in place; returns the new
  * length. */
 size_t text_strip(char *s);
-/* True for the strings firmware ships unfilled: "", "To be filled by O.E.M.", "Not Specified",
- * "Default string", "None", "0000000", "SerNum0", ... (compared after stripping). */
-bool text_is_placeholder(const char *s);
 /* A JSON string of s stripped; JSON null for NULL or an empty result. Text that is not valid
  * UTF-8 is read as Latin-1. NULL only on out-of-memory. */
 json_t *json_text(const char *s);
 /* json_text, but placeholders (text_is_placeholder) become JSON null: for firmware strings. */
 json_t *json_firmware_text(const char *s);
-/* True for UUIDs that identify nothing: all zeros, all ones, and the well-known
- * 03000200-0400-0500-0006-000700080009 of unconfigured boards. Case-insensitive. */
-bool uuid_is_placeholder(const char *uuid);
 
 /* files.c: reading under the root. `rel` paths are relative to the root ("sys/block"). */
 /* Joins root and rel into out; -ENAMETOOLONG if it does not fit. */

@@ -18,6 +18,8 @@
 
 #include <jansson.h>
 
+#include "placeholder.h"
+
 #define MAC_LEN 17   /* "aa:bb:cc:dd:ee:ff" */
 #define UUID_LEN 36  /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" */
 #define TOKEN_HASH_LEN 64
@@ -48,7 +50,6 @@ void err_clear(void);
 /* parse.c: pure validation and parsing of what clients send. */
 int mac_parse(const char *in, char out[MAC_LEN + 1]);
 int uuid_parse(const char *in, char out[UUID_LEN + 1]);
-bool uuid_is_placeholder(const char *uuid);
 bool serial_is_placeholder(const char *serial);
 bool name_is_safe(const char *name);
 int hostname_normalize(const char *in, char *out, size_t outsz);

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "anemosd.h"
+#include "placeholder.h"
 
 static int hexval(int c)
 {
@@ -55,48 +56,20 @@ int uuid_parse(const char *in, char out[UUID_LEN + 1])
 	return 0;
 }
 
-/* All-zero and all-F UUIDs are what firmware reports when it has none (QEMU without
- * -smbios uuid=, many cheap boards), and AMI's unset default is shared by countless boards;
- * matching on any of them would merge unrelated machines. */
-bool uuid_is_placeholder(const char *uuid)
-{
-	bool all0 = true, allf = true;
-
-	if (strcasecmp(uuid, "03000200-0400-0500-0006-000700080009") == 0)
-		return true;
-	for (const char *p = uuid; *p; p++) {
-		if (*p == '-')
-			continue;
-		all0 &= *p == '0';
-		allf &= *p == 'f' || *p == 'F';
-	}
-	return all0 || allf;
-}
-
-/* Serials vendors ship unfilled; never an identity. */
+/* Serials that identify nothing: OEM filler (lib/placeholder.c), anything shorter than three
+ * characters, and one character repeated ("1111111", "       "). Never an identity. */
 bool serial_is_placeholder(const char *serial)
 {
-	static const char *const fillers[] = {
-		"to be filled by o.e.m.", "default string", "system serial number",
-		"chassis serial number", "not specified", "not applicable", "none", "n/a",
-		"unknown", "invalid", "oem", "o.e.m.", "0123456789", "123456789", "1234567890",
-		"serial", "empty", "xxxxxxxxxx",
-	};
 	size_t len = strlen(serial);
 	bool same = true;
 
 	while (len && isspace((unsigned char)serial[len - 1]))
 		len--;
-	if (len < 3)
+	if (len < 3 || text_is_placeholder(serial))
 		return true;
 	for (size_t i = 1; i < len; i++)
 		same &= serial[i] == serial[0];
-	if (same) /* "0000000", "........", "       " */
-		return true;
-	for (size_t i = 0; i < sizeof(fillers) / sizeof(fillers[0]); i++)
-		if (strlen(fillers[i]) == len && strncasecmp(serial, fillers[i], len) == 0)
-			return true;
-	return false;
+	return same;
 }
 
 /* A single path component we are willing to open: letters, digits, '.', '_', '-'; not
