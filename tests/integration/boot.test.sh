@@ -102,4 +102,11 @@ for i in $(seq 10 29); do
 done
 expect_eq "20 machines booting from two NICs at once: 20 hosts, not 40" 20 "$merged"
 expect_eq "no duplicate host records" 20 "$(body_of "$(api GET '/api/v1/hosts?q=11111111')" | jq '.hosts|length')"
+
+# A machine stuck in a boot loop: its events are pruned to about the newest 1000.
+seq 1 1100 | xargs -P 4 -I{} curl -sS -m 10 -o /dev/null "$ANEMOS_URL/ipxe?mac=52:54:00:dd:00:01&platform=pcbios"
+n=$(sqlite3 "$DATA/anemos.db" "SELECT count(*) FROM events e JOIN host_macs m ON m.host_id = e.host_id WHERE m.mac = '52:54:00:dd:00:01'")
+check "1100 boots: the host keeps about its newest 1000 events, not 1100 ($n)" test "$n" -ge 1000 -a "$n" -le 1064
+expect_eq "the newest boot is among them" "$(sqlite3 "$DATA/anemos.db" "SELECT max(id) FROM events")" \
+	"$(sqlite3 "$DATA/anemos.db" "SELECT max(e.id) FROM events e JOIN host_macs m ON m.host_id = e.host_id WHERE m.mac = '52:54:00:dd:00:01'")"
 anemosd_stop
