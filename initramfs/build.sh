@@ -40,56 +40,11 @@ systemd-boot-efi"
 LIB_PKGS="libc6 libfdisk1 libsmartcols1 libtinfo6 libreadline8 libext2fs2 libcom-err2 libblkid1
 libuuid1 libtomcrypt1 libtommath1 libgmp10 zlib1g libcrypt1"
 
-mkdir -p "$DEBS"
-# cached_deb NAME: the newest cached .deb of package NAME, if any.
-cached_deb() { ls -1 "$DEBS/$1"_*.deb 2>/dev/null | sort -V | tail -n 1; }
-# A fresh machine may have no package index yet: refresh it once (as root) and retry.
-APT_UPDATED=0
-apt_update_once() {
-	[ "$APT_UPDATED" = 0 ] && [ "$(id -u)" = 0 ] || return 1
-	APT_UPDATED=1
-	say "refreshing the package index (apt-get update)"
-	apt-get update -qq >&2
-}
-apt_download() { # NAME...: fetch into the cache
-	(cd "$DEBS" && apt-get download -q -o APT::Sandbox::User=root "$@" >/dev/null) && return 0
-	apt_update_once && (cd "$DEBS" && apt-get download -q -o APT::Sandbox::User=root "$@" >/dev/null) && return 0
-	die "apt-get download $* failed: is the package index there (apt-get update) and the registry reachable?"
-}
-kernel_package() {
-	apt-cache depends linux-image-amd64 2>/dev/null |
-		awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9].*-amd64$/ { print $2; exit }'
-}
-
-# The concrete kernel package behind linux-image-amd64, remembered for offline rebuilds.
-if [ "$REFRESH" = 1 ] || [ ! -s "$DEBS/kernel-package" ] || [ -z "$(cached_deb "$(cat "$DEBS/kernel-package")")" ]; then
-	kpkg=$(kernel_package)
-	[ -n "$kpkg" ] || { apt_update_once && kpkg=$(kernel_package); } || true
-	[ -n "$kpkg" ] || die "cannot resolve linux-image-amd64 to a kernel package: run apt-get update first"
-	echo "$kpkg" >"$DEBS/kernel-package"
-fi
-KPKG=$(cat "$DEBS/kernel-package")
-
-missing=""
-for p in "$KPKG" $TOOL_PKGS $LIB_PKGS; do
-	if [ "$REFRESH" = 1 ] || [ -z "$(cached_deb "$p")" ]; then missing="$missing $p"; fi
-done
-if [ -n "$missing" ]; then
-	say "downloading:$missing"
-	# shellcheck disable=SC2086
-	apt_download $missing
-fi
-
-# Unpack each .deb once; a new version of a package (after a refresh) unpacks over the old.
-mkdir -p "$PKGROOT/.unpacked"
-for p in "$KPKG" $TOOL_PKGS $LIB_PKGS; do
-	deb=$(cached_deb "$p")
-	[ -n "$deb" ] || die "no .deb for $p in $DEBS"
-	mark=$PKGROOT/.unpacked/$(basename "$deb")
-	[ -e "$mark" ] && continue
-	dpkg -x "$deb" "$PKGROOT" || die "dpkg -x $deb failed"
-	: >"$mark"
-done
+# shellcheck source=../images/base/debian-packages.sh
+. "$SRC/../images/base/debian-packages.sh"
+KPKG=$(debian_kernel_package "$REFRESH")
+debian_fetch "$REFRESH" "$KPKG" $TOOL_PKGS $LIB_PKGS
+debian_unpack "$KPKG" $TOOL_PKGS $LIB_PKGS
 KVER=${KPKG#linux-image-}
 [ -f "$PKGROOT/boot/vmlinuz-$KVER" ] || die "kernel image boot/vmlinuz-$KVER not in $KPKG"
 [ -d "$PKGROOT/lib/modules/$KVER/kernel" ] || die "modules of $KVER not in $KPKG"

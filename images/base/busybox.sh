@@ -18,24 +18,8 @@ PKGROOT=$CACHE/busybox-root   # every downloaded package unpacked once, one tree
 die() { echo "base busybox: $*" >&2; exit 1; }
 say() { echo "base busybox: $*" >&2; }
 
-# cached_deb NAME: the newest cached .deb of package NAME, if any.
-cached_deb() { ls -1 "$DEBS/$1"_*.deb 2>/dev/null | sort -V | tail -n 1; }
-APT_UPDATED=0
-apt_update_once() {
-	[ "$APT_UPDATED" = 0 ] && [ "$(id -u)" = 0 ] || return 1
-	APT_UPDATED=1
-	say "refreshing the package index (apt-get update)"
-	apt-get update -qq >&2
-}
-apt_download() { # NAME...: fetch into the cache
-	(cd "$DEBS" && apt-get download -q -o APT::Sandbox::User=root "$@" >/dev/null) && return 0
-	apt_update_once && (cd "$DEBS" && apt-get download -q -o APT::Sandbox::User=root "$@" >/dev/null) && return 0
-	die "apt-get download $* failed: is the package index there (apt-get update) and the registry reachable?"
-}
-kernel_package() {
-	apt-cache depends linux-image-amd64 2>/dev/null |
-		awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9].*-amd64$/ { print $2; exit }'
-}
+# shellcheck source=debian-packages.sh
+. "$BASE_DIR/debian-packages.sh"
 # The kernel version the image carries (set by base_build, read back by later steps).
 kernel_version() { ls -1 "$ROOT/lib/modules" 2>/dev/null | head -n 1; }
 run_depmod() { # ROOT VERSION
@@ -45,34 +29,11 @@ run_depmod() { # ROOT VERSION
 
 # The base system: packages fetched and unpacked, the tree laid out, modules selected.
 base_build() {
-	local kpkg missing p deb mark kver full want
+	local kpkg p kver full want
 	command -v dpkg-deb >/dev/null 2>&1 || die "needs dpkg-deb on the build host (package dpkg)"
-	mkdir -p "$DEBS" "$PKGROOT/.unpacked"
-	# The concrete kernel package behind linux-image-amd64, remembered for offline rebuilds.
-	if [ "${ANEMOS_MKIMG_REFRESH:-0}" = 1 ] || [ ! -s "$DEBS/kernel-package" ] ||
-		[ -z "$(cached_deb "$(cat "$DEBS/kernel-package")")" ]; then
-		kpkg=$(kernel_package)
-		[ -n "$kpkg" ] || { apt_update_once && kpkg=$(kernel_package); } || true
-		[ -n "$kpkg" ] || die "cannot resolve linux-image-amd64 to a kernel package: run apt-get update first"
-		echo "$kpkg" >"$DEBS/kernel-package"
-	fi
-	kpkg=$(cat "$DEBS/kernel-package")
-	missing=""
-	for p in "$kpkg" busybox-static ${packages:-}; do
-		[ -n "$(cached_deb "$p")" ] || missing="$missing $p"
-	done
-	if [ -n "$missing" ]; then
-		say "downloading:$missing"
-		# shellcheck disable=SC2086
-		apt_download $missing
-	fi
-	for p in "$kpkg" busybox-static; do
-		deb=$(cached_deb "$p")
-		mark=$PKGROOT/.unpacked/$(basename "$deb")
-		[ -e "$mark" ] && continue
-		dpkg -x "$deb" "$PKGROOT" || die "dpkg -x $deb failed"
-		: >"$mark"
-	done
+	kpkg=$(debian_kernel_package "${ANEMOS_MKIMG_REFRESH:-0}")
+	debian_fetch 0 "$kpkg" busybox-static ${packages:-}
+	debian_unpack "$kpkg" busybox-static
 	kver=${kpkg#linux-image-}
 	full=$PKGROOT/lib/modules/$kver
 	[ -f "$PKGROOT/boot/vmlinuz-$kver" ] || die "kernel image boot/vmlinuz-$kver not in $kpkg"
