@@ -165,4 +165,7 @@ int image_list(struct ctl *ctl, int argc, char **argv);
 int image_add(struct ctl *ctl, int argc, char **argv);
 int image_rm(struct ctl *ctl, int argc, char **argv);
 
+/* cmd_dnsmasq.c: "dnsmasq config", which needs no anemosd. */
+int dnsmasq_config(struct ctl *ctl, int argc, char **argv);
+
 #endif

@@ -37,6 +37,10 @@ static const struct command commands[] = {
 	{ "image", "list", "", image_list },
 	{ "image", "add", "FILE|URL [--name NAME] [--sha256 HEX] [--format FORMAT]", image_add },
 	{ "image", "rm", "NAME", image_rm },
+	{ "dnsmasq", "config", "--mode proxy|dhcp --interface IF --server-ip ADDR --server-url URL\n"
+	  "                 [--subnet NET | --range START,END [--router ADDR] [--dns ADDR] [--lease TIME]]\n"
+	  "                 [--netmask MASK] [--tftp tftp-hpa|dnsmasq] [--tftp-root DIR] [--output FILE]",
+	  dnsmasq_config },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -53,6 +57,11 @@ static const char help_text[] =
 	"FORMAT is tar, tar.gz, tar.xz, tar.zst, raw, raw.gz, raw.xz or raw.zst; by default it\n"
 	"comes from the file name's suffix (.img counts as raw), and NAME is the file name\n"
 	"without that suffix.\n"
+	"\n"
+	"dnsmasq config prints (or with --output writes) the dnsmasq configuration of a\n"
+	"provisioning network; it needs no anemosd. proxy mode answers PXE beside the site's DHCP\n"
+	"server (--subnet: the network it serves); dhcp mode hands out --range itself. ADDR is\n"
+	"this host's address on IF, where the TFTP server listens; URL is anemosd's public URL.\n"
 	"\n"
 	"options:\n"
 	"  --url URL      anemosd's address (default $ANEMOS_URL, else " DEFAULT_URL ")\n"

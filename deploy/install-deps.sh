@@ -11,7 +11,7 @@ set -eu
 build_pkgs="gcc make pkg-config libc6-dev libmicrohttpd-dev libsqlite3-dev libjansson-dev
 libssl-dev libcurl4-openssl-dev libarchive-dev zstd binutils"
 test_pkgs="$build_pkgs libcmocka-dev curl jq sqlite3 procps qemu-system-x86 qemu-utils ipxe-qemu ovmf seabios
-chromium openssh-client python3"
+chromium openssh-client python3 iproute2 dnsmasq-base tftpd-hpa tftp-hpa ipxe"
 bench_pkgs="$test_pkgs wrk nginx-light"
 slow_pkgs="$test_pkgs debootstrap"
 
@@ -44,6 +44,15 @@ if [ "$(id -u)" -ne 0 ]; then
 	fi
 else SUDO=""; fi
 export DEBIAN_FRONTEND=noninteractive
+# Packages such as tftpd-hpa start their stock service on installation (TFTP on every
+# address); Anemos runs its own instances, so services are kept from starting meanwhile
+# (policy-rc.d, only where the machine has none of its own).
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\n# anemos install-deps: no service starts during package installation\nexit 101\n' |
+		$SUDO tee /usr/sbin/policy-rc.d >/dev/null
+	$SUDO chmod 755 /usr/sbin/policy-rc.d
+	trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 # An old or empty package index makes apt-get install fail; refresh it once, then retry.
 # shellcheck disable=SC2086
 $SUDO apt-get install -y --no-install-recommends $missing >/dev/null 2>&1 || {

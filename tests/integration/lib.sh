@@ -32,7 +32,7 @@ import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsocknam
 PY
 }
 
-# anemosd_start [EXTRA ARGS...]: starts anemosd, waits (bounded) for /healthz, sets
+# anemosd_start [EXTRA ARGS...]: starts anemosd (on $LISTEN_HOST, default 127.0.0.1), waits (bounded) for /healthz, sets
 # ANEMOS_URL and ANEMOS_TOKEN (a fresh admin token). Reuses DATA across restarts.
 anemosd_start() {
 	mkdir -p "$DATA" "$BOOT_DIR"
@@ -41,9 +41,9 @@ anemosd_start() {
 		export ANEMOS_TOKEN
 	fi
 	PORT=${PORT:-$(free_port)}
-	ANEMOS_URL=http://127.0.0.1:$PORT
+	ANEMOS_URL=http://${LISTEN_HOST:-127.0.0.1}:$PORT
 	export ANEMOS_URL
-	"$ANEMOSD" --listen "127.0.0.1:$PORT" --data "$DATA" --boot-dir "$BOOT_DIR" \
+	"$ANEMOSD" --listen "${LISTEN_HOST:-127.0.0.1}:$PORT" --data "$DATA" --boot-dir "$BOOT_DIR" \
 		--public-url "$ANEMOS_URL" "$@" 2>>"$WORK/anemosd.log" &
 	ANEMOSD_PID=$!
 	local i
