@@ -3,6 +3,9 @@
 # ends with one line "N passed, N failed, N skipped". Each suite prints TAP-like lines:
 #   ok - NAME | not ok - NAME: why | skip - NAME: why
 # A suite that dies without its checks counts as one failure; nothing passes silently.
+# A suite whose first lines say "# run-in: BUILD" runs once, against that build only: the
+# long QEMU suites (once is enough, and the sanitizer build checks more), and the deploy
+# suite (it installs the programs into a Debian chroot, where the sanitizer runtime is not).
 set -u
 cd "$(dirname "$0")/.."
 results=$(mktemp); trap 'rm -f "$results"' EXIT
@@ -27,7 +30,10 @@ for build in build build/asan; do
 		[ -x "$t" ] || continue
 		run_suite "$build unit $(basename "$t")" env CMOCKA_MESSAGE_OUTPUT=TAP "$t"
 	done
-	for t in tests/integration/*.test.sh tests/e2e/*.test.sh tests/web/*.test.sh; do
+	for t in tests/integration/*.test.sh tests/e2e/*.test.sh tests/web/*.test.sh tests/deploy/*.test.sh; do
+		[ -e "$t" ] || continue
+		only=$(head -n 5 "$t" | sed -n 's/^# run-in: //p')
+		[ -z "$only" ] || [ "$only" = "$build" ] || continue
 		run_suite "$build $(basename "$(dirname "$t")") $(basename "$t" .test.sh)" env ANEMOS_BUILD="$build" bash "$t"
 	done
 done
