@@ -39,7 +39,7 @@ INV_UNIT_BIN    = $(filter $(BUILD)/tests/test_inventory%,$(UNIT_BIN))
 SERVER_UNIT_BIN = $(filter-out $(INV_UNIT_BIN),$(UNIT_BIN))
 
 PROGRAMS = $(BUILD)/anemosd $(BUILD)/anemosctl $(BUILD)/anemos-inventory $(BUILD)/anemos-agent \
-           $(BUILD)/anemos-mkimg
+           $(BUILD)/anemos-mkimg $(if $(findstring sanitize,$(EXTRA_LDFLAGS)),,$(BUILD)/anemos-inventory-static)
 
 .PHONY: all deps test-deps run test test-slow unit bench clean initramfs images
 all: deps $(PROGRAMS)
@@ -68,6 +68,11 @@ $(BUILD)/anemos-mkimg: $(MKIMG_OBJ) $(LIB_OBJ)
 
 $(BUILD)/anemos-inventory: $(INV_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $$(pkg-config --libs jansson libcrypto)
+
+# A static anemos-inventory, which `anemosctl adopt` sends to hosts that have none (any
+# distribution: no shared libraries needed). Not in the sanitizer build (no static ASan).
+$(BUILD)/anemos-inventory-static: $(INV_OBJ) $(BUILD)/obj/lib/log.o $(BUILD)/obj/lib/placeholder.o
+	$(CC) $(LDFLAGS) -static -o $@ $^ $$(pkg-config --static --libs jansson)
 
 $(BUILD)/anemos-agent: $(AGENT_OBJ) $(INV_LIB_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $$(pkg-config --libs jansson libcurl libcrypto libarchive)

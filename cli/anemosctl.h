@@ -55,6 +55,10 @@ int check_choice(const char *option, const char *value, const char *const *choic
 int api_call(const struct ctl *ctl, const char *method, const char *path,
 	     const json_t *body, json_t **reply);
 
+/* GETs @path (outside /api/v1 too) and sets *@text to the answer's body, which must be a
+ * 200. Answers like api_call(); the caller frees *@text. */
+int api_get_text(const struct ctl *ctl, const char *path, char **text);
+
 /*
  * Streams @size bytes of @file, from its current position, as the body of a PUT on @path
  * (application/octet-stream), showing progress when stderr is a terminal. No overall time
@@ -164,6 +168,11 @@ int host_events(struct ctl *ctl, int argc, char **argv);
 int image_list(struct ctl *ctl, int argc, char **argv);
 int image_add(struct ctl *ctl, int argc, char **argv);
 int image_rm(struct ctl *ctl, int argc, char **argv);
+
+/* cmd_remote.c: reinstall, rescue and adopt over SSH (argv[0] is the command). */
+int remote_reinstall(struct ctl *ctl, int argc, char **argv);
+int remote_rescue(struct ctl *ctl, int argc, char **argv);
+int remote_adopt(struct ctl *ctl, int argc, char **argv);
 
 /* cmd_dnsmasq.c: "dnsmasq config", which needs no anemosd. */
 int dnsmasq_config(struct ctl *ctl, int argc, char **argv);

@@ -262,6 +262,39 @@ out:
 	return rc;
 }
 
+int api_get_text(const struct ctl *ctl, const char *path, char **text)
+{
+	struct request req;
+	CURLcode res;
+	long status = 0;
+	int rc;
+
+	*text = NULL;
+	if ((rc = request_init(&req, ctl, "GET", path, NULL)) != 0)
+		goto out;
+	if (curl_easy_setopt(req.curl, CURLOPT_TIMEOUT, CALL_TIMEOUT) != CURLE_OK) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if ((res = curl_easy_perform(req.curl)) != CURLE_OK) {
+		rc = report_failure(&req, res);
+		goto out;
+	}
+	curl_easy_getinfo(req.curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status != 200) {
+		warnx("GET %s: HTTP %ld", req.url, status);
+		rc = -EREMOTEIO;
+		goto out;
+	}
+	if (!(*text = strndup(req.answer ? req.answer : "", req.length))) {
+		warnx("out of memory");
+		rc = -ENOMEM;
+	}
+out:
+	request_free(&req);
+	return rc;
+}
+
 int api_upload(const struct ctl *ctl, const char *path, FILE *file, uint64_t size,
 	       json_t **reply)
 {

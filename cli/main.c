@@ -37,6 +37,10 @@ static const struct command commands[] = {
 	{ "image", "list", "", image_list },
 	{ "image", "add", "FILE|URL [--name NAME] [--sha256 HEX] [--format FORMAT]", image_add },
 	{ "image", "rm", "NAME", image_rm },
+	{ "reinstall", "", "HOST --ssh [user@]addr[:port] [--image NAME] [--method auto|kexec|bootloader]\n"
+	  "                 [--network auto|dhcp|static]", remote_reinstall },
+	{ "rescue", "", "HOST --ssh [user@]addr[:port] [--method ...] [--network ...]", remote_rescue },
+	{ "adopt", "", "--ssh [user@]addr[:port] [--inventory PATH]", remote_adopt },
 	{ "dnsmasq", "config", "--mode proxy|dhcp --interface IF --server-ip ADDR --server-url URL\n"
 	  "                 [--subnet NET | --range START,END [--router ADDR] [--dns ADDR] [--lease TIME]]\n"
 	  "                 [--netmask MASK] [--tftp tftp-hpa|dnsmasq] [--tftp-root DIR] [--output FILE]",
@@ -57,6 +61,12 @@ static const char help_text[] =
 	"FORMAT is tar, tar.gz, tar.xz, tar.zst, raw, raw.gz, raw.xz or raw.zst; by default it\n"
 	"comes from the file name's suffix (.img counts as raw), and NAME is the file name\n"
 	"without that suffix.\n"
+	"\n"
+	"reinstall and rescue move a running host (a cloud VM without network boot) into the\n"
+	"Anemos environment by kexec, or else a one-shot boot entry, over SSH as root (or with\n"
+	"sudo): reinstall installs NAME (default: the host's image), rescue changes no disk.\n"
+	"adopt registers a running host's inventory. They use the system's ssh with its\n"
+	"config and agent; $ANEMOS_SSH replaces the command (e.g. \"ssh -i KEY\").\n"
 	"\n"
 	"dnsmasq config prints (or with --output writes) the dnsmasq configuration of a\n"
 	"provisioning network; it needs no anemosd. proxy mode answers PXE beside the site's DHCP\n"
@@ -82,8 +92,8 @@ static void usage(FILE *out, int full)
 	fprintf(out, "usage: anemosctl [--url URL] [--token TOKEN] [--json] COMMAND ...\n\n"
 		"commands:\n");
 	for (i = 0; i < NCOMMANDS; i++)
-		fprintf(out, "  %s %s%s%s\n", commands[i].noun, commands[i].verb,
-			commands[i].args[0] ? " " : "", commands[i].args);
+		fprintf(out, "  %s%s%s%s%s\n", commands[i].noun, commands[i].verb[0] ? " " : "",
+			commands[i].verb, commands[i].args[0] ? " " : "", commands[i].args);
 	fprintf(out, "  help\n");
 	if (full)
 		fputs(help_text, out);
@@ -291,10 +301,11 @@ static const struct command *find_command(int argc, char **argv)
 {
 	size_t i;
 
-	if (argc < 2)
+	if (argc < 1)
 		return NULL;
 	for (i = 0; i < NCOMMANDS; i++)
-		if (strcmp(argv[0], commands[i].noun) == 0 && strcmp(argv[1], commands[i].verb) == 0)
+		if (strcmp(argv[0], commands[i].noun) == 0 &&
+		    (!commands[i].verb[0] || (argc > 1 && strcmp(argv[1], commands[i].verb) == 0)))
 			return &commands[i];
 	return NULL;
 }
@@ -311,8 +322,8 @@ static int run_command(struct ctl *ctl, const struct command *command, int argc,
 	rc = command->run(ctl, argc, argv);
 	curl_global_cleanup();
 	if (rc == -EINVAL)
-		fprintf(stderr, "usage: anemosctl %s %s%s%s\n", command->noun, command->verb,
-			command->args[0] ? " " : "", command->args);
+		fprintf(stderr, "usage: anemosctl %s%s%s%s%s\n", command->noun, command->verb[0] ? " " : "",
+			command->verb, command->args[0] ? " " : "", command->args);
 	return rc;
 }
 
@@ -358,7 +369,8 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if ((rc = load_url(&ctl, url)) == 0 && (rc = load_token(&ctl, token)) == 0)
-		rc = run_command(&ctl, command, argc - 1, argv + 1);
+		rc = command->verb[0] ? run_command(&ctl, command, argc - 1, argv + 1)
+				      : run_command(&ctl, command, argc, argv);
 	free(ctl.url);
 	free(ctl.token);
 	return exit_status(rc);

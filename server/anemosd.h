@@ -162,6 +162,11 @@ int hosts_agent_event(int64_t host_id, json_t *req, json_t **out);
 int hosts_agent_done(int64_t host_id, const char *mode, json_t *req, struct host *out);
 int hosts_phone_home_token(int64_t host_id, json_t **out);
 int hosts_phone_home(int64_t host_id, json_t *report, struct host *out);
+/* Arms a host for kexec from its running system ({"mode": "install"|"rescue", "image"}) and
+ * answers the token, boot files, SHA-256s and command line GET /kexec.sh needs. */
+int hosts_kexec(const char *ref, json_t *req, json_t **out);
+/* Registers a running host's inventory, finding or creating the host (anemosctl adopt). */
+int hosts_adopt(json_t *inventory, struct host *out);
 /* db_commit() and, when it succeeds, notify_host_changed(host_id). */
 int hosts_commit(int64_t host_id);
 int hosts_add_event(int64_t host_id, const char *source, const char *level, const char *phase,

@@ -5,12 +5,15 @@
  * machine and issuing its token commit together.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "anemosd.h"
+#include "crypto.h"
 #include "log.h"
 
 static json_t *json_string_or_null(const char *s) { return s ? json_string(s) : json_null(); }
@@ -732,5 +735,191 @@ fail_host:
 fail:
 	db_rollback();
 	free(text);
+	return rc;
+}
+
+/* ---- hosts reached over SSH (anemosctl reinstall/rescue/adopt --ssh) ---- */
+
+/* The SHA-256 and size of a file of the boot folder, cached until the file changes. */
+static int boot_file_digest(const char *name, char hex[SHA256_HEX_LEN + 1], long long *size)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static struct { char name[32]; dev_t dev; ino_t ino; off_t size; struct timespec mtime;
+			char hex[SHA256_HEX_LEN + 1]; } cache[2];
+	char path[4096];
+	struct stat st;
+	int rc, slot = strcmp(name, "vmlinuz") == 0 ? 0 : 1;
+
+	snprintf(path, sizeof(path), "%s/%s", cfg.boot_dir, name);
+	if (stat(path, &st) < 0)
+		return err_set(-EIO, "the boot folder has no %s: build it (make initramfs)", name);
+	pthread_mutex_lock(&lock);
+	if (strcmp(cache[slot].name, name) == 0 && cache[slot].dev == st.st_dev &&
+	    cache[slot].ino == st.st_ino && cache[slot].size == st.st_size &&
+	    cache[slot].mtime.tv_sec == st.st_mtim.tv_sec && cache[slot].mtime.tv_nsec == st.st_mtim.tv_nsec) {
+		memcpy(hex, cache[slot].hex, SHA256_HEX_LEN + 1);
+		*size = st.st_size;
+		pthread_mutex_unlock(&lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&lock);
+	if ((rc = sha256_file(path, hex, size)) < 0)
+		return err_set(-EIO, "cannot read %s", path);
+	pthread_mutex_lock(&lock);
+	snprintf(cache[slot].name, sizeof(cache[slot].name), "%s", name);
+	cache[slot].dev = st.st_dev;
+	cache[slot].ino = st.st_ino;
+	cache[slot].size = st.st_size;
+	cache[slot].mtime = st.st_mtim;
+	memcpy(cache[slot].hex, hex, SHA256_HEX_LEN + 1);
+	pthread_mutex_unlock(&lock);
+	return 0;
+}
+
+/*
+ * Arms a host to enter the Anemos environment by kexec (or a one-shot boot entry) from its
+ * running system: for "install", next boot install once (with the image given, else the
+ * host's); for "rescue", nothing about the host changes. Issues the fresh agent token in the
+ * same transaction and answers what GET /kexec.sh needs: the boot files' URLs and SHA-256,
+ * the command line, the token, and the host's settings before, so a refusal can undo them.
+ */
+int hosts_kexec(const char *ref, json_t *req, json_t **out)
+{
+	static const char *const allowed[] = { "mode", "image", NULL };
+	const char *mode = json_string_value(json_object_get(req, "mode"));
+	json_t *image = json_object_get(req, "image"), *previous = NULL, *arm = NULL;
+	char token[128], khex[SHA256_HEX_LEN + 1], ihex[SHA256_HEX_LEN + 1], *cmdline = NULL;
+	long long ksize, isize;
+	struct host h;
+	int rc;
+
+	if ((rc = check_known_fields(req, allowed)) < 0)
+		return rc;
+	if (!mode || (strcmp(mode, "install") != 0 && strcmp(mode, "rescue") != 0))
+		return err_set(-EINVAL, "\"mode\" must be install or rescue");
+	if (image && !json_is_string(image))
+		return err_set(-EINVAL, "\"image\" must be an image name");
+	if (image && strcmp(mode, "install") != 0)
+		return err_set(-EINVAL, "\"image\" goes with mode install only");
+	if ((rc = boot_file_digest("vmlinuz", khex, &ksize)) < 0 ||
+	    (rc = boot_file_digest("initramfs.img", ihex, &isize)) < 0)
+		return rc;
+	if ((rc = db_begin()) < 0)
+		return rc;
+	if ((rc = db_host_find_by_ref(ref, &h)) < 0) {
+		db_rollback();
+		return rc;
+	}
+	previous = json_pack("{s:s, s:b, s:s?}", "next_boot", h.next_boot, "once", h.once, "image", h.image);
+	if (strcmp(mode, "install") == 0) {
+		arm = json_pack("{s:s, s:b}", "next_boot", "install", "once", 1);
+		if (image)
+			json_object_set(arm, "image", image);
+		if ((rc = apply_host_fields(&h, arm)) < 0)
+			goto fail;
+		if (!h.image) {
+			rc = err_set(-EINVAL, "host %lld has no image: give one (--image NAME)", (long long)h.id);
+			goto fail;
+		}
+		if ((rc = db_host_update(&h)) < 0)
+			goto fail;
+	}
+	if ((rc = token_agent_issue(h.id, mode, token, sizeof(token))) < 0 ||
+	    (rc = hosts_add_event(h.id, "operator", "info", "kexec",
+				  strcmp(mode, "install") == 0 ? "%s over SSH: kexec into the Anemos environment to install image %s"
+							       : "%s over SSH: kexec into the Anemos environment%s",
+				  strcmp(mode, "install") == 0 ? "reinstall" : "rescue",
+				  strcmp(mode, "install") == 0 ? h.image : "")) < 0)
+		goto fail;
+	if (asprintf(&cmdline, "anemos.url=%s anemos.mode=%s %s", cfg.public_url, mode, cfg.kernel_args) < 0) {
+		cmdline = NULL;
+		rc = err_set(-ENOMEM, "out of memory");
+		goto fail;
+	}
+	*out = json_pack("{s:I, s:s?, s:s, s:s, s:s, s:{s:s+, s:s, s:I}, s:{s:s+, s:s, s:I}, s:s, s:o}",
+			 "host_id", (json_int_t)h.id, "hostname", h.hostname, "mode", mode,
+			 "image", strcmp(mode, "install") == 0 ? h.image : "", "token", token,
+			 "kernel", "url", cfg.public_url, "/boot/vmlinuz", "sha256", khex, "size", (json_int_t)ksize,
+			 "initrd", "url", cfg.public_url, "/boot/initramfs.img", "sha256", ihex, "size", (json_int_t)isize,
+			 "cmdline", cmdline, "previous", previous);
+	previous = NULL;
+	free(cmdline);
+	if (!*out) {
+		rc = err_set(-ENOMEM, "out of memory");
+		goto fail;
+	}
+	json_decref(arm);
+	rc = hosts_commit(h.id);
+	host_free(&h);
+	if (rc < 0) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return rc;
+fail:
+	db_rollback();
+	json_decref(previous);
+	json_decref(arm);
+	host_free(&h);
+	return rc;
+}
+
+/*
+ * Registers the inventory of a running host (anemos-inventory's output, sent by anemosctl
+ * adopt): found by a MAC of its NICs, its SMBIOS UUID or serial as a booting machine is, or
+ * created. A host created so is running its own system: status deployed, next boot local.
+ */
+int hosts_adopt(json_t *inv, struct host *out)
+{
+	struct boot_identity ident = { .mac = "" };
+	const char *mac = NULL, *s;
+	char uuid[UUID_LEN + 1];
+	json_t *nic;
+	struct host h;
+	int64_t id;
+	size_t i;
+	int rc;
+
+	if (!json_is_object(inv) || !json_is_array(json_object_get(inv, "nics")))
+		return err_set(-EINVAL, "the body must be an inventory (anemos-inventory's output) with \"nics\"");
+	json_array_foreach(json_object_get(inv, "nics"), i, nic) {
+		if ((s = json_string_value(json_object_get(nic, "mac"))) && mac_parse(s, ident.mac) == 0 &&
+		    strcmp(ident.mac, "00:00:00:00:00:00") != 0) {
+			mac = ident.mac;
+			break;
+		}
+	}
+	if (!mac)
+		return err_set(-EINVAL, "the inventory names no NIC with a MAC: cannot identify the host");
+	if ((s = inventory_string(inv, "system", "uuid")) && uuid_parse(s, uuid) == 0)
+		ident.uuid = uuid;
+	ident.serial = inventory_string(inv, "system", "serial");
+	ident.vendor = inventory_string(inv, "system", "vendor");
+	ident.product = inventory_string(inv, "system", "product");
+	if ((rc = db_begin()) < 0)
+		return rc;
+	if ((rc = hosts_identify(&ident, &h)) < 0)
+		goto fail;
+	if (strcmp(h.status, "new") == 0) {
+		json_t *adopted = json_pack("{s:s}", "next_boot", "local");
+
+		rc = apply_host_fields(&h, adopted);
+		json_decref(adopted);
+		if (rc < 0 || (rc = set_field(&h.status, "deployed")) < 0 || (rc = db_host_update(&h)) < 0)
+			goto fail_host;
+	}
+	if ((rc = hosts_add_event(h.id, "operator", "info", "adopt", "adopted over SSH from %s", mac)) < 0)
+		goto fail_host;
+	id = h.id;
+	rc = hosts_commit(id);
+	host_free(&h);
+	if (rc < 0)
+		return rc;
+	/* The inventory goes in as an agent's would (its own transaction: MACs, facts, event). */
+	return hosts_record_inventory(id, inv, out);
+fail_host:
+	host_free(&h);
+fail:
+	db_rollback();
 	return rc;
 }

@@ -71,6 +71,7 @@ enum MHD_Result handle_metrics(struct request *req);
 
 /* http_files.c */
 enum MHD_Result handle_boot_file(struct request *req);
+enum MHD_Result handle_kexec_script(struct request *req);
 enum MHD_Result handle_image_file(struct request *req);
 enum MHD_Result handle_web_index(struct request *req);
 enum MHD_Result handle_web_file(struct request *req);
@@ -82,6 +83,8 @@ enum MHD_Result handle_host_get(struct request *req);
 enum MHD_Result handle_host_patch(struct request *req);
 enum MHD_Result handle_host_delete(struct request *req);
 enum MHD_Result handle_host_events(struct request *req);
+enum MHD_Result handle_host_kexec(struct request *req);
+enum MHD_Result handle_inventory_adopt(struct request *req);
 enum MHD_Result handle_images_list(struct request *req);
 enum MHD_Result handle_images_create(struct request *req);
 enum MHD_Result handle_image_upload_begin(struct request *req);

@@ -45,6 +45,21 @@ enum MHD_Result handle_host_patch(struct request *req)
 	return respond_host(req, 200, hosts_patch(req->cap[0], req->json, &h), &h);
 }
 
+enum MHD_Result handle_host_kexec(struct request *req)
+{
+	json_t *answer = NULL;
+	int rc = hosts_kexec(req->cap[0], req->json, &answer);
+
+	return rc < 0 ? respond_error(req, rc) : respond_json(req, 200, answer);
+}
+
+enum MHD_Result handle_inventory_adopt(struct request *req)
+{
+	struct host h;
+
+	return respond_host(req, 200, hosts_adopt(req->json, &h), &h);
+}
+
 enum MHD_Result handle_host_delete(struct request *req)
 {
 	int rc = hosts_delete(req->cap[0]);

@@ -134,6 +134,16 @@ enum MHD_Result handle_boot_file(struct request *req)
 	return serve_file(req, dirfd, req->cap[0], "application/octet-stream");
 }
 
+/* The script anemosctl runs on a host over SSH to kexec into the Anemos environment. */
+enum MHD_Result handle_kexec_script(struct request *req)
+{
+	int dirfd = open_dir(cfg.scripts_dir);
+
+	if (dirfd < 0)
+		return not_found(req, "kexec.sh");
+	return serve_file(req, dirfd, "kexec.sh", "text/x-shellscript; charset=utf-8");
+}
+
 enum MHD_Result handle_image_file(struct request *req)
 {
 	char path[4096];

@@ -1,0 +1,461 @@
+/*
+ * anemosctl reinstall | rescue | adopt --ssh: hosts without network boot (cloud VMs), reached
+ * with the system's OpenSSH client, so ~/.ssh/config, agents and jump hosts all apply
+ * ($ANEMOS_SSH replaces the "ssh" command, e.g. "ssh -i key -o StrictHostKeyChecking=no").
+ *
+ * reinstall and rescue arm the host on anemosd (POST /api/v1/hosts/REF/kexec: a fresh agent
+ * token, and for reinstall next boot install once), then run anemosd's /kexec.sh on the
+ * target as root. The settings, the token among them, travel ahead of the script on the SSH
+ * session's stdin and are read by the remote shell into memory: they are never in a URL, a
+ * command line or a file. When the script refuses (a container, too little memory, no way
+ * to boot), the host's next boot is put back as it was.
+ *
+ * adopt runs anemos-inventory on the target (sending a static build over the same session
+ * when the target has none) and registers the result (POST /api/v1/inventory).
+ */
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "anemosctl.h"
+
+/* Runs a command as root on the target: directly when logged in as root, else with sudo -n.
+ * The payload (stdin) is read whole into the shell's memory first, then evaluated. */
+#define AS_ROOT(cmd) \
+	"if [ \"$(id -u)\" = 0 ]; then " cmd "; else sudo -n " cmd "; fi"
+#define EVAL_STDIN "sh -c 's=$(cat); eval \"$s\"'"
+
+enum remote_option_id {
+	OPT_SSH = 256,
+	OPT_IMAGE,
+	OPT_METHOD,
+	OPT_NETWORK,
+	OPT_INVENTORY,
+};
+
+struct remote_options {
+	const char *ssh;	/* [user@]host[:port] */
+	const char *image;
+	const char *method;	/* auto, kexec, bootloader */
+	const char *network;	/* auto, dhcp, static */
+	const char *inventory;	/* --inventory PATH: the anemos-inventory to copy over */
+};
+
+static const char *const methods[] = { "auto", "kexec", "bootloader", NULL };
+static const char *const networks[] = { "auto", "dhcp", "static", NULL };
+
+static int remote_option(void *ctx, int option, const char *arg)
+{
+	struct remote_options *o = ctx;
+
+	switch (option) {
+	case OPT_SSH: o->ssh = arg; return 0;
+	case OPT_IMAGE: o->image = arg; return 0;
+	case OPT_METHOD: o->method = arg; return check_choice("--method", arg, methods);
+	case OPT_NETWORK: o->network = arg; return check_choice("--network", arg, networks);
+	case OPT_INVENTORY: o->inventory = arg; return 0;
+	}
+	return -EINVAL;
+}
+
+/*
+ * Splits @dest, "[user@]host[:port]" or "[user@][v6addr]:port", into the argv of ssh after
+ * the command: { "-p", port, "user@host" } or { "user@host" }. Returns the count, or
+ * -EINVAL (reported). The strings live in @buf and @userhost.
+ */
+#define DEST_MAX 512
+static int ssh_target(const char *dest, char buf[DEST_MAX], char userhost[DEST_MAX], char *args[3])
+{
+	const size_t size = DEST_MAX;
+	char *at, *host, *port = NULL, *p;
+	size_t userlen;
+
+	if (!dest || !*dest || strlen(dest) >= size - 1 || strpbrk(dest, " \t\n'\"\\;|&$`")) {
+		warnx("--ssh needs [user@]host[:port] (not '%s')", dest ? dest : "");
+		return -EINVAL;
+	}
+	snprintf(buf, size, "%s", dest);
+	at = strrchr(buf, '@');
+	host = at ? at + 1 : buf;
+	userlen = at ? (size_t)(at - buf) + 1 : 0;
+	if (*host == '[') {	/* [v6]:port */
+		if (!(p = strchr(host, ']'))) {
+			warnx("--ssh %s: no ']' after the IPv6 address", dest);
+			return -EINVAL;
+		}
+		*p = '\0';
+		if (p[1] == ':')
+			port = p + 2;
+		else if (p[1]) {
+			warnx("--ssh %s: expected :PORT after ']'", dest);
+			return -EINVAL;
+		}
+		memmove(host, host + 1, strlen(host + 1) + 1);
+	} else if ((p = strchr(host, ':')) && !strchr(p + 1, ':')) {
+		*p = '\0';
+		port = p + 1;
+	}
+	if (!*host || (port && (!*port || strspn(port, "0123456789") != strlen(port) || atoi(port) < 1 ||
+				 atoi(port) > 65535))) {
+		warnx("--ssh %s: the host or port is not valid", dest);
+		return -EINVAL;
+	}
+	/* "user@host" again, without brackets or port. */
+	p = userhost;
+	memcpy(p, buf, userlen);
+	memcpy(p + userlen, host, strlen(host) + 1);
+	if (port) {
+		args[0] = "-p";
+		args[1] = port;
+		args[2] = p;
+		return 3;
+	}
+	args[0] = p;
+	return 1;
+}
+
+/*
+ * Runs ssh to @dest with @remote as the command, feeding it @input (@len bytes) on stdin.
+ * With @output non-NULL the command's stdout is collected there (malloc'd, NUL-ended),
+ * else it goes to ours. Returns ssh's exit status (255: ssh itself failed), or a negative
+ * errno (reported).
+ */
+static int run_ssh(const char *dest, const char *remote, const char *input, size_t len, char **output)
+{
+	char target[DEST_MAX], userhost[DEST_MAX], *targs[3], *argv[64], *cmd = NULL, *save, *word;
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, n, nt, i, status;
+	const char *env = getenv("ANEMOS_SSH");
+	size_t have = 0, cap = 0;
+	char *collected = NULL;
+	pid_t pid;
+
+	if ((nt = ssh_target(dest, target, userhost, targs)) < 0)
+		return nt;
+	if (!(cmd = strdup(env && *env ? env : "ssh")))
+		return -ENOMEM;
+	n = 0;
+	for (word = strtok_r(cmd, " \t", &save); word && n < 50; word = strtok_r(NULL, " \t", &save))
+		argv[n++] = word;
+	argv[n++] = "-T";
+	argv[n++] = "-o";
+	argv[n++] = "BatchMode=yes";
+	for (i = 0; i < nt; i++)
+		argv[n++] = targs[i];
+	argv[n++] = (char *)remote;
+	argv[n] = NULL;
+	signal(SIGPIPE, SIG_IGN);
+	if (pipe2(in, O_CLOEXEC) < 0 || (output && pipe2(out, O_CLOEXEC) < 0)) {
+		warn("pipe");
+		free(cmd);
+		return -errno;
+	}
+	if ((pid = fork()) < 0) {
+		warn("fork");
+		free(cmd);
+		return -errno;
+	}
+	if (pid == 0) {
+		dup2(in[0], STDIN_FILENO);
+		if (output)
+			dup2(out[1], STDOUT_FILENO);
+		execvp(argv[0], argv);
+		fprintf(stderr, "anemosctl: cannot run %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(in[0]);
+	if (output)
+		close(out[1]);
+	while (len > 0) {
+		ssize_t w = write(in[1], input, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;	/* ssh ended early; its status tells why */
+		input += w;
+		len -= (size_t)w;
+	}
+	close(in[1]);
+	if (output) {
+		for (;;) {
+			ssize_t r;
+
+			if (have + 65536 + 1 > cap) {
+				char *more = realloc(collected, cap = cap ? cap * 2 : 131072);
+
+				if (!more)
+					break;
+				collected = more;
+			}
+			r = read(out[0], collected + have, cap - have - 1);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				break;
+			have += (size_t)r;
+		}
+		close(out[0]);
+		if (collected)
+			collected[have] = '\0';
+		*output = collected;
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	free(cmd);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 255;
+}
+
+/* Appends NAME='VALUE' (single quotes escaped) to the stream @f. */
+static void put_var(FILE *f, const char *name, const char *value)
+{
+	fprintf(f, "%s='", name);
+	for (; value && *value; value++) {
+		if (*value == '\'')
+			fputs("'\\''", f);
+		else
+			fputc(*value, f);
+	}
+	fputs("'\n", f);
+}
+
+static const char *member_text(const json_t *o, const char *a, const char *b)
+{
+	return json_string_value(json_object_get(b ? json_object_get(o, a) : o, b ? b : a));
+}
+
+/* reinstall and rescue: arm the host, send /kexec.sh with its settings, undo on refusal. */
+static int run_kexec(struct ctl *ctl, const char *ref, const char *mode, const struct remote_options *o)
+{
+	json_t *body = NULL, *armed = NULL, *undo = NULL, *ignored = NULL;
+	char *escaped = NULL, *path = NULL, *script = NULL, *input = NULL;
+	size_t len = 0;
+	FILE *f;
+	int rc, status;
+
+	char check_a[DEST_MAX], check_b[DEST_MAX], *check_args[3];
+
+	if (!o->ssh) {
+		warnx("--ssh [user@]host[:port] is needed: the host is reached over SSH");
+		return -EINVAL;
+	}
+	if (ssh_target(o->ssh, check_a, check_b, check_args) < 0)	/* before anything changes */
+		return -EINVAL;
+	if (!(escaped = url_escape(ref)) || asprintf(&path, "/api/v1/hosts/%s/kexec", escaped) < 0) {
+		free(escaped);
+		return -ENOMEM;
+	}
+	body = json_pack("{s:s}", "mode", mode);
+	if (o->image)
+		json_object_set_new(body, "image", json_string(o->image));
+	if ((rc = api_get_text(ctl, "/kexec.sh", &script)) != 0 ||
+	    (rc = api_call(ctl, "POST", path, body, &armed)) != 0)
+		goto out;
+	if (!(f = open_memstream(&input, &len))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	put_var(f, "ANEMOS_MODE", mode);
+	put_var(f, "ANEMOS_TOKEN", member_text(armed, "token", NULL));
+	put_var(f, "ANEMOS_KERNEL_URL", member_text(armed, "kernel", "url"));
+	put_var(f, "ANEMOS_KERNEL_SHA256", member_text(armed, "kernel", "sha256"));
+	put_var(f, "ANEMOS_INITRD_URL", member_text(armed, "initrd", "url"));
+	put_var(f, "ANEMOS_INITRD_SHA256", member_text(armed, "initrd", "sha256"));
+	put_var(f, "ANEMOS_CMDLINE", member_text(armed, "cmdline", NULL));
+	put_var(f, "ANEMOS_METHOD", o->method ? o->method : "auto");
+	put_var(f, "ANEMOS_NETWORK", o->network ? o->network : "auto");
+	fputs(script, f);
+	fclose(f);
+	fprintf(stderr, "anemosctl: host %lld%s%s: %s over SSH to %s\n",
+		(long long)json_integer_value(json_object_get(armed, "host_id")),
+		member_text(armed, "hostname", NULL) ? " " : "",
+		member_text(armed, "hostname", NULL) ? member_text(armed, "hostname", NULL) : "",
+		strcmp(mode, "install") == 0 ? "reinstalling" : "rescue", o->ssh);
+	status = run_ssh(o->ssh, AS_ROOT(EVAL_STDIN), input, len, NULL);
+	if (status == 0) {
+		if (strcmp(mode, "install") == 0)
+			printf("host %s is installing image %s; follow it with: anemosctl host events %s\n",
+			       ref, member_text(armed, "image", NULL), ref);
+		else
+			printf("host %s is booting the rescue environment; then: ssh root@ADDRESS "
+			       "(a reboot returns to its installed system)\n", ref);
+		rc = 0;
+		goto out;
+	}
+	warnx("the target refused or could not be reached (exit %d)%s", status,
+	      status == 255 ? ": ssh failed" : "");
+	rc = -EIO;
+	if (strcmp(mode, "install") == 0) {	/* put the next boot back as it was */
+		undo = json_deep_copy(json_object_get(armed, "previous"));
+		free(path);
+		path = NULL;
+		if (undo && asprintf(&path, "/api/v1/hosts/%s", escaped) >= 0 &&
+		    api_call(ctl, "PATCH", path, undo, &ignored) == 0)
+			fprintf(stderr, "anemosctl: host %s's next boot is %s again\n", ref,
+				member_text(undo, "next_boot", NULL));
+	}
+out:
+	json_decref(body);
+	json_decref(armed);
+	json_decref(undo);
+	json_decref(ignored);
+	free(escaped);
+	free(path);
+	free(script);
+	free(input);
+	return rc;
+}
+
+static const struct option kexec_options[] = {
+	{ "ssh", required_argument, NULL, OPT_SSH },
+	{ "image", required_argument, NULL, OPT_IMAGE },
+	{ "method", required_argument, NULL, OPT_METHOD },
+	{ "network", required_argument, NULL, OPT_NETWORK },
+	{ NULL, 0, NULL, 0 },
+};
+
+int remote_reinstall(struct ctl *ctl, int argc, char **argv)
+{
+	struct remote_options o = { 0 };
+	int first = parse_command(argc, argv, kexec_options, remote_option, &o, 1, 1);
+
+	return first < 0 ? first : run_kexec(ctl, argv[first], "install", &o);
+}
+
+int remote_rescue(struct ctl *ctl, int argc, char **argv)
+{
+	struct remote_options o = { 0 };
+	int first = parse_command(argc, argv, kexec_options, remote_option, &o, 1, 1);
+
+	if (first >= 0 && o.image) {
+		warnx("rescue takes no --image: nothing is installed");
+		return -EINVAL;
+	}
+	return first < 0 ? first : run_kexec(ctl, argv[first], "rescue", &o);
+}
+
+/* Reads the whole file @path into *@data. Returns 0 or -errno (reported). */
+static int read_file(const char *path, char **data, size_t *len)
+{
+	struct stat st;
+	FILE *f = fopen(path, "rb");
+	int rc = 0;
+
+	if (!f || fstat(fileno(f), &st) < 0) {
+		rc = -errno;
+		warn("%s", path);
+		if (f)
+			fclose(f);
+		return rc;
+	}
+	if (!(*data = malloc((size_t)st.st_size + 1)) || fread(*data, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+		warnx("cannot read %s", path);
+		rc = -EIO;
+	}
+	*len = (size_t)st.st_size;
+	fclose(f);
+	return rc;
+}
+
+/* The anemos-inventory to send to a target without one: --inventory, else the static build
+ * beside this program, else the one of the same build. */
+static char *local_inventory(const char *given)
+{
+	char self[PATH_MAX], *dir, *path = NULL;
+	const char *names[] = { "anemos-inventory-static", "anemos-inventory" };
+	ssize_t n;
+
+	if (given)
+		return strdup(given);
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) < 0)
+		return NULL;
+	self[n] = '\0';
+	dir = strrchr(self, '/');
+	*dir = '\0';
+	for (size_t i = 0; i < 2; i++) {
+		free(path);
+		if (asprintf(&path, "%s/%s", self, names[i]) < 0)
+			return NULL;
+		if (access(path, X_OK) == 0)
+			return path;
+	}
+	free(path);
+	return NULL;
+}
+
+int remote_adopt(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "ssh", required_argument, NULL, OPT_SSH },
+		{ "inventory", required_argument, NULL, OPT_INVENTORY },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct remote_options o = { 0 };
+	char *out = NULL, *binary = NULL, *local = NULL;
+	json_t *inv = NULL, *host = NULL;
+	json_error_t error;
+	size_t len = 0;
+	int first, status, rc;
+
+	if ((first = parse_command(argc, argv, options, remote_option, &o, 0, 0)) < 0)
+		return first;
+	if (!o.ssh) {
+		warnx("--ssh [user@]host[:port] is needed");
+		return -EINVAL;
+	}
+	{
+		char a[DEST_MAX], b[DEST_MAX], *t[3];
+
+		if (ssh_target(o.ssh, a, b, t) < 0)
+			return -EINVAL;
+	}
+	/* Its own anemos-inventory if it has one; else the static build, sent over stdin into a
+	 * private temporary file that is removed afterwards. */
+	status = run_ssh(o.ssh, AS_ROOT("sh -c 'command -v anemos-inventory >/dev/null && exec anemos-inventory; exit 100'"),
+			 "", 0, &out);
+	if (status == 100) {
+		free(out);
+		out = NULL;
+		if (!(local = local_inventory(o.inventory))) {
+			warnx("the target has no anemos-inventory and none was found to send (--inventory PATH)");
+			return -ENOENT;
+		}
+		if ((rc = read_file(local, &binary, &len)) != 0)
+			goto done;
+		fprintf(stderr, "anemosctl: sending %s to %s (it has no anemos-inventory)\n", local, o.ssh);
+		status = run_ssh(o.ssh, AS_ROOT("sh -c 'd=$(mktemp -d) && cat >\"$d/inv\" && chmod 700 \"$d/inv\" && "
+						"\"$d/inv\"; rc=$?; rm -rf \"$d\"; exit $rc'"),
+				 binary, len, &out);
+	}
+	if (status != 0) {
+		warnx("anemos-inventory failed on %s (exit %d)%s", o.ssh, status, status == 255 ? ": ssh failed" : "");
+		rc = -EIO;
+		goto done;
+	}
+	if (!out || !(inv = json_loads(out, 0, &error))) {
+		warnx("anemos-inventory on %s printed no JSON: %s", o.ssh, out ? error.text : "no output");
+		rc = -EPROTO;
+		goto done;
+	}
+	if ((rc = api_call(ctl, "POST", "/api/v1/inventory", inv, &host)) != 0)
+		goto done;
+	if (ctl->json)
+		print_json(host);
+	else
+		printf("adopted %s as host %lld%s%s\n", o.ssh, (long long)json_integer_value(json_object_get(host, "id")),
+		       json_text(host, "hostname") ? " " : "", json_text(host, "hostname") ? json_text(host, "hostname") : "");
+done:
+	json_decref(inv);
+	json_decref(host);
+	free(out);
+	free(binary);
+	free(local);
+	return rc;
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The anemosd side of reinstall/rescue/adopt over SSH: POST /api/v1/hosts/REF/kexec arms a
+# host (fresh agent token; for install next boot install once) and answers the boot files'
+# URLs and SHA-256 and the command line; GET /kexec.sh is the script anemosctl runs on the
+# target; POST /api/v1/inventory adopts a running host. Bad input changes nothing.
+source "$(dirname "$0")/lib.sh"
+mkdir -p "$BOOT_DIR"
+head -c 300000 /dev/urandom >"$BOOT_DIR/vmlinuz"
+head -c 500000 /dev/urandom >"$BOOT_DIR/initramfs.img"
+anemosd_start --kernel-args "console=ttyS0" || exit 1
+
+mac=52:54:00:77:00:01
+api POST /api/v1/hosts "{\"mac\":\"$mac\",\"next_boot\":\"local\",\"hostname\":\"vm1\"}" >/dev/null
+mkdir -p "$DATA/images/tiny" && head -c 1000 /dev/urandom >"$DATA/images/tiny/tiny.tar.zst"
+api POST /api/v1/images '{"name":"tiny","file":"tiny.tar.zst"}' >/dev/null
+
+r=$(api POST "/api/v1/hosts/vm1/kexec" '{"mode":"install"}')
+expect_eq "install without an image anywhere is refused" 400 "$(status_of "$r")"
+expect_match "... saying so" 'needs an image' "$(body_of "$r")"
+expect_eq "... and the host is unchanged" "local" "$(host_field vm1 .next_boot)"
+expect_eq "a wrong mode is refused" 400 "$(status_of "$(api POST /api/v1/hosts/vm1/kexec '{"mode":"wipe"}')")"
+expect_eq "an unknown field is refused" 400 "$(status_of "$(api POST /api/v1/hosts/vm1/kexec '{"mode":"rescue","x":1}')")"
+expect_eq "an image with rescue is refused" 400 "$(status_of "$(api POST /api/v1/hosts/vm1/kexec '{"mode":"rescue","image":"tiny"}')")"
+expect_eq "an unknown image is refused" 400 "$(status_of "$(api POST /api/v1/hosts/vm1/kexec '{"mode":"install","image":"nope"}')")"
+expect_eq "an unknown host is 404" 404 "$(status_of "$(api POST /api/v1/hosts/nohost/kexec '{"mode":"rescue"}')")"
+expect_eq "without the admin token: 401" 401 \
+	"$(curl -sS -o /dev/null -w '%{http_code}' -X POST -d '{"mode":"rescue"}' "$ANEMOS_URL/api/v1/hosts/vm1/kexec")"
+
+r=$(api POST "/api/v1/hosts/vm1/kexec" '{"mode":"install","image":"tiny"}')
+expect_eq "install with an image arms the host" 200 "$(status_of "$r")"
+b=$(body_of "$r")
+expect_eq "next boot install, once, image tiny" "install true tiny" "$(host_field vm1 '"\(.next_boot) \(.once) \(.image)"')"
+expect_eq "the answer keeps the settings before" '{"image":null,"next_boot":"local","once":false}' "$(jq -cS .previous <<<"$b")"
+expect_eq "kernel SHA-256 and size" "$(sha256sum <"$BOOT_DIR/vmlinuz" | cut -d' ' -f1) 300000" "$(jq -r '"\(.kernel.sha256) \(.kernel.size)"' <<<"$b")"
+expect_eq "initramfs SHA-256" "$(sha256sum <"$BOOT_DIR/initramfs.img" | cut -d' ' -f1)" "$(jq -r .initrd.sha256 <<<"$b")"
+expect_eq "boot file URLs" "$ANEMOS_URL/boot/vmlinuz $ANEMOS_URL/boot/initramfs.img" "$(jq -r '"\(.kernel.url) \(.initrd.url)"' <<<"$b")"
+expect_eq "command line names the server and the mode, not the token" "anemos.url=$ANEMOS_URL anemos.mode=install console=ttyS0" "$(jq -r .cmdline <<<"$b")"
+tok=$(jq -r .token <<<"$b")
+expect_match "a fresh agent token" '^anemos_agent_' "$tok"
+expect_eq "the token is the host's: its plan is the install of tiny" "install tiny" \
+	"$(body_of "$(agent GET /api/v1/agent/plan "$tok")" | jq -r '"\(.action) \(.image.name)"')"
+expect_no_match "the token is not in anemosd's log" "$tok" "$(cat "$WORK/anemosd.log")"
+# A changed initramfs gets its new digest (the cache follows the file).
+head -c 1000 /dev/urandom >"$BOOT_DIR/initramfs.img.new" && mv "$BOOT_DIR/initramfs.img.new" "$BOOT_DIR/initramfs.img"
+r=$(api POST "/api/v1/hosts/vm1/kexec" '{"mode":"rescue"}')
+expect_eq "rescue arms without changing the next boot" "200 install" "$(status_of "$r") $(host_field vm1 .next_boot)"
+expect_eq "a replaced initramfs gets its new SHA-256" "$(sha256sum <"$BOOT_DIR/initramfs.img" | cut -d' ' -f1)" "$(body_of "$r" | jq -r .initrd.sha256)"
+expect_eq "the older token is revoked by the newer" 401 "$(status_of "$(agent GET /api/v1/agent/plan "$tok")")"
+expect_match "the events say who armed it" 'rescue over SSH' "$(body_of "$(api GET /api/v1/hosts/vm1/events)")"
+
+r=$(curl -sS -D - "$ANEMOS_URL/kexec.sh")
+expect_match "GET /kexec.sh serves the script as a shell script" 'Content-Type: text/x-shellscript' "$r"
+cmp -s <(curl -sS "$ANEMOS_URL/kexec.sh") "$ROOT/ipxe-scripts/kexec.sh" && ok "GET /kexec.sh is ipxe-scripts/kexec.sh" || fail "GET /kexec.sh is ipxe-scripts/kexec.sh"
+for sh in dash "busybox sh" bash; do
+	command -v ${sh%% *} >/dev/null || continue
+	check "kexec.sh parses with $sh" $sh -n "$ROOT/ipxe-scripts/kexec.sh"
+done
+out=$(env -i PATH=/usr/bin:/bin sh "$ROOT/ipxe-scripts/kexec.sh" 2>&1); rc=$?
+expect_eq "kexec.sh without its settings stops at once" 1 "$rc"
+expect_match "... saying it is run through anemosctl" 'ANEMOS_MODE is not set' "$out"
+
+# Adopt: an inventory registers a running host.
+inv=$(jq -n '{system: {vendor: "QEMU", product: "Standard PC", serial: "ADOPT-1", uuid: "0a0b0c0d-0000-4000-8000-00000000ad01"},
+	nics: [{name: "eth0", mac: "52:54:00:77:00:02"}], disks: [], memory: {total_bytes: 1073741824}}')
+r=$(api POST /api/v1/inventory "$inv")
+expect_eq "adopt a host never seen: 200" 200 "$(status_of "$r")"
+expect_eq "... it is deployed, next boot local, found by its MAC" "deployed local 52:54:00:77:00:02" \
+	"$(body_of "$r" | jq -r '"\(.status) \(.next_boot) \(.macs[0])"')"
+expect_eq "... with its inventory" "ADOPT-1" "$(host_field 52:54:00:77:00:02 .inventory.system.serial)"
+n=$(body_of "$(api GET /api/v1/hosts)" | jq '.hosts | length')
+r=$(api POST /api/v1/inventory "$(jq '.nics += [{name: "eth1", mac: "52:54:00:77:00:03"}]' <<<"$inv")")
+expect_eq "adopting it again updates the same host" "200 $n" "$(status_of "$r") $(body_of "$(api GET /api/v1/hosts)" | jq '.hosts | length')"
+expect_eq "... adding its new MAC" "2" "$(body_of "$r" | jq '.macs | length')"
+expect_eq "an inventory without NICs is refused" 400 "$(status_of "$(api POST /api/v1/inventory '{"system":{}}')")"
+expect_eq "malformed JSON is refused" 400 "$(status_of "$(api POST /api/v1/inventory '{"nics":[')")"
+expect_eq "the host count is unchanged by refusals" "$n" "$(body_of "$(api GET /api/v1/hosts)" | jq '.hosts | length')"
+expect_eq "adopt needs the admin token" 401 \
+	"$(curl -sS -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d "$inv" "$ANEMOS_URL/api/v1/inventory")"
+
+# anemosctl: a bad --ssh target is refused before anything changes.
+out=$("$ANEMOSCTL" reinstall vm1 --ssh "root@host;reboot" 2>&1); rc=$?
+expect_eq "anemosctl refuses an --ssh target with shell characters" 2 "$rc"
+out=$("$ANEMOSCTL" reinstall vm1 2>&1); rc=$?
+expect_match "anemosctl reinstall without --ssh says what is missing" '--ssh' "$out"
+# An unreachable target: the host's next boot is put back.
+api PATCH /api/v1/hosts/vm1 '{"next_boot":"local","once":false}' >/dev/null
+out=$(ANEMOS_SSH="false" "$ANEMOSCTL" reinstall vm1 --ssh root@192.0.2.9 --image tiny 2>&1); rc=$?
+expect_eq "a failed SSH session fails reinstall" 1 "$rc"
+expect_eq "... and puts the next boot back" "local false" "$(host_field vm1 '"\(.next_boot) \(.once)"')"
+anemosd_stop
+[ "$_failures" -eq 0 ]
