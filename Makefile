@@ -115,7 +115,7 @@ test: test-deps
 		EXTRA_CFLAGS="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		EXTRA_LDFLAGS="-fsanitize=address,undefined" all unit
 	@$(MAKE) --no-print-directory initramfs
-	@$(MAKE) --no-print-directory images IMAGES=tiny
+	@$(MAKE) --no-print-directory images IMAGES="tiny cloud"
 	@tests/run-all.sh
 
 # The slow suite: the debian image (debootstrap, a few minutes) installed and booted in QEMU.
