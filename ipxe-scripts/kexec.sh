@@ -14,7 +14,7 @@
 # verify into a tmpfs; carry the network over (the MAC, and for a static address the address,
 # gateway and DNS) on the command line; kexec (file-load syscall first). Where kexec is
 # missing or refused, copy the files to /boot and set a one-shot entry of the bootloader
-# (GRUB grub-reboot, extlinux --once, systemd-boot oneshot, UEFI BootNext), then reboot: a
+# (GRUB grub-reboot, extlinux --once, UEFI BootNext with efibootmgr), then reboot: a
 # failed boot falls back to the installed system. Before the new environment runs, no disk
 # is written except, on that fallback path, /boot.
 set -u
@@ -98,7 +98,7 @@ if [ "$net" = auto ]; then
 	elif [ -n "$ifindex" ] && [ -e "/run/systemd/netif/leases/$ifindex" ]; then net=dhcp
 	else
 		for p in /proc/[0-9]*/cmdline; do
-			c=$(tr '\0' ' ' <"$p" 2>/dev/null) || continue
+			c=$(tr '\0' ' ' 2>/dev/null <"$p") || continue
 			case $c in *dhclient*"$dev"*|*udhcpc*"$dev"*|*dhcpcd*"$dev"*) net=dhcp; break ;; esac
 		done
 	fi
@@ -159,10 +159,10 @@ set_entry=""
 for conf in /boot/extlinux/extlinux.conf /boot/syslinux/syslinux.cfg /boot/extlinux.conf; do
 	[ -f "$conf" ] && command -v extlinux >/dev/null 2>&1 || continue
 	sed -i '/^# anemos begin$/,/^# anemos end$/d' "$conf"
-	printf '# anemos begin\nLABEL anemos\n  KERNEL %s/vmlinuz\n  INITRD %s/initramfs.img\n  APPEND %s\n# anemos end\n' \
+	printf '# anemos begin\nLABEL anemos-oneshot\n  KERNEL %s/vmlinuz\n  INITRD %s/initramfs.img\n  APPEND %s\n# anemos end\n' \
 		"$rel" "$rel" "$cmdline" >>"$conf"
-	extlinux --once=anemos "$(dirname "$conf")" >/dev/null || die "extlinux --once failed"
-	set_entry="extlinux: LABEL anemos in $conf, booted once"
+	extlinux --once=anemos-oneshot "$(dirname "$conf")" >/dev/null || die "extlinux --once failed"
+	set_entry="extlinux: LABEL anemos-oneshot in $conf, booted once"
 	break
 done
 # GRUB: custom.cfg is read by Debian's and most distributions' grub.cfg (41_custom).
@@ -170,10 +170,10 @@ if [ -z "$set_entry" ] && command -v grub-reboot >/dev/null 2>&1 && [ -d /boot/g
 	uuid=$(findmnt -n -o UUID --target "$bootdir" 2>/dev/null)
 	[ -n "$uuid" ] || die "cannot tell the UUID of the file system of $bootdir for GRUB"
 	sed -i '/^# anemos begin$/,/^# anemos end$/d' /boot/grub/custom.cfg 2>/dev/null
-	printf "# anemos begin\nmenuentry 'anemos' {\n  search --no-floppy --fs-uuid --set=root %s\n  linux %s/vmlinuz %s\n  initrd %s/initramfs.img\n}\n# anemos end\n" \
+	printf "# anemos begin\nmenuentry 'anemos-oneshot' {\n  search --no-floppy --fs-uuid --set=root %s\n  linux %s/vmlinuz %s\n  initrd %s/initramfs.img\n}\n# anemos end\n" \
 		"$uuid" "$rel" "$cmdline" "$rel" >>/boot/grub/custom.cfg
-	grub-reboot anemos || die "grub-reboot failed"
-	set_entry="GRUB: menu entry anemos in /boot/grub/custom.cfg, booted once (grub-reboot)"
+	grub-reboot anemos-oneshot || die "grub-reboot failed"
+	set_entry="GRUB: menu entry anemos-oneshot in /boot/grub/custom.cfg, booted once (grub-reboot)"
 fi
 # UEFI without GRUB or extlinux: the kernel's EFI stub from the ESP, as BootNext.
 if [ -z "$set_entry" ] && [ -d /sys/firmware/efi ] && command -v efibootmgr >/dev/null 2>&1; then

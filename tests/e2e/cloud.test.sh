@@ -175,7 +175,7 @@ fi
 ev=$(body_of "$(api GET "/api/v1/hosts/$M0/events?limit=200")")
 expect_match "the events: armed over SSH, then the agent, then the installed system" \
 	'reinstall over SSH.*anemos-agent started \(install\).*installed system reported in' \
-	"$(jq -r '[.events[].message] | reverse | join(" | ")' <<<"$ev")"
+	"$(jq -r '[.events[].message] | join(" | ")' <<<"$ev")"
 expect_no_match "no network boot was involved" 'network boot from' "$(jq -r '[.events[].message] | join(" | ")' <<<"$ev")"
 stop_qemu
 
@@ -190,7 +190,7 @@ out=$("$ANEMOSCTL" reinstall cloudvm --ssh "root@127.0.0.1:$SSH_PORT" --image ti
 echo "$out" | sed 's/^/# /'
 expect_eq "reinstall with kexec disabled succeeds" 0 "$rc"
 expect_match "... says kexec is disabled and sets extlinux's one-shot entry" \
-	'kexec is disabled.*extlinux: LABEL anemos.*booted once' "$(tr '\n' ' ' <<<"$out")"
+	'kexec is disabled.*extlinux: LABEL anemos-oneshot.*booted once' "$(tr '\n' ' ' <<<"$out")"
 if wait_deployed "$M0" tiny "$before"; then
 	ok "fallback: rebooted once into Anemos, installed tiny, deployed in $(secs "$T0" "$(now)") s"
 	echo "# fallback reinstall: anemosctl to deployed $(secs "$T0" "$(now)") s (TCG)"

@@ -193,6 +193,27 @@ expect_match "UEFI: dnsmasq sent the firmware ipxe.efi, then sent iPXE to /boot.
 run_machine "BIOS, full DHCP" bios-dhcp bios 52:54:00:e5:00:02
 expect_match "BIOS: its NIC's iPXE ROM was sent straight to /boot.ipxe" "^$ANEMOS_URL/boot\.ipxe $" \
 	"$(bootfiles 52:54:00:e5:00:02 "$WORK/dnsmasq-dhcp.log")"
+
+# What dnsmasq offers each kind of client (a DHCP client in the site namespace, on the same
+# segment; no site server runs yet): firmware by option 93, iPXE by its user class, UEFI HTTP
+# boot by its vendor class.
+probe() { ip netns exec "$SITE" python3 "$ROOT/tests/e2e/dhcp-probe.py" vsite "$@" 2>&1; }
+offer() { # LABEL EXPECTED-JQ-STRING PROBE-ARGS...
+	local label=$1 want=$2 out
+	shift 2
+	out=$(probe "$@")
+	expect_eq "$label" "$want" "$(jq -r '"\(.file) \(.next_server) \(.vendor_class)"' <<<"$out" 2>/dev/null || echo "$out")"
+}
+offer "offer to BIOS PXE (arch 0): undionly.kpxe from the TFTP server" "undionly.kpxe $SERVER null" 52:54:00:e5:01:00 0
+offer "offer to x86-64 UEFI PXE (arch 7): ipxe.efi" "ipxe.efi $SERVER null" 52:54:00:e5:01:07 7
+offer "offer to x86-64 UEFI PXE (arch 9): ipxe.efi" "ipxe.efi $SERVER null" 52:54:00:e5:01:09 9
+offer "offer to arm64 UEFI (arch 11) without an arm64 binary: no boot file" " $SERVER null" 52:54:00:e5:01:11 11
+offer "offer to iPXE (user class iPXE): anemosd's /boot.ipxe" "$ANEMOS_URL/boot.ipxe $SERVER null" \
+	52:54:00:e5:01:01 0 --user-class iPXE
+offer "offer to UEFI HTTP boot (arch 16, HTTPClient): ipxe.efi over HTTP, HTTPClient echoed" \
+	"$ANEMOS_URL/boot/ipxe.efi $SERVER HTTPClient" 52:54:00:e5:01:16 16 --vendor HTTPClient:Arch:00016:UNDI:003001
+ip netns exec "$SITE" curl -sS -m 10 -o "$WORK/http-ipxe.efi" "$ANEMOS_URL/boot/ipxe.efi"
+check "the HTTP-boot URL serves the iPXE EFI binary" cmp /usr/lib/ipxe/ipxe.efi "$WORK/http-ipxe.efi"
 stop_pid "$DNSMASQ_PID"
 DNSMASQ_PID=""
 
@@ -209,4 +230,23 @@ expect_match "the site's DHCP server gave the address" "DHCPACK\(vsite\) 192\.0\
 	"$(cat "$WORK/site.log")"
 expect_no_match "the Anemos dnsmasq gave no address in proxy mode" "DHCPACK\(br0\) 192\.0\.2\.[0-9]+ 52:54:00:e5:00:03" \
 	"$(cat "$WORK/dnsmasq-proxy.log")"
+stop_pid "$DNSMASQ_PID"
+stop_pid "$SITE_PID"
+DNSMASQ_PID="" SITE_PID=""
+
+# dnsmasq's own TFTP server instead of tftp-hpa (--tftp dnsmasq).
+stop_pid "$TFTPD_PID"
+TFTPD_PID=""
+# An arm64 binary in the TFTP root is offered to arm64 UEFI once the configuration is made
+# again (Debian 12 has none: a stand-in file named as the real one would be).
+IPXE_ARM64=/usr/lib/ipxe/snponly.efi "$ROOT/deploy/tftp-root.sh" "$TFTP"
+start_dnsmasq dhcp --range 192.0.2.100,192.0.2.150 --tftp dnsmasq || exit 1
+for _ in $(seq 1 50); do ss -Hlun "sport = :69" | grep -q . && break; sleep 0.1; done
+for f in undionly.kpxe ipxe.efi snponly.efi; do
+	rm -f "$WORK/got-$f"
+	( cd "$WORK" && timeout 30 tftp -m binary "$SERVER" -c get "$f" "got-$f" ) >/dev/null 2>&1
+	check "dnsmasq's TFTP serves $f intact" cmp "/usr/lib/ipxe/$f" "$WORK/got-$f"
+done
+offer "with dnsmasq's TFTP, UEFI still gets ipxe.efi from this server" "ipxe.efi $SERVER null" 52:54:00:e5:02:07 7
+offer "with an arm64 binary in the TFTP root, arm64 UEFI (arch 11) is offered it" "ipxe-arm64.efi $SERVER null" 52:54:00:e5:02:11 11
 [ "$_failures" -eq 0 ]
