@@ -32,6 +32,7 @@
 #define AS_ROOT(cmd) \
 	"if [ \"$(id -u)\" = 0 ]; then " cmd "; else sudo -n " cmd "; fi"
 #define EVAL_STDIN "sh -c 's=$(cat); eval \"$s\"'"
+#define OUTPUT_MAX (64u << 20)	/* most bytes of a remote command's output kept */
 
 enum remote_option_id {
 	OPT_SSH = 256,
@@ -78,7 +79,7 @@ static int ssh_target(const char *dest, char buf[DEST_MAX], char userhost[DEST_M
 	char *at, *host, *port = NULL, *p;
 	size_t userlen;
 
-	if (!dest || !*dest || strlen(dest) >= size - 1 || strpbrk(dest, " \t\n'\"\\;|&$`")) {
+	if (!dest || !*dest || *dest == '-' || strlen(dest) >= size - 1 || strpbrk(dest, " \t\n'\"\\;|&$`")) {
 		warnx("--ssh needs [user@]host[:port] (not '%s')", dest ? dest : "");
 		return -EINVAL;
 	}
@@ -103,7 +104,7 @@ static int ssh_target(const char *dest, char buf[DEST_MAX], char userhost[DEST_M
 		*p = '\0';
 		port = p + 1;
 	}
-	if (!*host || (port && (!*port || strspn(port, "0123456789") != strlen(port) || atoi(port) < 1 ||
+	if (!*host || *host == '-' || (port && (!*port || strspn(port, "0123456789") != strlen(port) || atoi(port) < 1 ||
 				 atoi(port) > 65535))) {
 		warnx("--ssh %s: the host or port is not valid", dest);
 		return -EINVAL;
@@ -131,8 +132,9 @@ static int ssh_target(const char *dest, char buf[DEST_MAX], char userhost[DEST_M
 static int run_ssh(const char *dest, const char *remote, const char *input, size_t len, char **output)
 {
 	char target[DEST_MAX], userhost[DEST_MAX], *targs[3], *argv[64], *cmd = NULL, *save, *word;
-	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, n, nt, i, status;
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, n, nt, i, status = 0, rc, saved;
 	const char *env = getenv("ANEMOS_SSH");
+	struct sigaction ignore = { .sa_handler = SIG_IGN }, old_int, old_term, old_hup;
 	size_t have = 0, cap = 0;
 	char *collected = NULL;
 	pid_t pid;
@@ -147,22 +149,34 @@ static int run_ssh(const char *dest, const char *remote, const char *input, size
 	argv[n++] = "-T";
 	argv[n++] = "-o";
 	argv[n++] = "BatchMode=yes";
-	for (i = 0; i < nt; i++)
+	for (i = 0; i < nt - 1; i++)		/* -p PORT */
 		argv[n++] = targs[i];
+	argv[n++] = "--";			/* what follows is the destination, never an option */
+	argv[n++] = targs[nt - 1];
 	argv[n++] = (char *)remote;
 	argv[n] = NULL;
-	signal(SIGPIPE, SIG_IGN);
 	if (pipe2(in, O_CLOEXEC) < 0 || (output && pipe2(out, O_CLOEXEC) < 0)) {
-		warn("pipe");
-		free(cmd);
-		return -errno;
+		saved = errno;
+		warnx("pipe: %s", strerror(saved));
+		rc = -saved;
+		goto fail;
 	}
+	/* Ctrl-C or a hang-up reaches ssh, whose end we then see: the caller can still undo. */
+	sigaction(SIGINT, &ignore, &old_int);
+	sigaction(SIGTERM, &ignore, &old_term);
+	sigaction(SIGHUP, &ignore, &old_hup);
+	signal(SIGPIPE, SIG_IGN);
 	if ((pid = fork()) < 0) {
-		warn("fork");
-		free(cmd);
-		return -errno;
+		saved = errno;
+		warnx("fork: %s", strerror(saved));
+		rc = -saved;
+		goto restore;
 	}
 	if (pid == 0) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGPIPE, SIG_DFL);
 		dup2(in[0], STDIN_FILENO);
 		if (output)
 			dup2(out[1], STDOUT_FILENO);
@@ -171,8 +185,13 @@ static int run_ssh(const char *dest, const char *remote, const char *input, size
 		_exit(127);
 	}
 	close(in[0]);
-	if (output)
+	in[0] = -1;
+	if (output) {
 		close(out[1]);
+		out[1] = -1;
+	}
+	/* The remote commands read all of stdin before they write (it is the script or the
+	 * program): write it all, then read. */
 	while (len > 0) {
 		ssize_t w = write(in[1], input, len);
 
@@ -184,15 +203,16 @@ static int run_ssh(const char *dest, const char *remote, const char *input, size
 		len -= (size_t)w;
 	}
 	close(in[1]);
+	in[1] = -1;
 	if (output) {
 		for (;;) {
 			ssize_t r;
 
 			if (have + 65536 + 1 > cap) {
-				char *more = realloc(collected, cap = cap ? cap * 2 : 131072);
+				char *more;
 
-				if (!more)
-					break;
+				if (cap >= OUTPUT_MAX || !(more = realloc(collected, cap = cap ? cap * 2 : 131072)))
+					break;	/* too much: the JSON will not parse, reported then */
 				collected = more;
 			}
 			r = read(out[0], collected + have, cap - have - 1);
@@ -203,14 +223,32 @@ static int run_ssh(const char *dest, const char *remote, const char *input, size
 			have += (size_t)r;
 		}
 		close(out[0]);
+		out[0] = -1;
 		if (collected)
 			collected[have] = '\0';
 		*output = collected;
 	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	while ((rc = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
 		;
+	if (rc < 0) {
+		warn("waitpid");
+		rc = -ECHILD;
+	} else {
+		rc = WIFEXITED(status) ? WEXITSTATUS(status) : 255;
+	}
+restore:
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	sigaction(SIGHUP, &old_hup, NULL);
+fail:
+	for (i = 0; i < 2; i++) {
+		if (in[i] >= 0)
+			close(in[i]);
+		if (out[i] >= 0)
+			close(out[i]);
+	}
 	free(cmd);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 255;
+	return rc;
 }
 
 /* Appends NAME='VALUE' (single quotes escaped) to the stream @f. */
@@ -292,15 +330,17 @@ static int run_kexec(struct ctl *ctl, const char *ref, const char *mode, const s
 	warnx("the target refused or could not be reached (exit %d)%s", status,
 	      status == 255 ? ": ssh failed" : "");
 	rc = -EIO;
-	if (strcmp(mode, "install") == 0) {	/* put the next boot back as it was */
-		undo = json_deep_copy(json_object_get(armed, "previous"));
-		free(path);
-		path = NULL;
-		if (undo && asprintf(&path, "/api/v1/hosts/%s", escaped) >= 0 &&
-		    api_call(ctl, "PATCH", path, undo, &ignored) == 0)
-			fprintf(stderr, "anemosctl: host %s's next boot is %s again\n", ref,
-				member_text(undo, "next_boot", NULL));
-	}
+	/* Disarm: the fresh token revoked, the next boot as it was (one transaction). */
+	undo = json_deep_copy(json_object_get(armed, "previous"));
+	free(path);
+	path = NULL;
+	if (undo && asprintf(&path, "/api/v1/hosts/%s/kexec/cancel", escaped) >= 0 &&
+	    api_call(ctl, "POST", path, undo, &ignored) == 0)
+		fprintf(stderr, "anemosctl: host %s disarmed: its token is revoked, its next boot is %s again\n",
+			ref, member_text(undo, "next_boot", NULL));
+	else
+		fprintf(stderr, "anemosctl: could not disarm host %s: check its next boot (anemosctl host show %s)\n",
+			ref, ref);
 out:
 	json_decref(body);
 	json_decref(armed);
@@ -430,8 +470,12 @@ int remote_adopt(struct ctl *ctl, int argc, char **argv)
 		if ((rc = read_file(local, &binary, &len)) != 0)
 			goto done;
 		fprintf(stderr, "anemosctl: sending %s to %s (it has no anemos-inventory)\n", local, o.ssh);
-		status = run_ssh(o.ssh, AS_ROOT("sh -c 'd=$(mktemp -d) && cat >\"$d/inv\" && chmod 700 \"$d/inv\" && "
-						"\"$d/inv\"; rc=$?; rm -rf \"$d\"; exit $rc'"),
+		/* Stored once, then run from each temporary folder in turn until one lets it run
+		 * (/tmp is often noexec: 126); every copy is removed. */
+		status = run_ssh(o.ssh, AS_ROOT("sh -c 'f=$(mktemp) && cat >\"$f\" || exit 1; rc=126; "
+						"for b in /dev/shm /run /tmp /var/tmp /root; do d=$(mktemp -d \"$b/anemos.XXXXXX\" 2>/dev/null) || continue; "
+						"cp \"$f\" \"$d/inv\" && chmod 700 \"$d/inv\" && { \"$d/inv\"; rc=$?; }; rm -rf \"$d\"; "
+						"[ $rc -eq 126 ] || break; done; rm -f \"$f\"; exit $rc'"),
 				 binary, len, &out);
 	}
 	if (status != 0) {

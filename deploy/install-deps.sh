@@ -52,6 +52,7 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 		$SUDO tee /usr/sbin/policy-rc.d >/dev/null
 	$SUDO chmod 755 /usr/sbin/policy-rc.d
 	trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+	trap 'exit 1' INT TERM HUP
 fi
 # An old or empty package index makes apt-get install fail; refresh it once, then retry.
 # shellcheck disable=SC2086

@@ -73,14 +73,18 @@ done
 
 CHANGED=0
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+policy=""   # a policy-rc.d of ours, while packages install
+cleanup() { rm -rf "$tmp"; [ -z "$policy" ] || rm -f "$policy"; }
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
 # put SRC DEST MODE: installs a file when its content or mode differs; says which it changed.
 put() {
 	if [ -f "$2" ] && cmp -s "$1" "$2" && [ "$(stat -c %a "$2")" = "$(printf '%o' "0$3")" ]; then
 		return 0
 	fi
 	mkdir -p "$(dirname "$2")"
-	cp "$1" "$2.anemos-new" && chmod "$3" "$2.anemos-new" && mv -f "$2.anemos-new" "$2"
+	{ cp "$1" "$2.anemos-new" && chmod "$3" "$2.anemos-new" && mv -f "$2.anemos-new" "$2"; } ||
+		{ rm -f "$2.anemos-new"; die "cannot install ${2#"$R"} (disk full?)"; }
 	say "installed ${2#"$R"}"
 	CHANGED=$((CHANGED + 1))
 }
@@ -175,7 +179,6 @@ done
 if [ -n "$missing" ]; then
 	say "installing Debian packages:$missing"
 	# Stock services (tftpd-hpa on every address) must not start: Anemos runs its own.
-	policy=""
 	if [ ! -e "$R/usr/sbin/policy-rc.d" ]; then
 		policy=$R/usr/sbin/policy-rc.d
 		printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy"
@@ -184,9 +187,10 @@ if [ -n "$missing" ]; then
 	if ! DEBIAN_FRONTEND=noninteractive in_root apt-get install -y -q --no-install-recommends $missing; then
 		DEBIAN_FRONTEND=noninteractive in_root apt-get update -q
 		DEBIAN_FRONTEND=noninteractive in_root apt-get install -y -q --no-install-recommends $missing ||
-			{ [ -n "$policy" ] && rm -f "$policy"; die "apt-get install$missing failed"; }
+			die "apt-get install$missing failed"
 	fi
-	[ -n "$policy" ] && rm -f "$policy"
+	[ -z "$policy" ] || rm -f "$policy"
+	policy=""
 	CHANGED=$((CHANGED + 1))
 fi
 

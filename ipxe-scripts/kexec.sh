@@ -4,19 +4,21 @@
 # anemosctl sends these settings ahead of this text on the same SSH session (never in a URL
 # or on a command line):
 #   ANEMOS_MODE          install or rescue
-#   ANEMOS_TOKEN         the host's fresh agent token (goes on the new kernel's command line)
+#   ANEMOS_TOKEN         the host's fresh agent token (it goes into a small archive appended to
+#                        the initramfs: on no command line, in no boot entry)
 #   ANEMOS_KERNEL_URL    ANEMOS_KERNEL_SHA256   the Anemos kernel and its SHA-256
 #   ANEMOS_INITRD_URL    ANEMOS_INITRD_SHA256   the Anemos initramfs and its SHA-256
 #   ANEMOS_CMDLINE       the rest of the command line (anemos.url=, anemos.mode=, console=...)
 #   ANEMOS_METHOD        auto (kexec, else a one-shot boot entry), kexec or bootloader
 #   ANEMOS_NETWORK       auto (find out), dhcp or static
 # Steps: refuse where this cannot work (architecture, memory, a container); download and
-# verify into a tmpfs; carry the network over (the MAC, and for a static address the address,
-# gateway and DNS) on the command line; kexec (file-load syscall first). Where kexec is
-# missing or refused, copy the files to /boot and set a one-shot entry of the bootloader
-# (GRUB grub-reboot, extlinux --once, UEFI BootNext with efibootmgr), then reboot: a
-# failed boot falls back to the installed system. Before the new environment runs, no disk
-# is written except, on that fallback path, /boot.
+# verify into a tmpfs; carry the network of the interface that reaches anemosd over (the MAC,
+# and for a static address the address, gateway and DNS) on the command line; kexec (the
+# file-load syscall first). Where kexec is missing or refused, copy the files to /boot (or
+# the ESP), root-only, and set a one-shot entry of the bootloader (extlinux --once, GRUB
+# grub-reboot, UEFI BootNext with efibootmgr), then reboot: a failed boot falls back to the
+# installed system. Before the new environment runs, no disk is written except, on that
+# fallback path, /boot.
 set -u
 PATH=$PATH:/sbin:/usr/sbin:/bin:/usr/bin
 say() { echo "anemos: $*"; }
@@ -63,7 +65,7 @@ sha256() {
 	else openssl dgst -sha256 -r "$1" | cut -d' ' -f1; fi
 }
 dir=""
-for base in /dev/shm /run /tmp; do
+for base in /dev/shm /run /tmp; do   # tmpfs first: /tmp may be on a disk
 	[ -d "$base" ] && [ -w "$base" ] || continue
 	free_kib=$(df -Pk "$base" | awk 'NR == 2 { print $4 }')
 	[ "${free_kib:-0}" -ge 131072 ] || continue
@@ -82,13 +84,19 @@ for part in kernel initrd; do
 done
 
 # ---- the network, carried over ----
-dev=$(ip -4 route show default 2>/dev/null | awk '{ for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit } }')
-gw=$(ip -4 route show default 2>/dev/null | awk '{ for (i = 1; i < NF; i++) if ($i == "via") { print $(i + 1); exit } }')
-if [ -z "$dev" ]; then  # no default route: the first interface with a global address
-	dev=$(ip -4 -o addr show scope global 2>/dev/null | awk '{ print $2; exit }')
-fi
+# The interface that reaches anemosd (for an address in the URL; else the default route's).
+server=$(printf '%s\n' "$ANEMOS_KERNEL_URL" | sed -n 's#^[a-z]*://\([0-9][0-9.]*\)\([:/].*\)\{0,1\}$#\1#p')
+field() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) { print $(i + 1); exit } }'; }
+dev=""
+[ -n "$server" ] && dev=$(ip -4 route get "$server" 2>/dev/null | field dev)
+[ -n "$dev" ] && [ "$dev" != lo ] || dev=$(ip -4 route show default 2>/dev/null | field dev)
+[ -n "$dev" ] || dev=$(ip -4 -o addr show scope global 2>/dev/null | awk '{ print $2; exit }')
 [ -n "$dev" ] || die "no network interface with an IPv4 address: nothing to carry over"
+[ "$(cat "/sys/class/net/$dev/type" 2>/dev/null)" = 1 ] ||
+	die "$dev is not an Ethernet interface (a tunnel or VPN?): the Anemos environment could not use it"
+[ ! -e "/proc/net/vlan/$dev" ] || die "$dev is a VLAN interface: carrying VLANs over is not supported"
 mac=$(cat "/sys/class/net/$dev/address")
+gw=$(ip -4 route show default dev "$dev" 2>/dev/null | field via)
 addr=$(ip -4 -o addr show dev "$dev" scope global | awk '{ print $4; exit }')
 net=$ANEMOS_NETWORK
 if [ "$net" = auto ]; then
@@ -105,17 +113,42 @@ if [ "$net" = auto ]; then
 fi
 if [ "$net" = static ]; then
 	[ -n "$addr" ] || die "$dev has no IPv4 address to carry over"
-	dns=$(awk '$1 == "nameserver" && $2 !~ /^127\./ && $2 ~ /^[0-9.]+$/ { printf "%s%s", s, $2; s = "+" }' \
+	dns=$(awk '$1 == "nameserver" && $2 !~ /^127\./ && $2 ~ /^[0-9.]+$/ && !seen[$2]++ { printf "%s%s", s, $2; s = "+" }' \
 		/etc/resolv.conf /run/systemd/resolve/resolv.conf 2>/dev/null)
 	netarg="anemos.net=static,$addr,$gw,$dns"
 else
 	netarg="anemos.net=dhcp"
 fi
 say "network: $dev ($mac) ${addr:-no address}${gw:+ via $gw}, $net; carried over as $netarg"
-cmdline="$ANEMOS_CMDLINE anemos.mac=$mac $netarg anemos.token=$ANEMOS_TOKEN"
+cmdline="$ANEMOS_CMDLINE anemos.mac=$mac $netarg"
+
+# ---- the token: an archive appended to the initramfs, on no command line ----
+# The kernel unpacks concatenated initramfs archives (each starting 4-byte aligned); this
+# one holds /etc/anemos-kexec-token (0600), which anemos-agent reads and removes.
+pad4() { n=$1; while [ $((n % 4)) -ne 0 ]; do printf '\0'; n=$((n + 1)); done; }
+newc() { # NAME MODE_HEX SIZE: one newc header and name
+	printf '070701%08X%s%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X' 1 "$2" 0 0 1 0 "$3" 0 0 0 0 \
+		$((${#1} + 1)) 0
+	printf '%s\0' "$1"
+	pad4 $((110 + ${#1} + 1))
+}
+(
+	umask 077
+	cat "$dir/initramfs.img"
+	pad4 "$(wc -c <"$dir/initramfs.img")"
+	newc etc/anemos-kexec-token 00008180 ${#ANEMOS_TOKEN}
+	printf '%s' "$ANEMOS_TOKEN"
+	pad4 ${#ANEMOS_TOKEN}
+	newc TRAILER!!! 00000000 0
+) >"$dir/initrd" || die "cannot write $dir/initrd"
+rm -f "$dir/initramfs.img"
 
 # ---- kexec ----
-detach() { # COMMAND...: runs it 2 s from now, outside this SSH session
+detach() { # COMMAND...: runs it 2 s from now, outside this SSH session (and its cgroup)
+	if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1 &&
+	   systemd-run --quiet --on-active=2 --timer-property=AccuracySec=100ms /bin/sh -c "sync; $*" 2>/dev/null; then
+		return 0
+	fi
 	if command -v setsid >/dev/null 2>&1; then
 		setsid sh -c "sleep 2; sync; $*" </dev/null >/dev/null 2>&1 &
 	else
@@ -127,8 +160,8 @@ if [ "$ANEMOS_METHOD" != bootloader ]; then
 	if ! command -v kexec >/dev/null 2>&1; then kexec_refused="no kexec (package kexec-tools)"
 	elif [ "$(cat /proc/sys/kernel/kexec_load_disabled 2>/dev/null)" = 1 ]; then
 		kexec_refused="kexec is disabled (kernel.kexec_load_disabled=1)"
-	elif kexec -s -l "$dir/vmlinuz" --initrd="$dir/initramfs.img" --command-line="$cmdline" 2>"$dir/kexec.err" ||
-	     kexec -l "$dir/vmlinuz" --initrd="$dir/initramfs.img" --command-line="$cmdline" 2>>"$dir/kexec.err"; then
+	elif kexec -s -l "$dir/vmlinuz" --initrd="$dir/initrd" --command-line="$cmdline" 2>"$dir/kexec.err" ||
+	     kexec -l "$dir/vmlinuz" --initrd="$dir/initrd" --command-line="$cmdline" 2>>"$dir/kexec.err"; then
 		trap - EXIT   # the loaded kernel is in memory now; the files may go with the tmpfs
 		rm -rf "$dir"
 		say "kexec loaded; this host becomes the Anemos environment ($ANEMOS_MODE) in 2 s"
@@ -144,56 +177,84 @@ if [ "$ANEMOS_METHOD" != bootloader ]; then
 fi
 
 # ---- fallback: a one-shot boot entry ----
-say "falling back to a one-shot boot entry"
-bootdir=/boot/anemos
+# Which bootloader first, then room for the files, then the files, then the entry.
+method="" why_not=""
+for conf in /boot/extlinux/extlinux.conf /boot/syslinux/syslinux.cfg /boot/extlinux.conf; do
+	if [ -f "$conf" ] && command -v extlinux >/dev/null 2>&1; then method=extlinux; break; fi
+done
+if [ -z "$method" ]; then
+	for g in grub grub2; do
+		command -v $g-reboot >/dev/null 2>&1 && [ -d /boot/$g ] || continue
+		# GRUB clears a one-shot entry by writing grubenv, which it cannot do on LVM, RAID,
+		# encrypted disks, btrfs or ZFS: the entry would boot every time.
+		abstraction=$($g-probe -t abstraction /boot/$g 2>/dev/null | tr '\n' ' ')
+		fs=$($g-probe -t fs /boot/$g 2>/dev/null)
+		case "$abstraction:$fs" in
+		*[a-z]*:*|*:btrfs|*:zfs) why_not="GRUB's grubenv is on ${abstraction:-$fs}, where GRUB cannot clear a one-shot entry" ;;
+		*) method=grub grub=$g ;;
+		esac
+		break
+	done
+fi
+if [ -z "$method" ] && [ -d /sys/firmware/efi ] && command -v efibootmgr >/dev/null 2>&1; then
+	esp=$(findmnt -n -o TARGET -t vfat /boot/efi 2>/dev/null || findmnt -n -o TARGET -t vfat /efi 2>/dev/null)
+	[ -n "$esp" ] && method=efi || why_not="UEFI, but no EFI system partition mounted at /boot/efi or /efi"
+fi
+[ -n "$method" ] || die "no way to boot the Anemos environment: kexec is not possible ($kexec_refused) \
+and ${why_not:-no extlinux, GRUB (grub-reboot) or efibootmgr was found}"
+say "falling back to a one-shot $method boot entry"
+if [ "$method" = efi ]; then bootdir=$esp/EFI/anemos; else bootdir=/boot/anemos; fi
+need_kib=$(( ($(wc -c <"$dir/vmlinuz") + $(wc -c <"$dir/initrd")) / 1024 + 4096 ))
 mkdir -p "$bootdir" || die "cannot create $bootdir"
-cp "$dir/vmlinuz" "$bootdir/vmlinuz" && cp "$dir/initramfs.img" "$bootdir/initramfs.img" ||
-	die "cannot copy the kernel and initramfs to $bootdir (space?)"
+have_kib=$(df -Pk "$bootdir" | awk 'NR == 2 { print $4 }')
+[ "${have_kib:-0}" -ge "$need_kib" ] || { rmdir "$bootdir" 2>/dev/null;
+	die "$bootdir has $((${have_kib:-0} / 1024)) MiB free, $((need_kib / 1024)) MiB are needed"; }
+trap 'rm -rf "$dir"; [ -n "${entry_set:-}" ] || rm -rf "$bootdir"' EXIT
+# Root-only: the initramfs carries the token.
+(umask 077 && cp "$dir/vmlinuz" "$bootdir/vmlinuz" && cp "$dir/initrd" "$bootdir/initramfs.img") ||
+	die "cannot copy the kernel and initramfs to $bootdir"
+chmod 600 "$bootdir/vmlinuz" "$bootdir/initramfs.img"
 sync
-# The path of /boot/anemos as the bootloader sees it: relative to the file system holding it.
+# The path of the folder as the bootloader sees it: relative to the file system holding it.
 mnt=$(df -P "$bootdir" | awk 'NR == 2 { print $6 }')
 rel=${bootdir#"$mnt"}
 rel=/${rel#/}
-set_entry=""
-# extlinux / syslinux
-for conf in /boot/extlinux/extlinux.conf /boot/syslinux/syslinux.cfg /boot/extlinux.conf; do
-	[ -f "$conf" ] && command -v extlinux >/dev/null 2>&1 || continue
+case $method in
+extlinux)
 	sed -i '/^# anemos begin$/,/^# anemos end$/d' "$conf"
 	printf '# anemos begin\nLABEL anemos-oneshot\n  KERNEL %s/vmlinuz\n  INITRD %s/initramfs.img\n  APPEND %s\n# anemos end\n' \
 		"$rel" "$rel" "$cmdline" >>"$conf"
 	extlinux --once=anemos-oneshot "$(dirname "$conf")" >/dev/null || die "extlinux --once failed"
 	set_entry="extlinux: LABEL anemos-oneshot in $conf, booted once"
-	break
-done
-# GRUB: custom.cfg is read by Debian's and most distributions' grub.cfg (41_custom).
-if [ -z "$set_entry" ] && command -v grub-reboot >/dev/null 2>&1 && [ -d /boot/grub ]; then
+	;;
+grub)
 	uuid=$(findmnt -n -o UUID --target "$bootdir" 2>/dev/null)
 	[ -n "$uuid" ] || die "cannot tell the UUID of the file system of $bootdir for GRUB"
-	sed -i '/^# anemos begin$/,/^# anemos end$/d' /boot/grub/custom.cfg 2>/dev/null
+	command -v $grub-mkrelpath >/dev/null 2>&1 && rel=$($grub-mkrelpath "$bootdir")  # btrfs subvolumes
+	sed -i '/^# anemos begin$/,/^# anemos end$/d' /boot/$grub/custom.cfg 2>/dev/null
 	printf "# anemos begin\nmenuentry 'anemos-oneshot' {\n  search --no-floppy --fs-uuid --set=root %s\n  linux %s/vmlinuz %s\n  initrd %s/initramfs.img\n}\n# anemos end\n" \
-		"$uuid" "$rel" "$cmdline" "$rel" >>/boot/grub/custom.cfg
-	grub-reboot anemos-oneshot || die "grub-reboot failed"
-	set_entry="GRUB: menu entry anemos-oneshot in /boot/grub/custom.cfg, booted once (grub-reboot)"
-fi
-# UEFI without GRUB or extlinux: the kernel's EFI stub from the ESP, as BootNext.
-if [ -z "$set_entry" ] && [ -d /sys/firmware/efi ] && command -v efibootmgr >/dev/null 2>&1; then
-	esp=$(findmnt -n -o TARGET -t vfat /boot/efi 2>/dev/null || findmnt -n -o TARGET -t vfat /efi 2>/dev/null)
-	[ -n "$esp" ] || die "UEFI, but no EFI system partition mounted at /boot/efi or /efi"
-	mkdir -p "$esp/EFI/anemos"
-	cp "$dir/vmlinuz" "$esp/EFI/anemos/vmlinuz.efi" && cp "$dir/initramfs.img" "$esp/EFI/anemos/initramfs.img" ||
-		die "cannot copy the kernel and initramfs to the ESP (space?)"
+		"$uuid" "$rel" "$cmdline" "$rel" >>/boot/$grub/custom.cfg
+	$grub-reboot anemos-oneshot || die "$grub-reboot failed"
+	set_entry="GRUB: menu entry anemos-oneshot in /boot/$grub/custom.cfg, booted once ($grub-reboot)"
+	;;
+efi)
+	# The kernel's EFI stub from the ESP, as BootNext; earlier Anemos entries go first.
+	anemos_entries() { efibootmgr | awk '$1 ~ /^Boot[0-9A-Fa-f][0-9A-Fa-f][0-9A-Fa-f][0-9A-Fa-f]\*?$/ && $2 == "Anemos" { print substr($1, 5, 4) }'; }
+	for n in $(anemos_entries); do efibootmgr -q -b "$n" -B >/dev/null 2>&1; done
+	mv "$bootdir/vmlinuz" "$bootdir/vmlinuz.efi"
 	src=$(findmnt -n -o SOURCE --target "$esp")
 	disk=/dev/$(basename "$(readlink -f "/sys/class/block/${src##*/}/..")")
 	part=$(cat "/sys/class/block/${src##*/}/partition")
-	efibootmgr -q -B -L Anemos >/dev/null 2>&1
-	num=$(efibootmgr --create-only --disk "$disk" --part "$part" --label Anemos \
-		--loader '\EFI\anemos\vmlinuz.efi' --unicode "initrd=\\EFI\\anemos\\initramfs.img $cmdline" |
-		awk '/Anemos/ { sub(/^Boot/, "", $1); sub(/\*$/, "", $1); print $1; exit }')
+	efibootmgr -q --create-only --disk "$disk" --part "$part" --label Anemos \
+		--loader "$(printf '%s' "$rel/vmlinuz.efi" | tr / '\\')" \
+		--unicode "initrd=$(printf '%s' "$rel/initramfs.img" | tr / '\\') $cmdline" ||
+		die "efibootmgr could not create the boot entry"
+	num=$(anemos_entries | head -n 1)
 	[ -n "$num" ] && efibootmgr -q --bootnext "$num" || die "efibootmgr could not set BootNext"
 	set_entry="UEFI: Boot$num Anemos, BootNext"
-fi
-[ -n "$set_entry" ] || die "no way to boot the Anemos environment: kexec is not possible ($kexec_refused) \
-and no GRUB (grub-reboot), extlinux or efibootmgr was found"
+	;;
+esac
+entry_set=1
 say "$set_entry; rebooting in 2 s (a failed boot falls back to the installed system)"
 if [ -d /run/systemd/system ]; then detach systemctl reboot; else detach reboot; fi
 exit 0

@@ -91,10 +91,12 @@ static bool is_plain(const char *text)
 	return true;
 }
 
+/* An http(s) URL with a host and without a trailing '/' (paths are appended to it). */
 static bool is_http_url(const char *text)
 {
 	return is_plain(text) && (strncmp(text, "http://", 7) == 0 || strncmp(text, "https://", 8) == 0) &&
-	       text[strcspn(text, ":") + 3] != '\0' && text[strcspn(text, ":") + 3] != '/';
+	       text[strcspn(text, ":") + 3] != '\0' && text[strcspn(text, ":") + 3] != '/' &&
+	       text[strlen(text) - 1] != '/';
 }
 
 /* Dnsmasq lease times: a number with an optional m/h/d/w suffix, or "infinite". */
@@ -123,7 +125,7 @@ static int check(const struct dnsmasq_settings *s, char *err, size_t errlen)
 			   s->server_ip ? s->server_ip : ""), -1;
 	if (!is_http_url(s->server_url))
 		return say(err, errlen, "server URL: '%s' is not an http:// or https:// URL "
-			   "without spaces, commas or quotes", s->server_url ? s->server_url : ""), -1;
+			   "without spaces, commas, quotes or a trailing '/'", s->server_url ? s->server_url : ""), -1;
 	if (!s->tftp_root || s->tftp_root[0] != '/' || !is_plain(s->tftp_root))
 		return say(err, errlen, "TFTP root: '%s' must be an absolute path without spaces, "
 			   "commas or quotes", s->tftp_root ? s->tftp_root : ""), -1;
@@ -144,6 +146,15 @@ static int check(const struct dnsmasq_settings *s, char *err, size_t errlen)
 		if ((a & m) != (b & m) || (a & m) != (ipv4_value(s->server_ip) & m))
 			return say(err, errlen, "range: %s-%s and the server address %s are not in one "
 				   "network of netmask %s", s->range_start, s->range_end, s->server_ip, mask), -1;
+		if (ipv4_value(s->server_ip) >= a && ipv4_value(s->server_ip) <= b)
+			return say(err, errlen, "range: the server address %s is inside %s-%s", s->server_ip,
+				   s->range_start, s->range_end), -1;
+		if (s->router && is_ipv4(s->router) && ipv4_value(s->router) >= a && ipv4_value(s->router) <= b)
+			return say(err, errlen, "range: the router %s is inside %s-%s", s->router,
+				   s->range_start, s->range_end), -1;
+		if ((a & ~m & 0xffffffffUL) == 0 || (b | m) == 0xffffffffUL)
+			return say(err, errlen, "range: %s-%s includes the network or broadcast address",
+				   s->range_start, s->range_end), -1;
 		if (s->lease && !is_lease(s->lease))
 			return say(err, errlen, "lease: '%s' is not a lease time (e.g. 1h, 30m, infinite)",
 				   s->lease), -1;
@@ -198,13 +209,16 @@ char *dnsmasq_conf_render(const struct dnsmasq_settings *s, char *err, size_t er
 		"dhcp-match=set:http-x64,option:client-arch,16\n"
 		"dhcp-match=set:http-arm64,option:client-arch,19\n"
 		"dhcp-vendorclass=set:httpclient,HTTPClient\n"
+		"dhcp-vendorclass=set:pxe,PXEClient\n"
+		"dhcp-match=set:has-arch,option:client-arch\n"
 		"\n",
 		s->interface, s->mode == DHCP_FULL ? "full-DHCP" : "proxy-DHCP",
 		s->tftp == TFTP_DNSMASQ ? "dnsmasq" : "tftp-hpa", s->interface);
 
 	if (s->tftp == TFTP_DNSMASQ)
-		fprintf(out, "# dnsmasq serves the boot programs itself, read-only.\n"
-			"enable-tftp\ntftp-root=%s\ntftp-secure\ntftp-no-fail\n\n", s->tftp_root);
+		fprintf(out, "# dnsmasq serves the boot programs itself, read-only, from this folder only\n"
+			"# (no tftp-secure: the files belong to root, dnsmasq runs as its own user).\n"
+			"enable-tftp\ntftp-root=%s\ntftp-no-fail\n\n", s->tftp_root);
 	else
 		fprintf(out, "# tftp-hpa (anemos-tftpd.service) serves %s on %s.\n\n",
 			s->tftp_root, s->server_ip);
@@ -223,6 +237,8 @@ char *dnsmasq_conf_render(const struct dnsmasq_settings *s, char *err, size_t er
 		fprintf(out, "# iPXE goes to anemosd; firmware gets iPXE first.\n"
 			"dhcp-boot=tag:ipxe,%s/boot.ipxe\n", s->server_url);
 		fprintf(out, "dhcp-boot=tag:!ipxe,tag:bios,%s,,%s\n", s->bios_file, tftp_ip);
+		fprintf(out, "# Old BIOS PXE ROMs that send no architecture.\n"
+			"dhcp-boot=tag:pxe,tag:!ipxe,tag:!has-arch,%s,,%s\n", s->bios_file, tftp_ip);
 		fprintf(out, "dhcp-boot=tag:!ipxe,tag:efi-x64,%s,,%s\n", s->efi_x64_file, tftp_ip);
 		if (s->efi_arm64_file)
 			fprintf(out, "dhcp-boot=tag:!ipxe,tag:efi-arm64,%s,,%s\n", s->efi_arm64_file, tftp_ip);

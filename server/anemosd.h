@@ -140,7 +140,7 @@ int db_admin_token_lookup(const char *hash);
 
 /* tokens.c: admin and per-boot agent tokens; only hashes are stored. */
 int token_admin_create(const char *name, char *out, size_t outsz);
-int token_agent_issue(int64_t host_id, const char *mode, char *out, size_t outsz);
+int token_agent_issue(int64_t host_id, const char *mode, bool retire_phone_home, char *out, size_t outsz);
 int token_authenticate_admin(const char *token);
 int token_authenticate_agent(const char *token, int64_t *host_id, char mode[16]);
 int token_phone_home_issue(int64_t host_id, char *out, size_t outsz);
@@ -165,6 +165,9 @@ int hosts_phone_home(int64_t host_id, json_t *report, struct host *out);
 /* Arms a host for kexec from its running system ({"mode": "install"|"rescue", "image"}) and
  * answers the token, boot files, SHA-256s and command line GET /kexec.sh needs. */
 int hosts_kexec(const char *ref, json_t *req, json_t **out);
+/* Undoes hosts_kexec when the target refused: revokes the host's agent tokens and puts
+ * back {"next_boot", "once", "image"}, in one transaction. */
+int hosts_kexec_cancel(const char *ref, json_t *previous, struct host *out);
 /* Registers a running host's inventory, finding or creating the host (anemosctl adopt). */
 int hosts_adopt(json_t *inventory, struct host *out);
 /* db_commit() and, when it succeeds, notify_host_changed(host_id). */

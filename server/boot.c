@@ -59,7 +59,7 @@ int boot_script_for(const struct boot_identity *ident, const char *platform, cha
 	token[0] = '\0';
 	if (action_runs_agent(*action)) {
 		snprintf(template_name, sizeof(template_name), "agent");
-		rc = token_agent_issue(h.id, *action, token, sizeof(token));
+		rc = token_agent_issue(h.id, *action, true, token, sizeof(token));
 	} else if (strcmp(*action, "local") == 0) {
 		snprintf(template_name, sizeof(template_name), "local-%s", platform);
 	} else {
@@ -125,7 +125,8 @@ static int plan_mark_installing(int64_t host_id)
 	free(h.status);
 	if (!(h.status = strdup("installing")))
 		rc = err_set(-ENOMEM, "out of memory");
-	if (rc < 0 || (rc = db_host_update(&h)) < 0 ||
+	/* The system being replaced may no longer report in (already so for a network boot). */
+	if (rc < 0 || (rc = db_host_update(&h)) < 0 || (rc = db_agent_token_revoke(h.id, true)) < 0 ||
 	    (rc = hosts_add_event(h.id, "server", "info", "install", "install of image %s planned",
 				  h.image)) < 0)
 		db_rollback();

@@ -810,6 +810,12 @@ int hosts_kexec(const char *ref, json_t *req, json_t **out)
 		db_rollback();
 		return rc;
 	}
+	if (strcmp(h.status, "decommissioned") == 0) {
+		rc = err_set(-EBUSY, "host %lld is decommissioned: set its status first", (long long)h.id);
+		db_rollback();
+		host_free(&h);
+		return rc;
+	}
 	previous = json_pack("{s:s, s:b, s:s?}", "next_boot", h.next_boot, "once", h.once, "image", h.image);
 	if (strcmp(mode, "install") == 0) {
 		arm = json_pack("{s:s, s:b}", "next_boot", "install", "once", 1);
@@ -824,7 +830,7 @@ int hosts_kexec(const char *ref, json_t *req, json_t **out)
 		if ((rc = db_host_update(&h)) < 0)
 			goto fail;
 	}
-	if ((rc = token_agent_issue(h.id, mode, token, sizeof(token))) < 0 ||
+	if ((rc = token_agent_issue(h.id, mode, false, token, sizeof(token))) < 0 ||
 	    (rc = hosts_add_event(h.id, "operator", "info", "kexec",
 				  strcmp(mode, "install") == 0 ? "%s over SSH: kexec into the Anemos environment to install image %s"
 							       : "%s over SSH: kexec into the Anemos environment%s",
@@ -864,6 +870,39 @@ fail:
 	return rc;
 }
 
+int hosts_kexec_cancel(const char *ref, json_t *previous, struct host *out)
+{
+	static const char *const allowed[] = { "next_boot", "once", "image", NULL };
+	struct host h;
+	int rc;
+
+	if (!json_is_object(previous))
+		return err_set(-EINVAL, "the body must be the \"previous\" object of the kexec answer");
+	if ((rc = check_known_fields(previous, allowed)) < 0)
+		return rc;
+	if ((rc = db_begin()) < 0)
+		return rc;
+	if ((rc = db_host_find_by_ref(ref, &h)) < 0) {
+		db_rollback();
+		return rc;
+	}
+	if ((rc = db_agent_token_revoke(h.id, false)) < 0 || (rc = apply_host_fields(&h, previous)) < 0 ||
+	    (rc = db_host_update(&h)) < 0 ||
+	    (rc = hosts_add_event(h.id, "operator", "warn", "kexec",
+				  "the host refused or could not be reached over SSH; next boot %s again",
+				  h.next_boot)) < 0 ||
+	    (rc = db_host_get(h.id, out)) < 0) {
+		db_rollback();
+		host_free(&h);
+		return rc;
+	}
+	rc = hosts_commit(h.id);
+	host_free(&h);
+	if (rc < 0)
+		host_free(out);
+	return rc;
+}
+
 /*
  * Registers the inventory of a running host (anemos-inventory's output, sent by anemosctl
  * adopt): found by a MAC of its NICs, its SMBIOS UUID or serial as a booting machine is, or
@@ -882,12 +921,22 @@ int hosts_adopt(json_t *inv, struct host *out)
 
 	if (!json_is_object(inv) || !json_is_array(json_object_get(inv, "nics")))
 		return err_set(-EINVAL, "the body must be an inventory (anemos-inventory's output) with \"nics\"");
+	/* Any NIC the host is known by; else the first with a MAC (then UUID and serial). */
 	json_array_foreach(json_object_get(inv, "nics"), i, nic) {
-		if ((s = json_string_value(json_object_get(nic, "mac"))) && mac_parse(s, ident.mac) == 0 &&
-		    strcmp(ident.mac, "00:00:00:00:00:00") != 0) {
+		char m[MAC_LEN + 1];
+		int64_t known;
+		bool found;
+
+		if (!(s = json_string_value(json_object_get(nic, "mac"))) || mac_parse(s, m) < 0 ||
+		    strcmp(m, "00:00:00:00:00:00") == 0)
+			continue;
+		found = db_host_find_by_mac(m, &known) == 0;
+		if (!mac || found) {
+			memcpy(ident.mac, m, sizeof(m));
 			mac = ident.mac;
-			break;
 		}
+		if (found)
+			break;
 	}
 	if (!mac)
 		return err_set(-EINVAL, "the inventory names no NIC with a MAC: cannot identify the host");

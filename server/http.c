@@ -31,6 +31,7 @@ static const struct route routes[] = {
 	{ "DELETE", "/api/v1/hosts/*", "/api/v1/hosts/*", AUTH_ADMIN, BODY_NONE, handle_host_delete },
 	{ "GET", "/api/v1/hosts/*/events", "/api/v1/hosts/*/events", AUTH_ADMIN, BODY_NONE, handle_host_events },
 	{ "POST", "/api/v1/hosts/*/kexec", "/api/v1/hosts/*/kexec", AUTH_ADMIN, BODY_JSON, handle_host_kexec },
+	{ "POST", "/api/v1/hosts/*/kexec/cancel", "/api/v1/hosts/*/kexec/cancel", AUTH_ADMIN, BODY_JSON, handle_host_kexec_cancel },
 	{ "POST", "/api/v1/inventory", "/api/v1/inventory", AUTH_ADMIN, BODY_INVENTORY, handle_inventory_adopt },
 	{ "GET", "/kexec.sh", "/kexec.sh", AUTH_NONE, BODY_NONE, handle_kexec_script },
 	{ "GET", "/api/v1/events/stream", "/api/v1/events/stream", AUTH_ADMIN, BODY_NONE, handle_events_stream },

@@ -53,6 +53,13 @@ enum MHD_Result handle_host_kexec(struct request *req)
 	return rc < 0 ? respond_error(req, rc) : respond_json(req, 200, answer);
 }
 
+enum MHD_Result handle_host_kexec_cancel(struct request *req)
+{
+	struct host h;
+
+	return respond_host(req, 200, hosts_kexec_cancel(req->cap[0], req->json, &h), &h);
+}
+
 enum MHD_Result handle_inventory_adopt(struct request *req)
 {
 	struct host h;

@@ -43,7 +43,7 @@ int token_admin_create(const char *name, char *out, size_t outsz)
 
 /* Must run inside the caller's transaction, so that the token and what the script it goes
  * into says are committed together. */
-int token_agent_issue(int64_t host_id, const char *mode, char *out, size_t outsz)
+int token_agent_issue(int64_t host_id, const char *mode, bool retire_phone_home, char *out, size_t outsz)
 {
 	char hash[SHA256_HEX_LEN + 1];
 	int rc;
@@ -51,9 +51,10 @@ int token_agent_issue(int64_t host_id, const char *mode, char *out, size_t outsz
 	if ((rc = random_token(AGENT_PREFIX, TOKEN_BYTES, out, outsz)) < 0)
 		return err_set(rc, "cannot make a random token");
 	sha256_hex(out, strlen(out), hash);
-	/* A new install also retires the phone-home token of the system it replaces. */
+	/* A new install also retires the phone-home token of the system it replaces (at once
+	 * for a network boot; when the install starts for a host armed over SSH). */
 	if ((rc = db_agent_token_revoke(host_id, false)) < 0 ||
-	    (strcmp(mode, "install") == 0 && (rc = db_agent_token_revoke(host_id, true)) < 0))
+	    (retire_phone_home && strcmp(mode, "install") == 0 && (rc = db_agent_token_revoke(host_id, true)) < 0))
 		return rc;
 	return db_agent_token_insert(host_id, hash, mode, (int64_t)time(NULL) + cfg.agent_token_ttl);
 }

@@ -31,7 +31,28 @@ static void take(const char *word, const char *key, char *out, size_t outsz)
 		snprintf(out, outsz, "%s", word + klen + 1);
 }
 
-/* Reads anemos.url, anemos.token and anemos.mode from a kernel command line into a. */
+/*
+ * The token of a boot entered by kexec from a running system: it comes in a small archive
+ * appended to the initramfs (GET /kexec.sh), so that it is on no command line, in no boot
+ * entry and in no process list. Read into @a and the file removed.
+ */
+#define KEXEC_TOKEN_FILE "/etc/anemos-kexec-token"
+
+static void read_token_file(struct agent *a, const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *nl;
+
+	if (!f)
+		return;
+	if (fgets(a->token, sizeof(a->token), f) && (nl = strpbrk(a->token, "\r\n")))
+		*nl = '\0';
+	fclose(f);
+	unlink(path);
+}
+
+/* Reads anemos.url, anemos.token and anemos.mode from a kernel command line into a (the
+ * token from KEXEC_TOKEN_FILE when the command line has none). */
 static int read_cmdline(struct agent *a, const char *path)
 {
 	char line[4096], *word, *save = NULL;
@@ -49,6 +70,8 @@ static int read_cmdline(struct agent *a, const char *path)
 		take(word, "anemos.token", a->token, sizeof(a->token));
 		take(word, "anemos.mode", a->mode, sizeof(a->mode));
 	}
+	if (!a->token[0] && strcmp(path, "/proc/cmdline") == 0)
+		read_token_file(a, KEXEC_TOKEN_FILE);
 	if (!a->url[0] || !a->token[0] || !a->mode[0]) {
 		fprintf(stderr, "anemos-agent: %s lacks anemos.url, anemos.token or anemos.mode "
 				"(boot through anemosd's /boot.ipxe)\n", path);

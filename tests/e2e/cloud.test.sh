@@ -219,6 +219,8 @@ expect_eq "anemosctl rescue --ssh succeeds" 0 "$rc"
 expect_match "... carrying the static address over" 'anemos.net=static,192.0.2.50/24,192.0.2.1,192.0.2.1' "$out"
 if wait_ssh 192.0.2.50 22 'test -e /etc/anemos-initramfs'; then
 	ok "rescue: SSH into the Anemos environment at the same static address"
+	expect_eq "the agent token is on no kernel command line (it came in an archive appended to the initramfs)" \
+		"0 no" "$(on 192.0.2.50 22 'grep -c anemos.token /proc/cmdline; test -e /etc/anemos-kexec-token && echo yes || echo no' | tr '\n' ' ' | sed 's/ $//')"
 	expect_match "the agent reported the rescue address" 'rescue environment up: ssh root@192\.0\.2\.50' \
 		"$(body_of "$(api GET "/api/v1/hosts/$M0/events?limit=50")" | jq -r '[.events[].message] | join(" | ")')"
 	on 192.0.2.50 22 'reboot' >/dev/null 2>&1

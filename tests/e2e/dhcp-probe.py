@@ -4,7 +4,7 @@
   dhcp-probe.py IFACE MAC ARCH [--vendor CLASS] [--user-class CLASS]
 
 ARCH is the client system architecture of option 93 (0 BIOS, 7 x86-64 UEFI, 11 arm64 UEFI,
-16 x86-64 UEFI HTTP boot). The vendor class (option 60) defaults to PXE's
+16 x86-64 UEFI HTTP boot), or "none" to send no option 93 (old BIOS PXE ROMs). The vendor class (option 60) defaults to PXE's
 "PXEClient:Arch:NNNNN:UNDI:003016". Prints one JSON object: the offered address, the
 next-server (siaddr), the boot file (the BOOTP file field, or option 67) and option 60 as
 the server sent it. Waits at most 5 s; exits 1 without an offer. For the tests' own network
@@ -23,8 +23,9 @@ def main():
     args = sys.argv[1:]
     if len(args) < 3:
         sys.exit(__doc__)
-    iface, mac, arch = args[0], bytes.fromhex(args[1].replace(":", "")), int(args[2])
-    vendor = "PXEClient:Arch:%05d:UNDI:003016" % arch
+    iface, mac = args[0], bytes.fromhex(args[1].replace(":", ""))
+    arch = None if args[2] == "none" else int(args[2])
+    vendor = "PXEClient:Arch:%05d:UNDI:003016" % (arch or 0)
     user_class = None
     rest = args[3:]
     while rest:
@@ -42,7 +43,8 @@ def main():
                          b"\0" * 4, b"\0" * 4, b"\0" * 4, b"\0" * 4, mac.ljust(16, b"\0"),
                          b"\0" * 64, b"\0" * 128)
     options = b"\x63\x82\x53\x63" + bytes([53, 1, 1])
-    options += bytes([93, 2]) + struct.pack("!H", arch)
+    if arch is not None:
+        options += bytes([93, 2]) + struct.pack("!H", arch)
     options += bytes([94, 3, 1, 3, 16])                      # UNDI 3.16
     options += bytes([97, 17, 0]) + os.urandom(16)           # client machine identifier
     options += bytes([60, len(vendor)]) + vendor.encode()

@@ -72,6 +72,8 @@ anemosd_start --kernel-args "console=tty0 console=ttyS0,115200n8 panic=-1" || ex
 TFTP=$WORK/tftp
 "$ROOT/deploy/tftp-root.sh" "$TFTP" || { fail "deploy/tftp-root.sh fills the TFTP root"; exit 1; }
 chmod 0755 "$TFTP"
+chmod 0711 "$WORK"   # the TFTP servers run as their own users, as deployed
+getent passwd dnsmasq >/dev/null || { fail "the user dnsmasq exists" "package dnsmasq-base creates it"; exit 1; }
 in.tftpd --foreground --listen --address "$SERVER:69" --secure --user nobody "$TFTP" \
 	2>>"$WORK/tftpd.log" &
 TFTPD_PID=$!
@@ -108,8 +110,9 @@ start_dnsmasq() {
 		--server-url "$ANEMOS_URL" --tftp-root "$TFTP" --output "$conf" "$@" ||
 		{ fail "anemosctl dnsmasq config --mode $mode"; return 1; }
 	check "dnsmasq --test accepts the $mode configuration" dnsmasq --test -C "$conf"
+	# As anemos-dnsmasq.service runs it: dropping to the user dnsmasq.
 	dnsmasq --keep-in-foreground --conf-file="$conf" --dhcp-leasefile="$WORK/leases-$mode" \
-		--pid-file= --user=root --log-facility=- 2>"$WORK/dnsmasq-$mode.log" &
+		--pid-file= --user=dnsmasq --group=nogroup --log-facility=- 2>"$WORK/dnsmasq-$mode.log" &
 	DNSMASQ_PID=$!
 }
 
@@ -205,6 +208,7 @@ offer() { # LABEL EXPECTED-JQ-STRING PROBE-ARGS...
 	expect_eq "$label" "$want" "$(jq -r '"\(.file) \(.next_server) \(.vendor_class)"' <<<"$out" 2>/dev/null || echo "$out")"
 }
 offer "offer to BIOS PXE (arch 0): undionly.kpxe from the TFTP server" "undionly.kpxe $SERVER null" 52:54:00:e5:01:00 0
+offer "offer to an old BIOS PXE ROM without option 93: undionly.kpxe" "undionly.kpxe $SERVER null" 52:54:00:e5:01:0f none
 offer "offer to x86-64 UEFI PXE (arch 7): ipxe.efi" "ipxe.efi $SERVER null" 52:54:00:e5:01:07 7
 offer "offer to x86-64 UEFI PXE (arch 9): ipxe.efi" "ipxe.efi $SERVER null" 52:54:00:e5:01:09 9
 offer "offer to arm64 UEFI (arch 11) without an arm64 binary: no boot file" " $SERVER null" 52:54:00:e5:01:11 11

@@ -48,6 +48,25 @@ expect_eq "a replaced initramfs gets its new SHA-256" "$(sha256sum <"$BOOT_DIR/i
 expect_eq "the older token is revoked by the newer" 401 "$(status_of "$(agent GET /api/v1/agent/plan "$tok")")"
 expect_match "the events say who armed it" 'rescue over SSH' "$(body_of "$(api GET /api/v1/hosts/vm1/events)")"
 
+# Arming does not retire the installed system's phone-home token; the install starting does.
+P=$(body_of "$(agent POST /api/v1/agent/phone-home-token "$(body_of "$(api POST /api/v1/hosts/vm1/kexec '{"mode":"install"}')" | jq -r .token)")" | jq -r .token)
+expect_match "an armed install's token gets a phone-home token for the new system" '^anemos_phone_' "$P"
+T2=$(body_of "$(api POST /api/v1/hosts/vm1/kexec '{"mode":"install"}')" | jq -r .token)
+expect_eq "arming again leaves the phone-home token working" 200 "$(status_of "$(agent POST /api/v1/phone-home "$P" '{}')")"
+agent GET /api/v1/agent/plan "$T2" >/dev/null
+expect_eq "the install starting (its plan handed out) retires it" 401 "$(status_of "$(agent POST /api/v1/phone-home "$P" '{}')")"
+# Disarm: what anemosctl does when the target refuses.
+api PATCH /api/v1/hosts/vm1 '{"next_boot":"local","once":false,"status":"ready"}' >/dev/null
+b=$(body_of "$(api POST /api/v1/hosts/vm1/kexec '{"mode":"install"}')")
+T3=$(jq -r .token <<<"$b")
+r=$(api POST /api/v1/hosts/vm1/kexec/cancel "$(jq -c .previous <<<"$b")")
+expect_eq "cancel puts the next boot back" "200 local false" "$(status_of "$r") $(host_field vm1 '"\(.next_boot) \(.once)"')"
+expect_eq "... and revokes the armed token" 401 "$(status_of "$(agent GET /api/v1/agent/plan "$T3")")"
+expect_eq "cancel refuses fields it does not restore" 400 "$(status_of "$(api POST /api/v1/hosts/vm1/kexec/cancel '{"status":"ready"}')")"
+api PATCH /api/v1/hosts/vm1 '{"status":"decommissioned"}' >/dev/null
+expect_eq "a decommissioned host is not armed" 409 "$(status_of "$(api POST /api/v1/hosts/vm1/kexec '{"mode":"rescue"}')")"
+api PATCH /api/v1/hosts/vm1 '{"status":"ready"}' >/dev/null
+
 r=$(curl -sS -D - "$ANEMOS_URL/kexec.sh")
 expect_match "GET /kexec.sh serves the script as a shell script" 'Content-Type: text/x-shellscript' "$r"
 cmp -s <(curl -sS "$ANEMOS_URL/kexec.sh") "$ROOT/ipxe-scripts/kexec.sh" && ok "GET /kexec.sh is ipxe-scripts/kexec.sh" || fail "GET /kexec.sh is ipxe-scripts/kexec.sh"
@@ -71,6 +90,9 @@ n=$(body_of "$(api GET /api/v1/hosts)" | jq '.hosts | length')
 r=$(api POST /api/v1/inventory "$(jq '.nics += [{name: "eth1", mac: "52:54:00:77:00:03"}]' <<<"$inv")")
 expect_eq "adopting it again updates the same host" "200 $n" "$(status_of "$r") $(body_of "$(api GET /api/v1/hosts)" | jq '.hosts | length')"
 expect_eq "... adding its new MAC" "2" "$(body_of "$r" | jq '.macs | length')"
+# Known by its second NIC only, with no SMBIOS identity: still the same host.
+r=$(api POST /api/v1/inventory "$(jq '.system = {} | .nics = [{name: "eth9", mac: "52:54:00:77:00:09"}, {name: "eth1", mac: "52:54:00:77:00:03"}]' <<<"$inv")")
+expect_eq "a host known by a later NIC is found by it" "200 $n" "$(status_of "$r") $(body_of "$(api GET /api/v1/hosts)" | jq '.hosts | length')"
 expect_eq "an inventory without NICs is refused" 400 "$(status_of "$(api POST /api/v1/inventory '{"system":{}}')")"
 expect_eq "malformed JSON is refused" 400 "$(status_of "$(api POST /api/v1/inventory '{"nics":[')")"
 expect_eq "the host count is unchanged by refusals" "$n" "$(body_of "$(api GET /api/v1/hosts)" | jq '.hosts | length')"
@@ -80,6 +102,11 @@ expect_eq "adopt needs the admin token" 401 \
 # anemosctl: a bad --ssh target is refused before anything changes.
 out=$("$ANEMOSCTL" reinstall vm1 --ssh "root@host;reboot" 2>&1); rc=$?
 expect_eq "anemosctl refuses an --ssh target with shell characters" 2 "$rc"
+out=$("$ANEMOSCTL" reinstall vm1 --ssh "-oProxyCommand=touch $WORK/pwned" 2>&1); rc=$?
+expect_eq "anemosctl refuses an --ssh target that ssh would read as an option" "2 no" \
+	"$rc $([ -e "$WORK/pwned" ] && echo yes || echo no)"
+out=$("$ANEMOSCTL" reinstall vm1 --ssh "-oProxyCommand=x@h" 2>&1); rc=$?
+expect_eq "... also with a user part" 2 "$rc"
 out=$("$ANEMOSCTL" reinstall vm1 2>&1); rc=$?
 expect_match "anemosctl reinstall without --ssh says what is missing" '--ssh' "$out"
 # An unreachable target: the host's next boot is put back.
@@ -87,5 +114,6 @@ api PATCH /api/v1/hosts/vm1 '{"next_boot":"local","once":false}' >/dev/null
 out=$(ANEMOS_SSH="false" "$ANEMOSCTL" reinstall vm1 --ssh root@192.0.2.9 --image tiny 2>&1); rc=$?
 expect_eq "a failed SSH session fails reinstall" 1 "$rc"
 expect_eq "... and puts the next boot back" "local false" "$(host_field vm1 '"\(.next_boot) \(.once)"')"
+expect_match "... saying it disarmed the host" 'disarmed' "$out"
 anemosd_stop
 [ "$_failures" -eq 0 ]

@@ -92,6 +92,7 @@ static void test_full_dhcp(void **state)
 	assert_line(t, "dhcp-match=set:efi-x64,option:client-arch,9");
 	assert_line(t, "dhcp-boot=tag:!ipxe,tag:bios,undionly.kpxe,,192.0.2.1");
 	assert_line(t, "dhcp-boot=tag:!ipxe,tag:efi-x64,ipxe.efi,,192.0.2.1");
+	assert_line(t, "dhcp-boot=tag:pxe,tag:!ipxe,tag:!has-arch,undionly.kpxe,,192.0.2.1");
 	/* UEFI HTTP boot: a URL on anemosd and option 60 echoed. */
 	assert_line(t, "dhcp-vendorclass=set:httpclient,HTTPClient");
 	assert_line(t, "dhcp-option-force=tag:httpclient,option:vendor-class,HTTPClient");
@@ -157,6 +158,11 @@ static void test_refused(void **state)
 		{ "netmask with holes", "netmask", "255.0.255.0", 0 },
 		{ "lease not a time", "lease", "1x", 0 },
 		{ "router not IPv4", "router", "gw", 0 },
+		{ "router inside the pool", "router", "192.0.2.150", 0 },
+		{ "server inside the pool", "server_ip", "192.0.2.120", 0 },
+		{ "pool with the network address", "range_start", "192.0.2.0", 0 },
+		{ "pool with the broadcast address", "range_end", "192.0.2.255", 0 },
+		{ "URL with a trailing slash", "server_url", "http://192.0.2.1:8080/", 0 },
 		{ "proxy without subnet", "subnet", NULL, 1 },
 		{ "proxy subnet elsewhere", "subnet", "198.51.100.0", 1 },
 	};

@@ -61,7 +61,7 @@ static int64_t new_host(void)
 static void issue(int64_t id, const char *mode, char token[TOKEN_SIZE])
 {
 	assert_int_equal(db_begin(), 0);
-	assert_int_equal(finish(token_agent_issue(id, mode, token, TOKEN_SIZE)), 0);
+	assert_int_equal(finish(token_agent_issue(id, mode, true, token, TOKEN_SIZE)), 0);
 }
 
 static void test_looks(void **state)
@@ -225,7 +225,7 @@ static void test_agent_issue_rolled_back(void **state)
 
 	(void)state;
 	assert_int_equal(db_begin(), 0);
-	rc = token_agent_issue(id, "install", token, sizeof(token));
+	rc = token_agent_issue(id, "install", true, token, sizeof(token));
 	db_rollback();
 	assert_int_equal(rc, 0);
 	assert_int_equal(token_authenticate_agent(token, &got, mode), -EPERM);
