@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # run-in: build
-# deploy/install.sh on a clean Debian 12 tree (debootstrap --variant=minbase, with systemd as
-# every Debian 12 host has it; the packages are cached in build/images-cache), as a chroot:
-# it installs the packages, the user, the programs, the TFTP root, the settings and the units.
-# Then dnsmasq (the one installed in the tree) accepts the generated configuration,
-# `systemd-analyze verify --root` accepts the units (with their binaries present in the
-# tree), anemosd runs there as the user anemos from the installed paths, and a second run
-# changes nothing. Runs against the normal build only (the chroot has no sanitizer runtime).
+# deploy/install.sh on a clean Debian 12 tree (debootstrap --variant=minbase, with systemd,
+# udev and iproute2 as every Debian 12 host has them; the packages are cached in
+# build/images-cache), as a chroot: it installs the packages, the user, the programs, the
+# TFTP root, the settings and the units. Then dnsmasq (the one installed in the tree)
+# accepts the generated configuration, `systemd-analyze verify --root` accepts the units
+# (with their binaries present in the tree), anemosd runs there as the user anemos from the
+# installed paths, a second run changes nothing, and the tree booted under systemd in QEMU
+# runs the three units as installed. Runs against the normal build only (the chroot has no
+# sanitizer runtime).
 source "$(dirname "$0")/../integration/lib.sh"
-for t in debootstrap systemd-analyze chroot; do
+for t in debootstrap systemd-analyze chroot mkfs.ext4 debugfs qemu-system-x86_64; do
 	command -v "$t" >/dev/null || { fail "tools for the deploy test" "$t missing (deploy/install-deps.sh test)"; exit 1; }
 done
 for f in "$BUILD/boot/vmlinuz" "$BUILD/boot/initramfs.img"; do
@@ -25,9 +27,9 @@ umount_all() { local m; for m in $MOUNTS; do umount -l "$m" 2>/dev/null; done; M
 trap 'umount_all; _cleanup' EXIT
 
 t0=$(date +%s)
-if debootstrap --variant=minbase --include=systemd --cache-dir="$CACHE" bookworm "$TREE" "$MIRROR" \
+if debootstrap --variant=minbase --include=systemd,udev,iproute2 --cache-dir="$CACHE" bookworm "$TREE" "$MIRROR" \
 	>"$WORK/debootstrap.log" 2>&1; then
-	ok "a clean Debian 12 tree (debootstrap minbase + systemd, $(( $(date +%s) - t0 )) s)"
+	ok "a clean Debian 12 tree (debootstrap minbase + systemd, udev, iproute2, $(( $(date +%s) - t0 )) s)"
 else
 	fail "debootstrap a clean Debian 12 tree" "$(tail -n 5 "$WORK/debootstrap.log")"
 	exit 1
@@ -108,5 +110,71 @@ out=$("$ROOT/deploy/install.sh" --root "$TREE" --build "$BUILD" --mode dhcp --ra
 expect_eq "a pool outside the interface's network is refused" 1 "$rc"
 expect_match "... with the reason" 'not in one network' "$out"
 expect_match "... and the configuration in place is kept" 'dhcp-range=192.0.2.100,192.0.2.199' "$(cat "$TREE/etc/anemos/dnsmasq.conf")"
+
+# ---- the units under a real systemd ----
+# The tree boots in QEMU as PID 1 systemd (the Anemos kernel; tiny's small initrd finds the
+# root disk), with the provisioning interface eth0 at 192.0.2.1: the three units start with
+# their hardening in force, and a report unit writes what runs as whom, read back with debugfs.
+out=$("$ROOT/deploy/install.sh" --root "$TREE" --build "$BUILD" --interface eth0 2>&1); rc=$?
+expect_eq "moving the appliance to interface eth0 (saved settings kept)" 0 "$rc"
+mkdir -p "$TREE/etc/systemd/network" "$TREE/etc/systemd/system/multi-user.target.wants" \
+	"$TREE/etc/systemd/system/network-online.target.wants"
+printf '[Match]\nName=eth0\n\n[Network]\nAddress=192.0.2.1/24\n' >"$TREE/etc/systemd/network/10-test.network"
+ln -sf /lib/systemd/system/systemd-networkd.service "$TREE/etc/systemd/system/multi-user.target.wants/"
+ln -sf /lib/systemd/system/systemd-networkd-wait-online.service "$TREE/etc/systemd/system/network-online.target.wants/"
+cat >"$TREE/usr/local/sbin/anemos-test-report" <<'SCRIPT'
+#!/bin/bash
+# What the deploy test reads back from the disk: each unit's state and user, and /boot.ipxe.
+exec >/var/log/anemos-report 2>&1
+sleep 8
+for u in anemosd anemos-dnsmasq anemos-tftpd; do
+	p=$(systemctl show -p MainPID --value "$u.service")
+	echo "REPORT $u $(systemctl is-active "$u.service") $(stat -c %U "/proc/$p" 2>/dev/null)"
+done
+if exec 3<>/dev/tcp/192.0.2.1/8080; then
+	printf 'GET /boot.ipxe HTTP/1.0\r\n\r\n' >&3
+	echo "REPORT boot.ipxe $(grep -c '^set anemos-url http://192.0.2.1:8080' <&3)"
+fi
+systemctl --no-pager status anemosd anemos-dnsmasq anemos-tftpd 2>&1 | sed 's/^/STATUS /'
+journalctl --no-pager -u anemosd -u anemos-tftpd -n 20 2>&1 | sed 's/^/STATUS /'
+ip -br addr 2>&1 | sed 's/^/STATUS /'
+systemctl poweroff
+SCRIPT
+chmod 755 "$TREE/usr/local/sbin/anemos-test-report"
+cat >"$TREE/etc/systemd/system/anemos-report.service" <<'UNIT'
+[Unit]
+Description=Report for the deploy test
+After=anemosd.service anemos-dnsmasq.service anemos-tftpd.service
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/anemos-test-report
+[Install]
+WantedBy=multi-user.target
+UNIT
+ln -sf /etc/systemd/system/anemos-report.service "$TREE/etc/systemd/system/multi-user.target.wants/"
+: >"$TREE/etc/machine-id"
 umount_all
+mkfs.ext4 -q -F -d "$TREE" "$WORK/tree.img" 2G >"$WORK/mkfs.log" 2>&1 ||
+	{ fail "an ext4 disk of the tree (mkfs.ext4 -d)" "$(tail -n 3 "$WORK/mkfs.log")"; exit 1; }
+tar -I zstd -xf "$ROOT/build/images/tiny.tar.zst" -C "$WORK" ./boot/initrd.img 2>/dev/null ||
+	tar -I zstd -xf "$ROOT/build/images/tiny.tar.zst" -C "$WORK" boot/initrd.img
+t0=$(date +%s)
+timeout 300 qemu-system-x86_64 -accel tcg -m 1024 -smp 2 -display none -no-reboot \
+	-kernel "$ROOT/build/boot/vmlinuz" -initrd "$WORK/boot/initrd.img" \
+	-append "root=/dev/vda rw console=ttyS0 net.ifnames=0 init=/lib/systemd/systemd panic=-1" \
+	-drive "file=$WORK/tree.img,format=raw,if=none,id=d0" -device virtio-blk-pci,drive=d0 \
+	-netdev user,id=n0,restrict=on -device virtio-net-pci,netdev=n0,romfile= \
+	-serial "file:$WORK/console-tree.log" 2>"$WORK/qemu-tree.err"
+debugfs -R "cat /var/log/anemos-report" "$WORK/tree.img" >"$WORK/report.log" 2>/dev/null
+report=$(grep -a '^REPORT ' "$WORK/report.log")
+echo "# the installed tree under systemd ($(( $(date +%s) - t0 )) s):"
+echo "$report" | sed 's/^/#   /'
+expect_match "anemosd.service is active, running as anemos" '^REPORT anemosd active anemos$' "$report"
+expect_match "anemos-dnsmasq.service is active, dnsmasq dropped to its user" '^REPORT anemos-dnsmasq active dnsmasq$' "$report"
+expect_match "anemos-tftpd.service is active" '^REPORT anemos-tftpd active ' "$report"
+expect_match "the hardened anemosd serves /boot.ipxe on 192.0.2.1:8080" '^REPORT boot.ipxe 1$' "$report"
+if ! grep -q '^REPORT anemosd active' <<<"$report"; then
+	grep -a 'STATUS' "$WORK/report.log" | tail -n 40 | sed 's/^/#   /'
+	tr -d '\r' <"$WORK/console-tree.log" | grep -a -E 'anemos|Failed' | tail -n 20 | sed 's/^/#   /'
+fi
 [ "$_failures" -eq 0 ]
