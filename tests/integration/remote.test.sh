@@ -70,8 +70,7 @@ api PATCH /api/v1/hosts/vm1 '{"status":"ready"}' >/dev/null
 r=$(curl -sS -D - "$ANEMOS_URL/kexec.sh")
 expect_match "GET /kexec.sh serves the script as a shell script" 'Content-Type: text/x-shellscript' "$r"
 cmp -s <(curl -sS "$ANEMOS_URL/kexec.sh") "$ROOT/ipxe-scripts/kexec.sh" && ok "GET /kexec.sh is ipxe-scripts/kexec.sh" || fail "GET /kexec.sh is ipxe-scripts/kexec.sh"
-for sh in dash "busybox sh" bash; do
-	command -v ${sh%% *} >/dev/null || continue
+for sh in dash bash; do   # (busybox sh runs it for real in tests/e2e/cloud)
 	check "kexec.sh parses with $sh" $sh -n "$ROOT/ipxe-scripts/kexec.sh"
 done
 out=$(env -i PATH=/usr/bin:/bin sh "$ROOT/ipxe-scripts/kexec.sh" 2>&1); rc=$?
