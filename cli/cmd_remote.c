@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +122,14 @@ static int ssh_target(const char *dest, char buf[DEST_MAX], char userhost[DEST_M
 	}
 	args[0] = p;
 	return 1;
+}
+
+/* True when @dest is a usable --ssh target (said otherwise): checked before anything changes. */
+static bool ssh_dest_valid(const char *dest)
+{
+	char buf[DEST_MAX], userhost[DEST_MAX], *args[3];
+
+	return ssh_target(dest, buf, userhost, args) >= 0;
 }
 
 /*
@@ -278,13 +287,11 @@ static int run_kexec(struct ctl *ctl, const char *ref, const char *mode, const s
 	FILE *f;
 	int rc, status;
 
-	char check_a[DEST_MAX], check_b[DEST_MAX], *check_args[3];
-
 	if (!o->ssh) {
 		warnx("--ssh [user@]host[:port] is needed: the host is reached over SSH");
 		return -EINVAL;
 	}
-	if (ssh_target(o->ssh, check_a, check_b, check_args) < 0)	/* before anything changes */
+	if (!ssh_dest_valid(o->ssh))
 		return -EINVAL;
 	if (!(escaped = url_escape(ref)) || asprintf(&path, "/api/v1/hosts/%s/kexec", escaped) < 0) {
 		free(escaped);
@@ -450,12 +457,8 @@ int remote_adopt(struct ctl *ctl, int argc, char **argv)
 		warnx("--ssh [user@]host[:port] is needed");
 		return -EINVAL;
 	}
-	{
-		char a[DEST_MAX], b[DEST_MAX], *t[3];
-
-		if (ssh_target(o.ssh, a, b, t) < 0)
-			return -EINVAL;
-	}
+	if (!ssh_dest_valid(o.ssh))
+		return -EINVAL;
 	/* Its own anemos-inventory if it has one; else the static build, sent over stdin into a
 	 * private temporary file that is removed afterwards. */
 	status = run_ssh(o.ssh, AS_ROOT("sh -c 'command -v anemos-inventory >/dev/null && exec anemos-inventory; exit 100'"),

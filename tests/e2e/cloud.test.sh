@@ -61,15 +61,7 @@ KEY=$(cat "$WORK/key.pub")
 SSHO=(-i "$WORK/key" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
 	-o ConnectTimeout=5 -o BatchMode=yes)
 export ANEMOS_SSH="ssh ${SSHO[*]}"
-QEMU_PID=""
-stop_qemu() { [ -n "$QEMU_PID" ] && { kill "$QEMU_PID" 2>/dev/null; wait "$QEMU_PID" 2>/dev/null; }; QEMU_PID=""; }
 trap 'stop_qemu; _cleanup' EXIT
-console_tail() {
-	echo "# console of $1 (last 30 lines):"
-	tail -n 30 "$WORK/console-$1.log" 2>/dev/null | tr -d '\r' | sed 's/^/#   /'
-}
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
 # vm NAME DISK MAC NET [pxe]: a BIOS VM on DISK. NET "user" is QEMU's user network in
 # 192.0.2.0/24 with SSH forwarded from 127.0.0.1:$SSH_PORT; "tap" is tap0 on the bridge.
@@ -106,9 +98,23 @@ wait_ssh() {
 	return 1
 }
 # reports MAC: how many times an installed system of MAC phoned home.
-reports() {
-	body_of "$(api GET "/api/v1/hosts/$1/events?limit=1000")" 2>/dev/null |
-		jq '[.events[]? | select(.message | test("^installed system reported in"))] | length' 2>/dev/null
+reports() { event_count "$1" '^installed system reported in'; }
+# reinstall_deployed LABEL NAME: `anemosctl reinstall cloudvm --ssh ... --image tiny` on the VM
+# NAME, then waits until the new system phoned home; leaves the command's output in OUT.
+reinstall_deployed() {
+	local label=$1 name=$2 t0 before rc
+	t0=$(now)
+	before=$(reports "$M0")
+	OUT=$("$ANEMOSCTL" reinstall cloudvm --ssh "root@127.0.0.1:$SSH_PORT" --image tiny 2>&1); rc=$?
+	echo "$OUT" | sed 's/^/# /'
+	expect_eq "$label: anemosctl reinstall --ssh succeeds" 0 "$rc"
+	if wait_deployed "$M0" tiny "$before"; then
+		ok "$label: reinstalled with tiny and deployed in $(secs "$t0" "$(now)") s"
+		echo "# $label reinstall: anemosctl to deployed $(secs "$t0" "$(now)") s (TCG)"
+	else
+		fail "$label: reinstalled and deployed" "status $(host_field "$M0" .status)"
+		console_tail "$name"
+	fi
 }
 # wait_deployed MAC IMAGE [BEFORE]: until the host is deployed with IMAGE and its installed
 # system phoned home more than BEFORE times (bounded: 400 s).
@@ -157,26 +163,14 @@ expect_eq "the adopted host: deployed, its MAC, the SMBIOS serial, its disk" "de
 	"$(host_field "$M0" '"\(.status) \(.inventory.system.serial) \([.inventory.disks[]?.size_bytes] | max)"')"
 expect_eq "nothing of the inventory binary is left on the VM" "" "$(on 127.0.0.1 "$SSH_PORT" 'ls -d /tmp/tmp.* 2>/dev/null')"
 api PATCH "/api/v1/hosts/$M0" "{\"hostname\":\"cloudvm\",\"ssh_authorized_keys\":[\"$KEY\"]}" >/dev/null
-T0=$(now)
-before=$(reports "$M0")
-out=$("$ANEMOSCTL" reinstall cloudvm --ssh "root@127.0.0.1:$SSH_PORT" --image tiny 2>&1); rc=$?
-echo "$out" | sed 's/^/# /'
-expect_eq "anemosctl reinstall --ssh succeeds" 0 "$rc"
-expect_match "... kexec loaded the verified kernel and initramfs" 'initrd verified.*kexec loaded' "$(tr '\n' ' ' <<<"$out")"
-expect_match "... carrying the network over as DHCP" 'anemos.net=dhcp' "$out"
-expect_no_match "... the token is not printed" 'anemos_agent_' "$out"
-if wait_deployed "$M0" tiny "$before"; then
-	ok "kexec: reinstalled with tiny and deployed in $(secs "$T0" "$(now)") s"
-	echo "# kexec reinstall: anemosctl to deployed $(secs "$T0" "$(now)") s (TCG)"
-else
-	fail "kexec: reinstalled and deployed" "status $(host_field "$M0" .status)"
-	console_tail kexec
-fi
-ev=$(body_of "$(api GET "/api/v1/hosts/$M0/events?limit=200")")
+reinstall_deployed kexec kexec
+expect_match "kexec: kexec loaded the verified kernel and initramfs" 'initrd verified.*kexec loaded' "$(tr '\n' ' ' <<<"$OUT")"
+expect_match "kexec: the network carried over as DHCP" 'anemos.net=dhcp' "$OUT"
+expect_no_match "kexec: the token is not printed" 'anemos_agent_' "$OUT"
+ev=$(body_of "$(api GET "/api/v1/hosts/$M0/events?limit=200")" | jq -r '[.events[].message] | join(" | ")')
 expect_match "the events: armed over SSH, then the agent, then the installed system" \
-	'reinstall over SSH.*anemos-agent started \(install\).*installed system reported in' \
-	"$(jq -r '[.events[].message] | join(" | ")' <<<"$ev")"
-expect_no_match "no network boot was involved" 'network boot from' "$(jq -r '[.events[].message] | join(" | ")' <<<"$ev")"
+	'reinstall over SSH.*anemos-agent started \(install\).*installed system reported in' "$ev"
+expect_no_match "no network boot was involved" 'network boot from' "$ev"
 stop_qemu
 
 # ---- kexec disabled: a one-shot extlinux entry ----
@@ -184,20 +178,9 @@ overlay fallback
 vm fallback "$WORK/fallback.qcow2" "$M0" user
 wait_ssh 127.0.0.1 "$SSH_PORT" 'sysctl -w kernel.kexec_load_disabled=1' ||
 	{ fail "the fallback VM answers SSH"; console_tail fallback; exit 1; }
-T0=$(now)
-before=$(reports "$M0")
-out=$("$ANEMOSCTL" reinstall cloudvm --ssh "root@127.0.0.1:$SSH_PORT" --image tiny 2>&1); rc=$?
-echo "$out" | sed 's/^/# /'
-expect_eq "reinstall with kexec disabled succeeds" 0 "$rc"
-expect_match "... says kexec is disabled and sets extlinux's one-shot entry" \
-	'kexec is disabled.*extlinux: LABEL anemos-oneshot.*booted once' "$(tr '\n' ' ' <<<"$out")"
-if wait_deployed "$M0" tiny "$before"; then
-	ok "fallback: rebooted once into Anemos, installed tiny, deployed in $(secs "$T0" "$(now)") s"
-	echo "# fallback reinstall: anemosctl to deployed $(secs "$T0" "$(now)") s (TCG)"
-else
-	fail "fallback: installed and deployed" "status $(host_field "$M0" .status)"
-	console_tail fallback
-fi
+reinstall_deployed fallback fallback
+expect_match "fallback: kexec is disabled, so extlinux's one-shot entry is set" \
+	'kexec is disabled.*extlinux: LABEL anemos-oneshot.*booted once' "$(tr '\n' ' ' <<<"$OUT")"
 stop_qemu
 
 # ---- a static address, no DHCP server: rescue keeps the address; a reboot returns ----

@@ -22,15 +22,7 @@ anemosd_start --boot-dir "$BOOT" --public-url "http://10.0.2.2:$PORT" \
 	--kernel-args "console=tty0 console=ttyS0,115200n8 panic=-1" || exit 1
 
 MEM_MIB=1024
-QEMU_PID=""
-stop_qemu() { [ -n "$QEMU_PID" ] && { kill "$QEMU_PID" 2>/dev/null; wait "$QEMU_PID" 2>/dev/null; }; QEMU_PID=""; }
 trap 'stop_qemu; _cleanup' EXIT
-console_tail() { # NAME: the end of a machine's serial console, as comment lines
-	echo "# console of $1 (last 40 lines):"
-	tail -n 40 "$WORK/console-$1.log" 2>/dev/null | tr -d '\r' | sed 's/^/#   /'
-}
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
 # start_machine NAME FW MAC1 MAC2 SERIAL UUID [swap] [HOSTFWD]: powers on QEMU booting from the
 # network (both NICs can chain to anemosd); "swap" puts the second NIC first on the PCI bus,
@@ -70,8 +62,7 @@ wait_inventory() {
 		if [ -z "$T_AGENT" ] && grep -q 'starting anemos-agent' "$WORK/console-$name.log" 2>/dev/null; then
 			T_AGENT=$(secs "$T_ON" "$(now)")
 		fi
-		n=$(body_of "$(api GET "/api/v1/hosts/$mac/events?limit=1000")" 2>/dev/null |
-			jq '[.events[]? | select(.message | test("^inventory (received|updated)"))] | length' 2>/dev/null)
+		n=$(event_count "$mac" '^inventory (received|updated)')
 		st=$(host_field "$mac" .status 2>/dev/null)
 		if [ "${n:-0}" -ge "$count" ] && [ "$st" = ready ]; then
 			T_READY=$(secs "$T_ON" "$(now)")

@@ -77,9 +77,9 @@ getent passwd dnsmasq >/dev/null || { fail "the user dnsmasq exists" "package dn
 in.tftpd --foreground --listen --address "$SERVER:69" --secure --user nobody "$TFTP" \
 	2>>"$WORK/tftpd.log" &
 TFTPD_PID=$!
-DNSMASQ_PID="" SITE_PID="" QEMU_PID=""
+DNSMASQ_PID="" SITE_PID=""
 stop_pid() { [ -n "$1" ] && { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }; }
-trap 'stop_pid "$QEMU_PID"; stop_pid "$DNSMASQ_PID"; stop_pid "$SITE_PID"; stop_pid "$TFTPD_PID"; _cleanup' EXIT
+trap 'stop_qemu; stop_pid "$DNSMASQ_PID"; stop_pid "$SITE_PID"; stop_pid "$TFTPD_PID"; _cleanup' EXIT
 
 # ---- TFTP: every boot program, with tftp-hpa's client and with blksize + tsize ----
 for _ in $(seq 1 50); do
@@ -116,9 +116,8 @@ start_dnsmasq() {
 	DNSMASQ_PID=$!
 }
 
-console_tail() {
-	echo "# console of $1 (last 30 lines):"
-	tail -n 30 "$WORK/console-$1.log" 2>/dev/null | tr -d '\r' | sed 's/^/#   /'
+pxe_tail() { # NAME: the machine's console and the end of the dnsmasq logs
+	console_tail "$1"
 	echo "# dnsmasq (last 15 lines):"
 	tail -n 15 "$WORK"/dnsmasq-*.log 2>/dev/null | sed 's/^/#   /'
 }
@@ -129,8 +128,6 @@ bootfiles() {
 		/sent size:.*bootfile-name|bootfile name:/ { file[NR] = $NF; xid[NR] = x }
 		END { last = ""; for (i = 1; i <= NR; i++) if ((i in file) && (xid[i] in mine) && file[i] != last) { printf "%s ", file[i]; last = file[i] } }' "$2"
 }
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
 # boot NAME FW MAC: powers on a machine on tap0 that boots from the network. Under UEFI its
 # NIC has no option ROM, so OVMF's own PXE client does the work a server's NIC firmware does.
@@ -159,8 +156,7 @@ wait_ready() {
 	local _ st n
 	for _ in $(seq 1 300); do
 		st=$(host_field "$1" .status 2>/dev/null)
-		n=$(body_of "$(api GET "/api/v1/hosts/$1/events?limit=100")" 2>/dev/null |
-			jq '[.events[]? | select(.message | test("^inventory received"))] | length' 2>/dev/null)
+		n=$(event_count "$1" '^inventory received')
 		if [ "$st" = ready ] && [ "${n:-0}" -ge 1 ]; then
 			T_READY=$(secs "$T_ON" "$(now)")
 			return 0
@@ -180,10 +176,9 @@ run_machine() { # LABEL NAME FW MAC
 		expect_eq "$label: firmware in the inventory" "$fw" "$(host_field "$mac" .inventory.firmware)"
 	else
 		fail "$label: reaches ready" "status $(host_field "$mac" .status 2>/dev/null)"
-		console_tail "$name"
+		pxe_tail "$name"
 	fi
-	stop_pid "$QEMU_PID"
-	QEMU_PID=""
+	stop_qemu
 }
 
 # Full DHCP: UEFI firmware PXE, then BIOS.

@@ -22,12 +22,8 @@ expect_eq "tiny registered from the data folder" 201 "$(status_of "$(api POST /a
 ssh-keygen -q -t ed25519 -N '' -C anemos-install-e2e -f "$WORK/key" 2>/dev/null || printf 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIinstall e2e\n' >"$WORK/key.pub"
 KEY=$(cat "$WORK/key.pub")
 
-QEMU_PID="" PROXY_PID=""
-stop_qemu() { [ -n "$QEMU_PID" ] && { kill "$QEMU_PID" 2>/dev/null; wait "$QEMU_PID" 2>/dev/null; }; QEMU_PID=""; }
+PROXY_PID=""
 trap 'stop_qemu; [ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null; _cleanup' EXIT
-console_tail() { echo "# console of $1 (last 40 lines):"; tail -n 40 "$WORK/console-$1.log" 2>/dev/null | tr -d '\r' | sed 's/^/#   /'; }
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 events() { body_of "$(api GET "/api/v1/hosts/$1/events?limit=1000")" | jq -r '.events[].message'; }
 
 # power_on NAME FW MAC: the machine, network first and its disk second (bootindex), so that

@@ -7,8 +7,6 @@ for f in /usr/bin/qemu-system-x86_64 /usr/share/OVMF/OVMF_CODE_4M.fd /usr/share/
 	[ -e "$f" ] || { fail "QEMU and OVMF installed" "$f missing (deploy/install-deps.sh test installs them)"; exit 1; }
 done
 anemosd_start || exit 1
-QEMU_PID=""
-stop_qemu() { [ -n "$QEMU_PID" ] && { kill "$QEMU_PID" 2>/dev/null; wait "$QEMU_PID" 2>/dev/null; }; QEMU_PID=""; }
 trap 'stop_qemu; _cleanup' EXIT
 
 # boot_machine FIRMWARE MAC UUID SERIAL: boots QEMU from the network until anemosd has

@@ -111,3 +111,20 @@ agent_token_of() { printf '%s\n' "$1" | grep -o 'anemos\.token=[^ ]*' | head -n 
 agent() { bearer_request "$3" "$1" "$2" "${4:-}"; }
 # host_field REF JQ: one field of a host, through the API.
 host_field() { body_of "$(api GET "/api/v1/hosts/$1")" | jq -r "$2"; }
+
+# ---- for the suites that run QEMU machines ----
+QEMU_PID=""
+# stop_qemu: stops the machine this test started last, by PID.
+stop_qemu() { [ -n "$QEMU_PID" ] && { kill "$QEMU_PID" 2>/dev/null; wait "$QEMU_PID" 2>/dev/null; }; QEMU_PID=""; }
+# console_tail NAME: the end of machine NAME's serial console ($WORK/console-NAME.log), as comments.
+console_tail() {
+	echo "# console of $1 (last 40 lines):"
+	tail -n 40 "$WORK/console-$1.log" 2>/dev/null | tr -d '\r' | sed 's/^/#   /'
+}
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }   # FROM TO: seconds between
+# event_count REF REGEX: how many of the host's last 1000 events have a message matching REGEX.
+event_count() {
+	body_of "$(api GET "/api/v1/hosts/$1/events?limit=1000")" 2>/dev/null |
+		jq --arg re "$2" '[.events[]? | select(.message | test($re))] | length' 2>/dev/null
+}

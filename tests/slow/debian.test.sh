@@ -21,8 +21,6 @@ api POST /api/v1/hosts "$(jq -cn --arg m "$mac" --arg k "$(cat "$WORK/key.pub")"
 	'{mac: $m, hostname: "deb1", next_boot: "install", image: "debian", once: true, ssh_authorized_keys: [$k]}')" >/dev/null
 qemu-img create -q -f qcow2 "$WORK/disk.qcow2" 8G
 SSH_PORT=$(free_port)
-QEMU_PID=""
-stop_qemu() { [ -n "$QEMU_PID" ] && { kill "$QEMU_PID" 2>/dev/null; wait "$QEMU_PID" 2>/dev/null; }; QEMU_PID=""; }
 trap 'stop_qemu; _cleanup' EXIT
 power_on() {
 	: >"$WORK/console-$1.log"
