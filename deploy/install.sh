@@ -1,12 +1,16 @@
 #!/bin/sh
 # Installs the Anemos appliance on a Debian 12 host, from a built tree (make && make initramfs):
-#   packages   the runtime libraries, dnsmasq-base, ipxe, tftp-hpa (stock services kept off)
+#   packages   the runtime libraries, dnsmasq-base, ipxe, tftp-hpa (stock services kept off);
+#              apt-cacher-ng with --cache
 #   user       anemos (systemd-sysusers), owner of /var/lib/anemos (0700)
 #   programs   /usr/local/sbin/anemosd, /usr/local/bin/anemosctl, anemos-inventory, anemos-mkimg
 #   files      /usr/local/share/anemos/{boot,ipxe-scripts,web}, the TFTP root /srv/anemos/tftp
 #   settings   /etc/anemos/anemos.conf (kept and reused), /etc/anemos/dnsmasq.conf (generated)
 #   token      the first admin token, in /etc/anemos/admin-token (0600), made once
-#   units      anemosd, anemos-dnsmasq and anemos-tftpd .service, enabled (started with systemd)
+#   units      anemosd, anemos-dnsmasq and anemos-tftpd .service, enabled (started with systemd);
+#              with --cache anemos-cache.service, the Debian package cache machines fetch
+#              through (config /etc/anemos/cache, cache /var/cache/anemos-cache), and anemosd
+#              told of it (--package-cache, --package-cache-log: its hits in /metrics)
 # Idempotent: a second run with the same settings changes nothing and says so; settings given
 # again replace the saved ones. --root DIR installs into another Debian tree (a chroot).
 #
@@ -19,7 +23,7 @@ usage() {
 usage: deploy/install.sh [--root DIR] [--build DIR] [--no-start]
                          --interface IF [--mode proxy|dhcp] [--server-ip ADDR] [--port PORT]
                          [--subnet NET] [--netmask MASK] [--range START,END] [--router ADDR]
-                         [--dns ADDR] [--tftp tftp-hpa|dnsmasq]
+                         [--dns ADDR] [--tftp tftp-hpa|dnsmasq] [--cache|--no-cache] [--cache-port PORT]
   --interface   the provisioning network's interface (required the first time)
   --mode        proxy: answer PXE beside the site's DHCP server (default);
                 dhcp: be the only DHCP server of an isolated network (needs --range)
@@ -27,6 +31,9 @@ usage: deploy/install.sh [--root DIR] [--build DIR] [--no-start]
   --port        anemosd's HTTP port (default 8080)
   --subnet      proxy mode: the network IF is on (default: from IF's address and prefix)
   --tftp        who serves TFTP: tftp-hpa (default) or dnsmasq's own server
+  --cache       run a Debian package cache (apt-cacher-ng, anemos-cache.service) on
+                SERVER-IP, through which machines fetch http:// mirrors; --no-cache stops it
+  --cache-port  the package cache's port (default 3142)
   --root DIR    install into the Debian tree DIR instead of / (nothing is started)
   --build DIR   where the built programs are (default: build, beside this script's folder)
   --no-start    enable the units but do not (re)start them
@@ -43,6 +50,7 @@ BUILD=$SRC/build
 START=1
 # Settings: empty means "keep the saved value, else the default".
 IFACE="" MODE="" SERVER_IP="" PORT="" SUBNET="" NETMASK="" RANGE="" ROUTER="" DNS="" TFTP=""
+CACHE="" CACHE_PORT=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	--root) ROOT=${2:?--root needs a folder}; shift ;;
@@ -58,6 +66,9 @@ while [ $# -gt 0 ]; do
 	--router) ROUTER=${2:?}; shift ;;
 	--dns) DNS=${2:?}; shift ;;
 	--tftp) TFTP=${2:?}; shift ;;
+	--cache) CACHE=yes ;;
+	--no-cache) CACHE=no ;;
+	--cache-port) CACHE_PORT=${2:?}; shift ;;
 	-h|--help) usage; exit 0 ;;
 	*) usage >&2; die "unknown option $1" ;;
 	esac
@@ -112,11 +123,18 @@ NETMASK=${NETMASK:-$(saved ANEMOS_NETMASK)}
 RANGE=${RANGE:-$(saved ANEMOS_RANGE)}
 ROUTER=${ROUTER:-$(saved ANEMOS_ROUTER)}
 DNS=${DNS:-$(saved ANEMOS_DNS)}
+CACHE=${CACHE:-$(saved ANEMOS_CACHE)}; CACHE=${CACHE:-no}
+CACHE_PORT=${CACHE_PORT:-$(saved ANEMOS_CACHE_PORT)}; CACHE_PORT=${CACHE_PORT:-3142}
 OPTIONS=$(saved ANEMOSD_OPTIONS)
 [ -n "$IFACE" ] || { usage >&2; die "--interface is needed (the provisioning network's interface)"; }
 case $MODE in proxy|dhcp) ;; *) die "--mode must be proxy or dhcp (not '$MODE')" ;; esac
 case $TFTP in tftp-hpa|dnsmasq) ;; *) die "--tftp must be tftp-hpa or dnsmasq (not '$TFTP')" ;; esac
 case $PORT in *[!0-9]*|'') die "--port must be a number" ;; esac
+case $CACHE in yes|no) ;; *) die "ANEMOS_CACHE must be yes or no (not '$CACHE')" ;; esac
+case $CACHE_PORT in *[!0-9]*|'') die "--cache-port must be a number" ;; esac
+# apt-cacher-ng 3.7.4 (Debian 12) cannot bind a port above 32767.
+if [ "$CACHE_PORT" -lt 1 ] || [ "$CACHE_PORT" -gt 32767 ]; then die "--cache-port must be from 1 to 32767"; fi
+[ "$CACHE_PORT" != "$PORT" ] || die "--cache-port $CACHE_PORT is anemosd's port (--port): choose another"
 # Address, netmask and subnet from the interface when this is the host itself.
 if [ -z "$SERVER_IP" ] || [ -z "$NETMASK" ]; then
 	[ -z "$R" ] || die "--server-ip and --netmask are needed with --root (no interface to read)"
@@ -136,6 +154,8 @@ if [ "$MODE" = proxy ] && [ -z "$SUBNET" ]; then
 fi
 [ "$MODE" = dhcp ] && [ -z "$RANGE" ] && die "--mode dhcp needs --range START,END (the address pool)"
 URL=http://$SERVER_IP:$PORT
+CACHE_OPTIONS=""
+[ "$CACHE" = no ] || CACHE_OPTIONS="--package-cache http://$SERVER_IP:$CACHE_PORT --package-cache-log /var/log/anemos-cache/apt-cacher.log"
 # Both files are made (and the settings checked) before anything changes.
 cat >"$tmp/anemos.conf" <<EOF
 # Anemos settings, written by deploy/install.sh (which reads them back on its next run).
@@ -150,9 +170,14 @@ ANEMOS_ROUTER=$ROUTER
 ANEMOS_DNS=$DNS
 ANEMOS_TFTP=$TFTP
 ANEMOS_PORT=$PORT
+# The Debian package cache (anemos-cache.service, apt-cacher-ng): yes or no, and its port.
+ANEMOS_CACHE=$CACHE
+ANEMOS_CACHE_PORT=$CACHE_PORT
 # anemosd: where it listens and the URL booting machines use.
 ANEMOS_LISTEN=$SERVER_IP:$PORT
 ANEMOS_PUBLIC_URL=$URL
+# anemosd's options for the package cache, from ANEMOS_CACHE and ANEMOS_CACHE_PORT.
+ANEMOSD_CACHE_OPTIONS=$CACHE_OPTIONS
 # More anemosd options (anemosd --help), e.g. --ssh-keys /etc/anemos/rescue-keys.
 ANEMOSD_OPTIONS=$OPTIONS
 EOF
@@ -171,6 +196,7 @@ fi
 # ---- packages ----
 PKGS="libmicrohttpd12 libsqlite3-0 libjansson4 libssl3 libcurl4 libarchive13 zstd dnsmasq-base ipxe"
 [ "$TFTP" = tftp-hpa ] && PKGS="$PKGS tftpd-hpa"
+[ "$CACHE" = yes ] && PKGS="$PKGS apt-cacher-ng"
 missing=""
 for p in $PKGS; do
 	dpkg-query --admindir="$R/var/lib/dpkg" -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
@@ -178,7 +204,8 @@ for p in $PKGS; do
 done
 if [ -n "$missing" ]; then
 	say "installing Debian packages:$missing"
-	# Stock services (tftpd-hpa on every address) must not start: Anemos runs its own.
+	# Stock services (tftpd-hpa, apt-cacher-ng on every address) must not start: Anemos runs
+	# its own.
 	if [ ! -e "$R/usr/sbin/policy-rc.d" ]; then
 		policy=$R/usr/sbin/policy-rc.d
 		printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy"
@@ -210,6 +237,8 @@ fi
 uid=$(awk -F: '$1 == "anemos" { print $3 }' "$R/etc/passwd")
 gid=$(awk -F: '$1 == "anemos" { print $4 }' "$R/etc/passwd")
 grep -q '^tftp:' "$R/etc/passwd" || [ "$TFTP" != tftp-hpa ] || die "no user tftp (package tftpd-hpa)"
+grep -q '^apt-cacher-ng:' "$R/etc/passwd" || [ "$CACHE" = no ] ||
+	die "no user apt-cacher-ng (package apt-cacher-ng)"
 
 # ---- programs and files ----
 put "$BUILD/anemosd" "$R/usr/local/sbin/anemosd" 755
@@ -231,6 +260,10 @@ before=$( (cd "$R/srv/anemos/tftp" 2>/dev/null && sha256sum ./* 2>/dev/null | so
 # ---- settings and the dnsmasq configuration, installed from $tmp ----
 put "$tmp/anemos.conf" "$CONF" 644
 put "$tmp/dnsmasq.conf" "$R/etc/anemos/dnsmasq.conf" 644
+if [ "$CACHE" = yes ]; then
+	put "$SRC/deploy/cache/acng.conf" "$R/etc/anemos/cache/acng.conf" 644
+	put "$SRC/deploy/cache/anemos-cache.logrotate" "$R/etc/logrotate.d/anemos-cache" 644
+fi
 
 # ---- data folder and the first admin token ----
 mkdir -p "$R/var/lib/anemos"
@@ -251,6 +284,10 @@ units="anemosd.service anemos-dnsmasq.service"
 for u in anemosd.service anemos-dnsmasq.service anemos-tftpd.service; do
 	put "$SRC/deploy/systemd/$u" "$R/etc/systemd/system/$u" 644
 done
+if [ "$CACHE" = yes ]; then
+	units="$units anemos-cache.service"
+	put "$SRC/deploy/systemd/anemos-cache.service" "$R/etc/systemd/system/anemos-cache.service" 644
+fi
 running=0
 [ -z "$R" ] && [ -d /run/systemd/system ] && running=1
 if [ $running = 1 ]; then
@@ -258,6 +295,9 @@ if [ $running = 1 ]; then
 	# The stock tftpd-hpa serves /srv/tftp on every address: Anemos's instance replaces it.
 	systemctl disable --now tftpd-hpa.service >/dev/null 2>&1 || true
 	[ "$TFTP" = dnsmasq ] && systemctl disable --now anemos-tftpd.service >/dev/null 2>&1 || true
+	# Likewise the stock apt-cacher-ng (every address, port 3142) with Anemos's cache.
+	[ "$CACHE" = yes ] && { systemctl disable --now apt-cacher-ng.service >/dev/null 2>&1 || true; }
+	[ "$CACHE" = no ] && { systemctl disable --now anemos-cache.service >/dev/null 2>&1 || true; }
 	# shellcheck disable=SC2086
 	systemctl enable $units >/dev/null
 	if [ $START = 1 ]; then
@@ -268,6 +308,8 @@ if [ $running = 1 ]; then
 else
 	systemctl --root="$ROOT" disable tftpd-hpa.service >/dev/null 2>&1 || true
 	[ "$TFTP" = dnsmasq ] && { systemctl --root="$ROOT" disable anemos-tftpd.service >/dev/null 2>&1 || true; }
+	[ "$CACHE" = yes ] && { systemctl --root="$ROOT" disable apt-cacher-ng.service >/dev/null 2>&1 || true; }
+	[ "$CACHE" = no ] && { systemctl --root="$ROOT" disable anemos-cache.service >/dev/null 2>&1 || true; }
 	# shellcheck disable=SC2086
 	systemctl --root="$ROOT" enable $units >/dev/null 2>&1 ||
 		for u in $units; do

@@ -39,6 +39,10 @@ struct config {
 	size_t max_inventory_body;   /* inventory body limit in bytes, default 8 MiB */
 	const char *kernel_args;     /* extra kernel arguments of the Anemos environment */
 	const char *ssh_keys_file;   /* authorized_keys added to every plan, or NULL */
+	const char *package_cache;   /* apt-cacher-ng base URL (http://ADDR:PORT) targets fetch
+				      * Debian packages through, or NULL for none */
+	const char *package_cache_log; /* that cache's apt-cacher.log, counted for /metrics, or
+					* NULL: /metrics then says nothing about the cache */
 };
 extern struct config cfg;
 
@@ -91,6 +95,8 @@ struct host {
 };
 struct image {
 	char *name, *format, *sha256, *file, *url;
+	char *recipe; /* format "recipe": {"base","suite","mirror","keyring","packages"} as JSON
+		       * text (recipe.c reads it from the bundle); NULL for other images */
 	int64_t size; /* bytes, -1 unknown */
 	int64_t created;
 };
@@ -197,6 +203,13 @@ int upload_write(struct upload *up, const void *data, size_t len);
 int upload_finish(struct upload *up, struct image *out);
 void upload_abort(struct upload *up);
 
+/* recipe.c: recipe bundles (tars of recipe folders that targets build themselves). */
+/* Checks the bundle at path (a tar: relative paths only, files, folders and symlinks, at most
+ * 10,000 entries and 256 MiB, a `recipe` file at its top) and reads the recipe's literal
+ * name, base, suite, mirror, keyring and packages without running it. On success *out is a
+ * new JSON object text the caller frees; on failure -errno with err_set and *out untouched. */
+int recipe_bundle_read(const char *path, char **out);
+
 /* notify.c: wake-ups for those waiting on host changes (see the file). */
 void notify_host_changed(int64_t host_id);
 uint64_t notify_generation(void);
@@ -210,6 +223,30 @@ int notify_since(uint64_t *seen, int64_t *ids, size_t max);
 void metrics_request(const char *route, unsigned status, uint64_t bytes);
 void metrics_boot(const char *action);
 char *metrics_render(void);
+
+/* cache.c: the package cache (apt-cacher-ng) targets fetch Debian packages through. */
+/* The URL through which a target fetches the Debian mirror `mirror` (not NULL): with
+ * cfg.package_cache set and an http:// mirror, apt-cacher-ng's form that proxies that
+ * upstream, CACHE/HOST[:PORT]/PATH (http://deb.example.org/debian through
+ * http://192.0.2.1:3142 is http://192.0.2.1:3142/deb.example.org/debian); an https:// mirror
+ * (the cache cannot see inside TLS), a mirror on a port above 32767 (which apt-cacher-ng
+ * 3.7.4 cannot reach), any other URL, or any URL without a cache configured: a copy of
+ * mirror. Returns a malloc'd string the caller frees; NULL only on out of memory. */
+char *cache_mirror_url(const char *mirror);
+/* Totals counted from the cache's log since anemosd started (or cache_shutdown). */
+struct cache_stats {
+	uint64_t hits;          /* requests answered from the cache (O lines beyond downloads) */
+	uint64_t misses;        /* requests the cache downloaded from the mirror for (I lines) */
+	uint64_t sent_bytes;    /* bytes sent to targets, headers included (O lines) */
+	uint64_t fetched_bytes; /* bytes downloaded from mirrors, headers included (I lines) */
+};
+/* Counts the lines added to cfg.package_cache_log since the last call (at most 4 MiB of
+ * them per call, so a long log is caught up over several calls; a rotated log's old file is
+ * read to its end first) and sets *out to the totals. Returns 0, or a negative errno when
+ * the log cannot be read (warned once per streak; *out still holds the totals so far). */
+int cache_stats(struct cache_stats *out);
+/* Closes the log and forgets the totals. */
+void cache_shutdown(void);
 
 /* http.c: the libmicrohttpd daemon and the request cycle. */
 int http_start(void);

@@ -50,6 +50,10 @@ static void usage(FILE *f)
 		"  --ssh-keys FILE            authorized_keys given to every installed system and rescue\n"
 		"  --kernel-args ARGS         extra kernel arguments of the Anemos environment\n"
 		"                             (default \"console=tty0 console=ttyS0,115200n8\")\n"
+		"  --package-cache URL        apt-cacher-ng (http://ADDR:PORT) through which machines fetch\n"
+		"                             http:// Debian mirrors (https:// ones are fetched directly)\n"
+		"  --package-cache-log FILE   that cache's apt-cacher.log: its hits and misses in /metrics\n"
+		"                             (default: none, and /metrics has no package cache series)\n"
 		"  --log-level LEVEL          error, warn, info (default) or debug\n",
 		ANEMOS_SCRIPTS_DIR);
 }
@@ -100,7 +104,7 @@ static int token_create(int argc, char **argv)
 static void parse_options(int argc, char **argv)
 {
 	enum { O_LISTEN = 256, O_DATA, O_BOOT, O_URL, O_WEB, O_SCRIPTS, O_THREADS, O_TTL, O_BODY,
-	       O_INVBODY, O_KARGS, O_LOG, O_KEYS };
+	       O_INVBODY, O_KARGS, O_LOG, O_KEYS, O_CACHE, O_CACHE_LOG };
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, O_LISTEN },
 		{ "data", required_argument, NULL, O_DATA },
@@ -114,6 +118,8 @@ static void parse_options(int argc, char **argv)
 		{ "max-inventory-body", required_argument, NULL, O_INVBODY },
 		{ "kernel-args", required_argument, NULL, O_KARGS },
 		{ "ssh-keys", required_argument, NULL, O_KEYS },
+		{ "package-cache", required_argument, NULL, O_CACHE },
+		{ "package-cache-log", required_argument, NULL, O_CACHE_LOG },
 		{ "log-level", required_argument, NULL, O_LOG },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -136,6 +142,8 @@ static void parse_options(int argc, char **argv)
 			break;
 		case O_KARGS: cfg.kernel_args = optarg; break;
 		case O_KEYS: cfg.ssh_keys_file = optarg; break;
+		case O_CACHE: cfg.package_cache = optarg; break;
+		case O_CACHE_LOG: cfg.package_cache_log = optarg; break;
 		case O_LOG:
 			if ((level = log_level_parse(optarg)) < 0)
 				log_fatal("--log-level: '%s' is not error, warn, info or debug", optarg);
@@ -176,6 +184,10 @@ static void derive_defaults(char **boot_dir, char **public_url)
 		log_fatal("--public-url '%s' holds characters iPXE would misread", cfg.public_url);
 	if (!template_value_safe(cfg.kernel_args))
 		log_fatal("--kernel-args holds characters iPXE would misread ($ \" ' \\ ; | & # { })");
+	if (cfg.package_cache && (strncmp(cfg.package_cache, "http://", 7) || !cfg.package_cache[7] ||
+				  !template_value_safe(cfg.package_cache)))
+		log_fatal("--package-cache '%s' is not an http://ADDR:PORT URL (apt-cacher-ng speaks "
+			  "plain HTTP)", cfg.package_cache);
 	len = strlen(cfg.public_url);
 	if (len && cfg.public_url[len - 1] == '/') {
 		if (!*public_url && !(*public_url = strdup(cfg.public_url)))
@@ -213,6 +225,9 @@ int main(int argc, char **argv)
 		log_fatal("%s (set --scripts-dir)", err_msg());
 	if (boot_default_keys_load(cfg.ssh_keys_file) < 0)
 		log_fatal("%s", err_msg());
+	if (cfg.package_cache_log && access(cfg.package_cache_log, R_OK) < 0)
+		log_warn("package cache log %s is not readable yet: /metrics counts it once it is",
+			 cfg.package_cache_log);
 	if (access(cfg.boot_dir, R_OK | X_OK) < 0)
 		log_warn("boot folder %s is not readable: /boot/ will answer 404 until it is", cfg.boot_dir);
 	if (http_start() < 0)
@@ -224,6 +239,7 @@ int main(int argc, char **argv)
 		;
 	log_info("signal %d: stopping", sig);
 	http_stop();
+	cache_shutdown();
 	db_shutdown();
 	templates_free();
 	boot_default_keys_free();

@@ -1,4 +1,5 @@
-/* Counters behind GET /metrics (Prometheus text format 0.0.4). */
+/* Counters behind GET /metrics (Prometheus text format 0.0.4); the package cache's are counted
+ * from its own log by cache.c. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,34 @@ void metrics_boot(const char *action)
 	pthread_mutex_unlock(&lock);
 }
 
+/* The package cache's counters, from its own log (cache_stats). Without --package-cache-log
+ * none of these series exist: an absent series says "no cache known", where 0 would claim a
+ * cache that never served. */
+static void render_package_cache(FILE *f)
+{
+	struct cache_stats st;
+	int readable = cache_stats(&st) == 0;
+
+	fprintf(f,
+		"# HELP anemos_package_cache_hits_total Requests the package cache answered from its store.\n"
+		"# TYPE anemos_package_cache_hits_total counter\n"
+		"anemos_package_cache_hits_total %llu\n"
+		"# HELP anemos_package_cache_misses_total Requests the package cache downloaded from the mirror for.\n"
+		"# TYPE anemos_package_cache_misses_total counter\n"
+		"anemos_package_cache_misses_total %llu\n"
+		"# HELP anemos_package_cache_sent_bytes_total Bytes the package cache sent to machines, headers included.\n"
+		"# TYPE anemos_package_cache_sent_bytes_total counter\n"
+		"anemos_package_cache_sent_bytes_total %llu\n"
+		"# HELP anemos_package_cache_fetched_bytes_total Bytes the package cache downloaded from mirrors, headers included.\n"
+		"# TYPE anemos_package_cache_fetched_bytes_total counter\n"
+		"anemos_package_cache_fetched_bytes_total %llu\n"
+		"# HELP anemos_package_cache_log_readable 1 when the package cache's log could be read, else 0 (see anemosd's log).\n"
+		"# TYPE anemos_package_cache_log_readable gauge\n"
+		"anemos_package_cache_log_readable %d\n",
+		(unsigned long long)st.hits, (unsigned long long)st.misses,
+		(unsigned long long)st.sent_bytes, (unsigned long long)st.fetched_bytes, readable);
+}
+
 char *metrics_render(void)
 {
 	json_t *by_status = json_object();
@@ -87,6 +116,8 @@ char *metrics_render(void)
 	json_object_foreach(by_status, status, count)
 		fprintf(f, "anemos_hosts{status=\"%s\"} %lld\n", status, (long long)json_integer_value(count));
 	json_decref(by_status);
+	if (cfg.package_cache_log)
+		render_package_cache(f);
 	if (fclose(f) != 0) {
 		free(out);
 		return NULL;

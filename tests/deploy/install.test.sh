@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
+# cost: 90
 # run-in: build
 # deploy/install.sh on a clean Debian 12 tree (debootstrap --variant=minbase, with systemd,
 # udev and iproute2 as every Debian 12 host has them; the packages are cached in
 # build/images-cache), as a chroot: it installs the packages, the user, the programs, the
-# TFTP root, the settings and the units. Then dnsmasq (the one installed in the tree)
-# accepts the generated configuration, `systemd-analyze verify --root` accepts the units
-# (with their binaries present in the tree), anemosd runs there as the user anemos from the
-# installed paths, a second run changes nothing, and the tree booted under systemd in QEMU
-# runs the three units as installed. Runs against the normal build only (the chroot has no
+# TFTP root, the settings and the units, with the package cache (--cache: apt-cacher-ng as
+# anemos-cache.service). Then dnsmasq (the one installed in the tree) accepts the generated
+# configuration, `systemd-analyze verify --root` accepts the units (with their binaries
+# present in the tree), anemosd runs there as the user anemos from the installed paths, a
+# second run changes nothing, and the tree booted under systemd in QEMU runs the four units
+# as installed, a file fetched twice through the cache being one miss and one hit in the
+# hardened anemosd's /metrics. Runs against the normal build only (the chroot has no
 # sanitizer runtime).
 source "$(dirname "$0")/../integration/lib.sh"
 for t in debootstrap systemd-analyze chroot mkfs.ext4 debugfs qemu-system-x86_64; do
@@ -38,7 +41,7 @@ mount -t proc proc "$TREE/proc" && MOUNTS="$TREE/proc $MOUNTS"
 cp /etc/resolv.conf "$TREE/etc/resolv.conf" 2>/dev/null
 
 install_args=(--root "$TREE" --build "$BUILD" --interface eno2 --mode proxy --server-ip 192.0.2.1
-	--netmask 255.255.255.0 --port 8080)
+	--netmask 255.255.255.0 --port 8080 --cache)
 t0=$(date +%s)
 out=$("$ROOT/deploy/install.sh" "${install_args[@]}" 2>&1); rc=$?
 echo "$out" | tail -n 30 | sed 's/^/# /'
@@ -56,7 +59,13 @@ out=$(chroot "$TREE" /usr/sbin/dnsmasq --test --conf-file=/etc/anemos/dnsmasq.co
 expect_match "the tree's dnsmasq accepts /etc/anemos/dnsmasq.conf" 'syntax check OK' "$out"
 expect_match "proxy mode on eno2, sending firmware to the TFTP server" \
 	'pxe-service=tag:!ipxe,x86PC,"Anemos",undionly.kpxe,192.0.2.1' "$(cat "$TREE/etc/anemos/dnsmasq.conf")"
-units="anemosd.service anemos-dnsmasq.service anemos-tftpd.service"
+check "the package cache's configuration is deploy/cache/acng.conf" \
+	cmp "$ROOT/deploy/cache/acng.conf" "$TREE/etc/anemos/cache/acng.conf"
+expect_match "anemosd is given the cache and its log" \
+	'^ANEMOSD_CACHE_OPTIONS=--package-cache http://192.0.2.1:3142 --package-cache-log /var/log/anemos-cache/apt-cacher.log$' \
+	"$(grep '^ANEMOSD_CACHE_OPTIONS=' "$TREE/etc/anemos/anemos.conf")"
+expect_match "the user apt-cacher-ng exists (package apt-cacher-ng)" '^apt-cacher-ng:' "$(grep '^apt-cacher-ng:' "$TREE/etc/passwd")"
+units="anemosd.service anemos-dnsmasq.service anemos-tftpd.service anemos-cache.service"
 out=$(cd "$TREE/etc/systemd/system" && systemd-analyze verify --root="$TREE" $units 2>&1); rc=$?
 expect_eq "systemd-analyze verify accepts the units" "0:" "$rc:$out"
 for u in $units; do
@@ -64,6 +73,8 @@ for u in $units; do
 done
 expect_eq "the stock tftpd-hpa is not enabled" "" \
 	"$(ls "$TREE"/etc/rc?.d/S*tftpd-hpa "$TREE"/etc/systemd/system/*.wants/tftpd-hpa.service 2>/dev/null)"
+expect_eq "the stock apt-cacher-ng is not enabled" "" \
+	"$(ls "$TREE"/etc/rc?.d/S*apt-cacher-ng "$TREE"/etc/systemd/system/*.wants/apt-cacher-ng.service 2>/dev/null)"
 # A changed unit would fail verify: prove the check can fail.
 sed 's#^ExecStart=/usr/local/sbin/anemosd#ExecStart=/usr/local/sbin/anemosd-missing#' \
 	"$TREE/etc/systemd/system/anemosd.service" >"$TREE/etc/systemd/system/anemos-broken.service"
@@ -110,13 +121,30 @@ out=$("$ROOT/deploy/install.sh" --root "$TREE" --build "$BUILD" --mode dhcp --ra
 expect_eq "a pool outside the interface's network is refused" 1 "$rc"
 expect_match "... with the reason" 'not in one network' "$out"
 expect_match "... and the configuration in place is kept" 'dhcp-range=192.0.2.100,192.0.2.199' "$(cat "$TREE/etc/anemos/dnsmasq.conf")"
+# The package cache: a port apt-cacher-ng cannot bind is refused; --no-cache turns it off.
+conf_before=$(cat "$TREE/etc/anemos/anemos.conf")
+out=$("$ROOT/deploy/install.sh" --root "$TREE" --build "$BUILD" --cache-port 40000 2>&1); rc=$?
+expect_eq "--cache-port 40000 is refused" 1:1 "$rc:$(grep -c 'from 1 to 32767' <<<"$out")"
+expect_eq "... and the settings are kept" "$conf_before" "$(cat "$TREE/etc/anemos/anemos.conf")"
+out=$("$ROOT/deploy/install.sh" --root "$TREE" --build "$BUILD" --no-cache 2>&1); rc=$?
+expect_eq "--no-cache succeeds" 0 "$rc"
+check "... anemos-cache.service is no longer enabled" \
+	test ! -e "$TREE/etc/systemd/system/multi-user.target.wants/anemos-cache.service"
+expect_eq "... and anemosd is no longer told of a cache" "ANEMOSD_CACHE_OPTIONS=" \
+	"$(grep '^ANEMOSD_CACHE_OPTIONS=' "$TREE/etc/anemos/anemos.conf")"
 
 # ---- the units under a real systemd ----
 # The tree boots in QEMU as PID 1 systemd (the Anemos kernel; tiny's small initrd finds the
-# root disk), with the provisioning interface eth0 at 192.0.2.1: the three units start with
+# root disk), with the provisioning interface eth0 at 192.0.2.1: the four units start with
 # their hardening in force, and a report unit writes what runs as whom, read back with debugfs.
-out=$("$ROOT/deploy/install.sh" --root "$TREE" --build "$BUILD" --interface eth0 2>&1); rc=$?
-expect_eq "moving the appliance to interface eth0 (saved settings kept)" 0 "$rc"
+# The cache's upstream there is anemosd itself: it serves a .deb put in its images folder.
+out=$("$ROOT/deploy/install.sh" --root "$TREE" --build "$BUILD" --interface eth0 --cache 2>&1); rc=$?
+expect_eq "moving the appliance to interface eth0, the cache on again (saved settings kept)" 0 "$rc"
+check "anemos-cache.service is enabled again" \
+	test -L "$TREE/etc/systemd/system/multi-user.target.wants/anemos-cache.service"
+mkdir -p "$TREE/var/lib/anemos/images/pool"
+head -c 200000 /dev/urandom >"$TREE/var/lib/anemos/images/pool/x_1_all.deb"
+chroot "$TREE" chown -R anemos:anemos /var/lib/anemos/images
 mkdir -p "$TREE/etc/systemd/network" "$TREE/etc/systemd/system/multi-user.target.wants" \
 	"$TREE/etc/systemd/system/network-online.target.wants"
 printf '[Match]\nName=eth0\n\n[Network]\nAddress=192.0.2.1/24\n' >"$TREE/etc/systemd/network/10-test.network"
@@ -127,16 +155,28 @@ cat >"$TREE/usr/local/sbin/anemos-test-report" <<'SCRIPT'
 # What the deploy test reads back from the disk: each unit's state and user, and /boot.ipxe.
 exec >/var/log/anemos-report 2>&1
 sleep 8
-for u in anemosd anemos-dnsmasq anemos-tftpd; do
+for u in anemosd anemos-dnsmasq anemos-tftpd anemos-cache; do
 	p=$(systemctl show -p MainPID --value "$u.service")
 	echo "REPORT $u $(systemctl is-active "$u.service") $(stat -c %U "/proc/$p" 2>/dev/null)"
 done
+echo "REPORT stock-apt-cacher-ng $(systemctl is-active apt-cacher-ng.service)"
 if exec 3<>/dev/tcp/192.0.2.1/8080; then
 	printf 'GET /boot.ipxe HTTP/1.0\r\n\r\n' >&3
 	echo "REPORT boot.ipxe $(grep -c '^set anemos-url http://192.0.2.1:8080' <&3)"
 fi
-systemctl --no-pager status anemosd anemos-dnsmasq anemos-tftpd 2>&1 | sed 's/^/STATUS /'
-journalctl --no-pager -u anemosd -u anemos-tftpd -n 20 2>&1 | sed 's/^/STATUS /'
+# get PORT PATH: an HTTP/1.0 GET from 192.0.2.1, the whole response on stdout.
+get() { exec 3<>"/dev/tcp/192.0.2.1/$1" && printf 'GET %s HTTP/1.0\r\nHost: 192.0.2.1\r\n\r\n' "$2" >&3 && cat <&3; exec 3<&-; }
+deb=/var/lib/anemos/images/pool/x_1_all.deb
+for n in 1 2; do
+	get 3142 "/192.0.2.1:8080/images/pool/x_1_all.deb" >"/tmp/fetch-$n"
+	cmp -s <(tail -c "$(stat -c %s "$deb")" "/tmp/fetch-$n") "$deb" && same=whole || same=different
+	echo "REPORT cache-fetch $n $(head -n 1 "/tmp/fetch-$n" | tr -d '\r') $same"
+done
+sleep 1
+echo "REPORT cache-log $(cut -d'|' -f2 /var/log/anemos-cache/apt-cacher.log | tr -d '\n')"
+get 8080 /metrics | grep -E '^anemos_package_cache_(hits_total|misses_total|log_readable) ' | sed 's/^/REPORT metric /'
+systemctl --no-pager status anemosd anemos-dnsmasq anemos-tftpd anemos-cache 2>&1 | sed 's/^/STATUS /'
+journalctl --no-pager -u anemosd -u anemos-tftpd -u anemos-cache -n 30 2>&1 | sed 's/^/STATUS /'
 ip -br addr 2>&1 | sed 's/^/STATUS /'
 systemctl poweroff
 SCRIPT
@@ -144,7 +184,7 @@ chmod 755 "$TREE/usr/local/sbin/anemos-test-report"
 cat >"$TREE/etc/systemd/system/anemos-report.service" <<'UNIT'
 [Unit]
 Description=Report for the deploy test
-After=anemosd.service anemos-dnsmasq.service anemos-tftpd.service
+After=anemosd.service anemos-dnsmasq.service anemos-tftpd.service anemos-cache.service
 [Service]
 Type=oneshot
 ExecStart=/usr/local/sbin/anemos-test-report
@@ -173,7 +213,15 @@ expect_match "anemosd.service is active, running as anemos" '^REPORT anemosd act
 expect_match "anemos-dnsmasq.service is active, dnsmasq dropped to its user" '^REPORT anemos-dnsmasq active dnsmasq$' "$report"
 expect_match "anemos-tftpd.service is active" '^REPORT anemos-tftpd active ' "$report"
 expect_match "the hardened anemosd serves /boot.ipxe on 192.0.2.1:8080" '^REPORT boot.ipxe 1$' "$report"
-if ! grep -q '^REPORT anemosd active' <<<"$report"; then
+expect_match "anemos-cache.service is active, running as apt-cacher-ng" '^REPORT anemos-cache active apt-cacher-ng$' "$report"
+expect_match "the stock apt-cacher-ng.service is not running" '^REPORT stock-apt-cacher-ng inactive$' "$report"
+expect_match "a .deb fetched through the cache from anemosd: 200, whole" '^REPORT cache-fetch 1 HTTP/1.[01] 200 .* whole$' "$report"
+expect_match "... and again" '^REPORT cache-fetch 2 HTTP/1.[01] 200 .* whole$' "$report"
+expect_match "apt-cacher-ng's log: a download and two responses (a miss, then a hit)" '^REPORT cache-log IOO$' "$report"
+expect_match "the hardened anemosd reads the cache's log" '^REPORT metric anemos_package_cache_log_readable 1$' "$report"
+expect_match "... and counts 1 miss" '^REPORT metric anemos_package_cache_misses_total 1$' "$report"
+expect_match "... and 1 hit" '^REPORT metric anemos_package_cache_hits_total 1$' "$report"
+if ! grep -q '^REPORT anemosd active' <<<"$report" || ! grep -q '^REPORT anemos-cache active' <<<"$report"; then
 	grep -a 'STATUS' "$WORK/report.log" | tail -n 40 | sed 's/^/#   /'
 	tr -d '\r' <"$WORK/console-tree.log" | grep -a -E 'anemos|Failed' | tail -n 20 | sed 's/^/#   /'
 fi
