@@ -1,5 +1,5 @@
 /* The manifest beside each image: what anemosctl and the installer need to know about the
- * file without opening it. */
+ * file without opening it; and, on request, the list of the files in it. */
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "filelist.h"
 #include "log.h"
 #include "mkimg.h"
 
@@ -40,6 +41,33 @@ int manifest_write(const char *path, const struct recipe *r, const struct image_
 	}
 	if (rename(tmp, path) < 0) {
 		log_error("manifest %s: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+int manifest_write_files(const char *path, const char *root)
+{
+	char tmp[4096];
+	FILE *f;
+	int rc;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+		log_error("file list %s: %s", path, strerror(ENAMETOOLONG));
+		return -1;
+	}
+	if (!(f = fopen(tmp, "we"))) {
+		log_error("file list %s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	rc = filelist_write(root, f);
+	if (fclose(f) != 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		log_error("file list %s of %s: %s", path, root, strerror(-rc));
 		unlink(tmp);
 		return -1;
 	}

@@ -1,14 +1,20 @@
-/* anemos-mkimg [--out DIR] [--cache DIR] RECIPE: builds the image a recipe describes in a
- * folder under the cache, then writes OUT/NAME.tar.zst and OUT/NAME.manifest.json.
+/* anemos-mkimg [--out DIR] [--cache DIR] [--manifest FILE] RECIPE: builds the image a recipe
+ * describes in a folder under the cache, then writes OUT/NAME.tar.zst and
+ * OUT/NAME.manifest.json.
  *
- * The steps, each a /bin/sh that sources the recipe and images/base/BASE.sh:
+ * The steps (lib/recipe_steps.h, which anemos-agent runs on targets too), each a /bin/sh
+ * that sources the recipe and images/base/BASE.sh:
  *   base       base_build: the base system into $ROOT (busybox: Debian packages unpacked;
  *              debootstrap: a minimal Debian)
  *   packages   base_packages: the recipe's packages (debootstrap: apt-get in the chroot)
  *   provision  base_provision: the recipe's provision function, if it has one
- *   files      the recipe folder's files/ tree copied over $ROOT
+ *   files      base_files (base/files.sh): the recipe folder's files/ tree over $ROOT, its
+ *              per-host templates under /etc/anemos/templates
  *   finish     base_finish: /boot/vmlinuz and /boot/initrd.img in place, caches cleaned
- * then the archive and its manifest. Every image carries boot/vmlinuz and boot/initrd.img. */
+ * then the archive and its manifest. Every image carries boot/vmlinuz and boot/initrd.img.
+ * With --manifest, the list of the finished tree (lib/filelist.h: path, type, mode, SHA-256)
+ * goes to FILE before the archive is written: `anemos-agent --manifest DIR` lists a tree
+ * unpacked or installed from the image the same way, so the two can be compared with diff. */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -22,6 +28,7 @@
 
 #include "log.h"
 #include "mkimg.h"
+#include "recipe_steps.h"
 
 #ifndef ANEMOS_IMAGES_DIR
 #define ANEMOS_IMAGES_DIR "images"   /* relative to the repository, where make runs */
@@ -30,19 +37,13 @@
 #define KERNEL_PATH "boot/vmlinuz"
 #define INITRD_PATH "boot/initrd.img"
 
-/* Copies files/ over the root: owned by whoever builds (root), folders that exist keep their
- * mode (/root stays 0700), and symlinked folders (/bin -> usr/bin) stay symlinks. */
-static const char files_step[] =
-	"if [ -d \"$RECIPE_DIR/files\" ]; then\n"
-	"  tar -C \"$RECIPE_DIR/files\" -cf - . |\n"
-	"    tar -C \"$ROOT\" -xf - --no-same-owner --no-overwrite-dir --keep-directory-symlink\n"
-	"fi";
-
 static void usage(FILE *out)
 {
-	fputs("usage: anemos-mkimg [--out DIR] [--cache DIR] RECIPE\n"
-	      "  --out DIR    where NAME.tar.zst and NAME.manifest.json go (default build/images)\n"
-	      "  --cache DIR  downloaded packages and the build folder (default build/images-cache)\n",
+	fputs("usage: anemos-mkimg [--out DIR] [--cache DIR] [--manifest FILE] RECIPE\n"
+	      "  --out DIR        where NAME.tar.zst and NAME.manifest.json go (default build/images)\n"
+	      "  --cache DIR      downloaded packages and the build folder (default build/images-cache)\n"
+	      "  --manifest FILE  also write the list of the image's files (one \"PATH TYPE MODE DATA\"\n"
+	      "                   line each, as anemos-agent --manifest prints it) to FILE\n",
 	      out);
 }
 
@@ -70,10 +71,12 @@ int main(int argc, char **argv)
 	static const struct option options[] = {
 		{ "out", required_argument, NULL, 'o' },
 		{ "cache", required_argument, NULL, 'c' },
+		{ "manifest", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *out_arg = "build/images", *cache_arg = "build/images-cache", *images_dir;
+	const char *files_arg = NULL; /* --manifest: where the file list goes */
 	char out[PATH_MAX], cache[PATH_MAX], work[PATH_MAX + 64], root[PATH_MAX + 80];
 	char base_script[PATH_MAX + 32], image[PATH_MAX + 80], tmp[PATH_MAX + 90], manifest[PATH_MAX + 90];
 	struct image_file img;
@@ -92,6 +95,9 @@ int main(int argc, char **argv)
 			break;
 		case 'c':
 			cache_arg = optarg;
+			break;
+		case 'm':
+			files_arg = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -133,15 +139,15 @@ int main(int argc, char **argv)
 	setenv("MKIMG_WORK", work, 1);
 	log_info("%s: building from %s (base %s, format %s) in %s", r->name, r->path, r->base, r->format, root);
 
-	if (recipe_run_step(r, "base", "base_build") < 0 ||
-	    recipe_run_step(r, "packages", "base_packages") < 0 ||
-	    (r->has_provision && recipe_run_step(r, "provision", "base_provision") < 0) ||
-	    recipe_run_step(r, "files", files_step) < 0 ||
-	    recipe_run_step(r, "finish", "base_finish") < 0)
-		log_fatal("%s: build failed; the tree is left in %s", r->name, root);
+	for (size_t i = 0; i < RECIPE_STEPS; i++)
+		if ((!recipe_steps[i].provision_only || r->has_provision) &&
+		    recipe_run_step(r, recipe_steps[i].name, recipe_steps[i].call) < 0)
+			log_fatal("%s: build failed; the tree is left in %s", r->name, root);
 	if (!tree_has_file(root, KERNEL_PATH) || !tree_has_file(root, INITRD_PATH))
 		log_fatal("%s: the image has no /%s or no /%s: the installer boots those", r->name,
 			  KERNEL_PATH, INITRD_PATH);
+	if (files_arg && manifest_write_files(files_arg, root) < 0)
+		log_fatal("%s: writing the file list failed; the tree is left in %s", r->name, root);
 
 	snprintf(image, sizeof(image), "%s/%s.%s", out, r->name, r->format);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", image);

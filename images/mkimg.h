@@ -57,5 +57,8 @@ int archive_write_tree(const char *root, const char *out_path, bool root_owner,
 /* Writes the manifest JSON of an image to path (atomically: a temporary file renamed). */
 int manifest_write(const char *path, const struct recipe *r, const struct image_file *img,
 		   const char *kernel, const char *initrd);
+/* Writes the file list of the tree under root (lib/filelist.h) to path, atomically.
+ * 0, or -1 after logging (path is then untouched and no temporary file is left). */
+int manifest_write_files(const char *path, const char *root);
 
 #endif

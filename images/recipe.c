@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "mkimg.h"
+#include "recipe_steps.h"
 
 /* Prints the variables one per line; packages flattened to one line by word splitting. A
  * recipe that fails while being sourced (set -e, a failing command) stops here. */
@@ -181,9 +182,7 @@ int recipe_run_step(const struct recipe *r, const char *step, const char *body)
 	int status;
 	pid_t pid;
 
-	/* The recipe first, so that its variables are there for the base script; set -e after it,
-	 * for the step itself. */
-	if (asprintf(&script, ". \"$RECIPE\" || exit 1\nset -e\n. \"$MKIMG_BASE\"\n%s\n", body) < 0) {
+	if (asprintf(&script, RECIPE_STEP_SCRIPT, body) < 0) {
 		log_error("step %s: out of memory", step);
 		return -1;
 	}

@@ -1,5 +1,6 @@
 # base=busybox for anemos-mkimg: a root file system assembled from Debian packages that are
-# downloaded (apt-get download) and unpacked (dpkg -x), never installed: the generic Debian
+# downloaded (apt-get download, or fetched from a verified mirror on the target) and unpacked
+# (dpkg-deb -x), never installed: the generic Debian
 # kernel with only the modules the recipe names (and what those need), busybox-static as the
 # whole userland, the recipe's extra `packages` unpacked as they are (no dependencies, no
 # maintainer scripts), and /boot/initrd.img: a small busybox initramfs that loads the image's
@@ -9,6 +10,12 @@
 # RECIPE, RECIPE_DIR, MKIMG_WORK and the recipe's variables (name, packages, modules) in the
 # environment. Downloads are cached under $CACHE/debs: a second build needs no network.
 # ANEMOS_MKIMG_REFRESH=1 asks apt again which kernel linux-image-amd64 means.
+#
+# anemos-agent runs the same steps on the target, in the Anemos initramfs (busybox, GNU tar,
+# zstd), with ROOT the mounted target disk and $CACHE/debs already filled with packages it
+# fetched from the recipe's mirror and verified (ANEMOS_OFFLINE=1: nothing is downloaded
+# here). Everything below therefore uses only what both places have: busybox's depmod and
+# cpio from the busybox-static package itself, dpkg-deb -x, no install(1).
 
 set -eu
 BASE_DIR=$(dirname "$MKIMG_BASE")
@@ -20,17 +27,29 @@ say() { echo "base busybox: $*" >&2; }
 
 # shellcheck source=debian-packages.sh
 . "$BASE_DIR/debian-packages.sh"
+# shellcheck source=files.sh
+. "$BASE_DIR/files.sh"
 # The kernel version the image carries (set by base_build, read back by later steps).
 kernel_version() { ls -1 "$ROOT/lib/modules" 2>/dev/null | head -n 1; }
+# busybox's depmod, whatever the build host has: the same modules.dep on every build host
+# and on the target (busybox's modprobe reads it). It writes in the order it reads the
+# folders, which differs from one file system to the next: sorted, the same modules always
+# give the same files.
 run_depmod() { # ROOT VERSION
-	if command -v depmod >/dev/null 2>&1; then depmod -b "$1" "$2"
-	else "$PKGROOT/bin/busybox" depmod -b "$1" "$2"; fi
+	local f
+	"$PKGROOT/bin/busybox" depmod -b "$1" "$2" || return 1
+	for f in modules.dep modules.alias modules.symbols; do
+		f=$1/lib/modules/$2/$f
+		[ -f "$f" ] || continue
+		LC_ALL=C sort "$f" >"$f.sorted" && mv "$f.sorted" "$f" || return 1
+	done
 }
 
 # The base system: packages fetched and unpacked, the tree laid out, modules selected.
 base_build() {
 	local kpkg p kver full want
 	command -v dpkg-deb >/dev/null 2>&1 || die "needs dpkg-deb on the build host (package dpkg)"
+	umask 022
 	kpkg=$(debian_kernel_package "${ANEMOS_MKIMG_REFRESH:-0}")
 	debian_fetch 0 "$kpkg" busybox-static ${packages:-}
 	debian_unpack "$kpkg" busybox-static
@@ -61,7 +80,7 @@ base_build() {
 	printf '127.0.0.1\tlocalhost\n::1\tlocalhost\n' >etc/hosts
 	printf '%s\n' "$name" >etc/hostname
 	for p in ${packages:-}; do
-		dpkg -x "$(cached_deb "$p")" "$ROOT" || die "dpkg -x of package $p failed"
+		dpkg-deb -x "$(cached_deb "$p")" "$ROOT" || die "dpkg-deb -x of package $p failed"
 	done
 
 	# Modules: the recipe names them (as modprobe would); modules.dep closes over what they need.
@@ -98,7 +117,8 @@ base_provision() {
 
 # /boot/initrd.img from the finished tree: its busybox, its modules (after provision and
 # files/ may have changed them) and the small init in base/busybox-initrd.init. A
-# reproducible cpio (fixed times, owner root): an unchanged tree reuses the last compressed one.
+# reproducible cpio (fixed times, owner root, no inode or device numbers of the file system
+# it was built on): an unchanged tree reuses the last compressed one.
 base_finish() {
 	local kver stage sum bb
 	kver=$(kernel_version)
@@ -115,7 +135,8 @@ base_finish() {
 	done
 	ln -s bin "$stage/sbin"
 	cp -a "$ROOT/lib/modules/$kver" "$stage/lib/modules/"
-	install -m 755 "$BASE_DIR/busybox-initrd.init" "$stage/init"
+	cp "$BASE_DIR/busybox-initrd.init" "$stage/init"
+	chmod 755 "$stage/init"
 	if [ "$(id -u)" = 0 ]; then
 		mknod -m 600 "$stage/dev/console" c 5 1
 		mknod -m 666 "$stage/dev/null" c 1 3
@@ -124,12 +145,12 @@ base_finish() {
 		cd "$stage"
 		find . -exec touch -h -d @946684800 {} +
 		find . -mindepth 1 | LC_ALL=C sort |
-			"$PKGROOT/bin/busybox" cpio -o -H newc -R 0:0 --renumber-inodes 2>/dev/null >"$MKIMG_WORK/initrd.cpio"
+			"$PKGROOT/bin/busybox" cpio -o -H newc -R 0:0 --renumber-inodes --ignore-devno 2>/dev/null >"$MKIMG_WORK/initrd.cpio"
 	)
 	sum=$(sha256sum <"$MKIMG_WORK/initrd.cpio" | cut -d' ' -f1)
 	if [ "$(cat "$CACHE/initrd-$name.sha256" 2>/dev/null)" != "$sum" ] || [ ! -s "$CACHE/initrd-$name.zst" ]; then
 		rm -f "$CACHE/initrd-$name.sha256"
-		zstd -q -19 -T0 -f "$MKIMG_WORK/initrd.cpio" -o "$CACHE/initrd-$name.zst"
+		zstd -q -9 -T0 -f "$MKIMG_WORK/initrd.cpio" -o "$CACHE/initrd-$name.zst"
 		echo "$sum" >"$CACHE/initrd-$name.sha256"
 	fi
 	rm -f "$MKIMG_WORK/initrd.cpio" "$ROOT/boot/initrd.img"

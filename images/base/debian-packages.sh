@@ -1,7 +1,9 @@
 # Debian packages without installing them, shared by initramfs/build.sh and base=busybox:
-# `apt-get download` into a cache ($DEBS), `dpkg -x` once each into one tree ($PKGROOT).
+# `apt-get download` into a cache ($DEBS), `dpkg-deb -x` once each into one tree ($PKGROOT).
 # A later build finds everything in the cache and needs no network. Sourced (POSIX sh); the
-# caller defines DEBS, PKGROOT, die and say.
+# caller defines DEBS, PKGROOT, die and say. With ANEMOS_OFFLINE=1 (anemos-agent on the
+# target, which filled $DEBS from a verified mirror, kernel-package included) nothing is
+# downloaded: a package missing from the cache is an error.
 
 # cached_deb NAME: the newest cached .deb of package NAME, if any.
 cached_deb() { ls -1 "$DEBS/$1"_*.deb 2>/dev/null | sort -V | tail -n 1; }
@@ -16,6 +18,7 @@ apt_update_once() {
 }
 
 apt_download() { # NAME...: fetch into the cache
+	[ "${ANEMOS_OFFLINE:-0}" != 1 ] || die "package $* is not among those fetched from the mirror"
 	(cd "$DEBS" && apt-get download -q -o APT::Sandbox::User=root "$@" >/dev/null) && return 0
 	apt_update_once && (cd "$DEBS" && apt-get download -q -o APT::Sandbox::User=root "$@" >/dev/null) && return 0
 	die "apt-get download $* failed: is the package index there (apt-get update) and the registry reachable?"
@@ -31,7 +34,9 @@ kernel_package() {
 debian_kernel_package() {
 	local kpkg
 	mkdir -p "$DEBS"
-	if [ "$1" = 1 ] || [ ! -s "$DEBS/kernel-package" ] || [ -z "$(cached_deb "$(cat "$DEBS/kernel-package")")" ]; then
+	if [ "${ANEMOS_OFFLINE:-0}" = 1 ]; then
+		[ -s "$DEBS/kernel-package" ] || die "no kernel package was fetched from the mirror"
+	elif [ "$1" = 1 ] || [ ! -s "$DEBS/kernel-package" ] || [ -z "$(cached_deb "$(cat "$DEBS/kernel-package")")" ]; then
 		kpkg=$(kernel_package)
 		[ -n "$kpkg" ] || { apt_update_once && kpkg=$(kernel_package); } || true
 		[ -n "$kpkg" ] || die "cannot resolve linux-image-amd64 to a kernel package: run apt-get update first"
@@ -64,7 +69,7 @@ debian_unpack() {
 		[ -n "$deb" ] || die "no .deb for $p in $DEBS"
 		mark=$PKGROOT/.unpacked/$(basename "$deb")
 		[ -e "$mark" ] && continue
-		dpkg -x "$deb" "$PKGROOT" || die "dpkg -x $deb failed"
+		dpkg-deb -x "$deb" "$PKGROOT" || die "dpkg-deb -x $deb failed"
 		: >"$mark"
 	done
 }

@@ -12,6 +12,8 @@ suite=${suite:-bookworm}
 
 die() { echo "base debootstrap: $*" >&2; exit 1; }
 say() { echo "base debootstrap: $*" >&2; }
+# shellcheck source=files.sh
+. "$(dirname "$MKIMG_BASE")/files.sh"
 
 # host_uri SUITE: the URI of the first "deb" source of the build host that carries SUITE, in
 # either the one-line (.list) or the deb822 (.sources) format.

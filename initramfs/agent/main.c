@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "filelist.h"
 #include "install.h"
 #include "inventory.h"
 
@@ -250,6 +251,9 @@ static void usage(FILE *f)
 		   "                    [--poweroff-after SECONDS] [--retry-for SECONDS]\n"
 		   "       anemos-agent --unpack URL --sha256 HEX --format FORMAT --to PATH\n"
 		   "                    (an image into a folder, or a raw image into a file; verified)\n"
+		   "       anemos-agent --manifest DIR\n"
+		   "                    (the list of DIR's files on stdout, as anemos-mkimg --manifest\n"
+		   "                    writes it of the tree it built: compare the two with diff)\n"
 		   "Reads anemos.url, anemos.token and anemos.mode from FILE (default /proc/cmdline).\n"
 		   "Exit status: 0 reboot, 1 failed, 2 power off, 3 rescue.\n");
 }
@@ -266,10 +270,11 @@ int main(int argc, char **argv)
 		{ "sha256", required_argument, NULL, 'S' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "to", required_argument, NULL, 'o' },
+		{ "manifest", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *unpack = NULL, *sha = NULL, *format = NULL, *to = NULL;
+	const char *unpack = NULL, *sha = NULL, *format = NULL, *to = NULL, *manifest = NULL;
 	struct agent a = { .root = "/", .ssh_dir = "/root/.ssh", .poweroff_after = 1800, .retry_for = 600 };
 	const char *cmdline = "/proc/cmdline";
 	int c, rc;
@@ -285,6 +290,7 @@ int main(int argc, char **argv)
 		case 'S': sha = optarg; break;
 		case 'f': format = optarg; break;
 		case 'o': to = optarg; break;
+		case 'm': manifest = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return EXIT_FAILED;
 		}
@@ -292,6 +298,17 @@ int main(int argc, char **argv)
 	if (a.poweroff_after < 0 || a.retry_for < 1) {
 		usage(stderr);
 		return EXIT_FAILED;
+	}
+	if (manifest) {
+		if (unpack) {
+			usage(stderr);
+			return EXIT_FAILED;
+		}
+		if ((rc = filelist_write(manifest, stdout)) < 0) {
+			fprintf(stderr, "anemos-agent: cannot list %s: %s\n", manifest, strerror(-rc));
+			return EXIT_FAILED;
+		}
+		return 0;
 	}
 	if (unpack) {
 		if (!sha || !format || !to) {

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
+# cost: 8
+# lock: images-cache
 # anemos-mkimg: builds the shipped tiny recipe (from the shared package cache, so a second run
-# needs no network), checks its archive and manifest, a throwaway recipe's provision and
-# files/ tree, and the errors for recipes it must refuse. Booting tiny is the e2e suite's job.
+# needs no network), checks its archive and manifest, its file list (--manifest) against
+# anemos-agent's of the unpacked archive, a throwaway recipe's provision and files/ tree, and
+# the errors for recipes it must refuse. Booting tiny is the e2e suite's job.
 source "$(dirname "$0")/lib.sh"
 MKIMG=$BUILD/anemos-mkimg
+AGENT=$BUILD/anemos-agent
 CACHE=$ROOT/build/images-cache
 OUT=$WORK/out
 cd "$ROOT" || exit 1
@@ -15,7 +19,8 @@ fi
 
 # --- tiny ----------------------------------------------------------------------------------------
 t0=$(date +%s%N)
-if "$MKIMG" --out "$OUT" --cache "$CACHE" images/tiny/recipe >"$WORK/tiny.log" 2>&1; then
+FILES=$WORK/tiny.files
+if "$MKIMG" --out "$OUT" --cache "$CACHE" --manifest "$FILES" images/tiny/recipe >"$WORK/tiny.log" 2>&1; then
 	ok "tiny builds ($((($(date +%s%N) - t0) / 1000000)) ms)"
 else
 	fail "tiny builds" "$(tail -n 15 "$WORK/tiny.log")"
@@ -58,6 +63,48 @@ initrd_list=$(zstd -dc "$WORK/x/boot/initrd.img" | "$WORK/x/bin/busybox" cpio -t
 expect_match "initrd holds /init" '^init$' "$initrd_list"
 expect_match "initrd holds ext4" '/ext4\.ko$' "$initrd_list"
 expect_match "initrd holds switch_root" '^bin/switch_root$' "$initrd_list"
+
+# The file list (--manifest): what anemos-agent --manifest says of the same tree, unpacked
+# from the archive as an install would, line for line.
+check "--manifest wrote the file list" test -s "$FILES"
+check "--manifest left no temporary file" test ! -e "$FILES.tmp"
+check "file list is sorted (LC_ALL=C)" env LC_ALL=C sort -c "$FILES"
+expect_eq "every file list line is PATH TYPE MODE DATA" "" \
+	"$(awk 'NF != 4 || $2 !~ /^[fdlcbps]$/ || $3 !~ /^[0-7][0-7][0-7][0-7]$/' "$FILES" | head -n 3)"
+expect_eq "file list has as many paths as the archive, less the per-host ones" \
+	"$(printf '%s\n' "$list" | grep -vcE '^(etc/hostname|etc/hosts|\./?)$')" "$(wc -l <"$FILES")"
+kernel_sha=$(tar --zstd -xOf "$IMG" boot/vmlinuz | sha256sum | cut -d' ' -f1)
+expect_match "file list: boot/vmlinuz with the archive's content hash" \
+	"^boot/vmlinuz f 0644 $kernel_sha\$" "$(cat "$FILES")"
+expect_match "file list: sbin/init executable, hashed" '^sbin/init f 0755 [0-9a-f]{64}$' "$(cat "$FILES")"
+expect_match "file list: bin/sh a symlink to busybox" '^bin/sh l 0777 busybox$' "$(cat "$FILES")"
+expect_match "file list: folders" '^boot d 0755 -$' "$(cat "$FILES")"
+expect_no_match "file list leaves out etc/hostname and etc/hosts" '^etc/(hostname|hosts) ' "$(cat "$FILES")"
+# --unpack fetches over HTTP, as an install does.
+HTTP_PORT=$(free_port)
+python3 -m http.server --bind 127.0.0.1 --directory "$OUT" "$HTTP_PORT" >"$WORK/http.log" 2>&1 &
+HTTP_PID=$!
+mkdir -p "$WORK/unpacked"
+for _ in $(seq 1 50); do
+	curl -fsS -m 1 -o /dev/null "http://127.0.0.1:$HTTP_PORT/tiny.manifest.json" 2>/dev/null && break
+	sleep 0.1
+done
+"$AGENT" --retry-for 10 --unpack "http://127.0.0.1:$HTTP_PORT/tiny.tar.zst" --sha256 "$(field sha256)" \
+	--format tar.zst --to "$WORK/unpacked" >"$WORK/unpack.log" 2>&1
+rc=$?
+kill "$HTTP_PID" 2>/dev/null; wait "$HTTP_PID" 2>/dev/null
+if [ "$rc" -eq 0 ]; then
+	ok "anemos-agent --unpack the tiny archive"
+	"$AGENT" --manifest "$WORK/unpacked" >"$WORK/agent.files" 2>"$WORK/agent-files.log"
+	expect_eq "anemos-agent --manifest exits 0" 0 "$?"
+	expect_eq "anemos-agent --manifest of the unpacked image is mkimg's file list" "" \
+		"$(diff "$FILES" "$WORK/agent.files" | head -n 10)"
+else
+	fail "anemos-agent --unpack the tiny archive" "$(tail -n 5 "$WORK/unpack.log")"
+fi
+out=$("$AGENT" --manifest "$WORK/no-such-dir" 2>&1 >/dev/null); rc=$?
+expect_eq "anemos-agent --manifest of a missing folder exits 1" 1 "$rc"
+expect_match "anemos-agent --manifest says what it could not list" 'no-such-dir: No such file' "$out"
 
 # A second build from the cache (offline) gives the same file list.
 "$MKIMG" --out "$OUT" --cache "$CACHE" images/tiny/recipe >"$WORK/tiny2.log" 2>&1
