@@ -55,10 +55,18 @@ $(BUILD)/obj/%.o: %.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) -MMD -MP -c $< -o $@
 
 $(BUILD)/anemosd: $(SERVER_OBJ) $(LIB_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $$(pkg-config --libs libmicrohttpd sqlite3 jansson libcrypto)
+	$(CC) $(LDFLAGS) -o $@ $^ $$(pkg-config --libs libmicrohttpd sqlite3 jansson libcrypto libarchive)
 
 $(BUILD)/anemosctl: $(CLI_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $$(pkg-config --libs jansson libcurl libcrypto)
+
+# cli/recipe-bundle.sh, compiled into anemosctl as the C string recipe_bundle_sh.
+$(BUILD)/gen/recipe-bundle.sh.h: cli/recipe-bundle.sh
+	@mkdir -p $(dir $@)
+	{ echo 'static const char recipe_bundle_sh[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/\t"/' -e 's/$$/\\n"/' $<; echo ';'; } >$@
+$(BUILD)/obj/cli/cmd_image.o: $(BUILD)/gen/recipe-bundle.sh.h
+$(CLI_OBJ): CPPFLAGS += -I$(BUILD)/gen
 
 $(AGENT_OBJ): CPPFLAGS += -Iinventory
 $(MKIMG_OBJ): CPPFLAGS += -DANEMOS_IMAGES_DIR=\"$(CURDIR)/images\"
@@ -85,7 +93,7 @@ $(INV_UNIT_BIN): $(BUILD)/tests/%: tests/unit/%.c $(INV_LIB_OBJ) $(LIB_OBJ)
 $(SERVER_UNIT_BIN): $(BUILD)/tests/%: tests/unit/%.c tests/unit/support.c $(SERVER_LIB_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Iserver -Itests/unit $(CFLAGS) $$(pkg-config --cflags $(PKGS) cmocka) -o $@ $^ \
-		$(LDFLAGS) $$(pkg-config --libs libmicrohttpd sqlite3 jansson libcrypto cmocka)
+		$(LDFLAGS) $$(pkg-config --libs libmicrohttpd sqlite3 jansson libcrypto libarchive cmocka)
 
 unit: $(UNIT_BIN)
 
@@ -93,11 +101,13 @@ unit: $(UNIT_BIN)
 initramfs: all
 	@initramfs/build.sh $(BUILD)
 
-# The shipped image recipes into build/images/ (IMAGES=tiny for the quick one alone).
+# The shipped image recipes into build/images/ (IMAGES=tiny for the quick one alone), each
+# with NAME.files, the list of its files (the recipe suite compares a target's build with it).
 IMAGES ?= tiny debian
 images: all
 	@for r in $(IMAGES); do \
-		$(BUILD)/anemos-mkimg --out $(BUILD)/images --cache $(BUILD)/images-cache images/$$r/recipe || exit 1; \
+		$(BUILD)/anemos-mkimg --out $(BUILD)/images --cache $(BUILD)/images-cache \
+			--manifest $(BUILD)/images/$$r.files images/$$r/recipe || exit 1; \
 	done
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -30,6 +30,8 @@ enum host_option_id {
 	OPT_STATUS,
 	OPT_SSH_KEY,
 	OPT_NO_SSH_KEYS,
+	OPT_MIRROR,
+	OPT_NO_MIRROR,
 	OPT_LIMIT,
 };
 
@@ -111,6 +113,11 @@ static int host_option(void *ctx, int option, const char *arg)
 		return json_set_text(body, "status", arg);
 	case OPT_NO_SSH_KEYS:
 		return json_set(body, "ssh_authorized_keys", json_array());
+	case OPT_MIRROR:
+		/* One install setting: host_set merges it into the host's others. */
+		return json_set_text(body, "install.mirror", arg);
+	case OPT_NO_MIRROR:
+		return json_set(body, "install.mirror", json_null());
 	case OPT_SSH_KEY:
 		/* Each --ssh-key adds to the list; the list replaces the host's keys. */
 		if (!(keys = json_object_get(body, "ssh_authorized_keys"))) {
@@ -366,6 +373,29 @@ out:
 	return rc;
 }
 
+/*
+ * PATCH replaces a host's install settings whole: turns body's "install.mirror" (a URL, or
+ * null to remove it) into "install", the host's current settings (GET @path) with that one
+ * changed. Returns 0 or a negative errno (reported).
+ */
+static int merge_install(const struct ctl *ctl, const char *path, json_t *body)
+{
+	json_t *host = NULL, *install, *mirror = json_object_get(body, "install.mirror");
+	int rc;
+
+	if ((rc = api_call(ctl, "GET", path, NULL, &host)) != 0)
+		return rc;
+	install = json_is_object(json_object_get(host, "install")) ? json_deep_copy(json_object_get(host, "install"))
+								    : json_object();
+	if (json_is_null(mirror))
+		json_object_del(install, "mirror");
+	else
+		json_object_set(install, "mirror", mirror);
+	json_decref(host);
+	json_object_del(body, "install.mirror");
+	return json_set(body, "install", install);
+}
+
 int host_set(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -378,6 +408,8 @@ int host_set(struct ctl *ctl, int argc, char **argv)
 		{ "status", required_argument, NULL, OPT_STATUS },
 		{ "ssh-key", required_argument, NULL, OPT_SSH_KEY },
 		{ "no-ssh-keys", no_argument, NULL, OPT_NO_SSH_KEYS },
+		{ "mirror", required_argument, NULL, OPT_MIRROR },
+		{ "no-mirror", no_argument, NULL, OPT_NO_MIRROR },
 		{ NULL, 0, NULL, 0 },
 	};
 	json_t *body, *host = NULL;
@@ -401,6 +433,8 @@ int host_set(struct ctl *ctl, int argc, char **argv)
 		rc = -ENOMEM;
 		goto out;
 	}
+	if (json_object_get(body, "install.mirror") && (rc = merge_install(ctl, path, body)) != 0)
+		goto out;
 	if ((rc = api_call(ctl, "PATCH", path, body, &host)) != 0)
 		goto out;
 	print_host_change(ctl, "updated", host);

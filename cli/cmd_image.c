@@ -1,18 +1,22 @@
 /*
  * anemosctl image list|add|rm: images over /api/v1/images. A local file is streamed to
  * anemosd with its SHA-256, so that anemosd can refuse a damaged transfer; a URL is only
- * recorded, for targets to download from.
+ * recorded, for targets to download from; a recipe folder is bundled into a tar
+ * (cli/recipe-bundle.sh) and streamed like a file, as format "recipe".
  */
 #include <ctype.h>
+#include <stdbool.h>
 #include <err.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "anemosctl.h"
 #include "crypto.h"
+#include "recipe-bundle.sh.h"	/* recipe_bundle_sh: cli/recipe-bundle.sh, made by make */
 
 #define HASH_CHUNK	(1u << 20)	/* bytes read at a time while hashing a file */
 
@@ -238,6 +242,13 @@ out:
 	return rc;
 }
 
+static bool is_folder(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 /* Records the image at @url. Returns 0 or a negative errno (reported). */
 static int add_url(const struct ctl *ctl, const char *url, const char *name,
 		   const char *format, const char *sha256)
@@ -313,6 +324,67 @@ out:
 	return rc;
 }
 
+/*
+ * Runs cli/recipe-bundle.sh over @dir, writing the bundle to @out; its first line of output
+ * (the recipe's name) goes to @name (@namesz bytes). Returns 0, -ENOEXEC (the script said
+ * why on stderr) or -errno.
+ */
+static int bundle_recipe(const char *dir, const char *out, char *name, size_t namesz)
+{
+	int fds[2], status, rc = 0;
+	ssize_t n;
+	size_t len = 0;
+	pid_t pid;
+
+	if (pipe(fds) < 0 || (pid = fork()) < 0) {
+		rc = -errno;
+		warn("cannot run the recipe bundler");
+		return rc;
+	}
+	if (pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		close(fds[0]);
+		close(fds[1]);
+		execl("/bin/sh", "sh", "-c", recipe_bundle_sh, "recipe-bundle.sh", dir, out, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	while (len + 1 < namesz && (n = read(fds[0], name + len, namesz - 1 - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		len += (size_t)n;
+	}
+	name[len] = '\0';
+	name[strcspn(name, "\n")] = '\0';
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !name[0])
+		rc = -ENOEXEC; /* the recipe, not the command line, is wrong */
+	return rc;
+}
+
+/* Registers the recipe folder @dir as a recipe image (named @name, else as the recipe says). */
+static int add_recipe(const struct ctl *ctl, const char *dir, const char *name)
+{
+	char bundle[] = "/tmp/anemos-bundle.XXXXXX", recipe_name[256], sha256[SHA256_HEX_LEN + 1] = "";
+	int fd, rc;
+
+	if ((fd = mkstemp(bundle)) < 0) {
+		rc = -errno;
+		warn("cannot create a temporary file");
+		return rc;
+	}
+	close(fd);
+	if ((rc = bundle_recipe(dir, bundle, recipe_name, sizeof(recipe_name))) == 0)
+		rc = add_file(ctl, bundle, "recipe.tar", name ? name : recipe_name, "recipe", sha256);
+	unlink(bundle);
+	return rc;
+}
+
 int image_list(struct ctl *ctl, int argc, char **argv)
 {
 	json_t *answer = NULL;
@@ -351,6 +423,13 @@ int image_add(struct ctl *ctl, int argc, char **argv)
 		return first;
 	source = argv[first];
 	is_url = strncmp(source, "http://", 7) == 0 || strncmp(source, "https://", 8) == 0;
+	if (!is_url && is_folder(source)) {
+		if (opts.format || opts.sha256[0]) {
+			warnx("a recipe folder takes only --name (anemosctl bundles it and computes the SHA-256)");
+			return -EINVAL;
+		}
+		return add_recipe(ctl, source, opts.name);
+	}
 	if (is_url && !opts.sha256[0]) {
 		warnx("--sha256 is required for a URL: targets check what they download against it"
 		      " (for a local file anemosctl computes it)");

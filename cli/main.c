@@ -30,12 +30,13 @@ static const struct command commands[] = {
 	{ "host", "add", "MAC [--hostname NAME] [--next-boot ACTION] [--image NAME] [--once]\n"
 	  "                 [--ssh-key KEY]...", host_add },
 	{ "host", "set", "REF [--next-boot ACTION] [--image NAME | --no-image] [--once | --always]\n"
-	  "                 [--hostname NAME] [--status STATUS] [--ssh-key KEY]... [--no-ssh-keys]",
+	  "                 [--hostname NAME] [--status STATUS] [--ssh-key KEY]... [--no-ssh-keys]\n"
+	  "                 [--mirror URL | --no-mirror]",
 	  host_set },
 	{ "host", "rm", "REF", host_rm },
 	{ "host", "events", "REF [--limit N]", host_events },
 	{ "image", "list", "", image_list },
-	{ "image", "add", "FILE|URL [--name NAME] [--sha256 HEX] [--format FORMAT]", image_add },
+	{ "image", "add", "FILE|URL|DIR [--name NAME] [--sha256 HEX] [--format FORMAT]", image_add },
 	{ "image", "rm", "NAME", image_rm },
 	{ "reinstall", "", "HOST --ssh [user@]addr[:port] [--image NAME] [--method auto|kexec|bootloader]\n"
 	  "                 [--network auto|dhcp|static]", remote_reinstall },
@@ -54,10 +55,13 @@ static const char help_text[] =
 	"REF is a host's id, hostname or any of its MACs.\n"
 	"ACTION is discover, install, local, rescue or none.\n"
 	"STATUS is ready, maintenance or decommissioned.\n"
-	"host set sends only the fields given; --ssh-key replaces the host's keys.\n"
+	"host set sends only the fields given; --ssh-key replaces the host's keys; --mirror is\n"
+	"the Debian mirror a recipe image is built from on this host (install.mirror).\n"
 	"\n"
 	"image add uploads a local FILE to anemosd, computing its SHA-256 first unless --sha256\n"
-	"is given; a URL is recorded as is (targets download from it) and needs --sha256.\n"
+	"is given; a URL is recorded as is (targets download from it) and needs --sha256; a\n"
+	"recipe folder DIR (with a recipe or IMGBUILD file) becomes a recipe image, which each\n"
+	"target builds itself from the recipe's Debian mirror (or the host's install.mirror).\n"
 	"FORMAT is tar, tar.gz, tar.xz, tar.zst, raw, raw.gz, raw.xz or raw.zst; by default it\n"
 	"comes from the file name's suffix (.img counts as raw), and NAME is the file name\n"
 	"without that suffix.\n"

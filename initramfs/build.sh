@@ -35,10 +35,15 @@ done
 
 # --- packages --------------------------------------------------------------------------------
 # Programs and the Debian packages that hold them and the libraries they load.
+# Building recipe images on the target adds gpgv and Debian's keyring (the mirror's
+# signature), dash (the shell the base scripts run in on a Debian build host: busybox's ash
+# would run its own applets before any program on PATH), GNU tar (files/ over the root as
+# anemos-mkimg copies it) and zstd (the image's own initrd).
 TOOL_PKGS="busybox-static fdisk e2fsprogs dosfstools util-linux dropbear-bin extlinux syslinux-common
-systemd-boot-efi"
+systemd-boot-efi gpgv debian-archive-keyring dash tar zstd"
 LIB_PKGS="libc6 libfdisk1 libsmartcols1 libtinfo6 libreadline8 libext2fs2 libcom-err2 libblkid1
-libuuid1 libtomcrypt1 libtommath1 libgmp10 zlib1g libcrypt1"
+libuuid1 libtomcrypt1 libtommath1 libgmp10 zlib1g libcrypt1 libbz2-1.0 libgcrypt20 libgpg-error0
+libacl1 libselinux1 libpcre2-8-0 libzstd1 liblzma5 liblz4-1"
 
 # shellcheck source=../images/base/debian-packages.sh
 . "$SRC/../images/base/debian-packages.sh"
@@ -123,7 +128,8 @@ cp "$PKGROOT/bin/busybox" bin/busybox
 for a in $("$PKGROOT/bin/busybox" --list); do
 	[ "$a" = busybox ] || ln -sf busybox "bin/$a"
 done
-for t in sfdisk mke2fs e2fsck tune2fs resize2fs mkfs.fat blkid wipefs dropbear dropbearkey extlinux; do
+for t in sfdisk mke2fs e2fsck tune2fs resize2fs mkfs.fat blkid wipefs dropbear dropbearkey extlinux \
+	gpgv dash tar zstd; do
 	src=$(find_in_pkgs "$t") || die "program $t not found in the downloaded packages ($TOOL_PKGS)"
 	rm -f "bin/$t"
 	add_prog "$src" "$t"
@@ -139,6 +145,15 @@ cp "$PKGROOT/usr/lib/syslinux/mbr/mbr.bin" lib/syslinux/mbr/mbr.bin ||
 	die "syslinux-common's mbr.bin missing"
 cp "$PKGROOT/usr/lib/systemd/boot/efi/systemd-bootx64.efi" lib/systemd/boot/efi/ ||
 	die "systemd-boot-efi's systemd-bootx64.efi missing"
+
+# What building a recipe on the target needs besides programs: Debian's archive keyring (the
+# default for recipes that name none) and anemos-mkimg's base scripts, which the agent runs.
+mkdir -p usr/share/keyrings usr/share/anemos/base
+cp "$PKGROOT/usr/share/keyrings/debian-archive-keyring.gpg" usr/share/keyrings/ ||
+	die "debian-archive-keyring's keyring missing"
+for f in busybox.sh debootstrap.sh debian-packages.sh files.sh busybox-initrd.init; do
+	cp "$SRC/../images/base/$f" usr/share/anemos/base/ || die "images/base/$f missing"
+done
 
 # anemos-agent and anemos-inventory: built from this repository against the host's libraries.
 add_prog "$BUILD/anemos-agent" anemos-agent 1
@@ -231,6 +246,7 @@ if [ "$(id -u)" = 0 ]; then
 	cp -a "$STAGE" "$CACHE/check"
 	for t in "anemos-agent --help" "dropbear -V" "dropbearkey -h" "mke2fs -V" "e2fsck -V" \
 		"tune2fs -l /dev/null" "extlinux --version" "sfdisk --version" "blkid -V" "wipefs --version" "mkfs.fat --help" \
+		"gpgv --version" "tar --version" "zstd --version" "dash -c true" \
 		"busybox true" ${INVENTORY:+"anemos-inventory --help"}; do
 		# shellcheck disable=SC2086
 		out=$(chroot "$CACHE/check" /bin/$t 2>&1 </dev/null) ||

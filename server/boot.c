@@ -179,6 +179,16 @@ static json_t *plan_install(const char *settings)
 	return out;
 }
 
+/* The host's MACs, for the per-host templates of recipes. */
+static json_t *plan_macs(const struct host *h)
+{
+	json_t *macs = json_array();
+
+	for (size_t i = 0; i < h->nmacs; i++)
+		json_array_append_new(macs, json_string(h->macs[i]));
+	return macs;
+}
+
 /* The host's keys and the server's, each once. */
 static json_t *plan_keys(const char *host_keys)
 {
@@ -199,10 +209,30 @@ static json_t *plan_keys(const char *host_keys)
 	return keys;
 }
 
+/* A recipe image as the agent builds it: "mirror" is the host's install.mirror, else the
+ * recipe's, through the site's package cache when there is one (cache.c). */
+static json_t *plan_image(const struct image *im, json_t *install)
+{
+	json_t *o = image_to_json(im);
+	const char *mirror = json_string_value(json_object_get(install, "mirror"));
+	char *via;
+
+	if (!o || strcmp(im->format, "recipe") != 0)
+		return o;
+	if (!mirror)
+		mirror = json_string_value(json_object_get(o, "mirror"));
+	if (mirror && (via = cache_mirror_url(mirror))) {
+		json_object_set_new(o, "mirror", json_string(via));
+		free(via);
+	}
+	return o;
+}
+
 /* The plan for the agent of host_id. Only handing out an install plan writes anything. */
 int boot_plan(int64_t host_id, json_t **out)
 {
 	struct image im = { 0 };
+	json_t *install;
 	struct host h;
 	int rc;
 
@@ -212,13 +242,14 @@ int boot_plan(int64_t host_id, json_t **out)
 		host_free(&h);
 		return rc;
 	}
-	*out = json_pack("{s:s, s:{s:I, s:s?}, s:o, s:b, s:o, s:o}",
+	install = plan_install(h.install);
+	*out = json_pack("{s:s, s:{s:I, s:s?, s:o}, s:o, s:b, s:o, s:o}",
 			 "action", h.next_boot,
-			 "host", "id", (json_int_t)h.id, "hostname", h.hostname,
-			 "image", h.image ? image_to_json(&im) : json_null(),
+			 "host", "id", (json_int_t)h.id, "hostname", h.hostname, "macs", plan_macs(&h),
+			 "image", h.image ? plan_image(&im, install) : json_null(),
 			 "once", h.once,
 			 "ssh_authorized_keys", plan_keys(h.ssh_keys),
-			 "install", plan_install(h.install));
+			 "install", install);
 	image_free(&im);
 	host_free(&h);
 	return 0;

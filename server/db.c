@@ -89,6 +89,9 @@ static const char *const migrations[] = {
 	"ALTER TABLE hosts ADD COLUMN disk_bytes INTEGER;",
 	/* 3: per-host install settings (hosts.c validates them), as a JSON object */
 	"ALTER TABLE hosts ADD COLUMN install TEXT NOT NULL DEFAULT '{}';",
+	/* 4: what a recipe image's bundle says (images_register_recipe), a JSON object, or NULL
+	 * for images that are files */
+	"ALTER TABLE images ADD COLUMN recipe TEXT;",
 };
 
 #define EVENTS_KEPT_STR "1000"
@@ -172,12 +175,12 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_EVENT_LIST] = "SELECT id, time, source, level, phase, message, bytes, total FROM"
 			 " (SELECT * FROM events WHERE host_id = ?1 ORDER BY id DESC LIMIT ?2)"
 			 " ORDER BY id",
-	[S_IMAGE_GET] = "SELECT name, format, sha256, size, file, url, created FROM images WHERE name = ?1",
-	[S_IMAGE_INSERT] = "INSERT INTO images (name, format, sha256, size, file, url, created)"
-			   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[S_IMAGE_GET] = "SELECT name, format, sha256, size, file, url, created, recipe FROM images WHERE name = ?1",
+	[S_IMAGE_INSERT] = "INSERT INTO images (name, format, sha256, size, file, url, created, recipe)"
+			   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	[S_IMAGE_DELETE] = "DELETE FROM images WHERE name = ?1",
 	[S_IMAGE_IN_USE] = "SELECT id FROM hosts WHERE image = ?1 ORDER BY id LIMIT 1",
-	[S_IMAGE_LIST] = "SELECT name, format, sha256, size, file, url, created FROM images ORDER BY name",
+	[S_IMAGE_LIST] = "SELECT name, format, sha256, size, file, url, created, recipe FROM images ORDER BY name",
 	/* Revokes a host's tokens of one kind: a boot's agent tokens (?2 = 0) or its installed
 	 * system's phone-home token (?2 = 1). */
 	[S_AGENT_DELETE_HOST] = "DELETE FROM agent_tokens WHERE host_id = ?1"
@@ -501,6 +504,7 @@ void image_free(struct image *im)
 	free(im->sha256);
 	free(im->file);
 	free(im->url);
+	free(im->recipe);
 	memset(im, 0, sizeof(*im));
 }
 
@@ -892,6 +896,7 @@ static int image_from_row(sqlite3_stmt *st, struct image *im)
 	im->file = column_strdup(st, 4);
 	im->url = column_strdup(st, 5);
 	im->created = sqlite3_column_int64(st, 6);
+	im->recipe = column_strdup(st, 7);
 	if (!im->name || !im->format || !im->sha256) {
 		image_free(im);
 		return err_set(-ENOMEM, "out of memory");
@@ -931,6 +936,7 @@ int db_image_insert(const struct image *im)
 	bind_text(st, 5, im->file);
 	bind_text(st, 6, im->url);
 	sqlite3_bind_int64(st, 7, (int64_t)time(NULL));
+	bind_text(st, 8, im->recipe);
 	rc = step_done(st);
 	if (rc == -EEXIST)
 		return err_set(-EEXIST, "an image named '%s' exists already; delete it first", im->name);

@@ -220,11 +220,13 @@ static bool string_field(json_t *o, const char *key, size_t max)
 /* Install settings: {"disk": {"serial"|"by_path"|"name": "..."}, "root_password_hash": "$...",
  * "network": {"mode": "dhcp"} | {"mode": "static", "address": "A/N", "gateway": "G",
  * "dns": ["..."]}, "cloud_init_user_data": "...", "kernel_args": "...",
- * "after": "reboot"|"poweroff"|"kexec"}; every key optional. */
+ * "after": "reboot"|"poweroff"|"kexec", "mirror": "http://..."}; every key optional. "mirror"
+ * replaces a recipe image's mirror for this host. */
 static int install_settings_check(json_t *v)
 {
 	static const char *const keys[] = { "disk", "root_password_hash", "network",
-					    "cloud_init_user_data", "kernel_args", "after", NULL };
+					    "cloud_init_user_data", "kernel_args", "after", "mirror", NULL };
+	const char *mirror = json_string_value(json_object_get(v, "mirror"));
 	json_t *disk = json_object_get(v, "disk"), *net = json_object_get(v, "network"), *after;
 	const char *mode, *hash;
 	int rc;
@@ -264,6 +266,10 @@ static int install_settings_check(json_t *v)
 						  strcmp(json_string_value(after), "poweroff") &&
 						  strcmp(json_string_value(after), "kexec"))))
 		return err_set(-EINVAL, "install.after must be reboot, poweroff or kexec");
+	if (json_object_get(v, "mirror") &&
+	    (!mirror || (strncmp(mirror, "http://", 7) && strncmp(mirror, "https://", 8)) ||
+	     !string_field(v, "mirror", 1024) || !template_value_safe(mirror) || strchr(mirror, ' ')))
+		return err_set(-EINVAL, "install.mirror must be an http:// or https:// Debian mirror URL");
 	return 0;
 }
 

@@ -29,7 +29,7 @@ struct upload {
 json_t *image_to_json(const struct image *im)
 {
 	char created[32], *url = NULL;
-	json_t *o;
+	json_t *o, *recipe = im->recipe ? json_loads(im->recipe, 0, NULL) : NULL;
 
 	time_iso8601((time_t)im->created, created);
 	if (!im->url && asprintf(&url, "%s/images/%s/%s", cfg.public_url, im->name, im->file) < 0)
@@ -37,10 +37,14 @@ json_t *image_to_json(const struct image *im)
 	o = json_pack("{s:s, s:s, s:s, s:o, s:s, s:s?, s:s?, s:s}",
 		      "name", im->name, "format", im->format, "sha256", im->sha256,
 		      "size", im->size >= 0 ? json_integer(im->size) : json_null(),
-		      "source", im->url ? "url" : "file",
+		      "source", im->url ? "url" : recipe ? "recipe" : "file",
 		      "file", im->file,
 		      "url", im->url ? im->url : url,
 		      "created", created);
+	/* base, suite, mirror, keyring, packages: what the recipe says */
+	if (o && json_is_object(recipe))
+		json_object_update_missing(o, recipe);
+	json_decref(recipe);
 	free(url);
 	return o;
 }
@@ -110,6 +114,18 @@ static int hash_stored_file(const char *name, const char *file, char sha[SHA256_
 	return 0;
 }
 
+/* What the recipe bundle DATA/images/NAME/FILE says, into *recipe (see recipe_bundle_read). */
+static int stored_recipe_read(const char *name, const char *file, char **recipe)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 130];
+	int rc;
+
+	if ((rc = images_dir(dir, sizeof(dir), name)) < 0)
+		return rc;
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	return recipe_bundle_read(path, recipe);
+}
+
 int images_register(json_t *req, struct image *out)
 {
 	const char *name, *url, *file, *sha, *format;
@@ -147,6 +163,9 @@ int images_register(json_t *req, struct image *out)
 		}
 		if ((rc = format_pick(format, url, fmt)) < 0)
 			return rc;
+		if (strcmp(fmt, "recipe") == 0)
+			return err_set(-EINVAL, "a recipe image is stored by anemosd: upload its folder "
+						"(anemosctl image add DIR)");
 	} else {
 		if (!name_is_safe(file))
 			return err_set(-EINVAL, "\"file\" must be a plain file name inside DATA/images/%s/", name);
@@ -157,6 +176,8 @@ int images_register(json_t *req, struct image *out)
 		if (sha && strcasecmp(sha, computed) != 0)
 			return err_set(-EINVAL, "%s has SHA-256 %s, not %s", file, computed, sha);
 		sha = computed;
+		if (strcmp(fmt, "recipe") == 0 && (rc = stored_recipe_read(name, file, &im.recipe)) < 0)
+			return rc;
 	}
 	im.name = (char *)name;
 	im.format = fmt;
@@ -165,12 +186,15 @@ int images_register(json_t *req, struct image *out)
 	im.file = (char *)file;
 	im.url = (char *)url;
 	if ((rc = db_begin()) < 0)
-		return rc;
+		goto out;
 	if ((rc = db_image_insert(&im)) < 0 || (rc = db_image_get(name, out)) < 0) {
 		db_rollback();
-		return rc;
+		goto out;
 	}
-	return db_commit();
+	rc = db_commit();
+out:
+	free(im.recipe);
+	return rc;
 }
 
 int images_delete(const char *name)
@@ -284,6 +308,7 @@ int upload_finish(struct upload *up, struct image *out)
 {
 	char sha[SHA256_HEX_LEN + 1], dir[PATH_MAX], path[PATH_MAX + 130];
 	struct image im = { 0 };
+	char *recipe = NULL;
 	int rc, dfd;
 
 	sha256_finish(up->sha, sha);
@@ -295,6 +320,11 @@ int upload_finish(struct upload *up, struct image *out)
 	if (fsync(up->fd) < 0) {
 		rc = err_set(-errno, "fsync failed: %s", strerror(errno));
 		goto out;
+	}
+	if (strcmp(up->format, "recipe") == 0) {
+		if ((rc = recipe_bundle_read(up->tmp_path, &recipe)) < 0)
+			goto out;
+		snprintf(up->file, sizeof(up->file), "%s.tar", sha);
 	}
 	if ((rc = images_dir(dir, sizeof(dir), up->name)) < 0)
 		goto out;
@@ -311,6 +341,7 @@ int upload_finish(struct upload *up, struct image *out)
 	im.sha256 = sha;
 	im.size = up->size;
 	im.file = up->file;
+	im.recipe = recipe;
 	if ((rc = db_image_insert(&im)) < 0) {
 		db_rollback();
 		goto out;
@@ -337,6 +368,7 @@ int upload_finish(struct upload *up, struct image *out)
 	}
 	log_info("image %s stored: %s, %lld bytes, sha256 %s", up->name, path, (long long)up->size, sha);
 out:
+	free(recipe);
 	upload_abort(up);
 	return rc;
 }

@@ -126,8 +126,9 @@ bool next_boot_valid(const char *action)
 	return false;
 }
 
+/* "recipe": a tar of a recipe folder, which the target builds itself (images.c). */
 static const char *const image_formats[] = {
-	"tar.zst", "tar.gz", "tar.xz", "tar", "raw.zst", "raw.gz", "raw.xz", "raw",
+	"tar.zst", "tar.gz", "tar.xz", "tar", "raw.zst", "raw.gz", "raw.xz", "raw", "recipe",
 };
 
 bool image_format_valid(const char *format)

@@ -6,6 +6,7 @@
 
 #include "anemosd.h"
 #include "log.h"
+#include "template_text.h"
 
 /* The templates of ipxe-scripts/, read once at start-up: a script never depends on a file
  * changing under a running server, and a broken template stops the server at start. */
@@ -90,69 +91,32 @@ bool template_value_safe(const char *value)
 	return true;
 }
 
-static const char *lookup(const struct tvar *vars, size_t nvars, const char *name, size_t len)
+/* The variables of one rendering, for template_expand. */
+struct tvars {
+	const struct tvar *vars;
+	size_t n;
+};
+
+static int lookup(void *cls, const char *name, size_t len, const char **value)
 {
-	for (size_t i = 0; i < nvars; i++)
-		if (strlen(vars[i].name) == len && memcmp(vars[i].name, name, len) == 0)
-			return vars[i].value;
-	return NULL;
+	const struct tvars *t = cls;
+
+	for (size_t i = 0; i < t->n; i++)
+		if (strlen(t->vars[i].name) == len && memcmp(t->vars[i].name, name, len) == 0) {
+			*value = t->vars[i].value;
+			return template_value_safe(*value) ? 0 : -EINVAL;
+		}
+	return -ENOENT;
 }
 
 char *template_render_text(const char *tpl, const struct tvar *vars, size_t nvars)
 {
-	size_t cap = strlen(tpl) + 256, o = 0;
-	char *out = malloc(cap);
-	const char *p = tpl;
+	struct tvars t = { vars, nvars };
+	char why[200], *out = template_expand(tpl, lookup, &t, why, sizeof(why));
 
-	if (!out) {
-		err_set(-ENOMEM, "out of memory");
-		return NULL;
-	}
-	while (*p) {
-		const char *open = strstr(p, "{{"), *close = NULL, *value = NULL;
-		size_t chunk = open ? (size_t)(open - p) : strlen(p), vlen = 0;
-
-		if (open) {
-			close = strstr(open + 2, "}}");
-			if (!close) {
-				err_set(-EINVAL, "template: unterminated '{{'");
-				goto fail;
-			}
-			value = lookup(vars, nvars, open + 2, (size_t)(close - open - 2));
-			if (!value) {
-				err_set(-EINVAL, "template: unknown variable '%.*s'", (int)(close - open - 2), open + 2);
-				goto fail;
-			}
-			if (!template_value_safe(value)) {
-				err_set(-EINVAL, "template: unsafe value for '%.*s'", (int)(close - open - 2), open + 2);
-				goto fail;
-			}
-			vlen = strlen(value);
-		}
-		if (o + chunk + vlen + 1 > cap) {
-			char *grown;
-
-			cap = (o + chunk + vlen + 1) * 2;
-			grown = realloc(out, cap);
-			if (!grown) {
-				err_set(-ENOMEM, "out of memory");
-				goto fail;
-			}
-			out = grown;
-		}
-		memcpy(out + o, p, chunk);
-		o += chunk;
-		if (!open)
-			break;
-		memcpy(out + o, value, vlen);
-		o += vlen;
-		p = close + 2;
-	}
-	out[o] = '\0';
+	if (!out)
+		err_set(strcmp(why, "out of memory") ? -EINVAL : -ENOMEM, "template: %s", why);
 	return out;
-fail:
-	free(out);
-	return NULL;
 }
 
 char *template_render(const char *name, const struct tvar *vars, size_t nvars)

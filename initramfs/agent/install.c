@@ -24,6 +24,7 @@
 
 #include <archive_entry.h>
 
+#include "build.h"
 #include "install.h"
 
 #define TARGET "/mnt/target"
@@ -812,7 +813,7 @@ int install_run(struct agent *a, json_t *plan, json_t *inventory)
 {
 	struct target t = { .a = a, .plan = plan, .unpack_dir = TARGET };
 	const char *format, *after;
-	bool raw, kexec_ready = false;
+	bool raw, recipe, kexec_ready = false;
 	time_t started = time(NULL);
 
 	t.settings = json_object_get(plan, "install");
@@ -820,6 +821,7 @@ int install_run(struct agent *a, json_t *plan, json_t *inventory)
 	t.uefi = access("/sys/firmware/efi", F_OK) == 0;
 	format = json_string_value(json_object_get(t.image, "format"));
 	raw = format && strncmp(format, "raw", 3) == 0;
+	recipe = format && strcmp(format, "recipe") == 0;
 	after = json_string_value(json_object_get(t.settings, "after"));
 	if (!after)
 		after = "reboot";
@@ -838,14 +840,25 @@ int install_run(struct agent *a, json_t *plan, json_t *inventory)
 	client_report(a, "info", "install", "installing image %s (%s) onto %s (%.1f GiB) for %s firmware",
 		      json_string_value(json_object_get(t.image, "name")), format ? format : "?", t.disk,
 		      (double)t.disk_size / 1073741824.0, t.uefi ? "UEFI" : "BIOS");
-	if (!raw && partition_and_format(&t) < 0)
-		goto fail;
-	if (stream_image(&t) < 0)
+	if (!raw) {
+		client_report(a, "info", "partition", "partition: %s as %s, ext4 root", t.disk,
+			      t.uefi ? "GPT with an EFI system partition" : "MBR");
+		if (partition_and_format(&t) < 0)
+			goto fail;
+	}
+	/* A recipe is built here from its mirror; any other image streams onto the disk. */
+	if ((recipe ? build_recipe(a, plan, TARGET, t.why, sizeof(t.why)) : stream_image(&t)) < 0)
 		goto fail;
 	if (raw && mount_raw_root(&t) < 0)
 		goto fail;
-	if (configure(&t) < 0 || (!raw && install_bootloader(&t) < 0))
+	client_report(a, "info", "configure", "configure: hostname, keys, network, per-host templates");
+	if (configure(&t) < 0 || templates_render(plan, TARGET, t.why, sizeof(t.why)) < 0)
 		goto fail;
+	if (!raw) {
+		client_report(a, "info", "bootloader", "bootloader: %s", t.uefi ? "systemd-boot on the ESP" : "extlinux and the MBR");
+		if (install_bootloader(&t) < 0)
+			goto fail;
+	}
 	if (strcmp(after, "kexec") == 0)
 		kexec_ready = kexec_load_installed(&t);
 	unmount_all(&t);

@@ -1,0 +1,360 @@
+/*
+ * A recipe image built on the target, the way the original project built systems: the
+ * recipe's bundle comes from anemosd (verified), its packages from the Debian mirror the
+ * plan names (verified: mirror.c), and the system is assembled on the mounted target disk
+ * by the very base scripts anemos-mkimg runs on a build host (lib/recipe_steps.h), so both
+ * ways give the same tree. Phases are reported as events, with package bytes and counts,
+ * at least once a second.
+ *
+ *   base=busybox      the kernel, busybox-static and the recipe's packages fetched and
+ *                     checked here, then unpacked by base/busybox.sh (ANEMOS_OFFLINE=1)
+ *   base=debootstrap  debootstrap from the mirror with the recipe's keyring, then
+ *                     base/debootstrap.sh's steps in a chroot
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "build.h"
+#include "recipe_steps.h"
+
+#define BUNDLE_MAX (256ULL << 20)
+#define DEB_MAX (1ULL << 30)
+
+int build_fail(struct build *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (b->why[0])
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(b->why, sizeof(b->why), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void build_progress(struct build *b, bool force)
+{
+	time_t now = time(NULL);
+	char msg[256];
+	json_t *ev;
+	long saved;
+
+	if ((!force && now - b->last_event < 1) || !b->a->token[0])
+		return;
+	b->last_event = now;
+	if (b->pkgs_total)
+		snprintf(msg, sizeof(msg), "%s: %d of %d packages, %.1f of %.1f MiB", b->phase, b->pkgs_done,
+			 b->pkgs_total, (double)b->bytes_done / 1048576.0, (double)b->bytes_total / 1048576.0);
+	else
+		snprintf(msg, sizeof(msg), "%s: %d packages, %.1f MiB fetched", b->phase, b->pkgs_done,
+			 (double)b->bytes_done / 1048576.0);
+	fprintf(stderr, "anemos-agent: %s\n", msg);
+	ev = json_pack("{s:s, s:s, s:s, s:I}", "phase", b->phase, "level", "info", "message", msg,
+		       "bytes", (json_int_t)b->bytes_done);
+	if (b->bytes_total)
+		json_object_set_new(ev, "total", json_integer((json_int_t)b->bytes_total));
+	saved = b->a->retry_for;
+	b->a->retry_for = 5; /* progress is worth a few seconds, never the build */
+	client_call(b->a, "POST", "/api/v1/agent/events", ev, 10, NULL);
+	b->a->retry_for = saved;
+	json_decref(ev);
+}
+
+/* Counts debootstrap's "I: Retrieving PACKAGE" lines as packages fetched. */
+static void note_line(struct build *b, const char *line)
+{
+	if (strncmp(line, "I: Retrieving ", 14) == 0 && !strstr(line, "Release") && !strstr(line, "Packages"))
+		b->pkgs_done++;
+}
+
+/* Runs argv with the output through a pipe: echoed, its tail kept, lines noted, and a
+ * progress event a second while it runs. */
+int build_run(struct build *b, const char *const argv[], char *out, size_t outsz)
+{
+	int fds[2], status;
+	char buf[4096], line[512];
+	size_t tail = 0, ll = 0;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) < 0 || (pid = fork()) < 0)
+		return build_fail(b, "cannot run %s: %s", argv[0], strerror(errno));
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		dup2(fds[1], 2);
+		execvp(argv[0], (char *const *)argv);
+		fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(fds[1]);
+	if (outsz)
+		out[0] = '\0';
+	for (;;) {
+		struct pollfd p = { .fd = fds[0], .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 1000) == 0) {
+			build_progress(b, false);
+			continue;
+		}
+		if ((n = read(fds[0], buf, sizeof(buf))) < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		fwrite(buf, 1, (size_t)n, stderr);
+		for (ssize_t i = 0; i < n; i++) {
+			if (outsz > 1) { /* the last outsz-1 bytes */
+				if (tail == outsz - 1) {
+					memmove(out, out + 1, outsz - 2);
+					tail--;
+				}
+				out[tail++] = buf[i];
+				out[tail] = '\0';
+			}
+			if (buf[i] == '\n' || ll == sizeof(line) - 1) {
+				line[ll] = '\0';
+				note_line(b, line);
+				ll = 0;
+			} else {
+				line[ll++] = buf[i];
+			}
+		}
+		build_progress(b, false);
+	}
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* The last non-empty line of text, for a failure message. */
+static const char *last_line(char *text)
+{
+	char *nl;
+
+	while ((nl = strrchr(text, '\n')) && !nl[1])
+		*nl = '\0';
+	return (nl = strrchr(text, '\n')) ? nl + 1 : text;
+}
+
+/* What the recipe says, read by sourcing it (it may compute its values). */
+struct recipe_vars {
+	char base[32], keyring[256], packages[8192];
+	bool provision;
+};
+
+static int read_recipe(struct build *b, struct recipe_vars *v)
+{
+	static const char script[] =
+		"cd " BUILD_WORK "/recipe && . ./recipe >/dev/null 2>&1 || exit 1\n"
+		"printf 'base=%s\\nkeyring=%s\\npackages=%s\\n' \"${base:-}\" \"${keyring:-}\" \"$(echo ${packages:-})\"\n"
+		"command -v provision >/dev/null 2>&1 && echo provision=1 || echo provision=0\n";
+	const char *argv[] = { BUILD_SHELL, "-c", script, NULL };
+	char out[8600], *p;
+
+	if (build_run(b, argv, out, sizeof(out)) != 0)
+		return build_fail(b, "the recipe fails when sourced by /bin/sh");
+	memset(v, 0, sizeof(*v));
+	for (p = strtok(out, "\n"); p; p = strtok(NULL, "\n")) {
+		if (!strncmp(p, "base=", 5))
+			snprintf(v->base, sizeof(v->base), "%s", p + 5);
+		else if (!strncmp(p, "keyring=", 8))
+			snprintf(v->keyring, sizeof(v->keyring), "%s", p + 8);
+		else if (!strncmp(p, "packages=", 9))
+			snprintf(v->packages, sizeof(v->packages), "%s", p + 9);
+		else if (!strcmp(p, "provision=1"))
+			v->provision = true;
+	}
+	if (strcmp(v->base, "busybox") && strcmp(v->base, "debootstrap"))
+		return build_fail(b, "the recipe's base=%s is neither busybox nor debootstrap", v->base);
+	if (strstr(v->keyring, "..") || v->keyring[0] == '/')
+		return build_fail(b, "the recipe's keyring=%s must name a file in its folder", v->keyring);
+	return 0;
+}
+
+/* The bundle from anemosd, checked against the plan's SHA-256, unpacked into the work folder. */
+static int fetch_bundle(struct build *b, json_t *image)
+{
+	const char *url = json_string_value(json_object_get(image, "url"));
+	const char *sha = json_string_value(json_object_get(image, "sha256"));
+	const char *mkdir_argv[] = { "mkdir", "-p", BUILD_WORK "/recipe", NULL };
+	const char *tar_argv[] = { "tar", "-x", "--no-same-owner", "-f", BUILD_WORK "/recipe.tar", "-C",
+				   BUILD_WORK "/recipe", NULL };
+	char out[512];
+
+	if (!url || !sha)
+		return build_fail(b, "the plan's recipe image lacks url or sha256");
+	if (build_run(b, mkdir_argv, out, sizeof(out)) != 0)
+		return build_fail(b, "cannot make %s/recipe: %s", BUILD_WORK, last_line(out));
+	if (mirror_fetch(b, false, url, BUILD_WORK "/recipe.tar", BUNDLE_MAX, sha, -1) < 0)
+		return -1;
+	if (build_run(b, tar_argv, out, sizeof(out)) != 0)
+		return build_fail(b, "cannot unpack the recipe bundle: %s", last_line(out));
+	return 0;
+}
+
+/* base=busybox: every package the base needs, fetched from the mirror into CACHE/debs as
+ * NAME_VERSION_ARCH.deb (Debian's pool names), verified; the kernel package named in
+ * CACHE/debs/kernel-package for base/busybox.sh. */
+static int fetch_packages(struct build *b, const char *cache, const char *packages)
+{
+	char names[8300], dir[320], path[700], url[2400], *tok, *save = NULL;
+	struct deb debs[256];
+	size_t n = 0;
+	int rc = -1;
+	FILE *f;
+
+	snprintf(names, sizeof(names), "linux-image-amd64 busybox-static %s", packages);
+	snprintf(dir, sizeof(dir), "%s/debs", cache);
+	if (mkdir(cache, 0755) < 0 || mkdir(dir, 0755) < 0)
+		return build_fail(b, "cannot make %s: %s", dir, strerror(errno));
+	for (tok = strtok_r(names, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		if (n + 2 > sizeof(debs) / sizeof(debs[0])) {
+			build_fail(b, "the recipe names more than %zu packages", sizeof(debs) / sizeof(debs[0]) - 2);
+			goto out;
+		}
+		if (mirror_resolve(b, tok, &debs[n++]) < 0)
+			goto out;
+		if (debs[n - 1].kernel) {
+			snprintf(path, sizeof(path), "%s/kernel-package", dir);
+			if (!(f = fopen(path, "we")) || fprintf(f, "%s\n", debs[n - 1].kernel) < 0 || fclose(f) != 0) {
+				build_fail(b, "cannot write %s", path);
+				goto out;
+			}
+			n++;
+			if (mirror_resolve(b, debs[n - 2].kernel, &debs[n - 1]) < 0)
+				goto out;
+		}
+	}
+	b->pkgs_total = (int)n;
+	for (size_t i = 0; i < n; i++)
+		b->bytes_total += (uint64_t)debs[i].size;
+	build_progress(b, true);
+	for (size_t i = 0; i < n; i++) {
+		const char *base = strrchr(debs[i].filename, '/') ? strrchr(debs[i].filename, '/') + 1 : debs[i].filename;
+
+		snprintf(url, sizeof(url), "%s/%s", b->mirror, debs[i].filename);
+		snprintf(path, sizeof(path), "%s/%s", dir, base);
+		if (mirror_fetch(b, true, url, path, DEB_MAX, debs[i].sha256, debs[i].size) < 0)
+			goto out;
+		b->pkgs_done++;
+	}
+	build_progress(b, true);
+	rc = 0;
+out:
+	for (size_t i = 0; i < n; i++)
+		deb_free(&debs[i]);
+	return rc;
+}
+
+/* The recipe's steps, as anemos-mkimg runs them, in the target root. */
+static int run_steps(struct build *b, const struct recipe_vars *v)
+{
+	char script[512], out[1024];
+	const char *argv[] = { BUILD_SHELL, "-c", script, NULL };
+
+	for (size_t i = 0; i < RECIPE_STEPS; i++) {
+		int status;
+
+		if (recipe_steps[i].provision_only && !v->provision)
+			continue;
+		if (strcmp(b->phase, recipe_steps[i].phase) != 0) {
+			b->phase = recipe_steps[i].phase;
+			client_report(b->a, "info", b->phase, "%s: running the recipe's %s step", b->phase,
+				      recipe_steps[i].name);
+		}
+		snprintf(script, sizeof(script), RECIPE_STEP_SCRIPT, recipe_steps[i].call);
+		if ((status = build_run(b, argv, out, sizeof(out))) != 0)
+			return build_fail(b, "the recipe's %s step failed (exit %d): %s", recipe_steps[i].name,
+					  status, last_line(out));
+	}
+	return 0;
+}
+
+/* The environment of the steps: what anemos-mkimg sets, pointed at the target. */
+static void step_environment(struct build *b, const char *cache, const struct recipe_vars *v)
+{
+	char path[600];
+
+	setenv("ROOT", b->root, 1);
+	setenv("CACHE", cache, 1);
+	setenv("RECIPE", BUILD_WORK "/recipe/recipe", 1);
+	setenv("RECIPE_DIR", BUILD_WORK "/recipe", 1);
+	snprintf(path, sizeof(path), "%s/work", cache);
+	mkdir(path, 0755);
+	setenv("MKIMG_WORK", path, 1);
+	snprintf(path, sizeof(path), "%s/%s.sh", BUILD_BASE_DIR, v->base);
+	setenv("MKIMG_BASE", path, 1);
+	setenv("ANEMOS_OFFLINE", "1", 1);
+	setenv("ANEMOS_MIRROR", b->mirror, 1);
+	setenv("TMPDIR", BUILD_WORK, 1);
+}
+
+int build_recipe(struct agent *a, json_t *plan, const char *root, char *why, size_t whysz)
+{
+	json_t *image = json_object_get(plan, "image");
+	const char *mirror = json_string_value(json_object_get(image, "mirror"));
+	const char *suite = json_string_value(json_object_get(image, "suite"));
+	char cache[300], keyring[600];
+	struct build b = { .a = a, .root = root, .phase = "bootstrap" };
+	struct recipe_vars v;
+	int rc = -1;
+
+	snprintf(b.work, sizeof(b.work), "%s", BUILD_WORK);
+	snprintf(b.suite, sizeof(b.suite), "%s", suite ? suite : "bookworm");
+	if (!mirror) {
+		build_fail(&b, "the recipe names no mirror: set mirror= in it, or the host's install.mirror");
+		goto out;
+	}
+	snprintf(b.mirror, sizeof(b.mirror), "%s", mirror);
+	while (b.mirror[0] && b.mirror[strlen(b.mirror) - 1] == '/')
+		b.mirror[strlen(b.mirror) - 1] = '\0';
+	snprintf(cache, sizeof(cache), "%s/.anemos-build", root);
+	client_report(a, "info", "bootstrap", "bootstrap: building %s from %s (suite %s) on this machine",
+		      json_string_value(json_object_get(image, "name")), b.mirror, b.suite);
+	if (fetch_bundle(&b, image) < 0 || read_recipe(&b, &v) < 0)
+		goto out;
+	if (v.keyring[0])
+		snprintf(keyring, sizeof(keyring), "%s/recipe/%s", BUILD_WORK, v.keyring);
+	else
+		snprintf(keyring, sizeof(keyring), "%s", DEBIAN_KEYRING);
+	setenv("ANEMOS_KEYRING", keyring, 1);
+	if (mirror_open(&b, keyring) < 0)
+		goto out;
+	if (strcmp(v.base, "busybox") == 0 && fetch_packages(&b, cache, v.packages) < 0)
+		goto out;
+	if (strcmp(v.base, "busybox") != 0 && mkdir(cache, 0755) < 0) {
+		build_fail(&b, "cannot make %s: %s", cache, strerror(errno));
+		goto out;
+	}
+	step_environment(&b, cache, &v);
+	if (run_steps(&b, &v) < 0)
+		goto out;
+	{
+		const char *rm_argv[] = { "rm", "-rf", cache, NULL };
+		char out[256];
+
+		if (build_run(&b, rm_argv, out, sizeof(out)) != 0) {
+			build_fail(&b, "cannot remove %s: %s", cache, last_line(out));
+			goto out;
+		}
+	}
+	b.phase = "provision";
+	client_report(a, "info", "provision", "provision: %s built here: %d packages, %.1f MiB fetched from %s",
+		      json_string_value(json_object_get(image, "name")), b.pkgs_done,
+		      (double)b.bytes_done / 1048576.0, b.mirror);
+	rc = 0;
+out:
+	if (rc < 0)
+		snprintf(why, whysz, "%s", b.why);
+	free(b.index);
+	return rc;
+}

@@ -1,0 +1,77 @@
+/* Building a recipe image on the target: the system bootstrapped from a verified Debian
+ * mirror straight onto the mounted target disk, by the same base scripts anemos-mkimg runs. */
+#ifndef ANEMOS_BUILD_H
+#define ANEMOS_BUILD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "agent.h"
+#include "crypto.h"
+
+#define BUILD_WORK "/run/anemos-build"          /* scratch in RAM: the bundle, indexes */
+#define BUILD_BASE_DIR "/usr/share/anemos/base"  /* images/base/ in the initramfs */
+#define DEBIAN_KEYRING "/usr/share/keyrings/debian-archive-keyring.gpg"
+/* The recipe's shell: dash, Debian's /bin/sh, as on the build hosts of anemos-mkimg (the
+ * initramfs's busybox ash would prefer its own applets to GNU tar and zstd). */
+#define BUILD_SHELL "/bin/dash"
+
+/* One build; everything in it is owned by it (build_recipe frees it). */
+struct build {
+	struct agent *a;
+	const char *root;          /* the mounted target root */
+	char work[64];             /* BUILD_WORK */
+	char mirror[1024];         /* base URL of the Debian mirror, no trailing '/' */
+	char suite[64];
+	char *index;               /* the verified Packages index, or NULL */
+	const char *phase;         /* the phase events are reported under */
+	uint64_t bytes_done, bytes_total;  /* package bytes fetched / to fetch */
+	int pkgs_done, pkgs_total;
+	time_t last_event;
+	char why[512];             /* the failure, for the operator */
+};
+
+/* A package as the verified index describes it; strings owned (deb_free). */
+struct deb {
+	char *name, *filename, *sha256;
+	char *kernel;              /* linux-image-amd64 only: the concrete kernel it depends on */
+	int64_t size;
+};
+
+/* build.c */
+/* Builds the recipe image of the plan (image: url, sha256, mirror; install settings) into
+ * root, reporting phases and progress as events. 0, or -1 with why (whysz bytes) set. The
+ * caller partitioned and mounted root before, and wipes the disk after a failure. */
+int build_recipe(struct agent *a, json_t *plan, const char *root, char *why, size_t whysz);
+/* Sets b->why (unless a failure is already recorded there); returns -1. */
+int build_fail(struct build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Posts a progress event for the current phase: at most one a second unless force. */
+void build_progress(struct build *b, bool force);
+/* Runs argv (no shell); its output (stdout and stderr) goes to the console and its last
+ * outsz-1 bytes into out. Returns its exit status, or -1 if it could not run. */
+int build_run(struct build *b, const char *const argv[], char *out, size_t outsz);
+
+/* mirror.c */
+/* Downloads url to path, at most max bytes, checking sha256 and size when given (NULL, -1:
+ * unchecked); network errors are retried a few times. count: the bytes are package bytes
+ * (b->bytes_done). 0, or -1 with b->why naming the URL; a failed file is removed. */
+int mirror_fetch(struct build *b, bool count, const char *url, const char *path, uint64_t max,
+		 const char *sha256, int64_t size);
+/* Fetches dists/SUITE/InRelease, verifies it with gpgv against keyring, then fetches the
+ * Packages index it signs and checks it: b->index. 0 or -1 with b->why. */
+int mirror_open(struct build *b, const char *keyring);
+/* What the index says of package name (after mirror_open). 0 or -1 with b->why. */
+int mirror_resolve(struct build *b, const char *name, struct deb *out);
+void deb_free(struct deb *d);
+
+/* templates.c */
+/* Renders every per-host template under root/etc/anemos/templates (NAME.template or
+ * NAME.makeimg.template) into root/NAME, with the plan's values; {{name}} is a variable
+ * (see the file for the names). An unknown variable fails with the file and the name:
+ * 0, or -1 with why. */
+int templates_render(json_t *plan, const char *root, char *why, size_t whysz);
+
+#endif

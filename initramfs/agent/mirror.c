@@ -1,0 +1,358 @@
+/*
+ * Packages from a Debian mirror, checked the way apt checks them: dists/SUITE/InRelease
+ * must carry a good signature by the recipe's keyring (gpgv), the Packages index must have
+ * the size and SHA-256 the signed Release gives it, and every .deb the size and SHA-256 the
+ * index gives it. Nothing unverified is ever kept: a file that fails a check is deleted and
+ * the failure names it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <archive.h>
+
+#include "build.h"
+
+#define INDEX_MAX (512ULL << 20)  /* an uncompressed Packages index */
+#define RELEASE_MAX (16ULL << 20)
+#define FETCH_TRIES 4
+
+/* One download into a file, hashed and bounded as it arrives. */
+struct fetch {
+	struct build *b;
+	bool count;            /* the bytes count towards the build's progress */
+	FILE *out;
+	struct sha256_ctx *sha;
+	uint64_t got, max;
+};
+
+static size_t fetch_write(char *data, size_t size, size_t n, void *cls)
+{
+	struct fetch *f = cls;
+	size_t len = size * n;
+
+	if (f->got + len > f->max || fwrite(data, 1, len, f->out) != len)
+		return 0; /* curl stops: too large, or the disk is full */
+	sha256_update(f->sha, data, len);
+	f->got += len;
+	if (f->count)
+		f->b->bytes_done += len;
+	build_progress(f->b, false);
+	return len;
+}
+
+/* A progress tick while curl waits for data, so that events keep coming once a second. */
+static int fetch_tick(void *cls, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct fetch *f = cls;
+
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	build_progress(f->b, false);
+	return 0;
+}
+
+/* One attempt; 0, or -1 with why (curl's error, or the HTTP status). */
+static int fetch_once(struct fetch *f, const char *url, char *why, size_t whysz)
+{
+	CURL *c = curl_easy_init();
+	char err[CURL_ERROR_SIZE] = "";
+	long status = 0;
+	CURLcode rc;
+
+	if (!c)
+		return snprintf(why, whysz, "out of memory"), -1;
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fetch_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, fetch_tick);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, f);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
+	/* A stalled mirror: less than 1 KiB/s for 60 s ends the attempt. */
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(c);
+	if (rc == CURLE_OK && status == 200)
+		return 0;
+	if (rc == CURLE_OK)
+		snprintf(why, whysz, "HTTP %ld", status);
+	else if (f->got >= f->max)
+		snprintf(why, whysz, "larger than %llu bytes", (unsigned long long)f->max);
+	else
+		snprintf(why, whysz, "%s", err[0] ? err : curl_easy_strerror(rc));
+	return -1;
+}
+
+int mirror_fetch(struct build *b, bool count, const char *url, const char *path, uint64_t max,
+		 const char *sha256, int64_t size)
+{
+	char got[SHA256_HEX_LEN + 1], why[256] = "";
+	struct fetch f = { .b = b, .count = count, .max = max };
+
+	for (int attempt = 1; attempt <= FETCH_TRIES; attempt++) {
+		if (count)
+			b->bytes_done -= f.got; /* a retry starts the file over */
+		f.got = 0;
+		if (!(f.out = fopen(path, "we")) || !(f.sha = sha256_new())) {
+			if (f.out)
+				fclose(f.out);
+			return build_fail(b, "cannot write %s: %s", path, strerror(errno));
+		}
+		if (fetch_once(&f, url, why, sizeof(why)) == 0 && fflush(f.out) == 0) {
+			fclose(f.out);
+			sha256_finish(f.sha, got);
+			if (sha256 && strcasecmp(got, sha256) != 0) {
+				unlink(path);
+				return build_fail(b, "%s: SHA-256 %s, but the signed index says %s", url, got, sha256);
+			}
+			if (size >= 0 && f.got != (uint64_t)size) {
+				unlink(path);
+				return build_fail(b, "%s: %llu bytes, but the signed index says %lld", url,
+						  (unsigned long long)f.got, (long long)size);
+			}
+			return 0;
+		}
+		fclose(f.out);
+		sha256_abort(f.sha);
+		unlink(path);
+		if (strncmp(why, "HTTP 4", 6) == 0)
+			break; /* the mirror does not have it: retrying will not help */
+		if (attempt < FETCH_TRIES)
+			sleep((unsigned)(attempt * 2));
+	}
+	return build_fail(b, "cannot download %s: %s", url, why);
+}
+
+/* Reads a whole small file into a new string. */
+static char *slurp(const char *path, uint64_t max)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	struct stat st;
+
+	if (f && fstat(fileno(f), &st) == 0 && (uint64_t)st.st_size <= max &&
+	    (buf = malloc((size_t)st.st_size + 1))) {
+		if (fread(buf, 1, (size_t)st.st_size, f) == (size_t)st.st_size)
+			buf[st.st_size] = '\0';
+		else
+			buf = (free(buf), NULL);
+	}
+	if (f)
+		fclose(f);
+	return buf;
+}
+
+/* gpgv over the clearsigned InRelease; the signed text into release_path. */
+static int verify_release(struct build *b, const char *inrelease, const char *keyring, const char *release_path)
+{
+	const char *argv[] = { "gpgv", "--keyring", keyring, "--output", release_path, inrelease, NULL };
+	char out[1024] = "";
+
+	unlink(release_path);
+	if (build_run(b, argv, out, sizeof(out)) != 0) {
+		char *nl;
+
+		/* gpgv's last words say why: "Can't check signature: No public key", "BAD signature" */
+		while ((nl = strrchr(out, '\n')) && !nl[1])
+			*nl = '\0';
+		return build_fail(b, "the mirror's dists/%s/InRelease has no good signature by %s: %s",
+				  b->suite, keyring, strrchr(out, '\n') ? strrchr(out, '\n') + 1 : out);
+	}
+	return 0;
+}
+
+/* The SHA-256 and size the signed Release gives for the file named `name`. */
+static int release_lookup(const char *release, const char *name, char sha[SHA256_HEX_LEN + 1], int64_t *size)
+{
+	const char *p = strstr(release, "\nSHA256:");
+	char hex[65], file[256];
+	long long sz;
+
+	if (!p)
+		return -ENOENT;
+	for (p = strchr(p + 1, '\n'); p && p[1] == ' '; p = strchr(p + 1, '\n'))
+		if (sscanf(p + 1, " %64s %lld %255s", hex, &sz, file) == 3 && strcmp(file, name) == 0) {
+			memcpy(sha, hex, sizeof(hex));
+			*size = sz;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+/* The value of "Field: value" in the stanza [s, end), as a new string, or NULL. */
+static char *field(const char *s, const char *end, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = s; p && p < end; p = memchr(p, '\n', (size_t)(end - p)), p = p ? p + 1 : NULL)
+		if ((size_t)(end - p) > n + 1 && strncmp(p, name, n) == 0 && p[n] == ':') {
+			const char *v = p + n + 1, *e;
+
+			while (*v == ' ')
+				v++;
+			e = memchr(v, '\n', (size_t)(end - v));
+			return strndup(v, (size_t)((e ? e : end) - v));
+		}
+	return NULL;
+}
+
+/* Decompresses the index at path (xz, gz or plain: libarchive tells) into a new string. */
+static char *index_text(const char *path)
+{
+	struct archive *ar = archive_read_new();
+	struct archive_entry *e;
+	size_t len = 0, cap = 1 << 20;
+	char *buf = malloc(cap);
+	la_ssize_t n;
+
+	archive_read_support_filter_all(ar);
+	archive_read_support_format_raw(ar);
+	if (!buf || archive_read_open_filename(ar, path, 65536) != ARCHIVE_OK ||
+	    archive_read_next_header(ar, &e) != ARCHIVE_OK)
+		goto fail;
+	while ((n = archive_read_data(ar, buf + len, cap - len - 1)) > 0) {
+		len += (size_t)n;
+		if (cap - len < 65536) {
+			char *grown = cap * 2 <= INDEX_MAX ? realloc(buf, cap * 2) : NULL;
+
+			if (!grown)
+				goto fail;
+			buf = grown;
+			cap *= 2;
+		}
+	}
+	if (n < 0)
+		goto fail;
+	buf[len] = '\0';
+	archive_read_free(ar);
+	return buf;
+fail:
+	archive_read_free(ar);
+	free(buf);
+	return NULL;
+}
+
+int mirror_open(struct build *b, const char *keyring)
+{
+	static const char *const indexes[] = { "Packages.xz", "Packages.gz", "Packages" };
+	char url[2300], path[512], sha[SHA256_HEX_LEN + 1], name[64], *release;
+	int64_t size = -1;
+	size_t i;
+
+	snprintf(url, sizeof(url), "%s/dists/%s/InRelease", b->mirror, b->suite);
+	snprintf(path, sizeof(path), "%s/InRelease", b->work);
+	if (mirror_fetch(b, false, url, path, RELEASE_MAX, NULL, -1) < 0)
+		return -1;
+	snprintf(url, sizeof(url), "%s/Release", b->work);
+	if (verify_release(b, path, keyring, url) < 0)
+		return -1;
+	if (!(release = slurp(url, RELEASE_MAX)))
+		return build_fail(b, "cannot read the verified Release");
+	{
+		char *suite = field(release, release + strlen(release), "Suite");
+		char *codename = field(release, release + strlen(release), "Codename");
+		bool match = (suite && !strcmp(suite, b->suite)) || (codename && !strcmp(codename, b->suite));
+
+		free(suite);
+		free(codename);
+		if (!match) {
+			free(release);
+			return build_fail(b, "the mirror's dists/%s/InRelease is signed for another suite", b->suite);
+		}
+	}
+	for (i = 0; i < sizeof(indexes) / sizeof(indexes[0]); i++) {
+		snprintf(name, sizeof(name), "main/binary-amd64/%s", indexes[i]);
+		if (release_lookup(release, name, sha, &size) == 0)
+			break;
+	}
+	free(release);
+	if (i == sizeof(indexes) / sizeof(indexes[0]))
+		return build_fail(b, "the mirror's Release lists no main/binary-amd64/Packages index");
+	snprintf(url, sizeof(url), "%s/dists/%s/%s", b->mirror, b->suite, name);
+	snprintf(path, sizeof(path), "%s/%s", b->work, indexes[i]);
+	if (mirror_fetch(b, false, url, path, INDEX_MAX, sha, size) < 0)
+		return -1;
+	if (!(b->index = index_text(path)))
+		return build_fail(b, "cannot read the mirror's %s", name);
+	unlink(path);
+	return 0;
+}
+
+/* The stanza of package `name` in the index, as [*start, *end). */
+static bool index_find(const char *index, const char *name, const char **start, const char **end)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = index; p && *p;) {
+		const char *e = strstr(p, "\n\n");
+
+		if (!e)
+			e = p + strlen(p);
+		if (strncmp(p, "Package: ", 9) == 0 && strncmp(p + 9, name, n) == 0 && p[9 + n] == '\n') {
+			*start = p;
+			*end = e;
+			return true;
+		}
+		p = *e ? e + 2 : NULL;
+	}
+	return false;
+}
+
+/* The first dependency of a kernel meta package that is a concrete kernel. */
+static char *kernel_of(const char *start, const char *end)
+{
+	char *dep = field(start, end, "Depends"), *tok, *save = NULL, *out = NULL;
+
+	for (tok = dep ? strtok_r(dep, ",|", &save) : NULL; tok && !out; tok = strtok_r(NULL, ",|", &save)) {
+		char name[128];
+
+		if (sscanf(tok, " %127[^ (]", name) == 1 && strncmp(name, "linux-image-", 12) == 0 &&
+		    name[12] >= '0' && name[12] <= '9')
+			out = strdup(name);
+	}
+	free(dep);
+	return out;
+}
+
+int mirror_resolve(struct build *b, const char *name, struct deb *out)
+{
+	const char *start, *end;
+	char *sz;
+
+	memset(out, 0, sizeof(*out));
+	if (!index_find(b->index, name, &start, &end))
+		return build_fail(b, "package %s is not in the mirror's index", name);
+	out->name = strdup(name);
+	out->filename = field(start, end, "Filename");
+	out->sha256 = field(start, end, "SHA256");
+	sz = field(start, end, "Size");
+	out->size = sz ? atoll(sz) : -1;
+	free(sz);
+	if (!out->name || !out->filename || !out->sha256 || out->size < 0 || strstr(out->filename, "..") ||
+	    strlen(out->sha256) != SHA256_HEX_LEN)
+		return build_fail(b, "package %s: the index gives no Filename, Size and SHA256", name);
+	if (strcmp(name, "linux-image-amd64") == 0 && !(out->kernel = kernel_of(start, end)))
+		return build_fail(b, "linux-image-amd64 in the mirror depends on no kernel package");
+	return 0;
+}
+
+void deb_free(struct deb *d)
+{
+	free(d->name);
+	free(d->filename);
+	free(d->sha256);
+	free(d->kernel);
+	memset(d, 0, sizeof(*d));
+}

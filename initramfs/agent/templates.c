@@ -1,0 +1,201 @@
+/*
+ * Per-host templates of recipes: files/PATH.template (or PATH.makeimg.template) is kept in
+ * the image as /etc/anemos/templates/PATH.template (images/base/files.sh) and rendered here,
+ * on the installed system, into /PATH with this host's values. The syntax is the iPXE
+ * scripts' ({{name}}, lib/template_text.h). Variables:
+ *   hostname, id, image            the host's name (or host-ID), its id, the image's name
+ *   mac, macs                      the first MAC, all of them (space-separated)
+ *   address, gateway, dns          install.network's static settings ("" under DHCP), or
+ *                                  for address under DHCP the IPv4 this boot got, if any
+ *   install.KEY                    any install setting that is a string, number or bool
+ * The rendered file takes the template's mode.
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "build.h"
+#include "template_text.h"
+
+#define TEMPLATES_DIR "/etc/anemos/templates"
+#define TEMPLATE_MAX (1 << 20)
+
+/* The values a template may use, each a string owned here. */
+struct vars {
+	json_t *values; /* name -> string */
+};
+
+static void set(struct vars *v, const char *name, const char *value)
+{
+	json_object_set_new(v->values, name, json_string(value ? value : ""));
+}
+
+/* The first IPv4 address of an interface that is up and not loopback. */
+static void current_address(char *out, size_t outsz)
+{
+	struct ifaddrs *ifs, *i;
+
+	out[0] = '\0';
+	if (getifaddrs(&ifs) < 0)
+		return;
+	for (i = ifs; i; i = i->ifa_next)
+		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && (i->ifa_flags & IFF_UP) &&
+		    !(i->ifa_flags & IFF_LOOPBACK)) {
+			inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, out, (socklen_t)outsz);
+			break;
+		}
+	freeifaddrs(ifs);
+}
+
+static void vars_fill(struct vars *v, json_t *plan)
+{
+	json_t *host = json_object_get(plan, "host"), *install = json_object_get(plan, "install");
+	json_t *net = json_object_get(install, "network"), *x;
+	const char *key, *hostname = json_string_value(json_object_get(host, "hostname"));
+	char buf[1024] = "";
+	size_t i, o = 0;
+
+	snprintf(buf, sizeof(buf), "host-%lld", (long long)json_integer_value(json_object_get(host, "id")));
+	set(v, "hostname", hostname ? hostname : buf);
+	snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(json_object_get(host, "id")));
+	set(v, "id", buf);
+	set(v, "image", json_string_value(json_object_get(json_object_get(plan, "image"), "name")));
+	buf[0] = '\0';
+	json_array_foreach(json_object_get(host, "macs"), i, x)
+		if (json_is_string(x) && o + strlen(json_string_value(x)) + 2 < sizeof(buf))
+			o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s", o ? " " : "", json_string_value(x));
+	set(v, "macs", buf);
+	set(v, "mac", json_string_value(json_array_get(json_object_get(host, "macs"), 0)));
+	if (json_string_value(json_object_get(net, "address"))) {
+		set(v, "address", json_string_value(json_object_get(net, "address")));
+	} else {
+		current_address(buf, sizeof(buf));
+		set(v, "address", buf);
+	}
+	set(v, "gateway", json_string_value(json_object_get(net, "gateway")));
+	buf[0] = '\0';
+	o = 0;
+	json_array_foreach(json_object_get(net, "dns"), i, x)
+		if (json_is_string(x) && o + strlen(json_string_value(x)) + 2 < sizeof(buf))
+			o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s", o ? " " : "", json_string_value(x));
+	set(v, "dns", buf);
+	json_object_foreach(install, key, x) {
+		char name[160];
+
+		snprintf(name, sizeof(name), "install.%s", key);
+		if (json_is_string(x))
+			set(v, name, json_string_value(x));
+		else if (json_is_boolean(x))
+			set(v, name, json_is_true(x) ? "true" : "false");
+		else if (json_is_integer(x)) {
+			snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(x));
+			set(v, name, buf);
+		}
+	}
+}
+
+static int lookup(void *cls, const char *name, size_t len, const char **value)
+{
+	struct vars *v = cls;
+	char key[160];
+
+	if (len >= sizeof(key))
+		return -ENOENT;
+	memcpy(key, name, len);
+	key[len] = '\0';
+	*value = json_string_value(json_object_get(v->values, key));
+	return *value ? 0 : -ENOENT;
+}
+
+/* Renders root/TEMPLATES_DIR/rel into root/OUT (rel without its suffix). */
+static int render_one(struct vars *v, const char *root, const char *rel, char *why, size_t whysz)
+{
+	char src[1200], dst[1200], tmp[1300], err[200], *text, *out;
+	size_t len = strlen(rel), cut = 0;
+	struct stat st;
+	FILE *f;
+
+	if (len > 17 && strcmp(rel + len - 17, ".makeimg.template") == 0)
+		cut = 17;
+	else if (len > 9 && strcmp(rel + len - 9, ".template") == 0)
+		cut = 9;
+	if (!cut)
+		return 0;
+	snprintf(src, sizeof(src), "%s%s/%s", root, TEMPLATES_DIR, rel);
+	snprintf(dst, sizeof(dst), "%s/%.*s", root, (int)(len - cut), rel);
+	snprintf(tmp, sizeof(tmp), "%s.anemos-new", dst);
+	if (lstat(src, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > TEMPLATE_MAX ||
+	    !(f = fopen(src, "re")))
+		return snprintf(why, whysz, "template /etc/anemos/templates/%s: not a readable file of at most 1 MiB", rel), -1;
+	text = calloc(1, (size_t)st.st_size + 1);
+	if (!text || fread(text, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+		fclose(f);
+		free(text);
+		return snprintf(why, whysz, "template /etc/anemos/templates/%s: cannot read it", rel), -1;
+	}
+	fclose(f);
+	out = template_expand(text, lookup, v, err, sizeof(err));
+	free(text);
+	if (!out)
+		return snprintf(why, whysz, "template /etc/anemos/templates/%s: %s", rel, err), -1;
+	/* The output replaces whatever is there, never following a symlink out of the root. */
+	unlink(tmp);
+	if (!(f = fopen(tmp, "wxe")) || fchmod(fileno(f), st.st_mode & 07777) < 0 ||
+	    fputs(out, f) < 0 || fclose(f) != 0 || rename(tmp, dst) < 0) {
+		snprintf(why, whysz, "cannot write /%.*s: %s", (int)(len - cut), rel, strerror(errno));
+		free(out);
+		return -1;
+	}
+	free(out);
+	fprintf(stderr, "anemos-agent: rendered /%.*s\n", (int)(len - cut), rel);
+	return 0;
+}
+
+/* Walks root/TEMPLATES_DIR/sub (depth bounded), rendering every template file. */
+static int walk(struct vars *v, const char *root, const char *sub, int depth, char *why, size_t whysz)
+{
+	char dir[1200], rel[512];
+	struct dirent *de;
+	DIR *d;
+	int rc = 0;
+
+	snprintf(dir, sizeof(dir), "%s%s%s%s", root, TEMPLATES_DIR, *sub ? "/" : "", sub);
+	if (!(d = opendir(dir)))
+		return errno == ENOENT && !*sub ? 0 : (snprintf(why, whysz, "cannot read %s", dir), -1);
+	while (rc == 0 && (de = readdir(d))) {
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if ((size_t)snprintf(rel, sizeof(rel), "%s%s%s", sub, *sub ? "/" : "", de->d_name) >= sizeof(rel))
+			continue;
+		snprintf(dir, sizeof(dir), "%s%s/%s", root, TEMPLATES_DIR, rel);
+		if (lstat(dir, &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode) && depth < 16)
+			rc = walk(v, root, rel, depth + 1, why, whysz);
+		else if (S_ISREG(st.st_mode))
+			rc = render_one(v, root, rel, why, whysz);
+	}
+	closedir(d);
+	return rc;
+}
+
+int templates_render(json_t *plan, const char *root, char *why, size_t whysz)
+{
+	struct vars v = { json_object() };
+	int rc;
+
+	vars_fill(&v, plan);
+	rc = walk(&v, root, "", 0, why, whysz);
+	json_decref(v.values);
+	return rc;
+}
