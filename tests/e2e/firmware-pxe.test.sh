@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# cost: 300
 # run-in: build/asan
 # The real network-boot path of a provisioning network, on a network the test builds itself:
 # a namespace with a bridge (192.0.2.1/24, TEST-NET-1) and a tap for QEMU, where dnsmasq

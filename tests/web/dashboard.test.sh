@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# cost: 15
+# lock: web
 # The dashboard in a real browser: Debian's chromium, driven by playwright-core, against a
 # real anemosd serving server/web/ with hosts seeded through the boot, agent and operator
 # APIs (inventories from the inventory fixtures). The checks themselves are in
