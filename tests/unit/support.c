@@ -43,6 +43,11 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 	return remove(path);
 }
 
+int remove_tree_at(const char *dir)
+{
+	return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int store_open(void **state)
 {
 	(void)state;
@@ -62,5 +67,5 @@ int store_close(void **state)
 {
 	(void)state;
 	db_shutdown();
-	return nftw(store_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return remove_tree_at(store_dir);
 }

@@ -15,5 +15,7 @@ const char *shown(const char *s);
 /* cmocka group setup/teardown: a fresh store (db_init) in store_dir, and its removal. */
 int store_open(void **state);
 int store_close(void **state);
+/* rm -r dir (no symlink followed): 0, or what nftw returned. */
+int remove_tree_at(const char *dir);
 
 #endif

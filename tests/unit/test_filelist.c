@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -166,14 +165,6 @@ static int make_node(const char *dir, const struct node *n)
 	return rc;
 }
 
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 /* *state: the test tree's folder, a fresh mkdtemp one (removed and freed by remove_tree). */
 static int make_tree(void **state)
 {
@@ -195,7 +186,7 @@ static int make_tree(void **state)
 
 static int remove_tree(void **state)
 {
-	int rc = nftw(*state, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	int rc = remove_tree_at(*state);
 
 	free(*state);
 	return rc;
