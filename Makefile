@@ -4,6 +4,7 @@
 #   make            build the programs
 #   make run        build and start the appliance on 127.0.0.1:8080 with data in ./var
 #   make test       every suite, normal and under ASan+UBSan; ends with "N passed, N failed"
+#   make check      unit and loopback integration suites of the normal build (T=NAME: one)
 #   make bench      benchmarks against nginx (not part of make test)
 
 BUILD    ?= build
@@ -41,7 +42,7 @@ SERVER_UNIT_BIN = $(filter-out $(INV_UNIT_BIN),$(UNIT_BIN))
 PROGRAMS = $(BUILD)/anemosd $(BUILD)/anemosctl $(BUILD)/anemos-inventory $(BUILD)/anemos-agent \
            $(BUILD)/anemos-mkimg $(if $(findstring sanitize,$(EXTRA_LDFLAGS)),,$(BUILD)/anemos-inventory-static)
 
-.PHONY: all deps test-deps run test test-slow unit bench clean initramfs images
+.PHONY: all deps test-deps run test test-slow check unit bench clean initramfs images
 all: deps $(PROGRAMS)
 
 # Installs missing Debian packages (and says which) before the first compile.
@@ -128,6 +129,11 @@ test: test-deps
 	@$(MAKE) --no-print-directory images IMAGES="tiny cloud"
 	@tests/run-all.sh
 
+# The fast loop: the unit tests and the loopback integration suites of the normal build (no
+# QEMU); T=NAME runs the suites whose label ends in NAME (make check T=recipe).
+check: all unit
+	@ANEMOS_SUITES='^build (unit|integration) $(if $(T),.*$(T)$$,)' tests/run-all.sh
+
 # The slow suite: the debian image (debootstrap, a few minutes) installed and booted in QEMU.
 test-slow: all
 	@deploy/install-deps.sh slow
@@ -142,6 +148,8 @@ bench: all
 	@bench/run.sh $(BUILD)
 	@$(MAKE) --no-print-directory images IMAGES=tiny
 	@bench/install.sh $(BUILD)
+	@$(MAKE) --no-print-directory initramfs
+	@bench/recipe.sh $(BUILD)
 
 clean:
 	rm -rf build

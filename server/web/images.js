@@ -93,7 +93,11 @@ export function imagesView(root) {
 			h('td', { class: 'c-sha' }, mono(img.sha256, { title: img.sha256 })),
 			h('td', { class: 'c-url' }, img.source === 'url'
 				? h('a', { href: img.url, class: 'mono small', rel: 'noreferrer noopener', target: '_blank' }, img.url)
-				: h('span', { class: 'small' }, 'stored on anemosd')),
+				: img.source === 'recipe'
+					? h('span', { class: 'small recipe-src', title: img.packages ? `packages: ${img.packages}` : null },
+						`recipe (${img.base}, ${img.suite}): each target builds it from `,
+						img.mirror ? h('span', { class: 'mono' }, img.mirror) : 'its install.mirror')
+					: h('span', { class: 'small' }, 'stored on anemosd')),
 			h('td', { class: 'num' }, n ? h('a', { href: `#/hosts?q=${encodeURIComponent(img.name)}` }, `${n} host${n === 1 ? '' : 's'}`) : h('span', { class: 'muted' }, 'none')),
 			h('td', null, timeEl(img.created)),
 			h('td', { class: 'c-act' }, del));

@@ -283,6 +283,8 @@ try {
 		await page.click('nav a[data-nav=images]');
 		await page.waitForSelector('table.images tbody tr[data-name="debian-12"]');
 		assert((await page.innerText('table.images')).includes('raw.zst'), 'format missing');
+		const recipe = await page.innerText('table.images tbody tr[data-name="tiny-built"]');
+		assert(recipe.includes('recipe (busybox, bookworm): each target builds it from its install.mirror'), `recipe row: ${recipe}`);
 		await page.fill('#img-url', 'http://192.0.2.10/images/alma-9.tar.xz');
 		assert(await page.inputValue('#img-name') === 'alma-9' && await page.inputValue('#img-format') === 'tar.xz', 'name and format not guessed from the URL');
 		await page.fill('#img-sha', 'ab'.repeat(32));

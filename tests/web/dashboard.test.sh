@@ -41,6 +41,7 @@ done
 sha() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 api POST /api/v1/images '{"name":"debian-12","url":"http://192.0.2.10/images/debian-12.raw.zst","sha256":"'"$(sha debian)"'","format":"raw.zst"}' >/dev/null
 api POST /api/v1/images '{"name":"ubuntu-24.04","url":"http://192.0.2.10/images/ubuntu-24.04.tar.zst","sha256":"'"$(sha ubuntu)"'","format":"tar.zst"}' >/dev/null
+"$ANEMOSCTL" image add "$ROOT/images/tiny" --name tiny-built >/dev/null   # a recipe image
 
 inventory_of() { "$BUILD/anemos-inventory" --root "$ROOT/tests/fixtures/inventory/$1"; }
 R640=$(inventory_of server-4dimm-bios) || { fail "fixture inventory"; exit 1; }
