@@ -137,10 +137,8 @@ base_finish() {
 	cp -a "$ROOT/lib/modules/$kver" "$stage/lib/modules/"
 	cp "$BASE_DIR/busybox-initrd.init" "$stage/init"
 	chmod 755 "$stage/init"
-	if [ "$(id -u)" = 0 ]; then
-		mknod -m 600 "$stage/dev/console" c 5 1
-		mknod -m 666 "$stage/dev/null" c 1 3
-	fi
+	# No device nodes: the cpio carries no device numbers (--ignore-devno would zero theirs);
+	# the init mounts devtmpfs before it opens anything.
 	(
 		cd "$stage"
 		find . -exec touch -h -d @946684800 {} +

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
+# run-in: build/asan
+# cost: 280
+# lock: mirror-cache
 # Recipes built on the target: the `tiny` recipe is registered as a recipe image (a bundle of
 # its folder, plus the test mirror's keyring and a per-host template); a BIOS and a UEFI
 # machine with empty disks boot the Anemos environment, fetch the kernel and busybox from a
 # signed local Debian mirror, check them, build the system on their own disks, reboot from
 # disk and phone home: deployed. On the disks: the plan's hostname and key, the rendered
 # template, and the same file list as anemos-mkimg's prebuilt `tiny`. A machine pointed at a
-# mirror signed by another key fails, the event names the signature, and its disk is wiped.
-# run-in: build/asan
+# mirror signed by another key fails, the event names the signature, and its disk is wiped;
+# so does one whose mirror serves a package other than the one its signed index describes.
 source "$(dirname "$0")/../integration/lib.sh"
 source "$ROOT/tests/lib/mirror.sh"
 for f in /usr/bin/qemu-system-x86_64 /usr/share/OVMF/OVMF_CODE_4M.fd /usr/sbin/sfdisk /usr/bin/gpgv; do
@@ -25,9 +28,14 @@ mirror_build "$WORK/mirror" linux-image-amd64 busybox-static || { fail "the test
 cp -a "$WORK/mirror" "$WORK/other"
 mirror_sign_with_other_key "$WORK/other" || { fail "the other-key mirror signs"; exit 1; }
 mv "$WORK/other/debian" "$WORK/mirror/other-key"
+# ... and one whose busybox package is not the one its signed index describes.
+cp -a "$WORK/mirror/debian" "$WORK/mirror/bad-hash"
+TAMPERED=$(cd "$WORK/mirror/bad-hash" && find pool -name 'busybox-static_*.deb')
+printf 'tampered' >>"$WORK/mirror/bad-hash/$TAMPERED"
 mirror_serve "$WORK/mirror" || { fail "the test mirror serves"; exit 1; }
 GOOD=http://10.0.2.2:$MIRROR_PORT/debian
 BAD=http://10.0.2.2:$MIRROR_PORT/other-key
+BADHASH=http://10.0.2.2:$MIRROR_PORT/bad-hash
 
 PORT=$(free_port)
 anemosd_start --boot-dir "$BOOT" --public-url "http://10.0.2.2:$PORT" \
@@ -83,9 +91,9 @@ mount_root() {
 	mount -o "ro,noload,loop,offset=$((start * 512)),sizelimit=$((size * 512))" "$1" "$3"
 }
 
-declare -A MACS=([bios]=52:54:00:e5:00:10 [uefi]=52:54:00:e5:00:20 [badkey]=52:54:00:e5:00:30)
-for m in bios uefi badkey; do
-	mirror=$GOOD; [ "$m" = badkey ] && mirror=$BAD
+declare -A MACS=([bios]=52:54:00:e5:00:10 [uefi]=52:54:00:e5:00:20 [badkey]=52:54:00:e5:00:30 [badhash]=52:54:00:e5:00:40)
+for m in bios uefi badkey badhash; do
+	mirror=$GOOD; [ "$m" = badkey ] && mirror=$BAD; [ "$m" = badhash ] && mirror=$BADHASH
 	api POST /api/v1/hosts "$(jq -cn --arg mac "${MACS[$m]}" --arg k "$KEY" --arg h "built-$m" --arg u "$mirror" \
 		'{mac: $mac, hostname: $h, next_boot: "install", image: "tiny-recipe", once: true,
 		  ssh_authorized_keys: [$k], install: {mirror: $u}}')" >/dev/null
@@ -95,18 +103,26 @@ power_on bios bios "${MACS[bios]}" "$WORK/disk-bios.raw"
 power_on uefi uefi "${MACS[uefi]}" "$WORK/disk-uefi.raw"
 power_on badkey bios "${MACS[badkey]}" "$WORK/disk-badkey.raw"
 
-# The other key: failed, the signature named, the disk wiped.
-if wait_until 600 status_is "${MACS[badkey]}" failed; then
-	ok "mirror signed by another key: the host is failed ($(secs "$t0" "$(now)") s)"
-	expect_match "... the event names the signature" 'InRelease has no good signature by .*mirror.gpg: .*(No public key|public key not found)' "$(events "${MACS[badkey]}")"
-	wait_until 60 grep -q 'wiped' "$WORK/console-badkey.log"
-	kill "${PIDS[badkey]}" 2>/dev/null; wait "${PIDS[badkey]}" 2>/dev/null; unset 'PIDS[badkey]'
-	expect_eq "... the disk's partition table is gone (first MiB zero)" 0 "$(head -c 1048576 "$WORK/disk-badkey.raw" | tr -d '\0' | wc -c)"
-	check "... sfdisk finds no partition table" bash -c "! sfdisk -d '$WORK/disk-badkey.raw' 2>/dev/null | grep -q start="
-else
-	fail "mirror signed by another key: the host is failed within 600 s" "status $(host_field "${MACS[badkey]}" .status)"
-	console_tail badkey
-fi
+# refused NAME WHAT REGEX: the host failed, the event says why, the disk is wiped.
+refused() {
+	local m=$1
+	if wait_until 600 status_is "${MACS[$m]}" failed; then
+		ok "$2: the host is failed ($(secs "$t0" "$(now)") s)"
+		expect_match "... the event names it" "$3" "$(events "${MACS[$m]}")"
+		wait_until 60 grep -q 'wiped' "$WORK/console-$m.log"
+		kill "${PIDS[$m]}" 2>/dev/null; wait "${PIDS[$m]}" 2>/dev/null; unset "PIDS[$m]"
+		expect_eq "... the disk's partition table is gone (first MiB zero)" 0 "$(head -c 1048576 "$WORK/disk-$m.raw" | tr -d '\0' | wc -c)"
+		check "... sfdisk finds no partition table" bash -c "! sfdisk -d '$WORK/disk-$m.raw' 2>/dev/null | grep -q start="
+	else
+		fail "$2: the host is failed within 600 s" "status $(host_field "${MACS[$m]}" .status)"
+		console_tail "$m"
+	fi
+}
+refused badkey "mirror signed by another key" 'InRelease has no good signature by .*mirror.gpg: .*(No public key|public key not found)'
+# The machines that build share the two cores; the tampered package's comes after.
+power_on badhash bios "${MACS[badhash]}" "$WORK/disk-badhash.raw"
+refused badhash "a package that is not the one the signed index describes" \
+	"bad-hash/$(sed 's/[.+]/\\&/g' <<<"$TAMPERED"): SHA-256 [0-9a-f]{64}, but the signed index says [0-9a-f]{64}"
 
 # Built on their own disks: the install ends with a reboot, which ends QEMU.
 if wait_until 900 installs_over bios uefi; then :; fi
