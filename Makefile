@@ -35,9 +35,11 @@ MKIMG_OBJ  = $(MKIMG_SRC:%.c=$(BUILD)/obj/%.o)
 # The unit tests link the server's objects except its main().
 SERVER_LIB_OBJ = $(filter-out $(BUILD)/obj/server/main.o,$(SERVER_OBJ))
 UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-# Inventory tests link the inventory library; every other unit test links the server.
+# Inventory tests link the inventory library, agent tests the agent's pure parts; every
+# other unit test links the server.
 INV_UNIT_BIN    = $(filter $(BUILD)/tests/test_inventory%,$(UNIT_BIN))
-SERVER_UNIT_BIN = $(filter-out $(INV_UNIT_BIN),$(UNIT_BIN))
+AGENT_UNIT_BIN  = $(filter $(BUILD)/tests/test_agent_%,$(UNIT_BIN))
+SERVER_UNIT_BIN = $(filter-out $(INV_UNIT_BIN) $(AGENT_UNIT_BIN),$(UNIT_BIN))
 
 PROGRAMS = $(BUILD)/anemosd $(BUILD)/anemosctl $(BUILD)/anemos-inventory $(BUILD)/anemos-agent \
            $(BUILD)/anemos-mkimg $(if $(findstring sanitize,$(EXTRA_LDFLAGS)),,$(BUILD)/anemos-inventory-static)
@@ -91,6 +93,11 @@ $(INV_UNIT_BIN): $(BUILD)/tests/%: tests/unit/%.c $(INV_LIB_OBJ) $(LIB_OBJ)
 	$(CC) $(CPPFLAGS) -Iinventory -Itests/unit $(CFLAGS) $$(pkg-config --cflags jansson cmocka) \
 		-DFIXTURES=\"$(CURDIR)/tests/fixtures\" -o $@ $^ $(LDFLAGS) $$(pkg-config --libs jansson libcrypto cmocka)
 
+$(AGENT_UNIT_BIN): $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/obj/initramfs/agent/templates.o $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Iinitramfs/agent -Iinventory $(CFLAGS) $$(pkg-config --cflags jansson libcurl cmocka) \
+		-o $@ $^ $(LDFLAGS) $$(pkg-config --libs jansson libcrypto cmocka)
+
 $(SERVER_UNIT_BIN): $(BUILD)/tests/%: tests/unit/%.c tests/unit/support.c $(SERVER_LIB_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Iserver -Itests/unit $(CFLAGS) $$(pkg-config --cflags $(PKGS) cmocka) -o $@ $^ \
@@ -134,12 +141,15 @@ test: test-deps
 check: all unit
 	@ANEMOS_SUITES='^build (unit|integration) $(if $(T),.*$(T)$$,)' tests/run-all.sh
 
-# The slow suite: the debian image (debootstrap, a few minutes) installed and booted in QEMU.
+# The slow suites: the debian image (debootstrap, a few minutes) installed and booted in QEMU,
+# and the debian recipe built on two targets through the package cache (about an hour).
 test-slow: all
 	@deploy/install-deps.sh slow
 	@$(MAKE) --no-print-directory initramfs
 	@$(MAKE) --no-print-directory images IMAGES="tiny debian"
-	@ANEMOS_BUILD=$(BUILD) bash tests/slow/debian.test.sh | tee build/test-slow.log; \
+	@for t in tests/slow/debian.test.sh tests/slow/recipe-debian.test.sh; do \
+		echo "# $$t"; ANEMOS_BUILD=$(BUILD) bash $$t; \
+	done | tee build/test-slow.log; \
 		grep -q '^not ok' build/test-slow.log && exit 1; \
 		echo "$$(grep -c '^ok' build/test-slow.log) passed, $$(grep -c '^not ok' build/test-slow.log) failed"
 

@@ -331,21 +331,32 @@ out:
  */
 static int bundle_recipe(const char *dir, const char *out, char *name, size_t namesz)
 {
+	static char *const bundle_env[] = { "PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C.UTF-8",
+					    "TMPDIR=/tmp", NULL };
 	int fds[2], status, rc = 0;
 	ssize_t n;
 	size_t len = 0;
 	pid_t pid;
 
-	if (pipe(fds) < 0 || (pid = fork()) < 0) {
+	if (pipe(fds) < 0) {
 		rc = -errno;
 		warn("cannot run the recipe bundler");
+		return rc;
+	}
+	if ((pid = fork()) < 0) {
+		rc = -errno;
+		warn("cannot run the recipe bundler");
+		close(fds[0]);
+		close(fds[1]);
 		return rc;
 	}
 	if (pid == 0) {
 		dup2(fds[1], STDOUT_FILENO);
 		close(fds[0]);
 		close(fds[1]);
-		execl("/bin/sh", "sh", "-c", recipe_bundle_sh, "recipe-bundle.sh", dir, out, (char *)NULL);
+		/* The recipe is sourced to read its name: it gets no token, nothing of ours. */
+		execle("/bin/sh", "sh", "-c", recipe_bundle_sh, "recipe-bundle.sh", dir, out, (char *)NULL,
+		       bundle_env);
 		_exit(127);
 	}
 	close(fds[1]);

@@ -55,7 +55,13 @@ elif [ -f IMGBUILD ]; then
 		echo "suite=$(quote "$(var suite)")"
 		echo "packages=$(quote "$(var packages)")"
 		if [ "$(var provision)" = 1 ]; then
+			# IMGBUILD is bash: its provision() runs in bash (minbase has it), whatever sh is.
+			echo "provision() {"
+			echo "	bash -s <<'ANEMOS_IMGBUILD_PROVISION'"
 			bash -c '. ./IMGBUILD >/dev/null; declare -f provision'
+			echo "provision"
+			echo "ANEMOS_IMGBUILD_PROVISION"
+			echo "}"
 		fi
 	} >"$stage/recipe"
 	rm -f "$stage/.imgbuild.vars" "$stage/.imgbuild.err"

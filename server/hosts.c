@@ -268,8 +268,9 @@ static int install_settings_check(json_t *v)
 		return err_set(-EINVAL, "install.after must be reboot, poweroff or kexec");
 	if (json_object_get(v, "mirror") &&
 	    (!mirror || (strncmp(mirror, "http://", 7) && strncmp(mirror, "https://", 8)) ||
-	     !string_field(v, "mirror", 1024) || !template_value_safe(mirror) || strchr(mirror, ' ')))
-		return err_set(-EINVAL, "install.mirror must be an http:// or https:// Debian mirror URL");
+	     !string_field(v, "mirror", 900) || !template_value_safe(mirror) || strpbrk(mirror, " @")))
+		return err_set(-EINVAL, "install.mirror must be an http:// or https:// Debian mirror URL "
+					"(at most 900 characters, no user:password@)");
 	return 0;
 }
 

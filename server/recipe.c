@@ -144,8 +144,9 @@ static int recipe_meta_check(json_t *meta, bool has_keyring)
 			       base ? base : "(none)");
 	if (mirror && strncmp(mirror, "http://", 7) && strncmp(mirror, "https://", 8))
 		return err_set(-EINVAL, "recipe: mirror=%s must be an http:// or https:// URL", mirror);
-	if (mirror && !template_value_safe(mirror))
-		return err_set(-EINVAL, "recipe: mirror= must not hold spaces, quotes or shell characters");
+	if (mirror && (!template_value_safe(mirror) || strpbrk(mirror, " @") || strlen(mirror) > 900))
+		return err_set(-EINVAL, "recipe: mirror= must be a plain URL (no spaces, quotes, shell "
+					"characters or user:password@; at most 900 characters)");
 	if (keyring && !has_keyring)
 		return err_set(-EINVAL, "recipe: keyring=%s is not a file in the recipe's folder", keyring);
 	if (suite && !name_is_safe(suite))
@@ -196,8 +197,9 @@ static int bundle_walk(struct archive *ar, char **recipe, char ***files, size_t 
 			return err_set(-EINVAL, "recipe bundle: '%s' is not a file, folder or symlink", p);
 		if ((bytes += archive_entry_size(e)) > BUNDLE_BYTES_MAX)
 			return err_set(-E2BIG, "recipe bundle: more than %lld MiB unpacked", BUNDLE_BYTES_MAX >> 20);
-		if (type == AE_IFREG && strcmp(p, "recipe") == 0 &&
-		    (rc = read_recipe(ar, archive_entry_size(e), recipe)) < 0)
+		if (strcmp(p, "recipe") == 0 && (type != AE_IFREG || *recipe))
+			return err_set(-EINVAL, "recipe bundle: 'recipe' must be one regular file");
+		if (strcmp(p, "recipe") == 0 && (rc = read_recipe(ar, archive_entry_size(e), recipe)) < 0)
 			return rc;
 		if (type == AE_IFREG) {
 			char **grown = realloc(*files, (*nfiles + 1) * sizeof(**files));

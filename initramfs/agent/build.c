@@ -3,8 +3,10 @@
  * recipe's bundle comes from anemosd (verified), its packages from the Debian mirror the
  * plan names (verified: mirror.c), and the system is assembled on the mounted target disk
  * by the very base scripts anemos-mkimg runs on a build host (lib/recipe_steps.h), so both
- * ways give the same tree. Phases are reported as events, with package bytes and counts,
- * at least once a second.
+ * ways give the same tree. Phases are reported as events, with package bytes and counts:
+ * once a second while they change, every PROGRESS_IDLE seconds while they do not (a
+ * debootstrap build unpacks and configures for many minutes, and a host keeps only its
+ * newest 1000 events: the install's first ones must survive it).
  *
  *   base=busybox      the kernel, busybox-static and the recipe's packages fetched and
  *                     checked here, then unpacked by base/busybox.sh (ANEMOS_OFFLINE=1)
@@ -26,6 +28,7 @@
 #include "recipe_steps.h"
 
 #define BUNDLE_MAX (256ULL << 20)
+#define PROGRESS_IDLE 30 /* seconds between progress events that report no change */
 #define DEB_MAX (1ULL << 30)
 
 int build_fail(struct build *b, const char *fmt, ...)
@@ -47,9 +50,15 @@ void build_progress(struct build *b, bool force)
 	json_t *ev;
 	long saved;
 
-	if ((!force && now - b->last_event < 1) || !b->a->token[0])
+	bool changed = b->bytes_done != b->last_bytes || b->pkgs_done != b->last_pkgs || b->phase != b->last_phase;
+
+	if ((!force && (now - b->last_event < 1 || (!changed && now - b->last_event < PROGRESS_IDLE))) ||
+	    !b->a->token[0])
 		return;
 	b->last_event = now;
+	b->last_bytes = b->bytes_done;
+	b->last_pkgs = b->pkgs_done;
+	b->last_phase = b->phase;
 	if (b->pkgs_total)
 		snprintf(msg, sizeof(msg), "%s: %d of %d packages, %.1f of %.1f MiB", b->phase, b->pkgs_done,
 			 b->pkgs_total, (double)b->bytes_done / 1048576.0, (double)b->bytes_total / 1048576.0);
@@ -68,24 +77,44 @@ void build_progress(struct build *b, bool force)
 	json_decref(ev);
 }
 
-/* Counts debootstrap's "I: Retrieving PACKAGE" lines as packages fetched. */
+/* Counts the packages base=debootstrap downloads itself, from what it prints, with the sizes
+ * the verified index gives them (bytes): debootstrap's "I: Retrieving NAME VERSION" and
+ * apt-get's "Get:N URI SUITE/COMPONENT ARCH NAME ARCH VERSION [SIZE]". Index files have
+ * fewer words there ("I: Retrieving InRelease", "Get:1 URI bookworm InRelease [...]"). */
 static void note_line(struct build *b, const char *line)
 {
-	if (strncmp(line, "I: Retrieving ", 14) == 0 && !strstr(line, "Release") && !strstr(line, "Packages"))
-		b->pkgs_done++;
+	char name[128], version[128];
+	int end = 0;
+
+	if (!(sscanf(line, "I: Retrieving %127s %127s%n", name, version, &end) == 2 && end > 0) &&
+	    !(sscanf(line, "Get:%*u %*s %*s %*s %127s %*s %127s [%n", name, version, &end) == 2 && end > 0))
+		return;
+	b->pkgs_done++;
+	if (b->index) {
+		int64_t size = mirror_size(b, name);
+
+		if (size > 0)
+			b->bytes_done += (uint64_t)size;
+	}
 }
 
 /* Runs argv with the output through a pipe: echoed, its tail kept, lines noted, and a
  * progress event a second while it runs. */
 int build_run(struct build *b, const char *const argv[], char *out, size_t outsz)
 {
-	int fds[2], status;
+	int fds[2], status = 0;
 	char buf[4096], line[512];
 	size_t tail = 0, ll = 0;
+	bool reaped = false;
 	pid_t pid;
 
-	if (pipe2(fds, O_CLOEXEC) < 0 || (pid = fork()) < 0)
+	if (pipe2(fds, O_CLOEXEC) < 0)
 		return build_fail(b, "cannot run %s: %s", argv[0], strerror(errno));
+	if ((pid = fork()) < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return build_fail(b, "cannot run %s: %s", argv[0], strerror(errno));
+	}
 	if (pid == 0) {
 		dup2(fds[1], 1);
 		dup2(fds[1], 2);
@@ -102,6 +131,11 @@ int build_run(struct build *b, const char *const argv[], char *out, size_t outsz
 
 		if (poll(&p, 1, 1000) == 0) {
 			build_progress(b, false);
+			/* Exited, but something it started still holds the pipe: done all the same. */
+			if (waitpid(pid, &status, WNOHANG) == pid) {
+				reaped = true;
+				break;
+			}
 			continue;
 		}
 		if ((n = read(fds[0], buf, sizeof(buf))) < 0 && errno == EINTR)
@@ -129,7 +163,7 @@ int build_run(struct build *b, const char *const argv[], char *out, size_t outsz
 		build_progress(b, false);
 	}
 	close(fds[0]);
-	while (waitpid(pid, &status, 0) < 0)
+	while (!reaped && waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return -1;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -147,34 +181,47 @@ static const char *last_line(char *text)
 
 /* What the recipe says, read by sourcing it (it may compute its values). */
 struct recipe_vars {
-	char base[32], keyring[256], packages[8192];
+	char base[32], suite[64], keyring[256], packages[8192];
 	bool provision;
 };
 
-static int read_recipe(struct build *b, struct recipe_vars *v)
+static int read_recipe(struct build *b, const char *plan_base, struct recipe_vars *v)
 {
+	size_t n = 0, max = 1;
 	static const char script[] =
 		"cd " BUILD_WORK "/recipe && . ./recipe >/dev/null 2>&1 || exit 1\n"
-		"printf 'base=%s\\nkeyring=%s\\npackages=%s\\n' \"${base:-}\" \"${keyring:-}\" \"$(echo ${packages:-})\"\n"
+		"printf 'base=%s\\nsuite=%s\\nkeyring=%s\\npackages=%s\\n' \"${base:-}\" \"${suite:-bookworm}\" \"${keyring:-}\" \"$(echo ${packages:-})\"\n"
 		"command -v provision >/dev/null 2>&1 && echo provision=1 || echo provision=0\n";
 	const char *argv[] = { BUILD_SHELL, "-c", script, NULL };
-	char out[8600], *p;
+	char out[8800], *p;
 
 	if (build_run(b, argv, out, sizeof(out)) != 0)
 		return build_fail(b, "the recipe fails when sourced by /bin/sh");
+	if (strlen(out) == sizeof(out) - 1)
+		return build_fail(b, "the recipe prints too much when sourced");
 	memset(v, 0, sizeof(*v));
 	for (p = strtok(out, "\n"); p; p = strtok(NULL, "\n")) {
 		if (!strncmp(p, "base=", 5))
-			snprintf(v->base, sizeof(v->base), "%s", p + 5);
+			n = snprintf(v->base, sizeof(v->base), "%s", p + 5), max = sizeof(v->base);
+		else if (!strncmp(p, "suite=", 6))
+			n = snprintf(v->suite, sizeof(v->suite), "%s", p + 6), max = sizeof(v->suite);
 		else if (!strncmp(p, "keyring=", 8))
-			snprintf(v->keyring, sizeof(v->keyring), "%s", p + 8);
+			n = snprintf(v->keyring, sizeof(v->keyring), "%s", p + 8), max = sizeof(v->keyring);
 		else if (!strncmp(p, "packages=", 9))
-			snprintf(v->packages, sizeof(v->packages), "%s", p + 9);
+			n = snprintf(v->packages, sizeof(v->packages), "%s", p + 9), max = sizeof(v->packages);
 		else if (!strcmp(p, "provision=1"))
 			v->provision = true;
+		if (n >= max)
+			return build_fail(b, "the recipe's %.*s is too long", (int)strcspn(p, "="), p);
 	}
 	if (strcmp(v->base, "busybox") && strcmp(v->base, "debootstrap"))
 		return build_fail(b, "the recipe's base=%s is neither busybox nor debootstrap", v->base);
+	/* What anemosd showed and verified the plan with must be what the recipe says when it
+	 * runs (anemosd reads plain assignments only). */
+	if (strcmp(v->suite, b->suite) || (plan_base && strcmp(v->base, plan_base)))
+		return build_fail(b, "the recipe says base=%s suite=%s when sourced, anemosd read base=%s suite=%s: "
+				  "give them as plain assignments at the start of a line", v->base, v->suite,
+				  plan_base ? plan_base : "?", b->suite);
 	if (strstr(v->keyring, "..") || v->keyring[0] == '/')
 		return build_fail(b, "the recipe's keyring=%s must name a file in its folder", v->keyring);
 	return 0;
@@ -198,6 +245,7 @@ static int fetch_bundle(struct build *b, json_t *image)
 		return -1;
 	if (build_run(b, tar_argv, out, sizeof(out)) != 0)
 		return build_fail(b, "cannot unpack the recipe bundle: %s", last_line(out));
+	unlink(BUILD_WORK "/recipe.tar"); /* RAM: the unpacked copy is what the steps use */
 	return 0;
 }
 
@@ -320,13 +368,16 @@ int build_recipe(struct agent *a, json_t *plan, const char *root, char *why, siz
 	snprintf(cache, sizeof(cache), "%s/.anemos-build", root);
 	client_report(a, "info", "bootstrap", "bootstrap: building %s from %s (suite %s) on this machine",
 		      json_string_value(json_object_get(image, "name")), b.mirror, b.suite);
-	if (fetch_bundle(&b, image) < 0 || read_recipe(&b, &v) < 0)
+	if (fetch_bundle(&b, image) < 0 ||
+	    read_recipe(&b, json_string_value(json_object_get(image, "base")), &v) < 0)
 		goto out;
 	if (v.keyring[0])
 		snprintf(keyring, sizeof(keyring), "%s/recipe/%s", BUILD_WORK, v.keyring);
 	else
 		snprintf(keyring, sizeof(keyring), "%s", DEBIAN_KEYRING);
 	setenv("ANEMOS_KEYRING", keyring, 1);
+	/* For both bases: a clear failure before any work, and the sizes progress counts with
+	 * (debootstrap checks the same signature again itself). */
 	if (mirror_open(&b, keyring) < 0)
 		goto out;
 	if (strcmp(v.base, "busybox") == 0 && fetch_packages(&b, cache, v.packages) < 0)

@@ -31,6 +31,9 @@ struct build {
 	uint64_t bytes_done, bytes_total;  /* package bytes fetched / to fetch */
 	int pkgs_done, pkgs_total;
 	time_t last_event;
+	uint64_t last_bytes;       /* what the last progress event said */
+	int last_pkgs;
+	const char *last_phase;
 	char why[512];             /* the failure, for the operator */
 };
 
@@ -66,6 +69,8 @@ int mirror_open(struct build *b, const char *keyring);
 /* What the index says of package name (after mirror_open). 0 or -1 with b->why. */
 int mirror_resolve(struct build *b, const char *name, struct deb *out);
 void deb_free(struct deb *d);
+/* The Size the index gives package name (after mirror_open), or -1. */
+int64_t mirror_size(struct build *b, const char *name);
 
 /* templates.c */
 /* Renders every per-host template under root/etc/anemos/templates (NAME.template or

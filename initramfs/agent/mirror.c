@@ -154,23 +154,32 @@ static char *slurp(const char *path, uint64_t max)
 	return buf;
 }
 
-/* gpgv over the clearsigned InRelease; the signed text into release_path. */
+/* gpgv over the clearsigned InRelease; the signed text into release_path. Accepted as apt
+ * accepts it: at least one good signature by the keyring and no bad one (Debian signs with
+ * several keys, and a keyring may hold only some of them, which makes gpgv exit 2). */
 static int verify_release(struct build *b, const char *inrelease, const char *keyring, const char *release_path)
 {
-	const char *argv[] = { "gpgv", "--keyring", keyring, "--output", release_path, inrelease, NULL };
-	char out[1024] = "";
+	const char *argv[] = { "gpgv", "--status-fd", "1", "--keyring", keyring, "--output", release_path,
+			       inrelease, NULL };
+	char out[8192] = "";
+	int status;
 
 	unlink(release_path);
-	if (build_run(b, argv, out, sizeof(out)) != 0) {
-		char *nl;
+	status = build_run(b, argv, out, sizeof(out));
+	if (status >= 0 && strstr(out, "[GNUPG:] GOODSIG ") && !strstr(out, "[GNUPG:] BADSIG ") &&
+	    access(release_path, F_OK) == 0)
+		return 0;
+	/* gpgv's own last words say why ("Can't check signature: No public key", "BAD
+	 * signature from ..."): the last line that is not a status line. */
+	{
+		char *line = NULL;
 
-		/* gpgv's last words say why: "Can't check signature: No public key", "BAD signature" */
-		while ((nl = strrchr(out, '\n')) && !nl[1])
-			*nl = '\0';
+		for (char *p = strtok(out, "\n"); p; p = strtok(NULL, "\n"))
+			if (strncmp(p, "[GNUPG:]", 8) != 0)
+				line = p;
 		return build_fail(b, "the mirror's dists/%s/InRelease has no good signature by %s: %s",
-				  b->suite, keyring, strrchr(out, '\n') ? strrchr(out, '\n') + 1 : out);
+				  b->suite, keyring, line ? line : "gpgv failed");
 	}
-	return 0;
 }
 
 /* The SHA-256 and size the signed Release gives for the file named `name`. */
@@ -244,6 +253,28 @@ fail:
 	return NULL;
 }
 
+/* Refuses a Release past its Valid-Until (a replayed old one, with old packages). */
+static int check_valid_until(struct build *b, const char *release)
+{
+	char *until = field(release, release + strlen(release), "Valid-Until");
+	struct tm tm = { 0 };
+	bool expired = false;
+
+	if (until) {
+		const char *end = strptime(until, "%a, %d %b %Y %H:%M:%S", &tm);
+
+		expired = end && timegm(&tm) < time(NULL);
+	}
+	if (expired) {
+		build_fail(b, "the mirror's dists/%s/InRelease expired on %s (Valid-Until): a stale or replayed mirror",
+			   b->suite, until);
+		free(until);
+		return -1;
+	}
+	free(until);
+	return 0;
+}
+
 int mirror_open(struct build *b, const char *keyring)
 {
 	static const char *const indexes[] = { "Packages.xz", "Packages.gz", "Packages" };
@@ -271,6 +302,10 @@ int mirror_open(struct build *b, const char *keyring)
 			free(release);
 			return build_fail(b, "the mirror's dists/%s/InRelease is signed for another suite", b->suite);
 		}
+	}
+	if (check_valid_until(b, release) < 0) {
+		free(release);
+		return -1;
 	}
 	for (i = 0; i < sizeof(indexes) / sizeof(indexes[0]); i++) {
 		snprintf(name, sizeof(name), "main/binary-amd64/%s", indexes[i]);
@@ -346,6 +381,20 @@ int mirror_resolve(struct build *b, const char *name, struct deb *out)
 	if (strcmp(name, "linux-image-amd64") == 0 && !(out->kernel = kernel_of(start, end)))
 		return build_fail(b, "linux-image-amd64 in the mirror depends on no kernel package");
 	return 0;
+}
+
+int64_t mirror_size(struct build *b, const char *name)
+{
+	const char *start, *end;
+	int64_t size = -1;
+	char *sz;
+
+	if (!b->index || !index_find(b->index, name, &start, &end))
+		return -1;
+	if ((sz = field(start, end, "Size")))
+		size = atoll(sz);
+	free(sz);
+	return size;
 }
 
 void deb_free(struct deb *d)

@@ -8,24 +8,27 @@
  *   address, gateway, dns          install.network's static settings ("" under DHCP), or
  *                                  for address under DHCP the IPv4 this boot got, if any
  *   install.KEY                    any install setting that is a string, number or bool
- * The rendered file takes the template's mode.
+ * The rendered file takes the template's mode. Paths resolve inside the target as if it were
+ * the root (its absolute symlinks included): nothing is written outside it.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
+#include <linux/openat2.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "build.h"
 #include "template_text.h"
 
-#define TEMPLATES_DIR "/etc/anemos/templates"
+#define TEMPLATES_DIR "etc/anemos/templates" /* relative to the target root */
 #define TEMPLATE_MAX (1 << 20)
 
 /* The values a template may use, each a string owned here. */
@@ -115,13 +118,68 @@ static int lookup(void *cls, const char *name, size_t len, const char **value)
 	return *value ? 0 : -ENOENT;
 }
 
-/* Renders root/TEMPLATES_DIR/rel into root/OUT (rel without its suffix). */
-static int render_one(struct vars *v, const char *root, const char *rel, char *why, size_t whysz)
+/* Opens path inside the target as if it were the root: ".." and symlinks, absolute ones
+ * too, resolve within it (openat2 RESOLVE_IN_ROOT), so nothing in the image can point a
+ * rendered file at the installer's own file system. */
+static int open_in_root(int rootfd, const char *path, int flags, mode_t mode)
 {
-	char src[1200], dst[1200], tmp[1300], err[200], *text, *out;
-	size_t len = strlen(rel), cut = 0;
+	struct open_how how = { .flags = (uint64_t)(flags | O_CLOEXEC), .mode = (flags & O_CREAT) ? mode : 0,
+				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+
+	return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+}
+
+/* Reads the template rel (under TEMPLATES_DIR) into a new string; *mode its permissions. */
+static char *read_template(int rootfd, const char *rel, mode_t *mode)
+{
+	char path[600];
 	struct stat st;
-	FILE *f;
+	char *text = NULL;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", TEMPLATES_DIR, rel);
+	if ((fd = open_in_root(rootfd, path, O_RDONLY | O_NOFOLLOW, 0)) < 0)
+		return NULL;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= TEMPLATE_MAX &&
+	    (text = calloc(1, (size_t)st.st_size + 1)) &&
+	    read(fd, text, (size_t)st.st_size) != (ssize_t)st.st_size)
+		text = (free(text), NULL);
+	*mode = st.st_mode & 07777;
+	close(fd);
+	return text;
+}
+
+/* Writes text to out (a path in the target) through a new file renamed over it. */
+static int write_output(int rootfd, const char *out, const char *text, mode_t mode)
+{
+	char dir[600], tmp[560];
+	const char *base = strrchr(out, '/') ? strrchr(out, '/') + 1 : out;
+	size_t len = strlen(text);
+	int dfd, fd, rc = -1;
+
+	snprintf(dir, sizeof(dir), "%.*s", base > out ? (int)(base - out - 1) : 1, base > out ? out : "/");
+	snprintf(tmp, sizeof(tmp), ".%s.anemos-new", base);
+	if ((dfd = open_in_root(rootfd, dir, O_RDONLY | O_DIRECTORY, 0)) < 0)
+		return -1;
+	unlinkat(dfd, tmp, 0);
+	if ((fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)) >= 0) {
+		if (fchmod(fd, mode) == 0 && write(fd, text, len) == (ssize_t)len && close(fd) == 0)
+			rc = renameat(dfd, tmp, dfd, base);
+		else
+			close(fd);
+		if (rc < 0)
+			unlinkat(dfd, tmp, 0);
+	}
+	close(dfd);
+	return rc;
+}
+
+/* Renders TEMPLATES_DIR/rel into the file it names (rel without its suffix). */
+static int render_one(struct vars *v, int rootfd, const char *rel, char *why, size_t whysz)
+{
+	char out[512], err[200], *text, *rendered;
+	size_t len = strlen(rel), cut = 0;
+	mode_t mode = 0644;
 
 	if (len > 17 && strcmp(rel + len - 17, ".makeimg.template") == 0)
 		cut = 17;
@@ -129,61 +187,49 @@ static int render_one(struct vars *v, const char *root, const char *rel, char *w
 		cut = 9;
 	if (!cut)
 		return 0;
-	snprintf(src, sizeof(src), "%s%s/%s", root, TEMPLATES_DIR, rel);
-	snprintf(dst, sizeof(dst), "%s/%.*s", root, (int)(len - cut), rel);
-	snprintf(tmp, sizeof(tmp), "%s.anemos-new", dst);
-	if (lstat(src, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > TEMPLATE_MAX ||
-	    !(f = fopen(src, "re")))
+	snprintf(out, sizeof(out), "/%.*s", (int)(len - cut), rel);
+	if (!(text = read_template(rootfd, rel, &mode)))
 		return snprintf(why, whysz, "template /etc/anemos/templates/%s: not a readable file of at most 1 MiB", rel), -1;
-	text = calloc(1, (size_t)st.st_size + 1);
-	if (!text || fread(text, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-		fclose(f);
-		free(text);
-		return snprintf(why, whysz, "template /etc/anemos/templates/%s: cannot read it", rel), -1;
-	}
-	fclose(f);
-	out = template_expand(text, lookup, v, err, sizeof(err));
+	rendered = template_expand(text, lookup, v, err, sizeof(err));
 	free(text);
-	if (!out)
+	if (!rendered)
 		return snprintf(why, whysz, "template /etc/anemos/templates/%s: %s", rel, err), -1;
-	/* The output replaces whatever is there, never following a symlink out of the root. */
-	unlink(tmp);
-	if (!(f = fopen(tmp, "wxe")) || fchmod(fileno(f), st.st_mode & 07777) < 0 ||
-	    fputs(out, f) < 0 || fclose(f) != 0 || rename(tmp, dst) < 0) {
-		snprintf(why, whysz, "cannot write /%.*s: %s", (int)(len - cut), rel, strerror(errno));
-		free(out);
+	if (write_output(rootfd, out, rendered, mode) < 0) {
+		snprintf(why, whysz, "cannot write %s: %s", out, strerror(errno));
+		free(rendered);
 		return -1;
 	}
-	free(out);
-	fprintf(stderr, "anemos-agent: rendered /%.*s\n", (int)(len - cut), rel);
+	free(rendered);
+	fprintf(stderr, "anemos-agent: rendered %s\n", out);
 	return 0;
 }
 
-/* Walks root/TEMPLATES_DIR/sub (depth bounded), rendering every template file. */
-static int walk(struct vars *v, const char *root, const char *sub, int depth, char *why, size_t whysz)
+/* Walks TEMPLATES_DIR/sub (depth bounded), rendering every template file. */
+static int walk(struct vars *v, int rootfd, const char *sub, int depth, char *why, size_t whysz)
 {
-	char dir[1200], rel[512];
+	char dir[600], rel[512];
 	struct dirent *de;
+	int fd, rc = 0;
 	DIR *d;
-	int rc = 0;
 
-	snprintf(dir, sizeof(dir), "%s%s%s%s", root, TEMPLATES_DIR, *sub ? "/" : "", sub);
-	if (!(d = opendir(dir)))
+	snprintf(dir, sizeof(dir), "%s%s%s", TEMPLATES_DIR, *sub ? "/" : "", sub);
+	if ((fd = open_in_root(rootfd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0)) < 0)
 		return errno == ENOENT && !*sub ? 0 : (snprintf(why, whysz, "cannot read %s", dir), -1);
+	if (!(d = fdopendir(fd))) {
+		close(fd);
+		return snprintf(why, whysz, "cannot read %s", dir), -1;
+	}
 	while (rc == 0 && (de = readdir(d))) {
 		struct stat st;
 
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if ((size_t)snprintf(rel, sizeof(rel), "%s%s%s", sub, *sub ? "/" : "", de->d_name) >= sizeof(rel))
-			continue;
-		snprintf(dir, sizeof(dir), "%s%s/%s", root, TEMPLATES_DIR, rel);
-		if (lstat(dir, &st) < 0)
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    (size_t)snprintf(rel, sizeof(rel), "%s%s%s", sub, *sub ? "/" : "", de->d_name) >= sizeof(rel) ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		if (S_ISDIR(st.st_mode) && depth < 16)
-			rc = walk(v, root, rel, depth + 1, why, whysz);
+			rc = walk(v, rootfd, rel, depth + 1, why, whysz);
 		else if (S_ISREG(st.st_mode))
-			rc = render_one(v, root, rel, why, whysz);
+			rc = render_one(v, rootfd, rel, why, whysz);
 	}
 	closedir(d);
 	return rc;
@@ -192,10 +238,13 @@ static int walk(struct vars *v, const char *root, const char *sub, int depth, ch
 int templates_render(json_t *plan, const char *root, char *why, size_t whysz)
 {
 	struct vars v = { json_object() };
-	int rc;
+	int rootfd, rc;
 
+	if ((rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return snprintf(why, whysz, "cannot open %s: %s", root, strerror(errno)), -1;
 	vars_fill(&v, plan);
-	rc = walk(&v, root, "", 0, why, whysz);
+	rc = walk(&v, rootfd, "", 0, why, whysz);
 	json_decref(v.values);
+	close(rootfd);
 	return rc;
 }
