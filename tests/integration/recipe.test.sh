@@ -42,15 +42,17 @@ target=debian
 debian_suite=bookworm
 packages=(openssh-server curl)
 provision() {
-	echo provisioned >/etc/legacy
+	local -a words=(pro visioned)
+	[[ -n ${OUT:-} ]] && printf '%s%s\n' "${words[@]}" >"${OUT:-/dev/null}"
 }
 EOF
 out=$("$ANEMOSCTL" --json image add "$WORK/ib" 2>&1)
 expect_eq "IMGBUILD target=debian: a debootstrap recipe" "legacy recipe debootstrap bookworm openssh-server curl" \
 	"$(jq -r '"\(.name) \(.source) \(.base) \(.suite) \(.packages)"' <<<"$out")"
 curl -fsS "$ANEMOS_URL/images/legacy/$(jq -r .file <<<"$out")" | tar -xOf - ./recipe >"$WORK/legacy.recipe"
-check "... its generated recipe carries provision()" grep -q 'echo provisioned > /etc/legacy' "$WORK/legacy.recipe"
-check "... and sources with /bin/sh" sh -c ". '$WORK/legacy.recipe' && command -v provision >/dev/null"
+check "... its generated recipe carries provision()" grep -q 'local -a words=(pro visioned)' "$WORK/legacy.recipe"
+OUT=$WORK/provisioned dash -c ". '$WORK/legacy.recipe' && provision" 2>"$WORK/provision.err"
+expect_eq "... which dash sources and runs in bash (arrays, [[ ]])" "provisioned" "$(cat "$WORK/provisioned" 2>/dev/null)$(cat "$WORK/provision.err")"
 check "... the IMGBUILD is in the bundle too" sh -c "curl -fsS '$ANEMOS_URL/images/legacy/$(jq -r .file <<<"$out")' | tar -tf - | grep -qx './IMGBUILD'"
 for target in arch alpine; do
 	sed -i "s/^target=.*/target=$target/" "$WORK/ib/IMGBUILD"
@@ -82,9 +84,13 @@ with tarfile.open(path, "w", format=tarfile.GNU_FORMAT) as t:
     if kind == "nokeyring": add(t, "recipe", ok + b"keyring=missing.gpg\n")
     if kind == "badmirror": add(t, "recipe", ok + b"mirror=ftp://192.0.2.1/debian\n")
     if kind == "bigrecipe": add(t, "recipe", ok + b"#" * 70000 + b"\n")
+    if kind == "duprecipe": add(t, "recipe", ok); add(t, "./recipe", b"name=x\nbase=debootstrap\n")
+    if kind == "linkrecipe":
+        add(t, "real", ok); i = tarfile.TarInfo("recipe"); i.type = tarfile.SYMTYPE; i.linkname = "real"; t.addfile(i)
+    if kind == "userpass": add(t, "recipe", ok + b"mirror=http://user:secret@192.0.2.1/debian\n")
 PY
 }
-for kind in dotdot absolute device norecipe computed badbase nokeyring badmirror bigrecipe; do
+for kind in dotdot absolute device norecipe computed badbase nokeyring badmirror bigrecipe duprecipe linkrecipe userpass; do
 	bad_bundle "$kind"
 	r=$(curl -sS -m 20 -X PUT -H @<(printf 'Authorization: Bearer %s\n' "$ANEMOS_TOKEN") --data-binary "@$WORK/$kind.tar" \
 		-w '\n%{http_code}' "$ANEMOS_URL/api/v1/images/bad-$kind?format=recipe")
@@ -109,7 +115,8 @@ expect_eq "plan: the host's MACs, for templates" '["52:54:00:70:00:01"]' "$(jq -
 expect_eq "install.mirror accepted" 200 "$(status_of "$(api PATCH /api/v1/hosts/builder '{"install":{"mirror":"http://198.51.100.7:8080/debian"}}')")"
 expect_eq "plan: install.mirror replaces the recipe's" "http://198.51.100.7:8080/debian" \
 	"$(body_of "$(agent GET /api/v1/agent/plan "$T")" | jq -r .image.mirror)"
-for bad in '"ftp://198.51.100.7/debian"' '"http://198.51.100.7/deb ian"' '"http://x/$(id)"' '7' '""'; do
+for bad in '"ftp://198.51.100.7/debian"' '"http://198.51.100.7/deb ian"' '"http://x/$(id)"' '7' '""' \
+	'"http://user:secret@198.51.100.7/debian"'; do
 	expect_eq "install.mirror refused: $bad" 400 "$(status_of "$(api PATCH /api/v1/hosts/builder "{\"install\":{\"mirror\":$bad}}")")"
 done
 expect_eq "refused mirrors changed nothing" "http://198.51.100.7:8080/debian" "$(host_field builder .install.mirror)"
