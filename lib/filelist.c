@@ -11,8 +11,9 @@
 
 #include "crypto.h"
 #include "filelist.h"
+#include "recipe_steps.h"
 
-#define TEMPLATES_DIR "etc/anemos/templates/"
+#define TEMPLATES_DIR RECIPE_TEMPLATES_DIR "/"
 
 /*
  * What differs from one machine to the next even when they run the same image: what the
@@ -152,21 +153,13 @@ static int add_entry(struct walk *w, char *line)
  * escaped path among the outputs to drop. 0 or -ENOMEM. */
 static int note_template(struct walk *w, const char *rel)
 {
-	static const char *const suffixes[] = { ".makeimg.template", ".template" };
 	const char *name = rel + strlen(TEMPLATES_DIR);
-	size_t len = strlen(name), plen = 0;
+	size_t plen;
 	char *out, *raw;
 
-	if (strncmp(rel, TEMPLATES_DIR, strlen(TEMPLATES_DIR)) != 0)
+	if (strncmp(rel, TEMPLATES_DIR, strlen(TEMPLATES_DIR)) != 0 || !recipe_template_suffix(name))
 		return 0;
-	for (size_t i = 0; i < 2 && !plen; i++) {
-		size_t slen = strlen(suffixes[i]);
-
-		if (len > slen && strcmp(name + len - slen, suffixes[i]) == 0)
-			plen = len - slen;
-	}
-	if (!plen)
-		return 0;
+	plen = strlen(name) - recipe_template_suffix(name);
 	if (w->n_out == w->cap_out) {
 		size_t cap = w->cap_out ? 2 * w->cap_out : 16;
 		char **v = realloc(w->outputs, cap * sizeof(*v));

@@ -13,10 +13,10 @@
 #include <archive_entry.h>
 
 #include "anemosd.h"
+#include "recipe_steps.h"
 
 #define RECIPE_MAX (64 * 1024)       /* the recipe file itself */
 #define BUNDLE_ENTRIES_MAX 10000
-#define BUNDLE_BYTES_MAX (256LL << 20) /* unpacked, what a target holds in RAM */
 
 /* The keys anemosd reads, and whether a recipe must give each one as a literal. */
 static const struct {
@@ -195,8 +195,8 @@ static int bundle_walk(struct archive *ar, char **recipe, char ***files, size_t 
 			return err_set(-EINVAL, "recipe bundle: '%s' leaves the recipe's folder", p);
 		if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
 			return err_set(-EINVAL, "recipe bundle: '%s' is not a file, folder or symlink", p);
-		if ((bytes += archive_entry_size(e)) > BUNDLE_BYTES_MAX)
-			return err_set(-E2BIG, "recipe bundle: more than %lld MiB unpacked", BUNDLE_BYTES_MAX >> 20);
+		if ((bytes += archive_entry_size(e)) > RECIPE_BUNDLE_MAX)
+			return err_set(-E2BIG, "recipe bundle: more than %lld MiB unpacked", RECIPE_BUNDLE_MAX >> 20);
 		if (strcmp(p, "recipe") == 0 && (type != AE_IFREG || *recipe))
 			return err_set(-EINVAL, "recipe bundle: 'recipe' must be one regular file");
 		if (strcmp(p, "recipe") == 0 && (rc = read_recipe(ar, archive_entry_size(e), recipe)) < 0)

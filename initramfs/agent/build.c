@@ -27,7 +27,6 @@
 #include "build.h"
 #include "recipe_steps.h"
 
-#define BUNDLE_MAX (256ULL << 20)
 #define PROGRESS_IDLE 30 /* seconds between progress events that report no change */
 #define DEB_MAX (1ULL << 30)
 
@@ -241,7 +240,7 @@ static int fetch_bundle(struct build *b, json_t *image)
 		return build_fail(b, "the plan's recipe image lacks url or sha256");
 	if (build_run(b, mkdir_argv, out, sizeof(out)) != 0)
 		return build_fail(b, "cannot make %s/recipe: %s", BUILD_WORK, last_line(out));
-	if (mirror_fetch(b, false, url, BUILD_WORK "/recipe.tar", BUNDLE_MAX, sha, -1) < 0)
+	if (mirror_fetch(b, false, url, BUILD_WORK "/recipe.tar", RECIPE_BUNDLE_MAX, sha, -1) < 0)
 		return -1;
 	if (build_run(b, tar_argv, out, sizeof(out)) != 0)
 		return build_fail(b, "cannot unpack the recipe bundle: %s", last_line(out));

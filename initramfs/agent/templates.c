@@ -26,9 +26,10 @@
 #include <unistd.h>
 
 #include "build.h"
+#include "recipe_steps.h"
 #include "template_text.h"
 
-#define TEMPLATES_DIR "etc/anemos/templates" /* relative to the target root */
+#define TEMPLATES_DIR RECIPE_TEMPLATES_DIR
 #define TEMPLATE_MAX (1 << 20)
 
 /* The values a template may use, each a string owned here. */
@@ -178,13 +179,9 @@ static int write_output(int rootfd, const char *out, const char *text, mode_t mo
 static int render_one(struct vars *v, int rootfd, const char *rel, char *why, size_t whysz)
 {
 	char out[512], err[200], *text, *rendered;
-	size_t len = strlen(rel), cut = 0;
+	size_t len = strlen(rel), cut = recipe_template_suffix(rel);
 	mode_t mode = 0644;
 
-	if (len > 17 && strcmp(rel + len - 17, ".makeimg.template") == 0)
-		cut = 17;
-	else if (len > 9 && strcmp(rel + len - 9, ".template") == 0)
-		cut = 9;
 	if (!cut)
 		return 0;
 	snprintf(out, sizeof(out), "/%.*s", (int)(len - cut), rel);
