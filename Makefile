@@ -93,7 +93,8 @@ $(INV_UNIT_BIN): $(BUILD)/tests/%: tests/unit/%.c $(INV_LIB_OBJ) $(LIB_OBJ)
 	$(CC) $(CPPFLAGS) -Iinventory -Itests/unit $(CFLAGS) $$(pkg-config --cflags jansson cmocka) \
 		-DFIXTURES=\"$(CURDIR)/tests/fixtures\" -o $@ $^ $(LDFLAGS) $$(pkg-config --libs jansson libcrypto cmocka)
 
-$(AGENT_UNIT_BIN): $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/obj/initramfs/agent/templates.o $(LIB_OBJ)
+$(AGENT_UNIT_BIN): $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/obj/initramfs/agent/templates.o \
+		$(BUILD)/obj/initramfs/agent/debian_index.o $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Iinitramfs/agent -Iinventory $(CFLAGS) $$(pkg-config --cflags jansson libcurl cmocka) \
 		-o $@ $^ $(LDFLAGS) $$(pkg-config --libs jansson libcrypto cmocka)

@@ -72,6 +72,19 @@ void deb_free(struct deb *d);
 /* The Size the index gives package name (after mirror_open), or -1. */
 int64_t mirror_size(struct build *b, const char *name);
 
+/* debian_index.c: Debian's archive files, parsed (pure functions). */
+/* The SHA-256 (hex) and size the Release text gives for name ("main/binary-amd64/Packages.xz")
+ * in its SHA256 list: 0, or -ENOENT. */
+int release_lookup(const char *release, const char *name, char sha[SHA256_HEX_LEN + 1], int64_t *size);
+/* The value of the "Field: value" line of the stanza [s, end) (its first line only), as a new
+ * string, or NULL when the stanza has no such field (or out of memory). */
+char *stanza_field(const char *s, const char *end, const char *name);
+/* The first stanza of package name in a Packages index, as [*start, *end): true if found. */
+bool index_find(const char *index, const char *name, const char **start, const char **end);
+/* The concrete kernel package (linux-image-N...) a meta package's stanza depends on first,
+ * as a new string, or NULL. */
+char *kernel_of(const char *start, const char *end);
+
 /* templates.c */
 /* Renders every per-host template under root/etc/anemos/templates (NAME.template or
  * NAME.makeimg.template) into root/NAME, with the plan's values; {{name}} is a variable

@@ -182,41 +182,6 @@ static int verify_release(struct build *b, const char *inrelease, const char *ke
 	}
 }
 
-/* The SHA-256 and size the signed Release gives for the file named `name`. */
-static int release_lookup(const char *release, const char *name, char sha[SHA256_HEX_LEN + 1], int64_t *size)
-{
-	const char *p = strstr(release, "\nSHA256:");
-	char hex[65], file[256];
-	long long sz;
-
-	if (!p)
-		return -ENOENT;
-	for (p = strchr(p + 1, '\n'); p && p[1] == ' '; p = strchr(p + 1, '\n'))
-		if (sscanf(p + 1, " %64s %lld %255s", hex, &sz, file) == 3 && strcmp(file, name) == 0) {
-			memcpy(sha, hex, sizeof(hex));
-			*size = sz;
-			return 0;
-		}
-	return -ENOENT;
-}
-
-/* The value of "Field: value" in the stanza [s, end), as a new string, or NULL. */
-static char *field(const char *s, const char *end, const char *name)
-{
-	size_t n = strlen(name);
-
-	for (const char *p = s; p && p < end; p = memchr(p, '\n', (size_t)(end - p)), p = p ? p + 1 : NULL)
-		if ((size_t)(end - p) > n + 1 && strncmp(p, name, n) == 0 && p[n] == ':') {
-			const char *v = p + n + 1, *e;
-
-			while (*v == ' ')
-				v++;
-			e = memchr(v, '\n', (size_t)(end - v));
-			return strndup(v, (size_t)((e ? e : end) - v));
-		}
-	return NULL;
-}
-
 /* Decompresses the index at path (xz, gz or plain: libarchive tells) into a new string. */
 static char *index_text(const char *path)
 {
@@ -256,7 +221,7 @@ fail:
 /* Refuses a Release past its Valid-Until (a replayed old one, with old packages). */
 static int check_valid_until(struct build *b, const char *release)
 {
-	char *until = field(release, release + strlen(release), "Valid-Until");
+	char *until = stanza_field(release, release + strlen(release), "Valid-Until");
 	struct tm tm = { 0 };
 	bool expired = false;
 
@@ -292,8 +257,8 @@ int mirror_open(struct build *b, const char *keyring)
 	if (!(release = slurp(url, RELEASE_MAX)))
 		return build_fail(b, "cannot read the verified Release");
 	{
-		char *suite = field(release, release + strlen(release), "Suite");
-		char *codename = field(release, release + strlen(release), "Codename");
+		char *suite = stanza_field(release, release + strlen(release), "Suite");
+		char *codename = stanza_field(release, release + strlen(release), "Codename");
 		bool match = (suite && !strcmp(suite, b->suite)) || (codename && !strcmp(codename, b->suite));
 
 		free(suite);
@@ -325,42 +290,6 @@ int mirror_open(struct build *b, const char *keyring)
 	return 0;
 }
 
-/* The stanza of package `name` in the index, as [*start, *end). */
-static bool index_find(const char *index, const char *name, const char **start, const char **end)
-{
-	size_t n = strlen(name);
-
-	for (const char *p = index; p && *p;) {
-		const char *e = strstr(p, "\n\n");
-
-		if (!e)
-			e = p + strlen(p);
-		if (strncmp(p, "Package: ", 9) == 0 && strncmp(p + 9, name, n) == 0 && p[9 + n] == '\n') {
-			*start = p;
-			*end = e;
-			return true;
-		}
-		p = *e ? e + 2 : NULL;
-	}
-	return false;
-}
-
-/* The first dependency of a kernel meta package that is a concrete kernel. */
-static char *kernel_of(const char *start, const char *end)
-{
-	char *dep = field(start, end, "Depends"), *tok, *save = NULL, *out = NULL;
-
-	for (tok = dep ? strtok_r(dep, ",|", &save) : NULL; tok && !out; tok = strtok_r(NULL, ",|", &save)) {
-		char name[128];
-
-		if (sscanf(tok, " %127[^ (]", name) == 1 && strncmp(name, "linux-image-", 12) == 0 &&
-		    name[12] >= '0' && name[12] <= '9')
-			out = strdup(name);
-	}
-	free(dep);
-	return out;
-}
-
 int mirror_resolve(struct build *b, const char *name, struct deb *out)
 {
 	const char *start, *end;
@@ -370,9 +299,9 @@ int mirror_resolve(struct build *b, const char *name, struct deb *out)
 	if (!index_find(b->index, name, &start, &end))
 		return build_fail(b, "package %s is not in the mirror's index", name);
 	out->name = strdup(name);
-	out->filename = field(start, end, "Filename");
-	out->sha256 = field(start, end, "SHA256");
-	sz = field(start, end, "Size");
+	out->filename = stanza_field(start, end, "Filename");
+	out->sha256 = stanza_field(start, end, "SHA256");
+	sz = stanza_field(start, end, "Size");
 	out->size = sz ? atoll(sz) : -1;
 	free(sz);
 	if (!out->name || !out->filename || !out->sha256 || out->size < 0 || strstr(out->filename, "..") ||
@@ -391,7 +320,7 @@ int64_t mirror_size(struct build *b, const char *name)
 
 	if (!b->index || !index_find(b->index, name, &start, &end))
 		return -1;
-	if ((sz = field(start, end, "Size")))
+	if ((sz = stanza_field(start, end, "Size")))
 		size = atoll(sz);
 	free(sz);
 	return size;
