@@ -44,7 +44,7 @@ SERVER_UNIT_BIN = $(filter-out $(INV_UNIT_BIN) $(AGENT_UNIT_BIN),$(UNIT_BIN))
 PROGRAMS = $(BUILD)/anemosd $(BUILD)/anemosctl $(BUILD)/anemos-inventory $(BUILD)/anemos-agent \
            $(BUILD)/anemos-mkimg $(if $(findstring sanitize,$(EXTRA_LDFLAGS)),,$(BUILD)/anemos-inventory-static)
 
-.PHONY: all deps test-deps run test test-slow check unit bench clean initramfs images
+.PHONY: all deps test-deps run test test-slow check unit bench fuzz fuzz-bins clean initramfs images
 all: deps $(PROGRAMS)
 
 # Installs missing Debian packages (and says which) before the first compile.
@@ -141,6 +141,31 @@ test: test-deps
 # QEMU); T=NAME runs the suites whose label ends in NAME (make check T=recipe).
 check: all unit
 	@ANEMOS_SUITES='^build (unit|integration) $(if $(T),.*$(T)$$,)' tests/run-all.sh
+
+# libFuzzer harnesses of the parsers of outside input (tests/fuzz/), built with clang into
+# build/fuzz and each run for FUZZ_SECONDS (default 60); not part of make test.
+FUZZ_SECONDS ?= 60
+FUZZ_SRC  = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN  = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_LINK = $(SERVER_LIB_OBJ) $(LIB_OBJ) $(BUILD)/obj/initramfs/agent/debian_index.o
+$(FUZZ_BIN): $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/config.c $(FUZZ_LINK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Iserver -Iinitramfs/agent $(CFLAGS) -fsanitize=fuzzer $$(pkg-config --cflags $(PKGS)) -o $@ $^ \
+		$(LDFLAGS) $$(pkg-config --libs libmicrohttpd sqlite3 jansson libcrypto libarchive)
+fuzz-bins: $(FUZZ_BIN)
+fuzz:
+	@deploy/install-deps.sh fuzz
+	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang \
+		EXTRA_CFLAGS="-O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" \
+		EXTRA_LDFLAGS="-fsanitize=address,undefined" fuzz-bins
+	@for f in build/fuzz/fuzz/fuzz_*; do \
+		mkdir -p build/fuzz/corpus/$${f##*/}; \
+		echo "fuzz: $${f##*/} for $(FUZZ_SECONDS) s"; \
+		if $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/fuzz/corpus/$${f##*/} \
+			>build/fuzz/$${f##*/}.log 2>&1; then \
+			grep -E 'stat::number_of_executed_units' build/fuzz/$${f##*/}.log; \
+		else tail -n 30 build/fuzz/$${f##*/}.log; exit 1; fi; \
+	done
 
 # The slow suites: the debian image (debootstrap, a few minutes) installed and booted in QEMU,
 # and the debian recipe built on two targets through the package cache (about an hour).

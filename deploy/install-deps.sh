@@ -6,6 +6,7 @@
 #   deploy/install-deps.sh test    # build + what `make test` drives (cmocka, curl, jq, ...)
 #   deploy/install-deps.sh bench   # test + wrk and nginx for `make bench`
 #   deploy/install-deps.sh slow    # test + what `make test-slow` needs (the debian image)
+#   deploy/install-deps.sh fuzz    # build + clang and its fuzzer runtime for `make fuzz`
 set -eu
 
 build_pkgs="gcc make pkg-config libc6-dev libmicrohttpd-dev libsqlite3-dev libjansson-dev
@@ -14,13 +15,15 @@ test_pkgs="$build_pkgs libcmocka-dev curl jq sqlite3 procps qemu-system-x86 qemu
 chromium openssh-client python3 iproute2 dnsmasq-base tftpd-hpa tftp-hpa ipxe debootstrap e2fsprogs apt-cacher-ng apt-utils gnupg gpgv fdisk"
 bench_pkgs="$test_pkgs wrk nginx-light"
 slow_pkgs="$test_pkgs debootstrap"
+fuzz_pkgs="$build_pkgs clang libclang-rt-14-dev"
 
 case "${1:-build}" in
 build) want=$build_pkgs ;;
 test)  want=$test_pkgs ;;
 bench) want=$bench_pkgs ;;
 slow)  want=$slow_pkgs ;;
-*) echo "usage: $0 build|test|bench|slow" >&2; exit 2 ;;
+fuzz)  want=$fuzz_pkgs ;;
+*) echo "usage: $0 build|test|bench|slow|fuzz" >&2; exit 2 ;;
 esac
 
 # The browser tests need Node.js and npm; a machine that has them already keeps its own.
