@@ -175,8 +175,52 @@ static int read_recipe(struct archive *ar, la_int64_t size, char **out)
 	return 0;
 }
 
-/* Walks the bundle: every entry checked, the recipe read, the regular files' paths listed. */
-static int bundle_walk(struct archive *ar, char **recipe, char ***files, size_t *nfiles)
+/* The bundle's regular files, and which of them are ASCII-armored OpenPGP keys. */
+struct bundle_files {
+	char **paths, **armored;
+	size_t npaths, narmored;
+};
+
+static int list_add(char ***v, size_t *n, const char *p)
+{
+	char **grown = realloc(*v, (*n + 1) * sizeof(**v));
+
+	if (!grown)
+		return err_set(-ENOMEM, "out of memory");
+	*v = grown;
+	if (!(grown[*n] = strdup(p)))
+		return err_set(-ENOMEM, "out of memory");
+	(*n)++;
+	return 0;
+}
+
+static void bundle_files_free(struct bundle_files *f)
+{
+	for (size_t i = 0; i < f->npaths; i++)
+		free(f->paths[i]);
+	for (size_t i = 0; i < f->narmored; i++)
+		free(f->armored[i]);
+	free(f->paths);
+	free(f->armored);
+}
+
+/* Notes a regular file; an armored key is noted as such (gpgv reads binary keyrings only). */
+static int note_file(struct archive *ar, const char *p, la_int64_t size, struct bundle_files *f)
+{
+	static const char armor[] = "-----BEGIN PGP ";
+	char head[sizeof(armor) - 1];
+	int rc;
+
+	if ((rc = list_add(&f->paths, &f->npaths, p)) < 0)
+		return rc;
+	if (size >= (la_int64_t)sizeof(head) && archive_read_data(ar, head, sizeof(head)) == (la_ssize_t)sizeof(head) &&
+	    memcmp(head, armor, sizeof(head)) == 0)
+		return list_add(&f->armored, &f->narmored, p);
+	return 0;
+}
+
+/* Walks the bundle: every entry checked, the recipe read, the regular files listed. */
+static int bundle_walk(struct archive *ar, char **recipe, struct bundle_files *files)
 {
 	struct archive_entry *e;
 	long long bytes = 0;
@@ -199,18 +243,12 @@ static int bundle_walk(struct archive *ar, char **recipe, char ***files, size_t 
 			return err_set(-E2BIG, "recipe bundle: more than %lld MiB unpacked", RECIPE_BUNDLE_MAX >> 20);
 		if (strcmp(p, "recipe") == 0 && (type != AE_IFREG || *recipe))
 			return err_set(-EINVAL, "recipe bundle: 'recipe' must be one regular file");
-		if (strcmp(p, "recipe") == 0 && (rc = read_recipe(ar, archive_entry_size(e), recipe)) < 0)
+		if (strcmp(p, "recipe") == 0)
+			rc = read_recipe(ar, archive_entry_size(e), recipe);
+		else
+			rc = type == AE_IFREG ? note_file(ar, p, archive_entry_size(e), files) : 0;
+		if (rc < 0)
 			return rc;
-		if (type == AE_IFREG) {
-			char **grown = realloc(*files, (*nfiles + 1) * sizeof(**files));
-
-			if (!grown)
-				return err_set(-ENOMEM, "out of memory");
-			*files = grown;
-			if (!(grown[*nfiles] = strdup(p)))
-				return err_set(-ENOMEM, "out of memory");
-			(*nfiles)++;
-		}
 	}
 	if (r != ARCHIVE_EOF)
 		return err_set(-EINVAL, "recipe bundle: not a tar archive: %s", archive_error_string(ar));
@@ -219,14 +257,22 @@ static int bundle_walk(struct archive *ar, char **recipe, char ***files, size_t 
 	return 0;
 }
 
+/* Whether path is among the n in v. */
+static bool listed(char *const *v, size_t n, const char *path)
+{
+	for (size_t i = 0; path && i < n; i++)
+		if (strcmp(v[i], path) == 0)
+			return true;
+	return false;
+}
+
 int recipe_bundle_read(const char *path, char **out)
 {
 	struct archive *ar = archive_read_new();
-	char *recipe = NULL, **files = NULL;
-	size_t nfiles = 0;
+	struct bundle_files files = { 0 };
 	json_t *meta = json_object();
 	const char *keyring;
-	bool has_keyring = false;
+	char *recipe = NULL;
 	int rc;
 
 	if (!ar || !meta) {
@@ -238,20 +284,21 @@ int recipe_bundle_read(const char *path, char **out)
 		rc = err_set(-EINVAL, "recipe bundle: not a tar archive: %s", archive_error_string(ar));
 		goto out;
 	}
-	if ((rc = bundle_walk(ar, &recipe, &files, &nfiles)) < 0 || (rc = recipe_text_parse(recipe, meta)) < 0)
+	if ((rc = bundle_walk(ar, &recipe, &files)) < 0 || (rc = recipe_text_parse(recipe, meta)) < 0)
 		goto out;
 	keyring = json_string_value(json_object_get(meta, "keyring"));
-	for (size_t i = 0; keyring && i < nfiles; i++)
-		has_keyring |= strcmp(files[i], keyring) == 0;
 	packages_normalize(meta);
-	if ((rc = recipe_meta_check(meta, has_keyring)) < 0)
+	if ((rc = recipe_meta_check(meta, listed(files.paths, files.npaths, keyring))) < 0)
 		goto out;
+	if (listed(files.armored, files.narmored, keyring)) {
+		rc = err_set(-EINVAL, "recipe: keyring=%s is ASCII-armored; targets check with gpgv, which reads "
+				      "binary keyrings: gpg --dearmor it", keyring);
+		goto out;
+	}
 	if (!(*out = json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS)))
 		rc = err_set(-ENOMEM, "out of memory");
 out:
-	for (size_t i = 0; i < nfiles; i++)
-		free(files[i]);
-	free(files);
+	bundle_files_free(&files);
 	free(recipe);
 	json_decref(meta);
 	archive_read_free(ar);

@@ -88,9 +88,10 @@ with tarfile.open(path, "w", format=tarfile.GNU_FORMAT) as t:
     if kind == "linkrecipe":
         add(t, "real", ok); i = tarfile.TarInfo("recipe"); i.type = tarfile.SYMTYPE; i.linkname = "real"; t.addfile(i)
     if kind == "userpass": add(t, "recipe", ok + b"mirror=http://user:secret@192.0.2.1/debian\n")
+    if kind == "armored": add(t, "recipe", ok + b"keyring=site.asc\n"); add(t, "site.asc", b"-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQ==\n")
 PY
 }
-for kind in dotdot absolute device norecipe computed badbase nokeyring badmirror bigrecipe duprecipe linkrecipe userpass; do
+for kind in dotdot absolute device norecipe computed badbase nokeyring badmirror bigrecipe duprecipe linkrecipe userpass armored; do
 	bad_bundle "$kind"
 	r=$(curl -sS -m 20 -X PUT -H @<(printf 'Authorization: Bearer %s\n' "$ANEMOS_TOKEN") --data-binary "@$WORK/$kind.tar" \
 		-w '\n%{http_code}' "$ANEMOS_URL/api/v1/images/bad-$kind?format=recipe")
