@@ -31,7 +31,7 @@ trap 'stop_qemu; mirror_stop; _cleanup' EXIT
 # deploy MAC IMAGE: enrolls, powers on (network first, then disk), waits for deployed;
 # prints the seconds from power-on.
 deploy() {
-	local mac=$1 image=$2 t0 i
+	local mac=$1 image=$2 t0
 	api POST /api/v1/hosts "$(jq -cn --arg m "$mac" --arg i "$image" --arg u "http://10.0.2.2:$MIRROR_PORT/debian" \
 		'{mac: $m, next_boot: "install", image: $i, once: true, install: {mirror: $u}}')" >/dev/null
 	truncate -s 2G "$WORK/disk-$image.raw"
@@ -40,8 +40,9 @@ deploy() {
 	timeout 1200 qemu-system-x86_64 -accel tcg -m 1024 -smp 2 -display none -serial "file:$WORK/console-$image.log" \
 		-netdev "user,id=n0,bootfile=http://10.0.2.2:$PORT/boot.ipxe" -device "virtio-net-pci,netdev=n0,mac=$mac,bootindex=1" \
 		-drive "file=$WORK/disk-$image.raw,format=raw,if=none,id=d1" -device "virtio-blk-pci,drive=d1,bootindex=2" 2>/dev/null &
+	# shellcheck disable=SC2034  # stop_qemu (lib.sh) stops it
 	QEMU_PID=$!
-	for i in $(seq 1 1200); do
+	for _ in $(seq 1 1200); do
 		[ "$(host_field "$mac" .status 2>/dev/null)" = deployed ] && break
 		[ "$(host_field "$mac" .status 2>/dev/null)" = failed ] && { stop_qemu; echo "bench: $image failed" >&2; return 1; }
 		sleep 0.5

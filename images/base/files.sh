@@ -1,3 +1,4 @@
+# shellcheck shell=dash
 # The recipe folder's files/ tree over the root, the step every base shares, on the build
 # host (anemos-mkimg) and on the target (anemos-agent) alike. Sourced (POSIX sh) after the
 # recipe, with ROOT and RECIPE_DIR set.

@@ -68,6 +68,7 @@ power_on() {
 		-drive "file=$disk,format=raw,if=none,id=d1" -device "virtio-blk-pci,drive=d1,serial=DISK-$name,bootindex=2")
 	if [ "$fw" = uefi ]; then
 		[ -e "$WORK/vars-$name.fd" ] || cp /usr/share/OVMF/OVMF_VARS_4M.fd "$WORK/vars-$name.fd"
+		# shellcheck disable=SC2054  # commas belong to QEMU options
 		args+=(-machine q35 -drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd
 			-drive "if=pflash,format=raw,file=$WORK/vars-$name.fd")
 	fi
@@ -79,7 +80,7 @@ running() { kill -0 "${PIDS[$1]}" 2>/dev/null; }
 stop_all() { local p; for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; PIDS=(); }
 trap 'stop_all; mirror_stop; _cleanup' EXIT
 # wait_until SECONDS COMMAND...: polls once a second.
-wait_until() { local i; for i in $(seq 1 "$1"); do "${@:2}" && return 0; sleep 1; done; "${@:2}"; }
+wait_until() { local _; for _ in $(seq 1 "$1"); do "${@:2}" && return 0; sleep 1; done; "${@:2}"; }
 installs_over() { local m; for m in "$@"; do running "$m" && ! status_is "${MACS[$m]}" failed && return 1; done; return 0; }
 deployed_all() { local m; for m in "$@"; do status_is "${MACS[$m]}" deployed || return 1; done; }
 # mount_root DISK PART DIR: the partition's file system, read-only, by offset (no udev here).
