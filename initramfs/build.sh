@@ -38,9 +38,13 @@ done
 # Building recipe images on the target adds gpgv and Debian's keyring (the mirror's
 # signature), dash (the shell the base scripts run in on a Debian build host: busybox's ash
 # would run its own applets before any program on PATH), GNU tar (files/ over the root as
-# anemos-mkimg copies it) and zstd (the image's own initrd).
+# anemos-mkimg copies it) and zstd (the image's own initrd). base=debootstrap adds
+# debootstrap (its scripts, run by dash), perl, the perl binary alone (no modules:
+# debootstrap's pkgdetails is perl code that loads none), and coreutils' chroot alone:
+# busybox's chroot runs its own applet of a name before the chroot's program (its dpkg for
+# the target's). busybox gives debootstrap wget, ar, xzcat, sha256sum and mount.
 TOOL_PKGS="busybox-static fdisk e2fsprogs dosfstools util-linux dropbear-bin extlinux syslinux-common
-systemd-boot-efi gpgv debian-archive-keyring dash tar zstd"
+systemd-boot-efi gpgv debian-archive-keyring dash tar zstd debootstrap perl-base coreutils"
 LIB_PKGS="libc6 libfdisk1 libsmartcols1 libtinfo6 libreadline8 libext2fs2 libcom-err2 libblkid1
 libuuid1 libtomcrypt1 libtommath1 libgmp10 zlib1g libcrypt1 libbz2-1.0 libgcrypt20 libgpg-error0
 libacl1 libselinux1 libpcre2-8-0 libzstd1 liblzma5 liblz4-1"
@@ -129,7 +133,7 @@ for a in $("$PKGROOT/bin/busybox" --list); do
 	[ "$a" = busybox ] || ln -sf busybox "bin/$a"
 done
 for t in sfdisk mke2fs e2fsck tune2fs resize2fs mkfs.fat blkid wipefs dropbear dropbearkey extlinux \
-	gpgv dash tar zstd; do
+	gpgv dash tar zstd perl debootstrap chroot; do
 	src=$(find_in_pkgs "$t") || die "program $t not found in the downloaded packages ($TOOL_PKGS)"
 	rm -f "bin/$t"
 	add_prog "$src" "$t"
@@ -154,6 +158,12 @@ cp "$PKGROOT/usr/share/keyrings/debian-archive-keyring.gpg" usr/share/keyrings/ 
 for f in busybox.sh debootstrap.sh debian-packages.sh files.sh busybox-initrd.init; do
 	cp "$SRC/../images/base/$f" usr/share/anemos/base/ || die "images/base/$f missing"
 done
+# debootstrap's functions and suite scripts (symlinks to each other); with no dpkg here it
+# reads the host architecture from its folder, as in Debian's installer.
+mkdir -p usr/share/debootstrap
+cp -a "$PKGROOT/usr/share/debootstrap/functions" "$PKGROOT/usr/share/debootstrap/scripts" usr/share/debootstrap/ ||
+	die "debootstrap's /usr/share/debootstrap missing"
+echo amd64 >usr/share/debootstrap/arch
 
 # anemos-agent and anemos-inventory: built from this repository against the host's libraries.
 add_prog "$BUILD/anemos-agent" anemos-agent 1
@@ -246,7 +256,8 @@ if [ "$(id -u)" = 0 ]; then
 	cp -a "$STAGE" "$CACHE/check"
 	for t in "anemos-agent --help" "dropbear -V" "dropbearkey -h" "mke2fs -V" "e2fsck -V" \
 		"tune2fs -l /dev/null" "extlinux --version" "sfdisk --version" "blkid -V" "wipefs --version" "mkfs.fat --help" \
-		"gpgv --version" "tar --version" "zstd --version" "dash -c true" \
+		"gpgv --version" "tar --version" "zstd --version" "dash -c true" "perl -e 1" \
+		"dash /bin/debootstrap --version" "chroot --version" \
 		"busybox true" ${INVENTORY:+"anemos-inventory --help"}; do
 		# shellcheck disable=SC2086
 		out=$(chroot "$CACHE/check" /bin/$t 2>&1 </dev/null) ||

@@ -6,6 +6,13 @@
 # RECIPE, RECIPE_DIR, MKIMG_WORK and the recipe's variables (name, packages, suite) in the
 # environment. Downloaded packages are kept in $CACHE/debootstrap-debs and $CACHE/apt-archives.
 # ANEMOS_MIRROR overrides the mirror read from /etc/apt/sources.list(.d).
+#
+# anemos-agent runs the same steps on the target, in the Anemos initramfs, with ROOT the
+# mounted target disk, ANEMOS_MIRROR the mirror it verified and ANEMOS_KEYRING the recipe's
+# keyring (an absolute path): debootstrap checks the mirror against that keyring and apt in
+# the chroot trusts it. There busybox stands in for coreutils, wget and ar (its dpkg-deb
+# cannot --fsys-tarfile), /bin/sh is busybox ash, there is no dpkg and no apt sources, and
+# /etc/resolv.conf exists only when DHCP named DNS servers.
 
 set -eu
 suite=${suite:-bookworm}
@@ -52,6 +59,7 @@ chroot_mount() {
 	mount -t proc proc "$ROOT/proc"
 	mount -t sysfs sysfs "$ROOT/sys"
 	mount --bind /dev "$ROOT/dev"
+	mkdir -p "$ROOT/dev/pts"
 	mount --bind /dev/pts "$ROOT/dev/pts"
 	mount --bind "$CACHE/apt-archives" "$ROOT/var/cache/apt/archives"
 	trap chroot_umount EXIT
@@ -67,23 +75,55 @@ in_chroot() {
 }
 
 base_build() {
-	local m
-	command -v debootstrap >/dev/null 2>&1 || die "needs debootstrap on the build host (apt-get install debootstrap)"
+	local m ds sh=/bin/sh
+	ds=$(command -v debootstrap) || die "needs debootstrap on the build host (apt-get install debootstrap)"
 	m=$(mirror)
 	mkdir -p "$CACHE/debootstrap-debs"
+	set -- --variant=minbase --cache-dir="$CACHE/debootstrap-debs"
+	# The recipe's keyring (on the target); else debootstrap's default, Debian's archive keyring.
+	if [ -n "${ANEMOS_KEYRING:-}" ]; then
+		[ -r "$ANEMOS_KEYRING" ] || die "the keyring $ANEMOS_KEYRING is missing"
+		set -- "$@" --keyring="$ANEMOS_KEYRING"
+	fi
+	# busybox's dpkg-deb (the Anemos initramfs) has no --fsys-tarfile: unpack with ar instead.
+	dpkg-deb --version >/dev/null 2>&1 || set -- "$@" --extractor=ar
+	# debootstrap is a #!/bin/sh script; in the Anemos initramfs that is busybox ash, which
+	# runs its own applets (tar...) before the programs on PATH: dash runs it as on Debian.
+	[ -x /bin/dash ] && sh=/bin/dash
 	say "debootstrap --variant=minbase $suite from $m"
-	debootstrap --variant=minbase --cache-dir="$CACHE/debootstrap-debs" "$suite" "$ROOT" "$m" >&2 ||
+	# Its second stage runs dpkg in the chroot with this PATH, and dpkg wants the sbin folders
+	# (ldconfig, start-stop-daemon): the Anemos initramfs has PATH=/bin.
+	PATH=$PATH:/usr/sbin:/usr/bin:/sbin:/bin "$sh" "$ds" "$@" "$suite" "$ROOT" "$m" >&2 ||
 		die "debootstrap failed (see $ROOT/debootstrap/debootstrap.log)"
+}
+
+# apt_source URI: the sources.list line of the mirror. With ANEMOS_KEYRING (the recipe's key,
+# which may sign a private mirror) the key is installed as /etc/apt/keyrings/anemos-recipe.gpg
+# and apt trusts it for this mirror alone (signed-by). It stays in the installed system on
+# purpose: the system keeps using this mirror (its sources.list) for updates and packages.
+# Debian's own archive keyring needs no copy: the debian-archive-keyring package installs it
+# and keeps it current.
+apt_source() {
+	local k=/etc/apt/keyrings/anemos-recipe.gpg
+	if [ -z "${ANEMOS_KEYRING:-}" ] || [ "$ANEMOS_KEYRING" = /usr/share/keyrings/debian-archive-keyring.gpg ] ||
+		cmp -s "$ANEMOS_KEYRING" "$ROOT/usr/share/keyrings/debian-archive-keyring.gpg"; then
+		echo "deb $1 $suite main"
+		return 0
+	fi
+	mkdir -p "$ROOT/etc/apt/keyrings"
+	cp "$ANEMOS_KEYRING" "$ROOT$k"
+	chmod 644 "$ROOT$k"
+	echo "deb [signed-by=$k] $1 $suite main"
 }
 
 base_packages() {
 	local m u
 	m=$(mirror)
+	apt_source "$m" >"$ROOT/etc/apt/sources.list"
 	{
-		echo "deb $m $suite main"
 		u=$(host_uri "$suite-updates") && [ -n "$u" ] && echo "deb $u $suite-updates main"
 		u=$(host_uri "$suite-security") && [ -n "$u" ] && echo "deb $u $suite-security main"
-	} >"$ROOT/etc/apt/sources.list"
+	} >>"$ROOT/etc/apt/sources.list"
 	# No daemons start inside the build; Debian keeps /boot/vmlinuz and /boot/initrd.img
 	# pointing at the newest kernel, now and on every later kernel upgrade.
 	printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d"
@@ -92,7 +132,8 @@ base_packages() {
 	printf '%s\n' "$name" >"$ROOT/etc/hostname"
 	printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n' "$name" >"$ROOT/etc/hosts"
 	rm -f "$ROOT/etc/resolv.conf"
-	cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf"
+	# The names of the mirror resolve as here (none needed for a mirror named by address).
+	if [ -e /etc/resolv.conf ]; then cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf"; fi
 	chroot_mount
 	in_chroot apt-get update -q >&2 || die "apt-get update in the chroot failed"
 	# shellcheck disable=SC2086

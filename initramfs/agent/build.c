@@ -313,11 +313,10 @@ static int run_steps(struct build *b, const struct recipe_vars *v)
 
 		if (recipe_steps[i].provision_only && !v->provision)
 			continue;
-		if (strcmp(b->phase, recipe_steps[i].phase) != 0) {
-			b->phase = recipe_steps[i].phase;
-			client_report(b->a, "info", b->phase, "%s: running the recipe's %s step", b->phase,
-				      recipe_steps[i].name);
-		}
+		/* Every step is said, so that the operator sees where a long build is
+		 * (debootstrap's base, then apt's packages, in the same phase). */
+		b->phase = recipe_steps[i].phase;
+		client_report(b->a, "info", b->phase, "%s: running the recipe's %s step", b->phase, recipe_steps[i].name);
 		snprintf(script, sizeof(script), RECIPE_STEP_SCRIPT, recipe_steps[i].call);
 		if ((status = build_run(b, argv, out, sizeof(out))) != 0)
 			return build_fail(b, "the recipe's %s step failed (exit %d): %s", recipe_steps[i].name,

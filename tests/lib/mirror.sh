@@ -3,10 +3,20 @@
 # signed with a throwaway key, served over HTTP on loopback. Sourced by bash suites after
 # tests/integration/lib.sh (which defines ROOT, WORK, free_port and `trap _cleanup EXIT`).
 #
-#   mirror_build DIR [--minbase] PKG...   DIR/debian/{dists,pool}, DIR/keyring.gpg
+#   mirror_build DIR [--minbase] [--with-deps] PKG...
+#                                         DIR/debian/{dists,pool}, DIR/keyring.gpg: exactly
+#                                         PKG (no dependencies), plus with --minbase what
+#                                         debootstrap --variant=minbase installs; with
+#                                         --with-deps also everything PKG depends on
+#                                         (recommends left out, as apt-get install
+#                                         --no-install-recommends resolves it on top of
+#                                         minbase), resolved by apt for an empty system
 #   mirror_sign_with_other_key DIR        re-sign DIR's Release with another throwaway key
-#   mirror_serve DIR                      sets MIRROR_PORT, MIRROR_PID, MIRROR_URL
+#   mirror_serve DIR [--low-port]         sets MIRROR_PORT, MIRROR_PID, MIRROR_URL; with
+#                                         --low-port a port below 32768 (apt-cacher-ng 3.7
+#                                         fetches from no higher one)
 #   mirror_stop                           stops the server mirror_serve started (by PID)
+#   mirror_low_port                       prints a free loopback port below 32768
 #
 # mirror_serve chains mirror_stop in front of whatever EXIT trap is set when it runs. A suite
 # that sets its own EXIT trap after mirror_serve must call mirror_stop in it; as a last
@@ -15,9 +25,9 @@
 # (and the key at http://10.0.2.2:$MIRROR_PORT/keyring.gpg).
 #
 # .debs come from $ROOT/build/mirror-cache/debs (kept across runs, named as apt-get download
-# names them); packages the image builders already fetched are copied from their caches
-# first, so the mirror carries the very same versions; only what is still missing is
-# downloaded. The signing keys are cached (exported) in $ROOT/build/mirror-cache/key/.
+# names them); packages the image builders already fetched (their .deb caches, debootstrap's
+# included) are copied from their caches first, so the mirror carries the very same
+# versions; only what is still missing is downloaded. The signing keys are cached (exported) in $ROOT/build/mirror-cache/key/.
 
 MIRROR_CACHE=${MIRROR_CACHE:-$ROOT/build/mirror-cache}
 MIRROR_PORT=""
@@ -72,25 +82,40 @@ _mirror_kernel_package() {
 	printf '%s\n' "$k"
 }
 
-# _mirror_minbase: the names of debootstrap's minbase set (Priority required + apt +
-# usr-is-merged, with their dependencies), as apt resolves it for an empty system.
-_mirror_minbase() {
-	local tmp req list
+# _mirror_required: the names of the Priority: required packages apt knows (amd64 or all).
+_mirror_required() {
+	apt-cache dumpavail | awk '
+		/^Package:/ { p = $2 } /^Architecture:/ { a = $2 } /^Priority: required$/ { r = 1 }
+		/^$/ { if (r && p != "" && (a == "amd64" || a == "all")) print p; p = ""; a = ""; r = 0 }' | sort -u
+}
+
+# _mirror_closure MIN NAME...: the names of NAME and everything it depends on (Depends and
+# Pre-Depends, not Recommends), as apt resolves it for an empty system, in one go so that
+# its choices among alternatives agree; fails unless at least MIN packages come out.
+_mirror_closure() {
+	local min=$1 tmp list
+	shift
 	tmp=$(mktemp -d) || return 1
 	: >"$tmp/status"; mkdir -p "$tmp/archives/partial"
-	req=$(apt-cache dumpavail | awk '
-		/^Package:/ { p = $2 } /^Architecture:/ { a = $2 } /^Priority: required$/ { r = 1 }
-		/^$/ { if (r && p != "" && (a == "amd64" || a == "all")) print p; p = ""; a = ""; r = 0 }' | sort -u)
-	# shellcheck disable=SC2086
 	list=$(apt-get install --print-uris -qq -o Dir::State::status="$tmp/status" \
 		-o Dir::Cache::archives="$tmp/archives" -o APT::Install-Recommends=false \
-		$req apt usr-is-merged 2>"$tmp/err" | awk '{ split($2, f, "_"); print f[1] }' | sort -u)
-	if [ -z "$req" ] || [ "$(printf '%s\n' "$list" | grep -c .)" -lt 40 ]; then
-		_mirror_err "cannot resolve the minbase set: $(head -c 300 "$tmp/err")"
+		"$@" 2>"$tmp/err" | awk '{ split($2, f, "_"); print f[1] }' | sort -u)
+	if [ "$(printf '%s\n' "$list" | grep -c .)" -lt "$min" ]; then
+		_mirror_err "cannot resolve the dependencies of $* (apt-get update?): $(head -c 300 "$tmp/err")"
 		rm -rf "$tmp"; return 1
 	fi
 	rm -rf "$tmp"
 	printf '%s\n' "$list"
+}
+
+# _mirror_minbase: the names of debootstrap's minbase set (Priority required + apt +
+# usr-is-merged, with their dependencies), as apt resolves it for an empty system.
+_mirror_minbase() {
+	local req
+	req=$(_mirror_required)
+	[ -n "$req" ] || { _mirror_err "cannot resolve the minbase set: apt knows no required packages (apt-get update?)"; return 1; }
+	# shellcheck disable=SC2086
+	_mirror_closure 40 $req apt usr-is-merged
 }
 
 # _mirror_gpg_home KEY HOME: makes HOME a GNUPGHOME holding the cached throwaway key KEY
@@ -131,19 +156,20 @@ _mirror_sign() {
 	[ "$rc" = 0 ] || _mirror_err "signing $dist/Release with key '$key' failed"
 }
 
-# mirror_build DIR [--minbase] PKG...: see the top of this file.
+# mirror_build DIR [--minbase] [--with-deps] PKG...: see the top of this file.
 mirror_build() { ( _mirror_build "$@" ); }
 _mirror_build() {
-	local dir="" minbase=0 a p f deb src missing=() want=() debs=() t0 name ver arch srcpkg prefix
+	local dir="" minbase=0 deps=0 a p f deb src missing=() want=() debs=() t0 name ver arch srcpkg prefix
 	t0=$(date +%s)
 	for a in "$@"; do
 		case $a in
 		--minbase) minbase=1 ;;
+		--with-deps) deps=1 ;;
 		-*) _mirror_err "mirror_build: unknown option $a"; return 1 ;;
 		*) if [ -z "$dir" ]; then dir=$a; else want+=("$a"); fi ;;
 		esac
 	done
-	[ -n "$dir" ] || { _mirror_err "usage: mirror_build DIR [--minbase] PKG..."; return 1; }
+	[ -n "$dir" ] || { _mirror_err "usage: mirror_build DIR [--minbase] [--with-deps] PKG..."; return 1; }
 	command -v apt-ftparchive >/dev/null || { _mirror_err "apt-ftparchive missing (apt-get install apt-utils)"; return 1; }
 	command -v gpg >/dev/null || { _mirror_err "gpg missing (apt-get install gnupg)"; return 1; }
 	for a in "${want[@]}"; do
@@ -152,7 +178,18 @@ _mirror_build() {
 			want+=("$p")
 		fi
 	done
-	if [ "$minbase" = 1 ]; then
+	if [ "$deps" = 1 ]; then
+		# One resolution over minbase and the packages together, as apt in a minbase chroot
+		# would pick among alternatives.
+		local roots=("${want[@]}")
+		if [ "$minbase" = 1 ]; then
+			p=$(_mirror_required) && [ -n "$p" ] || { _mirror_err "cannot resolve the minbase set: apt knows no required packages (apt-get update?)"; return 1; }
+			mapfile -t -O "${#roots[@]}" roots <<<"$p"
+			roots+=(apt usr-is-merged)
+		fi
+		p=$(_mirror_closure "${#want[@]}" "${roots[@]}") || return 1
+		mapfile -t -O "${#want[@]}" want <<<"$p"
+	elif [ "$minbase" = 1 ]; then
 		p=$(_mirror_minbase) || return 1
 		mapfile -t -O "${#want[@]}" want <<<"$p"
 	fi
@@ -161,12 +198,13 @@ _mirror_build() {
 	mkdir -p "$MIRROR_CACHE/debs" || return 1
 
 	# Copy in what the image builders fetched (the same versions), then see what is missing.
-	local -A from_img=() from_ini=() cached=() chosen=()
+	local -A from_img=() from_ini=() from_dbs=() cached=() chosen=()
 	_mirror_scan "$ROOT/build/images-cache/debs" from_img
 	_mirror_scan "$ROOT/build/initramfs-cache/debs" from_ini
+	_mirror_scan "$ROOT/build/images-cache/debootstrap-debs" from_dbs
 	_mirror_scan "$MIRROR_CACHE/debs" cached
 	for p in "${want[@]}"; do
-		src=${from_img[$p]:-${from_ini[$p]:-}}
+		src=${from_img[$p]:-${from_ini[$p]:-${from_dbs[$p]:-}}}
 		if [ -n "$src" ]; then
 			f=$MIRROR_CACHE/debs/${src##*/}
 			if [ ! -e "$f" ]; then
@@ -237,12 +275,15 @@ mirror_sign_with_other_key() {
 }
 
 # The server: plain static files from DIR, requests logged to stderr ($WORK/mirror.log);
-# exits by itself once the test shell (PID argv[3]) or its own parent is gone.
+# exits by itself once the test shell (PID argv[3]) or its own parent is gone. HTTP/1.1 with
+# keep-alive, as real mirrors: apt-cacher-ng pipelines its requests to a mirror and gives
+# up on those queued behind a response after which an HTTP/1.0 server closes (503).
 # shellcheck disable=SC2016
 _MIRROR_SERVER='
 import functools, http.server, os, sys, threading, time
 root, port, watch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 class Handler(http.server.SimpleHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
     def log_message(self, fmt, *args):
         sys.stderr.write("%s %s\n" % (self.log_date_time_string(), fmt % args))
 http.server.ThreadingHTTPServer.daemon_threads = True
@@ -259,10 +300,35 @@ while True:
         break
 '
 
-# mirror_serve DIR: serves DIR on 127.0.0.1:$MIRROR_PORT in the background; sets MIRROR_PORT,
-# MIRROR_PID, MIRROR_URL (…/debian); waits until it answers; stops it at EXIT.
+# mirror_low_port: a free loopback port below 32768 (20000-32767): apt-cacher-ng 3.7.4 can
+# neither listen on a higher one nor fetch from one.
+mirror_low_port() {
+	python3 - <<'PY'
+import random, socket
+for _ in range(200):
+    p = random.randint(20000, 32767)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(p)
+    break
+PY
+}
+
+# mirror_serve DIR [--low-port]: serves DIR on 127.0.0.1:$MIRROR_PORT in the background; sets
+# MIRROR_PORT, MIRROR_PID, MIRROR_URL (…/debian); waits until it answers; stops it at EXIT.
+# --low-port: a port below 32768, for a mirror behind apt-cacher-ng.
 mirror_serve() {
-	local dir=${1:-} py try
+	local dir=${1:-} py try portf=free_port
+	case ${2:-} in
+	"") ;;
+	--low-port) portf=mirror_low_port ;;
+	*) _mirror_err "mirror_serve: unknown option $2"; return 1 ;;
+	esac
 	[ -n "$dir" ] && [ -s "$dir/debian/dists/bookworm/Release" ] || { _mirror_err "mirror_serve: no mirror in '$dir'"; return 1; }
 	[ -z "$MIRROR_PID" ] || mirror_stop
 	dir=$(cd "$dir" && pwd) || return 1
@@ -271,7 +337,8 @@ mirror_serve() {
 	# shellcheck disable=SC2119
 	_mirror_chain_exit_trap
 	for try in 1 2 3; do
-		MIRROR_PORT=$(free_port)
+		MIRROR_PORT=$($portf)
+		[ -n "$MIRROR_PORT" ] || continue
 		MIRROR_URL=http://127.0.0.1:$MIRROR_PORT/debian
 		"$py" -c "$_MIRROR_SERVER" "$dir" "$MIRROR_PORT" "$$" </dev/null >>"$WORK/mirror.log" 2>&1 &
 		MIRROR_PID=$!
