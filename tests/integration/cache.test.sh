@@ -28,25 +28,6 @@ wait_http() {
 	done
 	return 1
 }
-# low_port: a free loopback port below 32768: apt-cacher-ng 3.7.4 can neither listen on a
-# higher one ("Error resolving address for binding") nor fetch from one (it connects to
-# another port), so cache_mirror_url leaves such mirrors alone.
-low_port() {
-	"$PY" - <<'PY'
-import random, socket
-for _ in range(200):
-    p = random.randint(20000, 32767)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    print(p)
-    break
-PY
-}
 # metric NAME: the value of an unlabelled series in anemosd's /metrics ("" if absent).
 metric() { curl -sS -m 5 "$ANEMOS_URL/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
 
@@ -55,7 +36,7 @@ UP=$WORK/upstream/debian
 mkdir -p "$UP/dists/bookworm" "$UP/pool/main/x/x"
 printf 'Origin: Anemos test\nSuite: bookworm\nCodename: bookworm\n' >"$UP/dists/bookworm/Release"
 head -c 300000 /dev/urandom >"$UP/pool/main/x/x/x_1_all.deb"
-UP_PORT=$(low_port)
+UP_PORT=$(free_low_port)
 "$PY" -m http.server --bind 127.0.0.1 --directory "$WORK/upstream" "$UP_PORT" >"$WORK/upstream.log" 2>&1 &
 UP_PID=$!
 MIRROR=http://127.0.0.1:$UP_PORT/debian
@@ -64,7 +45,7 @@ wait_http "$MIRROR/dists/bookworm/Release" || { fail "the upstream mirror starts
 # ---- the cache: apt-cacher-ng in the foreground, state in $WORK ----
 mkdir -p "$WORK/acng-conf" "$WORK/acng-cache" "$WORK/acng-log"
 cp "$ROOT/deploy/cache/acng.conf" "$WORK/acng-conf/acng.conf"
-CACHE_PORT=$(low_port)
+CACHE_PORT=$(free_low_port)
 "$ACNG" -c "$WORK/acng-conf" ForeGround=1 Port="$CACHE_PORT" BindAddress=127.0.0.1 \
 	CacheDir="$WORK/acng-cache" LogDir="$WORK/acng-log" SocketPath="$WORK/acng.socket" \
 	>"$WORK/acng.out" 2>&1 &

@@ -26,6 +26,26 @@ expect_match() { if printf '%s' "$3" | grep -qE -- "$2"; then ok "$1"; else fail
 # expect_no_match NAME REGEX TEXT
 expect_no_match() { if printf '%s' "$3" | grep -qE -- "$2"; then fail "$1" "unexpected /$2/ in: $(printf '%s' "$3" | head -c 400)"; else ok "$1"; fi; }
 
+# free_low_port: a free loopback port below 32768: apt-cacher-ng 3.7.4 can neither listen on
+# a higher one ("Error resolving address for binding") nor fetch from one (it connects to
+# another port), so cache_mirror_url leaves such mirrors alone.
+free_low_port() {
+	python3 - <<'PY'
+import random, socket
+for _ in range(200):
+    p = random.randint(20000, 32767)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(p)
+    break
+PY
+}
+
 free_port() {
 	python3 - <<'PY' 2>/dev/null || echo $((20000 + RANDOM % 20000))
 import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])

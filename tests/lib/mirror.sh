@@ -16,7 +16,6 @@
 #                                         --low-port a port below 32768 (apt-cacher-ng 3.7
 #                                         fetches from no higher one)
 #   mirror_stop                           stops the server mirror_serve started (by PID)
-#   mirror_low_port                       prints a free loopback port below 32768
 #
 # mirror_serve chains mirror_stop in front of whatever EXIT trap is set when it runs. A suite
 # that sets its own EXIT trap after mirror_serve must call mirror_stop in it; as a last
@@ -300,24 +299,6 @@ while True:
         break
 '
 
-# mirror_low_port: a free loopback port below 32768 (20000-32767): apt-cacher-ng 3.7.4 can
-# neither listen on a higher one nor fetch from one.
-mirror_low_port() {
-	python3 - <<'PY'
-import random, socket
-for _ in range(200):
-    p = random.randint(20000, 32767)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    print(p)
-    break
-PY
-}
 
 # mirror_serve DIR [--low-port]: serves DIR on 127.0.0.1:$MIRROR_PORT in the background; sets
 # MIRROR_PORT, MIRROR_PID, MIRROR_URL (…/debian); waits until it answers; stops it at EXIT.
@@ -326,7 +307,7 @@ mirror_serve() {
 	local dir=${1:-} py try portf=free_port
 	case ${2:-} in
 	"") ;;
-	--low-port) portf=mirror_low_port ;;
+	--low-port) portf=free_low_port ;;
 	*) _mirror_err "mirror_serve: unknown option $2"; return 1 ;;
 	esac
 	[ -n "$dir" ] && [ -s "$dir/debian/dists/bookworm/Release" ] || { _mirror_err "mirror_serve: no mirror in '$dir'"; return 1; }

@@ -55,7 +55,7 @@ UPSTREAM=http://127.0.0.1:$MIRROR_PORT/debian   # as the cache (on this host) re
 # ---- the cache: apt-cacher-ng with the shipped configuration, on loopback ----
 mkdir -p "$WORK/acng-conf" "$WORK/acng-cache" "$WORK/acng-log"
 cp "$ROOT/deploy/cache/acng.conf" "$WORK/acng-conf/acng.conf"
-CACHE_PORT=$(mirror_low_port)
+CACHE_PORT=$(free_low_port)
 "$ACNG" -c "$WORK/acng-conf" ForeGround=1 Port="$CACHE_PORT" BindAddress=127.0.0.1 \
 	CacheDir="$WORK/acng-cache" LogDir="$WORK/acng-log" SocketPath="$WORK/acng.socket" \
 	>"$WORK/acng.out" 2>&1 &
