@@ -7,18 +7,27 @@
 #include <string.h>
 
 #include "anemosctl.h"
+#include "lifecycle.h"
 
 #define EVENTS_LIMIT_MAX	1000	/* the most events anemosd returns at once */
 #define FIELD_NAME_WIDTH	12	/* "host show" aligns values after this many columns */
 
-static const char *const next_boot_actions[] = {
-	"discover", "install", "local", "rescue", "none", NULL
-};
+/* Checks @arg against the names of lib/lifecycle.h: the next-boot actions, or the statuses
+ * an operator may set (the others follow from what the host does). 0 or -EINVAL, reported. */
+static int check_lifecycle(const char *option, const char *arg, bool operator_status)
+{
+	const char *names[HOST_STATUS_COUNT + BOOT_ACTION_COUNT + 1];
+	enum host_event event;
+	size_t n = 0;
 
-/* The statuses an operator may set; the others follow from what the host does. */
-static const char *const operator_statuses[] = {
-	"ready", "maintenance", "decommissioned", NULL
-};
+	for (int i = 0; operator_status && i < HOST_STATUS_COUNT; i++)
+		if (host_operator_event((enum host_status)i, &event) == 0)
+			names[n++] = host_status_name((enum host_status)i);
+	for (int i = 0; !operator_status && i < BOOT_ACTION_COUNT; i++)
+		names[n++] = boot_action_name((enum boot_action)i);
+	names[n] = NULL;
+	return check_choice(option, arg, names);
+}
 
 enum host_option_id {
 	OPT_HOSTNAME = 256,
@@ -96,7 +105,7 @@ static int host_option(void *ctx, int option, const char *arg)
 	case OPT_HOSTNAME:
 		return json_set_text(body, "hostname", arg);
 	case OPT_NEXT_BOOT:
-		if ((rc = check_choice("--next-boot", arg, next_boot_actions)) != 0)
+		if ((rc = check_lifecycle("--next-boot", arg, false)) != 0)
 			return rc;
 		return json_set_text(body, "next_boot", arg);
 	case OPT_IMAGE:
@@ -108,7 +117,7 @@ static int host_option(void *ctx, int option, const char *arg)
 	case OPT_ALWAYS:
 		return json_set(body, "once", json_false());
 	case OPT_STATUS:
-		if ((rc = check_choice("--status", arg, operator_statuses)) != 0)
+		if ((rc = check_lifecycle("--status", arg, true)) != 0)
 			return rc;
 		return json_set_text(body, "status", arg);
 	case OPT_NO_SSH_KEYS:

@@ -13,6 +13,7 @@
 #include <curl/curl.h>
 
 #include "anemosctl.h"
+#include "lifecycle.h"
 
 #define DEFAULT_URL	"http://127.0.0.1:8080"
 #define TOKEN_MAX	4096	/* longest token accepted from a file, in bytes */
@@ -50,11 +51,11 @@ static const struct command commands[] = {
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
-static const char help_text[] =
+/* The full help, around the lists of lib/lifecycle.h (ACTION, STATUS). */
+static const char help_refs[] =
 	"\n"
-	"REF is a host's id, hostname or any of its MACs.\n"
-	"ACTION is discover, install, local, rescue or none.\n"
-	"STATUS is ready, maintenance or decommissioned.\n"
+	"REF is a host's id, hostname or any of its MACs.\n";
+static const char help_text[] =
 	"host set sends only the fields given; --ssh-key replaces the host's keys; --mirror is\n"
 	"the Debian mirror a recipe image is built from on this host (install.mirror).\n"
 	"\n"
@@ -99,8 +100,14 @@ static void usage(FILE *out, int full)
 		fprintf(out, "  %s%s%s%s%s\n", commands[i].noun, commands[i].verb[0] ? " " : "",
 			commands[i].verb, commands[i].args[0] ? " " : "", commands[i].args);
 	fprintf(out, "  help\n");
-	if (full)
-		fputs(help_text, out);
+	if (full) {
+		char actions[128], statuses[128];
+
+		boot_action_list(actions, sizeof(actions), ", ");
+		host_operator_status_list(statuses, sizeof(statuses), ", ");
+		fprintf(out, "%sACTION is one of %s.\nSTATUS is one of %s.\n%s", help_refs, actions,
+			statuses, help_text);
+	}
 }
 
 /*

@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "lifecycle.h"
 #include "placeholder.h"
 
 #define MAC_LEN 17   /* "aa:bb:cc:dd:ee:ff" */
@@ -57,7 +58,6 @@ int uuid_parse(const char *in, char out[UUID_LEN + 1]);
 bool serial_is_placeholder(const char *serial);
 bool name_is_safe(const char *name);
 int hostname_normalize(const char *in, char *out, size_t outsz);
-bool next_boot_valid(const char *action);
 bool image_format_valid(const char *format);
 const char *image_format_from_name(const char *name);
 /* Range header parsing: returns 0 with the range in *start and *len, 1 when the header is to be
@@ -82,7 +82,9 @@ bool template_value_safe(const char *value);
 /* db.c: the store. Each thread gets its own connection; writers serialise on one mutex. */
 struct host {
 	int64_t id;
-	char *hostname, *status, *next_boot, *image, *uuid, *serial, *vendor, *product, *asset;
+	enum host_status status;
+	enum boot_action next_boot;
+	char *hostname, *image, *uuid, *serial, *vendor, *product, *asset;
 	char *ssh_keys;  /* JSON array text */
 	char *inventory; /* JSON object text or NULL */
 	char *progress;  /* while installing: the newest progress event as JSON text, else NULL */
@@ -154,7 +156,34 @@ int token_authenticate_phone_home(const char *token, int64_t *host_id);
 bool token_looks_agent(const char *token);
 bool token_looks_admin(const char *token);
 
-/* hosts.c: host operations. */
+/* validate.c: the fields operators send for a host (pure; -EINVAL with err_set). */
+/* -EINVAL naming the first key of req that is not in the NULL-terminated allowed list
+ * ("unknown field 'install.colour'" with where "install"), or when req is not an object. */
+int fields_check(json_t *req, const char *const *allowed, const char *where);
+/* hostname_normalize, and refused when the result reads as a MAC or a UUID (numeric ones
+ * are refused by hostname_normalize): a host is found by any of them. */
+int hostname_check(const char *in, char *out, size_t outsz);
+int ssh_keys_check(json_t *keys);
+/* The install settings object (each key by one checker; see validate.c). */
+int install_settings_check(json_t *install);
+
+/* hosts.c: host operations. Each public one is a transaction of its own unless it says so;
+ * on success the host is written to *out (the caller frees it with host_free), on failure
+ * *out is untouched and nothing is written. */
+/* Moves h->status along the lifecycle table (lib/lifecycle.h) for event, in memory; -EBUSY
+ * with a message when the table refuses the event in h's status. */
+int host_transition(struct host *h, enum host_event event);
+/* One change of one host as one transaction: begin, find the host by ref (or by id when ref
+ * is NULL), change(h, arg) (which changes *h in memory and may add events and other rows),
+ * write it, read it back into *out (when out is not NULL), commit and notify. A change that
+ * returns HOSTS_UNCHANGED rolls back and answers the host as it was; a negative return (or
+ * any failure after it) rolls everything back and is returned. */
+#define HOSTS_UNCHANGED 1
+typedef int (*host_change_fn)(struct host *h, void *arg);
+int hosts_update(const char *ref, int64_t id, host_change_fn change, void *arg, struct host *out);
+/* Applies the operator-settable fields of req to *h in memory, each validated (no
+ * transaction; the image named must exist). */
+int hosts_apply(struct host *h, json_t *req);
 json_t *host_to_json(const struct host *host, bool with_inventory);
 int hosts_identify(const struct boot_identity *ident, struct host *out);
 int hosts_list(const char *query, json_t **out);
@@ -168,12 +197,6 @@ int hosts_agent_event(int64_t host_id, json_t *req, json_t **out);
 int hosts_agent_done(int64_t host_id, const char *mode, json_t *req, struct host *out);
 int hosts_phone_home_token(int64_t host_id, json_t **out);
 int hosts_phone_home(int64_t host_id, json_t *report, struct host *out);
-/* Arms a host for kexec from its running system ({"mode": "install"|"rescue", "image"}) and
- * answers the token, boot files, SHA-256s and command line GET /kexec.sh needs. */
-int hosts_kexec(const char *ref, json_t *req, json_t **out);
-/* Undoes hosts_kexec when the target refused: revokes the host's agent tokens and puts
- * back {"next_boot", "once", "image"}, in one transaction. */
-int hosts_kexec_cancel(const char *ref, json_t *previous, struct host *out);
 /* Registers a running host's inventory, finding or creating the host (anemosctl adopt). */
 int hosts_adopt(json_t *inventory, struct host *out);
 /* db_commit() and, when it succeeds, notify_host_changed(host_id). */
@@ -181,10 +204,20 @@ int hosts_commit(int64_t host_id);
 int hosts_add_event(int64_t host_id, const char *source, const char *level, const char *phase,
 		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/* remote.c: hosts reached over SSH. */
+/* Arms a host for kexec from its running system ({"mode": "install"|"rescue", "image"}) and
+ * answers the token, boot files, SHA-256s and command line GET /kexec.sh needs. */
+int hosts_kexec(const char *ref, json_t *req, json_t **out);
+/* Undoes hosts_kexec when the target refused: revokes the host's agent tokens and puts
+ * back {"next_boot", "once", "image"}, in one transaction. */
+int hosts_kexec_cancel(const char *ref, json_t *previous, struct host *out);
+
 /* boot.c: what a machine boots next, as an iPXE script. */
 char *boot_entry_script(void);
-int boot_script_for(const struct boot_identity *ident, const char *platform, char **script,
-		    const char **action);
+/* Identifies the machine (hosts_identify), decides its action (its next boot, or none when
+ * its status forbids it), issues a fresh agent token when that runs the Anemos environment,
+ * and renders its iPXE script into *script (malloc'd, the caller frees it); one transaction. */
+int boot_script_for(const struct boot_identity *ident, const char *platform, char **script);
 int boot_plan(int64_t host_id, json_t **out);
 int boot_default_keys_load(const char *path);
 void boot_default_keys_free(void);
@@ -221,7 +254,7 @@ int notify_since(uint64_t *seen, int64_t *ids, size_t max);
 
 /* metrics.c: counters for /metrics. */
 void metrics_request(const char *route, unsigned status, uint64_t bytes);
-void metrics_boot(const char *action);
+void metrics_boot(enum boot_action action);
 char *metrics_render(void);
 
 /* cache.c: the package cache (apt-cacher-ng) targets fetch Debian packages through. */

@@ -16,29 +16,14 @@ char *boot_entry_script(void)
 	return template_render("boot", vars, 1);
 }
 
-/* next_boot values as static strings, so callers may keep the pointer. */
-static const char *action_name(const char *next_boot)
-{
-	static const char *const names[] = { "discover", "install", "rescue", "local", "none" };
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strcmp(next_boot, names[i]) == 0)
-			return names[i];
-	return "none";
-}
-
-static bool action_runs_agent(const char *action)
-{
-	return !strcmp(action, "discover") || !strcmp(action, "install") || !strcmp(action, "rescue");
-}
-
 /* Identifies the machine, issues a fresh agent token when it is to run the Anemos
  * environment, and renders its script; all in one transaction, so a script that names a
  * token is only ever sent for a token that was committed. *script is malloc'd. */
-int boot_script_for(const struct boot_identity *ident, const char *platform, char **script,
-		    const char **action)
+int boot_script_for(const struct boot_identity *ident, const char *platform, char **script)
 {
 	char token[128], host_id[24], template_name[64];
+	enum boot_action action;
+	const char *mode;
 	struct host h;
 	int64_t id;
 	int rc;
@@ -53,26 +38,31 @@ int boot_script_for(const struct boot_identity *ident, const char *platform, cha
 		db_rollback();
 		return rc;
 	}
-	*action = action_name(h.next_boot);
+	action = host_may_boot(h.status, h.next_boot) ? h.next_boot : BOOT_NONE;
+	mode = boot_action_name(action);
 	id = h.id;
 	snprintf(host_id, sizeof(host_id), "%lld", (long long)h.id);
 	token[0] = '\0';
-	if (action_runs_agent(*action)) {
+	if (boot_action_runs_agent(action)) {
 		snprintf(template_name, sizeof(template_name), "agent");
-		rc = token_agent_issue(h.id, *action, true, token, sizeof(token));
-	} else if (strcmp(*action, "local") == 0) {
+		rc = token_agent_issue(h.id, mode, true, token, sizeof(token));
+	} else if (action == BOOT_LOCAL) {
 		snprintf(template_name, sizeof(template_name), "local-%s", platform);
 	} else {
 		snprintf(template_name, sizeof(template_name), "none");
 	}
-	if (rc == 0)
+	if (rc == 0 && action != h.next_boot)
+		rc = hosts_add_event(h.id, "server", "warn", "boot", "network boot from %s: next boot %s "
+				     "refused, the host is %s; no network boot", ident->mac,
+				     boot_action_name(h.next_boot), host_status_name(h.status));
+	else if (rc == 0)
 		rc = hosts_add_event(h.id, "server", "info", "boot", "network boot from %s (%s, %s): %s",
-				     ident->mac, platform, ident->arch ? ident->arch : "unknown arch", *action);
+				     ident->mac, platform, ident->arch ? ident->arch : "unknown arch", mode);
 	host_free(&h);
 	if (rc == 0) {
 		const struct tvar vars[] = {
 			{ "public_url", cfg.public_url }, { "host_id", host_id },
-			{ "mode", *action }, { "token", token }, { "mac", ident->mac },
+			{ "mode", mode }, { "token", token }, { "mac", ident->mac },
 			{ "kernel_args", cfg.kernel_args }, { "platform", platform },
 		};
 
@@ -89,7 +79,7 @@ int boot_script_for(const struct boot_identity *ident, const char *platform, cha
 		*script = NULL;
 		return rc;
 	}
-	metrics_boot(*action);
+	metrics_boot(action);
 	return 0;
 }
 
@@ -100,40 +90,24 @@ bool boot_plan_pending(int64_t host_id)
 
 	if (db_host_get(host_id, &h) < 0)
 		return false;
-	pending = strcmp(h.next_boot, "discover") == 0;
+	pending = h.next_boot == BOOT_DISCOVER;
 	host_free(&h);
 	return pending;
 }
 
-/* Moves a host whose agent takes an install plan to `installing`, once. */
-static int plan_mark_installing(int64_t host_id)
+/* A host whose agent takes an install plan becomes installing, once; the system being
+ * replaced may no longer report in (already so for a network boot). */
+static int installing_change(struct host *h, void *arg)
 {
-	struct host h;
 	int rc;
 
-	if ((rc = db_begin()) < 0)
+	(void)arg;
+	if (h->next_boot != BOOT_INSTALL || h->status == HOST_INSTALLING)
+		return HOSTS_UNCHANGED;
+	if ((rc = host_transition(h, HOST_EV_INSTALL_PLANNED)) < 0 ||
+	    (rc = db_agent_token_revoke(h->id, true)) < 0)
 		return rc;
-	if ((rc = db_host_get(host_id, &h)) < 0) {
-		db_rollback();
-		return rc;
-	}
-	if (strcmp(h.next_boot, "install") != 0 || strcmp(h.status, "installing") == 0) {
-		db_rollback();
-		host_free(&h);
-		return 0;
-	}
-	free(h.status);
-	if (!(h.status = strdup("installing")))
-		rc = err_set(-ENOMEM, "out of memory");
-	/* The system being replaced may no longer report in (already so for a network boot). */
-	if (rc < 0 || (rc = db_host_update(&h)) < 0 || (rc = db_agent_token_revoke(h.id, true)) < 0 ||
-	    (rc = hosts_add_event(h.id, "server", "info", "install", "install of image %s planned",
-				  h.image)) < 0)
-		db_rollback();
-	else
-		rc = hosts_commit(h.id);
-	host_free(&h);
-	return rc;
+	return hosts_add_event(h->id, "server", "info", "install", "install of image %s planned", h->image);
 }
 
 /* authorized_keys every plan carries besides the host's own (anemosd --ssh-keys FILE). */
@@ -236,7 +210,7 @@ int boot_plan(int64_t host_id, json_t **out)
 	struct host h;
 	int rc;
 
-	if ((rc = plan_mark_installing(host_id)) < 0 || (rc = db_host_get(host_id, &h)) < 0)
+	if ((rc = hosts_update(NULL, host_id, installing_change, NULL, &h)) < 0)
 		return rc;
 	if (h.image && (rc = db_image_get(h.image, &im)) < 0) {
 		host_free(&h);
@@ -244,7 +218,7 @@ int boot_plan(int64_t host_id, json_t **out)
 	}
 	install = plan_install(h.install);
 	*out = json_pack("{s:s, s:{s:I, s:s?, s:o}, s:o, s:b, s:o, s:o}",
-			 "action", h.next_boot,
+			 "action", boot_action_name(h.next_boot),
 			 "host", "id", (json_int_t)h.id, "hostname", h.hostname, "macs", plan_macs(&h),
 			 "image", h.image ? plan_image(&im, install) : json_null(),
 			 "once", h.once,

@@ -476,8 +476,6 @@ void host_free(struct host *h)
 	if (!h)
 		return;
 	free(h->hostname);
-	free(h->status);
-	free(h->next_boot);
 	free(h->image);
 	free(h->uuid);
 	free(h->serial);
@@ -515,9 +513,12 @@ static int host_from_row(sqlite3_stmt *st, struct host *h)
 
 	memset(h, 0, sizeof(*h));
 	h->id = sqlite3_column_int64(st, 0);
+	if (host_status_parse((const char *)sqlite3_column_text(st, 2), &h->status) < 0 ||
+	    boot_action_parse((const char *)sqlite3_column_text(st, 3), &h->next_boot) < 0) {
+		return err_set(-EIO, "database error: host %lld has an unknown status or next boot",
+			       (long long)h->id);
+	}
 	h->hostname = column_strdup(st, 1);
-	h->status = column_strdup(st, 2);
-	h->next_boot = column_strdup(st, 3);
 	h->image = column_strdup(st, 4);
 	h->once = sqlite3_column_int(st, 5) != 0;
 	h->uuid = column_strdup(st, 6);
@@ -534,7 +535,7 @@ static int host_from_row(sqlite3_stmt *st, struct host *h)
 	h->progress = column_strdup(st, 17);
 	h->summary = column_strdup(st, 18);
 	h->install = column_strdup(st, 19);
-	if (!h->status || !h->next_boot || !h->ssh_keys || !h->install)
+	if (!h->ssh_keys || !h->install)
 		goto nomem;
 	for (const char *p = macs; p && *p;) {
 		size_t len = strcspn(p, " ");
@@ -647,8 +648,8 @@ int db_host_insert(const struct host *h, int64_t *id)
 	if (!st)
 		return -EIO;
 	bind_text(st, 1, h->hostname);
-	bind_text(st, 2, h->status ? h->status : "new");
-	bind_text(st, 3, h->next_boot ? h->next_boot : "discover");
+	bind_text(st, 2, host_status_name(h->status));
+	bind_text(st, 3, boot_action_name(h->next_boot));
 	bind_text(st, 4, h->image);
 	sqlite3_bind_int(st, 5, h->once);
 	bind_text(st, 6, h->uuid);
@@ -675,8 +676,8 @@ int db_host_update(const struct host *h)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, h->id);
 	bind_text(st, 2, h->hostname);
-	bind_text(st, 3, h->status);
-	bind_text(st, 4, h->next_boot);
+	bind_text(st, 3, host_status_name(h->status));
+	bind_text(st, 4, boot_action_name(h->next_boot));
 	bind_text(st, 5, h->image);
 	sqlite3_bind_int(st, 6, h->once);
 	bind_text(st, 7, h->uuid);

@@ -24,6 +24,7 @@ static const struct route routes[] = {
 	{ "GET", "/ipxe", "/ipxe", AUTH_NONE, BODY_NONE, handle_ipxe },
 	{ "GET", "/boot/*", "/boot/*", AUTH_NONE, BODY_NONE, handle_boot_file },
 	{ "GET", "/images/*/*", "/images/*/*", AUTH_NONE, BODY_NONE, handle_image_file },
+	{ "GET", "/api/v1/meta", "/api/v1/meta", AUTH_ADMIN, BODY_NONE, handle_meta },
 	{ "GET", "/api/v1/hosts", "/api/v1/hosts", AUTH_ADMIN, BODY_NONE, handle_hosts_list },
 	{ "POST", "/api/v1/hosts", "/api/v1/hosts", AUTH_ADMIN, BODY_JSON, handle_hosts_create },
 	{ "GET", "/api/v1/hosts/*", "/api/v1/hosts/*", AUTH_ADMIN, BODY_NONE, handle_host_get },

@@ -77,6 +77,7 @@ enum MHD_Result handle_web_index(struct request *req);
 enum MHD_Result handle_web_file(struct request *req);
 
 /* http_api.c: operator endpoints */
+enum MHD_Result handle_meta(struct request *req);
 enum MHD_Result handle_hosts_list(struct request *req);
 enum MHD_Result handle_hosts_create(struct request *req);
 enum MHD_Result handle_host_get(struct request *req);

@@ -16,6 +16,42 @@ static enum MHD_Result respond_host(struct request *req, unsigned status, int rc
 	return respond_json(req, status, o);
 }
 
+/* GET /api/v1/meta: the host lifecycle (lib/lifecycle.h) as data, so that clients spell no
+ * status or action themselves: the statuses in display order, the next-boot actions, and
+ * per status where each operator event leads ("transitions": {"new": {"ready": "ready", ...}},
+ * only the moves the table allows and that change something). docs/api.md has its shape. */
+enum MHD_Result handle_meta(struct request *req)
+{
+	json_t *statuses = json_array(), *actions = json_array(), *moves = json_object();
+
+	for (int i = 0; i < HOST_STATUS_COUNT; i++) {
+		enum host_status s = (enum host_status)i, to;
+		enum host_event ev;
+		json_t *from = json_object();
+
+		json_array_append_new(statuses, json_pack("{s:s, s:s, s:b, s:b}", "name", host_status_name(s),
+							  "help", host_status_help(s),
+							  "operator", host_operator_event(s, &ev) == 0,
+							  "confirm", host_status_confirm(s)));
+		for (int t = 0; t < HOST_STATUS_COUNT; t++)
+			if (host_operator_event((enum host_status)t, &ev) == 0 &&
+			    host_lifecycle_next(s, ev, &to) == 0 && to != s)
+				json_object_set_new(from, host_status_name((enum host_status)t),
+						    json_string(host_status_name(to)));
+		json_object_set_new(moves, host_status_name(s), from);
+	}
+	for (int i = 0; i < BOOT_ACTION_COUNT; i++) {
+		enum boot_action a = (enum boot_action)i;
+
+		json_array_append_new(actions, json_pack("{s:s, s:s, s:b, s:b, s:b}", "name", boot_action_name(a),
+							 "help", boot_action_help(a), "agent", boot_action_runs_agent(a),
+							 "image", boot_action_takes_image(a),
+							 "network", boot_action_boots_network(a)));
+	}
+	return respond_json(req, 200, json_pack("{s:o, s:o, s:o}", "statuses", statuses, "next_boot", actions,
+						"transitions", moves));
+}
+
 enum MHD_Result handle_hosts_list(struct request *req)
 {
 	json_t *list;

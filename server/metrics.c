@@ -18,8 +18,7 @@ struct series {
 };
 static struct series series[MAX_SERIES];
 static size_t nseries;
-static uint64_t boots[5];
-static const char *const boot_actions[5] = { "discover", "install", "rescue", "local", "none" };
+static uint64_t boots[BOOT_ACTION_COUNT];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 void metrics_request(const char *route, unsigned status, uint64_t bytes)
@@ -42,12 +41,12 @@ void metrics_request(const char *route, unsigned status, uint64_t bytes)
 	pthread_mutex_unlock(&lock);
 }
 
-void metrics_boot(const char *action)
+void metrics_boot(enum boot_action action)
 {
+	if ((unsigned)action >= BOOT_ACTION_COUNT)
+		return;
 	pthread_mutex_lock(&lock);
-	for (size_t i = 0; i < 5; i++)
-		if (strcmp(action, boot_actions[i]) == 0)
-			boots[i]++;
+	boots[action]++;
 	pthread_mutex_unlock(&lock);
 }
 
@@ -108,8 +107,8 @@ char *metrics_render(void)
 			series[i].route, series[i].status, (unsigned long long)series[i].bytes);
 	fputs("# HELP anemos_boots_total iPXE scripts served, by next-boot action.\n"
 	      "# TYPE anemos_boots_total counter\n", f);
-	for (size_t i = 0; i < 5; i++)
-		fprintf(f, "anemos_boots_total{action=\"%s\"} %llu\n", boot_actions[i],
+	for (size_t i = 0; i < BOOT_ACTION_COUNT; i++)
+		fprintf(f, "anemos_boots_total{action=\"%s\"} %llu\n", boot_action_name((enum boot_action)i),
 			(unsigned long long)boots[i]);
 	pthread_mutex_unlock(&lock);
 	fputs("# HELP anemos_hosts Hosts by status.\n# TYPE anemos_hosts gauge\n", f);

@@ -116,16 +116,6 @@ int hostname_normalize(const char *in, char *out, size_t outsz)
 	return 0;
 }
 
-bool next_boot_valid(const char *action)
-{
-	static const char *const actions[] = { "discover", "install", "local", "rescue", "none" };
-
-	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
-		if (strcmp(action, actions[i]) == 0)
-			return true;
-	return false;
-}
-
 /* "recipe": a tar of a recipe folder, which the target builds itself (images.c). */
 static const char *const image_formats[] = {
 	"tar.zst", "tar.gz", "tar.xz", "tar", "raw.zst", "raw.gz", "raw.xz", "raw", "recipe",

@@ -1,8 +1,8 @@
 // The dashboard's shell: login, the top bar, hash routing (#/hosts, #/hosts/ID, #/images)
 // and handing live events to the view on screen.
 
-import { checkToken, clearToken, onUnauthorized, setToken, token } from './api.js';
-import { clear, h, refreshRelativeTimes } from './dom.js';
+import { api, checkToken, clearToken, onUnauthorized, setToken, token } from './api.js';
+import { STATUSES, clear, h, refreshRelativeTimes, setLifecycle } from './dom.js';
 import { startLive, stopLive, subscribe } from './live.js';
 import { hostsView } from './hosts.js';
 import { hostView } from './host.js';
@@ -30,6 +30,13 @@ function render() {
 	if (current) current.unmount();
 	current = null;
 	if (!token()) { showLogin(); return; }
+	if (!STATUSES.length) {
+		// The lifecycle's names come from anemosd once per page load (they are in no file here).
+		api('GET', '/api/v1/meta').then((meta) => { setLifecycle(meta); render(); }).catch((e) => {
+			clear(main, h('p', { class: 'login-error', role: 'alert' }, `Cannot load the host lifecycle from anemosd: ${e.message}`));
+		});
+		return;
+	}
 	topbar.hidden = false;
 	startLive();
 	const r = route();

@@ -116,7 +116,20 @@ export function progressBar(percent, label, cls = '') {
 	}, h('div', { class: 'bar-fill', style: { width: `${p}%` } }));
 }
 
-export const STATUSES = ['new', 'ready', 'installing', 'deployed', 'failed', 'maintenance', 'decommissioned'];
+// The host lifecycle as anemosd tells it (GET /api/v1/meta, from lib/lifecycle.c): the
+// statuses in display order, the next-boot actions, and per status the operator moves that
+// change something. Filled once by setLifecycle before the first view is drawn; nothing in
+// the dashboard spells a status or an action itself.
+export const STATUSES = [];
+export const lifecycle = { statuses: {}, actions: [], transitions: {} };
+export function setLifecycle(meta) {
+	STATUSES.splice(0, STATUSES.length, ...meta.statuses.map((s) => s.name));
+	lifecycle.statuses = Object.fromEntries(meta.statuses.map((s) => [s.name, s]));
+	lifecycle.actions = meta.next_boot;
+	lifecycle.transitions = meta.transitions;
+}
+// action(name): the next-boot action's facts ({name, help, agent, image, network}), {} if unknown.
+export const action = (name) => lifecycle.actions.find((a) => a.name === name) || {};
 
 export function statusBadge(status) {
 	const s = STATUSES.includes(status) ? status : 'unknown';

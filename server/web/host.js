@@ -3,7 +3,7 @@
 
 import { api, ApiError, hostPath } from './api.js';
 import {
-	bytes, clear, confirmDialog, exactTime, h, hostLabel, mono, progressBar, statusBadge, timeEl, toast,
+	action, bytes, clear, confirmDialog, exactTime, h, hostLabel, lifecycle, mono, progressBar, statusBadge, timeEl, toast,
 } from './dom.js';
 import { hardware } from './hardware.js';
 import { nextBootText } from './hosts.js';
@@ -11,13 +11,6 @@ import { progressBlock } from './progress.js';
 
 const EVENT_LIMIT = 200;
 
-const BOOT_CHOICES = [
-	['install', 'Install an image'],
-	['local', 'Boot from local disk'],
-	['discover', 'Discover (report hardware, wait)'],
-	['rescue', 'Rescue system'],
-	['none', 'Nothing (no network boot)'],
-];
 
 // installText(install): the host's install settings in one line (docs/api.md, Host.install).
 function installText(inst) {
@@ -81,7 +74,7 @@ export function hostView(root, routeInfo) {
 	// ---- actions ----
 	// The forms are drawn once and refilled from the host when it changes, unless the
 	// operator is in the middle of editing one.
-	const bootSel = h('select', { id: 'next-boot', name: 'next_boot' }, BOOT_CHOICES.map(([v, t]) => h('option', { value: v }, t)));
+	const bootSel = h('select', { id: 'next-boot', name: 'next_boot' }, lifecycle.actions.map((a) => h('option', { value: a.name }, `${a.name}: ${a.help}`)));
 	const imageSel = h('select', { id: 'boot-image', name: 'image' });
 	const onceRadio = h('input', { type: 'radio', name: 'once', id: 'once-yes', value: 'once' });
 	const alwaysRadio = h('input', { type: 'radio', name: 'once', id: 'once-no', value: 'always' });
@@ -123,20 +116,21 @@ export function hostView(root, routeInfo) {
 		form.addEventListener('input', () => dirty.add(key));
 		form.addEventListener('change', () => dirty.add(key));
 	}
-	bootSel.addEventListener('change', () => { installOpts.hidden = bootSel.value !== 'install'; });
+	bootSel.addEventListener('change', () => { installOpts.hidden = !action(bootSel.value).image; });
 
 	function fillActions() {
 		if (!dirty.has('boot')) {
-			bootSel.value = host.next_boot || 'discover';
-			installOpts.hidden = bootSel.value !== 'install';
+			bootSel.value = host.next_boot || lifecycle.actions[0].name;
+			installOpts.hidden = !action(bootSel.value).image;
 			drawImageOptions();
-			(host.once || host.next_boot !== 'install' ? onceRadio : alwaysRadio).checked = true;
+			(host.once || !action(host.next_boot).image ? onceRadio : alwaysRadio).checked = true;
 		}
 		installSettings.textContent = installText(host.install);
 		if (!dirty.has('name')) nameInput.value = host.hostname || '';
 		if (!dirty.has('keys')) keysArea.value = (host.ssh_authorized_keys || []).join('\n');
-		const targets = [['maintenance', 'Maintenance'], ['decommissioned', 'Decommission…'], ['ready', 'Back to ready']]
-			.filter(([s]) => s !== host.status && !(s === 'ready' && ['new', 'ready', 'installing'].includes(host.status)));
+		// The operator moves the lifecycle allows from this status (GET /api/v1/meta).
+		const targets = Object.keys(lifecycle.transitions[host.status] || {})
+			.map((s) => [s, `Set ${s}${lifecycle.statuses[s].confirm ? '…' : ''}`]);
 		const focused = statusRow.contains(document.activeElement) ? document.activeElement.dataset.status : null;
 		clear(statusRow, h('span', { class: 'now' }, 'Now ', statusBadge(host.status)),
 			targets.map(([s, label]) => h('button', { type: 'button', dataset: { status: s }, onclick: () => setStatus(s) }, label)));
@@ -173,7 +167,7 @@ export function hostView(root, routeInfo) {
 		e.preventDefault();
 		const next = bootSel.value;
 		const body = { next_boot: next };
-		if (next === 'install') {
+		if (action(next).image) {
 			if (!imageSel.value) { bootMsg.className = 'form-msg error'; bootMsg.textContent = 'Choose an image first (add one under Images).'; return; }
 			body.image = imageSel.value;
 			body.once = onceRadio.checked;
@@ -201,7 +195,7 @@ export function hostView(root, routeInfo) {
 	});
 
 	async function setStatus(s) {
-		if (s === 'decommissioned') {
+		if (lifecycle.statuses[s].confirm) {
 			const ok = await confirmDialog({
 				title: `Decommission ${hostLabel(host)}?`,
 				body: h('p', null, 'The host is marked as out of service. It stays in the list and can be brought back to ready.'),

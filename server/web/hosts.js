@@ -2,7 +2,7 @@
 
 import { api, ApiError } from './api.js';
 import {
-	DASH, STATUSES, bytes, clear, cpuShort, h, hostLabel, mono, statusBadge, timeEl, toast,
+	DASH, STATUSES, action, bytes, clear, cpuShort, h, hostLabel, mono, statusBadge, timeEl, toast,
 } from './dom.js';
 import { progressBlock } from './progress.js';
 
@@ -55,7 +55,7 @@ function matches(host, terms) {
 }
 
 export function nextBootText(host) {
-	if (host.next_boot === 'install') return `install ${host.image || '(no image)'} · ${host.once ? 'once' : 'always'}`;
+	if (action(host.next_boot).image) return `install ${host.image || '(no image)'} · ${host.once ? 'once' : 'always'}`;
 	return host.next_boot || DASH;
 }
 
@@ -68,10 +68,10 @@ function cell(col, host) {
 	case 'status':
 		return h('td', { class: 'c-status' }, statusBadge(host.status), progressBlock(host, 'compact'));
 	case 'next_boot':
-		return h('td', { class: 'c-boot' }, host.next_boot === 'install'
-			? [h('span', { class: 'boot-install' }, 'install'), ' ',
+		return h('td', { class: 'c-boot' }, action(host.next_boot).image
+			? [h('span', { class: 'boot-install' }, host.next_boot), ' ',
 				h('span', { class: 'tag' }, host.once ? 'once' : 'always')]
-			: h('span', { class: host.next_boot === 'none' ? 'muted' : '' }, host.next_boot || DASH));
+			: h('span', { class: action(host.next_boot).network === false ? 'muted' : '' }, host.next_boot || DASH));
 	case 'image':
 		return h('td', { class: 'c-image' }, host.image ? h('span', { class: 'mono' }, host.image) : h('span', { class: 'muted' }, DASH));
 	case 'macs': {

@@ -126,9 +126,9 @@ static void test_identify(void **state)
 				if (ids[j] == h.id)
 					snprintf(why, sizeof(why), "is host %lld of case %zu, want a new host",
 						 (long long)h.id, j);
-			if (!why[0] && (!same_text(h.status, "new") || !same_text(h.next_boot, "discover")))
+			if (!why[0] && (h.status != HOST_NEW || h.next_boot != BOOT_DISCOVER))
 				snprintf(why, sizeof(why), "new host has status %s, next boot %s",
-					 h.status, h.next_boot);
+					 host_status_name(h.status), boot_action_name(h.next_boot));
 		} else if (h.id != ids[c->same_as]) {
 			snprintf(why, sizeof(why), "is host %lld, want host %lld of case %d",
 				 (long long)h.id, (long long)ids[c->same_as], c->same_as);

@@ -254,25 +254,6 @@ static void test_hostname_normalize(void **state)
 	assert_int_equal(hostname_normalize(n254, big, sizeof(big)), -EINVAL);
 }
 
-static void test_next_boot_valid(void **state)
-{
-	static const struct {
-		const char *action;
-		bool valid;
-	} cases[] = {
-		{ "discover", true }, { "install", true }, { "local", true },
-		{ "rescue", true },   { "none", true },    { "Install", false },
-		{ "reboot", false },  { "", false },       { "local ", false },
-		{ "discovery", false },
-	};
-
-	(void)state;
-	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
-		if (next_boot_valid(cases[i].action) != cases[i].valid)
-			fail_msg("next_boot_valid(%s) should be %s", shown(cases[i].action),
-				 cases[i].valid ? "true" : "false");
-}
-
 static void test_image_format_valid(void **state)
 {
 	static const struct {
@@ -417,7 +398,6 @@ int main(void)
 		cmocka_unit_test(test_serial_is_placeholder),
 		cmocka_unit_test(test_name_is_safe),
 		cmocka_unit_test(test_hostname_normalize),
-		cmocka_unit_test(test_next_boot_valid),
 		cmocka_unit_test(test_image_format_valid),
 		cmocka_unit_test(test_image_format_from_name),
 		cmocka_unit_test(test_range_parse),

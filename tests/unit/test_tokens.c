@@ -47,8 +47,7 @@ static int finish(int rc)
 
 static int64_t new_host(void)
 {
-	char status[] = "ready", next_boot[] = "install";
-	struct host h = { .status = status, .next_boot = next_boot };
+	struct host h = { .status = HOST_READY, .next_boot = BOOT_INSTALL };
 	int64_t id = 0;
 
 	assert_int_equal(db_begin(), 0);

@@ -1,0 +1,232 @@
+/*
+ * Validation of the fields operators send for a host: which keys a body may hold, hostnames,
+ * SSH keys, and the install settings, each key by one row of a table. Pure: no database,
+ * no HTTP. A refusal is -EINVAL with a message that names the field whole ("install.mirror
+ * must be ...").
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "anemosd.h"
+
+int fields_check(json_t *req, const char *const *allowed, const char *where)
+{
+	const char *key;
+	json_t *value;
+
+	if (!json_is_object(req))
+		return err_set(-EINVAL, "%s must be a JSON object", where ? where : "the body");
+	json_object_foreach(req, key, value) {
+		size_t i;
+
+		for (i = 0; allowed[i]; i++)
+			if (strcmp(key, allowed[i]) == 0)
+				break;
+		if (!allowed[i])
+			return where ? err_set(-EINVAL, "unknown field '%s.%s'", where, key)
+				     : err_set(-EINVAL, "unknown field '%s'", key);
+	}
+	return 0;
+}
+
+/* A string of 1..max bytes on one line. */
+static bool one_line(json_t *v, size_t max)
+{
+	const char *s = json_string_value(v);
+
+	return s && *s && strlen(s) <= max && !strpbrk(s, "\r\n");
+}
+
+int hostname_check(const char *in, char *out, size_t outsz)
+{
+	char mac[MAC_LEN + 1], uuid[UUID_LEN + 1];
+	int rc;
+
+	if ((rc = hostname_normalize(in, out, outsz)) < 0)
+		return rc;
+	/* A host is found by id, MAC, UUID or hostname (db_host_find_by_ref): a hostname that
+	 * reads as one of the others would shadow, or be shadowed by, another host. */
+	if (mac_parse(out, mac) == 0 || uuid_parse(out, uuid) == 0)
+		return err_set(-EINVAL, "hostname '%s' reads as a MAC or a UUID; choose another", in);
+	return 0;
+}
+
+int ssh_keys_check(json_t *v)
+{
+	json_t *key;
+	size_t i;
+
+	if (!json_is_array(v) || json_array_size(v) > 100)
+		return err_set(-EINVAL, "ssh_authorized_keys must be an array of at most 100 keys");
+	json_array_foreach(v, i, key)
+		if (!one_line(key, 16384))
+			return err_set(-EINVAL, "ssh_authorized_keys[%zu] must be one non-empty line", i);
+	return 0;
+}
+
+/* An IPv4 or IPv6 address; with `prefix`, followed by "/N" (0-32 or 0-128). */
+static bool address_valid(const char *s, bool prefix)
+{
+	unsigned char buf[16];
+	char addr[64], *slash, *end;
+	long n;
+
+	if (!s || strlen(s) >= sizeof(addr))
+		return false;
+	snprintf(addr, sizeof(addr), "%s", s);
+	slash = strchr(addr, '/');
+	if (prefix != (slash != NULL))
+		return false;
+	if (slash)
+		*slash = '\0';
+	if (inet_pton(AF_INET, addr, buf) == 1) {
+		n = 32;
+	} else if (inet_pton(AF_INET6, addr, buf) == 1) {
+		n = 128;
+	} else {
+		return false;
+	}
+	if (!slash)
+		return true;
+	if (!slash[1] || slash[1] == '-' || slash[1] == '+')
+		return false;
+	errno = 0;
+	long len = strtol(slash + 1, &end, 10);
+
+	return !errno && !*end && len >= 0 && len <= n;
+}
+
+/* ---- install settings: one checker per key ---- */
+
+static int check_disk(json_t *v)
+{
+	static const struct { const char *key; size_t max; } ways[] = {
+		{ "serial", 128 }, { "by_path", 256 }, { "name", 32 },
+	};
+	const char *key = NULL;
+	json_t *value = NULL;
+
+	if (json_is_object(v) && json_object_size(v) == 1) {
+		void *it = json_object_iter(v);
+
+		key = json_object_iter_key(it);
+		value = json_object_iter_value(it);
+	}
+	for (size_t i = 0; key && i < sizeof(ways) / sizeof(ways[0]); i++)
+		if (strcmp(key, ways[i].key) == 0 && one_line(value, ways[i].max))
+			return 0;
+	return err_set(-EINVAL, "install.disk must be {\"serial\": S}, {\"by_path\": P} or {\"name\": N}");
+}
+
+/* crypt(3) output: "$id$[params$]salt$hash" in the characters crypt uses. Never ':' (the
+ * field separator of /etc/shadow) nor a newline, so it cannot add a line or a field. */
+static int check_root_password_hash(json_t *v)
+{
+	const char *s = json_string_value(v);
+
+	if (!s || s[0] != '$' || strlen(s) > 512 || !strchr(s + 1, '$') ||
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789./$=,-") != strlen(s))
+		return err_set(-EINVAL, "install.root_password_hash must be a crypt(3) hash such as $6$... "
+					"(mkpasswd -m sha-512), never a password");
+	return 0;
+}
+
+static int check_network(json_t *v)
+{
+	static const char *const keys[] = { "mode", "address", "gateway", "dns", NULL };
+	const char *mode = json_string_value(json_object_get(v, "mode"));
+	json_t *dns = json_object_get(v, "dns"), *gw = json_object_get(v, "gateway"), *entry;
+	size_t i;
+	int rc;
+
+	if ((rc = fields_check(v, keys, "install.network")) < 0)
+		return rc;
+	if (!mode || (strcmp(mode, "dhcp") && strcmp(mode, "static")))
+		return err_set(-EINVAL, "install.network.mode must be dhcp or static");
+	if (strcmp(mode, "static") != 0)
+		return 0;
+	if (!address_valid(json_string_value(json_object_get(v, "address")), true))
+		return err_set(-EINVAL, "install.network static needs \"address\": \"A.B.C.D/N\" (or an IPv6 "
+					"address/N) and may have \"gateway\" and \"dns\" (an array)");
+	if (gw && !address_valid(json_string_value(gw), false))
+		return err_set(-EINVAL, "install.network.gateway must be an IPv4 or IPv6 address");
+	if (dns && (!json_is_array(dns) || json_array_size(dns) > 8))
+		return err_set(-EINVAL, "install.network.dns must be an array of at most 8 addresses");
+	json_array_foreach(dns, i, entry)
+		if (!address_valid(json_string_value(entry), false))
+			return err_set(-EINVAL, "install.network.dns[%zu] must be an IPv4 or IPv6 address", i);
+	return 0;
+}
+
+static int check_user_data(json_t *v)
+{
+	if (!json_is_string(v) || json_string_length(v) > 65536)
+		return err_set(-EINVAL, "install.cloud_init_user_data must be a string of at most 64 KiB");
+	return 0;
+}
+
+static int check_kernel_args(json_t *v)
+{
+	if (!one_line(v, 1024) || !template_value_safe(json_string_value(v)))
+		return err_set(-EINVAL, "install.kernel_args must be one line without $ \" ' \\ ; | & # { }");
+	return 0;
+}
+
+static int check_after(json_t *v)
+{
+	const char *s = json_string_value(v);
+
+	if (!s || (strcmp(s, "reboot") && strcmp(s, "poweroff") && strcmp(s, "kexec")))
+		return err_set(-EINVAL, "install.after must be reboot, poweroff or kexec");
+	return 0;
+}
+
+static int check_mirror(json_t *v)
+{
+	const char *s = json_string_value(v);
+
+	if (!s || (strncmp(s, "http://", 7) && strncmp(s, "https://", 8)) || !one_line(v, 900) ||
+	    !template_value_safe(s) || strpbrk(s, " @"))
+		return err_set(-EINVAL, "install.mirror must be an http:// or https:// Debian mirror URL "
+					"(at most 900 characters, no user:password@)");
+	return 0;
+}
+
+/* Every install setting; each key optional. "mirror" replaces a recipe image's mirror for
+ * this host. docs/api.md describes them for operators. */
+static const struct {
+	const char *key;
+	int (*check)(json_t *value);
+} install_settings[] = {
+	{ "disk", check_disk },                         /* {"serial"|"by_path"|"name": "..."} */
+	{ "root_password_hash", check_root_password_hash },
+	{ "network", check_network },                   /* {"mode": "dhcp"} or static */
+	{ "cloud_init_user_data", check_user_data },
+	{ "kernel_args", check_kernel_args },
+	{ "after", check_after },                       /* reboot, poweroff or kexec */
+	{ "mirror", check_mirror },                     /* http(s):// Debian mirror */
+};
+
+int install_settings_check(json_t *v)
+{
+	const char *key;
+	json_t *value;
+
+	if (!json_is_object(v))
+		return err_set(-EINVAL, "install must be an object of install settings");
+	json_object_foreach(v, key, value) {
+		size_t i;
+
+		for (i = 0; i < sizeof(install_settings) / sizeof(install_settings[0]); i++)
+			if (strcmp(key, install_settings[i].key) == 0)
+				break;
+		if (i == sizeof(install_settings) / sizeof(install_settings[0]))
+			return err_set(-EINVAL, "unknown field 'install.%s'", key);
+		if (install_settings[i].check(value) < 0)
+			return -EINVAL;
+	}
+	return 0;
+}
