@@ -32,7 +32,7 @@ function render() {
 	if (!token()) { showLogin(); return; }
 	if (!STATUSES.length) {
 		// The lifecycle's names come from anemosd once per page load (they are in no file here).
-		api('GET', '/api/v1/meta').then((meta) => { setLifecycle(meta); render(); }).catch((e) => {
+		api('GET', '/meta').then((meta) => { setLifecycle(meta); render(); }).catch((e) => {
 			clear(main, h('p', { class: 'login-error', role: 'alert' }, `Cannot load the host lifecycle from anemosd: ${e.message}`));
 		});
 		return;
