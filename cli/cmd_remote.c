@@ -41,6 +41,7 @@ enum remote_option_id {
 	OPT_METHOD,
 	OPT_NETWORK,
 	OPT_INVENTORY,
+	OPT_HOST,
 };
 
 struct remote_options {
@@ -49,6 +50,7 @@ struct remote_options {
 	const char *method;	/* auto, kexec, bootloader */
 	const char *network;	/* auto, dhcp, static */
 	const char *inventory;	/* --inventory PATH: the anemos-inventory to copy over */
+	const char *host;	/* adopt --host REF: the host the inventory goes onto */
 };
 
 static const char *const methods[] = { "auto", "kexec", "bootloader", NULL };
@@ -64,6 +66,7 @@ static int remote_option(void *ctx, int option, const char *arg)
 	case OPT_METHOD: o->method = arg; return check_choice("--method", arg, methods);
 	case OPT_NETWORK: o->network = arg; return check_choice("--network", arg, networks);
 	case OPT_INVENTORY: o->inventory = arg; return 0;
+	case OPT_HOST: o->host = arg; return 0;
 	}
 	return -EINVAL;
 }
@@ -442,10 +445,11 @@ int remote_adopt(struct ctl *ctl, int argc, char **argv)
 	static const struct option options[] = {
 		{ "ssh", required_argument, NULL, OPT_SSH },
 		{ "inventory", required_argument, NULL, OPT_INVENTORY },
+		{ "host", required_argument, NULL, OPT_HOST },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct remote_options o = { 0 };
-	char *out = NULL, *binary = NULL, *local = NULL;
+	char *out = NULL, *binary = NULL, *local = NULL, *path = NULL, *ref = NULL;
 	json_t *inv = NULL, *host = NULL;
 	json_error_t error;
 	size_t len = 0;
@@ -491,7 +495,13 @@ int remote_adopt(struct ctl *ctl, int argc, char **argv)
 		rc = -EPROTO;
 		goto done;
 	}
-	if ((rc = api_call(ctl, "POST", "/api/v1/inventory", inv, &host)) != 0)
+	/* The inventory comes from the target: it goes onto the host named, or a new one. */
+	if (o.host && (!(ref = url_escape(o.host)) || asprintf(&path, "/api/v1/inventory?host=%s", ref) < 0)) {
+		path = NULL;
+		rc = -ENOMEM;
+		goto done;
+	}
+	if ((rc = api_call(ctl, "POST", path ? path : "/api/v1/inventory", inv, &host)) != 0)
 		goto done;
 	if (ctl->json)
 		print_json(host);
@@ -501,6 +511,8 @@ int remote_adopt(struct ctl *ctl, int argc, char **argv)
 done:
 	json_decref(inv);
 	json_decref(host);
+	free(path);
+	free(ref);
 	free(out);
 	free(binary);
 	free(local);

@@ -42,7 +42,7 @@ static const struct command commands[] = {
 	{ "reinstall", "", "HOST --ssh [user@]addr[:port] [--image NAME] [--method auto|kexec|bootloader]\n"
 	  "                 [--network auto|dhcp|static]", remote_reinstall },
 	{ "rescue", "", "HOST --ssh [user@]addr[:port] [--method ...] [--network ...]", remote_rescue },
-	{ "adopt", "", "--ssh [user@]addr[:port] [--inventory PATH]", remote_adopt },
+	{ "adopt", "", "--ssh [user@]addr[:port] [--host REF] [--inventory PATH]", remote_adopt },
 	{ "dnsmasq", "config", "--mode proxy|dhcp --interface IF --server-ip ADDR --server-url URL\n"
 	  "                 [--subnet NET | --range START,END [--router ADDR] [--dns ADDR] [--lease TIME]]\n"
 	  "                 [--netmask MASK] [--tftp tftp-hpa|dnsmasq] [--tftp-root DIR] [--output FILE]",
@@ -70,7 +70,8 @@ static const char help_text[] =
 	"reinstall and rescue move a running host (a cloud VM without network boot) into the\n"
 	"Anemos environment by kexec, or else a one-shot boot entry, over SSH as root (or with\n"
 	"sudo): reinstall installs NAME (default: the host's image), rescue changes no disk.\n"
-	"adopt registers a running host's inventory. They use the system's ssh with its\n"
+	"adopt registers a running host's inventory: onto the host --host names (to adopt it\n"
+	"again), else as a new host. They use the system's ssh with its\n"
 	"config and agent; $ANEMOS_SSH replaces the command (e.g. \"ssh -i KEY\").\n"
 	"\n"
 	"dnsmasq config prints (or with --output writes) the dnsmasq configuration of a\n"

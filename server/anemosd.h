@@ -197,8 +197,10 @@ int hosts_agent_event(int64_t host_id, json_t *req, json_t **out);
 int hosts_agent_done(int64_t host_id, const char *mode, json_t *req, struct host *out);
 int hosts_phone_home_token(int64_t host_id, json_t **out);
 int hosts_phone_home(int64_t host_id, json_t *report, struct host *out);
-/* Registers a running host's inventory, finding or creating the host (anemosctl adopt). */
-int hosts_adopt(json_t *inventory, struct host *out);
+/* Registers a running host's inventory (anemosctl adopt) onto the host ref names, or, with
+ * ref NULL, into a new host; -EEXIST when ref is NULL and the inventory names a known host's
+ * MAC, UUID or serial (the message says which host and how to name it). */
+int hosts_adopt(json_t *inventory, const char *ref, struct host *out);
 /* db_commit() and, when it succeeds, notify_host_changed(host_id). */
 int hosts_commit(int64_t host_id);
 int hosts_add_event(int64_t host_id, const char *source, const char *level, const char *phase,

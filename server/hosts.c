@@ -470,6 +470,22 @@ static const char *inventory_string(json_t *inv, const char *section, const char
 	return json_string_value(json_object_get(json_object_get(inv, section), key));
 }
 
+/* What one inventory may say: more NICs is refused; more MACs nobody holds yet than
+ * INVENTORY_NEW_MACS are left unregistered (an agent cannot claim the MACs of machines not
+ * yet enrolled); identity facts longer than IDENTITY_MAX are not stored. */
+#define INVENTORY_NICS_MAX 256
+#define INVENTORY_NEW_MACS 32
+#define IDENTITY_MAX 128
+
+/* One identity fact into a column, unless it is too long to be one (then a warning). */
+static int record_fact(struct host *h, char **field, const char *name, const char *value)
+{
+	if (strlen(value) > IDENTITY_MAX)
+		return hosts_add_event(h->id, "server", "warn", "inventory", "%s of %zu bytes not stored "
+				       "(at most %d)", name, strlen(value), IDENTITY_MAX);
+	return set_field(field, value);
+}
+
 /* The identity facts of an inventory into the host's columns; placeholders are dropped. */
 static int record_identity(struct host *h, json_t *inv)
 {
@@ -481,32 +497,37 @@ static int record_identity(struct host *h, json_t *inv)
 	    !uuid_is_placeholder(uuid) && (rc = set_field(&h->uuid, uuid)) < 0)
 		return rc;
 	if ((s = inventory_string(inv, "system", "serial")) && !serial_is_placeholder(s) &&
-	    (rc = set_field(&h->serial, s)) < 0)
+	    (rc = record_fact(h, &h->serial, "serial", s)) < 0)
 		return rc;
-	if ((s = inventory_string(inv, "system", "vendor")) && (rc = set_field(&h->vendor, s)) < 0)
+	if ((s = inventory_string(inv, "system", "vendor")) && (rc = record_fact(h, &h->vendor, "vendor", s)) < 0)
 		return rc;
-	if ((s = inventory_string(inv, "system", "product")) && (rc = set_field(&h->product, s)) < 0)
+	if ((s = inventory_string(inv, "system", "product")) && (rc = record_fact(h, &h->product, "product", s)) < 0)
 		return rc;
-	if ((s = inventory_string(inv, "chassis", "asset_tag")) && (rc = set_field(&h->asset, s)) < 0)
+	if ((s = inventory_string(inv, "chassis", "asset_tag")) && (rc = record_fact(h, &h->asset, "asset tag", s)) < 0)
 		return rc;
 	return 0;
 }
 
-/* Every NIC's MAC of the inventory onto host h; a MAC another host holds stays there. */
+/* Every NIC's MAC of the inventory onto host h: a MAC another host holds stays there (an
+ * error event says so); zero and multicast MACs are no NIC's; at most INVENTORY_NEW_MACS
+ * new ones per inventory. */
 static int record_macs(const struct host *h, json_t *inv, size_t *added)
 {
+	size_t i, refused = 0;
 	json_t *nic;
-	size_t i;
 	int rc;
 
 	json_array_foreach(json_object_get(inv, "nics"), i, nic) {
 		char mac[MAC_LEN + 1];
 		int64_t owner;
 
-		if (mac_parse(json_string_value(json_object_get(nic, "mac")), mac) < 0)
+		if (mac_parse(json_string_value(json_object_get(nic, "mac")), mac) < 0 ||
+		    strcmp(mac, "00:00:00:00:00:00") == 0 || (strtol(mac, NULL, 16) & 1))
 			continue;
 		rc = db_host_find_by_mac(mac, &owner);
-		if (rc == -ENOENT) {
+		if (rc == -ENOENT && *added == INVENTORY_NEW_MACS) {
+			refused++;
+		} else if (rc == -ENOENT) {
 			if ((rc = db_host_add_mac(h->id, mac)) < 0)
 				return rc;
 			(*added)++;
@@ -519,6 +540,9 @@ static int record_macs(const struct host *h, json_t *inv, size_t *added)
 			return rc;
 		}
 	}
+	if (refused)
+		return hosts_add_event(h->id, "server", "error", "inventory", "%zu more new MACs not registered: "
+				       "an inventory registers at most %d", refused, INVENTORY_NEW_MACS);
 	return 0;
 }
 
@@ -548,6 +572,9 @@ int hosts_record_inventory(int64_t host_id, json_t *inv, struct host *out)
 		return err_set(-EINVAL, "the inventory must be a JSON object");
 	if (json_object_get(inv, "nics") && !json_is_array(json_object_get(inv, "nics")))
 		return err_set(-EINVAL, "inventory \"nics\" must be an array");
+	if (json_array_size(json_object_get(inv, "nics")) > INVENTORY_NICS_MAX)
+		return err_set(-EINVAL, "inventory \"nics\" lists %zu NICs; at most %d",
+			       json_array_size(json_object_get(inv, "nics")), INVENTORY_NICS_MAX);
 	return hosts_update(NULL, host_id, inventory_change, inv, out);
 }
 
@@ -696,69 +723,109 @@ int hosts_phone_home(int64_t host_id, json_t *report, struct host *out)
 	return rc;
 }
 
-/*
- * Registers the inventory of a running host (anemos-inventory's output, sent by anemosctl
- * adopt): found by a MAC of its NICs, its SMBIOS UUID or serial as a booting machine is, or
- * created. A host created so is running its own system: status deployed, next boot local.
- */
-int hosts_adopt(json_t *inv, struct host *out)
+/* The host an adopted inventory already names, by a NIC's MAC, its SMBIOS UUID or its
+ * serial: 0 with *id and what matched in how (a static string), or -ENOENT. */
+static int adopt_find(json_t *inv, int64_t *id, const char **how, char what[64])
 {
-	struct boot_identity ident = { .mac = "" };
-	const char *mac = NULL, *s;
+	const char *s;
 	char uuid[UUID_LEN + 1];
 	json_t *nic;
-	struct host h;
-	int64_t id;
 	size_t i;
+
+	json_array_foreach(json_object_get(inv, "nics"), i, nic) {
+		char m[MAC_LEN + 1];
+
+		if ((s = json_string_value(json_object_get(nic, "mac"))) && mac_parse(s, m) == 0 &&
+		    db_host_find_by_mac(m, id) == 0) {
+			*how = "MAC";
+			snprintf(what, 64, "%s", m);
+			return 0;
+		}
+	}
+	if ((s = inventory_string(inv, "system", "uuid")) && uuid_parse(s, uuid) == 0 && !uuid_is_placeholder(uuid) &&
+	    db_host_find_by_uuid(uuid, id) == 0) {
+		*how = "SMBIOS UUID";
+		snprintf(what, 64, "%s", uuid);
+		return 0;
+	}
+	if ((s = inventory_string(inv, "system", "serial")) && !serial_is_placeholder(s) &&
+	    db_host_find_by_serial(s, inventory_string(inv, "system", "vendor"), id) == 0) {
+		*how = "serial";
+		snprintf(what, 64, "%.63s", s);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+struct adoption {
+	json_t *inventory;
+	const char *how; /* for the event */
+};
+
+/* An adopted host: deployed and booting its disk if it was new, and the inventory recorded
+ * as an agent's would be (facts, MACs, event). */
+static int adopt_change(struct host *h, void *arg)
+{
+	const struct adoption *a = arg;
+	int rc;
+
+	if (h->status == HOST_NEW) {
+		if ((rc = host_transition(h, HOST_EV_ADOPTED)) < 0)
+			return rc;
+		h->next_boot = BOOT_LOCAL;
+	}
+	if ((rc = hosts_add_event(h->id, "operator", "info", "adopt", "adopted over SSH (%s)", a->how)) < 0)
+		return rc;
+	return inventory_change(h, a->inventory);
+}
+
+/*
+ * Registers the inventory of a running host (anemos-inventory's output, sent by anemosctl
+ * adopt). The inventory comes from the host itself, so it is not trusted to say which host
+ * it is: it goes onto the host the operator named (ref), or into a new host, never onto a
+ * host it merely names by MAC, UUID or serial (that is a 409 that says how to name it).
+ * A host created so is running its own system: status deployed, next boot local.
+ */
+int hosts_adopt(json_t *inv, const char *ref, struct host *out)
+{
+	struct adoption a = { .inventory = inv, .how = "onto the host the operator named" };
+	struct host h = { .status = HOST_NEW, .next_boot = BOOT_LOCAL };
+	const char *how;
+	char what[64];
+	int64_t id;
 	int rc;
 
 	if (!json_is_object(inv) || !json_is_array(json_object_get(inv, "nics")))
 		return err_set(-EINVAL, "the body must be an inventory (anemos-inventory's output) with \"nics\"");
-	/* Any NIC the host is known by; else the first with a MAC (then UUID and serial). */
-	json_array_foreach(json_object_get(inv, "nics"), i, nic) {
-		char m[MAC_LEN + 1];
-		int64_t known;
-		bool found;
-
-		if (!(s = json_string_value(json_object_get(nic, "mac"))) || mac_parse(s, m) < 0 ||
-		    strcmp(m, "00:00:00:00:00:00") == 0)
-			continue;
-		found = db_host_find_by_mac(m, &known) == 0;
-		if (!mac || found) {
-			memcpy(ident.mac, m, sizeof(m));
-			mac = ident.mac;
-		}
-		if (found)
-			break;
-	}
-	if (!mac)
-		return err_set(-EINVAL, "the inventory names no NIC with a MAC: cannot identify the host");
-	if ((s = inventory_string(inv, "system", "uuid")) && uuid_parse(s, uuid) == 0)
-		ident.uuid = uuid;
-	ident.serial = inventory_string(inv, "system", "serial");
-	ident.vendor = inventory_string(inv, "system", "vendor");
-	ident.product = inventory_string(inv, "system", "product");
+	if (json_array_size(json_object_get(inv, "nics")) > INVENTORY_NICS_MAX)
+		return err_set(-EINVAL, "inventory \"nics\" lists %zu NICs; at most %d",
+			       json_array_size(json_object_get(inv, "nics")), INVENTORY_NICS_MAX);
+	if (ref)
+		return hosts_update(ref, 0, adopt_change, &a, out);
 	if ((rc = db_begin()) < 0)
 		return rc;
-	if ((rc = hosts_identify(&ident, &h)) < 0)
-		goto fail;
-	if (h.status == HOST_NEW) {
-		h.next_boot = BOOT_LOCAL;
-		if ((rc = host_transition(&h, HOST_EV_ADOPTED)) < 0 || (rc = db_host_update(&h)) < 0)
-			goto fail_host;
+	if ((rc = adopt_find(inv, &id, &how, what)) == 0) {
+		db_rollback();
+		return err_set(-EEXIST, "the inventory names %s %s of host %lld; if it is that machine, adopt it "
+				       "onto it (anemosctl adopt --host %lld, POST /api/v1/inventory?host=%lld)",
+			       how, what, (long long)id, (long long)id, (long long)id);
 	}
-	if ((rc = hosts_add_event(h.id, "operator", "info", "adopt", "adopted over SSH from %s", mac)) < 0)
-		goto fail_host;
-	id = h.id;
-	rc = hosts_commit(id);
-	host_free(&h);
-	if (rc < 0)
+	a.how = "a new host";
+	if ((rc = db_host_insert(&h, &id)) < 0 || (rc = db_host_get(id, &h)) < 0 ||
+	    (rc = adopt_change(&h, &a)) < 0 || (rc = db_host_update(&h)) < 0 || (rc = db_host_get(id, out)) < 0) {
+		db_rollback();
+		host_free(&h);
 		return rc;
-	/* The inventory goes in as an agent's would (its own transaction: MACs, facts, event). */
-	return hosts_record_inventory(id, inv, out);
-fail_host:
+	}
 	host_free(&h);
-fail:
-	db_rollback();
+	if (out->nmacs == 0) {
+		db_rollback();
+		host_free(out);
+		return err_set(-EINVAL, "the inventory names no NIC with a MAC: cannot identify the host");
+	}
+	if ((rc = hosts_commit(id)) < 0)
+		host_free(out);
+	else
+		log_info("new host %lld (adopted)", (long long)id);
 	return rc;
 }

@@ -100,7 +100,7 @@ enum MHD_Result handle_inventory_adopt(struct request *req)
 {
 	struct host h;
 
-	return respond_host(req, 200, hosts_adopt(req->json, &h), &h);
+	return respond_host(req, 200, hosts_adopt(req->json, request_arg(req, "host"), &h), &h);
 }
 
 enum MHD_Result handle_host_delete(struct request *req)

@@ -86,12 +86,27 @@ expect_eq "... it is deployed, next boot local, found by its MAC" "deployed loca
 	"$(body_of "$r" | jq -r '"\(.status) \(.next_boot) \(.macs[0])"')"
 expect_eq "... with its inventory" "ADOPT-1" "$(host_field 52:54:00:77:00:02 .inventory.system.serial)"
 n=$(body_of "$(api GET /api/v1/hosts)" | jq '.hosts | length')
+# The inventory comes from the target: it never picks the host it goes onto.
 r=$(api POST /api/v1/inventory "$(jq '.nics += [{name: "eth1", mac: "52:54:00:77:00:03"}]' <<<"$inv")")
-expect_eq "adopting it again updates the same host" "200 $n" "$(status_of "$r") $(body_of "$(api GET /api/v1/hosts)" | jq '.hosts | length')"
+expect_eq "adopting a known machine again without naming it: 409" 409 "$(status_of "$r")"
+expect_match "... the message names the host and how to name it" 'names MAC 52:54:00:77:00:02 of host [0-9]+; .*adopt --host' "$(body_of "$r")"
+id=$(host_field 52:54:00:77:00:02 .id)
+victim=$(body_of "$(api POST /api/v1/hosts '{"mac":"52:54:00:77:00:20","hostname":"victim"}')" | jq -r .id)
+before=$(body_of "$(api GET /api/v1/hosts/victim)" | jq -c 'del(.last_seen,.updated)')
+r=$(api POST /api/v1/inventory "$(jq '.system = {serial: "FORGED"} | .nics = [{name: "eth0", mac: "52:54:00:77:00:20"}]' <<<"$inv")")
+expect_eq "an inventory naming another host's MAC does not overwrite it: 409" 409 "$(status_of "$r")"
+expect_eq "... the victim is unchanged" "$before" "$(body_of "$(api GET /api/v1/hosts/victim)" | jq -c 'del(.last_seen,.updated)')"
+r=$(api POST "/api/v1/inventory?host=$id" "$(jq '.nics += [{name: "eth1", mac: "52:54:00:77:00:03"}]' <<<"$inv")")
+expect_eq "adopting it again onto the host named updates it" "200 $((n + 1)) $id" "$(status_of "$r") $(body_of "$(api GET /api/v1/hosts)" | jq '.hosts | length') $(body_of "$r" | jq .id)"
 expect_eq "... adding its new MAC" "2" "$(body_of "$r" | jq '.macs | length')"
-# Known by its second NIC only, with no SMBIOS identity: still the same host.
-r=$(api POST /api/v1/inventory "$(jq '.system = {} | .nics = [{name: "eth9", mac: "52:54:00:77:00:09"}, {name: "eth1", mac: "52:54:00:77:00:03"}]' <<<"$inv")")
-expect_eq "a host known by a later NIC is found by it" "200 $n" "$(status_of "$r") $(body_of "$(api GET /api/v1/hosts)" | jq '.hosts | length')"
+r=$(api POST "/api/v1/inventory?host=$id" "$(jq '.nics += [{name: "eth2", mac: "52:54:00:77:00:20"}]' <<<"$inv")")
+expect_eq "onto the host named, a MAC another host holds stays there" "52:54:00:77:00:20 $victim" \
+	"$(host_field victim '.macs[0]') $(host_field 52:54:00:77:00:20 .id)"
+expect_eq "adopt onto an unknown host: 404" 404 "$(status_of "$(api POST '/api/v1/inventory?host=nosuch' "$inv")")"
+r=$(api POST /api/v1/inventory "$(jq -n '{system: {serial: "NEW-2"}, nics: [{name: "eth0", mac: "52:54:00:77:00:30"}]}')")
+expect_eq "a machine never seen becomes a new host" "200 deployed" "$(status_of "$r") $(body_of "$r" | jq -r .status)"
+n=$(body_of "$(api GET /api/v1/hosts)" | jq '.hosts | length')
+expect_eq "an inventory whose NICs have no MAC creates nothing: 400" 400 "$(status_of "$(api POST /api/v1/inventory '{"nics":[{"name":"lo","mac":"00:00:00:00:00:00"}]}')")"
 expect_eq "an inventory without NICs is refused" 400 "$(status_of "$(api POST /api/v1/inventory '{"system":{}}')")"
 expect_eq "malformed JSON is refused" 400 "$(status_of "$(api POST /api/v1/inventory '{"nics":[')")"
 expect_eq "the host count is unchanged by refusals" "$n" "$(body_of "$(api GET /api/v1/hosts)" | jq '.hosts | length')"
