@@ -294,9 +294,6 @@ static void report_progress(struct stream *s)
 	if (now - t->last_progress < 1)
 		return;
 	t->last_progress = now;
-	fprintf(stderr, "anemos-agent: %s\n", msg);
-	if (!t->a->token[0]) /* --unpack: no server to tell */
-		return;
 	if (t->total > 0)
 		snprintf(msg, sizeof(msg), "writing image: %.1f of %.1f MiB (%.0f%%), %.1f MiB/s",
 			 (double)s->received / 1048576.0, (double)t->total / 1048576.0,
@@ -304,6 +301,9 @@ static void report_progress(struct stream *s)
 	else
 		snprintf(msg, sizeof(msg), "writing image: %.1f MiB, %.1f MiB/s", (double)s->received / 1048576.0,
 			 (double)s->received / 1048576.0 / secs);
+	fprintf(stderr, "anemos-agent: %s\n", msg);
+	if (!t->a->token[0]) /* --unpack: no server to tell */
+		return;
 	ev = json_pack("{s:s, s:s, s:s, s:I}", "phase", "install", "level", "info", "message", msg,
 		       "bytes", (json_int_t)s->received);
 	if (t->total > 0)
