@@ -158,6 +158,12 @@ cp "$PKGROOT/usr/share/keyrings/debian-archive-keyring.gpg" usr/share/keyrings/ 
 for f in busybox.sh debootstrap.sh debian-packages.sh files.sh busybox-initrd.init; do
 	cp "$SRC/../images/base/$f" usr/share/anemos/base/ || die "images/base/$f missing"
 done
+# The installed system's phone-home, the debian recipe's own, which the agent copies onto a
+# systemd image that has none (PHONE_HOME_DIR in initramfs/agent/agent.h: same paths below).
+for f in usr/local/sbin/anemos-phone-home etc/systemd/system/anemos-phone-home.service; do
+	mkdir -p "usr/share/anemos/phone-home/${f%/*}"
+	cp -p "$SRC/../images/debian/files/$f" "usr/share/anemos/phone-home/$f" || die "images/debian/files/$f missing"
+done
 # debootstrap's functions and suite scripts (symlinks to each other); with no dpkg here it
 # reads the host architecture from its folder, as in Debian's installer.
 mkdir -p usr/share/debootstrap

@@ -7,7 +7,10 @@
 #ifndef ANEMOS_AGENT_H
 #define ANEMOS_AGENT_H
 
+#include <stdarg.h>
 #include <stdbool.h>
+#include <sys/stat.h>
+#include <sys/types.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -25,10 +28,16 @@ struct agent {
 	char mode[16];       /* anemos.mode: discover, install or rescue */
 	const char *root;    /* filesystem root inventory is read from, "/" */
 	const char *ssh_dir; /* where rescue writes authorized_keys, "/root/.ssh" */
+	const char *phone_home_dir; /* the phone-home an install copies, PHONE_HOME_DIR */
 	long poweroff_after; /* seconds discover waits for a plan before powering off, 1800 */
 	long retry_for;      /* seconds one request is retried on network errors, 600 */
 	CURL *curl;
 };
+
+/* The debian recipe's phone-home (images/debian/files: usr/local/sbin/anemos-phone-home and
+ * etc/systemd/system/anemos-phone-home.service), which initramfs/build.sh copies here with the
+ * same paths below it; an install copies them onto a systemd image that has none. */
+#define PHONE_HOME_DIR "/usr/share/anemos/phone-home"
 
 /* client.c: requests to anemosd with the agent token. */
 int client_init(struct agent *a);
@@ -44,5 +53,51 @@ int client_call(struct agent *a, const char *method, const char *path, json_t *b
  * minute at most, then only printed). level is "info", "warn" or "error". */
 void client_report(struct agent *a, const char *level, const char *phase, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/* target.c: the installed system's files, through a descriptor of its root (see the file).
+ * Paths are relative to that root ("/etc/hostname" and "etc/hostname" are the same) and
+ * resolve inside it, symlinks and ".." included; none can lead a write outside it. Each
+ * returns 0 (target_open: a descriptor) or a negative errno, and leaves nothing behind on
+ * failure. */
+#define TARGET_PATH_MAX 1024
+
+/* A file being written: a new file in the folder of its name until target_commit. */
+struct target_file {
+	int dirfd, fd;      /* the resolved folder (O_PATH); the new file, for writing */
+	char base[256];     /* the name's last component */
+	char tmp[272];      /* the new file's name in that folder */
+};
+/* openat2(rootfd, path, flags | O_CLOEXEC) with RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS. */
+int target_open(int rootfd, const char *path, int flags, mode_t mode);
+/* mkdir -p: missing folders 0755, the last one mode. Fails (-ENOENT, -ENOTDIR) when a
+ * component is a symlink that leads to no folder inside the root. */
+int target_mkdirs(int rootfd, const char *path, mode_t mode);
+/* A new file (mode, whatever the umask) in path's resolved folder, for writing f->fd;
+ * target_commit renames it over path (replacing a symlink there, not following it),
+ * target_discard removes it. Both close it. The folder must exist. */
+int target_create(int rootfd, const char *path, mode_t mode, struct target_file *f);
+int target_commit(struct target_file *f);
+void target_discard(struct target_file *f);
+/* path becomes a new file of mode holding data[0..len) (target_create, then commit). */
+int target_write(int rootfd, const char *path, mode_t mode, const void *data, size_t len);
+/* path becomes a new file of mode holding the formatted text. */
+int target_vprintf(int rootfd, const char *path, mode_t mode, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
+/* path becomes a new file of mode holding what is left to read of fromfd, synced. */
+int target_copy(int rootfd, const char *path, mode_t mode, int fromfd);
+/* path becomes a symlink to `to` (replacing whatever path's last component was). */
+int target_symlink(int rootfd, const char *to, const char *path);
+/* A regular file of at most max bytes, whole, as a new NUL-terminated string in *text
+ * (caller frees; NULL on failure); its stat in *st when st is not NULL. -EINVAL: not a
+ * regular file, -EFBIG: larger than max. */
+int target_read(int rootfd, const char *path, size_t max, char **text, struct stat *st);
+/* Whether path resolves to anything inside the root. */
+bool target_exists(int rootfd, const char *path);
+/* The folder path resolves to, as the installer names it ("/mnt/target/boot/extlinux"),
+ * free of symlinks: for programs that take a path. */
+int target_realpath(int rootfd, const char *path, char *out, size_t outsz);
+/* strerror(-rc) for a failed operation on path, and, when a symlink of the image on the way
+ * leads nowhere inside the root, which one and where to: in buf, which it returns. */
+const char *target_strerror(int rootfd, const char *path, int rc, char *buf, size_t bufsz);
 
 #endif

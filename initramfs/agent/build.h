@@ -86,10 +86,10 @@ bool index_find(const char *index, const char *name, const char **start, const c
 char *kernel_of(const char *start, const char *end);
 
 /* templates.c */
-/* Renders every per-host template under root/etc/anemos/templates (NAME.template or
- * NAME.makeimg.template) into root/NAME, with the plan's values; {{name}} is a variable
- * (see the file for the names). An unknown variable fails with the file and the name:
- * 0, or -1 with why. */
-int templates_render(json_t *plan, const char *root, char *why, size_t whysz);
+/* Renders every per-host template under /etc/anemos/templates (NAME.template or
+ * NAME.makeimg.template) of the target root rootfd into /NAME, with the plan's values;
+ * {{name}} is a variable (see the file for the names). An unknown variable fails with the
+ * file and the name: 0, or -1 with why. */
+int templates_render(json_t *plan, int rootfd, char *why, size_t whysz);
 
 #endif

@@ -44,6 +44,7 @@ struct target {
 	char esp[96], root[96];     /* partition devices ("" for no ESP) */
 	char root_uuid[40], esp_id[10];
 	bool touched, root_mounted, esp_mounted;
+	int rootfd;                 /* TARGET once mounted (O_PATH), -1 before: every path into it */
 	char why[512];              /* the failure, for the operator */
 	const char *unpack_dir;     /* where a root filesystem archive goes: TARGET, or --unpack's */
 	time_t last_progress;
@@ -94,48 +95,49 @@ static int run(struct target *t, const char *const argv[], const char *input)
 	return 0;
 }
 
-static int write_file(struct target *t, const char *path, mode_t mode, const char *fmt, ...)
+/* The failure of rc on path in the target, with the image's symlink that caused it, if any. */
+static int fail_on(struct target *t, const char *what, const char *path, int rc)
+{
+	char err[TARGET_PATH_MAX + 200];
+
+	return failf(t, "cannot %s %s: %s", what, path, target_strerror(t->rootfd, path, rc, err, sizeof(err)));
+}
+
+static int make_dirs(struct target *t, const char *path, mode_t mode)
+{
+	int rc = target_mkdirs(t->rootfd, path, mode);
+
+	return rc < 0 ? fail_on(t, "make", path, rc) : 0;
+}
+
+/* path in the target becomes a new file of mode with the formatted text. */
+static int put(struct target *t, const char *path, mode_t mode, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-static int write_file(struct target *t, const char *path, mode_t mode, const char *fmt, ...)
+static int put(struct target *t, const char *path, mode_t mode, const char *fmt, ...)
 {
-	char full[512];
 	va_list ap;
-	FILE *f;
+	int rc;
 
-	snprintf(full, sizeof(full), "%s%s", TARGET, path);
-	if (!(f = fopen(full, "we")))
-		return failf(t, "cannot write %s: %s", path, strerror(errno));
-	fchmod(fileno(f), mode);
 	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
+	rc = target_vprintf(t->rootfd, path, mode, fmt, ap);
 	va_end(ap);
-	if (fclose(f) != 0)
-		return failf(t, "cannot write %s: %s", path, strerror(errno));
-	return 0;
+	return rc < 0 ? fail_on(t, "write", path, rc) : 0;
 }
 
-/* mkdir -p under TARGET. */
-static void make_dirs(const char *path, mode_t mode)
+/* Mounts dev as the target root and opens the root every later path resolves in. */
+static int mount_root(struct target *t, const char *dev)
 {
-	char full[512];
+	if (mount(dev, TARGET, "ext4", 0, NULL) < 0)
+		return -errno;
+	t->root_mounted = true;
+	if ((t->rootfd = open(TARGET, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		int rc = -errno;
 
-	snprintf(full, sizeof(full), "%s%s", TARGET, path);
-	for (char *p = full + strlen(TARGET) + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		mkdir(full, 0755);
-		*p = '/';
+		umount(TARGET);
+		t->root_mounted = false;
+		return rc;
 	}
-	mkdir(full, mode);
-}
-
-static bool target_has(const char *path)
-{
-	char full[512];
-
-	snprintf(full, sizeof(full), "%s%s", TARGET, path);
-	return access(full, F_OK) == 0;
+	return 0;
 }
 
 static void random_hex(char *out, size_t digits)
@@ -231,6 +233,7 @@ static int partition_and_format(struct target *t)
 {
 	const char *sfdisk[] = { "sfdisk", "--wipe", "always", "--wipe-partitions", "always", "-q", t->disk, NULL };
 	char label[16];
+	int rc;
 
 	t->touched = true;
 	random_hex(t->esp_id, 8);
@@ -270,11 +273,12 @@ static int partition_and_format(struct target *t)
 	}
 	mkdir("/mnt", 0755);
 	mkdir(TARGET, 0755);
-	if (mount(t->root, TARGET, "ext4", 0, NULL) < 0)
-		return failf(t, "cannot mount %s: %s", t->root, strerror(errno));
-	t->root_mounted = true;
+	if ((rc = mount_root(t, t->root)) < 0)
+		return failf(t, "cannot mount %s: %s", t->root, strerror(-rc));
 	if (t->uefi) {
-		make_dirs("/boot/efi", 0755);
+		/* The root was made a moment ago: nothing in it can be a symlink yet. */
+		if (make_dirs(t, "/boot/efi", 0755) < 0)
+			return -1;
 		if (mount(t->esp, ESP_MOUNT, "vfat", 0, "umask=0077,codepage=437,iocharset=utf8") < 0)
 			return failf(t, "cannot mount %s: %s", t->esp, strerror(errno));
 		t->esp_mounted = true;
@@ -332,7 +336,11 @@ static int copy_data(struct archive *in, struct archive *out)
 	return r == ARCHIVE_EOF ? ARCHIVE_OK : r;
 }
 
-/* A root filesystem archive, extracted into TARGET as it streams in. */
+/* A root filesystem archive, extracted into TARGET as it streams in. libarchive never writes
+ * through a symlink: a member under one (etc/hostname after etc -> /elsewhere) replaces the
+ * link with a real folder (SECURE_SYMLINKS with UNLINK), and absolute paths, ".." and hard
+ * links to either are refused. The image's symlinks themselves are kept as it has them:
+ * every later write resolves them inside the target (target.c). */
 static int extract_tree(struct target *t, struct archive *ar)
 {
 	struct archive *disk = archive_write_disk_new();
@@ -469,207 +477,17 @@ static int mount_raw_root(struct target *t)
 		partition_path(t->disk, n, t->root, sizeof(t->root));
 		for (int i = 0; i < 20 && access(t->root, F_OK) < 0; i++)
 			usleep(100000);
-		if (mount(t->root, TARGET, "ext4", 0, NULL) < 0)
+		if (mount_root(t, t->root) < 0)
 			continue;
-		if (target_has("/etc")) {
-			t->root_mounted = true;
+		if (target_exists(t->rootfd, "/etc"))
 			return 0;
-		}
+		close(t->rootfd);
+		t->rootfd = -1;
 		umount(TARGET);
+		t->root_mounted = false;
 	}
 	t->root[0] = '\0';
 	return failf(t, "the whole-disk image has no ext4 partition with /etc to configure");
-}
-
-static const char *hostname_of(struct target *t, char *buf, size_t len)
-{
-	const char *h = json_string_value(json_object_get(json_object_get(t->plan, "host"), "hostname"));
-
-	if (h)
-		return h;
-	snprintf(buf, len, "host-%lld", (long long)json_integer_value(json_object_get(json_object_get(t->plan, "host"), "id")));
-	return buf;
-}
-
-/* Replaces root's password hash in the target's /etc/shadow, if it has one. */
-static int set_root_password(struct target *t, const char *hash)
-{
-	char path[256], tmp[264], line[1024];
-	FILE *in, *out;
-
-	snprintf(path, sizeof(path), "%s/etc/shadow", TARGET);
-	snprintf(tmp, sizeof(tmp), "%s.anemos", path);
-	if (!(in = fopen(path, "re")))
-		return 0;
-	if (!(out = fopen(tmp, "we"))) {
-		fclose(in);
-		return failf(t, "cannot write /etc/shadow: %s", strerror(errno));
-	}
-	fchmod(fileno(out), 0640);
-	while (fgets(line, sizeof(line), in)) {
-		char *rest;
-
-		if (strncmp(line, "root:", 5) == 0 && (rest = strchr(line + 5, ':')))
-			fprintf(out, "root:%s%s", hash, rest);
-		else
-			fputs(line, out);
-	}
-	fclose(in);
-	if (fclose(out) != 0 || rename(tmp, path) < 0)
-		return failf(t, "cannot write /etc/shadow: %s", strerror(errno));
-	return 0;
-}
-
-static int configure_network(struct target *t)
-{
-	json_t *net = json_object_get(t->settings, "network"), *dns;
-	const char *mode = json_string_value(json_object_get(net, "mode"));
-	bool fixed = mode && strcmp(mode, "static") == 0;
-	const char *address = json_string_value(json_object_get(net, "address"));
-	const char *gateway = json_string_value(json_object_get(net, "gateway"));
-	char servers[512] = "";
-	size_t i, o = 0;
-	json_t *d;
-
-	dns = json_object_get(net, "dns");
-	json_array_foreach(dns, i, d)
-		if (json_is_string(d) && o + strlen(json_string_value(d)) + 2 < sizeof(servers))
-			o += (size_t)snprintf(servers + o, sizeof(servers) - o, "%s%s", o ? " " : "", json_string_value(d));
-	make_dirs("/etc/anemos", 0755);
-	if (fixed ? write_file(t, "/etc/anemos/network", 0644, "mode=static\naddress=%s\ngateway=%s\ndns=%s\n",
-			       address, gateway ? gateway : "", servers) < 0
-		  : write_file(t, "/etc/anemos/network", 0644, "mode=dhcp\n") < 0)
-		return -1;
-	if (!target_has("/etc/systemd"))
-		return 0;
-	make_dirs("/etc/systemd/network", 0755);
-	if (fixed)
-		return write_file(t, "/etc/systemd/network/10-anemos.network", 0644,
-				  "[Match]\nName=en* eth*\n\n[Network]\nAddress=%s\n%s%s%s%s%s\n", address,
-				  gateway ? "Gateway=" : "", gateway ? gateway : "", gateway ? "\n" : "",
-				  servers[0] ? "DNS=" : "", servers);
-	return write_file(t, "/etc/systemd/network/10-anemos.network", 0644,
-			  "[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\n");
-}
-
-/* What makes this copy of the image this host: fstab, name, keys, network, first boot. */
-static int configure(struct target *t)
-{
-	const char *hash = json_string_value(json_object_get(t->settings, "root_password_hash"));
-	const char *user_data = json_string_value(json_object_get(t->settings, "cloud_init_user_data"));
-	json_t *keys = json_object_get(t->plan, "ssh_authorized_keys"), *key, *reply = NULL;
-	char namebuf[64], esp_uuid[12];
-	const char *name = hostname_of(t, namebuf, sizeof(namebuf));
-	size_t i;
-	FILE *f;
-	char path[256];
-	int status;
-
-	snprintf(esp_uuid, sizeof(esp_uuid), "%.4s-%.4s", t->esp_id, t->esp_id + 4);
-	for (char *p = esp_uuid; *p; p++)
-		if (*p >= 'a' && *p <= 'f')
-			*p = (char)(*p - 'a' + 'A');
-	make_dirs("/etc", 0755);
-	if (t->root_uuid[0] &&
-	    (t->uefi ? write_file(t, "/etc/fstab", 0644, "UUID=%s / ext4 defaults,errors=remount-ro 0 1\n"
-				  "UUID=%s /boot/efi vfat umask=0077 0 2\n", t->root_uuid, esp_uuid)
-		     : write_file(t, "/etc/fstab", 0644, "UUID=%s / ext4 defaults,errors=remount-ro 0 1\n",
-				  t->root_uuid)) < 0)
-		return -1;
-	if (write_file(t, "/etc/hostname", 0644, "%s\n", name) < 0)
-		return -1;
-	snprintf(path, sizeof(path), "%s/etc/hosts", TARGET);
-	if ((f = fopen(path, "ae"))) {
-		fprintf(f, "127.0.1.1\t%s\n", name);
-		fclose(f);
-	}
-	make_dirs("/root/.ssh", 0700);
-	snprintf(path, sizeof(path), "%s/root/.ssh/authorized_keys", TARGET);
-	if (!(f = fopen(path, "we")))
-		return failf(t, "cannot write /root/.ssh/authorized_keys: %s", strerror(errno));
-	fchmod(fileno(f), 0600);
-	json_array_foreach(keys, i, key)
-		if (json_is_string(key))
-			fprintf(f, "%s\n", json_string_value(key));
-	fclose(f);
-	if (hash && set_root_password(t, hash) < 0)
-		return -1;
-	if (configure_network(t) < 0)
-		return -1;
-	if (user_data && target_has("/etc/cloud")) {
-		make_dirs("/var/lib/cloud/seed/nocloud", 0755);
-		if (write_file(t, "/var/lib/cloud/seed/nocloud/user-data", 0600, "%s", user_data) < 0 ||
-		    write_file(t, "/var/lib/cloud/seed/nocloud/meta-data", 0600,
-			       "instance-id: anemos-%lld-%ld\nlocal-hostname: %s\n",
-			       (long long)json_integer_value(json_object_get(json_object_get(t->plan, "host"), "id")),
-			       (long)time(NULL), name) < 0)
-			return -1;
-	}
-	/* The installed system reports in with its own token: written before done, which
-	 * ends the agent token's life. */
-	status = client_call(t->a, "POST", "/api/v1/agent/phone-home-token", NULL, 30, &reply);
-	if (status != 201) {
-		json_decref(reply);
-		return failf(t, "anemosd gave no phone-home token (%d)", status);
-	}
-	make_dirs("/etc/anemos", 0755);
-	status = write_file(t, "/etc/anemos/phone-home", 0600, "url=%s\ntoken=%s\n",
-			    json_string_value(json_object_get(reply, "url")),
-			    json_string_value(json_object_get(reply, "token")));
-	json_decref(reply);
-	if (status < 0)
-		return -1;
-	/* A systemd image without its own phone-home unit gets a small first-boot one. */
-	if (target_has("/etc/systemd/system") && !target_has("/etc/systemd/system/anemos-phone-home.service") &&
-	    !target_has("/lib/systemd/system/anemos-phone-home.service") &&
-	    !target_has("/usr/lib/systemd/system/anemos-phone-home.service")) {
-		make_dirs("/usr/local/sbin", 0755);
-		make_dirs("/etc/systemd/system/multi-user.target.wants", 0755);
-		if (write_file(t, "/usr/local/sbin/anemos-phone-home", 0755,
-			       "#!/bin/sh\n# Installed by anemos-agent: tells anemosd this system is up.\n"
-			       "url=$(sed -n 's/^url=//p' /etc/anemos/phone-home)\n"
-			       "token=$(sed -n 's/^token=//p' /etc/anemos/phone-home)\n"
-			       "body=\"{\\\"hostname\\\":\\\"$(hostname)\\\",\\\"kernel\\\":\\\"$(uname -r)\\\"}\"\n"
-			       "for i in 1 2 3 4 5 6 7 8 9 10; do\n"
-			       "  if command -v curl >/dev/null; then\n"
-			       "    curl -fsS -m 20 -H \"Authorization: Bearer $token\" -H 'Content-Type: application/json' -d \"$body\" \"$url\" && exit 0\n"
-			       "  else\n"
-			       "    wget -q -O - --header \"Authorization: Bearer $token\" --header 'Content-Type: application/json' --post-data \"$body\" \"$url\" && exit 0\n"
-			       "  fi\n  sleep 6\ndone\nexit 1\n") < 0 ||
-		    write_file(t, "/etc/systemd/system/anemos-phone-home.service", 0644,
-			       "[Unit]\nDescription=Tell anemosd this system is up\nWants=network-online.target\n"
-			       "After=network-online.target\n\n[Service]\nType=oneshot\n"
-			       "ExecStart=/usr/local/sbin/anemos-phone-home\n\n[Install]\nWantedBy=multi-user.target\n") < 0)
-			return -1;
-		snprintf(path, sizeof(path), "%s/etc/systemd/system/multi-user.target.wants/anemos-phone-home.service", TARGET);
-		unlink(path);
-		if (symlink("/etc/systemd/system/anemos-phone-home.service", path) < 0)
-			return failf(t, "cannot enable the phone-home unit: %s", strerror(errno));
-	}
-	return 0;
-}
-
-static int copy_file(struct target *t, const char *from, const char *to)
-{
-	char buf[65536];
-	int in = open(from, O_RDONLY | O_CLOEXEC), out;
-	ssize_t n;
-
-	if (in < 0)
-		return failf(t, "cannot read %s: %s", from, strerror(errno));
-	if ((out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
-		close(in);
-		return failf(t, "cannot write %s: %s", to, strerror(errno));
-	}
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write(out, buf, (size_t)n) != n) {
-			n = -1;
-			break;
-		}
-	close(in);
-	if (n < 0 || fsync(out) < 0 || close(out) < 0)
-		return failf(t, "copying %s to %s failed", from, to);
-	return 0;
 }
 
 static void kernel_cmdline(struct target *t, char *out, size_t outsz)
@@ -680,49 +498,60 @@ static void kernel_cmdline(struct target *t, char *out, size_t outsz)
 		 extra && *extra ? " " : "", extra ? extra : "");
 }
 
+/* Copies from (a file of the target, or of the installer) into the target as path. */
+static int copy_in(struct target *t, const char *from, bool in_target, const char *path)
+{
+	int fd = in_target ? target_open(t->rootfd, from, O_RDONLY, 0) : open(from, O_RDONLY | O_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return in_target ? fail_on(t, "read", from, fd) : failf(t, "cannot read %s: %s", from, strerror(errno));
+	rc = target_copy(t->rootfd, path, 0644, fd);
+	close(fd);
+	return rc < 0 ? fail_on(t, "write", path, rc) : 0;
+}
+
 /* Makes the disk boot the installed kernel: systemd-boot on the ESP's removable-media path
  * (UEFI; no NVRAM entry needed) or extlinux in the root filesystem behind syslinux's MBR. */
 static int install_bootloader(struct target *t)
 {
-	char cmdline[1400], path[256], kernel[256], initrd[256];
+	char cmdline[1400], dir[TARGET_PATH_MAX];
 	const char *name = json_string_value(json_object_get(t->image, "name"));
+	size_t len = strlen(TARGET);
+	int rc;
 
-	if (!target_has("/boot/vmlinuz") || !target_has("/boot/initrd.img"))
+	if (!target_exists(t->rootfd, "/boot/vmlinuz") || !target_exists(t->rootfd, "/boot/initrd.img"))
 		return failf(t, "the image has no /boot/vmlinuz and /boot/initrd.img to boot");
 	kernel_cmdline(t, cmdline, sizeof(cmdline));
-	snprintf(kernel, sizeof(kernel), "%s/boot/vmlinuz", TARGET);
-	snprintf(initrd, sizeof(initrd), "%s/boot/initrd.img", TARGET);
 	if (t->uefi) {
-		make_dirs("/boot/efi/EFI/BOOT", 0755);
-		make_dirs("/boot/efi/anemos", 0755);
-		make_dirs("/boot/efi/loader/entries", 0755);
-		snprintf(path, sizeof(path), "%s/EFI/BOOT/BOOTX64.EFI", ESP_MOUNT);
-		if (copy_file(t, SYSTEMD_BOOT, path) < 0)
-			return -1;
-		snprintf(path, sizeof(path), "%s/anemos/vmlinuz", ESP_MOUNT);
-		if (copy_file(t, kernel, path) < 0)
-			return -1;
-		snprintf(path, sizeof(path), "%s/anemos/initrd.img", ESP_MOUNT);
-		if (copy_file(t, initrd, path) < 0)
-			return -1;
-		if (write_file(t, "/boot/efi/loader/loader.conf", 0644, "default anemos.conf\ntimeout 0\n") < 0 ||
-		    write_file(t, "/boot/efi/loader/entries/anemos.conf", 0644,
-			       "title Anemos: %s\nlinux /anemos/vmlinuz\ninitrd /anemos/initrd.img\noptions %s\n",
-			       name ? name : "image", cmdline) < 0)
+		if (make_dirs(t, "/boot/efi/EFI/BOOT", 0755) < 0 || make_dirs(t, "/boot/efi/anemos", 0755) < 0 ||
+		    make_dirs(t, "/boot/efi/loader/entries", 0755) < 0 ||
+		    copy_in(t, SYSTEMD_BOOT, false, "/boot/efi/EFI/BOOT/BOOTX64.EFI") < 0 ||
+		    copy_in(t, "/boot/vmlinuz", true, "/boot/efi/anemos/vmlinuz") < 0 ||
+		    copy_in(t, "/boot/initrd.img", true, "/boot/efi/anemos/initrd.img") < 0 ||
+		    put(t, "/boot/efi/loader/loader.conf", 0644, "default anemos.conf\ntimeout 0\n") < 0 ||
+		    put(t, "/boot/efi/loader/entries/anemos.conf", 0644,
+			"title Anemos: %s\nlinux /anemos/vmlinuz\ninitrd /anemos/initrd.img\noptions %s\n",
+			name ? name : "image", cmdline) < 0)
 			return -1;
 		return 0;
 	}
+	if (make_dirs(t, "/boot/extlinux", 0755) < 0 ||
+	    put(t, "/boot/extlinux/extlinux.conf", 0644,
+		"DEFAULT anemos\nPROMPT 0\nTIMEOUT 0\n\nLABEL anemos\n  MENU LABEL Anemos: %s\n"
+		"  LINUX /boot/vmlinuz\n  INITRD /boot/initrd.img\n  APPEND %s\n", name ? name : "image", cmdline) < 0)
+		return -1;
+	/* extlinux takes a path: the folder as resolved inside the target, free of symlinks. */
+	if ((rc = target_realpath(t->rootfd, "/boot/extlinux", dir, sizeof(dir))) < 0)
+		return fail_on(t, "resolve", "/boot/extlinux", rc);
+	if (strncmp(dir, TARGET, len) != 0 || (dir[len] != '/' && dir[len] != '\0'))
+		return failf(t, "/boot/extlinux resolves to %s, outside %s", dir, TARGET);
 	{
-		const char *extlinux[] = { "extlinux", "--install", TARGET "/boot/extlinux", NULL };
+		const char *extlinux[] = { "extlinux", "--install", dir, NULL };
 		char mbr[440];
 		int fd, ok;
 
-		make_dirs("/boot/extlinux", 0755);
-		if (write_file(t, "/boot/extlinux/extlinux.conf", 0644,
-			       "DEFAULT anemos\nPROMPT 0\nTIMEOUT 0\n\nLABEL anemos\n  MENU LABEL Anemos: %s\n"
-			       "  LINUX /boot/vmlinuz\n  INITRD /boot/initrd.img\n  APPEND %s\n",
-			       name ? name : "image", cmdline) < 0 ||
-		    run(t, extlinux, NULL) < 0)
+		if (run(t, extlinux, NULL) < 0)
 			return -1;
 		fd = open(MBR_BIN, O_RDONLY | O_CLOEXEC);
 		ok = fd >= 0 && read(fd, mbr, sizeof(mbr)) == (ssize_t)sizeof(mbr);
@@ -738,8 +567,12 @@ static int install_bootloader(struct target *t)
 	}
 }
 
+/* Unmounts the target (its root descriptor closed first: it would keep it busy). */
 static void unmount_all(struct target *t)
 {
+	if (t->rootfd >= 0)
+		close(t->rootfd);
+	t->rootfd = -1;
 	sync();
 	if (t->esp_mounted && umount(ESP_MOUNT) == 0)
 		t->esp_mounted = false;
@@ -768,15 +601,13 @@ static void wipe(struct target *t)
 /* Loads the installed kernel for kexec (the file-load syscall; no kexec-tools needed). */
 static bool kexec_load_installed(struct target *t)
 {
-	char cmdline[1400], kernel[256], initrd[256];
+	char cmdline[1400];
 	int kfd, ifd;
 	long rc;
 
 	kernel_cmdline(t, cmdline, sizeof(cmdline));
-	snprintf(kernel, sizeof(kernel), "%s/boot/vmlinuz", TARGET);
-	snprintf(initrd, sizeof(initrd), "%s/boot/initrd.img", TARGET);
-	kfd = open(kernel, O_RDONLY | O_CLOEXEC);
-	ifd = open(initrd, O_RDONLY | O_CLOEXEC);
+	kfd = target_open(t->rootfd, "/boot/vmlinuz", O_RDONLY, 0);
+	ifd = target_open(t->rootfd, "/boot/initrd.img", O_RDONLY, 0);
 	rc = kfd >= 0 && ifd >= 0 ? syscall(SYS_kexec_file_load, kfd, ifd, strlen(cmdline) + 1, cmdline, 0UL) : -1;
 	if (rc != 0)
 		fprintf(stderr, "anemos-agent: kexec_file_load failed (%s); rebooting instead\n", strerror(errno));
@@ -789,7 +620,7 @@ static bool kexec_load_installed(struct target *t)
 
 int install_unpack(struct agent *a, const char *url, const char *sha256, const char *format, const char *to)
 {
-	struct target t = { .a = a, .unpack_dir = to, .disk_size = UINT64_MAX };
+	struct target t = { .a = a, .unpack_dir = to, .disk_size = UINT64_MAX, .rootfd = -1 };
 	int fd, rc;
 
 	t.image = json_pack("{s:s, s:s, s:s, s:s}", "name", "unpack", "url", url, "sha256", sha256, "format", format);
@@ -811,8 +642,9 @@ int install_unpack(struct agent *a, const char *url, const char *sha256, const c
 
 int install_run(struct agent *a, json_t *plan, json_t *inventory)
 {
-	struct target t = { .a = a, .plan = plan, .unpack_dir = TARGET };
+	struct target t = { .a = a, .plan = plan, .unpack_dir = TARGET, .rootfd = -1 };
 	const char *format, *after;
+	char esp_uuid[12] = "";
 	bool raw, recipe, kexec_ready = false;
 	time_t started = time(NULL);
 
@@ -852,7 +684,14 @@ int install_run(struct agent *a, json_t *plan, json_t *inventory)
 	if (raw && mount_raw_root(&t) < 0)
 		goto fail;
 	client_report(a, "info", "configure", "configure: hostname, keys, network, per-host templates");
-	if (configure(&t) < 0 || templates_render(plan, TARGET, t.why, sizeof(t.why)) < 0)
+	if (t.uefi && t.esp_id[0]) {
+		snprintf(esp_uuid, sizeof(esp_uuid), "%.4s-%.4s", t.esp_id, t.esp_id + 4);
+		for (char *p = esp_uuid; *p; p++)
+			if (*p >= 'a' && *p <= 'f')
+				*p = (char)(*p - 'a' + 'A');
+	}
+	if (configure_host(a, plan, t.rootfd, t.root_uuid, esp_uuid, t.why, sizeof(t.why)) < 0 ||
+	    templates_render(plan, t.rootfd, t.why, sizeof(t.why)) < 0)
 		goto fail;
 	if (!raw) {
 		client_report(a, "info", "bootloader", "bootloader: %s", t.uefi ? "systemd-boot on the ESP" : "extlinux and the MBR");

@@ -46,4 +46,15 @@ int install_run(struct agent *a, json_t *plan, json_t *inventory);
  * and telling no server. For inspecting images and for bench/. Returns an enum agent_exit. */
 int install_unpack(struct agent *a, const char *url, const char *sha256, const char *format, const char *to);
 
+/* configure.c */
+/* What makes a copy of an image this host, written into the target root rootfd (target.c:
+ * nothing outside it, whatever symlinks the image holds): fstab when root_uuid is not ""
+ * (the ESP too when esp_uuid is not ""), hostname and hosts, root's SSH keys and password
+ * hash, the network, the cloud-init seed, the phone-home token (asked of anemosd, in
+ * /etc/anemos/phone-home, mode 0600) and, on a systemd image without its own, the phone-home
+ * unit copied from a->phone_home_dir. 0, or -1 with why (whysz bytes) naming the file and,
+ * when an image's symlink is the cause, that symlink. */
+int configure_host(struct agent *a, json_t *plan, int rootfd, const char *root_uuid, const char *esp_uuid,
+		   char *why, size_t whysz);
+
 #endif

@@ -275,7 +275,8 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *unpack = NULL, *sha = NULL, *format = NULL, *to = NULL, *manifest = NULL;
-	struct agent a = { .root = "/", .ssh_dir = "/root/.ssh", .poweroff_after = 1800, .retry_for = 600 };
+	struct agent a = { .root = "/", .ssh_dir = "/root/.ssh", .phone_home_dir = PHONE_HOME_DIR,
+			   .poweroff_after = 1800, .retry_for = 600 };
 	const char *cmdline = "/proc/cmdline";
 	int c, rc;
 

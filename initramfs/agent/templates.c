@@ -9,20 +9,18 @@
  *                                  for address under DHCP the IPv4 this boot got, if any
  *   install.KEY                    any install setting that is a string, number or bool
  * The rendered file takes the template's mode. Paths resolve inside the target as if it were
- * the root (its absolute symlinks included): nothing is written outside it.
+ * the root (its absolute symlinks included, target.c): nothing is written outside it.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
-#include <linux/openat2.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "build.h"
@@ -119,84 +117,28 @@ static int lookup(void *cls, const char *name, size_t len, const char **value)
 	return *value ? 0 : -ENOENT;
 }
 
-/* Opens path inside the target as if it were the root: ".." and symlinks, absolute ones
- * too, resolve within it (openat2 RESOLVE_IN_ROOT), so nothing in the image can point a
- * rendered file at the installer's own file system. */
-static int open_in_root(int rootfd, const char *path, int flags, mode_t mode)
-{
-	struct open_how how = { .flags = (uint64_t)(flags | O_CLOEXEC), .mode = (flags & O_CREAT) ? mode : 0,
-				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
-
-	return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-}
-
-/* Reads the template rel (under TEMPLATES_DIR) into a new string; *mode its permissions. */
-static char *read_template(int rootfd, const char *rel, mode_t *mode)
-{
-	char path[600];
-	struct stat st;
-	char *text = NULL;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", TEMPLATES_DIR, rel);
-	if ((fd = open_in_root(rootfd, path, O_RDONLY | O_NOFOLLOW, 0)) < 0)
-		return NULL;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= TEMPLATE_MAX &&
-	    (text = calloc(1, (size_t)st.st_size + 1)) &&
-	    read(fd, text, (size_t)st.st_size) != (ssize_t)st.st_size)
-		text = (free(text), NULL);
-	*mode = st.st_mode & 07777;
-	close(fd);
-	return text;
-}
-
-/* Writes text to out (a path in the target) through a new file renamed over it. */
-static int write_output(int rootfd, const char *out, const char *text, mode_t mode)
-{
-	char dir[600], tmp[560];
-	const char *base = strrchr(out, '/') ? strrchr(out, '/') + 1 : out;
-	size_t len = strlen(text);
-	int dfd, fd, rc = -1;
-
-	snprintf(dir, sizeof(dir), "%.*s", base > out ? (int)(base - out - 1) : 1, base > out ? out : "/");
-	snprintf(tmp, sizeof(tmp), ".%s.anemos-new", base);
-	if ((dfd = open_in_root(rootfd, dir, O_RDONLY | O_DIRECTORY, 0)) < 0)
-		return -1;
-	unlinkat(dfd, tmp, 0);
-	if ((fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)) >= 0) {
-		if (fchmod(fd, mode) == 0 && write(fd, text, len) == (ssize_t)len && close(fd) == 0)
-			rc = renameat(dfd, tmp, dfd, base);
-		else
-			close(fd);
-		if (rc < 0)
-			unlinkat(dfd, tmp, 0);
-	}
-	close(dfd);
-	return rc;
-}
-
 /* Renders TEMPLATES_DIR/rel into the file it names (rel without its suffix). */
 static int render_one(struct vars *v, int rootfd, const char *rel, char *why, size_t whysz)
 {
-	char out[512], err[200], *text, *rendered;
+	char out[512], path[600], err[TARGET_PATH_MAX + 200], *text, *rendered;
 	size_t len = strlen(rel), cut = recipe_template_suffix(rel);
-	mode_t mode = 0644;
+	struct stat st;
+	int rc;
 
 	if (!cut)
 		return 0;
 	snprintf(out, sizeof(out), "/%.*s", (int)(len - cut), rel);
-	if (!(text = read_template(rootfd, rel, &mode)))
+	snprintf(path, sizeof(path), "%s/%s", TEMPLATES_DIR, rel);
+	if (target_read(rootfd, path, TEMPLATE_MAX, &text, &st) < 0)
 		return snprintf(why, whysz, "template /etc/anemos/templates/%s: not a readable file of at most 1 MiB", rel), -1;
 	rendered = template_expand(text, lookup, v, err, sizeof(err));
 	free(text);
 	if (!rendered)
 		return snprintf(why, whysz, "template /etc/anemos/templates/%s: %s", rel, err), -1;
-	if (write_output(rootfd, out, rendered, mode) < 0) {
-		snprintf(why, whysz, "cannot write %s: %s", out, strerror(errno));
-		free(rendered);
-		return -1;
-	}
+	rc = target_write(rootfd, out, st.st_mode & 07777, rendered, strlen(rendered));
 	free(rendered);
+	if (rc < 0)
+		return snprintf(why, whysz, "cannot write %s: %s", out, target_strerror(rootfd, out, rc, err, sizeof(err))), -1;
 	fprintf(stderr, "anemos-agent: rendered %s\n", out);
 	return 0;
 }
@@ -210,8 +152,8 @@ static int walk(struct vars *v, int rootfd, const char *sub, int depth, char *wh
 	DIR *d;
 
 	snprintf(dir, sizeof(dir), "%s%s%s", TEMPLATES_DIR, *sub ? "/" : "", sub);
-	if ((fd = open_in_root(rootfd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0)) < 0)
-		return errno == ENOENT && !*sub ? 0 : (snprintf(why, whysz, "cannot read %s", dir), -1);
+	if ((fd = target_open(rootfd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0)) < 0)
+		return fd == -ENOENT && !*sub ? 0 : (snprintf(why, whysz, "cannot read %s", dir), -1);
 	if (!(d = fdopendir(fd))) {
 		close(fd);
 		return snprintf(why, whysz, "cannot read %s", dir), -1;
@@ -232,16 +174,13 @@ static int walk(struct vars *v, int rootfd, const char *sub, int depth, char *wh
 	return rc;
 }
 
-int templates_render(json_t *plan, const char *root, char *why, size_t whysz)
+int templates_render(json_t *plan, int rootfd, char *why, size_t whysz)
 {
 	struct vars v = { json_object() };
-	int rootfd, rc;
+	int rc;
 
-	if ((rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return snprintf(why, whysz, "cannot open %s: %s", root, strerror(errno)), -1;
 	vars_fill(&v, plan);
 	rc = walk(&v, rootfd, "", 0, why, whysz);
 	json_decref(v.values);
-	close(rootfd);
 	return rc;
 }

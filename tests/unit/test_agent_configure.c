@@ -1,0 +1,345 @@
+/* The install's configure step (initramfs/agent/configure.c) over a real folder standing in
+ * for the mounted target, with anemosd's phone-home token stubbed: what it writes for the
+ * host, the phone-home it copies (the debian recipe's, byte for byte) and the token file's
+ * mode; then hostile images, one a row, whose symlinks (absolute, relative, to folders and
+ * to files) point at a folder outside the root: nothing outside is ever written, and each
+ * install either lands inside the root or fails naming the symlink. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "install.h"
+
+#define TOKEN "anemos_phone_0123456789abcdef"
+#define PHONE_HOME_URL "http://192.0.2.1:8080/api/v1/phone-home"
+#define SCRIPT "usr/local/sbin/anemos-phone-home"
+#define UNIT "etc/systemd/system/anemos-phone-home.service"
+
+static char root[64], outside[64], reported[512];
+
+/* client.c, stubbed: anemosd hands out the phone-home token; reports are kept. */
+int client_call(struct agent *a, const char *method, const char *path, json_t *body, long timeout, json_t **reply)
+{
+	(void)a, (void)body, (void)timeout;
+	assert_string_equal(method, "POST");
+	assert_string_equal(path, "/api/v1/agent/phone-home-token");
+	*reply = json_pack("{s:s, s:s}", "url", PHONE_HOME_URL, "token", TOKEN);
+	return 201;
+}
+
+void client_report(struct agent *a, const char *level, const char *phase, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(reported, sizeof(reported), "%s %s: ", level, phase);
+
+	(void)a;
+	va_start(ap, fmt);
+	vsnprintf(reported + n, sizeof(reported) - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
+static void mkparents(char *path, size_t from)
+{
+	for (char *slash = strchr(path + from, '/'); slash; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		mkdir(path, 0755);
+		*slash = '/';
+	}
+}
+
+/* dir/rel (parents made) with text and mode; a trailing '/' in rel makes a folder. */
+static void put(const char *dir, const char *rel, const char *text, mode_t mode)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	mkparents(path, strlen(dir) + 1);
+	if (path[strlen(path) - 1] == '/')
+		return;
+	assert_non_null(f = fopen(path, "w"));
+	fputs(text, f);
+	fclose(f);
+	chmod(path, mode);
+}
+
+/* The file dir/rel, whole (NULL if it cannot be read), and its lstat in *st. */
+static char *get(const char *dir, const char *rel, struct stat *st)
+{
+	static char buf[16384];
+	char path[512];
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	if (st && lstat(path, st) < 0)
+		return NULL;
+	if (!(f = fopen(path, "r")))
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag;
+	return ftw->level > 0 ? remove(path) : 0;
+}
+
+static int entries;
+static int count_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)path, (void)st, (void)flag, (void)ftw;
+	entries++;
+	return 0;
+}
+
+/* The folder outside the root: what a hostile image aims at. */
+static void reset_outside(void)
+{
+	nftw(outside, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	put(outside, "victim", "untouched\n", 0644);
+	put(outside, "hosts", "10.0.0.1 secret-host\n", 0644);
+	put(outside, "shadow", "root:outside-hash:19000:0:99999:7:::\n", 0640);
+	put(outside, "ssh/", "", 0);
+	put(outside, "etc/", "", 0);
+}
+
+/* Nothing outside the root changed: the same five entries (and the folder), as they were. */
+static void assert_outside_untouched(const char *row)
+{
+	entries = 0;
+	nftw(outside, count_entry, 16, FTW_PHYS);
+	if (entries != 6)
+		fail_msg("%s: %d entries outside the root, 6 before", row, entries);
+	assert_string_equal(get(outside, "victim", NULL), "untouched\n");
+	assert_string_equal(get(outside, "hosts", NULL), "10.0.0.1 secret-host\n");
+	assert_string_equal(get(outside, "shadow", NULL), "root:outside-hash:19000:0:99999:7:::\n");
+}
+
+/* A systemd image, as far as configure looks: shadow, hosts, curl, cloud-init. */
+static void reset_root(void)
+{
+	nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	put(root, "etc/shadow", "root:*:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n", 0640);
+	put(root, "etc/hosts", "127.0.0.1\tlocalhost\n", 0644);
+	put(root, "etc/systemd/system/", "", 0);
+	put(root, "etc/cloud/", "", 0);
+	put(root, "usr/bin/curl", "#!/bin/sh\n", 0755);
+	put(root, "usr/lib/systemd/network/", "", 0);
+	put(root, "root/", "", 0);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(root, sizeof(root), "/tmp/anemos-cfg-root.XXXXXX");
+	snprintf(outside, sizeof(outside), "/tmp/anemos-cfg-out.XXXXXX");
+	return mkdtemp(root) && mkdtemp(outside) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	nftw(outside, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	rmdir(root);
+	rmdir(outside);
+	return 0;
+}
+
+static json_t *plan(void)
+{
+	return json_pack("{s:{s:I, s:s}, s:[s], s:{s:s, s:s, s:{s:s, s:s, s:s, s:[s]}}}",
+			 "host", "id", (json_int_t)7, "hostname", "web7",
+			 "ssh_authorized_keys", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAItest op@site",
+			 "install", "root_password_hash", "$6$salt$hash", "cloud_init_user_data", "#cloud-config\n",
+			 "network", "mode", "static", "address", "192.0.2.7/24", "gateway", "192.0.2.1", "dns", "192.0.2.53");
+}
+
+/* configure_host over the root folder, as an install gives it the mounted target. */
+static int configure(char *why, size_t whysz)
+{
+	struct agent a = { .phone_home_dir = ANEMOS_SRC "/images/debian/files" };
+	json_t *p = plan();
+	int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC), rc;
+
+	assert_true(rootfd >= 0);
+	why[0] = reported[0] = '\0';
+	rc = configure_host(&a, p, rootfd, "11111111-2222-3333-4444-555555555555", "ABCD-EF01", why, whysz);
+	close(rootfd);
+	json_decref(p);
+	return rc;
+}
+
+static void assert_file(const char *rel, const char *text, mode_t mode)
+{
+	struct stat st;
+	const char *got = get(root, rel, &st);
+
+	if (!got)
+		fail_msg("%s: not in the root", rel);
+	if (!S_ISREG(st.st_mode))
+		fail_msg("%s: not a regular file", rel);
+	assert_string_equal(got, text);
+	assert_int_equal(st.st_mode & 07777, mode);
+}
+
+/* A plain image: every file, its mode, and the phone-home as the debian recipe ships it. */
+static void test_configures_the_host(void **state)
+{
+	char why[512], script[16384];
+	struct stat st;
+	ssize_t n;
+
+	(void)state;
+	reset_root();
+	assert_int_equal(configure(why, sizeof(why)), 0);
+	assert_file("etc/fstab", "UUID=11111111-2222-3333-4444-555555555555 / ext4 defaults,errors=remount-ro 0 1\n"
+		    "UUID=ABCD-EF01 /boot/efi vfat umask=0077 0 2\n", 0644);
+	assert_file("etc/hostname", "web7\n", 0644);
+	assert_file("etc/hosts", "127.0.0.1\tlocalhost\n127.0.1.1\tweb7\n", 0644);
+	assert_file("root/.ssh/authorized_keys", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAItest op@site\n", 0600);
+	assert_int_equal(stat(strcat(strcpy(why, root), "/root/.ssh"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_file("etc/shadow", "root:$6$salt$hash:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n", 0640);
+	assert_file("etc/anemos/network", "mode=static\naddress=192.0.2.7/24\ngateway=192.0.2.1\ndns=192.0.2.53\n", 0644);
+	assert_file("etc/systemd/network/10-anemos.network", "[Match]\nName=en* eth*\n\n[Network]\nAddress=192.0.2.7/24\n"
+		    "Gateway=192.0.2.1\nDNS=192.0.2.53\n", 0644);
+	assert_file("var/lib/cloud/seed/nocloud/user-data", "#cloud-config\n", 0600);
+	assert_file("etc/anemos/phone-home", "url=" PHONE_HOME_URL "\ntoken=" TOKEN "\n", 0600);
+	/* The phone-home is the recipe's own file, not a second one. */
+	strcpy(script, get(ANEMOS_SRC "/images/debian/files", SCRIPT, NULL));
+	assert_file(SCRIPT, script, 0755);
+	assert_null(strstr(script, "Bearer $token\""));
+	assert_file(UNIT, get(ANEMOS_SRC "/images/debian/files", UNIT, NULL), 0644);
+	n = readlink(strcat(strcpy(why, root), "/etc/systemd/system/multi-user.target.wants/anemos-phone-home.service"),
+		     script, sizeof(script) - 1);
+	assert_true(n > 0);
+	script[n] = '\0';
+	assert_string_equal(script, "/etc/systemd/system/anemos-phone-home.service");
+	assert_null(get(root, "etc/.hostname.anemos-new", NULL));
+	assert_string_equal(reported, "");
+}
+
+/* An image that ships its own unit keeps it; one without curl is warned about. */
+static void test_phone_home_choices(void **state)
+{
+	char why[512];
+
+	(void)state;
+	reset_root();
+	put(root, "lib/systemd/system/anemos-phone-home.service", "[Service]\nExecStart=/opt/mine\n", 0644);
+	assert_int_equal(configure(why, sizeof(why)), 0);
+	assert_null(get(root, SCRIPT, NULL));
+	assert_null(get(root, UNIT, NULL));
+	reset_root();
+	unlink(strcat(strcpy(why, root), "/usr/bin/curl"));
+	assert_int_equal(configure(why, sizeof(why)), 0);
+	assert_non_null(get(root, SCRIPT, NULL));
+	assert_non_null(strstr(reported, "the image has no curl"));
+}
+
+/* One hostile image: link (in the root) -> to ("%s" is the outside folder). */
+struct hostile {
+	const char *name;
+	const char *link, *to;
+	int rc;             /* what configure returns */
+	const char *why;    /* -1: a part of the failure message */
+	const char *inside; /* 0: a file that must be a regular file inside the root, */
+	const char *text;   /*    with this text */
+};
+
+static const struct hostile hostile[] = {
+	{ "/etc to an absolute folder outside", "etc", "%s", -1,
+	  "cannot make /etc: No such file or directory (the image's /etc is a symlink to /tmp/anemos-cfg-out.", NULL, NULL },
+	{ "/etc to an existing folder outside", "etc", "%s/etc", -1, "the image's /etc is a symlink", NULL, NULL },
+	{ "/etc by '..' past the root", "etc", "../../../../../../..%s", -1, "the image's /etc is a symlink", NULL, NULL },
+	{ "/etc/hostname to a file outside", "etc/hostname", "%s/victim", 0, NULL, "etc/hostname", "web7\n" },
+	{ "/etc/hosts to a file outside, read and written", "etc/hosts", "%s/hosts", 0, NULL, "etc/hosts", "127.0.1.1\tweb7\n" },
+	{ "/etc/shadow to a file outside", "etc/shadow", "%s/shadow", 0, NULL, NULL, NULL },
+	{ "/etc/fstab to a file outside", "etc/fstab", "%s/victim", 0, NULL, "etc/fstab",
+	  "UUID=11111111-2222-3333-4444-555555555555 / ext4 defaults,errors=remount-ro 0 1\n"
+	  "UUID=ABCD-EF01 /boot/efi vfat umask=0077 0 2\n" },
+	{ "/root/.ssh to a folder outside", "root/.ssh", "%s/ssh", -1,
+	  "cannot make /root/.ssh: No such file or directory (the image's /root/.ssh is a symlink to", NULL, NULL },
+	{ "/root to a folder outside", "root", "%s", -1, "the image's /root is a symlink", NULL, NULL },
+	{ "authorized_keys to a file outside", "root/.ssh/authorized_keys", "%s/victim", 0, NULL,
+	  "root/.ssh/authorized_keys", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAItest op@site\n" },
+	{ "/etc/anemos to a folder outside", "etc/anemos", "%s", -1, "the image's /etc/anemos is a symlink", NULL, NULL },
+	{ "the phone-home token file to a file outside", "etc/anemos/phone-home", "%s/victim", 0, NULL,
+	  "etc/anemos/phone-home", "url=" PHONE_HOME_URL "\ntoken=" TOKEN "\n" },
+	{ "/etc/systemd/network to a folder outside", "etc/systemd/network", "%s", -1,
+	  "the image's /etc/systemd/network is a symlink", NULL, NULL },
+	{ "/var/lib/cloud to a folder outside", "var/lib/cloud", "%s", -1, "the image's /var/lib/cloud is a symlink", NULL, NULL },
+	{ "/usr/local/sbin to a folder outside", "usr/local/sbin", "%s", -1,
+	  "cannot make /usr/local/sbin: No such file or directory (the image's /usr/local/sbin", NULL, NULL },
+	{ "the phone-home script to a file outside", SCRIPT, "%s/victim", 0, NULL, SCRIPT, "curl" },
+	{ "the unit's wants folder to a folder outside", "etc/systemd/system/multi-user.target.wants", "%s", -1,
+	  "the image's /etc/systemd/system/multi-user.target.wants is a symlink", NULL, NULL },
+	/* A symlinked folder that stays inside the image is the image's business: followed. */
+	{ "/etc/systemd/network to a folder of the image", "etc/systemd/network", "/usr/lib/systemd/network", 0, NULL,
+	  "usr/lib/systemd/network/10-anemos.network",
+	  "[Match]\nName=en* eth*\n\n[Network]\nAddress=192.0.2.7/24\nGateway=192.0.2.1\nDNS=192.0.2.53\n" },
+};
+
+static void test_hostile_images(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+		const struct hostile *h = &hostile[i];
+		char why[1024], path[512], to[512];
+		struct stat st;
+		int rc;
+
+		reset_root();
+		reset_outside();
+		snprintf(path, sizeof(path), "%s/%s", root, h->link);
+		snprintf(to, sizeof(to), h->to, outside);
+		mkparents(path, strlen(root) + 1);
+		nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		rmdir(path);
+		unlink(path);
+		if (symlink(to, path) < 0)
+			fail_msg("%s: symlink: %s", h->name, strerror(errno));
+		rc = configure(why, sizeof(why));
+		assert_outside_untouched(h->name);
+		if (rc != h->rc)
+			fail_msg("%s: configure returned %d (%s), not %d", h->name, rc, why, h->rc);
+		if (h->why && !strstr(why, h->why))
+			fail_msg("%s: the failure says '%s', not '%s'", h->name, why, h->why);
+		if (h->inside) {
+			const char *got = get(root, h->inside, &st);
+
+			if (!got || !S_ISREG(st.st_mode) || !strstr(got, h->text))
+				fail_msg("%s: /%s is not a file inside the root with '%s'", h->name, h->inside, h->text);
+		}
+		/* The token file is only ever root's, whatever the image holds. */
+		if (rc == 0 && (get(root, "etc/anemos/phone-home", &st), S_ISREG(st.st_mode)))
+			assert_int_equal(st.st_mode & 07777, 0600);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_configures_the_host),
+		cmocka_unit_test(test_phone_home_choices),
+		cmocka_unit_test(test_hostile_images),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
