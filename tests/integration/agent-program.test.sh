@@ -58,6 +58,84 @@ expect_match "install plan outside the initramfs: refused, and why" 'install fai
 expect_no_match "no disk was partitioned" 'sfdisk|mkfs|wiped' "$(cat "$WORK/agent.out")"
 expect_eq "the host is failed, not left installing" failed "$(host_field 52:54:00:40:00:04 .status)"
 
+# A hostile image, registered with its correct hash: symlinks to a folder outside the target
+# (absolute, and by '..'), members written through them, hard links out. Extraction never
+# follows a symlink (a member under one replaces it with a real folder) and refuses links
+# out, so nothing outside the target is written. (configure's writes through the image's
+# symlinks: tests/unit/test_agent_configure.c.)
+OUT=$WORK/outside
+mkdir -p "$OUT/ssh" "$DATA/images/hostile" "$DATA/images/hostile-link"
+echo untouched >"$OUT/victim"
+python3 - "$OUT" "$DATA/images" <<'PY'
+import io, sys, tarfile
+out, images = sys.argv[1], sys.argv[2]
+def image(path, members):
+    with tarfile.open(path, "w") as t:
+        for name, kind, arg in members:
+            i = tarfile.TarInfo(name)
+            i.type, i.mode = kind, 0o755 if kind == tarfile.DIRTYPE else 0o644
+            data = None
+            if kind == tarfile.REGTYPE:
+                data = io.BytesIO(arg.encode()); i.size = len(arg)
+            else:
+                i.linkname = arg
+            t.addfile(i, data)
+S, R, D, L = tarfile.SYMTYPE, tarfile.REGTYPE, tarfile.DIRTYPE, tarfile.LNKTYPE
+image(images + "/hostile/hostile.tar", [
+    ("etc", S, out), ("etc/hostname", R, "evil\n"),
+    ("root", D, ""), ("root/.ssh", S, out + "/ssh"), ("root/.ssh/authorized_keys", R, "evil\n"),
+    ("up", S, "../../../../../../../.." + out), ("up/victim", R, "overwritten\n"),
+    ("keep", S, out), ("etc/resolv.conf", S, "../run/resolv.conf")])
+image(images + "/hostile-link/hostile-link.tar", [("escape", L, out + "/victim")])
+PY
+for name in hostile hostile-link; do
+	r=$(api POST /api/v1/images '{"name":"'$name'","file":"'$name'.tar"}')
+	expect_eq "hostile image $name registered with its hash" 201 "$(status_of "$r")"
+	eval "${name//-/_}_sha=$(body_of "$r" | jq -r .sha256)"
+done
+mkdir -p "$WORK/target"
+"$AGENT" --retry-for 10 --unpack "$ANEMOS_URL/images/hostile/hostile.tar" --sha256 "$hostile_sha" --format tar \
+	--to "$WORK/target" >"$WORK/unpack.out" 2>&1; rc=$?
+expect_eq "hostile image: extracted" 0 "$rc"
+expect_eq "hostile image: nothing outside the target written" "ssh victim untouched" \
+	"$(cd "$OUT" && find . -mindepth 1 | sort | sed 's|^\./||' | tr '\n' ' ')$(cat "$OUT/victim")"
+expect_eq "hostile image: a member under a symlink makes a real folder inside" "evil" "$(cat "$WORK/target/etc/hostname")"
+check "hostile image: /etc is a folder, not the symlink out" test -d "$WORK/target/etc" -a ! -L "$WORK/target/etc"
+check "hostile image: /root/.ssh is a folder inside" test -f "$WORK/target/root/.ssh/authorized_keys" -a ! -L "$WORK/target/root/.ssh"
+expect_eq "hostile image: a symlink with nothing under it is kept (configure resolves it inside)" "$OUT" "$(readlink "$WORK/target/keep")"
+expect_eq "hostile image: a relative symlink inside the image is kept" "../run/resolv.conf" "$(readlink "$WORK/target/etc/resolv.conf")"
+mkdir -p "$WORK/target-link"
+"$AGENT" --retry-for 10 --unpack "$ANEMOS_URL/images/hostile-link/hostile-link.tar" --sha256 "$hostile_link_sha" \
+	--format tar --to "$WORK/target-link" >"$WORK/unpack.out" 2>&1; rc=$?
+expect_eq "hostile image with a hard link out: refused" 1 "$rc"
+expect_match "hostile image with a hard link out: and why" 'writing escape: .*absolute' "$(cat "$WORK/unpack.out")"
+expect_eq "hostile image with a hard link out: the file outside keeps one link" "1 untouched" \
+	"$(stat -c %h "$OUT/victim") $(cat "$OUT/victim")"
+
+# The installed system's phone-home, as the agent copies it (the debian recipe's file, which
+# test_agent_configure checks it copies byte for byte), against anemosd: its token, from a
+# file only root reads, is on no program's command line.
+PHONE_HOME=$ROOT/images/debian/files/usr/local/sbin/anemos-phone-home
+api POST /api/v1/hosts '{"mac":"52:54:00:40:00:05","next_boot":"install","image":"tiny"}' >/dev/null
+T=$(boot_token 52:54:00:40:00:05)
+r=$(agent POST /api/v1/agent/phone-home-token "$T")
+P=$(body_of "$r" | jq -r .token)
+mkdir -p "$WORK/installed/etc/anemos"
+(umask 077 && printf 'url=%s\ntoken=%s\n' "$(body_of "$r" | jq -r .url)" "$P" >"$WORK/installed/etc/anemos/phone-home")
+expect_eq "the token file is root's alone" 600 "$(stat -c %a "$WORK/installed/etc/anemos/phone-home")"
+if command -v strace >/dev/null 2>&1; then
+	strace -f -qq -e trace=execve -s 4096 -o "$WORK/execs" sh "$PHONE_HOME" "$WORK/installed" >"$WORK/phone.out" 2>&1; rc=$?
+	expect_eq "phone-home: reported in" 0 "$rc"
+	expect_match "phone-home: the programs it ran were traced" 'execve\("[^"]*curl"' "$(cat "$WORK/execs")"
+	expect_no_match "phone-home: the token is on no command line" "$P" "$(cat "$WORK/execs")"
+else
+	sh "$PHONE_HOME" "$WORK/installed" >"$WORK/phone.out" 2>&1; rc=$?
+	expect_eq "phone-home: reported in" 0 "$rc"
+	skip "phone-home: the token is on no command line" "strace is not installed (deploy/install-deps.sh test)"
+fi
+expect_eq "phone-home: anemosd took the report" deployed "$(host_field 52:54:00:40:00:05 .status)"
+check "phone-home: later boots stay quiet" test -f "$WORK/installed/var/lib/anemos/phoned-home"
+
 # A refused token: no retrying, a clear exit.
 run_agent discover anemos_agent_0000; rc=$?
 expect_eq "refused token: exit 1" 1 "$rc"
