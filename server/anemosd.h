@@ -6,7 +6,8 @@
  * the only file that speaks SQL. Functions return 0 or a negative errno; the message for
  * the operator is set with err_set() and turned into an HTTP status only at the edge
  * (http.c: -EINVAL 400, -EPERM 401, -EACCES 403, -ENOENT 404, -EEXIST/-EBUSY 409,
- * -E2BIG 413, anything else 500).
+ * -E2BIG 413, -EAGAIN/-EMFILE/-ENFILE/-ENOMEM 503 with Retry-After (out of descriptors or
+ * memory, or busy: the client asks again later), anything else 500).
  */
 #ifndef ANEMOSD_H
 #define ANEMOSD_H

@@ -232,15 +232,33 @@ static int exec_sql(sqlite3 *db, const char *sql)
 	return 0;
 }
 
-/* Opens a connection with the settings every connection needs. */
-static struct conn *conn_open(void)
+/* The negative errno for a failure of SQLite call that returned rc on db: -ENOMEM, -EMFILE
+ * or -ENFILE when SQLite ran out of memory or descriptors (the caller answers 503 and the
+ * client asks again), else -EIO. */
+static int sqlite_errno(sqlite3 *db, int rc)
+{
+	int sys = db ? sqlite3_system_errno(db) : 0;
+
+	if ((rc & 0xff) == SQLITE_NOMEM || sys == ENOMEM)
+		return -ENOMEM;
+	if (sys == EMFILE || sys == ENFILE)
+		return -sys;
+	return -EIO;
+}
+
+/* Opens a connection with the settings every connection needs; NULL with *rc set if it
+ * cannot. */
+static struct conn *conn_open(int *rc)
 {
 	struct conn *c = calloc(1, sizeof(*c));
+	int src;
 
+	*rc = -ENOMEM;
 	if (!c)
 		return NULL;
-	if (sqlite3_open_v2(db_path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-				    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+	if ((src = sqlite3_open_v2(db_path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+					   SQLITE_OPEN_NOMUTEX, NULL)) != SQLITE_OK) {
+		*rc = sqlite_errno(c->db, src);
 		log_error("cannot open %s: %s", db_path, sqlite3_errmsg(c->db));
 		conn_close(c);
 		return NULL;
@@ -248,42 +266,58 @@ static struct conn *conn_open(void)
 	sqlite3_busy_timeout(c->db, 5000); /* other processes, e.g. `anemosd token create` */
 	/* Checkpoints run in the background (checkpoint_main), never inside a request that
 	 * holds the write lock. (mmap_size was tried and measured: with commits from several
-	 * connections it cost 30% of /ipxe throughput, so reads stay pread.) */
+	 * connections it cost 30% of /ipxe throughput, so reads stay pread.) After a burst of
+	 * writes the WAL is cut back to journal_size_limit (bytes) once a checkpoint has caught
+	 * up, instead of keeping its peak size on disk. Temporary tables and sorts stay in
+	 * memory, so a connection needs no descriptor beyond those it opens at first: running
+	 * short of them later cannot fail a query. */
 	if (exec_sql(c->db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;"
-			    " PRAGMA wal_autocheckpoint = 0;") < 0) {
+			    " PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 4194304;"
+			    " PRAGMA temp_store = MEMORY;") < 0) {
+		*rc = sqlite_errno(c->db, sqlite3_errcode(c->db));
 		conn_close(c);
 		return NULL;
 	}
 	return c;
 }
 
-/* This thread's connection, opened on first use; NULL (with err_set) if it cannot be. */
+/* Why this thread's last conn_get() or stmt() failed: -EIO, or -ENOMEM/-EMFILE/-ENFILE. */
+static __thread int stmt_rc = -EIO;
+
+/* This thread's connection, opened on first use; NULL (with err_set and stmt_rc) if it
+ * cannot be. */
 static struct conn *conn_get(void)
 {
 	struct conn *c = pthread_getspecific(conn_key);
+	int rc;
 
 	if (c)
 		return c;
-	c = conn_open();
+	c = conn_open(&rc);
 	if (!c) {
-		err_set(-EIO, "cannot open the database");
+		stmt_rc = err_set(rc, rc == -EIO ? "cannot open the database"
+				  : "cannot open the database now (%s); try again later", strerror(-rc));
 		return NULL;
 	}
 	pthread_setspecific(conn_key, c);
 	return c;
 }
 
-/* The statement `id` on this thread's connection, reset and unbound, ready to bind. */
+/* The statement `id` on this thread's connection, reset and unbound, ready to bind; NULL
+ * (with err_set and stmt_rc) if there is none. */
 static sqlite3_stmt *stmt(enum stmt_id id)
 {
 	struct conn *c = conn_get();
+	int rc;
 
 	if (!c)
 		return NULL;
-	if (!c->stmt[id] && sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
-					       &c->stmt[id], NULL) != SQLITE_OK) {
+	if (!c->stmt[id] && (rc = sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+						     &c->stmt[id], NULL)) != SQLITE_OK) {
 		log_error("prepare failed: %s: %s", sqlite3_errmsg(c->db), stmt_sql[id]);
-		err_set(-EIO, "database error");
+		rc = sqlite_errno(c->db, rc);
+		stmt_rc = err_set(rc, rc == -EIO ? "database error"
+				  : "the database cannot be used now (%s); try again later", strerror(-rc));
 		return NULL;
 	}
 	sqlite3_reset(c->stmt[id]);
@@ -314,21 +348,29 @@ static char *column_strdup(sqlite3_stmt *st, int i)
 	return s ? strdup((const char *)s) : NULL;
 }
 
+/* Logs a failed step and returns its negative errno, with err_set. */
+static int step_failed(sqlite3_stmt *st, int rc)
+{
+	log_error("sql step failed: %s", sqlite3_errmsg(sqlite3_db_handle(st)));
+	rc = sqlite_errno(sqlite3_db_handle(st), rc);
+	return err_set(rc, rc == -EIO ? "database error" : "the database cannot be used now (%s); try again later",
+		       strerror(-rc));
+}
+
 /* Steps a statement that returns no rows; maps constraint failures to -EEXIST. */
 static int step_done(sqlite3_stmt *st)
 {
 	int rc;
 
 	if (!st)
-		return -EIO;
+		return stmt_rc;
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc == SQLITE_DONE)
 		return 0;
 	if ((rc & 0xff) == SQLITE_CONSTRAINT)
 		return err_set(-EEXIST, "conflicts with an existing record");
-	log_error("sql step failed: %s", sqlite3_errmsg(sqlite3_db_handle(st)));
-	return err_set(-EIO, "database error");
+	return step_failed(st, rc);
 }
 
 /* Steps a statement expected to return at most one row with one integer. */
@@ -337,7 +379,7 @@ static int step_id(sqlite3_stmt *st, int64_t *id)
 	int rc;
 
 	if (!st)
-		return -EIO;
+		return stmt_rc;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		*id = sqlite3_column_int64(st, 0);
@@ -347,8 +389,7 @@ static int step_id(sqlite3_stmt *st, int64_t *id)
 	sqlite3_reset(st);
 	if (rc == SQLITE_DONE)
 		return -ENOENT;
-	log_error("sql step failed: %s", sqlite3_errmsg(sqlite3_db_handle(st)));
-	return err_set(-EIO, "database error");
+	return step_failed(st, rc);
 }
 
 static int changes(sqlite3_stmt *st)
@@ -361,8 +402,9 @@ static int changes(sqlite3_stmt *st)
  * and the WAL stays small. */
 static void *checkpoint_main(void *arg)
 {
-	struct conn *c = conn_open();
 	struct timespec until;
+	int rc;
+	struct conn *c = conn_open(&rc);
 
 	(void)arg;
 	pthread_mutex_lock(&checkpointer_lock);
@@ -1029,7 +1071,7 @@ int db_agent_token_lookup(const char *hash, int64_t now, int64_t *host_id, char 
 	int rc;
 
 	if (!st)
-		return -EIO;
+		return stmt_rc;
 	bind_text(st, 1, hash);
 	sqlite3_bind_int64(st, 2, now);
 	rc = sqlite3_step(st);
@@ -1038,7 +1080,7 @@ int db_agent_token_lookup(const char *hash, int64_t now, int64_t *host_id, char 
 		snprintf(mode, 16, "%s", (const char *)sqlite3_column_text(st, 1));
 	}
 	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : err_set(-EIO, "database error");
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : step_failed(st, rc);
 }
 
 int db_admin_token_insert(const char *hash, const char *name)
@@ -1059,7 +1101,7 @@ int db_admin_token_lookup(const char *hash)
 	int64_t one;
 
 	if (!st)
-		return -EIO;
+		return stmt_rc;
 	bind_text(st, 1, hash);
 	return step_id(st, &one);
 }

@@ -15,6 +15,8 @@
 #include "http.h"
 #include "log.h"
 
+#define RETRY_AFTER "5"          /* seconds, with every 503 */
+
 static struct MHD_Daemon *daemon_handle;
 
 static const struct route routes[] = {
@@ -142,6 +144,8 @@ enum MHD_Result respond_response(struct request *req, unsigned status, struct MH
 
 	if (!r)
 		return MHD_NO;
+	if (status == 503)
+		MHD_add_response_header(r, "Retry-After", RETRY_AFTER);
 	req->status = status;
 	req->bytes = strcmp(req->method, "HEAD") == 0 ? 0 : bytes;
 	ret = MHD_queue_response(req->conn, status, r);
@@ -173,7 +177,7 @@ enum MHD_Result respond_json(struct request *req, unsigned status, json_t *body)
 	n = text ? asprintf(&line, "%s\n", text) : -1;
 	free(text);
 	if (n < 0)
-		return respond_buffer(req, 500, "application/json", "{\"error\":\"out of memory\"}\n", 26);
+		return respond_buffer(req, 503, "application/json", "{\"error\":\"out of memory\"}\n", 26);
 	r = MHD_create_response_from_buffer((size_t)n, line, MHD_RESPMEM_MUST_FREE);
 	if (!r) {
 		free(line);
@@ -208,11 +212,14 @@ enum MHD_Result respond_error(struct request *req, int rc)
 	case -ENOENT: status = 404; break;
 	case -EEXIST: case -EBUSY: status = 409; break;
 	case -E2BIG: status = 413; break;
+	case -EAGAIN: case -EMFILE: case -ENFILE: case -ENOMEM: status = 503; break;
 	default: status = 500; break;
 	}
 	if (status == 500) {
 		log_error("%s %s: %s (%s)", req->method, req->path, msg[0] ? msg : "internal error", strerror(-rc));
 		msg = "internal error; see the anemosd log";
+	} else if (status == 503 && rc != -EAGAIN) {
+		log_warn("%s %s: %s (%s)", req->method, req->path, msg[0] ? msg : "out of resources", strerror(-rc));
 	}
 	return respond_errorf(req, status, "%s", msg[0] ? msg : strerror(-rc));
 }
@@ -327,6 +334,8 @@ static enum MHD_Result request_dispatch(struct request *req)
 		if (!req->body_len)
 			return respond_errorf(req, 400, "a JSON body is required");
 		req->json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+		if (!req->json && json_error_code(&jerr) == json_error_out_of_memory)
+			return respond_error(req, err_set(-ENOMEM, "out of memory parsing the body; try again later"));
 		if (!req->json)
 			return respond_errorf(req, 400, "malformed JSON at line %d, column %d: %s",
 					      jerr.line, jerr.column, jerr.text);

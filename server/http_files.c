@@ -4,7 +4,8 @@
  * O_NOFOLLOW below its folder, so nothing outside the folders is ever served: not "..",
  * not an encoded dot, not a symlink, not a name cut short by a NUL. The body goes out with
  * sendfile (libmicrohttpd does so for fd responses), with HEAD, a single Range, ETag and
- * Last-Modified.
+ * Last-Modified. A file that cannot be opened for want of descriptors or memory is a 503
+ * (busy, ask again), never a 404: a booting machine must not conclude it is missing.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,6 +44,23 @@ static enum MHD_Result not_found(struct request *req, const char *name)
 	return respond_errorf(req, 404, "no file '%s' here", name);
 }
 
+static bool out_of_resources(int err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOMEM || err == EAGAIN;
+}
+
+/* Answers a failed open or stat of `name` by its errno: 503 when out of descriptors or
+ * memory, 500 for an I/O error, else 404. */
+static enum MHD_Result open_failed(struct request *req, const char *name, int err)
+{
+	if (out_of_resources(err))
+		return respond_error(req, err_set(-err, "cannot open '%s' now (%s); try again later", name,
+						  strerror(err)));
+	if (err == EIO)
+		return respond_error(req, err_set(-EIO, "cannot read '%s': %s", name, strerror(err)));
+	return not_found(req, name);
+}
+
 /* Serves `name` from the folder open at dirfd (which this function closes). */
 static enum MHD_Result serve_file(struct request *req, int dirfd, const char *name,
 				  const char *content_type)
@@ -53,17 +71,23 @@ static enum MHD_Result serve_file(struct request *req, int dirfd, const char *na
 	struct MHD_Response *r;
 	unsigned status = 200;
 	struct stat st;
-	int fd, rc;
+	int fd, rc, err;
 
 	if (!name_is_safe(name)) {
 		close(dirfd);
 		return respond_errorf(req, 400, "invalid file name");
 	}
 	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	err = errno;
 	close(dirfd);
 	if (fd < 0)
-		return not_found(req, name);
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		return open_failed(req, name, err);
+	if (fstat(fd, &st) < 0) {
+		err = errno;
+		close(fd);
+		return open_failed(req, name, err);
+	}
+	if (!S_ISREG(st.st_mode)) {
 		close(fd);
 		return not_found(req, name);
 	}
@@ -130,7 +154,7 @@ enum MHD_Result handle_boot_file(struct request *req)
 	int dirfd = open_dir(cfg.boot_dir);
 
 	if (dirfd < 0)
-		return not_found(req, req->cap[0]);
+		return open_failed(req, req->cap[0], errno);
 	return serve_file(req, dirfd, req->cap[0], "application/octet-stream");
 }
 
@@ -140,25 +164,26 @@ enum MHD_Result handle_kexec_script(struct request *req)
 	int dirfd = open_dir(cfg.scripts_dir);
 
 	if (dirfd < 0)
-		return not_found(req, "kexec.sh");
+		return open_failed(req, "kexec.sh", errno);
 	return serve_file(req, dirfd, "kexec.sh", "text/x-shellscript; charset=utf-8");
 }
 
 enum MHD_Result handle_image_file(struct request *req)
 {
 	char path[4096];
-	int images, dirfd;
+	int images, dirfd, err;
 
 	if (!name_is_safe(req->cap[0]))
 		return respond_errorf(req, 400, "invalid image name");
 	snprintf(path, sizeof(path), "%s/images", cfg.data_dir);
 	images = open_dir(path);
 	if (images < 0)
-		return not_found(req, req->cap[1]);
+		return open_failed(req, req->cap[1], errno);
 	dirfd = openat(images, req->cap[0], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	err = errno;
 	close(images);
 	if (dirfd < 0)
-		return not_found(req, req->cap[1]);
+		return open_failed(req, req->cap[1], err);
 	return serve_file(req, dirfd, req->cap[1], "application/octet-stream");
 }
 
@@ -177,20 +202,32 @@ static const char *web_content_type(const char *name)
 	return "application/octet-stream";
 }
 
-enum MHD_Result handle_web_file(struct request *req)
+/* The dashboard's folder, or -1 having answered why there is none. */
+static int web_dir_open(struct request *req, const char *name)
 {
 	int dirfd = cfg.web_dir ? open_dir(cfg.web_dir) : -1;
 
+	if (dirfd < 0 && cfg.web_dir && out_of_resources(errno))
+		open_failed(req, name, errno);
+	else if (dirfd < 0)
+		respond_errorf(req, 404, "no dashboard installed (anemosd --web-dir)");
+	return dirfd;
+}
+
+enum MHD_Result handle_web_file(struct request *req)
+{
+	int dirfd = web_dir_open(req, req->cap[0]);
+
 	if (dirfd < 0)
-		return respond_errorf(req, 404, "no dashboard installed (anemosd --web-dir)");
+		return req->status ? MHD_YES : MHD_NO;
 	return serve_file(req, dirfd, req->cap[0], web_content_type(req->cap[0]));
 }
 
 enum MHD_Result handle_web_index(struct request *req)
 {
-	int dirfd = cfg.web_dir ? open_dir(cfg.web_dir) : -1;
+	int dirfd = web_dir_open(req, "index.html");
 
 	if (dirfd < 0)
-		return respond_errorf(req, 404, "no dashboard installed (anemosd --web-dir)");
+		return req->status ? MHD_YES : MHD_NO;
 	return serve_file(req, dirfd, "index.html", "text/html; charset=utf-8");
 }
