@@ -45,6 +45,19 @@ struct config {
 				      * Debian packages through, or NULL for none */
 	const char *package_cache_log; /* that cache's apt-cacher.log, counted for /metrics, or
 					* NULL: /metrics then says nothing about the cache */
+	unsigned max_connections;    /* connections at once, default 4096; main() lowers it to
+				      * what the open-file limit allows (see fd_budget) */
+	unsigned max_per_address;    /* connections at once from one client address, default 64;
+				      * 0 = no limit */
+	unsigned max_waiting;        /* long-polled plans and event streams at once, default (0)
+				      * 3/4 of max_connections; main() keeps it below that */
+	unsigned header_timeout;     /* seconds from a connection's opening (or from its previous
+				      * answer) to a request's complete headers, default 10 */
+	uint64_t max_image_size;     /* image upload limit in bytes, default 64 GiB */
+	bool unknown_hosts_ignore;   /* --unknown-hosts ignore: unknown machines get the `none`
+				      * script and create nothing; default false (discover) */
+	bool agent_any_address;      /* agent tokens work from any address (NAT between racks and
+				      * anemosd); default false */
 };
 extern struct config cfg;
 

@@ -2,8 +2,14 @@
  * The libmicrohttpd daemon and the request cycle: route, authenticate, collect the body
  * within its limit, call the handler, and log one line per request when it completes.
  * Handlers stay thin: they validate and call the operations of hosts.c, boot.c, images.c.
+ *
+ * What a hostile client can send is bounded here, before any handler runs: connections at
+ * once (in all, and from one address), the time to send headers (http_conn.c), requests
+ * that wait (http_wait.c), body sizes, JSON depth and size, and paths and query values
+ * that are not UTF-8. Running out of descriptors or memory is a 503 with Retry-After.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,41 +21,45 @@
 #include "http.h"
 #include "log.h"
 
+#define JSON_MAX_DEPTH 32        /* nesting of arrays and objects in a request body */
+#define JSON_MAX_VALUES 65536    /* values in a request body: jansson spends about 40 bytes
+				  * of memory per byte of "[0,0,...]", so the count, not the
+				  * body's size, bounds what parsing one may cost */
 #define RETRY_AFTER "5"          /* seconds, with every 503 */
 
 static struct MHD_Daemon *daemon_handle;
 
 static const struct route routes[] = {
-	{ "GET", "/healthz", "/healthz", AUTH_NONE, BODY_NONE, handle_healthz },
-	{ "GET", "/metrics", "/metrics", AUTH_NONE, BODY_NONE, handle_metrics },
-	{ "GET", "/boot.ipxe", "/boot.ipxe", AUTH_NONE, BODY_NONE, handle_boot_entry },
-	{ "GET", "/ipxe", "/ipxe", AUTH_NONE, BODY_NONE, handle_ipxe },
-	{ "GET", "/boot/*", "/boot/*", AUTH_NONE, BODY_NONE, handle_boot_file },
-	{ "GET", "/images/*/*", "/images/*/*", AUTH_NONE, BODY_NONE, handle_image_file },
-	{ "GET", "/api/v1/meta", "/api/v1/meta", AUTH_ADMIN, BODY_NONE, handle_meta },
-	{ "GET", "/api/v1/hosts", "/api/v1/hosts", AUTH_ADMIN, BODY_NONE, handle_hosts_list },
-	{ "POST", "/api/v1/hosts", "/api/v1/hosts", AUTH_ADMIN, BODY_JSON, handle_hosts_create },
-	{ "GET", "/api/v1/hosts/*", "/api/v1/hosts/*", AUTH_ADMIN, BODY_NONE, handle_host_get },
-	{ "PATCH", "/api/v1/hosts/*", "/api/v1/hosts/*", AUTH_ADMIN, BODY_JSON, handle_host_patch },
-	{ "DELETE", "/api/v1/hosts/*", "/api/v1/hosts/*", AUTH_ADMIN, BODY_NONE, handle_host_delete },
-	{ "GET", "/api/v1/hosts/*/events", "/api/v1/hosts/*/events", AUTH_ADMIN, BODY_NONE, handle_host_events },
-	{ "POST", "/api/v1/hosts/*/kexec", "/api/v1/hosts/*/kexec", AUTH_ADMIN, BODY_JSON, handle_host_kexec },
-	{ "POST", "/api/v1/hosts/*/kexec/cancel", "/api/v1/hosts/*/kexec/cancel", AUTH_ADMIN, BODY_JSON, handle_host_kexec_cancel },
-	{ "POST", "/api/v1/inventory", "/api/v1/inventory", AUTH_ADMIN, BODY_INVENTORY, handle_inventory_adopt },
-	{ "GET", "/kexec.sh", "/kexec.sh", AUTH_NONE, BODY_NONE, handle_kexec_script },
-	{ "GET", "/api/v1/events/stream", "/api/v1/events/stream", AUTH_ADMIN, BODY_NONE, handle_events_stream },
-	{ "GET", "/api/v1/images", "/api/v1/images", AUTH_ADMIN, BODY_NONE, handle_images_list },
-	{ "POST", "/api/v1/images", "/api/v1/images", AUTH_ADMIN, BODY_JSON, handle_images_create },
-	{ "PUT", "/api/v1/images/*", "/api/v1/images/*", AUTH_ADMIN, BODY_STREAM, handle_image_upload },
-	{ "DELETE", "/api/v1/images/*", "/api/v1/images/*", AUTH_ADMIN, BODY_NONE, handle_image_delete },
-	{ "POST", "/api/v1/agent/inventory", "/api/v1/agent/inventory", AUTH_AGENT, BODY_INVENTORY, handle_agent_inventory },
-	{ "GET", "/api/v1/agent/plan", "/api/v1/agent/plan", AUTH_AGENT, BODY_NONE, handle_agent_plan },
-	{ "POST", "/api/v1/agent/events", "/api/v1/agent/events", AUTH_AGENT, BODY_JSON, handle_agent_events },
-	{ "POST", "/api/v1/agent/done", "/api/v1/agent/done", AUTH_AGENT, BODY_JSON, handle_agent_done },
-	{ "POST", "/api/v1/agent/phone-home-token", "/api/v1/agent/phone-home-token", AUTH_AGENT, BODY_NONE, handle_agent_phone_home_token },
-	{ "POST", "/api/v1/phone-home", "/api/v1/phone-home", AUTH_PHONE_HOME, BODY_JSON, handle_phone_home },
-	{ "GET", "/", "/", AUTH_NONE, BODY_NONE, handle_web_index },
-	{ "GET", "/ui/*", "/ui/*", AUTH_NONE, BODY_NONE, handle_web_file },
+	{ "GET", "/healthz", "/healthz", AUTH_NONE, BODY_NONE, handle_healthz, WAIT_NEVER },
+	{ "GET", "/metrics", "/metrics", AUTH_NONE, BODY_NONE, handle_metrics, WAIT_NEVER },
+	{ "GET", "/boot.ipxe", "/boot.ipxe", AUTH_NONE, BODY_NONE, handle_boot_entry, WAIT_NEVER },
+	{ "GET", "/ipxe", "/ipxe", AUTH_NONE, BODY_NONE, handle_ipxe, WAIT_NEVER },
+	{ "GET", "/boot/*", "/boot/*", AUTH_NONE, BODY_NONE, handle_boot_file, WAIT_NEVER },
+	{ "GET", "/images/*/*", "/images/*/*", AUTH_NONE, BODY_NONE, handle_image_file, WAIT_NEVER },
+	{ "GET", "/api/v1/meta", "/api/v1/meta", AUTH_ADMIN, BODY_NONE, handle_meta, WAIT_NEVER },
+	{ "GET", "/api/v1/hosts", "/api/v1/hosts", AUTH_ADMIN, BODY_NONE, handle_hosts_list, WAIT_NEVER },
+	{ "POST", "/api/v1/hosts", "/api/v1/hosts", AUTH_ADMIN, BODY_JSON, handle_hosts_create, WAIT_NEVER },
+	{ "GET", "/api/v1/hosts/*", "/api/v1/hosts/*", AUTH_ADMIN, BODY_NONE, handle_host_get, WAIT_NEVER },
+	{ "PATCH", "/api/v1/hosts/*", "/api/v1/hosts/*", AUTH_ADMIN, BODY_JSON, handle_host_patch, WAIT_NEVER },
+	{ "DELETE", "/api/v1/hosts/*", "/api/v1/hosts/*", AUTH_ADMIN, BODY_NONE, handle_host_delete, WAIT_NEVER },
+	{ "GET", "/api/v1/hosts/*/events", "/api/v1/hosts/*/events", AUTH_ADMIN, BODY_NONE, handle_host_events, WAIT_NEVER },
+	{ "POST", "/api/v1/hosts/*/kexec", "/api/v1/hosts/*/kexec", AUTH_ADMIN, BODY_JSON, handle_host_kexec, WAIT_NEVER },
+	{ "POST", "/api/v1/hosts/*/kexec/cancel", "/api/v1/hosts/*/kexec/cancel", AUTH_ADMIN, BODY_JSON, handle_host_kexec_cancel, WAIT_NEVER },
+	{ "POST", "/api/v1/inventory", "/api/v1/inventory", AUTH_ADMIN, BODY_INVENTORY, handle_inventory_adopt, WAIT_NEVER },
+	{ "GET", "/kexec.sh", "/kexec.sh", AUTH_NONE, BODY_NONE, handle_kexec_script, WAIT_NEVER },
+	{ "GET", "/api/v1/events/stream", "/api/v1/events/stream", AUTH_ADMIN, BODY_NONE, handle_events_stream, WAIT_ALWAYS },
+	{ "GET", "/api/v1/images", "/api/v1/images", AUTH_ADMIN, BODY_NONE, handle_images_list, WAIT_NEVER },
+	{ "POST", "/api/v1/images", "/api/v1/images", AUTH_ADMIN, BODY_JSON, handle_images_create, WAIT_NEVER },
+	{ "PUT", "/api/v1/images/*", "/api/v1/images/*", AUTH_ADMIN, BODY_STREAM, handle_image_upload, WAIT_NEVER },
+	{ "DELETE", "/api/v1/images/*", "/api/v1/images/*", AUTH_ADMIN, BODY_NONE, handle_image_delete, WAIT_NEVER },
+	{ "POST", "/api/v1/agent/inventory", "/api/v1/agent/inventory", AUTH_AGENT, BODY_INVENTORY, handle_agent_inventory, WAIT_NEVER },
+	{ "GET", "/api/v1/agent/plan", "/api/v1/agent/plan", AUTH_AGENT, BODY_NONE, handle_agent_plan, WAIT_IF_ASKED },
+	{ "POST", "/api/v1/agent/events", "/api/v1/agent/events", AUTH_AGENT, BODY_JSON, handle_agent_events, WAIT_NEVER },
+	{ "POST", "/api/v1/agent/done", "/api/v1/agent/done", AUTH_AGENT, BODY_JSON, handle_agent_done, WAIT_NEVER },
+	{ "POST", "/api/v1/agent/phone-home-token", "/api/v1/agent/phone-home-token", AUTH_AGENT, BODY_NONE, handle_agent_phone_home_token, WAIT_NEVER },
+	{ "POST", "/api/v1/phone-home", "/api/v1/phone-home", AUTH_PHONE_HOME, BODY_JSON, handle_phone_home, WAIT_NEVER },
+	{ "GET", "/", "/", AUTH_NONE, BODY_NONE, handle_web_index, WAIT_NEVER },
+	{ "GET", "/ui/*", "/ui/*", AUTH_NONE, BODY_NONE, handle_web_file, WAIT_NEVER },
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -188,6 +198,45 @@ enum MHD_Result respond_json(struct request *req, unsigned status, json_t *body)
 	return respond_response(req, status, r, (uint64_t)n);
 }
 
+/* The length of the longest prefix of s that is UTF-8 as JSON takes it: no overlong forms,
+ * no surrogates, nothing above U+10FFFF. */
+static size_t utf8_valid_len(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (p[i]) {
+		unsigned c = p[i], n, min, cp;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 1, min = 0x80, cp = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			n = 2, min = 0x800, cp = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			n = 3, min = 0x10000, cp = c & 0x07;
+		else
+			break;
+		for (unsigned k = 1; k <= n; k++) {
+			if ((p[i + k] & 0xc0) != 0x80) /* a NUL ends the loop here too */
+				return i;
+			cp = cp << 6 | (p[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			break;
+		i += n + 1;
+	}
+	return i;
+}
+
+static bool utf8_valid(const char *s)
+{
+	return s[utf8_valid_len(s)] == '\0';
+}
+
 enum MHD_Result respond_errorf(struct request *req, unsigned status, const char *fmt, ...)
 {
 	char message[600];
@@ -196,6 +245,9 @@ enum MHD_Result respond_errorf(struct request *req, unsigned status, const char 
 	va_start(ap, fmt);
 	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
+	/* JSON strings are UTF-8: a message cut short mid-character, or quoting bytes a client
+	 * sent, ends before the first byte that is not, instead of failing as a 500. */
+	message[utf8_valid_len(message)] = '\0';
 	return respond_json(req, status, json_pack("{s:s}", "error", message));
 }
 
@@ -266,12 +318,74 @@ static int authenticate(struct request *req)
 }
 
 /* Appends a piece of the request body, refusing to grow past the route's limit. */
+/* Feeds a piece of a JSON body to the scan; -EINVAL once the body is nested deeper than
+ * JSON_MAX_DEPTH or holds more than JSON_MAX_VALUES values. It counts brackets and commas
+ * outside strings as the body comes in, so such a body is refused before it is buffered
+ * whole and before jansson builds anything; a body that is not JSON at all is left for
+ * jansson to describe. */
+static int json_scan_feed(struct json_scan *js, const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++, js->pos++) {
+		if (js->escape) {
+			js->escape = false;
+			continue;
+		}
+		if (js->in_string) {
+			if (s[i] == '\\')
+				js->escape = true;
+			else if (s[i] == '"')
+				js->in_string = false;
+			continue;
+		}
+		switch (s[i]) {
+		case '"':
+			js->in_string = true;
+			break;
+		case '[': case '{':
+			if (++js->depth > JSON_MAX_DEPTH)
+				return -EINVAL;
+			js->values++;
+			break;
+		case ']': case '}':
+			js->depth--;
+			break;
+		case ',':
+			js->values++;
+			break;
+		}
+		if (js->values > JSON_MAX_VALUES)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* The answer to a body refused as it came in (req->body_rc). */
+static enum MHD_Result respond_body_refused(struct request *req)
+{
+	switch (req->body_rc) {
+	case -E2BIG:
+		return respond_errorf(req, 413, "request body over the limit of %" PRIu64 " bytes", req->body_limit);
+	case -ENOMEM:
+		return respond_error(req, err_set(-ENOMEM, "out of memory for the request body; try again later"));
+	default:
+		if (req->scan.depth > JSON_MAX_DEPTH)
+			return respond_errorf(req, 400, "JSON nested deeper than %d levels (at byte %" PRIu64 ")",
+					      JSON_MAX_DEPTH, req->scan.pos);
+		return respond_errorf(req, 400, "JSON with more than %d values (at byte %" PRIu64 ")",
+				      JSON_MAX_VALUES, req->scan.pos);
+	}
+}
+
+/* Appends a piece of the request body, checking it on the way; sets req->body_rc when the
+ * body is to be refused. */
 static void body_append(struct request *req, const char *data, size_t len)
 {
-	if (req->body_too_large || req->body_len + len > req->body_limit) {
-		req->body_too_large = true;
+	if (req->body_len + len > req->body_limit) {
+		req->body_rc = -E2BIG;
 		return;
 	}
+	if ((req->body_rc = json_scan_feed(&req->scan, data, len)) < 0)
+		return;
 	if (req->body_len + len + 1 > req->body_cap) {
 		size_t cap = req->body_cap ? req->body_cap : 4096;
 		char *grown;
@@ -279,7 +393,7 @@ static void body_append(struct request *req, const char *data, size_t len)
 		while (cap < req->body_len + len + 1)
 			cap *= 2;
 		if (!(grown = realloc(req->body, cap))) {
-			req->body_too_large = true;
+			req->body_rc = -ENOMEM;
 			return;
 		}
 		req->body = grown;
@@ -290,11 +404,46 @@ static void body_append(struct request *req, const char *data, size_t len)
 	req->body[req->body_len] = '\0';
 }
 
+/* MHD_KeyValueIterator: stops at the first query argument that is not UTF-8, naming it in
+ * *cls. */
+static enum MHD_Result argument_check(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	const char **bad = cls;
+
+	(void)kind;
+	if (utf8_valid(key) && (!value || utf8_valid(value)))
+		return MHD_YES;
+	*bad = key;
+	return MHD_NO;
+}
+
+/* True when the request may wait for a change (see enum route_wait). */
+static bool request_may_wait(struct request *req)
+{
+	const char *w;
+
+	switch (req->route->wait) {
+	case WAIT_ALWAYS:
+		return true;
+	case WAIT_IF_ASKED:
+		w = request_arg(req, "wait");
+		return w && strtol(w, NULL, 10) > 0;
+	default:
+		return false;
+	}
+}
+
 static enum MHD_Result request_begin(struct request *req)
 {
-	const char *cl;
+	const char *cl, *bad = NULL;
 	bool path_matched;
 
+	/* Everything a client names ends up in JSON (answers, events, the store), which is UTF-8. */
+	if (!utf8_valid(req->path))
+		return respond_errorf(req, 400, "the path is not UTF-8");
+	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, argument_check, &bad);
+	if (bad)
+		return respond_errorf(req, 400, "query argument '%s' is not UTF-8", bad);
 	req->route = route_find(req, &path_matched);
 	if (!req->route && !path_matched)
 		return respond_errorf(req, 404, "no such path: %s", req->path);
@@ -313,12 +462,21 @@ static enum MHD_Result request_begin(struct request *req)
 		req->body_limit = cfg.max_inventory_body;
 		break;
 	case BODY_STREAM:
-		return handle_image_upload_begin(req);
+		req->body_limit = cfg.max_image_size;
+		break;
 	}
 	cl = request_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl && strtoull(cl, NULL, 10) > req->body_limit)
-		return respond_errorf(req, 413, "request body of %s bytes is over the limit of %zu bytes",
-				      cl, req->body_limit);
+		return respond_errorf(req, 413, "request body of %s bytes is over the limit of %" PRIu64 " bytes%s",
+				      cl, req->body_limit, req->route->body == BODY_STREAM ? " (--max-image-size)" : "");
+	if (request_may_wait(req)) {
+		if (!wait_place_take())
+			return respond_errorf(req, 503, "%u requests are waiting already (--max-waiting); ask again later",
+					      cfg.max_waiting);
+		req->wait_place = true;
+	}
+	if (req->route->body == BODY_STREAM)
+		return handle_image_upload_begin(req);
 	return MHD_YES;
 }
 
@@ -326,10 +484,13 @@ static enum MHD_Result request_dispatch(struct request *req)
 {
 	json_error_t jerr;
 
-	if (req->route->body == BODY_STREAM)
+	if (req->route->body == BODY_STREAM) {
+		if (req->upload_rc < 0) /* the message of the failure, not of what ran since */
+			err_set(req->upload_rc, "%s", req->upload_error ? req->upload_error : "");
 		return req->route->handler(req);
-	if (req->body_too_large)
-		return respond_errorf(req, 413, "request body over the limit of %zu bytes", req->body_limit);
+	}
+	if (req->body_rc < 0)
+		return respond_body_refused(req);
 	if (req->route->body != BODY_NONE) {
 		if (!req->body_len)
 			return respond_errorf(req, 400, "a JSON body is required");
@@ -361,6 +522,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 		req->method = method;
 		req->path = strdup(url);
 		*req_cls = req;
+		conn_request_begins(conn);
 		if (!req->path)
 			return MHD_NO;
 		err_clear();
@@ -371,11 +533,17 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		if (req->route->body == BODY_STREAM) {
-			if (req->upload_rc == 0)
-				req->upload_rc = upload_write(req->upload, upload_data, *upload_data_size);
-		} else {
-			body_append(req, upload_data, *upload_data_size);
+		/* Once a body is refused or a stream failed (over --max-image-size, a full disk),
+		 * the rest is dropped as it comes: libmicrohttpd can answer only before the body
+		 * or after all of it. A failed upload is removed at once. */
+		if (req->route->body != BODY_STREAM) {
+			if (!req->body_rc)
+				body_append(req, upload_data, *upload_data_size);
+		} else if (!req->upload_rc &&
+			   (req->upload_rc = upload_write(req->upload, upload_data, *upload_data_size)) < 0) {
+			req->upload_error = strdup(err_msg());
+			upload_abort(req->upload);
+			req->upload = NULL;
 		}
 		*upload_data_size = 0;
 		return MHD_YES;
@@ -391,7 +559,6 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **req
 	long long usec;
 
 	(void)cls;
-	(void)conn;
 	if (!req)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &end);
@@ -405,7 +572,11 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **req
 		log_info("%s %s %u %llu %lldus aborted (%d)", req->method, req->path, req->status,
 			 (unsigned long long)req->bytes, usec, (int)toe);
 	metrics_request(req->route ? req->route->label : "other", req->status, req->bytes);
+	if (req->wait_place)
+		wait_place_release();
+	conn_request_ends(conn);
 	upload_abort(req->upload);
+	free(req->upload_error);
 	json_decref(req->json);
 	free(req->body);
 	free(req->path);
@@ -485,19 +656,24 @@ int http_start(void)
 		MHD_OPTION_SOCK_ADDR, ai->ai_addr,
 		MHD_OPTION_THREAD_POOL_SIZE, cfg.threads,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+		MHD_OPTION_CONNECTION_LIMIT, cfg.max_connections,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg.max_per_address,
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+		MHD_OPTION_NOTIFY_CONNECTION, conn_notify, NULL,
 		MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
 		MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
 		MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (!daemon_handle)
 		return err_set(-EADDRINUSE, "cannot listen on %s (in use, or not an address of this host)", cfg.listen);
+	if ((rc = conn_guard_start()) < 0)
+		return rc;
 	return waiters_start();
 }
 
 void http_stop(void)
 {
+	conn_guard_stop();
 	waiters_stop();
 	if (daemon_handle)
 		MHD_stop_daemon(daemon_handle);

@@ -15,6 +15,9 @@
 
 enum route_auth { AUTH_NONE, AUTH_ADMIN, AUTH_AGENT, AUTH_PHONE_HOME };
 enum route_body { BODY_NONE, BODY_JSON, BODY_INVENTORY, BODY_STREAM };
+/* Whether a request of the route may wait for a change, and so takes a place in the waiting
+ * budget (http_wait.c): never, always (an event stream), or when its ?wait= is above 0. */
+enum route_wait { WAIT_NEVER, WAIT_ALWAYS, WAIT_IF_ASKED };
 
 struct request;
 typedef enum MHD_Result (*handler_fn)(struct request *req);
@@ -26,9 +29,18 @@ struct route {
 	enum route_auth auth;
 	enum route_body body;
 	handler_fn handler;
+	enum route_wait wait;
 };
 
 #define MAX_CAPTURES 2
+
+/* What http.c has seen of a JSON body so far, outside its strings (see json_scan_feed). */
+struct json_scan {
+	uint64_t pos;         /* bytes scanned */
+	unsigned values;      /* values begun: containers and commas */
+	int depth;            /* arrays and objects open */
+	bool in_string, escape;
+};
 
 struct request {
 	struct MHD_Connection *conn;
@@ -39,13 +51,18 @@ struct request {
 	struct timespec start;
 	json_t *json;                /* parsed body of BODY_JSON/BODY_INVENTORY routes */
 	char *body;
-	size_t body_len, body_cap, body_limit;
-	bool body_too_large;
+	size_t body_len, body_cap;
+	uint64_t body_limit;         /* bytes: --max-body, --max-inventory-body, --max-image-size */
+	int body_rc;                 /* 0, or why the body was refused as it came in: -E2BIG,
+				      * -ENOMEM, or -EINVAL (too deep or too many values) */
+	struct json_scan scan;
 	struct upload *upload;       /* BODY_STREAM: the image being received */
 	int upload_rc;               /* first error while streaming, 0 if none */
+	char *upload_error;          /* and its message */
 	int64_t agent_host;          /* AUTH_AGENT, AUTH_PHONE_HOME: the host the token belongs to */
 	char agent_mode[16];         /* AUTH_AGENT: the boot mode the token was issued for */
 	time_t wait_until;           /* a long poll's deadline; 0 before it first waits */
+	bool wait_place;             /* holds a place in the waiting budget until it completes */
 	unsigned status;             /* what we answered, for the log line and metrics */
 	uint64_t bytes;
 };
@@ -106,6 +123,10 @@ enum MHD_Result handle_events_stream(struct request *req);
 
 /* http_wait.c: suspended connections waiting for a change (see the file). */
 typedef bool (*wait_ready_fn)(void *cls);
+/* Takes one of the cfg.max_waiting places for a request that may wait; false when all are
+ * taken (the request is then answered 503 at once). Each true is paired with one release. */
+bool wait_place_take(void);
+void wait_place_release(void);
 int waiters_start(void);
 void waiters_stop(void);
 bool waiters_stopping(void);
@@ -115,5 +136,15 @@ bool waiters_stopping(void);
  * false, not suspending, when a change came in between (look again) or anemosd is stopping. */
 bool wait_for_change(struct MHD_Connection *conn, uint64_t seen, time_t deadline, wait_ready_fn ready,
 		     void *cls);
+
+/* http_conn.c: the header deadline (see the file). */
+void conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+		 enum MHD_ConnectionNotificationCode code);
+/* The request on conn has sent its headers: its connection's deadline is off. */
+void conn_request_begins(struct MHD_Connection *conn);
+/* The request on conn is answered: the next one has cfg.header_timeout from now. */
+void conn_request_ends(struct MHD_Connection *conn);
+int conn_guard_start(void);
+void conn_guard_stop(void);
 
 #endif

@@ -5,8 +5,16 @@
  * connection runs its handler (or content reader) again, which decides what to answer.
  * libmicrohttpd forbids stopping the daemon with suspended connections, so waiters_stop()
  * resumes every one first.
+ *
+ * Waiting requests have a budget of their own, cfg.max_waiting places (below the connection
+ * limit, see main.c): http.c takes a place for each request that may wait before its
+ * handler runs, and answers 503 with Retry-After when none is left, so long polls and event
+ * streams can never take the connections that booting machines and file downloads need.
+ * (503 rather than an at-once "nothing yet" plan: the agent asks again at once after a plan,
+ * but backs off from 1 to 30 s after a 503.)
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "http.h"
@@ -23,6 +31,23 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct waiter *waiters;
 static pthread_t thread;
 static bool running, stopping;
+static atomic_uint places_taken;
+
+bool wait_place_take(void)
+{
+	unsigned taken = atomic_load(&places_taken);
+
+	do {
+		if (taken >= cfg.max_waiting)
+			return false;
+	} while (!atomic_compare_exchange_weak(&places_taken, &taken, taken + 1));
+	return true;
+}
+
+void wait_place_release(void)
+{
+	atomic_fetch_sub(&places_taken, 1);
+}
 
 /* Resumes and forgets the waiters whose time has come. Call with lock held. changed: a
  * change happened, so ask ready(); otherwise only deadlines count. */

@@ -283,10 +283,15 @@ fail:
 	return rc;
 }
 
+/* Appends to the upload; -E2BIG once it would pass cfg.max_image_size (the caller then
+ * aborts it, and nothing is kept). */
 int upload_write(struct upload *up, const void *data, size_t len)
 {
 	const char *p = data;
 
+	if ((uint64_t)up->size + len > cfg.max_image_size)
+		return err_set(-E2BIG, "the image is over the limit of %llu bytes (--max-image-size); nothing was kept",
+			       (unsigned long long)cfg.max_image_size);
 	sha256_update(up->sha, data, len);
 	up->size += (int64_t)len;
 	while (len) {

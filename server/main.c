@@ -3,6 +3,7 @@
  * SIGTERM. `anemosd token create` makes an admin token instead. Failures before serving are
  * fatal with a message that says what to fix.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "anemosd.h"
@@ -28,7 +30,13 @@ struct config cfg = {
 	.max_body = 1 << 20,
 	.max_inventory_body = 8 << 20,
 	.kernel_args = "console=tty0 console=ttyS0,115200n8",
+	.max_connections = 4096,
+	.max_per_address = 64,
+	.header_timeout = 10,
+	.max_image_size = 64ULL << 30,
 };
+
+static rlim_t open_file_limit; /* as fd_budget found it, for the log */
 
 static void usage(FILE *f)
 {
@@ -47,6 +55,17 @@ static void usage(FILE *f)
 		"  --agent-token-ttl SECONDS  lifetime of a boot's agent token (default 3600)\n"
 		"  --max-body BYTES           request body limit (default 1048576)\n"
 		"  --max-inventory-body BYTES inventory body limit (default 8388608)\n"
+		"  --max-image-size BYTES     image upload limit; K, M, G, T suffixes (default 64G)\n"
+		"  --max-connections N        connections at once (default 4096; lowered to half of\n"
+		"                             what the open-file limit leaves after a reserve)\n"
+		"  --max-per-address N        connections at once from one address (default 64; 0: any)\n"
+		"  --max-waiting N            long-polled agent plans and event streams at once\n"
+		"                             (default 3/4 of --max-connections; more get 503)\n"
+		"  --header-timeout SECONDS   time a request has to send its headers (default 10)\n"
+		"  --unknown-hosts discover|ignore  what machines anemosd does not know boot: the\n"
+		"                             Anemos environment to discover them (default), or nothing\n"
+		"  --agent-any-address        agent tokens work from any address, not only the one that\n"
+		"                             booted (for NAT between racks and anemosd)\n"
 		"  --ssh-keys FILE            authorized_keys given to every installed system and rescue\n"
 		"  --kernel-args ARGS         extra kernel arguments of the Anemos environment\n"
 		"                             (default \"console=tty0 console=ttyS0,115200n8\")\n"
@@ -67,6 +86,30 @@ static long parse_number(const char *opt, const char *s, long min, long max)
 	v = strtol(s, &end, 10);
 	if (errno || *end || end == s || v < min || v > max)
 		log_fatal("%s: '%s' is not a number from %ld to %ld", opt, s, min, max);
+	return v;
+}
+
+/* A byte count with an optional binary suffix: 512, 64K, 20M, 64G, 1T. */
+static uint64_t parse_size(const char *opt, const char *s, uint64_t min)
+{
+	static const char suffixes[] = "KMGT";
+	const char *unit;
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end && !end[1] && (unit = strchr(suffixes, toupper((unsigned char)*end)))) {
+		unsigned shift = 10 * (unsigned)(unit - suffixes + 1);
+
+		if (v > (UINT64_MAX >> 1) >> shift)
+			errno = ERANGE;
+		v <<= shift;
+		end++;
+	}
+	if (errno || *end || end == s || *s == '-' || v < min)
+		log_fatal("%s: '%s' is not a size of at least %llu bytes (a number, optionally with K, M, G or T)",
+			  opt, s, (unsigned long long)min);
 	return v;
 }
 
@@ -104,7 +147,8 @@ static int token_create(int argc, char **argv)
 static void parse_options(int argc, char **argv)
 {
 	enum { O_LISTEN = 256, O_DATA, O_BOOT, O_URL, O_WEB, O_SCRIPTS, O_THREADS, O_TTL, O_BODY,
-	       O_INVBODY, O_KARGS, O_LOG, O_KEYS, O_CACHE, O_CACHE_LOG };
+	       O_INVBODY, O_KARGS, O_LOG, O_KEYS, O_CACHE, O_CACHE_LOG, O_IMAGE_SIZE, O_CONNS,
+	       O_PER_ADDR, O_WAITING, O_HEADER_TIMEOUT, O_UNKNOWN, O_AGENT_ANY };
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, O_LISTEN },
 		{ "data", required_argument, NULL, O_DATA },
@@ -116,6 +160,13 @@ static void parse_options(int argc, char **argv)
 		{ "agent-token-ttl", required_argument, NULL, O_TTL },
 		{ "max-body", required_argument, NULL, O_BODY },
 		{ "max-inventory-body", required_argument, NULL, O_INVBODY },
+		{ "max-image-size", required_argument, NULL, O_IMAGE_SIZE },
+		{ "max-connections", required_argument, NULL, O_CONNS },
+		{ "max-per-address", required_argument, NULL, O_PER_ADDR },
+		{ "max-waiting", required_argument, NULL, O_WAITING },
+		{ "header-timeout", required_argument, NULL, O_HEADER_TIMEOUT },
+		{ "unknown-hosts", required_argument, NULL, O_UNKNOWN },
+		{ "agent-any-address", no_argument, NULL, O_AGENT_ANY },
 		{ "kernel-args", required_argument, NULL, O_KARGS },
 		{ "ssh-keys", required_argument, NULL, O_KEYS },
 		{ "package-cache", required_argument, NULL, O_CACHE },
@@ -140,6 +191,19 @@ static void parse_options(int argc, char **argv)
 		case O_INVBODY:
 			cfg.max_inventory_body = (size_t)parse_number("--max-inventory-body", optarg, 1024, 1L << 30);
 			break;
+		case O_IMAGE_SIZE: cfg.max_image_size = parse_size("--max-image-size", optarg, 1024); break;
+		case O_CONNS: cfg.max_connections = (unsigned)parse_number("--max-connections", optarg, 16, 1L << 20); break;
+		case O_PER_ADDR: cfg.max_per_address = (unsigned)parse_number("--max-per-address", optarg, 0, 1L << 20); break;
+		case O_WAITING: cfg.max_waiting = (unsigned)parse_number("--max-waiting", optarg, 1, 1L << 20); break;
+		case O_HEADER_TIMEOUT:
+			cfg.header_timeout = (unsigned)parse_number("--header-timeout", optarg, 1, 600);
+			break;
+		case O_UNKNOWN:
+			if (strcmp(optarg, "discover") && strcmp(optarg, "ignore"))
+				log_fatal("--unknown-hosts: '%s' is not discover or ignore", optarg);
+			cfg.unknown_hosts_ignore = strcmp(optarg, "ignore") == 0;
+			break;
+		case O_AGENT_ANY: cfg.agent_any_address = true; break;
 		case O_KARGS: cfg.kernel_args = optarg; break;
 		case O_KEYS: cfg.ssh_keys_file = optarg; break;
 		case O_CACHE: cfg.package_cache = optarg; break;
@@ -197,6 +261,54 @@ static void derive_defaults(char **boot_dir, char **public_url)
 	}
 }
 
+/* Raises the soft open-file limit to the hard one, then keeps the connection limit within
+ * it, so that running out of descriptors cannot happen through connections alone: each
+ * connection may hold its socket and one file it sends or receives (hence half of what is
+ * left), after a reserve for SQLite (a database, its WAL and shared memory per thread's
+ * connection, and a few temporary files), libmicrohttpd (an epoll and an event descriptor
+ * per thread, the listening socket), the logs and standard streams. The waiting budget
+ * (long polls and event streams) stays below the connection limit, so that /ipxe and file
+ * serving always have connections left. */
+static void fd_budget(void)
+{
+	rlim_t reserve = 64 + 4 * (rlim_t)cfg.threads + 4 * ((rlim_t)cfg.threads + 3), nofile, fit;
+	unsigned spare;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_fatal("cannot read the open-file limit: %s", strerror(errno));
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < rl.rlim_max) {
+		struct rlimit raised = { .rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max };
+
+		if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+			rl = raised;
+		else
+			log_warn("cannot raise the open-file limit from %llu to %llu: %s",
+				 (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max, strerror(errno));
+	}
+	nofile = rl.rlim_cur == RLIM_INFINITY ? (rlim_t)1 << 30 : rl.rlim_cur;
+	if (nofile < reserve + 2 * 16)
+		log_fatal("the open-file limit of %llu leaves no room for connections after a reserve of %llu: "
+			  "raise it (ulimit -n, systemd LimitNOFILE=)", (unsigned long long)nofile,
+			  (unsigned long long)reserve);
+	fit = (nofile - reserve) / 2;
+	if (cfg.max_connections > fit) {
+		log_warn("at most %llu connections fit the open-file limit of %llu (--max-connections %u lowered)",
+			 (unsigned long long)fit, (unsigned long long)nofile, cfg.max_connections);
+		cfg.max_connections = (unsigned)fit;
+	}
+	/* At least an eighth of the connections (and at least 8) never wait. */
+	spare = cfg.max_connections / 8 > 8 ? cfg.max_connections / 8 : 8;
+	if (!cfg.max_waiting) {
+		cfg.max_waiting = cfg.max_connections / 4 * 3;
+	} else if (cfg.max_waiting > cfg.max_connections - spare) {
+		log_warn("--max-waiting %u lowered to %u: %u of the %u connections stay for booting machines",
+			 cfg.max_waiting, cfg.max_connections - spare, spare, cfg.max_connections);
+		cfg.max_waiting = cfg.max_connections - spare;
+	}
+	open_file_limit = nofile;
+}
+
 int main(int argc, char **argv)
 {
 	char *boot_dir = NULL, *public_url = NULL;
@@ -211,6 +323,7 @@ int main(int argc, char **argv)
 	}
 	parse_options(argc, argv);
 	derive_defaults(&boot_dir, &public_url);
+	fd_budget();
 
 	/* Workers inherit this mask, so only the main thread's sigwait sees these. */
 	sigemptyset(&stop);
@@ -234,6 +347,8 @@ int main(int argc, char **argv)
 		log_fatal("%s", err_msg());
 	log_info("anemosd listening on %s, public URL %s, data %s, boot files %s, %u threads",
 		 cfg.listen, cfg.public_url, cfg.data_dir, cfg.boot_dir, cfg.threads);
+	log_info("at most %u connections (%u from one address, %u waiting), open-file limit %llu",
+		 cfg.max_connections, cfg.max_per_address, cfg.max_waiting, (unsigned long long)open_file_limit);
 
 	while (sigwait(&stop, &sig) != 0)
 		;
