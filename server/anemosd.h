@@ -154,17 +154,46 @@ int db_image_insert(const struct image *image);
 int db_image_delete(const char *name);
 int db_image_in_use(const char *name, int64_t *host_id);
 int db_image_list(struct image **out, size_t *n);
-int db_agent_token_insert(int64_t host_id, const char *hash, const char *mode, int64_t expires);
-int db_agent_token_lookup(const char *hash, int64_t now, int64_t *host_id, char mode[16]);
+/* An agent or phone-home token as stored (only its hash). */
+struct agent_token {
+	int64_t host_id;
+	char hash[TOKEN_HASH_LEN + 1];
+	char mode[16];     /* discover, install, rescue (agent) or phone-home */
+	char address[64];  /* the address it was issued to or first used from; "" for none yet */
+	int served;        /* what this boot was given once: AGENT_SERVED_* bits */
+	int64_t expires;
+};
+#define AGENT_SERVED_SECRETS    1 /* a plan with the install's secrets */
+#define AGENT_SERVED_PHONE_HOME 2 /* the phone-home token */
+/* address may be NULL (bound by its first use). */
+int db_agent_token_insert(int64_t host_id, const char *hash, const char *mode, const char *address,
+			  int64_t expires);
+/* The unexpired token of that hash: 0 with *out, or -ENOENT. */
+int db_agent_token_lookup(const char *hash, int64_t now, struct agent_token *out);
+/* The host's newest unexpired agent token (not phone-home): 0 with *out, or -ENOENT. */
+int db_agent_token_live(int64_t host_id, int64_t now, struct agent_token *out);
+/* Binds a token issued unbound to address (only while it is unbound). */
+int db_agent_token_bind(const char *hash, const char *address);
+/* Sets a token's mode and served bits (inside the caller's transaction). */
+int db_agent_token_update(const char *hash, const char *mode, int served);
 int db_agent_token_revoke(int64_t host_id, bool phone_home);
 int db_admin_token_insert(const char *hash, const char *name);
 int db_admin_token_lookup(const char *hash);
 
 /* tokens.c: admin and per-boot agent tokens; only hashes are stored. */
 int token_admin_create(const char *name, char *out, size_t outsz);
-int token_agent_issue(int64_t host_id, const char *mode, bool retire_phone_home, char *out, size_t outsz);
+/* A fresh agent token for host_id's boot in mode, revoking its older ones, bound to address
+ * (the machine that receives it; NULL: bound by its first use); inside the caller's
+ * transaction. */
+int token_agent_issue(int64_t host_id, const char *mode, bool retire_phone_home, const char *address,
+		      char *out, size_t outsz);
 int token_authenticate_admin(const char *token);
-int token_authenticate_agent(const char *token, int64_t *host_id, char mode[16]);
+/* 0 with *out when token is a live agent token used from the address it is bound to (peer;
+ * NULL checks no address); a token used from elsewhere is -EPERM and recorded on its host,
+ * unless cfg.agent_any_address. */
+int token_authenticate_agent(const char *token, const char *peer, struct agent_token *out);
+/* 1 with *out when host_id has a live agent token bound to an address other than peer. */
+int token_agent_held_elsewhere(int64_t host_id, const char *peer, struct agent_token *out);
 int token_phone_home_issue(int64_t host_id, char *out, size_t outsz);
 int token_authenticate_phone_home(const char *token, int64_t *host_id);
 bool token_looks_agent(const char *token);
@@ -199,7 +228,7 @@ int hosts_update(const char *ref, int64_t id, host_change_fn change, void *arg, 
  * transaction; the image named must exist). */
 int hosts_apply(struct host *h, json_t *req);
 json_t *host_to_json(const struct host *host, bool with_inventory);
-int hosts_identify(const struct boot_identity *ident, struct host *out);
+int hosts_identify(const struct boot_identity *ident, bool create, struct host *out);
 int hosts_list(const char *query, json_t **out);
 int hosts_enroll(json_t *req, struct host *out);
 int hosts_patch(const char *ref, json_t *req, struct host *out);
@@ -209,7 +238,9 @@ int hosts_get(const char *ref, struct host *out);
 int hosts_record_inventory(int64_t host_id, json_t *inventory, struct host *out);
 int hosts_agent_event(int64_t host_id, json_t *req, json_t **out);
 int hosts_agent_done(int64_t host_id, const char *mode, json_t *req, struct host *out);
-int hosts_phone_home_token(int64_t host_id, json_t **out);
+/* The phone-home token, once per install boot (t): -EACCES for another mode, -EEXIST the
+ * second time. */
+int hosts_phone_home_token(const struct agent_token *t, json_t **out);
 int hosts_phone_home(int64_t host_id, json_t *report, struct host *out);
 /* Registers a running host's inventory (anemosctl adopt) onto the host ref names, or, with
  * ref NULL, into a new host; -EEXIST when ref is NULL and the inventory names a known host's
@@ -233,8 +264,11 @@ char *boot_entry_script(void);
 /* Identifies the machine (hosts_identify), decides its action (its next boot, or none when
  * its status forbids it), issues a fresh agent token when that runs the Anemos environment,
  * and renders its iPXE script into *script (malloc'd, the caller frees it); one transaction. */
-int boot_script_for(const struct boot_identity *ident, const char *platform, char **script);
-int boot_plan(int64_t host_id, json_t **out);
+int boot_script_for(const struct boot_identity *ident, const char *platform, const char *peer, char **script);
+/* The plan for the agent of token t (its boot): the install's secrets (root password hash,
+ * cloud-init user-data) only in the first install plan of the boot, never in a discover or
+ * rescue plan; a discover boot whose plan becomes an install becomes an install boot. */
+int boot_plan(const struct agent_token *t, json_t **out);
 int boot_default_keys_load(const char *path);
 void boot_default_keys_free(void);
 /* True when the agent of host_id has nothing to do yet (it is discovering and no one has
@@ -271,6 +305,8 @@ int notify_since(uint64_t *seen, int64_t *ids, size_t max);
 /* metrics.c: counters for /metrics. */
 void metrics_request(const char *route, unsigned status, uint64_t bytes);
 void metrics_boot(enum boot_action action);
+/* A boot of a machine nobody enrolled, under --unknown-hosts ignore. */
+void metrics_unknown_boot(void);
 char *metrics_render(void);
 
 /* cache.c: the package cache (apt-cacher-ng) targets fetch Debian packages through. */

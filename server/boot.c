@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "anemosd.h"
+#include "log.h"
 
 char *boot_entry_script(void)
 {
@@ -16,16 +17,84 @@ char *boot_entry_script(void)
 	return template_render("boot", vars, 1);
 }
 
+/* The answer to a machine that is not to boot anything: the none script, for host_id. */
+static int none_script(const char *host_id, char **script)
+{
+	const struct tvar vars[] = { { "public_url", cfg.public_url }, { "host_id", host_id } };
+
+	*script = template_render("none", vars, sizeof(vars) / sizeof(vars[0]));
+	return *script ? 0 : -EIO;
+}
+
+/* Records the refused boot of a host whose live agent token belongs to a machine at
+ * another address (someone else asks with its MAC while it runs the Anemos environment),
+ * inside the caller's transaction, which commits it. Releasing the host is an operator's
+ * action (setting its status) or the token's expiry. */
+static int record_takeover(const struct host *h, const struct agent_token *t, const char *mac, const char *peer)
+{
+	char until[32];
+
+	time_iso8601((time_t)t->expires, until);
+	log_warn("host %lld: network boot from %s at %s refused (agent at %s)", (long long)h->id, mac, peer,
+		 t->address);
+	return hosts_add_event(h->id, "server", "error", "security", "network boot from %s at %s refused: "
+			       "the host's %s boot (agent at %s) is running; set its status to release it, "
+			       "or it ends at %s", mac, peer, t->mode, t->address, until);
+}
+
+/* What one boot of a known host gets: its template, the action and the token (if any). */
+struct boot_answer {
+	char template_name[64];
+	enum boot_action action;
+	char token[128];
+};
+
+/* Decides host h's boot and issues its token, inside the caller's transaction; > 0 when the
+ * boot is refused because the host's running boot belongs to another address (*live says
+ * whose). */
+static int boot_decide(const struct host *h, const char *platform, const char *peer,
+		       struct agent_token *live, struct boot_answer *a)
+{
+	int rc;
+
+	a->action = host_may_boot(h->status, h->next_boot) ? h->next_boot : BOOT_NONE;
+	a->token[0] = '\0';
+	if (a->action == BOOT_LOCAL) {
+		snprintf(a->template_name, sizeof(a->template_name), "local-%s", platform);
+		return 0;
+	}
+	if (!boot_action_runs_agent(a->action)) {
+		snprintf(a->template_name, sizeof(a->template_name), "none");
+		return 0;
+	}
+	if ((rc = token_agent_held_elsewhere(h->id, peer, live)) != 0)
+		return rc;
+	snprintf(a->template_name, sizeof(a->template_name), "agent");
+	return token_agent_issue(h->id, boot_action_name(a->action), true, peer, a->token, sizeof(a->token));
+}
+
+/* The event of a boot: what it does, or why it does nothing. */
+static int boot_event(const struct host *h, const struct boot_answer *a, const struct boot_identity *ident,
+		      const char *platform)
+{
+	if (a->action != h->next_boot)
+		return hosts_add_event(h->id, "server", "warn", "boot", "network boot from %s: next boot %s "
+				       "refused, the host is %s; no network boot", ident->mac,
+				       boot_action_name(h->next_boot), host_status_name(h->status));
+	return hosts_add_event(h->id, "server", "info", "boot", "network boot from %s (%s, %s): %s", ident->mac,
+			       platform, ident->arch ? ident->arch : "unknown arch", boot_action_name(a->action));
+}
+
 /* Identifies the machine, issues a fresh agent token when it is to run the Anemos
  * environment, and renders its script; all in one transaction, so a script that names a
  * token is only ever sent for a token that was committed. *script is malloc'd. */
-int boot_script_for(const struct boot_identity *ident, const char *platform, char **script)
+int boot_script_for(const struct boot_identity *ident, const char *platform, const char *peer, char **script)
 {
-	char token[128], host_id[24], template_name[64];
-	enum boot_action action;
-	const char *mode;
+	char host_id[24];
+	struct agent_token live;
+	struct boot_answer a;
+	bool refused = false;
 	struct host h;
-	int64_t id;
 	int rc;
 
 	if (!platform || !*platform)
@@ -34,52 +103,48 @@ int boot_script_for(const struct boot_identity *ident, const char *platform, cha
 		return err_set(-EINVAL, "platform must be pcbios or efi");
 	if ((rc = db_begin()) < 0)
 		return rc;
-	if ((rc = hosts_identify(ident, &h)) < 0) {
+	if ((rc = hosts_identify(ident, !cfg.unknown_hosts_ignore, &h)) < 0) {
 		db_rollback();
-		return rc;
+		if (rc != -ENOENT)
+			return rc;
+		/* --unknown-hosts ignore: a machine nobody enrolled gets nothing, and nothing is
+		 * written (counted in /metrics only). */
+		metrics_boot(BOOT_NONE);
+		metrics_unknown_boot();
+		return none_script("unknown", script);
 	}
-	action = host_may_boot(h.status, h.next_boot) ? h.next_boot : BOOT_NONE;
-	mode = boot_action_name(action);
-	id = h.id;
 	snprintf(host_id, sizeof(host_id), "%lld", (long long)h.id);
-	token[0] = '\0';
-	if (boot_action_runs_agent(action)) {
-		snprintf(template_name, sizeof(template_name), "agent");
-		rc = token_agent_issue(h.id, mode, true, token, sizeof(token));
-	} else if (action == BOOT_LOCAL) {
-		snprintf(template_name, sizeof(template_name), "local-%s", platform);
-	} else {
-		snprintf(template_name, sizeof(template_name), "none");
+	*script = NULL;
+	if ((rc = boot_decide(&h, platform, peer, &live, &a)) > 0) {
+		refused = true;
+		rc = record_takeover(&h, &live, ident->mac, peer);
+	} else if (rc == 0) {
+		rc = boot_event(&h, &a, ident, platform);
 	}
-	if (rc == 0 && action != h.next_boot)
-		rc = hosts_add_event(h.id, "server", "warn", "boot", "network boot from %s: next boot %s "
-				     "refused, the host is %s; no network boot", ident->mac,
-				     boot_action_name(h.next_boot), host_status_name(h.status));
-	else if (rc == 0)
-		rc = hosts_add_event(h.id, "server", "info", "boot", "network boot from %s (%s, %s): %s",
-				     ident->mac, platform, ident->arch ? ident->arch : "unknown arch", mode);
-	host_free(&h);
-	if (rc == 0) {
+	if (rc == 0 && !refused) {
 		const struct tvar vars[] = {
 			{ "public_url", cfg.public_url }, { "host_id", host_id },
-			{ "mode", mode }, { "token", token }, { "mac", ident->mac },
+			{ "mode", boot_action_name(a.action) }, { "token", a.token }, { "mac", ident->mac },
 			{ "kernel_args", cfg.kernel_args }, { "platform", platform },
 		};
 
-		*script = template_render(template_name, vars, sizeof(vars) / sizeof(vars[0]));
-		if (!*script)
+		if (!(*script = template_render(a.template_name, vars, sizeof(vars) / sizeof(vars[0]))))
 			rc = -EIO;
 	}
 	if (rc < 0) {
 		db_rollback();
-		return rc;
+	} else if ((rc = hosts_commit(h.id)) == 0 && refused) {
+		rc = err_set(-EACCES, "host %lld is running a %s boot from another address; ask its operator",
+			     (long long)h.id, live.mode);
 	}
-	if ((rc = hosts_commit(id)) < 0) {
+	if (rc < 0) {
 		free(*script);
 		*script = NULL;
+		host_free(&h);
 		return rc;
 	}
-	metrics_boot(action);
+	host_free(&h);
+	metrics_boot(a.action);
 	return 0;
 }
 
@@ -95,19 +160,43 @@ bool boot_plan_pending(int64_t host_id)
 	return pending;
 }
 
-/* A host whose agent takes an install plan becomes installing, once; the system being
- * replaced may no longer report in (already so for a network boot). */
-static int installing_change(struct host *h, void *arg)
+/* What a plan request changes: the boot's token (its mode and what it was given), and
+ * whether this plan is the one that carries the install's secrets. */
+struct plan_boot {
+	struct agent_token token;
+	bool secrets;
+};
+
+/* A host whose agent takes an install plan becomes installing, once (the system being
+ * replaced may no longer report in: already so for a network boot); the boot becomes an
+ * install boot (a discover boot given an install goes on to install), and its first
+ * install plan is the one with the secrets. */
+static int plan_change(struct host *h, void *arg)
 {
+	struct plan_boot *p = arg;
+	struct agent_token *t = &p->token;
+	bool changed = false;
 	int rc;
 
-	(void)arg;
-	if (h->next_boot != BOOT_INSTALL || h->status == HOST_INSTALLING)
+	if (h->next_boot != BOOT_INSTALL)
 		return HOSTS_UNCHANGED;
-	if ((rc = host_transition(h, HOST_EV_INSTALL_PLANNED)) < 0 ||
-	    (rc = db_agent_token_revoke(h->id, true)) < 0)
-		return rc;
-	return hosts_add_event(h->id, "server", "info", "install", "install of image %s planned", h->image);
+	if (h->status != HOST_INSTALLING) {
+		if ((rc = host_transition(h, HOST_EV_INSTALL_PLANNED)) < 0 ||
+		    (rc = db_agent_token_revoke(h->id, true)) < 0 ||
+		    (rc = hosts_add_event(h->id, "server", "info", "install", "install of image %s planned",
+					  h->image)) < 0)
+			return rc;
+		changed = true;
+	}
+	if (strcmp(t->mode, boot_action_name(BOOT_INSTALL)) != 0 || !(t->served & AGENT_SERVED_SECRETS)) {
+		snprintf(t->mode, sizeof(t->mode), "%s", boot_action_name(BOOT_INSTALL));
+		t->served |= AGENT_SERVED_SECRETS;
+		p->secrets = true;
+		if ((rc = db_agent_token_update(t->hash, t->mode, t->served)) < 0)
+			return rc;
+		changed = true;
+	}
+	return changed ? 0 : HOSTS_UNCHANGED;
 }
 
 /* authorized_keys every plan carries besides the host's own (anemosd --ssh-keys FILE). */
@@ -202,28 +291,43 @@ static json_t *plan_image(const struct image *im, json_t *install)
 	return o;
 }
 
-/* The plan for the agent of host_id. Only handing out an install plan writes anything. */
-int boot_plan(int64_t host_id, json_t **out)
+/* The plan for the agent of token t. Only the first install plan of a boot writes anything
+ * (the host installing, the boot's token); every other plan is a read. */
+int boot_plan(const struct agent_token *t, json_t **out)
 {
+	struct plan_boot p = { .token = *t };
 	struct image im = { 0 };
 	json_t *install;
 	struct host h;
 	int rc;
 
-	if ((rc = hosts_update(NULL, host_id, installing_change, NULL, &h)) < 0)
+	if ((rc = db_host_get(t->host_id, &h)) < 0)
 		return rc;
+	if (h.next_boot == BOOT_INSTALL && (h.status != HOST_INSTALLING || strcmp(t->mode, "install") != 0 ||
+					    !(t->served & AGENT_SERVED_SECRETS))) {
+		host_free(&h);
+		if ((rc = hosts_update(NULL, t->host_id, plan_change, &p, &h)) < 0)
+			return rc;
+	}
 	if (h.image && (rc = db_image_get(h.image, &im)) < 0) {
 		host_free(&h);
 		return rc;
 	}
 	install = plan_install(h.install);
-	*out = json_pack("{s:s, s:{s:I, s:s?, s:o}, s:o, s:b, s:o, s:o}",
+	/* Secrets reach an agent once: a discover or rescue plan never has them, a later plan
+	 * of the same install boot says they were withheld. */
+	if (!p.secrets) {
+		json_object_set_new(install, "root_password_hash", json_null());
+		json_object_set_new(install, "cloud_init_user_data", json_null());
+	}
+	*out = json_pack("{s:s, s:{s:I, s:s?, s:o}, s:o, s:b, s:o, s:o, s:b}",
 			 "action", boot_action_name(h.next_boot),
 			 "host", "id", (json_int_t)h.id, "hostname", h.hostname, "macs", plan_macs(&h),
 			 "image", h.image ? plan_image(&im, install) : json_null(),
 			 "once", h.once,
 			 "ssh_authorized_keys", plan_keys(h.ssh_keys),
-			 "install", install);
+			 "install", install,
+			 "secrets_withheld", h.next_boot == BOOT_INSTALL && !p.secrets);
 	image_free(&im);
 	host_free(&h);
 	return 0;

@@ -92,6 +92,10 @@ static const char *const migrations[] = {
 	/* 4: what a recipe image's bundle says (images_register_recipe), a JSON object, or NULL
 	 * for images that are files */
 	"ALTER TABLE images ADD COLUMN recipe TEXT;",
+	/* 5: agent tokens bound to the address of the machine that received them, and what
+	 * their boot was given once (AGENT_SERVED_*) */
+	"ALTER TABLE agent_tokens ADD COLUMN address TEXT;"
+	"ALTER TABLE agent_tokens ADD COLUMN served INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define EVENTS_KEPT_STR "1000"
@@ -116,7 +120,7 @@ enum stmt_id {
 	S_HOST_COUNT_STATUS,
 	S_EVENT_ADD, S_EVENT_PRUNE, S_EVENT_LIST,
 	S_IMAGE_GET, S_IMAGE_INSERT, S_IMAGE_DELETE, S_IMAGE_IN_USE, S_IMAGE_LIST,
-	S_AGENT_DELETE_HOST, S_AGENT_INSERT, S_AGENT_LOOKUP,
+	S_AGENT_DELETE_HOST, S_AGENT_INSERT, S_AGENT_LOOKUP, S_AGENT_LIVE, S_AGENT_BIND, S_AGENT_UPDATE,
 	S_ADMIN_INSERT, S_ADMIN_LOOKUP,
 	S_COUNT
 };
@@ -185,9 +189,15 @@ static const char *const stmt_sql[S_COUNT] = {
 	 * system's phone-home token (?2 = 1). */
 	[S_AGENT_DELETE_HOST] = "DELETE FROM agent_tokens WHERE host_id = ?1"
 				" AND (mode = 'phone-home') = ?2",
-	[S_AGENT_INSERT] = "INSERT INTO agent_tokens (hash, host_id, mode, created, expires)"
-			   " VALUES (?1, ?2, ?3, ?4, ?5)",
-	[S_AGENT_LOOKUP] = "SELECT host_id, mode FROM agent_tokens WHERE hash = ?1 AND expires > ?2",
+	[S_AGENT_INSERT] = "INSERT INTO agent_tokens (hash, host_id, mode, created, expires, address)"
+			   " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[S_AGENT_LOOKUP] = "SELECT host_id, hash, mode, address, served, expires FROM agent_tokens"
+			   " WHERE hash = ?1 AND expires > ?2",
+	[S_AGENT_LIVE] = "SELECT host_id, hash, mode, address, served, expires FROM agent_tokens"
+			 " WHERE host_id = ?1 AND expires > ?2 AND mode != 'phone-home'"
+			 " ORDER BY created DESC LIMIT 1",
+	[S_AGENT_BIND] = "UPDATE agent_tokens SET address = ?2 WHERE hash = ?1 AND address IS NULL",
+	[S_AGENT_UPDATE] = "UPDATE agent_tokens SET mode = ?2, served = ?3 WHERE hash = ?1",
 	[S_ADMIN_INSERT] = "INSERT INTO admin_tokens (hash, name, created) VALUES (?1, ?2, ?3)",
 	[S_ADMIN_LOOKUP] = "SELECT 1 FROM admin_tokens WHERE hash = ?1",
 };
@@ -880,10 +890,8 @@ int db_event_add(const struct event *ev, int64_t *id)
 	event_id = sqlite3_last_insert_rowid(sqlite3_db_handle(st));
 	if (id)
 		*id = event_id;
-	/* Pruning on every 64th event keeps its cost off most writes; a host holds at most
-	 * about 1000 + 64 events. */
-	if (event_id % 64 != 0)
-		return 0;
+	/* Every insert prunes the host's events beyond the newest 1,000 (a walk of the
+	 * host's index, no table scan): no order of inserts can let one host keep more. */
 	if (!(st = stmt(S_EVENT_PRUNE)))
 		return -EIO;
 	sqlite3_bind_int64(st, 1, ev->host_id);
@@ -1051,7 +1059,8 @@ int db_agent_token_revoke(int64_t host_id, bool phone_home)
 	return step_done(st);
 }
 
-int db_agent_token_insert(int64_t host_id, const char *hash, const char *mode, int64_t expires)
+int db_agent_token_insert(int64_t host_id, const char *hash, const char *mode, const char *address,
+			  int64_t expires)
 {
 	sqlite3_stmt *st = stmt(S_AGENT_INSERT);
 
@@ -1062,25 +1071,72 @@ int db_agent_token_insert(int64_t host_id, const char *hash, const char *mode, i
 	bind_text(st, 3, mode);
 	sqlite3_bind_int64(st, 4, (int64_t)time(NULL));
 	sqlite3_bind_int64(st, 5, expires);
+	bind_text(st, 6, address);
 	return step_done(st);
 }
 
-int db_agent_token_lookup(const char *hash, int64_t now, int64_t *host_id, char mode[16])
+/* One token row (host_id, hash, mode, address, served, expires) of st, or -ENOENT. */
+static int agent_token_row(sqlite3_stmt *st, struct agent_token *out)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW) {
+		const char *address = (const char *)sqlite3_column_text(st, 3);
+
+		out->host_id = sqlite3_column_int64(st, 0);
+		snprintf(out->hash, sizeof(out->hash), "%s", (const char *)sqlite3_column_text(st, 1));
+		snprintf(out->mode, sizeof(out->mode), "%s", (const char *)sqlite3_column_text(st, 2));
+		snprintf(out->address, sizeof(out->address), "%s", address ? address : "");
+		out->served = sqlite3_column_int(st, 4);
+		out->expires = sqlite3_column_int64(st, 5);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : step_failed(st, rc);
+}
+
+int db_agent_token_lookup(const char *hash, int64_t now, struct agent_token *out)
 {
 	sqlite3_stmt *st = stmt(S_AGENT_LOOKUP);
-	int rc;
 
 	if (!st)
 		return stmt_rc;
 	bind_text(st, 1, hash);
 	sqlite3_bind_int64(st, 2, now);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*host_id = sqlite3_column_int64(st, 0);
-		snprintf(mode, 16, "%s", (const char *)sqlite3_column_text(st, 1));
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : step_failed(st, rc);
+	return agent_token_row(st, out);
+}
+
+int db_agent_token_live(int64_t host_id, int64_t now, struct agent_token *out)
+{
+	sqlite3_stmt *st = stmt(S_AGENT_LIVE);
+
+	if (!st)
+		return stmt_rc;
+	sqlite3_bind_int64(st, 1, host_id);
+	sqlite3_bind_int64(st, 2, now);
+	return agent_token_row(st, out);
+}
+
+int db_agent_token_bind(const char *hash, const char *address)
+{
+	sqlite3_stmt *st = stmt(S_AGENT_BIND);
+
+	if (!st)
+		return -EIO;
+	bind_text(st, 1, hash);
+	bind_text(st, 2, address);
+	return step_done(st);
+}
+
+int db_agent_token_update(const char *hash, const char *mode, int served)
+{
+	sqlite3_stmt *st = stmt(S_AGENT_UPDATE);
+
+	if (!st)
+		return -EIO;
+	bind_text(st, 1, hash);
+	bind_text(st, 2, mode);
+	sqlite3_bind_int(st, 3, served);
+	return step_done(st);
 }
 
 int db_admin_token_insert(const char *hash, const char *name)

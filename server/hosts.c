@@ -161,9 +161,9 @@ int hosts_update(const char *ref, int64_t id, host_change_fn change, void *arg, 
  * Placeholder UUIDs and serials are dropped first: they are neither matched nor stored. A
  * machine found by UUID or serial booting from a NIC we did not know gets that MAC added,
  * so it stays one host whichever NIC it boots from. Unknown machines become new hosts that
- * discover. Must run inside a transaction: two NICs of one machine asking at once then see
- * each other's work instead of racing. */
-int hosts_identify(const struct boot_identity *given, struct host *out)
+ * discover (with create; else -ENOENT and nothing written). Must run inside a transaction:
+ * two NICs of one machine asking at once then see each other's work instead of racing. */
+int hosts_identify(const struct boot_identity *given, bool create, struct host *out)
 {
 	struct boot_identity ident = *given;
 	struct host fresh = { 0 };
@@ -189,6 +189,8 @@ int hosts_identify(const struct boot_identity *given, struct host *out)
 		    (rc = hosts_add_event(id, "server", "info", "boot",
 					  "booted from a new NIC %s (matched by %s)", ident.mac, how)) < 0)
 			return rc;
+	} else if (rc == -ENOENT && !create) {
+		return rc;
 	} else if (rc == -ENOENT) {
 		if ((rc = db_host_insert(&fresh, &id)) < 0 || (rc = db_host_add_mac(id, ident.mac)) < 0 ||
 		    (rc = hosts_add_event(id, "server", "info", "boot", "first seen, booting from %s",
@@ -312,7 +314,11 @@ static int apply_status(struct host *h, json_t *v)
 		host_operator_status_list(names, sizeof(names), ", ");
 		return err_set(-EINVAL, "operators may set status to %s", names);
 	}
-	return host_transition(h, event);
+	if (wanted == h->status)
+		return 0;
+	/* A change of status is the operator's word on what the host does now: it ends the
+	 * boot in progress (its agent token), wherever that agent runs. */
+	return host_transition(h, event) < 0 ? -EBUSY : db_agent_token_revoke(h->id, false);
 }
 
 static int apply_ssh_keys(struct host *h, json_t *v)
@@ -674,20 +680,25 @@ int hosts_agent_done(int64_t host_id, const char *mode, json_t *req, struct host
 	return hosts_update(NULL, host_id, done_change, &r, out);
 }
 
-int hosts_phone_home_token(int64_t host_id, json_t **out)
+int hosts_phone_home_token(const struct agent_token *t, json_t **out)
 {
 	char token[128], *url = NULL;
 	int rc;
 
+	if (strcmp(t->mode, boot_action_name(BOOT_INSTALL)) != 0)
+		return err_set(-EACCES, "only an install boot gets a phone-home token");
+	if (t->served & AGENT_SERVED_PHONE_HOME)
+		return err_set(-EEXIST, "this boot's phone-home token was issued already");
 	if ((rc = db_begin()) < 0)
 		return rc;
-	if ((rc = token_phone_home_issue(host_id, token, sizeof(token))) < 0 ||
-	    (rc = hosts_add_event(host_id, "server", "info", "install",
+	if ((rc = token_phone_home_issue(t->host_id, token, sizeof(token))) < 0 ||
+	    (rc = db_agent_token_update(t->hash, t->mode, t->served | AGENT_SERVED_PHONE_HOME)) < 0 ||
+	    (rc = hosts_add_event(t->host_id, "server", "info", "install",
 				  "phone-home token issued to the installer")) < 0) {
 		db_rollback();
 		return rc;
 	}
-	if ((rc = hosts_commit(host_id)) < 0)
+	if ((rc = hosts_commit(t->host_id)) < 0)
 		return rc;
 	if (asprintf(&url, "%s/api/v1/phone-home", cfg.public_url) < 0)
 		return err_set(-ENOMEM, "out of memory");

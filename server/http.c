@@ -8,6 +8,7 @@
  * that wait (http_wait.c), body sizes, JSON depth and size, and paths and query values
  * that are not UTF-8. Running out of descriptors or memory is a 503 with Retry-After.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <netdb.h>
@@ -286,6 +287,31 @@ const char *request_header(struct request *req, const char *key)
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, key);
 }
 
+/* The client's address as text ("192.0.2.7", "2001:db8::7"; an IPv4-mapped IPv6 address as
+ * IPv4), kept in the request; "" when libmicrohttpd does not say. */
+const char *request_peer(struct request *req)
+{
+	const union MHD_ConnectionInfo *info;
+	const struct sockaddr *sa;
+
+	if (req->peer[0])
+		return req->peer;
+	info = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (!info || !(sa = info->client_addr))
+		return req->peer;
+	if (sa->sa_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, req->peer, sizeof(req->peer));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(a))
+			inet_ntop(AF_INET, &a->s6_addr[12], req->peer, sizeof(req->peer));
+		else
+			inet_ntop(AF_INET6, a, req->peer, sizeof(req->peer));
+	}
+	return req->peer;
+}
+
 /* Checks the bearer token the route needs; answers 401/403 itself when it is wrong. */
 static int authenticate(struct request *req)
 {
@@ -307,7 +333,11 @@ static int authenticate(struct request *req)
 	}
 	switch (req->route->auth) {
 	case AUTH_ADMIN: rc = token_authenticate_admin(token); break;
-	case AUTH_AGENT: rc = token_authenticate_agent(token, &req->agent_host, req->agent_mode); break;
+	case AUTH_AGENT:
+		rc = token_authenticate_agent(token, request_peer(req), &req->agent);
+		req->agent_host = req->agent.host_id;
+		snprintf(req->agent_mode, sizeof(req->agent_mode), "%s", req->agent.mode);
+		break;
 	default: rc = token_authenticate_phone_home(token, &req->agent_host); break;
 	}
 	if (rc < 0) {

@@ -61,6 +61,8 @@ struct request {
 	char *upload_error;          /* and its message */
 	int64_t agent_host;          /* AUTH_AGENT, AUTH_PHONE_HOME: the host the token belongs to */
 	char agent_mode[16];         /* AUTH_AGENT: the boot mode the token was issued for */
+	struct agent_token agent;    /* AUTH_AGENT: the token itself (its hash, address, served) */
+	char peer[64];               /* request_peer's answer, once asked */
 	time_t wait_until;           /* a long poll's deadline; 0 before it first waits */
 	bool wait_place;             /* holds a place in the waiting budget until it completes */
 	unsigned status;             /* what we answered, for the log line and metrics */
@@ -79,6 +81,7 @@ enum MHD_Result respond_response(struct request *req, unsigned status, struct MH
 void response_common_headers(struct MHD_Response *r, const char *content_type);
 const char *request_arg(struct request *req, const char *key);
 const char *request_header(struct request *req, const char *key);
+const char *request_peer(struct request *req);
 
 /* http_boot.c */
 enum MHD_Result handle_boot_entry(struct request *req);

@@ -54,7 +54,7 @@ enum MHD_Result handle_agent_plan(struct request *req)
 		if (waiters_stopping())
 			break;
 	}
-	rc = boot_plan(req->agent_host, &plan);
+	rc = boot_plan(&req->agent, &plan);
 	return rc < 0 ? respond_error(req, rc) : respond_json(req, 200, plan);
 }
 
@@ -73,9 +73,7 @@ enum MHD_Result handle_agent_phone_home_token(struct request *req)
 	json_t *o;
 	int rc;
 
-	if (strcmp(req->agent_mode, "install") != 0)
-		return respond_errorf(req, 403, "only an install boot gets a phone-home token");
-	rc = hosts_phone_home_token(req->agent_host, &o);
+	rc = hosts_phone_home_token(&req->agent, &o);
 	return rc < 0 ? respond_error(req, rc) : respond_json(req, 201, o);
 }
 

@@ -68,7 +68,7 @@ enum MHD_Result handle_ipxe(struct request *req)
 	ident.product = identifier_arg(req, "product");
 	ident.asset = identifier_arg(req, "asset");
 	ident.arch = identifier_arg(req, "arch");
-	rc = boot_script_for(&ident, request_arg(req, "platform"), &script);
+	rc = boot_script_for(&ident, request_arg(req, "platform"), request_peer(req), &script);
 	if (rc < 0)
 		return respond_error(req, rc);
 	ret = respond_buffer(req, 200, IPXE_TYPE, script, strlen(script));

@@ -18,7 +18,7 @@ struct series {
 };
 static struct series series[MAX_SERIES];
 static size_t nseries;
-static uint64_t boots[BOOT_ACTION_COUNT];
+static uint64_t boots[BOOT_ACTION_COUNT], unknown_boots;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 void metrics_request(const char *route, unsigned status, uint64_t bytes)
@@ -38,6 +38,13 @@ void metrics_request(const char *route, unsigned status, uint64_t bytes)
 		series[i].count++;
 		series[i].bytes += bytes;
 	}
+	pthread_mutex_unlock(&lock);
+}
+
+void metrics_unknown_boot(void)
+{
+	pthread_mutex_lock(&lock);
+	unknown_boots++;
 	pthread_mutex_unlock(&lock);
 }
 
@@ -110,6 +117,9 @@ char *metrics_render(void)
 	for (size_t i = 0; i < BOOT_ACTION_COUNT; i++)
 		fprintf(f, "anemos_boots_total{action=\"%s\"} %llu\n", boot_action_name((enum boot_action)i),
 			(unsigned long long)boots[i]);
+	fprintf(f, "# HELP anemos_unknown_boots_total Boots of machines nobody enrolled, answered with nothing "
+		"(--unknown-hosts ignore).\n# TYPE anemos_unknown_boots_total counter\n"
+		"anemos_unknown_boots_total %llu\n", (unsigned long long)unknown_boots);
 	pthread_mutex_unlock(&lock);
 	fputs("# HELP anemos_hosts Hosts by status.\n# TYPE anemos_hosts gauge\n", f);
 	json_object_foreach(by_status, status, count)

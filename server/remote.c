@@ -81,7 +81,7 @@ static int kexec_change(struct host *h, void *arg)
 		if (rc < 0)
 			goto fail;
 	}
-	if ((rc = token_agent_issue(h->id, mode, false, token, sizeof(token))) < 0 ||
+	if ((rc = token_agent_issue(h->id, mode, false, NULL, token, sizeof(token))) < 0 ||
 	    (rc = hosts_add_event(h->id, "operator", "info", "kexec",
 				  a->mode == BOOT_INSTALL ? "%s over SSH: kexec into the Anemos environment to install image %s"
 							  : "%s over SSH: kexec into the Anemos environment%s",

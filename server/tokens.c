@@ -10,11 +10,14 @@
  *   the next install, expiring after 30 days.
  */
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "anemosd.h"
 #include "crypto.h"
+#include "log.h"
 
 #define ADMIN_PREFIX "anemos_admin_"
 #define AGENT_PREFIX "anemos_agent_"
@@ -43,7 +46,8 @@ int token_admin_create(const char *name, char *out, size_t outsz)
 
 /* Must run inside the caller's transaction, so that the token and what the script it goes
  * into says are committed together. */
-int token_agent_issue(int64_t host_id, const char *mode, bool retire_phone_home, char *out, size_t outsz)
+int token_agent_issue(int64_t host_id, const char *mode, bool retire_phone_home, const char *address,
+		      char *out, size_t outsz)
 {
 	char hash[SHA256_HEX_LEN + 1];
 	int rc;
@@ -56,7 +60,7 @@ int token_agent_issue(int64_t host_id, const char *mode, bool retire_phone_home,
 	if ((rc = db_agent_token_revoke(host_id, false)) < 0 ||
 	    (retire_phone_home && strcmp(mode, "install") == 0 && (rc = db_agent_token_revoke(host_id, true)) < 0))
 		return rc;
-	return db_agent_token_insert(host_id, hash, mode, (int64_t)time(NULL) + cfg.agent_token_ttl);
+	return db_agent_token_insert(host_id, hash, mode, address, (int64_t)time(NULL) + cfg.agent_token_ttl);
 }
 
 int token_phone_home_issue(int64_t host_id, char *out, size_t outsz)
@@ -69,18 +73,20 @@ int token_phone_home_issue(int64_t host_id, char *out, size_t outsz)
 	sha256_hex(out, strlen(out), hash);
 	if ((rc = db_agent_token_revoke(host_id, true)) < 0)
 		return rc;
-	return db_agent_token_insert(host_id, hash, "phone-home", (int64_t)time(NULL) + cfg.phone_home_ttl);
+	return db_agent_token_insert(host_id, hash, "phone-home", NULL, (int64_t)time(NULL) + cfg.phone_home_ttl);
 }
 
 int token_authenticate_phone_home(const char *token, int64_t *host_id)
 {
-	char hash[SHA256_HEX_LEN + 1], mode[16];
+	char hash[SHA256_HEX_LEN + 1];
+	struct agent_token t;
 	int rc;
 
 	if (strncmp(token, PHONE_PREFIX, strlen(PHONE_PREFIX)) != 0)
 		return err_set(-EACCES, "phone-home takes the token the installer wrote into the system");
 	sha256_hex(token, strlen(token), hash);
-	rc = db_agent_token_lookup(hash, (int64_t)time(NULL), host_id, mode);
+	if ((rc = db_agent_token_lookup(hash, (int64_t)time(NULL), &t)) == 0)
+		*host_id = t.host_id;
 	if (rc == -ENOENT)
 		return err_set(-EPERM, "phone-home token unknown, expired or replaced by a newer install");
 	return rc;
@@ -100,7 +106,32 @@ int token_authenticate_admin(const char *token)
 	return rc;
 }
 
-int token_authenticate_agent(const char *token, int64_t *host_id, char mode[16])
+/* A valid token from an address other than the one it was issued to: refused, and the
+ * attempt recorded on the host (in its own transaction: the refusal itself writes nothing
+ * else). */
+static int refuse_elsewhere(const struct agent_token *t, const char *peer)
+{
+	/* At most one recorded refusal per host (by slot) every 10 s: a flood of them must not
+	 * keep the store's one writer busy. */
+	static _Atomic int64_t last[64];
+	int64_t now = (int64_t)time(NULL), seen = last[t->host_id & 63];
+
+	if (now - seen >= 10 && atomic_compare_exchange_strong(&last[t->host_id & 63], &seen, now) &&
+	    db_begin() == 0) {
+		if (hosts_add_event(t->host_id, "server", "error", "security",
+				    "agent token of this boot (issued to %s) used from %s: refused", t->address,
+				    peer) == 0)
+			hosts_commit(t->host_id);
+		else
+			db_rollback();
+	}
+	log_warn("host %lld: agent token issued to %s used from %s: refused", (long long)t->host_id,
+		 t->address, peer);
+	return err_set(-EPERM, "this agent token was issued to another address; reboot the machine "
+			       "for a new one");
+}
+
+int token_authenticate_agent(const char *token, const char *peer, struct agent_token *out)
 {
 	char hash[SHA256_HEX_LEN + 1];
 	int rc;
@@ -110,8 +141,39 @@ int token_authenticate_agent(const char *token, int64_t *host_id, char mode[16])
 			       ? -EACCES : -EPERM,
 			       "agent endpoints take the agent token of a boot (anemos.token), not this token");
 	sha256_hex(token, strlen(token), hash);
-	rc = db_agent_token_lookup(hash, (int64_t)time(NULL), host_id, mode);
+	rc = db_agent_token_lookup(hash, (int64_t)time(NULL), out);
 	if (rc == -ENOENT)
 		return err_set(-EPERM, "agent token unknown, expired or revoked; reboot the machine for a new one");
-	return rc;
+	if (rc < 0 || !peer || cfg.agent_any_address)
+		return rc;
+	/* A token handed over by anemosctl (kexec) is bound to the first address that uses it. */
+	if (!out->address[0]) {
+		if ((rc = db_begin()) < 0)
+			return rc;
+		if ((rc = db_agent_token_bind(hash, peer)) < 0) {
+			db_rollback();
+			return rc;
+		}
+		if ((rc = db_commit()) < 0)
+			return rc;
+		snprintf(out->address, sizeof(out->address), "%s", peer);
+	}
+	return strcmp(out->address, peer) == 0 ? 0 : refuse_elsewhere(out, peer);
+}
+
+/* The host's agent token that is alive and bound to an address other than peer, if any:
+ * 1 with *out filled (the boot of peer must not take the host over), 0 when there is none
+ * (or --agent-any-address), or a negative errno. */
+int token_agent_held_elsewhere(int64_t host_id, const char *peer, struct agent_token *out)
+{
+	int rc;
+
+	if (cfg.agent_any_address || !peer)
+		return 0;
+	rc = db_agent_token_live(host_id, (int64_t)time(NULL), out);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return rc;
+	return out->address[0] && strcmp(out->address, peer) != 0;
 }

@@ -107,13 +107,16 @@ trap _cleanup EXIT
 # bearer_request TOKEN METHOD PATH [JSON]: prints the body, then the status on the last line.
 # The token reaches curl through a pipe of its own (never the command line, never a file
 # that concurrent requests share).
+# With FROM=ADDR (another loopback address, 127.0.0.2 ...) the request comes from ADDR: another
+# machine, as anemosd sees it.
 bearer_request() {
 	local tok=$1 m=$2 p=$3 body=${4:-}
 	if [ -n "$body" ]; then
-		curl -sS -m 70 -X "$m" -H @<(printf 'Authorization: Bearer %s\n' "$tok") \
+		curl -sS -m 70 ${FROM:+--interface "$FROM"} -X "$m" -H @<(printf 'Authorization: Bearer %s\n' "$tok") \
 			-H 'Content-Type: application/json' --data-binary "$body" -w '\n%{http_code}' "$ANEMOS_URL$p"
 	else
-		curl -sS -m 70 -X "$m" -H @<(printf 'Authorization: Bearer %s\n' "$tok") -w '\n%{http_code}' "$ANEMOS_URL$p"
+		curl -sS -m 70 ${FROM:+--interface "$FROM"} -X "$m" -H @<(printf 'Authorization: Bearer %s\n' "$tok") \
+			-w '\n%{http_code}' "$ANEMOS_URL$p"
 	fi
 }
 # api METHOD PATH [JSON]: a request with the admin token.
@@ -123,7 +126,7 @@ body_of()   { printf '%s\n' "$1" | sed '$d'; }
 
 # ipxe MAC [PLATFORM] [EXTRA QUERY]: what GET /ipxe answers a machine booting from MAC.
 ipxe() {
-	curl -sS -m 10 "$ANEMOS_URL/ipxe?mac=$1&platform=${2:-pcbios}${3:+&$3}"
+	curl -sS -m 10 ${FROM:+--interface "$FROM"} "$ANEMOS_URL/ipxe?mac=$1&platform=${2:-pcbios}${3:+&$3}"
 }
 # agent_token_of SCRIPT: the anemos.token= value in an iPXE script.
 agent_token_of() { printf '%s\n' "$1" | grep -o 'anemos\.token=[^ ]*' | head -n 1 | cut -d= -f2; }

@@ -53,20 +53,25 @@ expect_match "decommissioned + local: it boots its disk" 'sanboot|exit' "$(ipxe 
 m=$(curl -sS -m 5 "$ANEMOS_URL/metrics")
 expect_match "metrics count the refused boots as none" 'anemos_boots_total\{action="none"\} 3' "$m"
 
-# An agent token issued before the host was set aside cannot start an install with it.
+# Setting a host aside ends the boot in progress: its agent's token is revoked.
 api POST /api/v1/hosts '{"mac":"52:54:00:70:00:02","hostname":"late","next_boot":"discover"}' >/dev/null
 T=$(agent_token_of "$(ipxe 52:54:00:70:00:02)")
+expect_eq "a discovering agent gets its plan" 200 "$(status_of "$(agent GET /api/v1/agent/plan "$T")")"
 api PATCH /api/v1/hosts/late '{"next_boot":"install","image":"tiny","status":"maintenance"}' >/dev/null
-r=$(agent GET /api/v1/agent/plan "$T")
-expect_eq "a plan to install a host in maintenance is refused: 409" 409 "$(status_of "$r")"
-expect_match "... saying why" 'host [0-9]+ is maintenance: install-planned is refused' "$(body_of "$r")"
+expect_eq "after the host is set aside, its agent's token is refused: 401" 401 "$(status_of "$(agent GET /api/v1/agent/plan "$T")")"
 expect_eq "... and the host is not installing" maintenance "$(host_field late .status)"
 expect_eq "back to ready" ready "$(body_of "$(api PATCH /api/v1/hosts/late '{"status":"ready"}')" | jq -r .status)"
-expect_eq "then the same plan is an install" install "$(body_of "$(agent GET /api/v1/agent/plan "$T")" | jq -r .action)"
+T=$(agent_token_of "$(ipxe 52:54:00:70:00:02)")
+expect_eq "the next boot installs" install "$(body_of "$(agent GET /api/v1/agent/plan "$T")" | jq -r .action)"
 expect_eq "... and the host installing" installing "$(host_field late .status)"
-expect_eq "operators may not set installing" 400 "$(status_of "$(api PATCH /api/v1/hosts/late '{"status":"installing"}')")"
+api PATCH /api/v1/hosts/late '{"hostname":"late2"}' >/dev/null
+expect_eq "other changes leave the install running" 200 "$(status_of "$(agent GET /api/v1/agent/plan "$T")")"
+api PATCH /api/v1/hosts/late2 '{"status":"ready"}' >/dev/null
+expect_eq "an operator's ready on an installing host ends that install" "401 ready" \
+	"$(status_of "$(agent GET /api/v1/agent/plan "$T")") $(host_field late2 .status)"
+expect_eq "operators may not set installing" 400 "$(status_of "$(api PATCH /api/v1/hosts/late2 '{"status":"installing"}')")"
 expect_match "... the message lists what they may set" 'operators may set status to ready, maintenance, decommissioned' \
-	"$(body_of "$(api PATCH /api/v1/hosts/late '{"status":"installing"}')")"
+	"$(body_of "$(api PATCH /api/v1/hosts/late2 '{"status":"installing"}')")"
 
 # ---- hostnames that read as another identifier ----
 api POST /api/v1/hosts '{"mac":"52:54:00:70:00:03"}' >/dev/null
@@ -78,9 +83,9 @@ expect_eq "... also at enrollment" 400 "$(status_of "$(api POST /api/v1/hosts '{
 expect_eq "... which created nothing" 404 "$(status_of "$(api GET /api/v1/hosts/52:54:00:70:00:04)")"
 expect_eq "a hostname with hex words is fine" face-b00c "$(body_of "$(api PATCH /api/v1/hosts/52:54:00:70:00:03 '{"hostname":"face-b00c"}')" | jq -r .hostname)"
 expect_match "unknown install setting: the message names it whole" "unknown field 'install.colour'" \
-	"$(body_of "$(api PATCH /api/v1/hosts/late '{"install":{"colour":"red"}}')")"
+	"$(body_of "$(api PATCH /api/v1/hosts/late2 '{"install":{"colour":"red"}}')")"
 for bad in '{"install":{"root_password_hash":"$6$s$h:0:0"}}' '{"install":{"network":{"mode":"static","address":"192.0.2.9/24","dns":["192.0.2.53\nnameserver 203.0.113.9"]}}}' \
 	'{"install":{"network":{"mode":"static","address":"192.0.2.9/24","gateway":"gw"}}}' '{"install":{"network":{"mode":"static","address":"192.0.2.900/24"}}}'; do
-	expect_eq "install setting that would become a bad file on the target: 400 ($bad)" 400 "$(status_of "$(api PATCH /api/v1/hosts/late "$bad")")"
+	expect_eq "install setting that would become a bad file on the target: 400 ($bad)" 400 "$(status_of "$(api PATCH /api/v1/hosts/late2 "$bad")")"
 done
 anemosd_stop

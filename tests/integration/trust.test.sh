@@ -41,4 +41,111 @@ expect_eq "... but the serial is not stored as an identity" "CLAIM-1 ACME" "$(ho
 expect_match "... a warning says so" 'serial of 7000000 bytes not stored \(at most 128\)' \
 	"$(body_of "$(api GET /api/v1/hosts/claimer/events)" | jq -r '.events[].message')"
 expect_eq "... and a host listing stays small" 1 "$(( $(body_of "$(api GET /api/v1/hosts)" | wc -c) < 100000 ))"
+
+# ---- the hijack: someone else boots with the MAC of a machine that is installing ----
+V=52:54:00:81:00:01
+api POST /api/v1/hosts '{"mac":"'$V'","hostname":"victim","next_boot":"install","image":"tiny","once":true,
+ "install":{"root_password_hash":"$6$salt$secrethash","cloud_init_user_data":"#cloud-config\nsecret: 1\n"}}' >/dev/null
+s=$(FROM=127.0.0.1 ipxe $V)
+T=$(agent_token_of "$s")
+expect_match "the machine (127.0.0.1) boots the installer" '^anemos_agent_' "$T"
+p=$(body_of "$(FROM=127.0.0.1 agent GET /api/v1/agent/plan "$T")")
+expect_eq "its first plan carries the install's secrets" '$6$salt$secrethash true false' \
+	"$(jq -r '"\(.install.root_password_hash) \(.install.cloud_init_user_data|startswith("#cloud-config")) \(.secrets_withheld)"' <<<"$p")"
+expect_eq "... and the host is installing" installing "$(host_field victim .status)"
+r=$(curl -sS -m 10 --interface 127.0.0.2 -w '\n%{http_code}' "$ANEMOS_URL/ipxe?mac=$V&platform=pcbios")
+expect_eq "an attacker (127.0.0.2) booting with its MAC is refused: 403" 403 "$(status_of "$r")"
+expect_no_match "... and gets no token" 'anemos_agent_' "$(body_of "$r")"
+ev=$(body_of "$(api GET /api/v1/hosts/victim/events)")
+expect_match "... an error event names the attacker's address and the agent's" \
+	'network boot from 52:54:00:81:00:01 at 127.0.0.2 refused: the host.s install boot \(agent at 127.0.0.1\) is running' \
+	"$(jq -r '.events[]|select(.level == "error").message' <<<"$ev")"
+r=$(FROM=127.0.0.2 agent GET /api/v1/agent/plan "$T")
+expect_eq "the agent's token, stolen and used from 127.0.0.2: 401" 401 "$(status_of "$r")"
+expect_no_match "... no plan, no secret" 'secrethash' "$(body_of "$r")"
+expect_eq "... not even a done: 401" 401 "$(status_of "$(FROM=127.0.0.2 agent POST /api/v1/agent/done "$T" '{"ok":true}')")"
+expect_match "... and the attempt is recorded" 'agent token of this boot \(issued to 127.0.0.1\) used from 127.0.0.2: refused' \
+	"$(body_of "$(api GET /api/v1/hosts/victim/events)" | jq -r '.events[].message')"
+p=$(body_of "$(FROM=127.0.0.1 agent GET /api/v1/agent/plan "$T")")
+expect_eq "the real agent goes on; a second plan of its boot withholds the secrets" 'null null true' \
+	"$(jq -r '"\(.install.root_password_hash) \(.install.cloud_init_user_data) \(.secrets_withheld)"' <<<"$p")"
+expect_eq "... its events are taken" 201 "$(status_of "$(FROM=127.0.0.1 agent POST /api/v1/agent/events "$T" '{"phase":"write","message":"writing","bytes":5,"total":10}')")"
+r=$(FROM=127.0.0.1 agent POST /api/v1/agent/phone-home-token "$T")
+expect_eq "... it gets the phone-home token once: 201" 201 "$(status_of "$r")"
+P=$(body_of "$r" | jq -r .token)
+expect_eq "... and not twice: 409" 409 "$(status_of "$(FROM=127.0.0.1 agent POST /api/v1/agent/phone-home-token "$T")")"
+expect_eq "... its done is taken" "200 local" "$(r=$(FROM=127.0.0.1 agent POST /api/v1/agent/done "$T" '{"ok":true}'); echo "$(status_of "$r") $(body_of "$r" | jq -r .next_boot)")"
+expect_eq "the installed system reports in: deployed" deployed "$(body_of "$(FROM=127.0.0.1 agent POST /api/v1/phone-home "$P" '{"hostname":"victim"}')" | jq -r .status)"
+
+# A machine that reboots during its install (same address) gets a fresh boot.
+api PATCH /api/v1/hosts/victim '{"next_boot":"install","once":true}' >/dev/null
+T1=$(agent_token_of "$(FROM=127.0.0.1 ipxe $V)")
+FROM=127.0.0.1 agent GET /api/v1/agent/plan "$T1" >/dev/null
+T2=$(agent_token_of "$(FROM=127.0.0.1 ipxe $V)")
+expect_match "the machine itself rebooting mid-install gets a new token" '^anemos_agent_' "$T2"
+expect_eq "... which revokes the old one" 401 "$(status_of "$(FROM=127.0.0.1 agent GET /api/v1/agent/plan "$T1")")"
+expect_eq "... and its first plan has the secrets again" '$6$salt$secrethash' \
+	"$(body_of "$(FROM=127.0.0.1 agent GET /api/v1/agent/plan "$T2")" | jq -r .install.root_password_hash)"
+api PATCH /api/v1/hosts/victim '{"status":"ready"}' >/dev/null
+expect_match "an operator's status change releases the host: the other address may boot it" '^anemos_agent_' \
+	"$(agent_token_of "$(FROM=127.0.0.2 ipxe $V)")"
+
+# ---- secrets only to install boots ----
+api POST /api/v1/hosts '{"mac":"52:54:00:81:00:02","hostname":"resc","next_boot":"rescue",
+ "install":{"root_password_hash":"$6$salt$secrethash","cloud_init_user_data":"secret"}}' >/dev/null
+T=$(agent_token_of "$(ipxe 52:54:00:81:00:02)")
+p=$(body_of "$(agent GET /api/v1/agent/plan "$T")")
+expect_eq "a rescue plan never carries the secrets" 'rescue null null' "$(jq -r '"\(.action) \(.install.root_password_hash) \(.install.cloud_init_user_data)"' <<<"$p")"
+expect_eq "... nor gets a phone-home token: 403" 403 "$(status_of "$(agent POST /api/v1/agent/phone-home-token "$T")")"
+api POST /api/v1/hosts '{"mac":"52:54:00:81:00:03","hostname":"disc",
+ "install":{"root_password_hash":"$6$salt$secrethash"}}' >/dev/null
+T=$(agent_token_of "$(ipxe 52:54:00:81:00:03)")
+expect_eq "a discover plan never carries them" 'discover null' "$(body_of "$(agent GET /api/v1/agent/plan "$T")" | jq -r '"\(.action) \(.install.root_password_hash)"')"
+api PATCH /api/v1/hosts/disc '{"next_boot":"install","image":"tiny"}' >/dev/null
+expect_eq "a discover boot given an install becomes the install boot: its first install plan has them" 'install $6$salt$secrethash' \
+	"$(body_of "$(agent GET /api/v1/agent/plan "$T")" | jq -r '"\(.action) \(.install.root_password_hash)"')"
+expect_eq "... and it gets the phone-home token" 201 "$(status_of "$(agent POST /api/v1/agent/phone-home-token "$T")")"
+
+# ---- event pruning cannot be steered: every insert keeps a host at 1,000 events ----
+api POST /api/v1/hosts '{"mac":"52:54:00:81:00:04","hostname":"chatty"}' >/dev/null
+api POST /api/v1/hosts '{"mac":"52:54:00:81:00:05","hostname":"other"}' >/dev/null
+TA=$(agent_token_of "$(ipxe 52:54:00:81:00:04)")
+TB=$(agent_token_of "$(ipxe 52:54:00:81:00:05)")
+# 1,500 events for one host, each 64th event id given to another host: the ids that once
+# triggered pruning never fall on the chatty host. One keep-alive connection, bounded.
+python3 - "$ANEMOS_URL" "$TA" "$TB" <<'PY'
+import http.client, json, sys, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1])
+c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+def post(tok, msg):
+    c.request("POST", "/api/v1/agent/events", json.dumps({"message": msg}),
+              {"Authorization": "Bearer " + tok, "Content-Type": "application/json"})
+    r = c.getresponse(); r.read()
+    if r.status != 201: sys.exit("event: %d" % r.status)
+sent = 0
+while sent < 1500:
+    post(sys.argv[2], "chatter %d" % sent); sent += 1
+    if sent % 63 == 0: post(sys.argv[3], "filler")
+PY
+expect_eq "1,500 events for one host: it keeps the newest 1,000" 1000 \
+	"$(sqlite3 "$DATA/anemos.db" "SELECT count(*) FROM events WHERE host_id = $(host_field chatty .id)")"
+expect_eq "... the newest among them" "chatter 1499" "$(body_of "$(api GET '/api/v1/hosts/chatty/events?limit=1')" | jq -r '.events[-1].message')"
+anemosd_stop
+
+# ---- enrollment policy: --unknown-hosts ignore ----
+anemosd_start --unknown-hosts ignore || exit 1
+n=$(body_of "$(api GET /api/v1/hosts)" | jq '.hosts | length')
+s=$(ipxe 52:54:00:8f:00:01)
+expect_match "--unknown-hosts ignore: a machine nobody enrolled gets the none script" 'no network boot assigned' "$s"
+expect_no_match "... with no token" 'anemos\.token=' "$s"
+for i in $(seq 10 59); do ipxe "52:54:00:8f:00:$i" >/dev/null; done
+expect_eq "... 51 unknown boots created no host" "$n" "$(body_of "$(api GET /api/v1/hosts)" | jq '.hosts | length')"
+expect_match "... and are counted" 'anemos_unknown_boots_total 51' "$(curl -sS -m 5 "$ANEMOS_URL/metrics")"
+expect_match "... enrolled machines still boot" '^anemos_agent_' "$(agent_token_of "$(ipxe 52:54:00:81:00:02)")"
+anemosd_stop
+
+# ---- --agent-any-address: NAT between the machines and anemosd ----
+anemosd_start --agent-any-address || exit 1
+T=$(agent_token_of "$(FROM=127.0.0.1 ipxe 52:54:00:81:00:02)")
+expect_eq "--agent-any-address: a token works from another address (NAT)" 200 "$(status_of "$(FROM=127.0.0.3 agent GET /api/v1/agent/plan "$T")")"
 anemosd_stop

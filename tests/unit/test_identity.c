@@ -86,7 +86,7 @@ static int identify(const struct boot_case *c, struct host *out)
 	snprintf(ident.mac, sizeof(ident.mac), "%s", c->mac);
 	if ((rc = db_begin()) < 0)
 		return rc;
-	rc = hosts_identify(&ident, out);
+	rc = hosts_identify(&ident, true, out);
 	if (rc < 0) {
 		db_rollback();
 		return rc;

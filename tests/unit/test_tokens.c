@@ -56,11 +56,24 @@ static int64_t new_host(void)
 	return id;
 }
 
+/* token_authenticate_agent from no particular address, into the host and mode. */
+static int auth(const char *token, int64_t *host_id, char mode[16])
+{
+	struct agent_token t;
+	int rc = token_authenticate_agent(token, NULL, &t);
+
+	if (rc == 0) {
+		*host_id = t.host_id;
+		snprintf(mode, 16, "%s", t.mode);
+	}
+	return rc;
+}
+
 /* Issues host `id` an agent token as boot.c does: inside a transaction. */
 static void issue(int64_t id, const char *mode, char token[TOKEN_SIZE])
 {
 	assert_int_equal(db_begin(), 0);
-	assert_int_equal(finish(token_agent_issue(id, mode, true, token, TOKEN_SIZE)), 0);
+	assert_int_equal(finish(token_agent_issue(id, mode, true, NULL, token, TOKEN_SIZE)), 0);
 }
 
 static void test_looks(void **state)
@@ -163,7 +176,7 @@ static void test_agent_issue_and_authenticate(void **state)
 		issue(id, modes[i], token);
 		if (!token_shaped(token, AGENT_PREFIX))
 			fail_msg("agent token \"%s\" is not anemos_agent_ + 64 hex", token);
-		assert_int_equal(token_authenticate_agent(token, &got, mode), 0);
+		assert_int_equal(auth(token, &got, mode), 0);
 		assert_int_equal(got, id);
 		assert_string_equal(mode, modes[i]);
 	}
@@ -178,8 +191,8 @@ static void test_agent_reissue_revokes_old(void **state)
 	issue(id, "install", old);
 	issue(id, "rescue", fresh);
 	assert_string_not_equal(old, fresh);
-	assert_int_equal(token_authenticate_agent(old, &got, mode), -EPERM);
-	assert_int_equal(token_authenticate_agent(fresh, &got, mode), 0);
+	assert_int_equal(auth(old, &got, mode), -EPERM);
+	assert_int_equal(auth(fresh, &got, mode), 0);
 	assert_int_equal(got, id);
 	assert_string_equal(mode, "rescue");
 }
@@ -193,10 +206,10 @@ static void test_agent_tokens_per_host(void **state)
 	(void)state;
 	issue(a, "install", ta);
 	issue(b, "discover", tb);
-	assert_int_equal(token_authenticate_agent(ta, &got, mode), 0);
+	assert_int_equal(auth(ta, &got, mode), 0);
 	assert_int_equal(got, a);
 	assert_string_equal(mode, "install");
-	assert_int_equal(token_authenticate_agent(tb, &got, mode), 0);
+	assert_int_equal(auth(tb, &got, mode), 0);
 	assert_int_equal(got, b);
 	assert_string_equal(mode, "discover");
 }
@@ -208,10 +221,10 @@ static void test_agent_revoke(void **state)
 
 	(void)state;
 	issue(id, "install", token);
-	assert_int_equal(token_authenticate_agent(token, &got, mode), 0);
+	assert_int_equal(auth(token, &got, mode), 0);
 	assert_int_equal(db_begin(), 0);
 	assert_int_equal(finish(db_agent_token_revoke(id, false)), 0);
-	assert_int_equal(token_authenticate_agent(token, &got, mode), -EPERM);
+	assert_int_equal(auth(token, &got, mode), -EPERM);
 	assert_non_null(strstr(err_msg(), "agent token"));
 }
 
@@ -224,10 +237,10 @@ static void test_agent_issue_rolled_back(void **state)
 
 	(void)state;
 	assert_int_equal(db_begin(), 0);
-	rc = token_agent_issue(id, "install", true, token, sizeof(token));
+	rc = token_agent_issue(id, "install", true, NULL, token, sizeof(token));
 	db_rollback();
 	assert_int_equal(rc, 0);
-	assert_int_equal(token_authenticate_agent(token, &got, mode), -EPERM);
+	assert_int_equal(auth(token, &got, mode), -EPERM);
 }
 
 static void test_agent_token_dies_with_host(void **state)
@@ -239,7 +252,7 @@ static void test_agent_token_dies_with_host(void **state)
 	issue(id, "install", token);
 	assert_int_equal(db_begin(), 0);
 	assert_int_equal(finish(db_host_delete(id)), 0);
-	assert_int_equal(token_authenticate_agent(token, &got, mode), -EPERM);
+	assert_int_equal(auth(token, &got, mode), -EPERM);
 }
 
 static void test_agent_refuses_other_tokens(void **state)
@@ -264,13 +277,13 @@ static void test_agent_refuses_other_tokens(void **state)
 	strcpy(bad, agent);
 	bad[strlen(bad) - 1] = bad[strlen(bad) - 1] == '0' ? '1' : '0';
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		int rc = token_authenticate_agent(cases[i].token, &got, mode);
+		int rc = auth(cases[i].token, &got, mode);
 
 		if (rc != cases[i].rc)
 			fail_msg("agent authentication with %s: %d, want %d", cases[i].what, rc, cases[i].rc);
 	}
 	/* The refusals touched neither the real token nor the outputs' meaning. */
-	assert_int_equal(token_authenticate_agent(agent, &got, mode), 0);
+	assert_int_equal(auth(agent, &got, mode), 0);
 	assert_int_equal(got, id);
 }
 
@@ -288,7 +301,7 @@ static void test_agent_expiry(void **state)
 		cfg.agent_token_ttl = ttls[i];
 		issue(id, "install", token);
 		cfg.agent_token_ttl = saved;
-		rc = token_authenticate_agent(token, &got, mode);
+		rc = auth(token, &got, mode);
 		if (rc != -EPERM)
 			fail_msg("a token issued with ttl %ld authenticated: %d, want -EPERM", ttls[i], rc);
 	}
@@ -349,9 +362,47 @@ static void test_db_holds_no_plaintext(void **state)
 	free(bytes);
 }
 
+/* Agent tokens are bound to an address: the one /ipxe answered, or the first that uses a
+ * token issued unbound (kexec); another address is refused, and told apart by
+ * token_agent_held_elsewhere. */
+static void test_agent_address_binding(void **state)
+{
+	int64_t id = new_host(), other = new_host();
+	char token[TOKEN_SIZE], unbound[TOKEN_SIZE];
+	struct agent_token t;
+
+	(void)state;
+	assert_int_equal(db_begin(), 0);
+	assert_int_equal(finish(token_agent_issue(id, "install", true, "192.0.2.10", token, TOKEN_SIZE)), 0);
+	assert_int_equal(token_authenticate_agent(token, "192.0.2.10", &t), 0);
+	assert_int_equal(t.host_id, id);
+	assert_string_equal(t.address, "192.0.2.10");
+	assert_int_equal(t.served, 0);
+	assert_int_equal(token_authenticate_agent(token, "192.0.2.66", &t), -EPERM);
+	assert_int_equal(token_agent_held_elsewhere(id, "192.0.2.66", &t), 1);
+	assert_string_equal(t.address, "192.0.2.10");
+	assert_int_equal(token_agent_held_elsewhere(id, "192.0.2.10", &t), 0);
+	assert_int_equal(token_agent_held_elsewhere(other, "192.0.2.66", &t), 0);
+
+	assert_int_equal(db_begin(), 0);
+	assert_int_equal(finish(token_agent_issue(other, "rescue", false, NULL, unbound, TOKEN_SIZE)), 0);
+	assert_int_equal(token_agent_held_elsewhere(other, "192.0.2.66", &t), 0); /* unbound: nobody's yet */
+	assert_int_equal(token_authenticate_agent(unbound, "2001:db8::7", &t), 0);   /* binds */
+	assert_string_equal(t.address, "2001:db8::7");
+	assert_int_equal(token_authenticate_agent(unbound, "2001:db8::7", &t), 0);
+	assert_int_equal(token_authenticate_agent(unbound, "192.0.2.10", &t), -EPERM);
+	assert_int_equal(token_agent_held_elsewhere(other, "192.0.2.10", &t), 1);
+
+	cfg.agent_any_address = true;
+	assert_int_equal(token_authenticate_agent(token, "192.0.2.66", &t), 0);
+	assert_int_equal(token_agent_held_elsewhere(id, "192.0.2.66", &t), 0);
+	cfg.agent_any_address = false;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_agent_address_binding),
 		cmocka_unit_test(test_looks),
 		cmocka_unit_test(test_admin_create),
 		cmocka_unit_test(test_admin_authenticate),
