@@ -177,17 +177,33 @@ int db_agent_token_bind(const char *hash, const char *address);
 /* Sets a token's mode and served bits (inside the caller's transaction). */
 int db_agent_token_update(const char *hash, const char *mode, int served);
 int db_agent_token_revoke(int64_t host_id, bool phone_home);
-int db_admin_token_insert(const char *hash, const char *name);
-int db_admin_token_lookup(const char *hash);
+/* expires: unix seconds, 0 = never. */
+int db_admin_token_insert(const char *hash, const char *name, int64_t expires);
+/* The id of the unexpired admin token of that hash, or -ENOENT. */
+int db_admin_token_lookup(const char *hash, int64_t now, int64_t *id);
+/* 0 while admin token id exists and has not expired, else -ENOENT. */
+int db_admin_token_valid(int64_t id, int64_t now);
+/* Appends {"id","name","created","expires"} of every admin token to out (an array). */
+int db_admin_token_list(json_t *out);
+/* The ids of the tokens named name (at most max into ids; *n counts them all). */
+int db_admin_token_by_name(const char *name, int64_t *ids, size_t max, size_t *n);
+int db_admin_token_revoke(int64_t id);
 
 /* tokens.c: admin and per-boot agent tokens; only hashes are stored. */
-int token_admin_create(const char *name, char *out, size_t outsz);
+/* A new admin token named name, expiring `ttl` seconds from now (0: never); its text into
+ * out, its id into *id (may be NULL). One transaction. */
+int token_admin_create(const char *name, int64_t ttl, char *out, size_t outsz, int64_t *id);
+/* Revokes the admin token ref names: its id, or its name when one token has it (-EEXIST
+ * when several do, the message lists their ids). One transaction. */
+int token_admin_revoke(const char *ref);
 /* A fresh agent token for host_id's boot in mode, revoking its older ones, bound to address
  * (the machine that receives it; NULL: bound by its first use); inside the caller's
  * transaction. */
 int token_agent_issue(int64_t host_id, const char *mode, bool retire_phone_home, const char *address,
 		      char *out, size_t outsz);
-int token_authenticate_admin(const char *token);
+/* 0 with the token's id in *id (may be NULL) for a live admin token; -EPERM unknown,
+ * revoked or expired; -EACCES another kind of token. */
+int token_authenticate_admin(const char *token, int64_t *id);
 /* 0 with *out when token is a live agent token used from the address it is bound to (peer;
  * NULL checks no address); a token used from elsewhere is -EPERM and recorded on its host,
  * unless cfg.agent_any_address. */

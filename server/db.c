@@ -96,6 +96,8 @@ static const char *const migrations[] = {
 	 * their boot was given once (AGENT_SERVED_*) */
 	"ALTER TABLE agent_tokens ADD COLUMN address TEXT;"
 	"ALTER TABLE agent_tokens ADD COLUMN served INTEGER NOT NULL DEFAULT 0;",
+	/* 6: admin tokens that expire when asked to (NULL: never); their rowid is their id */
+	"ALTER TABLE admin_tokens ADD COLUMN expires INTEGER;",
 };
 
 #define EVENTS_KEPT_STR "1000"
@@ -121,7 +123,7 @@ enum stmt_id {
 	S_EVENT_ADD, S_EVENT_PRUNE, S_EVENT_LIST,
 	S_IMAGE_GET, S_IMAGE_INSERT, S_IMAGE_DELETE, S_IMAGE_IN_USE, S_IMAGE_LIST,
 	S_AGENT_DELETE_HOST, S_AGENT_INSERT, S_AGENT_LOOKUP, S_AGENT_LIVE, S_AGENT_BIND, S_AGENT_UPDATE,
-	S_ADMIN_INSERT, S_ADMIN_LOOKUP,
+	S_ADMIN_INSERT, S_ADMIN_LOOKUP, S_ADMIN_VALID, S_ADMIN_LIST, S_ADMIN_BY_NAME, S_ADMIN_REVOKE,
 	S_COUNT
 };
 
@@ -198,8 +200,12 @@ static const char *const stmt_sql[S_COUNT] = {
 			 " ORDER BY created DESC LIMIT 1",
 	[S_AGENT_BIND] = "UPDATE agent_tokens SET address = ?2 WHERE hash = ?1 AND address IS NULL",
 	[S_AGENT_UPDATE] = "UPDATE agent_tokens SET mode = ?2, served = ?3 WHERE hash = ?1",
-	[S_ADMIN_INSERT] = "INSERT INTO admin_tokens (hash, name, created) VALUES (?1, ?2, ?3)",
-	[S_ADMIN_LOOKUP] = "SELECT 1 FROM admin_tokens WHERE hash = ?1",
+	[S_ADMIN_INSERT] = "INSERT INTO admin_tokens (hash, name, created, expires) VALUES (?1, ?2, ?3, ?4)",
+	[S_ADMIN_LOOKUP] = "SELECT rowid FROM admin_tokens WHERE hash = ?1 AND (expires IS NULL OR expires > ?2)",
+	[S_ADMIN_VALID] = "SELECT rowid FROM admin_tokens WHERE rowid = ?1 AND (expires IS NULL OR expires > ?2)",
+	[S_ADMIN_LIST] = "SELECT rowid, name, created, expires FROM admin_tokens ORDER BY rowid",
+	[S_ADMIN_BY_NAME] = "SELECT rowid FROM admin_tokens WHERE name = ?1 ORDER BY rowid",
+	[S_ADMIN_REVOKE] = "DELETE FROM admin_tokens WHERE rowid = ?1",
 };
 
 struct conn {
@@ -1139,7 +1145,7 @@ int db_agent_token_update(const char *hash, const char *mode, int served)
 	return step_done(st);
 }
 
-int db_admin_token_insert(const char *hash, const char *name)
+int db_admin_token_insert(const char *hash, const char *name, int64_t expires)
 {
 	sqlite3_stmt *st = stmt(S_ADMIN_INSERT);
 
@@ -1148,16 +1154,80 @@ int db_admin_token_insert(const char *hash, const char *name)
 	bind_text(st, 1, hash);
 	bind_text(st, 2, name);
 	sqlite3_bind_int64(st, 3, (int64_t)time(NULL));
+	bind_opt_int(st, 4, expires > 0 ? expires : -1);
 	return step_done(st);
 }
 
-int db_admin_token_lookup(const char *hash)
+int db_admin_token_lookup(const char *hash, int64_t now, int64_t *id)
 {
 	sqlite3_stmt *st = stmt(S_ADMIN_LOOKUP);
-	int64_t one;
 
 	if (!st)
 		return stmt_rc;
 	bind_text(st, 1, hash);
-	return step_id(st, &one);
+	sqlite3_bind_int64(st, 2, now);
+	return step_id(st, id);
+}
+
+int db_admin_token_valid(int64_t id, int64_t now)
+{
+	sqlite3_stmt *st = stmt(S_ADMIN_VALID);
+	int64_t same;
+
+	if (!st)
+		return stmt_rc;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, now);
+	return step_id(st, &same);
+}
+
+int db_admin_token_list(json_t *out)
+{
+	sqlite3_stmt *st = stmt(S_ADMIN_LIST);
+	int rc;
+
+	if (!st)
+		return stmt_rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		char created[32], expires[32];
+
+		time_iso8601((time_t)sqlite3_column_int64(st, 2), created);
+		if (sqlite3_column_type(st, 3) != SQLITE_NULL)
+			time_iso8601((time_t)sqlite3_column_int64(st, 3), expires);
+		json_array_append_new(out, json_pack("{s:I, s:s?, s:s, s:s?}", "id", (json_int_t)sqlite3_column_int64(st, 0),
+						     "name", (const char *)sqlite3_column_text(st, 1), "created", created,
+						     "expires", sqlite3_column_type(st, 3) != SQLITE_NULL ? expires : NULL));
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : step_failed(st, rc);
+}
+
+int db_admin_token_by_name(const char *name, int64_t *ids, size_t max, size_t *n)
+{
+	sqlite3_stmt *st = stmt(S_ADMIN_BY_NAME);
+	int rc;
+
+	if (!st)
+		return stmt_rc;
+	*n = 0;
+	bind_text(st, 1, name);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (*n < max)
+			ids[(*n)++] = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : step_failed(st, rc);
+}
+
+int db_admin_token_revoke(int64_t id)
+{
+	sqlite3_stmt *st = stmt(S_ADMIN_REVOKE);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, id);
+	rc = step_done(st);
+	if (rc == 0 && changes(st) == 0)
+		return err_set(-ENOENT, "no admin token %lld", (long long)id);
+	return rc;
 }

@@ -38,6 +38,9 @@ static const struct route routes[] = {
 	{ "GET", "/boot/*", "/boot/*", AUTH_NONE, BODY_NONE, handle_boot_file, WAIT_NEVER },
 	{ "GET", "/images/*/*", "/images/*/*", AUTH_NONE, BODY_NONE, handle_image_file, WAIT_NEVER },
 	{ "GET", "/api/v1/meta", "/api/v1/meta", AUTH_ADMIN, BODY_NONE, handle_meta, WAIT_NEVER },
+	{ "GET", "/api/v1/tokens", "/api/v1/tokens", AUTH_ADMIN, BODY_NONE, handle_tokens_list, WAIT_NEVER },
+	{ "POST", "/api/v1/tokens", "/api/v1/tokens", AUTH_ADMIN, BODY_JSON, handle_tokens_create, WAIT_NEVER },
+	{ "DELETE", "/api/v1/tokens/*", "/api/v1/tokens/*", AUTH_ADMIN, BODY_NONE, handle_token_delete, WAIT_NEVER },
 	{ "GET", "/api/v1/hosts", "/api/v1/hosts", AUTH_ADMIN, BODY_NONE, handle_hosts_list, WAIT_NEVER },
 	{ "POST", "/api/v1/hosts", "/api/v1/hosts", AUTH_ADMIN, BODY_JSON, handle_hosts_create, WAIT_NEVER },
 	{ "GET", "/api/v1/hosts/*", "/api/v1/hosts/*", AUTH_ADMIN, BODY_NONE, handle_host_get, WAIT_NEVER },
@@ -332,7 +335,7 @@ static int authenticate(struct request *req)
 		return -EPERM;
 	}
 	switch (req->route->auth) {
-	case AUTH_ADMIN: rc = token_authenticate_admin(token); break;
+	case AUTH_ADMIN: rc = token_authenticate_admin(token, &req->admin_id); break;
 	case AUTH_AGENT:
 		rc = token_authenticate_agent(token, request_peer(req), &req->agent);
 		req->agent_host = req->agent.host_id;

@@ -62,6 +62,7 @@ struct request {
 	int64_t agent_host;          /* AUTH_AGENT, AUTH_PHONE_HOME: the host the token belongs to */
 	char agent_mode[16];         /* AUTH_AGENT: the boot mode the token was issued for */
 	struct agent_token agent;    /* AUTH_AGENT: the token itself (its hash, address, served) */
+	int64_t admin_id;            /* AUTH_ADMIN: the admin token's id */
 	char peer[64];               /* request_peer's answer, once asked */
 	time_t wait_until;           /* a long poll's deadline; 0 before it first waits */
 	bool wait_place;             /* holds a place in the waiting budget until it completes */
@@ -98,6 +99,9 @@ enum MHD_Result handle_web_file(struct request *req);
 
 /* http_api.c: operator endpoints */
 enum MHD_Result handle_meta(struct request *req);
+enum MHD_Result handle_tokens_list(struct request *req);
+enum MHD_Result handle_tokens_create(struct request *req);
+enum MHD_Result handle_token_delete(struct request *req);
 enum MHD_Result handle_hosts_list(struct request *req);
 enum MHD_Result handle_hosts_create(struct request *req);
 enum MHD_Result handle_host_get(struct request *req);

@@ -192,3 +192,45 @@ enum MHD_Result handle_image_delete(struct request *req)
 
 	return rc < 0 ? respond_error(req, rc) : respond_buffer(req, 204, NULL, "", 0);
 }
+
+/* Admin tokens: listed (never their text), made (the text answered once), revoked. */
+enum MHD_Result handle_tokens_list(struct request *req)
+{
+	json_t *list = json_array();
+	int rc = db_admin_token_list(list);
+
+	if (rc < 0) {
+		json_decref(list);
+		return respond_error(req, rc);
+	}
+	return respond_json(req, 200, json_pack("{s:o, s:I}", "tokens", list, "yours", (json_int_t)req->admin_id));
+}
+
+enum MHD_Result handle_tokens_create(struct request *req)
+{
+	static const char *const allowed[] = { "name", "expires_in", NULL };
+	json_t *ttl = json_object_get(req->json, "expires_in");
+	char token[128];
+	int64_t id;
+	int rc;
+
+	if ((rc = fields_check(req->json, allowed, NULL)) < 0)
+		return respond_error(req, rc);
+	if (ttl && (!json_is_integer(ttl) || json_integer_value(ttl) <= 0))
+		return respond_errorf(req, 400, "expires_in must be a positive number of seconds");
+	if (!json_is_string(json_object_get(req->json, "name")))
+		return respond_errorf(req, 400, "\"name\" is required (1-64 letters, digits, '.', '_' or '-')");
+	rc = token_admin_create(json_string_value(json_object_get(req->json, "name")),
+				ttl ? (int64_t)json_integer_value(ttl) : 0, token, sizeof(token), &id);
+	if (rc < 0)
+		return respond_error(req, rc);
+	return respond_json(req, 201, json_pack("{s:I, s:s, s:s}", "id", (json_int_t)id, "name",
+						json_string_value(json_object_get(req->json, "name")), "token", token));
+}
+
+enum MHD_Result handle_token_delete(struct request *req)
+{
+	int rc = token_admin_revoke(req->cap[0]);
+
+	return rc < 0 ? respond_error(req, rc) : respond_buffer(req, 204, NULL, "", 0);
+}

@@ -2,7 +2,8 @@
  * GET /api/v1/events/stream: Server-Sent Events telling the dashboard which hosts changed
  * (`event: host`, data {"id": N}); it then fetches what it shows. When a reader fell too far
  * behind it gets `event: resync` and reloads everything. A comment line every 15 s keeps
- * proxies from closing an idle stream and lets anemosd notice a client that went away.
+ * proxies from closing an idle stream and lets anemosd notice a client that went away. The
+ * stream ends when its admin token is revoked (a revocation wakes every stream) or expires.
  * Between messages the connection is suspended (http_wait.c), holding no worker thread.
  */
 #include <errno.h>
@@ -19,6 +20,7 @@
 
 struct stream {
 	struct MHD_Connection *conn;
+	int64_t admin_id; /* the stream ends once this admin token is revoked or expires */
 	uint64_t seen;    /* the last change generation told */
 	time_t last_sent;
 	char buf[BATCH * 40 + 64];
@@ -53,7 +55,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
 	for (int tries = 0; s->off == s->len && tries < 5; tries++) {
 		uint64_t seen = s->seen;
 
-		if (waiters_stopping())
+		if (waiters_stopping() || db_admin_token_valid(s->admin_id, (int64_t)time(NULL)) == -ENOENT)
 			return MHD_CONTENT_READER_END_OF_STREAM;
 		if (stream_fill(s))
 			break;
@@ -77,6 +79,7 @@ enum MHD_Result handle_events_stream(struct request *req)
 	if (!s)
 		return respond_error(req, -ENOMEM);
 	s->conn = req->conn;
+	s->admin_id = req->admin_id;
 	s->seen = notify_generation();
 	s->last_sent = time(NULL);
 	s->len = (size_t)snprintf(s->buf, sizeof(s->buf), "retry: 3000\n: connected\n\n");

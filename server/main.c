@@ -42,7 +42,9 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: anemosd [options]\n"
-		"       anemosd token create --data DIR [--name NAME]\n"
+		"       anemosd token create --data DIR [--name NAME] [--expires 3600|90m|12h|30d]\n"
+		"       anemosd token list --data DIR\n"
+		"       anemosd token revoke --data DIR ID|NAME\n"
 		"\n"
 		"  --listen ADDR:PORT         where to listen (default 127.0.0.1:8080; [::]:8080 for IPv6)\n"
 		"  --data DIR                 SQLite database and stored images (default ./var)\n"
@@ -113,34 +115,82 @@ static uint64_t parse_size(const char *opt, const char *s, uint64_t min)
 	return v;
 }
 
-static int token_create(int argc, char **argv)
+/* A lifetime: seconds, or a number with s, m, h or d ("30d"); 0 on a bad one. */
+static int64_t parse_duration(const char *s)
+{
+	static const struct { char unit; int64_t seconds; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+	};
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || v <= 0 || v > 100LL * 365 * 86400)
+		return 0;
+	if (!*end)
+		return v;
+	for (size_t i = 0; !end[1] && i < sizeof(units) / sizeof(units[0]); i++)
+		if (*end == units[i].unit)
+			return v * units[i].seconds;
+	return 0;
+}
+
+/* anemosd token create|list|revoke: admin tokens, straight in the data folder's store. */
+static int token_command(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "data", required_argument, NULL, 'd' },
 		{ "name", required_argument, NULL, 'n' },
+		{ "expires", required_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *name = "admin";
+	const char *verb = argc > 1 ? argv[1] : "", *name = "admin";
+	json_t *list = NULL, *t;
+	int64_t ttl = 0;
 	char token[128];
+	size_t i;
 	int c, rc;
 
-	optind = 1;
+	optind = 2;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': cfg.data_dir = optarg; break;
 		case 'n': name = optarg; break;
+		case 'e':
+			if (!(ttl = parse_duration(optarg)))
+				log_fatal("--expires: '%s' is not a lifetime such as 3600, 90m, 12h or 30d", optarg);
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
+	if (strcmp(verb, "create") && strcmp(verb, "list") && strcmp(verb, "revoke")) {
+		fprintf(stderr, "anemosd token: create [--name NAME] [--expires TIME], list or revoke ID|NAME (with --data DIR)\n");
+		return 2;
+	}
+	if (!strcmp(verb, "revoke") && optind != argc - 1) {
+		fprintf(stderr, "anemosd token revoke: name one token, by its id or its name (anemosd token list)\n");
+		return 2;
+	}
 	log_set_level(LOG_WARN);
 	if ((rc = db_init(cfg.data_dir)) < 0)
 		log_fatal("%s", err_msg());
-	if ((rc = token_admin_create(name, token, sizeof(token))) < 0)
-		log_fatal("cannot store the token: %s", err_msg());
+	if (!strcmp(verb, "create") && (rc = token_admin_create(name, ttl, token, sizeof(token), NULL)) == 0)
+		printf("%s\n", token);
+	else if (!strcmp(verb, "revoke") && (rc = token_admin_revoke(argv[optind])) == 0)
+		printf("revoked\n");
+	else if (!strcmp(verb, "list") && (rc = db_admin_token_list(list = json_array())) == 0)
+		json_array_foreach(list, i, t)
+			printf("%-6lld %-24s created %s  expires %s\n", (long long)json_integer_value(json_object_get(t, "id")),
+			       json_string_value(json_object_get(t, "name")) ? json_string_value(json_object_get(t, "name")) : "-",
+			       json_string_value(json_object_get(t, "created")),
+			       json_string_value(json_object_get(t, "expires")) ? json_string_value(json_object_get(t, "expires")) : "never");
+	json_decref(list);
 	db_shutdown();
-	printf("%s\n", token);
+	if (rc < 0)
+		log_fatal("token %s: %s", verb, err_msg());
 	return 0;
 }
 
@@ -315,12 +365,8 @@ int main(int argc, char **argv)
 	sigset_t stop;
 	int sig;
 
-	if (argc >= 3 && strcmp(argv[1], "token") == 0 && strcmp(argv[2], "create") == 0)
-		return token_create(argc - 2, argv + 2);
-	if (argc >= 2 && strcmp(argv[1], "token") == 0) {
-		fprintf(stderr, "anemosd token: the only subcommand is `create --data DIR [--name NAME]`\n");
-		return 2;
-	}
+	if (argc >= 2 && strcmp(argv[1], "token") == 0)
+		return token_command(argc - 1, argv + 1);
 	parse_options(argc, argv);
 	derive_defaults(&boot_dir, &public_url);
 	fd_budget();

@@ -50,7 +50,7 @@ int notify_since(uint64_t *seen, int64_t *ids, size_t max)
 
 		for (i = 0; i < n && ids[i] != ring[g % RING]; i++)
 			;
-		if (i == n)
+		if (i == n && ring[g % RING] != 0) /* 0: a wake-up that names no host */
 			ids[n++] = ring[g % RING];
 	}
 	*seen = generation;

@@ -27,21 +27,69 @@
 bool token_looks_admin(const char *t) { return strncmp(t, ADMIN_PREFIX, strlen(ADMIN_PREFIX)) == 0; }
 bool token_looks_agent(const char *t) { return strncmp(t, AGENT_PREFIX, strlen(AGENT_PREFIX)) == 0; }
 
-int token_admin_create(const char *name, char *out, size_t outsz)
+int token_admin_create(const char *name, int64_t ttl, char *out, size_t outsz, int64_t *id)
 {
 	char hash[SHA256_HEX_LEN + 1];
+	int64_t own;
 	int rc;
 
+	if (!name)
+		name = "admin";
+	if (!*name || strlen(name) > 64 || !name_is_safe(name))
+		return err_set(-EINVAL, "a token name is 1-64 letters, digits, '.', '_' or '-'");
+	if (ttl < 0)
+		return err_set(-EINVAL, "a token's lifetime is a positive number of seconds");
 	if ((rc = random_token(ADMIN_PREFIX, TOKEN_BYTES, out, outsz)) < 0)
 		return err_set(rc, "cannot make a random token");
 	sha256_hex(out, strlen(out), hash);
 	if ((rc = db_begin()) < 0)
 		return rc;
-	if ((rc = db_admin_token_insert(hash, name)) < 0) {
+	if ((rc = db_admin_token_insert(hash, name, ttl ? (int64_t)time(NULL) + ttl : 0)) < 0 ||
+	    (rc = db_admin_token_lookup(hash, (int64_t)time(NULL), id ? id : &own)) < 0) {
 		db_rollback();
 		return rc;
 	}
 	return db_commit();
+}
+
+int token_admin_revoke(const char *ref)
+{
+	int64_t ids[16], id;
+	char *end, list[160] = "";
+	size_t n = 0, used = 0;
+	int rc;
+
+	if (!ref || !*ref)
+		return err_set(-EINVAL, "name the token to revoke: its id or its name");
+	if ((rc = db_begin()) < 0)
+		return rc;
+	id = strtoll(ref, &end, 10);
+	if (*end || id <= 0) {
+		if ((rc = db_admin_token_by_name(ref, ids, 16, &n)) < 0)
+			goto fail;
+		if (n == 0) {
+			rc = err_set(-ENOENT, "no admin token named '%s'", ref);
+			goto fail;
+		}
+		if (n > 1) {
+			for (size_t i = 0; i < n && i < 16 && used < sizeof(list); i++)
+				used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%lld", i ? ", " : "",
+							 (long long)ids[i]);
+			rc = err_set(-EEXIST, "%zu admin tokens are named '%s' (ids %s): revoke one by its id", n, ref, list);
+			goto fail;
+		}
+		id = ids[0];
+	}
+	if ((rc = db_admin_token_revoke(id)) < 0)
+		goto fail;
+	if ((rc = db_commit()) == 0) {
+		log_info("admin token %lld revoked", (long long)id);
+		notify_host_changed(0); /* event streams of that token notice and end */
+	}
+	return rc;
+fail:
+	db_rollback();
+	return rc;
 }
 
 /* Must run inside the caller's transaction, so that the token and what the script it goes
@@ -92,17 +140,20 @@ int token_authenticate_phone_home(const char *token, int64_t *host_id)
 	return rc;
 }
 
-int token_authenticate_admin(const char *token)
+int token_authenticate_admin(const char *token, int64_t *id)
 {
 	char hash[SHA256_HEX_LEN + 1];
+	int64_t found;
 	int rc;
 
 	if (token_looks_agent(token))
 		return err_set(-EACCES, "an agent token cannot be used here; use an admin token");
 	sha256_hex(token, strlen(token), hash);
-	rc = db_admin_token_lookup(hash);
+	rc = db_admin_token_lookup(hash, (int64_t)time(NULL), &found);
 	if (rc == -ENOENT)
-		return err_set(-EPERM, "unknown admin token (make one with `anemosd token create`)");
+		return err_set(-EPERM, "unknown, revoked or expired admin token (make one with `anemosd token create`)");
+	if (rc == 0 && id)
+		*id = found;
 	return rc;
 }
 

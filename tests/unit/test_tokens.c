@@ -105,13 +105,13 @@ static void test_admin_create(void **state)
 	char a[TOKEN_SIZE], b[TOKEN_SIZE];
 
 	(void)state;
-	assert_int_equal(token_admin_create("first", a, sizeof(a)), 0);
-	assert_int_equal(token_admin_create(NULL, b, sizeof(b)), 0);
+	assert_int_equal(token_admin_create("first", 0, a, sizeof(a), NULL), 0);
+	assert_int_equal(token_admin_create(NULL, 0, b, sizeof(b), NULL), 0);
 	if (!token_shaped(a, ADMIN_PREFIX) || !token_shaped(b, ADMIN_PREFIX))
 		fail_msg("admin tokens \"%s\", \"%s\" are not anemos_admin_ + 64 hex", a, b);
 	assert_string_not_equal(a, b);
-	assert_int_equal(token_authenticate_admin(a), 0);
-	assert_int_equal(token_authenticate_admin(b), 0);
+	assert_int_equal(token_authenticate_admin(a, NULL), 0);
+	assert_int_equal(token_authenticate_admin(b, NULL), 0);
 }
 
 static void test_admin_authenticate(void **state)
@@ -137,7 +137,7 @@ static void test_admin_authenticate(void **state)
 	};
 
 	(void)state;
-	assert_int_equal(token_admin_create("ops", good, sizeof(good)), 0);
+	assert_int_equal(token_admin_create("ops", 0, good, sizeof(good), NULL), 0);
 	strcpy(last, good);
 	last[strlen(last) - 1] = last[strlen(last) - 1] == '0' ? '1' : '0';
 	strcpy(first, good);
@@ -156,7 +156,7 @@ static void test_admin_authenticate(void **state)
 		int rc;
 
 		err_clear();
-		rc = token_authenticate_admin(cases[i].token);
+		rc = token_authenticate_admin(cases[i].token, NULL);
 		if (rc != cases[i].rc)
 			fail_msg("admin token %s: %d, want %d", cases[i].what, rc, cases[i].rc);
 		if (rc < 0 && err_msg()[0] == '\0')
@@ -272,7 +272,7 @@ static void test_agent_refuses_other_tokens(void **state)
 	};
 
 	(void)state;
-	assert_int_equal(token_admin_create("ops", admin, sizeof(admin)), 0);
+	assert_int_equal(token_admin_create("ops", 0, admin, sizeof(admin), NULL), 0);
 	issue(id, "install", agent);
 	strcpy(bad, agent);
 	bad[strlen(bad) - 1] = bad[strlen(bad) - 1] == '0' ? '1' : '0';
@@ -337,7 +337,7 @@ static void test_db_holds_no_plaintext(void **state)
 	size_t len = 0;
 
 	(void)state;
-	assert_int_equal(token_admin_create("ops", admin, sizeof(admin)), 0);
+	assert_int_equal(token_admin_create("ops", 0, admin, sizeof(admin), NULL), 0);
 	issue(id, "install", agent);
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
 		snprintf(path, sizeof(path), "%s/%s", store_dir, files[i]);
