@@ -799,6 +799,26 @@ int db_host_seen(int64_t id, const struct boot_identity *ident)
 	return step_done(st);
 }
 
+/* A LIKE pattern matching query as a substring: its wildcards escaped. Malloc'd; NULL when
+ * out of memory. */
+static char *like_pattern(const char *query)
+{
+	size_t o = 0, len = strlen(query);
+	char *pattern = malloc(2 * len + 3);
+
+	if (!pattern)
+		return NULL;
+	pattern[o++] = '%';
+	for (size_t i = 0; i < len; i++) {
+		if (query[i] == '%' || query[i] == '_' || query[i] == '\\')
+			pattern[o++] = '\\';
+		pattern[o++] = query[i];
+	}
+	pattern[o++] = '%';
+	pattern[o] = '\0';
+	return pattern;
+}
+
 int db_host_list(const char *query, struct host **out, size_t *n)
 {
 	sqlite3_stmt *st = stmt(S_HOST_LIST);
@@ -809,22 +829,8 @@ int db_host_list(const char *query, struct host **out, size_t *n)
 
 	if (!st)
 		return -EIO;
-	if (query && *query) {
-		/* A substring match: escape LIKE's wildcards in what the operator typed. */
-		size_t o = 0, len = strlen(query);
-
-		pattern = malloc(2 * len + 3);
-		if (!pattern)
-			return err_set(-ENOMEM, "out of memory");
-		pattern[o++] = '%';
-		for (size_t i = 0; i < len; i++) {
-			if (query[i] == '%' || query[i] == '_' || query[i] == '\\')
-				pattern[o++] = '\\';
-			pattern[o++] = query[i];
-		}
-		pattern[o++] = '%';
-		pattern[o] = '\0';
-	}
+	if (query && *query && !(pattern = like_pattern(query)))
+		return err_set(-ENOMEM, "out of memory");
 	bind_text(st, 1, pattern);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (count == cap) {

@@ -126,68 +126,82 @@ static int stored_recipe_read(const char *name, const char *file, char **recipe)
 	return recipe_bundle_read(path, recipe);
 }
 
+/* The fields of an external image (req's "url"): its SHA-256 is required, its size optional. */
+static int register_external(json_t *req, const char *url, const char *format, struct image *im, char fmt[16])
+{
+	json_t *v;
+	int rc;
+
+	if ((rc = url_check(url)) < 0)
+		return rc;
+	if (!im->sha256)
+		return err_set(-EINVAL, "an external image needs its \"sha256\", so targets can verify it");
+	if ((v = json_object_get(req, "size"))) {
+		if (!json_is_integer(v) || json_integer_value(v) < 0)
+			return err_set(-EINVAL, "\"size\" must be a non-negative integer");
+		im->size = json_integer_value(v);
+	}
+	if ((rc = format_pick(format, url, fmt)) < 0)
+		return rc;
+	if (strcmp(fmt, "recipe") == 0)
+		return err_set(-EINVAL, "a recipe image is stored by anemosd: upload its folder "
+					"(anemosctl image add DIR)");
+	return 0;
+}
+
+/* The fields of a file already in DATA/images/NAME/: hashed here, checked against a given
+ * SHA-256 (into computed); a recipe bundle is read. */
+static int register_stored(const char *file, const char *format, struct image *im, char fmt[16],
+			   char computed[SHA256_HEX_LEN + 1])
+{
+	long long size = -1;
+	int rc;
+
+	if (!name_is_safe(file))
+		return err_set(-EINVAL, "\"file\" must be a plain file name inside DATA/images/%s/", im->name);
+	if ((rc = format_pick(format, file, fmt)) < 0 || (rc = hash_stored_file(im->name, file, computed, &size)) < 0)
+		return rc;
+	if (im->sha256 && strcasecmp(im->sha256, computed) != 0)
+		return err_set(-EINVAL, "%s has SHA-256 %s, not %s", file, computed, im->sha256);
+	im->sha256 = computed;
+	im->size = size;
+	if (strcmp(fmt, "recipe") == 0 && (rc = stored_recipe_read(im->name, file, &im->recipe)) < 0)
+		return rc;
+	return 0;
+}
+
 int images_register(json_t *req, struct image *out)
 {
-	const char *name, *url, *file, *sha, *format;
+	const char *url, *file, *format;
 	char computed[SHA256_HEX_LEN + 1], fmt[16];
 	struct image im = { .size = -1 };
-	long long size = -1;
-	json_t *v;
 	int rc;
 
 	if (!json_is_object(req))
 		return err_set(-EINVAL, "the body must be a JSON object");
-	name = json_string_value(json_object_get(req, "name"));
+	im.name = (char *)json_string_value(json_object_get(req, "name"));
 	url = json_string_value(json_object_get(req, "url"));
 	file = json_string_value(json_object_get(req, "file"));
-	sha = json_string_value(json_object_get(req, "sha256"));
+	im.sha256 = (char *)json_string_value(json_object_get(req, "sha256"));
 	format = json_string_value(json_object_get(req, "format"));
-	if ((rc = image_name_check(name)) < 0)
+	if ((rc = image_name_check(im.name)) < 0)
 		return rc;
 	if (!url == !file)
 		return err_set(-EINVAL, "give either \"url\" (an external image) or \"file\" (a file in "
-					"DATA/images/%s/)", name);
-	if (sha && !sha256_hex_valid(sha))
+					"DATA/images/%s/)", im.name);
+	if (im.sha256 && !sha256_hex_valid(im.sha256))
 		return err_set(-EINVAL, "\"sha256\" must be 64 hex digits");
-	if ((v = json_object_get(req, "format")) && !format)
+	if (json_object_get(req, "format") && !format)
 		return err_set(-EINVAL, "\"format\" must be a string");
-	if (url) {
-		if ((rc = url_check(url)) < 0)
-			return rc;
-		if (!sha)
-			return err_set(-EINVAL, "an external image needs its \"sha256\", so targets can verify it");
-		if ((v = json_object_get(req, "size"))) {
-			if (!json_is_integer(v) || json_integer_value(v) < 0)
-				return err_set(-EINVAL, "\"size\" must be a non-negative integer");
-			size = json_integer_value(v);
-		}
-		if ((rc = format_pick(format, url, fmt)) < 0)
-			return rc;
-		if (strcmp(fmt, "recipe") == 0)
-			return err_set(-EINVAL, "a recipe image is stored by anemosd: upload its folder "
-						"(anemosctl image add DIR)");
-	} else {
-		if (!name_is_safe(file))
-			return err_set(-EINVAL, "\"file\" must be a plain file name inside DATA/images/%s/", name);
-		if ((rc = format_pick(format, file, fmt)) < 0)
-			return rc;
-		if ((rc = hash_stored_file(name, file, computed, &size)) < 0)
-			return rc;
-		if (sha && strcasecmp(sha, computed) != 0)
-			return err_set(-EINVAL, "%s has SHA-256 %s, not %s", file, computed, sha);
-		sha = computed;
-		if (strcmp(fmt, "recipe") == 0 && (rc = stored_recipe_read(name, file, &im.recipe)) < 0)
-			return rc;
-	}
-	im.name = (char *)name;
+	rc = url ? register_external(req, url, format, &im, fmt) : register_stored(file, format, &im, fmt, computed);
+	if (rc < 0)
+		goto out;
 	im.format = fmt;
-	im.sha256 = (char *)sha;
-	im.size = size;
 	im.file = (char *)file;
 	im.url = (char *)url;
 	if ((rc = db_begin()) < 0)
 		goto out;
-	if ((rc = db_image_insert(&im)) < 0 || (rc = db_image_get(name, out)) < 0) {
+	if ((rc = db_image_insert(&im)) < 0 || (rc = db_image_get(im.name, out)) < 0) {
 		db_rollback();
 		goto out;
 	}
@@ -309,6 +323,26 @@ int upload_write(struct upload *up, const void *data, size_t len)
 }
 
 /* Verifies, makes durable, moves into place and records the image. Always frees up. */
+/* Checks a finished upload (its SHA-256 against the one given, a recipe bundle's contents)
+ * and makes its bytes durable; sha is its SHA-256, *recipe what a bundle says. */
+static int upload_check(struct upload *up, char sha[SHA256_HEX_LEN + 1], char **recipe)
+{
+	int rc;
+
+	sha256_finish(up->sha, sha);
+	up->sha = NULL;
+	if (up->expect[0] && strcasecmp(up->expect, sha) != 0)
+		return err_set(-EINVAL, "upload has SHA-256 %s, not %s as given; nothing was kept", sha, up->expect);
+	if (fsync(up->fd) < 0)
+		return err_set(-errno, "fsync failed: %s", strerror(errno));
+	if (strcmp(up->format, "recipe") == 0) {
+		if ((rc = recipe_bundle_read(up->tmp_path, recipe)) < 0)
+			return rc;
+		snprintf(up->file, sizeof(up->file), "%s.tar", sha);
+	}
+	return 0;
+}
+
 int upload_finish(struct upload *up, struct image *out)
 {
 	char sha[SHA256_HEX_LEN + 1], dir[PATH_MAX], path[PATH_MAX + 130];
@@ -316,22 +350,7 @@ int upload_finish(struct upload *up, struct image *out)
 	char *recipe = NULL;
 	int rc, dfd;
 
-	sha256_finish(up->sha, sha);
-	up->sha = NULL;
-	if (up->expect[0] && strcasecmp(up->expect, sha) != 0) {
-		rc = err_set(-EINVAL, "upload has SHA-256 %s, not %s as given; nothing was kept", sha, up->expect);
-		goto out;
-	}
-	if (fsync(up->fd) < 0) {
-		rc = err_set(-errno, "fsync failed: %s", strerror(errno));
-		goto out;
-	}
-	if (strcmp(up->format, "recipe") == 0) {
-		if ((rc = recipe_bundle_read(up->tmp_path, &recipe)) < 0)
-			goto out;
-		snprintf(up->file, sizeof(up->file), "%s.tar", sha);
-	}
-	if ((rc = images_dir(dir, sizeof(dir), up->name)) < 0)
+	if ((rc = upload_check(up, sha, &recipe)) < 0 || (rc = images_dir(dir, sizeof(dir), up->name)) < 0)
 		goto out;
 	snprintf(path, sizeof(path), "%s/%s", dir, up->file);
 	if ((rc = db_begin()) < 0)
