@@ -71,7 +71,7 @@ int ssh_keys_check(json_t *v)
 static bool address_valid(const char *s, bool prefix)
 {
 	unsigned char buf[16];
-	char addr[64], *slash, *end;
+	char addr[64], *slash;
 	long n;
 
 	if (!s || strlen(s) >= sizeof(addr))
@@ -91,12 +91,11 @@ static bool address_valid(const char *s, bool prefix)
 	}
 	if (!slash)
 		return true;
-	if (!slash[1] || slash[1] == '-' || slash[1] == '+')
+	/* Digits only: strtol would also take leading blanks and line breaks ("/\n24"), which
+	 * would then reach the files written on the target. */
+	if (!slash[1] || strlen(slash + 1) > 3 || strspn(slash + 1, "0123456789") != strlen(slash + 1))
 		return false;
-	errno = 0;
-	long len = strtol(slash + 1, &end, 10);
-
-	return !errno && !*end && len >= 0 && len <= n;
+	return strtol(slash + 1, NULL, 10) <= n;
 }
 
 /* ---- install settings: one checker per key ---- */

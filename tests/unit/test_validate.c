@@ -63,6 +63,11 @@ static void test_install_settings(void **state)
 		{ "network", "{\"mode\":\"static\",\"address\":\"192.0.2.50\"}", -EINVAL },      /* no prefix */
 		{ "network", "{\"mode\":\"static\",\"address\":\"192.0.2.50/33\"}", -EINVAL },
 		{ "network", "{\"mode\":\"static\",\"address\":\"192.0.2.50/-1\"}", -EINVAL },
+		/* strtol skips leading blanks: a line break after the '/' went into the target's files */
+		{ "network", "{\"mode\":\"static\",\"address\":\"192.0.2.50/\\n24\"}", -EINVAL },
+		{ "network", "{\"mode\":\"static\",\"address\":\"192.0.2.50/ 24\"}", -EINVAL },
+		{ "network", "{\"mode\":\"static\",\"address\":\"2001:db8::5/0064\"}", -EINVAL },
+		{ "network", "{\"mode\":\"static\",\"address\":\"192.0.2.50/0\"}", 0 },
 		{ "network", "{\"mode\":\"static\",\"address\":\"192.0.2.500/24\"}", -EINVAL },
 		{ "network", "{\"mode\":\"static\",\"address\":\"192.0.2.5/24\\nDNS=1.2.3.4\"}", -EINVAL },
 		{ "network", "{\"mode\":\"static\",\"address\":\"192.0.2.5/24\",\"gateway\":\"router\"}", -EINVAL },
