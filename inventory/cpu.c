@@ -65,7 +65,9 @@ void cpuinfo_parse(char *text, struct cpu_facts *out)
 		} else if (strcmp(key, "cpu cores") == 0 && !cores_per_package) {
 			long n = strtol(value, &end, 10);
 
-			if (end != value && n > 0)
+			/* At most what SMBIOS can count (16 bits), so that the product with the
+			 * sockets (at most MAX_PACKAGES) cannot overflow. */
+			if (end != value && n > 0 && n <= 0xffff)
 				cores_per_package = n;
 		}
 	}

@@ -571,6 +571,10 @@ static void test_cpuinfo(void **state)
 		  "Processor\t: ARMv7 Processor rev 4 (v7l)\nprocessor\t: 0\n", { "", 0, 0, 0, 1 } },
 		{ "empty", "", { "", 0, 0, 0, 0 } },
 		{ "garbage", "cpu MHz: fast\ncpu cores: many\n:\n\n:::", { "", 0, 0, 0, 0 } },
+		/* Found by tests/fuzz/fuzz_cpuinfo: cores x sockets overflowed a long. */
+		{ "absurd cpu cores: unknown, never overflowing",
+		  "processor\t: 0\nphysical id\t: 0\ncpu cores\t: 9223372036854775807\nphysical id\t: 1\n",
+		  { "", 0, 2, 0, 1 } },
 	};
 
 	(void)state;
