@@ -44,7 +44,7 @@ SERVER_UNIT_BIN = $(filter-out $(INV_UNIT_BIN) $(AGENT_UNIT_BIN),$(UNIT_BIN))
 PROGRAMS = $(BUILD)/anemosd $(BUILD)/anemosctl $(BUILD)/anemos-inventory $(BUILD)/anemos-agent \
            $(BUILD)/anemos-mkimg $(if $(findstring sanitize,$(EXTRA_LDFLAGS)),,$(BUILD)/anemos-inventory-static)
 
-.PHONY: all deps test-deps run test test-slow check unit bench fuzz fuzz-bins clean initramfs images
+.PHONY: all deps test-deps run test test-slow check unit bench fuzz fuzz-bins fuzz-build clean initramfs images
 all: deps $(PROGRAMS)
 
 # Installs missing Debian packages (and says which) before the first compile.
@@ -145,29 +145,35 @@ test: test-deps
 check: all unit
 	@ANEMOS_SUITES='^build (unit|integration) $(if $(T),.*$(T)$$,)' tests/run-all.sh
 
-# libFuzzer harnesses of the parsers of outside input (tests/fuzz/), built with clang into
-# build/fuzz and each run for FUZZ_SECONDS (default 60); not part of make test.
-FUZZ_SECONDS ?= 60
+# libFuzzer harnesses of the parsers of outside input (tests/fuzz/), built with clang and
+# ASan+UBSan into build/fuzz. `make fuzz` runs each for FUZZ_SECONDS over its checked-in seeds
+# (tests/fuzz/corpus/NAME, read only) and what earlier runs found (build/fuzz/corpus/NAME).
+# A finding stops it, its reproducer kept in build/fuzz/artifacts/.
+FUZZ_SECONDS ?= 300
 FUZZ_SRC  = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
-FUZZ_LINK = $(SERVER_LIB_OBJ) $(LIB_OBJ) $(BUILD)/obj/initramfs/agent/debian_index.o
-$(FUZZ_BIN): $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/config.c $(FUZZ_LINK)
+FUZZ_LINK = $(SERVER_LIB_OBJ) $(INV_LIB_OBJ) $(LIB_OBJ) $(BUILD)/obj/initramfs/agent/debian_index.o
+$(FUZZ_BIN): $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/config.c tests/fuzz/support.c $(FUZZ_LINK)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Iserver -Iinitramfs/agent $(CFLAGS) -fsanitize=fuzzer $$(pkg-config --cflags $(PKGS)) -o $@ $^ \
+	$(CC) $(CPPFLAGS) -Iserver -Iinventory -Iinitramfs/agent -Itests/fuzz $(CFLAGS) -fsanitize=fuzzer \
+		$$(pkg-config --cflags $(PKGS)) -o $@ $^ \
 		$(LDFLAGS) $$(pkg-config --libs libmicrohttpd sqlite3 jansson libcrypto libarchive)
 fuzz-bins: $(FUZZ_BIN)
-fuzz:
+# Installs clang if missing, then builds every harness (into build/fuzz/fuzz/).
+fuzz-build:
 	@deploy/install-deps.sh fuzz
 	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang \
 		EXTRA_CFLAGS="-O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" \
 		EXTRA_LDFLAGS="-fsanitize=address,undefined" fuzz-bins
+fuzz: fuzz-build
+	@mkdir -p build/fuzz/artifacts
 	@for f in build/fuzz/fuzz/fuzz_*; do \
-		mkdir -p build/fuzz/corpus/$${f##*/}; \
-		echo "fuzz: $${f##*/} for $(FUZZ_SECONDS) s"; \
-		if $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/fuzz/corpus/$${f##*/} \
-			>build/fuzz/$${f##*/}.log 2>&1; then \
-			grep -E 'stat::number_of_executed_units' build/fuzz/$${f##*/}.log; \
-		else tail -n 30 build/fuzz/$${f##*/}.log; exit 1; fi; \
+		n=$${f##*/}; mkdir -p build/fuzz/corpus/$$n; \
+		echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
+		if $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/$$n- \
+			build/fuzz/corpus/$$n tests/fuzz/corpus/$$n >build/fuzz/$$n.log 2>&1; then \
+			grep -E 'stat::number_of_executed_units' build/fuzz/$$n.log; \
+		else tail -n 30 build/fuzz/$$n.log; exit 1; fi; \
 	done
 
 # The slow suites: the debian image (debootstrap, a few minutes) installed and booted in QEMU,

@@ -6,7 +6,7 @@
 #   deploy/install-deps.sh test    # build + what `make test` drives (cmocka, curl, jq, ...)
 #   deploy/install-deps.sh bench   # test + wrk and nginx for `make bench`
 #   deploy/install-deps.sh slow    # test + what `make test-slow` needs (the debian image)
-#   deploy/install-deps.sh fuzz    # build + clang and its fuzzer runtime for `make fuzz`
+#   deploy/install-deps.sh fuzz    # build + clang, its fuzzer runtime and llvm-symbolizer (make fuzz)
 set -eu
 
 build_pkgs="gcc make pkg-config libc6-dev libmicrohttpd-dev libsqlite3-dev libjansson-dev
@@ -15,7 +15,7 @@ test_pkgs="$build_pkgs libcmocka-dev curl jq sqlite3 procps strace qemu-system-x
 chromium openssh-client python3 iproute2 dnsmasq-base tftpd-hpa tftp-hpa ipxe debootstrap e2fsprogs apt-cacher-ng apt-utils gnupg gpgv fdisk"
 bench_pkgs="$test_pkgs wrk nginx-light"
 slow_pkgs="$test_pkgs debootstrap"
-fuzz_pkgs="$build_pkgs clang libclang-rt-14-dev"
+fuzz_pkgs="$build_pkgs clang libclang-rt-14-dev llvm"
 
 case "${1:-build}" in
 build) want=$build_pkgs ;;
