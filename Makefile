@@ -44,7 +44,7 @@ SERVER_UNIT_BIN = $(filter-out $(INV_UNIT_BIN) $(AGENT_UNIT_BIN),$(UNIT_BIN))
 PROGRAMS = $(BUILD)/anemosd $(BUILD)/anemosctl $(BUILD)/anemos-inventory $(BUILD)/anemos-agent \
            $(BUILD)/anemos-mkimg $(if $(findstring sanitize,$(EXTRA_LDFLAGS)),,$(BUILD)/anemos-inventory-static)
 
-.PHONY: all deps test-deps run test test-slow check unit bench fuzz fuzz-bins fuzz-build clean initramfs images
+.PHONY: all deps test-deps run test test-slow check unit bench fuzz fuzz-bins fuzz-build fuzz-smoke clean initramfs images
 all: deps $(PROGRAMS)
 
 # Installs missing Debian packages (and says which) before the first compile.
@@ -147,9 +147,11 @@ check: all unit
 
 # libFuzzer harnesses of the parsers of outside input (tests/fuzz/), built with clang and
 # ASan+UBSan into build/fuzz. `make fuzz` runs each for FUZZ_SECONDS over its checked-in seeds
-# (tests/fuzz/corpus/NAME, read only) and what earlier runs found (build/fuzz/corpus/NAME).
-# A finding stops it, its reproducer kept in build/fuzz/artifacts/.
+# (tests/fuzz/corpus/NAME, read only) and what earlier runs found (build/fuzz/corpus/NAME);
+# `make fuzz-smoke` (a suite of make test) runs each over its seeds plus FUZZ_SMOKE_SECONDS of
+# new inputs. A finding stops either, its reproducer kept in build/fuzz/artifacts/.
 FUZZ_SECONDS ?= 300
+FUZZ_SMOKE_SECONDS ?= 30
 FUZZ_SRC  = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_LINK = $(SERVER_LIB_OBJ) $(INV_LIB_OBJ) $(LIB_OBJ) $(BUILD)/obj/initramfs/agent/debian_index.o
@@ -175,6 +177,8 @@ fuzz: fuzz-build
 			grep -E 'stat::number_of_executed_units' build/fuzz/$$n.log; \
 		else tail -n 30 build/fuzz/$$n.log; exit 1; fi; \
 	done
+fuzz-smoke:
+	@FUZZ_SMOKE_SECONDS=$(FUZZ_SMOKE_SECONDS) bash tests/fuzz/smoke.test.sh
 
 # The slow suites: the debian image (debootstrap, a few minutes) installed and booted in QEMU,
 # and the debian recipe built on two targets through the package cache (about an hour).

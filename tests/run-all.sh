@@ -77,7 +77,7 @@ for build in build build/asan; do
 		[ -x "$t" ] || continue
 		add_suite "$build unit $(basename "$t")" "$build" unit "$t"
 	done
-	for t in tests/integration/*.test.sh tests/e2e/*.test.sh tests/web/*.test.sh tests/deploy/*.test.sh; do
+	for t in tests/integration/*.test.sh tests/e2e/*.test.sh tests/web/*.test.sh tests/deploy/*.test.sh tests/fuzz/*.test.sh; do
 		[ -e "$t" ] || continue
 		only=$(head -n 5 "$t" | sed -n 's/^# run-in: //p')
 		[ -z "$only" ] || [ "$only" = "$build" ] || continue
