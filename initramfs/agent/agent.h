@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -29,8 +30,10 @@ struct agent {
 	const char *root;    /* filesystem root inventory is read from, "/" */
 	const char *ssh_dir; /* where rescue writes authorized_keys, "/root/.ssh" */
 	const char *phone_home_dir; /* the phone-home an install copies, PHONE_HOME_DIR */
-	long poweroff_after; /* seconds discover waits for a plan before powering off, 1800 */
-	long retry_for;      /* seconds one request is retried on network errors, 600 */
+	long poweroff_after; /* seconds a discover or install boot waits for a plan, retries
+				included, before it powers off, 1800 */
+	long retry_for;      /* seconds any other request is retried on network errors and 5xx
+				answers, 600 */
 	CURL *curl;
 };
 
@@ -42,11 +45,16 @@ struct agent {
 /* client.c: requests to anemosd with the agent token. */
 int client_init(struct agent *a);
 void client_free(struct agent *a);
-/* Sends a request and retries network errors and 5xx answers with growing pauses for up to
- * a->retry_for seconds. Returns the HTTP status of the final answer (2xx or 4xx), with its
- * JSON body in *reply (caller frees; may be NULL), or a negative errno when anemosd could
- * not be reached in time. timeout is the seconds one attempt may take. Takes no ownership
+/* Sends a request and retries network errors and 5xx answers until give_up (a time()): after
+ * a 503 with Retry-After (anemosd is busy) as long as it says, at most 60 s, otherwise with
+ * pauses that grow from 1 s to 30 s; each pause with up to half as much again of random
+ * jitter, none past give_up. Returns the HTTP status of the final answer (2xx or 4xx), with
+ * its JSON body in *reply (caller frees; may be NULL), or a negative errno when anemosd gave
+ * none in time (-ETIMEDOUT). timeout is the seconds one attempt may take. Takes no ownership
  * of body. */
+int client_call_until(struct agent *a, const char *method, const char *path, json_t *body, long timeout,
+		      time_t give_up, json_t **reply);
+/* client_call_until, giving up a->retry_for seconds from now. */
 int client_call(struct agent *a, const char *method, const char *path, json_t *body, long timeout,
 		json_t **reply);
 /* Prints the message on the console and posts it as an event; best effort (retried for a

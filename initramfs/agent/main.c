@@ -1,7 +1,8 @@
 /*
  * anemos-agent: inventory, then the plan. The steps are a straight line; every request is
  * bounded (client_call retries for a->retry_for seconds at most) and so is the wait for a
- * plan (a->poweroff_after), so the agent never hangs forever.
+ * plan, a busy or unreachable anemosd included (a->poweroff_after), so the agent never
+ * hangs forever.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -165,7 +166,9 @@ static json_t *post_inventory(struct agent *a)
 }
 
 /* Asks for the plan until it says something other than "discover" (or, in rescue mode, at
- * once). Returns the plan, or NULL when the wait is over or anemosd cannot be reached. */
+ * once). Until the deadline, a busy or unreachable anemosd is asked again (a rescue boot
+ * gives up after a->retry_for). Returns the plan, or NULL when the wait is over or anemosd
+ * refused. */
 static json_t *await_plan(struct agent *a, time_t deadline)
 {
 	bool rescue = strcmp(a->mode, "rescue") == 0;
@@ -173,6 +176,7 @@ static json_t *await_plan(struct agent *a, time_t deadline)
 	for (;;) {
 		long left = (long)(deadline - time(NULL));
 		long wait = rescue ? 0 : left < PLAN_WAIT ? left : PLAN_WAIT;
+		time_t give_up = rescue ? time(NULL) + a->retry_for : deadline;
 		const char *action;
 		char path[64];
 		json_t *plan = NULL;
@@ -181,7 +185,7 @@ static json_t *await_plan(struct agent *a, time_t deadline)
 		if (wait < 0)
 			return NULL;
 		snprintf(path, sizeof(path), "/api/v1/agent/plan?wait=%ld", wait);
-		status = client_call(a, "GET", path, NULL, wait + 30, &plan);
+		status = client_call_until(a, "GET", path, NULL, wait + 30, give_up, &plan);
 		if (status != 200) {
 			fprintf(stderr, "anemos-agent: no plan from %s (%d): %s\n", a->url, status,
 				plan ? json_string_value(json_object_get(plan, "error")) : "unreachable");

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The real anemos-agent against the real anemosd, outside the initramfs: a kernel command
 # line from a file, this machine's own /sys and /proc as the inventory, and every way a
-# boot can end (assignment, rescue, nothing to do, anemosd unreachable, token refused).
+# boot can end (assignment, rescue, nothing to do, anemosd busy or unreachable, token
+# refused).
 source "$(dirname "$0")/lib.sh"
 AGENT=$BUILD/anemos-agent
 [ -x "$AGENT" ] || { fail "anemos-agent built" "$AGENT missing"; exit 1; }
@@ -136,6 +137,29 @@ fi
 expect_eq "phone-home: anemosd took the report" deployed "$(host_field 52:54:00:40:00:05 .status)"
 check "phone-home: later boots stay quiet" test -f "$WORK/installed/var/lib/anemos/phoned-home"
 
+# anemosd busy (every waiting place taken: 503 with Retry-After) while a machine discovers:
+# its agent waits as long as anemosd says (5 s, and some jitter) and asks again past
+# --retry-for, until it gets its plan (or reaches its power-off deadline).
+anemosd_stop
+anemosd_start --max-waiting 1 || exit 1
+TA=$(boot_token 52:54:00:40:00:08)
+agent GET "/api/v1/agent/plan?wait=60" "$TA" >"$WORK/blocker.out" & blocker=$!
+sleep 1   # the one waiting place is the blocker's
+T=$(boot_token 52:54:00:40:00:09)
+run_agent discover "$T" --retry-for 2 --poweroff-after 50 & pid=$!
+for _ in $(seq 1 100); do grep -q 'HTTP 503' "$WORK/agent.out" 2>/dev/null && break; sleep 0.1; done
+expect_match "busy: the agent's plan request is answered 503" 'plan\?wait=[0-9]+: HTTP 503' "$(cat "$WORK/agent.out")"
+expect_match "busy: it waits as long as Retry-After says, with jitter (5-7.5 s)" 'HTTP 503.*; retrying in [5-7]\.[0-9] s' \
+	"$(cat "$WORK/agent.out")"
+sleep 3
+check "busy: it is still asking past --retry-for" kill -0 $pid
+api PATCH /api/v1/hosts/52:54:00:40:00:08 '{"next_boot":"local"}' >/dev/null
+api PATCH /api/v1/hosts/52:54:00:40:00:09 '{"next_boot":"local"}' >/dev/null
+wait $blocker
+wait $pid; rc=$?
+expect_eq "busy: once anemosd has room, the agent gets its plan (local: exit 0)" 0 "$rc"
+expect_no_match "busy: it never gave up" 'giving up' "$(cat "$WORK/agent.out")"
+
 # A refused token: no retrying, a clear exit.
 run_agent discover anemos_agent_0000; rc=$?
 expect_eq "refused token: exit 1" 1 "$rc"
@@ -145,4 +169,5 @@ anemosd_stop
 # anemosd unreachable: bounded retries, then exit 1.
 run_agent discover "$T" --retry-for 3; rc=$?
 expect_eq "anemosd unreachable: exit 1" 1 "$rc"
-expect_match "anemosd unreachable: it retried, then gave up" 'retrying in 1 s.*|giving up after 3 s' "$(tr '\n' '|' <"$WORK/agent.out")"
+expect_match "anemosd unreachable: it retried, then gave up" 'retrying in 1\.[0-9] s.*giving up after [0-9]+ s' \
+	"$(tr '\n' '|' <"$WORK/agent.out")"
