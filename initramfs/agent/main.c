@@ -201,6 +201,12 @@ static json_t *await_plan(struct agent *a, time_t deadline)
 	}
 }
 
+/* An install plan whose secrets (root password hash, cloud-init user-data) anemosd gave an
+ * earlier plan of this boot has them null: the system it would install lacks them, so none
+ * is installed. The host fails with the reason; a fresh boot gets them again. */
+#define SECRETS_WITHHELD "the install's secrets went to an earlier plan of this boot; " \
+			 "reboot the machine for a fresh boot"
+
 static int run(struct agent *a)
 {
 	time_t deadline = time(NULL) + a->poweroff_after;
@@ -237,6 +243,9 @@ static int run(struct agent *a)
 				      json_array_size(json_object_get(plan, "ssh_authorized_keys")));
 			rc = EXIT_RESCUE;
 		}
+	} else if (strcmp(action, "install") == 0 && json_is_true(json_object_get(plan, "secrets_withheld"))) {
+		fprintf(stderr, "anemos-agent: install refused, no disk touched: %s\n", SECRETS_WITHHELD);
+		finish(a, false, SECRETS_WITHHELD);
 	} else if (strcmp(action, "install") == 0) {
 		rc = install_run(a, plan, inventory);
 	} else {

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The real anemos-agent against the real anemosd, outside the initramfs: a kernel command
 # line from a file, this machine's own /sys and /proc as the inventory, and every way a
-# boot can end (assignment, rescue, nothing to do, anemosd busy or unreachable, token
-# refused).
+# boot can end (assignment, rescue, nothing to do, an install plan without its secrets,
+# anemosd busy or unreachable, token refused).
 source "$(dirname "$0")/lib.sh"
 AGENT=$BUILD/anemos-agent
 [ -x "$AGENT" ] || { fail "anemos-agent built" "$AGENT missing"; exit 1; }
@@ -58,6 +58,26 @@ expect_eq "install plan outside the initramfs: exit 1" 1 "$rc"
 expect_match "install plan outside the initramfs: refused, and why" 'install failed: refusing to install: not running in the Anemos initramfs' "$(events 52:54:00:40:00:04)"
 expect_no_match "no disk was partitioned" 'sfdisk|mkfs|wiped' "$(cat "$WORK/agent.out")"
 expect_eq "the host is failed, not left installing" failed "$(host_field 52:54:00:40:00:04 .status)"
+
+# An install plan whose secrets went to an earlier plan of the same boot (fetched here with
+# the boot's token before the agent runs): the agent installs nothing without them, and says
+# so to anemosd, which fails the host with the reason.
+api POST /api/v1/hosts '{"mac":"52:54:00:40:00:06","next_boot":"install","image":"tiny",
+ "install":{"root_password_hash":"$6$salt$secrethash","cloud_init_user_data":"#cloud-config\n"}}' >/dev/null
+T=$(boot_token 52:54:00:40:00:06)
+p=$(body_of "$(agent GET /api/v1/agent/plan "$T")")
+expect_eq "secrets: the first install plan of the boot has them" '$6$salt$secrethash false' \
+	"$(jq -r '"\(.install.root_password_hash) \(.secrets_withheld)"' <<<"$p")"
+run_agent install "$T"; rc=$?
+expect_eq "secrets withheld: exit 1" 1 "$rc"
+expect_match "secrets withheld: refused, and why" \
+	"install failed: the install's secrets went to an earlier plan of this boot; reboot the machine for a fresh boot" \
+	"$(events 52:54:00:40:00:06)"
+expect_no_match "secrets withheld: nothing installed (no disk, no image, no configuration)" \
+	'sfdisk|mkfs|wiped|installing image|partition:|configure:|refusing to install' "$(cat "$WORK/agent.out")$(events 52:54:00:40:00:06)"
+expect_eq "secrets withheld: the host is failed, not left installing" failed "$(host_field 52:54:00:40:00:06 .status)"
+expect_eq "secrets withheld: the boot is over (its token revoked)" 401 \
+	"$(status_of "$(agent POST /api/v1/agent/phone-home-token "$T")")"
 
 # A hostile image, registered with its correct hash: symlinks to a folder outside the target
 # (absolute, and by '..'), members written through them, hard links out. Extraction never
