@@ -155,7 +155,7 @@ cp "$PKGROOT/usr/lib/systemd/boot/efi/systemd-bootx64.efi" lib/systemd/boot/efi/
 mkdir -p usr/share/keyrings usr/share/anemos/base
 cp "$PKGROOT/usr/share/keyrings/debian-archive-keyring.gpg" usr/share/keyrings/ ||
 	die "debian-archive-keyring's keyring missing"
-for f in busybox.sh debootstrap.sh debian-packages.sh files.sh busybox-initrd.init; do
+for f in busybox.sh busybox-phone-home debootstrap.sh debian-packages.sh files.sh busybox-initrd.init; do
 	cp "$SRC/../images/base/$f" usr/share/anemos/base/ || die "images/base/$f missing"
 done
 # The installed system's phone-home, the debian recipe's own, which the agent copies onto a

@@ -3,8 +3,10 @@
 # (dpkg-deb -x), never installed: the generic Debian
 # kernel with only the modules the recipe names (and what those need), busybox-static as the
 # whole userland, the recipe's extra `packages` unpacked as they are (no dependencies, no
-# maintainer scripts), and /boot/initrd.img: a small busybox initramfs that loads the image's
-# modules by modalias, finds root=UUID=... and switch_roots to /sbin/init.
+# maintainer scripts), /usr/lib/anemos/phone-home (base/busybox-phone-home, which a recipe's
+# /sbin/init runs to report in to anemosd, the token on no command line), and /boot/initrd.img:
+# a small busybox initramfs that loads the image's modules by modalias, finds root=UUID=...
+# and switch_roots to /sbin/init.
 #
 # Sourced by anemos-mkimg's steps (sh -c '. base/busybox.sh; base_STEP') with ROOT, CACHE,
 # RECIPE, RECIPE_DIR, MKIMG_WORK and the recipe's variables (name, packages, modules) in the
@@ -72,6 +74,9 @@ base_build() {
 	for p in $("$PKGROOT/bin/busybox" --list); do
 		[ "$p" = busybox ] || ln -sf busybox "bin/$p"
 	done
+	mkdir -p usr/lib/anemos
+	cp "$BASE_DIR/busybox-phone-home" usr/lib/anemos/phone-home
+	chmod 755 usr/lib/anemos/phone-home
 	cp "$PKGROOT/boot/vmlinuz-$kver" boot/vmlinuz
 	cp "$PKGROOT/boot/config-$kver" "boot/config-$kver" 2>/dev/null || true
 	printf 'root:*:0:0:root:/root:/bin/sh\n' >etc/passwd

@@ -2,7 +2,7 @@
 # The real anemos-agent against the real anemosd, outside the initramfs: a kernel command
 # line from a file, this machine's own /sys and /proc as the inventory, and every way a
 # boot can end (assignment, rescue, nothing to do, an install plan without its secrets,
-# anemosd busy or unreachable, token refused).
+# anemosd busy or unreachable, token refused); and the installed systems' phone-homes.
 source "$(dirname "$0")/lib.sh"
 AGENT=$BUILD/anemos-agent
 [ -x "$AGENT" ] || { fail "anemos-agent built" "$AGENT missing"; exit 1; }
@@ -156,6 +156,96 @@ else
 fi
 expect_eq "phone-home: anemosd took the report" deployed "$(host_field 52:54:00:40:00:05 .status)"
 check "phone-home: later boots stay quiet" test -f "$WORK/installed/var/lib/anemos/phoned-home"
+
+# The tiny and cloud images' phone-home (base=busybox's /usr/lib/anemos/phone-home), under
+# Debian's busybox-static as on those systems: the token goes from the file into the shell's
+# builtin printf and down a pipe to busybox nc, so no program it runs has it in its
+# arguments or its environment (strace -v: both of every exec).
+BB_PHONE_HOME=$ROOT/images/base/busybox-phone-home
+BUSYBOX=$(command -v busybox 2>/dev/null)
+[ -n "$BUSYBOX" ] || [ ! -x "$ROOT/build/images-cache/busybox-root/bin/busybox" ] ||
+	BUSYBOX=$ROOT/build/images-cache/busybox-root/bin/busybox
+if [ -z "$BUSYBOX" ]; then
+	skip "busybox phone-home" "no busybox (apt-get install busybox-static)"
+else
+	api POST /api/v1/hosts '{"mac":"52:54:00:40:00:07","next_boot":"install","image":"tiny"}' >/dev/null
+	T=$(boot_token 52:54:00:40:00:07)
+	r=$(agent POST /api/v1/agent/phone-home-token "$T")
+	P=$(body_of "$r" | jq -r .token)
+	BBROOT=$WORK/installed-busybox
+	mkdir -p "$BBROOT/etc/anemos" "$BBROOT/root/.ssh"
+	(umask 077 && printf 'url=%s\ntoken=%s\n' "$(body_of "$r" | jq -r .url)" "$P" >"$BBROOT/etc/anemos/phone-home")
+	printf '# the operator\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAItest op@site\n' >"$BBROOT/root/.ssh/authorized_keys"
+	if command -v strace >/dev/null 2>&1; then
+		timeout 60 strace -f -qq -v -e trace=execve -e signal=none -s 4096 -o "$WORK/bb-execs" \
+			"$BUSYBOX" sh "$BB_PHONE_HOME" -i tiny "$BBROOT" >"$WORK/bb-phone.out" 2>&1; rc=$?
+		expect_match "busybox phone-home: it ran busybox nc (traced)" 'execve\([^)]*\["nc", "127\.0\.0\.1", "'"$PORT"'"\]' \
+			"$(cat "$WORK/bb-execs")"
+		expect_no_match "busybox phone-home: the token is in no exec's arguments or environment" "$P" "$(cat "$WORK/bb-execs")"
+	else
+		timeout 60 "$BUSYBOX" sh "$BB_PHONE_HOME" -i tiny "$BBROOT" >"$WORK/bb-phone.out" 2>&1; rc=$?
+		skip "busybox phone-home: the token is on no command line" "strace is not installed (deploy/install-deps.sh test)"
+	fi
+	expect_eq "busybox phone-home: reported in" 0 "$rc"
+	expect_match "busybox phone-home: says so" "phone-home: told $ANEMOS_URL/api/v1/phone-home" "$(cat "$WORK/bb-phone.out")"
+	expect_eq "busybox phone-home: anemosd took the report" deployed "$(host_field 52:54:00:40:00:07 .status)"
+	expect_match "busybox phone-home: the report (keys counted, the image named)" \
+		'installed system reported in: .*"image":"tiny".*"ssh_authorized_keys":1' "$(events 52:54:00:40:00:07)"
+	# A token anemosd does not know: refused at once, not asked again ten times.
+	printf 'url=%s/api/v1/phone-home\ntoken=anemos_phone_0000\n' "$ANEMOS_URL" >"$BBROOT/etc/anemos/phone-home"
+	t0=$(date +%s)
+	timeout 60 "$BUSYBOX" sh "$BB_PHONE_HOME" "$BBROOT" >"$WORK/bb-phone.out" 2>&1; rc=$?
+	expect_eq "busybox phone-home with an unknown token: exit 1" 1 "$rc"
+	expect_match "busybox phone-home with an unknown token: the server's reason, no retries" \
+		'refused the report: HTTP 401 .*unknown' "$(cat "$WORK/bb-phone.out")"
+	check "busybox phone-home with an unknown token: at once ($(( $(date +%s) - t0 )) s)" test $(( $(date +%s) - t0 )) -lt 5
+	printf 'url=https://192.0.2.1/api/v1/phone-home\ntoken=x\n' >"$BBROOT/etc/anemos/phone-home"
+	timeout 60 "$BUSYBOX" sh "$BB_PHONE_HOME" "$BBROOT" >"$WORK/bb-phone.out" 2>&1; rc=$?
+	expect_eq "busybox phone-home: an https:// URL is refused (busybox nc has no TLS)" "1 only http:// URLs" \
+		"$rc $(grep -o 'only http:// URLs' "$WORK/bb-phone.out")"
+	# An IPv6 URL (http://[::1]:PORT/PATH), against a one-request listener that keeps what
+	# came and answers 204.
+	V6_PORT=$(free_port)
+	python3 - "$V6_PORT" "$WORK/v6-request" >"$WORK/v6.log" 2>&1 <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_INET6)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("::1", int(sys.argv[1])))
+s.listen(1)
+print("ready", flush=True)
+s.settimeout(30)
+c, _ = s.accept()
+c.settimeout(10)
+data = b""
+while b"\r\n\r\n" not in data:
+    data += c.recv(4096)
+head, _, body = data.partition(b"\r\n\r\n")
+length = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0])
+while len(body) < length:
+    body += c.recv(4096)
+open(sys.argv[2], "wb").write(head + b"\n\n" + body)
+c.sendall(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+c.close()
+PY
+	V6_PID=$!
+	for _ in $(seq 1 50); do
+		grep -q ready "$WORK/v6.log" && break
+		kill -0 "$V6_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if grep -q ready "$WORK/v6.log"; then
+		printf 'url=http://[::1]:%s/api/v1/phone-home\ntoken=%s\n' "$V6_PORT" "$P" >"$BBROOT/etc/anemos/phone-home"
+		timeout 60 "$BUSYBOX" sh "$BB_PHONE_HOME" "$BBROOT" >"$WORK/bb-phone.out" 2>&1; rc=$?
+		expect_eq "busybox phone-home over IPv6: a 2xx answer is success" 0 "$rc"
+		expect_match "busybox phone-home over IPv6: the request, its Host and its token" \
+			"^POST /api/v1/phone-home HTTP/1.1 .*Host: \\[::1\\]:$V6_PORT .*Authorization: Bearer $P .*\"ssh_authorized_keys\":1" \
+			"$(tr -d '\r' <"$WORK/v6-request" 2>/dev/null | tr '\n' ' ')"
+	else
+		skip "busybox phone-home over IPv6" "cannot listen on [::1]: $(tail -n 1 "$WORK/v6.log")"
+	fi
+	kill "$V6_PID" 2>/dev/null
+	wait "$V6_PID" 2>/dev/null
+fi
 
 # anemosd busy (every waiting place taken: 503 with Retry-After) while a machine discovers:
 # its agent waits as long as anemosd says (5 s, and some jitter) and asks again past
