@@ -58,6 +58,17 @@ struct config {
 				      * script and create nothing; default false (discover) */
 	bool agent_any_address;      /* agent tokens work from any address (NAT between racks and
 				      * anemosd); default false */
+	const char *listen_tls;      /* ADDR:PORT of the HTTPS listener, or NULL for none; with it
+				      * the plain listener serves the boot path only */
+	const char *tls_cert_file;   /* PEM certificate (chain) of the HTTPS listener */
+	const char *tls_key_file;    /* its PEM private key: mode 0600 or stricter */
+	unsigned tls_threads;        /* worker threads of the HTTPS listener, half of threads
+				      * (at least 2); 0 without one */
+	const char *operator_url;    /* the URL browsers and anemosctl reach anemosd by, no
+				      * trailing '/'; default https:// + listen_tls with TLS, else
+				      * NULL (public_url serves) */
+	const char *metrics_token_file; /* GET /metrics wants the token in this file (mode 0600
+					 * or stricter); NULL: /metrics is open */
 };
 extern struct config cfg;
 

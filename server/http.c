@@ -7,9 +7,20 @@
  * once (in all, and from one address), the time to send headers (http_conn.c), requests
  * that wait (http_wait.c), body sizes, JSON depth and size, and paths and query values
  * that are not UTF-8. Running out of descriptors or memory is a 503 with Retry-After.
+ *
+ * Two listeners share the routes: the plain one (--listen) and, with --listen-tls, an
+ * HTTPS one. With both, the plain one serves the boot path only (iPXE, boot and image
+ * files, the agent, phone-home, /healthz, /metrics): the dashboard, the operator API and
+ * /kexec.sh answer 403 there, naming the HTTPS URL, so an admin token or the script a cloud
+ * host runs as root never works over plain HTTP. When the dashboard is served, every
+ * request must name this anemosd in its Host header (--public-url, --operator-url or a
+ * listen address): a page elsewhere that makes a browser resolve its own name to anemosd
+ * (DNS rebinding) gets 421 instead of answers.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <stdarg.h>
@@ -17,8 +28,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
+#include "crypto.h"
 #include "http.h"
 #include "log.h"
 
@@ -27,12 +42,28 @@
 				  * of memory per byte of "[0,0,...]", so the count, not the
 				  * body's size, bounds what parsing one may cost */
 #define RETRY_AFTER "5"          /* seconds, with every 503 */
+/* TLS 1.2 and 1.3 only, GnuTLS's NORMAL ciphers otherwise. */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+#define PEM_MAX (1u << 20)       /* bytes of a certificate chain or key file */
+#define METRICS_TOKEN_MAX 256    /* bytes of the metrics token */
+#define MAX_HOST_NAMES 8         /* names a Host header may give (see host_names_init) */
 
-static struct MHD_Daemon *daemon_handle;
+/* A listening daemon; its address is the access handler's closure. */
+struct listener {
+	struct MHD_Daemon *daemon;
+	bool tls;
+};
+static struct listener plain = { .tls = false }, secure = { .tls = true };
+static char *tls_cert, *tls_key;          /* PEM text of the HTTPS listener, until http_stop */
+static size_t tls_key_len;
+static char metrics_token_hash[SHA256_HEX_LEN + 1]; /* of --metrics-token-file; "" for none */
+static char host_names[MAX_HOST_NAMES][256];        /* lower-case, no port */
+static size_t nhost_names;
+static char host_names_text[600];                   /* "a, b, c", for the 421 message */
 
 static const struct route routes[] = {
 	{ "GET", "/healthz", "/healthz", AUTH_NONE, BODY_NONE, handle_healthz, WAIT_NEVER },
-	{ "GET", "/metrics", "/metrics", AUTH_NONE, BODY_NONE, handle_metrics, WAIT_NEVER },
+	{ "GET", "/metrics", "/metrics", AUTH_METRICS, BODY_NONE, handle_metrics, WAIT_NEVER },
 	{ "GET", "/boot.ipxe", "/boot.ipxe", AUTH_NONE, BODY_NONE, handle_boot_entry, WAIT_NEVER },
 	{ "GET", "/ipxe", "/ipxe", AUTH_NONE, BODY_NONE, handle_ipxe, WAIT_NEVER },
 	{ "GET", "/boot/*", "/boot/*", AUTH_NONE, BODY_NONE, handle_boot_file, WAIT_NEVER },
@@ -315,6 +346,18 @@ const char *request_peer(struct request *req)
 	return req->peer;
 }
 
+/* 0 when token is the metrics token, else -EPERM. The digests are compared, in constant
+ * time, so neither the time nor the length of the given token tells anything. */
+static int metrics_token_check(const char *token)
+{
+	char hash[SHA256_HEX_LEN + 1];
+
+	sha256_hex(token, strlen(token), hash);
+	if (CRYPTO_memcmp(hash, metrics_token_hash, SHA256_HEX_LEN) != 0)
+		return err_set(-EPERM, "wrong metrics token (the one in anemosd's --metrics-token-file)");
+	return 0;
+}
+
 /* Checks the bearer token the route needs; answers 401/403 itself when it is wrong. */
 static int authenticate(struct request *req)
 {
@@ -322,7 +365,7 @@ static int authenticate(struct request *req)
 	const char *token;
 	int rc;
 
-	if (req->route->auth == AUTH_NONE)
+	if (req->route->auth == AUTH_NONE || (req->route->auth == AUTH_METRICS && !metrics_token_hash[0]))
 		return 0;
 	if (!h || strncasecmp(h, "Bearer ", 7) != 0 || !*(token = h + 7 + strspn(h + 7, " "))) {
 		respond_errorf(req, 401, "%s", req->route->auth == AUTH_ADMIN
@@ -341,6 +384,7 @@ static int authenticate(struct request *req)
 		req->agent_host = req->agent.host_id;
 		snprintf(req->agent_mode, sizeof(req->agent_mode), "%s", req->agent.mode);
 		break;
+	case AUTH_METRICS: rc = metrics_token_check(token); break;
 	default: rc = token_authenticate_phone_home(token, &req->agent_host); break;
 	}
 	if (rc < 0) {
@@ -466,9 +510,107 @@ static bool request_may_wait(struct request *req)
 	}
 }
 
+/* The host of an authority ("name:port", "[v6]:port", "name") into out, lower-cased and
+ * without a final dot; false when it names none. */
+static bool authority_host(const char *s, size_t len, char out[256])
+{
+	const char *colon, *bracket;
+	size_t n;
+
+	if (len && *s == '[') {
+		if (!(bracket = memchr(s, ']', len)))
+			return false;
+		n = (size_t)(bracket - ++s);
+	} else {
+		n = (colon = memchr(s, ':', len)) ? (size_t)(colon - s) : len;
+	}
+	if (n && s[n - 1] == '.')
+		n--;
+	if (!n || n >= 256)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		out[i] = (char)tolower((unsigned char)s[i]);
+	out[n] = '\0';
+	return true;
+}
+
+static void host_name_add(const char *authority, size_t len)
+{
+	char name[256];
+
+	if (nhost_names == MAX_HOST_NAMES || !authority_host(authority, len, name) ||
+	    !strcmp(name, "0.0.0.0") || !strcmp(name, "::"))
+		return;
+	for (size_t i = 0; i < nhost_names; i++)
+		if (!strcmp(host_names[i], name))
+			return;
+	memcpy(host_names[nhost_names++], name, strlen(name) + 1);
+}
+
+/* Adds the host of url (scheme://[user@]authority[/...]). */
+static void host_name_add_url(const char *url)
+{
+	const char *a = url ? strstr(url, "://") : NULL, *at;
+	size_t len;
+
+	if (!a)
+		return;
+	a += 3;
+	len = strcspn(a, "/?#");
+	if ((at = memrchr(a, '@', len))) {
+		len -= (size_t)(at + 1 - a);
+		a = at + 1;
+	}
+	host_name_add(a, len);
+}
+
+/* The names a request may give in Host when the dashboard is served: the hosts of
+ * --public-url, --operator-url and the listen addresses (wildcards name nothing), and
+ * localhost beside a loopback address (no page elsewhere can make a browser send that). */
+static void host_names_init(void)
+{
+	const char *listens[] = { cfg.listen, cfg.listen_tls };
+	size_t n, o = 0;
+
+	nhost_names = 0;
+	host_name_add_url(cfg.public_url);
+	host_name_add_url(cfg.operator_url);
+	for (size_t i = 0; i < 2; i++)
+		if (listens[i])
+			host_name_add(listens[i], strlen(listens[i]));
+	n = nhost_names;
+	for (size_t i = 0; i < n; i++)
+		if (!strncmp(host_names[i], "127.", 4) || !strcmp(host_names[i], "::1"))
+			host_name_add("localhost", 9);
+	host_names_text[0] = '\0';
+	for (size_t i = 0; i < nhost_names && o < sizeof(host_names_text); i++)
+		o += (size_t)snprintf(host_names_text + o, sizeof(host_names_text) - o, "%s%s", i ? ", " : "",
+				      host_names[i]);
+}
+
+static bool host_allowed(const char *header)
+{
+	char name[256];
+
+	if (!header || !authority_host(header, strlen(header), name))
+		return false;
+	for (size_t i = 0; i < nhost_names; i++)
+		if (!strcmp(name, host_names[i]))
+			return true;
+	return false;
+}
+
+/* The routes only operators use: with an HTTPS listener, they are served there only. The
+ * dashboard's files and the script anemosctl runs as root need no token, but belong here. */
+static bool route_for_operators(const struct route *route)
+{
+	return route->auth == AUTH_ADMIN || route->handler == handle_web_index ||
+	       route->handler == handle_web_file || route->handler == handle_kexec_script;
+}
+
 static enum MHD_Result request_begin(struct request *req)
 {
-	const char *cl, *bad = NULL;
+	const char *cl, *host, *bad = NULL;
 	bool path_matched;
 
 	/* Everything a client names ends up in JSON (answers, events, the store), which is UTF-8. */
@@ -482,6 +624,12 @@ static enum MHD_Result request_begin(struct request *req)
 		return respond_errorf(req, 404, "no such path: %s", req->path);
 	if (!req->route)
 		return respond_not_allowed(req);
+	if (cfg.web_dir && !host_allowed(host = request_header(req, MHD_HTTP_HEADER_HOST)))
+		return respond_errorf(req, 421, "Host '%s' is not a name of this anemosd (%s): use one of those, "
+				      "or give yours with anemosd --operator-url", host ? host : "", host_names_text);
+	if (secure.daemon && !req->tls && route_for_operators(req->route))
+		return respond_errorf(req, 403, "the dashboard, the operator API and /kexec.sh are served over "
+				      "HTTPS only, at %s", cfg.operator_url);
 	if (authenticate(req) < 0)
 		return req->status ? MHD_YES : MHD_NO;
 	switch (req->route->body) {
@@ -544,7 +692,6 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 {
 	struct request *req = *req_cls;
 
-	(void)cls;
 	(void)version;
 	if (!req) {
 		req = calloc(1, sizeof(*req));
@@ -552,6 +699,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 			return MHD_NO;
 		clock_gettime(CLOCK_MONOTONIC, &req->start);
 		req->conn = conn;
+		req->tls = ((const struct listener *)cls)->tls;
 		req->method = method;
 		req->path = strdup(url);
 		*req_cls = req;
@@ -659,47 +807,159 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	log_warn("http: %s", msg);
 }
 
-int http_start(void)
+/* Reads the file at path (option names it in messages) into a new NUL-terminated buffer
+ * *out of *len bytes, which the caller frees (wiped first when secret): a regular file of at
+ * most max bytes, which, when secret, neither its group nor others may open. 0, or a
+ * negative errno with err_set. */
+static int file_read(const char *option, const char *path, size_t max, bool secret, char **out, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY), err;
+	struct stat st;
+	size_t have = 0;
+	char *buf;
+	ssize_t n;
+
+	if (fd < 0) {
+		err = errno;
+		return err_set(-err, "%s %s: %s", option, path, strerror(err));
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
+		close(fd);
+		return err_set(-EINVAL, "%s %s is not a regular file of at most %zu bytes", option, path, max);
+	}
+	if (secret && (st.st_mode & 077)) {
+		close(fd);
+		return err_set(-EACCES, "%s %s may be read by its group or others (mode %04o): make it mode "
+			       "0600, owned by the user anemosd runs as (chmod 600 %s)", option, path,
+			       (unsigned)(st.st_mode & 07777), path);
+	}
+	if (!(buf = malloc((size_t)st.st_size + 1))) {
+		close(fd);
+		return err_set(-ENOMEM, "out of memory");
+	}
+	while (have < (size_t)st.st_size && (n = read(fd, buf + have, (size_t)st.st_size - have)) > 0)
+		have += (size_t)n;
+	close(fd);
+	buf[have] = '\0';
+	*out = buf;
+	*len = have;
+	return 0;
+}
+
+/* Reads --metrics-token-file and keeps only the token's digest. */
+static int metrics_token_load(void)
+{
+	char *token;
+	size_t len;
+	int rc;
+
+	metrics_token_hash[0] = '\0';
+	if (!cfg.metrics_token_file)
+		return 0;
+	if ((rc = file_read("--metrics-token-file", cfg.metrics_token_file, 4096, true, &token, &len)) < 0)
+		return rc;
+	while (len && isspace((unsigned char)token[len - 1]))
+		token[--len] = '\0';
+	if (!len || len > METRICS_TOKEN_MAX || strlen(token) != len || strpbrk(token, " \t\r\n")) {
+		rc = err_set(-EINVAL, "--metrics-token-file %s: the token must be one word of 1 to %d visible "
+			     "characters (e.g. openssl rand -hex 32)", cfg.metrics_token_file, METRICS_TOKEN_MAX);
+	} else {
+		sha256_hex(token, len, metrics_token_hash);
+	}
+	OPENSSL_cleanse(token, len);
+	free(token);
+	return rc;
+}
+
+/* Reads the HTTPS listener's certificate and key (kept until http_stop). */
+static int tls_files_load(void)
+{
+	size_t len;
+	int rc;
+
+	if (!MHD_is_feature_supported(MHD_FEATURE_TLS))
+		return err_set(-ENOTSUP, "this libmicrohttpd is built without HTTPS (GnuTLS): --listen-tls cannot work");
+	if ((rc = file_read("--tls-cert", cfg.tls_cert_file, PEM_MAX, false, &tls_cert, &len)) < 0 ||
+	    (rc = file_read("--tls-key", cfg.tls_key_file, PEM_MAX, true, &tls_key, &tls_key_len)) < 0)
+		return rc;
+	if (!strstr(tls_cert, "-----BEGIN CERTIFICATE-----"))
+		return err_set(-EINVAL, "--tls-cert %s holds no PEM certificate", cfg.tls_cert_file);
+	if (!strstr(tls_key, "-----BEGIN ") || !strstr(tls_key, "PRIVATE KEY-----"))
+		return err_set(-EINVAL, "--tls-key %s holds no PEM private key", cfg.tls_key_file);
+	return 0;
+}
+
+/* Starts l's daemon on listen (option names it in messages) with threads workers and at
+ * most connections connections; HTTPS with the certificate and key loaded when l->tls. */
+static int listener_start(struct listener *l, const char *option, const char *listen, unsigned threads,
+			  unsigned connections)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE };
+	struct MHD_OptionItem tls_options[] = {
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, tls_key },
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, tls_cert },
+		{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES },
+		{ MHD_OPTION_END, 0, NULL },
+	};
 	struct addrinfo *ai = NULL;
 	char host[256];
-	const char *port, *colon = strrchr(cfg.listen, ':');
+	const char *port, *colon = strrchr(listen, ':');
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-			 MHD_ALLOW_SUSPEND_RESUME;
+			 MHD_ALLOW_SUSPEND_RESUME | (l->tls ? MHD_USE_TLS : 0);
 	size_t hlen;
 	int rc;
 
-	if (!colon || colon == cfg.listen || !colon[1])
-		return err_set(-EINVAL, "--listen wants ADDR:PORT, e.g. 127.0.0.1:8080 or [::1]:8080");
-	hlen = (size_t)(colon - cfg.listen);
-	if (cfg.listen[0] == '[' && hlen >= 2 && cfg.listen[hlen - 1] == ']')
-		snprintf(host, sizeof(host), "%.*s", (int)hlen - 2, cfg.listen + 1);
+	if (!colon || colon == listen || !colon[1])
+		return err_set(-EINVAL, "%s wants ADDR:PORT, e.g. 127.0.0.1:8080 or [::1]:8080", option);
+	hlen = (size_t)(colon - listen);
+	if (listen[0] == '[' && hlen >= 2 && listen[hlen - 1] == ']')
+		snprintf(host, sizeof(host), "%.*s", (int)hlen - 2, listen + 1);
 	else
-		snprintf(host, sizeof(host), "%.*s", (int)hlen, cfg.listen);
+		snprintf(host, sizeof(host), "%.*s", (int)hlen, listen);
 	port = colon + 1;
 	rc = getaddrinfo(host, port, &hints, &ai);
 	if (rc != 0)
-		return err_set(-EINVAL, "--listen %s: %s", cfg.listen, gai_strerror(rc));
+		return err_set(-EINVAL, "%s %s: %s", option, listen, gai_strerror(rc));
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	daemon_handle = MHD_start_daemon(
-		flags, 0, NULL, NULL, access_handler, NULL,
+	l->daemon = MHD_start_daemon(
+		flags, 0, NULL, NULL, access_handler, l,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-		MHD_OPTION_THREAD_POOL_SIZE, cfg.threads,
+		MHD_OPTION_THREAD_POOL_SIZE, threads,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-		MHD_OPTION_CONNECTION_LIMIT, cfg.max_connections,
+		MHD_OPTION_CONNECTION_LIMIT, connections,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg.max_per_address,
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
 		MHD_OPTION_NOTIFY_CONNECTION, conn_notify, NULL,
 		MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
 		MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+		MHD_OPTION_ARRAY, l->tls ? tls_options : &tls_options[3],
 		MHD_OPTION_END);
 	freeaddrinfo(ai);
-	if (!daemon_handle)
-		return err_set(-EADDRINUSE, "cannot listen on %s (in use, or not an address of this host)", cfg.listen);
-	if ((rc = conn_guard_start()) < 0)
+	if (!l->daemon && l->tls)
+		return err_set(-EADDRINUSE, "cannot serve HTTPS on %s: in use, not an address of this host, or "
+			       "the certificate and key were refused (see above)", listen);
+	if (!l->daemon)
+		return err_set(-EADDRINUSE, "cannot listen on %s (in use, or not an address of this host)", listen);
+	return 0;
+}
+
+int http_start(void)
+{
+	/* With HTTPS, it takes a quarter of the connections: operators need few. */
+	unsigned tls_connections = !cfg.listen_tls ? 0 : cfg.max_connections / 4 > 8 ? cfg.max_connections / 4 : 8;
+	int rc;
+
+	host_names_init();
+	if ((rc = metrics_token_load()) < 0)
+		return rc;
+	if (cfg.listen_tls && ((rc = tls_files_load()) < 0 ||
+			       (rc = listener_start(&secure, "--listen-tls", cfg.listen_tls, cfg.tls_threads,
+						    tls_connections)) < 0))
+		return rc;
+	if ((rc = listener_start(&plain, "--listen", cfg.listen, cfg.threads, cfg.max_connections - tls_connections)) < 0 ||
+	    (rc = conn_guard_start()) < 0)
 		return rc;
 	return waiters_start();
 }
@@ -708,7 +968,14 @@ void http_stop(void)
 {
 	conn_guard_stop();
 	waiters_stop();
-	if (daemon_handle)
-		MHD_stop_daemon(daemon_handle);
-	daemon_handle = NULL;
+	if (plain.daemon)
+		MHD_stop_daemon(plain.daemon);
+	if (secure.daemon)
+		MHD_stop_daemon(secure.daemon);
+	plain.daemon = secure.daemon = NULL;
+	if (tls_key)
+		OPENSSL_cleanse(tls_key, tls_key_len);
+	free(tls_key);
+	free(tls_cert);
+	tls_key = tls_cert = NULL;
 }

@@ -13,7 +13,8 @@
 
 #include "anemosd.h"
 
-enum route_auth { AUTH_NONE, AUTH_ADMIN, AUTH_AGENT, AUTH_PHONE_HOME };
+/* AUTH_METRICS: the --metrics-token-file token when there is one, else none. */
+enum route_auth { AUTH_NONE, AUTH_ADMIN, AUTH_AGENT, AUTH_PHONE_HOME, AUTH_METRICS };
 enum route_body { BODY_NONE, BODY_JSON, BODY_INVENTORY, BODY_STREAM };
 /* Whether a request of the route may wait for a change, and so takes a place in the waiting
  * budget (http_wait.c): never, always (an event stream), or when its ?wait= is above 0. */
@@ -44,6 +45,7 @@ struct json_scan {
 
 struct request {
 	struct MHD_Connection *conn;
+	bool tls;                    /* it came to the HTTPS listener */
 	const struct route *route;
 	const char *method;
 	char *path;                  /* copy of the decoded path; captures point into it */

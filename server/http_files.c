@@ -6,6 +6,8 @@
  * sendfile (libmicrohttpd does so for fd responses), with HEAD, a single Range, ETag and
  * Last-Modified. A file that cannot be opened for want of descriptors or memory is a 503
  * (busy, ask again), never a 404: a booting machine must not conclude it is missing.
+ * The dashboard's files carry a Content-Security-Policy: its pages run only their own
+ * scripts and styles, talk only to anemosd, and are never framed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +19,17 @@
 #include <unistd.h>
 
 #include "http.h"
+
+/* style.css draws an icon from a data: URL; the event stream is a fetch() (connect-src). */
+#define DASHBOARD_CSP "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " \
+	"connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+static void dashboard_headers(struct MHD_Response *r)
+{
+	MHD_add_response_header(r, "Content-Security-Policy", DASHBOARD_CSP);
+	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+}
 
 static void http_date(time_t t, char out[40])
 {
@@ -61,9 +74,10 @@ static enum MHD_Result open_failed(struct request *req, const char *name, int er
 	return not_found(req, name);
 }
 
-/* Serves `name` from the folder open at dirfd (which this function closes). */
+/* Serves `name` from the folder open at dirfd (which this function closes); a file of the
+ * dashboard with its headers. */
 static enum MHD_Result serve_file(struct request *req, int dirfd, const char *name,
-				  const char *content_type)
+				  const char *content_type, bool dashboard)
 {
 	char etag[80], modified[40], crange[96];
 	const char *range, *if_range;
@@ -104,6 +118,8 @@ static enum MHD_Result serve_file(struct request *req, int dirfd, const char *na
 			return MHD_NO;
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
 		MHD_add_response_header(r, MHD_HTTP_HEADER_LAST_MODIFIED, modified);
+		if (dashboard)
+			dashboard_headers(r);
 		return respond_response(req, 304, r, 0);
 	}
 	range = request_header(req, MHD_HTTP_HEADER_RANGE);
@@ -139,6 +155,8 @@ static enum MHD_Result serve_file(struct request *req, int dirfd, const char *na
 	MHD_add_response_header(r, MHD_HTTP_HEADER_LAST_MODIFIED, modified);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	if (dashboard)
+		dashboard_headers(r);
 	if (status == 206)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, crange);
 	return respond_response(req, status, r, len);
@@ -155,7 +173,7 @@ enum MHD_Result handle_boot_file(struct request *req)
 
 	if (dirfd < 0)
 		return open_failed(req, req->cap[0], errno);
-	return serve_file(req, dirfd, req->cap[0], "application/octet-stream");
+	return serve_file(req, dirfd, req->cap[0], "application/octet-stream", false);
 }
 
 /* The script anemosctl runs on a host over SSH to kexec into the Anemos environment. */
@@ -165,7 +183,7 @@ enum MHD_Result handle_kexec_script(struct request *req)
 
 	if (dirfd < 0)
 		return open_failed(req, "kexec.sh", errno);
-	return serve_file(req, dirfd, "kexec.sh", "text/x-shellscript; charset=utf-8");
+	return serve_file(req, dirfd, "kexec.sh", "text/x-shellscript; charset=utf-8", false);
 }
 
 enum MHD_Result handle_image_file(struct request *req)
@@ -184,7 +202,7 @@ enum MHD_Result handle_image_file(struct request *req)
 	close(images);
 	if (dirfd < 0)
 		return open_failed(req, req->cap[1], err);
-	return serve_file(req, dirfd, req->cap[1], "application/octet-stream");
+	return serve_file(req, dirfd, req->cap[1], "application/octet-stream", false);
 }
 
 static const char *web_content_type(const char *name)
@@ -220,7 +238,7 @@ enum MHD_Result handle_web_file(struct request *req)
 
 	if (dirfd < 0)
 		return req->status ? MHD_YES : MHD_NO;
-	return serve_file(req, dirfd, req->cap[0], web_content_type(req->cap[0]));
+	return serve_file(req, dirfd, req->cap[0], web_content_type(req->cap[0]), true);
 }
 
 enum MHD_Result handle_web_index(struct request *req)
@@ -229,5 +247,5 @@ enum MHD_Result handle_web_index(struct request *req)
 
 	if (dirfd < 0)
 		return req->status ? MHD_YES : MHD_NO;
-	return serve_file(req, dirfd, "index.html", "text/html; charset=utf-8");
+	return serve_file(req, dirfd, "index.html", "text/html; charset=utf-8", true);
 }

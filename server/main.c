@@ -51,6 +51,14 @@ static void usage(FILE *f)
 		"  --boot-dir DIR             vmlinuz and initramfs.img (default DATA/boot)\n"
 		"  --public-url URL           base URL machines use to reach anemosd\n"
 		"                             (default http://ADDR:PORT of --listen; required for 0.0.0.0)\n"
+		"  --listen-tls ADDR:PORT     also serve HTTPS there (with --tls-cert and --tls-key); the\n"
+		"                             dashboard, operator API and /kexec.sh are then HTTPS only\n"
+		"  --tls-cert FILE            PEM certificate (chain) of the HTTPS listener\n"
+		"  --tls-key FILE             its PEM private key (mode 0600 or stricter)\n"
+		"  --operator-url URL         the URL browsers and anemosctl use (default https://ADDR:PORT\n"
+		"                             of --listen-tls; required when that is 0.0.0.0 or [::])\n"
+		"  --metrics-token-file FILE  /metrics wants \"Authorization: Bearer\" with the token in\n"
+		"                             FILE (mode 0600 or stricter; default: /metrics is open)\n"
 		"  --web-dir DIR              dashboard files served at / (default: none)\n"
 		"  --scripts-dir DIR          iPXE script templates (default %s)\n"
 		"  --threads N                worker threads (default 2 per CPU, at least 4)\n"
@@ -198,12 +206,18 @@ static void parse_options(int argc, char **argv)
 {
 	enum { O_LISTEN = 256, O_DATA, O_BOOT, O_URL, O_WEB, O_SCRIPTS, O_THREADS, O_TTL, O_BODY,
 	       O_INVBODY, O_KARGS, O_LOG, O_KEYS, O_CACHE, O_CACHE_LOG, O_IMAGE_SIZE, O_CONNS,
-	       O_PER_ADDR, O_WAITING, O_HEADER_TIMEOUT, O_UNKNOWN, O_AGENT_ANY };
+	       O_PER_ADDR, O_WAITING, O_HEADER_TIMEOUT, O_UNKNOWN, O_AGENT_ANY, O_LISTEN_TLS, O_TLS_CERT,
+	       O_TLS_KEY, O_OPERATOR_URL, O_METRICS_TOKEN };
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, O_LISTEN },
 		{ "data", required_argument, NULL, O_DATA },
 		{ "boot-dir", required_argument, NULL, O_BOOT },
 		{ "public-url", required_argument, NULL, O_URL },
+		{ "listen-tls", required_argument, NULL, O_LISTEN_TLS },
+		{ "tls-cert", required_argument, NULL, O_TLS_CERT },
+		{ "tls-key", required_argument, NULL, O_TLS_KEY },
+		{ "operator-url", required_argument, NULL, O_OPERATOR_URL },
+		{ "metrics-token-file", required_argument, NULL, O_METRICS_TOKEN },
 		{ "web-dir", required_argument, NULL, O_WEB },
 		{ "scripts-dir", required_argument, NULL, O_SCRIPTS },
 		{ "threads", required_argument, NULL, O_THREADS },
@@ -233,6 +247,11 @@ static void parse_options(int argc, char **argv)
 		case O_DATA: cfg.data_dir = optarg; break;
 		case O_BOOT: cfg.boot_dir = optarg; break;
 		case O_URL: cfg.public_url = optarg; break;
+		case O_LISTEN_TLS: cfg.listen_tls = optarg; break;
+		case O_TLS_CERT: cfg.tls_cert_file = optarg; break;
+		case O_TLS_KEY: cfg.tls_key_file = optarg; break;
+		case O_OPERATOR_URL: cfg.operator_url = optarg; break;
+		case O_METRICS_TOKEN: cfg.metrics_token_file = optarg; break;
 		case O_WEB: cfg.web_dir = optarg; break;
 		case O_SCRIPTS: cfg.scripts_dir = optarg; break;
 		case O_THREADS: cfg.threads = (unsigned)parse_number("--threads", optarg, 1, 1024); break;
@@ -271,11 +290,53 @@ static void parse_options(int argc, char **argv)
 		log_fatal("unexpected argument '%s' (see anemosd --help)", argv[optind]);
 }
 
+static bool listens_everywhere(const char *listen)
+{
+	return !strncmp(listen, "0.0.0.0:", 8) || !strncmp(listen, "[::]:", 5);
+}
+
+/* Drops the trailing '/' of *url, copying it into *owned (freed by the caller) if needed. */
+static void url_trim(const char **url, char **owned)
+{
+	size_t len = strlen(*url);
+
+	if (!len || (*url)[len - 1] != '/')
+		return;
+	if (!*owned && !(*owned = strdup(*url)))
+		log_fatal("out of memory");
+	(*owned)[len - 1] = '\0';
+	*url = *owned;
+}
+
+/* The HTTPS listener's options go together; operators reach it by --operator-url. */
+static void derive_tls_defaults(char **operator_url)
+{
+	if (!cfg.listen_tls != !cfg.tls_cert_file || !cfg.listen_tls != !cfg.tls_key_file)
+		log_fatal("--listen-tls, --tls-cert and --tls-key go together: give all three for HTTPS");
+	if (cfg.listen_tls) {
+		cfg.tls_threads = cfg.threads / 2 > 2 ? cfg.threads / 2 : 2;
+		if (!cfg.operator_url && listens_everywhere(cfg.listen_tls))
+			log_fatal("--listen-tls %s listens on every address: say which name operators use with "
+				  "--operator-url https://NAME:PORT (the certificate's name)", cfg.listen_tls);
+		if (!cfg.operator_url) {
+			if (asprintf(operator_url, "https://%s", cfg.listen_tls) < 0)
+				log_fatal("out of memory");
+			cfg.operator_url = *operator_url;
+		}
+		if (strncmp(cfg.operator_url, "https://", 8))
+			log_fatal("--operator-url must be an https:// URL with --listen-tls: the operator "
+				  "API is served over HTTPS only then");
+	}
+	if (cfg.operator_url && strncmp(cfg.operator_url, "http://", 7) && strncmp(cfg.operator_url, "https://", 8))
+		log_fatal("--operator-url must start with http:// or https://");
+	if (cfg.operator_url)
+		url_trim(&cfg.operator_url, operator_url);
+}
+
 /* Fills in the defaults that depend on other options. Returns strings the caller frees. */
-static void derive_defaults(char **boot_dir, char **public_url)
+static void derive_defaults(char **boot_dir, char **public_url, char **operator_url)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t len;
 
 	if (!cfg.threads)
 		cfg.threads = ncpu > 2 ? (unsigned)(2 * ncpu) : 4;
@@ -285,7 +346,7 @@ static void derive_defaults(char **boot_dir, char **public_url)
 		cfg.boot_dir = *boot_dir;
 	}
 	if (!cfg.public_url) {
-		if (!strncmp(cfg.listen, "0.0.0.0:", 8) || !strncmp(cfg.listen, "[::]:", 5))
+		if (listens_everywhere(cfg.listen))
 			log_fatal("--listen %s listens on every address: say which one machines use with "
 				  "--public-url http://ADDR:PORT", cfg.listen);
 		if (asprintf(public_url, "http://%s", cfg.listen) < 0)
@@ -302,13 +363,8 @@ static void derive_defaults(char **boot_dir, char **public_url)
 				  !template_value_safe(cfg.package_cache)))
 		log_fatal("--package-cache '%s' is not an http://ADDR:PORT URL (apt-cacher-ng speaks "
 			  "plain HTTP)", cfg.package_cache);
-	len = strlen(cfg.public_url);
-	if (len && cfg.public_url[len - 1] == '/') {
-		if (!*public_url && !(*public_url = strdup(cfg.public_url)))
-			log_fatal("out of memory");
-		(*public_url)[len - 1] = '\0';
-		cfg.public_url = *public_url;
-	}
+	url_trim(&cfg.public_url, public_url);
+	derive_tls_defaults(operator_url);
 }
 
 /* Raises the soft open-file limit to the hard one, then keeps the connection limit within
@@ -316,12 +372,14 @@ static void derive_defaults(char **boot_dir, char **public_url)
  * connection may hold its socket and one file it sends or receives (hence half of what is
  * left), after a reserve for SQLite (a database, its WAL and shared memory per thread's
  * connection, and a few temporary files), libmicrohttpd (an epoll and an event descriptor
- * per thread, the listening socket), the logs and standard streams. The waiting budget
- * (long polls and event streams) stays below the connection limit, so that /ipxe and file
- * serving always have connections left. */
+ * per thread, the listening socket), the logs and standard streams. The limit is the sum
+ * for both listeners when there is an HTTPS one (http_start shares it out). The waiting
+ * budget (long polls and event streams) stays below the connection limit, so that /ipxe and
+ * file serving always have connections left. */
 static void fd_budget(void)
 {
-	rlim_t reserve = 64 + 4 * (rlim_t)cfg.threads + 4 * ((rlim_t)cfg.threads + 3), nofile, fit;
+	rlim_t threads = (rlim_t)cfg.threads + cfg.tls_threads; /* both listeners' workers */
+	rlim_t reserve = 64 + 4 * threads + 4 * (threads + 3), nofile, fit;
 	unsigned spare;
 	struct rlimit rl;
 
@@ -361,14 +419,14 @@ static void fd_budget(void)
 
 int main(int argc, char **argv)
 {
-	char *boot_dir = NULL, *public_url = NULL;
+	char *boot_dir = NULL, *public_url = NULL, *operator_url = NULL;
 	sigset_t stop;
 	int sig;
 
 	if (argc >= 2 && strcmp(argv[1], "token") == 0)
 		return token_command(argc - 1, argv + 1);
 	parse_options(argc, argv);
-	derive_defaults(&boot_dir, &public_url);
+	derive_defaults(&boot_dir, &public_url, &operator_url);
 	fd_budget();
 
 	/* Workers inherit this mask, so only the main thread's sigwait sees these. */
@@ -393,6 +451,9 @@ int main(int argc, char **argv)
 		log_fatal("%s", err_msg());
 	log_info("anemosd listening on %s, public URL %s, data %s, boot files %s, %u threads",
 		 cfg.listen, cfg.public_url, cfg.data_dir, cfg.boot_dir, cfg.threads);
+	if (cfg.listen_tls)
+		log_info("HTTPS on %s for operators (%s), %u threads; the plain listener serves the boot path only",
+			 cfg.listen_tls, cfg.operator_url, cfg.tls_threads);
 	log_info("at most %u connections (%u from one address, %u waiting), open-file limit %llu",
 		 cfg.max_connections, cfg.max_per_address, cfg.max_waiting, (unsigned long long)open_file_limit);
 
@@ -406,5 +467,6 @@ int main(int argc, char **argv)
 	boot_default_keys_free();
 	free(boot_dir);
 	free(public_url);
+	free(operator_url);
 	return 0;
 }
