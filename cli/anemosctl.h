@@ -22,6 +22,8 @@ struct ctl {
 	char *url;		/* base URL without a trailing slash; owned */
 	char *token;		/* admin token; owned */
 	int json;		/* print the API's JSON answers instead of human output */
+	const char *ca;		/* PEM file of the CAs that may sign anemosd's certificate (--ca,
+				 * $ANEMOS_CA), or NULL for the system's; not owned */
 };
 
 /* main.c */

@@ -2,7 +2,9 @@
  * anemosctl's HTTP client: one libcurl easy handle per request to anemosd, the admin token
  * in an Authorization header, the answer collected in memory and parsed as JSON. Errors
  * from anemosd ({"error": "..."} with a 4xx/5xx status) are reported here, once, in the
- * form "anemosctl: <error> (HTTP <status>)".
+ * form "anemosctl: <error> (HTTP <status>)". An https:// anemosd's certificate is always
+ * verified, against --ca (or $ANEMOS_CA) when given, else the system's CAs: what anemosctl
+ * fetches includes the script it runs as root on cloud hosts.
  */
 #include <err.h>
 #include <errno.h>
@@ -25,6 +27,7 @@
 struct request {
 	const char *method;		/* "GET", "POST"...; not owned */
 	char *url;			/* ctl->url followed by the path */
+	const char *ca;			/* ctl->ca; not owned */
 	CURL *curl;
 	struct curl_slist *headers;
 	char error[CURL_ERROR_SIZE];	/* libcurl's explanation of a failure */
@@ -130,6 +133,7 @@ static int request_init(struct request *req, const struct ctl *ctl, const char *
 
 	memset(req, 0, sizeof(*req));
 	req->method = method;
+	req->ca = ctl->ca;
 	if (!ctl->token) {
 		warnx("no admin token: set $ANEMOS_TOKEN (or $ANEMOS_TOKEN_FILE) or pass --token;"
 		      " `anemosd token create --data DIR` makes one");
@@ -153,7 +157,11 @@ static int request_init(struct request *req, const struct ctl *ctl, const char *
 	    curl_easy_setopt(req->curl, CURLOPT_WRITEDATA, req) != CURLE_OK ||
 	    curl_easy_setopt(req->curl, CURLOPT_ERRORBUFFER, req->error) != CURLE_OK ||
 	    curl_easy_setopt(req->curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(req->curl, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT) != CURLE_OK) {
+	    curl_easy_setopt(req->curl, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT) != CURLE_OK ||
+	    curl_easy_setopt(req->curl, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
+	    curl_easy_setopt(req->curl, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
+	    curl_easy_setopt(req->curl, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
+	    (ctl->ca && curl_easy_setopt(req->curl, CURLOPT_CAINFO, ctl->ca) != CURLE_OK)) {
 		warnx("cannot set up a request with libcurl (out of memory?)");
 		return -ENOMEM;
 	}
@@ -174,6 +182,24 @@ static int report_failure(const struct request *req, CURLcode res)
 	case CURLE_OPERATION_TIMEDOUT:
 		warnx("%s %s: %s; check --url or $ANEMOS_URL", req->method, req->url, why);
 		return -ETIMEDOUT;
+	case CURLE_PEER_FAILED_VERIFICATION:
+		if (req->ca)
+			warnx("anemosd's certificate at %s is not one the CA in %s signed for that name (%s):"
+			      " check --url and --ca (or $ANEMOS_CA)", req->url, req->ca, why);
+		else
+			warnx("cannot verify anemosd's certificate at %s (%s): give the CA that signed it"
+			      " with --ca FILE or $ANEMOS_CA", req->url, why);
+		return -EACCES;
+	case CURLE_SSL_CACERT_BADFILE:
+		warnx("cannot use the CA file %s: %s", req->ca ? req->ca : "of the system", why);
+		return -EACCES;
+	case CURLE_SSL_CONNECT_ERROR:
+		warnx("no TLS session with %s: %s; is that anemosd's HTTPS port (--listen-tls)?", req->url, why);
+		return -EPROTO;
+	case CURLE_GOT_NOTHING:
+		warnx("%s %s: %s; if that is anemosd's HTTPS port (--listen-tls), use an https:// URL",
+		      req->method, req->url, why);
+		return -EPROTO;
 	case CURLE_WRITE_ERROR:
 		if (req->too_large)
 			warnx("%s %s: the answer is larger than %u MiB", req->method, req->url,

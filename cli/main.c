@@ -84,6 +84,9 @@ static const char help_text[] =
 	"  --token TOKEN  admin token (default $ANEMOS_TOKEN, else the contents of the file\n"
 	"                 named by $ANEMOS_TOKEN_FILE); `anemosd token create --data DIR` makes\n"
 	"                 one. Prefer the environment: --token shows in the process list.\n"
+	"  --ca FILE      with an https:// URL, the PEM CA certificate(s) anemosd's certificate\n"
+	"                 must be signed by (default $ANEMOS_CA, else the system's CAs); the\n"
+	"                 certificate is always verified\n"
 	"  --json         print the API's JSON answers (nothing for rm, which has none);\n"
 	"                 accepted anywhere before --\n"
 	"  --help         this text\n"
@@ -95,7 +98,7 @@ static void usage(FILE *out, int full)
 {
 	size_t i;
 
-	fprintf(out, "usage: anemosctl [--url URL] [--token TOKEN] [--json] COMMAND ...\n\n"
+	fprintf(out, "usage: anemosctl [--url URL] [--token TOKEN] [--ca FILE] [--json] COMMAND ...\n\n"
 		"commands:\n");
 	for (i = 0; i < NCOMMANDS; i++)
 		fprintf(out, "  %s%s%s%s%s\n", commands[i].noun, commands[i].verb[0] ? " " : "",
@@ -276,14 +279,35 @@ static int load_url(struct ctl *ctl, const char *option)
 }
 
 /*
- * Reads --url and --token, which stand before the command. Returns the index of the
+ * Sets ctl->ca from @option, else $ANEMOS_CA. A CA only means something for https://: with
+ * an http:// URL nothing would be verified, which the operator giving one cannot want.
+ * Returns 0 or -EINVAL, reported.
+ */
+static int load_ca(struct ctl *ctl, const char *option)
+{
+	const char *ca = option, *env;
+
+	if (!ca && (env = getenv("ANEMOS_CA")) && *env)
+		ca = env;
+	if (ca && strncmp(ctl->url, "https://", 8) != 0) {
+		warnx("%s names a CA, but %s is not an https:// URL: nothing would be verified",
+		      option ? "--ca" : "$ANEMOS_CA", ctl->url);
+		return -EINVAL;
+	}
+	ctl->ca = ca;
+	return 0;
+}
+
+/*
+ * Reads --url, --token and --ca, which stand before the command. Returns the index of the
  * command in argv, or -EINVAL (reported).
  */
-static int parse_globals(int argc, char **argv, const char **url, const char **token)
+static int parse_globals(int argc, char **argv, const char **url, const char **token, const char **ca)
 {
 	static const struct option options[] = {
 		{ "url", required_argument, NULL, 'u' },
 		{ "token", required_argument, NULL, 't' },
+		{ "ca", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -296,6 +320,9 @@ static int parse_globals(int argc, char **argv, const char **url, const char **t
 			break;
 		case 't':
 			*token = optarg;
+			break;
+		case 'c':
+			*ca = optarg;
 			break;
 		case ':':
 			warnx("%s needs a value", argv[optind - 1]);
@@ -353,9 +380,9 @@ static int exit_status(int rc)
 
 int main(int argc, char **argv)
 {
-	struct ctl ctl = { NULL, NULL, 0 };
+	struct ctl ctl = { NULL, NULL, 0, NULL };
 	const struct command *command;
-	const char *url = NULL, *token = NULL;
+	const char *url = NULL, *token = NULL, *ca = NULL;
 	int help = 0, first, rc;
 
 	argc = take_switches(argc, argv, &ctl.json, &help);
@@ -363,7 +390,7 @@ int main(int argc, char **argv)
 		usage(stdout, 1);
 		return exit_status(0);
 	}
-	if ((first = parse_globals(argc, argv, &url, &token)) < 0) {
+	if ((first = parse_globals(argc, argv, &url, &token, &ca)) < 0) {
 		usage(stderr, 0);
 		return EXIT_USAGE;
 	}
@@ -380,7 +407,7 @@ int main(int argc, char **argv)
 		usage(stderr, 0);
 		return EXIT_USAGE;
 	}
-	if ((rc = load_url(&ctl, url)) == 0 && (rc = load_token(&ctl, token)) == 0)
+	if ((rc = load_url(&ctl, url)) == 0 && (rc = load_ca(&ctl, ca)) == 0 && (rc = load_token(&ctl, token)) == 0)
 		rc = command->verb[0] ? run_command(&ctl, command, argc - 1, argv + 1)
 				      : run_command(&ctl, command, argc, argv);
 	free(ctl.url);
