@@ -32,6 +32,8 @@ struct config {
 	const char *data_dir;        /* SQLite database and images/, default ./var */
 	const char *boot_dir;        /* vmlinuz and initramfs.img, default DATA/boot */
 	const char *public_url;      /* base URL machines use to reach us, no trailing '/' */
+	bool public_url_given;       /* --public-url was given: every answer names it; else each
+				      * request's own Host does (urls.c) */
 	const char *web_dir;         /* dashboard files; NULL serves no dashboard */
 	const char *scripts_dir;     /* ipxe-scripts/ templates */
 	unsigned threads;            /* worker threads, default 2 x CPUs */
@@ -77,17 +79,29 @@ int err_set(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *err_msg(void);
 void err_clear(void);
 
-/* parse.c: pure validation and parsing of what clients send. */
+/* parse.c: pure validation and parsing of what clients send. None allocates; on failure the
+ * output is untouched unless said otherwise. */
+/* A MAC in any of iPXE's and operators' spellings into "aa:bb:cc:dd:ee:ff": 0, or -EINVAL
+ * (also for NULL). */
 int mac_parse(const char *in, char out[MAC_LEN + 1]);
+/* A UUID, with or without dashes, into lower-case 8-4-4-4-12 form: 0, or -EINVAL. */
 int uuid_parse(const char *in, char out[UUID_LEN + 1]);
+/* True for serials firmware ships unset ("To Be Filled By O.E.M.", "0000000", blanks). */
 bool serial_is_placeholder(const char *serial);
+/* True for one path component safe to open: [A-Za-z0-9._-], not starting with '.' or '-',
+ * at most 128 bytes. */
 bool name_is_safe(const char *name);
+/* An RFC 1123 host name, lower-cased into out: 0, or -EINVAL with err_set (out may hold a
+ * partial copy then). */
 int hostname_normalize(const char *in, char *out, size_t outsz);
+/* True for an image format anemosd knows (tar.zst, raw.gz, recipe, ...). */
 bool image_format_valid(const char *format);
+/* The format a file name's suffix says (a static string), or NULL. */
 const char *image_format_from_name(const char *name);
 /* Range header parsing: returns 0 with the range in *start and *len, 1 when the header is to be
  * ignored (serve the whole file), -ERANGE when unsatisfiable (416). */
 int range_parse(const char *header, uint64_t size, uint64_t *start, uint64_t *len);
+/* t as "2026-12-01T12:00:00Z" (UTC). */
 void time_iso8601(time_t t, char out[32]);
 
 /* template.c: the iPXE script templates of ipxe-scripts/. */
@@ -95,6 +109,7 @@ struct tvar {
 	const char *name;
 	const char *value;
 };
+/* Reads every *.ipxe template of dir once: 0, or a negative errno with err_set (nothing kept). */
 int templates_load(const char *dir);
 void templates_free(void);
 /* Renders template `name` with vars; returns a malloc'd string the caller frees, or NULL
@@ -104,7 +119,21 @@ char *template_render(const char *name, const struct tvar *vars, size_t nvars);
 char *template_render_text(const char *tpl, const struct tvar *vars, size_t nvars);
 bool template_value_safe(const char *value);
 
-/* db.c: the store. Each thread gets its own connection; writers serialise on one mutex. */
+/* urls.c: the base URL machines are told, per request (see the file). */
+/* True for host[:port] as a Host header may say it (an address or a DNS name). */
+bool url_host_valid(const char *host);
+/* Starts a request: its Host header (or NULL) becomes the base URL public_url() answers,
+ * when no --public-url was given, the Host is valid and the request is not over TLS. */
+void public_url_begin(const char *host_header, bool tls);
+/* --public-url, else the current request's http://HOST[:PORT], else the listen address's. */
+const char *public_url(void);
+
+/* db.c: the store. Each thread gets its own connection; writers serialise on one mutex.
+ * Functions return 0, -ENOENT (no such row), -EEXIST (a constraint: MAC or hostname taken),
+ * -ENOMEM/-EMFILE/-ENFILE (503) or -EIO, each with err_set. A struct a function fills is the
+ * caller's to free (host_free, image_free), also when a later step fails. */
+/* A host as the store holds it. Every string and the macs array belong to the struct (freed
+ * by host_free); NULL strings are unknown. */
 struct host {
 	int64_t id;
 	enum host_status status;
@@ -139,13 +168,18 @@ struct boot_identity {
 	const char *arch; /* iPXE's ${buildarch}, for the record only */
 };
 
+/* Opens (creating, migrating) DATA/anemos.db: 0, or a negative errno with err_set. */
 int db_init(const char *data_dir);
 void db_shutdown(void);
+/* A write transaction: takes the writers' mutex (BEGIN IMMEDIATE). Every db_begin that
+ * returns 0 is ended by exactly one db_commit or db_rollback; db_commit rolls back itself
+ * when it fails. Reads need no transaction. */
 int db_begin(void);
 int db_commit(void);
 void db_rollback(void);
 void host_free(struct host *host);
 void image_free(struct image *image);
+/* The host by id, or by REF (a numeric id, a hostname, any of its MACs or its UUID). */
 int db_host_get(int64_t id, struct host *out);
 int db_host_find_by_ref(const char *ref, struct host *out);
 int db_host_find_by_mac(const char *mac, int64_t *id);
@@ -155,10 +189,16 @@ int db_host_insert(const struct host *host, int64_t *id);
 int db_host_update(const struct host *host);
 int db_host_delete(int64_t id);
 int db_host_add_mac(int64_t id, const char *mac);
+/* last_seen = now, and the identity facts ident has that the host lacks. */
 int db_host_seen(int64_t id, const struct boot_identity *ident);
+/* Every host matching query (a substring of its facts; NULL: all) into *out, a malloc'd
+ * array of *n hosts the caller frees (host_free each, then free). */
 int db_host_list(const char *query, struct host **out, size_t *n);
+/* {"STATUS": count, ...} into out. */
 int db_host_count_by_status(json_t *out);
+/* Adds an event (its id into *id, may be NULL) and prunes the host to its newest 1,000. */
 int db_event_add(const struct event *ev, int64_t *id);
+/* The host's newest `limit` events, oldest first, appended to out (an array). */
 int db_event_list(int64_t host_id, int limit, json_t *out);
 int db_image_get(const char *name, struct image *out);
 int db_image_insert(const struct image *image);
@@ -296,6 +336,7 @@ int boot_script_for(const struct boot_identity *ident, const char *platform, con
  * cloud-init user-data) only in the first install plan of the boot, never in a discover or
  * rescue plan; a discover boot whose plan becomes an install becomes an install boot. */
 int boot_plan(const struct agent_token *t, json_t **out);
+/* Reads --ssh-keys FILE (authorized_keys lines; NULL: none): 0 or -errno with err_set. */
 int boot_default_keys_load(const char *path);
 void boot_default_keys_free(void);
 /* True when the agent of host_id has nothing to do yet (it is discovering and no one has
@@ -303,9 +344,18 @@ void boot_default_keys_free(void);
 bool boot_plan_pending(int64_t host_id);
 
 /* images.c: image records and their files under DATA/images/NAME/. */
+/* The image as the API shows it: a new reference the caller owns (NULL out of memory). */
 json_t *image_to_json(const struct image *image);
+/* POST /api/v1/images: an external image (url + sha256) or a file already in the data
+ * folder (hashed here); one transaction; *out filled on success. */
 int images_register(json_t *req, struct image *out);
+/* Removes the record and its stored file; -EBUSY while a host uses it. */
 int images_delete(const char *name);
+/* An upload streamed to a temporary file in the image's folder: upload_begin checks the
+ * name and format and creates it (*out is the caller's: end it with upload_finish or
+ * upload_abort, exactly once); upload_write appends (and hashes); upload_finish verifies
+ * the SHA-256 (and a recipe bundle), moves the file into place and records the image in one
+ * transaction, and frees up whatever it returns; upload_abort removes the file and frees up. */
 struct upload;
 int upload_begin(const char *name, const char *file, const char *format, const char *sha256,
 		 struct upload **out);
@@ -329,7 +379,8 @@ uint64_t notify_wait(uint64_t seen, int timeout_ms);
  * -ERANGE when more changed than can be told (the reader should reload everything). */
 int notify_since(uint64_t *seen, int64_t *ids, size_t max);
 
-/* metrics.c: counters for /metrics. */
+/* metrics.c: counters for /metrics (thread-safe; nothing allocated but by metrics_render,
+ * whose text the caller frees; NULL out of memory). */
 void metrics_request(const char *route, unsigned status, uint64_t bytes);
 void metrics_boot(enum boot_action action);
 /* A boot of a machine nobody enrolled, under --unknown-hosts ignore. */

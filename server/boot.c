@@ -12,7 +12,7 @@
 
 char *boot_entry_script(void)
 {
-	const struct tvar vars[] = { { "public_url", cfg.public_url } };
+	const struct tvar vars[] = { { "public_url", public_url() } };
 
 	return template_render("boot", vars, 1);
 }
@@ -20,7 +20,7 @@ char *boot_entry_script(void)
 /* The answer to a machine that is not to boot anything: the none script, for host_id. */
 static int none_script(const char *host_id, char **script)
 {
-	const struct tvar vars[] = { { "public_url", cfg.public_url }, { "host_id", host_id } };
+	const struct tvar vars[] = { { "public_url", public_url() }, { "host_id", host_id } };
 
 	*script = template_render("none", vars, sizeof(vars) / sizeof(vars[0]));
 	return *script ? 0 : -EIO;
@@ -123,7 +123,7 @@ int boot_script_for(const struct boot_identity *ident, const char *platform, con
 	}
 	if (rc == 0 && !refused) {
 		const struct tvar vars[] = {
-			{ "public_url", cfg.public_url }, { "host_id", host_id },
+			{ "public_url", public_url() }, { "host_id", host_id },
 			{ "mode", boot_action_name(a.action) }, { "token", a.token }, { "mac", ident->mac },
 			{ "kernel_args", cfg.kernel_args }, { "platform", platform },
 		};

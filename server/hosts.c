@@ -700,7 +700,7 @@ int hosts_phone_home_token(const struct agent_token *t, json_t **out)
 	}
 	if ((rc = hosts_commit(t->host_id)) < 0)
 		return rc;
-	if (asprintf(&url, "%s/api/v1/phone-home", cfg.public_url) < 0)
+	if (asprintf(&url, "%s/api/v1/phone-home", public_url()) < 0)
 		return err_set(-ENOMEM, "out of memory");
 	*out = json_pack("{s:s, s:s}", "url", url, "token", token);
 	free(url);

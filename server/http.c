@@ -624,7 +624,10 @@ static enum MHD_Result request_begin(struct request *req)
 		return respond_errorf(req, 404, "no such path: %s", req->path);
 	if (!req->route)
 		return respond_not_allowed(req);
-	if (cfg.web_dir && !host_allowed(host = request_header(req, MHD_HTTP_HEADER_HOST)))
+	/* Without --public-url the boot path names each request's own Host (urls.c): a machine
+	 * behind NAT reaches us by an address that is none of ours, and must be answered. */
+	if (cfg.web_dir && (cfg.public_url_given || route_for_operators(req->route)) &&
+	    !host_allowed(host = request_header(req, MHD_HTTP_HEADER_HOST)))
 		return respond_errorf(req, 421, "Host '%s' is not a name of this anemosd (%s): use one of those, "
 				      "or give yours with anemosd --operator-url", host ? host : "", host_names_text);
 	if (secure.daemon && !req->tls && route_for_operators(req->route))
@@ -693,6 +696,9 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 	struct request *req = *req_cls;
 
 	(void)version;
+	/* Every call (a resumed long poll too): the URLs this answer names follow its Host. */
+	public_url_begin(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST),
+			 ((const struct listener *)cls)->tls);
 	if (!req) {
 		req = calloc(1, sizeof(*req));
 		if (!req)

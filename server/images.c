@@ -32,7 +32,7 @@ json_t *image_to_json(const struct image *im)
 	json_t *o, *recipe = im->recipe ? json_loads(im->recipe, 0, NULL) : NULL;
 
 	time_iso8601((time_t)im->created, created);
-	if (!im->url && asprintf(&url, "%s/images/%s/%s", cfg.public_url, im->name, im->file) < 0)
+	if (!im->url && asprintf(&url, "%s/images/%s/%s", public_url(), im->name, im->file) < 0)
 		url = NULL;
 	o = json_pack("{s:s, s:s, s:s, s:o, s:s, s:s?, s:s?, s:s}",
 		      "name", im->name, "format", im->format, "sha256", im->sha256,

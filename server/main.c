@@ -246,7 +246,7 @@ static void parse_options(int argc, char **argv)
 		case O_LISTEN: cfg.listen = optarg; break;
 		case O_DATA: cfg.data_dir = optarg; break;
 		case O_BOOT: cfg.boot_dir = optarg; break;
-		case O_URL: cfg.public_url = optarg; break;
+		case O_URL: cfg.public_url = optarg; cfg.public_url_given = true; break;
 		case O_LISTEN_TLS: cfg.listen_tls = optarg; break;
 		case O_TLS_CERT: cfg.tls_cert_file = optarg; break;
 		case O_TLS_KEY: cfg.tls_key_file = optarg; break;

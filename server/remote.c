@@ -88,15 +88,15 @@ static int kexec_change(struct host *h, void *arg)
 				  a->mode == BOOT_INSTALL ? "reinstall" : "rescue",
 				  a->mode == BOOT_INSTALL ? h->image : "")) < 0)
 		goto fail;
-	if (asprintf(&cmdline, "anemos.url=%s anemos.mode=%s %s", cfg.public_url, mode, cfg.kernel_args) < 0) {
+	if (asprintf(&cmdline, "anemos.url=%s anemos.mode=%s %s", public_url(), mode, cfg.kernel_args) < 0) {
 		rc = err_set(-ENOMEM, "out of memory");
 		goto fail;
 	}
 	a->answer = json_pack("{s:I, s:s?, s:s, s:s, s:s, s:{s:s+, s:s, s:I}, s:{s:s+, s:s, s:I}, s:s, s:o}",
 			      "host_id", (json_int_t)h->id, "hostname", h->hostname, "mode", mode,
 			      "image", a->mode == BOOT_INSTALL ? h->image : "", "token", token,
-			      "kernel", "url", cfg.public_url, "/boot/vmlinuz", "sha256", khex, "size", (json_int_t)ksize,
-			      "initrd", "url", cfg.public_url, "/boot/initramfs.img", "sha256", ihex, "size", (json_int_t)isize,
+			      "kernel", "url", public_url(), "/boot/vmlinuz", "sha256", khex, "size", (json_int_t)ksize,
+			      "initrd", "url", public_url(), "/boot/initramfs.img", "sha256", ihex, "size", (json_int_t)isize,
 			      "cmdline", cmdline, "previous", previous);
 	free(cmdline);
 	return a->answer ? 0 : err_set(-ENOMEM, "out of memory");

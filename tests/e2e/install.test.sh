@@ -4,7 +4,8 @@
 # environment, install the `tiny` image (streamed, verified, made bootable), reboot, are told
 # "local", boot the installed system from the disk, and that system phones home with its
 # hostname and SSH key: the host is deployed. A wrong SHA-256 leaves the host failed and the
-# disk unbootable; a download cut in the middle resumes and still completes.
+# disk unbootable; a download cut in the middle resumes and still completes. anemosd runs
+# with `make run`'s defaults (no --public-url): the quick look of the README.
 source "$(dirname "$0")/../integration/lib.sh"
 for f in /usr/bin/qemu-system-x86_64 /usr/bin/qemu-img /usr/share/OVMF/OVMF_CODE_4M.fd /usr/bin/python3; do
 	[ -e "$f" ] || { fail "QEMU, OVMF and python3 installed" "$f missing (deploy/install-deps.sh test installs them)"; exit 1; }
@@ -15,7 +16,9 @@ for f in "$BOOT/vmlinuz" "$BOOT/initramfs.img" "$IMG"; do
 	[ -s "$f" ] || { fail "initramfs and tiny image built" "$f missing: run make initramfs and make images IMAGES=tiny"; exit 1; }
 done
 PORT=$(free_port)
-anemosd_start --boot-dir "$BOOT" --public-url "http://10.0.2.2:$PORT" \
+# As `make run` starts it: no --public-url. The machines reach it as 10.0.2.2 (QEMU's user
+# network) and must be told that address, not the 127.0.0.1 anemosd listens on.
+ANEMOS_NO_PUBLIC_URL=1 anemosd_start --boot-dir "$BOOT" \
 	--kernel-args "console=tty0 console=ttyS0,115200n8 panic=-1" || exit 1
 mkdir -p "$DATA/images/tiny"
 cp "$IMG" "$DATA/images/tiny/tiny.tar.zst"
@@ -74,6 +77,9 @@ for fw in bios uefi; do
 		console_tail "$fw-install"
 	fi
 	stop_qemu
+	expect_match "$fw: the Anemos kernel was told the address the machine reached anemosd by" \
+		"Command line: .*anemos\.url=http://10\.0\.2\.2:$PORT " \
+		"$(grep -a 'Command line:' "$WORK/console-$fw-install.log" | head -n 1)"
 	ev=$(events "$mac")
 	expect_match "$fw: progress reported with bytes and percent" 'writing image: [0-9.]+ of [0-9.]+ MiB \([0-9]+%\)' "$ev"
 	expect_match "$fw: the right partitioning for the firmware" "for $([ $fw = bios ] && echo BIOS || echo UEFI) firmware" "$ev"

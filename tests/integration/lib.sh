@@ -63,8 +63,12 @@ anemosd_start() {
 	PORT=${PORT:-$(free_port)}
 	ANEMOS_URL=http://${LISTEN_HOST:-127.0.0.1}:$PORT
 	export ANEMOS_URL
+	# ANEMOS_NO_PUBLIC_URL=1: no --public-url, as `make run` starts it (each answer names
+	# the address the request used, its Host).
+	local url=(--public-url "$ANEMOS_URL")
+	[ -n "${ANEMOS_NO_PUBLIC_URL:-}" ] && url=()
 	"$ANEMOSD" --listen "${LISTEN_HOST:-127.0.0.1}:$PORT" --data "$DATA" --boot-dir "$BOOT_DIR" \
-		--public-url "$ANEMOS_URL" "$@" 2>>"$WORK/anemosd.log" &
+		"${url[@]}" "$@" 2>>"$WORK/anemosd.log" &
 	ANEMOSD_PID=$!
 	local i
 	for i in $(seq 1 100); do

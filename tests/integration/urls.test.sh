@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# cost: 1
+# The URLs machines are told, without --public-url (as `make run` starts anemosd): each
+# answer names the address the request itself used (its Host), so a machine behind QEMU's
+# user network, which reaches a loopback anemosd as 10.0.2.2, is told 10.0.2.2 and not
+# 127.0.0.1 (itself). With --public-url, that URL always.
+source "$(dirname "$0")/lib.sh"
+mkdir -p "$DATA" "$BOOT_DIR"
+ANEMOS_TOKEN=$("$ANEMOSD" token create --data "$DATA" --name test); export ANEMOS_TOKEN
+PORT=$(free_port)
+ANEMOS_URL=http://127.0.0.1:$PORT; export ANEMOS_URL
+# Exactly as deploy/run-local.sh (make run) starts it: the dashboard on, no --public-url.
+"$ANEMOSD" --listen "127.0.0.1:$PORT" --data "$DATA" --boot-dir "$BOOT_DIR" --web-dir "$ROOT/server/web" \
+	2>>"$WORK/anemosd.log" &
+ANEMOSD_PID=$!
+for i in $(seq 1 100); do curl -fsS -m 1 "$ANEMOS_URL/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
+Q="10.0.2.2:$PORT"
+as_guest() { curl -sS -m 5 -H "Host: $Q" "$@"; }
+
+expect_match "boot.ipxe names the address the machine used" "set anemos-url http://$Q\$" "$(as_guest "$ANEMOS_URL/boot.ipxe" | grep 'anemos-url')"
+expect_match "... and to a loopback client, loopback" "set anemos-url http://127.0.0.1:$PORT\$" "$(curl -sS -m 5 "$ANEMOS_URL/boot.ipxe" | grep 'anemos-url')"
+api POST /api/v1/hosts '{"mac":"52:54:00:90:00:01","hostname":"guest"}' >/dev/null
+s=$(as_guest "$ANEMOS_URL/ipxe?mac=52:54:00:90:00:01&platform=pcbios")
+expect_match "the agent script's kernel and anemos.url are the guest's address" \
+	"kernel http://$Q/boot/vmlinuz .*anemos\.url=http://$Q " "$s"
+T=$(agent_token_of "$s")
+printf 'Authorization: Bearer %s\n' "$ANEMOS_TOKEN" >"$WORK/.auth"
+printf 'tiny image bytes' >"$WORK/tiny.tar.zst"
+r=$(curl -sS -m 10 -X PUT -H @"$WORK/.auth" -H "Content-Type: application/octet-stream" --data-binary @"$WORK/tiny.tar.zst" -w '\n%{http_code}' \
+	"$ANEMOS_URL/api/v1/images/tiny?file=tiny.tar.zst")
+expect_eq "an image stored in anemosd" 201 "$(status_of "$r")"
+api PATCH /api/v1/hosts/guest '{"next_boot":"install","image":"tiny"}' >/dev/null
+p=$(curl -sS -m 5 -H "Host: $Q" -H "Authorization: Bearer $T" "$ANEMOS_URL/api/v1/agent/plan")
+expect_eq "the plan's image URL is the guest's address" "http://$Q/images/tiny/tiny.tar.zst" "$(jq -r .image.url <<<"$p")"
+r=$(curl -sS -m 5 -X POST -H "Host: $Q" -H "Authorization: Bearer $T" "$ANEMOS_URL/api/v1/agent/phone-home-token")
+expect_eq "... and so is the phone-home URL" "http://$Q/api/v1/phone-home" "$(jq -r .url <<<"$r")"
+for bad in 'evil;reboot' 'a b' '10.0.2.2:99999' '[::1' '-x'; do
+	expect_match "a Host iPXE could misread ($bad) is not used: the listen address is" \
+		"set anemos-url http://127.0.0.1:$PORT\$" "$(curl -sS -m 5 -H "Host: $bad" "$ANEMOS_URL/boot.ipxe" | grep 'anemos-url')"
+done
+expect_eq "the dashboard still refuses a Host that is none of anemosd's (DNS rebinding): 421" 421 \
+	"$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H "Host: $Q" "$ANEMOS_URL/")"
+expect_eq "... and so does the operator API" 421 \
+	"$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H "Host: $Q" -H @"$WORK/.auth" "$ANEMOS_URL/api/v1/hosts")"
+expect_match "an IPv6 Host is used as it came" "set anemos-url http://\[2001:db8::5\]:$PORT\$" \
+	"$(curl -sS -m 5 -H "Host: [2001:db8::5]:$PORT" "$ANEMOS_URL/boot.ipxe" | grep 'anemos-url')"
+anemosd_stop
+
+anemosd_start || exit 1   # lib.sh passes --public-url
+expect_match "with --public-url, that URL whatever the Host" "set anemos-url $ANEMOS_URL\$" \
+	"$(curl -sS -m 5 -H "Host: $Q" "$ANEMOS_URL/boot.ipxe" | grep 'anemos-url')"
+anemosd_stop
