@@ -20,9 +20,12 @@
  *   h POST /api/v1/phone-home            hosts_phone_home
  * Any other first byte picks one by its value. Besides crashes and leaks, findings are: an
  * operation failing with a code http.c answers 500 (a client's body must never cause one)
- * or without a message; a success whose answer cannot be rendered; and a store left so that
- * listing a host, its JSON or its events fails. With ANEMOS_FUZZ_VERBOSE set, each request's
- * result is printed (to see what a reproducer does).
+ * or without a message; a success whose answer cannot be rendered; a request that changes
+ * the identity (MACs, hostname, UUID, serial) of a host other than the one it is about
+ * (web1 for all but e, a and m, which may only add hosts), or gives web1 more than 32 new
+ * MACs at once; and a store left so that listing a host, its JSON or its events fails, or
+ * with a hostname that reads as a MAC, a UUID or an id. With ANEMOS_FUZZ_VERBOSE set, each
+ * request's result is printed (to see what a reproducer does).
  */
 #include <errno.h>
 #include <ftw.h>
@@ -155,6 +158,90 @@ static void store_reset(void)
 	json_decref(req);
 }
 
+#define NEW_MACS_MAX 32 /* hosts.c's INVENTORY_NEW_MACS */
+
+/* Who every host is: "hostname uuid serial mac,mac,..." by host id. */
+struct identities {
+	int64_t *ids;
+	char **who;
+	size_t *nmacs;
+	size_t n;
+};
+
+static void identities_take(struct identities *out)
+{
+	struct host *hosts;
+	size_t n;
+
+	if (db_host_list(NULL, &hosts, &n) < 0)
+		fuzz_fail("listing the hosts: %s", err_msg());
+	out->ids = calloc(n ? n : 1, sizeof(*out->ids));
+	out->who = calloc(n ? n : 1, sizeof(*out->who));
+	out->nmacs = calloc(n ? n : 1, sizeof(*out->nmacs));
+	if (!out->ids || !out->who || !out->nmacs)
+		fuzz_fail("out of memory");
+	out->n = n;
+	for (size_t i = 0; i < n; i++) {
+		struct host *h = &hosts[i];
+		size_t len = 64;
+		char *w;
+
+		for (size_t m = 0; m < h->nmacs; m++)
+			len += strlen(h->macs[m]) + 1;
+		len += (h->hostname ? strlen(h->hostname) : 0) + (h->uuid ? strlen(h->uuid) : 0) +
+		       (h->serial ? strlen(h->serial) : 0);
+		if (!(w = malloc(len)))
+			fuzz_fail("out of memory");
+		snprintf(w, len, "%s %s %s ", h->hostname ? h->hostname : "-", h->uuid ? h->uuid : "-",
+			 h->serial ? h->serial : "-");
+		for (size_t m = 0; m < h->nmacs; m++) {
+			strcat(w, h->macs[m]);
+			strcat(w, ",");
+		}
+		out->ids[i] = h->id;
+		out->who[i] = w;
+		out->nmacs[i] = h->nmacs;
+		host_free(h);
+	}
+	free(hosts);
+}
+
+static void identities_free(struct identities *ids)
+{
+	for (size_t i = 0; i < ids->n; i++)
+		free(ids->who[i]);
+	free(ids->ids);
+	free(ids->who);
+	free(ids->nmacs);
+}
+
+/* After request op: every host but target (0: none) is who it was; target gained at most
+ * NEW_MACS_MAX MACs. */
+static void identities_check(char op, const struct identities *before, int64_t target)
+{
+	struct identities after;
+
+	identities_take(&after);
+	for (size_t i = 0; i < before->n; i++) {
+		size_t j;
+
+		for (j = 0; j < after.n && after.ids[j] != before->ids[i]; j++)
+			;
+		if (before->ids[i] == target) {
+			if (j < after.n && after.nmacs[j] > before->nmacs[i] + NEW_MACS_MAX)
+				fuzz_fail("'%c' gave host %lld %zu new MACs (at most %d)", op,
+					  (long long)target, after.nmacs[j] - before->nmacs[i], NEW_MACS_MAX);
+			continue;
+		}
+		if (j == after.n)
+			fuzz_fail("'%c' removed host %lld", op, (long long)before->ids[i]);
+		if (strcmp(before->who[i], after.who[j]) != 0)
+			fuzz_fail("'%c' changed host %lld, which it is not about: '%s' became '%s'", op,
+				  (long long)before->ids[i], before->who[i], after.who[j]);
+	}
+	identities_free(&after);
+}
+
 /* What an operation answered, as its handler would render it. */
 struct answer {
 	bool has_host, has_image;
@@ -206,12 +293,14 @@ static void renders(json_t *json, char op, const char *what)
 static void request(char op, const char *body_text, size_t len)
 {
 	struct answer a = { .has_host = false };
+	struct identities before;
 	json_error_t jerr;
 	json_t *body = json_loadb(body_text, len, JSON_REJECT_DUPLICATES, &jerr);
 	int rc;
 
 	if (!body)
 		return; /* a 400 at the edge */
+	identities_take(&before);
 	err_clear();
 	rc = run(op, body, &a);
 	if (getenv("ANEMOS_FUZZ_VERBOSE"))
@@ -229,10 +318,13 @@ static void request(char op, const char *body_text, size_t len)
 	} else if (rc == 0) {
 		renders(a.json, op, "the answer");
 	}
+	identities_check(op, &before, strchr("eam", op) ? 0 : web1);
+	identities_free(&before);
 	json_decref(body);
 }
 
-/* Every host of the store can still be listed, shown and its events read. */
+/* Every host of the store can still be listed, shown and its events read, and none is named
+ * so that a reference to it would find another host. */
 static void store_check(void)
 {
 	json_t *list, *host, *events;
@@ -243,11 +335,16 @@ static void store_check(void)
 		fuzz_fail("the host list fails after this input: %d %s", rc, err_msg());
 	json_array_foreach(json_object_get(list, "hosts"), i, host) {
 		json_t *id = json_object_get(host, "id");
+		const char *name = json_string_value(json_object_get(host, "hostname"));
+		char ref[32], mac[MAC_LEN + 1], uuid[UUID_LEN + 1];
 		struct host h;
-		char ref[32];
 
 		if (!json_is_integer(id) || !json_is_object(json_object_get(host, "install")))
 			fuzz_fail("host %zu of the list is malformed after this input", i);
+		if (name && (mac_parse(name, mac) == 0 || uuid_parse(name, uuid) == 0 ||
+			     strspn(name, "0123456789") == strlen(name)))
+			fuzz_fail("host %lld is named '%s', which reads as a MAC, a UUID or an id",
+				  (long long)json_integer_value(id), name);
 		snprintf(ref, sizeof(ref), "%lld", (long long)json_integer_value(id));
 		if ((rc = hosts_get(ref, &h)) < 0)
 			fuzz_fail("host %s cannot be read after this input: %s", ref, err_msg());
