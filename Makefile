@@ -10,7 +10,7 @@
 BUILD    ?= build
 CC       ?= cc
 PKGS      = libmicrohttpd sqlite3 jansson libcrypto libcurl libarchive
-CPPFLAGS += -D_GNU_SOURCE -Ilib -DANEMOS_SCRIPTS_DIR=\"$(CURDIR)/ipxe-scripts\"
+CPPFLAGS += -D_GNU_SOURCE -Ilib
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Wno-format-nonliteral -fno-strict-aliasing -pthread $(EXTRA_CFLAGS)

@@ -17,7 +17,6 @@ if [ ! -s "$data/admin-token" ]; then
 fi
 token=$(cat "$data/admin-token")
 set -- --listen "$listen" --data "$data" --boot-dir "$build/boot"
-[ -f server/web/index.html ] && set -- "$@" --web-dir server/web
 
 "$build/anemosd" "$@" &
 pid=$!

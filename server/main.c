@@ -12,19 +12,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "anemosd.h"
 #include "log.h"
 
-#ifndef ANEMOS_SCRIPTS_DIR
-#define ANEMOS_SCRIPTS_DIR "/usr/share/anemos/ipxe-scripts"
-#endif
+/* Where an installed anemosd's files live when nothing else is found (share_dir). */
+#define SHARE_FALLBACK "/usr/share/anemos"
 
 struct config cfg = {
 	.listen = "127.0.0.1:8080",
 	.data_dir = "var",
-	.scripts_dir = ANEMOS_SCRIPTS_DIR,
 	.agent_token_ttl = 3600,
 	.phone_home_ttl = 30L * 86400,
 	.max_body = 1 << 20,
@@ -59,8 +58,10 @@ static void usage(FILE *f)
 		"                             of --listen-tls; required when that is 0.0.0.0 or [::])\n"
 		"  --metrics-token-file FILE  /metrics wants \"Authorization: Bearer\" with the token in\n"
 		"                             FILE (mode 0600 or stricter; default: /metrics is open)\n"
-		"  --web-dir DIR              dashboard files served at / (default: none)\n"
-		"  --scripts-dir DIR          iPXE script templates (default %s)\n"
+		"  --web-dir DIR|none         dashboard files served at / (default: the installed\n"
+		"                             share/anemos/web, or server/web of the build tree)\n"
+		"  --scripts-dir DIR          iPXE script templates (default: share/anemos/ipxe-scripts\n"
+		"                             beside the binary, or ipxe-scripts/ of the build tree)\n"
 		"  --threads N                worker threads (default 2 per CPU, at least 4)\n"
 		"  --agent-token-ttl SECONDS  lifetime of a boot's agent token (default 3600)\n"
 		"  --max-body BYTES           request body limit (default 1048576)\n"
@@ -83,8 +84,7 @@ static void usage(FILE *f)
 		"                             http:// Debian mirrors (https:// ones are fetched directly)\n"
 		"  --package-cache-log FILE   that cache's apt-cacher.log: its hits and misses in /metrics\n"
 		"                             (default: none, and /metrics has no package cache series)\n"
-		"  --log-level LEVEL          error, warn, info (default) or debug\n",
-		ANEMOS_SCRIPTS_DIR);
+		"  --log-level LEVEL          error, warn, info (default) or debug\n");
 }
 
 static long parse_number(const char *opt, const char *s, long min, long max)
@@ -252,7 +252,7 @@ static void parse_options(int argc, char **argv)
 		case O_TLS_KEY: cfg.tls_key_file = optarg; break;
 		case O_OPERATOR_URL: cfg.operator_url = optarg; break;
 		case O_METRICS_TOKEN: cfg.metrics_token_file = optarg; break;
-		case O_WEB: cfg.web_dir = optarg; break;
+		case O_WEB: cfg.web_dir = strcmp(optarg, "none") == 0 ? "" : optarg; break;
 		case O_SCRIPTS: cfg.scripts_dir = optarg; break;
 		case O_THREADS: cfg.threads = (unsigned)parse_number("--threads", optarg, 1, 1024); break;
 		case O_TTL: cfg.agent_token_ttl = parse_number("--agent-token-ttl", optarg, 1, 30L * 86400); break;
@@ -334,12 +334,53 @@ static void derive_tls_defaults(char **operator_url)
 }
 
 /* Fills in the defaults that depend on other options. Returns strings the caller frees. */
+/*
+ * The folder of anemosd's own files `what` ("ipxe-scripts", "web") that follows the
+ * binary, not the tree it was compiled in: installed under a prefix (PREFIX/bin/anemosd),
+ * PREFIX/share/anemos/WHAT; run from a build tree (build/anemosd, build/asan/anemosd), the
+ * source tree's folder (src, relative to the tree: "ipxe-scripts", "server/web"), found by
+ * walking up from the binary; else SHARE_FALLBACK/WHAT. Malloc'd into *keep.
+ */
+static const char *share_dir(const char *what, const char *src, char **keep)
+{
+	char exe[PATH_MAX], try[PATH_MAX + 64], *slash;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	struct stat st;
+
+	*keep = NULL;
+	if (n > 0) {
+		exe[n] = '\0';
+		if ((slash = strrchr(exe, '/')))
+			*slash = '\0';
+		snprintf(try, sizeof(try), "%s/../share/anemos/%s", exe, what);
+		for (int up = 0; up < 4; up++) {
+			if (stat(try, &st) == 0 && S_ISDIR(st.st_mode))
+				return *keep = realpath(try, NULL);
+			if (!(slash = strrchr(exe, '/')))
+				break;
+			snprintf(try, sizeof(try), "%s/%s", exe, src);
+			*slash = '\0';
+		}
+	}
+	if (asprintf(keep, "%s/%s", SHARE_FALLBACK, what) < 0)
+		log_fatal("out of memory");
+	return *keep;
+}
+
 static void derive_defaults(char **boot_dir, char **public_url, char **operator_url)
 {
+	static char *scripts_keep, *web_keep;
+
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
 	if (!cfg.threads)
 		cfg.threads = ncpu > 2 ? (unsigned)(2 * ncpu) : 4;
+	if (!cfg.scripts_dir)
+		cfg.scripts_dir = share_dir("ipxe-scripts", "ipxe-scripts", &scripts_keep);
+	if (!cfg.web_dir)
+		cfg.web_dir = share_dir("web", "server/web", &web_keep);
+	else if (!*cfg.web_dir)
+		cfg.web_dir = NULL; /* --web-dir none */
 	if (!cfg.boot_dir) {
 		if (asprintf(boot_dir, "%s/boot", cfg.data_dir) < 0)
 			log_fatal("out of memory");

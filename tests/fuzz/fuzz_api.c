@@ -215,10 +215,11 @@ static void identities_free(struct identities *ids)
 	free(ids->nmacs);
 }
 
-/* After request op: every host but target (0: none) is who it was; target gained at most
- * NEW_MACS_MAX MACs. */
-static void identities_check(char op, const struct identities *before, int64_t target)
+/* After request op: every host of *known (taken before it) but target (0: none) is who it
+ * was, and target gained at most NEW_MACS_MAX MACs. *known becomes the hosts as they are now. */
+static void identities_check(char op, struct identities *known, int64_t target)
 {
+	const struct identities *before = known;
 	struct identities after;
 
 	identities_take(&after);
@@ -239,7 +240,8 @@ static void identities_check(char op, const struct identities *before, int64_t t
 			fuzz_fail("'%c' changed host %lld, which it is not about: '%s' became '%s'", op,
 				  (long long)before->ids[i], before->who[i], after.who[j]);
 	}
-	identities_free(&after);
+	identities_free(known);
+	*known = after;
 }
 
 /* What an operation answered, as its handler would render it. */
@@ -290,17 +292,16 @@ static void renders(json_t *json, char op, const char *what)
 	json_decref(json);
 }
 
-static void request(char op, const char *body_text, size_t len)
+/* One request; *known holds who every host was before it, and after it on return. */
+static void request(char op, const char *body_text, size_t len, struct identities *known)
 {
 	struct answer a = { .has_host = false };
-	struct identities before;
 	json_error_t jerr;
 	json_t *body = json_loadb(body_text, len, JSON_REJECT_DUPLICATES, &jerr);
 	int rc;
 
 	if (!body)
 		return; /* a 400 at the edge */
-	identities_take(&before);
 	err_clear();
 	rc = run(op, body, &a);
 	if (getenv("ANEMOS_FUZZ_VERBOSE"))
@@ -318,8 +319,7 @@ static void request(char op, const char *body_text, size_t len)
 	} else if (rc == 0) {
 		renders(a.json, op, "the answer");
 	}
-	identities_check(op, &before, strchr("eam", op) ? 0 : web1);
-	identities_free(&before);
+	identities_check(op, known, strchr("eam", op) ? 0 : web1);
 	json_decref(body);
 }
 
@@ -362,12 +362,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const char ops[] = "epPkcaAmivdDh";
 	static bool opened;
 	const char *p = (const char *)data, *end = p + size;
+	struct identities known;
 
 	if (!opened) {
 		store_open();
 		opened = true;
 	}
 	store_reset();
+	identities_take(&known);
 	for (int n = 0; n < 8 && p < end; n++) {
 		const char *nul = memchr(p, '\0', (size_t)(end - p)), *stop = nul ? nul : end;
 		char op = *p;
@@ -375,10 +377,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (stop > p) {
 			if (!strchr(ops, op))
 				op = ops[(unsigned char)op % (sizeof(ops) - 1)];
-			request(op, p + 1, (size_t)(stop - p - 1));
+			request(op, p + 1, (size_t)(stop - p - 1), &known);
 		}
 		p = stop + 1;
 	}
+	identities_free(&known);
 	store_check();
 	return 0;
 }

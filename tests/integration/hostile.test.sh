@@ -211,7 +211,7 @@ def longpoll(port, want, wait, wal):
         try:
             s.bind((addr(i), 0))
             s.connect((HOST, port))
-            s.sendall(("GET /api/v1/agent/plan?wait=%d HTTP/1.1\r\nHost: anemos\r\nAuthorization: Bearer %s\r\n\r\n"
+            s.sendall(("GET /api/v1/agent/plan?wait=%d HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n\r\n"
                        % (wait, tok)).encode())
         except OSError:
             failed += 1

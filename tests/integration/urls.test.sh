@@ -9,12 +9,13 @@ mkdir -p "$DATA" "$BOOT_DIR"
 ANEMOS_TOKEN=$("$ANEMOSD" token create --data "$DATA" --name test); export ANEMOS_TOKEN
 PORT=$(free_port)
 ANEMOS_URL=http://127.0.0.1:$PORT; export ANEMOS_URL
-# Exactly as deploy/run-local.sh (make run) starts it: the dashboard on, no --public-url.
-"$ANEMOSD" --listen "127.0.0.1:$PORT" --data "$DATA" --boot-dir "$BOOT_DIR" --web-dir "$ROOT/server/web" \
-	2>>"$WORK/anemosd.log" &
+# Exactly as deploy/run-local.sh (make run) starts it: no --public-url, no --web-dir.
+"$ANEMOSD" --listen "127.0.0.1:$PORT" --data "$DATA" --boot-dir "$BOOT_DIR" 2>>"$WORK/anemosd.log" &
 ANEMOSD_PID=$!
 for i in $(seq 1 100); do curl -fsS -m 1 "$ANEMOS_URL/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
 Q="10.0.2.2:$PORT"
+expect_match "the dashboard is served at / without --web-dir (the build tree's server/web)" '<title>[^<]*Anemos' \
+	"$(curl -sS -m 5 "$ANEMOS_URL/")"
 as_guest() { curl -sS -m 5 -H "Host: $Q" "$@"; }
 
 expect_match "boot.ipxe names the address the machine used" "set anemos-url http://$Q\$" "$(as_guest "$ANEMOS_URL/boot.ipxe" | grep 'anemos-url')"
@@ -46,7 +47,14 @@ expect_match "an IPv6 Host is used as it came" "set anemos-url http://\[2001:db8
 	"$(curl -sS -m 5 -H "Host: [2001:db8::5]:$PORT" "$ANEMOS_URL/boot.ipxe" | grep 'anemos-url')"
 anemosd_stop
 
-anemosd_start || exit 1   # lib.sh passes --public-url
-expect_match "with --public-url, that URL whatever the Host" "set anemos-url $ANEMOS_URL\$" \
-	"$(curl -sS -m 5 -H "Host: $Q" "$ANEMOS_URL/boot.ipxe" | grep 'anemos-url')"
+anemosd_start --public-url "http://192.0.2.80:$PORT" || exit 1
+expect_match "with --public-url, that URL whatever name the request used" "set anemos-url http://192.0.2.80:$PORT\$" \
+	"$(curl -sS -m 5 "$ANEMOS_URL/boot.ipxe" | grep 'anemos-url')"
+expect_eq "... and a Host that is none of its names is refused on the boot path too (DNS rebinding): 421" 421 \
+	"$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H "Host: $Q" "$ANEMOS_URL/boot.ipxe")"
+anemosd_stop
+anemosd_start --web-dir none || exit 1
+expect_eq "... but not with the dashboard off (--web-dir none): machines may use any name then" 200 \
+	"$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H "Host: $Q" "$ANEMOS_URL/boot.ipxe")"
+expect_eq "--web-dir none: no dashboard" 404 "$(curl -sS -m 5 -o /dev/null -w '%{http_code}' "$ANEMOS_URL/")"
 anemosd_stop

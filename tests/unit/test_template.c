@@ -189,11 +189,7 @@ static int load_real_templates(void **state)
 		if (stat(dir, &st) == 0)
 			return templates_load(dir);
 	}
-#ifdef ANEMOS_SCRIPTS_DIR
-	return templates_load(ANEMOS_SCRIPTS_DIR);
-#else
 	return -1;
-#endif
 }
 
 static int free_templates(void **state)
