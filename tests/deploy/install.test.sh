@@ -160,12 +160,10 @@ for u in anemosd anemos-dnsmasq anemos-tftpd anemos-cache; do
 	echo "REPORT $u $(systemctl is-active "$u.service") $(stat -c %U "/proc/$p" 2>/dev/null)"
 done
 echo "REPORT stock-apt-cacher-ng $(systemctl is-active apt-cacher-ng.service)"
-if exec 3<>/dev/tcp/192.0.2.1/8080; then
-	printf 'GET /boot.ipxe HTTP/1.0\r\n\r\n' >&3
-	echo "REPORT boot.ipxe $(grep -c '^set anemos-url http://192.0.2.1:8080' <&3)"
-fi
-# get PORT PATH: an HTTP/1.0 GET from 192.0.2.1, the whole response on stdout.
+# get PORT PATH: an HTTP/1.0 GET from 192.0.2.1 (with a Host header, as iPXE sends one), the
+# whole response on stdout.
 get() { exec 3<>"/dev/tcp/192.0.2.1/$1" && printf 'GET %s HTTP/1.0\r\nHost: 192.0.2.1\r\n\r\n' "$2" >&3 && cat <&3; exec 3<&-; }
+echo "REPORT boot.ipxe $(get 8080 /boot.ipxe | grep -c '^set anemos-url http://192.0.2.1:8080')"
 deb=/var/lib/anemos/images/pool/x_1_all.deb
 for n in 1 2; do
 	get 3142 "/192.0.2.1:8080/images/pool/x_1_all.deb" >"/tmp/fetch-$n"
