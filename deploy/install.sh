@@ -237,6 +237,8 @@ fi
 uid=$(awk -F: '$1 == "anemos" { print $3 }' "$R/etc/passwd")
 gid=$(awk -F: '$1 == "anemos" { print $4 }' "$R/etc/passwd")
 grep -q '^tftp:' "$R/etc/passwd" || [ "$TFTP" != tftp-hpa ] || die "no user tftp (package tftpd-hpa)"
+# anemos-dnsmasq.service runs as dnsmasq (User=).
+grep -q '^dnsmasq:' "$R/etc/passwd" || die "no user dnsmasq (package dnsmasq-base)"
 grep -q '^apt-cacher-ng:' "$R/etc/passwd" || [ "$CACHE" = no ] ||
 	die "no user apt-cacher-ng (package apt-cacher-ng)"
 
