@@ -7,11 +7,14 @@
 # TFTP root, the settings and the units, with the package cache (--cache: apt-cacher-ng as
 # anemos-cache.service). Then dnsmasq (the one installed in the tree) accepts the generated
 # configuration, `systemd-analyze verify --root` accepts the units (with their binaries
-# present in the tree), anemosd runs there as the user anemos from the installed paths, a
-# second run changes nothing, and the tree booted under systemd in QEMU runs the four units
-# as installed, a file fetched twice through the cache being one miss and one hit in the
-# hardened anemosd's /metrics. Runs against the normal build only (the chroot has no
-# sanitizer runtime).
+# present in the tree), `systemd-analyze security --offline` scores each unit's exposure
+# (printed, and held to a bound), anemosd runs there as the user anemos from the installed
+# paths, a second run changes nothing, and the tree booted under systemd in QEMU runs the four
+# units as installed: a file fetched twice through the cache is one miss and one hit in the
+# hardened anemosd's /metrics, and a PXE client on a second NIC (tests/deploy/pxe-client.pl,
+# in a network namespace of the booted tree) gets an address and its boot file name from the
+# hardened dnsmasq and the boot file from the hardened tftp-hpa. Runs against the normal build
+# only (the chroot has no sanitizer runtime).
 source "$(dirname "$0")/../integration/lib.sh"
 for t in debootstrap systemd-analyze chroot mkfs.ext4 debugfs qemu-system-x86_64; do
 	command -v "$t" >/dev/null || { fail "tools for the deploy test" "$t missing (deploy/install-deps.sh test)"; exit 1; }
@@ -82,6 +85,30 @@ out=$(systemd-analyze verify --root="$TREE" anemos-broken.service 2>&1)
 expect_match "verify refuses a unit whose program is missing" 'anemosd-missing.*not executable' "$out"
 rm -f "$TREE/etc/systemd/system/anemos-broken.service"
 
+# Each installed unit's exposure as `systemd-analyze security` scores it, from 0 (best) to 10,
+# offline on the tree's unit files (this host runs no systemd). The bounds are the scores
+# measured with systemd 252: dropping any one of a unit's hardening directives raises its
+# score above its bound. (The units as they were before the hardening of dnsmasq and tftp-hpa
+# scored 4.9 and 4.5.)
+declare -A BOUND=([anemosd]=1.4 [anemos-dnsmasq]=1.6 [anemos-tftpd]=2.2 [anemos-cache]=1.4)
+exposure() { # UNIT: its overall exposure level, offline, in the tree
+	systemd-analyze security --offline=yes --root="$TREE" "$1" 2>&1 |
+		sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p'
+}
+at_most() { awk -v s="${1:-99}" -v b="$2" 'BEGIN { print (s + 0 <= b + 0) ? "yes" : "no: " s }'; }
+for u in anemosd anemos-dnsmasq anemos-tftpd anemos-cache; do
+	score=$(exposure "$u.service")
+	echo "# systemd-analyze security $u.service: exposure ${score:-(none)}, bound ${BOUND[$u]}"
+	expect_eq "$u.service's exposure is at most ${BOUND[$u]}" yes "$(at_most "$score" "${BOUND[$u]}")"
+done
+# The bound can fail: dnsmasq's unit without its capability bound and system-call filter.
+grep -vE '^(CapabilityBoundingSet|AmbientCapabilities|SystemCallFilter)=' \
+	"$TREE/etc/systemd/system/anemos-dnsmasq.service" >"$TREE/etc/systemd/system/anemos-loose.service"
+score=$(exposure anemos-loose.service)
+expect_match "... a dnsmasq unit without CapabilityBoundingSet= and SystemCallFilter= is over it" \
+	'^no: [0-9]' "$(at_most "$score" "${BOUND[anemos-dnsmasq]}")"
+rm -f "$TREE/etc/systemd/system/anemos-loose.service"
+
 # anemosd from the installed paths, as anemos, in the tree (loopback of this namespace).
 P=$(free_port)
 chroot --userspec=anemos:anemos "$TREE" /usr/local/sbin/anemosd --listen "127.0.0.1:$P" \
@@ -138,6 +165,9 @@ expect_eq "... and anemosd is no longer told of a cache" "ANEMOSD_CACHE_OPTIONS=
 # root disk), with the provisioning interface eth0 at 192.0.2.1: the four units start with
 # their hardening in force, and a report unit writes what runs as whom, read back with debugfs.
 # The cache's upstream there is anemosd itself: it serves a .deb put in its images folder.
+# A second NIC, eth1, is on the same (QEMU hub) segment as eth0: the report moves it into a
+# network namespace of its own, from which tests/deploy/pxe-client.pl boots as a BIOS PXE ROM
+# would (full DHCP: the mode the settings are in by now).
 out=$("$ROOT/deploy/install.sh" --root "$TREE" --build "$BUILD" --interface eth0 --cache 2>&1); rc=$?
 expect_eq "moving the appliance to interface eth0, the cache on again (saved settings kept)" 0 "$rc"
 check "anemos-cache.service is enabled again" \
@@ -173,12 +203,50 @@ done
 sleep 1
 echo "REPORT cache-log $(cut -d'|' -f2 /var/log/anemos-cache/apt-cacher.log | tr -d '\n')"
 get 8080 /metrics | grep -E '^anemos_package_cache_(hits_total|misses_total|log_readable) ' | sed 's/^/REPORT metric /'
+# dnsmasq's and tftp-hpa's main processes: their capabilities, no new privileges, seccomp.
+for u in anemos-dnsmasq anemos-tftpd; do
+	p=$(systemctl show -p MainPID --value "$u.service")
+	echo "REPORT proc $u $(awk '/^(CapEff|CapBnd|NoNewPrivs|Seccomp):/ { printf "%s%s ", $1, $2 }' "/proc/$p/status")"
+done
+# A PXE client on eth1, in a namespace of its own: DHCP from dnsmasq, then the boot file by TFTP.
+ip netns add pxe && ip link set eth1 netns pxe && ip -n pxe link set lo up && ip -n pxe link set eth1 up
+out=$(ip netns exec pxe timeout 40 /usr/local/sbin/anemos-test-pxe-client dhcp eth1 2>&1)
+echo "$out" | sed 's/^/REPORT pxe /'
+addr=$(sed -n 's/^ack address \([0-9.]*\) .*/\1/p' <<<"$out")
+file=$(sed -n "s/^ack address [0-9.]* file '\([^']*\)'.*/\1/p" <<<"$out")
+if [ -n "$addr" ] && [ -n "$file" ]; then
+	ip -n pxe addr add "$addr/24" dev eth1
+	ip netns exec pxe timeout 60 /usr/local/sbin/anemos-test-pxe-client tftp 192.0.2.1 "$file" /tmp/boot-file 2>&1 |
+		sed 's/^/REPORT pxe /'
+	cmp -s /tmp/boot-file "/srv/anemos/tftp/$file" && echo "REPORT pxe $file as in /srv/anemos/tftp"
+	# Again, the client holding the transfer after its first block: the child in.tftpd that
+	# serves it (it chroots and changes user before it sends that block), with its user, root
+	# folder and capabilities.
+	main=$(systemctl show -p MainPID --value anemos-tftpd.service)
+	ip netns exec pxe timeout 60 /usr/local/sbin/anemos-test-pxe-client tftp 192.0.2.1 "$file" /tmp/boot-file-2 4 \
+		>/tmp/boot-file-2.out 2>&1 &
+	for _ in $(seq 1 50); do grep -q '^tftp holding block 1' /tmp/boot-file-2.out && break; sleep 0.1; done
+	child=""
+	read -r child _ <"/proc/$main/task/$main/children" 2>/dev/null
+	if [ -n "$child" ]; then
+		echo "REPORT tftp-child uid=$(awk '/^Uid:/ { print $2 "," $3 "," $4 }' "/proc/$child/status")" \
+			"root=$(readlink "/proc/$child/root") CapEff=$(awk '/^CapEff:/ { print $2 }' "/proc/$child/status")"
+	fi
+	wait
+	grep -v '^tftp holding' /tmp/boot-file-2.out | sed 's/^/REPORT pxe again /'
+fi
+echo "REPORT lease $(stat -c %U /var/lib/anemos-dnsmasq/leases) $(grep -c ' 52:54:00:a0:b0:c0 ' /var/lib/anemos-dnsmasq/leases)"
+for u in anemosd anemos-dnsmasq anemos-tftpd anemos-cache; do
+	echo "REPORT security $u $(systemd-analyze security --no-pager "$u.service" 2>&1 |
+		sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')"
+done
 systemctl --no-pager status anemosd anemos-dnsmasq anemos-tftpd anemos-cache 2>&1 | sed 's/^/STATUS /'
-journalctl --no-pager -u anemosd -u anemos-tftpd -u anemos-cache -n 30 2>&1 | sed 's/^/STATUS /'
+journalctl --no-pager -u anemosd -u anemos-dnsmasq -u anemos-tftpd -u anemos-cache -n 40 2>&1 | sed 's/^/STATUS /'
 ip -br addr 2>&1 | sed 's/^/STATUS /'
 systemctl poweroff
 SCRIPT
 chmod 755 "$TREE/usr/local/sbin/anemos-test-report"
+install -m 755 "$ROOT/tests/deploy/pxe-client.pl" "$TREE/usr/local/sbin/anemos-test-pxe-client"
 cat >"$TREE/etc/systemd/system/anemos-report.service" <<'UNIT'
 [Unit]
 Description=Report for the deploy test
@@ -201,14 +269,15 @@ timeout 300 qemu-system-x86_64 -accel tcg -m 1024 -smp 2 -display none -no-reboo
 	-kernel "$ROOT/build/boot/vmlinuz" -initrd "$WORK/boot/initrd.img" \
 	-append "root=/dev/vda rw console=ttyS0 net.ifnames=0 init=/lib/systemd/systemd panic=-1" \
 	-drive "file=$WORK/tree.img,format=raw,if=none,id=d0" -device virtio-blk-pci,drive=d0 \
-	-netdev user,id=n0,restrict=on -device virtio-net-pci,netdev=n0,romfile= \
+	-netdev hubport,id=n0,hubid=0 -device virtio-net-pci,netdev=n0,romfile=,mac=52:54:00:12:34:01 \
+	-netdev hubport,id=n1,hubid=0 -device virtio-net-pci,netdev=n1,romfile=,mac=52:54:00:12:34:02 \
 	-serial "file:$WORK/console-tree.log" 2>"$WORK/qemu-tree.err"
 debugfs -R "cat /var/log/anemos-report" "$WORK/tree.img" >"$WORK/report.log" 2>/dev/null
 report=$(grep -a '^REPORT ' "$WORK/report.log")
 echo "# the installed tree under systemd ($(( $(date +%s) - t0 )) s):"
 echo "$report" | sed 's/^/#   /'
 expect_match "anemosd.service is active, running as anemos" '^REPORT anemosd active anemos$' "$report"
-expect_match "anemos-dnsmasq.service is active, dnsmasq dropped to its user" '^REPORT anemos-dnsmasq active dnsmasq$' "$report"
+expect_match "anemos-dnsmasq.service is active, running as dnsmasq" '^REPORT anemos-dnsmasq active dnsmasq$' "$report"
 expect_match "anemos-tftpd.service is active" '^REPORT anemos-tftpd active ' "$report"
 expect_match "the hardened anemosd serves /boot.ipxe on 192.0.2.1:8080" '^REPORT boot.ipxe 1$' "$report"
 expect_match "anemos-cache.service is active, running as apt-cacher-ng" '^REPORT anemos-cache active apt-cacher-ng$' "$report"
@@ -219,7 +288,31 @@ expect_match "apt-cacher-ng's log: a download and two responses (a miss, then a 
 expect_match "the hardened anemosd reads the cache's log" '^REPORT metric anemos_package_cache_log_readable 1$' "$report"
 expect_match "... and counts 1 miss" '^REPORT metric anemos_package_cache_misses_total 1$' "$report"
 expect_match "... and 1 hit" '^REPORT metric anemos_package_cache_hits_total 1$' "$report"
-if ! grep -q '^REPORT anemosd active' <<<"$report" || ! grep -q '^REPORT anemos-cache active' <<<"$report"; then
+# dnsmasq as its user with its three capabilities (NET_BIND_SERVICE, NET_ADMIN, NET_RAW:
+# 0x3400); in.tftpd as root with its four (SETGID, SETUID, NET_BIND_SERVICE, SYS_CHROOT:
+# 0x404c0); both with no new privileges and a seccomp filter (mode 2).
+expect_match "dnsmasq runs with exactly NET_BIND_SERVICE, NET_ADMIN and NET_RAW, no new privileges, a system-call filter" \
+	'^REPORT proc anemos-dnsmasq CapEff:0000000000003400 CapBnd:0000000000003400 NoNewPrivs:1 Seccomp:2 $' "$report"
+expect_match "in.tftpd runs with exactly SETGID, SETUID, NET_BIND_SERVICE and SYS_CHROOT, no new privileges, a system-call filter" \
+	'^REPORT proc anemos-tftpd CapEff:00000000000404c0 CapBnd:00000000000404c0 NoNewPrivs:1 Seccomp:2 $' "$report"
+expect_match "a PXE client on the provisioning network is offered an address of the pool and undionly.kpxe" \
+	"^REPORT pxe offer from 192.0.2.1 address 192.0.2.1[0-9][0-9] file 'undionly.kpxe'" "$report"
+expect_match "... gets it (DHCPACK) with the TFTP server 192.0.2.1" \
+	"^REPORT pxe ack address 192.0.2.1[0-9][0-9] file 'undionly.kpxe' next-server 192.0.2.1$" "$report"
+expect_match "... the hardened dnsmasq wrote the lease, as dnsmasq" '^REPORT lease dnsmasq 1$' "$report"
+expect_match "... and fetches undionly.kpxe from the hardened tftp-hpa, whole" \
+	'^REPORT pxe undionly.kpxe as in /srv/anemos/tftp$' "$report"
+tftp_uid=$(awk -F: '$1 == "tftp" { print $3 }' "$TREE/etc/passwd")
+expect_match "the in.tftpd serving a transfer is tftp (uid $tftp_uid), chrooted in the TFTP root, without capabilities" \
+	"^REPORT tftp-child uid=$tftp_uid,$tftp_uid,$tftp_uid root=/srv/anemos/tftp CapEff=0000000000000000$" "$report"
+expect_match "... and that transfer, held for 4 s after its first block, still completes" \
+	'^REPORT pxe again tftp got [0-9]+ bytes$' "$report"
+for u in anemosd anemos-dnsmasq anemos-tftpd anemos-cache; do
+	score=$(sed -n "s/^REPORT security $u //p" <<<"$report")
+	echo "# systemd-analyze security $u.service under the booted tree's systemd: exposure ${score:-(none)}"
+	expect_eq "... and there, $u.service's exposure is at most ${BOUND[$u]}" yes "$(at_most "$score" "${BOUND[$u]}")"
+done
+if [ "$_failures" -gt 0 ]; then
 	grep -a 'STATUS' "$WORK/report.log" | tail -n 40 | sed 's/^/#   /'
 	tr -d '\r' <"$WORK/console-tree.log" | grep -a -E 'anemos|Failed' | tail -n 20 | sed 's/^/#   /'
 fi
