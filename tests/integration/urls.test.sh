@@ -52,6 +52,10 @@ expect_match "with --public-url, that URL whatever name the request used" "set a
 	"$(curl -sS -m 5 "$ANEMOS_URL/boot.ipxe" | grep 'anemos-url')"
 expect_eq "... and a Host that is none of its names is refused on the boot path too (DNS rebinding): 421" 421 \
 	"$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H "Host: $Q" "$ANEMOS_URL/boot.ipxe")"
+expect_eq "... while a request without a Host (HTTP/1.0 firmware; no browser's) is answered" 200 \
+	"$(curl -sS -m 5 -0 -o /dev/null -w '%{http_code}' -H 'Host:' "$ANEMOS_URL/boot.ipxe")"
+expect_eq "... but not on the operator API" 421 \
+	"$(curl -sS -m 5 -0 -o /dev/null -w '%{http_code}' -H 'Host:' -H @"$WORK/.auth" "$ANEMOS_URL/api/v1/hosts")"
 anemosd_stop
 anemosd_start --web-dir none || exit 1
 expect_eq "... but not with the dashboard off (--web-dir none): machines may use any name then" 200 \
