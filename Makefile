@@ -44,7 +44,7 @@ SERVER_UNIT_BIN = $(filter-out $(INV_UNIT_BIN) $(AGENT_UNIT_BIN),$(UNIT_BIN))
 PROGRAMS = $(BUILD)/anemosd $(BUILD)/anemosctl $(BUILD)/anemos-inventory $(BUILD)/anemos-agent \
            $(BUILD)/anemos-mkimg $(if $(findstring sanitize,$(EXTRA_LDFLAGS)),,$(BUILD)/anemos-inventory-static)
 
-.PHONY: all deps test-deps run test test-slow check unit bench fuzz fuzz-bins fuzz-build fuzz-smoke clean initramfs images
+.PHONY: all deps test-deps run demo demo-stop test test-slow check unit bench fuzz fuzz-bins fuzz-build fuzz-smoke clean initramfs images
 all: deps $(PROGRAMS)
 
 # Installs missing Debian packages (and says which) before the first compile.
@@ -61,7 +61,7 @@ $(BUILD)/anemosd: $(SERVER_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $$(pkg-config --libs libmicrohttpd sqlite3 jansson libcrypto libarchive)
 
 $(BUILD)/anemosctl: $(CLI_OBJ) $(LIB_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $$(pkg-config --libs jansson libcurl libcrypto)
+	$(CC) $(LDFLAGS) -o $@ $^ $$(pkg-config --libs jansson libcurl libcrypto libxcrypt)
 
 # cli/recipe-bundle.sh, compiled into anemosctl as the C string recipe_bundle_sh.
 $(BUILD)/gen/recipe-bundle.sh.h: cli/recipe-bundle.sh
@@ -129,6 +129,12 @@ run: all
 	@$(MAKE) --no-print-directory initramfs
 	@$(MAKE) --no-print-directory images IMAGES=tiny
 	@deploy/run-local.sh $(BUILD)
+
+# With `make run` running: a QEMU machine installs tiny from it (again: reinstalls it).
+demo:
+	@deploy/demo.sh
+demo-stop:
+	@deploy/demo.sh stop
 
 # One normal build and one ASan+UBSan build, each through every suite; one summary line.
 test: test-deps

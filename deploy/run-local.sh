@@ -47,6 +47,8 @@ Anemos is running on $url (Ctrl-C stops it)
   data:           $data/ (anemos.db, images/)
   demo image:     tiny$demo  (build/anemosctl host set HOST --next-boot install --image tiny --once)
   admin token:    $token
+Next: watch a machine install itself. In another terminal:
+  make demo        (a QEMU machine installs tiny from here; make demo-stop ends it)
 Use the CLI from another terminal:
   export ANEMOS_URL=$url ANEMOS_TOKEN=\$(cat $data/admin-token)
   $build/anemosctl host list
