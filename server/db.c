@@ -94,8 +94,8 @@ static const char *const migrations[] = {
 	"ALTER TABLE images ADD COLUMN recipe TEXT;",
 	/* 5: agent tokens bound to the address of the machine that received them, and what
 	 * their boot was given once (AGENT_SERVED_*) */
-	"ALTER TABLE agent_tokens ADD COLUMN address TEXT;"
-	"ALTER TABLE agent_tokens ADD COLUMN served INTEGER NOT NULL DEFAULT 0;",
+	("ALTER TABLE agent_tokens ADD COLUMN address TEXT;"
+	 "ALTER TABLE agent_tokens ADD COLUMN served INTEGER NOT NULL DEFAULT 0;"),
 	/* 6: admin tokens that expire when asked to (NULL: never); their rowid is their id */
 	"ALTER TABLE admin_tokens ADD COLUMN expires INTEGER;",
 };
