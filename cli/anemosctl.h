@@ -3,12 +3,14 @@
  *
  * Every function that can fail returns int rc: 0, or a negative errno after it has told
  * the operator what went wrong on stderr. -EINVAL is kept for a wrong command line (the
- * program then shows the command's usage and exits 2); any other failure exits 1.
+ * program then shows the command's usage and exits 2), -EINTR for Ctrl-C (exit 130); any
+ * other failure exits 1.
  */
 #ifndef ANEMOSCTL_H
 #define ANEMOSCTL_H
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
@@ -20,7 +22,11 @@
 /* The connection to one anemosd, filled in from the global options and the environment. */
 struct ctl {
 	char *url;		/* base URL without a trailing slash; owned */
-	char *token;		/* admin token; owned */
+	char *token;		/* admin token, or NULL when none was given; owned */
+	const char *url_origin;	/* where @url came from ("--url", "$ANEMOS_URL"), or NULL for
+				 * the default; static */
+	const char *token_origin;	/* where @token came from ("--token", "$ANEMOS_TOKEN", the
+				 * file's path), or NULL; not owned */
 	int json;		/* print the API's JSON answers instead of human output */
 	const char *ca;		/* PEM file of the CAs that may sign anemosd's certificate (--ca,
 				 * $ANEMOS_CA), or NULL for the system's; not owned */
@@ -57,9 +63,41 @@ int check_choice(const char *option, const char *value, const char *const *choic
 int api_call(const struct ctl *ctl, const char *method, const char *path,
 	     const json_t *body, json_t **reply);
 
-/* GETs @path (outside /api/v1 too) and sets *@text to the answer's body, which must be a
- * 200. Answers like api_call(); the caller frees *@text. */
+/* GETs @path (outside /api/v1 too; with the admin token when there is one) and sets *@text
+ * to the answer's body, which must be a 200. Answers like api_call(); the caller frees
+ * *@text. */
 int api_get_text(const struct ctl *ctl, const char *path, char **text);
+
+/*
+ * Called for each event of an event stream with its @name ("message" when it has none) and
+ * its @data (the "data:" lines joined by '\n'), both valid during the call only; and once,
+ * with both NULL, when the stream opens: whatever happens from then on is told. It runs
+ * inside event_stream_wait(), within libcurl: it must not make requests itself.
+ */
+typedef void event_handler(void *ctx, const char *name, const char *data);
+
+/* A GET of a server-sent event stream (text/event-stream), read as it comes. */
+struct event_stream;
+
+/*
+ * Starts reading @path as an event stream, @on_event to be called with @ctx. Nothing is
+ * sent before the first event_stream_wait(). No overall time limit, but a stream silent for
+ * longer than anemosd's keepalives allow is given up. Returns 0 and sets *@stream, which the
+ * caller releases with event_stream_free(), or a negative errno (reported).
+ */
+int event_stream_open(const struct ctl *ctl, const char *path, event_handler *on_event, void *ctx,
+		      struct event_stream **stream);
+
+/*
+ * Reads what @stream has for at most @timeout_ms milliseconds, handing each complete event
+ * to its handler. Returns 0 while the stream goes on; -EPIPE once a stream that had opened
+ * ended, for whatever reason (not reported: the caller may open another); or, when it
+ * never opened, a negative errno after reporting why (anemosd unreachable, an HTTP error).
+ */
+int event_stream_wait(struct event_stream *stream, int timeout_ms);
+
+/* Closes @stream and releases everything it holds; nothing for NULL. */
+void event_stream_free(struct event_stream *stream);
 
 /*
  * Streams @size bytes of @file, from its current position, as the body of a PUT on @path
@@ -95,6 +133,24 @@ int json_text_new(const char *text, json_t **value);
 
 /* Sets @object's member @key to the string @text. Returns like json_text_new(). */
 int json_set_text(json_t *object, const char *key, const char *text);
+
+/* input.c */
+
+/*
+ * Reads the whole file @path (or anything open() reads: a pipe, /dev/stdin), at most @max
+ * bytes. Returns 0 and sets *@data to its contents followed by a NUL, which the caller
+ * frees, and *@len to its length without that NUL; or a negative errno (reported: -EFBIG
+ * when it is longer than @max), with *@data NULL.
+ */
+int read_file(const char *path, size_t max, char **data, size_t *len);
+
+/*
+ * Asks for root's password on the terminal (/dev/tty, not echoed), twice, naming @whose
+ * host, and sets @hash (of @size bytes) to its SHA-512 crypt(3) hash with a random salt;
+ * the password itself is wiped from memory. Returns 0, -EINTR on Ctrl-C, or another
+ * negative errno (reported): no terminal, an empty password, two that differ.
+ */
+int password_prompt_hash(const char *whose, char *hash, size_t size);
 
 /* output.c */
 
@@ -140,6 +196,10 @@ const char *json_text(const json_t *object, const char *key);
 /* Writes @bytes as "512 B", "1.5 KiB", "3.0 GiB"... into @buf of @len bytes. */
 void format_size(char *buf, size_t len, uint64_t bytes);
 
+/* Prints one of a host's events (as GET /api/v1/hosts/REF/events has them) on one line:
+ * time, level, phase, message, and the bytes done of the total when it carries them. */
+void print_event(const json_t *event);
+
 /* A progress line on stderr for a long transfer; drawn only when stderr is a terminal. */
 struct progress {
 	const char *label;		/* what is happening, e.g. "uploading"; not owned */
@@ -159,12 +219,34 @@ void progress_update(struct progress *progress, uint64_t done);
 void progress_end(struct progress *progress, uint64_t done);
 
 /* cmd_host.c: "host" commands; argv[0] is the verb. */
+
+/*
+ * Returns "/api/v1/hosts/REF" followed by @suffix, with @ref escaped, for the caller to
+ * free; NULL (reported) when out of memory.
+ */
+char *host_path(const char *ref, const char *suffix);
+
 int host_list(struct ctl *ctl, int argc, char **argv);
 int host_show(struct ctl *ctl, int argc, char **argv);
 int host_add(struct ctl *ctl, int argc, char **argv);
 int host_set(struct ctl *ctl, int argc, char **argv);
 int host_rm(struct ctl *ctl, int argc, char **argv);
 int host_events(struct ctl *ctl, int argc, char **argv);
+
+/* follow.c */
+
+/*
+ * "host events REF --follow": prints the host's last @limit events (0: anemosd's default),
+ * then each new one as it happens, with a progress bar redrawn in place when stdout is a
+ * terminal (plain lines otherwise, one JSON object a line with --json). Returns 0 once the
+ * host got to deployed (from another status, or through an install that reported
+ * progress), or a negative errno (reported) once it got to failed so, after @timeout
+ * seconds (0: no limit), or when anemosd cannot be reached any more; -EINTR on Ctrl-C.
+ */
+int follow_host(const struct ctl *ctl, const char *ref, int limit, long timeout);
+
+/* cmd_status.c: "status", the appliance at a glance. */
+int appliance_status(struct ctl *ctl, int argc, char **argv);
 
 /* cmd_image.c: "image" commands; argv[0] is the verb. */
 int image_list(struct ctl *ctl, int argc, char **argv);

@@ -2,13 +2,17 @@
  * anemosctl's HTTP client: one libcurl easy handle per request to anemosd, the admin token
  * in an Authorization header, the answer collected in memory and parsed as JSON. Errors
  * from anemosd ({"error": "..."} with a 4xx/5xx status) are reported here, once, in the
- * form "anemosctl: <error> (HTTP <status>)". An https:// anemosd's certificate is always
+ * form "anemosctl: <error> (HTTP <status>)", followed by the next step when the status says
+ * what the operator can do about it (a refused token, a host that does not exist). Event
+ * streams (text/event-stream) are read as they come, through a libcurl multi handle so that
+ * the caller can wait on one with a timeout. An https:// anemosd's certificate is always
  * verified, against --ca (or $ANEMOS_CA) when given, else the system's CAs: what anemosctl
  * fetches includes the script it runs as root on cloud hosts.
  */
 #include <err.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,9 +26,15 @@
 #define STALL_TIME	60L		/* ... for this many seconds is given up */
 #define ANSWER_MAX	(64u << 20)	/* largest answer accepted, in bytes */
 #define ANSWER_CHUNK	16384u		/* first allocation for an answer, in bytes */
+#define STREAM_SILENCE	45L		/* seconds without a byte after which an event stream
+					 * is given up (anemosd sends a keepalive every 15 s) */
+#define STREAM_LINE_MAX	4096		/* longest line of an event stream kept, in bytes */
+#define STREAM_NAME_MAX	64		/* longest event name kept, in bytes */
 
 /* One request to anemosd and everything it owns. */
 struct request {
+	const struct ctl *ctl;		/* where it goes, and where the URL and token came from */
+	const char *path;		/* what it asks for, from "/api/v1"; not owned */
 	const char *method;		/* "GET", "POST"...; not owned */
 	char *url;			/* ctl->url followed by the path */
 	const char *ca;			/* ctl->ca; not owned */
@@ -35,6 +45,20 @@ struct request {
 	size_t length;			/* bytes in @answer */
 	size_t room;			/* bytes allocated for @answer */
 	int too_large;			/* the answer went past ANSWER_MAX */
+};
+
+/* An event stream being read; its lines are taken apart as they arrive. */
+struct event_stream {
+	struct request req;		/* the GET; its answer holds an error's body only */
+	CURLM *multi;			/* drives req.curl, so that a wait can time out */
+	event_handler *on_event;	/* called for each event, and once when the stream opens */
+	void *ctx;			/* for @on_event; not owned */
+	int open;			/* a 200 answer's body has begun */
+	char line[STREAM_LINE_MAX];	/* the line being received */
+	size_t line_len;		/* bytes in @line; a longer line is cut there */
+	char name[STREAM_NAME_MAX];	/* the event's name ("event:"), "" until given */
+	char *data;			/* its "data:" lines joined by '\n'; owned */
+	size_t data_len;		/* bytes in @data */
 };
 
 /* A file streamed as a request body. */
@@ -122,21 +146,25 @@ request_header(struct request *req, const char *fmt, ...)
 }
 
 /*
- * Prepares @req: @method on ctl->url + @path with the admin token, sending a body of
- * @content_type if that is non-NULL, collecting the answer. Call request_free() whatever
- * this returns. Returns 0, -EACCES when there is no token, or -ENOMEM; all reported.
+ * Prepares @req: @method on ctl->url + @path with the admin token (which only @optional
+ * requests may go without), sending a body of @content_type if that is non-NULL,
+ * collecting the answer. Call request_free() whatever this returns. Returns 0, -EACCES
+ * when there is no token, or -ENOMEM; all reported.
  */
 static int request_init(struct request *req, const struct ctl *ctl, const char *method,
-			const char *path, const char *content_type)
+			const char *path, const char *content_type, bool optional)
 {
 	int rc;
 
 	memset(req, 0, sizeof(*req));
 	req->method = method;
 	req->ca = ctl->ca;
-	if (!ctl->token) {
-		warnx("no admin token: set $ANEMOS_TOKEN (or $ANEMOS_TOKEN_FILE) or pass --token;"
-		      " `anemosd token create --data DIR` makes one");
+	req->ctl = ctl;
+	req->path = path;
+	if (!ctl->token && !optional) {
+		warnx("no admin token: after `make run`, export ANEMOS_TOKEN=$(cat var/admin-token)"
+		      " (an installed appliance keeps it in /etc/anemos/admin-token);"
+		      " `anemosd token create --data DIR` makes another; --token and $ANEMOS_TOKEN_FILE work too");
 		return -EACCES;
 	}
 	if (asprintf(&req->url, "%s%s", ctl->url, path) < 0) {
@@ -144,7 +172,7 @@ static int request_init(struct request *req, const struct ctl *ctl, const char *
 		warnx("out of memory");
 		return -ENOMEM;
 	}
-	if ((rc = request_header(req, "Authorization: Bearer %s", ctl->token)) != 0 ||
+	if ((ctl->token && (rc = request_header(req, "Authorization: Bearer %s", ctl->token)) != 0) ||
 	    (rc = request_header(req, "Accept: application/json")) != 0 ||
 	    (content_type && (rc = request_header(req, "Content-Type: %s", content_type)) != 0))
 		return rc;
@@ -176,8 +204,14 @@ static int report_failure(const struct request *req, CURLcode res)
 	switch (res) {
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_CONNECT:
-		warnx("cannot reach anemosd at %s: %s; is it running there? Point anemosctl at it"
-		      " with --url or $ANEMOS_URL", req->url, why);
+		if (!req->ctl->url_origin)
+			warnx("cannot reach anemosd at %s: %s; $ANEMOS_URL is not set, so that is the"
+			      " default. Start anemosd with `make run` (it prints its URL and an admin"
+			      " token), or point anemosctl at yours: export ANEMOS_URL=http://HOST:PORT"
+			      " (or --url)", req->url, why);
+		else
+			warnx("cannot reach anemosd at %s (from %s): %s; is it running there? Point"
+			      " anemosctl at it with --url or $ANEMOS_URL", req->url, req->ctl->url_origin, why);
 		return -ECONNREFUSED;
 	case CURLE_OPERATION_TIMEDOUT:
 		warnx("%s %s: %s; check --url or $ANEMOS_URL", req->method, req->url, why);
@@ -213,6 +247,39 @@ static int report_failure(const struct request *req, CURLcode res)
 	}
 }
 
+/* What the operator can do about an error status, beyond anemosd's own message. */
+static const struct error_hint {
+	long status;
+	const char *path;	/* the requests it is for: those whose path starts so */
+	const char *hint;
+} error_hints[] = {
+	{ 404, "/api/v1/hosts/", "`anemosctl host list` shows the hosts anemosd knows: a machine is"
+	  " there once it network-booted, or after `anemosctl host add MAC`" },
+	{ 404, "/api/v1/images/", "`anemosctl image list` shows the images; `anemosctl image add`"
+	  " adds one" },
+};
+
+/* Tells the operator what to do after @req was answered @status, when there is a next step. */
+static void report_next_step(const struct request *req, long status)
+{
+	size_t i;
+
+	if (status == 401) {
+		/* Where the token came from, and where a good one is. */
+		warnx("the admin token%s%s was refused; after `make run` it is in var/admin-token"
+		      " (export ANEMOS_TOKEN=$(cat var/admin-token)), on an installed appliance in"
+		      " /etc/anemos/admin-token; `anemosd token create --data DIR` makes another",
+		      req->ctl->token_origin ? " from " : "", req->ctl->token_origin ? req->ctl->token_origin : "");
+		return;
+	}
+	for (i = 0; i < sizeof(error_hints) / sizeof(error_hints[0]); i++)
+		if (status == error_hints[i].status &&
+		    strncmp(req->path, error_hints[i].path, strlen(error_hints[i].path)) == 0) {
+			warnx("%s", error_hints[i].hint);
+			return;
+		}
+}
+
 /*
  * Interprets the outcome @res of performing @req: on a 2xx answer sets *@reply to the
  * parsed JSON (NULL for an empty answer). Returns 0, or a negative errno (never -EINVAL)
@@ -242,11 +309,13 @@ static int request_finish(const struct request *req, CURLcode res, json_t **repl
 		*reply = answer;
 		return 0;
 	}
-	if ((message = json_string_value(json_object_get(answer, "error"))))
+	if ((message = json_string_value(json_object_get(answer, "error")))) {
 		warnx("%s (HTTP %ld)", message, status);
-	else
+		report_next_step(req, status);
+	} else {
 		warnx("%s %s: HTTP %ld without an error message; is --url pointing at anemosd?",
 		      req->method, req->url, status);
+	}
 	json_decref(answer);
 	return -EREMOTEIO;
 }
@@ -259,7 +328,7 @@ int api_call(const struct ctl *ctl, const char *method, const char *path,
 	int rc;
 
 	*reply = NULL;
-	if ((rc = request_init(&req, ctl, method, path, body ? "application/json" : NULL)) != 0)
+	if ((rc = request_init(&req, ctl, method, path, body ? "application/json" : NULL, false)) != 0)
 		goto out;
 	if (body) {
 		if (!(text = json_dumps(body, JSON_COMPACT))) {
@@ -296,7 +365,7 @@ int api_get_text(const struct ctl *ctl, const char *path, char **text)
 	int rc;
 
 	*text = NULL;
-	if ((rc = request_init(&req, ctl, "GET", path, NULL)) != 0)
+	if ((rc = request_init(&req, ctl, "GET", path, NULL, true)) != 0)
 		goto out;
 	if (curl_easy_setopt(req.curl, CURLOPT_TIMEOUT, CALL_TIMEOUT) != CURLE_OK) {
 		rc = -ENOMEM;
@@ -330,7 +399,7 @@ int api_upload(const struct ctl *ctl, const char *path, FILE *file, uint64_t siz
 	int rc;
 
 	*reply = NULL;
-	if ((rc = request_init(&req, ctl, "PUT", path, "application/octet-stream")) != 0)
+	if ((rc = request_init(&req, ctl, "PUT", path, "application/octet-stream", false)) != 0)
 		goto out;
 	if (curl_easy_setopt(req.curl, CURLOPT_UPLOAD, 1L) != CURLE_OK ||
 	    curl_easy_setopt(req.curl, CURLOPT_READFUNCTION, read_upload) != CURLE_OK ||
@@ -349,6 +418,157 @@ int api_upload(const struct ctl *ctl, const char *path, FILE *file, uint64_t siz
 out:
 	request_free(&req);
 	return rc;
+}
+
+/* Hands the event gathered in @stream to its handler, and starts the next one. */
+static void stream_dispatch(struct event_stream *stream)
+{
+	if (stream->name[0] || stream->data) {
+		stream->on_event(stream->ctx, stream->name[0] ? stream->name : "message",
+				 stream->data ? stream->data : "");
+	}
+	stream->name[0] = '\0';
+	free(stream->data);
+	stream->data = NULL;
+	stream->data_len = 0;
+}
+
+/*
+ * Takes in one complete line of @stream (without its line break): a field of the event
+ * being gathered, a comment, or the empty line that ends the event. Returns 0, or -ENOMEM.
+ */
+static int stream_line(struct event_stream *stream, const char *line, size_t len)
+{
+	const char *value;
+	char *grown;
+	size_t value_len;
+
+	if (len == 0) {
+		stream_dispatch(stream);
+		return 0;
+	}
+	if (line[0] == ':')
+		return 0;	/* a comment: the keepalive, or "connected" */
+	/* "field: value", or a field alone, whose value is empty. */
+	value = memchr(line, ':', len);
+	value = value ? value + 1 : line + len;
+	if (value < line + len && *value == ' ')
+		value++;
+	value_len = len - (size_t)(value - line);
+	if (len >= 6 && memcmp(line, "event:", 6) == 0) {
+		snprintf(stream->name, sizeof(stream->name), "%.*s", (int)value_len, value);
+	} else if (len >= 5 && memcmp(line, "data:", 5) == 0) {
+		/* Lines of data are joined by '\n'; one byte more for the NUL. */
+		if (!(grown = realloc(stream->data, stream->data_len + value_len + 2)))
+			return -ENOMEM;
+		stream->data = grown;
+		if (stream->data_len > 0)
+			stream->data[stream->data_len++] = '\n';
+		memcpy(stream->data + stream->data_len, value, value_len);
+		stream->data_len += value_len;
+		stream->data[stream->data_len] = '\0';
+	}
+	return 0;	/* "id:", "retry:" and unknown fields change nothing here */
+}
+
+/*
+ * libcurl write callback of an event stream: an error's body is collected as any answer;
+ * a 200's is cut into lines. Returns 0 to abort the transfer.
+ */
+static size_t stream_write(char *data, size_t size, size_t count, void *user)
+{
+	struct event_stream *stream = user;
+	size_t len = size * count, i;
+	long status = 0;
+
+	curl_easy_getinfo(stream->req.curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status != 200)
+		return collect_answer(data, size, count, &stream->req);
+	if (!stream->open) {
+		stream->open = 1;
+		stream->on_event(stream->ctx, NULL, NULL);
+	}
+	for (i = 0; i < len; i++) {
+		if (data[i] == '\n') {
+			if (stream->line_len > 0 && stream->line[stream->line_len - 1] == '\r')
+				stream->line_len--;
+			if (stream_line(stream, stream->line, stream->line_len) != 0)
+				return 0;
+			stream->line_len = 0;
+		} else if (stream->line_len < sizeof(stream->line)) {
+			stream->line[stream->line_len++] = data[i];
+		}
+	}
+	return len;
+}
+
+int event_stream_open(const struct ctl *ctl, const char *path, event_handler *on_event, void *ctx,
+		      struct event_stream **stream)
+{
+	struct event_stream *s;
+	int rc;
+
+	*stream = NULL;
+	if (!(s = calloc(1, sizeof(*s)))) {
+		warnx("out of memory");
+		return -ENOMEM;
+	}
+	s->on_event = on_event;
+	s->ctx = ctx;
+	if ((rc = request_init(&s->req, ctl, "GET", path, NULL, false)) != 0)
+		goto err;
+	if (curl_easy_setopt(s->req.curl, CURLOPT_WRITEFUNCTION, stream_write) != CURLE_OK ||
+	    curl_easy_setopt(s->req.curl, CURLOPT_WRITEDATA, s) != CURLE_OK ||
+	    curl_easy_setopt(s->req.curl, CURLOPT_LOW_SPEED_LIMIT, 1L) != CURLE_OK ||
+	    curl_easy_setopt(s->req.curl, CURLOPT_LOW_SPEED_TIME, STREAM_SILENCE) != CURLE_OK ||
+	    !(s->multi = curl_multi_init()) ||
+	    curl_multi_add_handle(s->multi, s->req.curl) != CURLM_OK) {
+		warnx("cannot set up the event stream with libcurl (out of memory?)");
+		rc = -ENOMEM;
+		goto err;
+	}
+	*stream = s;
+	return 0;
+err:
+	event_stream_free(s);
+	return rc;
+}
+
+int event_stream_wait(struct event_stream *stream, int timeout_ms)
+{
+	CURLMsg *msg;
+	json_t *ignored = NULL;
+	int running = 0, left, rc;
+
+	if (curl_multi_perform(stream->multi, &running) != CURLM_OK ||
+	    (running && (curl_multi_poll(stream->multi, NULL, 0, timeout_ms, NULL) != CURLM_OK ||
+			 curl_multi_perform(stream->multi, &running) != CURLM_OK))) {
+		warnx("GET %s: libcurl failed (out of memory?)", stream->req.url);
+		return -ENOMEM;
+	}
+	if (running)
+		return 0;
+	msg = curl_multi_info_read(stream->multi, &left);
+	if (stream->open)
+		return -EPIPE;
+	/* It ended before it began: anemosd unreachable, or refusing with an error. */
+	rc = request_finish(&stream->req, msg && msg->msg == CURLMSG_DONE ? msg->data.result : CURLE_RECV_ERROR,
+			    &ignored);
+	json_decref(ignored);
+	return rc != 0 ? rc : -EPIPE;
+}
+
+void event_stream_free(struct event_stream *stream)
+{
+	if (!stream)
+		return;
+	if (stream->multi) {
+		curl_multi_remove_handle(stream->multi, stream->req.curl);
+		curl_multi_cleanup(stream->multi);
+	}
+	request_free(&stream->req);
+	free(stream->data);
+	free(stream);
 }
 
 char *url_escape(const char *text)

@@ -1,5 +1,7 @@
 /*
- * anemosctl host list|show|add|set|rm|events: hosts over /api/v1/hosts.
+ * anemosctl host list|show|add|set|rm|events: hosts over /api/v1/hosts. add and set take
+ * every install setting too; PATCH replaces a host's settings whole, so set merges what it
+ * was told into the host's current ones.
  */
 #include <err.h>
 #include <errno.h>
@@ -10,7 +12,13 @@
 #include "lifecycle.h"
 
 #define EVENTS_LIMIT_MAX	1000	/* the most events anemosd returns at once */
-#define FIELD_NAME_WIDTH	12	/* "host show" aligns values after this many columns */
+#define FIELD_NAME_WIDTH	14	/* "host show" aligns values after this many columns */
+#define USER_DATA_MAX		65536	/* largest cloud-init user-data anemosd takes, in bytes */
+#define HASH_FILE_MAX		4096	/* largest password hash file read, in bytes */
+#define HASH_MAX		512	/* longest crypt(3) hash anemosd takes, in bytes */
+/* What a crypt(3) hash is made of: "$id$[params$]salt$hash". */
+#define CRYPT_CHARACTERS	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789./$=,-"
+#define TIMEOUT_MAX		(7L * 24 * 3600)	/* the longest --timeout, in seconds */
 
 /* Checks @arg against the names of lib/lifecycle.h: the next-boot actions, or the statuses
  * an operator may set (the others follow from what the host does). 0 or -EINVAL, reported. */
@@ -41,14 +49,209 @@ enum host_option_id {
 	OPT_NO_SSH_KEYS,
 	OPT_MIRROR,
 	OPT_NO_MIRROR,
+	OPT_DISK,
+	OPT_NO_DISK,
+	OPT_NETWORK,
+	OPT_ADDRESS,
+	OPT_GATEWAY,
+	OPT_DNS,
+	OPT_HASH_FILE,
+	OPT_PASSWORD_PROMPT,
+	OPT_NO_PASSWORD,
+	OPT_USER_DATA,
+	OPT_NO_USER_DATA,
+	OPT_KERNEL_ARGS,
+	OPT_NO_KERNEL_ARGS,
+	OPT_AFTER,
 	OPT_LIMIT,
+	OPT_FOLLOW,
+	OPT_TIMEOUT,
 };
 
-/*
- * Returns "/api/v1/hosts/REF" followed by @suffix, with @ref escaped, for the caller to
- * free; NULL (reported) when out of memory.
- */
-static char *host_path(const char *ref, const char *suffix)
+/* The options of "host add" and "host set" that change install settings. */
+#define INSTALL_OPTIONS \
+	{ "disk", required_argument, NULL, OPT_DISK }, \
+	{ "no-disk", no_argument, NULL, OPT_NO_DISK }, \
+	{ "network", required_argument, NULL, OPT_NETWORK }, \
+	{ "address", required_argument, NULL, OPT_ADDRESS }, \
+	{ "gateway", required_argument, NULL, OPT_GATEWAY }, \
+	{ "dns", required_argument, NULL, OPT_DNS }, \
+	{ "root-password-hash-file", required_argument, NULL, OPT_HASH_FILE }, \
+	{ "root-password-prompt", no_argument, NULL, OPT_PASSWORD_PROMPT }, \
+	{ "no-root-password", no_argument, NULL, OPT_NO_PASSWORD }, \
+	{ "user-data", required_argument, NULL, OPT_USER_DATA }, \
+	{ "no-user-data", no_argument, NULL, OPT_NO_USER_DATA }, \
+	{ "kernel-args", required_argument, NULL, OPT_KERNEL_ARGS }, \
+	{ "no-kernel-args", no_argument, NULL, OPT_NO_KERNEL_ARGS }, \
+	{ "after", required_argument, NULL, OPT_AFTER }, \
+	{ "mirror", required_argument, NULL, OPT_MIRROR }, \
+	{ "no-mirror", no_argument, NULL, OPT_NO_MIRROR }
+
+/* How "--disk KIND=VALUE" may name the disk, as install.disk spells it. */
+static const char *const disk_kinds[] = { "serial", "by_path", "name", NULL };
+static const char *const network_modes[] = { "dhcp", "static", NULL };
+static const char *const after_install[] = { "reboot", "poweroff", "kexec", NULL };
+
+/* What "host add" or "host set" was told. */
+struct host_edit {
+	json_t *body;		/* the fields sent as they are: hostname, next_boot...; owned */
+	json_t *install;	/* install settings to change: each a value, or JSON null to
+				 * remove it; owned */
+	json_t *network;	/* the install.network fields given (mode, address, gateway,
+				 * dns), merged into the host's; NULL when none; owned */
+	const char *hash_file;	/* --root-password-hash-file, or NULL */
+	const char *user_data;	/* --user-data FILE, or NULL */
+	bool password_prompt;	/* --root-password-prompt */
+};
+
+/* Starts @edit empty. Returns 0 or -ENOMEM (reported). */
+static int host_edit_init(struct host_edit *edit)
+{
+	memset(edit, 0, sizeof(*edit));
+	if (!(edit->body = json_object()) || !(edit->install = json_object())) {
+		json_decref(edit->body);
+		warnx("out of memory");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Releases everything @edit holds. */
+static void host_edit_free(struct host_edit *edit)
+{
+	json_decref(edit->body);
+	json_decref(edit->install);
+	json_decref(edit->network);
+}
+
+/* True when @edit changes any install setting. */
+static bool host_edit_installs(const struct host_edit *edit)
+{
+	return json_object_size(edit->install) > 0 || edit->network || edit->hash_file ||
+	       edit->user_data || edit->password_prompt;
+}
+
+/* Returns the install.network fields given so far, an object that @edit owns; NULL
+ * (reported) when out of memory. */
+static json_t *network_fields(struct host_edit *edit)
+{
+	if (!edit->network && !(edit->network = json_object()))
+		warnx("out of memory");
+	return edit->network;
+}
+
+/* Appends the string @text to the array member @key of @object, made when missing.
+ * Returns 0, or -EINVAL or -ENOMEM (reported). */
+static int append_text(json_t *object, const char *key, const char *text)
+{
+	json_t *item;
+	int rc;
+
+	if (!json_object_get(object, key) && (rc = json_set(object, key, json_array())) != 0)
+		return rc;
+	if ((rc = json_text_new(text, &item)) != 0)
+		return rc;
+	if (json_array_append_new(json_object_get(object, key), item) != 0) {
+		warnx("out of memory");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Sets the field @key of install.network to @arg. Returns like json_set_text(). */
+static int network_option(struct host_edit *edit, const char *key, const char *arg)
+{
+	json_t *network = network_fields(edit);
+
+	return network ? json_set_text(network, key, arg) : -ENOMEM;
+}
+
+/* "--disk KIND=VALUE" into install.disk, {"KIND": "VALUE"}. Returns 0 or -EINVAL/-ENOMEM. */
+static int disk_option(struct host_edit *edit, const char *arg)
+{
+	const char *equals = strchr(arg, '=');
+	char kind[16];
+	json_t *disk;
+	int rc;
+
+	if (!equals || equals == arg || (size_t)(equals - arg) >= sizeof(kind) || !equals[1]) {
+		warnx("--disk takes serial=SERIAL, by_path=PATH or name=NAME (not '%s')", arg);
+		return -EINVAL;
+	}
+	snprintf(kind, sizeof(kind), "%.*s", (int)(equals - arg), arg);
+	if ((rc = check_choice("--disk's kind", kind, disk_kinds)) != 0)
+		return rc;
+	if (!(disk = json_object())) {
+		warnx("out of memory");
+		return -ENOMEM;
+	}
+	if ((rc = json_set_text(disk, kind, equals + 1)) != 0) {
+		json_decref(disk);
+		return rc;
+	}
+	return json_set(edit->install, "disk", disk);
+}
+
+/* Handles an option of "host add" or "host set" that changes an install setting. */
+static int install_option(struct host_edit *edit, int option, const char *arg)
+{
+	int rc;
+
+	switch (option) {
+	case OPT_DISK:
+		return disk_option(edit, arg);
+	case OPT_NO_DISK:
+		return json_set(edit->install, "disk", json_null());
+	case OPT_NETWORK:
+		if ((rc = check_choice("--network", arg, network_modes)) != 0)
+			return rc;
+		return network_option(edit, "mode", arg);
+	case OPT_ADDRESS:
+		return network_option(edit, "address", arg);
+	case OPT_GATEWAY:
+		return network_option(edit, "gateway", arg);
+	case OPT_DNS:
+		/* Each --dns adds to the list; the list replaces the host's. */
+		return network_fields(edit) ? append_text(edit->network, "dns", arg) : -ENOMEM;
+	case OPT_HASH_FILE:
+		edit->hash_file = arg;
+		edit->password_prompt = false;
+		json_object_del(edit->install, "root_password_hash");
+		return 0;
+	case OPT_PASSWORD_PROMPT:
+		edit->password_prompt = true;
+		edit->hash_file = NULL;
+		json_object_del(edit->install, "root_password_hash");
+		return 0;
+	case OPT_NO_PASSWORD:
+		edit->hash_file = NULL;
+		edit->password_prompt = false;
+		return json_set(edit->install, "root_password_hash", json_null());
+	case OPT_USER_DATA:
+		edit->user_data = arg;
+		json_object_del(edit->install, "cloud_init_user_data");
+		return 0;
+	case OPT_NO_USER_DATA:
+		edit->user_data = NULL;
+		return json_set(edit->install, "cloud_init_user_data", json_null());
+	case OPT_KERNEL_ARGS:
+		return json_set_text(edit->install, "kernel_args", arg);
+	case OPT_NO_KERNEL_ARGS:
+		return json_set(edit->install, "kernel_args", json_null());
+	case OPT_AFTER:
+		if ((rc = check_choice("--after", arg, after_install)) != 0)
+			return rc;
+		return json_set_text(edit->install, "after", arg);
+	case OPT_MIRROR:
+		return json_set_text(edit->install, "mirror", arg);
+	case OPT_NO_MIRROR:
+		return json_set(edit->install, "mirror", json_null());
+	default:
+		return -EINVAL;
+	}
+}
+
+char *host_path(const char *ref, const char *suffix)
 {
 	char *escaped, *path;
 
@@ -93,12 +296,13 @@ static char *join_texts(const json_t *array, const char *separator)
 }
 
 /*
- * Handles one option of "host add" or "host set", setting the field it names in the
- * request body @ctx (a JSON object).
+ * Handles one option of "host add" or "host set", noting what it changes in the struct
+ * host_edit @ctx.
  */
 static int host_option(void *ctx, int option, const char *arg)
 {
-	json_t *body = ctx, *keys, *key;
+	struct host_edit *edit = ctx;
+	json_t *body = edit->body;
 	int rc;
 
 	switch (option) {
@@ -122,27 +326,11 @@ static int host_option(void *ctx, int option, const char *arg)
 		return json_set_text(body, "status", arg);
 	case OPT_NO_SSH_KEYS:
 		return json_set(body, "ssh_authorized_keys", json_array());
-	case OPT_MIRROR:
-		/* One install setting: host_set merges it into the host's others. */
-		return json_set_text(body, "install.mirror", arg);
-	case OPT_NO_MIRROR:
-		return json_set(body, "install.mirror", json_null());
 	case OPT_SSH_KEY:
 		/* Each --ssh-key adds to the list; the list replaces the host's keys. */
-		if (!(keys = json_object_get(body, "ssh_authorized_keys"))) {
-			if ((rc = json_set(body, "ssh_authorized_keys", json_array())) != 0)
-				return rc;
-			keys = json_object_get(body, "ssh_authorized_keys");
-		}
-		if ((rc = json_text_new(arg, &key)) != 0)
-			return rc;
-		if (json_array_append_new(keys, key) != 0) {
-			warnx("out of memory");
-			return -ENOMEM;
-		}
-		return 0;
+		return append_text(body, "ssh_authorized_keys", arg);
 	default:
-		return -EINVAL;
+		return install_option(edit, option, arg);
 	}
 }
 
@@ -237,6 +425,47 @@ static void print_inventory(const json_t *inventory)
 	print_field("firmware", json_text(inventory, "firmware"));
 }
 
+/* Prints a host's @install settings, each with what it means when not set. */
+static void print_install(const json_t *install)
+{
+	const json_t *disk = json_object_get(install, "disk"), *network = json_object_get(install, "network");
+	const json_t *user_data = json_object_get(install, "cloud_init_user_data"), *dns;
+	const char *key, *mode = json_string_value(json_object_get(network, "mode"));
+	json_t *value;
+	char text[512], size[16];
+	size_t len = 0, i;
+
+	strcpy(text, "the largest non-removable disk (default)");
+	json_object_foreach((json_t *)disk, key, value)
+		snprintf(text, sizeof(text), "%s=%s", key, json_string_value(value) ? json_string_value(value) : "?");
+	print_field("disk", text);
+	if (mode && strcmp(mode, "static") == 0) {
+		len = (size_t)snprintf(text, sizeof(text), "static %s", json_text(network, "address"));
+		if (json_object_get(network, "gateway") && len < sizeof(text))
+			len += (size_t)snprintf(text + len, sizeof(text) - len, ", gateway %s",
+						json_text(network, "gateway"));
+		dns = json_object_get(network, "dns");
+		for (i = 0; i < json_array_size(dns) && len < sizeof(text); i++)
+			len += (size_t)snprintf(text + len, sizeof(text) - len, "%s%s", i ? " " : ", dns ",
+						json_string_value(json_array_get(dns, i)) ?
+						json_string_value(json_array_get(dns, i)) : "?");
+		print_field("network", text);
+	} else {
+		print_field("network", "DHCP (default)");
+	}
+	print_field("root password", json_object_get(install, "root_password_hash") ? "set (a crypt(3) hash)" : "-");
+	if (json_is_string(user_data)) {
+		format_size(size, sizeof(size), json_string_length(user_data));
+		snprintf(text, sizeof(text), "%s of cloud-init user-data", size);
+		print_field("user-data", text);
+	} else {
+		print_field("user-data", "-");
+	}
+	print_field("kernel args", json_text(install, "kernel_args"));
+	print_field("after", json_object_get(install, "after") ? json_text(install, "after") : "reboot (default)");
+	print_field("mirror", json_text(install, "mirror"));
+}
+
 /* Prints @host as "name: value" lines. Returns 0 or -ENOMEM (reported). */
 static int print_host(const json_t *host)
 {
@@ -261,6 +490,7 @@ static int print_host(const json_t *host)
 	snprintf(text, sizeof(text), "%zu",
 		 json_array_size(json_object_get(host, "ssh_authorized_keys")));
 	print_field("SSH keys", text);
+	print_install(json_object_get(host, "install"));
 	print_field("last seen", json_text(host, "last_seen"));
 	print_field("created", json_text(host, "created"));
 	print_field("updated", json_text(host, "updated"));
@@ -270,32 +500,6 @@ static int print_host(const json_t *host)
 		print_field("inventory", "none yet");
 	free(macs);
 	return 0;
-}
-
-/* Prints one event on one line, with its progress when it carries bytes. */
-static void print_event(const json_t *event)
-{
-	json_int_t bytes = json_integer_value(json_object_get(event, "bytes"));
-	json_int_t total = json_integer_value(json_object_get(event, "total"));
-	char done[16], all[16];
-
-	print_text(json_text(event, "time"), 0);
-	fputs("  ", stdout);
-	print_text(json_text(event, "level"), 5);
-	fputs("  ", stdout);
-	print_text(json_text(event, "phase"), 10);
-	fputs("  ", stdout);
-	print_text(json_text(event, "message"), 0);
-	if (json_is_integer(json_object_get(event, "bytes")) && bytes >= 0) {
-		format_size(done, sizeof(done), (uint64_t)bytes);
-		if (total > 0) {
-			format_size(all, sizeof(all), (uint64_t)total);
-			printf("  [%s / %s, %.0f%%]", done, all, (double)bytes * 100 / (double)total);
-		} else {
-			printf("  [%s]", done);
-		}
-	}
-	putchar('\n');
 }
 
 int host_list(struct ctl *ctl, int argc, char **argv)
@@ -351,6 +555,136 @@ int host_show(struct ctl *ctl, int argc, char **argv)
 	return rc;
 }
 
+/*
+ * Reads the files @edit names: --root-password-hash-file's hash (one line, which must look
+ * like a crypt(3) hash: a password typed into it by mistake is never sent) and
+ * --user-data's cloud-init user-data (UTF-8, at most 64 KiB), into edit->install. Returns
+ * 0 or a negative errno (reported).
+ */
+static int host_edit_read_files(struct host_edit *edit)
+{
+	char *text = NULL;
+	size_t len;
+	json_t *value;
+	int rc;
+
+	if (edit->hash_file) {
+		if ((rc = read_file(edit->hash_file, HASH_FILE_MAX, &text, &len)) != 0)
+			return rc;
+		while (len > 0 && strchr("\n\r \t", text[len - 1]))
+			text[--len] = '\0';
+		if (text[0] != '$' || !strchr(text + 1, '$') || len > HASH_MAX || strspn(text, CRYPT_CHARACTERS) != len) {
+			warnx("%s does not hold a crypt(3) hash such as $6$SALT$HASH (mkpasswd -m sha-512"
+			      " makes one; --root-password-prompt asks for the password and hashes it)",
+			      edit->hash_file);
+			rc = -EBADMSG;
+		} else {
+			rc = json_set_text(edit->install, "root_password_hash", text);
+		}
+		explicit_bzero(text, len);
+		free(text);
+		if (rc != 0)
+			return rc;
+	}
+	if (edit->user_data) {
+		if ((rc = read_file(edit->user_data, USER_DATA_MAX, &text, &len)) != 0)
+			return rc;
+		value = json_stringn(text, len);
+		free(text);
+		if (!value) {
+			warnx("%s is not UTF-8 text without NUL bytes, as cloud-init user-data must be",
+			      edit->user_data);
+			return -EBADMSG;
+		}
+		if ((rc = json_set(edit->install, "cloud_init_user_data", value)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Asks for root's password when --root-password-prompt was given, for the host @whose,
+ * into edit->install. Returns 0 or a negative errno (reported). */
+static int host_edit_ask_password(struct host_edit *edit, const char *whose)
+{
+	char hash[HASH_MAX + 1];
+	int rc;
+
+	if (!edit->password_prompt)
+		return 0;
+	if ((rc = password_prompt_hash(whose, hash, sizeof(hash))) != 0)
+		return rc;
+	return json_set_text(edit->install, "root_password_hash", hash);
+}
+
+/*
+ * Merges the network fields given into @install's "network": --network dhcp starts afresh,
+ * anything else changes the host's current settings. The address, gateway and DNS servers
+ * belong to a static network only. Returns 0, -EINVAL (reported) for those without a static
+ * network, or -ENOMEM.
+ */
+static int merge_network(const struct host_edit *edit, json_t *install)
+{
+	static const char *const static_only[] = { "address", "gateway", "dns" };
+	const char *mode = json_string_value(json_object_get(edit->network, "mode"));
+	json_t *current = json_object_get(install, "network"), *network;
+	size_t i;
+
+	if (mode && strcmp(mode, "dhcp") == 0)
+		network = json_object();
+	else
+		network = json_is_object(current) ? json_deep_copy(current) : json_object();
+	if (!network || json_object_update(network, edit->network) != 0) {
+		json_decref(network);
+		warnx("out of memory");
+		return -ENOMEM;
+	}
+	mode = json_string_value(json_object_get(network, "mode"));
+	if (!mode || strcmp(mode, "static") != 0) {
+		for (i = 0; i < sizeof(static_only) / sizeof(static_only[0]); i++) {
+			if (json_object_get(edit->network, static_only[i])) {
+				warnx("--address, --gateway and --dns go with --network static (the host's network"
+				      " is %s)", mode ? mode : "dhcp, the default");
+				json_decref(network);
+				return -EINVAL;
+			}
+			json_object_del(network, static_only[i]);
+		}
+	}
+	return json_set(install, "network", network);
+}
+
+/*
+ * Sets body's "install" to the install settings @current (a host's, or NULL for none) with
+ * the changes of @edit: PATCH replaces a host's settings whole. Returns 0 or a negative
+ * errno (reported).
+ */
+static int merge_install(struct host_edit *edit, const json_t *current)
+{
+	json_t *install, *value;
+	const char *key;
+	int rc;
+
+	install = json_is_object(current) ? json_deep_copy(current) : json_object();
+	if (!install) {
+		warnx("out of memory");
+		return -ENOMEM;
+	}
+	json_object_foreach(edit->install, key, value) {
+		if (json_is_null(value))
+			json_object_del(install, key);
+		else if (json_object_set(install, key, value) != 0) {
+			json_decref(install);
+			warnx("out of memory");
+			return -ENOMEM;
+		}
+	}
+	if (edit->network && (rc = merge_network(edit, install)) != 0) {
+		json_decref(install);
+		return rc;
+	}
+	return json_set(edit->body, "install", install);
+}
+
 int host_add(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -359,50 +693,30 @@ int host_add(struct ctl *ctl, int argc, char **argv)
 		{ "image", required_argument, NULL, OPT_IMAGE },
 		{ "once", no_argument, NULL, OPT_ONCE },
 		{ "ssh-key", required_argument, NULL, OPT_SSH_KEY },
+		INSTALL_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
-	json_t *body, *host = NULL;
+	struct host_edit edit;
+	json_t *host = NULL;
 	int first, rc;
 
-	if (!(body = json_object())) {
-		warnx("out of memory");
-		return -ENOMEM;
-	}
-	if ((first = parse_command(argc, argv, options, host_option, body, 1, 1)) < 0) {
+	if ((rc = host_edit_init(&edit)) != 0)
+		return rc;
+	if ((first = parse_command(argc, argv, options, host_option, &edit, 1, 1)) < 0) {
 		rc = first;
 		goto out;
 	}
-	if ((rc = json_set_text(body, "mac", argv[first])) != 0 ||
-	    (rc = api_call(ctl, "POST", "/api/v1/hosts", body, &host)) != 0)
+	if ((rc = json_set_text(edit.body, "mac", argv[first])) != 0 ||
+	    (host_edit_installs(&edit) &&
+	     ((rc = host_edit_read_files(&edit)) != 0 || (rc = host_edit_ask_password(&edit, argv[first])) != 0 ||
+	      (rc = merge_install(&edit, NULL)) != 0)) ||
+	    (rc = api_call(ctl, "POST", "/api/v1/hosts", edit.body, &host)) != 0)
 		goto out;
 	print_host_change(ctl, "added", host);
 out:
 	json_decref(host);
-	json_decref(body);
+	host_edit_free(&edit);
 	return rc;
-}
-
-/*
- * PATCH replaces a host's install settings whole: turns body's "install.mirror" (a URL, or
- * null to remove it) into "install", the host's current settings (GET @path) with that one
- * changed. Returns 0 or a negative errno (reported).
- */
-static int merge_install(const struct ctl *ctl, const char *path, json_t *body)
-{
-	json_t *host = NULL, *install, *mirror = json_object_get(body, "install.mirror");
-	int rc;
-
-	if ((rc = api_call(ctl, "GET", path, NULL, &host)) != 0)
-		return rc;
-	install = json_is_object(json_object_get(host, "install")) ? json_deep_copy(json_object_get(host, "install"))
-								    : json_object();
-	if (json_is_null(mirror))
-		json_object_del(install, "mirror");
-	else
-		json_object_set(install, "mirror", mirror);
-	json_decref(host);
-	json_object_del(body, "install.mirror");
-	return json_set(body, "install", install);
 }
 
 int host_set(struct ctl *ctl, int argc, char **argv)
@@ -417,23 +731,21 @@ int host_set(struct ctl *ctl, int argc, char **argv)
 		{ "status", required_argument, NULL, OPT_STATUS },
 		{ "ssh-key", required_argument, NULL, OPT_SSH_KEY },
 		{ "no-ssh-keys", no_argument, NULL, OPT_NO_SSH_KEYS },
-		{ "mirror", required_argument, NULL, OPT_MIRROR },
-		{ "no-mirror", no_argument, NULL, OPT_NO_MIRROR },
+		INSTALL_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
-	json_t *body, *host = NULL;
+	struct host_edit edit;
+	json_t *current = NULL, *host = NULL;
 	char *path = NULL;
 	int first, rc;
 
-	if (!(body = json_object())) {
-		warnx("out of memory");
-		return -ENOMEM;
-	}
-	if ((first = parse_command(argc, argv, options, host_option, body, 1, 1)) < 0) {
+	if ((rc = host_edit_init(&edit)) != 0)
+		return rc;
+	if ((first = parse_command(argc, argv, options, host_option, &edit, 1, 1)) < 0) {
 		rc = first;
 		goto out;
 	}
-	if (json_object_size(body) == 0) {
+	if (json_object_size(edit.body) == 0 && !host_edit_installs(&edit)) {
 		warnx("host set: nothing to change; give at least one option");
 		rc = -EINVAL;
 		goto out;
@@ -442,15 +754,21 @@ int host_set(struct ctl *ctl, int argc, char **argv)
 		rc = -ENOMEM;
 		goto out;
 	}
-	if (json_object_get(body, "install.mirror") && (rc = merge_install(ctl, path, body)) != 0)
+	/* The host first: its settings to merge into, and no password asked for a host that
+	 * does not exist. */
+	if (host_edit_installs(&edit) &&
+	    ((rc = host_edit_read_files(&edit)) != 0 || (rc = api_call(ctl, "GET", path, NULL, &current)) != 0 ||
+	     (rc = host_edit_ask_password(&edit, argv[first])) != 0 ||
+	     (rc = merge_install(&edit, json_object_get(current, "install"))) != 0))
 		goto out;
-	if ((rc = api_call(ctl, "PATCH", path, body, &host)) != 0)
+	if ((rc = api_call(ctl, "PATCH", path, edit.body, &host)) != 0)
 		goto out;
 	print_host_change(ctl, "updated", host);
 out:
 	free(path);
+	json_decref(current);
 	json_decref(host);
-	json_decref(body);
+	host_edit_free(&edit);
 	return rc;
 }
 
@@ -474,40 +792,74 @@ int host_rm(struct ctl *ctl, int argc, char **argv)
 	return rc;
 }
 
-/* "host events" option handler: its only option, --limit, into the int @ctx. */
-static int events_option(void *ctx, int option, const char *arg)
-{
-	int *limit = ctx;
-	char *end;
-	long value;
+/* What "host events" was told. */
+struct events_options {
+	int limit;		/* --limit: events shown, 0 for anemosd's default */
+	bool follow;		/* --follow */
+	long timeout;		/* --timeout: seconds to follow, 0 for no limit */
+};
 
-	(void)option;
+/* Parses @arg as a whole number from 1 to @max into *@value. 0, or -EINVAL (reported). */
+static int parse_count(const char *option, const char *arg, long max, long *value)
+{
+	char *end;
+
 	errno = 0;
-	value = strtol(arg, &end, 10);
-	if (errno != 0 || end == arg || *end != '\0' || value < 1 || value > EVENTS_LIMIT_MAX) {
-		warnx("--limit must be a number from 1 to %d (not '%s')", EVENTS_LIMIT_MAX, arg);
+	*value = strtol(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '\0' || *value < 1 || *value > max) {
+		warnx("%s must be a number from 1 to %ld (not '%s')", option, max, arg);
 		return -EINVAL;
 	}
-	*limit = (int)value;
 	return 0;
+}
+
+/* "host events" option handler: fills the struct events_options @ctx. */
+static int events_option(void *ctx, int option, const char *arg)
+{
+	struct events_options *o = ctx;
+	long value;
+	int rc;
+
+	switch (option) {
+	case OPT_LIMIT:
+		if ((rc = parse_count("--limit", arg, EVENTS_LIMIT_MAX, &value)) == 0)
+			o->limit = (int)value;
+		return rc;
+	case OPT_FOLLOW:
+		o->follow = true;
+		return 0;
+	case OPT_TIMEOUT:
+		return parse_count("--timeout", arg, TIMEOUT_MAX, &o->timeout);
+	default:
+		return -EINVAL;
+	}
 }
 
 int host_events(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option options[] = {
 		{ "limit", required_argument, NULL, OPT_LIMIT },
+		{ "follow", no_argument, NULL, OPT_FOLLOW },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct events_options o = { 0, false, 0 };
 	json_t *answer = NULL;
 	const json_t *events, *event;
 	char suffix[32] = "/events", *path;
-	int first, limit = 0, rc;
+	int first, rc;
 	size_t i;
 
-	if ((first = parse_command(argc, argv, options, events_option, &limit, 1, 1)) < 0)
+	if ((first = parse_command(argc, argv, options, events_option, &o, 1, 1)) < 0)
 		return first;
-	if (limit > 0)
-		snprintf(suffix, sizeof(suffix), "/events?limit=%d", limit);
+	if (o.timeout && !o.follow) {
+		warnx("--timeout goes with --follow");
+		return -EINVAL;
+	}
+	if (o.follow)
+		return follow_host(ctl, argv[first], o.limit, o.timeout);
+	if (o.limit > 0)
+		snprintf(suffix, sizeof(suffix), "/events?limit=%d", o.limit);
 	if (!(path = host_path(argv[first], suffix)))
 		return -ENOMEM;
 	if ((rc = api_call(ctl, "GET", path, NULL, &answer)) != 0)

@@ -34,6 +34,7 @@
 	"if [ \"$(id -u)\" = 0 ]; then " cmd "; else sudo -n " cmd "; fi"
 #define EVAL_STDIN "sh -c 's=$(cat); eval \"$s\"'"
 #define OUTPUT_MAX (64u << 20)	/* most bytes of a remote command's output kept */
+#define INVENTORY_MAX (64u << 20)	/* largest anemos-inventory program sent, in bytes */
 
 enum remote_option_id {
 	OPT_SSH = 256,
@@ -329,7 +330,7 @@ static int run_kexec(struct ctl *ctl, const char *ref, const char *mode, const s
 	status = run_ssh(o->ssh, AS_ROOT(EVAL_STDIN), input, len, NULL);
 	if (status == 0) {
 		if (strcmp(mode, "install") == 0)
-			printf("host %s is installing image %s; follow it with: anemosctl host events %s\n",
+			printf("host %s is installing image %s; follow it with: anemosctl host events %s --follow\n",
 			       ref, member_text(armed, "image", NULL), ref);
 		else
 			printf("host %s is booting the rescue environment; then: ssh root@ADDRESS "
@@ -389,29 +390,6 @@ int remote_rescue(struct ctl *ctl, int argc, char **argv)
 		return -EINVAL;
 	}
 	return first < 0 ? first : run_kexec(ctl, argv[first], "rescue", &o);
-}
-
-/* Reads the whole file @path into *@data. Returns 0 or -errno (reported). */
-static int read_file(const char *path, char **data, size_t *len)
-{
-	struct stat st;
-	FILE *f = fopen(path, "rb");
-	int rc = 0;
-
-	if (!f || fstat(fileno(f), &st) < 0) {
-		rc = -errno;
-		warn("%s", path);
-		if (f)
-			fclose(f);
-		return rc;
-	}
-	if (!(*data = malloc((size_t)st.st_size + 1)) || fread(*data, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-		warnx("cannot read %s", path);
-		rc = -EIO;
-	}
-	*len = (size_t)st.st_size;
-	fclose(f);
-	return rc;
 }
 
 /* The anemos-inventory to send to a target without one: --inventory, else the static build
@@ -474,7 +452,7 @@ int remote_adopt(struct ctl *ctl, int argc, char **argv)
 			warnx("the target has no anemos-inventory and none was found to send (--inventory PATH)");
 			return -ENOENT;
 		}
-		if ((rc = read_file(local, &binary, &len)) != 0)
+		if ((rc = read_file(local, INVENTORY_MAX, &binary, &len)) != 0)
 			goto done;
 		fprintf(stderr, "anemosctl: sending %s to %s (it has no anemos-inventory)\n", local, o.ssh);
 		/* Stored once, then run from each temporary folder in turn until one lets it run

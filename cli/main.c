@@ -6,6 +6,7 @@
 #include <err.h>
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,102 +17,280 @@
 #include "lifecycle.h"
 
 #define DEFAULT_URL	"http://127.0.0.1:8080"
+#define EXIT_INTERRUPTED 130	/* 128 + SIGINT, as a shell reports a program Ctrl-C ended */
 #define TOKEN_MAX	4096	/* longest token accepted from a file, in bytes */
+
+/* The lists a command's help refers to, printed after it. */
+enum help_note {
+	NOTE_REF = 1,		/* what REF may be */
+	NOTE_ACTION = 2,	/* the next-boot actions (lib/lifecycle.h) */
+	NOTE_STATUS = 4,	/* the statuses an operator may set */
+};
 
 struct command {
 	const char *noun;
 	const char *verb;
+	const char *summary;	/* what it is for, in one line of the command list */
 	const char *args;	/* the synopsis after "anemosctl NOUN VERB" */
+	const char *help;	/* what it does and its options, for COMMAND --help */
+	unsigned notes;		/* enum help_note: the lists @help refers to */
 	int (*run)(struct ctl *ctl, int argc, char **argv);
 };
 
+/* The install settings of host add and host set, which anemosd hands the installer. */
+#define INSTALL_HELP \
+	"install settings (each option changes one; the others stay as they are):\n" \
+	"  --disk serial=S|by_path=P|name=N   the disk to install onto: by its serial, its\n" \
+	"                         /dev/disk/by-path name or its kernel name (sda, nvme0n1);\n" \
+	"                         --no-disk: the largest non-removable disk (the default)\n" \
+	"  --network dhcp|static  the installed system's network (default dhcp); static takes\n" \
+	"    --address A.B.C.D/N  its address (or IPv6 ADDR/N), --gateway ADDR and --dns ADDR\n" \
+	"                         (repeat for more, at most 8; the list replaces the host's)\n" \
+	"  --root-password-prompt ask for root's password on the terminal (twice, not shown)\n" \
+	"                         and store only its SHA-512 crypt(3) hash\n" \
+	"  --root-password-hash-file FILE   root's password as a crypt(3) hash read from FILE\n" \
+	"                         (mkpasswd -m sha-512 makes one); --no-root-password: none\n" \
+	"  --user-data FILE       cloud-init user-data for the installed system (at most 64 KiB);\n" \
+	"                         --no-user-data removes it\n" \
+	"  --kernel-args ARGS     kernel arguments of the installed system; --no-kernel-args\n" \
+	"  --after reboot|poweroff|kexec   what the installer does when done (default reboot)\n" \
+	"  --mirror URL           the Debian mirror a recipe image is built from on this host;\n" \
+	"                         --no-mirror: the recipe's own\n" \
+	"The password and user-data reach the host's first install plan only, never a command\n" \
+	"line; `anemosctl host show REF` lists the settings.\n"
+
 static const struct command commands[] = {
-	{ "host", "list", "[QUERY]", host_list },
-	{ "host", "show", "REF", host_show },
-	{ "host", "add", "MAC [--hostname NAME] [--next-boot ACTION] [--image NAME] [--once]\n"
-	  "                 [--ssh-key KEY]...", host_add },
-	{ "host", "set", "REF [--next-boot ACTION] [--image NAME | --no-image] [--once | --always]\n"
+	{ "status", "", "the appliance's health, its hosts by status, the URLs machines use", "",
+	  "Asks anemosd whether it answers (/healthz), counts its hosts by status and its images,\n"
+	  "and prints the boot URL that iPXE chains to (point PXE at it with `anemosctl dnsmasq\n"
+	  "config`) and the dashboard's URL.\n", 0, appliance_status },
+	{ "host", "list", "the hosts: machines that network-booted, or were enrolled", "[QUERY]",
+	  "Lists the hosts, one a line: id, hostname, status, next boot, image, MACs, serial,\n"
+	  "product, last seen. QUERY keeps those whose hostname, MAC, serial, UUID, vendor,\n"
+	  "product, asset tag, status, image, CPU model or firmware contains it (any case).\n",
+	  0, host_list },
+	{ "host", "show", "one host: identity, next boot, install settings, hardware", "REF",
+	  "Shows one host: its identity, what its next boot does, its install settings and the\n"
+	  "hardware it reported.\n", NOTE_REF, host_show },
+	{ "host", "add", "enroll a machine by its MAC before it boots",
+	  "MAC [--hostname NAME] [--next-boot ACTION] [--image NAME] [--once]\n"
+	  "                 [--ssh-key KEY]... [install settings]",
+	  "Enrolls a machine by the MAC it network-boots from. (A machine that boots unknown is\n"
+	  "added by itself, as a new host whose next boot is discover.)\n"
+	  "  --hostname NAME        its name: RFC 1123 labels, unique\n"
+	  "  --next-boot ACTION     what its next network boot does (default discover)\n"
+	  "  --image NAME           the image an install puts on it (anemosctl image list)\n"
+	  "  --once                 after a successful install, boot from the disk\n"
+	  "  --ssh-key KEY          an SSH public key for root on the installed system (repeat)\n"
+	  INSTALL_HELP, NOTE_ACTION, host_add },
+	{ "host", "set", "change a host: next boot, image, status, install settings",
+	  "REF [--next-boot ACTION] [--image NAME | --no-image] [--once | --always]\n"
 	  "                 [--hostname NAME] [--status STATUS] [--ssh-key KEY]... [--no-ssh-keys]\n"
-	  "                 [--mirror URL | --no-mirror]",
-	  host_set },
-	{ "host", "rm", "REF", host_rm },
-	{ "host", "events", "REF [--limit N]", host_events },
-	{ "image", "list", "", image_list },
-	{ "image", "add", "FILE|URL|DIR [--name NAME] [--sha256 HEX] [--format FORMAT]", image_add },
-	{ "image", "rm", "NAME", image_rm },
-	{ "reinstall", "", "HOST --ssh [user@]addr[:port] [--image NAME] [--method auto|kexec|bootloader]\n"
-	  "                 [--network auto|dhcp|static]", remote_reinstall },
-	{ "rescue", "", "HOST --ssh [user@]addr[:port] [--method ...] [--network ...]", remote_rescue },
-	{ "adopt", "", "--ssh [user@]addr[:port] [--host REF] [--inventory PATH]", remote_adopt },
-	{ "dnsmasq", "config", "--mode proxy|dhcp --interface IF --server-ip ADDR --server-url URL\n"
+	  "                 [install settings]",
+	  "Changes what the options name and nothing else.\n"
+	  "  --next-boot ACTION     what its next network boot does\n"
+	  "  --image NAME           the image an install puts on it; --no-image: none\n"
+	  "  --once | --always      after a successful install, boot from the disk (once) or\n"
+	  "                         install again at every boot (always)\n"
+	  "  --hostname NAME        its name: RFC 1123 labels, unique\n"
+	  "  --status STATUS        set it aside (maintenance), retire it (decommissioned), or\n"
+	  "                         bring it back (ready)\n"
+	  "  --ssh-key KEY          an SSH public key for root (repeat; the list replaces the\n"
+	  "                         host's keys); --no-ssh-keys removes them all\n"
+	  INSTALL_HELP
+	  "To install: anemosctl host set REF --next-boot install --image NAME --once, then\n"
+	  "power the machine on (or reboot it) and follow it: anemosctl host events REF --follow\n",
+	  NOTE_REF | NOTE_ACTION | NOTE_STATUS, host_set },
+	{ "host", "rm", "forget a host", "REF",
+	  "Removes a host and its events. A machine that network-boots again comes back as a new\n"
+	  "host.\n", NOTE_REF, host_rm },
+	{ "host", "events", "a host's events; --follow: as they happen, with progress",
+	  "REF [--limit N] [--follow [--timeout SECONDS]]",
+	  "Prints a host's events, oldest first: time, level, phase, message, progress.\n"
+	  "  --limit N              the last N events (1-1000; default 100)\n"
+	  "  --follow               then each new event as it happens, until the host gets to\n"
+	  "                         deployed (exit 0) or failed (exit 1) from another status, or\n"
+	  "                         Ctrl-C (exit 130). On a terminal the install's progress is a\n"
+	  "                         bar redrawn in place; with --json, one event a line\n"
+	  "  --timeout SECONDS      with --follow: give up after SECONDS (exit 1)\n",
+	  NOTE_REF, host_events },
+	{ "image", "list", "the images hosts can install", "",
+	  "Lists the images: name, format, size, the start of the SHA-256, and where targets get\n"
+	  "it (file: from anemosd; else its URL).\n", 0, image_list },
+	{ "image", "add", "add an image: a file to upload, a URL, or a recipe folder",
+	  "FILE|URL|DIR [--name NAME] [--sha256 HEX] [--format FORMAT]",
+	  "A local FILE is uploaded to anemosd, which checks its SHA-256 (computed here first\n"
+	  "unless --sha256 is given). A URL is recorded as it is: targets download it from there,\n"
+	  "so --sha256 is required. A recipe folder DIR (with a recipe or IMGBUILD file) becomes\n"
+	  "a recipe image, which each target builds itself from the recipe's Debian mirror (or\n"
+	  "the host's --mirror).\n"
+	  "  --name NAME            the image's name (default: the file name without its suffix)\n"
+	  "  --sha256 HEX           its SHA-256, 64 hex digits\n"
+	  "  --format FORMAT        tar, tar.gz, tar.xz, tar.zst, raw, raw.gz, raw.xz or raw.zst\n"
+	  "                         (default: from the suffix; .img counts as raw)\n",
+	  0, image_add },
+	{ "image", "rm", "remove an image no host uses", "NAME",
+	  "Removes an image, and its file when anemosd stores it. An image a host is assigned\n"
+	  "is refused: assign another first (anemosctl host set REF --image OTHER).\n",
+	  0, image_rm },
+	{ "reinstall", "", "reinstall a running host without network boot, over SSH",
+	  "HOST --ssh [user@]addr[:port] [--image NAME] [--method auto|kexec|bootloader]\n"
+	  "                 [--network auto|dhcp|static]",
+	  "Moves a running host (a cloud VM without network boot) into the Anemos environment,\n"
+	  "which installs NAME (default: the host's image): by kexec, or else a one-shot boot\n"
+	  "entry. It logs in with the system's ssh, its config and agent, as root (or uses sudo);\n"
+	  "$ANEMOS_SSH replaces the command (e.g. \"ssh -i KEY\").\n"
+	  "  --ssh [user@]addr[:port]   where the host is reached\n"
+	  "  --image NAME           the image to install\n"
+	  "  --method auto|kexec|bootloader   how to boot the Anemos environment (default auto)\n"
+	  "  --network auto|dhcp|static       its network: as the host has it (auto) or forced\n",
+	  NOTE_REF, remote_reinstall },
+	{ "rescue", "", "boot a running host into the rescue environment, over SSH",
+	  "HOST --ssh [user@]addr[:port] [--method ...] [--network ...]",
+	  "As reinstall, into the rescue environment with SSH: no disk changes, and a reboot\n"
+	  "returns to the installed system.\n", NOTE_REF, remote_rescue },
+	{ "adopt", "", "register a running host's inventory, over SSH",
+	  "--ssh [user@]addr[:port] [--host REF] [--inventory PATH]",
+	  "Runs anemos-inventory on a running host (sending a static one when it has none) and\n"
+	  "registers what it reports.\n"
+	  "  --ssh [user@]addr[:port]   where the host is reached\n"
+	  "  --host REF             the host it goes onto (to adopt it again); else a new one\n"
+	  "  --inventory PATH       the anemos-inventory to send (default: the static build\n"
+	  "                         beside anemosctl)\n", NOTE_REF, remote_adopt },
+	{ "dnsmasq", "config", "the dnsmasq configuration of a provisioning network",
+	  "--mode proxy|dhcp --interface IF --server-ip ADDR --server-url URL\n"
 	  "                 [--subnet NET | --range START,END [--router ADDR] [--dns ADDR] [--lease TIME]]\n"
 	  "                 [--netmask MASK] [--tftp tftp-hpa|dnsmasq] [--tftp-root DIR] [--output FILE]",
-	  dnsmasq_config },
+	  "Prints (or with --output writes) the dnsmasq configuration of a provisioning network;\n"
+	  "it needs no anemosd. proxy mode answers PXE beside the site's DHCP server (--subnet:\n"
+	  "the network it serves); dhcp mode hands out --range itself (with --router, --dns,\n"
+	  "--lease). ADDR is this host's address on IF, where the TFTP server listens; URL is\n"
+	  "anemosd's public URL. --tftp dnsmasq serves TFTP from dnsmasq itself instead of\n"
+	  "tftp-hpa; --tftp-root is the folder it serves (default /srv/anemos/tftp).\n",
+	  0, dnsmasq_config },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
-/* The full help, around the lists of lib/lifecycle.h (ACTION, STATUS). */
-static const char help_refs[] =
-	"\n"
-	"REF is a host's id, hostname or any of its MACs.\n";
-static const char help_text[] =
-	"host set sends only the fields given; --ssh-key replaces the host's keys; --mirror is\n"
-	"the Debian mirror a recipe image is built from on this host (install.mirror).\n"
-	"\n"
-	"image add uploads a local FILE to anemosd, computing its SHA-256 first unless --sha256\n"
-	"is given; a URL is recorded as is (targets download from it) and needs --sha256; a\n"
-	"recipe folder DIR (with a recipe or IMGBUILD file) becomes a recipe image, which each\n"
-	"target builds itself from the recipe's Debian mirror (or the host's install.mirror).\n"
-	"FORMAT is tar, tar.gz, tar.xz, tar.zst, raw, raw.gz, raw.xz or raw.zst; by default it\n"
-	"comes from the file name's suffix (.img counts as raw), and NAME is the file name\n"
-	"without that suffix.\n"
-	"\n"
-	"reinstall and rescue move a running host (a cloud VM without network boot) into the\n"
-	"Anemos environment by kexec, or else a one-shot boot entry, over SSH as root (or with\n"
-	"sudo): reinstall installs NAME (default: the host's image), rescue changes no disk.\n"
-	"adopt registers a running host's inventory: onto the host --host names (to adopt it\n"
-	"again), else as a new host. They use the system's ssh with its\n"
-	"config and agent; $ANEMOS_SSH replaces the command (e.g. \"ssh -i KEY\").\n"
-	"\n"
-	"dnsmasq config prints (or with --output writes) the dnsmasq configuration of a\n"
-	"provisioning network; it needs no anemosd. proxy mode answers PXE beside the site's DHCP\n"
-	"server (--subnet: the network it serves); dhcp mode hands out --range itself. ADDR is\n"
-	"this host's address on IF, where the TFTP server listens; URL is anemosd's public URL.\n"
-	"\n"
+/* The global options and what they default to, for the full help. */
+static const char help_options[] =
 	"options:\n"
 	"  --url URL      anemosd's address (default $ANEMOS_URL, else " DEFAULT_URL ")\n"
 	"  --token TOKEN  admin token (default $ANEMOS_TOKEN, else the contents of the file\n"
-	"                 named by $ANEMOS_TOKEN_FILE); `anemosd token create --data DIR` makes\n"
-	"                 one. Prefer the environment: --token shows in the process list.\n"
+	"                 named by $ANEMOS_TOKEN_FILE); `make run` keeps one in var/admin-token,\n"
+	"                 an installed appliance in /etc/anemos/admin-token, and\n"
+	"                 `anemosd token create --data DIR` makes another. Prefer the\n"
+	"                 environment: --token shows in the process list.\n"
 	"  --ca FILE      with an https:// URL, the PEM CA certificate(s) anemosd's certificate\n"
 	"                 must be signed by (default $ANEMOS_CA, else the system's CAs); the\n"
 	"                 certificate is always verified\n"
 	"  --json         print the API's JSON answers (nothing for rm, which has none);\n"
 	"                 accepted anywhere before --\n"
-	"  --help         this text\n"
+	"  --help         this text; after a command, that command's options\n"
 	"\n"
-	"Exit status: 0 done, 1 failed (anemosd unreachable or refusing), 2 wrong command line.\n";
+	"Exit status: 0 done, 1 failed (anemosd unreachable or refusing), 2 wrong command line,\n"
+	"130 interrupted (Ctrl-C).\n";
 
-/* Prints the synopsis of every command (and with @full, the whole help) to @out. */
-static void usage(FILE *out, int full)
+/* Prints "NOUN VERB" of @command to @out, padded to @width bytes. */
+static void print_name(FILE *out, const struct command *command, int width)
+{
+	int pad = width - (int)strlen(command->noun) - (command->verb[0] ? 1 : 0);
+
+	fprintf(out, "%s%s%-*s", command->noun, command->verb[0] ? " " : "", pad > 0 ? pad : 0, command->verb);
+}
+
+/* Prints the commands whose noun is @noun (every command for NULL), one a line with its
+ * summary, to @out. */
+static void list_commands(FILE *out, const char *noun)
 {
 	size_t i;
 
+	for (i = 0; i < NCOMMANDS; i++) {
+		if (noun && strcmp(noun, commands[i].noun) != 0)
+			continue;
+		fputs("  ", out);
+		print_name(out, &commands[i], 16);
+		fprintf(out, "%s\n", commands[i].summary);
+	}
+}
+
+/* Prints the one-line synopsis of @command to @out. */
+static void print_synopsis(FILE *out, const struct command *command)
+{
+	fputs("usage: anemosctl ", out);
+	print_name(out, command, 0);
+	fprintf(out, "%s%s\n", command->args[0] ? " " : "", command->args);
+}
+
+/* Prints the lists that @notes (enum help_note) name to @out. */
+static void print_notes(FILE *out, unsigned notes)
+{
+	char list[128];
+
+	if (notes & NOTE_REF)
+		fputs("REF (or HOST) is a host's id, hostname or any of its MACs.\n", out);
+	if (notes & NOTE_ACTION) {
+		boot_action_list(list, sizeof(list), ", ");
+		fprintf(out, "ACTION is one of %s.\n", list);
+	}
+	if (notes & NOTE_STATUS) {
+		host_operator_status_list(list, sizeof(list), ", ");
+		fprintf(out, "STATUS is one of %s.\n", list);
+	}
+}
+
+/* Prints @command's own help to stdout: its synopsis, what it does, its options. */
+static void command_help(const struct command *command)
+{
+	print_synopsis(stdout, command);
+	printf("\n%s", command->help);
+	if (command->notes) {
+		putchar('\n');
+		print_notes(stdout, command->notes);
+	}
+	printf("\nGlobal options (--url, --token, --ca, --json): anemosctl --help\n");
+}
+
+/* Prints the command list to @out, and with @full the whole help (to stdout). */
+static void usage(FILE *out, int full)
+{
 	fprintf(out, "usage: anemosctl [--url URL] [--token TOKEN] [--ca FILE] [--json] COMMAND ...\n\n"
 		"commands:\n");
-	for (i = 0; i < NCOMMANDS; i++)
-		fprintf(out, "  %s%s%s%s%s\n", commands[i].noun, commands[i].verb[0] ? " " : "",
-			commands[i].verb, commands[i].args[0] ? " " : "", commands[i].args);
-	fprintf(out, "  help\n");
+	list_commands(out, NULL);
+	fprintf(out, "\n`anemosctl COMMAND --help` shows a command's options.\n");
 	if (full) {
-		char actions[128], statuses[128];
-
-		boot_action_list(actions, sizeof(actions), ", ");
-		host_operator_status_list(statuses, sizeof(statuses), ", ");
-		fprintf(out, "%sACTION is one of %s.\nSTATUS is one of %s.\n%s", help_refs, actions,
-			statuses, help_text);
+		fputc('\n', out);
+		print_notes(out, NOTE_REF | NOTE_ACTION | NOTE_STATUS);
+		fprintf(out, "\n%s", help_options);
 	}
+}
+
+/*
+ * Prints the command list and the step that comes next, which depends on what the
+ * environment already gives: the appliance's URL, the token. Asks anemosd nothing.
+ */
+static void overview(void)
+{
+	const char *url = getenv("ANEMOS_URL"), *token = getenv("ANEMOS_TOKEN");
+	const char *token_file = getenv("ANEMOS_TOKEN_FILE");
+
+	printf("anemosctl drives anemosd, the Anemos provisioning appliance, over its HTTP API.\n\n");
+	usage(stdout, 0);
+	if (!url || !*url)
+		printf("\nNext, start the appliance and point anemosctl at it:\n"
+		       "  make run                 # in the source tree; prints the URL and an admin token\n"
+		       "  export ANEMOS_URL=http://127.0.0.1:8080 ANEMOS_TOKEN=$(cat var/admin-token)\n"
+		       "  anemosctl status\n"
+		       "(An installed appliance keeps its token in /etc/anemos/admin-token.)\n");
+	else if ((!token || !*token) && (!token_file || !*token_file))
+		printf("\nNext, give anemosctl the admin token of %s:\n"
+		       "  export ANEMOS_TOKEN=$(cat var/admin-token)   # after make run; installed:"
+		       " /etc/anemos/admin-token\n"
+		       "or make another: anemosd token create --data DIR\n", url);
+	else
+		printf("\nNext:\n"
+		       "  anemosctl status         # the appliance at %s\n"
+		       "  anemosctl host list      # the machines it knows\n", url);
 }
 
 /*
@@ -188,7 +367,8 @@ int check_choice(const char *option, const char *value, const char *const *choic
 
 /*
  * Keeps a copy of @token, which came from @origin, in @ctl. It goes into an HTTP header,
- * so only visible ASCII is accepted. Returns 0, -EBADMSG or -ENOMEM, reported.
+ * so only visible ASCII is accepted. @origin must outlive @ctl. Returns 0, -EBADMSG or
+ * -ENOMEM, reported.
  */
 static int set_token(struct ctl *ctl, const char *token, const char *origin)
 {
@@ -204,6 +384,7 @@ static int set_token(struct ctl *ctl, const char *token, const char *origin)
 		warn("token");
 		return -ENOMEM;
 	}
+	ctl->token_origin = origin;
 	return 0;
 }
 
@@ -256,13 +437,18 @@ static int load_token(struct ctl *ctl, const char *option)
 	return 0;
 }
 
-/* Sets ctl->url from @option, else $ANEMOS_URL, else the default. Returns 0 or -errno, reported. */
+/* Sets ctl->url from @option, else $ANEMOS_URL, else the default, and ctl->url_origin.
+ * Returns 0 or -errno, reported. */
 static int load_url(struct ctl *ctl, const char *option)
 {
 	const char *url = option;
 	size_t len;
 
-	if (!url && (!(url = getenv("ANEMOS_URL")) || !*url))
+	if (url)
+		ctl->url_origin = "--url";
+	else if ((url = getenv("ANEMOS_URL")) && *url)
+		ctl->url_origin = "$ANEMOS_URL";
+	else
 		url = DEFAULT_URL;
 	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
 		warnx("the URL '%s' must start with http:// or https://", url);
@@ -349,6 +535,57 @@ static const struct command *find_command(int argc, char **argv)
 	return NULL;
 }
 
+/* True when @noun is the first word of commands that take a second one (host, image...). */
+static bool has_verbs(const char *noun)
+{
+	size_t i;
+
+	for (i = 0; i < NCOMMANDS; i++)
+		if (strcmp(noun, commands[i].noun) == 0 && commands[i].verb[0])
+			return true;
+	return false;
+}
+
+/*
+ * Says that argv names no command, and which it could have been: a noun's commands after
+ * "host" or "host frobnicate", else all of them. Returns EXIT_USAGE.
+ */
+static int unknown_command(int argc, char **argv)
+{
+	if (argc > 1 || !has_verbs(argv[0]))
+		warnx("unknown command '%s%s%s'", argv[0], argc > 1 && has_verbs(argv[0]) ? " " : "",
+		      argc > 1 && has_verbs(argv[0]) ? argv[1] : "");
+	else
+		warnx("'%s' needs a command", argv[0]);
+	if (has_verbs(argv[0])) {
+		fprintf(stderr, "%s commands:\n", argv[0]);
+		list_commands(stderr, argv[0]);
+		fprintf(stderr, "`anemosctl %s COMMAND --help` shows a command's options.\n", argv[0]);
+	} else {
+		usage(stderr, 0);
+	}
+	return EXIT_USAGE;
+}
+
+/*
+ * --help (or "help") with the rest of the command line @argc, @argv: a command's own help,
+ * a noun's commands, or with nothing more the whole help.
+ */
+static int help(int argc, char **argv)
+{
+	const struct command *command = find_command(argc, argv);
+
+	if (argc == 0)
+		usage(stdout, 1);
+	else if (command)
+		command_help(command);
+	else if (argc == 1 && has_verbs(argv[0]))
+		list_commands(stdout, argv[0]);
+	else
+		return unknown_command(argc, argv);
+	return EXIT_SUCCESS;
+}
+
 /* Runs @command with @ctl ready; prints its usage if the command line was wrong. */
 static int run_command(struct ctl *ctl, const struct command *command, int argc, char **argv)
 {
@@ -360,9 +597,12 @@ static int run_command(struct ctl *ctl, const struct command *command, int argc,
 	}
 	rc = command->run(ctl, argc, argv);
 	curl_global_cleanup();
-	if (rc == -EINVAL)
-		fprintf(stderr, "usage: anemosctl %s%s%s%s%s\n", command->noun, command->verb[0] ? " " : "",
-			command->verb, command->args[0] ? " " : "", command->args);
+	if (rc == -EINVAL) {
+		print_synopsis(stderr, command);
+		fputs("(`anemosctl ", stderr);
+		print_name(stderr, command, 0);
+		fputs(" --help` tells more)\n", stderr);
+	}
 	return rc;
 }
 
@@ -375,38 +615,40 @@ static int exit_status(int rc)
 	}
 	if (rc == -EINVAL)
 		return EXIT_USAGE;
+	if (rc == -EINTR)
+		return EXIT_INTERRUPTED;
 	return rc == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
 int main(int argc, char **argv)
 {
-	struct ctl ctl = { NULL, NULL, 0, NULL };
+	struct ctl ctl = { 0 };
 	const struct command *command;
 	const char *url = NULL, *token = NULL, *ca = NULL;
-	int help = 0, first, rc;
+	int want_help = 0, first, rc;
 
-	argc = take_switches(argc, argv, &ctl.json, &help);
-	if (help) {
-		usage(stdout, 1);
-		return exit_status(0);
-	}
+	argc = take_switches(argc, argv, &ctl.json, &want_help);
 	if ((first = parse_globals(argc, argv, &url, &token, &ca)) < 0) {
 		usage(stderr, 0);
 		return EXIT_USAGE;
 	}
 	argc -= first;
 	argv += first;
-	if (argc == 1 && strcmp(argv[0], "help") == 0) {
-		usage(stdout, 1);
+	if (argc > 0 && strcmp(argv[0], "help") == 0) {
+		want_help = 1;
+		argc--;
+		argv++;
+	}
+	if (want_help) {
+		rc = help(argc, argv);
+		return rc == EXIT_SUCCESS ? exit_status(0) : rc;
+	}
+	if (argc == 0) {
+		overview();
 		return exit_status(0);
 	}
-	if (!(command = find_command(argc, argv))) {
-		if (argc > 0)
-			warnx("unknown command '%s%s%s'", argv[0], argc > 1 ? " " : "",
-			      argc > 1 ? argv[1] : "");
-		usage(stderr, 0);
-		return EXIT_USAGE;
-	}
+	if (!(command = find_command(argc, argv)))
+		return unknown_command(argc, argv);
 	if ((rc = load_url(&ctl, url)) == 0 && (rc = load_ca(&ctl, ca)) == 0 && (rc = load_token(&ctl, token)) == 0)
 		rc = command->verb[0] ? run_command(&ctl, command, argc - 1, argv + 1)
 				      : run_command(&ctl, command, argc, argv);

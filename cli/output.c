@@ -121,6 +121,31 @@ void format_size(char *buf, size_t len, uint64_t bytes)
 	snprintf(buf, len, "%.1f %s", value, units[unit]);
 }
 
+void print_event(const json_t *event)
+{
+	json_int_t bytes = json_integer_value(json_object_get(event, "bytes"));
+	json_int_t total = json_integer_value(json_object_get(event, "total"));
+	char done[16], all[16];
+
+	print_text(json_text(event, "time"), 0);
+	fputs("  ", stdout);
+	print_text(json_text(event, "level"), 5);
+	fputs("  ", stdout);
+	print_text(json_text(event, "phase"), 10);
+	fputs("  ", stdout);
+	print_text(json_text(event, "message"), 0);
+	if (json_is_integer(json_object_get(event, "bytes")) && bytes >= 0) {
+		format_size(done, sizeof(done), (uint64_t)bytes);
+		if (total > 0) {
+			format_size(all, sizeof(all), (uint64_t)total);
+			printf("  [%s / %s, %.0f%%]", done, all, (double)bytes * 100 / (double)total);
+		} else {
+			printf("  [%s]", done);
+		}
+	}
+	putchar('\n');
+}
+
 /* Returns the seconds from @from to @to. */
 static double seconds_between(const struct timespec *from, const struct timespec *to)
 {

@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
+# cost: 20
 # anemosctl against a real anemosd: every command with and without --json, checked against
-# what the server then holds (through `api`), and the errors an operator meets.
+# what the server then holds (through `api`), each command's own --help, the next step the
+# errors an operator meets name, every install setting, status, and host events --follow
+# against an agent's events (plain, on a terminal through script(1), as JSON lines).
+# The messages checked hold $ and backquotes as anemosctl prints them, in single quotes:
+# shellcheck disable=SC2016
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 
@@ -16,20 +21,91 @@ run() {
 # server_host REF: the host as the server has it, JSON on stdout.
 server_host() { body_of "$(api GET "/api/v1/hosts/$1")"; }
 server_images() { body_of "$(api GET /api/v1/images)"; }
+server_install() { server_host "$1" | jq -c .install; }
+# expect_has NAME TEXT OUTPUT: OUTPUT contains TEXT, as it is (no pattern).
+expect_has() {
+	if grep -qF -- "$2" <<<"$3"; then ok "$1"; else fail "$1" "no '$2' in: $(head -c 600 <<<"$3")"; fi
+}
+# on_tty COMMAND [INPUT...]: runs COMMAND (a string) on a terminal of its own (script(1)),
+# typing each INPUT line a second apart after a second, and sets OUT (the terminal's
+# output, carriage returns kept) and RC.
+on_tty() {
+	local cmd=$1 line
+	shift
+	OUT=$({ sleep 1; for line in "$@"; do printf '%s\n' "$line"; sleep 1; done; } |
+		timeout 30 script -qec "$cmd" /dev/null 2>>"$CTL_ERRORS")
+	RC=$?
+	printf '%s\n' "$OUT" >>"$CTL_ERRORS"
+}
 
 anemosd_start || exit 1
 
 # --- usage and help (no server needed)
 run help
 expect_eq "help exits 0" 0 "$RC"
-expect_match "help lists image add" 'image add FILE\|URL' "$OUT"
+expect_match "help lists image add" '^  image add +add an image' "$OUT"
+expect_has "help says where a command's options are" '`anemosctl COMMAND --help` shows a command'"'"'s options' "$OUT"
 run --help
 expect_match "--help prints the usage" '^usage: anemosctl' "$OUT"
+expect_has "--help lists the global options" '--url URL' "$OUT"
+
+# No arguments: the commands, then the next step, which depends on what is set already.
+OUT=$(env -u ANEMOS_URL -u ANEMOS_TOKEN -u ANEMOS_TOKEN_FILE "$ANEMOSCTL" 2>&1); RC=$?
+expect_eq "no arguments exits 0" 0 "$RC"
+expect_match "no arguments lists the commands" '^  host set +change a host' "$OUT"
+expect_has "no arguments, no \$ANEMOS_URL: start it with make run" 'make run' "$OUT"
+expect_has "no arguments, no \$ANEMOS_URL: the export to type" \
+	'export ANEMOS_URL=http://127.0.0.1:8080 ANEMOS_TOKEN=$(cat var/admin-token)' "$OUT"
+OUT=$(env -u ANEMOS_TOKEN -u ANEMOS_TOKEN_FILE "$ANEMOSCTL" 2>&1)
+expect_has "no arguments, no token: where the token is" 'export ANEMOS_TOKEN=$(cat var/admin-token)' "$OUT"
+expect_has "no arguments, no token: how to make one" 'anemosd token create --data DIR' "$OUT"
 run
-expect_eq "no command exits 2" 2 "$RC"
+expect_has "no arguments, URL and token set: status next" 'anemosctl status' "$OUT"
+expect_has "... naming the appliance" "$ANEMOS_URL" "$OUT"
+
 run host frobnicate
 expect_eq "unknown command exits 2" 2 "$RC"
 expect_match "unknown command is named" "unknown command 'host frobnicate'" "$ERR"
+expect_match "unknown host command lists the host commands" '^  host events ' "$ERR"
+run host
+expect_eq "host alone exits 2" 2 "$RC"
+expect_has "host alone asks which" "'host' needs a command" "$ERR"
+run frobnicate
+expect_eq "an unknown noun exits 2" 2 "$RC"
+
+# COMMAND --help: that command's synopsis and options, never the global help.
+while IFS='|' read -r cmd option; do
+	read -ra words <<<"$cmd"
+	run "${words[@]}" --help
+	expect_eq "$cmd --help exits 0" 0 "$RC"
+	expect_match "$cmd --help: its synopsis" "^usage: anemosctl $cmd( |\$)" "$OUT"
+	expect_has "$cmd --help: its options" "$option" "$OUT"
+	expect_no_match "$cmd --help: not the global help" '^commands:|^options:' "$OUT"
+done <<'EOF_COMMANDS'
+status|/healthz
+host list|QUERY keeps those
+host show|REF (or HOST) is a host's id
+host add|--hostname NAME
+host set|--root-password-prompt
+host rm|comes back as a new
+host events|--timeout SECONDS
+image list|the start of the SHA-256
+image add|--sha256 HEX
+image rm|assign another first
+reinstall|--method auto|kexec|bootloader
+rescue|no disk changes
+adopt|--inventory PATH
+dnsmasq config|--tftp-root
+EOF_COMMANDS
+run help host set
+expect_eq "help host set is host set --help" "$("$ANEMOSCTL" host set --help)" "$OUT"
+run host set --help web1 --bogus
+expect_eq "--help wins over a wrong command line" 0 "$RC"
+run host --help
+expect_match "host --help lists the host commands" '^  host rm +forget a host' "$OUT"
+expect_no_match "host --help lists only those" '^  image ' "$OUT"
+run host set web1
+expect_match "a wrong command line points at the command's --help" 'anemosctl host set --help' "$ERR"
 
 # --- host add
 run host add 52:54:00:aa:bb:01 --hostname web1
@@ -81,6 +157,7 @@ expect_eq "host show --json by id" "db1" "$(jq -r .hostname <<<"$OUT")"
 run host show nosuchhost
 expect_eq "unknown host exits 1" 1 "$RC"
 expect_match "unknown host: server's error with status" '^anemosctl: .+ \(HTTP 404\)$' "$ERR"
+expect_has "unknown host: the next step is host list" '`anemosctl host list` shows the hosts anemosd knows' "$ERR"
 
 # --- image add URL
 sha_url=$(printf 'anemos' | sha256sum | cut -d' ' -f1)
@@ -126,6 +203,10 @@ expect_eq "host set without a change exits 2" 2 "$RC"
 run host set nosuchhost --next-boot local
 expect_eq "host set of an unknown host exits 1" 1 "$RC"
 expect_match "host set of an unknown host: server's error" '\(HTTP 404\)$' "$ERR"
+expect_has "host set of an unknown host: the next step" '`anemosctl host list`' "$ERR"
+run host set web2 --next-boot install --image notyet
+expect_eq "host set --image of an image not added exits 1" 1 "$RC"
+expect_has "... saying to add it" 'add it first (anemosctl image add)' "$ERR"
 
 # --- host events
 run host events web2
@@ -178,6 +259,7 @@ expect_eq "image rm: gone from the server" "copy2,other,tiny" \
 run image rm disk
 expect_eq "image rm of an unknown image exits 1" 1 "$RC"
 expect_match "image rm of an unknown image: server's error" '\(HTTP 404\)$' "$ERR"
+expect_has "image rm of an unknown image: the next step" '`anemosctl image list` shows the images' "$ERR"
 
 # --- host rm
 run host rm db1
@@ -187,18 +269,228 @@ run host rm db1
 expect_eq "host rm of an unknown host exits 1" 1 "$RC"
 expect_match "host rm of an unknown host: server's error" '\(HTTP 404\)$' "$ERR"
 
+# --- install settings: every one the API has, merged into the host's others
+printf '%s\n' "$(openssl passwd -6 -salt saltsalt 's3cret pw')" >"$WORK/hash"
+printf '#cloud-config\nhostname: inst1\n' >"$WORK/user-data"
+run host add 52:54:00:aa:bb:10 --hostname inst1 --disk serial=S123 --after poweroff
+expect_eq "host add takes install settings" '{"after":"poweroff","disk":{"serial":"S123"}}' "$(server_host inst1 | jq -cS .install)"
+run host set inst1 --network static --address 192.0.2.7/24 --gateway 192.0.2.1 --dns 192.0.2.53 --dns 192.0.2.54 \
+	--root-password-hash-file "$WORK/hash" --user-data "$WORK/user-data" --kernel-args 'console=ttyS0 quiet' \
+	--mirror http://192.0.2.9/debian
+expect_eq "host set with every install setting exits 0" 0 "$RC"
+expect_eq "host set merges them into the host's settings" \
+	"$(jq -cnS --arg hash "$(cat "$WORK/hash")" --rawfile ud "$WORK/user-data" '{after: "poweroff",
+		disk: {serial: "S123"}, network: {mode: "static", address: "192.0.2.7/24", gateway: "192.0.2.1",
+		dns: ["192.0.2.53", "192.0.2.54"]}, root_password_hash: $hash, cloud_init_user_data: $ud,
+		kernel_args: "console=ttyS0 quiet", mirror: "http://192.0.2.9/debian"}')" \
+	"$(server_host inst1 | jq -cS .install)"
+run host show inst1
+expect_match "host show: the disk" '^disk: +serial=S123$' "$OUT"
+expect_match "host show: the network" '^network: +static 192.0.2.7/24, gateway 192.0.2.1, dns 192.0.2.53 192.0.2.54$' "$OUT"
+expect_match "host show: a root password, never its hash" '^root password: +set \(a crypt\(3\) hash\)$' "$OUT"
+expect_no_match "... which is not shown" 'saltsalt' "$OUT"
+expect_match "host show: the user-data's size" "^user-data: +$(wc -c <"$WORK/user-data") B of cloud-init user-data\$" "$OUT"
+expect_match "host show: the kernel args" '^kernel args: +console=ttyS0 quiet$' "$OUT"
+expect_match "host show: what the installer does after" '^after: +poweroff$' "$OUT"
+expect_match "host show: the mirror" '^mirror: +http://192.0.2.9/debian$' "$OUT"
+run host set inst1 --dns 192.0.2.99 --disk by_path=pci-0000:00:1f.2-ata-1
+expect_eq "--dns alone replaces the list, keeps the address" '192.0.2.7/24 ["192.0.2.99"] {"by_path":"pci-0000:00:1f.2-ata-1"}' \
+	"$(server_host inst1 | jq -c '.install | "\(.network.address) \(.network.dns) \(.disk)"' -r)"
+run host set inst1 --kernel-args 'console=tty0'
+expect_eq "one setting changed, the others kept" "console=tty0 poweroff http://192.0.2.9/debian true" \
+	"$(server_host inst1 | jq -r '.install | "\(.kernel_args) \(.after) \(.mirror) \(.cloud_init_user_data != null)"')"
+run host set inst1 --network dhcp
+expect_eq "--network dhcp drops the static fields" '{"mode":"dhcp"}' "$(server_host inst1 | jq -c .install.network)"
+run host set inst1 --gateway 192.0.2.1
+expect_eq "--gateway without a static network exits 2" 2 "$RC"
+expect_has "... saying it goes with --network static" '--address, --gateway and --dns go with --network static' "$ERR"
+expect_eq "... and changes nothing" '{"mode":"dhcp"}' "$(server_host inst1 | jq -c .install.network)"
+run host set inst1 --disk uuid=1234
+expect_eq "--disk of an unknown kind exits 2" 2 "$RC"
+expect_has "... naming the kinds" 'serial, by_path, name' "$ERR"
+run host set inst1 --after halt
+expect_eq "--after bogus exits 2" 2 "$RC"
+run host set inst1 --kernel-args 'a;reboot'
+expect_eq "kernel args anemosd refuses: exit 1" 1 "$RC"
+expect_has "... with anemosd's reason" 'install.kernel_args must be one line' "$ERR"
+before=$(server_install inst1)
+printf 's3cret pw\n' >"$WORK/plain"
+run host set inst1 --root-password-hash-file "$WORK/plain"
+expect_eq "a password file that holds no hash exits 1" 1 "$RC"
+expect_has "... saying how to make a hash" 'does not hold a crypt(3) hash' "$ERR"
+expect_eq "... and sends nothing" "$before" "$(server_install inst1)"
+expect_no_match "... the password reaches no log" 's3cret' "$(cat "$WORK/anemosd.log")"
+head -c 65537 /dev/zero | tr '\0' a >"$WORK/big-user-data"
+run host set inst1 --user-data "$WORK/big-user-data"
+expect_eq "user-data over 64 KiB exits 1" 1 "$RC"
+expect_has "... saying so" 'is larger than 65536 bytes' "$ERR"
+printf '\xff\xfe' >"$WORK/binary-user-data"
+run host set inst1 --user-data "$WORK/binary-user-data"
+expect_has "user-data that is not UTF-8 is refused" 'is not UTF-8 text' "$ERR"
+run host set inst1 --user-data "$WORK/missing-user-data"
+expect_has "a missing user-data file is named" 'missing-user-data: No such file' "$ERR"
+expect_eq "... and nothing changed" "$before" "$(server_install inst1)"
+# The password from a terminal: not echoed, stored as its SHA-512 crypt hash only.
+on_tty "$ANEMOSCTL host set inst1 --root-password-prompt" 'typed pw1' 'typed pw1'
+expect_eq "--root-password-prompt on a terminal exits 0" 0 "$RC"
+expect_has "... asks for root's password" 'root password for inst1: ' "$OUT"
+expect_no_match "... without echoing it" 'typed pw1' "$OUT"
+hash=$(server_host inst1 | jq -r .install.root_password_hash)
+expect_match "... stores a SHA-512 crypt hash with a random salt" '^\$6\$[./0-9A-Za-z]{16}\$[./0-9A-Za-z]{86}$' "$hash"
+expect_eq "... of that password" "$hash" "$(openssl passwd -6 -salt "$(cut -d'$' -f3 <<<"$hash")" 'typed pw1')"
+on_tty "$ANEMOSCTL host set inst1 --root-password-prompt" 'one' 'other'
+expect_eq "two different passwords: exit 1" 1 "$RC"
+expect_has "... saying so" 'the two passwords differ' "$OUT"
+expect_eq "... and nothing changed" "$hash" "$(server_host inst1 | jq -r .install.root_password_hash)"
+OUT=$(setsid -w timeout 20 "$ANEMOSCTL" host set inst1 --root-password-prompt 2>&1 </dev/null); RC=$?
+expect_eq "--root-password-prompt without a terminal exits 1" 1 "$RC"
+expect_has "... offering the hash file" '--root-password-hash-file FILE' "$OUT"
+run host set inst1 --no-disk --no-root-password --no-user-data --no-kernel-args --no-mirror
+expect_eq "--no-* remove the settings" '{"after":"poweroff","network":{"mode":"dhcp"}}' "$(server_host inst1 | jq -cS .install)"
+run host show inst1
+expect_match "host show: the defaults" '^disk: +the largest non-removable disk \(default\)$' "$OUT"
+
+# --- host events --follow, against an agent's events
+boot_token() { agent_token_of "$(ipxe "$1")"; }
+# progress TOKEN: the agent writes 4 MiB, in four events with bytes and the total.
+progress() {
+	local b
+	for b in 0 1048576 2097152 4194304; do
+		agent POST /api/v1/agent/events "$1" \
+			"{\"phase\":\"install\",\"message\":\"writing the image\",\"bytes\":$b,\"total\":4194304}" >/dev/null
+	done
+}
+# install_ok TOKEN: the agent's plan, its progress, done, and the installed system's phone-home.
+install_ok() {
+	local phone
+	agent GET /api/v1/agent/plan "$1" >/dev/null
+	progress "$1"
+	phone=$(body_of "$(agent POST /api/v1/agent/phone-home-token "$1")" | jq -r .token)
+	agent POST /api/v1/agent/done "$1" '{"ok":true}' >/dev/null
+	agent POST /api/v1/phone-home "$phone" '{"hostname":"fol1"}' >/dev/null
+}
+# follow_bg OUTFILE ARGS...: anemosctl ARGS in the background (FOLLOW_PID), bounded, once it
+# has printed the host's past events (so that it knows the status the host starts from).
+follow_bg() {
+	local out=$1
+	shift
+	timeout 30 "$ANEMOSCTL" "$@" >"$out" 2>"$out.err" &
+	FOLLOW_PID=$!
+	for _ in $(seq 1 100); do [ -s "$out" ] && break; sleep 0.1; done
+	sleep 0.5
+}
+run host add 52:54:00:aa:bb:20 --hostname fol1 --next-boot install --image tiny --once
+T=$(boot_token 52:54:00:aa:bb:20)
+follow_bg "$WORK/follow" host events fol1 --follow
+install_ok "$T"
+wait "$FOLLOW_PID"; RC=$?
+OUT=$(cat "$WORK/follow"); cat "$WORK/follow.err" >>"$CTL_ERRORS"
+expect_eq "--follow ends with exit 0 once the host is deployed" 0 "$RC"
+expect_has "--follow printed the past events first" 'enrolled with MAC 52:54:00:aa:bb:20' "$(head -n 1 <<<"$OUT")"
+expect_has "--follow prints the agent's progress as lines off a terminal" \
+	'writing the image  [2.0 MiB / 4.0 MiB, 50%]' "$OUT"
+expect_eq "... each event once" 4 "$(grep -c 'writing the image' <<<"$OUT")"
+expect_has "--follow prints the phone-home" 'installed system reported in' "$OUT"
+expect_eq "--follow's last line says where the host got" "host fol1 is deployed" "$(tail -n 1 <<<"$OUT")"
+expect_eq "--follow: no progress bar off a terminal" 0 "$(grep -c $'\r' <<<"$OUT")"
+
+# On a terminal: the progress is one bar, redrawn in place.
+run host set fol1 --next-boot install
+T=$(boot_token 52:54:00:aa:bb:20)
+( sleep 3; install_ok "$T" ) &
+AGENT_PID=$!
+on_tty "$ANEMOSCTL host events fol1 --follow --limit 1"
+wait "$AGENT_PID"
+expect_eq "--follow on a terminal exits 0 once deployed" 0 "$RC"
+expect_has "... the bar at 50%" $'\rinstall [############............]  50%  2.0 MiB / 4.0 MiB  writing the image' "$OUT"
+expect_has "... redrawn in place to 100%" $'\rinstall [########################] 100%  4.0 MiB / 4.0 MiB' "$OUT"
+expect_no_match "... instead of a line per progress event" '\[2.0 MiB / 4.0 MiB, 50%\]' "$OUT"
+expect_has "... then the lines that follow" 'installed system reported in' "$OUT"
+
+# --json: one event a line; a failed install ends it with exit 1.
+run host set fol1 --next-boot install
+T=$(boot_token 52:54:00:aa:bb:20)
+follow_bg "$WORK/follow-json" --json host events fol1 --follow --limit 1
+agent GET /api/v1/agent/plan "$T" >/dev/null
+progress "$T"
+agent POST /api/v1/agent/done "$T" '{"ok":false,"error":"the disk is on fire"}' >/dev/null
+wait "$FOLLOW_PID"; RC=$?
+OUT=$(cat "$WORK/follow-json"); ERR=$(cat "$WORK/follow-json.err"); printf '%s\n' "$ERR" >>"$CTL_ERRORS"
+expect_eq "--follow ends with exit 1 once the host failed" 1 "$RC"
+expect_has "... saying so" 'host fol1 failed: the events above say why' "$ERR"
+expect_eq "--json --follow: every line one event" "$(wc -l <<<"$OUT")" "$(jq -c 'select(.id and .message)' <<<"$OUT" | wc -l)"
+expect_eq "--json --follow: the progress as numbers" "0 1048576 2097152 4194304" \
+	"$(jq -r 'select(.bytes != null) | .bytes' <<<"$OUT" | tr '\n' ' ' | sed 's/ $//')"
+expect_has "--json --follow: the failure" 'install failed: the disk is on fire' "$OUT"
+
+run host events fol1 --follow --timeout 1
+expect_eq "--follow --timeout: exit 1 when the host stays as it is" 1 "$RC"
+expect_has "... saying how it is" 'host fol1 is still failed after 1 s (--timeout)' "$ERR"
+run host events nosuchhost --follow
+expect_eq "--follow of an unknown host exits 1" 1 "$RC"
+expect_has "... with the next step" '`anemosctl host list`' "$ERR"
+"$ANEMOSCTL" host events fol1 --follow --limit 1 >"$WORK/follow-int" 2>>"$CTL_ERRORS" &
+FOLLOW_PID=$!
+for _ in $(seq 1 100); do [ -s "$WORK/follow-int" ] && break; sleep 0.1; done
+sleep 0.5
+kill -INT "$FOLLOW_PID"
+for _ in $(seq 1 50); do kill -0 "$FOLLOW_PID" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$FOLLOW_PID" 2>/dev/null; then
+	kill -KILL "$FOLLOW_PID"
+	fail "--follow ends on Ctrl-C"
+fi
+wait "$FOLLOW_PID"; RC=$?
+expect_eq "--follow ends on Ctrl-C with exit 130" 130 "$RC"
+
+# --- status
+run status
+expect_eq "status exits 0" 0 "$RC"
+expect_has "status: anemosd answers" "anemosd:    $ANEMOS_URL answers: ok" "$OUT"
+expect_has "status: the boot URL machines chain to" "boot URL:   $ANEMOS_URL/boot.ipxe" "$OUT"
+expect_has "status: a QEMU guest's boot URL" "http://10.0.2.2:$PORT/boot.ipxe" "$OUT"
+expect_has "status: the dashboard" "dashboard:  $ANEMOS_URL/" "$OUT"
+by_status=$(body_of "$(api GET /api/v1/hosts)" |
+	jq -c '[.hosts | group_by(.status)[] | {key: .[0].status, value: length}] | from_entries')
+expect_eq "status: the hosts counted by status" "hosts:      $(body_of "$(api GET /api/v1/hosts)" | jq '.hosts | length') ($(jq -r \
+	--argjson order "$(body_of "$(api GET /api/v1/meta)" | jq -c '[.statuses[].name]')" \
+	'. as $c | [$order[] | select($c[.]) | "\(.) \($c[.])"] | join(", ")' <<<"$by_status"))" \
+	"$(grep '^hosts:' <<<"$OUT")"
+run --json status
+expect_eq "status --json: counts by status, every status listed" \
+	"$(body_of "$(api GET /api/v1/meta)" | jq -c --argjson c "$by_status" '[.statuses[].name | {key: ., value: ($c[.] // 0)}] | from_entries')" \
+	"$(jq -c .hosts_by_status <<<"$OUT")"
+expect_eq "status --json: images, boot URL" "$(server_images | jq '.images | length') $ANEMOS_URL/boot.ipxe" \
+	"$(jq -r '"\(.images) \(.boot_url)"' <<<"$OUT")"
+ANEMOS_TOKEN=not-a-token run status
+expect_eq "status with a wrong token exits 1" 1 "$RC"
+expect_has "... naming where a token comes from" 'cat var/admin-token' "$ERR"
+
 # --- connection and token errors
 ANEMOS_TOKEN=not-a-token run host list
 expect_eq "bad token exits 1" 1 "$RC"
 expect_match "bad token: server's error with status" '^anemosctl: .+ \(HTTP 401\)$' "$ERR"
+expect_has "bad token: which token was refused" 'the admin token from $ANEMOS_TOKEN was refused' "$ERR"
+expect_has "bad token: where make run keeps one" 'export ANEMOS_TOKEN=$(cat var/admin-token)' "$ERR"
+expect_has "bad token: how to make another" 'anemosd token create --data DIR' "$ERR"
 dead_url=http://127.0.0.1:$(free_port)
 run --url "$dead_url" host list
 expect_eq "unreachable URL exits 1" 1 "$RC"
 expect_match "unreachable URL is named" "$dead_url/api/v1/hosts" "$ERR"
 expect_match "unreachable URL suggests --url" "--url or \\\$ANEMOS_URL" "$ERR"
+# Without $ANEMOS_URL the default is tried (unless an appliance answers there: then skip).
+if curl -s -m 1 -o /dev/null http://127.0.0.1:8080/healthz; then
+	skip "no \$ANEMOS_URL: the default's failure says what to do" "something answers on 127.0.0.1:8080"
+else
+	OUT=$(env -u ANEMOS_URL timeout 20 "$ANEMOSCTL" host list 2>&1); RC=$?
+	expect_eq "no \$ANEMOS_URL, nothing on the default: exits 1" 1 "$RC"
+	expect_has "... saying \$ANEMOS_URL is not set" '$ANEMOS_URL is not set' "$OUT"
+	expect_has "... to start it with make run" 'Start anemosd with `make run`' "$OUT"
+	expect_has "... or to export ANEMOS_URL" 'export ANEMOS_URL=http://HOST:PORT' "$OUT"
+fi
 ANEMOS_TOKEN='' ANEMOS_TOKEN_FILE='' run host list
 expect_eq "missing token exits 1" 1 "$RC"
 expect_match "missing token says how to get one" 'ANEMOS_TOKEN.*anemosd token create' "$ERR"
+expect_has "missing token: where make run keeps one" 'export ANEMOS_TOKEN=$(cat var/admin-token)' "$ERR"
 printf '%s\n' "$ANEMOS_TOKEN" >"$WORK/token"
 ANEMOS_TOKEN='' ANEMOS_TOKEN_FILE=$WORK/token run host show web2
 expect_eq "token from \$ANEMOS_TOKEN_FILE" "0" "$RC"
