@@ -1,3 +1,4 @@
+# shellcheck shell=dash
 # base=busybox for anemos-mkimg: a root file system assembled from Debian packages that are
 # downloaded (apt-get download, or fetched from a verified mirror on the target) and unpacked
 # (dpkg-deb -x), never installed: the generic Debian
@@ -83,6 +84,7 @@ base_build() {
 	printf 'root:x:0:\ntty:x:5:\n' >etc/group
 	printf '/bin/sh\n/bin/ash\n' >etc/shells
 	printf '127.0.0.1\tlocalhost\n::1\tlocalhost\n' >etc/hosts
+	# shellcheck disable=SC2154 # name: the recipe's, in the environment
 	printf '%s\n' "$name" >etc/hostname
 	for p in ${packages:-}; do
 		dpkg-deb -x "$(cached_deb "$p")" "$ROOT" || die "dpkg-deb -x of package $p failed"

@@ -1,3 +1,4 @@
+# shellcheck shell=dash
 # Debian packages without installing them, shared by initramfs/build.sh and base=busybox:
 # `apt-get download` into a cache ($DEBS), `dpkg-deb -x` once each into one tree ($PKGROOT).
 # A later build finds everything in the cache and needs no network. Sourced (POSIX sh); the

@@ -1,3 +1,4 @@
+# shellcheck shell=dash
 # base=debootstrap for anemos-mkimg: a minimal Debian (debootstrap --variant=minbase) from the
 # mirror the build host's own apt uses, the recipe's packages installed with apt-get inside
 # the chroot, the recipe's provision function run inside the chroot (with ROOT=/).
@@ -129,6 +130,7 @@ base_packages() {
 	printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d"
 	chmod 755 "$ROOT/usr/sbin/policy-rc.d"
 	printf 'do_symlinks = yes\nlink_in_boot = yes\n' >"$ROOT/etc/kernel-img.conf"
+	# shellcheck disable=SC2154 # name: the recipe's, in the environment
 	printf '%s\n' "$name" >"$ROOT/etc/hostname"
 	printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n' "$name" >"$ROOT/etc/hosts"
 	rm -f "$ROOT/etc/resolv.conf"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the integration tests: start the real anemosd on a free loopback port with a
 # fresh data folder, and report checks as TAP-like lines that tests/run-all.sh counts.
 # Sourced by bash; ANEMOS_BUILD names the build folder (build or build/asan).
@@ -5,6 +6,7 @@ set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=$ROOT/${ANEMOS_BUILD:-build}
 ANEMOSD=$BUILD/anemosd
+# shellcheck disable=SC2034 # used by the suites that source this file
 ANEMOSCTL=$BUILD/anemosctl
 WORK=$(mktemp -d /tmp/anemos-test.XXXXXX)
 DATA=$WORK/data
@@ -70,8 +72,7 @@ anemosd_start() {
 	"$ANEMOSD" --listen "${LISTEN_HOST:-127.0.0.1}:$PORT" --data "$DATA" --boot-dir "$BOOT_DIR" \
 		"${url[@]}" "$@" 2>>"$WORK/anemosd.log" &
 	ANEMOSD_PID=$!
-	local i
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		curl -fsS -m 1 "$ANEMOS_URL/healthz" >/dev/null 2>&1 && return 0
 		kill -0 "$ANEMOSD_PID" 2>/dev/null || break
 		sleep 0.05
@@ -83,10 +84,10 @@ anemosd_start() {
 # anemosd_stop [SIGNAL]: stops the anemosd this test started, by PID; fails the test if
 # it exits with a sanitizer report or an error on a clean TERM.
 anemosd_stop() {
-	local sig=${1:-TERM} rc i
+	local sig=${1:-TERM} rc
 	[ -n "$ANEMOSD_PID" ] || return 0
 	kill "-$sig" "$ANEMOSD_PID" 2>/dev/null
-	for i in $(seq 1 100); do kill -0 "$ANEMOSD_PID" 2>/dev/null || break; sleep 0.1; done
+	for _ in $(seq 1 100); do kill -0 "$ANEMOSD_PID" 2>/dev/null || break; sleep 0.1; done
 	if kill -0 "$ANEMOSD_PID" 2>/dev/null; then
 		fail "anemosd stops within 10 s of SIG$sig"
 		kill -KILL "$ANEMOSD_PID" 2>/dev/null
