@@ -32,8 +32,8 @@ PID=$!
 for _ in $(seq 1 50); do curl -fsS -m 1 "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 
 best() { # COMMAND...: the best wall time of RUNS runs, in seconds
-	local b="" t0 t i
-	for i in $(seq 1 "$RUNS"); do
+	local b="" t0 t
+	for _ in $(seq 1 "$RUNS"); do
 		rm -rf "$TMP/out" "$TMP/out.raw"; mkdir "$TMP/out"; sync
 		t0=$(date +%s.%N)
 		"$@" >/dev/null 2>"$TMP/err" || { echo "bench: failed: $*: $(tail -n 3 "$TMP/err")" >&2; exit 1; }

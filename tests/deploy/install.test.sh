@@ -25,6 +25,7 @@ done
 TREE=$WORK/debian
 CACHE=$ROOT/build/images-cache/debootstrap-debs
 mkdir -p "$CACHE"
+# shellcheck source=/dev/null # only host_uri, cut out of images/base/debootstrap.sh
 MIRROR=$(source <(sed -n '/^host_uri()/,/^}/p' "$ROOT/images/base/debootstrap.sh"); host_uri bookworm)
 MIRROR=${ANEMOS_MIRROR:-$MIRROR}
 [ -n "$MIRROR" ] || { fail "an apt source for bookworm" "none in /etc/apt/sources.list(.d): set ANEMOS_MIRROR"; exit 1; }
@@ -128,7 +129,6 @@ check "HTTP boot clients get ipxe.efi from anemosd" cmp "$TREE/usr/lib/ipxe/ipxe
 kill "$TREE_PID"; wait "$TREE_PID" 2>/dev/null
 
 # Idempotent: the same run again changes nothing.
-before=$(cd "$TREE" && find etc/anemos etc/systemd usr/local srv/anemos var/lib/anemos -type f -newer "$TREE/etc/anemos/anemos.conf" 2>/dev/null | wc -l)
 sleep 1
 touch "$WORK/mark"
 out=$("$ROOT/deploy/install.sh" "${install_args[@]}" 2>&1); rc=$?

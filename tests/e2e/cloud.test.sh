@@ -70,12 +70,12 @@ vm() {
 	local name=$1 disk=$2 mac=$3 net=$4 pxe=${5:-}
 	local args=(-accel tcg -m 1024 -smp 2 -display none -serial "file:$WORK/console-$name.log"
 		-smbios "type=1,manufacturer=Anemos Labs,product=E2E Cloud,serial=CLOUD-$mac"
-		-drive "file=$disk,if=none,id=d0" -device virtio-blk-pci,drive=d0)
+		-drive "file=$disk,if=none,id=d0" -device "virtio-blk-pci,drive=d0")
 	if [ "$net" = user ]; then
 		SSH_PORT=$(free_port)
 		args+=(-netdev "user,id=n0,net=192.0.2.0/24,host=$SERVER,dhcpstart=192.0.2.15,hostfwd=tcp:127.0.0.1:$SSH_PORT-:22${pxe:+,bootfile=http://$SERVER:$PORT/boot.ipxe}")
 	else
-		args+=(-netdev tap,id=n0,ifname=tap0,script=no,downscript=no)
+		args+=(-netdev "tap,id=n0,ifname=tap0,script=no,downscript=no")
 	fi
 	if [ -n "$pxe" ]; then
 		args+=(-device "virtio-net-pci,netdev=n0,mac=$mac" -boot n)

@@ -14,7 +14,7 @@ export ANEMOS_DATA=$WORK/var ANEMOS_LISTEN=127.0.0.1:$PORT ANEMOS_URL=http://127
 RUN_PID=$!
 demo_stop() { (cd "$ROOT" && deploy/demo.sh stop) >/dev/null 2>&1; }
 trap 'demo_stop; kill "$RUN_PID" 2>/dev/null; wait "$RUN_PID" 2>/dev/null; _cleanup' EXIT
-for i in $(seq 1 100); do grep -q '^Use the CLI' "$WORK/run.out" 2>/dev/null && break; sleep 0.2; done
+for _ in $(seq 1 100); do grep -q '^Use the CLI' "$WORK/run.out" 2>/dev/null && break; sleep 0.2; done
 out=$(cat "$WORK/run.out")
 expect_match "make run prints the next step: make demo" 'make demo +\(a QEMU machine installs tiny' "$out"
 expect_match "... and the dashboard's URL" "dashboard: +$ANEMOS_URL/" "$out"
@@ -22,7 +22,7 @@ ANEMOS_TOKEN=$(cat "$ANEMOS_DATA/admin-token"); export ANEMOS_TOKEN
 expect_match "the dashboard is there without --web-dir" '<title>Anemos' "$(curl -sS -m 5 "$ANEMOS_URL/")"
 MAC=52:54:00:de:00:01
 status_is() { [ "$(host_field "$MAC" .status 2>/dev/null)" = "$1" ]; }
-wait_status() { local i; for i in $(seq 1 "$1"); do status_is "$2" && return 0; sleep 1; done; return 1; }
+wait_status() { for _ in $(seq 1 "$1"); do status_is "$2" && return 0; sleep 1; done; return 1; }
 
 for round in first second; do
 	t0=$(now)
@@ -45,6 +45,6 @@ done
 expect_eq "the two installs were of one host" 1 "$(body_of "$(api GET /api/v1/hosts)" | jq '[.hosts[]|select(.macs|index("'$MAC'"))]|length')"
 pid=$(cat "$ANEMOS_DATA/demo/qemu.pid")
 expect_match "make demo-stop stops it" 'demo machine stopped' "$(cd "$ROOT" && deploy/demo.sh stop)"
-for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 check "... the QEMU process is gone" sh -c "! kill -0 $pid 2>/dev/null"
 kill "$RUN_PID"; wait "$RUN_PID" 2>/dev/null

@@ -39,13 +39,13 @@ start_machine() {
 	local args=(-accel tcg -m "$MEM_MIB" -smp 2 -display none -no-reboot
 		-serial "file:$WORK/console-$name.log"
 		-smbios "type=1,manufacturer=Anemos Labs,product=E2E Discover,serial=$serial,uuid=$uuid"
-		-drive "file=$WORK/$fw-disk1.qcow2,if=none,id=d1" -device virtio-blk-pci,drive=d1,serial=DISK-A
-		-drive "file=$WORK/$fw-disk2.qcow2,if=none,id=d2" -device virtio-blk-pci,drive=d2,serial=DISK-B)
+		-drive "file=$WORK/$fw-disk1.qcow2,if=none,id=d1" -device "virtio-blk-pci,drive=d1,serial=DISK-A"
+		-drive "file=$WORK/$fw-disk2.qcow2,if=none,id=d2" -device "virtio-blk-pci,drive=d2,serial=DISK-B")
 	if [ "$swap" = swap ]; then args+=("${nic2[@]}" "${nic1[@]}"); else args+=("${nic1[@]}" "${nic2[@]}"); fi
 	args+=(-boot n)
 	if [ "$fw" = uefi ]; then
 		cp /usr/share/OVMF/OVMF_VARS_4M.fd "$WORK/vars-$name.fd"
-		args+=(-machine q35 -drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd
+		args+=(-machine q35 -drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
 			-drive "if=pflash,format=raw,file=$WORK/vars-$name.fd")
 	fi
 	: >"$WORK/console-$name.log"

@@ -133,14 +133,14 @@ bootfiles() {
 # boot NAME FW MAC: powers on a machine on tap0 that boots from the network. Under UEFI its
 # NIC has no option ROM, so OVMF's own PXE client does the work a server's NIC firmware does.
 boot() {
-	local name=$1 fw=$2 mac=$3 rom=()
+	local name=$1 fw=$2 mac=$3
 	local args=(-accel tcg -m 1024 -smp 2 -display none -no-reboot
 		-serial "file:$WORK/console-$name.log"
 		-smbios "type=1,manufacturer=Anemos Labs,product=E2E PXE,serial=PXE-$name"
-		-netdev tap,id=n0,ifname=tap0,script=no,downscript=no)
+		-netdev "tap,id=n0,ifname=tap0,script=no,downscript=no")
 	if [ "$fw" = uefi ]; then
 		cp /usr/share/OVMF/OVMF_VARS_4M.fd "$WORK/vars-$name.fd"
-		args+=(-machine q35 -drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd
+		args+=(-machine q35 -drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
 			-drive "if=pflash,format=raw,file=$WORK/vars-$name.fd"
 			-device "virtio-net-pci,netdev=n0,mac=$mac,romfile=")
 	else

@@ -41,7 +41,7 @@ power_on() {
 		-drive "file=$WORK/disk-$fw.qcow2,if=none,id=d1" -device "virtio-blk-pci,drive=d1,serial=DISK-$fw,bootindex=2")
 	if [ "$fw" = uefi ]; then
 		[ -e "$WORK/vars.fd" ] || cp /usr/share/OVMF/OVMF_VARS_4M.fd "$WORK/vars.fd"
-		args+=(-machine q35 -drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd
+		args+=(-machine q35 -drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
 			-drive "if=pflash,format=raw,file=$WORK/vars.fd")
 	fi
 	: >"$WORK/console-$name.log"
@@ -50,8 +50,8 @@ power_on() {
 }
 # wait_for SECONDS COMMAND...: polls once a second until COMMAND succeeds or QEMU ends.
 wait_for() {
-	local limit=$1 i; shift
-	for i in $(seq 1 "$limit"); do
+	local limit=$1; shift
+	for _ in $(seq 1 "$limit"); do
 		"$@" && return 0
 		kill -0 "$QEMU_PID" 2>/dev/null || { "$@"; return $?; }
 		sleep 1

@@ -13,20 +13,20 @@ trap 'stop_qemu; _cleanup' EXIT
 # boot_machine FIRMWARE MAC UUID SERIAL: boots QEMU from the network until anemosd has
 # served its script (bounded: 120 s), then stops it.
 boot_machine() {
-	local fw=$1 mac=$2 uuid=$3 serial=$4 i
+	local fw=$1 mac=$2 uuid=$3 serial=$4
 	local args=(-accel tcg -m 256 -display none -no-reboot -serial "file:$WORK/console-$fw.log"
 		-smbios "type=1,manufacturer=Anemos Labs,product=E2E Box (v1),serial=$serial,uuid=$uuid"
 		-netdev "user,id=n0,bootfile=$ANEMOS_URL/boot.ipxe" -device "virtio-net-pci,netdev=n0,mac=$mac"
-		-netdev user,id=n1 -device "virtio-net-pci,netdev=n1,mac=${mac%?}f" -boot n)
+		-netdev "user,id=n1" -device "virtio-net-pci,netdev=n1,mac=${mac%?}f" -boot n)
 	args=("${args[@]//127.0.0.1/10.0.2.2}")
 	if [ "$fw" = uefi ]; then
 		cp /usr/share/OVMF/OVMF_VARS_4M.fd "$WORK/vars.fd"
-		args+=(-machine q35 -drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd
+		args+=(-machine q35 -drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
 			-drive "if=pflash,format=raw,file=$WORK/vars.fd")
 	fi
 	timeout 150 qemu-system-x86_64 "${args[@]}" &
 	QEMU_PID=$!
-	for i in $(seq 1 240); do
+	for _ in $(seq 1 240); do
 		body_of "$(api GET "/api/v1/hosts/$mac/events")" 2>/dev/null | grep -q 'network boot from' && break
 		kill -0 "$QEMU_PID" 2>/dev/null || break
 		sleep 0.5
