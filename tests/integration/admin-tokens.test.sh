@@ -37,7 +37,7 @@ STREAM=$!
 sleep 0.5
 t0=$(date +%s.%N)
 expect_eq "DELETE /api/v1/tokens/ID: 204" 204 "$(status_of "$(api DELETE "/api/v1/tokens/$CI_ID")")"
-for i in $(seq 1 50); do kill -0 "$STREAM" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 1 50); do kill -0 "$STREAM" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$STREAM" 2>/dev/null; then
 	fail "the revoked token's event stream ends" "still open after 5 s"
 	kill "$STREAM"

@@ -22,7 +22,7 @@ events() { body_of "$(api GET "/api/v1/hosts/$1/events")" | jq -r '.events[].mes
 # Discover, then an assignment arrives while the agent waits: it follows it.
 T=$(boot_token 52:54:00:40:00:01)
 run_agent discover "$T" & pid=$!
-for i in $(seq 1 100); do [ "$(host_field 52:54:00:40:00:01 .status)" = ready ] && break; sleep 0.1; done
+for _ in $(seq 1 100); do [ "$(host_field 52:54:00:40:00:01 .status)" = ready ] && break; sleep 0.1; done
 expect_eq "the agent's inventory makes the host ready" ready "$(host_field 52:54:00:40:00:01 .status)"
 expect_match "the inventory is this machine's (CPU threads)" "^$(nproc)\$" "$(host_field 52:54:00:40:00:01 .inventory.cpu.threads)"
 sleep 1
@@ -115,6 +115,7 @@ for name in hostile hostile-link; do
 	eval "${name//-/_}_sha=$(body_of "$r" | jq -r .sha256)"
 done
 mkdir -p "$WORK/target"
+# shellcheck disable=SC2154 # hostile_sha: set by the eval above
 "$AGENT" --retry-for 10 --unpack "$ANEMOS_URL/images/hostile/hostile.tar" --sha256 "$hostile_sha" --format tar \
 	--to "$WORK/target" >"$WORK/unpack.out" 2>&1; rc=$?
 expect_eq "hostile image: extracted" 0 "$rc"
@@ -126,6 +127,7 @@ check "hostile image: /root/.ssh is a folder inside" test -f "$WORK/target/root/
 expect_eq "hostile image: a symlink with nothing under it is kept (configure resolves it inside)" "$OUT" "$(readlink "$WORK/target/keep")"
 expect_eq "hostile image: a relative symlink inside the image is kept" "../run/resolv.conf" "$(readlink "$WORK/target/etc/resolv.conf")"
 mkdir -p "$WORK/target-link"
+# shellcheck disable=SC2154 # hostile_link_sha: set by the eval above
 "$AGENT" --retry-for 10 --unpack "$ANEMOS_URL/images/hostile-link/hostile-link.tar" --sha256 "$hostile_link_sha" \
 	--format tar --to "$WORK/target-link" >"$WORK/unpack.out" 2>&1; rc=$?
 expect_eq "hostile image with a hard link out: refused" 1 "$rc"

@@ -61,7 +61,7 @@ printf 'Authorization: Bearer %s\n' "$ANEMOS_TOKEN" >"$WORK/.auth"
 code=$(curl -sS -m 30 -o "$WORK/o" -w '%{http_code}' -X PUT -H @"$WORK/.auth" -H 'Content-Type: application/octet-stream' \
 	--data-binary @"$WORK/up.tar.gz" "$ANEMOS_URL/api/v1/images/bad?file=up.tar.gz&sha256=$Z")
 expect_eq "upload with a wrong sha256: 400" 400 "$code"
-expect_eq "nothing kept of a refused upload" "" "$(ls -A "$DATA/images" | grep -v -e '^local$' || true)"
+expect_eq "nothing kept of a refused upload" "" "$(shopt -s dotglob nullglob; for f in "$DATA/images"/*; do [ "${f##*/}" = local ] || echo "${f##*/}"; done)"
 code=$(curl -sS -m 30 -o "$WORK/o" -w '%{http_code}' -X PUT -H @"$WORK/.auth" -H 'Content-Type: application/octet-stream' \
 	-H 'Transfer-Encoding: chunked' --data-binary @"$WORK/up.tar.gz" "$ANEMOS_URL/api/v1/images/up?file=up.tar.gz&sha256=$up_sum")
 expect_eq "chunked upload: 201" 201 "$code"

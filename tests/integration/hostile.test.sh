@@ -273,10 +273,13 @@ check "anemosd keeps its connections within the open-file limit" \
 sed 's/^/# /' "$WORK/halfopen.out"
 load_vars "$WORK/halfopen.out"
 expect_eq "every half-open connection ended, none left holding the server" 0 "${still_open:-?}"
+# shellcheck disable=SC2154 # dropped_later, last_drop: set by load_vars
 check "the 64 connections one address may hold were dropped at the header deadline ($dropped_later dropped, the last after $last_drop s; deadline $HEADER_TIMEOUT s)" \
 	awk -v n="${dropped_later:-0}" -v t="${last_drop:--1}" -v d="$HEADER_TIMEOUT" 'BEGIN { exit !(n >= 1 && n <= 64 && t >= d - 1 && t <= d + 3) }'
+# shellcheck disable=SC2154 # refused_at_once: set by load_vars
 check "the others were refused at once by the per-address limit ($refused_at_once)" \
 	test "${refused_at_once:-0}" -eq $((1000 - ${dropped_later:-0}))
+# shellcheck disable=SC2154 # slow_dropped, slow_last_drop: set by load_vars
 check "a byte a second does not renew the deadline ($slow_dropped slow ones, the last dropped after $slow_last_drop s)" \
 	awk -v n="${slow_dropped:-0}" -v t="${slow_last_drop:--1}" -v d="$HEADER_TIMEOUT" 'BEGIN { exit !(n >= 1 && t <= d + 3) }'
 expect_match "/ipxe from other addresses kept answering 200 (${IPXE_n:-0} probes)" '^200:[0-9]+$' "${IPXE_statuses:-none}"

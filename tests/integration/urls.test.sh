@@ -12,7 +12,7 @@ ANEMOS_URL=http://127.0.0.1:$PORT; export ANEMOS_URL
 # Exactly as deploy/run-local.sh (make run) starts it: no --public-url, no --web-dir.
 "$ANEMOSD" --listen "127.0.0.1:$PORT" --data "$DATA" --boot-dir "$BOOT_DIR" 2>>"$WORK/anemosd.log" &
 ANEMOSD_PID=$!
-for i in $(seq 1 100); do curl -fsS -m 1 "$ANEMOS_URL/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
+for _ in $(seq 1 100); do curl -fsS -m 1 "$ANEMOS_URL/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
 Q="10.0.2.2:$PORT"
 expect_match "the dashboard is served at / without --web-dir (the build tree's server/web)" '<title>[^<]*Anemos' \
 	"$(curl -sS -m 5 "$ANEMOS_URL/")"
