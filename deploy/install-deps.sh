@@ -3,7 +3,7 @@
 # and only those that are missing. Says which it installs. Needs root (or sudo) on Debian 12.
 #
 #   deploy/install-deps.sh build   # compile the programs, build the initramfs and images, `make run`
-#   deploy/install-deps.sh test    # build + what `make test` drives (cmocka, curl, jq, ...)
+#   deploy/install-deps.sh test    # build + what `make test` drives (cmocka, curl, jq, shellcheck, ...)
 #   deploy/install-deps.sh bench   # test + wrk and nginx for `make bench`
 #   deploy/install-deps.sh slow    # test + what `make test-slow` needs (the debian image)
 #   deploy/install-deps.sh fuzz    # build + clang, its fuzzer runtime and llvm-symbolizer (make fuzz)
@@ -12,7 +12,8 @@ set -eu
 build_pkgs="gcc make pkg-config libc6-dev libmicrohttpd-dev libsqlite3-dev libjansson-dev
 libssl-dev libcurl4-openssl-dev libarchive-dev zstd binutils"
 test_pkgs="$build_pkgs libcmocka-dev curl jq sqlite3 procps strace qemu-system-x86 qemu-utils ipxe-qemu ovmf seabios
-chromium openssh-client python3 iproute2 dnsmasq-base tftpd-hpa tftp-hpa ipxe debootstrap e2fsprogs apt-cacher-ng apt-utils gnupg gpgv fdisk"
+chromium openssh-client python3 iproute2 dnsmasq-base tftpd-hpa tftp-hpa ipxe debootstrap e2fsprogs apt-cacher-ng apt-utils gnupg gpgv fdisk
+shellcheck"
 bench_pkgs="$test_pkgs wrk nginx-light"
 slow_pkgs="$test_pkgs debootstrap"
 fuzz_pkgs="$build_pkgs clang libclang-rt-14-dev llvm"

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# run-in: build
+# cost: 25
+# Lints every shell script of the repository with shellcheck, one line per script: "ok" when
+# `shellcheck -S warning` (warnings and errors) finds nothing, else "not ok" with its findings
+# under it. The scripts are found, not listed: every file `git ls-files` names that ends in .sh
+# or whose first line is a sh, bash or dash shebang, so a new script is covered at once. A
+# sourced file without a shebang names its shell in a "shell=" directive (without one, SC2148).
+# The repository's .shellcheckrc makes shellcheck follow the scripts' `source` of their
+# libraries (tests/integration/lib.sh, images/base/*.sh). Needs shellcheck (installed by
+# deploy/install-deps.sh test) and a git checkout; runs once (both builds share the scripts).
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+
+if ! command -v shellcheck >/dev/null 2>&1; then
+	echo "not ok - shellcheck is installed: it is missing (deploy/install-deps.sh test installs it)"
+	exit 1
+fi
+mapfile -d '' files < <(git ls-files -z)
+if ! wait $!; then
+	echo "not ok - the repository's files: git ls-files failed (not a git checkout?)"
+	exit 1
+fi
+
+# is_shell FILE: whether FILE is a shell script: a name ending in .sh, or a first line
+# "#!/bin/sh", "#!/bin/bash", "#!/usr/bin/env bash", "#!/bin/dash -e" and the like.
+shebang='^#![[:space:]]*([^[:space:]]*/)?(env[[:space:]]+(-S[[:space:]]+)?)?(sh|bash|dash)([[:space:]]|$)'
+is_shell() {
+	local first=""
+	case $1 in *.sh) return 0 ;; esac
+	IFS= read -r -n 128 first <"$1" 2>/dev/null
+	[[ $first =~ $shebang ]]
+}
+
+scripts=()
+for f in "${files[@]}"; do
+	# Regular files only: a symlink's target is checked where it is tracked itself.
+	if [ ! -L "$f" ] && [ -f "$f" ] && is_shell "$f"; then scripts+=("$f"); fi
+done
+if [ "${#scripts[@]}" -eq 0 ]; then
+	echo "not ok - shell scripts found: none among the files git ls-files names"
+	exit 1
+fi
+echo "# shellcheck $(shellcheck --version | sed -n 's/^version: //p') over ${#scripts[@]} scripts"
+
+failures=0
+for f in "${scripts[@]}"; do
+	out=$(shellcheck -S warning -f gcc -- "$f" 2>&1); rc=$?
+	if [ "$rc" -eq 0 ] && [ -z "$out" ]; then
+		echo "ok - shellcheck $f"
+	else
+		n=$(printf '%s\n' "$out" | grep -c .)
+		echo "not ok - shellcheck $f: $n finding(s) (shellcheck -S warning $f; exit $rc)"
+		printf '%s\n' "$out" | sed 's/^/#   /'
+		failures=$((failures + 1))
+	fi
+done
+[ "$failures" -eq 0 ]
