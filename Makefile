@@ -1,7 +1,7 @@
 # Anemos — top-level build. Every program lands in build/ (or build/asan/ for the
 # sanitizer build that `make test` also runs).
 #
-#   make            build the programs
+#   make            build the programs (make deps first installs what building needs)
 #   make run        build and start the appliance on 127.0.0.1:8080 with data in ./var
 #   make test       every suite, normal and under ASan+UBSan; ends with "N passed, N failed"
 #   make check      unit and loopback integration suites of the normal build (T=NAME: one)
@@ -45,9 +45,10 @@ PROGRAMS = $(BUILD)/anemosd $(BUILD)/anemosctl $(BUILD)/anemos-inventory $(BUILD
            $(BUILD)/anemos-mkimg $(if $(findstring sanitize,$(EXTRA_LDFLAGS)),,$(BUILD)/anemos-inventory-static)
 
 .PHONY: all deps test-deps run demo demo-stop test test-slow check unit bench fuzz fuzz-bins fuzz-build fuzz-smoke clean initramfs images
-all: deps $(PROGRAMS)
+all: $(PROGRAMS)
 
-# Installs missing Debian packages (and says which) before the first compile.
+# Installs missing Debian packages (and says which). Compiling never does: `make deps` does,
+# and make run, check, test, test-slow and bench call it first.
 deps:
 	@deploy/install-deps.sh build
 test-deps:
@@ -125,7 +126,7 @@ images: all
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # The appliance on its embedded default, with the Anemos initramfs and the tiny demo image.
-run: all
+run: deps all
 	@$(MAKE) --no-print-directory initramfs
 	@$(MAKE) --no-print-directory images IMAGES=tiny
 	@deploy/run-local.sh $(BUILD)
@@ -148,7 +149,7 @@ test: test-deps
 
 # The fast loop: the unit tests and the loopback integration suites of the normal build (no
 # QEMU); T=NAME runs the suites whose label ends in NAME (make check T=recipe).
-check: all unit
+check: deps all unit
 	@ANEMOS_SUITES='^build (unit|integration) $(if $(T),.*$(T)$$,)' tests/run-all.sh
 
 # libFuzzer harnesses of the parsers of outside input (tests/fuzz/), built with clang and
@@ -188,7 +189,7 @@ fuzz-smoke:
 
 # The slow suites: the debian image (debootstrap, a few minutes) installed and booted in QEMU,
 # and the debian recipe built on two targets through the package cache (about an hour).
-test-slow: all
+test-slow: deps all
 	@deploy/install-deps.sh slow
 	@$(MAKE) --no-print-directory initramfs
 	@$(MAKE) --no-print-directory images IMAGES="tiny debian"
@@ -198,7 +199,7 @@ test-slow: all
 		grep -q '^not ok' build/test-slow.log && exit 1; \
 		echo "$$(grep -c '^ok' build/test-slow.log) passed, $$(grep -c '^not ok' build/test-slow.log) failed"
 
-bench: all
+bench: deps all
 	@deploy/install-deps.sh bench
 	@bench/run.sh $(BUILD)
 	@$(MAKE) --no-print-directory images IMAGES=tiny
