@@ -84,6 +84,10 @@ void err_clear(void);
 /* A MAC in any of iPXE's and operators' spellings into "aa:bb:cc:dd:ee:ff": 0, or -EINVAL
  * (also for NULL). */
 int mac_parse(const char *in, char out[MAC_LEN + 1]);
+/* True for a canonical MAC a NIC can have: not all zero, not multicast (nor broadcast). */
+bool mac_is_nic(const char *mac);
+/* The most MACs one host holds (NICs, and the MACs it booted from). */
+#define HOST_MACS_MAX 64
 /* A UUID, with or without dashes, into lower-case 8-4-4-4-12 form: 0, or -EINVAL. */
 int uuid_parse(const char *in, char out[UUID_LEN + 1]);
 /* True for serials firmware ships unset ("To Be Filled By O.E.M.", "0000000", blanks). */
@@ -315,6 +319,10 @@ int hosts_phone_home(int64_t host_id, json_t *report, struct host *out);
 int hosts_adopt(json_t *inventory, const char *ref, struct host *out);
 /* db_commit() and, when it succeeds, notify_host_changed(host_id). */
 int hosts_commit(int64_t host_id);
+/* True when an event of kind (a static string) was recorded for host_id less than 10 s ago
+ * (and then nothing is noted); else notes now and answers false. For events an attacker
+ * could repeat at will. */
+bool hosts_event_throttled(int64_t host_id, const char *kind);
 int hosts_add_event(int64_t host_id, const char *source, const char *level, const char *phase,
 		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "anemosd.h"
 #include "log.h"
@@ -28,18 +29,23 @@ static int none_script(const char *host_id, char **script)
 
 /* Records the refused boot of a host whose live agent token belongs to a machine at
  * another address (someone else asks with its MAC while it runs the Anemos environment),
- * inside the caller's transaction, which commits it. Releasing the host is an operator's
+ * inside the caller's transaction, which commits it (and nothing else of that boot). Releasing the host is an operator's
  * action (setting its status) or the token's expiry. */
-static int record_takeover(const struct host *h, const struct agent_token *t, const char *mac, const char *peer)
+static int record_takeover(int64_t host_id, const struct agent_token *t, const char *mac, const char *peer)
 {
 	char until[32];
 
 	time_iso8601((time_t)t->expires, until);
-	log_warn("host %lld: network boot from %s at %s refused (agent at %s)", (long long)h->id, mac, peer,
-		 t->address);
-	return hosts_add_event(h->id, "server", "error", "security", "network boot from %s at %s refused: "
+	log_warn("host %lld: network boot from %s at %s refused (agent at %s)", (long long)host_id, mac, peer,
+		 t->address[0] ? t->address : "not bound yet");
+	/* At most one event per host every 10 s: a flood of refusals must neither keep the
+	 * store's writer busy nor push the host's history out. */
+	if (hosts_event_throttled(host_id, "takeover"))
+		return 0;
+	return hosts_add_event(host_id, "server", "error", "security", "network boot from %s at %s refused: "
 			       "the host's %s boot (agent at %s) is running; set its status to release it, "
-			       "or it ends at %s", mac, peer, t->mode, t->address, until);
+			       "or it ends at %s", mac, peer, t->mode, t->address[0] ? t->address : "kexec, not yet bound",
+			       until);
 }
 
 /* What one boot of a known host gets: its template, the action and the token (if any). */
@@ -116,8 +122,15 @@ int boot_script_for(const struct boot_identity *ident, const char *platform, con
 	snprintf(host_id, sizeof(host_id), "%lld", (long long)h.id);
 	*script = NULL;
 	if ((rc = boot_decide(&h, platform, peer, &live, &a)) > 0) {
+		/* Nothing the refused request brought is kept (a MAC it added, last seen): only
+		 * the record of the refusal. */
+		db_rollback();
 		refused = true;
-		rc = record_takeover(&h, &live, ident->mac, peer);
+		if ((rc = db_begin()) < 0) {
+			host_free(&h);
+			return rc;
+		}
+		rc = record_takeover(h.id, &live, ident->mac, peer);
 	} else if (rc == 0) {
 		rc = boot_event(&h, &a, ident, platform);
 	}
@@ -178,7 +191,14 @@ static int plan_change(struct host *h, void *arg)
 	bool changed = false;
 	int rc;
 
-	if (h->next_boot != BOOT_INSTALL)
+	/* The token as it is now, in this transaction: a long poll authenticated it up to
+	 * 110 s ago, and it may have been revoked or served its secrets since. */
+	if ((rc = db_agent_token_lookup(t->hash, (int64_t)time(NULL), t)) == -ENOENT)
+		return err_set(-EPERM, "agent token revoked or expired while waiting; reboot the machine for a new one");
+	if (rc < 0)
+		return rc;
+	/* Only a discover boot goes on to install; a rescue boot stays a rescue. */
+	if (h->next_boot != BOOT_INSTALL || !strcmp(t->mode, boot_action_name(BOOT_RESCUE)))
 		return HOSTS_UNCHANGED;
 	if (h->status != HOST_INSTALLING) {
 		if ((rc = host_transition(h, HOST_EV_INSTALL_PLANNED)) < 0 ||
@@ -299,12 +319,14 @@ int boot_plan(const struct agent_token *t, json_t **out)
 	struct image im = { 0 };
 	json_t *install;
 	struct host h;
+	bool rescue;
 	int rc;
 
 	if ((rc = db_host_get(t->host_id, &h)) < 0)
 		return rc;
-	if (h.next_boot == BOOT_INSTALL && (h.status != HOST_INSTALLING || strcmp(t->mode, "install") != 0 ||
-					    !(t->served & AGENT_SERVED_SECRETS))) {
+	rescue = !strcmp(t->mode, boot_action_name(BOOT_RESCUE));
+	if (!rescue && h.next_boot == BOOT_INSTALL &&
+	    (h.status != HOST_INSTALLING || strcmp(t->mode, "install") != 0 || !(t->served & AGENT_SERVED_SECRETS))) {
 		host_free(&h);
 		if ((rc = hosts_update(NULL, t->host_id, plan_change, &p, &h)) < 0)
 			return rc;
@@ -321,13 +343,13 @@ int boot_plan(const struct agent_token *t, json_t **out)
 		json_object_set_new(install, "cloud_init_user_data", json_null());
 	}
 	*out = json_pack("{s:s, s:{s:I, s:s?, s:o}, s:o, s:b, s:o, s:o, s:b}",
-			 "action", boot_action_name(h.next_boot),
+			 "action", boot_action_name(rescue ? BOOT_RESCUE : h.next_boot),
 			 "host", "id", (json_int_t)h.id, "hostname", h.hostname, "macs", plan_macs(&h),
 			 "image", h.image ? plan_image(&im, install) : json_null(),
 			 "once", h.once,
 			 "ssh_authorized_keys", plan_keys(h.ssh_keys),
 			 "install", install,
-			 "secrets_withheld", h.next_boot == BOOT_INSTALL && !p.secrets);
+			 "secrets_withheld", !rescue && h.next_boot == BOOT_INSTALL && !p.secrets);
 	image_free(&im);
 	host_free(&h);
 	return 0;

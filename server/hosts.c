@@ -7,10 +7,12 @@
  * follows the lifecycle table (lib/lifecycle.c).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "anemosd.h"
 #include "log.h"
@@ -107,6 +109,25 @@ int hosts_add_event(int64_t host_id, const char *source, const char *level, cons
 	return db_event_add(&ev, NULL);
 }
 
+bool hosts_event_throttled(int64_t host_id, const char *kind)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static struct { int64_t host_id; const char *kind; time_t last; } slots[64];
+	time_t now = time(NULL);
+	size_t i = (size_t)((uint64_t)host_id * 31 + (uintptr_t)kind) % 64;
+	bool throttled;
+
+	pthread_mutex_lock(&lock);
+	throttled = slots[i].host_id == host_id && slots[i].kind == kind && now - slots[i].last < 10;
+	if (!throttled) {
+		slots[i].host_id = host_id;
+		slots[i].kind = kind;
+		slots[i].last = now;
+	}
+	pthread_mutex_unlock(&lock);
+	return throttled;
+}
+
 int host_transition(struct host *h, enum host_event event)
 {
 	enum host_status to;
@@ -185,9 +206,20 @@ int hosts_identify(const struct boot_identity *given, bool create, struct host *
 		rc = db_host_find_by_serial(ident.serial, ident.vendor, &id);
 	}
 	if (rc == 0 && strcmp(how, "MAC") != 0) {
-		if ((rc = db_host_add_mac(id, ident.mac)) < 0 ||
-		    (rc = hosts_add_event(id, "server", "info", "boot",
-					  "booted from a new NIC %s (matched by %s)", ident.mac, how)) < 0)
+		if ((rc = db_host_get(id, out)) < 0)
+			return rc;
+		fresh.nmacs = out->nmacs;
+		host_free(out);
+		/* A host holds at most HOST_MACS_MAX MACs, never a zero or multicast one: a
+		 * UUID or serial (printed on stickers) must not let anyone pile MACs onto it. */
+		if (!mac_is_nic(ident.mac) || fresh.nmacs >= HOST_MACS_MAX)
+			rc = hosts_add_event(id, "server", "warn", "boot", "booted from NIC %s (matched by %s), "
+					     "not added: %s", ident.mac, how, mac_is_nic(ident.mac)
+					     ? "the host has its most MACs already" : "not a NIC's MAC");
+		else if ((rc = db_host_add_mac(id, ident.mac)) == 0)
+			rc = hosts_add_event(id, "server", "info", "boot", "booted from a new NIC %s (matched by %s)",
+					     ident.mac, how);
+		if (rc < 0)
 			return rc;
 	} else if (rc == -ENOENT && !create) {
 		return rc;
@@ -314,10 +346,9 @@ static int apply_status(struct host *h, json_t *v)
 		host_operator_status_list(names, sizeof(names), ", ");
 		return err_set(-EINVAL, "operators may set status to %s", names);
 	}
-	if (wanted == h->status)
-		return 0;
-	/* A change of status is the operator's word on what the host does now: it ends the
-	 * boot in progress (its agent token), wherever that agent runs. */
+	/* A status set by an operator, even the one the host has, is the operator's word on
+	 * what the host does now: it ends the boot in progress (its agent token), wherever
+	 * that agent runs. It is how a host whose boot is held elsewhere is released. */
 	return host_transition(h, event) < 0 ? -EBUSY : db_agent_token_revoke(h->id, false);
 }
 
@@ -478,7 +509,8 @@ static const char *inventory_string(json_t *inv, const char *section, const char
 
 /* What one inventory may say: more NICs is refused; more MACs nobody holds yet than
  * INVENTORY_NEW_MACS are left unregistered (an agent cannot claim the MACs of machines not
- * yet enrolled); identity facts longer than IDENTITY_MAX are not stored. */
+ * yet enrolled), and a host never holds more than HOST_MACS_MAX; identity facts longer than
+ * IDENTITY_MAX are not stored. */
 #define INVENTORY_NICS_MAX 256
 #define INVENTORY_NEW_MACS 32
 #define IDENTITY_MAX 128
@@ -527,11 +559,10 @@ static int record_macs(const struct host *h, json_t *inv, size_t *added)
 		char mac[MAC_LEN + 1];
 		int64_t owner;
 
-		if (mac_parse(json_string_value(json_object_get(nic, "mac")), mac) < 0 ||
-		    strcmp(mac, "00:00:00:00:00:00") == 0 || (strtol(mac, NULL, 16) & 1))
+		if (mac_parse(json_string_value(json_object_get(nic, "mac")), mac) < 0 || !mac_is_nic(mac))
 			continue;
 		rc = db_host_find_by_mac(mac, &owner);
-		if (rc == -ENOENT && *added == INVENTORY_NEW_MACS) {
+		if (rc == -ENOENT && (*added == INVENTORY_NEW_MACS || h->nmacs + *added >= HOST_MACS_MAX)) {
 			refused++;
 		} else if (rc == -ENOENT) {
 			if ((rc = db_host_add_mac(h->id, mac)) < 0)
@@ -548,7 +579,8 @@ static int record_macs(const struct host *h, json_t *inv, size_t *added)
 	}
 	if (refused)
 		return hosts_add_event(h->id, "server", "error", "inventory", "%zu more new MACs not registered: "
-				       "an inventory registers at most %d", refused, INVENTORY_NEW_MACS);
+				       "an inventory registers at most %d, a host holds at most %d", refused,
+				       INVENTORY_NEW_MACS, HOST_MACS_MAX);
 	return 0;
 }
 
@@ -683,16 +715,25 @@ int hosts_agent_done(int64_t host_id, const char *mode, json_t *req, struct host
 int hosts_phone_home_token(const struct agent_token *t, json_t **out)
 {
 	char token[128], *url = NULL;
+	struct agent_token now;
 	int rc;
 
-	if (strcmp(t->mode, boot_action_name(BOOT_INSTALL)) != 0)
-		return err_set(-EACCES, "only an install boot gets a phone-home token");
-	if (t->served & AGENT_SERVED_PHONE_HOME)
-		return err_set(-EEXIST, "this boot's phone-home token was issued already");
 	if ((rc = db_begin()) < 0)
 		return rc;
+	/* The token as it is in this transaction (another request of the boot may have got
+	 * the phone-home token since this one authenticated). */
+	if ((rc = db_agent_token_lookup(t->hash, (int64_t)time(NULL), &now)) < 0) {
+		db_rollback();
+		return rc == -ENOENT ? err_set(-EPERM, "agent token revoked or expired") : rc;
+	}
+	if (strcmp(now.mode, boot_action_name(BOOT_INSTALL)) != 0 || (now.served & AGENT_SERVED_PHONE_HOME)) {
+		db_rollback();
+		return strcmp(now.mode, boot_action_name(BOOT_INSTALL)) != 0
+			       ? err_set(-EACCES, "only an install boot gets a phone-home token")
+			       : err_set(-EEXIST, "this boot's phone-home token was issued already");
+	}
 	if ((rc = token_phone_home_issue(t->host_id, token, sizeof(token))) < 0 ||
-	    (rc = db_agent_token_update(t->hash, t->mode, t->served | AGENT_SERVED_PHONE_HOME)) < 0 ||
+	    (rc = db_agent_token_update(now.hash, now.mode, now.served | AGENT_SERVED_PHONE_HOME)) < 0 ||
 	    (rc = hosts_add_event(t->host_id, "server", "info", "install",
 				  "phone-home token issued to the installer")) < 0) {
 		db_rollback();

@@ -421,7 +421,7 @@ static void fd_budget(void)
 {
 	rlim_t threads = (rlim_t)cfg.threads + cfg.tls_threads; /* both listeners' workers */
 	rlim_t reserve = 64 + 4 * threads + 4 * (threads + 3), nofile, fit;
-	unsigned spare;
+	unsigned spare, plain;
 	struct rlimit rl;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
@@ -446,14 +446,17 @@ static void fd_budget(void)
 			 (unsigned long long)fit, (unsigned long long)nofile, cfg.max_connections);
 		cfg.max_connections = (unsigned)fit;
 	}
-	/* At least an eighth of the connections (and at least 8) never wait. */
-	spare = cfg.max_connections / 8 > 8 ? cfg.max_connections / 8 : 8;
+	/* The budget is the plain listener's share (http.c gives an HTTPS listener a quarter,
+	 * at least 8): at least an eighth of it (and at least 8) never waits, so long polls can
+	 * never take every connection booting machines and file downloads need. */
+	plain = cfg.max_connections - (!cfg.listen_tls ? 0 : cfg.max_connections / 4 > 8 ? cfg.max_connections / 4 : 8);
+	spare = plain / 8 > 8 ? plain / 8 : plain > 16 ? 8 : plain / 2;
 	if (!cfg.max_waiting) {
-		cfg.max_waiting = cfg.max_connections / 4 * 3;
-	} else if (cfg.max_waiting > cfg.max_connections - spare) {
+		cfg.max_waiting = plain / 4 * 3;
+	} else if (cfg.max_waiting > plain - spare) {
 		log_warn("--max-waiting %u lowered to %u: %u of the %u connections stay for booting machines",
-			 cfg.max_waiting, cfg.max_connections - spare, spare, cfg.max_connections);
-		cfg.max_waiting = cfg.max_connections - spare;
+			 cfg.max_waiting, plain - spare, spare, plain);
+		cfg.max_waiting = plain - spare;
 	}
 	open_file_limit = nofile;
 }

@@ -46,6 +46,11 @@ int mac_parse(const char *in, char out[MAC_LEN + 1])
 	return 0;
 }
 
+bool mac_is_nic(const char *mac)
+{
+	return strcmp(mac, "00:00:00:00:00:00") != 0 && !(hexval((unsigned char)mac[1]) & 1);
+}
+
 int uuid_parse(const char *in, char out[UUID_LEN + 1])
 {
 	char d[32];

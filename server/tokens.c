@@ -10,7 +10,6 @@
  *   the next install, expiring after 30 days.
  */
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -35,10 +34,11 @@ int token_admin_create(const char *name, int64_t ttl, char *out, size_t outsz, i
 
 	if (!name)
 		name = "admin";
-	if (!*name || strlen(name) > 64 || !name_is_safe(name))
-		return err_set(-EINVAL, "a token name is 1-64 letters, digits, '.', '_' or '-'");
-	if (ttl < 0)
-		return err_set(-EINVAL, "a token's lifetime is a positive number of seconds");
+	if (!*name || strlen(name) > 64 || !name_is_safe(name) || strspn(name, "0123456789") == strlen(name))
+		return err_set(-EINVAL, "a token name is 1-64 letters, digits, '.', '_' or '-', not only digits "
+				       "(those are ids)");
+	if (ttl < 0 || ttl > 100LL * 365 * 86400)
+		return err_set(-EINVAL, "a token's lifetime is a positive number of seconds, at most 100 years");
 	if ((rc = random_token(ADMIN_PREFIX, TOKEN_BYTES, out, outsz)) < 0)
 		return err_set(rc, "cannot make a random token");
 	sha256_hex(out, strlen(out), hash);
@@ -162,13 +162,9 @@ int token_authenticate_admin(const char *token, int64_t *id)
  * else). */
 static int refuse_elsewhere(const struct agent_token *t, const char *peer)
 {
-	/* At most one recorded refusal per host (by slot) every 10 s: a flood of them must not
-	 * keep the store's one writer busy. */
-	static _Atomic int64_t last[64];
-	int64_t now = (int64_t)time(NULL), seen = last[t->host_id & 63];
-
-	if (now - seen >= 10 && atomic_compare_exchange_strong(&last[t->host_id & 63], &seen, now) &&
-	    db_begin() == 0) {
+	/* At most one recorded refusal per host every 10 s: a flood of them must not keep the
+	 * store's one writer busy, nor push the host's history out. */
+	if (!hosts_event_throttled(t->host_id, "elsewhere") && db_begin() == 0) {
 		if (hosts_add_event(t->host_id, "server", "error", "security",
 				    "agent token of this boot (issued to %s) used from %s: refused", t->address,
 				    peer) == 0)
@@ -201,13 +197,14 @@ int token_authenticate_agent(const char *token, const char *peer, struct agent_t
 	if (!out->address[0]) {
 		if ((rc = db_begin()) < 0)
 			return rc;
-		if ((rc = db_agent_token_bind(hash, peer)) < 0) {
+		/* Two first uses at once: one binds, the other reads who did. */
+		if ((rc = db_agent_token_bind(hash, peer)) < 0 ||
+		    (rc = db_agent_token_lookup(hash, (int64_t)time(NULL), out)) < 0) {
 			db_rollback();
-			return rc;
+			return rc == -ENOENT ? err_set(-EPERM, "agent token expired or revoked") : rc;
 		}
 		if ((rc = db_commit()) < 0)
 			return rc;
-		snprintf(out->address, sizeof(out->address), "%s", peer);
 	}
 	return strcmp(out->address, peer) == 0 ? 0 : refuse_elsewhere(out, peer);
 }
@@ -226,5 +223,7 @@ int token_agent_held_elsewhere(int64_t host_id, const char *peer, struct agent_t
 		return 0;
 	if (rc < 0)
 		return rc;
-	return out->address[0] && strcmp(out->address, peer) != 0;
+	/* A token not bound yet was handed to anemosctl for a kexec: its host boots by kexec
+	 * or a boot entry, never from /ipxe, so any /ipxe for it is someone else. */
+	return !out->address[0] || strcmp(out->address, peer) != 0;
 }

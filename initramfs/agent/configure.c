@@ -119,7 +119,8 @@ static int set_root_password(struct configure *c, const char *hash)
 		return 0;
 	if (rc < 0)
 		return fail_on(c, "read", "/etc/shadow", rc);
-	if ((rc = target_create(c->rootfd, "/etc/shadow", st.st_mode & 07777, &f)) < 0) {
+	/* Never more readable than root:shadow 0640, whatever the image had. */
+	if ((rc = target_create(c->rootfd, "/etc/shadow", st.st_mode & 0640, &f)) < 0) {
 		free(old);
 		return fail_on(c, "write", "/etc/shadow", rc);
 	}

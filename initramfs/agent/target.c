@@ -32,12 +32,24 @@ static const char *relative(const char *path)
 
 int target_open(int rootfd, const char *path, int flags, mode_t mode)
 {
-	struct open_how how = { .flags = (uint64_t)(flags | O_CLOEXEC),
+	/* A file opened to be read must be a regular file: a FIFO an image put at /etc/hosts
+	 * would hang the agent, a device node could do anything on open. So it is opened
+	 * without blocking and without a controlling terminal, checked, then made blocking. */
+	bool reading = (flags & O_ACCMODE) == O_RDONLY && !(flags & (O_DIRECTORY | O_PATH | O_CREAT));
+	struct open_how how = { .flags = (uint64_t)(flags | O_CLOEXEC | (reading ? O_NONBLOCK | O_NOCTTY : 0)),
 				.mode = (flags & O_CREAT) ? mode : 0,
 				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
 	long fd = syscall(SYS_openat2, rootfd, relative(path), &how, sizeof(how));
+	struct stat st;
 
-	return fd < 0 ? -errno : (int)fd;
+	if (fd < 0)
+		return -errno;
+	if (reading && (fstat((int)fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+			fcntl((int)fd, F_SETFL, flags & ~O_NONBLOCK) < 0)) {
+		close((int)fd);
+		return -EINVAL;
+	}
+	return (int)fd;
 }
 
 /* The folder of path, resolved in the root (O_PATH), and in *base its last component. */

@@ -129,6 +129,15 @@ static int render_one(struct vars *v, int rootfd, const char *rel, char *why, si
 		return 0;
 	snprintf(out, sizeof(out), "/%.*s", (int)(len - cut), rel);
 	snprintf(path, sizeof(path), "%s/%s", TEMPLATES_DIR, rel);
+	/* A template that is a symlink could render a file written moments ago (the shadow,
+	 * the phone-home token) into another: only regular files are templates. */
+	if ((rc = target_open(rootfd, path, O_PATH | O_NOFOLLOW, 0)) >= 0) {
+		bool link = fstat(rc, &st) == 0 && S_ISLNK(st.st_mode);
+
+		close(rc);
+		if (link)
+			return snprintf(why, whysz, "template /etc/anemos/templates/%s: a symlink, not a file", rel), -1;
+	}
 	if (target_read(rootfd, path, TEMPLATE_MAX, &text, &st) < 0)
 		return snprintf(why, whysz, "template /etc/anemos/templates/%s: not a readable file of at most 1 MiB", rel), -1;
 	rendered = template_expand(text, lookup, v, err, sizeof(err));

@@ -106,6 +106,60 @@ expect_eq "a discover boot given an install becomes the install boot: its first 
 	"$(body_of "$(agent GET /api/v1/agent/plan "$T")" | jq -r '"\(.action) \(.install.root_password_hash)"')"
 expect_eq "... and it gets the phone-home token" 201 "$(status_of "$(agent POST /api/v1/agent/phone-home-token "$T")")"
 
+# ---- boots armed over SSH (kexec), long polls and rescue boots hold no gap ----
+mkdir -p "$BOOT_DIR"; head -c 3000 /dev/urandom >"$BOOT_DIR/vmlinuz"; head -c 5000 /dev/urandom >"$BOOT_DIR/initramfs.img"
+api POST /api/v1/hosts '{"mac":"52:54:00:82:00:01","hostname":"cloudy","image":"tiny",
+ "install":{"root_password_hash":"$6$salt$secrethash"}}' >/dev/null
+expect_eq "a host armed for a kexec install" 200 "$(status_of "$(api POST /api/v1/hosts/cloudy/kexec '{"mode":"install"}')")"
+expect_eq "... gets no token from /ipxe for its MAC (its agent comes by kexec, not iPXE): 403" 403 \
+	"$(curl -sS -m 5 --interface 127.0.0.9 -o /dev/null -w '%{http_code}' "$ANEMOS_URL/ipxe?mac=52:54:00:82:00:01")"
+api PATCH /api/v1/hosts/cloudy '{"status":"ready","next_boot":"install","once":false}' >/dev/null
+K=$(body_of "$(api POST /api/v1/hosts/cloudy/kexec '{"mode":"rescue"}')" | jq -r .token)
+p=$(body_of "$(FROM=127.0.0.1 agent GET /api/v1/agent/plan "$K")")
+expect_eq "a rescue of a host whose next boot is install stays a rescue, without the secrets" "rescue null false" \
+	"$(jq -r '"\(.action) \(.install.root_password_hash) \(.secrets_withheld)"' <<<"$p")"
+expect_eq "... the host is not installing" ready "$(host_field cloudy .status)"
+expect_eq "... and the rescue gets no phone-home token: 403" 403 "$(status_of "$(FROM=127.0.0.1 agent POST /api/v1/agent/phone-home-token "$K")")"
+expect_eq "... its kexec token is now bound to its first user" 401 "$(status_of "$(FROM=127.0.0.4 agent GET /api/v1/agent/plan "$K")")"
+
+# Long polls of one boot: the install's secrets go to one of them only.
+api POST /api/v1/hosts '{"mac":"52:54:00:82:00:02","hostname":"poller","install":{"root_password_hash":"$6$salt$secrethash"}}' >/dev/null
+T=$(agent_token_of "$(ipxe 52:54:00:82:00:02)")
+polls=()
+for n in 1 2 3; do agent GET "/api/v1/agent/plan?wait=20" "$T" >"$WORK/poll$n" & polls+=($!); done
+sleep 1
+api PATCH /api/v1/hosts/poller '{"next_boot":"install","image":"tiny"}' >/dev/null
+wait "${polls[@]}"
+expect_eq "three long polls of one boot woken by an install: one plan carries the secrets" 1 \
+	"$(cat "$WORK/poll1" "$WORK/poll2" "$WORK/poll3" | grep -c 'secrethash')"
+T=$(agent_token_of "$(FROM=127.0.0.1 ipxe 52:54:00:82:00:03)")
+api PATCH /api/v1/hosts/52:54:00:82:00:03 '{"install":{"root_password_hash":"$6$salt$secrethash"}}' >/dev/null
+agent GET "/api/v1/agent/plan?wait=20" "$T" >"$WORK/poll4" &
+poll=$!
+sleep 1
+api PATCH /api/v1/hosts/52:54:00:82:00:03 '{"next_boot":"install","image":"tiny","status":"maintenance"}' >/dev/null
+wait "$poll"
+expect_eq "a long poll whose boot an operator ended is refused when it wakes: 401" 401 "$(status_of "$(cat "$WORK/poll4")")"
+expect_no_match "... with no secret" 'secrethash' "$(cat "$WORK/poll4")"
+expect_eq "... and the host is not installing" maintenance "$(host_field 52:54:00:82:00:03 .status)"
+
+# Releasing a ready host (its discovery held at another address) with the status it has.
+api POST /api/v1/hosts '{"mac":"52:54:00:82:00:04","hostname":"held2"}' >/dev/null
+FROM=127.0.0.1 ipxe 52:54:00:82:00:04 >/dev/null
+expect_eq "a discovering host's MAC from another address: 403" 403 \
+	"$(curl -sS -m 5 --interface 127.0.0.2 -o /dev/null -w '%{http_code}' "$ANEMOS_URL/ipxe?mac=52:54:00:82:00:04")"
+api PATCH /api/v1/hosts/held2 '{"status":"ready"}' >/dev/null
+expect_match "an operator's status, even the one it has, releases it" '^anemos_agent_' "$(agent_token_of "$(FROM=127.0.0.2 ipxe 52:54:00:82:00:04)")"
+# A refused boot keeps nothing it brought: the MAC it came with (matched by the UUID) stays unknown.
+api PATCH /api/v1/hosts/held2 '{"hostname":"held2"}' >/dev/null
+U=deadbeef-0000-4000-8000-00000000c0de
+FROM=127.0.0.2 ipxe 52:54:00:82:00:04 pcbios "uuid=$U" >/dev/null
+curl -sS -m 5 --interface 127.0.0.3 -o /dev/null "$ANEMOS_URL/ipxe?mac=52:54:00:82:00:44&uuid=$U"
+expect_eq "a refused boot from a new NIC (matched by UUID) does not add that MAC" 404 \
+	"$(status_of "$(api GET /api/v1/hosts/52:54:00:82:00:44)")"
+curl -sS -m 5 -o /dev/null "$ANEMOS_URL/ipxe?mac=01:00:5e:00:00:01&uuid=$U"
+expect_eq "a multicast MAC is never added to a host" 404 "$(status_of "$(api GET /api/v1/hosts/01:00:5e:00:00:01)")"
+
 # ---- event pruning cannot be steered: every insert keeps a host at 1,000 events ----
 api POST /api/v1/hosts '{"mac":"52:54:00:81:00:04","hostname":"chatty"}' >/dev/null
 api POST /api/v1/hosts '{"mac":"52:54:00:81:00:05","hostname":"other"}' >/dev/null
