@@ -129,6 +129,8 @@ bool url_host_valid(const char *host);
 /* Starts a request: its Host header (or NULL) becomes the base URL public_url() answers,
  * when no --public-url was given, the Host is valid and the request is not over TLS. */
 void public_url_begin(const char *host_header, bool tls);
+/* True for a valid Host whose host part is an IPv4 address or a bracketed IPv6 one. */
+bool url_host_is_address(const char *host);
 /* --public-url, else the current request's http://HOST[:PORT], else the listen address's. */
 const char *public_url(void);
 

@@ -627,10 +627,11 @@ static enum MHD_Result request_begin(struct request *req)
 	/* Without --public-url the boot path names each request's own Host (urls.c): a machine
 	 * behind NAT reaches us by an address that is none of ours, and must be answered. */
 	host = request_header(req, MHD_HTTP_HEADER_HOST);
-	/* A request without a Host (HTTP/1.0 firmware) cannot be a browser's, so DNS
-	 * rebinding cannot bring it: the boot path answers it. */
-	if (cfg.web_dir && (route_for_operators(req->route) || (cfg.public_url_given && host)) &&
-	    !host_allowed(host))
+	/* DNS rebinding always brings a DNS name: the boot path answers a Host that is an
+	 * address (a machine behind NAT, a monitor on loopback) or none at all (HTTP/1.0
+	 * firmware); the dashboard and the operator API only their own names. */
+	if (cfg.web_dir && (route_for_operators(req->route) ? !host_allowed(host)
+							     : host && !host_allowed(host) && !url_host_is_address(host)))
 		return respond_errorf(req, 421, "Host '%s' is not a name of this anemosd (%s): use one of those, "
 				      "or give yours with anemosd --operator-url", host ? host : "", host_names_text);
 	if (secure.daemon && !req->tls && route_for_operators(req->route))

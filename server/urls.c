@@ -10,6 +10,7 @@
  * Each worker thread handles one request at a time (as err.c relies on too), so the
  * request's base is kept per thread, set by http.c when a request starts.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
@@ -50,6 +51,24 @@ bool url_host_valid(const char *h)
 	for (const char *d = colon + 1; *d; d++)
 		n = n * 10 + (size_t)(*d - '0');
 	return n >= 1 && n <= 65535;
+}
+
+bool url_host_is_address(const char *h)
+{
+	char addr[64];
+	unsigned char buf[16];
+	const char *end;
+
+	if (!url_host_valid(h))
+		return false;
+	if (*h == '[') {
+		end = strchr(h, ']');
+		snprintf(addr, sizeof(addr), "%.*s", (int)(end - h - 1), h + 1);
+		return inet_pton(AF_INET6, addr, buf) == 1;
+	}
+	end = strchr(h, ':');
+	snprintf(addr, sizeof(addr), "%.*s", end ? (int)(end - h) : (int)strlen(h), h);
+	return inet_pton(AF_INET, addr, buf) == 1;
 }
 
 void public_url_begin(const char *host_header, bool tls)

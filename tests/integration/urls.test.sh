@@ -36,8 +36,8 @@ expect_eq "the plan's image URL is the guest's address" "http://$Q/images/tiny/t
 r=$(curl -sS -m 5 -X POST -H "Host: $Q" -H "Authorization: Bearer $T" "$ANEMOS_URL/api/v1/agent/phone-home-token")
 expect_eq "... and so is the phone-home URL" "http://$Q/api/v1/phone-home" "$(jq -r .url <<<"$r")"
 for bad in 'evil;reboot' 'a b' '10.0.2.2:99999' '[::1' '-x'; do
-	expect_match "a Host iPXE could misread ($bad) is not used: the listen address is" \
-		"set anemos-url http://127.0.0.1:$PORT\$" "$(curl -sS -m 5 -H "Host: $bad" "$ANEMOS_URL/boot.ipxe" | grep 'anemos-url')"
+	expect_eq "a Host iPXE could misread ($bad) is refused, never put into a script: 421" 421 \
+		"$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H "Host: $bad" "$ANEMOS_URL/boot.ipxe")"
 done
 expect_eq "the dashboard still refuses a Host that is none of anemosd's (DNS rebinding): 421" 421 \
 	"$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H "Host: $Q" "$ANEMOS_URL/")"
@@ -50,7 +50,9 @@ anemosd_stop
 anemosd_start --public-url "http://192.0.2.80:$PORT" || exit 1
 expect_match "with --public-url, that URL whatever name the request used" "set anemos-url http://192.0.2.80:$PORT\$" \
 	"$(curl -sS -m 5 "$ANEMOS_URL/boot.ipxe" | grep 'anemos-url')"
-expect_eq "... and a Host that is none of its names is refused on the boot path too (DNS rebinding): 421" 421 \
+expect_eq "... and a DNS name that is none of its names is refused on the boot path (DNS rebinding): 421" 421 \
+	"$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H "Host: rebind.example:$PORT" "$ANEMOS_URL/boot.ipxe")"
+expect_eq "... an address it does not listen on is answered (a machine behind NAT, a monitor)" 200 \
 	"$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H "Host: $Q" "$ANEMOS_URL/boot.ipxe")"
 expect_eq "... while a request without a Host (HTTP/1.0 firmware; no browser's) is answered" 200 \
 	"$(curl -sS -m 5 -0 -o /dev/null -w '%{http_code}' -H 'Host:' "$ANEMOS_URL/boot.ipxe")"
@@ -60,5 +62,7 @@ anemosd_stop
 anemosd_start --web-dir none || exit 1
 expect_eq "... but not with the dashboard off (--web-dir none): machines may use any name then" 200 \
 	"$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H "Host: $Q" "$ANEMOS_URL/boot.ipxe")"
+expect_match "... and with no Host check, a Host iPXE could misread is not used: the URL given is" \
+	"set anemos-url $ANEMOS_URL\$" "$(curl -sS -m 5 -H 'Host: evil;reboot' "$ANEMOS_URL/boot.ipxe" | grep 'anemos-url')"
 expect_eq "--web-dir none: no dashboard" 404 "$(curl -sS -m 5 -o /dev/null -w '%{http_code}' "$ANEMOS_URL/")"
 anemosd_stop
