@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # cost: 200
+# run-in: build
 # The first hour, as the README tells it: `make run` (deploy/run-local.sh, its defaults: no
 # --public-url, no --web-dir) and then `make demo` (deploy/demo.sh): a QEMU machine installs
 # tiny from the running appliance, reboots from its disk and phones home, and the dashboard
