@@ -91,12 +91,25 @@ static int boot_event(const struct host *h, const struct boot_answer *a, const s
 			       platform, ident->arch ? ident->arch : "unknown arch", boot_action_name(a->action));
 }
 
+/* The script of answer a for host host_id (malloc'd), or NULL with err_set. */
+static char *boot_render(const struct boot_answer *a, int64_t host_id, const char *mac, const char *platform)
+{
+	char id[24];
+	const struct tvar vars[] = {
+		{ "public_url", public_url() }, { "host_id", id },
+		{ "mode", boot_action_name(a->action) }, { "token", a->token }, { "mac", mac },
+		{ "kernel_args", cfg.kernel_args }, { "platform", platform },
+	};
+
+	snprintf(id, sizeof(id), "%lld", (long long)host_id);
+	return template_render(a->template_name, vars, sizeof(vars) / sizeof(vars[0]));
+}
+
 /* Identifies the machine, issues a fresh agent token when it is to run the Anemos
  * environment, and renders its script; all in one transaction, so a script that names a
  * token is only ever sent for a token that was committed. *script is malloc'd. */
 int boot_script_for(const struct boot_identity *ident, const char *platform, const char *peer, char **script)
 {
-	char host_id[24];
 	struct agent_token live;
 	struct boot_answer a;
 	bool refused = false;
@@ -119,7 +132,6 @@ int boot_script_for(const struct boot_identity *ident, const char *platform, con
 		metrics_unknown_boot();
 		return none_script("unknown", script);
 	}
-	snprintf(host_id, sizeof(host_id), "%lld", (long long)h.id);
 	*script = NULL;
 	if ((rc = boot_decide(&h, platform, peer, &live, &a)) > 0) {
 		/* Nothing the refused request brought is kept (a MAC it added, last seen): only
@@ -134,16 +146,8 @@ int boot_script_for(const struct boot_identity *ident, const char *platform, con
 	} else if (rc == 0) {
 		rc = boot_event(&h, &a, ident, platform);
 	}
-	if (rc == 0 && !refused) {
-		const struct tvar vars[] = {
-			{ "public_url", public_url() }, { "host_id", host_id },
-			{ "mode", boot_action_name(a.action) }, { "token", a.token }, { "mac", ident->mac },
-			{ "kernel_args", cfg.kernel_args }, { "platform", platform },
-		};
-
-		if (!(*script = template_render(a.template_name, vars, sizeof(vars) / sizeof(vars[0]))))
-			rc = -EIO;
-	}
+	if (rc == 0 && !refused && !(*script = boot_render(&a, h.id, ident->mac, platform)))
+		rc = -EIO;
 	if (rc < 0) {
 		db_rollback();
 	} else if ((rc = hosts_commit(h.id)) == 0 && refused) {

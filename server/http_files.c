@@ -76,6 +76,53 @@ static enum MHD_Result open_failed(struct request *req, const char *name, int er
 
 /* Serves `name` from the folder open at dirfd (which this function closes); a file of the
  * dashboard with its headers. */
+/* Opens name in dirfd (closing dirfd) as a regular file: fd >= 0 with *st, or answers the
+ * request itself (400, 404, 503) and returns -1 with *ret set. */
+static int open_served(struct request *req, int dirfd, const char *name, struct stat *st, enum MHD_Result *ret)
+{
+	int fd, err;
+
+	if (!name_is_safe(name)) {
+		close(dirfd);
+		*ret = respond_errorf(req, 400, "invalid file name");
+		return -1;
+	}
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	err = errno;
+	close(dirfd);
+	if (fd >= 0 && fstat(fd, st) < 0) {
+		err = errno;
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0) {
+		*ret = open_failed(req, name, err);
+		return -1;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		*ret = not_found(req, name);
+		return -1;
+	}
+	return fd;
+}
+
+/* An empty answer with one header (304 with the validators, 416 with Content-Range). */
+static enum MHD_Result respond_empty(struct request *req, unsigned status, const char *header, const char *value,
+				     const char *modified, bool dashboard)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, header, value);
+	if (modified)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_LAST_MODIFIED, modified);
+	if (dashboard)
+		dashboard_headers(r);
+	return respond_response(req, status, r, 0);
+}
+
 static enum MHD_Result serve_file(struct request *req, int dirfd, const char *name,
 				  const char *content_type, bool dashboard)
 {
@@ -83,44 +130,21 @@ static enum MHD_Result serve_file(struct request *req, int dirfd, const char *na
 	const char *range, *if_range;
 	uint64_t start = 0, len, size;
 	struct MHD_Response *r;
+	enum MHD_Result ret;
 	unsigned status = 200;
 	struct stat st;
-	int fd, rc, err;
+	int fd, rc;
 
-	if (!name_is_safe(name)) {
-		close(dirfd);
-		return respond_errorf(req, 400, "invalid file name");
-	}
-	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	err = errno;
-	close(dirfd);
-	if (fd < 0)
-		return open_failed(req, name, err);
-	if (fstat(fd, &st) < 0) {
-		err = errno;
-		close(fd);
-		return open_failed(req, name, err);
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return not_found(req, name);
-	}
-	size = (uint64_t)st.st_size;
-	len = size;
+	if ((fd = open_served(req, dirfd, name, &st, &ret)) < 0)
+		return ret;
+	size = len = (uint64_t)st.st_size;
 	snprintf(etag, sizeof(etag), "\"%" PRIx64 "-%llx-%llx\"", size,
 		 (unsigned long long)st.st_mtim.tv_sec * 1000000000ULL + (unsigned long long)st.st_mtim.tv_nsec,
 		 (unsigned long long)st.st_ino);
 	http_date(st.st_mtime, modified);
 	if (not_modified(req, etag, st.st_mtime)) {
 		close(fd);
-		r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-		if (!r)
-			return MHD_NO;
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
-		MHD_add_response_header(r, MHD_HTTP_HEADER_LAST_MODIFIED, modified);
-		if (dashboard)
-			dashboard_headers(r);
-		return respond_response(req, 304, r, 0);
+		return respond_empty(req, 304, MHD_HTTP_HEADER_ETAG, etag, modified, dashboard);
 	}
 	range = request_header(req, MHD_HTTP_HEADER_RANGE);
 	if_range = request_header(req, MHD_HTTP_HEADER_IF_RANGE);
@@ -129,11 +153,7 @@ static enum MHD_Result serve_file(struct request *req, int dirfd, const char *na
 		if (rc == -ERANGE) {
 			close(fd);
 			snprintf(crange, sizeof(crange), "bytes */%" PRIu64, size);
-			r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-			if (!r)
-				return MHD_NO;
-			MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, crange);
-			return respond_response(req, 416, r, 0);
+			return respond_empty(req, 416, MHD_HTTP_HEADER_CONTENT_RANGE, crange, NULL, false);
 		}
 		if (rc == 0) {
 			status = 206;

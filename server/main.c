@@ -202,46 +202,48 @@ static int token_command(int argc, char **argv)
 	return 0;
 }
 
+/* The daemon's command line: getopt_long codes and the table. */
+enum { O_LISTEN = 256, O_DATA, O_BOOT, O_URL, O_WEB, O_SCRIPTS, O_THREADS, O_TTL, O_BODY,
+       O_INVBODY, O_KARGS, O_LOG, O_KEYS, O_CACHE, O_CACHE_LOG, O_IMAGE_SIZE, O_CONNS,
+       O_PER_ADDR, O_WAITING, O_HEADER_TIMEOUT, O_UNKNOWN, O_AGENT_ANY, O_LISTEN_TLS, O_TLS_CERT,
+       O_TLS_KEY, O_OPERATOR_URL, O_METRICS_TOKEN };
+static const struct option daemon_options[] = {
+	{ "listen", required_argument, NULL, O_LISTEN },
+	{ "data", required_argument, NULL, O_DATA },
+	{ "boot-dir", required_argument, NULL, O_BOOT },
+	{ "public-url", required_argument, NULL, O_URL },
+	{ "listen-tls", required_argument, NULL, O_LISTEN_TLS },
+	{ "tls-cert", required_argument, NULL, O_TLS_CERT },
+	{ "tls-key", required_argument, NULL, O_TLS_KEY },
+	{ "operator-url", required_argument, NULL, O_OPERATOR_URL },
+	{ "metrics-token-file", required_argument, NULL, O_METRICS_TOKEN },
+	{ "web-dir", required_argument, NULL, O_WEB },
+	{ "scripts-dir", required_argument, NULL, O_SCRIPTS },
+	{ "threads", required_argument, NULL, O_THREADS },
+	{ "agent-token-ttl", required_argument, NULL, O_TTL },
+	{ "max-body", required_argument, NULL, O_BODY },
+	{ "max-inventory-body", required_argument, NULL, O_INVBODY },
+	{ "max-image-size", required_argument, NULL, O_IMAGE_SIZE },
+	{ "max-connections", required_argument, NULL, O_CONNS },
+	{ "max-per-address", required_argument, NULL, O_PER_ADDR },
+	{ "max-waiting", required_argument, NULL, O_WAITING },
+	{ "header-timeout", required_argument, NULL, O_HEADER_TIMEOUT },
+	{ "unknown-hosts", required_argument, NULL, O_UNKNOWN },
+	{ "agent-any-address", no_argument, NULL, O_AGENT_ANY },
+	{ "kernel-args", required_argument, NULL, O_KARGS },
+	{ "ssh-keys", required_argument, NULL, O_KEYS },
+	{ "package-cache", required_argument, NULL, O_CACHE },
+	{ "package-cache-log", required_argument, NULL, O_CACHE_LOG },
+	{ "log-level", required_argument, NULL, O_LOG },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
 static void parse_options(int argc, char **argv)
 {
-	enum { O_LISTEN = 256, O_DATA, O_BOOT, O_URL, O_WEB, O_SCRIPTS, O_THREADS, O_TTL, O_BODY,
-	       O_INVBODY, O_KARGS, O_LOG, O_KEYS, O_CACHE, O_CACHE_LOG, O_IMAGE_SIZE, O_CONNS,
-	       O_PER_ADDR, O_WAITING, O_HEADER_TIMEOUT, O_UNKNOWN, O_AGENT_ANY, O_LISTEN_TLS, O_TLS_CERT,
-	       O_TLS_KEY, O_OPERATOR_URL, O_METRICS_TOKEN };
-	static const struct option opts[] = {
-		{ "listen", required_argument, NULL, O_LISTEN },
-		{ "data", required_argument, NULL, O_DATA },
-		{ "boot-dir", required_argument, NULL, O_BOOT },
-		{ "public-url", required_argument, NULL, O_URL },
-		{ "listen-tls", required_argument, NULL, O_LISTEN_TLS },
-		{ "tls-cert", required_argument, NULL, O_TLS_CERT },
-		{ "tls-key", required_argument, NULL, O_TLS_KEY },
-		{ "operator-url", required_argument, NULL, O_OPERATOR_URL },
-		{ "metrics-token-file", required_argument, NULL, O_METRICS_TOKEN },
-		{ "web-dir", required_argument, NULL, O_WEB },
-		{ "scripts-dir", required_argument, NULL, O_SCRIPTS },
-		{ "threads", required_argument, NULL, O_THREADS },
-		{ "agent-token-ttl", required_argument, NULL, O_TTL },
-		{ "max-body", required_argument, NULL, O_BODY },
-		{ "max-inventory-body", required_argument, NULL, O_INVBODY },
-		{ "max-image-size", required_argument, NULL, O_IMAGE_SIZE },
-		{ "max-connections", required_argument, NULL, O_CONNS },
-		{ "max-per-address", required_argument, NULL, O_PER_ADDR },
-		{ "max-waiting", required_argument, NULL, O_WAITING },
-		{ "header-timeout", required_argument, NULL, O_HEADER_TIMEOUT },
-		{ "unknown-hosts", required_argument, NULL, O_UNKNOWN },
-		{ "agent-any-address", no_argument, NULL, O_AGENT_ANY },
-		{ "kernel-args", required_argument, NULL, O_KARGS },
-		{ "ssh-keys", required_argument, NULL, O_KEYS },
-		{ "package-cache", required_argument, NULL, O_CACHE },
-		{ "package-cache-log", required_argument, NULL, O_CACHE_LOG },
-		{ "log-level", required_argument, NULL, O_LOG },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	int c, level;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", daemon_options, NULL)) != -1) {
 		switch (c) {
 		case O_LISTEN: cfg.listen = optarg; break;
 		case O_DATA: cfg.data_dir = optarg; break;
