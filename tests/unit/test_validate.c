@@ -112,7 +112,12 @@ static void test_install_messages(void **state)
 	assert_string_equal(err_msg(), "unknown field 'install.colour'");
 	assert_int_equal(install_one("network", "{\"mode\":\"dhcp\",\"vlan\":5}"), -EINVAL);
 	assert_string_equal(err_msg(), "unknown field 'install.network.vlan'");
-	assert_int_equal(install_settings_check(json_array()), -EINVAL);
+	{
+		json_t *array = json_array();
+
+		assert_int_equal(install_settings_check(array), -EINVAL);
+		json_decref(array);
+	}
 }
 
 static void test_hostname_check(void **state)
