@@ -627,11 +627,11 @@ static enum MHD_Result request_begin(struct request *req)
 	/* Without --public-url the boot path names each request's own Host (urls.c): a machine
 	 * behind NAT reaches us by an address that is none of ours, and must be answered. */
 	host = request_header(req, MHD_HTTP_HEADER_HOST);
-	/* DNS rebinding always brings a DNS name: the boot path answers a Host that is an
-	 * address (a machine behind NAT, a monitor on loopback) or none at all (HTTP/1.0
-	 * firmware); the dashboard and the operator API only their own names. */
-	if (cfg.web_dir && (route_for_operators(req->route) ? !host_allowed(host)
-							     : host && !host_allowed(host) && !url_host_is_address(host)))
+	/* DNS rebinding always brings a DNS name: a Host that is an address (a machine behind
+	 * NAT, a wildcard listener's, a monitor on loopback) is answered, and on the boot path
+	 * no Host at all (HTTP/1.0 firmware); a DNS name only if it is one of anemosd's. */
+	if (cfg.web_dir && (host ? !host_allowed(host) && !url_host_is_address(host)
+				 : route_for_operators(req->route)))
 		return respond_errorf(req, 421, "Host '%s' is not a name of this anemosd (%s): use one of those, "
 				      "or give yours with anemosd --operator-url", host ? host : "", host_names_text);
 	if (secure.daemon && !req->tls && route_for_operators(req->route))
@@ -698,6 +698,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 				      const char *upload_data, size_t *upload_data_size, void **req_cls)
 {
 	struct request *req = *req_cls;
+	enum MHD_Result ret;
 
 	(void)version;
 	/* Every call (a resumed long poll too): the URLs this answer names follow its Host. */
@@ -717,7 +718,13 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 		if (!req->path)
 			return MHD_NO;
 		err_clear();
-		return request_begin(req);
+		ret = request_begin(req);
+		/* A JSON body must arrive whole in six header deadlines (a minute by default):
+		 * trickling one byte now and then would renew the idle timeout for good. */
+		if (ret == MHD_YES && !req->status && req->route &&
+		    (req->route->body == BODY_JSON || req->route->body == BODY_INVENTORY))
+			conn_body_deadline(conn);
+		return ret;
 	}
 	if (req->status) { /* answered already (an early error): drop what is still coming */
 		*upload_data_size = 0;
@@ -739,6 +746,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	conn_request_begins(conn); /* the body is whole: no deadline while it is handled */
 	return request_dispatch(req);
 }
 

@@ -152,6 +152,8 @@ void conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
 /* The request on conn has sent its headers: its connection's deadline is off. */
 void conn_request_begins(struct MHD_Connection *conn);
 /* The request on conn is answered: the next one has cfg.header_timeout from now. */
+/* A request with a JSON body: the body must be whole within 6 x --header-timeout. */
+void conn_body_deadline(struct MHD_Connection *conn);
 void conn_request_ends(struct MHD_Connection *conn);
 int conn_guard_start(void);
 void conn_guard_stop(void);

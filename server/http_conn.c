@@ -101,6 +101,11 @@ void conn_request_begins(struct MHD_Connection *conn)
 	deadline_set(conn, 0);
 }
 
+void conn_body_deadline(struct MHD_Connection *conn)
+{
+	deadline_set(conn, monotonic_now() + 6 * (time_t)cfg.header_timeout);
+}
+
 void conn_request_ends(struct MHD_Connection *conn)
 {
 	deadline_set(conn, monotonic_now() + cfg.header_timeout);

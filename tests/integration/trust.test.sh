@@ -198,6 +198,38 @@ expect_match "... and are counted" 'anemos_unknown_boots_total 51' "$(curl -sS -
 expect_match "... enrolled machines still boot" '^anemos_agent_' "$(agent_token_of "$(ipxe 52:54:00:81:00:02)")"
 anemosd_stop
 
+# ---- a JSON body may not trickle: whole within 6 header deadlines ----
+anemosd_start --header-timeout 1 || exit 1
+T=$(agent_token_of "$(ipxe 52:54:00:81:00:02)")
+out=$(python3 - "$PORT" "$T" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2)
+s.sendall(("POST /api/v1/agent/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+           "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n" % sys.argv[2]).encode())
+t0, sent = time.time(), 0
+while sent < 30:                      # a byte a second, at most 30 s
+    try:
+        s.sendall(b" ")
+        sent += 1
+        time.sleep(1)
+        s.setblocking(False)
+        try:
+            if s.recv(1) == b"":
+                break
+        except BlockingIOError:
+            pass
+        s.setblocking(True)
+    except OSError:
+        break
+print("closed after %d bytes, %.1f s" % (sent, time.time() - t0))
+PY
+)
+echo "# a body trickling a byte a second: $out"
+expect_match "a JSON body trickling a byte a second is cut off (header deadline 1 s: 6 s for the body)" \
+	'^closed after ([1-9]|1[0-9]) bytes' "$out"
+expect_eq "... while a whole body is taken" 201 "$(status_of "$(agent POST /api/v1/agent/events "$T" '{"message":"whole"}')")"
+anemosd_stop
+
 # ---- --agent-any-address: NAT between the machines and anemosd ----
 anemosd_start --agent-any-address || exit 1
 T=$(agent_token_of "$(FROM=127.0.0.1 ipxe 52:54:00:81:00:02)")

@@ -39,9 +39,11 @@ for bad in 'evil;reboot' 'a b' '10.0.2.2:99999' '[::1' '-x'; do
 	expect_eq "a Host iPXE could misread ($bad) is refused, never put into a script: 421" 421 \
 		"$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H "Host: $bad" "$ANEMOS_URL/boot.ipxe")"
 done
-expect_eq "the dashboard still refuses a Host that is none of anemosd's (DNS rebinding): 421" 421 \
-	"$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H "Host: $Q" "$ANEMOS_URL/")"
+expect_eq "the dashboard refuses a DNS name that is none of anemosd's (DNS rebinding): 421" 421 \
+	"$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H "Host: rebind.example:$PORT" "$ANEMOS_URL/")"
 expect_eq "... and so does the operator API" 421 \
+	"$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H "Host: rebind.example:$PORT" -H @"$WORK/.auth" "$ANEMOS_URL/api/v1/hosts")"
+expect_eq "... while an address (a wildcard listener's, NAT) is answered on the API too (no rebinding brings one)" 200 \
 	"$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H "Host: $Q" -H @"$WORK/.auth" "$ANEMOS_URL/api/v1/hosts")"
 expect_match "an IPv6 Host is used as it came" "set anemos-url http://\[2001:db8::5\]:$PORT\$" \
 	"$(curl -sS -m 5 -H "Host: [2001:db8::5]:$PORT" "$ANEMOS_URL/boot.ipxe" | grep 'anemos-url')"
