@@ -253,6 +253,8 @@ int token_admin_create(const char *name, int64_t ttl, char *out, size_t outsz, i
 /* Revokes the admin token ref names: its id, or its name when one token has it (-EEXIST
  * when several do, the message lists their ids). One transaction. */
 int token_admin_revoke(const char *ref);
+/* How many admin tokens were revoked since start (a counter that only grows). */
+uint64_t token_admin_revocations(void);
 /* A fresh agent token for host_id's boot in mode, revoking its older ones, bound to address
  * (the machine that receives it; NULL: bound by its first use); inside the caller's
  * transaction. */

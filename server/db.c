@@ -1077,7 +1077,7 @@ int db_agent_token_insert(int64_t host_id, const char *hash, const char *mode, c
 	sqlite3_stmt *st = stmt(S_AGENT_INSERT);
 
 	if (!st)
-		return -EIO;
+		return stmt_rc;
 	bind_text(st, 1, hash);
 	sqlite3_bind_int64(st, 2, host_id);
 	bind_text(st, 3, mode);
@@ -1133,7 +1133,7 @@ int db_agent_token_bind(const char *hash, const char *address)
 	sqlite3_stmt *st = stmt(S_AGENT_BIND);
 
 	if (!st)
-		return -EIO;
+		return stmt_rc;
 	bind_text(st, 1, hash);
 	bind_text(st, 2, address);
 	return step_done(st);
@@ -1144,7 +1144,7 @@ int db_agent_token_update(const char *hash, const char *mode, int served)
 	sqlite3_stmt *st = stmt(S_AGENT_UPDATE);
 
 	if (!st)
-		return -EIO;
+		return stmt_rc;
 	bind_text(st, 1, hash);
 	bind_text(st, 2, mode);
 	sqlite3_bind_int(st, 3, served);
@@ -1156,7 +1156,7 @@ int db_admin_token_insert(const char *hash, const char *name, int64_t expires)
 	sqlite3_stmt *st = stmt(S_ADMIN_INSERT);
 
 	if (!st)
-		return -EIO;
+		return stmt_rc;
 	bind_text(st, 1, hash);
 	bind_text(st, 2, name);
 	sqlite3_bind_int64(st, 3, (int64_t)time(NULL));
@@ -1230,7 +1230,7 @@ int db_admin_token_revoke(int64_t id)
 	int rc;
 
 	if (!st)
-		return -EIO;
+		return stmt_rc;
 	sqlite3_bind_int64(st, 1, id);
 	rc = step_done(st);
 	if (rc == 0 && changes(st) == 0)

@@ -189,6 +189,7 @@ int hosts_identify(const struct boot_identity *given, bool create, struct host *
 	struct boot_identity ident = *given;
 	struct host fresh = { 0 };
 	const char *how = "MAC";
+	size_t held;
 	int64_t id;
 	int rc;
 
@@ -208,11 +209,11 @@ int hosts_identify(const struct boot_identity *given, bool create, struct host *
 	if (rc == 0 && strcmp(how, "MAC") != 0) {
 		if ((rc = db_host_get(id, out)) < 0)
 			return rc;
-		fresh.nmacs = out->nmacs;
+		held = out->nmacs;
 		host_free(out);
 		/* A host holds at most HOST_MACS_MAX MACs, never a zero or multicast one: a
 		 * UUID or serial (printed on stickers) must not let anyone pile MACs onto it. */
-		if (!mac_is_nic(ident.mac) || fresh.nmacs >= HOST_MACS_MAX)
+		if (!mac_is_nic(ident.mac) || held >= HOST_MACS_MAX)
 			rc = hosts_add_event(id, "server", "warn", "boot", "booted from NIC %s (matched by %s), "
 					     "not added: %s", ident.mac, how, mac_is_nic(ident.mac)
 					     ? "the host has its most MACs already" : "not a NIC's MAC");
@@ -381,7 +382,7 @@ static const struct {
 };
 
 /* Applies the operator-settable fields present in req to h; validates each. */
-static int apply_host_fields(struct host *h, json_t *req)
+int hosts_apply(struct host *h, json_t *req)
 {
 	json_t *v;
 	int rc;
@@ -392,11 +393,6 @@ static int apply_host_fields(struct host *h, json_t *req)
 	if (h->next_boot == BOOT_INSTALL && !h->image)
 		return err_set(-EINVAL, "next_boot install needs an image; set \"image\" too");
 	return 0;
-}
-
-int hosts_apply(struct host *h, json_t *req)
-{
-	return apply_host_fields(h, req);
 }
 
 int hosts_enroll(json_t *req, struct host *out)
@@ -414,7 +410,7 @@ int hosts_enroll(json_t *req, struct host *out)
 		return err_set(-EINVAL, "\"mac\" is required, as aa:bb:cc:dd:ee:ff");
 	if ((rc = db_begin()) < 0)
 		return rc;
-	if ((rc = apply_host_fields(&h, req)) < 0)
+	if ((rc = hosts_apply(&h, req)) < 0)
 		goto fail;
 	if (db_host_find_by_mac(mac, &id) == 0) {
 		rc = err_set(-EEXIST, "MAC %s belongs to host %lld already", mac, (long long)id);
@@ -445,7 +441,7 @@ static int patch_change(struct host *h, void *arg)
 	char *changes;
 	int rc;
 
-	if ((rc = apply_host_fields(h, req)) < 0)
+	if ((rc = hosts_apply(h, req)) < 0)
 		return rc;
 	changes = json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS);
 	rc = hosts_add_event(h->id, "operator", "info", "change", "changed %s", changes ? changes : "host");

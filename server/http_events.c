@@ -21,6 +21,8 @@
 struct stream {
 	struct MHD_Connection *conn;
 	int64_t admin_id; /* the stream ends once this admin token is revoked or expires */
+	uint64_t revocations; /* token_admin_revocations() when the token was last checked */
+	time_t checked;       /* and when: an expiry is noticed at the next keepalive */
 	uint64_t seen;    /* the last change generation told */
 	time_t last_sent;
 	char buf[BATCH * 40 + 64];
@@ -46,6 +48,20 @@ static size_t stream_fill(struct stream *s)
 	return o;
 }
 
+/* Whether the stream's admin token still stands: read from the store only after a
+ * revocation or once a keepalive period, never on every change told. */
+static bool token_still_valid(struct stream *s)
+{
+	uint64_t r = token_admin_revocations();
+	time_t now = time(NULL);
+
+	if (r == s->revocations && now - s->checked < KEEPALIVE)
+		return true;
+	s->revocations = r;
+	s->checked = now;
+	return db_admin_token_valid(s->admin_id, (int64_t)now) != -ENOENT;
+}
+
 static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
 {
 	struct stream *s = cls;
@@ -55,7 +71,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
 	for (int tries = 0; s->off == s->len && tries < 5; tries++) {
 		uint64_t seen = s->seen;
 
-		if (waiters_stopping() || db_admin_token_valid(s->admin_id, (int64_t)time(NULL)) == -ENOENT)
+		if (waiters_stopping() || !token_still_valid(s))
 			return MHD_CONTENT_READER_END_OF_STREAM;
 		if (stream_fill(s))
 			break;
@@ -80,6 +96,8 @@ enum MHD_Result handle_events_stream(struct request *req)
 		return respond_error(req, -ENOMEM);
 	s->conn = req->conn;
 	s->admin_id = req->admin_id;
+	s->revocations = token_admin_revocations();
+	s->checked = time(NULL);
 	s->seen = notify_generation();
 	s->last_sent = time(NULL);
 	s->len = (size_t)snprintf(s->buf, sizeof(s->buf), "retry: 3000\n: connected\n\n");

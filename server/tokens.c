@@ -10,6 +10,7 @@
  *   the next install, expiring after 30 days.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -52,6 +53,14 @@ int token_admin_create(const char *name, int64_t ttl, char *out, size_t outsz, i
 	return db_commit();
 }
 
+/* Revocations so far: event streams check their token again only when this moved. */
+static _Atomic uint64_t revocations;
+
+uint64_t token_admin_revocations(void)
+{
+	return revocations;
+}
+
 int token_admin_revoke(const char *ref)
 {
 	int64_t ids[16], id;
@@ -84,6 +93,7 @@ int token_admin_revoke(const char *ref)
 		goto fail;
 	if ((rc = db_commit()) == 0) {
 		log_info("admin token %lld revoked", (long long)id);
+		revocations++;
 		notify_host_changed(0); /* event streams of that token notice and end */
 	}
 	return rc;
