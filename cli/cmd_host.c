@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "anemosctl.h"
+#include "query.h"
 #include "lifecycle.h"
 
 #define EVENTS_LIMIT_MAX	1000	/* the most events anemosd returns at once */
@@ -47,6 +48,9 @@ enum host_option_id {
 	OPT_STATUS,
 	OPT_SSH_KEY,
 	OPT_NO_SSH_KEYS,
+	OPT_TAG,
+	OPT_UNTAG,
+	OPT_ATTR,
 	OPT_MIRROR,
 	OPT_NO_MIRROR,
 	OPT_DISK,
@@ -69,6 +73,10 @@ enum host_option_id {
 };
 
 /* The options of "host add" and "host set" that change install settings. */
+#define LABEL_OPTIONS \
+	{ "tag", required_argument, NULL, OPT_TAG }, \
+	{ "attr", required_argument, NULL, OPT_ATTR }
+
 #define INSTALL_OPTIONS \
 	{ "disk", required_argument, NULL, OPT_DISK }, \
 	{ "no-disk", no_argument, NULL, OPT_NO_DISK }, \
@@ -299,6 +307,40 @@ static char *join_texts(const json_t *array, const char *separator)
  * Handles one option of "host add" or "host set", noting what it changes in the struct
  * host_edit @ctx.
  */
+/* --tag T and --untag T into body's "tags": {"add": [...], "remove": [...]}; --attr NAME=VALUE
+ * (NAME= removes it) into its "attributes". Returns 0 or a negative errno (reported). */
+static int label_option(struct host_edit *edit, int option, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	json_t *attrs, *value;
+	char *name;
+	int rc;
+
+	if (option == OPT_TAG || option == OPT_UNTAG) {
+		if (!json_object_get(edit->body, "tags") && (rc = json_set(edit->body, "tags", json_object())) != 0)
+			return rc;
+		return append_text(json_object_get(edit->body, "tags"), option == OPT_TAG ? "add" : "remove", arg);
+	}
+	if (!eq || eq == arg) {
+		warnx("--attr takes NAME=VALUE (NAME= removes the attribute), not '%s'", arg);
+		return -EINVAL;
+	}
+	if (!(attrs = json_object_get(edit->body, "attributes")) &&
+	    ((rc = json_set(edit->body, "attributes", json_object())) != 0 ||
+	     !(attrs = json_object_get(edit->body, "attributes"))))
+		return -ENOMEM;
+	if (!(name = strndup(arg, (size_t)(eq - arg)))) {
+		warnx("out of memory");
+		return -ENOMEM;
+	}
+	value = NULL;
+	rc = eq[1] ? json_text_new(eq + 1, &value) : 0;
+	if (rc == 0)
+		rc = json_set(attrs, name, value ? value : json_null());
+	free(name);
+	return rc;
+}
+
 static int host_option(void *ctx, int option, const char *arg)
 {
 	struct host_edit *edit = ctx;
@@ -329,6 +371,10 @@ static int host_option(void *ctx, int option, const char *arg)
 	case OPT_SSH_KEY:
 		/* Each --ssh-key adds to the list; the list replaces the host's keys. */
 		return append_text(body, "ssh_authorized_keys", arg);
+	case OPT_TAG:
+	case OPT_UNTAG:
+	case OPT_ATTR:
+		return label_option(edit, option, arg);
 	default:
 		return install_option(edit, option, arg);
 	}
@@ -394,7 +440,9 @@ out:
 /* Prints "@name: @value" with the values aligned; @name is shorter than FIELD_NAME_WIDTH. */
 static void print_field(const char *name, const char *value)
 {
-	printf("%s:%*s", name, (int)(FIELD_NAME_WIDTH - strlen(name)), "");
+	size_t len = strlen(name);
+
+	printf("%s:%*s", name, len < FIELD_NAME_WIDTH ? (int)(FIELD_NAME_WIDTH - len) : 1, "");
 	print_text(value, 0);
 	putchar('\n');
 }
@@ -467,6 +515,21 @@ static void print_install(const json_t *install)
 }
 
 /* Prints @host as "name: value" lines. Returns 0 or -ENOMEM (reported). */
+/* The host's tags on one line, and each attribute as "NAME = VALUE". */
+static void print_labels(const json_t *host)
+{
+	const json_t *attrs = json_object_get(host, "attributes"), *value;
+	char *tags = join_texts(json_object_get(host, "tags"), " "), name[96];
+	const char *key;
+
+	print_field("tags", tags && *tags ? tags : "none");
+	free(tags);
+	json_object_foreach((json_t *)attrs, key, value) {
+		snprintf(name, sizeof(name), "attr %s", key);
+		print_field(name, json_string_value(value));
+	}
+}
+
 static int print_host(const json_t *host)
 {
 	const json_t *inventory = json_object_get(host, "inventory");
@@ -490,6 +553,7 @@ static int print_host(const json_t *host)
 	snprintf(text, sizeof(text), "%zu",
 		 json_array_size(json_object_get(host, "ssh_authorized_keys")));
 	print_field("SSH keys", text);
+	print_labels(host);
 	print_install(json_object_get(host, "install"));
 	print_field("last seen", json_text(host, "last_seen"));
 	print_field("created", json_text(host, "created"));
@@ -502,6 +566,29 @@ static int print_host(const json_t *host)
 	return 0;
 }
 
+/* The words of a search (the shell split it) joined by spaces, URL-escaped, into *out.
+ * Returns 0 or -ENOMEM (reported). */
+static int query_words(int n, char **words, char **out)
+{
+	size_t len = 0;
+	char *text;
+
+	for (int i = 0; i < n; i++)
+		len += strlen(words[i]) + 1;
+	if (!(text = malloc(len + 1))) {
+		warnx("out of memory");
+		return -ENOMEM;
+	}
+	text[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		strcat(text, i ? " " : "");
+		strcat(text, words[i]);
+	}
+	*out = url_escape(text);
+	free(text);
+	return *out ? 0 : -ENOMEM;
+}
+
 int host_list(struct ctl *ctl, int argc, char **argv)
 {
 	json_t *answer = NULL;
@@ -509,10 +596,10 @@ int host_list(struct ctl *ctl, int argc, char **argv)
 	char *query = NULL, *path = NULL;
 	int first, rc;
 
-	if ((first = parse_command(argc, argv, NULL, NULL, NULL, 0, 1)) < 0)
+	if ((first = parse_command(argc, argv, NULL, NULL, NULL, 0, QUERY_MAX_TERMS)) < 0)
 		return first;
-	if (first < argc && !(query = url_escape(argv[first])))
-		return -ENOMEM;
+	if (first < argc && (rc = query_words(argc - first, argv + first, &query)) != 0)
+		return rc;
 	if (asprintf(&path, "/api/v1/hosts%s%s", query ? "?q=" : "", query ? query : "") < 0) {
 		warnx("out of memory");
 		path = NULL;
@@ -693,6 +780,7 @@ int host_add(struct ctl *ctl, int argc, char **argv)
 		{ "image", required_argument, NULL, OPT_IMAGE },
 		{ "once", no_argument, NULL, OPT_ONCE },
 		{ "ssh-key", required_argument, NULL, OPT_SSH_KEY },
+		LABEL_OPTIONS,
 		INSTALL_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -731,6 +819,8 @@ int host_set(struct ctl *ctl, int argc, char **argv)
 		{ "status", required_argument, NULL, OPT_STATUS },
 		{ "ssh-key", required_argument, NULL, OPT_SSH_KEY },
 		{ "no-ssh-keys", no_argument, NULL, OPT_NO_SSH_KEYS },
+		LABEL_OPTIONS,
+		{ "untag", required_argument, NULL, OPT_UNTAG },
 		INSTALL_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};

@@ -37,6 +37,13 @@ struct command {
 	int (*run)(struct ctl *ctl, int argc, char **argv);
 };
 
+/* Tags and attributes, an operator's words for a host that searches find. */
+#define LABEL_HELP \
+	"  --tag TAG              add a tag (repeat): letters, digits, _ . : -; found by tag:TAG\n" \
+	"  --attr NAME=VALUE      set an attribute (repeat; NAME= removes it): rack=r12,\n" \
+	"                         owner=team-storage, warranty_until=2027-03-01; found by\n" \
+	"                         NAME=VALUE, and by NAME>=N when VALUE is a number or size\n"
+
 /* The install settings of host add and host set, which anemosd hands the installer. */
 #define INSTALL_HELP \
 	"install settings (each option changes one; the others stay as they are):\n" \
@@ -64,10 +71,18 @@ static const struct command commands[] = {
 	  "Asks anemosd whether it answers (/healthz), counts its hosts by status and its images,\n"
 	  "and prints the boot URL that iPXE chains to (point PXE at it with `anemosctl dnsmasq\n"
 	  "config`) and the dashboard's URL.\n", 0, appliance_status },
-	{ "host", "list", "the hosts: machines that network-booted, or were enrolled", "[QUERY]",
+	{ "host", "list", "the hosts: machines that network-booted, or were enrolled", "[QUERY...]",
 	  "Lists the hosts, one a line: id, hostname, status, next boot, image, MACs, serial,\n"
-	  "product, last seen. QUERY keeps those whose hostname, MAC, serial, UUID, vendor,\n"
-	  "product, asset tag, status, image, CPU model or firmware contains it (any case).\n",
+	  "product, last seen; with a QUERY, those it finds. Quote it for the shell:\n"
+	  "  anemosctl host list 'tag:db rack=r12 memory>=64G -tag:retired'\n"
+	  "  anemosctl host list '(status:failed OR status:new) cpu~EPYC nic.speed>=25000'\n"
+	  "Terms next to each other must all hold; OR, -TERM (NOT), parentheses. KEY:VALUE or\n"
+	  "KEY=VALUE is equal (any case), also != < <= > >= and ~ (contains). Keys: hostname,\n"
+	  "status, next, image, serial, uuid, vendor, product, asset, firmware, cpu, memory,\n"
+	  "disk.count, mac, tag, bmc, nic.* disk.* dimm.* (one of them matches), bios.* system.*\n"
+	  "(inventory facts), any other name an attribute. Sizes are binary (64G). A bare word\n"
+	  "is found in the hostname, MACs, serial, UUID, vendor, product, status, image, CPU,\n"
+	  "firmware or tags. docs/search.md has the whole language.\n",
 	  0, host_list },
 	{ "host", "show", "one host: identity, next boot, install settings, hardware", "REF",
 	  "Shows one host: its identity, what its next boot does, its install settings and the\n"
@@ -82,10 +97,12 @@ static const struct command commands[] = {
 	  "  --image NAME           the image an install puts on it (anemosctl image list)\n"
 	  "  --once                 after a successful install, boot from the disk\n"
 	  "  --ssh-key KEY          an SSH public key for root on the installed system (repeat)\n"
+	  LABEL_HELP
 	  INSTALL_HELP, NOTE_ACTION, host_add },
-	{ "host", "set", "change a host: next boot, image, status, install settings",
+	{ "host", "set", "change a host: next boot, image, status, tags, install settings",
 	  "REF [--next-boot ACTION] [--image NAME | --no-image] [--once | --always]\n"
 	  "                 [--hostname NAME] [--status STATUS] [--ssh-key KEY]... [--no-ssh-keys]\n"
+	  "                 [--tag TAG]... [--untag TAG]... [--attr NAME=VALUE]...\n"
 	  "                 [install settings]",
 	  "Changes what the options name and nothing else.\n"
 	  "  --next-boot ACTION     what its next network boot does\n"
@@ -97,6 +114,8 @@ static const struct command commands[] = {
 	  "                         bring it back (ready)\n"
 	  "  --ssh-key KEY          an SSH public key for root (repeat; the list replaces the\n"
 	  "                         host's keys); --no-ssh-keys removes them all\n"
+	  LABEL_HELP
+	  "  --untag TAG            take a tag off (repeat)\n"
 	  INSTALL_HELP
 	  "To install: anemosctl host set REF --next-boot install --image NAME --once, then\n"
 	  "power the machine on (or reboot it) and follow it: anemosctl host events REF --follow\n",

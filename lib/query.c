@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lifecycle.h"
 #include "query.h"
@@ -346,6 +347,31 @@ static int emit_attribute(struct parser *p, const struct term *t)
 	return 0;
 }
 
+/* True when key names a column, tag, mac, bmc or an inventory path (not an attribute). */
+static bool key_known(const char *key)
+{
+	for (size_t i = 0; i < sizeof(eaches) / sizeof(eaches[0]); i++)
+		if (!strncmp(key, eaches[i].prefix, strlen(eaches[i].prefix)))
+			return true;
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (!strncmp(key, paths[i], strlen(paths[i])))
+			return true;
+	return query_key_reserved(key) && !strchr(key, '.');
+}
+
+bool query_key_reserved(const char *name)
+{
+	static const char *const members[] = {"tag", "mac", "bmc"};
+
+	for (size_t i = 0; i < sizeof(columns) / sizeof(columns[0]); i++)
+		if (!strcasecmp(columns[i].key, name))
+			return true;
+	for (size_t i = 0; i < sizeof(members) / sizeof(members[0]); i++)
+		if (!strcasecmp(members[i], name))
+			return true;
+	return strchr(name, '.') != NULL;
+}
+
 static int emit_term(struct parser *p, const struct term *t)
 {
 	for (size_t i = 0; i < sizeof(columns) / sizeof(columns[0]); i++)
@@ -481,6 +507,9 @@ static int parse_term(struct parser *p)
 	if (++p->terms > QUERY_MAX_TERMS)
 		return fail(p, t.pos, "more than %d terms", QUERY_MAX_TERMS);
 	olen = klen ? read_op(p, p->pos + klen, t.op) : 0;
+	/* An attribute is KEY=VALUE; "bb:02" (a piece of a MAC) stays a word */
+	if (olen && !strcmp(t.op, ":") && !key_known(t.key))
+		olen = 0;
 	if (klen && olen) {
 		p->pos += klen + olen;
 		rc = read_value(p, &t);

@@ -19,11 +19,13 @@
  *     is that element's inventory field);
  *   system.* baseboard.* chassis.* bios.* cpu.* memory.*: that inventory fact by its path;
  *   any other key: the host's attribute of that name (numbers and sizes compared as numbers,
- *     other values as text, which orders ISO dates).
+ *     other values as text, which orders ISO dates) with any operator but `:`: an unknown
+ *     KEY:VALUE is a bare word, so that a piece of a MAC (bb:02) finds what it always did.
  */
 #ifndef ANEMOS_QUERY_H
 #define ANEMOS_QUERY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define QUERY_MAX_LEN 2048   /* bytes of query text */
@@ -60,6 +62,10 @@ struct query_error {
  * a size that is not one), with *err filled and *out left empty; -ENOMEM. */
 int query_compile(const char *text, int first, struct query *out, struct query_error *err);
 void query_free(struct query *q);
+
+/* True when name is a search key of its own (a column, tag, mac, bmc, or any dotted path):
+ * an attribute of that name could never be searched, so hosts' attributes may not take it. */
+bool query_key_reserved(const char *name);
 
 /* Parses a number with an optional binary size suffix (K M G T P, optionally followed by
  * "i" and/or "B": 64G, 64GiB, 1.5T) into *out; 0, or -EINVAL when s is not such a number. */

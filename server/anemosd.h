@@ -150,6 +150,9 @@ struct host {
 	char *progress;  /* while installing: the newest progress event as JSON text, else NULL */
 	char *summary;   /* the inventory's key facts as JSON text, NULL without inventory */
 	char *install;   /* install settings, a JSON object text (see install_settings_check) */
+	char *tags;       /* the operator's tags, a JSON array text, sorted, lower case */
+	char *attributes; /* the operator's attributes, a JSON object text of strings */
+	bool labels_changed; /* tags or attributes were changed: db_host_update writes them */
 	bool once;
 	int64_t last_seen, created, updated; /* unix seconds, 0 = never */
 	char **macs;
@@ -284,6 +287,22 @@ int hostname_check(const char *in, char *out, size_t outsz);
 int ssh_keys_check(json_t *keys);
 /* The install settings object (each key by one checker; see validate.c). */
 int install_settings_check(json_t *install);
+
+/* labels.c: tags and attributes. A tag is 1..HOST_LABEL_MAX of letters, digits, _ . : -
+ * (kept in lower case); an attribute name 1..HOST_LABEL_MAX of a-z 0-9 _ -, starting with a
+ * letter, and not a search key of its own; a value a one-line string of 1..HOST_ATTR_VALUE_MAX
+ * or a number. The checks return 0, or -EINVAL with err_set naming the culprit. tags_apply
+ * and attributes_apply change h's tags/attributes text as the body's "tags" / "attributes"
+ * says (labels.c's banner), set h->labels_changed, and return 0; on failure -EINVAL (or
+ * -ENOMEM) with err_set and h unchanged. */
+#define HOST_LABEL_MAX 64
+#define HOST_ATTR_VALUE_MAX 256
+#define HOST_TAGS_MAX 64
+#define HOST_ATTRS_MAX 64
+int tag_check(const char *tag);
+int attribute_name_check(const char *name);
+int tags_apply(struct host *h, json_t *v);
+int attributes_apply(struct host *h, json_t *v);
 
 /* hosts.c: host operations. Each public one is a transaction of its own unless it says so;
  * on success the host is written to *out (the caller frees it with host_free), on failure

@@ -22,6 +22,7 @@
 
 #include "anemosd.h"
 #include "log.h"
+#include "query.h"
 
 /* Schema versions, applied in order; PRAGMA user_version records how many ran. Never edit
  * a released step: add a new one. */
@@ -98,6 +99,22 @@ static const char *const migrations[] = {
 	 "ALTER TABLE agent_tokens ADD COLUMN served INTEGER NOT NULL DEFAULT 0;"),
 	/* 6: admin tokens that expire when asked to (NULL: never); their rowid is their id */
 	"ALTER TABLE admin_tokens ADD COLUMN expires INTEGER;",
+	/* 7: tags and attributes, an operator's words for a host (query.h searches them); an
+	 * attribute's number is its value read as a number or size, for ordered searches */
+	("CREATE TABLE host_tags ("
+	 "  host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,"
+	 "  tag TEXT NOT NULL COLLATE NOCASE,"
+	 "  PRIMARY KEY (host_id, tag)"
+	 ") WITHOUT ROWID;"
+	 "CREATE INDEX host_tags_tag ON host_tags(tag);"
+	 "CREATE TABLE host_attrs ("
+	 "  host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,"
+	 "  name TEXT NOT NULL,"
+	 "  value TEXT NOT NULL,"
+	 "  number REAL,"
+	 "  PRIMARY KEY (host_id, name)"
+	 ") WITHOUT ROWID;"
+	 "CREATE INDEX host_attrs_name ON host_attrs(name, value);"),
 };
 
 #define EVENTS_KEPT_STR "1000"
@@ -112,13 +129,16 @@ static const char *const migrations[] = {
 	"CASE WHEN h.inventory IS NULL THEN NULL ELSE json_object('firmware', h.firmware, " \
 	" 'cpu_model', h.cpu_model, 'cpu_sockets', h.cpu_sockets, 'cpu_threads', h.cpu_threads, " \
 	" 'memory_bytes', h.memory_bytes, 'disk_count', h.disk_count, 'disk_bytes', h.disk_bytes) END, " \
-	"h.install"
+	"h.install, " \
+	"(SELECT json_group_array(tag) FROM (SELECT tag FROM host_tags x WHERE x.host_id = h.id ORDER BY tag)), " \
+	"(SELECT json_group_object(name, value) FROM " \
+	" (SELECT name, value FROM host_attrs x WHERE x.host_id = h.id ORDER BY name))"
 
 enum stmt_id {
 	S_BEGIN, S_COMMIT, S_ROLLBACK,
 	S_HOST_GET, S_HOST_BY_MAC, S_HOST_BY_UUID, S_HOST_BY_SERIAL, S_HOST_BY_HOSTNAME,
 	S_HOST_INSERT, S_HOST_UPDATE, S_HOST_DELETE, S_HOST_ADD_MAC, S_HOST_SEEN, S_HOST_FILL_IDENT,
-	S_HOST_LIST,
+	S_TAGS_CLEAR, S_TAG_ADD, S_ATTRS_CLEAR, S_ATTR_ADD,
 	S_HOST_COUNT_STATUS,
 	S_EVENT_ADD, S_EVENT_PRUNE, S_EVENT_LIST,
 	S_IMAGE_GET, S_IMAGE_INSERT, S_IMAGE_DELETE, S_IMAGE_IN_USE, S_IMAGE_LIST,
@@ -153,6 +173,10 @@ static const char *const stmt_sql[S_COUNT] = {
 			  " WHERE id = ?1",
 	[S_HOST_DELETE] = "DELETE FROM hosts WHERE id = ?1",
 	[S_HOST_ADD_MAC] = "INSERT INTO host_macs (mac, host_id) VALUES (?1, ?2)",
+	[S_TAGS_CLEAR] = "DELETE FROM host_tags WHERE host_id = ?1",
+	[S_TAG_ADD] = "INSERT OR IGNORE INTO host_tags (host_id, tag) VALUES (?1, lower(?2))",
+	[S_ATTRS_CLEAR] = "DELETE FROM host_attrs WHERE host_id = ?1",
+	[S_ATTR_ADD] = "INSERT INTO host_attrs (host_id, name, value, number) VALUES (?1, ?2, ?3, ?4)",
 	[S_HOST_SEEN] = "UPDATE hosts SET last_seen = ?2 WHERE id = ?1",
 	/* Fills identifiers the host lacks. The WHERE clause makes the usual boot, where nothing
 	 * is new, write no row and so no index page. */
@@ -162,15 +186,6 @@ static const char *const stmt_sql[S_COUNT] = {
 			      " (uuid IS NULL AND ?2 IS NOT NULL) OR (serial IS NULL AND ?3 IS NOT NULL) OR"
 			      " (vendor IS NULL AND ?4 IS NOT NULL) OR (product IS NULL AND ?5 IS NOT NULL) OR"
 			      " (asset IS NULL AND ?6 IS NOT NULL))",
-	[S_HOST_LIST] = "SELECT " HOST_COLUMNS " FROM hosts h WHERE ?1 IS NULL"
-			" OR h.hostname LIKE ?1 ESCAPE '\\' OR h.serial LIKE ?1 ESCAPE '\\'"
-			" OR h.vendor LIKE ?1 ESCAPE '\\' OR h.product LIKE ?1 ESCAPE '\\'"
-			" OR h.status LIKE ?1 ESCAPE '\\' OR h.image LIKE ?1 ESCAPE '\\'"
-			" OR h.uuid LIKE ?1 ESCAPE '\\' OR h.asset LIKE ?1 ESCAPE '\\'"
-			" OR h.cpu_model LIKE ?1 ESCAPE '\\' OR h.firmware LIKE ?1 ESCAPE '\\'"
-			" OR EXISTS (SELECT 1 FROM host_macs m WHERE m.host_id = h.id"
-			"            AND m.mac LIKE ?1 ESCAPE '\\')"
-			" ORDER BY h.id",
 	[S_HOST_COUNT_STATUS] = "SELECT status, count(*) FROM hosts GROUP BY status ORDER BY status",
 	[S_EVENT_ADD] = "INSERT INTO events (host_id, time, source, level, phase, message, bytes, total)"
 			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -545,6 +560,8 @@ void host_free(struct host *h)
 	free(h->progress);
 	free(h->summary);
 	free(h->install);
+	free(h->tags);
+	free(h->attributes);
 	for (size_t i = 0; i < h->nmacs; i++)
 		free(h->macs[i]);
 	free(h->macs);
@@ -593,7 +610,9 @@ static int host_from_row(sqlite3_stmt *st, struct host *h)
 	h->progress = column_strdup(st, 17);
 	h->summary = column_strdup(st, 18);
 	h->install = column_strdup(st, 19);
-	if (!h->ssh_keys || !h->install)
+	h->tags = column_strdup(st, 20);
+	h->attributes = column_strdup(st, 21);
+	if (!h->ssh_keys || !h->install || !h->tags || !h->attributes)
 		goto nomem;
 	for (const char *p = macs; p && *p;) {
 		size_t len = strcspn(p, " ");
@@ -698,6 +717,75 @@ int db_host_find_by_ref(const char *ref, struct host *out)
 	return rc < 0 ? rc : db_host_get(id, out);
 }
 
+static int host_tags_write(int64_t id, json_t *tags)
+{
+	sqlite3_stmt *st = stmt(S_TAGS_CLEAR);
+	json_t *tag;
+	size_t i;
+	int rc;
+
+	if (!st)
+		return stmt_rc;
+	sqlite3_bind_int64(st, 1, id);
+	if ((rc = step_done(st)) < 0)
+		return rc;
+	json_array_foreach(tags, i, tag) {
+		if (!(st = stmt(S_TAG_ADD)))
+			return stmt_rc;
+		sqlite3_bind_int64(st, 1, id);
+		bind_text(st, 2, json_string_value(tag));
+		if ((rc = step_done(st)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int host_attrs_write(int64_t id, json_t *attrs)
+{
+	sqlite3_stmt *st = stmt(S_ATTRS_CLEAR);
+	const char *name;
+	json_t *value;
+	double number;
+	int rc;
+
+	if (!st)
+		return stmt_rc;
+	sqlite3_bind_int64(st, 1, id);
+	if ((rc = step_done(st)) < 0)
+		return rc;
+	json_object_foreach(attrs, name, value) {
+		const char *text = json_string_value(value);
+
+		if (!(st = stmt(S_ATTR_ADD)))
+			return stmt_rc;
+		sqlite3_bind_int64(st, 1, id);
+		bind_text(st, 2, name);
+		bind_text(st, 3, text);
+		if (text && query_parse_size(text, &number) == 0)
+			sqlite3_bind_double(st, 4, number);
+		else
+			sqlite3_bind_null(st, 4);
+		if ((rc = step_done(st)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Replaces host id's tag and attribute rows with h->tags and h->attributes (validated JSON
+ * texts: an array of strings, an object of strings). */
+static int host_labels_write(int64_t id, const struct host *h)
+{
+	json_t *tags = json_loads(h->tags ? h->tags : "[]", 0, NULL);
+	json_t *attrs = json_loads(h->attributes ? h->attributes : "{}", 0, NULL);
+	int rc = !tags || !attrs ? err_set(-ENOMEM, "out of memory") : host_tags_write(id, tags);
+
+	if (rc == 0)
+		rc = host_attrs_write(id, attrs);
+	json_decref(tags);
+	json_decref(attrs);
+	return rc;
+}
+
 int db_host_insert(const struct host *h, int64_t *id)
 {
 	sqlite3_stmt *st = stmt(S_HOST_INSERT);
@@ -723,12 +811,15 @@ int db_host_insert(const struct host *h, int64_t *id)
 	rc = step_done(st);
 	if (rc == 0)
 		*id = sqlite3_last_insert_rowid(sqlite3_db_handle(st));
+	if (rc == 0 && h->labels_changed)
+		rc = host_labels_write(*id, h);
 	return rc;
 }
 
 int db_host_update(const struct host *h)
 {
 	sqlite3_stmt *st = stmt(S_HOST_UPDATE);
+	int rc;
 
 	if (!st)
 		return -EIO;
@@ -747,7 +838,10 @@ int db_host_update(const struct host *h)
 	bind_text(st, 13, h->inventory);
 	sqlite3_bind_int64(st, 14, (int64_t)time(NULL));
 	bind_text(st, 15, h->install ? h->install : "{}");
-	return step_done(st);
+	rc = step_done(st);
+	if (rc == 0 && h->labels_changed)
+		rc = host_labels_write(h->id, h);
+	return rc;
 }
 
 int db_host_delete(int64_t id)
@@ -799,39 +893,54 @@ int db_host_seen(int64_t id, const struct boot_identity *ident)
 	return step_done(st);
 }
 
-/* A LIKE pattern matching query as a substring: its wildcards escaped. Malloc'd; NULL when
- * out of memory. */
-static char *like_pattern(const char *query)
+/* The host list's statement for a search (query.h), prepared on this thread's connection
+ * with its values bound; the caller finalizes it. NULL with err_set and *rc on failure: a
+ * search that does not parse is -EINVAL naming the place. */
+static sqlite3_stmt *search_stmt(const char *text, int *rc)
 {
-	size_t o = 0, len = strlen(query);
-	char *pattern = malloc(2 * len + 3);
+	struct conn *c = conn_get();
+	struct query q;
+	struct query_error qe;
+	sqlite3_stmt *st = NULL;
+	char *sql = NULL;
 
-	if (!pattern)
+	if (!c) {
+		*rc = stmt_rc;
 		return NULL;
-	pattern[o++] = '%';
-	for (size_t i = 0; i < len; i++) {
-		if (query[i] == '%' || query[i] == '_' || query[i] == '\\')
-			pattern[o++] = '\\';
-		pattern[o++] = query[i];
 	}
-	pattern[o++] = '%';
-	pattern[o] = '\0';
-	return pattern;
+	if ((*rc = query_compile(text, 0, &q, &qe)) < 0) {
+		*rc = *rc == -EINVAL ? err_set(-EINVAL, "search: %s (at character %zu)", qe.msg, qe.pos + 1)
+				     : err_set(*rc, "out of memory");
+		return NULL;
+	}
+	if (asprintf(&sql, "SELECT " HOST_COLUMNS " FROM hosts h WHERE %s ORDER BY h.id", q.where) < 0)
+		*rc = err_set(-ENOMEM, "out of memory");
+	else if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+		*rc = err_set(-EIO, "database error: %s", sqlite3_errmsg(c->db));
+	for (size_t i = 0; st && i < q.count; i++) {
+		const struct query_param *v = &q.params[i];
+
+		if (v->type == QUERY_PARAM_TEXT)
+			sqlite3_bind_text(st, (int)i + 1, v->text, -1, SQLITE_TRANSIENT);
+		else if (v->type == QUERY_PARAM_INT)
+			sqlite3_bind_int64(st, (int)i + 1, v->number);
+		else
+			sqlite3_bind_double(st, (int)i + 1, v->real);
+	}
+	free(sql);
+	query_free(&q);
+	return st;
 }
 
 int db_host_list(const char *query, struct host **out, size_t *n)
 {
-	sqlite3_stmt *st = stmt(S_HOST_LIST);
 	struct host *hosts = NULL;
 	size_t count = 0, cap = 0;
-	char *pattern = NULL;
 	int rc;
+	sqlite3_stmt *st = search_stmt(query, &rc);
 
 	if (!st)
-		return -EIO;
-	if (query && *query && !(pattern = like_pattern(query)))
-		return err_set(-ENOMEM, "out of memory");
-	bind_text(st, 1, pattern);
+		return rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (count == cap) {
 			struct host *grown;
@@ -852,14 +961,12 @@ int db_host_list(const char *query, struct host **out, size_t *n)
 		rc = err_set(-EIO, "database error");
 		goto fail;
 	}
-	sqlite3_reset(st);
-	free(pattern);
+	sqlite3_finalize(st);
 	*out = hosts;
 	*n = count;
 	return 0;
 fail:
-	sqlite3_reset(st);
-	free(pattern);
+	sqlite3_finalize(st);
 	for (size_t i = 0; i < count; i++)
 		host_free(&hosts[i]);
 	free(hosts);

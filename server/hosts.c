@@ -82,6 +82,8 @@ json_t *host_to_json(const struct host *h, bool with_inventory)
 	json_object_set_new(o, "progress", progress_to_json(h->progress));
 	json_object_set_new(o, "summary", h->summary ? json_loads(h->summary, 0, NULL) : json_null());
 	json_object_set_new(o, "install", json_loads(h->install ? h->install : "{}", 0, NULL));
+	json_object_set_new(o, "tags", json_loads(h->tags ? h->tags : "[]", 0, NULL));
+	json_object_set_new(o, "attributes", json_loads(h->attributes ? h->attributes : "{}", 0, NULL));
 	return o;
 }
 
@@ -379,6 +381,8 @@ static const struct {
 	{ "status", apply_status },
 	{ "ssh_authorized_keys", apply_ssh_keys },
 	{ "install", apply_install },
+	{ "tags", tags_apply },
+	{ "attributes", attributes_apply },
 };
 
 /* Applies the operator-settable fields present in req to h; validates each. */
@@ -398,7 +402,7 @@ int hosts_apply(struct host *h, json_t *req)
 int hosts_enroll(json_t *req, struct host *out)
 {
 	static const char *const allowed[] = { "mac", "hostname", "next_boot", "image", "once",
-					       "ssh_authorized_keys", "install", NULL };
+					       "ssh_authorized_keys", "install", "tags", "attributes", NULL };
 	struct host h = { .status = HOST_NEW, .next_boot = BOOT_DISCOVER };
 	char mac[MAC_LEN + 1];
 	int64_t id;
@@ -452,7 +456,7 @@ static int patch_change(struct host *h, void *arg)
 int hosts_patch(const char *ref, json_t *req, struct host *out)
 {
 	static const char *const allowed[] = { "hostname", "next_boot", "image", "once", "status",
-					       "ssh_authorized_keys", "install", NULL };
+					       "ssh_authorized_keys", "install", "tags", "attributes", NULL };
 	int rc;
 
 	if ((rc = fields_check(req, allowed, NULL)) < 0)

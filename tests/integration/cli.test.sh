@@ -83,7 +83,7 @@ while IFS='|' read -r cmd option; do
 	expect_no_match "$cmd --help: not the global help" '^commands:|^options:' "$OUT"
 done <<'EOF_COMMANDS'
 status|/healthz
-host list|QUERY keeps those
+host list|QUERY, those it finds
 host show|REF (or HOST) is a host's id
 host add|--hostname NAME
 host set|--root-password-prompt

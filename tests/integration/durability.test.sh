@@ -39,6 +39,6 @@ check "some writes were acknowledged before the kill ($acked)" test "$acked" -gt
 expect_eq "acknowledged writes lost by kill -9 (of $acked)" 0 "$lost"
 expect_eq "database integrity after kill -9" ok "$(sqlite3 "$DATA/anemos.db" 'PRAGMA integrity_check')"
 expect_eq "every MAC belongs to an existing host" 0 "$(sqlite3 "$DATA/anemos.db" 'PRAGMA foreign_key_check' | wc -l)"
-expect_eq "schema version recorded (6: admin tokens that expire)" 6 "$(sqlite3 "$DATA/anemos.db" 'PRAGMA user_version')"
+expect_eq "schema version recorded (7: tags and attributes)" 7 "$(sqlite3 "$DATA/anemos.db" 'PRAGMA user_version')"
 expect_eq "WAL mode" wal "$(sqlite3 "$DATA/anemos.db" 'PRAGMA journal_mode')"
 anemosd_stop

@@ -143,7 +143,10 @@ static void test_finds(void **state)
 		{"bmc:present", "1"},
 		{"bmc:absent", "2,3,4"},
 		{"rack=r12", "1"},
-		{"rack:R12", "1"},
+		{"rack=R12", "1"},
+		{"rack:r12", ""},                     /* an unknown KEY: is a word (a MAC piece) */
+		{"00:00:02", "2"},
+		{"db1:", ""},
 		{"rack!=r12", "2"},                   /* hosts with another rack, not those with none */
 		{"-rack=r12", "2,3,4"},
 		{"warranty_until<2027-01-01", "2"},   /* ISO dates order as text */
@@ -193,6 +196,7 @@ static void test_refuses(void **state)
 		{"nic.SPEED>1", 0, "not an inventory field"},  /* keys fold to lower case: fine */
 		{"tag:x nic.spe-ed>1", 6, "not an inventory field"},
 		{"foo.bar=1", 0, "is not a field"},
+		{"foo.bar>1", 0, "is not a field"},
 		{"bios..version=1", 0, "not an inventory field"},
 		{"bios.=1", 0, "not an inventory field"},
 	};

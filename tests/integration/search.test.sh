@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# cost: 3
+# Tags, attributes and the search language through the real anemosd and anemosctl: labels
+# set by the API and the CLI, kept across a restart, refused whole when one is bad; searches
+# over labels, columns and the inventory facts two real machines' inventories report
+# (tests/fixtures/inventory, read by anemos-inventory); a search that does not parse is a
+# 400 naming the place; the old substring search still finds what it found.
+source "$(dirname "$0")/lib.sh"
+INVENTORY=$BUILD/anemos-inventory
+anemosd_start || exit 1
+
+# Two machines boot and report their hardware (a Dell server, a QEMU VM); one is enrolled.
+report() { # MAC FIXTURE
+	local t
+	t=$(agent_token_of "$(ipxe "$1")")
+	status_of "$(agent POST /api/v1/agent/inventory "$t" "$("$INVENTORY" --root "$ROOT/tests/fixtures/inventory/$2")")"
+}
+expect_eq "the server reports its inventory" 200 "$(report 24:6e:96:8a:3c:10 server-4dimm-bios)"
+expect_eq "the VM reports its inventory" 200 "$(report 52:54:00:12:34:56 qemu-q35-uefi)"
+api PATCH /api/v1/hosts/24:6e:96:8a:3c:10 '{"hostname":"db1"}' >/dev/null
+api PATCH /api/v1/hosts/52:54:00:12:34:56 '{"hostname":"web7"}' >/dev/null
+r=$(api POST /api/v1/hosts '{"mac":"52:54:00:99:00:03","hostname":"web8","tags":["Web","retired"],"attributes":{"rack":"r14"}}')
+expect_eq "enroll with tags and attributes: 201" 201 "$(status_of "$r")"
+expect_eq "... tags kept in lower case, sorted" '["retired","web"]' "$(body_of "$r" | jq -c .tags)"
+
+# ---- labels through the API ----
+r=$(api PATCH /api/v1/hosts/db1 '{"tags":["db","rack-12"],"attributes":{"rack":"r12","weight":21.5,"warranty_until":"2027-03-01"}}')
+expect_eq "PATCH tags and attributes: 200" 200 "$(status_of "$r")"
+expect_eq "... the host has them" '["db","rack-12"] {"rack":"r12","warranty_until":"2027-03-01","weight":"21.5"}' \
+	"$(body_of "$r" | jq -c '.tags, .attributes' | paste -sd' ')"
+r=$(api PATCH /api/v1/hosts/web7 '{"tags":{"add":["web","canary"]},"attributes":{"rack":"r14","weight":9}}')
+r=$(api PATCH /api/v1/hosts/web7 '{"tags":{"add":["web"],"remove":["canary"]}}')
+expect_eq "tags add/remove change only those named" '["web"]' "$(body_of "$r" | jq -c .tags)"
+expect_match "the change is an event with the tags" 'changed \{"tags":\{"add":\["web"\],"remove":\["canary"\]\}\}' \
+	"$(body_of "$(api GET /api/v1/hosts/web7/events)" | jq -r '.events[-1].message')"
+before=$(body_of "$(api GET /api/v1/hosts/db1)" | jq -c '[.tags, .attributes, .hostname]')
+for bad in '{"tags":["ok","no spaces"]}' '{"tags":["-lead"]}' '{"tags":"db"}' '{"tags":{"add":["x"],"drop":["y"]}}' \
+	'{"attributes":{"status":"x"}}' '{"attributes":{"Rack":"x"}}' '{"attributes":{"nic.speed":"1"}}' \
+	'{"attributes":{"rack":["r1"]}}' '{"attributes":{"rack":""}}' '{"attributes":{"note":"two\nlines"}}' \
+	'{"hostname":"db2","tags":["fine","bad tag"]}'; do
+	r=$(api PATCH /api/v1/hosts/db1 "$bad")
+	expect_eq "refused: $bad" 400 "$(status_of "$r")"
+done
+expect_match "... the refusal names the tag" "tag 'bad tag' may hold letters, digits" "$(body_of "$r" | jq -r .error)"
+expect_match "an attribute named like a search key is refused with why" "'status' is a search key of its own" \
+	"$(body_of "$(api PATCH /api/v1/hosts/db1 '{"attributes":{"status":"x"}}')" | jq -r .error)"
+expect_eq "... and nothing of any refused body changed (hostname neither)" "$before" \
+	"$(body_of "$(api GET /api/v1/hosts/db1)" | jq -c '[.tags, .attributes, .hostname]')"
+many=$(jq -nc '{tags: [range(65) | "t\(.)"]}')
+expect_eq "65 tags: 400" 400 "$(status_of "$(api PATCH /api/v1/hosts/db1 "$many")")"
+
+# ---- the search language ----
+search() { # QUERY: the hostnames found, sorted, space-separated
+	body_of "$(api GET "/api/v1/hosts?q=$(jq -rn --arg q "$1" '$q|@uri')")" | jq -r '[.hosts[].hostname]|sort|join(" ")'
+}
+expect_eq "tag:db" db1 "$(search 'tag:db')"
+expect_eq "tag:web -tag:retired" web7 "$(search 'tag:web -tag:retired')"
+expect_eq "rack=r14 (an attribute)" "web7 web8" "$(search 'rack=r14')"
+expect_eq "weight>10 (an attribute read as a number)" db1 "$(search 'weight>10')"
+expect_eq "warranty_until<2028-01-01 (dates order as text)" db1 "$(search 'warranty_until<2028-01-01')"
+expect_eq "memory>=64G (the server's 160 GiB)" db1 "$(search 'memory>=64G')"
+expect_eq "memory<64G" web7 "$(search 'memory<64G')"
+expect_eq "firmware:uefi" web7 "$(search 'firmware:uefi')"
+expect_eq "cpu~xeon" db1 "$(search 'cpu~xeon')"
+expect_eq "nic.speed>=10000 (one NIC of the server)" db1 "$(search 'nic.speed>=10000')"
+expect_eq "dimm.manufacturer~hynix" db1 "$(search 'dimm.manufacturer~hynix')"
+expect_eq "bios.version:2.17.1" db1 "$(search 'bios.version:2.17.1')"
+expect_eq "status:new (the enrolled host)" web8 "$(search 'status:new')"
+expect_eq "(status:new OR tag:db) -rack=r14" db1 "$(search '(status:new OR tag:db) -rack=r14')"
+expect_eq "mac:52:54:00:12:34:56" web7 "$(search 'mac:52:54:00:12:34:56')"
+expect_eq "a bare word, as the list always searched (hostname)" "web7 web8" "$(search 'web')"
+expect_eq "a bare word finds a MAC part" db1 "$(search '8a:3c:10')"
+expect_eq "a bare word finds a tag" web8 "$(search 'retired')"
+expect_eq "no query: every host" "db1 web7 web8" "$(search '')"
+r=$(api GET "/api/v1/hosts?q=$(jq -rn '"memory>=64X tag:db"|@uri')")
+expect_eq "a query that does not parse: 400" 400 "$(status_of "$r")"
+expect_match "... naming the place and what is wrong" 'search: memory>= needs a number or a size .*at character 1' \
+	"$(body_of "$r" | jq -r .error)"
+expect_match "an unknown status: 400 naming it" "'redy' is not a status \(at character 8\)" \
+	"$(body_of "$(api GET "/api/v1/hosts?q=$(jq -rn '"tag:db status:redy"|@uri')")" | jq -r .error)"
+expect_eq "an unclosed parenthesis: 400" 400 "$(status_of "$(api GET "/api/v1/hosts?q=%28tag:db")")"
+expect_eq "a value that looks like SQL is only a value" "" "$(search "hostname:\"x' OR 1=1 --\"")"
+
+# ---- the CLI ----
+export ANEMOS_URL ANEMOS_TOKEN
+out=$("$ANEMOSCTL" host set web8 --untag retired --tag Canary --attr rack= --attr owner=team-web 2>&1)
+expect_match "anemosctl host set --tag/--untag/--attr" '^updated host [0-9]+ web8' "$out"
+expect_eq "... the host's labels" '["canary","web"] {"owner":"team-web"}' \
+	"$(body_of "$(api GET /api/v1/hosts/web8)" | jq -c '.tags, .attributes' | paste -sd' ')"
+out=$("$ANEMOSCTL" host list 'tag:web' 'owner=team-web' 2>&1)
+expect_match "anemosctl host list with a query (words joined)" 'web8' "$out"
+expect_no_match "... and only what it finds" 'web7|db1' "$out"
+expect_match "anemosctl host list 'memory>=64G' (escaped for the URL)" 'db1' "$("$ANEMOSCTL" host list 'memory>=64G' 2>&1)"
+out=$("$ANEMOSCTL" host list 'status:redy' 2>&1); rc=$?
+expect_eq "a bad query: the CLI exits non-zero" 1 "$((rc != 0))"
+expect_match "... and says where" "'redy' is not a status \(at character 1\)" "$out"
+out=$("$ANEMOSCTL" host show db1 2>&1)
+expect_match "host show lists the tags" 'tags: +db rack-12' "$out"
+expect_match "host show lists the attributes" 'attr rack: +r12' "$out"
+expect_match "--attr needs NAME=VALUE" "--attr takes NAME=VALUE" "$("$ANEMOSCTL" host set db1 --attr rack 2>&1)"
+
+# ---- kept: a restart, and the rows go with the host ----
+anemosd_stop
+anemosd_start || exit 1
+expect_eq "tags and attributes survive a restart" '["db","rack-12"]' "$(host_field db1 '.tags|tojson')"
+expect_eq "... and searches still find them" db1 "$(search 'tag:rack-12 rack=r12')"
+api DELETE /api/v1/hosts/db1 >/dev/null
+expect_eq "a removed host's tag and attribute rows are gone" "0 0" \
+	"$(sqlite3 "$DATA/anemos.db" "SELECT (SELECT count(*) FROM host_tags t LEFT JOIN hosts h ON h.id = t.host_id WHERE h.id IS NULL), (SELECT count(*) FROM host_attrs a LEFT JOIN hosts h ON h.id = a.host_id WHERE h.id IS NULL)" | tr '|' ' ')"
+exit $((_failures > 0))
