@@ -474,7 +474,7 @@ static void print_inventory(const json_t *inventory)
 }
 
 /* Prints a host's @install settings, each with what it means when not set. */
-static void print_install(const json_t *install)
+static void print_install(const json_t *install, const json_t *secrets)
 {
 	const json_t *disk = json_object_get(install, "disk"), *network = json_object_get(install, "network");
 	const json_t *user_data = json_object_get(install, "cloud_init_user_data"), *dns;
@@ -503,7 +503,9 @@ static void print_install(const json_t *install)
 	}
 	print_field("root password", json_object_get(install, "root_password_hash") ? "set (a crypt(3) hash)" : "-");
 	if (json_is_string(user_data)) {
-		format_size(size, sizeof(size), json_string_length(user_data));
+		/* anemosd shows the user-data (it may hold secrets) only as its size */
+		format_size(size, sizeof(size),
+			    (size_t)json_integer_value(json_object_get(json_object_get(secrets, "cloud_init_user_data"), "bytes")));
 		snprintf(text, sizeof(text), "%s of cloud-init user-data", size);
 		print_field("user-data", text);
 	} else {
@@ -514,7 +516,6 @@ static void print_install(const json_t *install)
 	print_field("mirror", json_text(install, "mirror"));
 }
 
-/* Prints @host as "name: value" lines. Returns 0 or -ENOMEM (reported). */
 /* The host's tags on one line, and each attribute as "NAME = VALUE". */
 static void print_labels(const json_t *host)
 {
@@ -530,6 +531,7 @@ static void print_labels(const json_t *host)
 	}
 }
 
+/* Prints @host as "name: value" lines. Returns 0 or -ENOMEM (reported). */
 static int print_host(const json_t *host)
 {
 	const json_t *inventory = json_object_get(host, "inventory");
@@ -554,7 +556,7 @@ static int print_host(const json_t *host)
 		 json_array_size(json_object_get(host, "ssh_authorized_keys")));
 	print_field("SSH keys", text);
 	print_labels(host);
-	print_install(json_object_get(host, "install"));
+	print_install(json_object_get(host, "install"), json_object_get(host, "install_secrets"));
 	print_field("last seen", json_text(host, "last_seen"));
 	print_field("created", json_text(host, "created"));
 	print_field("updated", json_text(host, "updated"));

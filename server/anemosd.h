@@ -299,6 +299,19 @@ int install_settings_check(json_t *install);
 #define HOST_ATTR_VALUE_MAX 256
 #define HOST_TAGS_MAX 64
 #define HOST_ATTRS_MAX 64
+/* history.c: an operator's change in words. host_fields_json returns a new object of the
+ * fields an operator sets (install with its secrets; never send it anywhere), NULL on
+ * ENOMEM. host_changes_describe returns what differs between two of them, old → new
+ * ("next_boot discover → install; tags +db -retired; install.root_password_hash set",
+ * secrets named only), or "nothing ..." when nothing does; malloc'd, NULL on ENOMEM. */
+json_t *host_fields_json(const struct host *h);
+char *host_changes_describe(json_t *before, json_t *after);
+/* validate.c: true for an install setting that is a secret (root_password_hash,
+ * cloud_init_user_data): answers show SECRET_MASK instead, and a PATCH that sends
+ * SECRET_MASK back keeps the host's value. */
+#define SECRET_MASK "<secret>"
+bool install_setting_secret(const char *key);
+
 int tag_check(const char *tag);
 int attribute_name_check(const char *name);
 int tags_apply(struct host *h, json_t *v);

@@ -48,9 +48,25 @@ static json_t *progress_to_json(const char *text)
 	return p;
 }
 
+/* The install settings as answers show them: secrets as SECRET_MASK, and how long each is
+ * into *sizes ({"cloud_init_user_data": {"bytes": N}}, a new object). */
+static json_t *install_masked(const char *text, json_t **sizes)
+{
+	json_t *install = json_loads(text ? text : "{}", 0, NULL), *v;
+	const char *key;
+
+	*sizes = json_object();
+	json_object_foreach(install, key, v)
+		if (install_setting_secret(key) && json_is_string(v)) {
+			json_object_set_new(*sizes, key, json_pack("{s:I}", "bytes", (json_int_t)json_string_length(v)));
+			json_object_set_new(install, key, json_string(SECRET_MASK));
+		}
+	return install;
+}
+
 json_t *host_to_json(const struct host *h, bool with_inventory)
 {
-	json_t *macs = json_array(), *keys, *inventory = NULL, *o;
+	json_t *macs = json_array(), *keys, *inventory = NULL, *o, *sizes;
 
 	for (size_t i = 0; i < h->nmacs; i++)
 		json_array_append_new(macs, json_string(h->macs[i]));
@@ -81,7 +97,8 @@ json_t *host_to_json(const struct host *h, bool with_inventory)
 		      "updated", time_or_null(h->updated));
 	json_object_set_new(o, "progress", progress_to_json(h->progress));
 	json_object_set_new(o, "summary", h->summary ? json_loads(h->summary, 0, NULL) : json_null());
-	json_object_set_new(o, "install", json_loads(h->install ? h->install : "{}", 0, NULL));
+	json_object_set_new(o, "install", install_masked(h->install, &sizes));
+	json_object_set_new(o, "install_secrets", sizes);
 	json_object_set_new(o, "tags", json_loads(h->tags ? h->tags : "[]", 0, NULL));
 	json_object_set_new(o, "attributes", json_loads(h->attributes ? h->attributes : "{}", 0, NULL));
 	return o;
@@ -362,11 +379,41 @@ static int apply_ssh_keys(struct host *h, json_t *v)
 	return rc < 0 ? rc : set_json_field(&h->ssh_keys, v);
 }
 
+/* Puts the host's own value back for each secret that v sends as SECRET_MASK (what a client
+ * read in an answer and sends back unchanged). */
+static int install_unmask(const struct host *h, json_t *v)
+{
+	json_t *current = NULL, *value;
+	const char *key;
+	int rc = 0;
+
+	json_object_foreach(v, key, value) {
+		if (!install_setting_secret(key) || !json_is_string(value) || strcmp(json_string_value(value), SECRET_MASK))
+			continue;
+		if (!current && !(current = json_loads(h->install ? h->install : "{}", 0, NULL))) {
+			rc = err_set(-ENOMEM, "out of memory");
+			break;
+		}
+		if (!json_is_string(json_object_get(current, key))) {
+			rc = err_set(-EINVAL, "install.%s: \"%s\" stands for the host's value, and it has none", key,
+				     SECRET_MASK);
+			break;
+		}
+		json_object_set(v, key, json_object_get(current, key));
+	}
+	json_decref(current);
+	return rc;
+}
+
 static int apply_install(struct host *h, json_t *v)
 {
-	int rc = install_settings_check(v);
+	json_t *copy = json_deep_copy(v);
+	int rc = !copy ? err_set(-ENOMEM, "out of memory") : install_unmask(h, copy);
 
-	return rc < 0 ? rc : set_json_field(&h->install, v);
+	if (rc == 0 && (rc = install_settings_check(copy)) == 0)
+		rc = set_json_field(&h->install, copy);
+	json_decref(copy);
+	return rc;
 }
 
 /* The fields an operator may set, in the order they are applied. */
@@ -439,17 +486,20 @@ fail:
 	return rc;
 }
 
+/* Applies an operator's PATCH; its event says what changed, old → new (history.c). */
 static int patch_change(struct host *h, void *arg)
 {
-	json_t *req = arg;
-	char *changes;
-	int rc;
+	json_t *before = host_fields_json(h), *after = NULL;
+	char *changes = NULL;
+	int rc = before ? hosts_apply(h, arg) : err_set(-ENOMEM, "out of memory");
 
-	if ((rc = hosts_apply(h, req)) < 0)
-		return rc;
-	changes = json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS);
-	rc = hosts_add_event(h->id, "operator", "info", "change", "changed %s", changes ? changes : "host");
+	if (rc == 0 && (!(after = host_fields_json(h)) || !(changes = host_changes_describe(before, after))))
+		rc = err_set(-ENOMEM, "out of memory");
+	if (rc == 0)
+		rc = hosts_add_event(h->id, "operator", "info", "change", "changed %s", changes);
 	free(changes);
+	json_decref(before);
+	json_decref(after);
 	return rc;
 }
 

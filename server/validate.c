@@ -199,15 +199,24 @@ static int check_mirror(json_t *v)
 static const struct {
 	const char *key;
 	int (*check)(json_t *value);
+	bool secret; /* never in an answer or an event (install_setting_secret) */
 } install_settings[] = {
-	{ "disk", check_disk },                         /* {"serial"|"by_path"|"name": "..."} */
-	{ "root_password_hash", check_root_password_hash },
-	{ "network", check_network },                   /* {"mode": "dhcp"} or static */
-	{ "cloud_init_user_data", check_user_data },
-	{ "kernel_args", check_kernel_args },
-	{ "after", check_after },                       /* reboot, poweroff or kexec */
-	{ "mirror", check_mirror },                     /* http(s):// Debian mirror */
+	{ "disk", check_disk, false },                  /* {"serial"|"by_path"|"name": "..."} */
+	{ "root_password_hash", check_root_password_hash, true },
+	{ "network", check_network, false },            /* {"mode": "dhcp"} or static */
+	{ "cloud_init_user_data", check_user_data, true },
+	{ "kernel_args", check_kernel_args, false },
+	{ "after", check_after, false },                /* reboot, poweroff or kexec */
+	{ "mirror", check_mirror, false },              /* http(s):// Debian mirror */
 };
+
+bool install_setting_secret(const char *key)
+{
+	for (size_t i = 0; i < sizeof(install_settings) / sizeof(install_settings[0]); i++)
+		if (strcmp(key, install_settings[i].key) == 0)
+			return install_settings[i].secret;
+	return false;
+}
 
 int install_settings_check(json_t *v)
 {

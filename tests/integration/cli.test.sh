@@ -22,6 +22,9 @@ run() {
 server_host() { body_of "$(api GET "/api/v1/hosts/$1")"; }
 server_images() { body_of "$(api GET /api/v1/images)"; }
 server_install() { server_host "$1" | jq -c .install; }
+# stored_install HOSTNAME: the install settings as the database holds them, secrets and all
+# (answers show those as "<secret>").
+stored_install() { sqlite3 "$DATA/anemos.db" "SELECT install FROM hosts WHERE hostname = '$1'"; }
 # expect_has NAME TEXT OUTPUT: OUTPUT contains TEXT, as it is (no pattern).
 expect_has() {
 	if grep -qF -- "$2" <<<"$3"; then ok "$1"; else fail "$1" "no '$2' in: $(head -c 600 <<<"$3")"; fi
@@ -283,7 +286,14 @@ expect_eq "host set merges them into the host's settings" \
 		disk: {serial: "S123"}, network: {mode: "static", address: "192.0.2.7/24", gateway: "192.0.2.1",
 		dns: ["192.0.2.53", "192.0.2.54"]}, root_password_hash: $hash, cloud_init_user_data: $ud,
 		kernel_args: "console=ttyS0 quiet", mirror: "http://192.0.2.9/debian"}')" \
-	"$(server_host inst1 | jq -cS .install)"
+	"$(stored_install inst1 | jq -cS .)"
+expect_eq "answers show the secrets as <secret> only" '<secret> <secret>' \
+	"$(server_host inst1 | jq -r '"\(.install.root_password_hash) \(.install.cloud_init_user_data)"')"
+expect_eq "... and the user-data's size" "$(wc -c <"$WORK/user-data")" "$(server_host inst1 | jq .install_secrets.cloud_init_user_data.bytes)"
+expect_no_match "the change's event names the secrets, never their values" 'saltsalt|hostname: inst1' \
+	"$(body_of "$(api GET /api/v1/hosts/inst1/events)" | jq -r '.events[].message')"
+expect_match "... and says what changed" 'install.root_password_hash set; .*install.cloud_init_user_data set' \
+	"$(body_of "$(api GET /api/v1/hosts/inst1/events)" | jq -r '.events[-1].message')"
 run host show inst1
 expect_match "host show: the disk" '^disk: +serial=S123$' "$OUT"
 expect_match "host show: the network" '^network: +static 192.0.2.7/24, gateway 192.0.2.1, dns 192.0.2.53 192.0.2.54$' "$OUT"
@@ -299,6 +309,8 @@ expect_eq "--dns alone replaces the list, keeps the address" '192.0.2.7/24 ["192
 run host set inst1 --kernel-args 'console=tty0'
 expect_eq "one setting changed, the others kept" "console=tty0 poweroff http://192.0.2.9/debian true" \
 	"$(server_host inst1 | jq -r '.install | "\(.kernel_args) \(.after) \(.mirror) \(.cloud_init_user_data != null)"')"
+expect_eq "... the secrets it sent back as <secret> are kept as they were" "$(cat "$WORK/hash")" \
+	"$(stored_install inst1 | jq -r .root_password_hash)"
 run host set inst1 --network dhcp
 expect_eq "--network dhcp drops the static fields" '{"mode":"dhcp"}' "$(server_host inst1 | jq -c .install.network)"
 run host set inst1 --gateway 192.0.2.1
@@ -335,13 +347,13 @@ on_tty "$ANEMOSCTL host set inst1 --root-password-prompt" 'typed pw1' 'typed pw1
 expect_eq "--root-password-prompt on a terminal exits 0" 0 "$RC"
 expect_has "... asks for root's password" 'root password for inst1: ' "$OUT"
 expect_no_match "... without echoing it" 'typed pw1' "$OUT"
-hash=$(server_host inst1 | jq -r .install.root_password_hash)
+hash=$(stored_install inst1 | jq -r .root_password_hash)
 expect_match "... stores a SHA-512 crypt hash with a random salt" '^\$6\$[./0-9A-Za-z]{16}\$[./0-9A-Za-z]{86}$' "$hash"
 expect_eq "... of that password" "$hash" "$(openssl passwd -6 -salt "$(cut -d'$' -f3 <<<"$hash")" 'typed pw1')"
 on_tty "$ANEMOSCTL host set inst1 --root-password-prompt" 'one' 'other'
 expect_eq "two different passwords: exit 1" 1 "$RC"
 expect_has "... saying so" 'the two passwords differ' "$OUT"
-expect_eq "... and nothing changed" "$hash" "$(server_host inst1 | jq -r .install.root_password_hash)"
+expect_eq "... and nothing changed" "$hash" "$(stored_install inst1 | jq -r .root_password_hash)"
 OUT=$(setsid -w timeout 20 "$ANEMOSCTL" host set inst1 --root-password-prompt 2>&1 </dev/null); RC=$?
 expect_eq "--root-password-prompt without a terminal exits 1" 1 "$RC"
 expect_has "... offering the hash file" '--root-password-hash-file FILE' "$OUT"
