@@ -232,6 +232,7 @@ int host_add(struct ctl *ctl, int argc, char **argv);
 int host_set(struct ctl *ctl, int argc, char **argv);
 int host_rm(struct ctl *ctl, int argc, char **argv);
 int host_events(struct ctl *ctl, int argc, char **argv);
+int host_history(struct ctl *ctl, int argc, char **argv);
 
 /* follow.c */
 

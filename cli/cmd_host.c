@@ -969,3 +969,61 @@ out:
 	free(path);
 	return rc;
 }
+
+/* True for an event that changed the host: an operator's (enroll, change, SSH reinstall), and
+ * the lifecycle's own steps (hardware reported, install taken, deployed, a failure). */
+static bool history_event(const json_t *event)
+{
+	const char *source = json_text(event, "source"), *phase = json_text(event, "phase");
+
+	if (!strcmp(source, "operator") || !strcmp(source, "system"))
+		return true;
+	if (!strcmp(json_text(event, "level"), "error"))
+		return true;
+	return !strcmp(source, "server") && (!strcmp(phase, "install") || !strcmp(phase, "inventory"));
+}
+
+/* "2026-12-01 15:38:50  alice     next_boot discover → install": when, who, what. */
+static void print_history_event(const json_t *event)
+{
+	const char *time = json_text(event, "time"), *who = json_string_value(json_object_get(event, "actor"));
+	char when[32];
+
+	snprintf(when, sizeof(when), "%.10s %.8s", time, strlen(time) > 11 ? time + 11 : "");
+	print_text(when, 0);
+	fputs("  ", stdout);
+	print_text(who ? who : json_text(event, "source"), 12);
+	fputs("  ", stdout);
+	print_text(json_text(event, "message"), 0);
+	putchar('\n');
+}
+
+int host_history(struct ctl *ctl, int argc, char **argv)
+{
+	json_t *answer = NULL, *shown;
+	const json_t *events, *event;
+	char *path;
+	int first, rc;
+	size_t i;
+
+	if ((first = parse_command(argc, argv, NULL, NULL, NULL, 1, 1)) < 0)
+		return first;
+	if (!(path = host_path(argv[first], "/events?limit=1000")))
+		return -ENOMEM;
+	if ((rc = api_call(ctl, "GET", path, NULL, &answer)) == 0 && !(events = answer_array(answer, "events")))
+		rc = -EPROTO;
+	if (rc == 0 && ctl->json && (shown = json_array())) {
+		json_array_foreach(events, i, event)
+			if (history_event(event))
+				json_array_append((json_t *)shown, (json_t *)event);
+		print_json(shown);
+		json_decref(shown);
+	} else if (rc == 0) {
+		json_array_foreach(events, i, event)
+			if (history_event(event))
+				print_history_event(event);
+	}
+	json_decref(answer);
+	free(path);
+	return rc;
+}

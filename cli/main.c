@@ -133,6 +133,11 @@ static const struct command commands[] = {
 	  "                         bar redrawn in place; with --json, one event a line\n"
 	  "  --timeout SECONDS      with --follow: give up after SECONDS (exit 1)\n",
 	  NOTE_REF, host_events },
+	{ "host", "history", "what changed a host, when and by whom", "REF",
+	  "Prints the events that changed a host, oldest first, one a line: when, who (the\n"
+	  "admin token's name for an operator's change; server, agent or system for the\n"
+	  "lifecycle's own steps) and what, old → new (secrets are named, never shown).\n"
+	  "With --json, those events as anemosd answers them.\n", NOTE_REF, host_history },
 	{ "image", "list", "the images hosts can install", "",
 	  "Lists the images: name, format, size, the start of the SHA-256, and where targets get\n"
 	  "it (file: from anemosd; else its URL).\n", 0, image_list },

@@ -169,6 +169,16 @@ struct event {
 	int64_t host_id;
 	const char *source, *level, *phase, *message;
 	int64_t bytes, total; /* -1 = absent */
+	const char *actor;    /* who made an operator's event (the admin token's name), or NULL */
+};
+/* What an admin token may do, each role all the one before it may: read (viewer); change
+ * hosts and images, power, SSH reinstalls (operator); manage tokens (admin). */
+enum admin_role { ROLE_VIEWER, ROLE_OPERATOR, ROLE_ADMIN, ROLE_COUNT };
+/* The admin token a request came with. */
+struct admin_who {
+	int64_t id;
+	enum admin_role role;
+	char name[65]; /* "" when it has none */
 };
 /* Identifiers a booting machine reports; NULL members are unknown. */
 struct boot_identity {
@@ -238,12 +248,12 @@ int db_agent_token_bind(const char *hash, const char *address);
 int db_agent_token_update(const char *hash, const char *mode, int served);
 int db_agent_token_revoke(int64_t host_id, bool phone_home);
 /* expires: unix seconds, 0 = never. */
-int db_admin_token_insert(const char *hash, const char *name, int64_t expires);
-/* The id of the unexpired admin token of that hash, or -ENOENT. */
-int db_admin_token_lookup(const char *hash, int64_t now, int64_t *id);
+int db_admin_token_insert(const char *hash, const char *name, int64_t expires, enum admin_role role);
+/* The unexpired admin token of that hash into *who (0), or -ENOENT. */
+int db_admin_token_lookup(const char *hash, int64_t now, struct admin_who *who);
 /* 0 while admin token id exists and has not expired, else -ENOENT. */
 int db_admin_token_valid(int64_t id, int64_t now);
-/* Appends {"id","name","created","expires"} of every admin token to out (an array). */
+/* Appends {"id","name","created","expires","role"} of every admin token to out (an array). */
 int db_admin_token_list(json_t *out);
 /* The ids of the tokens named name (at most max into ids; *n counts them all). */
 int db_admin_token_by_name(const char *name, int64_t *ids, size_t max, size_t *n);
@@ -252,7 +262,11 @@ int db_admin_token_revoke(int64_t id);
 /* tokens.c: admin and per-boot agent tokens; only hashes are stored. */
 /* A new admin token named name, expiring `ttl` seconds from now (0: never); its text into
  * out, its id into *id (may be NULL). One transaction. */
-int token_admin_create(const char *name, int64_t ttl, char *out, size_t outsz, int64_t *id);
+int token_admin_create(const char *name, int64_t ttl, enum admin_role role, char *out, size_t outsz, int64_t *id);
+/* A role's name ("viewer", "operator", "admin"; NULL out of range), and back: 0, or -EINVAL
+ * with err_set listing the roles. */
+const char *admin_role_name(enum admin_role role);
+int admin_role_parse(const char *name, enum admin_role *out);
 /* Revokes the admin token ref names: its id, or its name when one token has it (-EEXIST
  * when several do, the message lists their ids). One transaction. */
 int token_admin_revoke(const char *ref);
@@ -265,7 +279,7 @@ int token_agent_issue(int64_t host_id, const char *mode, bool retire_phone_home,
 		      char *out, size_t outsz);
 /* 0 with the token's id in *id (may be NULL) for a live admin token; -EPERM unknown,
  * revoked or expired; -EACCES another kind of token. */
-int token_authenticate_admin(const char *token, int64_t *id);
+int token_authenticate_admin(const char *token, struct admin_who *who);
 /* 0 with *out when token is a live agent token used from the address it is bound to (peer;
  * NULL checks no address); a token used from elsewhere is -EPERM and recorded on its host,
  * unless cfg.agent_any_address. */
@@ -361,6 +375,10 @@ int hosts_commit(int64_t host_id);
 bool hosts_event_throttled(int64_t host_id, const char *kind);
 int hosts_add_event(int64_t host_id, const char *source, const char *level, const char *phase,
 		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Who the events this thread adds act for (an admin token's name; at most 64 bytes kept), or
+ * NULL for nobody. http.c sets it around each operator request; every event the request adds
+ * carries it as its actor. */
+void hosts_actor_set(const char *name);
 
 /* remote.c: hosts reached over SSH. */
 /* Arms a host for kexec from its running system ({"mode": "install"|"rescue", "image"}) and

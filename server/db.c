@@ -115,6 +115,10 @@ static const char *const migrations[] = {
 	 "  PRIMARY KEY (host_id, name)"
 	 ") WITHOUT ROWID;"
 	 "CREATE INDEX host_attrs_name ON host_attrs(name, value);"),
+	/* 8: what an admin token may do (tokens.c: viewer, operator, admin; the tokens made
+	 * before could do everything), and who made an operator's event (the token's name) */
+	("ALTER TABLE admin_tokens ADD COLUMN role TEXT NOT NULL DEFAULT 'admin';"
+	 "ALTER TABLE events ADD COLUMN actor TEXT;"),
 };
 
 #define EVENTS_KEPT_STR "1000"
@@ -187,13 +191,13 @@ static const char *const stmt_sql[S_COUNT] = {
 			      " (vendor IS NULL AND ?4 IS NOT NULL) OR (product IS NULL AND ?5 IS NOT NULL) OR"
 			      " (asset IS NULL AND ?6 IS NOT NULL))",
 	[S_HOST_COUNT_STATUS] = "SELECT status, count(*) FROM hosts GROUP BY status ORDER BY status",
-	[S_EVENT_ADD] = "INSERT INTO events (host_id, time, source, level, phase, message, bytes, total)"
-			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[S_EVENT_ADD] = "INSERT INTO events (host_id, time, source, level, phase, message, bytes, total, actor)"
+			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	/* Keeps a host's newest 1000 events: a machine stuck in a boot loop cannot grow
 	 * the database without bound. Run on every 64th event (db_event_add). */
 	[S_EVENT_PRUNE] = "DELETE FROM events WHERE host_id = ?1 AND id <= (SELECT id FROM events"
 			  " WHERE host_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET " EVENTS_KEPT_STR ")",
-	[S_EVENT_LIST] = "SELECT id, time, source, level, phase, message, bytes, total FROM"
+	[S_EVENT_LIST] = "SELECT id, time, source, level, phase, message, bytes, total, actor FROM"
 			 " (SELECT * FROM events WHERE host_id = ?1 ORDER BY id DESC LIMIT ?2)"
 			 " ORDER BY id",
 	[S_IMAGE_GET] = "SELECT name, format, sha256, size, file, url, created, recipe FROM images WHERE name = ?1",
@@ -215,10 +219,10 @@ static const char *const stmt_sql[S_COUNT] = {
 			 " ORDER BY created DESC LIMIT 1",
 	[S_AGENT_BIND] = "UPDATE agent_tokens SET address = ?2 WHERE hash = ?1 AND address IS NULL",
 	[S_AGENT_UPDATE] = "UPDATE agent_tokens SET mode = ?2, served = ?3 WHERE hash = ?1",
-	[S_ADMIN_INSERT] = "INSERT INTO admin_tokens (hash, name, created, expires) VALUES (?1, ?2, ?3, ?4)",
-	[S_ADMIN_LOOKUP] = "SELECT rowid FROM admin_tokens WHERE hash = ?1 AND (expires IS NULL OR expires > ?2)",
+	[S_ADMIN_INSERT] = "INSERT INTO admin_tokens (hash, name, created, expires, role) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[S_ADMIN_LOOKUP] = "SELECT rowid, role, name FROM admin_tokens WHERE hash = ?1 AND (expires IS NULL OR expires > ?2)",
 	[S_ADMIN_VALID] = "SELECT rowid FROM admin_tokens WHERE rowid = ?1 AND (expires IS NULL OR expires > ?2)",
-	[S_ADMIN_LIST] = "SELECT rowid, name, created, expires FROM admin_tokens ORDER BY rowid",
+	[S_ADMIN_LIST] = "SELECT rowid, name, created, expires, role FROM admin_tokens ORDER BY rowid",
 	[S_ADMIN_BY_NAME] = "SELECT rowid FROM admin_tokens WHERE name = ?1 ORDER BY rowid",
 	[S_ADMIN_REVOKE] = "DELETE FROM admin_tokens WHERE rowid = ?1",
 };
@@ -1003,6 +1007,7 @@ int db_event_add(const struct event *ev, int64_t *id)
 	bind_text(st, 6, ev->message);
 	bind_opt_int(st, 7, ev->bytes);
 	bind_opt_int(st, 8, ev->total);
+	bind_text(st, 9, ev->actor);
 	rc = step_done(st);
 	if (rc < 0)
 		return rc;
@@ -1042,7 +1047,7 @@ int db_event_list(int64_t host_id, int limit, json_t *out)
 	sqlite3_bind_int(st, 2, limit);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		time_iso8601((time_t)sqlite3_column_int64(st, 1), when);
-		json_array_append_new(out, json_pack("{s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:o}",
+		json_array_append_new(out, json_pack("{s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 						     "id", (json_int_t)sqlite3_column_int64(st, 0),
 						     "time", when,
 						     "source", column_json_text(st, 2),
@@ -1050,7 +1055,8 @@ int db_event_list(int64_t host_id, int limit, json_t *out)
 						     "phase", column_json_text(st, 4),
 						     "message", column_json_text(st, 5),
 						     "bytes", column_json_int(st, 6),
-						     "total", column_json_int(st, 7)));
+						     "total", column_json_int(st, 7),
+						     "actor", column_json_text(st, 8)));
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : err_set(-EIO, "database error");
@@ -1258,7 +1264,7 @@ int db_agent_token_update(const char *hash, const char *mode, int served)
 	return step_done(st);
 }
 
-int db_admin_token_insert(const char *hash, const char *name, int64_t expires)
+int db_admin_token_insert(const char *hash, const char *name, int64_t expires, enum admin_role role)
 {
 	sqlite3_stmt *st = stmt(S_ADMIN_INSERT);
 
@@ -1268,18 +1274,33 @@ int db_admin_token_insert(const char *hash, const char *name, int64_t expires)
 	bind_text(st, 2, name);
 	sqlite3_bind_int64(st, 3, (int64_t)time(NULL));
 	bind_opt_int(st, 4, expires > 0 ? expires : -1);
+	bind_text(st, 5, admin_role_name(role));
 	return step_done(st);
 }
 
-int db_admin_token_lookup(const char *hash, int64_t now, int64_t *id)
+int db_admin_token_lookup(const char *hash, int64_t now, struct admin_who *who)
 {
 	sqlite3_stmt *st = stmt(S_ADMIN_LOOKUP);
+	int rc;
 
 	if (!st)
 		return stmt_rc;
 	bind_text(st, 1, hash);
 	sqlite3_bind_int64(st, 2, now);
-	return step_id(st, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		who->id = sqlite3_column_int64(st, 0);
+		/* a role this anemosd does not know (a newer one wrote it) can only view */
+		if (admin_role_parse((const char *)sqlite3_column_text(st, 1), &who->role) < 0)
+			who->role = ROLE_VIEWER;
+		snprintf(who->name, sizeof(who->name), "%s",
+			 sqlite3_column_text(st, 2) ? (const char *)sqlite3_column_text(st, 2) : "");
+		rc = 0;
+	} else {
+		rc = rc == SQLITE_DONE ? -ENOENT : step_failed(st, rc);
+	}
+	sqlite3_reset(st);
+	return rc;
 }
 
 int db_admin_token_valid(int64_t id, int64_t now)
@@ -1307,9 +1328,10 @@ int db_admin_token_list(json_t *out)
 		time_iso8601((time_t)sqlite3_column_int64(st, 2), created);
 		if (sqlite3_column_type(st, 3) != SQLITE_NULL)
 			time_iso8601((time_t)sqlite3_column_int64(st, 3), expires);
-		json_array_append_new(out, json_pack("{s:I, s:s?, s:s, s:s?}", "id", (json_int_t)sqlite3_column_int64(st, 0),
+		json_array_append_new(out, json_pack("{s:I, s:s?, s:s, s:s?, s:s?}", "id", (json_int_t)sqlite3_column_int64(st, 0),
 						     "name", (const char *)sqlite3_column_text(st, 1), "created", created,
-						     "expires", sqlite3_column_type(st, 3) != SQLITE_NULL ? expires : NULL));
+						     "expires", sqlite3_column_type(st, 3) != SQLITE_NULL ? expires : NULL,
+						     "role", (const char *)sqlite3_column_text(st, 4)));
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : step_failed(st, rc);

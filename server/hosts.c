@@ -113,11 +113,19 @@ int hosts_commit(int64_t host_id)
 	return rc;
 }
 
+/* Who this thread's request acts for (hosts_actor_set), or "". */
+static __thread char actor[65];
+
+void hosts_actor_set(const char *name)
+{
+	snprintf(actor, sizeof(actor), "%s", name ? name : "");
+}
+
 int hosts_add_event(int64_t host_id, const char *source, const char *level, const char *phase,
 		    const char *fmt, ...)
 {
 	struct event ev = { .host_id = host_id, .source = source, .level = level, .phase = phase,
-			    .bytes = -1, .total = -1 };
+			    .bytes = -1, .total = -1, .actor = actor[0] ? actor : NULL };
 	char message[512];
 	va_list ap;
 

@@ -358,6 +358,28 @@ static int metrics_token_check(const char *token)
 	return 0;
 }
 
+/* The role an admin token needs for a route: the token endpoints admin, any other read
+ * viewer, any other change operator. */
+static enum admin_role route_role(const struct route *route)
+{
+	if (route->handler == handle_tokens_list || route->handler == handle_tokens_create ||
+	    route->handler == handle_token_delete)
+		return ROLE_ADMIN;
+	return strcmp(route->method, "GET") == 0 ? ROLE_VIEWER : ROLE_OPERATOR;
+}
+
+/* 0 when the request's admin token has the role its route needs, else -EACCES (403). */
+static int role_check(const struct request *req)
+{
+	enum admin_role needs = route_role(req->route);
+
+	if (req->admin.role >= needs)
+		return 0;
+	return err_set(-EACCES, "this admin token's role is %s; %s %s needs %s (anemosd token create --role %s makes one)",
+		       admin_role_name(req->admin.role), req->method, req->route->pattern, admin_role_name(needs),
+		       admin_role_name(needs));
+}
+
 /* Checks the bearer token the route needs; answers 401/403 itself when it is wrong. */
 static int authenticate(struct request *req)
 {
@@ -378,7 +400,10 @@ static int authenticate(struct request *req)
 		return -EPERM;
 	}
 	switch (req->route->auth) {
-	case AUTH_ADMIN: rc = token_authenticate_admin(token, &req->admin_id); break;
+	case AUTH_ADMIN:
+		if ((rc = token_authenticate_admin(token, &req->admin)) == 0)
+			rc = role_check(req);
+		break;
 	case AUTH_AGENT:
 		rc = token_authenticate_agent(token, request_peer(req), &req->agent);
 		req->agent_host = req->agent.host_id;
@@ -747,7 +772,12 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 		return MHD_YES;
 	}
 	conn_request_begins(conn); /* the body is whole: no deadline while it is handled */
-	return request_dispatch(req);
+	/* The operator's events of this request name its admin token (hosts_actor_set). */
+	if (req->route->auth == AUTH_ADMIN)
+		hosts_actor_set(req->admin.name[0] ? req->admin.name : "an unnamed admin token");
+	ret = request_dispatch(req);
+	hosts_actor_set(NULL);
+	return ret;
 }
 
 static void request_completed(void *cls, struct MHD_Connection *conn, void **req_cls,

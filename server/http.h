@@ -64,7 +64,7 @@ struct request {
 	int64_t agent_host;          /* AUTH_AGENT, AUTH_PHONE_HOME: the host the token belongs to */
 	char agent_mode[16];         /* AUTH_AGENT: the boot mode the token was issued for */
 	struct agent_token agent;    /* AUTH_AGENT: the token itself (its hash, address, served) */
-	int64_t admin_id;            /* AUTH_ADMIN: the admin token's id */
+	struct admin_who admin;      /* AUTH_ADMIN: the admin token: id, role, name */
 	char peer[64];               /* request_peer's answer, once asked */
 	time_t wait_until;           /* a long poll's deadline; 0 before it first waits */
 	bool wait_place;             /* holds a place in the waiting budget until it completes */

@@ -48,8 +48,9 @@ enum MHD_Result handle_meta(struct request *req)
 							 "image", boot_action_takes_image(a),
 							 "network", boot_action_boots_network(a)));
 	}
-	return respond_json(req, 200, json_pack("{s:o, s:o, s:o}", "statuses", statuses, "next_boot", actions,
-						"transitions", moves));
+	return respond_json(req, 200, json_pack("{s:o, s:o, s:o, s:{s:s, s:s}}", "statuses", statuses, "next_boot", actions,
+						"transitions", moves, "you", "name", req->admin.name,
+						"role", admin_role_name(req->admin.role)));
 }
 
 enum MHD_Result handle_hosts_list(struct request *req)
@@ -203,29 +204,33 @@ enum MHD_Result handle_tokens_list(struct request *req)
 		json_decref(list);
 		return respond_error(req, rc);
 	}
-	return respond_json(req, 200, json_pack("{s:o, s:I}", "tokens", list, "yours", (json_int_t)req->admin_id));
+	return respond_json(req, 200, json_pack("{s:o, s:I}", "tokens", list, "yours", (json_int_t)req->admin.id));
 }
 
 enum MHD_Result handle_tokens_create(struct request *req)
 {
-	static const char *const allowed[] = { "name", "expires_in", NULL };
+	static const char *const allowed[] = { "name", "expires_in", "role", NULL };
 	json_t *ttl = json_object_get(req->json, "expires_in");
+	const char *role_name = json_string_value(json_object_get(req->json, "role"));
+	enum admin_role role = ROLE_ADMIN;
 	char token[128];
 	int64_t id;
 	int rc;
 
-	if ((rc = fields_check(req->json, allowed, NULL)) < 0)
+	if ((rc = fields_check(req->json, allowed, NULL)) < 0 ||
+	    (json_object_get(req->json, "role") && (rc = admin_role_parse(role_name, &role)) < 0))
 		return respond_error(req, rc);
 	if (ttl && (!json_is_integer(ttl) || json_integer_value(ttl) <= 0))
 		return respond_errorf(req, 400, "expires_in must be a positive number of seconds");
 	if (!json_is_string(json_object_get(req->json, "name")))
 		return respond_errorf(req, 400, "\"name\" is required (1-64 letters, digits, '.', '_' or '-')");
 	rc = token_admin_create(json_string_value(json_object_get(req->json, "name")),
-				ttl ? (int64_t)json_integer_value(ttl) : 0, token, sizeof(token), &id);
+				ttl ? (int64_t)json_integer_value(ttl) : 0, role, token, sizeof(token), &id);
 	if (rc < 0)
 		return respond_error(req, rc);
-	return respond_json(req, 201, json_pack("{s:I, s:s, s:s}", "id", (json_int_t)id, "name",
-						json_string_value(json_object_get(req->json, "name")), "token", token));
+	return respond_json(req, 201, json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)id, "name",
+						json_string_value(json_object_get(req->json, "name")), "role",
+						admin_role_name(role), "token", token));
 }
 
 enum MHD_Result handle_token_delete(struct request *req)

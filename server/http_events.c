@@ -95,7 +95,7 @@ enum MHD_Result handle_events_stream(struct request *req)
 	if (!s)
 		return respond_error(req, -ENOMEM);
 	s->conn = req->conn;
-	s->admin_id = req->admin_id;
+	s->admin_id = req->admin.id;
 	s->revocations = token_admin_revocations();
 	s->checked = time(NULL);
 	s->seen = notify_generation();

@@ -42,6 +42,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: anemosd [options]\n"
 		"       anemosd token create --data DIR [--name NAME] [--expires 3600|90m|12h|30d]\n"
+		"                            [--role viewer|operator|admin]   (default admin)\n"
 		"       anemosd token list --data DIR\n"
 		"       anemosd token revoke --data DIR ID|NAME\n"
 		"\n"
@@ -151,12 +152,14 @@ static int token_command(int argc, char **argv)
 		{ "data", required_argument, NULL, 'd' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "expires", required_argument, NULL, 'e' },
+		{ "role", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *verb = argc > 1 ? argv[1] : "", *name = "admin";
 	json_t *list = NULL, *t;
 	int64_t ttl = 0;
+	enum admin_role role = ROLE_ADMIN;
 	char token[128];
 	size_t i;
 	int c, rc;
@@ -170,12 +173,16 @@ static int token_command(int argc, char **argv)
 			if (!(ttl = parse_duration(optarg)))
 				log_fatal("--expires: '%s' is not a lifetime such as 3600, 90m, 12h or 30d", optarg);
 			break;
+		case 'r':
+			if (admin_role_parse(optarg, &role) < 0)
+				log_fatal("--role: %s", err_msg());
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
 	if (strcmp(verb, "create") && strcmp(verb, "list") && strcmp(verb, "revoke")) {
-		fprintf(stderr, "anemosd token: create [--name NAME] [--expires TIME], list or revoke ID|NAME (with --data DIR)\n");
+		fprintf(stderr, "anemosd token: create [--name NAME] [--expires TIME] [--role ROLE], list or revoke ID|NAME (with --data DIR)\n");
 		return 2;
 	}
 	if (!strcmp(verb, "revoke") && optind != argc - 1) {
@@ -185,14 +192,15 @@ static int token_command(int argc, char **argv)
 	log_set_level(LOG_WARN);
 	if ((rc = db_init(cfg.data_dir)) < 0)
 		log_fatal("%s", err_msg());
-	if (!strcmp(verb, "create") && (rc = token_admin_create(name, ttl, token, sizeof(token), NULL)) == 0)
+	if (!strcmp(verb, "create") && (rc = token_admin_create(name, ttl, role, token, sizeof(token), NULL)) == 0)
 		printf("%s\n", token);
 	else if (!strcmp(verb, "revoke") && (rc = token_admin_revoke(argv[optind])) == 0)
 		printf("revoked\n");
 	else if (!strcmp(verb, "list") && (rc = db_admin_token_list(list = json_array())) == 0)
 		json_array_foreach(list, i, t)
-			printf("%-6lld %-24s created %s  expires %s\n", (long long)json_integer_value(json_object_get(t, "id")),
+			printf("%-6lld %-24s %-8s created %s  expires %s\n", (long long)json_integer_value(json_object_get(t, "id")),
 			       json_string_value(json_object_get(t, "name")) ? json_string_value(json_object_get(t, "name")) : "-",
+			       json_string_value(json_object_get(t, "role")),
 			       json_string_value(json_object_get(t, "created")),
 			       json_string_value(json_object_get(t, "expires")) ? json_string_value(json_object_get(t, "expires")) : "never");
 	json_decref(list);

@@ -27,10 +27,30 @@
 bool token_looks_admin(const char *t) { return strncmp(t, ADMIN_PREFIX, strlen(ADMIN_PREFIX)) == 0; }
 bool token_looks_agent(const char *t) { return strncmp(t, AGENT_PREFIX, strlen(AGENT_PREFIX)) == 0; }
 
-int token_admin_create(const char *name, int64_t ttl, char *out, size_t outsz, int64_t *id)
+static const char *const role_names[ROLE_COUNT] = {
+	[ROLE_VIEWER] = "viewer", [ROLE_OPERATOR] = "operator", [ROLE_ADMIN] = "admin",
+};
+
+const char *admin_role_name(enum admin_role role)
+{
+	return (unsigned)role < ROLE_COUNT ? role_names[role] : NULL;
+}
+
+int admin_role_parse(const char *name, enum admin_role *out)
+{
+	for (int i = 0; name && i < ROLE_COUNT; i++)
+		if (strcmp(name, role_names[i]) == 0) {
+			*out = (enum admin_role)i;
+			return 0;
+		}
+	return err_set(-EINVAL, "a role is viewer (read only), operator (hosts, images, power; not tokens) "
+			       "or admin (everything)");
+}
+
+int token_admin_create(const char *name, int64_t ttl, enum admin_role role, char *out, size_t outsz, int64_t *id)
 {
 	char hash[SHA256_HEX_LEN + 1];
-	int64_t own;
+	struct admin_who who;
 	int rc;
 
 	if (!name)
@@ -40,16 +60,20 @@ int token_admin_create(const char *name, int64_t ttl, char *out, size_t outsz, i
 				       "(those are ids)");
 	if (ttl < 0 || ttl > 100LL * 365 * 86400)
 		return err_set(-EINVAL, "a token's lifetime is a positive number of seconds, at most 100 years");
+	if (!admin_role_name(role))
+		return err_set(-EINVAL, "unknown role");
 	if ((rc = random_token(ADMIN_PREFIX, TOKEN_BYTES, out, outsz)) < 0)
 		return err_set(rc, "cannot make a random token");
 	sha256_hex(out, strlen(out), hash);
 	if ((rc = db_begin()) < 0)
 		return rc;
-	if ((rc = db_admin_token_insert(hash, name, ttl ? (int64_t)time(NULL) + ttl : 0)) < 0 ||
-	    (rc = db_admin_token_lookup(hash, (int64_t)time(NULL), id ? id : &own)) < 0) {
+	if ((rc = db_admin_token_insert(hash, name, ttl ? (int64_t)time(NULL) + ttl : 0, role)) < 0 ||
+	    (rc = db_admin_token_lookup(hash, (int64_t)time(NULL), &who)) < 0) {
 		db_rollback();
 		return rc;
 	}
+	if (id)
+		*id = who.id;
 	return db_commit();
 }
 
@@ -150,10 +174,10 @@ int token_authenticate_phone_home(const char *token, int64_t *host_id)
 	return rc;
 }
 
-int token_authenticate_admin(const char *token, int64_t *id)
+int token_authenticate_admin(const char *token, struct admin_who *who)
 {
 	char hash[SHA256_HEX_LEN + 1];
-	int64_t found;
+	struct admin_who found;
 	int rc;
 
 	if (token_looks_agent(token))
@@ -162,8 +186,8 @@ int token_authenticate_admin(const char *token, int64_t *id)
 	rc = db_admin_token_lookup(hash, (int64_t)time(NULL), &found);
 	if (rc == -ENOENT)
 		return err_set(-EPERM, "unknown, revoked or expired admin token (make one with `anemosd token create`)");
-	if (rc == 0 && id)
-		*id = found;
+	if (rc == 0 && who)
+		*who = found;
 	return rc;
 }
 

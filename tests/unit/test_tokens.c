@@ -105,13 +105,37 @@ static void test_admin_create(void **state)
 	char a[TOKEN_SIZE], b[TOKEN_SIZE];
 
 	(void)state;
-	assert_int_equal(token_admin_create("first", 0, a, sizeof(a), NULL), 0);
-	assert_int_equal(token_admin_create(NULL, 0, b, sizeof(b), NULL), 0);
+	assert_int_equal(token_admin_create("first", 0, ROLE_ADMIN, a, sizeof(a), NULL), 0);
+	assert_int_equal(token_admin_create(NULL, 0, ROLE_ADMIN, b, sizeof(b), NULL), 0);
 	if (!token_shaped(a, ADMIN_PREFIX) || !token_shaped(b, ADMIN_PREFIX))
 		fail_msg("admin tokens \"%s\", \"%s\" are not anemos_admin_ + 64 hex", a, b);
 	assert_string_not_equal(a, b);
 	assert_int_equal(token_authenticate_admin(a, NULL), 0);
 	assert_int_equal(token_authenticate_admin(b, NULL), 0);
+}
+
+/* A token's role and name come back with it; roles by name both ways. */
+static void test_admin_roles(void **state)
+{
+	char v[TOKEN_SIZE];
+	struct admin_who who;
+	enum admin_role role;
+
+	(void)state;
+	assert_int_equal(token_admin_create("auditor", 0, ROLE_VIEWER, v, sizeof(v), NULL), 0);
+	assert_int_equal(token_authenticate_admin(v, &who), 0);
+	assert_int_equal(who.role, ROLE_VIEWER);
+	assert_string_equal(who.name, "auditor");
+	assert_true(who.id > 0);
+	for (int i = 0; i < ROLE_COUNT; i++) {
+		assert_int_equal(admin_role_parse(admin_role_name((enum admin_role)i), &role), 0);
+		assert_int_equal(role, i);
+	}
+	assert_int_equal(admin_role_parse("root", &role), -EINVAL);
+	assert_int_equal(admin_role_parse(NULL, &role), -EINVAL);
+	assert_null(admin_role_name(ROLE_COUNT));
+	assert_int_equal(token_admin_create("x", 0, ROLE_COUNT, v, sizeof(v), NULL), -EINVAL);
+	assert_true(ROLE_VIEWER < ROLE_OPERATOR && ROLE_OPERATOR < ROLE_ADMIN); /* each may what the one before may */
 }
 
 static void test_admin_authenticate(void **state)
@@ -137,7 +161,7 @@ static void test_admin_authenticate(void **state)
 	};
 
 	(void)state;
-	assert_int_equal(token_admin_create("ops", 0, good, sizeof(good), NULL), 0);
+	assert_int_equal(token_admin_create("ops", 0, ROLE_ADMIN, good, sizeof(good), NULL), 0);
 	strcpy(last, good);
 	last[strlen(last) - 1] = last[strlen(last) - 1] == '0' ? '1' : '0';
 	strcpy(first, good);
@@ -272,7 +296,7 @@ static void test_agent_refuses_other_tokens(void **state)
 	};
 
 	(void)state;
-	assert_int_equal(token_admin_create("ops", 0, admin, sizeof(admin), NULL), 0);
+	assert_int_equal(token_admin_create("ops", 0, ROLE_ADMIN, admin, sizeof(admin), NULL), 0);
 	issue(id, "install", agent);
 	strcpy(bad, agent);
 	bad[strlen(bad) - 1] = bad[strlen(bad) - 1] == '0' ? '1' : '0';
@@ -337,7 +361,7 @@ static void test_db_holds_no_plaintext(void **state)
 	size_t len = 0;
 
 	(void)state;
-	assert_int_equal(token_admin_create("ops", 0, admin, sizeof(admin), NULL), 0);
+	assert_int_equal(token_admin_create("ops", 0, ROLE_ADMIN, admin, sizeof(admin), NULL), 0);
 	issue(id, "install", agent);
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
 		snprintf(path, sizeof(path), "%s/%s", store_dir, files[i]);
@@ -407,6 +431,7 @@ int main(void)
 		cmocka_unit_test(test_looks),
 		cmocka_unit_test(test_admin_create),
 		cmocka_unit_test(test_admin_authenticate),
+		cmocka_unit_test(test_admin_roles),
 		cmocka_unit_test(test_agent_issue_and_authenticate),
 		cmocka_unit_test(test_agent_reissue_revokes_old),
 		cmocka_unit_test(test_agent_tokens_per_host),
