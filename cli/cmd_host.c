@@ -66,6 +66,9 @@ enum host_option_id {
 	OPT_LIMIT,
 	OPT_FOLLOW,
 	OPT_TIMEOUT,
+	OPT_BMC,
+	OPT_BMC_PASSWORD_FILE,
+	OPT_NO_BMC,
 };
 
 /* The options of "host add" and "host set" that change install settings. */
@@ -329,6 +332,12 @@ static int host_option(void *ctx, int option, const char *arg)
 	case OPT_SSH_KEY:
 		/* Each --ssh-key adds to the list; the list replaces the host's keys. */
 		return append_text(body, "ssh_authorized_keys", arg);
+	case OPT_BMC:
+		return bmc_url_option(body, arg);
+	case OPT_BMC_PASSWORD_FILE:
+		return bmc_password_option(body, arg);
+	case OPT_NO_BMC:
+		return json_set(body, "bmc", json_null());
 	default:
 		return install_option(edit, option, arg);
 	}
@@ -731,6 +740,9 @@ int host_set(struct ctl *ctl, int argc, char **argv)
 		{ "status", required_argument, NULL, OPT_STATUS },
 		{ "ssh-key", required_argument, NULL, OPT_SSH_KEY },
 		{ "no-ssh-keys", no_argument, NULL, OPT_NO_SSH_KEYS },
+		{ "bmc", required_argument, NULL, OPT_BMC },
+		{ "bmc-password-file", required_argument, NULL, OPT_BMC_PASSWORD_FILE },
+		{ "no-bmc", no_argument, NULL, OPT_NO_BMC },
 		INSTALL_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};

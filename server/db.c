@@ -98,6 +98,12 @@ static const char *const migrations[] = {
 	 "ALTER TABLE agent_tokens ADD COLUMN served INTEGER NOT NULL DEFAULT 0;"),
 	/* 6: admin tokens that expire when asked to (NULL: never); their rowid is their id */
 	"ALTER TABLE admin_tokens ADD COLUMN expires INTEGER;",
+	/* 7: power control: the host's BMC settings as a JSON object whose password is sealed
+	 * (secret.c), NULL for none; the power state the BMC told last, when, and why not */
+	("ALTER TABLE hosts ADD COLUMN bmc TEXT;"
+	 "ALTER TABLE hosts ADD COLUMN power_state TEXT;"
+	 "ALTER TABLE hosts ADD COLUMN power_checked INTEGER;"
+	 "ALTER TABLE hosts ADD COLUMN power_error TEXT;"),
 };
 
 #define EVENTS_KEPT_STR "1000"
@@ -112,7 +118,7 @@ static const char *const migrations[] = {
 	"CASE WHEN h.inventory IS NULL THEN NULL ELSE json_object('firmware', h.firmware, " \
 	" 'cpu_model', h.cpu_model, 'cpu_sockets', h.cpu_sockets, 'cpu_threads', h.cpu_threads, " \
 	" 'memory_bytes', h.memory_bytes, 'disk_count', h.disk_count, 'disk_bytes', h.disk_bytes) END, " \
-	"h.install"
+	"h.install, h.bmc, h.power_state, h.power_checked, h.power_error"
 
 enum stmt_id {
 	S_BEGIN, S_COMMIT, S_ROLLBACK,
@@ -124,6 +130,7 @@ enum stmt_id {
 	S_IMAGE_GET, S_IMAGE_INSERT, S_IMAGE_DELETE, S_IMAGE_IN_USE, S_IMAGE_LIST,
 	S_AGENT_DELETE_HOST, S_AGENT_INSERT, S_AGENT_LOOKUP, S_AGENT_LIVE, S_AGENT_BIND, S_AGENT_UPDATE,
 	S_ADMIN_INSERT, S_ADMIN_LOOKUP, S_ADMIN_VALID, S_ADMIN_LIST, S_ADMIN_BY_NAME, S_ADMIN_REVOKE,
+	S_ADMIN_NAME, S_HOST_WITH_BMC,
 	S_COUNT
 };
 
@@ -143,6 +150,7 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_HOST_UPDATE] = "UPDATE hosts SET hostname = ?2, status = ?3, next_boot = ?4, image = ?5,"
 			  " once = ?6, uuid = ?7, serial = ?8, vendor = ?9, product = ?10, asset = ?11,"
 			  " ssh_keys = ?12, inventory = ?13, updated = ?14, install = ?15,"
+			  " bmc = ?16, power_state = ?17, power_checked = ?18, power_error = ?19,"
 			  " firmware = json_extract(?13, '$.firmware'),"
 			  " cpu_model = json_extract(?13, '$.cpu.model'),"
 			  " cpu_sockets = json_extract(?13, '$.cpu.sockets'),"
@@ -206,6 +214,8 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_ADMIN_LIST] = "SELECT rowid, name, created, expires FROM admin_tokens ORDER BY rowid",
 	[S_ADMIN_BY_NAME] = "SELECT rowid FROM admin_tokens WHERE name = ?1 ORDER BY rowid",
 	[S_ADMIN_REVOKE] = "DELETE FROM admin_tokens WHERE rowid = ?1",
+	[S_ADMIN_NAME] = "SELECT coalesce(name, 'token ' || rowid) FROM admin_tokens WHERE rowid = ?1",
+	[S_HOST_WITH_BMC] = "SELECT id FROM hosts WHERE bmc IS NOT NULL ORDER BY id",
 };
 
 struct conn {
@@ -545,6 +555,9 @@ void host_free(struct host *h)
 	free(h->progress);
 	free(h->summary);
 	free(h->install);
+	free(h->bmc);
+	free(h->power_state);
+	free(h->power_error);
 	for (size_t i = 0; i < h->nmacs; i++)
 		free(h->macs[i]);
 	free(h->macs);
@@ -593,6 +606,10 @@ static int host_from_row(sqlite3_stmt *st, struct host *h)
 	h->progress = column_strdup(st, 17);
 	h->summary = column_strdup(st, 18);
 	h->install = column_strdup(st, 19);
+	h->bmc = column_strdup(st, 20);
+	h->power_state = column_strdup(st, 21);
+	h->power_checked = sqlite3_column_int64(st, 22);
+	h->power_error = column_strdup(st, 23);
 	if (!h->ssh_keys || !h->install)
 		goto nomem;
 	for (const char *p = macs; p && *p;) {
@@ -747,6 +764,10 @@ int db_host_update(const struct host *h)
 	bind_text(st, 13, h->inventory);
 	sqlite3_bind_int64(st, 14, (int64_t)time(NULL));
 	bind_text(st, 15, h->install ? h->install : "{}");
+	bind_text(st, 16, h->bmc);
+	bind_text(st, 17, h->power_state);
+	bind_opt_int(st, 18, h->power_checked ? h->power_checked : -1);
+	bind_text(st, 19, h->power_error);
 	return step_done(st);
 }
 
@@ -1236,4 +1257,48 @@ int db_admin_token_revoke(int64_t id)
 	if (rc == 0 && changes(st) == 0)
 		return err_set(-ENOENT, "no admin token %lld", (long long)id);
 	return rc;
+}
+
+int db_admin_token_name(int64_t id, char *out, size_t outsz)
+{
+	sqlite3_stmt *st = stmt(S_ADMIN_NAME);
+	int rc;
+
+	if (!st)
+		return stmt_rc;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		snprintf(out, outsz, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? err_set(-ENOENT, "no admin token %lld", (long long)id) : step_failed(st, rc);
+}
+
+int db_host_with_bmc(int64_t **ids, size_t *n)
+{
+	sqlite3_stmt *st = stmt(S_HOST_WITH_BMC);
+	int64_t *list = NULL, *grown;
+	size_t count = 0;
+	int rc;
+
+	if (!st)
+		return stmt_rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (!(grown = realloc(list, (count + 1) * sizeof(*list)))) {
+			rc = err_set(-ENOMEM, "out of memory");
+			break;
+		}
+		list = grown;
+		list[count++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		free(list);
+		return rc < 0 ? rc : step_failed(st, rc);
+	}
+	*ids = list;
+	*n = count;
+	return 0;
 }

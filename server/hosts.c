@@ -82,6 +82,8 @@ json_t *host_to_json(const struct host *h, bool with_inventory)
 	json_object_set_new(o, "progress", progress_to_json(h->progress));
 	json_object_set_new(o, "summary", h->summary ? json_loads(h->summary, 0, NULL) : json_null());
 	json_object_set_new(o, "install", json_loads(h->install ? h->install : "{}", 0, NULL));
+	json_object_set_new(o, "bmc", power_bmc_to_json(h));
+	json_object_set_new(o, "power", power_state_to_json(h));
 	return o;
 }
 
@@ -379,6 +381,7 @@ static const struct {
 	{ "status", apply_status },
 	{ "ssh_authorized_keys", apply_ssh_keys },
 	{ "install", apply_install },
+	{ "bmc", power_bmc_apply },
 };
 
 /* Applies the operator-settable fields present in req to h; validates each. */
@@ -441,9 +444,16 @@ static int patch_change(struct host *h, void *arg)
 	char *changes;
 	int rc;
 
+	json_t *shown, *bmc;
+
 	if ((rc = hosts_apply(h, req)) < 0)
 		return rc;
-	changes = json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS);
+	/* The event tells what changed, but never a BMC password. */
+	shown = json_deep_copy(req);
+	if (json_is_object(bmc = json_object_get(shown, "bmc")) && json_object_get(bmc, "password"))
+		json_object_set_new(bmc, "password", json_string("(set)"));
+	changes = json_dumps(shown, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(shown);
 	rc = hosts_add_event(h->id, "operator", "info", "change", "changed %s", changes ? changes : "host");
 	free(changes);
 	return rc;
@@ -452,7 +462,7 @@ static int patch_change(struct host *h, void *arg)
 int hosts_patch(const char *ref, json_t *req, struct host *out)
 {
 	static const char *const allowed[] = { "hostname", "next_boot", "image", "once", "status",
-					       "ssh_authorized_keys", "install", NULL };
+					       "ssh_authorized_keys", "install", "bmc", NULL };
 	int rc;
 
 	if ((rc = fields_check(req, allowed, NULL)) < 0)
