@@ -365,7 +365,7 @@ static int print_host_table(const json_t *hosts)
 {
 	static const char *const header[] = {
 		"ID", "HOSTNAME", "STATUS", "NEXT-BOOT", "IMAGE", "MACS", "SERIAL", "PRODUCT",
-		"LAST-SEEN"
+		"LAST-SEEN", "POWER"
 	};
 	const size_t columns = sizeof(header) / sizeof(header[0]);
 	const json_t *host;
@@ -387,7 +387,7 @@ static int print_host_table(const json_t *hosts)
 			id, json_text(host, "hostname"), json_text(host, "status"),
 			json_text(host, "next_boot"), json_text(host, "image"), macs,
 			json_text(host, "serial"), json_text(host, "product"),
-			json_text(host, "last_seen"),
+			json_text(host, "last_seen"), json_text(json_object_get(host, "power"), "state"),
 		};
 		rc = table_add_row(&table, row);
 		free(macs);
@@ -475,6 +475,26 @@ static void print_install(const json_t *install)
 	print_field("mirror", json_text(install, "mirror"));
 }
 
+/* Prints the host's BMC (never a password: anemosd has none to show) and power state. */
+static void print_power(const json_t *host)
+{
+	const json_t *bmc = json_object_get(host, "bmc"), *power = json_object_get(host, "power");
+	char text[400];
+
+	if (!json_is_object(bmc)) {
+		print_field("BMC", "-");
+		return;
+	}
+	snprintf(text, sizeof(text), "%s://%s@%s:%" JSON_INTEGER_FORMAT "%s", json_text(bmc, "protocol"),
+		 json_text(bmc, "username"), json_text(bmc, "address"), json_integer_value(json_object_get(bmc, "port")),
+		 json_is_true(json_object_get(bmc, "password_set")) ? " (password set)" : "");
+	print_field("BMC", text);
+	snprintf(text, sizeof(text), "%s (read %s)%s%s", json_text(power, "state"), json_text(power, "checked"),
+		 json_string_value(json_object_get(power, "error")) ? ": " : "",
+		 json_string_value(json_object_get(power, "error")) ? json_text(power, "error") : "");
+	print_field("power", text);
+}
+
 /* Prints @host as "name: value" lines. Returns 0 or -ENOMEM (reported). */
 static int print_host(const json_t *host)
 {
@@ -500,6 +520,7 @@ static int print_host(const json_t *host)
 		 json_array_size(json_object_get(host, "ssh_authorized_keys")));
 	print_field("SSH keys", text);
 	print_install(json_object_get(host, "install"));
+	print_power(host);
 	print_field("last seen", json_text(host, "last_seen"));
 	print_field("created", json_text(host, "created"));
 	print_field("updated", json_text(host, "updated"));

@@ -295,6 +295,12 @@ static const char *outcome_state(const struct outcome *o)
 	return o->rc == -ETIMEDOUT ? POWER_UNREACHABLE : o->rc == -EACCES ? POWER_REFUSED : POWER_ERROR;
 }
 
+/* True when an action goes on in the BMC after its answer. */
+static bool action_is_async(enum bmc_action action)
+{
+	return action == BMC_SOFT_OFF || action == BMC_CYCLE || action == BMC_RESET;
+}
+
 /* The event an outcome makes: always for an operator's action, for a poll only when the
  * state changed (a BMC that stays unreachable is told once). */
 static int outcome_event(struct host *h, const struct outcome *o, const char *was)
@@ -302,6 +308,11 @@ static int outcome_event(struct host *h, const struct outcome *o, const char *wa
 	const struct power_job *job = o->job;
 	const char *state = outcome_state(o), *level = o->rc == 0 ? "info" : "error";
 
+	/* A cycle, a reset or a soft-off goes on in the BMC after it answered: the state it
+	 * reads then is not the outcome (the poller reads that). */
+	if (!job->poll && o->rc == 0 && action_is_async(job->action))
+		return hosts_add_event(h->id, "bmc", level, "power", "power %s accepted by the BMC (asked by %s)",
+				       power_action_name(job->action), job->who);
 	if (!job->poll && o->rc == 0)
 		return hosts_add_event(h->id, "bmc", level, "power", "power %s done (asked by %s): power is %s",
 				       power_action_name(job->action), job->who, state);

@@ -82,7 +82,7 @@ expect_eq "the host's power state" on "$(host_field alpha .power.state)"
 expect_match "... and when it was read" '^20[0-9-]+T[0-9:]+Z$' "$(host_field alpha .power.checked)"
 expect_eq "the host list has it too" on "$(body_of "$(api GET /api/v1/hosts)" | jq -r '.hosts[] | select(.hostname == "alpha") | .power.state')"
 rec POST /api/v1/hosts/alpha/power '{"action":"cycle","boot":"disk"}' >/dev/null
-check "power cycle: done" wait_event alpha '^power cycle done'
+check "power cycle: accepted by the BMC" wait_event alpha '^power cycle accepted by the BMC \(asked by test\)$'
 check "a cycle sets the boot device, powers off, then on" wait_chassis A 'set boot pxe .*set power 1 .*set boot default .*set power 0 .*set power 1 '
 
 rec POST /api/v1/hosts/alpha/power '{"action":"off"}' >/dev/null
@@ -104,6 +104,10 @@ expect_eq "host power on: exit 0" 0 "$rc"
 expect_match "... prints the BMC's answer" 'power on done \(asked by test\): power is on' "$out"
 out=$("$ANEMOSCTL" host power bravo status 2>&1)
 expect_match "host power status" 'power status done .*power is on' "$out"
+out=$("$ANEMOSCTL" host show bravo 2>&1)
+expect_match "host show: the BMC, without its password" "BMC: +ipmi://admin@127\\.0\\.0\\.1:$BMC_PORT_B \\(password set\\)" "$out"
+expect_match "host show: the power state and when it was read" 'power: +on \(read 20[0-9-]+T[0-9:]+Z\)' "$out"
+expect_match "host list: a POWER column" 'POWER' "$("$ANEMOSCTL" host list 2>&1 | head -n 1)"
 out=$("$ANEMOSCTL" host set bravo --bmc 'ipmi://127.0.0.1' 2>&1); rc=$?
 expect_eq "host set --bmc without a user: usage error" 2 "$rc"
 
