@@ -44,6 +44,7 @@ expect_eq "the machine is off" "" "$(qemu_pid)"
 
 printf '%s\n' "$PW" >"$WORK/bmc-password"
 api POST /api/v1/hosts "{\"mac\":\"$MAC\",\"hostname\":\"web7\",\"image\":\"tiny\"}" >/dev/null
+# shellcheck disable=SC2154 # BMC_PORT_rack: set by bmc_start
 out=$("$ANEMOSCTL" host set web7 --bmc "ipmi://admin@127.0.0.1:$BMC_PORT_rack" --bmc-password-file "$WORK/bmc-password" 2>&1)
 expect_match "host set --bmc" '^updated host' "$out"
 events() { body_of "$(api GET "/api/v1/hosts/web7/events?limit=1000")" | jq -r '.events[] | "\(.source) \(.message)"'; }
