@@ -259,6 +259,13 @@ int db_admin_token_name(int64_t id, char *out, size_t outsz);
 /* The ids of the hosts that have BMC settings, in id order, into *ids (malloc'd, the
  * caller frees it; NULL when *n is 0). On failure *ids is untouched. */
 int db_host_with_bmc(int64_t **ids, size_t *n);
+/* A power action acknowledged and not carried out yet (inside the caller's transaction;
+ * boot may be NULL): its id into *id. _done forgets it (inside the transaction that records
+ * its outcome); _list appends {"id","host_id","action","boot","who"} of each, oldest first,
+ * to out (an array). A deleted host's are deleted with it. */
+int db_power_request_add(int64_t host_id, const char *action, const char *boot, const char *who, int64_t *id);
+int db_power_request_done(int64_t id);
+int db_power_request_list(json_t *out);
 
 /* tokens.c: admin and per-boot agent tokens; only hashes are stored. */
 /* A new admin token named name, expiring `ttl` seconds from now (0: never); its text into

@@ -103,7 +103,16 @@ static const char *const migrations[] = {
 	("ALTER TABLE hosts ADD COLUMN bmc TEXT;"
 	 "ALTER TABLE hosts ADD COLUMN power_state TEXT;"
 	 "ALTER TABLE hosts ADD COLUMN power_checked INTEGER;"
-	 "ALTER TABLE hosts ADD COLUMN power_error TEXT;"),
+	 "ALTER TABLE hosts ADD COLUMN power_error TEXT;"
+	 /* power actions acknowledged and not yet carried out (power.c), run again after a
+	  * restart */
+	 "CREATE TABLE power_requests ("
+	 "  id INTEGER PRIMARY KEY,"
+	 "  host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,"
+	 "  action TEXT NOT NULL,"
+	 "  boot TEXT,"
+	 "  who TEXT NOT NULL,"
+	 "  created INTEGER NOT NULL);"),
 };
 
 #define EVENTS_KEPT_STR "1000"
@@ -130,7 +139,7 @@ enum stmt_id {
 	S_IMAGE_GET, S_IMAGE_INSERT, S_IMAGE_DELETE, S_IMAGE_IN_USE, S_IMAGE_LIST,
 	S_AGENT_DELETE_HOST, S_AGENT_INSERT, S_AGENT_LOOKUP, S_AGENT_LIVE, S_AGENT_BIND, S_AGENT_UPDATE,
 	S_ADMIN_INSERT, S_ADMIN_LOOKUP, S_ADMIN_VALID, S_ADMIN_LIST, S_ADMIN_BY_NAME, S_ADMIN_REVOKE,
-	S_ADMIN_NAME, S_HOST_WITH_BMC,
+	S_ADMIN_NAME, S_HOST_WITH_BMC, S_POWER_REQ_ADD, S_POWER_REQ_DONE, S_POWER_REQ_LIST,
 	S_COUNT
 };
 
@@ -216,6 +225,10 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_ADMIN_REVOKE] = "DELETE FROM admin_tokens WHERE rowid = ?1",
 	[S_ADMIN_NAME] = "SELECT coalesce(name, 'token ' || rowid) FROM admin_tokens WHERE rowid = ?1",
 	[S_HOST_WITH_BMC] = "SELECT id FROM hosts WHERE bmc IS NOT NULL ORDER BY id",
+	[S_POWER_REQ_ADD] = "INSERT INTO power_requests (host_id, action, boot, who, created)"
+			    " VALUES (?1, ?2, ?3, ?4, ?5)",
+	[S_POWER_REQ_DONE] = "DELETE FROM power_requests WHERE id = ?1",
+	[S_POWER_REQ_LIST] = "SELECT id, host_id, action, boot, who FROM power_requests ORDER BY id",
 };
 
 struct conn {
@@ -1301,4 +1314,48 @@ int db_host_with_bmc(int64_t **ids, size_t *n)
 	*ids = list;
 	*n = count;
 	return 0;
+}
+
+int db_power_request_add(int64_t host_id, const char *action, const char *boot, const char *who, int64_t *id)
+{
+	sqlite3_stmt *st = stmt(S_POWER_REQ_ADD);
+	int rc;
+
+	if (!st)
+		return stmt_rc;
+	sqlite3_bind_int64(st, 1, host_id);
+	bind_text(st, 2, action);
+	bind_text(st, 3, boot);
+	bind_text(st, 4, who);
+	sqlite3_bind_int64(st, 5, (int64_t)time(NULL));
+	if ((rc = step_done(st)) == 0)
+		*id = sqlite3_last_insert_rowid(sqlite3_db_handle(st));
+	return rc;
+}
+
+int db_power_request_done(int64_t id)
+{
+	sqlite3_stmt *st = stmt(S_POWER_REQ_DONE);
+
+	if (!st)
+		return stmt_rc;
+	sqlite3_bind_int64(st, 1, id);
+	return step_done(st);
+}
+
+int db_power_request_list(json_t *out)
+{
+	sqlite3_stmt *st = stmt(S_POWER_REQ_LIST);
+	int rc;
+
+	if (!st)
+		return stmt_rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_append_new(out, json_pack("{s:I, s:I, s:s, s:s?, s:s}", "id", (json_int_t)sqlite3_column_int64(st, 0),
+						     "host_id", (json_int_t)sqlite3_column_int64(st, 1),
+						     "action", (const char *)sqlite3_column_text(st, 2),
+						     "boot", (const char *)sqlite3_column_text(st, 3),
+						     "who", (const char *)sqlite3_column_text(st, 4)));
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : step_failed(st, rc);
 }

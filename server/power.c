@@ -6,7 +6,13 @@
  * --bmc-timeout) and records the outcome: the host's power state, when it was read, why a
  * call failed, and an event. The queue is bounded: when it is full an action is refused
  * (503, nothing recorded) and a poll is skipped. A host's poll is skipped while a call to
- * its BMC is queued or running, so a slow BMC holds one worker at a time at most.
+ * its BMC is queued or running, so a slow BMC holds one worker at a time at most, and a
+ * host's calls run one at a time, in the order they were asked.
+ *
+ * An acknowledged action is also a row of power_requests, written in the transaction that
+ * acknowledges it and deleted in the one that records its outcome: after a kill -9 or a
+ * restart, power_start queues what was left again (at least once: an action the BMC did
+ * just before the kill is done again).
  *
  * The BMC settings live in the host's row as JSON whose password is sealed with secret.c;
  * the password is never in an answer, an event, a log line or /metrics.
@@ -51,6 +57,7 @@ const char *power_boot_name(enum bmc_boot b)
 
 struct power_job {
 	int64_t host_id;
+	int64_t request_id; /* its row in power_requests; 0 for a poll */
 	enum bmc_action action;
 	enum bmc_boot boot;
 	bool poll;          /* the poller's, not an operator's */
@@ -78,15 +85,40 @@ static int name_parse(const char *const *table, int n, const char *name, int *ou
 	return -EINVAL;
 }
 
+/* True when a call to host_id's BMC is running (pw.lock held). */
+static bool host_running(int64_t host_id)
+{
+	for (unsigned i = 0; i < pw.nworkers; i++)
+		if (pw.running[i] == host_id)
+			return true;
+	return false;
+}
+
 /* True when a call to host_id's BMC is queued or running (pw.lock held). */
 static bool host_busy(int64_t host_id)
 {
 	for (size_t i = 0; i < pw.count; i++)
 		if (pw.queue[(pw.head + i) % POWER_QUEUE_MAX].host_id == host_id)
 			return true;
-	for (unsigned i = 0; i < pw.nworkers; i++)
-		if (pw.running[i] == host_id)
-			return true;
+	return host_running(host_id);
+}
+
+/* Takes the oldest queued job whose host has no call running into *job (pw.lock held): a
+ * host's jobs thus run in order, one at a time. False when there is none. */
+static bool queue_take(struct power_job *job)
+{
+	for (size_t i = 0; i < pw.count; i++) {
+		size_t at = (pw.head + i) % POWER_QUEUE_MAX;
+
+		if (host_running(pw.queue[at].host_id))
+			continue;
+		*job = pw.queue[at];
+		for (size_t j = i; j > 0; j--)
+			pw.queue[(pw.head + j) % POWER_QUEUE_MAX] = pw.queue[(pw.head + j - 1) % POWER_QUEUE_MAX];
+		pw.head = (pw.head + 1) % POWER_QUEUE_MAX;
+		pw.count--;
+		return true;
+	}
 	return false;
 }
 
@@ -211,14 +243,15 @@ json_t *power_state_to_json(const struct host *h)
 
 /* What power_request records in its transaction. */
 struct request_ctx {
-	const struct power_job *job;
+	struct power_job *job;
 	int64_t event_id;
 };
 
 static int request_change(struct host *h, void *arg)
 {
 	struct request_ctx *r = arg;
-	const struct power_job *job = r->job;
+	struct power_job *job = r->job;
+	int rc;
 	struct event ev = { .host_id = h->id, .source = "operator", .level = "info", .phase = "power",
 			    .bytes = -1, .total = -1 };
 	char message[256];
@@ -230,7 +263,11 @@ static int request_change(struct host *h, void *arg)
 		 job->boot != BMC_BOOT_NONE ? ", next boot " : "",
 		 job->boot != BMC_BOOT_NONE ? power_boot_name(job->boot) : "", job->who);
 	ev.message = message;
-	return db_event_add(&ev, &r->event_id);
+	if ((rc = db_event_add(&ev, &r->event_id)) < 0)
+		return rc;
+	return db_power_request_add(h->id, power_action_name(job->action),
+				    job->boot != BMC_BOOT_NONE ? power_boot_name(job->boot) : NULL, job->who,
+				    &job->request_id);
 }
 
 /* The job a request body asks for: 0, or -EINVAL with err_set. */
@@ -333,9 +370,13 @@ static int outcome_change(struct host *h, void *arg)
 	char *was = h->power_state ? strdup(h->power_state) : NULL;
 	int rc;
 
-	if (!h->bmc) {
+	if (!h->bmc) { /* removed meanwhile: nothing to record but that it is over */
 		free(was);
-		return HOSTS_UNCHANGED; /* removed meanwhile */
+		return o->job->request_id ? db_power_request_done(o->job->request_id) : HOSTS_UNCHANGED;
+	}
+	if (o->job->request_id && (rc = db_power_request_done(o->job->request_id)) < 0) {
+		free(was);
+		return rc;
 	}
 	if ((rc = set_text(&h->power_state, outcome_state(o))) == 0 &&
 	    (rc = set_text(&h->power_error, o->rc ? o->why : NULL)) == 0) {
@@ -384,18 +425,16 @@ static void job_run(const struct power_job *job)
 	char *password = NULL;
 
 	if (db_host_get(job->host_id, &h) < 0)
-		return; /* removed meanwhile */
+		return; /* removed meanwhile, with its power requests */
 	bmc = h.bmc ? json_loads(h.bmc, 0, NULL) : NULL;
-	if (!bmc) {
-		host_free(&h);
-		return;
-	}
-	if ((o.rc = call_prepare(&h, bmc, &call, &password, &o)) == 0)
+	if (!bmc)
+		o.rc = -ENOENT; /* outcome_change forgets the request */
+	else if ((o.rc = call_prepare(&h, bmc, &call, &password, &o)) == 0)
 		o.rc = bmc_ipmi_call(&call, &o.on, o.why, sizeof(o.why));
 	secret_wipe(password);
 	json_decref(bmc);
 	host_free(&h);
-	if (o.rc < 0 && !job->poll)
+	if (o.rc < 0 && !job->poll && o.bmc[0])
 		log_warn("host %lld: power %s: BMC %s: %s", (long long)job->host_id,
 			 power_action_name(job->action), o.bmc, o.why);
 	if (hosts_update(NULL, job->host_id, outcome_change, &o, NULL) < 0)
@@ -409,18 +448,16 @@ static void *worker_main(void *arg)
 
 	pthread_mutex_lock(&pw.lock);
 	for (;;) {
-		while (!pw.stopping && pw.count == 0)
+		while (!pw.stopping && !queue_take(&job))
 			pthread_cond_wait(&pw.wake, &pw.lock);
 		if (pw.stopping)
 			break;
-		job = pw.queue[pw.head];
-		pw.head = (pw.head + 1) % POWER_QUEUE_MAX;
-		pw.count--;
 		pw.running[self] = job.host_id;
 		pthread_mutex_unlock(&pw.lock);
 		job_run(&job);
 		pthread_mutex_lock(&pw.lock);
 		pw.running[self] = 0;
+		pthread_cond_broadcast(&pw.wake); /* a job of that host may wait */
 	}
 	pthread_mutex_unlock(&pw.lock);
 	return NULL;
@@ -468,9 +505,44 @@ static void *poller_main(void *arg)
 	return NULL;
 }
 
+/* Queues the actions acknowledged before the last stop that were not carried out. */
+static int requests_reload(void)
+{
+	json_t *list = json_array(), *r;
+	struct power_job job = { 0 };
+	size_t i;
+	int a, b, rc;
+
+	if ((rc = db_power_request_list(list)) < 0) {
+		json_decref(list);
+		return rc;
+	}
+	json_array_foreach(list, i, r) {
+		if (pw.count >= POWER_QUEUE_MAX ||
+		    name_parse(action_names, BMC_ACTION_COUNT, json_string_value(json_object_get(r, "action")), &a) < 0)
+			continue;
+		if (name_parse(boot_names, BMC_BOOT_COUNT, json_string_value(json_object_get(r, "boot")), &b) < 0)
+			b = BMC_BOOT_NONE;
+		job.host_id = json_integer_value(json_object_get(r, "host_id"));
+		job.request_id = json_integer_value(json_object_get(r, "id"));
+		job.action = (enum bmc_action)a;
+		job.boot = (enum bmc_boot)b;
+		snprintf(job.who, sizeof(job.who), "%s", json_string_value(json_object_get(r, "who")));
+		queue_push(&job);
+	}
+	if (i > 0)
+		log_info("%zu power action(s) asked before the last stop queued again", i);
+	json_decref(list);
+	return 0;
+}
+
 int power_start(void)
 {
 	int rc;
+
+	pw.stopping = false;
+	if ((rc = requests_reload()) < 0)
+		return rc;
 
 	pw.nworkers = cfg.power_workers < POWER_WORKERS_MAX ? cfg.power_workers : POWER_WORKERS_MAX;
 	for (unsigned i = 0; i < pw.nworkers; i++)

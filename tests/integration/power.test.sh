@@ -35,6 +35,19 @@ wait_event() {
 	done
 	return 1
 }
+# outcomes_after REF ID: the messages of REF's BMC events after event ID, one a line.
+outcomes_after() {
+	body_of "$(api GET "/api/v1/hosts/$1/events?limit=1000")" |
+		jq -r --argjson id "$2" '.events[] | select(.id > $id and .source == "bmc") | .message'
+}
+# wait_outcomes REF ID N: waits (bounded, 60 s) for N BMC events of REF after event ID.
+wait_outcomes() {
+	for _ in $(seq 1 240); do
+		[ "$(outcomes_after "$1" "$2" | wc -l)" -ge "$3" ] && return 0
+		sleep 0.25
+	done
+	return 1
+}
 events_of() { body_of "$(api GET "/api/v1/hosts/$1/events?limit=1000")" | tee -a "$ANSWERS" | jq -r '.events[].message'; }
 
 i=0
@@ -89,6 +102,16 @@ rec POST /api/v1/hosts/alpha/power '{"action":"off"}' >/dev/null
 check "power off: done, power is off" wait_event alpha '^power off done .*power is off$'
 expect_eq "the machine is off" 0 "$(cat "$WORK/bmc-A/power")"
 
+# ---- a host's actions run one at a time, in the order they were asked ----
+first=$(body_of "$(rec POST /api/v1/hosts/alpha/power '{"action":"on"}')" | jq -r .event)
+rec POST /api/v1/hosts/alpha/power '{"action":"off"}' >/dev/null
+rec POST /api/v1/hosts/alpha/power '{"action":"on"}' >/dev/null
+rec POST /api/v1/hosts/alpha/power '{"action":"off"}' >/dev/null
+check "four quick actions: four outcomes" wait_outcomes alpha "$first" 4
+expect_eq "... in the order asked" "on:on off:off on:on off:off" \
+	"$(outcomes_after alpha "$first" | sed -n 's/^power \([a-z]*\) done .*power is \([a-z]*\)$/\1:\2/p' | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "the machine ends as the last action left it" 0 "$(cat "$WORK/bmc-A/power")"
+
 # ---- the poller sees what happens behind anemosd's back ----
 echo 1 >"$WORK/bmc-A/power"
 check "the poller notices a machine powered on by hand" wait_event alpha '^power is on \(was off\)$'
@@ -142,11 +165,18 @@ check "slow BMC: a clear event within the timeout" wait_event bravo '^power off 
 rm -f "$WORK/bmc-B/slow"
 sleep 9   # ipmi_sim finishes the slow call it was stuck in
 
-# ---- the password survives a kill -9 (the key file and the database, together) ----
+# ---- an action acknowledged before a kill -9 is carried out after the restart, with the
+# ---- password the key file and the database keep together ----
+echo 4 >"$WORK/bmc-B/slow"
+asked=$(body_of "$(rec POST /api/v1/hosts/bravo/power '{"action":"on"}')" | jq -r .event)
 anemosd_stop KILL
+rm -f "$WORK/bmc-B/slow"
+expect_eq "the acknowledged action is on record after kill -9" 1 "$(sqlite3 "$DATA/anemos.db" 'SELECT count(*) FROM power_requests')"
+sleep 5   # ipmi_sim finishes the slow call the killed anemosd had begun
 anemosd_start --bmc-timeout 2 --power-poll 0 || exit 1
-rec POST /api/v1/hosts/bravo/power '{"action":"status"}' >/dev/null
-check "after kill -9 the stored password still works" wait_event bravo '^power status done.*'
+check "... and carried out after the restart" wait_outcomes bravo "$asked" 1
+expect_match "... with the stored password" '^power on done \(asked by test\): power is on$' "$(outcomes_after bravo "$asked")"
+expect_eq "... and then off the record" 0 "$(sqlite3 "$DATA/anemos.db" 'SELECT count(*) FROM power_requests')"
 cp "$DATA/anemos.db" "$WORK/copy.db"
 anemosd_stop
 mv "$DATA/secret.key" "$WORK/secret.key.away"
