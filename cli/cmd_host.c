@@ -69,6 +69,7 @@ enum host_option_id {
 	OPT_BMC,
 	OPT_BMC_PASSWORD_FILE,
 	OPT_NO_BMC,
+	OPT_BMC_INSECURE,
 };
 
 /* The options of "host add" and "host set" that change install settings. */
@@ -338,6 +339,8 @@ static int host_option(void *ctx, int option, const char *arg)
 		return bmc_password_option(body, arg);
 	case OPT_NO_BMC:
 		return json_set(body, "bmc", json_null());
+	case OPT_BMC_INSECURE:
+		return bmc_insecure_option(body);
 	default:
 		return install_option(edit, option, arg);
 	}
@@ -764,6 +767,7 @@ int host_set(struct ctl *ctl, int argc, char **argv)
 		{ "bmc", required_argument, NULL, OPT_BMC },
 		{ "bmc-password-file", required_argument, NULL, OPT_BMC_PASSWORD_FILE },
 		{ "no-bmc", no_argument, NULL, OPT_NO_BMC },
+		{ "bmc-insecure", no_argument, NULL, OPT_BMC_INSECURE },
 		INSTALL_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};

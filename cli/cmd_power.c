@@ -20,14 +20,16 @@
 int bmc_url_option(json_t *body, const char *url)
 {
 	const char *rest, *at, *colon;
+	bool redfish = strncmp(url, "redfish://", 10) == 0;
 	char user[64], address[256];
 	json_t *bmc;
-	long port = 623;
+	long port = redfish ? 443 : 623;
 	char *end;
 
-	if (strncmp(url, "ipmi://", 7) != 0 || !(at = strchr(rest = url + 7, '@')) ||
+	rest = url + (redfish ? 10 : 7);
+	if ((!redfish && strncmp(url, "ipmi://", 7) != 0) || !(at = strchr(rest, '@')) ||
 	    (size_t)(at - rest) >= sizeof(user) || at == rest) {
-		warnx("--bmc must be ipmi://USER@ADDRESS[:PORT] (not '%s')", url);
+		warnx("--bmc must be ipmi://USER@ADDRESS[:PORT] or redfish://USER@ADDRESS[:PORT] (not '%s')", url);
 		return -EINVAL;
 	}
 	snprintf(user, sizeof(user), "%.*s", (int)(at - rest), rest);
@@ -46,10 +48,19 @@ int bmc_url_option(json_t *body, const char *url)
 	}
 	if (!(bmc = json_object_get(body, "bmc")) && json_set(body, "bmc", bmc = json_object()) != 0)
 		return -ENOMEM;
-	if (json_set_text(bmc, "protocol", "ipmi") != 0 || json_set_text(bmc, "username", user) != 0 ||
+	if (json_set_text(bmc, "protocol", redfish ? "redfish" : "ipmi") != 0 || json_set_text(bmc, "username", user) != 0 ||
 	    json_set_text(bmc, "address", address) != 0 || json_set(bmc, "port", json_integer(port)) != 0)
 		return -ENOMEM;
 	return 0;
+}
+
+int bmc_insecure_option(json_t *body)
+{
+	json_t *bmc;
+
+	if (!(bmc = json_object_get(body, "bmc")) && json_set(body, "bmc", bmc = json_object()) != 0)
+		return -ENOMEM;
+	return json_set(bmc, "insecure", json_true());
 }
 
 int bmc_password_option(json_t *body, const char *path)

@@ -97,8 +97,10 @@ static const struct command commands[] = {
 	  "                         bring it back (ready)\n"
 	  "  --ssh-key KEY          an SSH public key for root (repeat; the list replaces the\n"
 	  "                         host's keys); --no-ssh-keys removes them all\n"
-	  "  --bmc ipmi://USER@ADDRESS[:PORT]   its BMC, for power control (port default 623);\n"
-	  "                         --no-bmc forgets it\n"
+	  "  --bmc ipmi://USER@ADDRESS[:PORT]   its BMC, for power control (port default 623;\n"
+	  "                         redfish://USER@ADDRESS[:PORT]: Redfish over HTTPS, default\n"
+	  "                         443); --no-bmc forgets it\n"
+	  "  --bmc-insecure         a Redfish BMC's certificate is not verified (self-signed)\n"
 	  "  --bmc-password-file FILE   the BMC password, the file's one line (never on the\n"
 	  "                         command line); anemosd stores it encrypted and never shows it\n"
 	  INSTALL_HELP

@@ -375,6 +375,7 @@ struct bmc_call {
 	enum bmc_action action;
 	enum bmc_boot boot;        /* a one-time boot device set before the action */
 	bool efi;                  /* that boot is a UEFI boot (else BIOS) */
+	bool insecure;             /* Redfish: the BMC's certificate is not verified */
 	unsigned timeout_ms;       /* per exchange with the BMC, 0 = 10 s */
 };
 /* Opens a session, reads the power state, sets the boot device, does the action (a cycle
@@ -383,6 +384,24 @@ struct bmc_call {
  * time), -ENOMEM or -EIO, with the reason in why (never the password). Blocks at most a few
  * timeouts. */
 int bmc_ipmi_call(const struct bmc_call *call, bool *on, char *why, size_t whysz);
+
+/* redfish.c: the same call over Redfish (HTTPS, libcurl), and its pure parts. */
+/* As bmc_ipmi_call; the port defaults to 443. -EACCES for HTTP 401/403, -ETIMEDOUT when the
+ * BMC did not answer in time (or said 503/504). */
+int bmc_redfish_call(const struct bmc_call *call, bool *on, char *why, size_t whysz);
+/* The ResetType ComputerSystem.Reset takes for action on a machine that is on (or off), as
+ * bmc.c's chassis controls; NULL: nothing to send. */
+const char *redfish_reset_type(enum bmc_action action, bool on);
+/* The PATCH body of a one-time boot from boot (network or disk): malloc'd, NULL out of memory. */
+char *redfish_boot_body(enum bmc_boot boot, bool efi);
+/* The first member's path of a /redfish/v1/Systems answer into path: 0, or -EIO. */
+int redfish_system_path(const char *answer, char *path, size_t pathsz);
+/* A ComputerSystem's PowerState into *on (PoweringOn counts as off, PoweringOff as on):
+ * 0, or -EIO. */
+int redfish_power_state(const char *answer, bool *on);
+/* The reason of an HTTP error answer (its Redfish error message) into why; returns its
+ * -errno (-EACCES, -ETIMEDOUT or -EIO). */
+int redfish_failure(long status, const char *answer, char *why, size_t whysz);
 
 /* power.c: power actions and the power-state poller (see the file). */
 /* The names of actions and boot devices as the API spells them; NULL past the end. */

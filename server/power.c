@@ -24,6 +24,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <curl/curl.h>
+
 #include "anemosd.h"
 #include "log.h"
 
@@ -166,19 +168,30 @@ static int set_text(char **dst, const char *s)
 	return 0;
 }
 
+/* True for BMC settings that speak Redfish (else IPMI). */
+static bool redfish(json_t *bmc)
+{
+	const char *p = json_string_value(json_object_get(bmc, "protocol"));
+
+	return p && strcmp(p, "redfish") == 0;
+}
+
 /* Merges the fields of v other than the password into bmc, with the defaults. */
 static void bmc_merge(json_t *bmc, json_t *v)
 {
 	const char *key;
 	json_t *value;
+	bool was_redfish = redfish(bmc);
 
 	json_object_foreach(v, key, value)
 		if (strcmp(key, "password") != 0)
 			json_object_set(bmc, key, value);
 	if (!json_object_get(bmc, "protocol"))
 		json_object_set_new(bmc, "protocol", json_string("ipmi"));
+	if (!json_object_get(v, "port") && redfish(bmc) != was_redfish)
+		json_object_del(bmc, "port"); /* another protocol: its own default port */
 	if (!json_object_get(bmc, "port"))
-		json_object_set_new(bmc, "port", json_integer(623));
+		json_object_set_new(bmc, "port", json_integer(redfish(bmc) ? 443 : 623));
 }
 
 int power_bmc_apply(struct host *h, json_t *v)
@@ -400,6 +413,7 @@ static int call_prepare(const struct host *h, json_t *bmc, struct bmc_call *call
 	call->port = (unsigned)json_integer_value(json_object_get(bmc, "port"));
 	call->username = json_string_value(json_object_get(bmc, "username"));
 	call->timeout_ms = cfg.bmc_timeout * 1000;
+	call->insecure = json_is_true(json_object_get(bmc, "insecure"));
 	if ((firmware = json_string_value(json_object_get(inv, "firmware"))))
 		call->efi = strcmp(firmware, "uefi") == 0;
 	json_decref(inv);
@@ -430,7 +444,7 @@ static void job_run(const struct power_job *job)
 	if (!bmc)
 		o.rc = -ENOENT; /* outcome_change forgets the request */
 	else if ((o.rc = call_prepare(&h, bmc, &call, &password, &o)) == 0)
-		o.rc = bmc_ipmi_call(&call, &o.on, o.why, sizeof(o.why));
+		o.rc = (redfish(bmc) ? bmc_redfish_call : bmc_ipmi_call)(&call, &o.on, o.why, sizeof(o.why));
 	secret_wipe(password);
 	json_decref(bmc);
 	host_free(&h);
@@ -541,6 +555,8 @@ int power_start(void)
 	int rc;
 
 	pw.stopping = false;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return err_set(-ENOMEM, "cannot set up libcurl (Redfish)");
 	if ((rc = requests_reload()) < 0)
 		return rc;
 

@@ -236,8 +236,15 @@ static int check_bmc_protocol(json_t *v)
 {
 	const char *s = json_string_value(v);
 
-	if (!s || strcmp(s, "ipmi") != 0)
-		return err_set(-EINVAL, "bmc.protocol must be ipmi (Redfish is not supported yet)");
+	if (!s || (strcmp(s, "ipmi") && strcmp(s, "redfish")))
+		return err_set(-EINVAL, "bmc.protocol must be ipmi or redfish");
+	return 0;
+}
+
+static int check_bmc_insecure(json_t *v)
+{
+	if (!json_is_boolean(v))
+		return err_set(-EINVAL, "bmc.insecure must be true (a Redfish BMC's certificate is not verified) or false");
 	return 0;
 }
 
@@ -285,6 +292,7 @@ static const struct {
 	{ "port", check_bmc_port },             /* UDP, default 623 */
 	{ "username", check_bmc_username },
 	{ "password", check_bmc_password },     /* write-only; stored sealed */
+	{ "insecure", check_bmc_insecure },     /* Redfish: no certificate check */
 };
 
 int bmc_settings_check(json_t *v)
@@ -293,7 +301,8 @@ int bmc_settings_check(json_t *v)
 	json_t *value;
 
 	if (!json_is_object(v))
-		return err_set(-EINVAL, "bmc must be an object (protocol, address, port, username, password) or null");
+		return err_set(-EINVAL, "bmc must be an object (protocol, address, port, username, password, "
+					"insecure) or null");
 	json_object_foreach(v, key, value) {
 		size_t i;
 

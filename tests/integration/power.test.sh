@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# cost: 60
+# cost: 70
 # Power control through BMCs: OpenIPMI's ipmi_sim on loopback as the BMCs (a state file as
 # the machine behind each; tests/e2e/power.test.sh puts QEMU machines behind them). BMC
 # settings through the API and the CLI (validated, the password write-only and stored
@@ -60,7 +60,8 @@ expect_eq "four hosts enrolled" 4 "$(body_of "$(api GET /api/v1/hosts)" | jq '.h
 # ---- settings: validated, nothing changed by a refusal ----
 for bad in '{"bmc":{"address":"127.0.0.1","port":0,"username":"admin","password":"x"}}' \
 	'{"bmc":{"address":"127.0.0.1","username":"admin","password":"x","colour":"red"}}' \
-	'{"bmc":{"protocol":"redfish","address":"127.0.0.1","username":"admin","password":"x"}}' \
+	'{"bmc":{"protocol":"smoke","address":"127.0.0.1","username":"admin","password":"x"}}' \
+	'{"bmc":{"address":"127.0.0.1","username":"admin","password":"x","insecure":"yes"}}' \
 	'{"bmc":{"address":"not an address","username":"admin","password":"x"}}' \
 	'{"bmc":{"address":"127.0.0.1","username":"a-user-name-of-17b","password":"x"}}' \
 	'{"bmc":{"address":"127.0.0.1","username":"admin","password":"a-password-of-21-byte"}}' \
@@ -150,6 +151,32 @@ again=$(host_field gone .power.checked)
 if [ "$again" != "$checked" ] && [ "$again" != null ]; then ok "the poller asks the unreachable BMC again"
 else fail "the poller asks the unreachable BMC again" "checked $checked, then $again"; fi
 expect_eq "... and tells it once, not at every poll" 1 "$(event_count gone "unreachable")"
+
+# ---- Redfish: no Redfish service runs here; its HTTPS transport is tried against a real
+# ---- HTTPS server that is no BMC (a second anemosd with a self-signed certificate) ----
+if command -v openssl >/dev/null; then
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+		-addext subjectAltName=IP:127.0.0.1 -keyout "$WORK/rf.key" -out "$WORK/rf.pem" 2>/dev/null
+	chmod 600 "$WORK/rf.key"
+	RF_PORT=$(free_port)
+	"$ANEMOSD" --listen "127.0.0.1:$(free_port)" --data "$WORK/rf-data" --listen-tls "127.0.0.1:$RF_PORT" \
+		--tls-cert "$WORK/rf.pem" --tls-key "$WORK/rf.key" 2>>"$WORK/rf.log" &
+	RF_PID=$!
+	for _ in $(seq 1 100); do curl -ksS -m 1 "https://127.0.0.1:$RF_PORT/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
+	rec PATCH /api/v1/hosts/gone "{\"bmc\":{\"protocol\":\"redfish\",\"address\":\"127.0.0.1\",\"port\":$RF_PORT,\"password\":\"$PW_B\"}}" >/dev/null
+	expect_eq "redfish settings kept" "redfish $RF_PORT" "$(host_field gone '.bmc | "\(.protocol) \(.port)"')"
+	mark=$(body_of "$(rec POST /api/v1/hosts/gone/power '{"action":"status"}')" | jq -r .event)
+	check "redfish: a self-signed certificate is refused" wait_outcomes gone "$mark" 1
+	expect_match "... with curl's reason" 'power status failed .*error: GET /redfish/v1/Systems: SSL peer certificate' "$(outcomes_after gone "$mark")"
+	"$ANEMOSCTL" host set gone --bmc "redfish://admin@127.0.0.1:$RF_PORT" --bmc-insecure >/dev/null 2>&1
+	expect_eq "host set --bmc redfish:// --bmc-insecure" "redfish true" "$(host_field gone '.bmc | "\(.protocol) \(.insecure)"')"
+	mark=$(body_of "$(rec POST /api/v1/hosts/gone/power '{"action":"status"}')" | jq -r .event)
+	check "redfish with insecure: the server's answer is read" wait_outcomes gone "$mark" 1
+	expect_match "... and a server that is no Redfish BMC is a clear error" 'power status failed .*error: HTTP 40[0-9]' "$(outcomes_after gone "$mark")"
+	kill "$RF_PID"; wait "$RF_PID" 2>/dev/null
+else
+	skip "redfish transport against an HTTPS server" "no openssl"
+fi
 
 # ---- a slow BMC holds one power worker, not the others ----
 rec PATCH /api/v1/hosts/gone '{"bmc":null}' >/dev/null

@@ -30,7 +30,10 @@ static void test_bmc_settings(void **state)
 		{ "{\"password\":\"exactly-twenty-bytes\"}", 0 },
 		{ "{\"username\":\"sixteen-chars-ok\"}", 0 },
 		{ "{}", 0 },
-		{ "{\"protocol\":\"redfish\"}", -EINVAL },
+		{ "{\"protocol\":\"redfish\",\"insecure\":true}", 0 },
+		{ "{\"insecure\":false}", 0 },
+		{ "{\"insecure\":\"yes\"}", -EINVAL },
+		{ "{\"protocol\":\"smoke-signals\"}", -EINVAL },
 		{ "{\"protocol\":7}", -EINVAL },
 		{ "{\"address\":\"not an address\"}", -EINVAL },
 		{ "{\"address\":\"\"}", -EINVAL },
@@ -153,6 +156,105 @@ static void test_apply_and_show(void **state)
 	host_free(&h);
 }
 
+/* The Redfish requests and the reading of answers (no Redfish service runs in the tests). */
+static void test_redfish(void **state)
+{
+	static const struct {
+		enum bmc_action action;
+		bool on;
+		const char *reset; /* NULL: nothing sent */
+	} resets[] = {
+		{ BMC_ON, false, "On" }, { BMC_ON, true, NULL }, { BMC_OFF, true, "ForceOff" },
+		{ BMC_OFF, false, NULL }, { BMC_SOFT_OFF, true, "GracefulShutdown" }, { BMC_SOFT_OFF, false, NULL },
+		{ BMC_CYCLE, true, "PowerCycle" }, { BMC_CYCLE, false, "On" }, { BMC_RESET, true, "ForceRestart" },
+		{ BMC_RESET, false, "On" }, { BMC_STATUS, true, NULL }, { BMC_STATUS, false, NULL },
+	};
+	static const struct {
+		const char *answer;
+		int rc;
+		bool on;
+	} states[] = {
+		{ "{\"PowerState\":\"On\"}", 0, true }, { "{\"PowerState\":\"Off\"}", 0, false },
+		{ "{\"PowerState\":\"PoweringOn\"}", 0, false }, { "{\"PowerState\":\"PoweringOff\"}", 0, true },
+		{ "{\"PowerState\":null}", -EIO, false }, { "{}", -EIO, false }, { "not json", -EIO, false },
+		{ "{\"PowerState\":\"Paused\"}", -EIO, false },
+	};
+	static const struct {
+		const char *answer, *path;
+	} systems[] = {
+		{ "{\"Members\":[{\"@odata.id\":\"/redfish/v1/Systems/1\"},{\"@odata.id\":\"/redfish/v1/Systems/2\"}]}",
+		  "/redfish/v1/Systems/1" },
+		{ "{\"Members\":[{\"@odata.id\":\"/redfish/v1/Systems/System.Embedded.1\"}]}",
+		  "/redfish/v1/Systems/System.Embedded.1" },
+		{ "{\"Members\":[]}", NULL }, { "{}", NULL },
+		{ "{\"Members\":[{\"@odata.id\":\"https://elsewhere.example/x\"}]}", NULL },
+		{ "{\"Members\":[{\"@odata.id\":\"/redfish/v1/Systems/1?x=1\"}]}", NULL },
+	};
+	char why[256], path[64], *body;
+	bool on;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(resets); i++) {
+		const char *got = redfish_reset_type(resets[i].action, resets[i].on);
+
+		if ((got == NULL) != (resets[i].reset == NULL) || (got && strcmp(got, resets[i].reset)))
+			fail_msg("reset %s when %s: expected %s, got %s", power_action_name(resets[i].action),
+				 resets[i].on ? "on" : "off", shown(resets[i].reset), shown(got));
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(states); i++) {
+		on = !states[i].on;
+		if (redfish_power_state(states[i].answer, &on) != states[i].rc || (states[i].rc == 0 && on != states[i].on))
+			fail_msg("power state of %s", states[i].answer);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(systems); i++) {
+		int rc = redfish_system_path(systems[i].answer, path, sizeof(path));
+
+		if (systems[i].path ? rc != 0 || strcmp(path, systems[i].path) : rc != -EIO)
+			fail_msg("system of %s: rc %d", systems[i].answer, rc);
+	}
+	body = redfish_boot_body(BMC_BOOT_NETWORK, true);
+	assert_string_equal(body, "{\"Boot\":{\"BootSourceOverrideEnabled\":\"Once\","
+				  "\"BootSourceOverrideTarget\":\"Pxe\",\"BootSourceOverrideMode\":\"UEFI\"}}");
+	free(body);
+	body = redfish_boot_body(BMC_BOOT_DISK, false);
+	assert_non_null(strstr(body, "\"BootSourceOverrideTarget\":\"Hdd\""));
+	assert_non_null(strstr(body, "\"BootSourceOverrideMode\":\"Legacy\""));
+	free(body);
+	assert_int_equal(redfish_failure(401, "{\"error\":{\"code\":\"Base.1.8.GeneralError\",\"message\":\"x\","
+					      "\"@Message.ExtendedInfo\":[{\"Message\":\"The credentials are wrong.\"}]}}",
+					 why, sizeof(why)), -EACCES);
+	assert_string_equal(why, "HTTP 401: The credentials are wrong.");
+	assert_int_equal(redfish_failure(400, "{\"error\":{\"message\":\"Bad ResetType.\"}}", why, sizeof(why)), -EIO);
+	assert_string_equal(why, "HTTP 400: Bad ResetType.");
+	assert_int_equal(redfish_failure(503, NULL, why, sizeof(why)), -ETIMEDOUT);
+	assert_string_equal(why, "HTTP 503");
+	assert_int_equal(redfish_failure(404, "<html>not found</html>", why, sizeof(why)), -EIO);
+	assert_string_equal(why, "HTTP 404");
+}
+
+/* A Redfish BMC's default port is 443, an IPMI one's 623; a change of protocol moves it. */
+static void test_default_ports(void **state)
+{
+	struct host h = { .id = 8 };
+	json_t *shown_;
+
+	(void)state;
+	assert_int_equal(apply(&h, "{\"protocol\":\"redfish\",\"address\":\"192.0.2.11\",\"username\":\"root\",\"password\":\"pw\"}"), 0);
+	shown_ = power_bmc_to_json(&h);
+	assert_int_equal(json_integer_value(json_object_get(shown_, "port")), 443);
+	json_decref(shown_);
+	assert_int_equal(apply(&h, "{\"protocol\":\"ipmi\"}"), 0);
+	shown_ = power_bmc_to_json(&h);
+	assert_int_equal(json_integer_value(json_object_get(shown_, "port")), 623);
+	json_decref(shown_);
+	assert_int_equal(apply(&h, "{\"port\":6623}"), 0);
+	assert_int_equal(apply(&h, "{\"protocol\":\"ipmi\",\"username\":\"admin\"}"), 0);
+	shown_ = power_bmc_to_json(&h);
+	assert_int_equal(json_integer_value(json_object_get(shown_, "port")), 6623);
+	json_decref(shown_);
+	host_free(&h);
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -177,6 +279,8 @@ int main(void)
 		cmocka_unit_test(test_bmc_settings),
 		cmocka_unit_test(test_seal_open),
 		cmocka_unit_test(test_apply_and_show),
+		cmocka_unit_test(test_redfish),
+		cmocka_unit_test(test_default_ports),
 		cmocka_unit_test(test_names),
 	};
 
