@@ -227,6 +227,17 @@ int host_reinstall(struct ctl *ctl, int argc, char **argv)
 		rc = -ENOMEM;
 		goto out;
 	}
+	/* A host without a BMC is refused before anything changes. */
+	if ((rc = api_call(ctl, "GET", path, NULL, &host)) != 0)
+		goto out;
+	if (!json_is_object(json_object_get(host, "bmc"))) {
+		warnx("host %s has no BMC: set one (anemosctl host set %s --bmc ipmi://USER@ADDRESS "
+		      "--bmc-password-file FILE), or reinstall it over SSH (anemosctl reinstall --ssh)", argv[first], argv[first]);
+		rc = -ENOENT;
+		goto out;
+	}
+	json_decref(host);
+	host = NULL;
 	/* Install once, then a network boot now: the machine installs and boots its disk. */
 	if ((rc = api_call(ctl, "PATCH", path, body, &host)) != 0 ||
 	    (rc = power_action(ctl, argv[first], "cycle", "network", o.detach)) != 0 || o.detach)

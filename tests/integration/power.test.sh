@@ -132,6 +132,11 @@ out=$("$ANEMOSCTL" host show bravo 2>&1)
 expect_match "host show: the BMC, without its password" "BMC: +ipmi://admin@127\\.0\\.0\\.1:$BMC_PORT_B \\(password set\\)" "$out"
 expect_match "host show: the power state and when it was read" 'power: +on \(read 20[0-9-]+T[0-9:]+Z\)' "$out"
 expect_match "host list: a POWER column" 'POWER' "$("$ANEMOSCTL" host list 2>&1 | head -n 1)"
+api POST /api/v1/hosts '{"mac":"52:54:00:71:00:09","hostname":"nobmc"}' >/dev/null
+out=$("$ANEMOSCTL" host reinstall nobmc --image nosuch 2>&1); rc=$?
+expect_eq "host reinstall of a host without a BMC: exit 1" 1 "$rc"
+expect_match "... says how to give it one" 'has no BMC: set one' "$out"
+expect_eq "... and changed nothing" "discover false" "$(host_field nobmc '"\(.next_boot) \(.once)"')"
 out=$("$ANEMOSCTL" host set bravo --bmc 'ipmi://127.0.0.1' 2>&1); rc=$?
 expect_eq "host set --bmc without a user: usage error" 2 "$rc"
 
