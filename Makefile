@@ -58,8 +58,9 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) -MMD -MP -c $< -o $@
 
+# libfreeipmi has a pkg-config file but no Requires; it is named on its own.
 $(BUILD)/anemosd: $(SERVER_OBJ) $(LIB_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $$(pkg-config --libs libmicrohttpd sqlite3 jansson libcrypto libarchive)
+	$(CC) $(LDFLAGS) -o $@ $^ $$(pkg-config --libs libmicrohttpd sqlite3 jansson libcrypto libarchive libfreeipmi libcurl)
 
 $(BUILD)/anemosctl: $(CLI_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $$(pkg-config --libs jansson libcurl libcrypto libxcrypt)
@@ -106,7 +107,7 @@ $(BUILD)/tests/test_agent_configure: private CPPFLAGS += -DANEMOS_SRC=\"$(CURDIR
 $(SERVER_UNIT_BIN): $(BUILD)/tests/%: tests/unit/%.c tests/unit/support.c $(SERVER_LIB_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Iserver -Itests/unit $(CFLAGS) $$(pkg-config --cflags $(PKGS) cmocka) -o $@ $^ \
-		$(LDFLAGS) $$(pkg-config --libs libmicrohttpd sqlite3 jansson libcrypto libarchive cmocka)
+		$(LDFLAGS) $$(pkg-config --libs libmicrohttpd sqlite3 jansson libcrypto libarchive libfreeipmi libcurl cmocka)
 
 unit: $(UNIT_BIN)
 
@@ -166,7 +167,7 @@ $(FUZZ_BIN): $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/config.c tests/fuzz/supp
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Iserver -Iinventory -Iinitramfs/agent -Itests/fuzz $(CFLAGS) -fsanitize=fuzzer \
 		$$(pkg-config --cflags $(PKGS)) -o $@ $^ \
-		$(LDFLAGS) $$(pkg-config --libs libmicrohttpd sqlite3 jansson libcrypto libarchive)
+		$(LDFLAGS) $$(pkg-config --libs libmicrohttpd sqlite3 jansson libcrypto libarchive libfreeipmi libcurl)
 fuzz-bins: $(FUZZ_BIN)
 # Installs clang if missing, then builds every harness (into build/fuzz/fuzz/).
 fuzz-build:

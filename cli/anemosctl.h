@@ -234,6 +234,18 @@ int host_rm(struct ctl *ctl, int argc, char **argv);
 int host_events(struct ctl *ctl, int argc, char **argv);
 int host_history(struct ctl *ctl, int argc, char **argv);
 
+/* cmd_power.c */
+
+/* --bmc ipmi://USER@ADDRESS[:PORT] into @body's "bmc" object. 0, -EINVAL or -ENOMEM (reported). */
+int bmc_url_option(json_t *body, const char *url);
+/* --bmc-password-file PATH: its one line into @body's "bmc" object (the copy read is
+ * wiped). 0 or a negative errno (reported). */
+int bmc_password_option(json_t *body, const char *path);
+/* --bmc-insecure: a Redfish BMC's certificate is not verified. 0 or -ENOMEM (reported). */
+int bmc_insecure_option(json_t *body);
+int host_power(struct ctl *ctl, int argc, char **argv);
+int host_reinstall(struct ctl *ctl, int argc, char **argv);
+
 /* follow.c */
 
 /*

@@ -70,6 +70,10 @@ enum host_option_id {
 	OPT_LIMIT,
 	OPT_FOLLOW,
 	OPT_TIMEOUT,
+	OPT_BMC,
+	OPT_BMC_PASSWORD_FILE,
+	OPT_NO_BMC,
+	OPT_BMC_INSECURE,
 };
 
 /* The options of "host add" and "host set" that change install settings. */
@@ -375,6 +379,14 @@ static int host_option(void *ctx, int option, const char *arg)
 	case OPT_UNTAG:
 	case OPT_ATTR:
 		return label_option(edit, option, arg);
+	case OPT_BMC:
+		return bmc_url_option(body, arg);
+	case OPT_BMC_PASSWORD_FILE:
+		return bmc_password_option(body, arg);
+	case OPT_NO_BMC:
+		return json_set(body, "bmc", json_null());
+	case OPT_BMC_INSECURE:
+		return bmc_insecure_option(body);
 	default:
 		return install_option(edit, option, arg);
 	}
@@ -402,7 +414,7 @@ static int print_host_table(const json_t *hosts)
 {
 	static const char *const header[] = {
 		"ID", "HOSTNAME", "STATUS", "NEXT-BOOT", "IMAGE", "MACS", "SERIAL", "PRODUCT",
-		"LAST-SEEN"
+		"LAST-SEEN", "POWER"
 	};
 	const size_t columns = sizeof(header) / sizeof(header[0]);
 	const json_t *host;
@@ -424,7 +436,7 @@ static int print_host_table(const json_t *hosts)
 			id, json_text(host, "hostname"), json_text(host, "status"),
 			json_text(host, "next_boot"), json_text(host, "image"), macs,
 			json_text(host, "serial"), json_text(host, "product"),
-			json_text(host, "last_seen"),
+			json_text(host, "last_seen"), json_text(json_object_get(host, "power"), "state"),
 		};
 		rc = table_add_row(&table, row);
 		free(macs);
@@ -531,6 +543,26 @@ static void print_labels(const json_t *host)
 	}
 }
 
+/* Prints the host's BMC (never a password: anemosd has none to show) and power state. */
+static void print_power(const json_t *host)
+{
+	const json_t *bmc = json_object_get(host, "bmc"), *power = json_object_get(host, "power");
+	char text[400];
+
+	if (!json_is_object(bmc)) {
+		print_field("BMC", "-");
+		return;
+	}
+	snprintf(text, sizeof(text), "%s://%s@%s:%" JSON_INTEGER_FORMAT "%s", json_text(bmc, "protocol"),
+		 json_text(bmc, "username"), json_text(bmc, "address"), json_integer_value(json_object_get(bmc, "port")),
+		 json_is_true(json_object_get(bmc, "password_set")) ? " (password set)" : "");
+	print_field("BMC", text);
+	snprintf(text, sizeof(text), "%s (read %s)%s%s", json_text(power, "state"), json_text(power, "checked"),
+		 json_string_value(json_object_get(power, "error")) ? ": " : "",
+		 json_string_value(json_object_get(power, "error")) ? json_text(power, "error") : "");
+	print_field("power", text);
+}
+
 /* Prints @host as "name: value" lines. Returns 0 or -ENOMEM (reported). */
 static int print_host(const json_t *host)
 {
@@ -557,6 +589,7 @@ static int print_host(const json_t *host)
 	print_field("SSH keys", text);
 	print_labels(host);
 	print_install(json_object_get(host, "install"), json_object_get(host, "install_secrets"));
+	print_power(host);
 	print_field("last seen", json_text(host, "last_seen"));
 	print_field("created", json_text(host, "created"));
 	print_field("updated", json_text(host, "updated"));
@@ -823,6 +856,10 @@ int host_set(struct ctl *ctl, int argc, char **argv)
 		{ "no-ssh-keys", no_argument, NULL, OPT_NO_SSH_KEYS },
 		LABEL_OPTIONS,
 		{ "untag", required_argument, NULL, OPT_UNTAG },
+		{ "bmc", required_argument, NULL, OPT_BMC },
+		{ "bmc-password-file", required_argument, NULL, OPT_BMC_PASSWORD_FILE },
+		{ "no-bmc", no_argument, NULL, OPT_NO_BMC },
+		{ "bmc-insecure", no_argument, NULL, OPT_BMC_INSECURE },
 		INSTALL_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};

@@ -116,10 +116,30 @@ static const struct command commands[] = {
 	  "                         host's keys); --no-ssh-keys removes them all\n"
 	  LABEL_HELP
 	  "  --untag TAG            take a tag off (repeat)\n"
+	  "  --bmc ipmi://USER@ADDRESS[:PORT]   its BMC, for power control (port default 623;\n"
+	  "                         redfish://USER@ADDRESS[:PORT]: Redfish over HTTPS, default\n"
+	  "                         443); --no-bmc forgets it\n"
+	  "  --bmc-insecure         a Redfish BMC's certificate is not verified (self-signed)\n"
+	  "  --bmc-password-file FILE   the BMC password, the file's one line (never on the\n"
+	  "                         command line); anemosd stores it encrypted and never shows it\n"
 	  INSTALL_HELP
 	  "To install: anemosctl host set REF --next-boot install --image NAME --once, then\n"
 	  "power the machine on (or reboot it) and follow it: anemosctl host events REF --follow\n",
 	  NOTE_REF | NOTE_ACTION | NOTE_STATUS, host_set },
+	{ "host", "power", "power a host on, off, cycle or reset it through its BMC; or its state",
+	  "REF status|on|off|soft-off|cycle|reset [--boot network|disk] [--detach]",
+	  "Asks the host's BMC (set with host set REF --bmc) for the action and waits for its\n"
+	  "answer, which is also one of the host's events (with who asked). off cuts the power;\n"
+	  "soft-off asks the OS to shut down. cycle and reset power on a machine that is off.\n"
+	  "  --boot network|disk    the next boot only goes to the network or the disk\n"
+	  "  --detach               return once anemosd has queued it\n", NOTE_REF, host_power },
+	{ "host", "reinstall", "install a host again through its BMC: network boot, power cycle",
+	  "REF [--image NAME] [--detach]",
+	  "Sets the host to install once (NAME, default its image), has its BMC boot it from the\n"
+	  "network once and power-cycles it (powers it on when it is off), then follows its\n"
+	  "events until it is deployed.\n"
+	  "  --image NAME           the image to install\n"
+	  "  --detach               return once the power cycle is queued\n", NOTE_REF, host_reinstall },
 	{ "host", "rm", "forget a host", "REF",
 	  "Removes a host and its events. A machine that network-boots again comes back as a new\n"
 	  "host.\n", NOTE_REF, host_rm },

@@ -10,10 +10,10 @@
 set -eu
 
 build_pkgs="gcc make pkg-config libc6-dev libmicrohttpd-dev libsqlite3-dev libjansson-dev
-libssl-dev libcurl4-openssl-dev libarchive-dev zstd binutils"
+libssl-dev libcurl4-openssl-dev libarchive-dev libfreeipmi-dev zstd binutils"
 test_pkgs="$build_pkgs libcmocka-dev curl jq sqlite3 procps strace qemu-system-x86 qemu-utils ipxe-qemu ovmf seabios
 chromium openssh-client python3 iproute2 dnsmasq-base tftpd-hpa tftp-hpa ipxe debootstrap e2fsprogs apt-cacher-ng apt-utils gnupg gpgv fdisk
-shellcheck busybox-static"
+shellcheck busybox-static openipmi ipmitool"
 bench_pkgs="$test_pkgs wrk nginx-light"
 slow_pkgs="$test_pkgs debootstrap"
 fuzz_pkgs="$build_pkgs clang libclang-rt-14-dev llvm"

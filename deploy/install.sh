@@ -194,7 +194,7 @@ fi
 
 
 # ---- packages ----
-PKGS="libmicrohttpd12 libsqlite3-0 libjansson4 libssl3 libcurl4 libarchive13 zstd dnsmasq-base ipxe"
+PKGS="libmicrohttpd12 libsqlite3-0 libjansson4 libssl3 libcurl4 libarchive13 libfreeipmi17 zstd dnsmasq-base ipxe"
 [ "$TFTP" = tftp-hpa ] && PKGS="$PKGS tftpd-hpa"
 [ "$CACHE" = yes ] && PKGS="$PKGS apt-cacher-ng"
 missing=""

@@ -71,6 +71,10 @@ struct config {
 				      * NULL (public_url serves) */
 	const char *metrics_token_file; /* GET /metrics wants the token in this file (mode 0600
 					 * or stricter); NULL: /metrics is open */
+	unsigned bmc_timeout;        /* seconds one BMC exchange may take, default 10 */
+	unsigned power_workers;      /* BMC calls at once (power.c), default 4 */
+	unsigned power_poll;         /* seconds between power-state polls of every BMC, default
+				      * 60; 0 polls never */
 };
 extern struct config cfg;
 
@@ -153,6 +157,11 @@ struct host {
 	char *tags;       /* the operator's tags, a JSON array text, sorted, lower case */
 	char *attributes; /* the operator's attributes, a JSON object text of strings */
 	bool labels_changed; /* tags or attributes were changed: db_host_update writes them */
+	char *bmc;       /* BMC settings, a JSON object text whose password is sealed (power.c), or
+			  * NULL for none */
+	char *power_state; /* what the BMC said last (power.c's names), NULL never asked */
+	char *power_error; /* why the last call to the BMC failed, NULL when it did not */
+	int64_t power_checked; /* unix seconds of that call, 0 = never */
 	bool once;
 	int64_t last_seen, created, updated; /* unix seconds, 0 = never */
 	char **macs;
@@ -258,6 +267,18 @@ int db_admin_token_list(json_t *out);
 /* The ids of the tokens named name (at most max into ids; *n counts them all). */
 int db_admin_token_by_name(const char *name, int64_t *ids, size_t max, size_t *n);
 int db_admin_token_revoke(int64_t id);
+/* The name of admin token id ("token ID" when it has none) into out: 0, or -ENOENT. */
+int db_admin_token_name(int64_t id, char *out, size_t outsz);
+/* The ids of the hosts that have BMC settings, in id order, into *ids (malloc'd, the
+ * caller frees it; NULL when *n is 0). On failure *ids is untouched. */
+int db_host_with_bmc(int64_t **ids, size_t *n);
+/* A power action acknowledged and not carried out yet (inside the caller's transaction;
+ * boot may be NULL): its id into *id. _done forgets it (inside the transaction that records
+ * its outcome); _list appends {"id","host_id","action","boot","who"} of each, oldest first,
+ * to out (an array). A deleted host's are deleted with it. */
+int db_power_request_add(int64_t host_id, const char *action, const char *boot, const char *who, int64_t *id);
+int db_power_request_done(int64_t id);
+int db_power_request_list(json_t *out);
 
 /* tokens.c: admin and per-boot agent tokens; only hashes are stored. */
 /* A new admin token named name, expiring `ttl` seconds from now (0: never); its text into
@@ -301,6 +322,10 @@ int hostname_check(const char *in, char *out, size_t outsz);
 int ssh_keys_check(json_t *keys);
 /* The install settings object (each key by one checker; see validate.c). */
 int install_settings_check(json_t *install);
+/* The BMC settings an operator sends ({"protocol","address","port","username","password"},
+ * each optional: a PATCH changes the fields it names); the password's text never appears in
+ * a message. */
+int bmc_settings_check(json_t *bmc);
 
 /* labels.c: tags and attributes. A tag is 1..HOST_LABEL_MAX of letters, digits, _ . : -
  * (kept in lower case); an attribute name 1..HOST_LABEL_MAX of a-z 0-9 _ -, starting with a
@@ -379,6 +404,75 @@ int hosts_add_event(int64_t host_id, const char *source, const char *level, cons
  * NULL for nobody. http.c sets it around each operator request; every event the request adds
  * carries it as its actor. */
 void hosts_actor_set(const char *name);
+
+/* secret.c: secrets stored encrypted under DATA/secret.key (made on first use, mode 0600). */
+/* plain sealed for context (what it belongs to, e.g. "bmc:42"): a malloc'd text the caller
+ * frees, or NULL with err_set (no key file can be made or read, out of memory). */
+char *secret_seal(const char *plain, const char *context);
+/* The plain text of sealed, which must have been sealed for context: malloc'd, the caller
+ * frees it with secret_wipe; NULL with err_set (-EACCES: another key or context). */
+char *secret_open(const char *sealed, const char *context);
+/* Overwrites and frees a plain secret (NULL is fine). */
+void secret_wipe(char *plain);
+
+/* bmc.c: one call to a BMC over IPMI (libfreeipmi). */
+enum bmc_action { BMC_STATUS, BMC_ON, BMC_OFF, BMC_SOFT_OFF, BMC_CYCLE, BMC_RESET, BMC_ACTION_COUNT };
+enum bmc_boot { BMC_BOOT_NONE, BMC_BOOT_NETWORK, BMC_BOOT_DISK, BMC_BOOT_COUNT };
+struct bmc_call {
+	const char *address;       /* the BMC's IP address or DNS name */
+	unsigned port;             /* UDP port, 0 = 623 */
+	const char *username, *password;
+	enum bmc_action action;
+	enum bmc_boot boot;        /* a one-time boot device set before the action */
+	bool efi;                  /* that boot is a UEFI boot (else BIOS) */
+	bool insecure;             /* Redfish: the BMC's certificate is not verified */
+	unsigned timeout_ms;       /* per exchange with the BMC, 0 = 10 s */
+};
+/* Opens a session, reads the power state, sets the boot device, does the action (a cycle
+ * or reset of a machine that is off powers it on), reads the state again into *on, closes.
+ * Returns 0; -EACCES (the BMC refused the credentials), -ETIMEDOUT (it did not answer in
+ * time), -ENOMEM or -EIO, with the reason in why (never the password). Blocks at most a few
+ * timeouts. */
+int bmc_ipmi_call(const struct bmc_call *call, bool *on, char *why, size_t whysz);
+
+/* redfish.c: the same call over Redfish (HTTPS, libcurl), and its pure parts. */
+/* As bmc_ipmi_call; the port defaults to 443. -EACCES for HTTP 401/403, -ETIMEDOUT when the
+ * BMC did not answer in time (or said 503/504). */
+int bmc_redfish_call(const struct bmc_call *call, bool *on, char *why, size_t whysz);
+/* The ResetType ComputerSystem.Reset takes for action on a machine that is on (or off), as
+ * bmc.c's chassis controls; NULL: nothing to send. */
+const char *redfish_reset_type(enum bmc_action action, bool on);
+/* The PATCH body of a one-time boot from boot (network or disk): malloc'd, NULL out of memory. */
+char *redfish_boot_body(enum bmc_boot boot, bool efi);
+/* The first member's path of a /redfish/v1/Systems answer into path: 0, or -EIO. */
+int redfish_system_path(const char *answer, char *path, size_t pathsz);
+/* A ComputerSystem's PowerState into *on (PoweringOn counts as off, PoweringOff as on):
+ * 0, or -EIO. */
+int redfish_power_state(const char *answer, bool *on);
+/* The reason of an HTTP error answer (its Redfish error message) into why; returns its
+ * -errno (-EACCES, -ETIMEDOUT or -EIO). */
+int redfish_failure(long status, const char *answer, char *why, size_t whysz);
+
+/* power.c: power actions and the power-state poller (see the file). */
+/* The names of actions and boot devices as the API spells them; NULL past the end. */
+const char *power_action_name(enum bmc_action a);
+const char *power_boot_name(enum bmc_boot b);
+/* Applies the operator's "bmc" field (an object, or null to remove) to *h in memory: merged
+ * into what the host has, the password sealed. -EINVAL with err_set when it is not valid. */
+int power_bmc_apply(struct host *h, json_t *v);
+/* The host's "bmc" (never its password: "password_set" instead) and "power" objects for its
+ * JSON; new references (JSON null when it has none). */
+json_t *power_bmc_to_json(const struct host *h);
+json_t *power_state_to_json(const struct host *h);
+/* POST /api/v1/hosts/REF/power ({"action", "boot"}): records who asked (the admin token
+ * admin_id) as an event and queues the action for a power worker, in one transaction;
+ * *out = {"action","boot","event","queued"} (a new reference). -EINVAL (no BMC, a bad
+ * body), -ENOENT, -EAGAIN when the queue is full (nothing recorded then). */
+int power_request(const char *ref, json_t *req, int64_t admin_id, json_t **out);
+/* Starts the power workers and the poller: 0 or -errno with err_set. */
+int power_start(void);
+/* Stops them, after each finishes its call (each bounded by the BMC timeout). */
+void power_stop(void);
 
 /* remote.c: hosts reached over SSH. */
 /* Arms a host for kexec from its running system ({"mode": "install"|"rescue", "image"}) and

@@ -119,6 +119,21 @@ static const char *const migrations[] = {
 	 * before could do everything), and who made an operator's event (the token's name) */
 	("ALTER TABLE admin_tokens ADD COLUMN role TEXT NOT NULL DEFAULT 'admin';"
 	 "ALTER TABLE events ADD COLUMN actor TEXT;"),
+	/* 9: power control: the host's BMC settings as a JSON object whose password is sealed
+	 * (secret.c), NULL for none; the power state the BMC told last, when, and why not */
+	("ALTER TABLE hosts ADD COLUMN bmc TEXT;"
+	 "ALTER TABLE hosts ADD COLUMN power_state TEXT;"
+	 "ALTER TABLE hosts ADD COLUMN power_checked INTEGER;"
+	 "ALTER TABLE hosts ADD COLUMN power_error TEXT;"
+	 /* power actions acknowledged and not yet carried out (power.c), run again after a
+	  * restart */
+	 "CREATE TABLE power_requests ("
+	 "  id INTEGER PRIMARY KEY,"
+	 "  host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,"
+	 "  action TEXT NOT NULL,"
+	 "  boot TEXT,"
+	 "  who TEXT NOT NULL,"
+	 "  created INTEGER NOT NULL);"),
 };
 
 #define EVENTS_KEPT_STR "1000"
@@ -133,7 +148,7 @@ static const char *const migrations[] = {
 	"CASE WHEN h.inventory IS NULL THEN NULL ELSE json_object('firmware', h.firmware, " \
 	" 'cpu_model', h.cpu_model, 'cpu_sockets', h.cpu_sockets, 'cpu_threads', h.cpu_threads, " \
 	" 'memory_bytes', h.memory_bytes, 'disk_count', h.disk_count, 'disk_bytes', h.disk_bytes) END, " \
-	"h.install, " \
+	"h.install, h.bmc, h.power_state, h.power_checked, h.power_error, " \
 	"(SELECT json_group_array(tag) FROM (SELECT tag FROM host_tags x WHERE x.host_id = h.id ORDER BY tag)), " \
 	"(SELECT json_group_object(name, value) FROM " \
 	" (SELECT name, value FROM host_attrs x WHERE x.host_id = h.id ORDER BY name))"
@@ -148,6 +163,7 @@ enum stmt_id {
 	S_IMAGE_GET, S_IMAGE_INSERT, S_IMAGE_DELETE, S_IMAGE_IN_USE, S_IMAGE_LIST,
 	S_AGENT_DELETE_HOST, S_AGENT_INSERT, S_AGENT_LOOKUP, S_AGENT_LIVE, S_AGENT_BIND, S_AGENT_UPDATE,
 	S_ADMIN_INSERT, S_ADMIN_LOOKUP, S_ADMIN_VALID, S_ADMIN_LIST, S_ADMIN_BY_NAME, S_ADMIN_REVOKE,
+	S_ADMIN_NAME, S_HOST_WITH_BMC, S_POWER_REQ_ADD, S_POWER_REQ_DONE, S_POWER_REQ_LIST,
 	S_COUNT
 };
 
@@ -167,6 +183,7 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_HOST_UPDATE] = "UPDATE hosts SET hostname = ?2, status = ?3, next_boot = ?4, image = ?5,"
 			  " once = ?6, uuid = ?7, serial = ?8, vendor = ?9, product = ?10, asset = ?11,"
 			  " ssh_keys = ?12, inventory = ?13, updated = ?14, install = ?15,"
+			  " bmc = ?16, power_state = ?17, power_checked = ?18, power_error = ?19,"
 			  " firmware = json_extract(?13, '$.firmware'),"
 			  " cpu_model = json_extract(?13, '$.cpu.model'),"
 			  " cpu_sockets = json_extract(?13, '$.cpu.sockets'),"
@@ -225,6 +242,12 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_ADMIN_LIST] = "SELECT rowid, name, created, expires, role FROM admin_tokens ORDER BY rowid",
 	[S_ADMIN_BY_NAME] = "SELECT rowid FROM admin_tokens WHERE name = ?1 ORDER BY rowid",
 	[S_ADMIN_REVOKE] = "DELETE FROM admin_tokens WHERE rowid = ?1",
+	[S_ADMIN_NAME] = "SELECT coalesce(name, 'token ' || rowid) FROM admin_tokens WHERE rowid = ?1",
+	[S_HOST_WITH_BMC] = "SELECT id FROM hosts WHERE bmc IS NOT NULL ORDER BY id",
+	[S_POWER_REQ_ADD] = "INSERT INTO power_requests (host_id, action, boot, who, created)"
+			    " VALUES (?1, ?2, ?3, ?4, ?5)",
+	[S_POWER_REQ_DONE] = "DELETE FROM power_requests WHERE id = ?1",
+	[S_POWER_REQ_LIST] = "SELECT id, host_id, action, boot, who FROM power_requests ORDER BY id",
 };
 
 struct conn {
@@ -566,6 +589,9 @@ void host_free(struct host *h)
 	free(h->install);
 	free(h->tags);
 	free(h->attributes);
+	free(h->bmc);
+	free(h->power_state);
+	free(h->power_error);
 	for (size_t i = 0; i < h->nmacs; i++)
 		free(h->macs[i]);
 	free(h->macs);
@@ -614,8 +640,12 @@ static int host_from_row(sqlite3_stmt *st, struct host *h)
 	h->progress = column_strdup(st, 17);
 	h->summary = column_strdup(st, 18);
 	h->install = column_strdup(st, 19);
-	h->tags = column_strdup(st, 20);
-	h->attributes = column_strdup(st, 21);
+	h->bmc = column_strdup(st, 20);
+	h->power_state = column_strdup(st, 21);
+	h->power_checked = sqlite3_column_int64(st, 22);
+	h->power_error = column_strdup(st, 23);
+	h->tags = column_strdup(st, 24);
+	h->attributes = column_strdup(st, 25);
 	if (!h->ssh_keys || !h->install || !h->tags || !h->attributes)
 		goto nomem;
 	for (const char *p = macs; p && *p;) {
@@ -842,6 +872,10 @@ int db_host_update(const struct host *h)
 	bind_text(st, 13, h->inventory);
 	sqlite3_bind_int64(st, 14, (int64_t)time(NULL));
 	bind_text(st, 15, h->install ? h->install : "{}");
+	bind_text(st, 16, h->bmc);
+	bind_text(st, 17, h->power_state);
+	bind_opt_int(st, 18, h->power_checked ? h->power_checked : -1);
+	bind_text(st, 19, h->power_error);
 	rc = step_done(st);
 	if (rc == 0 && h->labels_changed)
 		rc = host_labels_write(h->id, h);
@@ -1365,4 +1399,92 @@ int db_admin_token_revoke(int64_t id)
 	if (rc == 0 && changes(st) == 0)
 		return err_set(-ENOENT, "no admin token %lld", (long long)id);
 	return rc;
+}
+
+int db_admin_token_name(int64_t id, char *out, size_t outsz)
+{
+	sqlite3_stmt *st = stmt(S_ADMIN_NAME);
+	int rc;
+
+	if (!st)
+		return stmt_rc;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		snprintf(out, outsz, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? err_set(-ENOENT, "no admin token %lld", (long long)id) : step_failed(st, rc);
+}
+
+int db_host_with_bmc(int64_t **ids, size_t *n)
+{
+	sqlite3_stmt *st = stmt(S_HOST_WITH_BMC);
+	int64_t *list = NULL, *grown;
+	size_t count = 0;
+	int rc;
+
+	if (!st)
+		return stmt_rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (!(grown = realloc(list, (count + 1) * sizeof(*list)))) {
+			rc = err_set(-ENOMEM, "out of memory");
+			break;
+		}
+		list = grown;
+		list[count++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		free(list);
+		return rc < 0 ? rc : step_failed(st, rc);
+	}
+	*ids = list;
+	*n = count;
+	return 0;
+}
+
+int db_power_request_add(int64_t host_id, const char *action, const char *boot, const char *who, int64_t *id)
+{
+	sqlite3_stmt *st = stmt(S_POWER_REQ_ADD);
+	int rc;
+
+	if (!st)
+		return stmt_rc;
+	sqlite3_bind_int64(st, 1, host_id);
+	bind_text(st, 2, action);
+	bind_text(st, 3, boot);
+	bind_text(st, 4, who);
+	sqlite3_bind_int64(st, 5, (int64_t)time(NULL));
+	if ((rc = step_done(st)) == 0)
+		*id = sqlite3_last_insert_rowid(sqlite3_db_handle(st));
+	return rc;
+}
+
+int db_power_request_done(int64_t id)
+{
+	sqlite3_stmt *st = stmt(S_POWER_REQ_DONE);
+
+	if (!st)
+		return stmt_rc;
+	sqlite3_bind_int64(st, 1, id);
+	return step_done(st);
+}
+
+int db_power_request_list(json_t *out)
+{
+	sqlite3_stmt *st = stmt(S_POWER_REQ_LIST);
+	int rc;
+
+	if (!st)
+		return stmt_rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_append_new(out, json_pack("{s:I, s:I, s:s, s:s?, s:s}", "id", (json_int_t)sqlite3_column_int64(st, 0),
+						     "host_id", (json_int_t)sqlite3_column_int64(st, 1),
+						     "action", (const char *)sqlite3_column_text(st, 2),
+						     "boot", (const char *)sqlite3_column_text(st, 3),
+						     "who", (const char *)sqlite3_column_text(st, 4)));
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : step_failed(st, rc);
 }

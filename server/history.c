@@ -1,8 +1,8 @@
 /*
  * A host's history in words: what an operator's change did, field by field, old → new
  * ("next_boot discover → install; tags +db -retired; install.root_password_hash set"), for
- * the change's event. Secret install settings (install_setting_secret) are named, never
- * shown: an event reaches every dashboard and event stream.
+ * the change's event. Secret install settings (install_setting_secret) and the BMC's password
+ * are named, never shown: an event reaches every dashboard and event stream.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -15,13 +15,14 @@
 json_t *host_fields_json(const struct host *h)
 {
 	json_t *keys = json_loads(h->ssh_keys ? h->ssh_keys : "[]", 0, NULL);
-	json_t *o = json_pack("{s:s?, s:s, s:s, s:s?, s:b, s:I, s:o?, s:o?, s:o?}",
+	json_t *o = json_pack("{s:s?, s:s, s:s, s:s?, s:b, s:I, s:o?, s:o?, s:o?, s:o?}",
 			      "hostname", h->hostname, "status", host_status_name(h->status),
 			      "next_boot", boot_action_name(h->next_boot), "image", h->image, "once", h->once,
 			      "ssh_keys", (json_int_t)json_array_size(keys),
 			      "install", json_loads(h->install ? h->install : "{}", 0, NULL),
 			      "tags", json_loads(h->tags ? h->tags : "[]", 0, NULL),
-			      "attributes", json_loads(h->attributes ? h->attributes : "{}", 0, NULL));
+			      "attributes", json_loads(h->attributes ? h->attributes : "{}", 0, NULL),
+			      "bmc", json_loads(h->bmc ? h->bmc : "{}", 0, NULL));
 
 	json_decref(keys);
 	return o;
@@ -91,8 +92,21 @@ static void say_tags(FILE *out, json_t *old, json_t *new)
 	}
 }
 
-/* One "NAME old → new" per key of either object, as PREFIX.NAME. */
-static void say_members(FILE *out, const char *prefix, json_t *old, json_t *new, bool with_secrets)
+static bool no_secret(const char *key)
+{
+	(void)key;
+	return false;
+}
+
+/* The BMC's password (sealed in the store) is a secret too. */
+static bool bmc_secret(const char *key)
+{
+	return strcmp(key, "password") == 0;
+}
+
+/* One "NAME old → new" per key of either object, as PREFIX.NAME; a key secret() names is
+ * said to be set, changed or removed. */
+static void say_members(FILE *out, const char *prefix, json_t *old, json_t *new, bool (*secret)(const char *key))
 {
 	const char *key;
 	json_t *v;
@@ -100,12 +114,12 @@ static void say_members(FILE *out, const char *prefix, json_t *old, json_t *new,
 
 	json_object_foreach(new, key, v) {
 		snprintf(name, sizeof(name), "%s.%s", prefix, key);
-		say_value(out, name, json_object_get(old, key), v, with_secrets && install_setting_secret(key));
+		say_value(out, name, json_object_get(old, key), v, secret(key));
 	}
 	json_object_foreach(old, key, v)
 		if (!json_object_get(new, key)) {
 			snprintf(name, sizeof(name), "%s.%s", prefix, key);
-			say_value(out, name, v, NULL, with_secrets && install_setting_secret(key));
+			say_value(out, name, v, NULL, secret(key));
 		}
 }
 
@@ -121,8 +135,10 @@ char *host_changes_describe(json_t *before, json_t *after)
 	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
 		say_value(out, plain[i], json_object_get(before, plain[i]), json_object_get(after, plain[i]), false);
 	say_tags(out, json_object_get(before, "tags"), json_object_get(after, "tags"));
-	say_members(out, "attributes", json_object_get(before, "attributes"), json_object_get(after, "attributes"), false);
-	say_members(out, "install", json_object_get(before, "install"), json_object_get(after, "install"), true);
+	say_members(out, "attributes", json_object_get(before, "attributes"), json_object_get(after, "attributes"), no_secret);
+	say_members(out, "install", json_object_get(before, "install"), json_object_get(after, "install"),
+		    install_setting_secret);
+	say_members(out, "bmc", json_object_get(before, "bmc"), json_object_get(after, "bmc"), bmc_secret);
 	if (ftell(out) == 0)
 		fputs("nothing (every value as it was)", out);
 	if (fclose(out) != 0) {

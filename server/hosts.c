@@ -101,6 +101,8 @@ json_t *host_to_json(const struct host *h, bool with_inventory)
 	json_object_set_new(o, "install_secrets", sizes);
 	json_object_set_new(o, "tags", json_loads(h->tags ? h->tags : "[]", 0, NULL));
 	json_object_set_new(o, "attributes", json_loads(h->attributes ? h->attributes : "{}", 0, NULL));
+	json_object_set_new(o, "bmc", power_bmc_to_json(h));
+	json_object_set_new(o, "power", power_state_to_json(h));
 	return o;
 }
 
@@ -438,6 +440,7 @@ static const struct {
 	{ "install", apply_install },
 	{ "tags", tags_apply },
 	{ "attributes", attributes_apply },
+	{ "bmc", power_bmc_apply },
 };
 
 /* Applies the operator-settable fields present in req to h; validates each. */
@@ -514,7 +517,7 @@ static int patch_change(struct host *h, void *arg)
 int hosts_patch(const char *ref, json_t *req, struct host *out)
 {
 	static const char *const allowed[] = { "hostname", "next_boot", "image", "once", "status",
-					       "ssh_authorized_keys", "install", "tags", "attributes", NULL };
+					       "ssh_authorized_keys", "install", "tags", "attributes", "bmc", NULL };
 	int rc;
 
 	if ((rc = fields_check(req, allowed, NULL)) < 0)

@@ -80,6 +80,7 @@ static const struct route routes[] = {
 	{ "GET", "/api/v1/hosts/*/events", "/api/v1/hosts/*/events", AUTH_ADMIN, BODY_NONE, handle_host_events, WAIT_NEVER },
 	{ "POST", "/api/v1/hosts/*/kexec", "/api/v1/hosts/*/kexec", AUTH_ADMIN, BODY_JSON, handle_host_kexec, WAIT_NEVER },
 	{ "POST", "/api/v1/hosts/*/kexec/cancel", "/api/v1/hosts/*/kexec/cancel", AUTH_ADMIN, BODY_JSON, handle_host_kexec_cancel, WAIT_NEVER },
+	{ "POST", "/api/v1/hosts/*/power", "/api/v1/hosts/*/power", AUTH_ADMIN, BODY_JSON, handle_host_power, WAIT_NEVER },
 	{ "POST", "/api/v1/inventory", "/api/v1/inventory", AUTH_ADMIN, BODY_INVENTORY, handle_inventory_adopt, WAIT_NEVER },
 	{ "GET", "/kexec.sh", "/kexec.sh", AUTH_NONE, BODY_NONE, handle_kexec_script, WAIT_NEVER },
 	{ "GET", "/api/v1/events/stream", "/api/v1/events/stream", AUTH_ADMIN, BODY_NONE, handle_events_stream, WAIT_ALWAYS },

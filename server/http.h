@@ -112,6 +112,7 @@ enum MHD_Result handle_host_delete(struct request *req);
 enum MHD_Result handle_host_events(struct request *req);
 enum MHD_Result handle_host_kexec(struct request *req);
 enum MHD_Result handle_host_kexec_cancel(struct request *req);
+enum MHD_Result handle_host_power(struct request *req);
 enum MHD_Result handle_inventory_adopt(struct request *req);
 enum MHD_Result handle_images_list(struct request *req);
 enum MHD_Result handle_images_create(struct request *req);

@@ -239,3 +239,12 @@ enum MHD_Result handle_token_delete(struct request *req)
 
 	return rc < 0 ? respond_error(req, rc) : respond_buffer(req, 204, NULL, "", 0);
 }
+
+/* POST /api/v1/hosts/REF/power: queued for a power worker (power.c); 202 at once. */
+enum MHD_Result handle_host_power(struct request *req)
+{
+	json_t *out;
+	int rc = power_request(req->cap[0], req->json, req->admin.id, &out);
+
+	return rc < 0 ? respond_error(req, rc) : respond_json(req, 202, out);
+}

@@ -33,6 +33,9 @@ struct config cfg = {
 	.max_per_address = 64,
 	.header_timeout = 10,
 	.max_image_size = 64ULL << 30,
+	.bmc_timeout = 10,
+	.power_workers = 4,
+	.power_poll = 60,
 };
 
 static rlim_t open_file_limit; /* as fd_budget found it, for the log */
@@ -85,6 +88,10 @@ static void usage(FILE *f)
 		"                             http:// Debian mirrors (https:// ones are fetched directly)\n"
 		"  --package-cache-log FILE   that cache's apt-cacher.log: its hits and misses in /metrics\n"
 		"                             (default: none, and /metrics has no package cache series)\n"
+		"  --bmc-timeout SECONDS      time one exchange with a host's BMC may take (default 10)\n"
+		"  --power-workers N          calls to BMCs at once (default 4)\n"
+		"  --power-poll SECONDS       how often every BMC's power state is read (default 60;\n"
+		"                             0: never, only on an operator's action)\n"
 		"  --log-level LEVEL          error, warn, info (default) or debug\n");
 }
 
@@ -214,7 +221,7 @@ static int token_command(int argc, char **argv)
 enum { O_LISTEN = 256, O_DATA, O_BOOT, O_URL, O_WEB, O_SCRIPTS, O_THREADS, O_TTL, O_BODY,
        O_INVBODY, O_KARGS, O_LOG, O_KEYS, O_CACHE, O_CACHE_LOG, O_IMAGE_SIZE, O_CONNS,
        O_PER_ADDR, O_WAITING, O_HEADER_TIMEOUT, O_UNKNOWN, O_AGENT_ANY, O_LISTEN_TLS, O_TLS_CERT,
-       O_TLS_KEY, O_OPERATOR_URL, O_METRICS_TOKEN };
+       O_TLS_KEY, O_OPERATOR_URL, O_METRICS_TOKEN, O_BMC_TIMEOUT, O_POWER_WORKERS, O_POWER_POLL };
 static const struct option daemon_options[] = {
 	{ "listen", required_argument, NULL, O_LISTEN },
 	{ "data", required_argument, NULL, O_DATA },
@@ -243,6 +250,9 @@ static const struct option daemon_options[] = {
 	{ "package-cache", required_argument, NULL, O_CACHE },
 	{ "package-cache-log", required_argument, NULL, O_CACHE_LOG },
 	{ "log-level", required_argument, NULL, O_LOG },
+	{ "bmc-timeout", required_argument, NULL, O_BMC_TIMEOUT },
+	{ "power-workers", required_argument, NULL, O_POWER_WORKERS },
+	{ "power-poll", required_argument, NULL, O_POWER_POLL },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -287,6 +297,9 @@ static void parse_options(int argc, char **argv)
 		case O_KEYS: cfg.ssh_keys_file = optarg; break;
 		case O_CACHE: cfg.package_cache = optarg; break;
 		case O_CACHE_LOG: cfg.package_cache_log = optarg; break;
+		case O_BMC_TIMEOUT: cfg.bmc_timeout = (unsigned)parse_number("--bmc-timeout", optarg, 1, 120); break;
+		case O_POWER_WORKERS: cfg.power_workers = (unsigned)parse_number("--power-workers", optarg, 1, 64); break;
+		case O_POWER_POLL: cfg.power_poll = (unsigned)parse_number("--power-poll", optarg, 0, 86400); break;
 		case O_LOG:
 			if ((level = log_level_parse(optarg)) < 0)
 				log_fatal("--log-level: '%s' is not error, warn, info or debug", optarg);
@@ -501,6 +514,8 @@ int main(int argc, char **argv)
 			 cfg.package_cache_log);
 	if (access(cfg.boot_dir, R_OK | X_OK) < 0)
 		log_warn("boot folder %s is not readable: /boot/ will answer 404 until it is", cfg.boot_dir);
+	if (power_start() < 0)
+		log_fatal("%s", err_msg());
 	if (http_start() < 0)
 		log_fatal("%s", err_msg());
 	log_info("anemosd listening on %s, public URL %s, data %s, boot files %s, %u threads",
@@ -515,6 +530,7 @@ int main(int argc, char **argv)
 		;
 	log_info("signal %d: stopping", sig);
 	http_stop();
+	power_stop();
 	cache_shutdown();
 	db_shutdown();
 	templates_free();

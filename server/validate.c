@@ -238,3 +238,90 @@ int install_settings_check(json_t *v)
 	}
 	return 0;
 }
+
+/* ---- BMC settings: one checker per key ---- */
+
+static int check_bmc_protocol(json_t *v)
+{
+	const char *s = json_string_value(v);
+
+	if (!s || (strcmp(s, "ipmi") && strcmp(s, "redfish")))
+		return err_set(-EINVAL, "bmc.protocol must be ipmi or redfish");
+	return 0;
+}
+
+static int check_bmc_insecure(json_t *v)
+{
+	if (!json_is_boolean(v))
+		return err_set(-EINVAL, "bmc.insecure must be true (a Redfish BMC's certificate is not verified) or false");
+	return 0;
+}
+
+/* An IP address, or a DNS name of letters, digits, '-' and '.'. */
+static int check_bmc_address(json_t *v)
+{
+	const char *s = json_string_value(v);
+	char name[256];
+
+	if (!address_valid(s, false) && hostname_normalize(s ? s : "", name, sizeof(name)) < 0)
+		return err_set(-EINVAL, "bmc.address must be an IPv4 or IPv6 address or a DNS name");
+	return 0;
+}
+
+static int check_bmc_port(json_t *v)
+{
+	if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 65535)
+		return err_set(-EINVAL, "bmc.port must be a UDP port from 1 to 65535");
+	return 0;
+}
+
+/* IPMI 2.0 allows user names of 16 bytes and passwords of 20. */
+static int check_bmc_username(json_t *v)
+{
+	if (!one_line(v, 16))
+		return err_set(-EINVAL, "bmc.username must be 1 to 16 characters on one line");
+	return 0;
+}
+
+static int check_bmc_password(json_t *v)
+{
+	const char *s = json_string_value(v);
+
+	if (!s || !*s || strlen(s) > 20 || memchr(s, '\0', json_string_length(v)))
+		return err_set(-EINVAL, "bmc.password must be 1 to 20 bytes (IPMI 2.0's limit)");
+	return 0;
+}
+
+static const struct {
+	const char *key;
+	int (*check)(json_t *value);
+} bmc_settings[] = {
+	{ "protocol", check_bmc_protocol },     /* ipmi */
+	{ "address", check_bmc_address },       /* IP address or DNS name */
+	{ "port", check_bmc_port },             /* UDP, default 623 */
+	{ "username", check_bmc_username },
+	{ "password", check_bmc_password },     /* write-only; stored sealed */
+	{ "insecure", check_bmc_insecure },     /* Redfish: no certificate check */
+};
+
+int bmc_settings_check(json_t *v)
+{
+	const char *key;
+	json_t *value;
+
+	if (!json_is_object(v))
+		return err_set(-EINVAL, "bmc must be an object (protocol, address, port, username, password, "
+					"insecure) or null");
+	json_object_foreach(v, key, value) {
+		size_t i;
+
+		for (i = 0; i < sizeof(bmc_settings) / sizeof(bmc_settings[0]); i++)
+			if (strcmp(key, bmc_settings[i].key) == 0)
+				break;
+		if (i == sizeof(bmc_settings) / sizeof(bmc_settings[0]))
+			return err_set(-EINVAL, "unknown field 'bmc.%s'", key);
+		if (bmc_settings[i].check(value) < 0)
+			return -EINVAL;
+	}
+	return 0;
+}

@@ -7,6 +7,7 @@ import {
 } from './dom.js';
 import { hardware } from './hardware.js';
 import { nextBootText } from './hosts.js';
+import { powerBox } from './power.js';
 import { progressBlock } from './progress.js';
 
 const EVENT_LIMIT = 200;
@@ -110,7 +111,8 @@ export function hostView(root, routeInfo) {
 	const dangerBox = h('div', { class: 'action danger-zone' }, deleteBtn,
 		h('p', { class: 'muted small' }, 'Forgets the host, its inventory and events. If it boots again it comes back as new.'));
 
-	clear(actions, h('h2', { id: 'actions-title' }, 'Actions'), bootForm, nameForm, statusBox, keysForm, dangerBox);
+	const power = powerBox(() => host);
+	clear(actions, h('h2', { id: 'actions-title' }, 'Actions'), power.box, bootForm, nameForm, statusBox, keysForm, dangerBox);
 	const dirty = new Set();
 	for (const [form, key] of [[bootForm, 'boot'], [nameForm, 'name'], [keysForm, 'keys']]) {
 		form.addEventListener('input', () => dirty.add(key));
@@ -249,6 +251,7 @@ export function hostView(root, routeInfo) {
 	function redraw() {
 		drawHeader();
 		fillActions();
+		power.redraw(host);
 	}
 
 	async function load(first) {

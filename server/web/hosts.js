@@ -19,6 +19,7 @@ const COLUMNS = [
 	{ key: 'memory', label: 'Memory', sort: (x) => facts(x).memory ?? -1 },
 	{ key: 'disks', label: 'Disks', sort: (x) => facts(x).diskBytes ?? -1 },
 	{ key: 'last_seen', label: 'Last seen', sort: (x) => (x.last_seen ? Date.parse(x.last_seen) : 0) },
+	{ key: 'power', label: 'Power', sort: (x) => (x.power && x.power.state) || '\uffff' },
 ];
 
 // facts(host): CPU, memory and disk facts from the list's summary, or from a full inventory.
@@ -100,6 +101,10 @@ function cell(col, host) {
 			: h('span', { class: 'muted' }, DASH));
 	case 'last_seen':
 		return h('td', { class: 'c-seen' }, timeEl(host.last_seen));
+	case 'power':
+		return h('td', { class: 'c-power' }, host.power && host.power.state
+			? h('span', { class: `power-${host.power.state}`, title: host.power.error || null }, host.power.state)
+			: h('span', { class: 'muted' }, DASH));
 	default:
 		return h('td');
 	}

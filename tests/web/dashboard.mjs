@@ -1,7 +1,7 @@
 // The dashboard, driven in Debian's chromium by playwright-core against the anemosd that
 // dashboard.test.sh started and seeded. Prints "ok - NAME" or "not ok - NAME: why" per
 // check, saves screenshots, exits 1 when a check failed. Every wait is bounded.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -20,6 +20,7 @@ const R640 = {
 };
 const VM_ID = Number(env('VM_ID'));
 const IMAGE = env('IMAGE');
+const BMC_DIR = env('BMC_DIR');
 const WAIT = 10000;
 
 let failures = 0;
@@ -225,6 +226,31 @@ try {
 		await apiCall('GET', `/api/v1/hosts/${R640.id}`);
 	});
 
+	await check('power on the host page: on at once, off only once confirmed, the state live', async () => {
+		const state = page.locator('#power-state');
+		await state.waitFor({ state: 'visible' });
+		assert(/unknown/.test(await state.innerText()), `before any action: ${await state.innerText()}`);
+		assert((await page.innerText('#power-bmc')).includes('admin@127.0.0.1'), 'the BMC is not named');
+		await page.click('#power-actions [data-power=on]');
+		await page.waitForFunction(() => /Power on\b/.test(document.querySelector('#power-state')?.textContent || ''), null, { timeout: WAIT });
+		assert(readFileSync(join(BMC_DIR, 'power'), 'utf8').trim() === '1', 'the machine behind the BMC is not on');
+		await page.click('#power-actions [data-power=off]');
+		const dialog = page.locator('dialog#confirm');
+		await dialog.waitFor({ state: 'visible' });
+		assert(/cuts its power/.test(await dialog.innerText()), 'the confirmation does not say what off does');
+		await page.screenshot({ path: join(SHOTS, 'confirm-power-off-1280.png') });
+		await page.click('#confirm-cancel');
+		await dialog.waitFor({ state: 'hidden' });
+		const { events } = await apiCall('GET', `/api/v1/hosts/${R640.id}/events?limit=1000`);
+		assert(!events.some((e) => /^power off/.test(e.message)), 'a cancelled power off was asked');
+		await page.click('#power-actions [data-power=off]');
+		await dialog.waitFor({ state: 'visible' });
+		await page.click('#confirm-ok');
+		await page.waitForFunction(() => /Power off\b/.test(document.querySelector('#power-state')?.textContent || ''), null, { timeout: WAIT });
+		assert(readFileSync(join(BMC_DIR, 'power'), 'utf8').trim() === '0', 'the machine behind the BMC is not off');
+		assert(!(await page.content()).includes('pw-Web-2291'), 'the BMC password is in the page');
+	});
+
 	await check('an agent event with bytes appears on the open host page without reload', async () => {
 		assert(agentToken, 'no agent token (previous check failed)');
 		await page.evaluate(() => { window.__notReloaded = true; });
@@ -257,6 +283,11 @@ try {
 		await row.locator('[role=progressbar][aria-valuenow="62"]').waitFor();
 		const t = await row.innerText();
 		assert(/62% · 2\.5 GiB of 4 GiB/.test(t), `progress text: ${t.replace(/\s+/g, ' ')}`);
+	});
+
+	await check('the hosts table has each host\'s power state', async () => {
+		const cell = page.locator(`#hosts-table tr[data-id="${R640.id}"] td.c-power`);
+		assert((await cell.innerText()).trim() === 'off', `db01's power cell: ${await cell.innerText()}`);
 	});
 
 	await check('a machine that boots appears in the open table without reload', async () => {

@@ -6,6 +6,7 @@
 # APIs (inventories from the inventory fixtures). The checks themselves are in
 # dashboard.mjs; screenshots land in build/screenshots/.
 source "$(dirname "$0")/../integration/lib.sh"
+source "$ROOT/tests/lib/bmc.sh"
 WEB=$ROOT/tests/web
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 SHOTS=$ROOT/build/screenshots
@@ -26,6 +27,8 @@ if [ ! -f "$WEB/node_modules/playwright-core/package.json" ] ||
 		{ fail "npm ci in tests/web" "$(tail -n 5 "$WORK/npm.log")"; exit 1; }
 fi
 
+# db01's BMC: OpenIPMI's simulator, the machine behind it a state file (tests/lib/bmc-chassis.sh).
+bmc_start web 'pw-Web-2291' "$ROOT/tests/lib/bmc-chassis.sh" || { fail "the BMC simulator starts"; exit 1; }
 anemosd_start --web-dir "$ROOT/server/web" || exit 1
 
 # The dashboard's files are served as the browser needs them.
@@ -77,6 +80,8 @@ deploy() {
 t=$(boot 24:6e:96:8a:3c:10 7XK4M93 "Dell Inc." "PowerEdge R640"); report "$t" "$R640"
 R640_ID=$(id_of 24:6e:96:8a:3c:10)
 api PATCH "/api/v1/hosts/$R640_ID" '{"hostname":"db01.rack4","ssh_authorized_keys":["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHq0 ops@anemos"]}' >/dev/null
+# shellcheck disable=SC2154 # BMC_PORT_web: set by bmc_start
+api PATCH "/api/v1/hosts/$R640_ID" '{"bmc":{"address":"127.0.0.1","port":'"$BMC_PORT_web"',"username":"admin","password":"pw-Web-2291"}}' >/dev/null
 
 # build02: a VM installing now, with progress.
 t=$(boot 52:54:00:12:34:56 "" QEMU "Standard PC (Q35 + ICH9, 2009)"); report "$t" "$QEMU"
@@ -130,7 +135,7 @@ SEED_HOST_IDS=$(jq -r '[.hosts[].id]|join(",")' <<<"$hosts") \
 R640_ID=$R640_ID R640_MAC=24:6e:96:8a:3c:10 R640_SERIAL=7XK4M93 R640_HOSTNAME=db01.rack4 \
 R640_DIMM_SERIAL=$(jq -r '.memory.dimms[0].serial' <<<"$R640") R640_DISK_SERIAL=$(jq -r '.disks[0].serial' <<<"$R640") \
 R640_NIC_MAC=$(jq -r '.nics[1].mac' <<<"$R640") R640_CPU=$(jq -r .cpu.model <<<"$R640") \
-VM_ID=$VM_ID IMAGE=debian-12 \
+VM_ID=$VM_ID IMAGE=debian-12 BMC_DIR=$WORK/bmc-web \
 	timeout 300 node "$WEB/dashboard.mjs"
 rc=$?
 case $rc in

@@ -1,0 +1,62 @@
+// The host page's power box: the host's BMC and its power state, and the power actions
+// (POST /api/v1/hosts/REF/power), each destructive one confirmed first. anemosd queues an
+// action and answers at once; its outcome arrives as one of the host's events (the page
+// reloads on every change the event stream tells).
+
+import { api, hostPath } from './api.js';
+import { clear, confirmDialog, h, hostLabel, timeEl } from './dom.js';
+
+// What each action does, for its button and its confirmation (null: none needed).
+const ACTIONS = [
+	{ action: 'status', label: 'Read state', confirm: null },
+	{ action: 'on', label: 'Power on', confirm: null },
+	{ action: 'cycle', boot: 'network', label: 'Cycle into network boot…',
+		confirm: 'cuts the power, then powers it on to boot from the network once' },
+	{ action: 'reset', label: 'Reset…', confirm: 'resets it at once, without shutting its system down' },
+	{ action: 'soft-off', label: 'Shut down…', confirm: 'asks its system to shut down (ACPI)' },
+	{ action: 'off', label: 'Power off…', confirm: 'cuts its power at once, without shutting its system down' },
+];
+
+// powerBox(currentHost): the box (an element) and its redraw function, to call with the host
+// whenever it changes.
+export function powerBox(currentHost) {
+	const state = h('p', { class: 'power-state', id: 'power-state' });
+	const bmc = h('p', { class: 'muted small', id: 'power-bmc' });
+	const buttons = h('div', { class: 'row wrap', id: 'power-actions' });
+	const msg = h('p', { class: 'form-msg', role: 'status', id: 'power-msg' });
+	const box = h('div', { class: 'action', id: 'power-box' }, h('div', { class: 'action-title' }, 'Power'), state, bmc, buttons, msg);
+
+	async function ask(a) {
+		const host = currentHost();
+		if (a.confirm) {
+			const ok = await confirmDialog({
+				title: `${a.label.replace('…', '')} ${hostLabel(host)}?`,
+				body: h('p', null, `This ${a.confirm}.`),
+				ok: a.label.replace('…', ''), danger: true,
+			});
+			if (!ok) return;
+		}
+		msg.className = 'form-msg';
+		msg.textContent = 'Asking the BMC…';
+		try {
+			await api('POST', `${hostPath(host.id)}/power`, a.boot ? { action: a.action, boot: a.boot } : { action: a.action });
+			msg.textContent = `Power ${a.action} asked; the BMC's answer comes in the events.`;
+			msg.classList.add('ok');
+		} catch (e) {
+			msg.textContent = e.message;
+			msg.classList.add('error');
+		}
+	}
+
+	clear(buttons, ACTIONS.map((a) => h('button', { type: 'button', dataset: { power: a.action }, class: a.confirm ? 'danger quiet' : '', onclick: () => ask(a) }, a.label)));
+
+	function redraw(host) {
+		const p = host.power || {};
+		box.hidden = !host.bmc;
+		if (!host.bmc) return;
+		clear(state, 'Power ', h('strong', { class: `power-${p.state || 'unknown'}` }, p.state || 'unknown'),
+			p.checked ? [' · read ', timeEl(p.checked)] : null, p.error ? h('span', { class: 'error small' }, ` · ${p.error}`) : null);
+		bmc.textContent = `BMC ${host.bmc.protocol}://${host.bmc.username}@${host.bmc.address}:${host.bmc.port}`;
+	}
+	return { box, redraw };
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# run-in: build
+# cost: 300
+# Reinstalling through the BMC, with no one at the rack: OpenIPMI's ipmi_sim on loopback is
+# the BMC of a QEMU machine (BIOS), its chassis commands start and stop that QEMU process
+# and its one-time boot device chooses the machine's next boot (tests/e2e/power-chassis.sh).
+# From a powered-off machine with an empty disk, `anemosctl host reinstall` alone reaches
+# deployed; a second reinstall of the deployed (running) machine power-cycles it and
+# installs again; the events show every power action, with who asked. (A wrong password, an
+# unreachable and a slow BMC: tests/integration/power.test.sh, against the same simulator.)
+source "$(dirname "$0")/../integration/lib.sh"
+source "$ROOT/tests/lib/bmc.sh"
+for f in /usr/bin/qemu-system-x86_64 /usr/bin/qemu-img /usr/bin/ipmi_sim /usr/bin/ipmitool; do
+	[ -e "$f" ] || { fail "QEMU and OpenIPMI installed" "$f missing (deploy/install-deps.sh test installs them)"; exit 1; }
+done
+BOOT=$ROOT/build/boot
+IMG=$ROOT/build/images/tiny.tar.zst
+for f in "$BOOT/vmlinuz" "$BOOT/initramfs.img" "$IMG"; do
+	[ -s "$f" ] || { fail "initramfs and tiny image built" "$f missing: run make initramfs and make images IMAGES=tiny"; exit 1; }
+done
+PW='pw-Rack-4410'
+MAC=52:54:00:e7:00:10
+PORT=$(free_port)
+ANEMOS_NO_PUBLIC_URL=1 anemosd_start --boot-dir "$BOOT" --bmc-timeout 5 --power-poll 5 \
+	--kernel-args "console=tty0 console=ttyS0,115200n8 panic=-1" || exit 1
+mkdir -p "$DATA/images/tiny"
+cp "$IMG" "$DATA/images/tiny/tiny.tar.zst"
+expect_eq "tiny registered" 201 "$(status_of "$(api POST /api/v1/images '{"name":"tiny","file":"tiny.tar.zst"}')")"
+
+# The machine behind the BMC: network (no bootindex: the BMC's boot device decides) and an
+# empty disk; its console appended across power cycles.
+BMC_A=$WORK/bmc-rack
+mkdir -p "$BMC_A"
+qemu-img create -q -f qcow2 "$WORK/disk.qcow2" 4G
+printf '%s\n' -accel tcg -m 1024 -smp 2 -display none -name anemos-power-e2e \
+	-chardev "file,id=s0,path=$WORK/console-rack.log,append=on" -serial chardev:s0 \
+	-netdev "user,id=n0,bootfile=http://10.0.2.2:$PORT/boot.ipxe" -device "virtio-net-pci,netdev=n0,mac=$MAC" \
+	-drive "file=$WORK/disk.qcow2,if=none,id=d1" -device "virtio-blk-pci,drive=d1,serial=DISK-rack" >"$BMC_A/qemu.args"
+qemu_pid() { cat "$BMC_A/qemu.pid" 2>/dev/null; }
+# The machine is stopped at the end whatever happens (by the PID QEMU wrote).
+trap 'p=$(qemu_pid); [ -n "$p" ] && kill "$p" 2>/dev/null; bmc_stop_all; _cleanup' EXIT
+bmc_start rack "$PW" "$ROOT/tests/e2e/power-chassis.sh" || { fail "the BMC starts"; exit 1; }
+expect_eq "the machine is off" "" "$(qemu_pid)"
+
+printf '%s\n' "$PW" >"$WORK/bmc-password"
+api POST /api/v1/hosts "{\"mac\":\"$MAC\",\"hostname\":\"web7\",\"image\":\"tiny\"}" >/dev/null
+# shellcheck disable=SC2154 # BMC_PORT_rack: set by bmc_start
+out=$("$ANEMOSCTL" host set web7 --bmc "ipmi://admin@127.0.0.1:$BMC_PORT_rack" --bmc-password-file "$WORK/bmc-password" 2>&1)
+expect_match "host set --bmc" '^updated host' "$out"
+events() { body_of "$(api GET "/api/v1/hosts/web7/events?limit=1000")" | jq -r '.events[] | "\(.source) \(.message)"'; }
+
+# reinstall NAME: `anemosctl host reinstall web7`, bounded (the install under TCG takes
+# minutes); passes when it exits 0 with the host deployed.
+reinstall() {
+	local t0 rc
+	t0=$(now)
+	timeout 600 "$ANEMOSCTL" host reinstall web7 >"$WORK/reinstall-$1.out" 2>&1; rc=$?
+	if [ "$rc" = 0 ] && [ "$(host_field web7 .status)" = deployed ]; then
+		ok "$1: anemosctl host reinstall alone reached deployed ($(secs "$t0" "$(now)") s)"
+	else
+		fail "$1: anemosctl host reinstall reached deployed" "exit $rc, status $(host_field web7 .status); $(tail -n 5 "$WORK/reinstall-$1.out" | tr '\n' ';')"
+		console_tail rack
+	fi
+}
+
+reinstall "from a powered-off machine with an empty disk"
+expect_match "the reinstall printed the BMC's answer" 'power cycle accepted by the BMC \(asked by test\)' "$(cat "$WORK/reinstall-from a powered-off machine with an empty disk.out")"
+expect_match "the BMC started the machine for a one-time network boot" 'set boot pxe.*set power 1.*start: -boot order=c,once=n' \
+	"$(tr '\n' ' ' <"$BMC_A/chassis.log")"
+expect_match "the machine installed tiny" 'installed tiny onto' "$(events)"
+expect_match "... and its own reboot went to the disk: the installed system phoned home" 'installed system reported in' "$(events)"
+expect_eq "the machine runs (powered by the BMC)" 0 "$(kill -0 "$(qemu_pid)" 2>/dev/null; echo $?)"
+first_pid=$(qemu_pid)
+expect_eq "the host's power state" on "$(host_field web7 .power.state)"
+lines_before=$(wc -l <"$BMC_A/chassis.log")
+
+installs_before=$(event_count web7 '^installed tiny onto')
+reinstall "a second reinstall of the deployed machine"
+expect_eq "the second reinstall installed again" $((installs_before + 1)) "$(event_count web7 '^installed tiny onto')"
+expect_match "... after the BMC set a network boot, powered the running machine off, then on" \
+	'set boot pxe .*set power 0 .*set power 1 start: -boot order=c,once=n' \
+	"$(tail -n +"$((lines_before + 1))" "$BMC_A/chassis.log" | tr '\n' ' ')"
+check "... as a new QEMU process" test "$(qemu_pid)" != "$first_pid"
+ev=$(events)
+expect_eq "the events show both power actions, with who asked" 2 "$(grep -c '^operator power cycle, next boot network asked by test$' <<<"$ev")"
+expect_eq "... and both answers of the BMC" 2 "$(grep -c '^bmc power cycle accepted by the BMC (asked by test)$' <<<"$ev")"
+expect_eq "the password is in no event" 0 "$(grep -c -F -- "$PW" <<<"$ev")"
+expect_eq "... no log line" 0 "$(grep -c -F -- "$PW" "$WORK/anemosd.log")"
+expect_eq "... and not in the database files" 0 "$(cat "$DATA"/anemos.db* | grep -c -a -F -- "$PW")"
+anemosd_stop
+exit "$_failures"
