@@ -634,7 +634,18 @@ int main(int argc, char **argv)
 		run_phase(ep, conns, 0, nmachines);
 		report(argv[a], now() - t0, 0, nmachines);
 	}
-	if (nwaiters)
+	if (nwaiters) {
 		printf("storm: waiters still_waiting=%ld of %ld\n", waiters_still_waiting(waiters, nwaiters), opened);
+		for (long i = 0; i < nwaiters; i++)
+			if (waiters[i] >= 0)
+				close(waiters[i]);
+		free(waiters);
+	}
+	for (long i = 0; i < nconns; i++)
+		free(conns[i].in);
+	free(conns);
+	free(machines);
+	free(inventory);
+	close(ep);
 	return total_errors && !keep_going ? 1 : 0;
 }

@@ -197,6 +197,16 @@ int db_host_delete(int64_t id);
 int db_host_add_mac(int64_t id, const char *mac);
 /* last_seen = now, and the identity facts ident has that the host lacks. */
 int db_host_seen(int64_t id, const struct boot_identity *ident);
+/* Inside the caller's transaction: host id seen now, with a boot event (level, message) from
+ * the server; 0 and nothing written when the host is gone, else a negative errno. */
+int db_host_seen_event(int64_t id, const char *level, const char *message);
+/* Inside the caller's transaction: the inventory inv's key facts (firmware, CPU, memory,
+ * disks) into host id's columns, read from the parsed JSON (no SQL JSON functions under the
+ * write lock): 0 or a negative errno with err_set. inv stays the caller's. */
+int db_host_set_facts(int64_t id, json_t *inv);
+/* The WAL file's size in bytes now (0 when there is none), and into *truncations (may be
+ * NULL) how many times the checkpointer truncated it. */
+int64_t db_wal_bytes(uint64_t *truncations);
 /* Every host matching query (a substring of its facts; NULL: all) into *out, a malloc'd
  * array of *n hosts the caller frees (host_free each, then free). */
 int db_host_list(const char *query, struct host **out, size_t *n);
@@ -391,12 +401,25 @@ uint64_t notify_wait(uint64_t seen, int timeout_ms);
  * -ERANGE when more changed than can be told (the reader should reload everything). */
 int notify_since(uint64_t *seen, int64_t *ids, size_t max);
 
+/* seen.c: the boot records (last seen, boot event) of known hosts that boot without a new
+ * token, committed in batches by one writer thread, which db_init starts and db_shutdown
+ * stops (after writing what is queued). seen_record copies message: 0, or -EAGAIN when the
+ * queue is full or the writer stopped (the caller writes the record itself). seen_flush
+ * returns once every record queued before it is committed (a write failure is logged and
+ * the batch dropped: these records promise nothing). */
+int seen_start(void);
+void seen_stop(void);
+int seen_record(int64_t host_id, const char *level, const char *message);
+void seen_flush(void);
+
 /* metrics.c: counters for /metrics (thread-safe; nothing allocated but by metrics_render,
  * whose text the caller frees; NULL out of memory). */
 void metrics_request(const char *route, unsigned status, uint64_t bytes);
 void metrics_boot(enum boot_action action);
 /* A boot of a machine nobody enrolled, under --unknown-hosts ignore. */
 void metrics_unknown_boot(void);
+/* One batch of n boot records committed by seen.c. */
+void metrics_seen_batch(size_t n);
 char *metrics_render(void);
 
 /* cache.c: the package cache (apt-cacher-ng) targets fetch Debian packages through. */

@@ -85,6 +85,14 @@ json_t *host_to_json(const struct host *h, bool with_inventory)
 	return o;
 }
 
+/* A host write transaction (db_begin), after the boot records queued so far (seen.c): a
+ * host's events stay in the order they happened. */
+static int hosts_begin(void)
+{
+	seen_flush();
+	return db_begin();
+}
+
 int hosts_commit(int64_t host_id)
 {
 	int rc = db_commit();
@@ -152,7 +160,7 @@ int hosts_update(const char *ref, int64_t id, host_change_fn change, void *arg, 
 	struct host h;
 	int rc;
 
-	if ((rc = db_begin()) < 0)
+	if ((rc = hosts_begin()) < 0)
 		return rc;
 	if ((rc = ref ? db_host_find_by_ref(ref, &h) : db_host_get(id, &h)) < 0) {
 		db_rollback();
@@ -245,6 +253,7 @@ int hosts_list(const char *query, json_t **out)
 	json_t *list;
 	int rc;
 
+	seen_flush(); /* last seen as the boots answered said */
 	if ((rc = db_host_list(query, &hosts, &n)) < 0)
 		return rc;
 	list = json_array();
@@ -259,6 +268,7 @@ int hosts_list(const char *query, json_t **out)
 
 int hosts_get(const char *ref, struct host *out)
 {
+	seen_flush();
 	return db_host_find_by_ref(ref, out);
 }
 
@@ -408,7 +418,7 @@ int hosts_enroll(json_t *req, struct host *out)
 		return rc;
 	if (mac_parse(json_string_value(json_object_get(req, "mac")), mac) < 0)
 		return err_set(-EINVAL, "\"mac\" is required, as aa:bb:cc:dd:ee:ff");
-	if ((rc = db_begin()) < 0)
+	if ((rc = hosts_begin()) < 0)
 		return rc;
 	if ((rc = hosts_apply(&h, req)) < 0)
 		goto fail;
@@ -465,7 +475,7 @@ int hosts_delete(const char *ref)
 	struct host h;
 	int rc;
 
-	if ((rc = db_begin()) < 0)
+	if ((rc = hosts_begin()) < 0)
 		return rc;
 	if ((rc = db_host_find_by_ref(ref, &h)) < 0) {
 		db_rollback();
@@ -485,6 +495,7 @@ int hosts_events(const char *ref, int limit, json_t **out)
 	json_t *events;
 	int rc;
 
+	seen_flush();
 	if ((rc = db_host_find_by_ref(ref, &h)) < 0)
 		return rc;
 	events = json_array();
@@ -590,7 +601,7 @@ static int inventory_change(struct host *h, void *arg)
 	if ((rc = set_json_field(&h->inventory, inv)) < 0 || (rc = record_identity(h, inv)) < 0 ||
 	    (rc = host_transition(h, HOST_EV_INVENTORY)) < 0)
 		return rc;
-	if ((rc = record_macs(h, inv, &added)) < 0)
+	if ((rc = record_macs(h, inv, &added)) < 0 || (rc = db_host_set_facts(h->id, inv)) < 0)
 		return rc;
 	return hosts_add_event(h->id, "agent", "info", "inventory", "%s (%zu NICs, %zu new MACs)",
 			       again ? "inventory updated" : "inventory received",
@@ -649,7 +660,7 @@ int hosts_agent_event(int64_t host_id, json_t *req, json_t **out)
 	if ((rc = json_optional_count(req, "bytes", &ev.bytes)) < 0 ||
 	    (rc = json_optional_count(req, "total", &ev.total)) < 0)
 		return rc;
-	if ((rc = db_begin()) < 0)
+	if ((rc = hosts_begin()) < 0)
 		return rc;
 	if ((rc = db_event_add(&ev, &id)) < 0) {
 		db_rollback();
@@ -714,7 +725,7 @@ int hosts_phone_home_token(const struct agent_token *t, json_t **out)
 	struct agent_token now;
 	int rc;
 
-	if ((rc = db_begin()) < 0)
+	if ((rc = hosts_begin()) < 0)
 		return rc;
 	/* The token as it is in this transaction (another request of the boot may have got
 	 * the phone-home token since this one authenticated). */
@@ -850,7 +861,7 @@ int hosts_adopt(json_t *inv, const char *ref, struct host *out)
 			       json_array_size(json_object_get(inv, "nics")), INVENTORY_NICS_MAX);
 	if (ref)
 		return hosts_update(ref, 0, adopt_change, &a, out);
-	if ((rc = db_begin()) < 0)
+	if ((rc = hosts_begin()) < 0)
 		return rc;
 	if ((rc = adopt_find(inv, &id, &how, what)) == 0) {
 		db_rollback();
