@@ -176,10 +176,14 @@ struct boot_identity {
 
 /* Opens (creating, migrating) DATA/anemos.db: 0, or a negative errno with err_set. */
 int db_init(const char *data_dir);
+/* Stops what db_init started and closes the connections; call once, from the main thread. */
 void db_shutdown(void);
-/* A write transaction: takes the writers' mutex (BEGIN IMMEDIATE). Every db_begin that
- * returns 0 is ended by exactly one db_commit or db_rollback; db_commit rolls back itself
- * when it fails. Reads need no transaction. */
+/* Closes the calling thread's connection (a thread that ends; it reopens on next use). */
+void db_thread_end(void);
+/* A write transaction: takes the writers' mutex and joins the open batch (group commit, see
+ * db.c). Every db_begin that returns 0 is ended by exactly one db_commit or db_rollback.
+ * db_commit returns once the batch that holds the transaction is committed (0) or failed (a
+ * negative errno with err_set: nothing of it was kept). Reads need no transaction. */
 int db_begin(void);
 int db_commit(void);
 void db_rollback(void);
@@ -196,6 +200,10 @@ int db_host_update(const struct host *host);
 int db_host_delete(int64_t id);
 int db_host_add_mac(int64_t id, const char *mac);
 /* last_seen = now, and the identity facts ident has that the host lacks. */
+/* What a boot decision reads of the host that holds MAC mac, in one read: id, status, next
+ * boot and the identifiers (malloc'd; host_free); every other field empty. -ENOENT when no
+ * host holds it. */
+int db_host_boot_by_mac(const char *mac, struct host *out);
 int db_host_seen(int64_t id, const struct boot_identity *ident);
 /* Inside the caller's transaction: host id seen now, with a boot event (level, message) from
  * the server; 0 and nothing written when the host is gone, else a negative errno. */
@@ -207,6 +215,8 @@ int db_host_set_facts(int64_t id, json_t *inv);
 /* The WAL file's size in bytes now (0 when there is none), and into *truncations (may be
  * NULL) how many times the checkpointer truncated it. */
 int64_t db_wal_bytes(uint64_t *truncations);
+/* How many batches were committed so far, and how many write transactions they held. */
+void db_group_commits(uint64_t *batches, uint64_t *transactions);
 /* Every host matching query (a substring of its facts; NULL: all) into *out, a malloc'd
  * array of *n hosts the caller frees (host_free each, then free). */
 int db_host_list(const char *query, struct host **out, size_t *n);

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,8 +116,8 @@ static const char *const migrations[] = {
 	"h.install"
 
 enum stmt_id {
-	S_BEGIN, S_COMMIT, S_ROLLBACK,
-	S_HOST_GET, S_HOST_BY_MAC, S_HOST_BY_UUID, S_HOST_BY_SERIAL, S_HOST_BY_HOSTNAME,
+	S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
+	S_HOST_GET, S_HOST_BOOT_BY_MAC, S_HOST_BY_MAC, S_HOST_BY_UUID, S_HOST_BY_SERIAL, S_HOST_BY_HOSTNAME,
 	S_HOST_INSERT, S_HOST_UPDATE, S_HOST_FACTS, S_HOST_DELETE, S_HOST_ADD_MAC, S_HOST_SEEN, S_HOST_FILL_IDENT,
 	S_HOST_LIST,
 	S_HOST_COUNT_STATUS,
@@ -131,7 +132,12 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
+	[S_SAVEPOINT] = "SAVEPOINT member",
+	[S_RELEASE] = "RELEASE member",
+	[S_ROLLBACK_TO] = "ROLLBACK TO member",
 	[S_HOST_GET] = "SELECT " HOST_COLUMNS " FROM hosts h WHERE h.id = ?1",
+	[S_HOST_BOOT_BY_MAC] = "SELECT h.id, h.status, h.next_boot, h.uuid, h.serial, h.vendor, h.product, h.asset"
+			       " FROM host_macs m JOIN hosts h ON h.id = m.host_id WHERE m.mac = ?1",
 	[S_HOST_BY_MAC] = "SELECT host_id FROM host_macs WHERE mac = ?1",
 	[S_HOST_BY_UUID] = "SELECT id FROM hosts WHERE uuid = ?1 ORDER BY id LIMIT 1",
 	[S_HOST_BY_SERIAL] = "SELECT id FROM hosts WHERE serial = ?1 "
@@ -297,6 +303,32 @@ static struct conn *conn_open(int *rc)
 	return c;
 }
 
+/*
+ * Group commit. Every write transaction runs on one connection, the writer's, as a savepoint
+ * inside the batch: the transaction open on that connection. db_commit releases the
+ * savepoint and then waits (write_lock released) until the batch is committed, so nothing is
+ * acknowledged before it is in the WAL. The batch commits when the member that ends it sees
+ * no other thread waiting to write (so an idle server commits at once, as before), or when it
+ * holds BATCH_MAX members; under load, one COMMIT serves everyone that wrote meanwhile. A
+ * thread inside a write transaction reads through the writer's connection, so it sees the
+ * batch's earlier members; every other read sees committed data only.
+ */
+#define BATCH_MAX 64
+struct batch_member {
+	int rc;
+	bool done;
+	struct batch_member *next;
+};
+static struct conn *writer;
+static __thread bool in_write;
+static atomic_uint begin_waiting; /* threads in db_begin, waiting for write_lock */
+static bool batch_open;
+static unsigned batch_size;
+static struct batch_member *batch_members;
+static pthread_cond_t batch_over = PTHREAD_COND_INITIALIZER;
+static uint64_t batches_committed, members_committed; /* for /metrics */
+static void batch_end(int rc);
+
 /* Why this thread's last conn_get() or stmt() failed: -EIO, or -ENOMEM/-EMFILE/-ENFILE. */
 static __thread int stmt_rc = -EIO;
 
@@ -319,11 +351,10 @@ static struct conn *conn_get(void)
 	return c;
 }
 
-/* The statement `id` on this thread's connection, reset and unbound, ready to bind; NULL
- * (with err_set and stmt_rc) if there is none. */
-static sqlite3_stmt *stmt(enum stmt_id id)
+/* The statement `id` on connection c, reset and unbound, ready to bind; NULL (with err_set
+ * and stmt_rc) if there is none. */
+static sqlite3_stmt *conn_stmt(struct conn *c, enum stmt_id id)
 {
-	struct conn *c = conn_get();
 	int rc;
 
 	if (!c)
@@ -339,6 +370,13 @@ static sqlite3_stmt *stmt(enum stmt_id id)
 	sqlite3_reset(c->stmt[id]);
 	sqlite3_clear_bindings(c->stmt[id]);
 	return c->stmt[id];
+}
+
+/* The statement `id` on this thread's connection (the writer's inside a write
+ * transaction), as conn_stmt. */
+static sqlite3_stmt *stmt(enum stmt_id id)
+{
+	return conn_stmt(in_write ? writer : conn_get(), id);
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *s)
@@ -413,10 +451,10 @@ static int changes(sqlite3_stmt *st)
 	return sqlite3_changes(sqlite3_db_handle(st));
 }
 
-/* The WAL beyond this many pages (of 4 KiB) after a commit: the checkpointer copies it back
+/* The WAL beyond this many pages (of 4 KiB, 16 MiB) after a commit: the checkpointer copies it back
  * and truncates it at once (a PASSIVE checkpoint cannot make the WAL restart while readers
  * come and go; measured: 915 MiB after 30 s of /ipxe). */
-#define WAL_TRUNCATE_PAGES 2048
+#define WAL_TRUNCATE_PAGES 4096
 static bool wal_big;
 static uint64_t wal_truncations;
 
@@ -438,8 +476,9 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 }
 
 /* One checkpoint on c: PASSIVE (never waits for readers or writers) once a second; when the
- * WAL has grown past WAL_TRUNCATE_PAGES, TRUNCATE under the writers' mutex, so that it waits
- * only for the readers of the moment (short) and the WAL file starts again from 0 bytes. */
+ * WAL has grown past WAL_TRUNCATE_PAGES, a PASSIVE one and then TRUNCATE under the writers'
+ * mutex (after committing the open batch), which copies what the first could not, waits
+ * only for the readers of the moment (short) and starts the WAL file again from 0 bytes. */
 static void checkpoint_once(struct conn *c, bool big)
 {
 	int rc;
@@ -448,7 +487,11 @@ static void checkpoint_once(struct conn *c, bool big)
 		sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 		return;
 	}
+	/* most of the copying first, without holding up writers */
+	sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 	pthread_mutex_lock(&write_lock);
+	if (batch_open) /* its members wait for it; and it would keep the WAL from being cut */
+		batch_end(batch_size ? 0 : -ECANCELED);
 	rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	pthread_mutex_unlock(&write_lock);
 	if (rc == SQLITE_OK)
@@ -485,6 +528,12 @@ static void *checkpoint_main(void *arg)
 	pthread_mutex_unlock(&checkpointer_lock);
 	conn_close(c);
 	return NULL;
+}
+
+void db_group_commits(uint64_t *batches, uint64_t *transactions)
+{
+	*batches = __atomic_load_n(&batches_committed, __ATOMIC_RELAXED);
+	*transactions = __atomic_load_n(&members_committed, __ATOMIC_RELAXED);
 }
 
 int64_t db_wal_bytes(uint64_t *truncations)
@@ -539,6 +588,8 @@ int db_init(const char *data_dir)
 			return rc;
 		log_info("database %s migrated to schema version %d", db_path, version + 1);
 	}
+	if (!writer && !(writer = conn_open(&rc)))
+		return err_set(rc, "cannot open %s for writing", db_path);
 	checkpointer_stop = false;
 	rc = pthread_create(&checkpointer, NULL, checkpoint_main, NULL);
 	if (rc)
@@ -558,34 +609,105 @@ void db_shutdown(void)
 		pthread_join(checkpointer, NULL);
 		checkpointer_running = false;
 	}
+	conn_close(writer);
+	writer = NULL;
+	db_thread_end();
+}
+
+void db_thread_end(void)
+{
 	conn_close(pthread_getspecific(conn_key));
 	pthread_setspecific(conn_key, NULL);
 }
 
+/* Ends the open batch (write_lock held): COMMIT, or ROLLBACK when rc < 0 or the commit
+ * fails; every member learns the outcome. */
+static void batch_end(int rc)
+{
+	sqlite3_stmt *st;
+
+	if (rc == 0 && (rc = step_done(conn_stmt(writer, S_COMMIT))) < 0)
+		log_error("group commit of %u transactions failed: %s", batch_size, err_msg());
+	if (rc < 0 && !sqlite3_get_autocommit(writer->db) && (st = conn_stmt(writer, S_ROLLBACK)))
+		step_done(st);
+	for (struct batch_member *m = batch_members; m; m = m->next) {
+		m->rc = rc < 0 ? rc : 0;
+		m->done = true;
+	}
+	if (rc == 0) {
+		__atomic_add_fetch(&batches_committed, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&members_committed, batch_size, __ATOMIC_RELAXED);
+	}
+	batch_members = NULL;
+	batch_size = 0;
+	batch_open = false;
+	pthread_cond_broadcast(&batch_over);
+}
+
+/* After a member ended (write_lock held): the batch commits now unless another writer is
+ * about to join it (and it has room); an empty batch is closed. */
+static void batch_maybe_end(void)
+{
+	if (!batch_open)
+		return;
+	if (!batch_size)
+		batch_end(-ECANCELED);
+	else if (batch_size >= BATCH_MAX || atomic_load(&begin_waiting) == 0)
+		batch_end(0);
+}
+
 int db_begin(void)
 {
-	int rc;
+	int rc = 0;
 
+	atomic_fetch_add(&begin_waiting, 1);
 	pthread_mutex_lock(&write_lock);
-	rc = step_done(stmt(S_BEGIN));
-	if (rc < 0)
-		pthread_mutex_unlock(&write_lock);
+	atomic_fetch_sub(&begin_waiting, 1);
+	if (!batch_open && (rc = step_done(conn_stmt(writer, S_BEGIN))) == 0)
+		batch_open = true;
+	if (rc == 0 && (rc = step_done(conn_stmt(writer, S_SAVEPOINT))) == 0) {
+		in_write = true;
+		return 0;
+	}
+	batch_maybe_end();
+	pthread_mutex_unlock(&write_lock);
 	return rc;
 }
 
 int db_commit(void)
 {
-	int rc = step_done(stmt(S_COMMIT));
+	struct batch_member me = { 0 };
+	int rc = step_done(stmt(S_RELEASE));
 
-	if (rc < 0)
-		step_done(stmt(S_ROLLBACK));
+	in_write = false;
+	if (rc < 0 || sqlite3_get_autocommit(writer->db)) {
+		/* SQLite rolled the whole transaction back (I/O error, no memory, ...): the
+		 * batch's members fail with this one; nothing of them was acknowledged. */
+		if (rc == 0)
+			rc = err_set(-EIO, "database error");
+		if (batch_open)
+			batch_end(rc);
+		pthread_mutex_unlock(&write_lock);
+		return rc;
+	}
+	me.next = batch_members;
+	batch_members = &me;
+	batch_size++;
+	batch_maybe_end();
+	while (!me.done)
+		pthread_cond_wait(&batch_over, &write_lock);
 	pthread_mutex_unlock(&write_lock);
-	return rc;
+	return me.rc < 0 ? err_set(me.rc, "database error: the group commit failed") : 0;
 }
 
 void db_rollback(void)
 {
-	step_done(stmt(S_ROLLBACK));
+	step_done(stmt(S_ROLLBACK_TO));
+	step_done(stmt(S_RELEASE));
+	in_write = false;
+	if (batch_open && sqlite3_get_autocommit(writer->db))
+		batch_end(-EIO);
+	batch_maybe_end();
 	pthread_mutex_unlock(&write_lock);
 }
 
@@ -691,6 +813,34 @@ int db_host_get(int64_t id, struct host *out)
 				       : err_set(-EIO, "database error");
 	sqlite3_reset(st);
 	return rc;
+}
+
+int db_host_boot_by_mac(const char *mac, struct host *out)
+{
+	sqlite3_stmt *st = stmt(S_HOST_BOOT_BY_MAC);
+	int rc;
+
+	if (!st)
+		return stmt_rc;
+	memset(out, 0, sizeof(*out));
+	bind_text(st, 1, mac);
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return rc == SQLITE_DONE ? -ENOENT : step_failed(st, rc);
+	}
+	out->id = sqlite3_column_int64(st, 0);
+	if (host_status_parse((const char *)sqlite3_column_text(st, 1), &out->status) < 0 ||
+	    boot_action_parse((const char *)sqlite3_column_text(st, 2), &out->next_boot) < 0) {
+		sqlite3_reset(st);
+		return err_set(-EIO, "database error: host %lld has an unknown status or next boot", (long long)out->id);
+	}
+	out->uuid = column_strdup(st, 3);
+	out->serial = column_strdup(st, 4);
+	out->vendor = column_strdup(st, 5);
+	out->product = column_strdup(st, 6);
+	out->asset = column_strdup(st, 7);
+	sqlite3_reset(st);
+	return 0;
 }
 
 int db_host_find_by_mac(const char *mac, int64_t *id)

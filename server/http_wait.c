@@ -130,7 +130,7 @@ static void *waiter_main(void *arg)
 		}
 		pthread_mutex_unlock(&lock);
 	}
-	db_shutdown();
+	db_thread_end();
 	return NULL;
 }
 

@@ -95,9 +95,15 @@ static void render_package_cache(FILE *f)
 
 static void render_wal(FILE *f)
 {
-	uint64_t truncations;
+	uint64_t truncations, batches, transactions;
 	int64_t bytes = db_wal_bytes(&truncations);
 
+	db_group_commits(&batches, &transactions);
+	fprintf(f, "# HELP anemos_db_commits_total Commits of the database (each a batch of write transactions).\n"
+		"# TYPE anemos_db_commits_total counter\nanemos_db_commits_total %llu\n"
+		"# HELP anemos_db_transactions_total Write transactions committed (in those batches).\n"
+		"# TYPE anemos_db_transactions_total counter\nanemos_db_transactions_total %llu\n",
+		(unsigned long long)batches, (unsigned long long)transactions);
 	fprintf(f, "# HELP anemos_db_wal_bytes Size of the database's write-ahead log file.\n"
 		"# TYPE anemos_db_wal_bytes gauge\nanemos_db_wal_bytes %lld\n"
 		"# HELP anemos_db_wal_truncations_total Checkpoints that copied a grown WAL back and truncated it.\n"
