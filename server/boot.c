@@ -138,11 +138,10 @@ static int boot_known(const struct boot_identity *ident, const char *platform, c
 	char msg[240];
 	const char *level;
 	struct host h;
-	int64_t id;
 	int rc = 0;
 
-	if (db_host_find_by_mac(ident->mac, &id) < 0 || db_host_get(id, &h) < 0)
-		return 0; /* unknown, or gone since: the write path decides (and reports errors) */
+	if (db_host_boot_by_mac(ident->mac, &h) < 0)
+		return 0; /* unknown: the write path decides (and reports errors) */
 	a.action = host_may_boot(h.status, h.next_boot) ? h.next_boot : BOOT_NONE;
 	if (!boot_action_runs_agent(a.action) && !ident_adds(&h, ident) &&
 	    boot_decide(&h, platform, NULL, &live, &a) == 0) {
