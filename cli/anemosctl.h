@@ -233,6 +233,9 @@ int host_set(struct ctl *ctl, int argc, char **argv);
 int host_rm(struct ctl *ctl, int argc, char **argv);
 int host_events(struct ctl *ctl, int argc, char **argv);
 
+/* cmd_import.c: "host import FILE.csv|FILE.json", every host in one all-or-nothing request. */
+int host_import(struct ctl *ctl, int argc, char **argv);
+
 /* follow.c */
 
 /*

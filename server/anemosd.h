@@ -217,9 +217,10 @@ int db_host_set_facts(int64_t id, json_t *inv);
 int64_t db_wal_bytes(uint64_t *truncations);
 /* How many batches were committed so far, and how many write transactions they held. */
 void db_group_commits(uint64_t *batches, uint64_t *transactions);
-/* Every host matching query (a substring of its facts; NULL: all) into *out, a malloc'd
- * array of *n hosts the caller frees (host_free each, then free). */
-int db_host_list(const char *query, struct host **out, size_t *n);
+/* The hosts matching query (a substring of its facts; NULL: all) whose id is above after,
+ * in id order, at most limit of them (0: all), into *out, a malloc'd array of *n hosts the
+ * caller frees (host_free each, then free). */
+int db_host_list(const char *query, int64_t after, int64_t limit, struct host **out, size_t *n);
 /* {"STATUS": count, ...} into out. */
 int db_host_count_by_status(json_t *out);
 /* Adds an event (its id into *id, may be NULL) and prunes the host to its newest 1,000. */
@@ -324,7 +325,13 @@ int hosts_update(const char *ref, int64_t id, host_change_fn change, void *arg, 
 int hosts_apply(struct host *h, json_t *req);
 json_t *host_to_json(const struct host *host, bool with_inventory);
 int hosts_identify(const struct boot_identity *ident, bool create, struct host *out);
-int hosts_list(const char *query, json_t **out);
+/* {"hosts": [...]} of the hosts matching query (NULL: all), in id order; with limit > 0 at
+ * most limit of those whose id is above after, and "next": the after of the next page (a
+ * string), or null on the last page. */
+int hosts_list(const char *query, int64_t after, int64_t limit, json_t **out);
+/* Enrolls every host of the array req (each as hosts_enroll) in one transaction: all, or
+ * none and -errno with err_set naming the first bad entry. *out: {"hosts": [...]}. */
+int hosts_enroll_many(json_t *req, json_t **out);
 int hosts_enroll(json_t *req, struct host *out);
 int hosts_patch(const char *ref, json_t *req, struct host *out);
 int hosts_delete(const char *ref);

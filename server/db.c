@@ -164,15 +164,15 @@ static const char *const stmt_sql[S_COUNT] = {
 			      " (uuid IS NULL AND ?2 IS NOT NULL) OR (serial IS NULL AND ?3 IS NOT NULL) OR"
 			      " (vendor IS NULL AND ?4 IS NOT NULL) OR (product IS NULL AND ?5 IS NOT NULL) OR"
 			      " (asset IS NULL AND ?6 IS NOT NULL))",
-	[S_HOST_LIST] = "SELECT " HOST_COLUMNS " FROM hosts h WHERE ?1 IS NULL"
+	[S_HOST_LIST] = "SELECT " HOST_COLUMNS " FROM hosts h WHERE h.id > ?2 AND (?1 IS NULL"
 			" OR h.hostname LIKE ?1 ESCAPE '\\' OR h.serial LIKE ?1 ESCAPE '\\'"
 			" OR h.vendor LIKE ?1 ESCAPE '\\' OR h.product LIKE ?1 ESCAPE '\\'"
 			" OR h.status LIKE ?1 ESCAPE '\\' OR h.image LIKE ?1 ESCAPE '\\'"
 			" OR h.uuid LIKE ?1 ESCAPE '\\' OR h.asset LIKE ?1 ESCAPE '\\'"
 			" OR h.cpu_model LIKE ?1 ESCAPE '\\' OR h.firmware LIKE ?1 ESCAPE '\\'"
 			" OR EXISTS (SELECT 1 FROM host_macs m WHERE m.host_id = h.id"
-			"            AND m.mac LIKE ?1 ESCAPE '\\')"
-			" ORDER BY h.id",
+			"            AND m.mac LIKE ?1 ESCAPE '\\'))"
+			" ORDER BY h.id LIMIT ?3",
 	[S_HOST_COUNT_STATUS] = "SELECT status, count(*) FROM hosts GROUP BY status ORDER BY status",
 	[S_EVENT_ADD] = "INSERT INTO events (host_id, time, source, level, phase, message, bytes, total)"
 			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -1112,7 +1112,7 @@ static char *like_pattern(const char *query)
 	return pattern;
 }
 
-int db_host_list(const char *query, struct host **out, size_t *n)
+int db_host_list(const char *query, int64_t after, int64_t limit, struct host **out, size_t *n)
 {
 	sqlite3_stmt *st = stmt(S_HOST_LIST);
 	struct host *hosts = NULL;
@@ -1125,6 +1125,8 @@ int db_host_list(const char *query, struct host **out, size_t *n)
 	if (query && *query && !(pattern = like_pattern(query)))
 		return err_set(-ENOMEM, "out of memory");
 	bind_text(st, 1, pattern);
+	sqlite3_bind_int64(st, 2, after);
+	sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (count == cap) {
 			struct host *grown;
