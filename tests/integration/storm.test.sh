@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# cost: 25
+# cost: 40
 # Boot storms (issue 14), through the real anemosd on loopback and the project's own load
 # generator (anemos-storm): a known host that boots its disk is answered from reads only, and
 # its boot record (last seen, event) is there for the next reader all the same; a boot that
