@@ -42,7 +42,7 @@ AGENT_UNIT_BIN  = $(filter $(BUILD)/tests/test_agent_%,$(UNIT_BIN))
 SERVER_UNIT_BIN = $(filter-out $(INV_UNIT_BIN) $(AGENT_UNIT_BIN),$(UNIT_BIN))
 
 PROGRAMS = $(BUILD)/anemosd $(BUILD)/anemosctl $(BUILD)/anemos-inventory $(BUILD)/anemos-agent \
-           $(BUILD)/anemos-mkimg $(if $(findstring sanitize,$(EXTRA_LDFLAGS)),,$(BUILD)/anemos-inventory-static)
+           $(BUILD)/anemos-mkimg $(BUILD)/anemos-storm $(if $(findstring sanitize,$(EXTRA_LDFLAGS)),,$(BUILD)/anemos-inventory-static)
 
 .PHONY: all deps test-deps run demo demo-stop test test-slow check unit bench fuzz fuzz-bins fuzz-build fuzz-smoke clean initramfs images
 all: $(PROGRAMS)
@@ -78,6 +78,10 @@ $(MKIMG_OBJ): CPPFLAGS += -DANEMOS_IMAGES_DIR=\"$(CURDIR)/images\"
 
 $(BUILD)/anemos-mkimg: $(MKIMG_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $$(pkg-config --libs libarchive jansson libcrypto)
+
+# The boot storm load generator (bench/storm.c; make bench and the storm suite).
+$(BUILD)/anemos-storm: $(BUILD)/obj/bench/storm.o
+	$(CC) $(LDFLAGS) -o $@ $^
 
 $(BUILD)/anemos-inventory: $(INV_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $$(pkg-config --libs jansson libcrypto)

@@ -22,6 +22,8 @@
 #   BENCH_LOG_LEVEL=warn anemosd --log-level during the measurements. nginx runs with
 #                        access_log off, so anemosd runs without its per-request info line by
 #                        default; BENCH_LOG_LEVEL=info measures it with that line.
+#   BENCH_STORM_MACHINES=1000, BENCH_STORM_CONNS=200: the boot storm (anemos-storm, section 6)
+#   BENCH_WAITERS=1000   agents that long-poll their plans during the registrations of section 6
 #   BENCH_KEEP=1         keep the work folder (logs, wrk outputs) and say where it is
 set -eu
 
@@ -36,6 +38,11 @@ DURATION=${BENCH_DURATION:-10s}
 LOG_LEVEL=${BENCH_LOG_LEVEL:-warn}
 THREADS=${BENCH_THREADS:-}
 SMALL_WRK=(-t2 -c32 -d"$DURATION")
+STORM_MACHINES=${BENCH_STORM_MACHINES:-1000}
+STORM_CONNS=${BENCH_STORM_CONNS:-200}
+WAITERS=${BENCH_WAITERS:-1000}
+MAX_CONNS=$((WAITERS + 4096))
+STORM=$BUILD/anemos-storm
 BIG_WRK=(-t2 -c8 -d"$DURATION")
 SEED_PARALLEL=8
 BIG_SIZE=$((16 * 1024 * 1024))
@@ -46,6 +53,7 @@ note() { echo "bench: $*"; }
 for tool in wrk curl jq awk; do
 	command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (deploy/install-deps.sh bench installs it)"
 done
+[ -x "$STORM" ] || die "$STORM is not built (make $BUILD/anemos-storm)"
 [ -x "$ANEMOSD" ] || die "$ANEMOSD is not built (make $BUILD/anemosd)"
 [ -x "$NGINX" ] || die "$NGINX is missing (deploy/install-deps.sh bench installs nginx-light)"
 
@@ -127,7 +135,7 @@ ANEMOS_PORT=$(free_port)
 ANEMOS_URL=http://127.0.0.1:$ANEMOS_PORT
 TOKEN=$("$ANEMOSD" token create --data "$DATA" --name bench) || die "anemosd token create"
 anemosd_args=(--listen "127.0.0.1:$ANEMOS_PORT" --data "$DATA" --boot-dir "$BOOT"
-	--public-url "$ANEMOS_URL" --log-level "$LOG_LEVEL")
+	--public-url "$ANEMOS_URL" --log-level "$LOG_LEVEL" --max-per-address 0 --max-connections "$MAX_CONNS")
 [ -n "$THREADS" ] && anemosd_args+=(--threads "$THREADS")
 "$ANEMOSD" "${anemosd_args[@]}" 2>>"$WORK/anemosd.log" &
 ANEMOSD_PID=$!
@@ -164,6 +172,8 @@ listed=$(curl -fsS -m 120 -H @"$WORK/seed/auth" "$ANEMOS_URL/api/v1/hosts" |
 	jq '[.hosts[] | select(.next_boot == "local")] | length') || die "GET /api/v1/hosts"
 [ "$listed" -eq "$HOSTS" ] || die "GET /api/v1/hosts lists $listed hosts with next_boot local, not $HOSTS"
 SEED_RATE=$(awk -v n="$HOSTS" -v s="$SEED_SECS" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }')
+sleep 1
+RSS_IDLE=$(awk '/^VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$ANEMOSD_PID/status")
 note "seeded $HOSTS hosts in ${SEED_SECS} s ($SEED_RATE hosts/s, $SEED_PARALLEL parallel clients); GET /api/v1/hosts lists $listed"
 
 # --- wrk scripts ---------------------------------------------------------------------------------
@@ -219,6 +229,17 @@ run_wrk() {
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 int() { awk -v a="$1" 'BEGIN { printf "%.0f", a }'; }
+# cpu_secs PID: user + system CPU seconds of PID and its children (nginx's workers).
+cpu_secs() {
+	local p total=0 tck
+	tck=$(getconf CLK_TCK)
+	for p in "$1" $(cat "/proc/$1/task/$1/children" 2>/dev/null); do
+		total=$((total + $(awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$p/stat")))
+	done
+	awk -v t="$total" -v k="$tck" 'BEGIN { printf "%.2f", t / k }'
+}
+# wal_mib: the size of anemosd's WAL file now, in MiB.
+wal_mib() { awk -v b="$(stat -c %s "$DATA/anemos.db-wal" 2>/dev/null || echo 0)" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 
 # --- 2. /ipxe ------------------------------------------------------------------------------------
 sample_mac=$(sed -n "$(( (HOSTS + 1) / 2 ))p" "$WORK/macs")
@@ -253,7 +274,7 @@ daemon off;
 worker_processes 2;
 pid $WORK/nginx/nginx.pid;
 error_log $WORK/nginx/error.log warn;
-events { worker_connections 1024; }
+events { worker_connections 4096; }
 http {
 	access_log off;
 	sendfile on;
@@ -265,6 +286,8 @@ http {
 		listen 127.0.0.1:$NGINX_PORT;
 		root $WWW;
 		location / { }
+		# the storm's agent calls: the same POSTs and GETs, a static answer
+		location /api/ { default_type application/json; return 200 '{"action":"discover"}\n'; }
 	}
 }
 EOF
@@ -284,6 +307,66 @@ BOOT_MIBS=$MIBS
 run_wrk nginx-file "${BIG_WRK[@]}" "$NGINX_URL/vmlinuz-bench"
 NGINX_MIBS=$MIBS
 
+# --- 5. /ipxe at 1, 64 and 512 connections ------------------------------------------------------
+declare -A IPXE_AT IPXE_P99 NGINX_AT NGINX_P99
+p99() { awk '/^ +99%/ { print $2 }' "$WORK/wrk/$1.txt"; }
+for c in 1 64 512; do
+	t=2; [ "$c" = 1 ] && t=1
+	run_wrk "ipxe-c$c" -s "$WORK/ipxe.lua" "-t$t" "-c$c" "-d$DURATION" --latency "$ANEMOS_URL"
+	IPXE_AT[$c]=$RPS; IPXE_P99[$c]=$(p99 "ipxe-c$c")
+	run_wrk "nginx-ipxe-c$c" "-t$t" "-c$c" "-d$DURATION" --latency "$NGINX_URL/ipxe.txt"
+	NGINX_AT[$c]=$RPS; NGINX_P99[$c]=$(p99 "nginx-ipxe-c$c")
+done
+WAL_SIZES="after /ipxe $(wal_mib) MiB"
+
+# --- 6. the boot storm ---------------------------------------------------------------------------
+# The same bytes from both: boot.ipxe, a script for /ipxe (nginx: the one anemosd gave a new
+# machine), an 8 MiB kernel and a 24 MiB initramfs; nginx answers the agent's POSTs and GETs
+# with a static JSON answer.
+INVENTORY_SIZE=11000
+head -c $((8 * 1024 * 1024)) /dev/urandom >"$BOOT/vmlinuz"
+head -c $((24 * 1024 * 1024)) /dev/urandom >"$BOOT/initramfs.img"
+mkdir -p "$WWW/boot"
+cp "$BOOT/vmlinuz" "$BOOT/initramfs.img" "$WWW/boot/"
+curl -fsS -m 5 -o "$WWW/boot.ipxe" "$ANEMOS_URL/boot.ipxe" || die "GET /boot.ipxe"
+curl -fsS -m 5 -o "$WWW/ipxe" "$ANEMOS_URL/ipxe?mac=02:41:00:00:00:01&platform=efi" || die "GET /ipxe for a new machine"
+grep -q 'anemos.token=' "$WWW/ipxe" || die "/ipxe for a new machine names no token: $(cat "$WWW/ipxe")"
+chmod -R a+rX "$WWW"
+# storm NAME URL PREFIX ARGS...: anemos-storm's output into $WORK/storm-NAME.txt, shown indented.
+storm() {
+	local name=$1 url=$2 prefix=$3
+	shift 3
+	"$STORM" -p "$prefix" -s "$INVENTORY_SIZE" "$url" "$@" >"$WORK/storm-$name.txt" 2>&1 ||
+		die "anemos-storm $name: $(tail -5 "$WORK/storm-$name.txt")"
+	echo "--- anemos-storm $name: -p $prefix $*"
+	sed 's/^/    /' "$WORK/storm-$name.txt"
+}
+# field FILE PHASE KEY: a value of a phase's line (or of a step's, PHASE being step=NAME)
+field() { awk -v ph="$2" -v k="$3" '$2 == "phase=" ph || $2 == ph { for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) { print substr($i, length(k) + 2); exit } }' "$1"; }
+declare -A STORM_SECS STORM_CPU
+seq_steps=boot,ipxe,kernel,initrd,inventory,plan
+c0=$(cpu_secs "$ANEMOSD_PID")
+storm boot-anemosd "$ANEMOS_URL" 50 -n "$STORM_MACHINES" -c "$STORM_CONNS" "$seq_steps"
+STORM_CPU[a]=$(awk -v a="$c0" -v b="$(cpu_secs "$ANEMOSD_PID")" 'BEGIN { printf "%.2f", b - a }')
+STORM_SECS[a]=$(field "$WORK/storm-boot-anemosd.txt" "$seq_steps" seconds)
+RSS_PEAK=$(awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$ANEMOSD_PID/status")
+WAL_SIZES="$WAL_SIZES, after the boot storm $(wal_mib) MiB"
+c0=$(cpu_secs "$NGINX_PID")
+storm boot-nginx "$NGINX_URL" 50 -n "$STORM_MACHINES" -c "$STORM_CONNS" "$seq_steps"
+STORM_CPU[n]=$(awk -v a="$c0" -v b="$(cpu_secs "$NGINX_PID")" 'BEGIN { printf "%.2f", b - a }')
+STORM_SECS[n]=$(field "$WORK/storm-boot-nginx.txt" "$seq_steps" seconds)
+# Registrations: every machine gets its script (and token) first, then all inventories are
+# timed on their own, then all plans.
+storm reg-anemosd "$ANEMOS_URL" 51 -n "$STORM_MACHINES" -c "$STORM_CONNS" ipxe inventory plan
+REG_RATE=$(field "$WORK/storm-reg-anemosd.txt" "step=inventory" per_s)
+storm reg-nginx "$NGINX_URL" 51 -n "$STORM_MACHINES" -c "$STORM_CONNS" ipxe inventory plan
+NGINX_REG_RATE=$(field "$WORK/storm-reg-nginx.txt" "step=inventory" per_s)
+storm reg-waiting "$ANEMOS_URL" 52 -n "$STORM_MACHINES" -c "$STORM_CONNS" -w "$WAITERS" ipxe inventory plan
+REG_WAIT_RATE=$(field "$WORK/storm-reg-waiting.txt" "step=inventory" per_s)
+REG_WAIT_P99=$(field "$WORK/storm-reg-waiting.txt" "step=inventory" p99_ms)
+WAITERS_LEFT=$(awk '/still_waiting=/ { sub(/.*still_waiting=/, ""); print $1 }' "$WORK/storm-reg-waiting.txt")
+WAL_SIZES="$WAL_SIZES, after the registrations $(wal_mib) MiB"
+
 # Anything anemosd logged as an error during the run is worth a look.
 errors=$(grep -c ' error ' "$WORK/anemosd.log" || true)
 kill -0 "$ANEMOSD_PID" 2>/dev/null || die "anemosd died during the benchmark"
@@ -296,6 +379,17 @@ note "/ipxe with $HOSTS hosts: anemosd $(int "$IPXE_RPS") req/s, nginx static $(
 	"ratio $(ratio "$IPXE_RPS" "$NGINX_RPS")"
 note "16 MiB file: anemosd $(int "$BOOT_MIBS") MiB/s, nginx $(int "$NGINX_MIBS") MiB/s, ratio $(ratio "$BOOT_MIBS" "$NGINX_MIBS")"
 note "extra: /healthz $(int "$HEALTHZ_RPS") req/s (HTTP only), GET /api/v1/hosts/MAC $(int "$HOSTGET_RPS") req/s" \
-	"(auth + reads), /ipxe $(int "$IPXE_RPS") req/s (reads + 1 write transaction), ratio /ipxe:/healthz $(ratio "$IPXE_RPS" "$HEALTHZ_RPS")"
+	"(auth + reads), ratio /ipxe:/healthz $(ratio "$IPXE_RPS" "$HEALTHZ_RPS")"
+for c in 1 64 512; do
+	note "/ipxe at $c connections: anemosd $(int "${IPXE_AT[$c]}") req/s p99 ${IPXE_P99[$c]}," \
+		"nginx $(int "${NGINX_AT[$c]}") req/s p99 ${NGINX_P99[$c]}, ratio $(ratio "${IPXE_AT[$c]}" "${NGINX_AT[$c]}")"
+done
+note "boot storm of $STORM_MACHINES machines ($STORM_CONNS at once; boot.ipxe, /ipxe, 8 MiB kernel, 24 MiB initramfs," \
+	"inventory, plan): anemosd ${STORM_SECS[a]} s with ${STORM_CPU[a]} s of server CPU, nginx ${STORM_SECS[n]} s with" \
+	"${STORM_CPU[n]} s; ratio time $(ratio "${STORM_SECS[a]}" "${STORM_SECS[n]}"), CPU $(ratio "${STORM_CPU[a]}" "${STORM_CPU[n]}")"
+note "registrations (POST /api/v1/agent/inventory, $INVENTORY_SIZE bytes): anemosd $REG_RATE/s, nginx (static answer)" \
+	"$NGINX_REG_RATE/s, ratio $(ratio "$REG_RATE" "$NGINX_REG_RATE"); while $WAITERS agents long-poll: $REG_WAIT_RATE/s" \
+	"(p99 $REG_WAIT_P99 ms), $WAITERS_LEFT of $WAITERS agents still waiting at the end"
+note "anemosd RSS: ${RSS_IDLE} MiB idle with $HOSTS hosts, ${RSS_PEAK} MiB peak (VmHWM) after the storm; WAL after each part: $WAL_SIZES"
 note "settings: wrk ${SMALL_WRK[*]} (small), ${BIG_WRK[*]} (file); anemosd threads ${THREADS:-default}," \
 	"log level $LOG_LEVEL; nginx 2 workers; $(nproc) CPUs; anemosd errors logged: $errors"

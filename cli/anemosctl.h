@@ -246,6 +246,9 @@ int bmc_insecure_option(json_t *body);
 int host_power(struct ctl *ctl, int argc, char **argv);
 int host_reinstall(struct ctl *ctl, int argc, char **argv);
 
+/* cmd_import.c: "host import FILE.csv|FILE.json", every host in one all-or-nothing request. */
+int host_import(struct ctl *ctl, int argc, char **argv);
+
 /* follow.c */
 
 /*

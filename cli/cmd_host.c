@@ -624,34 +624,76 @@ static int query_words(int n, char **words, char **out)
 	return *out ? 0 : -ENOMEM;
 }
 
+#define HOST_PAGE 500 /* hosts asked for at once: a list of 100,000 comes in 200 answers */
+
+/*
+ * Appends every host matching @query (escaped, or NULL) to @all, a page of HOST_PAGE at a
+ * time (GET /api/v1/hosts?limit=&after=). Returns 0, or what api_call returned.
+ */
+static int host_list_pages(const struct ctl *ctl, const char *query, json_t *all)
+{
+	char after[32] = "0";
+
+	for (;;) {
+		json_t *answer = NULL;
+		const json_t *hosts, *next;
+		char *path;
+		int rc;
+
+		if (asprintf(&path, "/api/v1/hosts?limit=%d&after=%s%s%s", HOST_PAGE, after, query ? "&q=" : "",
+			     query ? query : "") < 0) {
+			warnx("out of memory");
+			return -ENOMEM;
+		}
+		rc = api_call(ctl, "GET", path, NULL, &answer);
+		free(path);
+		if (rc == 0 && !(hosts = answer_array(answer, "hosts")))
+			rc = -EPROTO;
+		if (rc != 0) {
+			json_decref(answer);
+			return rc;
+		}
+		json_array_extend(all, (json_t *)hosts);
+		next = json_object_get(answer, "next");
+		if (!json_is_string(next) || strlen(json_string_value(next)) >= sizeof(after)) {
+			json_decref(answer);
+			return 0;
+		}
+		if (!strcmp(after, json_string_value(next))) {
+			warnx("anemosd gave the same page twice (next %s): the host list stops here", after);
+			json_decref(answer);
+			return -EPROTO;
+		}
+		snprintf(after, sizeof(after), "%s", json_string_value(next));
+		json_decref(answer);
+	}
+}
+
 int host_list(struct ctl *ctl, int argc, char **argv)
 {
-	json_t *answer = NULL;
-	const json_t *hosts;
-	char *query = NULL, *path = NULL;
+	json_t *all = json_array();
+	char *query = NULL;
 	int first, rc;
 
-	if ((first = parse_command(argc, argv, NULL, NULL, NULL, 0, QUERY_MAX_TERMS)) < 0)
+	if ((first = parse_command(argc, argv, NULL, NULL, NULL, 0, QUERY_MAX_TERMS)) < 0) {
+		json_decref(all);
 		return first;
-	if (first < argc && (rc = query_words(argc - first, argv + first, &query)) != 0)
-		return rc;
-	if (asprintf(&path, "/api/v1/hosts%s%s", query ? "?q=" : "", query ? query : "") < 0) {
-		warnx("out of memory");
-		path = NULL;
-		rc = -ENOMEM;
-		goto out;
 	}
-	if ((rc = api_call(ctl, "GET", path, NULL, &answer)) != 0)
-		goto out;
-	if (ctl->json)
-		print_json(answer);
-	else if ((hosts = answer_array(answer, "hosts")))
-		rc = print_host_table(hosts);
-	else
-		rc = -EPROTO;
-out:
-	json_decref(answer);
-	free(path);
+	if (first < argc && (rc = query_words(argc - first, argv + first, &query)) != 0) {
+		json_decref(all);
+		return rc;
+	}
+	if ((rc = host_list_pages(ctl, query, all)) == 0) {
+		if (ctl->json) {
+			json_t *answer = json_pack("{s:O}", "hosts", all);
+
+			print_json(answer);
+			json_decref(answer);
+		} else {
+			rc = print_host_table(all);
+		}
+	}
+	json_decref(all);
 	free(query);
 	return rc;
 }

@@ -99,6 +99,13 @@ static const struct command commands[] = {
 	  "  --ssh-key KEY          an SSH public key for root on the installed system (repeat)\n"
 	  LABEL_HELP
 	  INSTALL_HELP, NOTE_ACTION, host_add },
+	{ "host", "import", "enroll many machines at once from a CSV or JSON file", "FILE.csv|FILE.json",
+	  "Enrolls every host of FILE in one request: all of them, or none when one is bad (the\n"
+	  "error names it). FILE.csv: a header line of columns among mac, hostname, next_boot,\n"
+	  "image and once, then one host a line (an empty cell leaves the field out). FILE.json:\n"
+	  "an array of hosts as `host add` sends them, e.g. [{\"mac\": \"52:54:00:12:34:56\",\n"
+	  "\"hostname\": \"web1\", \"next_boot\": \"install\", \"image\": \"debian\"}].\n",
+	  NOTE_ACTION, host_import },
 	{ "host", "set", "change a host: next boot, image, status, tags, install settings",
 	  "REF [--next-boot ACTION] [--image NAME | --no-image] [--once | --always]\n"
 	  "                 [--hostname NAME] [--status STATUS] [--ssh-key KEY]... [--no-ssh-keys]\n"

@@ -198,10 +198,14 @@ struct boot_identity {
 
 /* Opens (creating, migrating) DATA/anemos.db: 0, or a negative errno with err_set. */
 int db_init(const char *data_dir);
+/* Stops what db_init started and closes the connections; call once, from the main thread. */
 void db_shutdown(void);
-/* A write transaction: takes the writers' mutex (BEGIN IMMEDIATE). Every db_begin that
- * returns 0 is ended by exactly one db_commit or db_rollback; db_commit rolls back itself
- * when it fails. Reads need no transaction. */
+/* Closes the calling thread's connection (a thread that ends; it reopens on next use). */
+void db_thread_end(void);
+/* A write transaction: takes the writers' mutex and joins the open batch (group commit, see
+ * db.c). Every db_begin that returns 0 is ended by exactly one db_commit or db_rollback.
+ * db_commit returns once the batch that holds the transaction is committed (0) or failed (a
+ * negative errno with err_set: nothing of it was kept). Reads need no transaction. */
 int db_begin(void);
 int db_commit(void);
 void db_rollback(void);
@@ -218,10 +222,27 @@ int db_host_update(const struct host *host);
 int db_host_delete(int64_t id);
 int db_host_add_mac(int64_t id, const char *mac);
 /* last_seen = now, and the identity facts ident has that the host lacks. */
+/* What a boot decision reads of the host that holds MAC mac, in one read: id, status, next
+ * boot and the identifiers (malloc'd; host_free); every other field empty. -ENOENT when no
+ * host holds it. */
+int db_host_boot_by_mac(const char *mac, struct host *out);
 int db_host_seen(int64_t id, const struct boot_identity *ident);
-/* Every host matching query (a substring of its facts; NULL: all) into *out, a malloc'd
- * array of *n hosts the caller frees (host_free each, then free). */
-int db_host_list(const char *query, struct host **out, size_t *n);
+/* Inside the caller's transaction: host id seen now, with a boot event (level, message) from
+ * the server; 0 and nothing written when the host is gone, else a negative errno. */
+int db_host_seen_event(int64_t id, const char *level, const char *message);
+/* Inside the caller's transaction: the inventory inv's key facts (firmware, CPU, memory,
+ * disks) into host id's columns, read from the parsed JSON (no SQL JSON functions under the
+ * write lock): 0 or a negative errno with err_set. inv stays the caller's. */
+int db_host_set_facts(int64_t id, json_t *inv);
+/* The WAL file's size in bytes now (0 when there is none), and into *truncations (may be
+ * NULL) how many times the checkpointer truncated it. */
+int64_t db_wal_bytes(uint64_t *truncations);
+/* How many batches were committed so far, and how many write transactions they held. */
+void db_group_commits(uint64_t *batches, uint64_t *transactions);
+/* The hosts matching query (a substring of its facts; NULL: all) whose id is above after,
+ * in id order, at most limit of them (0: all), into *out, a malloc'd array of *n hosts the
+ * caller frees (host_free each, then free). */
+int db_host_list(const char *query, int64_t after, int64_t limit, struct host **out, size_t *n);
 /* {"STATUS": count, ...} into out. */
 int db_host_count_by_status(json_t *out);
 /* Adds an event (its id into *id, may be NULL) and prunes the host to its newest 1,000. */
@@ -375,7 +396,13 @@ int hosts_update(const char *ref, int64_t id, host_change_fn change, void *arg, 
 int hosts_apply(struct host *h, json_t *req);
 json_t *host_to_json(const struct host *host, bool with_inventory);
 int hosts_identify(const struct boot_identity *ident, bool create, struct host *out);
-int hosts_list(const char *query, json_t **out);
+/* {"hosts": [...]} of the hosts matching query (NULL: all), in id order; with limit > 0 at
+ * most limit of those whose id is above after, and "next": the after of the next page (a
+ * string), or null on the last page. */
+int hosts_list(const char *query, int64_t after, int64_t limit, json_t **out);
+/* Enrolls every host of the array req (each as hosts_enroll) in one transaction: all, or
+ * none and -errno with err_set naming the first bad entry. *out: {"hosts": [...]}. */
+int hosts_enroll_many(json_t *req, json_t **out);
 int hosts_enroll(json_t *req, struct host *out);
 int hosts_patch(const char *ref, json_t *req, struct host *out);
 int hosts_delete(const char *ref);
@@ -535,12 +562,25 @@ uint64_t notify_wait(uint64_t seen, int timeout_ms);
  * -ERANGE when more changed than can be told (the reader should reload everything). */
 int notify_since(uint64_t *seen, int64_t *ids, size_t max);
 
+/* seen.c: the boot records (last seen, boot event) of known hosts that boot without a new
+ * token, committed in batches by one writer thread, which db_init starts and db_shutdown
+ * stops (after writing what is queued). seen_record copies message: 0, or -EAGAIN when the
+ * queue is full or the writer stopped (the caller writes the record itself). seen_flush
+ * returns once every record queued before it is committed (a write failure is logged and
+ * the batch dropped: these records promise nothing). */
+int seen_start(void);
+void seen_stop(void);
+int seen_record(int64_t host_id, const char *level, const char *message);
+void seen_flush(void);
+
 /* metrics.c: counters for /metrics (thread-safe; nothing allocated but by metrics_render,
  * whose text the caller frees; NULL out of memory). */
 void metrics_request(const char *route, unsigned status, uint64_t bytes);
 void metrics_boot(enum boot_action action);
 /* A boot of a machine nobody enrolled, under --unknown-hosts ignore. */
 void metrics_unknown_boot(void);
+/* One batch of n boot records committed by seen.c. */
+void metrics_seen_batch(size_t n);
 char *metrics_render(void);
 
 /* cache.c: the package cache (apt-cacher-ng) targets fetch Debian packages through. */

@@ -79,16 +79,28 @@ static int boot_decide(const struct host *h, const char *platform, const char *p
 	return token_agent_issue(h->id, boot_action_name(a->action), true, peer, a->token, sizeof(a->token));
 }
 
-/* The event of a boot: what it does, or why it does nothing. */
+/* The event of a boot: what it does, or why it does nothing (its text into msg, its level
+ * returned). */
+static const char *boot_event_text(const struct host *h, const struct boot_answer *a,
+				   const struct boot_identity *ident, const char *platform, char *msg, size_t size)
+{
+	if (a->action != h->next_boot) {
+		snprintf(msg, size, "network boot from %s: next boot %s refused, the host is %s; no network boot",
+			 ident->mac, boot_action_name(h->next_boot), host_status_name(h->status));
+		return "warn";
+	}
+	snprintf(msg, size, "network boot from %s (%s, %s): %s", ident->mac, platform,
+		 ident->arch ? ident->arch : "unknown arch", boot_action_name(a->action));
+	return "info";
+}
+
 static int boot_event(const struct host *h, const struct boot_answer *a, const struct boot_identity *ident,
 		      const char *platform)
 {
-	if (a->action != h->next_boot)
-		return hosts_add_event(h->id, "server", "warn", "boot", "network boot from %s: next boot %s "
-				       "refused, the host is %s; no network boot", ident->mac,
-				       boot_action_name(h->next_boot), host_status_name(h->status));
-	return hosts_add_event(h->id, "server", "info", "boot", "network boot from %s (%s, %s): %s", ident->mac,
-			       platform, ident->arch ? ident->arch : "unknown arch", boot_action_name(a->action));
+	char msg[240];
+	const char *level = boot_event_text(h, a, ident, platform, msg, sizeof(msg));
+
+	return hosts_add_event(h->id, "server", level, "boot", "%s", msg);
 }
 
 /* The script of answer a for host host_id (malloc'd), or NULL with err_set. */
@@ -103,6 +115,49 @@ static char *boot_render(const struct boot_answer *a, int64_t host_id, const cha
 
 	snprintf(id, sizeof(id), "%lld", (long long)host_id);
 	return template_render(a->template_name, vars, sizeof(vars) / sizeof(vars[0]));
+}
+
+/* True when the machine sent an identifier that host h lacks (hosts_identify would fill it
+ * in: a write). Placeholders are no identifiers (hosts_identify drops them). */
+static bool ident_adds(const struct host *h, const struct boot_identity *i)
+{
+	return (i->uuid && !h->uuid && !uuid_is_placeholder(i->uuid)) ||
+	       (i->serial && !h->serial && !serial_is_placeholder(i->serial)) ||
+	       (i->vendor && !h->vendor) || (i->product && !h->product) || (i->asset && !h->asset);
+}
+
+/* The boot of a known host that needs nothing written now: found by its MAC, nothing new in
+ * what it sent, and an answer without a token (its local disk, or nothing). Rendered from
+ * reads only; its last-seen time and boot event go to the batch writer (seen.c). 1 when
+ * answered so (*script malloc'd), 0 when the caller must take the write path, or a negative
+ * errno with err_set. */
+static int boot_known(const struct boot_identity *ident, const char *platform, char **script)
+{
+	struct agent_token live;
+	struct boot_answer a;
+	char msg[240];
+	const char *level;
+	struct host h;
+	int rc = 0;
+
+	if (db_host_boot_by_mac(ident->mac, &h) < 0)
+		return 0; /* unknown: the write path decides (and reports errors) */
+	a.action = host_may_boot(h.status, h.next_boot) ? h.next_boot : BOOT_NONE;
+	if (!boot_action_runs_agent(a.action) && !ident_adds(&h, ident) &&
+	    boot_decide(&h, platform, NULL, &live, &a) == 0) {
+		level = boot_event_text(&h, &a, ident, platform, msg, sizeof(msg));
+		if (!(*script = boot_render(&a, h.id, ident->mac, platform)))
+			rc = -EIO;
+		else if (seen_record(h.id, level, msg) < 0) {
+			free(*script); /* the queue is full: the write path records it */
+			*script = NULL;
+		} else {
+			metrics_boot(a.action);
+			rc = 1;
+		}
+	}
+	host_free(&h);
+	return rc;
 }
 
 /* Identifies the machine, issues a fresh agent token when it is to run the Anemos
@@ -120,6 +175,9 @@ int boot_script_for(const struct boot_identity *ident, const char *platform, con
 		platform = "pcbios";
 	if (strcmp(platform, "pcbios") != 0 && strcmp(platform, "efi") != 0)
 		return err_set(-EINVAL, "platform must be pcbios or efi");
+	if ((rc = boot_known(ident, platform, script)) != 0)
+		return rc < 0 ? rc : 0;
+	seen_flush();
 	if ((rc = db_begin()) < 0)
 		return rc;
 	if ((rc = hosts_identify(ident, !cfg.unknown_hosts_ignore, &h)) < 0) {

@@ -106,6 +106,14 @@ json_t *host_to_json(const struct host *h, bool with_inventory)
 	return o;
 }
 
+/* A host write transaction (db_begin), after the boot records queued so far (seen.c): a
+ * host's events stay in the order they happened. */
+static int hosts_begin(void)
+{
+	seen_flush();
+	return db_begin();
+}
+
 int hosts_commit(int64_t host_id)
 {
 	int rc = db_commit();
@@ -181,7 +189,7 @@ int hosts_update(const char *ref, int64_t id, host_change_fn change, void *arg, 
 	struct host h;
 	int rc;
 
-	if ((rc = db_begin()) < 0)
+	if ((rc = hosts_begin()) < 0)
 		return rc;
 	if ((rc = ref ? db_host_find_by_ref(ref, &h) : db_host_get(id, &h)) < 0) {
 		db_rollback();
@@ -267,27 +275,39 @@ int hosts_identify(const struct boot_identity *given, bool create, struct host *
 	return db_host_get(id, out);
 }
 
-int hosts_list(const char *query, json_t **out)
+int hosts_list(const char *query, int64_t after, int64_t limit, json_t **out)
 {
 	struct host *hosts;
 	size_t n;
 	json_t *list;
 	int rc;
 
-	if ((rc = db_host_list(query, &hosts, &n)) < 0)
+	seen_flush(); /* last seen as the boots answered said */
+	/* one more than asked: whether there is a next page */
+	if ((rc = db_host_list(query, after, limit > 0 ? limit + 1 : 0, &hosts, &n)) < 0)
 		return rc;
 	list = json_array();
 	for (size_t i = 0; i < n; i++) {
-		json_array_append_new(list, host_to_json(&hosts[i], false));
+		if (limit <= 0 || i < (size_t)limit) {
+			json_array_append_new(list, host_to_json(&hosts[i], false));
+			after = hosts[i].id;
+		}
 		host_free(&hosts[i]);
 	}
-	free(hosts);
 	*out = json_pack("{s:o}", "hosts", list);
+	if (limit > 0) {
+		char next[24];
+
+		snprintf(next, sizeof(next), "%lld", (long long)after);
+		json_object_set_new(*out, "next", n > (size_t)limit ? json_string(next) : json_null());
+	}
+	free(hosts);
 	return 0;
 }
 
 int hosts_get(const char *ref, struct host *out)
 {
+	seen_flush();
 	return db_host_find_by_ref(ref, out);
 }
 
@@ -457,44 +477,91 @@ int hosts_apply(struct host *h, json_t *req)
 	return 0;
 }
 
-int hosts_enroll(json_t *req, struct host *out)
+/* Enrolls the host req describes, inside the caller's transaction: its id into *id. */
+static int enroll_one(json_t *req, int64_t *id)
 {
 	static const char *const allowed[] = { "mac", "hostname", "next_boot", "image", "once",
 					       "ssh_authorized_keys", "install", "tags", "attributes", NULL };
 	struct host h = { .status = HOST_NEW, .next_boot = BOOT_DISCOVER };
 	char mac[MAC_LEN + 1];
-	int64_t id;
 	int rc;
 
+	if (!json_is_object(req))
+		return err_set(-EINVAL, "a host to enroll is a JSON object");
 	if ((rc = fields_check(req, allowed, NULL)) < 0)
 		return rc;
 	if (mac_parse(json_string_value(json_object_get(req, "mac")), mac) < 0)
 		return err_set(-EINVAL, "\"mac\" is required, as aa:bb:cc:dd:ee:ff");
-	if ((rc = db_begin()) < 0)
-		return rc;
 	if ((rc = hosts_apply(&h, req)) < 0)
-		goto fail;
-	if (db_host_find_by_mac(mac, &id) == 0) {
-		rc = err_set(-EEXIST, "MAC %s belongs to host %lld already", mac, (long long)id);
-		goto fail;
+		goto out;
+	if (db_host_find_by_mac(mac, id) == 0) {
+		rc = err_set(-EEXIST, "MAC %s belongs to host %lld already", mac, (long long)*id);
+		goto out;
 	}
-	if ((rc = db_host_insert(&h, &id)) < 0) {
+	if ((rc = db_host_insert(&h, id)) < 0) {
 		rc = explain_conflict(rc, &h);
-		goto fail;
+		goto out;
 	}
-	if ((rc = db_host_add_mac(id, mac)) < 0 ||
-	    (rc = hosts_add_event(id, "operator", "info", "enroll", "enrolled with MAC %s, next boot %s",
-				  mac, boot_action_name(h.next_boot))) < 0 ||
-	    (rc = db_host_get(id, out)) < 0)
-		goto fail;
+	if ((rc = db_host_add_mac(*id, mac)) == 0)
+		rc = hosts_add_event(*id, "operator", "info", "enroll", "enrolled with MAC %s, next boot %s",
+				     mac, boot_action_name(h.next_boot));
+out:
 	host_free(&h);
+	return rc;
+}
+
+int hosts_enroll(json_t *req, struct host *out)
+{
+	int64_t id;
+	int rc;
+
+	if ((rc = hosts_begin()) < 0)
+		return rc;
+	if ((rc = enroll_one(req, &id)) < 0 || (rc = db_host_get(id, out)) < 0) {
+		db_rollback();
+		return rc;
+	}
 	if ((rc = hosts_commit(id)) < 0)
 		host_free(out);
 	return rc;
-fail:
-	db_rollback();
-	host_free(&h);
-	return rc;
+}
+
+#define ENROLL_MANY_MAX 10000
+
+int hosts_enroll_many(json_t *req, json_t **out)
+{
+	json_t *list, *one;
+	struct host h;
+	size_t i;
+	int64_t id;
+	int rc = 0;
+
+	if (!json_array_size(req) || json_array_size(req) > ENROLL_MANY_MAX)
+		return err_set(-EINVAL, "a bulk enroll is an array of 1 to %d hosts", ENROLL_MANY_MAX);
+	if ((rc = hosts_begin()) < 0)
+		return rc;
+	list = json_array();
+	json_array_foreach(req, i, one) {
+		if ((rc = enroll_one(one, &id)) < 0 || (rc = db_host_get(id, &h)) < 0) {
+			char why[400];
+
+			snprintf(why, sizeof(why), "%s", err_msg());
+			rc = err_set(rc, "host %zu of %zu: %s; none enrolled", i + 1, json_array_size(req), why);
+			db_rollback();
+			json_decref(list);
+			return rc;
+		}
+		json_array_append_new(list, host_to_json(&h, false));
+		host_free(&h);
+	}
+	if ((rc = db_commit()) < 0) {
+		json_decref(list);
+		return rc;
+	}
+	json_array_foreach(list, i, one)
+		notify_host_changed((int64_t)json_integer_value(json_object_get(one, "id")));
+	*out = json_pack("{s:o}", "hosts", list);
+	return 0;
 }
 
 /* Applies an operator's PATCH; its event says what changed, old → new (history.c). */
@@ -530,7 +597,7 @@ int hosts_delete(const char *ref)
 	struct host h;
 	int rc;
 
-	if ((rc = db_begin()) < 0)
+	if ((rc = hosts_begin()) < 0)
 		return rc;
 	if ((rc = db_host_find_by_ref(ref, &h)) < 0) {
 		db_rollback();
@@ -550,6 +617,7 @@ int hosts_events(const char *ref, int limit, json_t **out)
 	json_t *events;
 	int rc;
 
+	seen_flush();
 	if ((rc = db_host_find_by_ref(ref, &h)) < 0)
 		return rc;
 	events = json_array();
@@ -655,7 +723,7 @@ static int inventory_change(struct host *h, void *arg)
 	if ((rc = set_json_field(&h->inventory, inv)) < 0 || (rc = record_identity(h, inv)) < 0 ||
 	    (rc = host_transition(h, HOST_EV_INVENTORY)) < 0)
 		return rc;
-	if ((rc = record_macs(h, inv, &added)) < 0)
+	if ((rc = record_macs(h, inv, &added)) < 0 || (rc = db_host_set_facts(h->id, inv)) < 0)
 		return rc;
 	return hosts_add_event(h->id, "agent", "info", "inventory", "%s (%zu NICs, %zu new MACs)",
 			       again ? "inventory updated" : "inventory received",
@@ -714,7 +782,7 @@ int hosts_agent_event(int64_t host_id, json_t *req, json_t **out)
 	if ((rc = json_optional_count(req, "bytes", &ev.bytes)) < 0 ||
 	    (rc = json_optional_count(req, "total", &ev.total)) < 0)
 		return rc;
-	if ((rc = db_begin()) < 0)
+	if ((rc = hosts_begin()) < 0)
 		return rc;
 	if ((rc = db_event_add(&ev, &id)) < 0) {
 		db_rollback();
@@ -779,7 +847,7 @@ int hosts_phone_home_token(const struct agent_token *t, json_t **out)
 	struct agent_token now;
 	int rc;
 
-	if ((rc = db_begin()) < 0)
+	if ((rc = hosts_begin()) < 0)
 		return rc;
 	/* The token as it is in this transaction (another request of the boot may have got
 	 * the phone-home token since this one authenticated). */
@@ -915,7 +983,7 @@ int hosts_adopt(json_t *inv, const char *ref, struct host *out)
 			       json_array_size(json_object_get(inv, "nics")), INVENTORY_NICS_MAX);
 	if (ref)
 		return hosts_update(ref, 0, adopt_change, &a, out);
-	if ((rc = db_begin()) < 0)
+	if ((rc = hosts_begin()) < 0)
 		return rc;
 	if ((rc = adopt_find(inv, &id, &how, what)) == 0) {
 		db_rollback();

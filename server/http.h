@@ -140,12 +140,13 @@ void wait_place_release(void);
 int waiters_start(void);
 void waiters_stop(void);
 bool waiters_stopping(void);
-/* Suspends conn until a change after generation `seen` makes ready(cls) true (NULL: any
- * change), or until deadline. Call from conn's access handler or content reader, after
- * reading `seen` with notify_generation() and then checking what one waits for. Returns
- * false, not suspending, when a change came in between (look again) or anemosd is stopping. */
-bool wait_for_change(struct MHD_Connection *conn, uint64_t seen, time_t deadline, wait_ready_fn ready,
-		     void *cls);
+/* Suspends conn until a change after generation `seen` to host `host` (0: to any host)
+ * makes ready(cls) true (NULL: any such change), or until deadline. Call from conn's access
+ * handler or content reader, after reading `seen` with notify_generation() and then
+ * checking what one waits for. Returns false, not suspending, when a change came in
+ * between (look again), anemosd is stopping, or there is no memory. */
+bool wait_for_change(struct MHD_Connection *conn, uint64_t seen, time_t deadline, int64_t host,
+		     wait_ready_fn ready, void *cls);
 
 /* http_conn.c: the header deadline (see the file). */
 void conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,

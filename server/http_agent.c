@@ -48,7 +48,7 @@ enum MHD_Result handle_agent_plan(struct request *req)
 
 		if (!boot_plan_pending(req->agent_host))
 			break;
-		if (wait_for_change(req->conn, seen, req->wait_until, plan_ready,
+		if (wait_for_change(req->conn, seen, req->wait_until, req->agent_host, plan_ready,
 				    (void *)(intptr_t)req->agent_host))
 			return MHD_YES;
 		if (waiters_stopping())

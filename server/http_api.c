@@ -53,18 +53,48 @@ enum MHD_Result handle_meta(struct request *req)
 						"role", admin_role_name(req->admin.role)));
 }
 
+/* A query value that must be a whole number from min to max (absent: dflt); false if not. */
+static bool arg_number(struct request *req, const char *key, long long min, long long max, long long dflt,
+		       long long *out)
+{
+	const char *v = request_arg(req, key);
+	char *end;
+
+	*out = dflt;
+	if (!v)
+		return true;
+	errno = 0;
+	*out = strtoll(v, &end, 10);
+	return *v && !*end && !errno && *out >= min && *out <= max;
+}
+
+/* GET /api/v1/hosts[?q=TEXT][&limit=N&after=CURSOR]: without limit, every host (as always);
+ * with it, a page and the cursor of the next ("next", null on the last). */
 enum MHD_Result handle_hosts_list(struct request *req)
 {
+	long long limit, after;
 	json_t *list;
-	int rc = hosts_list(request_arg(req, "q"), &list);
+	int rc;
 
+	if (!arg_number(req, "limit", 1, 1000, 0, &limit))
+		return respond_errorf(req, 400, "limit must be a number of hosts from 1 to 1000");
+	if (!arg_number(req, "after", 0, INT64_MAX, 0, &after))
+		return respond_errorf(req, 400, "after must be the \"next\" of the page before");
+	rc = hosts_list(request_arg(req, "q"), after, limit, &list);
 	return rc < 0 ? respond_error(req, rc) : respond_json(req, 200, list);
 }
 
+/* POST /api/v1/hosts: one host (an object), or many at once (an array, all or none). */
 enum MHD_Result handle_hosts_create(struct request *req)
 {
 	struct host h;
+	json_t *list;
+	int rc;
 
+	if (json_is_array(req->json)) {
+		rc = hosts_enroll_many(req->json, &list);
+		return rc < 0 ? respond_error(req, rc) : respond_json(req, 201, list);
+	}
 	return respond_host(req, 201, hosts_enroll(req->json, &h), &h);
 }
 

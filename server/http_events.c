@@ -75,7 +75,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
 			return MHD_CONTENT_READER_END_OF_STREAM;
 		if (stream_fill(s))
 			break;
-		if (wait_for_change(s->conn, seen, s->last_sent + KEEPALIVE, NULL, NULL))
+		if (wait_for_change(s->conn, seen, s->last_sent + KEEPALIVE, 0, NULL, NULL))
 			return 0; /* suspended: called again when resumed */
 	}
 	if (s->off == s->len)

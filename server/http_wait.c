@@ -22,13 +22,21 @@
 struct waiter {
 	struct MHD_Connection *conn;
 	time_t deadline;
+	int64_t host; /* the host whose changes it waits for; 0: any change */
 	wait_ready_fn ready;
 	void *cls;
 	struct waiter *next;
 };
 
+/* Waiters by host: a change to host H looks only at the waiters in bucket H % BUCKETS (and
+ * at those waiting for any change), so a commit costs O(its hosts' waiters), not
+ * O(all waiters); 10,000 long-polling agents then cost nothing while other machines
+ * register. Deadlines are checked once a second, without asking ready(). */
+#define BUCKETS 4096
+#define CHANGES_MAX 1024 /* hosts looked at one by one per wake; beyond, every waiter is */
+
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct waiter *waiters;
+static struct waiter *buckets[BUCKETS], *any_change;
 static pthread_t thread;
 static bool running, stopping;
 static atomic_uint places_taken;
@@ -49,17 +57,22 @@ void wait_place_release(void)
 	atomic_fetch_sub(&places_taken, 1);
 }
 
-/* Resumes and forgets the waiters whose time has come. Call with lock held. changed: a
- * change happened, so ask ready(); otherwise only deadlines count. */
-static void resume_due(bool changed, bool all)
+static struct waiter **list_of(int64_t host)
 {
-	struct waiter **pp = &waiters;
-	time_t now = time(NULL);
+	return host ? &buckets[(uint64_t)host % BUCKETS] : &any_change;
+}
 
+/* Resumes and forgets the waiters of one list whose time has come: all, those past their
+ * deadline, and (changed) those of host `host` (0: every one of the list) that ready() says
+ * are ready. Call with lock held. */
+static void resume_list(struct waiter **pp, bool all, bool changed, int64_t host, time_t now)
+{
 	while (*pp) {
 		struct waiter *w = *pp;
+		bool wake = all || now >= w->deadline ||
+			    (changed && (!host || w->host == host) && (!w->ready || w->ready(w->cls)));
 
-		if (!all && now < w->deadline && !(changed && (!w->ready || w->ready(w->cls)))) {
+		if (!wake) {
 			pp = &w->next;
 			continue;
 		}
@@ -69,9 +82,36 @@ static void resume_due(bool changed, bool all)
 	}
 }
 
+/* Every list: at a deadline tick (changed false), when stopping (all), or when too many hosts
+ * changed to name them (changed). */
+static void resume_every(bool all, bool changed, time_t now)
+{
+	resume_list(&any_change, all, changed, 0, now);
+	for (size_t i = 0; i < BUCKETS; i++)
+		if (buckets[i])
+			resume_list(&buckets[i], all, changed, 0, now);
+}
+
+/* After the changes since *seen: the waiters of each changed host, and those of any change. */
+static void resume_changed(uint64_t *seen, time_t now)
+{
+	static int64_t ids[CHANGES_MAX];
+	int n = notify_since(seen, ids, CHANGES_MAX);
+
+	if (n < 0) {
+		resume_every(false, true, now);
+		return;
+	}
+	/* every change wakes these, one that names no host too (a revocation, a stop) */
+	resume_list(&any_change, false, true, 0, now);
+	for (int i = 0; i < n; i++)
+		resume_list(list_of(ids[i]), false, true, ids[i], now);
+}
+
 static void *waiter_main(void *arg)
 {
 	uint64_t seen = notify_generation(), now;
+	time_t last_tick = time(NULL), t;
 
 	(void)arg;
 	for (;;) {
@@ -81,11 +121,16 @@ static void *waiter_main(void *arg)
 			pthread_mutex_unlock(&lock);
 			break;
 		}
-		resume_due(now != seen, false);
+		t = time(NULL);
+		if (now != seen)
+			resume_changed(&seen, t);
+		if (t != last_tick) {
+			resume_every(false, false, t);
+			last_tick = t;
+		}
 		pthread_mutex_unlock(&lock);
-		seen = now;
 	}
-	db_shutdown();
+	db_thread_end();
 	return NULL;
 }
 
@@ -105,7 +150,7 @@ void waiters_stop(void)
 		return;
 	pthread_mutex_lock(&lock);
 	stopping = true;
-	resume_due(false, true);
+	resume_every(true, false, time(NULL));
 	pthread_mutex_unlock(&lock);
 	notify_host_changed(0);
 	pthread_join(thread, NULL);
@@ -122,8 +167,8 @@ bool waiters_stopping(void)
 	return s;
 }
 
-bool wait_for_change(struct MHD_Connection *conn, uint64_t seen, time_t deadline, wait_ready_fn ready,
-		     void *cls)
+bool wait_for_change(struct MHD_Connection *conn, uint64_t seen, time_t deadline, int64_t host,
+		     wait_ready_fn ready, void *cls)
 {
 	struct waiter *w = calloc(1, sizeof(*w));
 	bool queued = false;
@@ -132,6 +177,7 @@ bool wait_for_change(struct MHD_Connection *conn, uint64_t seen, time_t deadline
 		return false;
 	w->conn = conn;
 	w->deadline = deadline;
+	w->host = host;
 	w->ready = ready;
 	w->cls = cls;
 	pthread_mutex_lock(&lock);
@@ -139,8 +185,8 @@ bool wait_for_change(struct MHD_Connection *conn, uint64_t seen, time_t deadline
 	 * waiter was on its list: then the caller looks again instead of sleeping. */
 	if (!stopping && notify_generation() == seen) {
 		MHD_suspend_connection(conn);
-		w->next = waiters;
-		waiters = w;
+		w->next = *list_of(host);
+		*list_of(host) = w;
 		queued = true;
 	}
 	pthread_mutex_unlock(&lock);

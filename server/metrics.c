@@ -18,7 +18,7 @@ struct series {
 };
 static struct series series[MAX_SERIES];
 static size_t nseries;
-static uint64_t boots[BOOT_ACTION_COUNT], unknown_boots;
+static uint64_t boots[BOOT_ACTION_COUNT], unknown_boots, seen_batches, seen_records;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 void metrics_request(const char *route, unsigned status, uint64_t bytes)
@@ -45,6 +45,14 @@ void metrics_unknown_boot(void)
 {
 	pthread_mutex_lock(&lock);
 	unknown_boots++;
+	pthread_mutex_unlock(&lock);
+}
+
+void metrics_seen_batch(size_t n)
+{
+	pthread_mutex_lock(&lock);
+	seen_batches++;
+	seen_records += n;
 	pthread_mutex_unlock(&lock);
 }
 
@@ -85,6 +93,24 @@ static void render_package_cache(FILE *f)
 		(unsigned long long)st.sent_bytes, (unsigned long long)st.fetched_bytes, readable);
 }
 
+static void render_wal(FILE *f)
+{
+	uint64_t truncations, batches, transactions;
+	int64_t bytes = db_wal_bytes(&truncations);
+
+	db_group_commits(&batches, &transactions);
+	fprintf(f, "# HELP anemos_db_commits_total Commits of the database (each a batch of write transactions).\n"
+		"# TYPE anemos_db_commits_total counter\nanemos_db_commits_total %llu\n"
+		"# HELP anemos_db_transactions_total Write transactions committed (in those batches).\n"
+		"# TYPE anemos_db_transactions_total counter\nanemos_db_transactions_total %llu\n",
+		(unsigned long long)batches, (unsigned long long)transactions);
+	fprintf(f, "# HELP anemos_db_wal_bytes Size of the database's write-ahead log file.\n"
+		"# TYPE anemos_db_wal_bytes gauge\nanemos_db_wal_bytes %lld\n"
+		"# HELP anemos_db_wal_truncations_total Checkpoints that copied a grown WAL back and truncated it.\n"
+		"# TYPE anemos_db_wal_truncations_total counter\nanemos_db_wal_truncations_total %llu\n",
+		(long long)bytes, (unsigned long long)truncations);
+}
+
 char *metrics_render(void)
 {
 	json_t *by_status = json_object();
@@ -120,11 +146,17 @@ char *metrics_render(void)
 	fprintf(f, "# HELP anemos_unknown_boots_total Boots of machines nobody enrolled, answered with nothing "
 		"(--unknown-hosts ignore).\n# TYPE anemos_unknown_boots_total counter\n"
 		"anemos_unknown_boots_total %llu\n", (unsigned long long)unknown_boots);
+	fprintf(f, "# HELP anemos_boot_records_total Boot records of known hosts written in batches (last seen, boot event).\n"
+		"# TYPE anemos_boot_records_total counter\nanemos_boot_records_total %llu\n"
+		"# HELP anemos_boot_record_batches_total Transactions that wrote those records.\n"
+		"# TYPE anemos_boot_record_batches_total counter\nanemos_boot_record_batches_total %llu\n",
+		(unsigned long long)seen_records, (unsigned long long)seen_batches);
 	pthread_mutex_unlock(&lock);
 	fputs("# HELP anemos_hosts Hosts by status.\n# TYPE anemos_hosts gauge\n", f);
 	json_object_foreach(by_status, status, count)
 		fprintf(f, "anemos_hosts{status=\"%s\"} %lld\n", status, (long long)json_integer_value(count));
 	json_decref(by_status);
+	render_wal(f);
 	if (cfg.package_cache_log)
 		render_package_cache(f);
 	if (fclose(f) != 0) {

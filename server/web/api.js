@@ -69,6 +69,18 @@ export async function api(method, path, body, init = {}) {
 	return res.json();
 }
 
+// listHosts(onPage): every host, asked for a page of 1,000 at a time (GET /hosts?limit=&after=);
+// onPage(hosts) runs for each page as it comes, so a long list shows while it loads.
+export async function listHosts(onPage) {
+	let after = '0';
+	for (;;) {
+		const page = await api('GET', `/hosts?limit=1000&after=${encodeURIComponent(after)}`);
+		onPage(page.hosts);
+		if (typeof page.next !== 'string' || page.next === after) return;
+		after = page.next;
+	}
+}
+
 // checkToken(tok): null when anemosd accepts tok as an admin token, else what to tell.
 export async function checkToken(tok) {
 	let res;

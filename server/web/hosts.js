@@ -1,6 +1,6 @@
 // #/hosts: every host in one table, searchable and sortable, updated live.
 
-import { api, ApiError } from './api.js';
+import { api, ApiError, listHosts } from './api.js';
 import {
 	DASH, STATUSES, action, bytes, clear, cpuShort, h, hostLabel, mono, statusBadge, timeEl, toast,
 } from './dom.js';
@@ -249,11 +249,14 @@ export function hostsView(root, routeInfo) {
 
 	async function loadAll() {
 		try {
-			const { hosts: list } = await api('GET', '/hosts');
-			if (!alive) return;
-			hosts.clear();
-			for (const x of list) hosts.set(x.id, x);
-			draw();
+			let first = true;
+			await listHosts((list) => {
+				if (!alive) return;
+				if (first) hosts.clear();
+				first = false;
+				for (const x of list) hosts.set(x.id, x);
+				draw();
+			});
 		} catch (e) {
 			if (e instanceof ApiError && e.status === 401) return;
 			count.textContent = '';
