@@ -72,6 +72,10 @@ expect_eq "a bare word, as the list always searched (hostname)" "web7 web8" "$(s
 expect_eq "a bare word finds a MAC part" db1 "$(search '8a:3c:10')"
 expect_eq "a bare word finds a tag" web8 "$(search 'retired')"
 expect_eq "no query: every host" "db1 web7 web8" "$(search '')"
+r=$(body_of "$(api GET "/api/v1/hosts?q=web&limit=1")")
+expect_eq "a search in pages: the first page holds one of its hosts" web7 "$(jq -r '[.hosts[].hostname]|join(" ")' <<<"$r")"
+expect_eq "... the next page the other, and it is the last" "web8 null" \
+	"$(body_of "$(api GET "/api/v1/hosts?q=web&limit=1&after=$(jq -r .next <<<"$r")")" | jq -r '"\([.hosts[].hostname]|join(" ")) \(.next)"')"
 r=$(api GET "/api/v1/hosts?q=$(jq -rn '"memory>=64X tag:db"|@uri')")
 expect_eq "a query that does not parse: 400" 400 "$(status_of "$r")"
 expect_match "... naming the place and what is wrong" 'search: memory>= needs a number or a size .*at character 1' \
