@@ -51,6 +51,7 @@ enum host_option_id {
 	OPT_TAG,
 	OPT_UNTAG,
 	OPT_ATTR,
+	OPT_ACK_DRIFT,
 	OPT_MIRROR,
 	OPT_NO_MIRROR,
 	OPT_DISK,
@@ -379,6 +380,8 @@ static int host_option(void *ctx, int option, const char *arg)
 	case OPT_UNTAG:
 	case OPT_ATTR:
 		return label_option(edit, option, arg);
+	case OPT_ACK_DRIFT:
+		return json_set(body, "drift", json_null());
 	case OPT_BMC:
 		return bmc_url_option(body, arg);
 	case OPT_BMC_PASSWORD_FILE:
@@ -543,6 +546,30 @@ static void print_labels(const json_t *host)
 	}
 }
 
+/* The hardware changes anemosd saw between the host's inventories, until acknowledged. */
+static void print_drift(const json_t *host)
+{
+	const json_t *drift = json_object_get(host, "drift"), *c;
+	size_t i;
+
+	if (!json_array_size(drift)) {
+		print_field("hardware", "as first reported (no change seen)");
+		return;
+	}
+	json_array_foreach((json_t *)drift, i, c) {
+		const char *what = json_string_value(json_object_get(c, "what"));
+		char text[600];
+
+		if (what)
+			snprintf(text, sizeof(text), "%s %s: %s", json_text(c, "part"), json_text(c, "change"), what);
+		else
+			snprintf(text, sizeof(text), "%s %s: %s -> %s", json_text(c, "part"), json_text(c, "change"),
+				 json_text(c, "was"), json_text(c, "now"));
+		print_field("hardware change", text);
+	}
+	printf("%*s(anemosctl host set REF --ack-drift acknowledges them)\n", FIELD_NAME_WIDTH + 1, "");
+}
+
 /* Prints the host's BMC (never a password: anemosd has none to show) and power state. */
 static void print_power(const json_t *host)
 {
@@ -588,6 +615,7 @@ static int print_host(const json_t *host)
 		 json_array_size(json_object_get(host, "ssh_authorized_keys")));
 	print_field("SSH keys", text);
 	print_labels(host);
+	print_drift(host);
 	print_install(json_object_get(host, "install"), json_object_get(host, "install_secrets"));
 	print_power(host);
 	print_field("last seen", json_text(host, "last_seen"));
@@ -898,6 +926,7 @@ int host_set(struct ctl *ctl, int argc, char **argv)
 		{ "no-ssh-keys", no_argument, NULL, OPT_NO_SSH_KEYS },
 		LABEL_OPTIONS,
 		{ "untag", required_argument, NULL, OPT_UNTAG },
+		{ "ack-drift", no_argument, NULL, OPT_ACK_DRIFT },
 		{ "bmc", required_argument, NULL, OPT_BMC },
 		{ "bmc-password-file", required_argument, NULL, OPT_BMC_PASSWORD_FILE },
 		{ "no-bmc", no_argument, NULL, OPT_NO_BMC },

@@ -123,6 +123,8 @@ static const struct command commands[] = {
 	  "                         host's keys); --no-ssh-keys removes them all\n"
 	  LABEL_HELP
 	  "  --untag TAG            take a tag off (repeat)\n"
+	  "  --ack-drift            acknowledge the hardware changes anemosd saw (host show\n"
+	  "                         lists them; a search finds such hosts by drift:yes)\n"
 	  "  --bmc ipmi://USER@ADDRESS[:PORT]   its BMC, for power control (port default 623;\n"
 	  "                         redfish://USER@ADDRESS[:PORT]: Redfish over HTTPS, default\n"
 	  "                         443); --no-bmc forgets it\n"

@@ -310,14 +310,22 @@ static int emit_member(struct parser *p, const struct term *t, const char *from,
 	return 0;
 }
 
-static int emit_bmc(struct parser *p, const struct term *t)
+/* Keys that say whether the host has something: KEY:present|yes or KEY:absent|no. */
+static const struct flag {
+	const char *key, *expr;
+} flags[] = {
+	{ "bmc", "json_type(h.inventory, '$.bmc')" }, /* its inventory reports a BMC */
+	{ "drift", "h.drift" },                      /* hardware changes not acknowledged */
+};
+
+static int emit_flag(struct parser *p, const struct flag *f, const struct term *t)
 {
 	bool present = !strcmp(t->value, "present") || !strcmp(t->value, "yes");
 
 	if ((strcmp(t->op, ":") && strcmp(t->op, "=")) ||
 	    (!present && strcmp(t->value, "absent") && strcmp(t->value, "no")))
-		return fail(p, t->pos, "bmc takes bmc:present or bmc:absent");
-	fprintf(p->sql, "json_type(h.inventory, '$.bmc') %s NULL", present ? "IS NOT" : "IS");
+		return fail(p, t->pos, "%s takes %s:present (or yes) or %s:absent (or no)", f->key, f->key, f->key);
+	fprintf(p->sql, "%s %s NULL", f->expr, present ? "IS NOT" : "IS");
 	return 0;
 }
 
@@ -361,7 +369,7 @@ static bool key_known(const char *key)
 
 bool query_key_reserved(const char *name)
 {
-	static const char *const members[] = {"tag", "mac", "bmc"};
+	static const char *const members[] = {"tag", "mac", "bmc", "drift"};
 
 	for (size_t i = 0; i < sizeof(columns) / sizeof(columns[0]); i++)
 		if (!strcasecmp(columns[i].key, name))
@@ -381,8 +389,9 @@ static int emit_term(struct parser *p, const struct term *t)
 		return emit_member(p, t, "host_tags x", "x.tag");
 	if (!strcmp(t->key, "mac"))
 		return emit_member(p, t, "host_macs x", "x.mac");
-	if (!strcmp(t->key, "bmc"))
-		return emit_bmc(p, t);
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		if (!strcmp(t->key, flags[i].key))
+			return emit_flag(p, &flags[i], t);
 	for (size_t i = 0; i < sizeof(eaches) / sizeof(eaches[0]); i++)
 		if (!strncmp(t->key, eaches[i].prefix, strlen(eaches[i].prefix)))
 			return emit_each(p, &eaches[i], t);

@@ -157,6 +157,8 @@ struct host {
 	char *tags;       /* the operator's tags, a JSON array text, sorted, lower case */
 	char *attributes; /* the operator's attributes, a JSON object text of strings */
 	bool labels_changed; /* tags or attributes were changed: db_host_update writes them */
+	char *drift;      /* hardware changes not yet acknowledged, a JSON array text (drift.c),
+			   * or NULL for none */
 	char *bmc;       /* BMC settings, a JSON object text whose password is sealed (power.c), or
 			  * NULL for none */
 	char *power_state; /* what the BMC said last (power.c's names), NULL never asked */
@@ -365,6 +367,13 @@ int bmc_settings_check(json_t *bmc);
  * ("next_boot discover → install; tags +db -retired; install.root_password_hash set",
  * secrets named only), or "nothing ..." when nothing does; malloc'd, NULL on ENOMEM. */
 json_t *host_fields_json(const struct host *h);
+/* drift.c: what changed in the hardware between two inventories (drift.c's banner says how
+ * parts are matched): a new array of {"part": "disk"|"dimm"|"nic"|"cpu"|"bios", "change":
+ * "added"|"removed"|"replaced"|"changed", "what"} or {..., "was", "now"}; [] when nothing
+ * did; NULL on ENOMEM. drift_words: one change in words ("disk replaced: sda … → sda …"),
+ * malloc'd, NULL on ENOMEM. */
+json_t *inventory_drift(json_t *old_inventory, json_t *new_inventory);
+char *drift_words(json_t *change);
 char *host_changes_describe(json_t *before, json_t *after);
 /* validate.c: true for an install setting that is a secret (root_password_hash,
  * cloud_init_user_data): answers show SECRET_MASK instead, and a PATCH that sends

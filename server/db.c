@@ -135,6 +135,9 @@ static const char *const migrations[] = {
 	 "  boot TEXT,"
 	 "  who TEXT NOT NULL,"
 	 "  created INTEGER NOT NULL);"),
+	/* 10: hardware drift: what changed between a host's inventories (drift.c), a JSON
+	 * array kept until an operator acknowledges it, NULL for none */
+	"ALTER TABLE hosts ADD COLUMN drift TEXT;",
 };
 
 #define EVENTS_KEPT_STR "1000"
@@ -152,7 +155,8 @@ static const char *const migrations[] = {
 	"h.install, h.bmc, h.power_state, h.power_checked, h.power_error, " \
 	"(SELECT json_group_array(tag) FROM (SELECT tag FROM host_tags x WHERE x.host_id = h.id ORDER BY tag)), " \
 	"(SELECT json_group_object(name, value) FROM " \
-	" (SELECT name, value FROM host_attrs x WHERE x.host_id = h.id ORDER BY name))"
+	" (SELECT name, value FROM host_attrs x WHERE x.host_id = h.id ORDER BY name)), " \
+	"h.drift"
 
 enum stmt_id {
 	S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
@@ -189,7 +193,7 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_HOST_UPDATE] = "UPDATE hosts SET hostname = ?2, status = ?3, next_boot = ?4, image = ?5,"
 			  " once = ?6, uuid = ?7, serial = ?8, vendor = ?9, product = ?10, asset = ?11,"
 			  " ssh_keys = ?12, inventory = ?13, updated = ?14, install = ?15,"
-			  " bmc = ?16, power_state = ?17, power_checked = ?18, power_error = ?19"
+			  " bmc = ?16, power_state = ?17, power_checked = ?18, power_error = ?19, drift = ?20"
 			  " WHERE id = ?1",
 	/* The inventory's key facts, taken from it in C when it arrives (db_host_set_facts). */
 	[S_HOST_FACTS] = "UPDATE hosts SET firmware = ?2, cpu_model = ?3, cpu_sockets = ?4, cpu_threads = ?5,"
@@ -771,6 +775,7 @@ void host_free(struct host *h)
 	free(h->install);
 	free(h->tags);
 	free(h->attributes);
+	free(h->drift);
 	free(h->bmc);
 	free(h->power_state);
 	free(h->power_error);
@@ -828,6 +833,7 @@ static int host_from_row(sqlite3_stmt *st, struct host *h)
 	h->power_error = column_strdup(st, 23);
 	h->tags = column_strdup(st, 24);
 	h->attributes = column_strdup(st, 25);
+	h->drift = column_strdup(st, 26);
 	if (!h->ssh_keys || !h->install || !h->tags || !h->attributes)
 		goto nomem;
 	for (const char *p = macs; p && *p;) {
@@ -1086,6 +1092,7 @@ int db_host_update(const struct host *h)
 	bind_text(st, 17, h->power_state);
 	bind_opt_int(st, 18, h->power_checked ? h->power_checked : -1);
 	bind_text(st, 19, h->power_error);
+	bind_text(st, 20, h->drift);
 	rc = step_done(st);
 	if (rc == 0 && h->labels_changed)
 		rc = host_labels_write(h->id, h);

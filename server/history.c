@@ -15,14 +15,18 @@
 json_t *host_fields_json(const struct host *h)
 {
 	json_t *keys = json_loads(h->ssh_keys ? h->ssh_keys : "[]", 0, NULL);
-	json_t *o = json_pack("{s:s?, s:s, s:s, s:s?, s:b, s:I, s:o?, s:o?, s:o?, s:o?}",
+	json_t *drift = h->drift ? json_loads(h->drift, 0, NULL) : NULL;
+	json_t *o = json_pack("{s:s?, s:s, s:s, s:s?, s:b, s:I, s:o?, s:o?, s:o?, s:o?, s:I}",
 			      "hostname", h->hostname, "status", host_status_name(h->status),
 			      "next_boot", boot_action_name(h->next_boot), "image", h->image, "once", h->once,
 			      "ssh_keys", (json_int_t)json_array_size(keys),
 			      "install", json_loads(h->install ? h->install : "{}", 0, NULL),
 			      "tags", json_loads(h->tags ? h->tags : "[]", 0, NULL),
 			      "attributes", json_loads(h->attributes ? h->attributes : "{}", 0, NULL),
-			      "bmc", json_loads(h->bmc ? h->bmc : "{}", 0, NULL));
+			      "bmc", json_loads(h->bmc ? h->bmc : "{}", 0, NULL),
+			      "hardware_changes", (json_int_t)json_array_size(drift));
+
+	json_decref(drift);
 
 	json_decref(keys);
 	return o;
@@ -125,7 +129,8 @@ static void say_members(FILE *out, const char *prefix, json_t *old, json_t *new,
 
 char *host_changes_describe(json_t *before, json_t *after)
 {
-	static const char *const plain[] = { "hostname", "status", "next_boot", "image", "once", "ssh_keys" };
+	static const char *const plain[] = { "hostname", "status", "next_boot", "image", "once", "ssh_keys",
+					     "hardware_changes" };
 	char *text = NULL;
 	size_t size = 0;
 	FILE *out = open_memstream(&text, &size);

@@ -103,6 +103,7 @@ json_t *host_to_json(const struct host *h, bool with_inventory)
 	json_object_set_new(o, "attributes", json_loads(h->attributes ? h->attributes : "{}", 0, NULL));
 	json_object_set_new(o, "bmc", power_bmc_to_json(h));
 	json_object_set_new(o, "power", power_state_to_json(h));
+	json_object_set_new(o, "drift", h->drift ? json_loads(h->drift, 0, NULL) : json_null());
 	return o;
 }
 
@@ -446,6 +447,14 @@ static int apply_install(struct host *h, json_t *v)
 	return rc;
 }
 
+/* "drift": null acknowledges the hardware changes the host keeps; nothing else may be set. */
+static int apply_drift(struct host *h, json_t *v)
+{
+	if (!json_is_null(v))
+		return err_set(-EINVAL, "drift can only be acknowledged: send \"drift\": null");
+	return set_field(&h->drift, NULL);
+}
+
 /* The fields an operator may set, in the order they are applied. */
 static const struct {
 	const char *key;
@@ -461,6 +470,7 @@ static const struct {
 	{ "tags", tags_apply },
 	{ "attributes", attributes_apply },
 	{ "bmc", power_bmc_apply },
+	{ "drift", apply_drift },
 };
 
 /* Applies the operator-settable fields present in req to h; validates each. */
@@ -584,7 +594,7 @@ static int patch_change(struct host *h, void *arg)
 int hosts_patch(const char *ref, json_t *req, struct host *out)
 {
 	static const char *const allowed[] = { "hostname", "next_boot", "image", "once", "status",
-					       "ssh_authorized_keys", "install", "tags", "attributes", "bmc", NULL };
+					       "ssh_authorized_keys", "install", "tags", "attributes", "bmc", "drift", NULL };
 	int rc;
 
 	if ((rc = fields_check(req, allowed, NULL)) < 0)
@@ -713,6 +723,35 @@ static int record_macs(const struct host *h, json_t *inv, size_t *added)
 	return 0;
 }
 
+/* Compares the host's last inventory with inv: each hardware change is a warning event, and
+ * the host keeps them (h->drift) until an operator acknowledges them. */
+static int record_drift(struct host *h, json_t *inv)
+{
+	json_t *old = json_loads(h->inventory, 0, NULL), *changes, *kept, *c;
+	size_t i;
+	int rc = 0;
+
+	changes = old ? inventory_drift(old, inv) : json_array();
+	kept = h->drift ? json_loads(h->drift, 0, NULL) : json_array();
+	if (!changes || !kept)
+		rc = err_set(-ENOMEM, "out of memory");
+	json_array_foreach(rc == 0 ? changes : NULL, i, c) {
+		char *words = drift_words(c);
+
+		json_object_set_new(c, "time", json_integer((json_int_t)time(NULL)));
+		rc = hosts_add_event(h->id, "server", "warn", "drift", "hardware changed: %s", words ? words : "?");
+		free(words);
+		if (rc < 0 || json_array_append(kept, c) < 0)
+			break;
+	}
+	if (rc == 0 && json_array_size(changes) > 0)
+		rc = set_json_field(&h->drift, kept);
+	json_decref(old);
+	json_decref(changes);
+	json_decref(kept);
+	return rc;
+}
+
 static int inventory_change(struct host *h, void *arg)
 {
 	json_t *inv = arg;
@@ -720,7 +759,8 @@ static int inventory_change(struct host *h, void *arg)
 	size_t added = 0;
 	int rc;
 
-	if ((rc = set_json_field(&h->inventory, inv)) < 0 || (rc = record_identity(h, inv)) < 0 ||
+	if ((again && (rc = record_drift(h, inv)) < 0) || (rc = set_json_field(&h->inventory, inv)) < 0 ||
+	    (rc = record_identity(h, inv)) < 0 ||
 	    (rc = host_transition(h, HOST_EV_INVENTORY)) < 0)
 		return rc;
 	if ((rc = record_macs(h, inv, &added)) < 0 || (rc = db_host_set_facts(h->id, inv)) < 0)

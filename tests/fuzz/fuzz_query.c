@@ -20,7 +20,7 @@ static sqlite3 *schema_db(void)
 		    sqlite3_exec(db,
 				 "CREATE TABLE hosts (id INTEGER PRIMARY KEY, hostname, status, next_boot, image,"
 				 " uuid, serial, vendor, product, asset, inventory, firmware, cpu_model, cpu_sockets,"
-				 " cpu_threads, memory_bytes, disk_count, disk_bytes);"
+				 " cpu_threads, memory_bytes, disk_count, disk_bytes, drift);"
 				 "CREATE TABLE host_macs (mac, host_id); CREATE TABLE host_tags (host_id, tag);"
 				 "CREATE TABLE host_attrs (host_id, name, value, number);",
 				 NULL, NULL, NULL) != SQLITE_OK))

@@ -85,6 +85,33 @@ expect_match "an unknown status: 400 naming it" "'redy' is not a status \(at cha
 expect_eq "an unclosed parenthesis: 400" 400 "$(status_of "$(api GET "/api/v1/hosts?q=%28tag:db")")"
 expect_eq "a value that looks like SQL is only a value" "" "$(search "hostname:\"x' OR 1=1 --\"")"
 
+# ---- hardware drift: a second inventory compared with the first, part by part ----
+inv=$("$INVENTORY" --root "$ROOT/tests/fixtures/inventory/server-4dimm-bios")
+t=$(agent_token_of "$(ipxe 24:6e:96:8a:3c:10)")
+agent POST /api/v1/agent/inventory "$t" "$inv" >/dev/null
+expect_eq "the same hardware again: no drift" null "$(host_field 24:6e:96:8a:3c:10 .drift)"
+moved=$(jq -c '.memory.dimms as $d | .memory.dimms = [range($d | length) as $i | $d[$i] + {slot: $d[($d | length) - 1 - $i].slot}]
+	| .disks |= reverse' <<<"$inv")
+t=$(agent_token_of "$(ipxe 24:6e:96:8a:3c:10)")
+agent POST /api/v1/agent/inventory "$t" "$moved" >/dev/null
+expect_eq "DIMMs in other slots, disks listed in another order: no drift" null "$(host_field 24:6e:96:8a:3c:10 .drift)"
+swapped=$(jq -c '.disks[0].serial = "NEWDISK01" | .disks[0].wwn = "eui.0000000000000001" | .bios.version = "2.19.1"' <<<"$inv")
+t=$(agent_token_of "$(ipxe 24:6e:96:8a:3c:10)")
+agent POST /api/v1/agent/inventory "$t" "$swapped" >/dev/null
+d=$(host_field 24:6e:96:8a:3c:10 '.drift')
+expect_eq "a disk swapped and the BIOS updated: two changes kept on the host" "disk:replaced bios:changed" \
+	"$(jq -r '[.[] | "\(.part):\(.change)"] | join(" ")' <<<"$d")"
+expect_match "... each a warning event naming the old and the new disk" \
+	"hardware changed: disk replaced: $(jq -r '.disks[0].name' <<<"$inv") .*serial $(jq -r '.disks[0].serial' <<<"$inv") → .*serial NEWDISK01" \
+	"$(body_of "$(api GET /api/v1/hosts/db1/events)" | jq -r '.events[] | select(.phase == "drift") | .message')"
+expect_eq "... found by drift:yes" db1 "$(search 'drift:yes')"
+expect_match "host show lists the changes" 'hardware change: +disk replaced: .*NEWDISK01' "$(ANEMOS_URL=$ANEMOS_URL ANEMOS_TOKEN=$ANEMOS_TOKEN "$ANEMOSCTL" host show db1)"
+expect_eq "drift can only be acknowledged (null)" 400 "$(status_of "$(api PATCH /api/v1/hosts/db1 '{"drift":[]}')")"
+ANEMOS_URL=$ANEMOS_URL ANEMOS_TOKEN=$ANEMOS_TOKEN "$ANEMOSCTL" host set db1 --ack-drift >/dev/null
+expect_eq "anemosctl host set --ack-drift clears the mark" "null " "$(host_field db1 .drift) $(search 'drift:yes')"
+expect_match "... and the history says so" 'changed hardware_changes 2 → 0' \
+	"$(body_of "$(api GET /api/v1/hosts/db1/events)" | jq -r '.events[-1].message')"
+
 # ---- the CLI ----
 export ANEMOS_URL ANEMOS_TOKEN
 out=$("$ANEMOSCTL" host set web8 --untag retired --tag Canary --attr rack= --attr owner=team-web 2>&1)

@@ -43,6 +43,8 @@ static const char schema[] =
 	"  NULL, NULL, NULL, NULL, NULL, NULL, NULL),"
 	" (4, NULL, 'new', 'discover', NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
 	"  NULL, NULL, NULL, NULL, NULL, NULL, NULL);"
+	"ALTER TABLE hosts ADD COLUMN drift TEXT;"
+	"UPDATE hosts SET drift = '[{\"part\":\"disk\"}]' WHERE id = 2;"
 	"INSERT INTO host_macs VALUES ('52:54:00:00:00:01', 1), ('52:54:00:00:00:02', 2),"
 	" ('52:54:00:00:00:04', 4);"
 	"INSERT INTO host_tags VALUES (1, 'db'), (1, 'rack-12'), (2, 'web'), (3, 'web'), (3, 'retired');"
@@ -142,6 +144,8 @@ static void test_finds(void **state)
 		{"bios.version~.1", "1,2"},
 		{"bmc:present", "1"},
 		{"bmc:absent", "2,3,4"},
+		{"drift:yes", "2"},
+		{"drift:no tag:web", "3"},
 		{"rack=r12", "1"},
 		{"rack=R12", "1"},
 		{"rack:r12", ""},                     /* an unknown KEY: is a word (a MAC piece) */
@@ -184,6 +188,7 @@ static void test_refuses(void **state)
 		{"status>ready", 0, "cannot be ordered"},
 		{"tag>db", 0, "tag takes tag:VALUE"},
 		{"bmc:maybe", 0, "bmc takes bmc:present"},
+		{"drift>1", 0, "drift takes drift:present"},
 		{"(tag:db", 0, "'(' is not closed"},
 		{"tag:db (status:new OR (tag:x)", 7, "'(' is not closed"},
 		{"tag:db)", 6, "')' without its '('"},
