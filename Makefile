@@ -194,12 +194,13 @@ fuzz-smoke:
 	@FUZZ_SMOKE_SECONDS=$(FUZZ_SMOKE_SECONDS) bash tests/fuzz/smoke.test.sh
 
 # The slow suites: the debian image (debootstrap, a few minutes) installed and booted in QEMU,
-# and the debian recipe built on two targets through the package cache (about an hour).
+# the debian recipe built on two targets through the package cache (about an hour), and a
+# deploy over SSH from a mirror signed by another key.
 test-slow: deps all
 	@deploy/install-deps.sh slow
 	@$(MAKE) --no-print-directory initramfs
-	@$(MAKE) --no-print-directory images IMAGES="tiny debian"
-	@for t in tests/slow/debian.test.sh tests/slow/recipe-debian.test.sh; do \
+	@$(MAKE) --no-print-directory images IMAGES="tiny debian cloud"
+	@for t in tests/slow/debian.test.sh tests/slow/recipe-debian.test.sh tests/slow/deploy-bad-signature.test.sh; do \
 		echo "# $$t"; ANEMOS_BUILD=$(BUILD) bash $$t; \
 	done | tee build/test-slow.log; \
 		grep -q '^not ok' build/test-slow.log && exit 1; \

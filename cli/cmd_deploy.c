@@ -17,6 +17,7 @@
  */
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -531,6 +532,24 @@ static void phase_line(struct follow *w, char *line)
 	show(w, fields[0], fields[1], fields[2], fraction);
 }
 
+/* run_ssh with ssh's own complaints hidden: while the host reboots most looks fail, and
+ * "Connection timed out" each time says nothing the phases do not. */
+static int quiet_ssh(const char *dest, const char *cmd, char **out)
+{
+	int saved = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3), null = open("/dev/null", O_WRONLY | O_CLOEXEC), status;
+
+	if (saved >= 0 && null >= 0)
+		dup2(null, STDERR_FILENO);
+	status = run_ssh(dest, cmd, "", 0, out);
+	if (saved >= 0) {
+		dup2(saved, STDERR_FILENO);
+		close(saved);
+	}
+	if (null >= 0)
+		close(null);
+	return status;
+}
+
 /* One look at the target: which system answers, and the new phase lines. Returns 1 when the
  * deploy ended (deployed, failed or the old system back), 0 to look again. */
 static int look(struct follow *w, int *rc)
@@ -545,7 +564,7 @@ static int look(struct follow *w, int *rc)
 		 "cat /proc/sys/kernel/random/boot_id; test -e /etc/anemos-initramfs && echo anemos-initramfs; "
 		 "grep -qs 'deploy %s' /var/log/anemos/install.log && echo anemos-deployed; echo ---; "
 		 "cat /run/anemos/phases 2>/dev/null && wc -l </run/anemos/phases >/run/anemos/phases.read; exit 0", w->d->id);
-	status = run_ssh(dest, cmd, "", 0, &out);
+	status = quiet_ssh(dest, cmd, &out);
 	if (status != 0 || !out) {
 		if (!w->unreachable_said && (w->in_anemos || strcmp(w->last_phase, "sent") == 0)) {
 			show(w, w->in_anemos ? "rebooting" : "booting", "info",
@@ -601,7 +620,8 @@ static void tell_failure(struct follow *w, bool old_back)
 		fprintf(stderr, "%s", out);
 	free(out);
 	warnx("the deploy failed; the host stays in the Anemos environment: ssh %s (your key) and read "
-	      "/run/anemos/install.log; `reboot` there boots its disk", w->d->o->ssh);
+	      "/run/anemos/install.log; a build that had started wiped the disk, so fix the cause and "
+	      "deploy again", w->d->o->ssh);
 }
 
 static int follow(struct deploy *d, bool json)

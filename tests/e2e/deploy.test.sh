@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# cost: 300
+# cost: 420
 # run-in: build
 # lock: mirror-cache
 # A cloud host deployed over SSH with no anemosd at all (anemosctl deploy --ssh). A VM runs the
@@ -17,6 +17,10 @@
 # given, the root password hash from a file (not on any command line), the operator's key,
 # its install log naming this deploy, and none of the old system's files. The VM's memory is
 # printed.
+# DEPLOY_SCENARIO=bad-signature (tests/slow/deploy-bad-signature.test.sh, not in make test)
+# deploys from a copy of the mirror signed by another key with --method kexec instead:
+# anemosctl fails naming the signature and what to do, and the operator's key logs into the
+# Anemos environment (same host key), whose log names the signature failure.
 source "$(dirname "$0")/../integration/lib.sh"
 source "$ROOT/tests/lib/mirror.sh"
 BOOT=$ROOT/build/boot
@@ -37,6 +41,12 @@ mirror_build "$WORK/mirror" linux-image-amd64 busybox-static \
 	{ fail "the test mirror builds"; exit 1; }
 mirror_serve "$WORK/mirror" || { fail "the test mirror serves"; exit 1; }
 MIRROR=http://10.0.2.2:$MIRROR_PORT/debian
+if [ "${DEPLOY_SCENARIO:-}" = bad-signature ]; then
+	cp -a "$WORK/mirror" "$WORK/other"
+	mirror_sign_with_other_key "$WORK/other" || { fail "the other-key mirror signs"; exit 1; }
+	mv "$WORK/other/debian" "$WORK/mirror/other-key"
+	MIRROR=http://10.0.2.2:$MIRROR_PORT/other-key
+fi
 cp -a "$ROOT/images/cloud" "$WORK/recipe"
 cp "$WORK/mirror/keyring.gpg" "$WORK/recipe/mirror.gpg"
 printf '\n# The key that signs the test mirror.\nkeyring=mirror.gpg\n' >>"$WORK/recipe/recipe"
@@ -125,6 +135,19 @@ HASH='$6$anemosdeploy$0vQmVPGSq/2d0jYJ0uC5jYbUfMQfr0PqDXa1pYkG1Vf8LdpGzSo3K7c.dk
 printf '%s\n' "$HASH" >"$WORK/root.hash"
 export ANEMOS_SSH="ssh ${SSHO[*]}"
 unset ANEMOS_URL ANEMOS_TOKEN
+if [ "${DEPLOY_SCENARIO:-}" = bad-signature ]; then
+	OUT=$(timeout 1200 "$ANEMOSCTL" deploy --ssh "root@127.0.0.1:$SSH_PORT" "$WORK/recipe" --method kexec \
+		--mirror "$MIRROR" --ssh-key "$WORK/key.pub" --kernel-args "console=ttyS0,115200n8 panic=-1" 2>&1); rc=$?
+	echo "$OUT" | sed 's/^/# /'
+	expect_eq "a mirror signed by another key: deploy fails" 1 "$rc"
+	expect_match "... naming the signature, and what to do next" \
+		'(signature|NO_PUBKEY|No public key).*stays in the Anemos environment' "$(tr '\n' ' ' <<<"$OUT")"
+	expect_eq "the operator's key logs into the Anemos environment, whose log names the signature" "yes 1" \
+		"$(on 'test -e /etc/anemos-initramfs && echo yes; grep -qiE "signature|NO_PUBKEY|public key" /run/anemos/install.log && echo 1' | tr '\n' ' ' | sed 's/ $//')"
+	stop_qemu
+	[ "$_failures" -eq 0 ]
+	exit
+fi
 T0=$(now)
 OUT=$(timeout 1200 "$ANEMOSCTL" deploy --ssh "root@127.0.0.1:$SSH_PORT" "$WORK/recipe" --hostname deployed1 \
 	--mirror "$MIRROR" --ssh-key "$WORK/key.pub" --root-password-hash-file "$WORK/root.hash" \
