@@ -71,6 +71,12 @@ $(BUILD)/gen/recipe-bundle.sh.h: cli/recipe-bundle.sh
 	{ echo 'static const char recipe_bundle_sh[] ='; \
 	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/\t"/' -e 's/$$/\\n"/' $<; echo ';'; } >$@
 $(BUILD)/obj/cli/cmd_image.o: $(BUILD)/gen/recipe-bundle.sh.h
+# ipxe-scripts/kexec.sh, compiled into anemosctl as kexec_sh: deploy runs it with no anemosd.
+$(BUILD)/gen/kexec.sh.h: ipxe-scripts/kexec.sh
+	@mkdir -p $(dir $@)
+	{ echo 'static const char kexec_sh[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/\t"/' -e 's/$$/\\n"/' $<; echo ';'; } >$@
+$(BUILD)/obj/cli/cmd_deploy.o: $(BUILD)/gen/kexec.sh.h
 $(CLI_OBJ): CPPFLAGS += -I$(BUILD)/gen
 
 $(AGENT_OBJ): CPPFLAGS += -Iinventory
@@ -193,12 +199,13 @@ fuzz-smoke:
 	@FUZZ_SMOKE_SECONDS=$(FUZZ_SMOKE_SECONDS) bash tests/fuzz/smoke.test.sh
 
 # The slow suites: the debian image (debootstrap, a few minutes) installed and booted in QEMU,
-# and the debian recipe built on two targets through the package cache (about an hour).
+# the debian recipe built on two targets through the package cache (about an hour), and a
+# deploy over SSH from a mirror signed by another key.
 test-slow: deps all
 	@deploy/install-deps.sh slow
 	@$(MAKE) --no-print-directory initramfs
-	@$(MAKE) --no-print-directory images IMAGES="tiny debian"
-	@for t in tests/slow/debian.test.sh tests/slow/recipe-debian.test.sh; do \
+	@$(MAKE) --no-print-directory images IMAGES="tiny debian cloud"
+	@for t in tests/slow/debian.test.sh tests/slow/recipe-debian.test.sh tests/slow/deploy-bad-signature.test.sh; do \
 		echo "# $$t"; ANEMOS_BUILD=$(BUILD) bash $$t; \
 	done | tee build/test-slow.log; \
 		grep -q '^not ok' build/test-slow.log && exit 1; \

@@ -268,11 +268,34 @@ int appliance_status(struct ctl *ctl, int argc, char **argv);
 int image_list(struct ctl *ctl, int argc, char **argv);
 int image_add(struct ctl *ctl, int argc, char **argv);
 int image_rm(struct ctl *ctl, int argc, char **argv);
+/*
+ * Runs cli/recipe-bundle.sh over @dir, writing the bundle to @out; its first line of output
+ * (the recipe's name) goes to @name (@namesz bytes). Returns 0, -ENOEXEC (the script said
+ * why on stderr) or -errno. The caller owns @out and removes it.
+ */
+int bundle_recipe(const char *dir, const char *out, char *name, size_t namesz);
 
 /* cmd_remote.c: reinstall, rescue and adopt over SSH (argv[0] is the command). */
 int remote_reinstall(struct ctl *ctl, int argc, char **argv);
 int remote_rescue(struct ctl *ctl, int argc, char **argv);
 int remote_adopt(struct ctl *ctl, int argc, char **argv);
+/* Runs a command as root on the target: directly when logged in as root, else with sudo -n. */
+#define AS_ROOT(cmd) \
+	"if [ \"$(id -u)\" = 0 ]; then " cmd "; else sudo -n " cmd "; fi"
+/* True when @dest ("[user@]host[:port]") is a usable --ssh target; otherwise says why. */
+bool ssh_dest_valid(const char *dest);
+/*
+ * Runs ssh ($ANEMOS_SSH, else "ssh") to @dest with @remote as the command, feeding it @input
+ * (@len bytes) on stdin. With @output non-NULL the command's stdout is collected there
+ * (malloc'd, NUL-ended; the caller frees it), else it goes to ours. Returns ssh's exit
+ * status (255: ssh itself failed), or a negative errno (reported).
+ */
+int run_ssh(const char *dest, const char *remote, const char *input, size_t len, char **output);
+/* Appends NAME='VALUE' (single quotes escaped) to the stream @f: a shell assignment. */
+void put_var(FILE *f, const char *name, const char *value);
+
+/* cmd_deploy.c: deploy over SSH with no anemosd (argv[0] is the command). */
+int deploy_ssh(struct ctl *ctl, int argc, char **argv);
 
 /* cmd_dnsmasq.c: "dnsmasq config", which needs no anemosd. */
 int dnsmasq_config(struct ctl *ctl, int argc, char **argv);

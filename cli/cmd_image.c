@@ -324,12 +324,7 @@ out:
 	return rc;
 }
 
-/*
- * Runs cli/recipe-bundle.sh over @dir, writing the bundle to @out; its first line of output
- * (the recipe's name) goes to @name (@namesz bytes). Returns 0, -ENOEXEC (the script said
- * why on stderr) or -errno.
- */
-static int bundle_recipe(const char *dir, const char *out, char *name, size_t namesz)
+int bundle_recipe(const char *dir, const char *out, char *name, size_t namesz)
 {
 	static char *const bundle_env[] = { "PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C.UTF-8",
 					    "TMPDIR=/tmp", NULL };

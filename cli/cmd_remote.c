@@ -28,10 +28,7 @@
 
 #include "anemosctl.h"
 
-/* Runs a command as root on the target: directly when logged in as root, else with sudo -n.
- * The payload (stdin) is read whole into the shell's memory first, then evaluated. */
-#define AS_ROOT(cmd) \
-	"if [ \"$(id -u)\" = 0 ]; then " cmd "; else sudo -n " cmd "; fi"
+/* The payload (stdin) is read whole into the shell's memory first, then evaluated. */
 #define EVAL_STDIN "sh -c 's=$(cat); eval \"$s\"'"
 #define OUTPUT_MAX (64u << 20)	/* most bytes of a remote command's output kept */
 #define INVENTORY_MAX (64u << 20)	/* largest anemos-inventory program sent, in bytes */
@@ -128,21 +125,14 @@ static int ssh_target(const char *dest, char buf[DEST_MAX], char userhost[DEST_M
 	return 1;
 }
 
-/* True when @dest is a usable --ssh target (said otherwise): checked before anything changes. */
-static bool ssh_dest_valid(const char *dest)
+bool ssh_dest_valid(const char *dest)
 {
 	char buf[DEST_MAX], userhost[DEST_MAX], *args[3];
 
 	return ssh_target(dest, buf, userhost, args) >= 0;
 }
 
-/*
- * Runs ssh to @dest with @remote as the command, feeding it @input (@len bytes) on stdin.
- * With @output non-NULL the command's stdout is collected there (malloc'd, NUL-ended),
- * else it goes to ours. Returns ssh's exit status (255: ssh itself failed), or a negative
- * errno (reported).
- */
-static int run_ssh(const char *dest, const char *remote, const char *input, size_t len, char **output)
+int run_ssh(const char *dest, const char *remote, const char *input, size_t len, char **output)
 {
 	char target[DEST_MAX], userhost[DEST_MAX], *targs[3], *argv[64], *cmd = NULL, *save, *word;
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, n, nt, i, status = 0, rc, saved;
@@ -162,6 +152,11 @@ static int run_ssh(const char *dest, const char *remote, const char *input, size
 	argv[n++] = "-T";
 	argv[n++] = "-o";
 	argv[n++] = "BatchMode=yes";
+	/* A host that is rebooting (deploy follows one) must not hold a connection for minutes. */
+	argv[n++] = "-o";
+	argv[n++] = "ConnectTimeout=15";
+	argv[n++] = "-o";
+	argv[n++] = "ServerAliveInterval=5";
 	for (i = 0; i < nt - 1; i++)		/* -p PORT */
 		argv[n++] = targs[i];
 	argv[n++] = "--";			/* what follows is the destination, never an option */
@@ -264,8 +259,7 @@ fail:
 	return rc;
 }
 
-/* Appends NAME='VALUE' (single quotes escaped) to the stream @f. */
-static void put_var(FILE *f, const char *name, const char *value)
+void put_var(FILE *f, const char *name, const char *value)
 {
 	fprintf(f, "%s='", name);
 	for (; value && *value; value++) {

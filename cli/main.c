@@ -210,6 +210,37 @@ static const struct command commands[] = {
 	  "  --host REF             the host it goes onto (to adopt it again); else a new one\n"
 	  "  --inventory PATH       the anemos-inventory to send (default: the static build\n"
 	  "                         beside anemosctl)\n", NOTE_REF, remote_adopt },
+	{ "deploy", "", "deploy a running host over SSH, with no anemosd",
+	  "--ssh [user@]addr[:port] RECIPE_DIR [--hostname NAME] [--ssh-key KEY|FILE]...\n"
+	  "                 [--mirror URL] [--network auto|dhcp|static] [--method auto|kexec|bootloader]\n"
+	  "                 [--disk KIND=VALUE] [--root-password-hash-file F] [--user-data F] [--detach]",
+	  "Deploys a running Linux host (a cloud VM, a VPS) with the recipe in RECIPE_DIR, needing\n"
+	  "no anemosd: over one SSH session (as root, or with sudo) it checks the host as reinstall\n"
+	  "does, sends the Anemos kernel and initramfs with a payload (the recipe, these settings,\n"
+	  "your keys; the host's own SSH host keys join it there) and kexecs, or else boots a\n"
+	  "one-shot boot entry. The host builds the recipe onto its disk from the mirror, keeps its\n"
+	  "address and host keys, and reboots into the new system; anemosctl follows it over SSH\n"
+	  "and ends with `deployed in N s`, or the failure and the last lines of its log.\n"
+	  "  --ssh [user@]addr[:port]   where the host is reached ($ANEMOS_SSH replaces \"ssh\")\n"
+	  "  --hostname NAME        the new system's name (default: the host's current one)\n"
+	  "  --ssh-key KEY|FILE     a key root may log in with (repeat for more); default the\n"
+	  "                         SSH agent's keys, else ~/.ssh/*.pub\n"
+	  "  --mirror URL           the Debian mirror to build from (default: the recipe's)\n"
+	  "  --network auto|dhcp|static   auto: as the host has it now (a static address is\n"
+	  "                         carried over)\n"
+	  "  --method auto|kexec|bootloader   how to boot the Anemos environment (default auto)\n"
+	  "  --disk serial=S|by_path=P|name=N   the disk (default the largest non-removable one)\n"
+	  "  --root-password-hash-file F   root's crypt(3) hash (mkpasswd -m sha-512 makes one)\n"
+	  "  --user-data F          cloud-init user-data for the new system\n"
+	  "  --detach               return once the host boots the Anemos environment\n"
+	  "  --boot-dir DIR         the Anemos vmlinuz and initramfs.img (default: boot/ beside\n"
+	  "                         anemosctl, else /usr/local/share/anemos/boot)\n"
+	  "  --kernel-args ARGS     the Anemos environment's console (default\n"
+	  "                         \"console=tty0 console=ttyS0,115200n8\")\n"
+	  "  --timeout SECONDS      how long to follow the deploy (default 3600)\n"
+	  "The password hash and user-data travel inside the SSH session, never on a command line.\n"
+	  "With --json each phase is a JSON line.\n",
+	  0, deploy_ssh },
 	{ "dnsmasq", "config", "the dnsmasq configuration of a provisioning network",
 	  "--mode proxy|dhcp --interface IF --server-ip ADDR --server-url URL\n"
 	  "                 [--subnet NET | --range START,END [--router ADDR] [--dns ADDR] [--lease TIME]]\n"

@@ -1,16 +1,23 @@
 #!/bin/sh
 # Anemos: move a running Linux host into the Anemos environment without network boot, served
-# by anemosd as GET /kexec.sh and run as root by `anemosctl reinstall|rescue --ssh` over SSH.
+# by anemosd as GET /kexec.sh and run as root by `anemosctl reinstall|rescue --ssh` over SSH;
+# `anemosctl deploy --ssh` (no anemosd) runs the copy compiled into it.
 # anemosctl sends these settings ahead of this text on the same SSH session (never in a URL
 # or on a command line):
-#   ANEMOS_MODE          install or rescue
+#   ANEMOS_MODE          install, rescue or deploy
 #   ANEMOS_TOKEN         the host's fresh agent token (it goes into a small archive appended to
-#                        the initramfs: on no command line, in no boot entry)
+#                        the initramfs: on no command line, in no boot entry); not for deploy
 #   ANEMOS_KERNEL_URL    ANEMOS_KERNEL_SHA256   the Anemos kernel and its SHA-256
 #   ANEMOS_INITRD_URL    ANEMOS_INITRD_SHA256   the Anemos initramfs and its SHA-256
 #   ANEMOS_CMDLINE       the rest of the command line (anemos.url=, anemos.mode=, console=...)
 #   ANEMOS_METHOD        auto (kexec, else a one-shot boot entry), kexec or bootloader
 #   ANEMOS_NETWORK       auto (find out), dhcp or static
+# deploy sends the files themselves on the same session instead of URLs: ANEMOS_INPUT is the
+# root-only file holding what came after this script, and ANEMOS_INPUT_AT the byte (1-based)
+# where that starts; ANEMOS_KERNEL_AT/_SIZE, ANEMOS_INITRD_AT/_SIZE and ANEMOS_PAYLOAD_AT/_SIZE
+# are the parts, counted from there. The payload is newc cpio entries without a trailer (the
+# deploy's plan, recipe bundle and keys, under etc/anemos-deploy/); this host's SSH host keys
+# join it (etc/anemos-deploy/hostkeys/), so that the new system keeps this one's identity.
 # Steps: refuse where this cannot work (architecture, memory, a container); download and
 # verify into a tmpfs; carry the network of the interface that reaches anemosd over (the MAC,
 # and for a static address the address, gateway and DNS) on the command line; kexec (the
@@ -23,10 +30,19 @@ set -u
 PATH=$PATH:/sbin:/usr/sbin:/bin:/usr/bin
 say() { echo "anemos: $*"; }
 die() { echo "anemos: $*" >&2; exit 1; }
-for v in ANEMOS_MODE ANEMOS_TOKEN ANEMOS_KERNEL_URL ANEMOS_KERNEL_SHA256 ANEMOS_INITRD_URL \
-	ANEMOS_INITRD_SHA256 ANEMOS_CMDLINE; do
-	eval "[ -n \"\${$v:-}\" ]" || die "$v is not set: run this through anemosctl reinstall or rescue"
+ANEMOS_INPUT=${ANEMOS_INPUT:-}
+if [ -n "$ANEMOS_INPUT" ]; then
+	trap 'rm -f "$ANEMOS_INPUT"' EXIT
+	need="ANEMOS_MODE ANEMOS_KERNEL_SHA256 ANEMOS_INITRD_SHA256 ANEMOS_CMDLINE ANEMOS_INPUT_AT ANEMOS_KERNEL_AT
+		ANEMOS_KERNEL_SIZE ANEMOS_INITRD_AT ANEMOS_INITRD_SIZE ANEMOS_PAYLOAD_AT ANEMOS_PAYLOAD_SIZE"
+else
+	need="ANEMOS_MODE ANEMOS_TOKEN ANEMOS_KERNEL_URL ANEMOS_KERNEL_SHA256 ANEMOS_INITRD_URL
+		ANEMOS_INITRD_SHA256 ANEMOS_CMDLINE"
+fi
+for v in $need; do
+	eval "[ -n \"\${$v:-}\" ]" || die "$v is not set: run this through anemosctl reinstall, rescue or deploy"
 done
+ANEMOS_TOKEN=${ANEMOS_TOKEN:-} ANEMOS_KERNEL_URL=${ANEMOS_KERNEL_URL:-}
 ANEMOS_METHOD=${ANEMOS_METHOD:-auto}
 ANEMOS_NETWORK=${ANEMOS_NETWORK:-auto}
 
@@ -72,16 +88,32 @@ for base in /dev/shm /run /tmp; do   # tmpfs first: /tmp may be on a disk
 	dir=$(mktemp -d "$base/anemos.XXXXXX") && break
 done
 [ -n "$dir" ] || die "no writable folder with 128 MiB free in /dev/shm, /run or /tmp"
-trap 'rm -rf "$dir"' EXIT
+trap 'rm -rf "$dir" ${ANEMOS_INPUT:+"$ANEMOS_INPUT"}' EXIT
+# from_input AT SIZE FILE: the part of what deploy sent that starts AT (counted from 0).
+from_input() {
+	tail -c "+$((ANEMOS_INPUT_AT + $1))" "$ANEMOS_INPUT" | head -c "$2" >"$3" &&
+		[ "$(wc -c <"$3" | tr -d ' ')" = "$2" ]
+}
 for part in kernel initrd; do
 	if [ $part = kernel ]; then url=$ANEMOS_KERNEL_URL want=$ANEMOS_KERNEL_SHA256 file=$dir/vmlinuz
-	else url=$ANEMOS_INITRD_URL want=$ANEMOS_INITRD_SHA256 file=$dir/initramfs.img; fi
-	say "downloading the $part from $url"
-	fetch "$url" "$file" || die "could not download $url (can this host reach anemosd?)"
+	else url=${ANEMOS_INITRD_URL:-} want=$ANEMOS_INITRD_SHA256 file=$dir/initramfs.img; fi
+	if [ -n "$ANEMOS_INPUT" ]; then
+		if [ $part = kernel ]; then at=$ANEMOS_KERNEL_AT size=$ANEMOS_KERNEL_SIZE
+		else at=$ANEMOS_INITRD_AT size=$ANEMOS_INITRD_SIZE; fi
+		from_input "$at" "$size" "$file" || die "the $part did not arrive whole ($size bytes expected)"
+	else
+		say "downloading the $part from $url"
+		fetch "$url" "$file" || die "could not download $url (can this host reach anemosd?)"
+	fi
 	got=$(sha256 "$file")
-	[ "$got" = "$want" ] || die "the $part's SHA-256 is $got, anemosd said $want: not using it"
+	[ "$got" = "$want" ] || die "the $part's SHA-256 is $got, anemosctl said $want: not using it"
 	say "$part verified: $(wc -c <"$file" | tr -d ' ') bytes, sha256 $got"
 done
+if [ -n "$ANEMOS_INPUT" ]; then
+	from_input "$ANEMOS_PAYLOAD_AT" "$ANEMOS_PAYLOAD_SIZE" "$dir/payload" ||
+		die "the deploy payload did not arrive whole ($ANEMOS_PAYLOAD_SIZE bytes expected)"
+	rm -f "$ANEMOS_INPUT"
+fi
 
 # ---- the network, carried over ----
 # The interface that reaches anemosd (for an address in the URL; else the default route's).
@@ -122,9 +154,10 @@ fi
 say "network: $dev ($mac) ${addr:-no address}${gw:+ via $gw}, $net; carried over as $netarg"
 cmdline="$ANEMOS_CMDLINE anemos.mac=$mac $netarg"
 
-# ---- the token: an archive appended to the initramfs, on no command line ----
+# ---- the token or the payload: an archive appended to the initramfs, on no command line ----
 # The kernel unpacks concatenated initramfs archives (each starting 4-byte aligned); this
-# one holds /etc/anemos-kexec-token (0600), which anemos-agent reads and removes.
+# one holds /etc/anemos-kexec-token (0600), which anemos-agent reads and removes, or the
+# deploy payload with this host's SSH host keys.
 pad4() { n=$1; while [ $((n % 4)) -ne 0 ]; do printf '\0'; n=$((n + 1)); done; }
 newc() { # NAME MODE_HEX SIZE: one newc header and name
 	printf '070701%08X%s%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X' 1 "$2" 0 0 1 0 "$3" 0 0 0 0 \
@@ -132,16 +165,44 @@ newc() { # NAME MODE_HEX SIZE: one newc header and name
 	printf '%s\0' "$1"
 	pad4 $((110 + ${#1} + 1))
 }
+# host_identity: newc entries of this host's name and SSH host keys (OpenSSH's and
+# dropbear's), 0600.
+host_identity() {
+	hn=$(hostname 2>/dev/null || cat /etc/hostname)
+	newc etc/anemos-deploy/hostname 00008180 ${#hn}
+	printf '%s' "$hn"
+	pad4 ${#hn}
+	newc etc/anemos-deploy/hostkeys 000041C0 0
+	for hk in /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub /etc/dropbear/dropbear_*_host_key; do
+		[ -f "$hk" ] && [ -s "$hk" ] || continue
+		hk_size=$(wc -c <"$hk" | tr -d ' ')
+		newc "etc/anemos-deploy/hostkeys/${hk##*/}" 00008180 "$hk_size"
+		cat "$hk"
+		pad4 "$hk_size"
+	done
+}
 (
 	umask 077
 	cat "$dir/initramfs.img"
 	pad4 "$(wc -c <"$dir/initramfs.img")"
-	newc etc/anemos-kexec-token 00008180 ${#ANEMOS_TOKEN}
-	printf '%s' "$ANEMOS_TOKEN"
-	pad4 ${#ANEMOS_TOKEN}
+	if [ -n "$ANEMOS_INPUT" ]; then
+		cat "$dir/payload"
+		host_identity
+	else
+		newc etc/anemos-kexec-token 00008180 ${#ANEMOS_TOKEN}
+		printf '%s' "$ANEMOS_TOKEN"
+		pad4 ${#ANEMOS_TOKEN}
+	fi
 	newc TRAILER!!! 00000000 0
 ) >"$dir/initrd" || die "cannot write $dir/initrd"
-rm -f "$dir/initramfs.img"
+if [ -n "$ANEMOS_INPUT" ]; then
+	carried=""
+	for hk in /etc/ssh/ssh_host_*_key /etc/dropbear/dropbear_*_host_key; do
+		[ -s "$hk" ] && carried="$carried ${hk##*/}"
+	done
+	say "payload appended; SSH host keys carried over:${carried:- none}"
+fi
+rm -f "$dir/initramfs.img" "$dir/payload"
 
 # ---- kexec ----
 detach() { # COMMAND...: runs it 2 s from now, outside this SSH session (and its cgroup)

@@ -9,6 +9,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -34,6 +35,7 @@ struct agent {
 				included, before it powers off, 1800 */
 	long retry_for;      /* seconds any other request is retried on network errors and 5xx
 				answers, 600 */
+	bool deploy;         /* a deploy with no anemosd (deploy.c): no request is sent */
 	CURL *curl;
 };
 
@@ -42,7 +44,9 @@ struct agent {
  * same paths below it; an install copies them onto a systemd image that has none. */
 #define PHONE_HOME_DIR "/usr/share/anemos/phone-home"
 
-/* client.c: requests to anemosd with the agent token. */
+/* client.c: requests to anemosd with the agent token. In a deploy (a->deploy) no request is
+ * sent: client_call_until answers -ENOTCONN at once, and client_report prints the message
+ * and writes it as a deploy phase. */
 int client_init(struct agent *a);
 void client_free(struct agent *a);
 /* Sends a request and retries network errors and 5xx answers until give_up (a time()): after
@@ -61,6 +65,22 @@ int client_call(struct agent *a, const char *method, const char *path, json_t *b
  * minute at most, then only printed). level is "info", "warn" or "error". */
 void client_report(struct agent *a, const char *level, const char *phase, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/* deploy.c: a deploy with no anemosd (anemosctl deploy --ssh), from the payload appended to
+ * the initramfs under DEPLOY_DIR. */
+#define DEPLOY_DIR "/etc/anemos-deploy"
+/* Whether this boot carries a deploy payload. */
+bool deploy_present(void);
+/* Follows the payload's plan: the network anemos.net= of cmdline_path carried into it, the
+ * host's old name when it names none; then install_run. Returns an enum agent_exit. */
+int deploy_run(struct agent *a, const char *cmdline_path);
+/* Appends a phase line (what anemosctl deploy shows) to /run/anemos/phases; best effort.
+ * bytes and total: progress, when total is not 0. */
+void deploy_phase(const char *phase, const char *level, const char *message, uint64_t bytes, uint64_t total);
+/* For a deploy (no anemosd), the last steps inside the installed root rootfd: the old
+ * system's SSH host keys, and the log so far as /var/log/anemos/install.log. 0 (also when
+ * this is no deploy), or -1 with why. */
+int deploy_finish(struct agent *a, int rootfd, char *why, size_t whysz);
 
 /* target.c: the installed system's files, through a descriptor of its root (see the file).
  * Paths are relative to that root ("/etc/hostname" and "etc/hostname" are the same) and

@@ -52,7 +52,7 @@ void build_progress(struct build *b, bool force)
 	bool changed = b->bytes_done != b->last_bytes || b->pkgs_done != b->last_pkgs || b->phase != b->last_phase;
 
 	if ((!force && (now - b->last_event < 1 || (!changed && now - b->last_event < PROGRESS_IDLE))) ||
-	    !b->a->token[0])
+	    (!b->a->token[0] && !b->a->deploy))
 		return;
 	b->last_event = now;
 	b->last_bytes = b->bytes_done;
@@ -65,6 +65,10 @@ void build_progress(struct build *b, bool force)
 		snprintf(msg, sizeof(msg), "%s: %d packages, %.1f MiB fetched", b->phase, b->pkgs_done,
 			 (double)b->bytes_done / 1048576.0);
 	fprintf(stderr, "anemos-agent: %s\n", msg);
+	if (b->a->deploy) {	/* anemosctl reads the phases */
+		deploy_phase(b->phase, "progress", msg, b->bytes_done, b->bytes_total);
+		return;
+	}
 	ev = json_pack("{s:s, s:s, s:s, s:I}", "phase", b->phase, "level", "info", "message", msg,
 		       "bytes", (json_int_t)b->bytes_done);
 	if (b->bytes_total)
@@ -180,7 +184,7 @@ static const char *last_line(char *text)
 
 /* What the recipe says, read by sourcing it (it may compute its values). */
 struct recipe_vars {
-	char base[32], suite[64], keyring[256], packages[8192];
+	char base[32], suite[64], keyring[256], packages[8192], mirror[1024];
 	bool provision;
 };
 
@@ -189,10 +193,10 @@ static int read_recipe(struct build *b, const char *plan_base, struct recipe_var
 	size_t n = 0, max = 1;
 	static const char script[] =
 		"cd " BUILD_WORK "/recipe && . ./recipe >/dev/null 2>&1 || exit 1\n"
-		"printf 'base=%s\\nsuite=%s\\nkeyring=%s\\npackages=%s\\n' \"${base:-}\" \"${suite:-bookworm}\" \"${keyring:-}\" \"$(echo ${packages:-})\"\n"
+		"printf 'base=%s\\nsuite=%s\\nkeyring=%s\\npackages=%s\\nmirror=%s\\n' \"${base:-}\" \"${suite:-bookworm}\" \"${keyring:-}\" \"$(echo ${packages:-})\" \"${mirror:-}\"\n"
 		"command -v provision >/dev/null 2>&1 && echo provision=1 || echo provision=0\n";
 	const char *argv[] = { BUILD_SHELL, "-c", script, NULL };
-	char out[8800], *p;
+	char out[9900], *p;
 
 	if (build_run(b, argv, out, sizeof(out)) != 0)
 		return build_fail(b, "the recipe fails when sourced by /bin/sh");
@@ -208,6 +212,8 @@ static int read_recipe(struct build *b, const char *plan_base, struct recipe_var
 			n = snprintf(v->keyring, sizeof(v->keyring), "%s", p + 8), max = sizeof(v->keyring);
 		else if (!strncmp(p, "packages=", 9))
 			n = snprintf(v->packages, sizeof(v->packages), "%s", p + 9), max = sizeof(v->packages);
+		else if (!strncmp(p, "mirror=", 7))
+			n = snprintf(v->mirror, sizeof(v->mirror), "%s", p + 7), max = sizeof(v->mirror);
 		else if (!strcmp(p, "provision=1"))
 			v->provision = true;
 		if (n >= max)
@@ -217,12 +223,14 @@ static int read_recipe(struct build *b, const char *plan_base, struct recipe_var
 		return build_fail(b, "the recipe's base=%s is neither busybox nor debootstrap", v->base);
 	/* What anemosd showed and verified the plan with must be what the recipe says when it
 	 * runs (anemosd reads plain assignments only). */
-	if (strcmp(v->suite, b->suite) || (plan_base && strcmp(v->base, plan_base)))
+	if ((b->suite[0] && strcmp(v->suite, b->suite)) || (plan_base && strcmp(v->base, plan_base)))
 		return build_fail(b, "the recipe says base=%s suite=%s when sourced, anemosd read base=%s suite=%s: "
 				  "give them as plain assignments at the start of a line", v->base, v->suite,
 				  plan_base ? plan_base : "?", b->suite);
 	if (strstr(v->keyring, "..") || v->keyring[0] == '/')
 		return build_fail(b, "the recipe's keyring=%s must name a file in its folder", v->keyring);
+	if (!b->suite[0])	/* a deploy's plan (no anemosd read the recipe): as it says */
+		snprintf(b->suite, sizeof(b->suite), "%s", v->suite);
 	return 0;
 }
 
@@ -355,20 +363,26 @@ int build_recipe(struct agent *a, json_t *plan, const char *root, char *why, siz
 	int rc = -1;
 
 	snprintf(b.work, sizeof(b.work), "%s", BUILD_WORK);
-	snprintf(b.suite, sizeof(b.suite), "%s", suite ? suite : "bookworm");
-	if (!mirror) {
+	/* anemosd's plans always name the suite; a deploy's takes the recipe's. */
+	snprintf(b.suite, sizeof(b.suite), "%s", suite ? suite : a->deploy ? "" : "bookworm");
+	if (!mirror && !a->deploy) {
 		build_fail(&b, "the recipe names no mirror: set mirror= in it, or the host's install.mirror");
 		goto out;
 	}
-	snprintf(b.mirror, sizeof(b.mirror), "%s", mirror);
-	while (b.mirror[0] && b.mirror[strlen(b.mirror) - 1] == '/')
-		b.mirror[strlen(b.mirror) - 1] = '\0';
 	snprintf(cache, sizeof(cache), "%s/.anemos-build", root);
-	client_report(a, "info", "bootstrap", "bootstrap: building %s from %s (suite %s) on this machine",
-		      json_string_value(json_object_get(image, "name")), b.mirror, b.suite);
 	if (fetch_bundle(&b, image) < 0 ||
 	    read_recipe(&b, json_string_value(json_object_get(image, "base")), &v) < 0)
 		goto out;
+	snprintf(b.mirror, sizeof(b.mirror), "%s", mirror ? mirror : v.mirror);
+	if (strncmp(b.mirror, "http://", 7) && strncmp(b.mirror, "https://", 8)) {
+		build_fail(&b, "the recipe names no http(s) mirror (mirror=%s): set mirror= in it, or deploy --mirror URL",
+			   b.mirror);
+		goto out;
+	}
+	while (b.mirror[0] && b.mirror[strlen(b.mirror) - 1] == '/')
+		b.mirror[strlen(b.mirror) - 1] = '\0';
+	client_report(a, "info", "bootstrap", "bootstrap: building %s from %s (suite %s) on this machine",
+		      json_string_value(json_object_get(image, "name")), b.mirror, b.suite);
 	if (v.keyring[0])
 		snprintf(keyring, sizeof(keyring), "%s/recipe/%s", BUILD_WORK, v.keyring);
 	else

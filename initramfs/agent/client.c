@@ -131,6 +131,8 @@ int client_call_until(struct agent *a, const char *method, const char *path, jso
 
 	if (reply)
 		*reply = NULL;
+	if (a->deploy)
+		return -ENOTCONN;
 	snprintf(url, sizeof(url), "%s%s", a->url, path);
 	if (body && !(text = json_dumps(body, JSON_COMPACT)))
 		return -ENOMEM;
@@ -197,6 +199,10 @@ void client_report(struct agent *a, const char *level, const char *phase, const 
 	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "anemos-agent: %s\n", message);
+	if (a->deploy) {
+		deploy_phase(phase, level, message, 0, 0);
+		return;
+	}
 	event = json_pack("{s:s, s:s, s:s}", "phase", phase, "level", level, "message", message);
 	if (a->retry_for > 60)
 		a->retry_for = 60;

@@ -698,6 +698,8 @@ int install_run(struct agent *a, json_t *plan, json_t *inventory)
 		if (install_bootloader(&t) < 0)
 			goto fail;
 	}
+	if (deploy_finish(a, t.rootfd, t.why, sizeof(t.why)) < 0)
+		goto fail;
 	if (strcmp(after, "kexec") == 0)
 		kexec_ready = kexec_load_installed(&t);
 	unmount_all(&t);

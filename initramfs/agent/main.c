@@ -335,6 +335,13 @@ int main(int argc, char **argv)
 		client_free(&a);
 		return rc;
 	}
+	if (deploy_present()) {	/* anemosctl deploy --ssh: no anemosd, the plan came along */
+		if (client_init(&a) < 0)
+			return EXIT_FAILED;
+		rc = deploy_run(&a, cmdline);
+		client_free(&a);
+		return rc;
+	}
 	if (read_cmdline(&a, cmdline) < 0)
 		return EXIT_FAILED;
 	if (client_init(&a) < 0) {

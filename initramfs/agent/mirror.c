@@ -84,7 +84,8 @@ static int fetch_once(struct fetch *f, const char *url, char *why, size_t whysz)
 	rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_cleanup(c);
-	if (rc == CURLE_OK && status == 200)
+	/* file:// (a deploy's recipe bundle, carried in the initramfs) has no HTTP status. */
+	if (rc == CURLE_OK && (status == 200 || (status == 0 && strncmp(url, "file://", 7) == 0)))
 		return 0;
 	if (rc == CURLE_OK)
 		snprintf(why, whysz, "HTTP %ld", status);

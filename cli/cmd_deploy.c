@@ -1,0 +1,751 @@
+/*
+ * anemosctl deploy --ssh: a running host (a cloud VM, a VPS) deployed with no anemosd at all.
+ *
+ * Over one SSH session it sends, as one stream on stdin: a short script (the settings, then
+ * ipxe-scripts/kexec.sh compiled in: the same target checks, network carry-over, kexec or
+ * one-shot boot entry as `reinstall`), the Anemos kernel and initramfs, and the payload: newc
+ * cpio entries under etc/anemos-deploy/ (the plan, the recipe bundle, the operator's SSH
+ * keys) that the target appends, with its own SSH host keys, to the initramfs. Nothing
+ * secret is on a command line or in a URL: the root password hash and user-data travel in
+ * the plan, inside the stream.
+ *
+ * Then it follows the deploy: it logs into the Anemos environment (dropbear with the host's
+ * own host keys, so no host-key warning) and reads the phases the agent writes to
+ * /run/anemos/phases, until the new system (a boot with /var/log/anemos/install.log naming
+ * this deploy) answers SSH, or the deploy failed. What it has read it notes in
+ * /run/anemos/phases.read, so that the Anemos environment waits for it before rebooting.
+ */
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "anemosctl.h"
+#include "crypto.h"
+#include "kexec.sh.h"	/* kexec_sh: ipxe-scripts/kexec.sh, made by make */
+
+#define BOOT_FILE_MAX (512u << 20)	/* largest kernel or initramfs sent, in bytes */
+#define SMALL_FILE_MAX (64u << 10)	/* password hash, user-data, a key file */
+#define BUNDLE_MAX (256u << 20)		/* the recipe bundle */
+#define FOLLOW_POLL 3			/* seconds between looks at the target */
+#define FAIL_TAIL 15			/* log lines shown when the deploy failed */
+#define DEFAULT_KERNEL_ARGS "console=tty0 console=ttyS0,115200n8"
+#define PAYLOAD_DIR "etc/anemos-deploy"
+
+/* The remote command: stdin whole into a root-only file in RAM, its first line the length
+ * of the script after it, which is then run with ANEMOS_INPUT and ANEMOS_INPUT_AT (where the
+ * files start) set; kexec.sh removes the file. */
+#define RECEIVE_STREAM \
+	"sh -c 'umask 077; f=; for b in /dev/shm /run /tmp; do f=$(mktemp \"$b/anemos-deploy.XXXXXX\" 2>/dev/null) && break; done; " \
+	"[ -n \"$f\" ] && cat >\"$f\" || { echo \"anemos: cannot store what anemosctl sends\" >&2; rm -f \"$f\"; exit 1; }; " \
+	"IFS= read -r n <\"$f\"; ANEMOS_INPUT=$f; ANEMOS_INPUT_AT=$((${#n} + 2 + n)); " \
+	"s=$(tail -c +$((${#n} + 2)) \"$f\" | head -c \"$n\"); eval \"$s\"'"
+
+enum deploy_option_id {
+	OPT_SSH = 256,
+	OPT_HOSTNAME,
+	OPT_SSH_KEY,
+	OPT_MIRROR,
+	OPT_NETWORK,
+	OPT_METHOD,
+	OPT_DISK,
+	OPT_PASSWORD_FILE,
+	OPT_USER_DATA,
+	OPT_DETACH,
+	OPT_BOOT_DIR,
+	OPT_KERNEL_ARGS,
+	OPT_TIMEOUT,
+};
+
+struct deploy_options {
+	const char *ssh;		/* [user@]host[:port] */
+	const char *hostname;		/* the new system's; default the host's own */
+	json_t *keys;			/* --ssh-key texts, in order; owned */
+	const char *mirror;		/* overrides the recipe's mirror= */
+	const char *network;		/* auto, dhcp, static (default auto: as the host has it) */
+	const char *method;		/* auto, kexec, bootloader */
+	json_t *disk;			/* install.disk, {"KIND": "VALUE"}, or NULL; owned */
+	const char *password_file, *user_data;
+	const char *boot_dir;		/* vmlinuz and initramfs.img */
+	const char *kernel_args;	/* the Anemos environment's console arguments */
+	bool detach;
+	long timeout;			/* seconds the deploy may take once the target booted, 3600 */
+};
+
+static const char *const methods[] = { "auto", "kexec", "bootloader", NULL };
+static const char *const networks[] = { "auto", "dhcp", "static", NULL };
+static const char *const disk_kinds[] = { "serial", "by_path", "name", NULL };
+
+/* Adds the keys of @text (one a line, comments and blank lines skipped) to @keys. */
+static int add_key_lines(json_t *keys, const char *text, const char *from)
+{
+	char *copy = strdup(text), *line, *save = NULL;
+	int added = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (line = strtok_r(copy, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
+		line += strspn(line, " \t");
+		if (!*line || *line == '#')
+			continue;
+		if (!strchr(line, ' ') || strncmp(line, "-----", 5) == 0) {
+			warnx("%s: '%.20s...' is not an SSH public key (a .pub line)", from, line);
+			free(copy);
+			return -EINVAL;
+		}
+		json_array_append_new(keys, json_string(line));
+		added++;
+	}
+	free(copy);
+	if (!added) {
+		warnx("%s holds no SSH public key", from);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* --ssh-key KEY|FILE: a key's text, or a file of keys. */
+static int ssh_key_option(struct deploy_options *o, const char *arg)
+{
+	char *text = NULL;
+	size_t len;
+	int rc;
+
+	if (strncmp(arg, "ssh-", 4) == 0 || strncmp(arg, "ecdsa-", 6) == 0 || strncmp(arg, "sk-", 3) == 0)
+		return add_key_lines(o->keys, arg, "--ssh-key");
+	if ((rc = read_file(arg, SMALL_FILE_MAX, &text, &len)) != 0)
+		return rc;
+	rc = add_key_lines(o->keys, text, arg);
+	free(text);
+	return rc;
+}
+
+static int disk_option(struct deploy_options *o, const char *arg)
+{
+	const char *equals = strchr(arg, '=');
+	char kind[16];
+
+	if (!equals || equals == arg || !equals[1] || (size_t)(equals - arg) >= sizeof(kind)) {
+		warnx("--disk takes serial=SERIAL, by_path=PATH or name=NAME (not '%s')", arg);
+		return -EINVAL;
+	}
+	snprintf(kind, sizeof(kind), "%.*s", (int)(equals - arg), arg);
+	if (check_choice("--disk's kind", kind, disk_kinds) != 0)
+		return -EINVAL;
+	json_decref(o->disk);
+	o->disk = json_pack("{s:s}", kind, equals + 1);
+	return o->disk ? 0 : -ENOMEM;
+}
+
+static bool hostname_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 0 && n <= 63 && strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") == n &&
+	       name[0] != '-' && name[n - 1] != '-';
+}
+
+static int deploy_option(void *ctx, int option, const char *arg)
+{
+	struct deploy_options *o = ctx;
+	char *end;
+
+	switch (option) {
+	case OPT_SSH: o->ssh = arg; return 0;
+	case OPT_HOSTNAME:
+		if (!hostname_valid(arg)) {
+			warnx("--hostname %s: letters, digits and '-' only, at most 63", arg);
+			return -EINVAL;
+		}
+		o->hostname = arg;
+		return 0;
+	case OPT_SSH_KEY: return ssh_key_option(o, arg);
+	case OPT_MIRROR:
+		if (strncmp(arg, "http://", 7) && strncmp(arg, "https://", 8)) {
+			warnx("--mirror %s: an http:// or https:// URL", arg);
+			return -EINVAL;
+		}
+		o->mirror = arg;
+		return 0;
+	case OPT_NETWORK: o->network = arg; return check_choice("--network", arg, networks);
+	case OPT_METHOD: o->method = arg; return check_choice("--method", arg, methods);
+	case OPT_DISK: return disk_option(o, arg);
+	case OPT_PASSWORD_FILE: o->password_file = arg; return 0;
+	case OPT_USER_DATA: o->user_data = arg; return 0;
+	case OPT_DETACH: o->detach = true; return 0;
+	case OPT_BOOT_DIR: o->boot_dir = arg; return 0;
+	case OPT_KERNEL_ARGS: o->kernel_args = arg; return 0;
+	case OPT_TIMEOUT:
+		o->timeout = strtol(arg, &end, 10);
+		if (*end || o->timeout < 60) {
+			warnx("--timeout takes seconds, at least 60");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* The operator's keys when none was given: the SSH agent's, else ~/.ssh/NAME.pub. */
+static int default_keys(json_t *keys)
+{
+	const char *home = getenv("HOME");
+	char line[16384], pattern[PATH_MAX];
+	glob_t g = { 0 };
+	FILE *p = popen("ssh-add -L 2>/dev/null", "r");
+
+	if (p) {
+		while (fgets(line, sizeof(line), p))
+			if (strchr(line, ' ') && strncmp(line, "The agent", 9) != 0)
+				add_key_lines(keys, line, "ssh-add -L");
+		if (pclose(p) != 0)
+			json_array_clear(keys);
+	}
+	if (json_array_size(keys) || !home)
+		return json_array_size(keys) ? 0 : -ENOENT;
+	snprintf(pattern, sizeof(pattern), "%s/.ssh/*.pub", home);
+	if (glob(pattern, 0, NULL, &g) == 0)
+		for (size_t i = 0; i < g.gl_pathc; i++) {
+			char *text = NULL;
+			size_t len;
+
+			if (read_file(g.gl_pathv[i], SMALL_FILE_MAX, &text, &len) == 0)
+				add_key_lines(keys, text, g.gl_pathv[i]);
+			free(text);
+		}
+	globfree(&g);
+	return json_array_size(keys) ? 0 : -ENOENT;
+}
+
+/* The boot folder: --boot-dir, $ANEMOS_BOOT_DIR, boot/ beside this program (build/boot),
+ * or where deploy/install.sh puts it. */
+static char *boot_dir(const char *given)
+{
+	const char *env = getenv("ANEMOS_BOOT_DIR");
+	const char *installed[] = { "/usr/local/share/anemos/boot", "/usr/share/anemos/boot" };
+	char self[PATH_MAX], *slash, *path = NULL;
+	ssize_t n;
+
+	if (given || (env && *env))
+		return strdup(given ? given : env);
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) > 0) {
+		self[n] = '\0';
+		if ((slash = strrchr(self, '/')))
+			*slash = '\0';
+		if (asprintf(&path, "%s/boot", self) >= 0 && access(path, R_OK) == 0)
+			return path;
+		free(path);
+	}
+	for (size_t i = 0; i < 2; i++)
+		if (access(installed[i], R_OK) == 0)
+			return strdup(installed[i]);
+	return strdup(installed[0]);
+}
+
+/* One newc cpio entry (no trailer) of @name, @mode, @data (@len bytes) onto @f. */
+static void cpio_entry(FILE *f, const char *name, unsigned mode, const void *data, size_t len)
+{
+	static unsigned ino = 100;
+	size_t namesize = strlen(name) + 1;
+	static const char zeros[4] = { 0 };
+
+	fprintf(f, "070701%08X%08X%08X%08X%08X%08X%08zX%08X%08X%08X%08X%08zX%08X", ino++, mode, 0, 0,
+		(mode & 0040000) ? 2 : 1, 0, len, 0, 0, 0, 0, namesize, 0);
+	fwrite(name, 1, namesize, f);
+	fwrite(zeros, 1, (4 - (110 + namesize) % 4) % 4, f);
+	if (len) {
+		fwrite(data, 1, len, f);
+		fwrite(zeros, 1, (4 - len % 4) % 4, f);
+	}
+}
+
+struct deploy {
+	struct deploy_options *o;
+	char id[33];			/* this deploy's random id, in the plan and the log */
+	char recipe[256];		/* the recipe's name */
+	char *kernel, *initrd, *bundle, *payload;
+	size_t kernel_len, initrd_len, bundle_len, payload_len;
+	char kernel_sha[SHA256_HEX_LEN + 1], initrd_sha[SHA256_HEX_LEN + 1], bundle_sha[SHA256_HEX_LEN + 1];
+	char old_boot[64];		/* the target's boot_id before the deploy */
+	time_t started;
+};
+
+static void deploy_free(struct deploy *d)
+{
+	free(d->kernel);
+	free(d->initrd);
+	free(d->bundle);
+	free(d->payload);
+}
+
+/* The recipe bundle of @dir, read into d->bundle with its SHA-256. */
+static int read_bundle(struct deploy *d, const char *dir)
+{
+	char path[] = "/tmp/anemos-deploy-bundle.XXXXXX";
+	int fd = mkstemp(path), rc;
+
+	if (fd < 0) {
+		warn("mkstemp");
+		return -errno;
+	}
+	close(fd);
+	rc = bundle_recipe(dir, path, d->recipe, sizeof(d->recipe));
+	if (rc == 0)
+		rc = read_file(path, BUNDLE_MAX, &d->bundle, &d->bundle_len);
+	unlink(path);
+	if (rc == 0)
+		sha256_hex(d->bundle, d->bundle_len, d->bundle_sha);
+	return rc;
+}
+
+static int read_boot_files(struct deploy *d)
+{
+	char *dir = boot_dir(d->o->boot_dir), *k = NULL, *i = NULL;
+	int rc = -ENOMEM;
+
+	if (dir && asprintf(&k, "%s/vmlinuz", dir) >= 0 && asprintf(&i, "%s/initramfs.img", dir) >= 0) {
+		if ((rc = read_file(k, BOOT_FILE_MAX, &d->kernel, &d->kernel_len)) == 0 &&
+		    (rc = read_file(i, BOOT_FILE_MAX, &d->initrd, &d->initrd_len)) == 0) {
+			sha256_hex(d->kernel, d->kernel_len, d->kernel_sha);
+			sha256_hex(d->initrd, d->initrd_len, d->initrd_sha);
+		} else {
+			warnx("the Anemos kernel and initramfs are not in %s (make initramfs; or --boot-dir DIR)", dir);
+		}
+	}
+	free(dir);
+	free(k);
+	free(i);
+	return rc;
+}
+
+/* The plan the agent follows on the target (the same shape as anemosd's install plans). */
+static json_t *make_plan(struct deploy *d)
+{
+	struct deploy_options *o = d->o;
+	json_t *plan, *install = json_object();
+	char *text = NULL;
+	size_t len;
+
+	if (o->disk)
+		json_object_set(install, "disk", o->disk);
+	if (o->network && strcmp(o->network, "dhcp") == 0)
+		json_object_set_new(install, "network", json_pack("{s:s}", "mode", "dhcp"));
+	if (o->password_file) {
+		if (read_file(o->password_file, SMALL_FILE_MAX, &text, &len) != 0)
+			goto fail;
+		text[strcspn(text, "\r\n")] = '\0';
+		if (text[0] != '$') {
+			warnx("%s: not a crypt(3) hash (mkpasswd -m sha-512 makes one)", o->password_file);
+			goto fail;
+		}
+		json_object_set_new(install, "root_password_hash", json_string(text));
+		free(text);
+		text = NULL;
+	}
+	if (o->user_data) {
+		if (read_file(o->user_data, SMALL_FILE_MAX, &text, &len) != 0)
+			goto fail;
+		json_object_set_new(install, "cloud_init_user_data", json_stringn(text, len));
+		free(text);
+		text = NULL;
+	}
+	plan = json_pack("{s:s, s:s, s:{s:i, s:s?}, s:{s:s, s:s, s:s, s:s, s:s?}, s:o, s:O}",
+			 "action", "install", "deploy_id", d->id, "host", "id", 0, "hostname", o->hostname,
+			 "image", "name", d->recipe, "format", "recipe", "url", "file:///" PAYLOAD_DIR "/recipe.tar",
+			 "sha256", d->bundle_sha, "mirror", o->mirror, "install", install, "ssh_authorized_keys", o->keys);
+	return plan;
+fail:
+	free(text);
+	json_decref(install);
+	return NULL;
+}
+
+/* The payload's cpio entries: the plan, the bundle and the keys, all root-only. */
+static int make_payload(struct deploy *d)
+{
+	json_t *plan = make_plan(d), *key;
+	char *plan_text = plan ? json_dumps(plan, JSON_COMPACT) : NULL, *keys = NULL;
+	size_t keys_len = 0, i;
+	FILE *f;
+
+	json_decref(plan);
+	if (!plan_text || !(f = open_memstream(&keys, &keys_len))) {
+		free(plan_text);
+		return plan ? -ENOMEM : -EINVAL;
+	}
+	json_array_foreach(d->o->keys, i, key)
+		fprintf(f, "%s\n", json_string_value(key));
+	fclose(f);
+	if (!(f = open_memstream(&d->payload, &d->payload_len))) {
+		free(plan_text);
+		free(keys);
+		return -ENOMEM;
+	}
+	cpio_entry(f, PAYLOAD_DIR, 0040700, NULL, 0);
+	cpio_entry(f, PAYLOAD_DIR "/plan.json", 0100600, plan_text, strlen(plan_text));
+	cpio_entry(f, PAYLOAD_DIR "/authorized_keys", 0100600, keys, keys_len);
+	cpio_entry(f, PAYLOAD_DIR "/recipe.tar", 0100600, d->bundle, d->bundle_len);
+	fclose(f);
+	free(plan_text);
+	free(keys);
+	return 0;
+}
+
+/* The stream the target receives: "<length of the script>\n", the script, the files. */
+static int make_stream(struct deploy *d, char **stream, size_t *len)
+{
+	const struct deploy_options *o = d->o;
+	char *script = NULL, *cmdline = NULL, num[32];
+	size_t script_len = 0;
+	FILE *f = open_memstream(&script, &script_len);
+
+	if (!f || asprintf(&cmdline, "anemos.mode=deploy %s", o->kernel_args ? o->kernel_args : DEFAULT_KERNEL_ARGS) < 0) {
+		if (f)
+			fclose(f);
+		free(script);
+		return -ENOMEM;
+	}
+	put_var(f, "ANEMOS_MODE", "deploy");
+	put_var(f, "ANEMOS_CMDLINE", cmdline);
+	put_var(f, "ANEMOS_METHOD", o->method ? o->method : "auto");
+	put_var(f, "ANEMOS_NETWORK", o->network ? o->network : "auto");
+	put_var(f, "ANEMOS_KERNEL_SHA256", d->kernel_sha);
+	put_var(f, "ANEMOS_INITRD_SHA256", d->initrd_sha);
+	fprintf(f, "ANEMOS_KERNEL_AT=0 ANEMOS_KERNEL_SIZE=%zu\n", d->kernel_len);
+	fprintf(f, "ANEMOS_INITRD_AT=%zu ANEMOS_INITRD_SIZE=%zu\n", d->kernel_len, d->initrd_len);
+	fprintf(f, "ANEMOS_PAYLOAD_AT=%zu ANEMOS_PAYLOAD_SIZE=%zu\n", d->kernel_len + d->initrd_len, d->payload_len);
+	fprintf(f, "echo \"anemos: deploy %s: boot_id $(cat /proc/sys/kernel/random/boot_id)\"\n", d->id);
+	fputs(kexec_sh, f);
+	fclose(f);
+	free(cmdline);
+	snprintf(num, sizeof(num), "%zu\n", script_len);
+	*len = strlen(num) + script_len + d->kernel_len + d->initrd_len + d->payload_len;
+	if (!(*stream = malloc(*len))) {
+		free(script);
+		return -ENOMEM;
+	}
+	{
+		char *p = *stream;
+
+		p = mempcpy(p, num, strlen(num));
+		p = mempcpy(p, script, script_len);
+		p = mempcpy(p, d->kernel, d->kernel_len);
+		p = mempcpy(p, d->initrd, d->initrd_len);
+		memcpy(p, d->payload, d->payload_len);
+	}
+	free(script);
+	return 0;
+}
+
+/* ---- following the deploy ---- */
+
+/* Where a phase stands in the whole deploy, for the progress bar (0-100). */
+static const struct {
+	const char *phase;
+	int percent;
+} phase_percent[] = {
+	{ "sent", 3 }, { "booting", 5 }, { "deploy", 8 }, { "install", 10 }, { "partition", 12 },
+	{ "bootstrap", 15 }, { "provision", 80 }, { "configure", 85 }, { "bootloader", 90 },
+	{ "rebooting", 95 }, { "deployed", 100 },
+};
+
+struct follow {
+	struct deploy *d;
+	bool tty, json;
+	int lines_seen;		/* of /run/anemos/phases */
+	int percent;
+	char last_phase[32];
+	bool in_anemos;		/* the Anemos environment answered */
+	bool failed;
+	bool unreachable_said;
+};
+
+static void show(struct follow *w, const char *phase, const char *level, const char *message, double fraction)
+{
+	long secs = (long)(time(NULL) - w->d->started);
+
+	for (size_t i = 0; i < sizeof(phase_percent) / sizeof(phase_percent[0]); i++)
+		if (strcmp(phase_percent[i].phase, phase) == 0) {
+			int p = phase_percent[i].percent;
+
+			if (fraction > 0 && i + 1 < sizeof(phase_percent) / sizeof(phase_percent[0]))
+				p += (int)((phase_percent[i + 1].percent - p) * (fraction > 1 ? 1 : fraction));
+			if (p > w->percent)
+				w->percent = p;
+		}
+	snprintf(w->last_phase, sizeof(w->last_phase), "%s", phase);
+	if (w->json) {
+		json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:I, s:i}", "event", "phase", "phase", phase, "level", level,
+				       "message", message, "seconds", (json_int_t)secs, "percent", w->percent);
+
+		if (ev) {
+			char *text = json_dumps(ev, JSON_COMPACT);
+
+			if (text)
+				printf("%s\n", text);
+			free(text);
+			json_decref(ev);
+		}
+	} else if (w->tty) {
+		char bar[21];
+		int filled = w->percent / 5;
+
+		memset(bar, '#', (size_t)filled);
+		memset(bar + filled, '.', (size_t)(20 - filled));
+		bar[20] = '\0';
+		printf("\r\033[K[%s] %3d%% %4lds %.*s", bar, w->percent, secs, 60, message);
+		if (strcmp(level, "progress") != 0)
+			printf("\n");
+	} else if (strcmp(level, "progress") != 0 || fraction < 0) {
+		size_t n = strlen(phase);
+		bool named = strncmp(message, phase, n) == 0 && message[n] == ':';	/* "bootstrap: ..." */
+
+		printf("%4lds %s%s%s\n", secs, named ? "" : phase, named ? "" : ": ", message);
+	}
+	fflush(stdout);
+}
+
+/* A line "PHASE\tLEVEL\tMESSAGE[\tBYTES\tTOTAL]" of /run/anemos/phases. */
+static void phase_line(struct follow *w, char *line)
+{
+	char *fields[5] = { 0 }, *save = NULL;
+	int n = 0;
+	double fraction = 0;
+
+	for (char *t = strtok_r(line, "\t", &save); t && n < 5; t = strtok_r(NULL, "\t", &save))
+		fields[n++] = t;
+	if (n < 3)
+		return;
+	if (n == 5 && atof(fields[4]) > 0)
+		fraction = atof(fields[3]) / atof(fields[4]);
+	if (strcmp(fields[1], "error") == 0 && strstr(fields[2], "failed"))
+		w->failed = true;
+	show(w, fields[0], fields[1], fields[2], fraction);
+}
+
+/* run_ssh with ssh's own complaints hidden: while the host reboots most looks fail, and
+ * "Connection timed out" each time says nothing the phases do not. */
+static int quiet_ssh(const char *dest, const char *cmd, char **out)
+{
+	int saved = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3), null = open("/dev/null", O_WRONLY | O_CLOEXEC), status;
+
+	if (saved >= 0 && null >= 0)
+		dup2(null, STDERR_FILENO);
+	status = run_ssh(dest, cmd, "", 0, out);
+	if (saved >= 0) {
+		dup2(saved, STDERR_FILENO);
+		close(saved);
+	}
+	if (null >= 0)
+		close(null);
+	return status;
+}
+
+/* One look at the target: which system answers, and the new phase lines. Returns 1 when the
+ * deploy ended (deployed, failed or the old system back), 0 to look again. */
+static int look(struct follow *w, int *rc)
+{
+	const char *dest = w->d->o->ssh;
+	char *out = NULL, *line, *save = NULL, cmd[512];
+	int status, n = 0;
+	bool initramfs = false, ours = false;
+	char boot[64] = "";
+
+	snprintf(cmd, sizeof(cmd),
+		 "cat /proc/sys/kernel/random/boot_id; test -e /etc/anemos-initramfs && echo anemos-initramfs; "
+		 "grep -qs 'deploy %s' /var/log/anemos/install.log && echo anemos-deployed; echo ---; "
+		 "cat /run/anemos/phases 2>/dev/null && wc -l </run/anemos/phases >/run/anemos/phases.read; exit 0", w->d->id);
+	status = quiet_ssh(dest, cmd, &out);
+	if (status != 0 || !out) {
+		if (!w->unreachable_said && (w->in_anemos || strcmp(w->last_phase, "sent") == 0)) {
+			show(w, w->in_anemos ? "rebooting" : "booting", "info",
+			     w->in_anemos ? "rebooting into the new system" : "the host boots the Anemos environment", -1);
+			w->unreachable_said = true;
+		}
+		free(out);
+		return 0;
+	}
+	w->unreachable_said = false;
+	for (line = strtok_r(out, "\n", &save); line && strcmp(line, "---"); line = strtok_r(NULL, "\n", &save)) {
+		if (!boot[0])
+			snprintf(boot, sizeof(boot), "%s", line);
+		initramfs |= strcmp(line, "anemos-initramfs") == 0;
+		ours |= strcmp(line, "anemos-deployed") == 0;
+	}
+	if (initramfs) {
+		if (!w->in_anemos)
+			show(w, "deploy", "info", "the Anemos environment answers SSH with the host's own host key", -1);
+		w->in_anemos = true;
+		for (line = strtok_r(NULL, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+			if (++n > w->lines_seen) {
+				w->lines_seen = n;
+				phase_line(w, line);
+			}
+	}
+	free(out);
+	if (initramfs && w->failed) {
+		*rc = -EIO;
+		return 1;
+	}
+	if (!initramfs && strcmp(boot, w->d->old_boot) != 0) {
+		*rc = ours ? 0 : -EIO;
+		return 1;
+	}
+	return 0;
+}
+
+/* Says how the deploy failed, with the last lines of its log and what to do next. */
+static void tell_failure(struct follow *w, bool old_back)
+{
+	char *out = NULL, cmd[128];
+
+	if (w->tty)
+		printf("\n");
+	if (old_back) {
+		warnx("the deploy failed: %s is back in its old system (the one-shot boot entry fell back); "
+		      "its console shows why", w->d->o->ssh);
+		return;
+	}
+	snprintf(cmd, sizeof(cmd), "tail -n %d /run/anemos/install.log", FAIL_TAIL);
+	if (run_ssh(w->d->o->ssh, cmd, "", 0, &out) == 0 && out)
+		fprintf(stderr, "%s", out);
+	free(out);
+	warnx("the deploy failed; the host stays in the Anemos environment: ssh %s (your key) and read "
+	      "/run/anemos/install.log; a build that had started wiped the disk, so fix the cause and "
+	      "deploy again", w->d->o->ssh);
+}
+
+static int follow(struct deploy *d, bool json)
+{
+	struct follow w = { .d = d, .tty = !json && isatty(STDOUT_FILENO), .json = json };
+	time_t deadline = time(NULL) + d->o->timeout;
+	int rc = -ETIMEDOUT;
+
+	show(&w, "sent", "info", "sent; the host moves into the Anemos environment", -1);
+	while (time(NULL) < deadline) {
+		sleep(FOLLOW_POLL);
+		if (look(&w, &rc))
+			break;
+	}
+	if (rc == 0) {
+		show(&w, "deployed", "info", "the new system answers SSH", -1);
+		if (w.json)
+			printf("{\"event\":\"deployed\",\"seconds\":%ld}\n", (long)(time(NULL) - d->started));
+		else
+			printf("deployed in %ld s: ssh %s\n", (long)(time(NULL) - d->started), d->o->ssh);
+		return 0;
+	}
+	if (rc == -ETIMEDOUT) {
+		if (w.tty)
+			printf("\n");
+		warnx("no end of the deploy after %ld s (last phase: %s); look at the host's console", d->o->timeout,
+		      w.last_phase);
+		return rc;
+	}
+	tell_failure(&w, !w.failed);
+	return rc;
+}
+
+/* The "anemos: ..." lines the target printed, shown; the boot_id noted. */
+static void target_said(struct deploy *d, const char *out, bool json)
+{
+	const char *p = strstr(out, ": boot_id ");
+
+	if (p)
+		sscanf(p + 10, "%63s", d->old_boot);
+	if (!json)
+		fputs(out, stdout);
+}
+
+static const struct option deploy_options[] = {
+	{ "ssh", required_argument, NULL, OPT_SSH },
+	{ "hostname", required_argument, NULL, OPT_HOSTNAME },
+	{ "ssh-key", required_argument, NULL, OPT_SSH_KEY },
+	{ "mirror", required_argument, NULL, OPT_MIRROR },
+	{ "network", required_argument, NULL, OPT_NETWORK },
+	{ "method", required_argument, NULL, OPT_METHOD },
+	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "root-password-hash-file", required_argument, NULL, OPT_PASSWORD_FILE },
+	{ "user-data", required_argument, NULL, OPT_USER_DATA },
+	{ "detach", no_argument, NULL, OPT_DETACH },
+	{ "boot-dir", required_argument, NULL, OPT_BOOT_DIR },
+	{ "kernel-args", required_argument, NULL, OPT_KERNEL_ARGS },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ NULL, 0, NULL, 0 },
+};
+
+int deploy_ssh(struct ctl *ctl, int argc, char **argv)
+{
+	struct deploy_options o = { .keys = json_array(), .timeout = 3600 };
+	struct deploy d = { .o = &o, .started = time(NULL) };
+	unsigned char raw[16];
+	char *stream = NULL, *out = NULL;
+	size_t len = 0;
+	struct stat st;
+	int first, rc, status;
+
+	if ((first = parse_command(argc, argv, deploy_options, deploy_option, &o, 1, 1)) < 0) {
+		rc = first;
+		goto out;
+	}
+	rc = -EINVAL;
+	if (!o.ssh) {
+		warnx("--ssh [user@]host[:port] is needed: the host is reached over SSH");
+		goto out;
+	}
+	if (!ssh_dest_valid(o.ssh))
+		goto out;
+	if (stat(argv[first], &st) != 0 || !S_ISDIR(st.st_mode)) {
+		warnx("%s: SOURCE must be a recipe folder (images by name or URL need --url, not done yet)", argv[first]);
+		goto out;
+	}
+	if (!json_array_size(o.keys) && default_keys(o.keys) != 0) {
+		warnx("no SSH key to log into the new system with: give --ssh-key KEY|FILE "
+		      "(none in the SSH agent or ~/.ssh/*.pub)");
+		goto out;
+	}
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+		rc = -EIO;
+		goto out;
+	}
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(d.id + 2 * i, 3, "%02x", raw[i]);
+	if ((rc = read_bundle(&d, argv[first])) != 0 || (rc = read_boot_files(&d)) != 0 ||
+	    (rc = make_payload(&d)) != 0 || (rc = make_stream(&d, &stream, &len)) != 0)
+		goto out;
+	if (!ctl->json)
+		fprintf(stderr, "anemosctl: deploying recipe %s onto %s over SSH (%zu MiB to send; no anemosd)\n",
+			d.recipe, o.ssh, len >> 20);
+	status = run_ssh(o.ssh, AS_ROOT(RECEIVE_STREAM), stream, len, &out);
+	if (out)
+		target_said(&d, out, ctl->json);
+	if (status != 0) {
+		warnx("the target refused or could not be reached (exit %d)%s; nothing was changed there", status,
+		      status == 255 ? ": ssh failed" : "");
+		rc = -EIO;
+		goto out;
+	}
+	if (o.detach) {
+		printf("deploy %s started on %s; follow its console, or ssh %s (the Anemos environment, then the new system)\n",
+		       d.id, o.ssh, o.ssh);
+		rc = 0;
+		goto out;
+	}
+	rc = follow(&d, ctl->json);
+out:
+	json_decref(o.keys);
+	json_decref(o.disk);
+	deploy_free(&d);
+	free(stream);
+	free(out);
+	return rc;
+}

@@ -1,0 +1,205 @@
+/*
+ * A deploy with no anemosd (anemosctl deploy --ssh): the payload the target appended to this
+ * initramfs holds the plan (the same shape as anemosd's install plans), the recipe bundle,
+ * the operator's keys and the host's own SSH host keys, under DEPLOY_DIR. The install itself
+ * is install_run's, as for any plan; what differs is said here: the network carried over on
+ * the command line goes into the plan, the phases go to DEPLOY_PHASES (anemosctl reads them
+ * over SSH) instead of to a server, and the host keys and the log go into the new system.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "install.h"
+#include "inventory.h"
+
+#define DEPLOY_PLAN DEPLOY_DIR "/plan.json"
+#define DEPLOY_HOSTKEYS DEPLOY_DIR "/hostkeys"
+#define DEPLOY_LOG "/run/anemos/install.log"	/* /init tees the agent's output there */
+#define DEPLOY_PHASES "/run/anemos/phases"
+#define DEPLOY_LOG_TARGET "/var/log/anemos/install.log"
+#define DEPLOY_DNS_MAX 8
+
+bool deploy_present(void)
+{
+	return access(DEPLOY_PLAN, F_OK) == 0;
+}
+
+void deploy_phase(const char *phase, const char *level, const char *message, uint64_t bytes, uint64_t total)
+{
+	FILE *f = fopen(DEPLOY_PHASES, "ae");
+
+	if (!f)
+		return;
+	fprintf(f, "%s\t%s\t%.*s", phase, level, (int)strcspn(message, "\t\n"), message);
+	if (total)
+		fprintf(f, "\t%llu\t%llu", (unsigned long long)bytes, (unsigned long long)total);
+	fputc('\n', f);
+	fclose(f);
+}
+
+/* install.network from anemos.net=static,ADDRESS/PREFIX,GATEWAY,DNS[+DNS...] or
+ * anemos.net=dhcp on the command line (kexec.sh wrote it from the old system's). */
+static json_t *carried_network(const char *cmdline_path)
+{
+	char line[4096], *word, *save = NULL, *f[4] = { 0 }, *p, *d, *s3 = NULL;
+	FILE *in = fopen(cmdline_path, "re");
+	json_t *net = NULL, *dns;
+	int n = 0;
+
+	if (!in)
+		return NULL;
+	if (!fgets(line, sizeof(line), in))
+		line[0] = '\0';
+	fclose(in);
+	for (word = strtok_r(line, " \t\n", &save); word; word = strtok_r(NULL, " \t\n", &save))
+		if (strncmp(word, "anemos.net=", 11) == 0)
+			break;
+	if (!word)
+		return NULL;
+	/* strtok_r would merge empty fields (no gateway): split by hand. */
+	f[n++] = p = word + 11;
+	while (n < 4 && (p = strchr(p, ','))) {
+		*p++ = '\0';
+		f[n++] = p;
+	}
+	if (strcmp(f[0], "static") != 0 || !f[1] || !*f[1])
+		return json_pack("{s:s}", "mode", "dhcp");
+	net = json_pack("{s:s, s:s}", "mode", "static", "address", f[1]);
+	if (f[2] && *f[2])
+		json_object_set_new(net, "gateway", json_string(f[2]));
+	dns = json_array();
+	for (d = f[3] ? strtok_r(f[3], "+", &s3) : NULL; d && json_array_size(dns) < DEPLOY_DNS_MAX;
+	     d = strtok_r(NULL, "+", &s3))
+		json_array_append_new(dns, json_string(d));
+	json_object_set_new(net, "dns", dns);
+	return net;
+}
+
+/* The host's own name, which kexec.sh carried over, for a plan that names none. */
+static void carried_hostname(json_t *plan)
+{
+	json_t *host = json_object_get(plan, "host");
+	char name[72] = "";
+	FILE *f;
+
+	if (!json_is_object(host) || json_string_value(json_object_get(host, "hostname")))
+		return;
+	if ((f = fopen(DEPLOY_DIR "/hostname", "re"))) {
+		if (fgets(name, sizeof(name), f))
+			name[strcspn(name, "\r\n")] = '\0';
+		fclose(f);
+	}
+	if (name[0] && strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") == strlen(name))
+		json_object_set_new(host, "hostname", json_string(name));
+}
+
+int deploy_run(struct agent *a, const char *cmdline_path)
+{
+	json_error_t error;
+	json_t *plan = json_load_file(DEPLOY_PLAN, 0, &error), *install, *inventory;
+	int rc;
+
+	a->deploy = true;
+	snprintf(a->mode, sizeof(a->mode), "deploy");
+	if (!plan || !json_is_object(json_object_get(plan, "image"))) {
+		client_report(a, "error", "deploy", "deploy failed: %s is not a plan: %s", DEPLOY_PLAN,
+			      plan ? "no image" : error.text);
+		json_decref(plan);
+		return EXIT_FAILED;
+	}
+	if (!json_is_object(install = json_object_get(plan, "install")))
+		json_object_set_new(plan, "install", install = json_object());
+	if (!json_object_get(install, "network")) {
+		json_t *net = carried_network(cmdline_path);
+
+		if (net)
+			json_object_set_new(install, "network", net);
+	}
+	carried_hostname(plan);
+	client_report(a, "info", "deploy", "deploy %s: recipe %s for %s, no anemosd (network: %s)",
+		      json_string_value(json_object_get(plan, "deploy_id")),
+		      json_string_value(json_object_get(json_object_get(plan, "image"), "name")),
+		      json_string_value(json_object_get(json_object_get(plan, "host"), "hostname")),
+		      json_string_value(json_object_get(json_object_get(install, "network"), "mode")));
+	if (!(inventory = inventory_collect(a->root))) {
+		client_report(a, "error", "deploy", "deploy failed: collecting the hardware inventory failed");
+		json_decref(plan);
+		return EXIT_FAILED;
+	}
+	rc = install_run(a, plan, inventory);
+	json_decref(inventory);
+	json_decref(plan);
+	return rc;
+}
+
+/* Copies the file @from to @path of the target, with @mode. */
+static int copy_into(int rootfd, const char *from, const char *path, mode_t mode, char *why, size_t whysz)
+{
+	char err[TARGET_PATH_MAX + 200];
+	int fd = open(from, O_RDONLY | O_CLOEXEC), rc;
+
+	if (fd < 0) {
+		snprintf(why, whysz, "cannot read %s: %s", from, strerror(errno));
+		return -1;
+	}
+	rc = target_copy(rootfd, path, mode, fd);
+	close(fd);
+	if (rc < 0) {
+		snprintf(why, whysz, "cannot write %s: %s", path, target_strerror(rootfd, path, rc, err, sizeof(err)));
+		return -1;
+	}
+	return 0;
+}
+
+/* The host keys: dropbear's into /etc/dropbear, OpenSSH's into /etc/ssh, private ones 0600. */
+static int install_host_keys(int rootfd, char *why, size_t whysz)
+{
+	DIR *dir = opendir(DEPLOY_HOSTKEYS);
+	struct dirent *e;
+	char from[512], path[512];
+	int rc = 0, n = 0;
+
+	if (!dir)
+		return 0;
+	while (rc == 0 && (e = readdir(dir))) {
+		bool dropbear = strncmp(e->d_name, "dropbear_", 9) == 0;
+		bool pub = strlen(e->d_name) > 4 && strcmp(e->d_name + strlen(e->d_name) - 4, ".pub") == 0;
+
+		if (!dropbear && strncmp(e->d_name, "ssh_host_", 9) != 0)
+			continue;
+		snprintf(from, sizeof(from), "%s/%s", DEPLOY_HOSTKEYS, e->d_name);
+		snprintf(path, sizeof(path), "%s/%s", dropbear ? "/etc/dropbear" : "/etc/ssh", e->d_name);
+		if ((rc = target_mkdirs(rootfd, dropbear ? "/etc/dropbear" : "/etc/ssh", dropbear ? 0700 : 0755)) < 0) {
+			snprintf(why, whysz, "cannot make the folder of %s: %s", path, strerror(-rc));
+			break;
+		}
+		rc = copy_into(rootfd, from, path, pub ? 0644 : 0600, why, whysz);
+		n += rc == 0;
+	}
+	closedir(dir);
+	if (rc == 0)
+		fprintf(stderr, "anemos-agent: %d SSH host keys of the old system installed\n", n);
+	return rc < 0 ? -1 : 0;
+}
+
+int deploy_finish(struct agent *a, int rootfd, char *why, size_t whysz)
+{
+	int rc;
+
+	if (!a->deploy)
+		return 0;
+	if (install_host_keys(rootfd, why, whysz) < 0)
+		return -1;
+	if ((rc = target_mkdirs(rootfd, "/var/log/anemos", 0755)) < 0) {
+		snprintf(why, whysz, "cannot make /var/log/anemos: %s", strerror(-rc));
+		return -1;
+	}
+	fflush(stderr);
+	return copy_into(rootfd, DEPLOY_LOG, DEPLOY_LOG_TARGET, 0600, why, whysz);
+}

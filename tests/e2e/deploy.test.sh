@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# cost: 420
+# run-in: build
+# lock: mirror-cache
+# A cloud host deployed over SSH with no anemosd at all (anemosctl deploy --ssh). A VM runs the
+# project's `cloud` image from its own disk, with a static address (10.0.2.50 on QEMU's user
+# network, whose DHCP would give 10.0.2.15) and SSH forwarded from loopback; its disk is
+# prepared once through anemosd, which is then stopped. Then, with no anemosd running:
+#   anemosctl deploy --ssh root@127.0.0.1:PORT RECIPE_DIR (the `cloud` recipe: tiny plus
+#   dropbear, so that the new system answers SSH) --mirror (a signed local test mirror)
+#   -> the target's checks, kexec into the Anemos environment with the payload appended
+#   -> dropbear there answers with the host's own host key -> the recipe is built on the
+#   disk from the mirror -> the VM reboots from its disk into the new system.
+# Checked: anemosctl printed the phases and "deployed in N s"; every SSH login (the
+# initramfs's, the new system's) passed StrictHostKeyChecking against the host key recorded
+# before the deploy; the new system has the same static address, the host key, the name
+# given, the root password hash from a file (not on any command line), the operator's key,
+# its install log naming this deploy, and none of the old system's files. The VM's memory is
+# printed.
+# DEPLOY_SCENARIO=bad-signature (tests/slow/deploy-bad-signature.test.sh, not in make test)
+# deploys from a copy of the mirror signed by another key with --method kexec instead:
+# anemosctl fails naming the signature and what to do, and the operator's key logs into the
+# Anemos environment (same host key), whose log names the signature failure.
+source "$(dirname "$0")/../integration/lib.sh"
+source "$ROOT/tests/lib/mirror.sh"
+BOOT=$ROOT/build/boot
+IMAGES=$ROOT/build/images
+for f in "$BOOT/vmlinuz" "$BOOT/initramfs.img" "$IMAGES/cloud.tar.zst"; do
+	[ -s "$f" ] || { fail "deploy test prerequisites" "$f missing (make initramfs; make images IMAGES='tiny cloud')"; exit 1; }
+done
+for f in /usr/bin/qemu-system-x86_64 /usr/bin/ssh-keyscan /usr/bin/gpgv; do
+	[ -e "$f" ] || { fail "QEMU, OpenSSH and gpgv installed" "$f missing (deploy/install-deps.sh test installs them)"; exit 1; }
+done
+MEM_MIB=1024
+ADDR=10.0.2.50
+
+# The mirror: what the cloud recipe unpacks, signed.
+# shellcheck disable=SC2046 # the recipe's package list, one word a package
+mirror_build "$WORK/mirror" linux-image-amd64 busybox-static \
+	$(sh -c '. "$1" >/dev/null 2>&1; echo $packages' sh "$ROOT/images/cloud/recipe") ||
+	{ fail "the test mirror builds"; exit 1; }
+mirror_serve "$WORK/mirror" || { fail "the test mirror serves"; exit 1; }
+MIRROR=http://10.0.2.2:$MIRROR_PORT/debian
+if [ "${DEPLOY_SCENARIO:-}" = bad-signature ]; then
+	cp -a "$WORK/mirror" "$WORK/other"
+	mirror_sign_with_other_key "$WORK/other" || { fail "the other-key mirror signs"; exit 1; }
+	mv "$WORK/other/debian" "$WORK/mirror/other-key"
+	MIRROR=http://10.0.2.2:$MIRROR_PORT/other-key
+fi
+cp -a "$ROOT/images/cloud" "$WORK/recipe"
+cp "$WORK/mirror/keyring.gpg" "$WORK/recipe/mirror.gpg"
+printf '\n# The key that signs the test mirror.\nkeyring=mirror.gpg\n' >>"$WORK/recipe/recipe"
+
+ssh-keygen -q -t ed25519 -N '' -C anemos-deploy-test -f "$WORK/key"
+KEY=$(cat "$WORK/key.pub")
+SSH_PORT=$(free_port)
+# Every login checks the host key recorded before the deploy (known_hosts), never accepts a new one.
+SSHO=(-i "$WORK/key" -o StrictHostKeyChecking=yes -o "UserKnownHostsFile=$WORK/known_hosts"
+	-o HostKeyAlgorithms=ssh-ed25519 -o LogLevel=ERROR -o ConnectTimeout=5 -o BatchMode=yes)
+on() { ssh "${SSHO[@]}" -p "$SSH_PORT" root@127.0.0.1 "$1"; }
+QEMU_PID=""
+trap 'stop_qemu; mirror_stop; _cleanup' EXIT
+
+# vm NAME DISK [pxe]: a BIOS VM; with pxe it boots from anemosd first, else from its disk
+# (its NIC has no option ROM). SSH is forwarded to $ADDR, where the static address lives.
+vm() {
+	local name=$1 disk=$2 pxe=${3:-}
+	local args=(-accel tcg -m "$MEM_MIB" -smp 2 -display none -serial "file:$WORK/console-$name.log"
+		-drive "file=$disk,if=none,id=d0" -device "virtio-blk-pci,drive=d0,serial=DEPLOY-DISK"
+		-netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$SSH_PORT-$ADDR:22${pxe:+,bootfile=http://10.0.2.2:$PORT/boot.ipxe}")
+	if [ -n "$pxe" ]; then
+		args+=(-device "virtio-net-pci,netdev=n0,mac=$MAC" -boot n)
+	else
+		args+=(-device "virtio-net-pci,netdev=n0,mac=$MAC,romfile=" -boot c)
+	fi
+	: >>"$WORK/console-$name.log"
+	timeout 1500 qemu-system-x86_64 "${args[@]}" 2>>"$WORK/qemu-$name.err" &
+	QEMU_PID=$!
+}
+# wait_for TEST: until TEST succeeds over SSH (bounded: 300 s), accepting the recorded key only.
+wait_for() {
+	local _
+	for _ in $(seq 1 150); do
+		on "$1" >/dev/null 2>&1 && return 0
+		kill -0 "$QEMU_PID" 2>/dev/null || return 1
+		sleep 2
+	done
+	return 1
+}
+
+# ---- the cloud VM's disk: `cloud` installed through anemosd with a static address ----
+MAC=52:54:00:de:00:01
+PORT=$(free_port)
+anemosd_start --boot-dir "$BOOT" --public-url "http://10.0.2.2:$PORT" \
+	--kernel-args "console=tty0 console=ttyS0,115200n8 panic=-1" || exit 1
+mkdir -p "$DATA/images/cloud" && cp "$IMAGES/cloud.tar.zst" "$DATA/images/cloud/"
+api POST /api/v1/images '{"name":"cloud","file":"cloud.tar.zst"}' >/dev/null
+api POST /api/v1/hosts "{\"mac\":\"$MAC\",\"hostname\":\"oldname\",\"next_boot\":\"install\",\"image\":\"cloud\",\"once\":true,
+	\"ssh_authorized_keys\":[\"$KEY\"],\"install\":{\"network\":{\"mode\":\"static\",\"address\":\"$ADDR/24\",
+	\"gateway\":\"10.0.2.2\",\"dns\":[\"10.0.2.3\"]}}}" >/dev/null
+qemu-img create -q -f qcow2 "$WORK/disk.qcow2" 4G
+T0=$(now)
+vm prep "$WORK/disk.qcow2" pxe
+deployed=""
+for _ in $(seq 1 400); do
+	[ "$(host_field "$MAC" .status 2>/dev/null)" = deployed ] && { deployed=1; break; }
+	kill -0 "$QEMU_PID" 2>/dev/null || break
+	sleep 1
+done
+# The first key the installed system shows is the one every later login must see again.
+for _ in $(seq 1 60); do
+	ssh-keyscan -t ed25519 -p "$SSH_PORT" 127.0.0.1 2>/dev/null >"$WORK/known_hosts"
+	[ -s "$WORK/known_hosts" ] && break
+	sleep 2
+done
+if [ -n "$deployed" ] && [ -s "$WORK/known_hosts" ] && wait_for 'cat /etc/anemos-cloud-image'; then
+	ok "the cloud VM's disk: cloud installed with static $ADDR and SSH up in $(secs "$T0" "$(now)") s"
+else
+	fail "prepare the cloud VM's disk" "status $(host_field "$MAC" .status)"
+	console_tail prep
+	exit 1
+fi
+on 'echo old >/root/old-system-marker; sync' >/dev/null 2>&1
+stop_qemu
+anemosd_stop
+check "no anemosd runs from here on" test -z "$ANEMOSD_PID"
+
+# ---- deploy, no anemosd ----
+vm deploy "$WORK/disk.qcow2"
+if ! wait_for 'test -e /root/old-system-marker'; then
+	fail "the cloud VM boots from its disk at its static address"; console_tail deploy; exit 1
+fi
+OLD_KEY=$(cut -d' ' -f2- "$WORK/known_hosts")
+HASH='$6$anemosdeploy$0vQmVPGSq/2d0jYJ0uC5jYbUfMQfr0PqDXa1pYkG1Vf8LdpGzSo3K7c.dk0M2dWv4xMNVb8fHfNmSR5H/7sQx.'
+printf '%s\n' "$HASH" >"$WORK/root.hash"
+export ANEMOS_SSH="ssh ${SSHO[*]}"
+unset ANEMOS_URL ANEMOS_TOKEN
+if [ "${DEPLOY_SCENARIO:-}" = bad-signature ]; then
+	OUT=$(timeout 1200 "$ANEMOSCTL" deploy --ssh "root@127.0.0.1:$SSH_PORT" "$WORK/recipe" --method kexec \
+		--mirror "$MIRROR" --ssh-key "$WORK/key.pub" --kernel-args "console=ttyS0,115200n8 panic=-1" 2>&1); rc=$?
+	echo "$OUT" | sed 's/^/# /'
+	expect_eq "a mirror signed by another key: deploy fails" 1 "$rc"
+	expect_match "... naming the signature, and what to do next" \
+		'(signature|NO_PUBKEY|No public key).*stays in the Anemos environment' "$(tr '\n' ' ' <<<"$OUT")"
+	expect_eq "the operator's key logs into the Anemos environment, whose log names the signature" "yes 1" \
+		"$(on 'test -e /etc/anemos-initramfs && echo yes; grep -qiE "signature|NO_PUBKEY|public key" /run/anemos/install.log && echo 1' | tr '\n' ' ' | sed 's/ $//')"
+	stop_qemu
+	[ "$_failures" -eq 0 ]
+	exit
+fi
+T0=$(now)
+OUT=$(timeout 1200 "$ANEMOSCTL" deploy --ssh "root@127.0.0.1:$SSH_PORT" "$WORK/recipe" --hostname deployed1 \
+	--mirror "$MIRROR" --ssh-key "$WORK/key.pub" --root-password-hash-file "$WORK/root.hash" \
+	--kernel-args "console=ttyS0,115200n8 panic=-1" 2>&1); rc=$?
+echo "$OUT" | sed 's/^/# /'
+expect_eq "anemosctl deploy --ssh succeeds with no anemosd" 0 "$rc"
+expect_match "the target's checks passed and kexec loaded the sent kernel and initramfs" \
+	'initrd verified.*payload appended; SSH host keys carried over:.* dropbear_ed25519_host_key.*kexec loaded' \
+	"$(tr '\n' ' ' <<<"$OUT")"
+expect_match "the static address was carried over" "anemos.net=static,$ADDR/24,10.0.2.2,10.0.2.3" "$OUT"
+expect_match "anemosctl logged into the Anemos environment with the old host key" 'Anemos environment answers SSH' "$OUT"
+expect_match "anemosctl showed the phases in order" \
+	's bootstrap: building cloud from http.*s provision: cloud built here.*s configure:.*s bootloader:.*s rebooting' \
+	"$(tr '\n' ' ' <<<"$OUT")"
+expect_match "anemosctl ended with deployed in N s" '^deployed in [0-9]+ s' "$OUT"
+expect_no_match "the password hash is not printed" 'anemosdeploy' "$OUT"
+echo "# deploy: anemosctl to deployed $(secs "$T0" "$(now)") s (TCG), in a VM of $MEM_MIB MiB"
+ok "the deploy passed in a QEMU machine of $MEM_MIB MiB (-m $MEM_MIB)"
+
+if wait_for 'test ! -e /etc/anemos-initramfs'; then
+	expect_eq "the new system: the name given, the recipe's system, the old system's files gone" \
+		"deployed1 cloud-image no-marker" \
+		"$(on 'printf "%s %s %s" "$(hostname)" "$(test -e /etc/anemos-cloud-image && echo cloud-image)" "$(test -e /root/old-system-marker && echo marker || echo no-marker)"')"
+	expect_eq "the same static address, set from /etc/anemos/network (no DHCP)" \
+		"$ADDR/24 static" "$(on "ip -4 -o addr show scope global | awk '{ print \$4 }'; sed -n 's/^mode=//p' /etc/anemos/network" | tr '\n' ' ' | sed 's/ $//')"
+	expect_eq "the same SSH host key as before the deploy" "$OLD_KEY" \
+		"$(ssh-keyscan -t ed25519 -p "$SSH_PORT" 127.0.0.1 2>/dev/null | cut -d' ' -f2-)"
+	expect_eq "root's password hash came from the file, through the payload" "$HASH" \
+		"$(on 'sed -n "s/^root:\([^:]*\):.*/\1/p" /etc/shadow')"
+	expect_eq "the operator's key is root's" "$KEY" "$(on 'cat /root/.ssh/authorized_keys')"
+	log=$(on 'cat /var/log/anemos/install.log')
+	expect_match "the install log names this deploy and the build from the mirror" \
+		"deploy [0-9a-f]{32}: recipe cloud for deployed1.*bootstrap: building cloud from $MIRROR" "$(tr '\n' ' ' <<<"$log")"
+	expect_eq "nothing of the deploy stays on the new system" "" \
+		"$(on 'ls -d /etc/anemos-deploy /dev/shm/anemos* /mnt/target 2>/dev/null')"
+else
+	fail "the new system answers SSH with the old host key"; console_tail deploy
+fi
+stop_qemu
+[ "$_failures" -eq 0 ]

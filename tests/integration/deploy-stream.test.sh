@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# cost: 10
+# The operator's side of `anemosctl deploy --ssh`, with no target and no anemosd: $ANEMOS_SSH is
+# a stand-in that keeps what anemosctl sends (its arguments, its stdin) and refuses, as a
+# target does. Checked: the stream is "<length>\n", the script (settings, then kexec.sh), the
+# kernel, the initramfs and the payload at the offsets the script names, with their SHA-256;
+# the payload's newc entries are the plan (hostname, mirror, password hash, user-data, keys,
+# the recipe bundle's SHA-256), the keys and the bundle, all root-only; no secret is on the
+# command line; a refusal is said; bad options are refused before anything is sent.
+source "$(dirname "$0")/lib.sh"
+mkdir -p "$BOOT_DIR"
+head -c 300001 /dev/urandom >"$BOOT_DIR/vmlinuz"
+head -c 500003 /dev/urandom >"$BOOT_DIR/initramfs.img"
+cp -a "$ROOT/images/tiny" "$WORK/recipe"
+ssh-keygen -q -t ed25519 -N '' -C deploy-stream -f "$WORK/key"
+KEY=$(cat "$WORK/key.pub")
+printf '%s\n' '$6$salt$deploystreamhash' >"$WORK/hash"
+printf '#cloud-config\nruncmd: [echo userdata-secret]\n' >"$WORK/user-data"
+cat >"$WORK/fakessh" <<EOF
+#!/bin/sh
+printf '%s\n' "\$@" >"$WORK/argv"
+cat >"$WORK/stream"
+echo "anemos: this stand-in refuses" >&2
+exit 1
+EOF
+chmod +x "$WORK/fakessh"
+export ANEMOS_SSH="$WORK/fakessh"
+unset ANEMOS_URL ANEMOS_TOKEN
+
+expect_match "deploy --help lists the options" \
+	'--hostname.*--ssh-key.*--mirror.*--network.*--method.*--disk.*--root-password-hash-file.*--user-data.*--detach' \
+	"$("$ANEMOSCTL" deploy --help 2>&1 | tr '\n' ' ')"
+
+# refused NAME ARGS...: the command fails with exit 2 or 1 and sends nothing.
+refused() {
+	local name=$1 out rc
+	shift
+	rm -f "$WORK/stream"
+	out=$("$ANEMOSCTL" deploy "$@" 2>&1); rc=$?
+	if [ "$rc" -ne 0 ] && [ ! -e "$WORK/stream" ]; then ok "$name is refused, nothing sent"; else fail "$name is refused" "exit $rc: $out"; fi
+}
+refused "no --ssh" "$WORK/recipe"
+refused "a SOURCE that is no folder" --ssh root@192.0.2.9 "$WORK/hash"
+refused "a folder without a recipe" --ssh root@192.0.2.9 --ssh-key "$WORK/key.pub" --boot-dir "$BOOT_DIR" "$WORK"
+refused "a bad --hostname" --ssh root@192.0.2.9 --hostname 'a b' "$WORK/recipe"
+refused "an ftp --mirror" --ssh root@192.0.2.9 --mirror ftp://x/debian "$WORK/recipe"
+refused "a --ssh-key file of no key" --ssh root@192.0.2.9 --ssh-key "$WORK/hash" "$WORK/recipe"
+refused "a --disk without KIND=" --ssh root@192.0.2.9 --disk sda "$WORK/recipe"
+refused "a --root-password-hash-file of no hash" --ssh root@192.0.2.9 --ssh-key "$WORK/key.pub" \
+	--boot-dir "$BOOT_DIR" --root-password-hash-file "$WORK/user-data" "$WORK/recipe"
+refused "a missing boot folder" --ssh root@192.0.2.9 --ssh-key "$WORK/key.pub" --boot-dir "$WORK/none" "$WORK/recipe"
+
+out=$("$ANEMOSCTL" deploy --ssh root@192.0.2.9:2222 "$WORK/recipe" --hostname web1 --ssh-key "$KEY" \
+	--mirror http://192.0.2.1/debian --disk serial=D1 --root-password-hash-file "$WORK/hash" \
+	--user-data "$WORK/user-data" --boot-dir "$BOOT_DIR" 2>&1); rc=$?
+expect_eq "a target that refuses: deploy fails" 1 "$rc"
+expect_match "... and says so" 'refused or could not be reached \(exit 1\); nothing was changed' "$out"
+expect_match "ssh goes to the destination and port given" '-T .*-p 2222 -- root@192\.0\.2\.9 if ' "$(tr '\n' ' ' <"$WORK/argv")"
+expect_no_match "no secret on ssh's command line" 'deploystreamhash|userdata-secret|ssh-ed25519' "$(cat "$WORK/argv")"
+
+# The stream, taken apart as the remote command does.
+S=$WORK/stream
+n=$(head -n 1 "$S")
+at=$(( ${#n} + 2 + n ))
+script=$(tail -c +$(( ${#n} + 2 )) "$S" | head -c "$n")
+var() { sed -n "s/^$1='\(.*\)'\$/\1/p; s/.*\b$1=\([0-9]*\).*/\1/p" <<<"$script" | head -n 1; }
+part() { tail -c "+$(( at + $1 ))" "$S" | head -c "$2"; }
+expect_eq "the script is the settings, then kexec.sh" "deploy 1" \
+	"$(var ANEMOS_MODE) $(grep -c 'Anemos: move a running Linux host into the Anemos environment' <<<"$script")"
+expect_eq "the Anemos environment's command line: mode deploy, no URL, no token" "anemos.mode=deploy console=tty0 console=ttyS0,115200n8" \
+	"$(var ANEMOS_CMDLINE)"
+expect_eq "the kernel at its offset, with its SHA-256" "$(sha256sum <"$BOOT_DIR/vmlinuz" | cut -d' ' -f1) $(var ANEMOS_KERNEL_SHA256)" \
+	"$(part "$(var ANEMOS_KERNEL_AT)" "$(var ANEMOS_KERNEL_SIZE)" | sha256sum | cut -d' ' -f1) $(sha256sum <"$BOOT_DIR/vmlinuz" | cut -d' ' -f1)"
+expect_eq "the initramfs at its offset, with its SHA-256" "$(var ANEMOS_INITRD_SHA256)" \
+	"$(part "$(var ANEMOS_INITRD_AT)" "$(var ANEMOS_INITRD_SIZE)" | sha256sum | cut -d' ' -f1)"
+expect_eq "the stream ends with the payload" "$(stat -c %s "$S")" \
+	"$(( at - 1 + $(var ANEMOS_PAYLOAD_AT) + $(var ANEMOS_PAYLOAD_SIZE) ))"
+expect_no_match "no secret in the script's settings" 'deploystreamhash|userdata-secret' "$script"
+part "$(var ANEMOS_PAYLOAD_AT)" "$(var ANEMOS_PAYLOAD_SIZE)" >"$WORK/payload"
+mkdir -p "$WORK/unpacked"
+entries=$("$(python3 -c 'import sys; print(sys.executable)')" - "$WORK/payload" "$WORK/unpacked" <<'PY'
+import os, sys
+data = open(sys.argv[1], "rb").read()
+out, at = sys.argv[2], 0
+while at < len(data):
+    h = data[at:at + 110]
+    assert h[:6] == b"070701", "not a newc header at %d" % at
+    f = [int(h[6 + 8 * i:14 + 8 * i], 16) for i in range(13)]
+    mode, size, namesize = f[1], f[6], f[11]
+    name = data[at + 110:at + 110 + namesize - 1].decode()
+    at = (at + 110 + namesize + 3) & ~3
+    body = data[at:at + size]
+    at = (at + size + 3) & ~3
+    print("%s %o %d" % (name, mode, f[2]))
+    if mode & 0o100000:
+        open(os.path.join(out, os.path.basename(name)), "wb").write(body)
+PY
+)
+expect_eq "the payload: the folder and three files under etc/anemos-deploy, root-only, uid 0" \
+	"etc/anemos-deploy 40700 0|etc/anemos-deploy/plan.json 100600 0|etc/anemos-deploy/authorized_keys 100600 0|etc/anemos-deploy/recipe.tar 100600 0" \
+	"$(tr '\n' '|' <<<"$entries" | sed 's/|$//')"
+plan=$(cat "$WORK/unpacked/plan.json")
+expect_eq "the plan: hostname, recipe, mirror, disk" "web1 tiny recipe http://192.0.2.1/debian D1" \
+	"$(jq -r '"\(.host.hostname) \(.image.name) \(.image.format) \(.image.mirror) \(.install.disk.serial)"' <<<"$plan")"
+expect_eq "the plan: the bundle's SHA-256, from the payload" "$(sha256sum <"$WORK/unpacked/recipe.tar" | cut -d' ' -f1) file:///etc/anemos-deploy/recipe.tar" \
+	"$(jq -r '"\(.image.sha256) \(.image.url)"' <<<"$plan")"
+expect_eq "the plan: the password hash and user-data from their files" "\$6\$salt\$deploystreamhash|$(cat "$WORK/user-data")" \
+	"$(jq -r '"\(.install.root_password_hash)|\(.install.cloud_init_user_data)"' <<<"$plan")"
+expect_eq "the plan and authorized_keys: the key given" "$KEY|$KEY" \
+	"$(jq -r '.ssh_authorized_keys | join(",")' <<<"$plan")|$(cat "$WORK/unpacked/authorized_keys")"
+expect_match "the plan has a deploy id" '^[0-9a-f]{32}$' "$(jq -r .deploy_id <<<"$plan")"
+tar -tf "$WORK/unpacked/recipe.tar" >"$WORK/bundle.list" 2>&1
+check "the bundle is the recipe folder" grep -qx './recipe' "$WORK/bundle.list"
+[ "$_failures" -eq 0 ]
