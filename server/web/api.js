@@ -69,12 +69,14 @@ export async function api(method, path, body, init = {}) {
 	return res.json();
 }
 
-// listHosts(onPage): every host, asked for a page of 1,000 at a time (GET /hosts?limit=&after=);
-// onPage(hosts) runs for each page as it comes, so a long list shows while it loads.
-export async function listHosts(onPage) {
+// listHosts(onPage, q): every host (or those the search q finds, docs/search.md), asked for a
+// page of 1,000 at a time (GET /hosts?limit=&after=&q=); onPage(hosts) runs for each page as
+// it comes, so a long list shows while it loads.
+export async function listHosts(onPage, q) {
 	let after = '0';
+	const search = q ? `&q=${encodeURIComponent(q)}` : '';
 	for (;;) {
-		const page = await api('GET', `/hosts?limit=1000&after=${encodeURIComponent(after)}`);
+		const page = await api('GET', `/hosts?limit=1000&after=${encodeURIComponent(after)}${search}`);
 		onPage(page.hosts);
 		if (typeof page.next !== 'string' || page.next === after) return;
 		after = page.next;

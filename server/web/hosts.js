@@ -46,9 +46,12 @@ function haystack(host) {
 	return [
 		host.id, host.hostname, host.status, host.next_boot, host.image, ...macs,
 		...macs.map((m) => m.replace(/:/g, '')), host.serial, host.uuid, host.vendor, host.product,
-		host.asset, f.cpu, f.firmware,
+		host.asset, f.cpu, f.firmware, ...(host.tags || []),
 	].filter((v) => v !== null && v !== undefined).join(' ').toLowerCase();
 }
+
+// A search with an operator or a keyword: anemosd's language, not words to match here.
+const STRUCTURED = /[:=<>~()]|(^|\s)-\S|(^|\s)(OR|AND|NOT)(\s|$)/;
 
 function matches(host, terms) {
 	const hay = haystack(host);
@@ -127,10 +130,17 @@ export function hostsView(root, routeInfo) {
 	let alive = true;
 	let pending = new Set();
 	let flushTimer = null;
+	// A search in the language (tag:db memory>=64G -tag:retired) is anemosd's to answer:
+	// the ids it found, its refusal, and which of our questions is the latest.
+	let found = null;
+	let searchError = '';
+	let searchSeq = 0;
+	let searchTimer = null;
 
 	const search = h('input', {
 		type: 'search', id: 'host-search', value: query, autocomplete: 'off', spellcheck: 'false',
-		placeholder: 'Search name, MAC, serial, product, CPU…', 'aria-label': 'Search hosts',
+		placeholder: 'Search name, MAC, serial… or tag:db memory>=64G', 'aria-label': 'Search hosts',
+		title: 'Words match name, MAC, serial, product, CPU, tags. KEY:VALUE, KEY>=N, -TERM, OR and ( ) search with anemosd\'s language (docs/search.md)',
 		'aria-keyshortcuts': '/',
 	});
 	const chips = h('div', { class: 'chips', role: 'group', 'aria-label': 'Filter by status' });
@@ -143,9 +153,11 @@ export function hostsView(root, routeInfo) {
 	const headRow = h('tr');
 	const table = h('table', { class: 'hosts', id: 'hosts-table' }, h('caption', { class: 'sr-only' }, 'Hosts'), h('thead', null, headRow), tbody);
 	const empty = h('div', { class: 'empty', hidden: true });
+	const searchNote = h('p', { class: 'error search-error', id: 'search-error', role: 'alert', hidden: true });
 	clear(root,
 		h('div', { class: 'page-head' }, h('h1', null, 'Hosts'), count),
 		h('div', { class: 'toolbar' }, h('div', { class: 'search' }, search), sortSelect),
+		searchNote,
 		chips,
 		h('div', { class: 'table-wrap' }, table),
 		empty);
@@ -160,10 +172,36 @@ export function hostsView(root, routeInfo) {
 		headRow.appendChild(h('th', { scope: 'col', class: `c-${col.key}`, dataset: { key: col.key } }, btn));
 	}
 
-	search.addEventListener('input', () => { query = search.value; draw(); });
+	search.addEventListener('input', () => { query = search.value; askServer(); draw(); });
 	search.addEventListener('keydown', (e) => {
-		if (e.key === 'Escape' && search.value) { search.value = ''; query = ''; draw(); }
+		if (e.key === 'Escape' && search.value) { search.value = ''; query = ''; askServer(); draw(); }
 	});
+
+	// Plain words are matched here as they are typed; anything with an operator goes to
+	// anemosd (after a pause in typing), which answers the ids it finds or where it is wrong.
+	function askServer() {
+		clearTimeout(searchTimer);
+		if (!STRUCTURED.test(query)) {
+			found = null;
+			searchError = '';
+			return;
+		}
+		const seq = ++searchSeq, q = query;
+		searchTimer = setTimeout(async () => {
+			const ids = new Set();
+			try {
+				await listHosts((list) => list.forEach((x) => ids.add(x.id)), q);
+				if (seq !== searchSeq) return;
+				found = ids;
+				searchError = '';
+			} catch (e) {
+				if (seq !== searchSeq) return;
+				found = new Set();
+				searchError = e.message;
+			}
+			draw();
+		}, 250);
+	}
 	sortSelect.addEventListener('change', () => {
 		const [k, d] = sortSelect.value.split(':');
 		sortKey = k; sortDir = d === 'desc' ? -1 : 1;
@@ -217,7 +255,11 @@ export function hostsView(root, routeInfo) {
 		drawChips(all);
 		const terms = query.toLowerCase().split(/\s+/).filter(Boolean);
 		const col = COLUMNS.find((c) => c.key === sortKey) || COLUMNS[0];
-		const shown = all.filter((x) => (!statusFilter || x.status === statusFilter) && matches(x, terms));
+		const structured = STRUCTURED.test(query);
+		const shown = all.filter((x) => (!statusFilter || x.status === statusFilter) &&
+			(structured ? !!found && found.has(x.id) : matches(x, terms)));
+		searchNote.textContent = searchError;
+		searchNote.hidden = !searchError;
 		shown.sort((a, b) => {
 			const va = col.sort(a), vb = col.sort(b);
 			const c = typeof va === 'number' && typeof vb === 'number' ? va - vb
@@ -269,6 +311,7 @@ export function hostsView(root, routeInfo) {
 	// Live: fetch each changed host (404: deleted); a burst of changes reloads the list.
 	async function flush() {
 		flushTimer = null;
+		askServer(); /* what changed may change what a search finds */
 		const ids = [...pending];
 		pending = new Set();
 		if (ids.length > 25) { await loadAll(); return; }
@@ -286,6 +329,7 @@ export function hostsView(root, routeInfo) {
 	}
 
 	loadAll();
+	askServer();
 	if (matchMedia("(min-width: 721px)").matches) search.focus();
 	return {
 		unmount() { alive = false; clearTimeout(flushTimer); },
