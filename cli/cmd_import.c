@@ -160,7 +160,7 @@ int host_import(struct ctl *ctl, int argc, char **argv)
 	if ((rc = read_file(path, IMPORT_MAX_BYTES, &text, &len)) < 0)
 		return rc;
 	len = strlen(text) < len ? strlen(text) : len;
-	hosts = len > 4 && !strcasecmp(path + strlen(path) - 4, ".csv") ? csv_hosts(text) : json_hosts(text, len);
+	hosts = strlen(path) > 4 && !strcasecmp(path + strlen(path) - 4, ".csv") ? csv_hosts(text) : json_hosts(text, len);
 	free(text);
 	if (!hosts) {
 		warnx("%s: nothing enrolled", path);

@@ -33,6 +33,12 @@ int bmc_url_option(json_t *body, const char *url)
 		return -EINVAL;
 	}
 	snprintf(user, sizeof(user), "%.*s", (int)(at - rest), rest);
+	if (strchr(user, ':')) {
+		/* USER:PASSWORD@ would put the password on this command line, and in the user name */
+		warnx("--bmc takes no password in the URL (it would be on the command line): give the user alone"
+		      " and the password with --bmc-password-file FILE");
+		return -EINVAL;
+	}
 	colon = strrchr(at + 1, ':');
 	if (colon && !strchr(colon, ']')) {
 		port = strtol(colon + 1, &end, 10);
@@ -88,7 +94,7 @@ int bmc_password_option(json_t *body, const char *path)
 }
 
 /* Waits (bounded) for the outcome of the power action whose request is event @asked: the
- * next "power" event from the BMC. Prints its message; returns 0 when it succeeded, -EIO
+ * next "power" event from the BMC that names who asked. Prints its message; returns 0 when it succeeded, -EIO
  * (reported) when it failed, -ETIMEDOUT when none came. */
 static int wait_outcome(const struct ctl *ctl, const char *ref, json_int_t asked, json_t **outcome)
 {
@@ -107,8 +113,11 @@ static int wait_outcome(const struct ctl *ctl, const char *ref, json_int_t asked
 			break;
 		rc = -ETIMEDOUT;
 		json_array_foreach(events, i, ev)
+			/* the outcome of an action names who asked; a poll's ("power is on (was off)")
+			 * that ends meanwhile does not */
 			if (json_integer_value(json_object_get(ev, "id")) > asked &&
-			    !strcmp(json_text(ev, "source"), "bmc") && !strcmp(json_text(ev, "phase"), "power")) {
+			    !strcmp(json_text(ev, "source"), "bmc") && !strcmp(json_text(ev, "phase"), "power") &&
+			    strstr(json_text(ev, "message"), "(asked by ")) {
 				*outcome = json_incref((json_t *)ev);
 				rc = strcmp(json_text(ev, "level"), "error") ? 0 : -EIO;
 				break;

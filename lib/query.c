@@ -556,8 +556,11 @@ static int parse_unary(struct parser *p)
 	if (negation(p)) {
 		if (++p->depth > QUERY_MAX_DEPTH)
 			return fail(p, at, "nested more than %d deep", QUERY_MAX_DEPTH);
-		fputs("NOT ", p->sql);
+		/* SQL's NOT of NULL (a comparison with an empty column) is NULL, which no row
+		 * passes: a term that does not hold must be false, then negated */
+		fputs("NOT coalesce((", p->sql);
 		rc = parse_unary(p);
+		fputs("), 0)", p->sql);
 		p->depth--;
 		return rc;
 	}

@@ -292,6 +292,9 @@ int db_admin_token_by_name(const char *name, int64_t *ids, size_t max, size_t *n
 int db_admin_token_revoke(int64_t id);
 /* The name of admin token id ("token ID" when it has none) into out: 0, or -ENOENT. */
 int db_admin_token_name(int64_t id, char *out, size_t outsz);
+/* Records that host id's power state was read at `when` and found as it was: only
+ * power_checked changes (not `updated`, no notice). Inside a transaction. 0 or -errno. */
+int db_host_power_read(int64_t id, int64_t when);
 /* The ids of the hosts that have BMC settings, in id order, into *ids (malloc'd, the
  * caller frees it; NULL when *n is 0). On failure *ids is untouched. */
 int db_host_with_bmc(int64_t **ids, size_t *n);
@@ -395,9 +398,12 @@ int host_transition(struct host *h, enum host_event event);
 /* One change of one host as one transaction: begin, find the host by ref (or by id when ref
  * is NULL), change(h, arg) (which changes *h in memory and may add events and other rows),
  * write it, read it back into *out (when out is not NULL), commit and notify. A change that
- * returns HOSTS_UNCHANGED rolls back and answers the host as it was; a negative return (or
- * any failure after it) rolls everything back and is returned. */
+ * returns HOSTS_UNCHANGED rolls back and answers the host as it was; one that returns
+ * HOSTS_QUIET commits what it wrote itself but not the host row, and tells no one (a poll that
+ * found what was known); a negative return (or any failure after it) rolls everything back
+ * and is returned. */
 #define HOSTS_UNCHANGED 1
+#define HOSTS_QUIET 2
 typedef int (*host_change_fn)(struct host *h, void *arg);
 int hosts_update(const char *ref, int64_t id, host_change_fn change, void *arg, struct host *out);
 /* Applies the operator-settable fields of req to *h in memory, each validated (no

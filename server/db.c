@@ -138,6 +138,12 @@ static const char *const migrations[] = {
 	/* 10: hardware drift: what changed between a host's inventories (drift.c), a JSON
 	 * array kept until an operator acknowledges it, NULL for none */
 	"ALTER TABLE hosts ADD COLUMN drift TEXT;",
+	/* 11: an operator's change event used to carry the body whole ("changed {...}"), secret
+	 * install settings and BMC passwords included; viewers may read events now */
+	("UPDATE events SET message = 'changed the host''s settings (what, written before secrets were kept out of "
+	 "events, is no longer shown)' WHERE source = 'operator' AND message LIKE 'changed {%' AND"
+	 " (message LIKE '%root_password_hash%' OR message LIKE '%cloud_init_user_data%' OR"
+	 "  message LIKE '%\"password\"%');"),
 };
 
 #define EVENTS_KEPT_STR "1000"
@@ -168,7 +174,7 @@ enum stmt_id {
 	S_IMAGE_GET, S_IMAGE_INSERT, S_IMAGE_DELETE, S_IMAGE_IN_USE, S_IMAGE_LIST,
 	S_AGENT_DELETE_HOST, S_AGENT_INSERT, S_AGENT_LOOKUP, S_AGENT_LIVE, S_AGENT_BIND, S_AGENT_UPDATE,
 	S_ADMIN_INSERT, S_ADMIN_LOOKUP, S_ADMIN_VALID, S_ADMIN_LIST, S_ADMIN_BY_NAME, S_ADMIN_REVOKE,
-	S_ADMIN_NAME, S_HOST_WITH_BMC, S_POWER_REQ_ADD, S_POWER_REQ_DONE, S_POWER_REQ_LIST,
+	S_ADMIN_NAME, S_HOST_WITH_BMC, S_HOST_POWER_READ, S_POWER_REQ_ADD, S_POWER_REQ_DONE, S_POWER_REQ_LIST,
 	S_COUNT
 };
 
@@ -250,6 +256,8 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_ADMIN_REVOKE] = "DELETE FROM admin_tokens WHERE rowid = ?1",
 	[S_ADMIN_NAME] = "SELECT coalesce(name, 'token ' || rowid) FROM admin_tokens WHERE rowid = ?1",
 	[S_HOST_WITH_BMC] = "SELECT id FROM hosts WHERE bmc IS NOT NULL ORDER BY id",
+	/* a poll that found what the host had: only when it was read (not `updated`) */
+	[S_HOST_POWER_READ] = "UPDATE hosts SET power_checked = ?2 WHERE id = ?1",
 	[S_POWER_REQ_ADD] = "INSERT INTO power_requests (host_id, action, boot, who, created)"
 			    " VALUES (?1, ?2, ?3, ?4, ?5)",
 	[S_POWER_REQ_DONE] = "DELETE FROM power_requests WHERE id = ?1",
@@ -1722,6 +1730,17 @@ int db_admin_token_name(int64_t id, char *out, size_t outsz)
 	if (rc == SQLITE_ROW)
 		return 0;
 	return rc == SQLITE_DONE ? err_set(-ENOENT, "no admin token %lld", (long long)id) : step_failed(st, rc);
+}
+
+int db_host_power_read(int64_t id, int64_t when)
+{
+	sqlite3_stmt *st = stmt(S_HOST_POWER_READ);
+
+	if (!st)
+		return stmt_rc;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, when);
+	return step_done(st);
 }
 
 int db_host_with_bmc(int64_t **ids, size_t *n)

@@ -27,6 +27,12 @@ json_t *host_fields_json(const struct host *h)
 			      "hardware_changes", (json_int_t)json_array_size(drift));
 
 	json_decref(drift);
+	/* the sealed BMC password reads as what it is: bmc.password set/changed */
+	if (json_object_get(json_object_get(o, "bmc"), "password_sealed")) {
+		json_object_set(json_object_get(o, "bmc"), "password",
+				json_object_get(json_object_get(o, "bmc"), "password_sealed"));
+		json_object_del(json_object_get(o, "bmc"), "password_sealed");
+	}
 
 	json_decref(keys);
 	return o;
@@ -102,10 +108,10 @@ static bool no_secret(const char *key)
 	return false;
 }
 
-/* The BMC's password (sealed in the store) is a secret too. */
+/* The BMC's password (sealed in the store as password_sealed) is a secret too. */
 static bool bmc_secret(const char *key)
 {
-	return strcmp(key, "password") == 0;
+	return strcmp(key, "password") == 0 || strcmp(key, "password_sealed") == 0;
 }
 
 /* One "NAME old → new" per key of either object, as PREFIX.NAME; a key secret() names is

@@ -196,13 +196,13 @@ int hosts_update(const char *ref, int64_t id, host_change_fn change, void *arg, 
 		db_rollback();
 		return rc;
 	}
-	if ((rc = change(&h, arg)) == HOSTS_UNCHANGED) {
-		db_rollback();
-		if (out)
+	if ((rc = change(&h, arg)) == HOSTS_UNCHANGED || rc == HOSTS_QUIET) {
+		rc = rc == HOSTS_QUIET ? db_commit() : (db_rollback(), 0);
+		if (out && rc == 0)
 			*out = h;
 		else
 			host_free(&h);
-		return 0;
+		return rc;
 	}
 	if (rc < 0 || (rc = explain_conflict(db_host_update(&h), &h)) < 0 ||
 	    (out && (rc = db_host_get(h.id, out)) < 0)) {
@@ -723,8 +723,12 @@ static int record_macs(const struct host *h, json_t *inv, size_t *added)
 	return 0;
 }
 
-/* Compares the host's last inventory with inv: each hardware change is a warning event, and
- * the host keeps them (h->drift) until an operator acknowledges them. */
+/* Compares the host's last inventory with inv: each hardware change is a warning event (at
+ * most DRIFT_EVENTS_MAX an inventory, then one that counts the rest), and the host keeps the
+ * newest DRIFT_KEPT_MAX (h->drift) until an operator acknowledges them: an agent reporting
+ * ever other hardware cannot grow the host, its answers or its history without bound. */
+#define DRIFT_EVENTS_MAX 16
+#define DRIFT_KEPT_MAX 64
 static int record_drift(struct host *h, json_t *inv)
 {
 	json_t *old = json_loads(h->inventory, 0, NULL), *changes, *kept, *c;
@@ -736,14 +740,20 @@ static int record_drift(struct host *h, json_t *inv)
 	if (!changes || !kept)
 		rc = err_set(-ENOMEM, "out of memory");
 	json_array_foreach(rc == 0 ? changes : NULL, i, c) {
-		char *words = drift_words(c);
+		char *words = i < DRIFT_EVENTS_MAX ? drift_words(c) : NULL;
 
 		json_object_set_new(c, "time", json_integer((json_int_t)time(NULL)));
-		rc = hosts_add_event(h->id, "server", "warn", "drift", "hardware changed: %s", words ? words : "?");
+		if (i < DRIFT_EVENTS_MAX)
+			rc = hosts_add_event(h->id, "server", "warn", "drift", "hardware changed: %s", words ? words : "?");
+		else if (i == DRIFT_EVENTS_MAX)
+			rc = hosts_add_event(h->id, "server", "warn", "drift", "hardware changed: %zu more changes (host show "
+					     "lists the newest %d)", json_array_size(changes) - i, DRIFT_KEPT_MAX);
 		free(words);
 		if (rc < 0 || json_array_append(kept, c) < 0)
 			break;
 	}
+	while (rc == 0 && json_array_size(kept) > DRIFT_KEPT_MAX)
+		json_array_remove(kept, 0);
 	if (rc == 0 && json_array_size(changes) > 0)
 		rc = set_json_field(&h->drift, kept);
 	json_decref(old);

@@ -176,13 +176,21 @@ static bool redfish(json_t *bmc)
 	return p && strcmp(p, "redfish") == 0;
 }
 
-/* Merges the fields of v other than the password into bmc, with the defaults. */
+/* Merges the fields of v other than the password into bmc, with the defaults. A change of
+ * where the password goes (address, port, protocol, username, certificate check) forgets the
+ * sealed one unless v brings one: else an operator could point the BMC settings at a server
+ * of theirs and have anemosd send it the password it keeps. */
 static void bmc_merge(json_t *bmc, json_t *v)
 {
+	static const char *const destination[] = { "address", "port", "protocol", "username", "insecure" };
 	const char *key;
 	json_t *value;
 	bool was_redfish = redfish(bmc);
 
+	for (size_t i = 0; i < sizeof(destination) / sizeof(destination[0]); i++)
+		if (json_object_get(v, destination[i]) &&
+		    !json_equal(json_object_get(v, destination[i]), json_object_get(bmc, destination[i])))
+			json_object_del(bmc, "password_sealed");
 	json_object_foreach(v, key, value)
 		if (strcmp(key, "password") != 0)
 			json_object_set(bmc, key, value);
@@ -221,7 +229,8 @@ int power_bmc_apply(struct host *h, json_t *v)
 	free(sealed);
 	if (rc == 0 && (!json_object_get(bmc, "address") || !json_object_get(bmc, "username") ||
 			!json_object_get(bmc, "password_sealed")))
-		rc = err_set(-EINVAL, "bmc needs an address, a username and a password");
+		rc = err_set(-EINVAL, "bmc needs an address, a username and a password (a new address, port, "
+			     "protocol, username or certificate check needs the password again)");
 	if (rc == 0 && !(text = json_dumps(bmc, JSON_COMPACT | JSON_SORT_KEYS)))
 		rc = err_set(-ENOMEM, "out of memory");
 	json_decref(bmc);
@@ -266,7 +275,7 @@ static int request_change(struct host *h, void *arg)
 	struct power_job *job = r->job;
 	int rc;
 	struct event ev = { .host_id = h->id, .source = "operator", .level = "info", .phase = "power",
-			    .bytes = -1, .total = -1 };
+			    .bytes = -1, .total = -1, .actor = job->who };
 	char message[256];
 
 	if (!h->bmc)
@@ -390,6 +399,13 @@ static int outcome_change(struct host *h, void *arg)
 	if (o->job->request_id && (rc = db_power_request_done(o->job->request_id)) < 0) {
 		free(was);
 		return rc;
+	}
+	/* A poll that finds what the host had is only a time: the host is not "updated" (nor
+	 * every dashboard told) once a minute for nothing. */
+	if (!o->job->request_id && was && !strcmp(was, outcome_state(o)) &&
+	    (h->power_error ? o->rc && !strcmp(h->power_error, o->why) : o->rc == 0)) {
+		free(was);
+		return (rc = db_host_power_read(h->id, (int64_t)time(NULL))) < 0 ? rc : HOSTS_QUIET;
 	}
 	if ((rc = set_text(&h->power_state, outcome_state(o))) == 0 &&
 	    (rc = set_text(&h->power_error, o->rc ? o->why : NULL)) == 0) {

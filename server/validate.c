@@ -280,6 +280,9 @@ static int check_bmc_username(json_t *v)
 {
 	if (!one_line(v, 16))
 		return err_set(-EINVAL, "bmc.username must be 1 to 16 characters on one line");
+	if (strchr(json_string_value(v), ':'))
+		return err_set(-EINVAL, "bmc.username may not hold ':' (a password belongs in bmc.password, never in the "
+			       "user name, which answers show)");
 	return 0;
 }
 

@@ -90,6 +90,7 @@ POST /api/v1/images {"name":"x","url":"http://192.0.2.10/x.tar.zst","sha256":"00
 DELETE /api/v1/images/keep
 POST /api/v1/tokens {"name":"mine"}
 DELETE /api/v1/tokens/ops
+POST /api/v1/hosts/r1/power {"action":"status"}
 EOF_MUTATIONS
 expect_match "... naming the role it has and the one it needs" "role is viewer; PATCH /api/v1/hosts/\* needs operator" \
 	"$(body_of "$(bearer_request "$VIEW" PATCH /api/v1/hosts/r1 '{"hostname":"r2"}')" | jq -r .error)"

@@ -186,7 +186,14 @@ if command -v openssl >/dev/null; then
 	mark=$(body_of "$(rec POST /api/v1/hosts/gone/power '{"action":"status"}')" | jq -r .event)
 	check "redfish: a self-signed certificate is refused" wait_outcomes gone "$mark" 1
 	expect_match "... with curl's reason" 'power status failed .*error: GET /redfish/v1/Systems: SSL peer certificate' "$(outcomes_after gone "$mark")"
-	"$ANEMOSCTL" host set gone --bmc "redfish://admin@127.0.0.1:$RF_PORT" --bmc-insecure >/dev/null 2>&1
+	r=$(rec PATCH /api/v1/hosts/gone '{"bmc":{"address":"127.0.0.2"}}')
+	expect_eq "a new BMC address without the password again: 400 (the kept one never goes elsewhere)" 400 "$(status_of "$r")"
+	expect_match "... saying why" 'needs the password again' "$(body_of "$r" | jq -r .error)"
+	expect_match "... and --bmc-insecure alone neither" 'needs the password again' \
+		"$("$ANEMOSCTL" host set gone --bmc "redfish://admin@127.0.0.1:$RF_PORT" --bmc-insecure 2>&1)"
+	expect_match "--bmc with a password in the URL is refused by anemosctl" 'takes no password in the URL' \
+		"$("$ANEMOSCTL" host set gone --bmc "redfish://admin:secret@127.0.0.1:$RF_PORT" 2>&1)"
+	"$ANEMOSCTL" host set gone --bmc "redfish://admin@127.0.0.1:$RF_PORT" --bmc-insecure --bmc-password-file "$WORK/pw-b" >/dev/null 2>&1
 	expect_eq "host set --bmc redfish:// --bmc-insecure" "redfish true" "$(host_field gone '.bmc | "\(.protocol) \(.insecure)"')"
 	mark=$(body_of "$(rec POST /api/v1/hosts/gone/power '{"action":"status"}')" | jq -r .event)
 	check "redfish with insecure: the server's answer is read" wait_outcomes gone "$mark" 1

@@ -124,8 +124,15 @@ static void test_apply_and_show(void **state)
 	assert_int_equal(apply(&h, "{\"address\":\"192.0.2.10\",\"username\":\"admin\",\"password\":\"pw-Apply-1\"}"), 0);
 	assert_non_null(h.bmc);
 	assert_null(strstr(h.bmc, "pw-Apply-1"));
-	/* A change of the port keeps the address, the user and the password. */
-	assert_int_equal(apply(&h, "{\"port\":6230}"), 0);
+	/* A change of where the password goes (here the port) needs the password again: else
+	 * an operator could send the kept one to a server of theirs. Refused, nothing changed. */
+	plain = strdup(h.bmc);
+	assert_int_equal(apply(&h, "{\"port\":6230}"), -EINVAL);
+	assert_string_equal(h.bmc, plain);
+	free(plain);
+	assert_int_equal(apply(&h, "{\"port\":6230,\"password\":\"pw-Apply-1\"}"), 0);
+	/* the same values again keep the password */
+	assert_int_equal(apply(&h, "{\"address\":\"192.0.2.10\",\"port\":6230}"), 0);
 	shown = power_bmc_to_json(&h);
 	text = json_dumps(shown, JSON_SORT_KEYS | JSON_COMPACT);
 	assert_string_equal(text, "{\"address\":\"192.0.2.10\",\"password_set\":true,\"port\":6230,"
@@ -243,12 +250,12 @@ static void test_default_ports(void **state)
 	shown_ = power_bmc_to_json(&h);
 	assert_int_equal(json_integer_value(json_object_get(shown_, "port")), 443);
 	json_decref(shown_);
-	assert_int_equal(apply(&h, "{\"protocol\":\"ipmi\"}"), 0);
+	assert_int_equal(apply(&h, "{\"protocol\":\"ipmi\",\"password\":\"pw\"}"), 0);
 	shown_ = power_bmc_to_json(&h);
 	assert_int_equal(json_integer_value(json_object_get(shown_, "port")), 623);
 	json_decref(shown_);
-	assert_int_equal(apply(&h, "{\"port\":6623}"), 0);
-	assert_int_equal(apply(&h, "{\"protocol\":\"ipmi\",\"username\":\"admin\"}"), 0);
+	assert_int_equal(apply(&h, "{\"port\":6623,\"password\":\"pw\"}"), 0);
+	assert_int_equal(apply(&h, "{\"protocol\":\"ipmi\",\"username\":\"admin\",\"password\":\"pw\"}"), 0);
 	shown_ = power_bmc_to_json(&h);
 	assert_int_equal(json_integer_value(json_object_get(shown_, "port")), 6623);
 	json_decref(shown_);

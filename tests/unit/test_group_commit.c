@@ -33,7 +33,9 @@ struct writer_log {
 };
 
 /* Round r of thread n: every 4th round inserts a host whose hostname is taken (the
- * transaction rolls back), the others a host of their own. */
+ * transaction rolls back), the round before it inserts a host of its own and then rolls
+ * back (a writer that changes its mind while other members of its batch commit), the others
+ * a host of their own. */
 static void *writer_main(void *arg)
 {
 	struct writer_log *w = arg;
@@ -63,6 +65,10 @@ static void *writer_main(void *arg)
 			snprintf(w->failed, sizeof(w->failed), "host %lld not readable in its transaction", (long long)id);
 		else
 			host_free(&back);
+		if (r % 4 == 2) {
+			db_rollback();
+			continue;
+		}
 		if ((rc = db_commit()) < 0)
 			snprintf(w->failed, sizeof(w->failed), "commit of %s: %d", name, rc);
 		else
@@ -101,9 +107,11 @@ static void test_concurrent_writers(void **state)
 			struct host h;
 
 			snprintf(name, sizeof(name), "gc-%d-%d", i, r);
-			if (r % 4 == 3) {
+			if (r % 4 == 3 || r % 4 == 2) {
 				assert_int_equal(logs[i].ids[r], -1);
-				assert_int_equal(db_host_find_by_ref(name, &h), -ENOENT);
+				/* round 2's host was written, read back, then rolled back: gone */
+				if (db_host_find_by_ref(name, &h) != -ENOENT)
+					fail_msg("writer %d round %d: the host it rolled back is in the store", i, r);
 				continue;
 			}
 			if (logs[i].ids[r] < 0)
@@ -116,7 +124,7 @@ static void test_concurrent_writers(void **state)
 		}
 	}
 	db_group_commits(&batches, &txns);
-	assert_int_equal(committed, THREADS * ROUNDS * 3 / 4);
+	assert_int_equal(committed, THREADS * ROUNDS / 2); /* rounds 0 and 1 of every 4 */
 	/* every committed transaction counted once; never more commits than transactions */
 	assert_int_equal(txns - txns0, (uint64_t)committed);
 	assert_true(batches - batches0 >= 1 && batches - batches0 <= txns - txns0);

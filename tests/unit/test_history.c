@@ -52,6 +52,11 @@ static void test_changes(void **state)
 		{ { .install = "{\"root_password_hash\":\"$6$a$OLD\"}" }, { .install = "{\"root_password_hash\":\"$6$b$NEW\"}" },
 		  "install.root_password_hash changed" },
 		{ { .install = "{\"root_password_hash\":\"$6$a$OLD\"}" }, { .install = "{}" }, "install.root_password_hash removed" },
+		{ { .bmc = NULL },
+		  { .bmc = "{\"address\":\"192.0.2.9\",\"password_sealed\":\"v1:HASH\",\"username\":\"admin\"}" },
+		  "bmc.address none → 192.0.2.9; bmc.username none → admin; bmc.password set" },
+		{ { .bmc = "{\"address\":\"192.0.2.9\",\"password_sealed\":\"v1:OLD\"}" },
+		  { .bmc = "{\"address\":\"192.0.2.9\",\"password_sealed\":\"v1:HASH\"}" }, "bmc.password changed" },
 	};
 
 	(void)state;

@@ -117,6 +117,11 @@ static void test_finds(void **state)
 		{"-tag:retired", "1,2,4"},
 		{"tag:web -tag:retired", "2"},
 		{"NOT tag:web", "1,4"},
+		{"-web7", "1,3,4"},                  /* a negated word: hosts with empty columns too */
+		{"NOT web", "1,4"},
+		{"-image:debian", "1,4"},            /* hosts with no image are not debian */
+		{"-(tag:web OR image:debian)", "1,4"},
+		{"-memory>=64G", "2,3,4"},           /* no memory known: not >= 64G */
 		{"status:ready", "1"},
 		{"status:deployed OR status:failed", "2,3"},
 		{"(status:deployed OR status:failed) image:debian -tag:retired", "2"},
