@@ -134,8 +134,9 @@ run: deps all
 
 # The Debian package, built by dpkg-buildpackage in a copy of the tree (build/deb/anemos) with
 # the Anemos kernel and initramfs of this tree, then checked by lintian; lands in $(BUILD)/.
-deb: initramfs
+deb:
 	@deploy/install-deps.sh deb
+	@$(MAKE) --no-print-directory initramfs
 	@deploy/deb.sh $(BUILD)
 
 # With `make run` running: a QEMU machine installs tiny from it (again: reinstalls it).
