@@ -2,8 +2,9 @@
 # `make deb`: the Debian package anemos, built with debhelper (debian/) by dpkg-buildpackage
 # in a copy of the tree's files (git ls-files) under BUILD/deb/, so that the tree keeps no
 # build products of it; the Anemos kernel and initramfs come from BUILD/boot (make initramfs).
-# Then lintian checks it (every tag it still reports is overridden, with the reason, in
-# debian/anemos.lintian-overrides) and the package lands in BUILD/anemos_VERSION_amd64.deb.
+# Then lintian checks it, informational tags too (every tag it still reports is overridden,
+# with the reason, in debian/anemos.lintian-overrides); the package lands in
+# BUILD/anemos_VERSION_amd64.deb.
 # Usage: deploy/deb.sh [BUILD]
 set -eu
 cd "$(dirname "$0")/.."
@@ -27,7 +28,7 @@ if ! (cd "$work/anemos" && dpkg-buildpackage -b -us -uc -j2) >"$work/build.log" 
 	exit 1
 fi
 echo "make deb: lintian $deb"
-lintian --fail-on error,warning --info "$work/$deb" >"$work/lintian.log" 2>&1 || {
+lintian --fail-on error,warning,info --display-info "$work/$deb" >"$work/lintian.log" 2>&1 || {
 	cat "$work/lintian.log" >&2
 	echo "make deb: lintian found problems in $work/$deb" >&2
 	exit 1
