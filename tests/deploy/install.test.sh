@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# cost: 420
+# cost: 260
 # run-in: build
 # The two ways to deploy Anemos on a clean Debian 12 tree (debootstrap --variant=minbase, with
 # systemd, udev and iproute2 as every Debian 12 host has them; the packages are cached in
@@ -21,7 +21,9 @@
 # on a second NIC (tests/deploy/pxe-client.pl, in a network namespace of the booted tree) gets
 # an address and its boot file name from the hardened dnsmasq and the boot file from the
 # hardened tftp-hpa; then `dpkg --purge anemos` there stops every unit and leaves none of the
-# package's files nor what anemos-setup made. Runs against the normal build only (the chroot
+# package's files nor what anemos-setup made; installed again with dpkg -i under that systemd it
+# starts nothing until anemos-setup (run there as on a host) starts the units; a purge stops
+# them. Runs against the normal build only (the chroot
 # has no sanitizer runtime).
 source "$(dirname "$0")/../integration/lib.sh"
 for t in debootstrap systemd-analyze chroot mkfs.ext4 debugfs qemu-system-x86_64 dpkg-buildpackage lintian; do
@@ -74,7 +76,8 @@ cp "$DEB" "$PKG/root/"
 t0=$(date +%s)
 chroot "$PKG" apt-get update -q >"$WORK/apt.log" 2>&1
 out=$(cd / && chroot "$PKG" sh -c "cd /root && DEBIAN_FRONTEND=noninteractive apt install -y ./${DEB##*/}" 2>&1); rc=$?
-rm -f "$PKG/usr/sbin/policy-rc.d" "$PKG/root/${DEB##*/}"
+rm -f "$PKG/usr/sbin/policy-rc.d"
+mv "$PKG/root/${DEB##*/}" "$PKG/root/anemos.deb"   # installed again in the booted tree
 echo "$out" | grep -E '^(Setting up|E:|W: [^A])' | sed 's/^/# /'
 expect_eq "apt install ./${DEB##*/} in the tree succeeds, with its dependencies ($(( $(date +%s) - t0 )) s)" 0 "$rc"
 for p in dnsmasq-base ipxe tftpd-hpa zstd; do
@@ -329,6 +332,25 @@ for f in /etc/anemos /var/lib/anemos /var/lib/anemos-dnsmasq /srv/anemos /var/ca
 done
 echo "REPORT purged files $(wc -l </tmp/anemos-files) listed, left:${left:- none}"
 echo "REPORT purged http $(get 8080 /healthz 2>/dev/null | head -n 1 | tr -d '\r' | grep -c HTTP)"
+# Again as on a host, under this running systemd: installing the package starts nothing (no
+# unit is enabled yet), anemos-setup reads eth0's address and starts the units, and purging
+# stops them. (Not an upgrade: one more dpkg -i of the 35 MB package costs half a minute.)
+dpkg -i /root/anemos.deb >/tmp/reinstall.log 2>&1; echo "REPORT host-install $?"
+sleep 2
+echo "REPORT host-install-active $(systemctl is-active anemosd anemos-dnsmasq anemos-tftpd | sort -u | tr '\n' ' ')"
+anemos-setup --interface eth0 --mode proxy >/tmp/setup.log 2>&1; echo "REPORT host-setup $?"
+sed 's/^/STATUS setup /' /tmp/setup.log
+n=0
+for _ in $(seq 1 40); do
+	n=$(get 8080 /boot.ipxe 2>/dev/null | grep -c '^set anemos-url http://192.0.2.1:8080')
+	[ "$n" = 1 ] && break
+	sleep 0.5
+done
+echo "REPORT host-setup boot.ipxe $n"
+for u in anemosd anemos-dnsmasq anemos-tftpd; do echo "REPORT host-setup $u $(systemctl is-active "$u.service")"; done
+dpkg --purge anemos >>/tmp/reinstall.log 2>&1; rc=$?
+echo "REPORT host-purge $rc $(ps -e -o comm= | grep -cE '^(anemosd|dnsmasq|in.tftpd)$')"
+sed 's/^/STATUS reinstall /' /tmp/reinstall.log | tail -n 30
 systemctl poweroff
 SCRIPT
 chmod 755 "$PKG/usr/local/sbin/anemos-test-report"
@@ -351,7 +373,7 @@ mkfs.ext4 -q -F -d "$PKG" "$WORK/tree.img" 2G >"$WORK/mkfs.log" 2>&1 ||
 tar -I zstd -xf "$ROOT/build/images/tiny.tar.zst" -C "$WORK" ./boot/initrd.img 2>/dev/null ||
 	tar -I zstd -xf "$ROOT/build/images/tiny.tar.zst" -C "$WORK" boot/initrd.img
 t0=$(date +%s)
-timeout 300 qemu-system-x86_64 -accel tcg -m 1024 -smp 2 -display none -no-reboot \
+timeout 600 qemu-system-x86_64 -accel tcg -m 1024 -smp 2 -display none -no-reboot \
 	-kernel "$ROOT/build/boot/vmlinuz" -initrd "$WORK/boot/initrd.img" \
 	-append "root=/dev/vda rw console=ttyS0 net.ifnames=0 init=/lib/systemd/systemd panic=-1" \
 	-drive "file=$WORK/tree.img,format=raw,if=none,id=d0" -device virtio-blk-pci,drive=d0 \
@@ -407,6 +429,15 @@ expect_match "... none of anemosd, dnsmasq, in.tftpd, apt-cacher-ng runs" '^REPO
 expect_match "... none of the package's files, nor what anemos-setup made, is left" \
 	'^REPORT purged files [0-9]+ listed, left: none$' "$report"
 expect_match "... and nothing answers on 192.0.2.1:8080" '^REPORT purged http 0$' "$report"
+# The package as on a host, under the booted tree's systemd.
+expect_match "dpkg -i of the package under a running systemd succeeds" '^REPORT host-install 0$' "$report"
+expect_match "... and starts nothing before anemos-setup" '^REPORT host-install-active inactive $' "$report"
+expect_match "anemos-setup --interface eth0 --mode proxy there succeeds (eth0's address read)" '^REPORT host-setup 0$' "$report"
+for u in anemosd anemos-dnsmasq anemos-tftpd; do
+	expect_match "... and starts $u.service" "^REPORT host-setup $u active\$" "$report"
+done
+expect_match "... anemosd serves /boot.ipxe naming eth0's address" '^REPORT host-setup boot.ipxe 1$' "$report"
+expect_match "... and purging it then stops everything" '^REPORT host-purge 0 0$' "$report"
 if [ "$_failures" -gt 0 ]; then
 	grep -a 'STATUS' "$WORK/report.log" | tail -n 40 | sed 's/^/#   /'
 	tr -d '\r' <"$WORK/console-tree.log" | grep -a -E 'anemos|Failed' | tail -n 20 | sed 's/^/#   /'
