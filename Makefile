@@ -6,6 +6,7 @@
 #   make test       every suite, normal and under ASan+UBSan; ends with "N passed, N failed"
 #   make check      unit and loopback integration suites of the normal build (T=NAME: one)
 #   make bench      benchmarks against nginx (not part of make test)
+#   make deb        the Debian package build/anemos_VERSION_amd64.deb (debhelper), checked by lintian
 
 BUILD    ?= build
 CC       ?= cc
@@ -44,7 +45,7 @@ SERVER_UNIT_BIN = $(filter-out $(INV_UNIT_BIN) $(AGENT_UNIT_BIN),$(UNIT_BIN))
 PROGRAMS = $(BUILD)/anemosd $(BUILD)/anemosctl $(BUILD)/anemos-inventory $(BUILD)/anemos-agent \
            $(BUILD)/anemos-mkimg $(BUILD)/anemos-storm $(if $(findstring sanitize,$(EXTRA_LDFLAGS)),,$(BUILD)/anemos-inventory-static)
 
-.PHONY: all deps test-deps run demo demo-stop test test-slow check unit bench fuzz fuzz-bins fuzz-build fuzz-smoke clean initramfs images
+.PHONY: all deps test-deps deb run demo demo-stop test test-slow check unit bench fuzz fuzz-bins fuzz-build fuzz-smoke clean initramfs images
 all: $(PROGRAMS)
 
 # Installs missing Debian packages (and says which). Compiling never does: `make deps` does,
@@ -141,6 +142,13 @@ run: deps all
 	@$(MAKE) --no-print-directory initramfs
 	@$(MAKE) --no-print-directory images IMAGES=tiny
 	@deploy/run-local.sh $(BUILD)
+
+# The Debian package, built by dpkg-buildpackage in a copy of the tree (build/deb/anemos) with
+# the Anemos kernel and initramfs of this tree, then checked by lintian; lands in $(BUILD)/.
+deb:
+	@deploy/install-deps.sh deb
+	@$(MAKE) --no-print-directory initramfs
+	@deploy/deb.sh $(BUILD)
 
 # With `make run` running: a QEMU machine installs tiny from it (again: reinstalls it).
 demo:

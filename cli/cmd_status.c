@@ -1,7 +1,8 @@
 /*
  * anemosctl status: the appliance at a glance. Whether anemosd answers (GET /healthz, which
  * takes no token), its hosts counted by status in the order GET /api/v1/meta gives, its
- * images, and the URLs machines boot from and people open.
+ * images, and the URLs machines boot from and people open: anemosd's --public-url when it has
+ * one (GET /api/v1/meta says), else the address each machine reached it by.
  */
 #include <err.h>
 #include <errno.h>
@@ -95,7 +96,13 @@ static void print_status(const json_t *report, const char *url)
 		printf("images:     %" JSON_INTEGER_FORMAT "\n", images);
 	printf("boot URL:   %s  (iPXE chains here; `anemosctl dnsmasq config` points PXE at it)\n",
 	       json_text(report, "boot_url"));
-	if (url_is_loopback(url)) {
+	if (json_string_value(json_object_get(report, "public_url")))
+		printf("machines:   are told %s (anemosd's --public-url)%s\n", json_text(report, "public_url"),
+		       url_is_loopback(json_text(report, "public_url")) ? "; only this machine reaches it" : "");
+	else
+		printf("machines:   are told the address each one reached anemosd by (answered from each"
+		       " request's Host; --public-url sets one URL)\n");
+	if (!json_string_value(json_object_get(report, "public_url")) && url_is_loopback(url)) {
 		/* The same port, as QEMU's user network forwards 10.0.2.2 to this machine. */
 		url_host(url, &host, &len);
 		printf("            (this machine only; other machines use anemosd's address on their network,"
@@ -107,13 +114,14 @@ static void print_status(const json_t *report, const char *url)
 
 /*
  * Gathers the status report, {"url", "health", "hosts", "hosts_by_status", "images",
- * "boot_url", "dashboard"}, into *@report for the caller. Returns 0 or a negative errno
+ * "boot_url", "public_url" (anemosd's --public-url, or null: each request's Host), "dashboard"},
+ * into *@report for the caller. Returns 0 or a negative errno
  * (reported).
  */
 static int gather_status(const struct ctl *ctl, json_t **report)
 {
 	json_t *meta = NULL, *hosts = NULL, *images = NULL, *counts = NULL;
-	const json_t *host_list, *image_list;
+	const json_t *host_list, *image_list, *public_url;
 	char *health = NULL, *boot_url = NULL, *dashboard = NULL;
 	int rc;
 
@@ -128,7 +136,9 @@ static int gather_status(const struct ctl *ctl, json_t **report)
 		goto out;
 	}
 	health[strcspn(health, "\r\n")] = '\0';
-	if (asprintf(&boot_url, "%s/boot.ipxe", ctl->url) < 0)
+	/* Machines chain to the public URL when anemosd has one, else to the address they use. */
+	public_url = json_object_get(meta, "public_url");
+	if (asprintf(&boot_url, "%s/boot.ipxe", json_is_string(public_url) ? json_string_value(public_url) : ctl->url) < 0)
 		boot_url = NULL;
 	if (asprintf(&dashboard, "%s/", ctl->url) < 0)
 		dashboard = NULL;
@@ -137,10 +147,10 @@ static int gather_status(const struct ctl *ctl, json_t **report)
 		goto out;
 	}
 	if (!boot_url || !dashboard ||
-	    !(*report = json_pack("{s:s, s:s, s:I, s:O, s:I, s:s, s:s}", "url", ctl->url, "health", health,
+	    !(*report = json_pack("{s:s, s:s, s:I, s:O, s:I, s:s, s:s?, s:s}", "url", ctl->url, "health", health,
 				  "hosts", (json_int_t)json_array_size(host_list), "hosts_by_status", counts,
 				  "images", (json_int_t)json_array_size(image_list), "boot_url", boot_url,
-				  "dashboard", dashboard))) {
+				  "public_url", json_string_value(public_url), "dashboard", dashboard))) {
 		warnx("out of memory");
 		rc = -ENOMEM;
 	}

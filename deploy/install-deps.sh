@@ -7,11 +7,13 @@
 #   deploy/install-deps.sh bench   # test + wrk and nginx for `make bench`
 #   deploy/install-deps.sh slow    # test + what `make test-slow` needs (the debian image)
 #   deploy/install-deps.sh fuzz    # build + clang, its fuzzer runtime and llvm-symbolizer (make fuzz)
+#   deploy/install-deps.sh deb     # build + debhelper, lintian, devscripts (make deb)
 set -eu
 
 build_pkgs="gcc make pkg-config libc6-dev libmicrohttpd-dev libsqlite3-dev libjansson-dev
 libssl-dev libcurl4-openssl-dev libarchive-dev libfreeipmi-dev zstd binutils"
-test_pkgs="$build_pkgs libcmocka-dev curl jq sqlite3 procps strace qemu-system-x86 qemu-utils ipxe-qemu ovmf seabios
+deb_pkgs="$build_pkgs libcrypt-dev dpkg-dev debhelper lintian devscripts ipxe"
+test_pkgs="$deb_pkgs libcmocka-dev curl jq sqlite3 procps strace qemu-system-x86 qemu-utils ipxe-qemu ovmf seabios
 chromium openssh-client python3 iproute2 dnsmasq-base tftpd-hpa tftp-hpa ipxe debootstrap e2fsprogs apt-cacher-ng apt-utils gnupg gpgv fdisk
 shellcheck busybox-static openipmi ipmitool"
 bench_pkgs="$test_pkgs wrk nginx-light"
@@ -24,7 +26,8 @@ test)  want=$test_pkgs ;;
 bench) want=$bench_pkgs ;;
 slow)  want=$slow_pkgs ;;
 fuzz)  want=$fuzz_pkgs ;;
-*) echo "usage: $0 build|test|bench|slow|fuzz" >&2; exit 2 ;;
+deb)   want=$deb_pkgs ;;
+*) echo "usage: $0 build|test|bench|slow|fuzz|deb" >&2; exit 2 ;;
 esac
 
 # The browser tests need Node.js and npm; a machine that has them already keeps its own.

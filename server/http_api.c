@@ -19,7 +19,8 @@ static enum MHD_Result respond_host(struct request *req, unsigned status, int rc
 /* GET /api/v1/meta: the host lifecycle (lib/lifecycle.h) as data, so that clients spell no
  * status or action themselves: the statuses in display order, the next-boot actions, and
  * per status where each operator event leads ("transitions": {"new": {"ready": "ready", ...}},
- * only the moves the table allows and that change something). docs/api.md has its shape. */
+ * only the moves the table allows and that change something), and the URL machines are told
+ * ("public_url": --public-url's, or null: each request's Host). docs/api.md has its shape. */
 enum MHD_Result handle_meta(struct request *req)
 {
 	json_t *statuses = json_array(), *actions = json_array(), *moves = json_object();
@@ -48,9 +49,12 @@ enum MHD_Result handle_meta(struct request *req)
 							 "image", boot_action_takes_image(a),
 							 "network", boot_action_boots_network(a)));
 	}
-	return respond_json(req, 200, json_pack("{s:o, s:o, s:o, s:{s:s, s:s}}", "statuses", statuses, "next_boot", actions,
-						"transitions", moves, "you", "name", req->admin.name,
-						"role", admin_role_name(req->admin.role)));
+	/* The URL machines are told: --public-url's, or null when each answer names the address
+	 * its request came by (its Host); `you`: the caller's token. */
+	return respond_json(req, 200, json_pack("{s:o, s:o, s:o, s:{s:s, s:s}, s:s?}", "statuses", statuses,
+						"next_boot", actions, "transitions", moves, "you", "name",
+						req->admin.name, "role", admin_role_name(req->admin.role), "public_url",
+						cfg.public_url_given ? cfg.public_url : NULL));
 }
 
 /* A query value that must be a whole number from min to max (absent: dflt); false if not. */

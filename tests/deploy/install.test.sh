@@ -1,28 +1,40 @@
 #!/usr/bin/env bash
-# cost: 90
+# cost: 260
 # run-in: build
-# deploy/install.sh on a clean Debian 12 tree (debootstrap --variant=minbase, with systemd,
-# udev and iproute2 as every Debian 12 host has them; the packages are cached in
-# build/images-cache), as a chroot: it installs the packages, the user, the programs, the
-# TFTP root, the settings and the units, with the package cache (--cache: apt-cacher-ng as
-# anemos-cache.service). Then dnsmasq (the one installed in the tree) accepts the generated
-# configuration, `systemd-analyze verify --root` accepts the units (with their binaries
-# present in the tree), `systemd-analyze security --offline` scores each unit's exposure
-# (printed, and held to a bound), anemosd runs there as the user anemos from the installed
-# paths, a second run changes nothing, and the tree booted under systemd in QEMU runs the four
-# units as installed: a file fetched twice through the cache is one miss and one hit in the
-# hardened anemosd's /metrics, and a PXE client on a second NIC (tests/deploy/pxe-client.pl,
-# in a network namespace of the booted tree) gets an address and its boot file name from the
-# hardened dnsmasq and the boot file from the hardened tftp-hpa. Runs against the normal build
-# only (the chroot has no sanitizer runtime).
+# The two ways to deploy Anemos on a clean Debian 12 tree (debootstrap --variant=minbase, with
+# systemd, udev and iproute2 as every Debian 12 host has them; the packages are cached in
+# build/images-cache), as chroots:
+# - The Debian package: `make deb` (deploy/deb.sh: debhelper, then lintian, which must accept
+#   it) builds anemos_VERSION_amd64.deb while the tree is made; `apt install ./anemos_*.deb`
+#   in the tree (as the README says) brings its dependencies and the user anemos and enables
+#   nothing; `anemos-setup --interface eth0 --mode dhcp ... --cache` then writes the settings,
+#   the token and the TFTP root and enables the units. This tree is booted (below).
+# - deploy/install.sh, in a copy of the clean tree: it installs the packages, the user, the
+#   programs, the units and runs anemos-setup: the TFTP root, the settings, the package cache
+#   (--cache: apt-cacher-ng as anemos-cache.service). Then dnsmasq (the one installed in the
+#   tree) accepts the generated configuration, `systemd-analyze verify --root` accepts the units
+#   (with their binaries present in the tree), `systemd-analyze security --offline` scores each
+#   unit's exposure (printed, and held to a bound), anemosd runs there as the user anemos from
+#   the installed paths, a second run changes nothing, and refused settings change nothing.
+# The package's tree booted under systemd in QEMU runs the four units: a file fetched twice
+# through the cache is one miss and one hit in the hardened anemosd's /metrics, and a PXE client
+# on a second NIC (tests/deploy/pxe-client.pl, in a network namespace of the booted tree) gets
+# an address and its boot file name from the hardened dnsmasq and the boot file from the
+# hardened tftp-hpa; then `dpkg --purge anemos` there stops every unit and leaves none of the
+# package's files nor what anemos-setup made; installed again with dpkg -i under that systemd it
+# starts nothing until anemos-setup (run there as on a host) starts the units; a purge stops
+# them. Runs against the normal build only (the chroot
+# has no sanitizer runtime).
 source "$(dirname "$0")/../integration/lib.sh"
-for t in debootstrap systemd-analyze chroot mkfs.ext4 debugfs qemu-system-x86_64; do
+for t in debootstrap systemd-analyze chroot mkfs.ext4 debugfs qemu-system-x86_64 dpkg-buildpackage lintian; do
 	command -v "$t" >/dev/null || { fail "tools for the deploy test" "$t missing (deploy/install-deps.sh test)"; exit 1; }
 done
 for f in "$BUILD/boot/vmlinuz" "$BUILD/boot/initramfs.img"; do
 	[ -s "$f" ] || { fail "built tree" "$f missing (make initramfs)"; exit 1; }
 done
-TREE=$WORK/debian
+# PKG: the package's tree (booted); TREE: deploy/install.sh's, a copy of the clean one.
+PKG=$WORK/debian
+TREE=$WORK/script
 CACHE=$ROOT/build/images-cache/debootstrap-debs
 mkdir -p "$CACHE"
 # shellcheck source=/dev/null # only host_uri, cut out of images/base/debootstrap.sh
@@ -33,16 +45,76 @@ MOUNTS=""
 umount_all() { local m; for m in $MOUNTS; do umount -l "$m" 2>/dev/null; done; MOUNTS=""; }
 trap 'umount_all; _cleanup' EXIT
 
+# The package is built while the tree is made (the two take about as long).
 t0=$(date +%s)
-if debootstrap --variant=minbase --include=systemd,udev,iproute2 --cache-dir="$CACHE" bookworm "$TREE" "$MIRROR" \
+"$ROOT/deploy/deb.sh" "$BUILD" >"$WORK/deb.log" 2>&1 &
+DEB_PID=$!
+if debootstrap --variant=minbase --include=systemd,udev,iproute2 --cache-dir="$CACHE" bookworm "$PKG" "$MIRROR" \
 	>"$WORK/debootstrap.log" 2>&1; then
 	ok "a clean Debian 12 tree (debootstrap minbase + systemd, udev, iproute2, $(( $(date +%s) - t0 )) s)"
 else
 	fail "debootstrap a clean Debian 12 tree" "$(tail -n 5 "$WORK/debootstrap.log")"
 	exit 1
 fi
-mount -t proc proc "$TREE/proc" && MOUNTS="$TREE/proc $MOUNTS"
-cp /etc/resolv.conf "$TREE/etc/resolv.conf" 2>/dev/null
+cp -a "$PKG" "$TREE"
+for t in "$PKG" "$TREE"; do
+	mount -t proc proc "$t/proc" && MOUNTS="$t/proc $MOUNTS"
+	cp /etc/resolv.conf "$t/etc/resolv.conf" 2>/dev/null
+done
+wait "$DEB_PID"; rc=$?
+sed 's/^/# /' "$WORK/deb.log"
+expect_eq "make deb (deploy/deb.sh) builds the package with debhelper and lintian accepts it ($(( $(date +%s) - t0 )) s)" 0 "$rc"
+DEB=$(ls "$BUILD"/anemos_*_amd64.deb 2>/dev/null | tail -n 1)
+[ -s "$DEB" ] || { fail "the package" "no $BUILD/anemos_*_amd64.deb"; exit 1; }
+expect_match "the README installs the package by that name" "^apt install \./build/${DEB##*/}\$" "$(cat "$ROOT/README.md")"
+
+# ---- the package, installed with apt as the README says, then anemos-setup ----
+# No service may start in the chroot (it would run on this host): a policy-rc.d says so, as
+# for any chroot; under systemd, deb-systemd-invoke would start no disabled unit anyway.
+printf '#!/bin/sh\nexit 101\n' >"$PKG/usr/sbin/policy-rc.d" && chmod 755 "$PKG/usr/sbin/policy-rc.d"
+cp "$DEB" "$PKG/root/"
+t0=$(date +%s)
+chroot "$PKG" apt-get update -q >"$WORK/apt.log" 2>&1
+out=$(cd / && chroot "$PKG" sh -c "cd /root && DEBIAN_FRONTEND=noninteractive apt install -y ./${DEB##*/}" 2>&1); rc=$?
+rm -f "$PKG/usr/sbin/policy-rc.d"
+mv "$PKG/root/${DEB##*/}" "$PKG/root/anemos.deb"   # installed again in the booted tree
+echo "$out" | grep -E '^(Setting up|E:|W: [^A])' | sed 's/^/# /'
+expect_eq "apt install ./${DEB##*/} in the tree succeeds, with its dependencies ($(( $(date +%s) - t0 )) s)" 0 "$rc"
+for p in dnsmasq-base ipxe tftpd-hpa zstd; do
+	expect_eq "... which brought $p" "install ok installed" \
+		"$(chroot "$PKG" dpkg-query -W -f='${Status}' "$p" 2>&1)"
+done
+expect_match "its postinst made the user anemos (systemd-sysusers), without a login shell" \
+	'^anemos:x:[0-9]+:[0-9]+:.*:/var/lib/anemos:/usr/sbin/nologin$' "$(grep '^anemos:' "$PKG/etc/passwd")"
+expect_eq "the package enables no unit before anemos-setup" "" \
+	"$(find "$PKG/etc/systemd/system" -path '*.wants/anemos*')"
+PKG_UNITS="anemosd.service anemos-dnsmasq.service anemos-tftpd.service anemos-cache.service"
+for u in $PKG_UNITS; do
+	check "the package has $u, with /usr paths" grep -q '^ExecStart=/usr/s\?bin/' "$PKG/lib/systemd/system/$u"
+done
+expect_eq "... and no /usr/local path anywhere in them" "" "$(cd "$PKG/lib/systemd/system" && grep -l /usr/local $PKG_UNITS)"
+out=$(chroot "$PKG" anemos-setup --interface eth0 --mode dhcp --range 192.0.2.100,192.0.2.199 \
+	--server-ip 192.0.2.1 --netmask 255.255.255.0 --cache 2>&1); rc=$?
+echo "$out" | tail -n 20 | sed 's/^/# /'
+expect_eq "anemos-setup --interface eth0 --mode dhcp ... --cache succeeds" 0 "$rc"
+expect_eq "... the admin token is root's alone" "root 600" "$(stat -c '%U %a' "$PKG/etc/anemos/admin-token")"
+expect_eq "... the data folder belongs to anemos, mode 700" "anemos 700" "$(chroot "$PKG" stat -c '%U %a' /var/lib/anemos)"
+out=$(chroot "$PKG" /usr/sbin/dnsmasq --test --conf-file=/etc/anemos/dnsmasq.conf 2>&1)
+expect_match "... the tree's dnsmasq accepts its dnsmasq.conf" 'syntax check OK' "$out"
+check "... ipxe.efi is beside the package's boot files" cmp "$PKG/usr/lib/ipxe/ipxe.efi" "$PKG/usr/share/anemos/boot/ipxe.efi"
+for u in $PKG_UNITS; do
+	check "... $u is enabled" test -L "$PKG/etc/systemd/system/multi-user.target.wants/$u"
+done
+out=$(systemd-analyze verify --root="$PKG" $PKG_UNITS 2>&1); rc=$?
+expect_eq "systemd-analyze verify accepts the package's units" "0:" "$rc:$out"
+out=$(chroot "$PKG" anemos-setup 2>&1); rc=$?
+expect_eq "anemos-setup again, without options: its saved settings, nothing changes" "0 1" \
+	"$rc $(grep -c 'nothing to change' <<<"$out")"
+
+# ---- deploy/install.sh, in its own copy of the clean tree ----
+# The packages the package's tree downloaded, so that they are not fetched again.
+cp -a "$PKG/var/lib/apt/lists/." "$TREE/var/lib/apt/lists/"
+cp "$PKG"/var/cache/apt/archives/*.deb "$TREE/var/cache/apt/archives/" 2>/dev/null
 
 install_args=(--root "$TREE" --build "$BUILD" --interface eno2 --mode proxy --server-ip 192.0.2.1
 	--netmask 255.255.255.0 --port 8080 --cache)
@@ -167,20 +239,17 @@ expect_eq "... and anemosd is no longer told of a cache" "ANEMOSD_CACHE_OPTIONS=
 # The cache's upstream there is anemosd itself: it serves a .deb put in its images folder.
 # A second NIC, eth1, is on the same (QEMU hub) segment as eth0: the report moves it into a
 # network namespace of its own, from which tests/deploy/pxe-client.pl boots as a BIOS PXE ROM
-# would (full DHCP: the mode the settings are in by now).
-out=$("$ROOT/deploy/install.sh" --root "$TREE" --build "$BUILD" --interface eth0 --cache 2>&1); rc=$?
-expect_eq "moving the appliance to interface eth0, the cache on again (saved settings kept)" 0 "$rc"
-check "anemos-cache.service is enabled again" \
-	test -L "$TREE/etc/systemd/system/multi-user.target.wants/anemos-cache.service"
-mkdir -p "$TREE/var/lib/anemos/images/pool"
-head -c 200000 /dev/urandom >"$TREE/var/lib/anemos/images/pool/x_1_all.deb"
-chroot "$TREE" chown -R anemos:anemos /var/lib/anemos/images
-mkdir -p "$TREE/etc/systemd/network" "$TREE/etc/systemd/system/multi-user.target.wants" \
-	"$TREE/etc/systemd/system/network-online.target.wants"
-printf '[Match]\nName=eth0\n\n[Network]\nAddress=192.0.2.1/24\n' >"$TREE/etc/systemd/network/10-test.network"
-ln -sf /lib/systemd/system/systemd-networkd.service "$TREE/etc/systemd/system/multi-user.target.wants/"
-ln -sf /lib/systemd/system/systemd-networkd-wait-online.service "$TREE/etc/systemd/system/network-online.target.wants/"
-cat >"$TREE/usr/local/sbin/anemos-test-report" <<'SCRIPT'
+# would (full DHCP: the mode anemos-setup put the package's tree in). Last, the report purges
+# the package and says what is left running and on disk.
+mkdir -p "$PKG/var/lib/anemos/images/pool"
+head -c 200000 /dev/urandom >"$PKG/var/lib/anemos/images/pool/x_1_all.deb"
+chroot "$PKG" chown -R anemos:anemos /var/lib/anemos/images
+mkdir -p "$PKG/etc/systemd/network" "$PKG/etc/systemd/system/multi-user.target.wants" \
+	"$PKG/etc/systemd/system/network-online.target.wants"
+printf '[Match]\nName=eth0\n\n[Network]\nAddress=192.0.2.1/24\n' >"$PKG/etc/systemd/network/10-test.network"
+ln -sf /lib/systemd/system/systemd-networkd.service "$PKG/etc/systemd/system/multi-user.target.wants/"
+ln -sf /lib/systemd/system/systemd-networkd-wait-online.service "$PKG/etc/systemd/system/network-online.target.wants/"
+cat >"$PKG/usr/local/sbin/anemos-test-report" <<'SCRIPT'
 #!/bin/bash
 # What the deploy test reads back from the disk: each unit's state and user, and /boot.ipxe.
 exec >/var/log/anemos-report 2>&1
@@ -243,11 +312,50 @@ done
 systemctl --no-pager status anemosd anemos-dnsmasq anemos-tftpd anemos-cache 2>&1 | sed 's/^/STATUS /'
 journalctl --no-pager -u anemosd -u anemos-dnsmasq -u anemos-tftpd -u anemos-cache -n 40 2>&1 | sed 's/^/STATUS /'
 ip -br addr 2>&1 | sed 's/^/STATUS /'
+# dpkg --purge anemos: nothing of it left running, none of its files, nothing anemos-setup made.
+dpkg -L anemos >/tmp/anemos-files 2>&1
+DEBIAN_FRONTEND=noninteractive dpkg --purge anemos >/tmp/purge.log 2>&1; rc=$?
+status=$(dpkg-query -W -f='${db:Status-Status}' anemos 2>/dev/null)
+echo "REPORT purge $rc ${status:-none}"
+sed 's/^/STATUS purge /' /tmp/purge.log
+for u in anemosd anemos-dnsmasq anemos-tftpd anemos-cache; do
+	echo "REPORT purged $u $(systemctl is-active "$u.service")"
+done
+echo "REPORT purged processes $(ps -e -o comm= | grep -cE '^(anemosd|dnsmasq|in.tftpd|apt-cacher-ng)$')"
+left=""
+# Files and links the package listed (its folders, /lib among them, are shared with others).
+while read -r f; do { [ -f "$f" ] || [ -L "$f" ]; } && [ ! -d "$f" ] && left="$left $f"; done </tmp/anemos-files
+for f in /etc/anemos /var/lib/anemos /var/lib/anemos-dnsmasq /srv/anemos /var/cache/anemos-cache \
+	/var/log/anemos-cache /etc/logrotate.d/anemos-cache /usr/share/anemos \
+	/etc/systemd/system/*.wants/anemos{d,-dnsmasq,-tftpd,-cache}.service; do
+	[ -e "$f" ] || [ -L "$f" ] && left="$left $f"
+done
+echo "REPORT purged files $(wc -l </tmp/anemos-files) listed, left:${left:- none}"
+echo "REPORT purged http $(get 8080 /healthz 2>/dev/null | head -n 1 | tr -d '\r' | grep -c HTTP)"
+# Again as on a host, under this running systemd: installing the package starts nothing (no
+# unit is enabled yet), anemos-setup reads eth0's address and starts the units, and purging
+# stops them. (Not an upgrade: one more dpkg -i of the 35 MB package costs half a minute.)
+dpkg -i /root/anemos.deb >/tmp/reinstall.log 2>&1; echo "REPORT host-install $?"
+sleep 2
+echo "REPORT host-install-active $(systemctl is-active anemosd anemos-dnsmasq anemos-tftpd | sort -u | tr '\n' ' ')"
+anemos-setup --interface eth0 --mode proxy >/tmp/setup.log 2>&1; echo "REPORT host-setup $?"
+sed 's/^/STATUS setup /' /tmp/setup.log
+n=0
+for _ in $(seq 1 40); do
+	n=$(get 8080 /boot.ipxe 2>/dev/null | grep -c '^set anemos-url http://192.0.2.1:8080')
+	[ "$n" = 1 ] && break
+	sleep 0.5
+done
+echo "REPORT host-setup boot.ipxe $n"
+for u in anemosd anemos-dnsmasq anemos-tftpd; do echo "REPORT host-setup $u $(systemctl is-active "$u.service")"; done
+dpkg --purge anemos >>/tmp/reinstall.log 2>&1; rc=$?
+echo "REPORT host-purge $rc $(ps -e -o comm= | grep -cE '^(anemosd|dnsmasq|in.tftpd)$')"
+sed 's/^/STATUS reinstall /' /tmp/reinstall.log | tail -n 30
 systemctl poweroff
 SCRIPT
-chmod 755 "$TREE/usr/local/sbin/anemos-test-report"
-install -m 755 "$ROOT/tests/deploy/pxe-client.pl" "$TREE/usr/local/sbin/anemos-test-pxe-client"
-cat >"$TREE/etc/systemd/system/anemos-report.service" <<'UNIT'
+chmod 755 "$PKG/usr/local/sbin/anemos-test-report"
+install -m 755 "$ROOT/tests/deploy/pxe-client.pl" "$PKG/usr/local/sbin/anemos-test-pxe-client"
+cat >"$PKG/etc/systemd/system/anemos-report.service" <<'UNIT'
 [Unit]
 Description=Report for the deploy test
 After=anemosd.service anemos-dnsmasq.service anemos-tftpd.service anemos-cache.service
@@ -257,15 +365,15 @@ ExecStart=/usr/local/sbin/anemos-test-report
 [Install]
 WantedBy=multi-user.target
 UNIT
-ln -sf /etc/systemd/system/anemos-report.service "$TREE/etc/systemd/system/multi-user.target.wants/"
-: >"$TREE/etc/machine-id"
+ln -sf /etc/systemd/system/anemos-report.service "$PKG/etc/systemd/system/multi-user.target.wants/"
+: >"$PKG/etc/machine-id"
 umount_all
-mkfs.ext4 -q -F -d "$TREE" "$WORK/tree.img" 2G >"$WORK/mkfs.log" 2>&1 ||
+mkfs.ext4 -q -F -d "$PKG" "$WORK/tree.img" 2G >"$WORK/mkfs.log" 2>&1 ||
 	{ fail "an ext4 disk of the tree (mkfs.ext4 -d)" "$(tail -n 3 "$WORK/mkfs.log")"; exit 1; }
 tar -I zstd -xf "$ROOT/build/images/tiny.tar.zst" -C "$WORK" ./boot/initrd.img 2>/dev/null ||
 	tar -I zstd -xf "$ROOT/build/images/tiny.tar.zst" -C "$WORK" boot/initrd.img
 t0=$(date +%s)
-timeout 300 qemu-system-x86_64 -accel tcg -m 1024 -smp 2 -display none -no-reboot \
+timeout 600 qemu-system-x86_64 -accel tcg -m 1024 -smp 2 -display none -no-reboot \
 	-kernel "$ROOT/build/boot/vmlinuz" -initrd "$WORK/boot/initrd.img" \
 	-append "root=/dev/vda rw console=ttyS0 net.ifnames=0 init=/lib/systemd/systemd panic=-1" \
 	-drive "file=$WORK/tree.img,format=raw,if=none,id=d0" -device virtio-blk-pci,drive=d0 \
@@ -302,7 +410,7 @@ expect_match "... gets it (DHCPACK) with the TFTP server 192.0.2.1" \
 expect_match "... the hardened dnsmasq wrote the lease, as dnsmasq" '^REPORT lease dnsmasq 1$' "$report"
 expect_match "... and fetches undionly.kpxe from the hardened tftp-hpa, whole" \
 	'^REPORT pxe undionly.kpxe as in /srv/anemos/tftp$' "$report"
-tftp_uid=$(awk -F: '$1 == "tftp" { print $3 }' "$TREE/etc/passwd")
+tftp_uid=$(awk -F: '$1 == "tftp" { print $3 }' "$PKG/etc/passwd")
 expect_match "the in.tftpd serving a transfer is tftp (uid $tftp_uid), chrooted in the TFTP root, without capabilities" \
 	"^REPORT tftp-child uid=$tftp_uid,$tftp_uid,$tftp_uid root=/srv/anemos/tftp CapEff=0000000000000000$" "$report"
 expect_match "... and that transfer, held for 4 s after its first block, still completes" \
@@ -312,6 +420,24 @@ for u in anemosd anemos-dnsmasq anemos-tftpd anemos-cache; do
 	echo "# systemd-analyze security $u.service under the booted tree's systemd: exposure ${score:-(none)}"
 	expect_eq "... and there, $u.service's exposure is at most ${BOUND[$u]}" yes "$(at_most "$score" "${BOUND[$u]}")"
 done
+# dpkg --purge anemos in the booted tree.
+expect_match "dpkg --purge anemos succeeds in the booted tree" '^REPORT purge 0 (none|not-installed)$' "$report"
+for u in anemosd anemos-dnsmasq anemos-tftpd anemos-cache; do
+	expect_match "... $u.service is no longer active" "^REPORT purged $u (inactive|unknown)\$" "$report"
+done
+expect_match "... none of anemosd, dnsmasq, in.tftpd, apt-cacher-ng runs" '^REPORT purged processes 0$' "$report"
+expect_match "... none of the package's files, nor what anemos-setup made, is left" \
+	'^REPORT purged files [0-9]+ listed, left: none$' "$report"
+expect_match "... and nothing answers on 192.0.2.1:8080" '^REPORT purged http 0$' "$report"
+# The package as on a host, under the booted tree's systemd.
+expect_match "dpkg -i of the package under a running systemd succeeds" '^REPORT host-install 0$' "$report"
+expect_match "... and starts nothing before anemos-setup" '^REPORT host-install-active inactive $' "$report"
+expect_match "anemos-setup --interface eth0 --mode proxy there succeeds (eth0's address read)" '^REPORT host-setup 0$' "$report"
+for u in anemosd anemos-dnsmasq anemos-tftpd; do
+	expect_match "... and starts $u.service" "^REPORT host-setup $u active\$" "$report"
+done
+expect_match "... anemosd serves /boot.ipxe naming eth0's address" '^REPORT host-setup boot.ipxe 1$' "$report"
+expect_match "... and purging it then stops everything" '^REPORT host-purge 0 0$' "$report"
 if [ "$_failures" -gt 0 ]; then
 	grep -a 'STATUS' "$WORK/report.log" | tail -n 40 | sed 's/^/#   /'
 	tr -d '\r' <"$WORK/console-tree.log" | grep -a -E 'anemos|Failed' | tail -n 20 | sed 's/^/#   /'

@@ -459,7 +459,7 @@ run status
 expect_eq "status exits 0" 0 "$RC"
 expect_has "status: anemosd answers" "anemosd:    $ANEMOS_URL answers: ok" "$OUT"
 expect_has "status: the boot URL machines chain to" "boot URL:   $ANEMOS_URL/boot.ipxe" "$OUT"
-expect_has "status: a QEMU guest's boot URL" "http://10.0.2.2:$PORT/boot.ipxe" "$OUT"
+expect_has "status: machines are told the public URL (--public-url)" "machines:   are told $ANEMOS_URL (anemosd's --public-url); only this machine reaches it" "$OUT"
 expect_has "status: the dashboard" "dashboard:  $ANEMOS_URL/" "$OUT"
 by_status=$(body_of "$(api GET /api/v1/hosts)" |
 	jq -c '[.hosts | group_by(.status)[] | {key: .[0].status, value: length}] | from_entries')

@@ -3,7 +3,8 @@
 # The URLs machines are told, without --public-url (as `make run` starts anemosd): each
 # answer names the address the request itself used (its Host), so a machine behind QEMU's
 # user network, which reaches a loopback anemosd as 10.0.2.2, is told 10.0.2.2 and not
-# 127.0.0.1 (itself). With --public-url, that URL always.
+# 127.0.0.1 (itself). With --public-url, that URL always. GET /api/v1/meta and `anemosctl
+# status` say which of the two anemosd does.
 source "$(dirname "$0")/lib.sh"
 mkdir -p "$DATA" "$BOOT_DIR"
 ANEMOS_TOKEN=$("$ANEMOSD" token create --data "$DATA" --name test); export ANEMOS_TOKEN
@@ -47,6 +48,12 @@ expect_eq "... while an address (a wildcard listener's, NAT) is answered on the 
 	"$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H "Host: $Q" -H @"$WORK/.auth" "$ANEMOS_URL/api/v1/hosts")"
 expect_match "an IPv6 Host is used as it came" "set anemos-url http://\[2001:db8::5\]:$PORT\$" \
 	"$(curl -sS -m 5 -H "Host: [2001:db8::5]:$PORT" "$ANEMOS_URL/boot.ipxe" | grep 'anemos-url')"
+expect_eq "GET /api/v1/meta: no public URL (null)" null "$(body_of "$(api GET /api/v1/meta)" | jq -c .public_url)"
+out=$("$ANEMOSCTL" status 2>&1)
+expect_match "anemosctl status: machines are answered from each request's Host" \
+	"^machines:   are told the address each one reached anemosd by \(answered from each request's Host" "$out"
+expect_match "... its boot URL is the one it used" "^boot URL:   $ANEMOS_URL/boot.ipxe " "$out"
+expect_match "... and a QEMU guest's" "a QEMU guest on the user network http://10.0.2.2:$PORT/boot.ipxe" "$out"
 anemosd_stop
 
 anemosd_start --public-url "http://192.0.2.80:$PORT" || exit 1
@@ -60,6 +67,13 @@ expect_eq "... while a request without a Host (HTTP/1.0 firmware; no browser's) 
 	"$(curl -sS -m 5 -0 -o /dev/null -w '%{http_code}' -H 'Host:' "$ANEMOS_URL/boot.ipxe")"
 expect_eq "... but not on the operator API" 421 \
 	"$(curl -sS -m 5 -0 -o /dev/null -w '%{http_code}' -H 'Host:' -H @"$WORK/.auth" "$ANEMOS_URL/api/v1/hosts")"
+expect_eq "GET /api/v1/meta: the public URL" "\"http://192.0.2.80:$PORT\"" "$(body_of "$(api GET /api/v1/meta)" | jq -c .public_url)"
+out=$("$ANEMOSCTL" status 2>&1)
+expect_match "anemosctl status: machines are told the public URL" \
+	"^machines:   are told http://192.0.2.80:$PORT \(anemosd's --public-url\)\$" "$out"
+expect_match "... the boot URL is the public one" "^boot URL:   http://192.0.2.80:$PORT/boot.ipxe " "$out"
+expect_no_match "... and no QEMU guest's address (the guest is told the public URL too)" '10\.0\.2\.2' "$out"
+expect_eq "... --json has it" "http://192.0.2.80:$PORT" "$("$ANEMOSCTL" --json status | jq -r .public_url)"
 anemosd_stop
 anemosd_start --web-dir none || exit 1
 expect_eq "... but not with the dashboard off (--web-dir none): machines may use any name then" 200 \
