@@ -233,6 +233,13 @@ int host_set(struct ctl *ctl, int argc, char **argv);
 int host_rm(struct ctl *ctl, int argc, char **argv);
 int host_events(struct ctl *ctl, int argc, char **argv);
 int host_history(struct ctl *ctl, int argc, char **argv);
+/* host_columns.c: prints hosts with the columns of list ("hostname,status,tag,rack"; NULL:
+ * the default ones; a name that is no column is an attribute) as an aligned table, or with
+ * csv as CSV with a header line. Returns 0 or a negative errno (reported). */
+int print_host_list(const json_t *hosts, const char *list, bool csv);
+/* The strings of array joined by separator, malloc'd ("-" for an empty or missing array);
+ * NULL (reported) when out of memory. */
+char *join_texts(const json_t *array, const char *separator);
 
 /* cmd_power.c */
 

@@ -52,6 +52,8 @@ enum host_option_id {
 	OPT_UNTAG,
 	OPT_ATTR,
 	OPT_ACK_DRIFT,
+	OPT_COLUMNS,
+	OPT_CSV,
 	OPT_MIRROR,
 	OPT_NO_MIRROR,
 	OPT_DISK,
@@ -290,7 +292,7 @@ static const char *item_text(const json_t *item)
  * Returns the strings of @array joined by @separator for the caller to free, "-" for an
  * empty or missing array; NULL (reported) when out of memory.
  */
-static char *join_texts(const json_t *array, const char *separator)
+char *join_texts(const json_t *array, const char *separator)
 {
 	const json_t *item;
 	size_t i, len = sizeof("-");
@@ -410,46 +412,6 @@ static void print_host_change(const struct ctl *ctl, const char *done, const jso
 	       json_is_true(json_object_get(host, "once")) ? " (once)" : "");
 	print_text(json_text(host, "image"), 0);
 	putchar('\n');
-}
-
-/* Prints @hosts as a table. Returns 0 or -ENOMEM (reported). */
-static int print_host_table(const json_t *hosts)
-{
-	static const char *const header[] = {
-		"ID", "HOSTNAME", "STATUS", "NEXT-BOOT", "IMAGE", "MACS", "SERIAL", "PRODUCT",
-		"LAST-SEEN", "POWER"
-	};
-	const size_t columns = sizeof(header) / sizeof(header[0]);
-	const json_t *host;
-	struct table table;
-	char id[24], *macs;
-	size_t i;
-	int rc;
-
-	if ((rc = table_init(&table, columns, header)) != 0)
-		goto out;
-	json_array_foreach(hosts, i, host) {
-		snprintf(id, sizeof(id), "%" JSON_INTEGER_FORMAT,
-			 json_integer_value(json_object_get(host, "id")));
-		if (!(macs = join_texts(json_object_get(host, "macs"), ","))) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		const char *const row[] = {
-			id, json_text(host, "hostname"), json_text(host, "status"),
-			json_text(host, "next_boot"), json_text(host, "image"), macs,
-			json_text(host, "serial"), json_text(host, "product"),
-			json_text(host, "last_seen"), json_text(json_object_get(host, "power"), "state"),
-		};
-		rc = table_add_row(&table, row);
-		free(macs);
-		if (rc != 0)
-			goto out;
-	}
-	table_print(&table);
-out:
-	table_free(&table);
-	return rc;
 }
 
 /* Prints "@name: @value" with the values aligned; @name is shorter than FIELD_NAME_WIDTH. */
@@ -697,13 +659,36 @@ static int host_list_pages(const struct ctl *ctl, const char *query, json_t *all
 	}
 }
 
+/* What "host list" was told: --columns LIST, --csv. */
+struct list_options {
+	const char *columns;
+	bool csv;
+};
+
+static int list_option(void *ctx, int option, const char *arg)
+{
+	struct list_options *o = ctx;
+
+	if (option == OPT_COLUMNS)
+		o->columns = arg;
+	else
+		o->csv = true;
+	return 0;
+}
+
 int host_list(struct ctl *ctl, int argc, char **argv)
 {
+	static const struct option options[] = {
+		{ "columns", required_argument, NULL, OPT_COLUMNS },
+		{ "csv", no_argument, NULL, OPT_CSV },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct list_options o = { NULL, false };
 	json_t *all = json_array();
 	char *query = NULL;
 	int first, rc;
 
-	if ((first = parse_command(argc, argv, NULL, NULL, NULL, 0, QUERY_MAX_TERMS)) < 0) {
+	if ((first = parse_command(argc, argv, options, list_option, &o, 0, QUERY_MAX_TERMS)) < 0) {
 		json_decref(all);
 		return first;
 	}
@@ -718,7 +703,7 @@ int host_list(struct ctl *ctl, int argc, char **argv)
 			print_json(answer);
 			json_decref(answer);
 		} else {
-			rc = print_host_table(all);
+			rc = print_host_list(all, o.columns, o.csv);
 		}
 	}
 	json_decref(all);

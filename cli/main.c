@@ -71,9 +71,16 @@ static const struct command commands[] = {
 	  "Asks anemosd whether it answers (/healthz), counts its hosts by status and its images,\n"
 	  "and prints the boot URL that iPXE chains to (point PXE at it with `anemosctl dnsmasq\n"
 	  "config`) and the dashboard's URL.\n", 0, appliance_status },
-	{ "host", "list", "the hosts: machines that network-booted, or were enrolled", "[QUERY...]",
+	{ "host", "list", "the hosts: machines that network-booted, or were enrolled",
+	  "[--columns LIST] [--csv] [--] [QUERY...]",
 	  "Lists the hosts, one a line: id, hostname, status, next boot, image, MACs, serial,\n"
-	  "product, last seen; with a QUERY, those it finds. Quote it for the shell:\n"
+	  "product, last seen, power; with a QUERY, those it finds.\n"
+	  "  --columns LIST         the columns, e.g. hostname,status,tag,rack,memory: id,\n"
+	  "                         hostname, status, next_boot, image, macs, serial, vendor,\n"
+	  "                         product, uuid, asset, last_seen, power, tag, memory, cpu,\n"
+	  "                         firmware, drift; any other name is that attribute\n"
+	  "  --csv                  CSV with a header line (for a spreadsheet or a script)\n"
+	  "Quote a QUERY for the shell (one starting with - goes after --):\n"
 	  "  anemosctl host list 'tag:db rack=r12 memory>=64G -tag:retired'\n"
 	  "  anemosctl host list '(status:failed OR status:new) cpu~EPYC nic.speed>=25000'\n"
 	  "Terms next to each other must all hold; OR, -TERM (NOT), parentheses. KEY:VALUE or\n"

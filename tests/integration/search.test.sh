@@ -122,6 +122,13 @@ out=$("$ANEMOSCTL" host list 'tag:web' 'owner=team-web' 2>&1)
 expect_match "anemosctl host list with a query (words joined)" 'web8' "$out"
 expect_no_match "... and only what it finds" 'web7|db1' "$out"
 expect_match "anemosctl host list 'memory>=64G' (escaped for the URL)" 'db1' "$("$ANEMOSCTL" host list 'memory>=64G' 2>&1)"
+out=$("$ANEMOSCTL" host list --columns hostname,tag,owner,memory 'tag:web' 2>&1)
+expect_match "host list --columns: the columns asked for, an attribute among them" '^HOSTNAME +TAGS +OWNER +MEMORY$' "$(head -n 1 <<<"$out")"
+expect_match "... one row a host, with its attribute" '^web8 +canary,web +team-web +-$' "$(grep web8 <<<"$out")"
+api PATCH /api/v1/hosts/web8 '{"attributes":{"note":"rack 3, \"top\""}}' >/dev/null
+expect_eq "host list --csv: a header, and fields quoted as CSV wants" 'hostname,note,tag
+web8,"rack 3, ""top""","canary,web"' "$("$ANEMOSCTL" host list --csv --columns hostname,note,tag web8 2>&1)"
+expect_eq "a query starting with - after --" "db1" "$("$ANEMOSCTL" host list --csv --columns hostname -- -tag:web | tail -n +2 | paste -sd' ')"
 out=$("$ANEMOSCTL" host list 'status:redy' 2>&1); rc=$?
 expect_eq "a bad query: the CLI exits non-zero" 1 "$((rc != 0))"
 expect_match "... and says where" "'redy' is not a status \(at character 1\)" "$out"
