@@ -137,6 +137,18 @@ expect_match "host show lists the tags" 'tags: +db rack-12' "$out"
 expect_match "host show lists the attributes" 'attr rack: +r12' "$out"
 expect_match "--attr needs NAME=VALUE" "--attr takes NAME=VALUE" "$("$ANEMOSCTL" host set db1 --attr rack 2>&1)"
 
+# ---- shell completion (deploy/completion/anemosctl), from anemosctl itself ----
+complete_words() { # WORDS...: what bash would offer for the last word
+	bash -c 'source "$1/deploy/completion/anemosctl"; PATH=$2:$PATH; shift 2
+		COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); COMPREPLY=(); _anemosctl; echo "${COMPREPLY[*]}"' \
+		_ "$ROOT" "$BUILD" "$@"
+}
+expect_eq "completion: a command" host "$(complete_words anemosctl ho)"
+expect_match "completion: a command's verbs" '^list show add import set power reinstall rm events history' "$(complete_words anemosctl host '')"
+expect_match "completion: a command's options" '--tag' "$(complete_words anemosctl host set web7 --ta)"
+expect_eq "completion: host names and MACs from anemosd" "web7 web8" "$(complete_words anemosctl host show we)"
+expect_eq "completion: next-boot actions" install "$(complete_words anemosctl host set web7 --next-boot ins)"
+
 # ---- kept: a restart, and the rows go with the host ----
 anemosd_stop
 anemosd_start || exit 1
