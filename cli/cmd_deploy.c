@@ -276,6 +276,8 @@ struct deploy {
 	size_t kernel_len, initrd_len, bundle_len, payload_len;
 	char kernel_sha[SHA256_HEX_LEN + 1], initrd_sha[SHA256_HEX_LEN + 1], bundle_sha[SHA256_HEX_LEN + 1];
 	char old_boot[64];		/* the target's boot_id before the deploy */
+	char root[300];			/* root@HOST[:PORT]: the Anemos environment and the new
+					 * system take the operator's keys for root only */
 	time_t started;
 };
 
@@ -354,7 +356,10 @@ static json_t *make_plan(struct deploy *d)
 	if (o->user_data) {
 		if (read_file(o->user_data, SMALL_FILE_MAX, &text, &len) != 0)
 			goto fail;
-		json_object_set_new(install, "cloud_init_user_data", json_stringn(text, len));
+		if (json_object_set_new(install, "cloud_init_user_data", json_stringn(text, len)) != 0) {
+			warnx("%s: the user-data must be UTF-8 text without NUL bytes, as cloud-init takes it", o->user_data);
+			goto fail;
+		}
 		free(text);
 		text = NULL;
 	}
@@ -564,7 +569,14 @@ static int look(struct follow *w, int *rc)
 		 "cat /proc/sys/kernel/random/boot_id; test -e /etc/anemos-initramfs && echo anemos-initramfs; "
 		 "grep -qs 'deploy %s' /var/log/anemos/install.log && echo anemos-deployed; echo ---; "
 		 "cat /run/anemos/phases 2>/dev/null && wc -l </run/anemos/phases >/run/anemos/phases.read; exit 0", w->d->id);
-	status = quiet_ssh(dest, cmd, &out);
+	/* root first (the Anemos environment and the new system), then the user given (the old
+	 * system, which may refuse root, until it switches, or when it is back) */
+	status = quiet_ssh(w->d->root, cmd, &out);
+	if ((status != 0 || !out) && strcmp(dest, w->d->root)) {
+		free(out);
+		out = NULL;
+		status = quiet_ssh(dest, cmd, &out);
+	}
 	if (status != 0 || !out) {
 		if (!w->unreachable_said && (w->in_anemos || strcmp(w->last_phase, "sent") == 0)) {
 			show(w, w->in_anemos ? "rebooting" : "booting", "info",
@@ -616,12 +628,12 @@ static void tell_failure(struct follow *w, bool old_back)
 		return;
 	}
 	snprintf(cmd, sizeof(cmd), "tail -n %d /run/anemos/install.log", FAIL_TAIL);
-	if (run_ssh(w->d->o->ssh, cmd, "", 0, &out) == 0 && out)
+	if (run_ssh(w->d->root, cmd, "", 0, &out) == 0 && out)
 		fprintf(stderr, "%s", out);
 	free(out);
 	warnx("the deploy failed; the host stays in the Anemos environment: ssh %s (your key) and read "
 	      "/run/anemos/install.log; a build that had started wiped the disk, so fix the cause and "
-	      "deploy again", w->d->o->ssh);
+	      "deploy again", w->d->root);
 }
 
 static int follow(struct deploy *d, bool json)
@@ -641,7 +653,7 @@ static int follow(struct deploy *d, bool json)
 		if (w.json)
 			printf("{\"event\":\"deployed\",\"seconds\":%ld}\n", (long)(time(NULL) - d->started));
 		else
-			printf("deployed in %ld s: ssh %s\n", (long)(time(NULL) - d->started), d->o->ssh);
+			printf("deployed in %ld s: ssh %s\n", (long)(time(NULL) - d->started), d->root);
 		return 0;
 	}
 	if (rc == -ETIMEDOUT) {
@@ -704,6 +716,7 @@ int deploy_ssh(struct ctl *ctl, int argc, char **argv)
 	}
 	if (!ssh_dest_valid(o.ssh))
 		goto out;
+	snprintf(d.root, sizeof(d.root), "root@%s", strchr(o.ssh, '@') ? strchr(o.ssh, '@') + 1 : o.ssh);
 	if (stat(argv[first], &st) != 0 || !S_ISDIR(st.st_mode)) {
 		warnx("%s: SOURCE must be a recipe folder (images by name or URL need --url, not done yet)", argv[first]);
 		goto out;
