@@ -554,6 +554,14 @@ static int parse_unary(struct parser *p)
 	skip_space(p);
 	at = p->pos;
 	if (negation(p)) {
+		int n = 1;
+
+		/* --x is x: a run of negations is one or none (and never a deep SQL nesting) */
+		while (skip_space(p), negation(p))
+			if (++n > QUERY_MAX_TERMS)
+				return fail(p, at, "more than %d negations in a row", QUERY_MAX_TERMS);
+		if (n % 2 == 0)
+			return parse_unary(p);
 		if (++p->depth > QUERY_MAX_DEPTH)
 			return fail(p, at, "nested more than %d deep", QUERY_MAX_DEPTH);
 		/* SQL's NOT of NULL (a comparison with an empty column) is NULL, which no row

@@ -30,7 +30,8 @@
 
 #define QUERY_MAX_LEN 2048   /* bytes of query text */
 #define QUERY_MAX_TERMS 64
-#define QUERY_MAX_DEPTH 16   /* nested parentheses and negations */
+#define QUERY_MAX_DEPTH 8    /* nested parentheses and negations (SQLite's parser takes
+			      * about 100 levels; each of ours is a few) */
 
 enum query_param_type { QUERY_PARAM_TEXT, QUERY_PARAM_INT, QUERY_PARAM_REAL };
 

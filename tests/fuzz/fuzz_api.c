@@ -123,7 +123,7 @@ static void store_reset(void)
 	json_t *req;
 	char ref[32];
 
-	if (db_host_list(NULL, &hosts, &n) < 0)
+	if (db_host_list(NULL, 0, 0, &hosts, &n) < 0)
 		fuzz_fail("listing the hosts to reset the store: %s", err_msg());
 	for (size_t i = 0; i < n; i++) {
 		snprintf(ref, sizeof(ref), "%lld", (long long)hosts[i].id);
@@ -173,7 +173,7 @@ static void identities_take(struct identities *out)
 	struct host *hosts;
 	size_t n;
 
-	if (db_host_list(NULL, &hosts, &n) < 0)
+	if (db_host_list(NULL, 0, 0, &hosts, &n) < 0)
 		fuzz_fail("listing the hosts: %s", err_msg());
 	out->ids = calloc(n ? n : 1, sizeof(*out->ids));
 	out->who = calloc(n ? n : 1, sizeof(*out->who));
@@ -331,7 +331,7 @@ static void store_check(void)
 	size_t i;
 	int rc;
 
-	if ((rc = hosts_list(NULL, &list)) < 0)
+	if ((rc = hosts_list(NULL, 0, 0, &list)) < 0)
 		fuzz_fail("the host list fails after this input: %d %s", rc, err_msg());
 	json_array_foreach(json_object_get(list, "hosts"), i, host) {
 		json_t *id = json_object_get(host, "id");

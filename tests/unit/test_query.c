@@ -121,6 +121,9 @@ static void test_finds(void **state)
 		{"NOT web", "1,4"},
 		{"-image:debian", "1,4"},            /* hosts with no image are not debian */
 		{"-(tag:web OR image:debian)", "1,4"},
+		{"--tag:db", "1"},                   /* a run of negations folds */
+		{"---tag:db", "2,3,4"},
+		{"NOT -tag:db", "1"},
 		{"-memory>=64G", "2,3,4"},           /* no memory known: not >= 64G */
 		{"status:ready", "1"},
 		{"status:deployed OR status:failed", "2,3"},
