@@ -422,15 +422,26 @@ echo "# the new machine: /ipxe in ${NEW_IPXE_MS:-?} ms, /boot/vmlinuz in ${NEW_F
 expect_eq "the waiting agents were still waiting after it" "$WAITING" "${STILL_WAITING:-?}"
 
 # The WAL after that burst of writes: back to journal_size_limit (4 MiB) once checkpointed.
+# The burst alone may leave it under 4 MiB (group commit writes less, and on a slow machine
+# fewer agents boot in its 120 s): bulk enrolls grow it further (at most 20 of them), so that
+# the check below means something.
 wal=$DATA/anemos.db-wal
+peak=${WAL_PEAK:-0}
+for round in $(seq 1 20); do
+	[ "$peak" -gt 4194304 ] && break
+	api POST /api/v1/hosts "$(python3 -c 'import json, sys; r = int(sys.argv[1])
+print(json.dumps([{"mac": "52:54:04:%02x:%02x:%02x" % (r, i >> 8, i & 255), "attributes": {"note": "x" * 200}}
+	for i in range(1000)]))' "$round")" >/dev/null
+	peak=$(stat -c %s "$wal")
+done
 for i in $(seq 1 15); do
 	curl -sS -m 5 -o /dev/null "$ANEMOS_URL/ipxe?mac=52:54:03:00:00:$(printf %02x "$i")&platform=pcbios"
 	sleep 1
 	[ "$(stat -c %s "$wal")" -le 4194304 ] && break
 done
 size=$(stat -c %s "$wal")
-echo "# WAL: $WAL_PEAK bytes after the burst, $size bytes once checkpointed"
-check "the burst grew the WAL past 4 MiB (${WAL_PEAK} bytes), so the next check means something" test "${WAL_PEAK:-0}" -gt 4194304
+echo "# WAL: $WAL_PEAK bytes after the burst, $peak after the bulk enrolls, $size bytes once checkpointed"
+check "the writes grew the WAL past 4 MiB (${peak} bytes), so the next check means something" test "${peak:-0}" -gt 4194304
 check "the WAL is back within 4 MiB after a checkpoint ($size bytes)" test "$size" -le 4194304
 anemosd_stop
 exit 0
