@@ -57,6 +57,7 @@ export function hostView(root, routeInfo) {
 				h('span', { class: 'next-boot', title: 'What this host does on its next network boot' },
 					h('span', { class: 'muted' }, 'next boot '), h('strong', null, nextBootText(host)))),
 			progressBlock(host, 'wide'),
+			driftNotice(),
 			h('dl', { class: 'facts' },
 				fact('Product', [host.vendor, host.product].filter(Boolean).join(' ') || null),
 				fact('Serial', host.serial ? mono(host.serial) : null),
@@ -66,6 +67,26 @@ export function hostView(root, routeInfo) {
 				fact('Last seen', timeEl(host.last_seen)),
 				fact('ID', String(host.id)),
 				fact('Added', host.created ? h('time', { datetime: host.created, title: exactTime(host.created) }, exactTime(host.created).slice(0, 10)) : null)));
+	}
+
+	// The hardware changes anemosd saw between this host's inventories, until acknowledged.
+	function driftNotice() {
+		const changes = host.drift || [];
+		if (!changes.length) return null;
+		const ack = h('button', { type: 'button', id: 'ack-drift' }, 'Acknowledge');
+		ack.addEventListener('click', async () => {
+			try {
+				host = await api('PATCH', hostPath(host.id), { drift: null });
+				redraw();
+			} catch (e) {
+				toast(`Could not acknowledge: ${e.message}`, 'error');
+			}
+		});
+		return h('div', { class: 'notice drift', id: 'drift', role: 'status' },
+			h('strong', null, `Hardware changed (${changes.length})`),
+			h('ul', null, changes.map((c) => h('li', null, `${c.part} ${c.change}: `,
+				c.what ? mono(c.what) : [mono(c.was), ' → ', mono(c.now)]))),
+			ack);
 	}
 
 	function fact(k, v) {
@@ -103,6 +124,15 @@ export function hostView(root, routeInfo) {
 		h('label', { for: 'ssh-keys', class: 'action-title' }, 'SSH authorized keys'), keysArea,
 		h('div', { class: 'row' }, h('button', { type: 'submit' }, 'Save keys'), keysMsg));
 
+	// Tags and attributes: the operator's words for the host, which searches find (tag:db, rack=r12).
+	const tagsInput = h('input', { id: 'tags', name: 'tags', autocomplete: 'off', spellcheck: 'false', placeholder: 'db rack-12' });
+	const attrsArea = h('textarea', { id: 'attributes', rows: 3, spellcheck: 'false', placeholder: 'rack=r12 (one NAME=VALUE a line)' });
+	const labelsMsg = h('p', { class: 'form-msg', role: 'status' });
+	const labelsForm = h('form', { class: 'action', id: 'labels-form' },
+		h('label', { for: 'tags', class: 'action-title' }, 'Tags'), tagsInput,
+		h('label', { for: 'attributes', class: 'action-title' }, 'Attributes'), attrsArea,
+		h('div', { class: 'row' }, h('button', { type: 'submit' }, 'Save tags and attributes'), labelsMsg));
+
 	const statusRow = h('div', { class: 'row wrap' });
 	const statusMsg = h('p', { class: 'form-msg', role: 'status' });
 	const statusBox = h('div', { class: 'action' }, h('div', { class: 'action-title' }, 'Status'), statusRow, statusMsg);
@@ -112,9 +142,9 @@ export function hostView(root, routeInfo) {
 		h('p', { class: 'muted small' }, 'Forgets the host, its inventory and events. If it boots again it comes back as new.'));
 
 	const power = powerBox(() => host);
-	clear(actions, h('h2', { id: 'actions-title' }, 'Actions'), power.box, bootForm, nameForm, statusBox, keysForm, dangerBox);
+	clear(actions, h('h2', { id: 'actions-title' }, 'Actions'), power.box, bootForm, nameForm, statusBox, labelsForm, keysForm, dangerBox);
 	const dirty = new Set();
-	for (const [form, key] of [[bootForm, 'boot'], [nameForm, 'name'], [keysForm, 'keys']]) {
+	for (const [form, key] of [[bootForm, 'boot'], [nameForm, 'name'], [keysForm, 'keys'], [labelsForm, 'labels']]) {
 		form.addEventListener('input', () => dirty.add(key));
 		form.addEventListener('change', () => dirty.add(key));
 	}
@@ -130,6 +160,10 @@ export function hostView(root, routeInfo) {
 		installSettings.textContent = installText(host.install);
 		if (!dirty.has('name')) nameInput.value = host.hostname || '';
 		if (!dirty.has('keys')) keysArea.value = (host.ssh_authorized_keys || []).join('\n');
+		if (!dirty.has('labels')) {
+			tagsInput.value = (host.tags || []).join(' ');
+			attrsArea.value = Object.entries(host.attributes || {}).map(([k, v]) => `${k}=${v}`).join('\n');
+		}
 		// The operator moves the lifecycle allows from this status (GET /api/v1/meta).
 		const targets = Object.keys(lifecycle.transitions[host.status] || {})
 			.map((s) => [s, `Set ${s}${lifecycle.statuses[s].confirm ? '…' : ''}`]);
@@ -194,6 +228,19 @@ export function hostView(root, routeInfo) {
 		e.preventDefault();
 		const keys = keysArea.value.split('\n').map((k) => k.trim()).filter(Boolean);
 		if (await patch({ ssh_authorized_keys: keys }, keysMsg, `${keys.length} key${keys.length === 1 ? '' : 's'} saved.`)) { dirty.delete('keys'); redraw(); }
+	});
+
+	labelsForm.addEventListener('submit', async (e) => {
+		e.preventDefault();
+		const tags = tagsInput.value.split(/[\s,]+/).filter(Boolean);
+		const attributes = {};
+		for (const name of Object.keys(host.attributes || {})) attributes[name] = null; // gone unless given
+		for (const line of attrsArea.value.split('\n').map((l) => l.trim()).filter(Boolean)) {
+			const eq = line.indexOf('=');
+			if (eq < 1) { labelsMsg.className = 'form-msg error'; labelsMsg.textContent = `"${line}" is not NAME=VALUE`; return; }
+			attributes[line.slice(0, eq).trim()] = line.slice(eq + 1).trim() || null;
+		}
+		if (await patch({ tags, attributes }, labelsMsg, 'Tags and attributes saved.')) { dirty.delete('labels'); redraw(); }
 	});
 
 	async function setStatus(s) {

@@ -216,6 +216,31 @@ try {
 		}
 	});
 
+	await check('the host page marks a swapped disk until it is acknowledged', async () => {
+		await page.waitForSelector('#drift');
+		const t = (await page.innerText('#drift')).replace(/\s+/g, ' ');
+		assert(/disk replaced: .*→ .*SWAPPED-1/.test(t), `drift notice: ${t}`);
+		await page.click('#ack-drift');
+		await page.waitForSelector('#drift', { state: 'detached' });
+		const host = await apiCall('GET', `/api/v1/hosts/${R640.id}`);
+		assert(host.drift === null, `drift not acknowledged: ${JSON.stringify(host.drift)}`);
+	});
+
+	await check('tags and attributes edited on the host page', async () => {
+		await page.fill('#tags', 'db rack-4');
+		await page.fill('#attributes', 'rack=r4\nowner=team-db');
+		await page.click('#labels-form button[type=submit]');
+		await page.waitForSelector('#labels-form .form-msg.ok');
+		const host = await apiCall('GET', `/api/v1/hosts/${R640.id}`);
+		assert(JSON.stringify(host.tags) === '["db","rack-4"]' && host.attributes.rack === 'r4' &&
+			host.attributes.owner === 'team-db', JSON.stringify([host.tags, host.attributes]));
+		await page.fill('#attributes', 'rack=r4');
+		await page.click('#labels-form button[type=submit]');
+		await page.waitForSelector('#labels-form .form-msg.ok');
+		const after = await apiCall('GET', `/api/v1/hosts/${R640.id}`);
+		assert(!('owner' in after.attributes), `a removed attribute stays: ${JSON.stringify(after.attributes)}`);
+	});
+
 	let agentToken = null;
 	await check('assigning an image (install once) on the host page changes /ipxe for its MAC', async () => {
 		const before = await ipxeScript(R640.mac);

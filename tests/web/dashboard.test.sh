@@ -80,6 +80,8 @@ deploy() {
 t=$(boot 24:6e:96:8a:3c:10 7XK4M93 "Dell Inc." "PowerEdge R640"); report "$t" "$R640"
 R640_ID=$(id_of 24:6e:96:8a:3c:10)
 api PATCH "/api/v1/hosts/$R640_ID" '{"hostname":"db01.rack4","ssh_authorized_keys":["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHq0 ops@anemos"]}' >/dev/null
+# ... and a disk swapped since: its second inventory leaves a drift mark on the host page.
+t=$(boot 24:6e:96:8a:3c:10 7XK4M93 "Dell Inc." "PowerEdge R640"); report "$t" "$(jq -c '.disks[-1].serial = "SWAPPED-1"' <<<"$R640")"
 # shellcheck disable=SC2154 # BMC_PORT_web: set by bmc_start
 api PATCH "/api/v1/hosts/$R640_ID" '{"bmc":{"address":"127.0.0.1","port":'"$BMC_PORT_web"',"username":"admin","password":"pw-Web-2291"}}' >/dev/null
 
