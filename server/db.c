@@ -975,17 +975,25 @@ int db_host_find_by_ref(const char *ref, struct host *out)
 	return rc < 0 ? rc : db_host_get(id, out);
 }
 
-static int host_tags_write(int64_t id, json_t *tags)
+/* Runs statement `which`, whose one parameter is a host id, to its end: 0 or -errno. */
+static int step_for_host(enum stmt_id which, int64_t id)
 {
-	sqlite3_stmt *st = stmt(S_TAGS_CLEAR);
-	json_t *tag;
-	size_t i;
-	int rc;
+	sqlite3_stmt *st = stmt(which);
 
 	if (!st)
 		return stmt_rc;
 	sqlite3_bind_int64(st, 1, id);
-	if ((rc = step_done(st)) < 0)
+	return step_done(st);
+}
+
+static int host_tags_write(int64_t id, json_t *tags)
+{
+	sqlite3_stmt *st;
+	json_t *tag;
+	size_t i;
+	int rc;
+
+	if ((rc = step_for_host(S_TAGS_CLEAR, id)) < 0)
 		return rc;
 	json_array_foreach(tags, i, tag) {
 		if (!(st = stmt(S_TAG_ADD)))
@@ -1000,16 +1008,13 @@ static int host_tags_write(int64_t id, json_t *tags)
 
 static int host_attrs_write(int64_t id, json_t *attrs)
 {
-	sqlite3_stmt *st = stmt(S_ATTRS_CLEAR);
+	sqlite3_stmt *st;
 	const char *name;
 	json_t *value;
 	double number;
 	int rc;
 
-	if (!st)
-		return stmt_rc;
-	sqlite3_bind_int64(st, 1, id);
-	if ((rc = step_done(st)) < 0)
+	if ((rc = step_for_host(S_ATTRS_CLEAR, id)) < 0)
 		return rc;
 	json_object_foreach(attrs, name, value) {
 		const char *text = json_string_value(value);
