@@ -429,9 +429,11 @@ wal=$DATA/anemos.db-wal
 peak=${WAL_PEAK:-0}
 for round in $(seq 1 20); do
 	[ "$peak" -gt 4194304 ] && break
-	api POST /api/v1/hosts "$(python3 -c 'import json, sys; r = int(sys.argv[1])
+	r=$(api POST /api/v1/hosts "$(python3 -c 'import json, sys; r = int(sys.argv[1])
 print(json.dumps([{"mac": "52:54:04:%02x:%02x:%02x" % (r, i >> 8, i & 255), "attributes": {"note": "x" * 200}}
-	for i in range(1000)]))' "$round")" >/dev/null
+	for i in range(1000)]))' "$round")")
+	[ "$(status_of "$r")" = 201 ] || [ "$(status_of "$r")" = 200 ] ||
+		{ fail "a bulk enroll of 1,000 hosts (round $round)" "$(body_of "$r" | head -c 300)"; break; }
 	peak=$(stat -c %s "$wal")
 done
 for i in $(seq 1 15); do

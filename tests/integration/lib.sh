@@ -117,8 +117,10 @@ trap _cleanup EXIT
 bearer_request() {
 	local tok=$1 m=$2 p=$3 body=${4:-}
 	if [ -n "$body" ]; then
-		curl -sS -m 70 ${FROM:+--interface "$FROM"} -X "$m" -H @<(printf 'Authorization: Bearer %s\n' "$tok") \
-			-H 'Content-Type: application/json' --data-binary "$body" -w '\n%{http_code}' "$ANEMOS_URL$p"
+		# The body through standard input: a bulk request is larger than one argument may be.
+		printf '%s' "$body" | curl -sS -m 70 ${FROM:+--interface "$FROM"} -X "$m" \
+			-H @<(printf 'Authorization: Bearer %s\n' "$tok") \
+			-H 'Content-Type: application/json' --data-binary @- -w '\n%{http_code}' "$ANEMOS_URL$p"
 	else
 		curl -sS -m 70 ${FROM:+--interface "$FROM"} -X "$m" -H @<(printf 'Authorization: Bearer %s\n' "$tok") \
 			-w '\n%{http_code}' "$ANEMOS_URL$p"
