@@ -162,7 +162,11 @@ struct table {
 	size_t rows;				/* rows added, the header included */
 	size_t room;				/* rows that @cells has room for */
 	char **cells;				/* rows * columns copies; owned */
-	size_t width[TABLE_MAX_COLUMNS];	/* widest cell of each column, in bytes */
+	size_t width[TABLE_MAX_COLUMNS];	/* widest cell of each column, in characters */
+	/* The colour of a body cell of @colour_column on a terminal (an SGR code such as
+	 * "32"), or NULL; set by the caller after table_init, NULL by default. */
+	const char *(*colour)(const char *cell);
+	size_t colour_column;
 };
 
 /* Starts @table with the @columns cells of @header. Returns 0 or -ENOMEM (reported). */
@@ -171,8 +175,16 @@ int table_init(struct table *table, size_t columns, const char *const *header);
 /* Appends a row, copying its table->columns @cells. Returns 0 or -ENOMEM (reported). */
 int table_add_row(struct table *table, const char *const *cells);
 
-/* Prints @table to stdout, columns two spaces apart, the last one unpadded. */
-void table_print(const struct table *table);
+/*
+ * Prints @table to stdout, columns two spaces apart, the last one unpadded. On a terminal
+ * the table is fitted to its width (the widest columns cut, a cut cell ending in "~") and
+ * @colour colours its column, unless NO_COLOR is set or TERM is "dumb"; in a pipe every
+ * cell is whole and no escape sequence is written.
+ */
+void table_print(struct table *table);
+
+/* The characters of UTF-8 @text (bytes that do not continue a sequence). */
+size_t text_width(const char *text);
 
 /* Releases everything @table holds; safe on a table whose init failed. */
 void table_free(struct table *table);

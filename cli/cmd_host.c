@@ -52,7 +52,6 @@ enum host_option_id {
 	OPT_UNTAG,
 	OPT_ATTR,
 	OPT_ACK_DRIFT,
-	OPT_COLUMNS,
 	OPT_CSV,
 	OPT_MIRROR,
 	OPT_NO_MIRROR,
@@ -659,7 +658,7 @@ static int host_list_pages(const struct ctl *ctl, const char *query, json_t *all
 	}
 }
 
-/* What "host list" was told: --columns LIST, --csv. */
+/* What "host list" was told: -o/--columns LIST, --csv. */
 struct list_options {
 	const char *columns;
 	bool csv;
@@ -669,7 +668,7 @@ static int list_option(void *ctx, int option, const char *arg)
 {
 	struct list_options *o = ctx;
 
-	if (option == OPT_COLUMNS)
+	if (option == 'o')
 		o->columns = arg;
 	else
 		o->csv = true;
@@ -679,7 +678,7 @@ static int list_option(void *ctx, int option, const char *arg)
 int host_list(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option options[] = {
-		{ "columns", required_argument, NULL, OPT_COLUMNS },
+		{ "columns", required_argument, NULL, 'o' },
 		{ "csv", no_argument, NULL, OPT_CSV },
 		{ NULL, 0, NULL, 0 },
 	};

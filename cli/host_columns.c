@@ -198,9 +198,23 @@ static void print_csv(const json_t *hosts, char **names, size_t n)
 		}
 }
 
+/* The SGR colour of a status on a terminal: red failed, green deployed, yellow installing. */
+static const char *status_colour(const char *status)
+{
+	static const struct { const char *status, *sgr; } colours[] = {
+		{ "failed", "1;31" }, { "deployed", "32" }, { "installing", "33" }, { "ready", "36" },
+		{ "maintenance", "35" }, { "decommissioned", "2" },
+	};
+
+	for (size_t i = 0; i < sizeof(colours) / sizeof(colours[0]); i++)
+		if (!strcmp(status, colours[i].status))
+			return colours[i].sgr;
+	return NULL;
+}
+
 static int print_table(const json_t *hosts, char **names, size_t n)
 {
-	const char *header[COLUMNS_MAX], *row[COLUMNS_MAX];
+	const char *header[COLUMNS_MAX] = { NULL }, *row[COLUMNS_MAX];
 	char bufs[COLUMNS_MAX][256], upper[COLUMNS_MAX][64];
 	const json_t *host;
 	struct table table;
@@ -217,6 +231,11 @@ static int print_table(const json_t *hosts, char **names, size_t n)
 	}
 	if ((rc = table_init(&table, n, header)) != 0)
 		return rc;
+	for (size_t c = 0; c < n; c++)
+		if (!strcmp(names[c], "status")) {
+			table.colour = status_colour;
+			table.colour_column = c;
+		}
 	json_array_foreach(hosts, i, host) {
 		for (size_t c = 0; c < n; c++)
 			row[c] = column_value(names[c], host, bufs[c], sizeof(bufs[c]));

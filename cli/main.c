@@ -3,6 +3,7 @@
  * command shares. A straight line: read switches and global options, find the command,
  * load the token, run the command, report.
  */
+#include <ctype.h>
 #include <err.h>
 #include <errno.h>
 #include <getopt.h>
@@ -411,11 +412,20 @@ int parse_command(int argc, char **argv, const struct option *options,
 		  int min, int max)
 {
 	static const struct option none[] = { { NULL, 0, NULL, 0 } };
+	char shorts[32] = ":";	/* an option whose value is a letter is also -LETTER */
+	size_t n = 1;
 	int c, rc, count;
 
+	for (const struct option *o = options; o && o->name; o++)
+		if (!o->flag && o->val > 0 && o->val < 128 && isalpha(o->val) && n + 3 < sizeof(shorts)) {
+			shorts[n++] = (char)o->val;
+			if (o->has_arg == required_argument)
+				shorts[n++] = ':';
+		}
+	shorts[n] = '\0';
 	optind = 0;		/* glibc: start afresh on this argv */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":", options ? options : none, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, shorts, options ? options : none, NULL)) != -1) {
 		if (c == ':') {
 			warnx("%s needs a value", argv[optind - 1]);
 			return -EINVAL;

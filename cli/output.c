@@ -7,12 +7,14 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "anemosctl.h"
 
 #define TABLE_FIRST_ROOM	16	/* rows allocated at first */
 #define PROGRESS_INTERVAL	0.1	/* seconds between two drawings of a progress line */
+#define TABLE_MIN_CUT		8	/* a column is cut to no fewer characters than this */
 
 int table_init(struct table *table, size_t columns, const char *const *header)
 {
@@ -46,7 +48,7 @@ int table_add_row(struct table *table, const char *const *cells)
 		}
 	}
 	for (i = 0; i < table->columns; i++) {
-		len = strlen(row[i]);
+		len = text_width(row[i]);
 		if (len > table->width[i])
 			table->width[i] = len;
 	}
@@ -54,18 +56,88 @@ int table_add_row(struct table *table, const char *const *cells)
 	return 0;
 }
 
-void table_print(const struct table *table)
+size_t text_width(const char *text)
 {
-	size_t r, c, last = table->columns - 1;
+	size_t n = 0;
+
+	for (; *text; text++)
+		n += ((unsigned char)*text & 0xc0) != 0x80;
+	return n;
+}
+
+/* The terminal's width in characters when stdout is one, else 0. */
+static size_t terminal_columns(void)
+{
+	struct winsize ws;
+
+	if (!isatty(STDOUT_FILENO) || ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) != 0)
+		return 0;
+	return ws.ws_col;
+}
+
+/* Cuts the widest columns of @table, one character at a time, until a row fits @room. */
+static void table_fit(struct table *table, size_t room)
+{
+	size_t total = 2 * (table->columns - 1), widest, i;
+
+	for (i = 0; i < table->columns; i++)
+		total += table->width[i];
+	while (total > room) {
+		for (widest = 0, i = 1; i < table->columns; i++)
+			if (table->width[i] > table->width[widest])
+				widest = i;
+		if (table->width[widest] <= TABLE_MIN_CUT)
+			return;		/* too narrow a terminal: the lines wrap */
+		table->width[widest]--;
+		total--;
+	}
+}
+
+/* Prints at most @width characters of @text, "~" last when cut, padded to @width if @pad. */
+static void print_cell(const char *text, size_t width, bool pad)
+{
+	size_t len = text_width(text), shown = 0;
+	const char *p;
+
+	if (len <= width || !width) {
+		print_text(text, 0);
+		shown = len;
+	} else {
+		for (p = text; *p; p++) {
+			if (((unsigned char)*p & 0xc0) != 0x80 && ++shown == width)
+				break;
+			putchar((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p);
+		}
+		putchar('~');
+	}
+	while (pad && shown++ < width)
+		putchar(' ');
+}
+
+void table_print(struct table *table)
+{
+	size_t r, c, last = table->columns - 1, room = terminal_columns();
+	const char *term = getenv("TERM"), *sgr;
+	bool colour = room && table->colour && !getenv("NO_COLOR") && !(term && !strcmp(term, "dumb"));
 	char *const *row;
 
+	if (room)
+		table_fit(table, room);
 	for (r = 0; r < table->rows; r++) {
 		row = table->cells + r * table->columns;
-		for (c = 0; c < last; c++) {
-			print_text(row[c], table->width[c]);
-			fputs("  ", stdout);
+		for (c = 0; c <= last; c++) {
+			sgr = colour && r > 0 && c == table->colour_column ? table->colour(row[c]) : NULL;
+			if (sgr)
+				printf("\033[%sm", sgr);
+			print_cell(row[c], room || c < last ? table->width[c] : 0, false);
+			if (sgr)
+				fputs("\033[0m", stdout);
+			if (c < last) {
+				for (size_t w = text_width(row[c]); w < table->width[c]; w++)
+					putchar(' ');
+				fputs("  ", stdout);
+			}
 		}
-		print_text(row[last], 0);
 		putchar('\n');
 	}
 }

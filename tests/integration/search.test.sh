@@ -129,6 +129,43 @@ api PATCH /api/v1/hosts/web8 '{"attributes":{"note":"rack 3, \"top\""}}' >/dev/n
 expect_eq "host list --csv: a header, and fields quoted as CSV wants" 'hostname,note,tag
 web8,"rack 3, ""top""","canary,web"' "$("$ANEMOSCTL" host list --csv --columns hostname,note,tag web8 2>&1)"
 expect_eq "a query starting with - after --" "db1" "$("$ANEMOSCTL" host list --csv --columns hostname -- -tag:web | tail -n +2 | paste -sd' ')"
+expect_eq "-o is --columns" "$("$ANEMOSCTL" host list --columns hostname,tag)" "$("$ANEMOSCTL" host list -o hostname,tag)"
+# On a terminal (a pty of COLS columns): the table fits, status is coloured; NO_COLOR and a
+# pipe give none.
+on_tty() {	# on_tty COLS [ENV=VALUE ...] -- ARGS...: what anemosctl ARGS prints on a pty
+	python3 - "$ANEMOSCTL" "$@" <<'PY'
+import fcntl, os, pty, struct, sys, termios
+ctl, cols, rest = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+env = dict(os.environ)
+while rest and rest[0] != "--":
+    k, v = rest.pop(0).split("=", 1); env[k] = v
+pid, fd = pty.fork()
+if pid == 0:
+    fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", 24, cols, 0, 0))
+    os.execve(ctl, [ctl] + rest[1:], env)
+out = b""
+while True:
+    try:
+        chunk = os.read(fd, 65536)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace").replace("\r\n", "\n"))
+PY
+}
+api PATCH /api/v1/hosts/db1 '{"attributes":{"note":"a long note that no narrow terminal has room for, not even close"}}' >/dev/null
+out=$(on_tty 60 TERM=xterm -- host list -o hostname,status,note,tag)
+expect_eq "on a 60-column terminal no line is wider than 60" "" "$(sed 's/\x1b\[[0-9;]*m//g' <<<"$out" | awk 'length($0) > 60')"
+expect_match "... the widest column cut, with ~" 'a long note that[^|]*~' "$(grep db1 <<<"$out")"
+expect_match "... status in colour (SGR)" $'\x1b\\[[0-9;]+m(ready|new|deployed|failed|installing)\x1b\\[0m' "$out"
+out=$(on_tty 60 TERM=xterm NO_COLOR=1 -- host list -o hostname,status)
+expect_no_match "NO_COLOR: no colour" $'\x1b' "$out"
+out=$("$ANEMOSCTL" host list -o hostname,status,note)
+expect_no_match "in a pipe: no colour" $'\x1b' "$out"
+expect_match "... and nothing cut" 'not even close$' "$(grep db1 <<<"$out")"
 out=$("$ANEMOSCTL" host list 'status:redy' 2>&1); rc=$?
 expect_eq "a bad query: the CLI exits non-zero" 1 "$((rc != 0))"
 expect_match "... and says where" "'redy' is not a status \(at character 1\)" "$out"
