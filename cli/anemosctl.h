@@ -287,6 +287,9 @@ int appliance_status(struct ctl *ctl, int argc, char **argv);
 int image_list(struct ctl *ctl, int argc, char **argv);
 int image_add(struct ctl *ctl, int argc, char **argv);
 int image_rm(struct ctl *ctl, int argc, char **argv);
+int search_list(struct ctl *ctl, int argc, char **argv);
+int search_save(struct ctl *ctl, int argc, char **argv);
+int search_rm(struct ctl *ctl, int argc, char **argv);
 /*
  * Runs cli/recipe-bundle.sh over @dir, writing the bundle to @out; its first line of output
  * (the recipe's name) goes to @name (@namesz bytes). Returns 0, -ENOEXEC (the script said

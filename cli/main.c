@@ -194,6 +194,16 @@ static const struct command commands[] = {
 	  "Removes an image, and its file when anemosd stores it. An image a host is assigned\n"
 	  "is refused: assign another first (anemosctl host set REF --image OTHER).\n",
 	  0, image_rm },
+	{ "search", "list", "the saved searches: @NAME in any search stands for one", "",
+	  "Lists the saved searches: name, query, and the admin token that saved it.\n", 0, search_list },
+	{ "search", "save", "save a search under a name (anemosctl host list @NAME)", "NAME QUERY...",
+	  "Saves QUERY (the words joined, as host list joins them) as @NAME, replacing the one of\n"
+	  "that name. NAME is lower-case letters, digits and . _ -; the query is checked now and\n"
+	  "may not name another saved search. Then `anemosctl host list @NAME -tag:retired`, or\n"
+	  "@NAME in the dashboard's search box.\n"
+	  "  anemosctl search save big-db 'tag:db memory>=256G'\n", 0, search_save },
+	{ "search", "rm", "remove a saved search", "NAME",
+	  "Removes the saved search NAME; a search naming @NAME is refused afterwards.\n", 0, search_rm },
 	{ "reinstall", "", "reinstall a running host without network boot, over SSH",
 	  "HOST --ssh [user@]addr[:port] [--image NAME] [--method auto|kexec|bootloader]\n"
 	  "                 [--network auto|dhcp|static]",

@@ -108,6 +108,7 @@ put_tree "$SRC/server/web" "$SHARE/web"
 put "$SRC/README.md" "$SHARE/README.md" 644
 put "$SRC/deploy/tftp-root.sh" "$SHARE/tftp-root.sh" 755
 put "$SRC/deploy/completion/anemosctl" "$R/usr/local/share/bash-completion/completions/anemosctl" 644
+put "$SRC/deploy/completion/_anemosctl" "$R/usr/local/share/zsh/site-functions/_anemosctl" 644
 put "$SRC/deploy/cache/acng.conf" "$SHARE/cache/acng.conf" 644
 put "$SRC/deploy/cache/anemos-cache.logrotate" "$SHARE/cache/anemos-cache.logrotate" 644
 for u in anemosd.service anemos-dnsmasq.service anemos-tftpd.service anemos-cache.service; do

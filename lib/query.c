@@ -684,3 +684,84 @@ int query_compile(const char *text, int first, struct query *out, struct query_e
 		query_free(out);
 	return rc < 0 ? (p.failed ? -EINVAL : rc) : 0;
 }
+
+bool query_search_name_valid(const char *name)
+{
+	size_t n = 0;
+
+	for (; name[n]; n++)
+		if (!islower((unsigned char)name[n]) && !isdigit((unsigned char)name[n]) &&
+		    (!n || (name[n] != '-' && name[n] != '_' && name[n] != '.')))
+			return false;
+	return n >= 1 && n <= QUERY_SEARCH_NAME_MAX;
+}
+
+int query_expand(const char *text, int (*lookup)(void *ctx, const char *name, char **query), void *ctx,
+		 char **out, struct query_error *err)
+{
+	size_t len = text ? strlen(text) : 0, size = 0, i = 0;
+	FILE *f;
+	int rc = 0;
+
+	*out = NULL;
+	*err = (struct query_error){0};
+	if (!(f = open_memstream(out, &size)))
+		return -ENOMEM;
+	while (i < len && rc == 0) {
+		char c = text[i];
+		bool starts = !i || isspace((unsigned char)text[i - 1]) || text[i - 1] == '(' ||
+			      text[i - 1] == ')' || (text[i - 1] == '-' && (i == 1 || isspace((unsigned char)text[i - 2]) ||
+									   text[i - 2] == '('));
+
+		if (c == '"') {		/* a quoted value, copied whole */
+			size_t j = i + 1;
+
+			while (j < len && text[j] != '"')
+				j += text[j] == '\\' && j + 1 < len ? 2 : 1;
+			j = j < len ? j + 1 : len;
+			fwrite(text + i, 1, j - i, f);
+			i = j;
+		} else if (c == '@' && starts) {
+			char name[QUERY_SEARCH_NAME_MAX + 2], *saved = NULL;
+			size_t j = i + 1, n = 0;
+
+			while (j < len && !isspace((unsigned char)text[j]) && text[j] != '(' && text[j] != ')') {
+				if (n < sizeof(name) - 1)
+					name[n++] = text[j];
+				j++;
+			}
+			name[n] = '\0';
+			if (!query_search_name_valid(name) || j - i - 1 != n) {
+				err->pos = i;
+				snprintf(err->msg, sizeof(err->msg),
+					 "@NAME is a saved search: 1-%d lower-case letters, digits, '.', '_' or '-'",
+					 QUERY_SEARCH_NAME_MAX);
+				rc = -EINVAL;
+			} else if ((rc = lookup(ctx, name, &saved)) == -ENOENT) {
+				err->pos = i;
+				snprintf(err->msg, sizeof(err->msg), "no saved search '%s'", name);
+				rc = -EINVAL;
+			} else if (rc == 0 && strchr(saved, '@')) {
+				/* Saved searches are checked when saved; one naming another is refused
+				 * there, so this is a database edited by hand. */
+				err->pos = i;
+				snprintf(err->msg, sizeof(err->msg), "saved search '%s' names another one", name);
+				rc = -EINVAL;
+			} else if (rc == 0) {
+				fprintf(f, "(%s)", saved);
+			}
+			free(saved);
+			i = j;
+		} else {
+			fputc(c, f);
+			i++;
+		}
+	}
+	if (fclose(f) != 0 && rc == 0)
+		rc = -ENOMEM;
+	if (rc < 0) {
+		free(*out);
+		*out = NULL;
+	}
+	return rc;
+}

@@ -68,6 +68,20 @@ void query_free(struct query *q);
  * an attribute of that name could never be searched, so hosts' attributes may not take it. */
 bool query_key_reserved(const char *name);
 
+/* Saved searches: a word @NAME at the start of a term is the saved search NAME, in
+ * parentheses (`@web -tag:retired`, `-@old`). NAME is 1-64 of a-z 0-9 and, after the first,
+ * '.', '_', '-'. */
+#define QUERY_SEARCH_NAME_MAX 64
+bool query_search_name_valid(const char *name);
+
+/* *out = text with each @NAME replaced by "(QUERY)", QUERY from lookup (0 with a malloc'd
+ * *query, -ENOENT when there is none, or another negative error, returned as is). Quoted
+ * values are copied whole; a saved query naming another is refused. 0, -EINVAL with *err
+ * (a bad or unknown name, its position), -ENOMEM, or lookup's error; *out is freed by the
+ * caller, NULL on error. */
+int query_expand(const char *text, int (*lookup)(void *ctx, const char *name, char **query), void *ctx,
+		 char **out, struct query_error *err);
+
 /* Parses a number with an optional binary size suffix (K M G T P, optionally followed by
  * "i" and/or "B": 64G, 64GiB, 1.5T) into *out; 0, or -EINVAL when s is not such a number. */
 int query_parse_size(const char *s, double *out);

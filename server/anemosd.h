@@ -306,6 +306,14 @@ int db_power_request_add(int64_t host_id, const char *action, const char *boot, 
 int db_power_request_done(int64_t id);
 int db_power_request_list(json_t *out);
 
+/* Saved searches (query.h @NAME): their list as {"name","query","created_by","updated"}
+ * objects appended to out; one's query (malloc'd; -ENOENT when there is none); put creates
+ * or replaces (*created says which), in one transaction; delete (-ENOENT). */
+int db_search_list(json_t *out);
+int db_search_get(const char *name, char **query);
+int db_search_put(const char *name, const char *query, const char *who, bool *created);
+int db_search_delete(const char *name);
+
 /* tokens.c: admin and per-boot agent tokens; only hashes are stored. */
 /* A new admin token named name, expiring `ttl` seconds from now (0: never); its text into
  * out, its id into *id (may be NULL). One transaction. */

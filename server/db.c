@@ -144,6 +144,9 @@ static const char *const migrations[] = {
 	 "events, is no longer shown)' WHERE source = 'operator' AND message LIKE 'changed {%' AND"
 	 " (message LIKE '%root_password_hash%' OR message LIKE '%cloud_init_user_data%' OR"
 	 "  message LIKE '%\"password\"%');"),
+	/* 12: saved searches, @NAME in a search (query.h) */
+	"CREATE TABLE saved_searches (name TEXT PRIMARY KEY, query TEXT NOT NULL, created_by TEXT,"
+	" created INTEGER NOT NULL, updated INTEGER NOT NULL);",
 };
 
 #define EVENTS_KEPT_STR "1000"
@@ -175,6 +178,7 @@ enum stmt_id {
 	S_AGENT_DELETE_HOST, S_AGENT_INSERT, S_AGENT_LOOKUP, S_AGENT_LIVE, S_AGENT_BIND, S_AGENT_UPDATE,
 	S_ADMIN_INSERT, S_ADMIN_LOOKUP, S_ADMIN_VALID, S_ADMIN_LIST, S_ADMIN_BY_NAME, S_ADMIN_REVOKE,
 	S_ADMIN_NAME, S_HOST_WITH_BMC, S_HOST_POWER_READ, S_POWER_REQ_ADD, S_POWER_REQ_DONE, S_POWER_REQ_LIST,
+	S_SEARCH_LIST, S_SEARCH_GET, S_SEARCH_PUT, S_SEARCH_DELETE,
 	S_COUNT
 };
 
@@ -262,6 +266,12 @@ static const char *const stmt_sql[S_COUNT] = {
 			    " VALUES (?1, ?2, ?3, ?4, ?5)",
 	[S_POWER_REQ_DONE] = "DELETE FROM power_requests WHERE id = ?1",
 	[S_POWER_REQ_LIST] = "SELECT id, host_id, action, boot, who FROM power_requests ORDER BY id",
+	[S_SEARCH_LIST] = "SELECT name, query, created_by, updated FROM saved_searches ORDER BY name",
+	[S_SEARCH_GET] = "SELECT query FROM saved_searches WHERE name = ?1",
+	[S_SEARCH_PUT] = "INSERT INTO saved_searches (name, query, created_by, created, updated) VALUES (?1, ?2, ?3, ?4, ?4)"
+			 " ON CONFLICT (name) DO UPDATE SET query = excluded.query, created_by = excluded.created_by,"
+			 " updated = excluded.updated",
+	[S_SEARCH_DELETE] = "DELETE FROM saved_searches WHERE name = ?1",
 };
 
 struct conn {
@@ -1244,6 +1254,13 @@ int db_host_seen(int64_t id, const struct boot_identity *ident)
 	return step_done(st);
 }
 
+/* query_expand's lookup: the saved search name's query. */
+static int saved_search(void *ctx, const char *name, char **query)
+{
+	(void)ctx;
+	return db_search_get(name, query);
+}
+
 /* The host list's statement for a search (query.h): hosts after id `after`, at most limit
  * (<= 0: all), prepared on this thread's connection with its values bound; the caller
  * finalizes it. NULL with err_set and *rc on failure: a
@@ -1251,6 +1268,7 @@ int db_host_seen(int64_t id, const struct boot_identity *ident)
 static sqlite3_stmt *search_stmt(const char *text, int64_t after, int64_t limit, int *rc)
 {
 	struct conn *c = conn_get();
+	char *expanded = NULL;
 	struct query q;
 	struct query_error qe;
 	sqlite3_stmt *st = NULL;
@@ -1260,11 +1278,21 @@ static sqlite3_stmt *search_stmt(const char *text, int64_t after, int64_t limit,
 		*rc = stmt_rc;
 		return NULL;
 	}
-	if ((*rc = query_compile(text, 2, &q, &qe)) < 0) {
+	if ((*rc = query_expand(text, saved_search, NULL, &expanded, &qe)) < 0) {
 		*rc = *rc == -EINVAL ? err_set(-EINVAL, "search: %s (at character %zu)", qe.msg, qe.pos + 1)
-				     : err_set(*rc, "out of memory");
+		    : *rc == -ENOMEM ? err_set(*rc, "out of memory") : *rc;
 		return NULL;
 	}
+	*rc = query_compile(expanded, 2, &q, &qe);
+	if (*rc < 0) {
+		/* With a saved search in it the position is in the text it became. */
+		*rc = *rc == -EINVAL ? err_set(-EINVAL, "search: %s (at character %zu%s)", qe.msg, qe.pos + 1,
+					       strcmp(expanded, text ? text : "") ? " of the search with its saved searches in" : "")
+				     : err_set(*rc, "out of memory");
+		free(expanded);
+		return NULL;
+	}
+	free(expanded);
 	if (asprintf(&sql, "SELECT " HOST_COLUMNS " FROM hosts h WHERE h.id > ?1 AND %s ORDER BY h.id LIMIT ?2",
 		     q.where) < 0)
 		*rc = err_set(-ENOMEM, "out of memory");
@@ -1817,4 +1845,78 @@ int db_power_request_list(json_t *out)
 						     "who", (const char *)sqlite3_column_text(st, 4)));
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : step_failed(st, rc);
+}
+
+int db_search_list(json_t *out)
+{
+	sqlite3_stmt *st = stmt(S_SEARCH_LIST);
+	int rc;
+
+	if (!st)
+		return stmt_rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_append_new(out, json_pack("{s:s, s:s, s:s?, s:I}", "name", (const char *)sqlite3_column_text(st, 0),
+						     "query", (const char *)sqlite3_column_text(st, 1),
+						     "created_by", (const char *)sqlite3_column_text(st, 2),
+						     "updated", (json_int_t)sqlite3_column_int64(st, 3)));
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : step_failed(st, rc);
+}
+
+int db_search_get(const char *name, char **query)
+{
+	sqlite3_stmt *st = stmt(S_SEARCH_GET);
+	int rc;
+
+	*query = NULL;
+	if (!st)
+		return stmt_rc;
+	bind_text(st, 1, name);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rc = (*query = strdup((const char *)sqlite3_column_text(st, 0))) ? 0 : err_set(-ENOMEM, "out of memory");
+	} else {
+		rc = rc == SQLITE_DONE ? err_set(-ENOENT, "no saved search '%s' (see GET /api/v1/searches)", name)
+				       : step_failed(st, rc);
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+int db_search_put(const char *name, const char *query, const char *who, bool *created)
+{
+	char *old = NULL;
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = db_begin()) < 0)
+		return rc;
+	rc = db_search_get(name, &old);
+	*created = rc == -ENOENT;
+	free(old);
+	if (rc == 0 || rc == -ENOENT) {
+		if (!(st = stmt(S_SEARCH_PUT))) {
+			rc = stmt_rc;
+		} else {
+			bind_text(st, 1, name);
+			bind_text(st, 2, query);
+			bind_text(st, 3, who && *who ? who : NULL);
+			sqlite3_bind_int64(st, 4, (int64_t)time(NULL));
+			rc = step_done(st);
+		}
+	}
+	return rc < 0 ? (db_rollback(), rc) : db_commit();
+}
+
+int db_search_delete(const char *name)
+{
+	sqlite3_stmt *st = stmt(S_SEARCH_DELETE);
+	int rc;
+
+	if (!st)
+		return stmt_rc;
+	bind_text(st, 1, name);
+	rc = step_done(st);
+	if (rc == 0 && changes(st) == 0)
+		return err_set(-ENOENT, "no saved search '%s'", name);
+	return rc;
 }

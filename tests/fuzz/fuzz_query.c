@@ -1,6 +1,8 @@
 /* libFuzzer: the host search language (lib/query.c) over any text. Besides crashes: a query is
  * either refused with -EINVAL, a message and a position inside the text, or compiled into SQL
- * that SQLite prepares over the tables it names, with exactly the parameters it counts. */
+ * that SQLite prepares over the tables it names, with exactly the parameters it counts. The
+ * same text with its @NAME saved searches expanded (query_expand, @a known, others not) is
+ * either refused at a position inside the text or compiled the same way. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -43,10 +45,18 @@ static void check_sql(const struct query *q)
 	free(sql);
 }
 
+static int lookup(void *ctx, const char *name, char **query)
+{
+	(void)ctx;
+	if (strcmp(name, "a"))
+		return -ENOENT;
+	return (*query = strdup("tag:web (rack=r1 OR -status:new)")) ? 0 : -ENOMEM;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *text = malloc(size + 1);
+	char *text = malloc(size + 1), *expanded = NULL;
 	struct query q;
 	struct query_error err;
 	int rc;
@@ -61,6 +71,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	else if (rc != -EINVAL || !err.msg[0] || err.pos > strlen(text))
 		fuzz_fail("refused with %d, '%s' at %zu of %zu", rc, err.msg, err.pos, strlen(text));
 	query_free(&q);
+	if ((rc = query_expand(text, lookup, NULL, &expanded, &err)) == 0) {
+		if (query_compile(expanded, 0, &q, &err) == 0)
+			check_sql(&q);
+		query_free(&q);
+		free(expanded);
+	} else if (rc != -EINVAL || !err.msg[0] || err.pos >= strlen(text) || expanded) {
+		fuzz_fail("expansion refused with %d, '%s' at %zu of %zu", rc, err.msg, err.pos, strlen(text));
+	}
 	free(text);
 	return 0;
 }

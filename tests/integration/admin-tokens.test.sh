@@ -70,7 +70,7 @@ expect_match "token list shows each role" ' auditor +viewer +created' "$("$ANEMO
 api POST /api/v1/hosts '{"mac":"52:54:00:77:00:01","hostname":"r1"}' >/dev/null
 Z=$(printf '%064d' 0)
 api POST /api/v1/images '{"name":"keep","url":"http://192.0.2.10/k.tar.zst","sha256":"'"$Z"'"}' >/dev/null
-for read in /api/v1/hosts /api/v1/hosts/r1 /api/v1/hosts/r1/events /api/v1/images /api/v1/meta; do
+for read in /api/v1/hosts /api/v1/hosts/r1 /api/v1/hosts/r1/events /api/v1/images /api/v1/meta /api/v1/searches; do
 	expect_eq "viewer: GET $read" 200 "$(status_of "$(bearer_request "$VIEW" GET "$read")")"
 done
 expect_eq "viewer: GET /api/v1/meta says who it is" "auditor viewer" \
@@ -91,6 +91,8 @@ DELETE /api/v1/images/keep
 POST /api/v1/tokens {"name":"mine"}
 DELETE /api/v1/tokens/ops
 POST /api/v1/hosts/r1/power {"action":"status"}
+PUT /api/v1/searches/mine {"query":"tag:db"}
+DELETE /api/v1/searches/mine
 EOF_MUTATIONS
 expect_match "... naming the role it has and the one it needs" "role is viewer; PATCH /api/v1/hosts/\* needs operator" \
 	"$(body_of "$(bearer_request "$VIEW" PATCH /api/v1/hosts/r1 '{"hostname":"r2"}')" | jq -r .error)"

@@ -112,6 +112,36 @@ expect_eq "anemosctl host set --ack-drift clears the mark" "null " "$(host_field
 expect_match "... and the history says so" 'changed hardware_changes 2 → 0' \
 	"$(body_of "$(api GET /api/v1/hosts/db1/events)" | jq -r '.events[-1].message')"
 
+# ---- saved searches: @NAME stands for one ----
+r=$(api PUT /api/v1/searches/webs '{"query":"tag:web -tag:retired"}')
+expect_eq "PUT /api/v1/searches/NAME saves a search: 201" 201 "$(status_of "$r")"
+expect_eq "@NAME in a search is the saved one" web7 "$(search '@webs')"
+expect_eq "... with more terms beside it" "" "$(search '@webs rack=r99')"
+expect_eq "... negated, in parentheses" "db1 web8" "$(search '-@webs')"
+expect_eq "... or OR" "db1 web7" "$(search '@webs OR tag:db')"
+expect_eq "an @ inside a value or quotes is only text" "" "$(search 'note=@webs "@webs"')"
+r=$(api PUT /api/v1/searches/webs '{"query":"tag:web"}')
+expect_eq "PUT again replaces it: 200" "200 web7 web8" "$(status_of "$r") $(search '@webs')"
+r=$(api GET "/api/v1/hosts?q=$(jq -rn '"tag:db @nosuch"|@uri')")
+expect_eq "an unknown @NAME: 400" 400 "$(status_of "$r")"
+expect_eq "... saying which and where" "search: no saved search 'nosuch' (at character 8)" "$(body_of "$r" | jq -r .error)"
+before=$(sqlite3 "$DATA/anemos.db" 'SELECT group_concat(name || "=" || query) FROM saved_searches')
+while read -r path body want; do
+	r=$(api PUT "$path" "$body")
+	expect_eq "PUT $path $body: 400" 400 "$(status_of "$r")"
+	expect_match "... $want" "$want" "$(body_of "$r" | jq -r .error)"
+done <<'EOF_BAD'
+/api/v1/searches/ok {"query":"status:redy"} 'redy'.is.not.a.status.\(at.character.1\)
+/api/v1/searches/ok {"query":"tag:db(@webs)"} may.not.name.another
+/api/v1/searches/Big {"query":"tag:db"} lower-case
+/api/v1/searches/-x {"query":"tag:db"} name
+/api/v1/searches/ok {"query":"tag:db","owner":"me"} owner
+/api/v1/searches/ok {} "query".is.required
+EOF_BAD
+expect_eq "... and nothing was saved" "$before" "$(sqlite3 "$DATA/anemos.db" 'SELECT group_concat(name || "=" || query) FROM saved_searches')"
+expect_eq "GET /api/v1/searches: name, query, who saved it" "webs tag:web test" \
+	"$(body_of "$(api GET /api/v1/searches)" | jq -r '.searches[] | "\(.name) \(.query) \(.created_by)"')"
+
 # ---- the CLI ----
 export ANEMOS_URL ANEMOS_TOKEN
 out=$("$ANEMOSCTL" host set web8 --untag retired --tag Canary --attr rack= --attr owner=team-web 2>&1)
@@ -166,6 +196,14 @@ expect_no_match "NO_COLOR: no colour" $'\x1b' "$out"
 out=$("$ANEMOSCTL" host list -o hostname,status,note)
 expect_no_match "in a pipe: no colour" $'\x1b' "$out"
 expect_match "... and nothing cut" 'not even close$' "$(grep db1 <<<"$out")"
+out=$("$ANEMOSCTL" search save dbs 'tag:db' 'rack=r12' 2>&1)
+expect_eq "anemosctl search save NAME QUERY..." "saved search @dbs: tag:db rack=r12" "$out"
+expect_eq "anemosctl host list @NAME" db1 "$("$ANEMOSCTL" host list --csv -o hostname @dbs | tail -n +2)"
+expect_match "anemosctl search list" '^dbs +tag:db rack=r12 +test$' "$("$ANEMOSCTL" search list | grep '^dbs')"
+expect_eq "anemosctl search rm NAME" "removed saved search @dbs" "$("$ANEMOSCTL" search rm dbs 2>&1)"
+out=$("$ANEMOSCTL" host list @dbs 2>&1); rc=$?
+expect_eq "... then @dbs is refused, non-zero" 1 "$((rc != 0))"
+expect_match "... saying so" "no saved search 'dbs'" "$out"
 out=$("$ANEMOSCTL" host list 'status:redy' 2>&1); rc=$?
 expect_eq "a bad query: the CLI exits non-zero" 1 "$((rc != 0))"
 expect_match "... and says where" "'redy' is not a status \(at character 1\)" "$out"
@@ -185,6 +223,19 @@ expect_match "completion: a command's verbs" '^list show add import set power re
 expect_match "completion: a command's options" '--tag' "$(complete_words anemosctl host set web7 --ta)"
 expect_eq "completion: host names and MACs from anemosd" "web7 web8" "$(complete_words anemosctl host show we)"
 expect_eq "completion: next-boot actions" install "$(complete_words anemosctl host set web7 --next-boot ins)"
+# zsh (deploy/completion/_anemosctl): what its candidates function offers (compadd matches
+# them against the word), and that compinit takes the file as anemosctl's completion.
+zsh_words() { # WORDS...: the candidates, one line
+	zsh -f -c 'source "$1/deploy/completion/_anemosctl"; PATH=$2:$PATH; shift 2; _anemosctl_candidates "$@" | paste -sd" "' \
+		_ "$ROOT" "$BUILD" "$@"
+}
+expect_match "zsh completion: the commands" '(^| )host( |$)' "$(zsh_words anemosctl ho)"
+expect_match "zsh completion: a command's verbs" '^list show add import set power reinstall rm events history' "$(zsh_words anemosctl host '')"
+expect_match "zsh completion: a command's options" '(^| )--tag( |$)' "$(zsh_words anemosctl host set web7 --ta)"
+expect_match "zsh completion: host names from anemosd" '(^| )web7( .*)? web8( |$)' "$(zsh_words anemosctl host show we)"
+expect_eq "zsh completion: next-boot actions" "discover install local rescue none" "$(zsh_words anemosctl host set web7 --next-boot ins)"
+expect_eq "zsh: compinit takes the file for anemosctl" _anemosctl \
+	"$(zsh -f -c 'fpath=("$1/deploy/completion" $fpath); autoload -U compinit; compinit -u -d "$2/zcompdump"; print $_comps[anemosctl]' _ "$ROOT" "$WORK")"
 
 # ---- kept: a restart, and the rows go with the host ----
 anemosd_stop

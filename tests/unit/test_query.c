@@ -301,6 +301,65 @@ static void test_sizes(void **state)
 			fail_msg("'%s' is not a size", bad[i]);
 }
 
+/* query_expand's lookup over a fixed table: web, old (which names another), and errors. */
+static int lookup(void *ctx, const char *name, char **query)
+{
+	static const char *const saved[][2] = { { "web", "tag:web rack=r1" }, { "old", "tag:x @web" } };
+
+	(void)ctx;
+	if (!strcmp(name, "broken"))
+		return -EIO;
+	for (size_t i = 0; i < sizeof(saved) / sizeof(saved[0]); i++)
+		if (!strcmp(name, saved[i][0]))
+			return (*query = strdup(saved[i][1])) ? 0 : -ENOMEM;
+	return -ENOENT;
+}
+
+static void test_saved(void **state)
+{
+	static const struct { const char *in, *out; } ok[] = {
+		{ "@web", "(tag:web rack=r1)" },
+		{ "@web -tag:retired", "(tag:web rack=r1) -tag:retired" },
+		{ "-@web", "-(tag:web rack=r1)" },
+		{ "(@web OR tag:db)", "((tag:web rack=r1) OR tag:db)" },
+		{ "note=@web \"@web\" a@web", "note=@web \"@web\" a@web" },  /* values, quotes, inside words */
+		{ "\"un\\\"closed @web", "\"un\\\"closed @web" },            /* an unclosed quote: text to the end */
+		{ "", "" },
+	};
+	static const struct { const char *in; size_t pos; const char *msg; int rc; } bad[] = {
+		{ "tag:db @nosuch", 7, "no saved search 'nosuch'", -EINVAL },
+		{ "@Web", 0, "@NAME is a saved search", -EINVAL },
+		{ "x @", 2, "@NAME is a saved search", -EINVAL },
+		{ "@old", 0, "saved search 'old' names another one", -EINVAL },
+		{ "@broken", 0, "", -EIO },
+	};
+	struct query_error err;
+	char *out;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_int_equal(query_expand(ok[i].in, lookup, NULL, &out, &err), 0);
+		assert_string_equal(out, ok[i].out);
+		free(out);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(query_expand(bad[i].in, lookup, NULL, &out, &err), bad[i].rc);
+		assert_null(out);
+		if (bad[i].rc == -EINVAL) {
+			assert_int_equal(err.pos, bad[i].pos);
+			assert_non_null(strstr(err.msg, bad[i].msg));
+		}
+	}
+	assert_true(query_search_name_valid("a"));
+	assert_true(query_search_name_valid("rack-12.db_x"));
+	assert_false(query_search_name_valid(""));
+	assert_false(query_search_name_valid("-a"));
+	assert_false(query_search_name_valid("A"));
+	assert_false(query_search_name_valid("a/b"));
+	assert_true(query_search_name_valid("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+	assert_false(query_search_name_valid("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -309,6 +368,7 @@ int main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_parameters),
 		cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_saved),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
