@@ -145,7 +145,7 @@ static const char *const migrations[] = {
 	 " (message LIKE '%root_password_hash%' OR message LIKE '%cloud_init_user_data%' OR"
 	 "  message LIKE '%\"password\"%');"),
 	/* 12: saved searches, @NAME in a search (query.h) */
-	"CREATE TABLE saved_searches (name TEXT PRIMARY KEY, query TEXT NOT NULL, created_by TEXT,"
+	"CREATE TABLE IF NOT EXISTS saved_searches (name TEXT PRIMARY KEY, query TEXT NOT NULL, created_by TEXT,"
 	" created INTEGER NOT NULL, updated INTEGER NOT NULL);",
 };
 

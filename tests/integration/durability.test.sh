@@ -47,8 +47,9 @@ anemosd_stop
 
 # A store from before secrets were kept out of events (schema 10): its operator's change
 # events that carried a root password hash, user-data or a BMC password lose their text when
-# anemosd opens it; other events stay as they were. (Step 11 is the one that scrubs; a later
-# step that cannot run twice would need this store built at 10 another way.)
+# anemosd opens it; other events stay as they were. (Step 11 is the one that scrubs; the steps
+# after it run again here, so they are written to (CREATE TABLE IF NOT EXISTS ...); one that
+# cannot run twice would need this store built at 10 another way.)
 hid=$(sqlite3 "$DATA/anemos.db" 'SELECT min(id) FROM hosts')
 sqlite3 "$DATA/anemos.db" "INSERT INTO events (host_id, time, source, level, phase, message) VALUES
 	($hid, 1, 'operator', 'info', 'change', 'changed {\"install\":{\"root_password_hash\":\"\$6\$salt\$OLDHASH\"}}'),
