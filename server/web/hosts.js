@@ -5,6 +5,7 @@ import {
 	DASH, STATUSES, action, bytes, clear, cpuShort, h, hostLabel, mono, statusBadge, timeEl, toast,
 } from './dom.js';
 import { progressBlock } from './progress.js';
+import { completion, savedSearches } from './searchbox.js';
 
 // The columns: key, header, what sorts, and how a cell is drawn.
 const COLUMNS = [
@@ -51,7 +52,7 @@ function haystack(host) {
 }
 
 // A search with an operator or a keyword: anemosd's language, not words to match here.
-const STRUCTURED = /[:=<>~()]|(^|\s)-\S|(^|\s)(OR|AND|NOT)(\s|$)/;
+const STRUCTURED = /[:=<>~()]|(^|\s)-\S|(^|\s)(OR|AND|NOT)(\s|$)|(^|[\s(-])@\S/;
 
 function matches(host, terms) {
 	const hay = haystack(host);
@@ -143,6 +144,12 @@ export function hostsView(root, routeInfo) {
 		title: 'Words match name, MAC, serial, product, CPU, tags. KEY:VALUE, KEY>=N, -TERM, OR and ( ) search with anemosd\'s language (docs/search.md)',
 		'aria-keyshortcuts': '/',
 	});
+	const saved = savedSearches({ current: () => query, use: (q) => { search.value = q; query = q; askServer(); draw(); } });
+	const keys = completion(search, {
+		attributes: () => [...new Set([...hosts.values()].flatMap((x) => Object.keys(x.attributes || {})))].sort(),
+		saved: () => saved.names(),
+		onPick: () => { query = search.value; askServer(); draw(); },
+	});
 	const chips = h('div', { class: 'chips', role: 'group', 'aria-label': 'Filter by status' });
 	const sortSelect = h('select', { class: 'sort-select', 'aria-label': 'Sort by' },
 		COLUMNS.flatMap((c) => [
@@ -156,7 +163,8 @@ export function hostsView(root, routeInfo) {
 	const searchNote = h('p', { class: 'error search-error', id: 'search-error', role: 'alert', hidden: true });
 	clear(root,
 		h('div', { class: 'page-head' }, h('h1', null, 'Hosts'), count),
-		h('div', { class: 'toolbar' }, h('div', { class: 'search' }, search), sortSelect),
+		h('div', { class: 'toolbar' }, h('div', { class: 'search' }, search, keys), saved.select, saved.open, sortSelect),
+		saved.form,
 		searchNote,
 		chips,
 		h('div', { class: 'table-wrap' }, table),
@@ -260,6 +268,7 @@ export function hostsView(root, routeInfo) {
 			(structured ? !!found && found.has(x.id) : matches(x, terms)));
 		searchNote.textContent = searchError;
 		searchNote.hidden = !searchError;
+		saved.setEnabled(!!query.trim() && !searchError);
 		shown.sort((a, b) => {
 			const va = col.sort(a), vb = col.sort(b);
 			const c = typeof va === 'number' && typeof vb === 'number' ? va - vb

@@ -169,6 +169,37 @@ try {
 		await waitRows(0);
 	});
 
+	await check('the search box completes the language\'s keys: "sta" offers status:, Tab takes it', async () => {
+		await page.fill('#host-search', '');
+		await page.locator('#host-search').pressSequentially('sta');
+		await page.locator('#search-keys li', { hasText: 'status:' }).waitFor();
+		await page.keyboard.press('Tab');
+		assert(await page.inputValue('#host-search') === 'status:', `box: ${await page.inputValue('#host-search')}`);
+		assert(await page.locator('#search-keys').isHidden(), 'the list stays open');
+		await page.fill('#host-search', '');
+	});
+
+	await check('a search saved from the box is offered as @NAME, and choosing it searches', async () => {
+		await page.fill('#host-search', `dimm.serial:${R640.dimm}`);
+		await waitRows(1);
+		await page.click('#save-search');
+		await page.fill('#save-search-name', 'the-r640');
+		await page.locator('#save-search-form button[type=submit]').click();
+		await page.locator('#saved-search option[value="@the-r640"]').waitFor({ state: 'attached' });
+		const saved = await apiCall('GET', '/api/v1/searches');
+		assert(saved.searches.some((x) => x.name === 'the-r640' && x.query === `dimm.serial:${R640.dimm}`), JSON.stringify(saved));
+		await page.fill('#host-search', '');
+		await waitRows(SEED_IDS.length);
+		await page.selectOption('#saved-search', '@the-r640');
+		await waitRows(1);
+		assert(await page.inputValue('#host-search') === '@the-r640', 'the box does not show @the-r640');
+		assert((await rowIds())[0] === R640.id, 'wrong host left');
+		await page.locator('#host-search').pressSequentially(' -@th');
+		await page.locator('#search-keys li', { hasText: '@the-r640' }).waitFor();
+		await page.keyboard.press('Enter');
+		await waitRows(0);
+	});
+
 	await check('clearing the search restores every host', async () => {
 		await page.fill('#host-search', '');
 		await waitRows(SEED_IDS.length);
