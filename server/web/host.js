@@ -6,6 +6,7 @@ import {
 	action, bytes, clear, confirmDialog, exactTime, h, hostLabel, lifecycle, mono, progressBar, statusBadge, timeEl, toast,
 } from './dom.js';
 import { hardware } from './hardware.js';
+import { installForm } from './install.js';
 import { nextBootText } from './hosts.js';
 import { powerBox } from './power.js';
 import { progressBlock } from './progress.js';
@@ -141,10 +142,14 @@ export function hostView(root, routeInfo) {
 	const dangerBox = h('div', { class: 'action danger-zone' }, deleteBtn,
 		h('p', { class: 'muted small' }, 'Forgets the host, its inventory and events. If it boots again it comes back as new.'));
 
+	const install = installForm(async (settings, msgEl) => {
+		if (await patch({ install: settings }, msgEl, 'Install settings saved.')) { dirty.delete('install'); redraw(); }
+	});
+
 	const power = powerBox(() => host);
-	clear(actions, h('h2', { id: 'actions-title' }, 'Actions'), power.box, bootForm, nameForm, statusBox, labelsForm, keysForm, dangerBox);
+	clear(actions, h('h2', { id: 'actions-title' }, 'Actions'), power.box, bootForm, install.form, nameForm, statusBox, labelsForm, keysForm, dangerBox);
 	const dirty = new Set();
-	for (const [form, key] of [[bootForm, 'boot'], [nameForm, 'name'], [keysForm, 'keys'], [labelsForm, 'labels']]) {
+	for (const [form, key] of [[bootForm, 'boot'], [install.form, 'install'], [nameForm, 'name'], [keysForm, 'keys'], [labelsForm, 'labels']]) {
 		form.addEventListener('input', () => dirty.add(key));
 		form.addEventListener('change', () => dirty.add(key));
 	}
@@ -158,6 +163,7 @@ export function hostView(root, routeInfo) {
 			(host.once || !action(host.next_boot).image ? onceRadio : alwaysRadio).checked = true;
 		}
 		installSettings.textContent = installText(host.install);
+		if (!dirty.has('install')) install.fill(host);
 		if (!dirty.has('name')) nameInput.value = host.hostname || '';
 		if (!dirty.has('keys')) keysArea.value = (host.ssh_authorized_keys || []).join('\n');
 		if (!dirty.has('labels')) {
@@ -273,11 +279,18 @@ export function hostView(root, routeInfo) {
 	});
 
 	// ---- events ----
+	// The history: every event, or (the box ticked) only the changes someone made, with who.
+	let lastEvents = [];
+	const changesOnly = h('input', { type: 'checkbox', id: 'changes-only' });
+	changesOnly.addEventListener('change', () => drawEvents(lastEvents));
+	const isChange = (ev) => !!ev.actor || ev.source === 'operator';
 	function drawEvents(list) {
-		const newest = [...list].reverse();
+		lastEvents = list;
+		const newest = [...list].reverse().filter((ev) => !changesOnly.checked || isChange(ev));
 		clear(events, h('h2', { id: 'events-title' }, 'Events', h('span', { class: 'section-sum' }, list.length >= EVENT_LIMIT ? `newest ${EVENT_LIMIT}` : String(list.length))),
+			h('label', { class: 'small changes-only' }, changesOnly, ' Only changes, with who made them'),
 			newest.length ? h('ol', { class: 'timeline', id: 'events' }, newest.map(eventItem))
-				: h('p', { class: 'muted small' }, 'Nothing has happened to this host yet.'));
+				: h('p', { class: 'muted small' }, changesOnly.checked ? 'Nobody has changed this host yet.' : 'Nothing has happened to this host yet.'));
 	}
 
 	function eventItem(ev) {
@@ -288,7 +301,8 @@ export function hostView(root, routeInfo) {
 			h('div', { class: 'ev-meta' },
 				timeEl(ev.time), ' ',
 				h('span', { class: 'ev-source' }, ev.source), ev.phase ? [' ', h('span', { class: 'ev-phase' }, ev.phase)] : null,
-				err ? [' ', h('span', { class: 'ev-level' }, 'error')] : null),
+				err ? [' ', h('span', { class: 'ev-level' }, 'error')] : null,
+				ev.actor ? [' ', h('span', { class: 'ev-actor', title: 'who did it' }, `by ${ev.actor}`)] : null),
 			h('div', { class: 'ev-msg' }, ev.message || ''),
 			hasBytes ? h('div', { class: 'ev-progress' }, progressBar(pct, 'progress of this step', 'thin'),
 				h('span', { class: 'small muted' }, `${Math.floor(pct)}% · ${bytes(ev.bytes)} of ${bytes(ev.total)}`)) : null);

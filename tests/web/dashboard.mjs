@@ -76,11 +76,13 @@ const page = context.pages()[0] || await context.newPage();
 page.setDefaultTimeout(WAIT);
 const pageErrors = [];
 page.on('pageerror', (e) => pageErrors.push(e.message));
-// The one 400 the checks ask for (a search that does not parse) is the browser's console
-// line for that request, not a script error.
+let expectRefusal = null; // the path of a request a check expects anemosd to refuse (400)
+// The 400s the checks ask for (a search that does not parse, a refused install setting) are
+// the browser's console lines for those requests, not script errors.
 page.on('console', (m) => {
 	if (m.type() !== 'error') return;
 	if (/status of 400/.test(m.text()) && /[?&]q=status%3Aredy/.test(m.location().url || '')) return;
+	if (/status of 400/.test(m.text()) && expectRefusal && (m.location().url || '').endsWith(expectRefusal)) return;
 	pageErrors.push(m.text());
 });
 
@@ -270,6 +272,55 @@ try {
 		await page.waitForSelector('#labels-form .form-msg.ok');
 		const after = await apiCall('GET', `/api/v1/hosts/${R640.id}`);
 		assert(!('owner' in after.attributes), `a removed attribute stays: ${JSON.stringify(after.attributes)}`);
+	});
+
+	await check('install settings edited on the host page; the secrets kept without being shown', async () => {
+		await apiCall('PATCH', `/api/v1/hosts/${R640.id}`, { install: { root_password_hash: '$6$saltsalt$' + 'h'.repeat(86), cloud_init_user_data: '#cloud-config\nhostname: x\n' } });
+		await page.reload();
+		await page.waitForSelector('#install-form');
+		await page.waitForFunction(() => document.querySelector('#inst-pw').value === 'keep');
+		const shown = await page.$$eval('#install-form input, #install-form textarea', (xs) => xs.map((x) => x.value).join(' '));
+		assert(!shown.includes('saltsalt') && !shown.includes('hostname: x'), 'a secret is in the form');
+		await page.selectOption('#inst-disk-by', 'serial');
+		await page.fill('#inst-disk', R640.disk);
+		await page.selectOption('#inst-net', 'static');
+		await page.fill('#inst-address', '192.0.2.40/24');
+		await page.fill('#inst-gateway', '192.0.2.1');
+		await page.fill('#inst-dns', '192.0.2.53 192.0.2.54');
+		await page.fill('#inst-kargs', 'console=ttyS0,115200');
+		await page.selectOption('#inst-after', 'poweroff');
+		await page.selectOption('#inst-ud', 'none');
+		await page.click('#save-install');
+		await page.waitForSelector('#install-form .form-msg.ok');
+		const host = await apiCall('GET', `/api/v1/hosts/${R640.id}`);
+		const i = host.install;
+		assert(i.disk.serial === R640.disk && i.network.mode === 'static' && i.network.address === '192.0.2.40/24' &&
+			i.network.gateway === '192.0.2.1' && i.network.dns.join(' ') === '192.0.2.53 192.0.2.54' &&
+			i.kernel_args === 'console=ttyS0,115200' && i.after === 'poweroff', JSON.stringify(i));
+		assert(i.root_password_hash === '<secret>' && host.install_secrets.root_password_hash.bytes === 98,
+			`the password hash was not kept: ${JSON.stringify([i.root_password_hash, host.install_secrets])}`);
+		assert(!('cloud_init_user_data' in i), `user-data not removed: ${JSON.stringify(i)}`);
+		await page.selectOption('#inst-net', 'static');
+		await page.fill('#inst-address', '192.0.2.400/24');
+		expectRefusal = `/api/v1/hosts/${R640.id}`;
+		await page.click('#save-install');
+		await page.waitForSelector('#install-form .form-msg.error');
+		expectRefusal = null;
+		const again = await apiCall('GET', `/api/v1/hosts/${R640.id}`);
+		assert(again.install.network.address === '192.0.2.40/24', 'a refused change changed something');
+	});
+
+	await check('the timeline says who changed the host, and "only changes" leaves just those', async () => {
+		await page.reload();
+		await page.locator('#events .ev-actor').first().waitFor();
+		const who = await page.locator('#events .ev-actor').first().innerText();
+		assert(/^by \S+/.test(who), `actor: ${who}`);
+		const all = await page.locator('#events li').count();
+		await page.check('#changes-only');
+		const changes = await page.locator('#events li').count();
+		const withActor = await page.locator('#events li:has(.ev-actor)').count();
+		assert(changes > 0 && changes < all && changes === withActor, `all ${all}, changes ${changes}, with who ${withActor}`);
+		await page.uncheck('#changes-only');
 	});
 
 	let agentToken = null;
