@@ -8,7 +8,9 @@
 # 3. nginx serving a static file of the same size as that /ipxe answer, same wrk settings;
 # 4. a 16 MiB file (kernel-sized) from anemosd's /boot/ and from nginx;
 # 5. extras that split HTTP cost from database cost: GET /healthz (no database) and
-#    GET /api/v1/hosts/MAC (admin auth + read-only lookups, no write).
+#    GET /api/v1/hosts/MAC (admin auth + read-only lookups, no write); a search of three terms
+#    (tag, attribute, negated status) over the hosts against the same number of hosts listed
+#    with no search.
 #
 # Everything listens on 127.0.0.1 on free ports; the work folder is a fresh /tmp/anemos-bench.*
 # that is removed on exit, and only the anemosd and nginx started here are stopped (by PID).
@@ -44,6 +46,7 @@ WAITERS=${BENCH_WAITERS:-1000}
 MAX_CONNS=$((WAITERS + 4096))
 STORM=$BUILD/anemos-storm
 BIG_WRK=(-t2 -c8 -d"$DURATION")
+SEARCH_WRK=(-t2 -c4 -d"$DURATION" --timeout 10s)	# an operator's searches, not a boot storm
 SEED_PARALLEL=8
 BIG_SIZE=$((16 * 1024 * 1024))
 
@@ -155,7 +158,9 @@ awk -v url="$ANEMOS_URL/api/v1/hosts" -v tok="$TOKEN" -v k="$SEED_PARALLEL" -v d
 	{ f = sprintf("%s/%02d.conf", dir, (NR - 1) % k)
 	  if (seen[f]++) printf "next\n" > f
 	  printf "url = \"%s\"\nheader = \"Authorization: Bearer %s\"\nheader = \"Content-Type: application/json\"\n", url, tok > f
-	  printf "data = \"{\\\"mac\\\":\\\"%s\\\",\\\"next_boot\\\":\\\"local\\\"}\"\n", $1 > f
+	  # every 4th host tagged db; racks r0..r39; so tag:db rack=r12 finds 1 host in 40
+	  tags = NR % 4 == 0 ? ",\\\"tags\\\":[\\\"db\\\"]" : ""
+	  printf "data = \"{\\\"mac\\\":\\\"%s\\\",\\\"next_boot\\\":\\\"local\\\"%s,\\\"attributes\\\":{\\\"rack\\\":\\\"r%d\\\"}}\"\n", $1, tags, NR % 40 > f
 	  printf "max-time = 60\noutput = \"/dev/null\"\nwrite-out = \"%%{http_code}\\n\"\n" > f }' "$WORK/macs"
 umask "$umask_old"
 t0=$(now)
@@ -254,6 +259,23 @@ run_wrk healthz "${SMALL_WRK[@]}" "$ANEMOS_URL/healthz"
 HEALTHZ_RPS=$RPS
 run_wrk host-get -s "$WORK/host-get.lua" "${SMALL_WRK[@]}" "$ANEMOS_URL"
 HOSTGET_RPS=$RPS
+
+# --- search: a 3-term query over the hosts, against the same page of the list unsearched ---------
+SEARCH_Q='tag:db rack=r12 -status:failed'
+SEARCH_WANT=$(awk -v n="$HOSTS" 'BEGIN { for (i = 1; i <= n; i++) c += (i % 4 == 0 && i % 40 == 12); print c }')
+printf 'wrk.headers["Authorization"] = "Bearer %s"\n' "$TOKEN" >"$WORK/admin.lua"
+chmod 600 "$WORK/admin.lua"
+search_path="/api/v1/hosts?limit=1000&q=$(jq -rn --arg q "$SEARCH_Q" '$q|@uri')"
+found=$(curl -fsS -m 30 -H @"$WORK/seed/auth" "$ANEMOS_URL$search_path" | jq '.hosts | length') || die "GET $search_path"
+[ "$found" -eq "$SEARCH_WANT" ] || die "the search '$SEARCH_Q' found $found hosts, not $SEARCH_WANT"
+t0=$(now)
+curl -fsS -m 30 -o /dev/null -H @"$WORK/seed/auth" "$ANEMOS_URL$search_path" || die "GET $search_path"
+SEARCH_ONE_MS=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", (b - a) * 1000 }')
+run_wrk search -s "$WORK/admin.lua" "${SEARCH_WRK[@]}" "$ANEMOS_URL$search_path"
+SEARCH_RPS=$RPS
+SEARCH_LAT=$(awk '$1 == "Latency" { print $2; exit }' "$WORK/wrk/search.txt")
+run_wrk list-page -s "$WORK/admin.lua" "${SEARCH_WRK[@]}" "$ANEMOS_URL/api/v1/hosts?limit=$SEARCH_WANT"
+LIST_RPS=$RPS
 
 # --- 3. nginx --------------------------------------------------------------------------------------
 cp "$WORK/ipxe-sample" "$WWW/ipxe.txt"
@@ -378,6 +400,8 @@ note "seeding $HOSTS hosts via POST /api/v1/hosts ($SEED_PARALLEL parallel): ${S
 note "/ipxe with $HOSTS hosts: anemosd $(int "$IPXE_RPS") req/s, nginx static $(int "$NGINX_RPS") req/s," \
 	"ratio $(ratio "$IPXE_RPS" "$NGINX_RPS")"
 note "16 MiB file: anemosd $(int "$BOOT_MIBS") MiB/s, nginx $(int "$NGINX_MIBS") MiB/s, ratio $(ratio "$BOOT_MIBS" "$NGINX_MIBS")"
+note "search '$SEARCH_Q' over $HOSTS hosts ($SEARCH_WANT found): $(int "$SEARCH_RPS") req/s (one alone in $SEARCH_ONE_MS ms," \
+	"mean latency under load ${SEARCH_LAT:-?}); the unsearched list's first $SEARCH_WANT hosts $(int "$LIST_RPS") req/s, ratio $(ratio "$SEARCH_RPS" "$LIST_RPS")"
 note "extra: /healthz $(int "$HEALTHZ_RPS") req/s (HTTP only), GET /api/v1/hosts/MAC $(int "$HOSTGET_RPS") req/s" \
 	"(auth + reads), ratio /ipxe:/healthz $(ratio "$IPXE_RPS" "$HEALTHZ_RPS")"
 for c in 1 64 512; do
@@ -391,5 +415,5 @@ note "registrations (POST /api/v1/agent/inventory, $INVENTORY_SIZE bytes): anemo
 	"$NGINX_REG_RATE/s, ratio $(ratio "$REG_RATE" "$NGINX_REG_RATE"); while $WAITERS agents long-poll: $REG_WAIT_RATE/s" \
 	"(p99 $REG_WAIT_P99 ms), $WAITERS_LEFT of $WAITERS agents still waiting at the end"
 note "anemosd RSS: ${RSS_IDLE} MiB idle with $HOSTS hosts, ${RSS_PEAK} MiB peak (VmHWM) after the storm; WAL after each part: $WAL_SIZES"
-note "settings: wrk ${SMALL_WRK[*]} (small), ${BIG_WRK[*]} (file); anemosd threads ${THREADS:-default}," \
+note "settings: wrk ${SMALL_WRK[*]} (small), ${BIG_WRK[*]} (file), ${SEARCH_WRK[*]} (search); anemosd threads ${THREADS:-default}," \
 	"log level $LOG_LEVEL; nginx 2 workers; $(nproc) CPUs; anemosd errors logged: $errors"
