@@ -32,7 +32,7 @@
 #define STREAM_NAME_MAX	64		/* longest event name kept, in bytes */
 
 /* One request to anemosd and everything it owns. */
-struct request {
+struct api_request {
 	const struct ctl *ctl;		/* where it goes, and where the URL and token came from */
 	const char *path;		/* what it asks for, from "/api/v1"; not owned */
 	const char *method;		/* "GET", "POST"...; not owned */
@@ -49,7 +49,7 @@ struct request {
 
 /* An event stream being read; its lines are taken apart as they arrive. */
 struct event_stream {
-	struct request req;		/* the GET; its answer holds an error's body only */
+	struct api_request req;		/* the GET; its answer holds an error's body only */
 	CURLM *multi;			/* drives req.curl, so that a wait can time out */
 	event_handler *on_event;	/* called for each event, and once when the stream opens */
 	void *ctx;			/* for @on_event; not owned */
@@ -62,7 +62,7 @@ struct event_stream {
 };
 
 /* A file streamed as a request body. */
-struct upload {
+struct upload_body {
 	FILE *file;			/* read from its current position; not owned */
 	uint64_t sent;			/* bytes handed to libcurl so far */
 	struct progress progress;
@@ -71,7 +71,7 @@ struct upload {
 /* libcurl write callback: appends a piece of the answer. Returns 0 to abort the transfer. */
 static size_t collect_answer(char *data, size_t size, size_t count, void *user)
 {
-	struct request *req = user;
+	struct api_request *req = user;
 	size_t len = size * count;	/* libcurl promises size == 1 */
 	size_t room;
 	char *grown;
@@ -96,7 +96,7 @@ static size_t collect_answer(char *data, size_t size, size_t count, void *user)
 /* libcurl read callback: the next piece of an upload. */
 static size_t read_upload(char *buf, size_t size, size_t count, void *user)
 {
-	struct upload *upload = user;
+	struct upload_body *upload = user;
 	size_t len;
 
 	len = fread(buf, 1, size * count, upload->file);
@@ -111,7 +111,7 @@ static size_t read_upload(char *buf, size_t size, size_t count, void *user)
 }
 
 /* Releases everything @req holds; safe on a request whose request_init() failed. */
-static void request_free(struct request *req)
+static void request_free(struct api_request *req)
 {
 	curl_easy_cleanup(req->curl);
 	curl_slist_free_all(req->headers);
@@ -121,7 +121,7 @@ static void request_free(struct request *req)
 
 /* Appends the header line made from @fmt to @req. Returns 0 or -ENOMEM (reported). */
 static int __attribute__((format(printf, 2, 3)))
-request_header(struct request *req, const char *fmt, ...)
+request_header(struct api_request *req, const char *fmt, ...)
 {
 	struct curl_slist *headers;
 	va_list ap;
@@ -151,7 +151,7 @@ request_header(struct request *req, const char *fmt, ...)
  * collecting the answer. Call request_free() whatever this returns. Returns 0, -EACCES
  * when there is no token, or -ENOMEM; all reported.
  */
-static int request_init(struct request *req, const struct ctl *ctl, const char *method,
+static int request_init(struct api_request *req, const struct ctl *ctl, const char *method,
 			const char *path, const char *content_type, bool optional)
 {
 	int rc;
@@ -197,7 +197,7 @@ static int request_init(struct request *req, const struct ctl *ctl, const char *
 }
 
 /* Reports a transfer that libcurl could not complete with @res. Returns a negative errno. */
-static int report_failure(const struct request *req, CURLcode res)
+static int report_failure(const struct api_request *req, CURLcode res)
 {
 	const char *why = req->error[0] ? req->error : curl_easy_strerror(res);
 
@@ -260,7 +260,7 @@ static const struct error_hint {
 };
 
 /* Tells the operator what to do after @req was answered @status, when there is a next step. */
-static void report_next_step(const struct request *req, long status)
+static void report_next_step(const struct api_request *req, long status)
 {
 	size_t i;
 
@@ -285,7 +285,7 @@ static void report_next_step(const struct request *req, long status)
  * parsed JSON (NULL for an empty answer). Returns 0, or a negative errno (never -EINVAL)
  * after reporting the failure.
  */
-static int request_finish(const struct request *req, CURLcode res, json_t **reply)
+static int request_finish(const struct api_request *req, CURLcode res, json_t **reply)
 {
 	json_error_t error;
 	const char *message;
@@ -323,7 +323,7 @@ static int request_finish(const struct request *req, CURLcode res, json_t **repl
 int api_call(const struct ctl *ctl, const char *method, const char *path,
 	     const json_t *body, json_t **reply)
 {
-	struct request req;
+	struct api_request req;
 	char *text = NULL;
 	int rc;
 
@@ -359,7 +359,7 @@ out:
 
 int api_get_text(const struct ctl *ctl, const char *path, char **text)
 {
-	struct request req;
+	struct api_request req;
 	CURLcode res;
 	long status = 0;
 	int rc;
@@ -393,8 +393,8 @@ out:
 int api_upload(const struct ctl *ctl, const char *path, FILE *file, uint64_t size,
 	       json_t **reply)
 {
-	struct upload upload = { .file = file, .sent = 0 };
-	struct request req;
+	struct upload_body upload = { .file = file, .sent = 0 };
+	struct api_request req;
 	CURLcode res;
 	int rc;
 

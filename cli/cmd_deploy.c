@@ -463,7 +463,7 @@ static const struct {
 	{ "rebooting", 95 }, { "deployed", 100 },
 };
 
-struct follow {
+struct deploy_follow {
 	struct deploy *d;
 	bool tty, json;
 	int lines_seen;		/* of /run/anemos/phases */
@@ -474,7 +474,7 @@ struct follow {
 	bool unreachable_said;
 };
 
-static void show(struct follow *w, const char *phase, const char *level, const char *message, double fraction)
+static void show(struct deploy_follow *w, const char *phase, const char *level, const char *message, double fraction)
 {
 	long secs = (long)(time(NULL) - w->d->started);
 
@@ -520,7 +520,7 @@ static void show(struct follow *w, const char *phase, const char *level, const c
 }
 
 /* A line "PHASE\tLEVEL\tMESSAGE[\tBYTES\tTOTAL]" of /run/anemos/phases. */
-static void phase_line(struct follow *w, char *line)
+static void phase_line(struct deploy_follow *w, char *line)
 {
 	char *fields[5] = { 0 }, *save = NULL;
 	int n = 0;
@@ -557,7 +557,7 @@ static int quiet_ssh(const char *dest, const char *cmd, char **out)
 
 /* One look at the target: which system answers, and the new phase lines. Returns 1 when the
  * deploy ended (deployed, failed or the old system back), 0 to look again. */
-static int look(struct follow *w, int *rc)
+static int look(struct deploy_follow *w, int *rc)
 {
 	const char *dest = w->d->o->ssh;
 	char *out = NULL, *line, *save = NULL, cmd[512];
@@ -616,7 +616,7 @@ static int look(struct follow *w, int *rc)
 }
 
 /* Says how the deploy failed, with the last lines of its log and what to do next. */
-static void tell_failure(struct follow *w, bool old_back)
+static void tell_failure(struct deploy_follow *w, bool old_back)
 {
 	char *out = NULL, cmd[128];
 
@@ -638,7 +638,7 @@ static void tell_failure(struct follow *w, bool old_back)
 
 static int follow(struct deploy *d, bool json)
 {
-	struct follow w = { .d = d, .tty = !json && isatty(STDOUT_FILENO), .json = json };
+	struct deploy_follow w = { .d = d, .tty = !json && isatty(STDOUT_FILENO), .json = json };
 	time_t deadline = time(NULL) + d->o->timeout;
 	int rc = -ETIMEDOUT;
 

@@ -27,7 +27,7 @@
 #define DEFAULT_COLUMNS	80	/* terminal width when the terminal does not say */
 
 /* One host being followed. */
-struct follow {
+struct host_follow {
 	const struct ctl *ctl;
 	json_int_t id;			/* the host's id: the stream names hosts by id */
 	char path[64];			/* "/api/v1/hosts/ID" */
@@ -54,7 +54,7 @@ static void on_interrupt(int sig)
 /* event_handler of the stream: notes a change to the host followed, or to every host. */
 static void stream_event(void *ctx, const char *name, const char *data)
 {
-	struct follow *f = ctx;
+	struct host_follow *f = ctx;
 	json_t *message;
 
 	if (!name || strcmp(name, "resync") == 0) {
@@ -78,7 +78,7 @@ static size_t terminal_columns(void)
 }
 
 /* Draws @event's progress as the terminal's last line, in place of the line there. */
-static void draw_bar(struct follow *f, const json_t *event, uint64_t bytes, uint64_t total)
+static void draw_bar(struct host_follow *f, const json_t *event, uint64_t bytes, uint64_t total)
 {
 	char line[LINE_MAX_WIDTH], done[16], all[16];
 	unsigned percent = bytes >= total ? 100 : (unsigned)(bytes * 100 / total);
@@ -103,7 +103,7 @@ static void draw_bar(struct follow *f, const json_t *event, uint64_t bytes, uint
 }
 
 /* Prints one new event: a JSON line with --json, the bar for progress on a terminal, else a line. */
-static void show_event(struct follow *f, const json_t *event)
+static void show_event(struct host_follow *f, const json_t *event)
 {
 	json_int_t bytes = json_integer_value(json_object_get(event, "bytes"));
 	json_int_t total = json_integer_value(json_object_get(event, "total"));
@@ -129,7 +129,7 @@ static void show_event(struct follow *f, const json_t *event)
  * anemosd's default), or when @limit is negative, of as many as it takes. Returns 0 or a
  * negative errno (reported).
  */
-static int print_new_events(struct follow *f, int limit)
+static int print_new_events(struct host_follow *f, int limit)
 {
 	char path[96];
 	const json_t *events, *event;
@@ -170,7 +170,7 @@ static int print_new_events(struct follow *f, int limit)
 }
 
 /* Asks for the host's status into f->status. Returns 0 or a negative errno (reported). */
-static int read_status(struct follow *f, const char *path)
+static int read_status(struct host_follow *f, const char *path)
 {
 	json_t *host = NULL;
 	int rc;
@@ -192,7 +192,7 @@ static int read_status(struct follow *f, const char *path)
 }
 
 /* True once the host got to deployed or failed from another status, or through an install. */
-static bool finished(struct follow *f)
+static bool finished(struct host_follow *f)
 {
 	if (f->status != f->start)
 		f->moved = true;
@@ -209,7 +209,7 @@ static double seconds_since(const struct timespec *start)
 }
 
 /* Follows the host of @f until it finished, or as follow_host() says otherwise. */
-static int follow_loop(struct follow *f, long timeout)
+static int follow_loop(struct host_follow *f, long timeout)
 {
 	struct event_stream *stream = NULL;
 	struct timespec start, pause = { 1, 0 };
@@ -250,7 +250,7 @@ static int follow_loop(struct follow *f, long timeout)
 
 int follow_host(const struct ctl *ctl, const char *ref, int limit, long timeout)
 {
-	struct follow f = { .ctl = ctl, .terminal = isatty(STDOUT_FILENO) && !ctl->json };
+	struct host_follow f = { .ctl = ctl, .terminal = isatty(STDOUT_FILENO) && !ctl->json };
 	struct sigaction interrupt = { .sa_handler = on_interrupt }, previous;
 	char *path;
 	int rc;

@@ -18,7 +18,7 @@
 #define KEEPALIVE 15 /* seconds */
 #define BATCH 64     /* hosts told in one go; more and the reader resyncs */
 
-struct stream {
+struct sse_client {
 	struct MHD_Connection *conn;
 	int64_t admin_id; /* the stream ends once this admin token is revoked or expires */
 	uint64_t revocations; /* token_admin_revocations() when the token was last checked */
@@ -30,7 +30,7 @@ struct stream {
 };
 
 /* Formats what there is to say into s->buf; 0 when there is nothing. */
-static size_t stream_fill(struct stream *s)
+static size_t stream_fill(struct sse_client *s)
 {
 	int64_t ids[BATCH];
 	int n = notify_since(&s->seen, ids, BATCH);
@@ -50,7 +50,7 @@ static size_t stream_fill(struct stream *s)
 
 /* Whether the stream's admin token still stands: read from the store only after a
  * revocation or once a keepalive period, never on every change told. */
-static bool token_still_valid(struct stream *s)
+static bool token_still_valid(struct sse_client *s)
 {
 	uint64_t r = token_admin_revocations();
 	time_t now = time(NULL);
@@ -64,7 +64,7 @@ static bool token_still_valid(struct stream *s)
 
 static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
 {
-	struct stream *s = cls;
+	struct sse_client *s = cls;
 	size_t n;
 
 	(void)pos;
@@ -89,7 +89,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
 
 enum MHD_Result handle_events_stream(struct request *req)
 {
-	struct stream *s = calloc(1, sizeof(*s));
+	struct sse_client *s = calloc(1, sizeof(*s));
 	struct MHD_Response *r;
 
 	if (!s)

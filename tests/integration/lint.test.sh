@@ -55,4 +55,17 @@ for f in "${scripts[@]}"; do
 		failures=$((failures + 1))
 	fi
 done
+
+# No two structs of the programs (server, cli, lib, initramfs, inventory, images) share a name:
+# a grep for one leads to one definition. Tests and benchmarks keep their own.
+programs() { for f in "${files[@]}"; do case $f in server/*.[ch] | cli/*.[ch] | lib/*.[ch] | initramfs/*.[ch] | inventory/*.[ch] | images/*.[ch]) [ -f "$f" ] && echo "$f" ;; esac; done; }
+dups=$(for f in $(programs); do
+	case $f in *.c | *.h) sed -n 's/^struct \([a-z_0-9]*\) {.*/\1/p' "$f" | sed "s|\$| $f|" ;; esac
+done | sort | awk '{ n[$1]++; where[$1] = where[$1] " " $2 } END { for (s in n) if (n[s] > 1) print "struct " s ":" where[s] }')
+if [ -z "$dups" ]; then
+	echo "ok - no two structs share a name ($(for f in $(programs); do grep -c '^struct [a-z_0-9]* {' "$f"; done | awk '{ s += $1 } END { print s }') defined)"
+else
+	echo "not ok - no two structs share a name: $(printf '%s; ' "$dups")"
+	failures=$((failures + 1))
+fi
 [ "$failures" -eq 0 ]
