@@ -153,6 +153,25 @@ static int64_t parse_duration(const char *s)
 }
 
 /* anemosd token create|list|revoke: admin tokens, straight in the data folder's store. */
+/* `anemosd token list`: one line a token (id, name, role, created, expires). 0 or -errno. */
+static int token_list_print(void)
+{
+	json_t *list = json_array(), *t;
+	const char *name, *expires;
+	size_t i;
+	int rc = db_admin_token_list(list);
+
+	json_array_foreach(list, i, t) {
+		name = json_string_value(json_object_get(t, "name"));
+		expires = json_string_value(json_object_get(t, "expires"));
+		printf("%-6lld %-24s %-8s created %s  expires %s\n", (long long)json_integer_value(json_object_get(t, "id")),
+		       name ? name : "-", json_string_value(json_object_get(t, "role")),
+		       json_string_value(json_object_get(t, "created")), expires ? expires : "never");
+	}
+	json_decref(list);
+	return rc;
+}
+
 static int token_command(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -164,11 +183,9 @@ static int token_command(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *verb = argc > 1 ? argv[1] : "", *name = "admin";
-	json_t *list = NULL, *t;
 	int64_t ttl = 0;
 	enum admin_role role = ROLE_ADMIN;
 	char token[128];
-	size_t i;
 	int c, rc;
 
 	optind = 2;
@@ -203,14 +220,8 @@ static int token_command(int argc, char **argv)
 		printf("%s\n", token);
 	else if (!strcmp(verb, "revoke") && (rc = token_admin_revoke(argv[optind])) == 0)
 		printf("revoked\n");
-	else if (!strcmp(verb, "list") && (rc = db_admin_token_list(list = json_array())) == 0)
-		json_array_foreach(list, i, t)
-			printf("%-6lld %-24s %-8s created %s  expires %s\n", (long long)json_integer_value(json_object_get(t, "id")),
-			       json_string_value(json_object_get(t, "name")) ? json_string_value(json_object_get(t, "name")) : "-",
-			       json_string_value(json_object_get(t, "role")),
-			       json_string_value(json_object_get(t, "created")),
-			       json_string_value(json_object_get(t, "expires")) ? json_string_value(json_object_get(t, "expires")) : "never");
-	json_decref(list);
+	else if (!strcmp(verb, "list"))
+		rc = token_list_print();
 	db_shutdown();
 	if (rc < 0)
 		log_fatal("token %s: %s", verb, err_msg());

@@ -68,4 +68,17 @@ else
 	echo "not ok - no two structs share a name: $(printf '%s; ' "$dups")"
 	failures=$((failures + 1))
 fi
+# No function of anemosd (server/) is longer than 60 lines, its braces included: a function
+# is a "{" alone at the start of a line to the next "}" alone there.
+long=$(for f in "${files[@]}"; do case $f in server/*.c) echo "$f" ;; esac; done | xargs awk '
+	FNR == 1 { start = 0 }
+	/^\{$/ { start = FNR; name = prev }
+	/^\}$/ && start { if (FNR - start + 1 > 60) printf "%s:%d %s (%d lines)\n", FILENAME, start, name, FNR - start + 1; start = 0 }
+	{ prev = $0 }')
+if [ -z "$long" ]; then
+	echo "ok - no function in server/ is longer than 60 lines"
+else
+	echo "not ok - no function in server/ is longer than 60 lines: $(printf '%s; ' "$long")"
+	failures=$((failures + 1))
+fi
 [ "$failures" -eq 0 ]
