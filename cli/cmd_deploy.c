@@ -31,6 +31,7 @@
 
 #include "anemosctl.h"
 #include "crypto.h"
+#include "boot_contract.h"
 #include "kexec.sh.h"	/* kexec_sh: ipxe-scripts/kexec.sh, made by make */
 
 #define BOOT_FILE_MAX (512u << 20)	/* largest kernel or initramfs sent, in bytes */
@@ -38,7 +39,7 @@
 #define BUNDLE_MAX (256u << 20)		/* the recipe bundle */
 #define FOLLOW_POLL 3			/* seconds between looks at the target */
 #define FAIL_TAIL 15			/* log lines shown when the deploy failed */
-#define DEFAULT_KERNEL_ARGS "console=tty0 console=ttyS0,115200n8"
+#define DEFAULT_KERNEL_ARGS BOOT_CONSOLE_ARGS
 #define PAYLOAD_DIR "etc/anemos-deploy"
 
 /* The remote command: stdin whole into a root-only file in RAM, its first line the length
@@ -413,7 +414,7 @@ static int make_stream(struct deploy *d, char **stream, size_t *len)
 	size_t script_len = 0;
 	FILE *f = open_memstream(&script, &script_len);
 
-	if (!f || asprintf(&cmdline, "anemos.mode=deploy %s", o->kernel_args ? o->kernel_args : DEFAULT_KERNEL_ARGS) < 0) {
+	if (!f || asprintf(&cmdline, BOOT_ARG_MODE "=deploy %s", o->kernel_args ? o->kernel_args : DEFAULT_KERNEL_ARGS) < 0) {
 		if (f)
 			fclose(f);
 		free(script);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "anemosd.h"
+#include "boot_contract.h"
 #include "log.h"
 
 /* Where an installed anemosd's files live when nothing else is found (share_dir). */
@@ -28,7 +29,7 @@ struct config cfg = {
 	.phone_home_ttl = 30L * 86400,
 	.max_body = 1 << 20,
 	.max_inventory_body = 8 << 20,
-	.kernel_args = "console=tty0 console=ttyS0,115200n8",
+	.kernel_args = BOOT_CONSOLE_ARGS,
 	.max_connections = 4096,
 	.max_per_address = 64,
 	.header_timeout = 10,

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "anemosd.h"
+#include "boot_contract.h"
 #include "crypto.h"
 
 /* The SHA-256 and size of a file of the boot folder, cached until the file changes. */
@@ -88,7 +89,7 @@ static int kexec_change(struct host *h, void *arg)
 				  a->mode == BOOT_INSTALL ? "reinstall" : "rescue",
 				  a->mode == BOOT_INSTALL ? h->image : "")) < 0)
 		goto fail;
-	if (asprintf(&cmdline, "anemos.url=%s anemos.mode=%s %s", public_url(), mode, cfg.kernel_args) < 0) {
+	if (asprintf(&cmdline, BOOT_ARG_URL "=%s " BOOT_ARG_MODE "=%s %s", public_url(), mode, cfg.kernel_args) < 0) {
 		rc = err_set(-ENOMEM, "out of memory");
 		goto fail;
 	}

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "boot_contract.h"
 #include "install.h"
 #include "inventory.h"
 
@@ -58,12 +59,12 @@ static json_t *carried_network(const char *cmdline_path)
 		line[0] = '\0';
 	fclose(in);
 	for (word = strtok_r(line, " \t\n", &save); word; word = strtok_r(NULL, " \t\n", &save))
-		if (strncmp(word, "anemos.net=", 11) == 0)
+		if (strncmp(word, BOOT_ARG_NET "=", sizeof(BOOT_ARG_NET)) == 0)
 			break;
 	if (!word)
 		return NULL;
 	/* strtok_r would merge empty fields (no gateway): split by hand. */
-	f[n++] = p = word + 11;
+	f[n++] = p = word + sizeof(BOOT_ARG_NET);	/* after the "=" */
 	while (n < 4 && (p = strchr(p, ','))) {
 		*p++ = '\0';
 		f[n++] = p;

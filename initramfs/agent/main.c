@@ -20,6 +20,7 @@
 #include "agent.h"
 #include "filelist.h"
 #include "install.h"
+#include "boot_contract.h"
 #include "inventory.h"
 
 #define PLAN_WAIT 60 /* seconds one long-polled plan request may wait on the server */
@@ -68,9 +69,9 @@ static int read_cmdline(struct agent *a, const char *path)
 		line[0] = '\0';
 	fclose(f);
 	for (word = strtok_r(line, " \t\n", &save); word; word = strtok_r(NULL, " \t\n", &save)) {
-		take(word, "anemos.url", a->url, sizeof(a->url));
-		take(word, "anemos.token", a->token, sizeof(a->token));
-		take(word, "anemos.mode", a->mode, sizeof(a->mode));
+		take(word, BOOT_ARG_URL, a->url, sizeof(a->url));
+		take(word, BOOT_ARG_TOKEN, a->token, sizeof(a->token));
+		take(word, BOOT_ARG_MODE, a->mode, sizeof(a->mode));
 	}
 	if (!a->token[0] && strcmp(path, "/proc/cmdline") == 0)
 		read_token_file(a, KEXEC_TOKEN_FILE);

@@ -68,6 +68,20 @@ else
 	echo "not ok - no two structs share a name: $(printf '%s; ' "$dups")"
 	failures=$((failures + 1))
 fi
+# The boot contract (lib/boot_contract.h) is the one spelling of the anemos.WORD kernel
+# arguments: the iPXE templates, shell scripts and C sources set or read (anemos.WORD=) only
+# words it defines, and no C source but it spells one as a string.
+contract=$(sed -n 's/^#define BOOT_ARG_[A-Z]* *"\(anemos\.[a-z_]*\)"$/\1/p' lib/boot_contract.h | sort -u)
+used=$(for f in "${files[@]}"; do case $f in ipxe-scripts/* | initramfs/* | server/*.[ch] | cli/*.[ch] | lib/*.[ch] | deploy/*) [ -f "$f" ] && grep -o 'anemos\.[a-z_]*=' "$f" | sed "s|=\$| $f|" ;; esac; done | sort -u)
+stray=$(printf '%s\n' "$used" | awk -v c="$(printf '%s ' $contract)" 'BEGIN { n = split(c, w, " "); for (i = 1; i <= n; i++) ok[w[i]] = 1 } NF && !ok[$1]')
+spelled=$(for f in "${files[@]}"; do case $f in lib/boot_contract.h) ;; server/*.[ch] | cli/*.[ch] | lib/*.[ch] | initramfs/*.[ch] | initramfs/*/*.[ch]) [ -f "$f" ] && grep -Hn "\"anemos\.\($(printf '%s\n' $contract | sed 's/anemos\.//' | paste -sd'|' | sed 's/|/\\|/g')\)" "$f" ;; esac; done)
+if [ "$(printf '%s\n' $contract | wc -l)" -ge 5 ] && [ -z "$stray" ] && [ -z "$spelled" ]; then
+	echo "ok - the boot contract: $(printf '%s ' $contract)is all that templates, scripts and C use ($(printf '%s\n' "$used" | awk 'NF { print $2 }' | sort -u | wc -l) files)"
+else
+	echo "not ok - the boot contract (lib/boot_contract.h: $(printf '%s ' $contract)):${stray:+ not in it: $(printf '%s; ' "$stray")}${spelled:+ spelled out in C: $(printf '%s; ' "$spelled")}"
+	failures=$((failures + 1))
+fi
+
 # No function of anemosd (server/) is longer than 60 lines, its braces included: a function
 # is a "{" alone at the start of a line to the next "}" alone there.
 long=$(for f in "${files[@]}"; do case $f in server/*.c) echo "$f" ;; esac; done | xargs awk '

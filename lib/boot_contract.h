@@ -1,0 +1,30 @@
+/*
+ * The boot contract: the kernel arguments that carry an Anemos boot, from whoever boots the
+ * Anemos initramfs (iPXE's agent.ipxe, anemosd's /kexec.sh arming, anemosctl deploy) to the
+ * one that reads them (/init and anemos-agent). Every word named here is the only spelling;
+ * the lint suite (tests/integration/lint.test.sh) checks that the iPXE templates, the shell
+ * scripts and the C sources use no anemos.WORD this file does not define.
+ *
+ *   anemos.url=URL      anemosd's base URL (the agent's API, the boot files); absent with
+ *                       anemosctl deploy, which has no server
+ *   anemos.token=T      this boot's agent token (iPXE boots only: a kexec boot gets its token
+ *                       over SSH, never on a command line that `ps` or /proc shows)
+ *   anemos.mode=M       discover, install, rescue (lib/lifecycle.h's actions), or deploy
+ *   anemos.mac=MAC      the NIC the boot came from (iPXE's ${mac}, or the one kexec.sh found)
+ *   anemos.net=SPEC     the network carried over from the system that kexec'd: dhcp, or
+ *                       static,ADDRESS/PREFIX,GATEWAY,DNS[+DNS...]
+ */
+#ifndef ANEMOS_BOOT_CONTRACT_H
+#define ANEMOS_BOOT_CONTRACT_H
+
+#define BOOT_ARG_URL   "anemos.url"
+#define BOOT_ARG_TOKEN "anemos.token"
+#define BOOT_ARG_MODE  "anemos.mode"
+#define BOOT_ARG_MAC   "anemos.mac"
+#define BOOT_ARG_NET   "anemos.net"
+
+/* The console arguments the Anemos environment boots with unless told otherwise (anemosd
+ * --kernel-args, anemosctl deploy --kernel-args): the screen and the first serial port. */
+#define BOOT_CONSOLE_ARGS "console=tty0 console=ttyS0,115200n8"
+
+#endif
