@@ -27,7 +27,8 @@ trap 'stop_qemu; _cleanup' EXIT
 
 # start_machine NAME FW MAC1 MAC2 SERIAL UUID [swap] [HOSTFWD]: powers on QEMU booting from the
 # network (both NICs can chain to anemosd); "swap" puts the second NIC first on the PCI bus,
-# so that iPXE's net0 is the second NIC. Sets QEMU_PID and T_ON.
+# so that iPXE's net0 is the second NIC, and gives the second disk another serial (DISK-C: a
+# disk replaced between two boots). Sets QEMU_PID and T_ON.
 start_machine() {
 	local name=$1 fw=$2 mac1=$3 mac2=$4 serial=$5 uuid=$6 swap=${7:-} fwd=${8:-}
 	[ -e "$WORK/$fw-disk1.qcow2" ] || qemu-img create -q -f qcow2 "$WORK/$fw-disk1.qcow2" 8G
@@ -40,7 +41,7 @@ start_machine() {
 		-serial "file:$WORK/console-$name.log"
 		-smbios "type=1,manufacturer=Anemos Labs,product=E2E Discover,serial=$serial,uuid=$uuid"
 		-drive "file=$WORK/$fw-disk1.qcow2,if=none,id=d1" -device "virtio-blk-pci,drive=d1,serial=DISK-A"
-		-drive "file=$WORK/$fw-disk2.qcow2,if=none,id=d2" -device "virtio-blk-pci,drive=d2,serial=DISK-B")
+		-drive "file=$WORK/$fw-disk2.qcow2,if=none,id=d2" -device "virtio-blk-pci,drive=d2,serial=DISK-${swap:+C}${swap:-B}")
 	if [ "$swap" = swap ]; then args+=("${nic2[@]}" "${nic1[@]}"); else args+=("${nic1[@]}" "${nic2[@]}"); fi
 	args+=(-boot n)
 	if [ "$fw" = uefi ]; then
@@ -128,6 +129,13 @@ if wait_inventory bios-swap "$mac1" 2; then
 	expect_match "second NIC: iPXE chained with the second NIC's MAC" "network boot from $mac2 " "$ev"
 	expect_eq "second NIC: same host id, no new host" "$id_before $hosts_before" \
 		"$(host_field "$mac2" .id) $(body_of "$(api GET /api/v1/hosts)" | jq '.hosts | length')"
+	# Hardware drift between the two boots: the NICs in another order are the same NICs (by
+	# MAC); the second disk, with another serial, was replaced.
+	expect_eq "drift: the replaced disk is the one change (NICs reordered are none)" "disk:replaced" \
+		"$(host_field "$mac1" '[.drift[]? | "\(.part):\(.change)"] | join(" ")')"
+	expect_match "... a warning event naming the old and the new serial" "hardware changed: disk replaced: .*DISK-B → .*DISK-C" "$ev"
+	expect_eq "... and a search finds it (drift:yes)" "E2E-DISC-BIOS" \
+		"$(body_of "$(api GET "/api/v1/hosts?q=drift:yes")" | jq -r '[.hosts[].serial] | join(" ")')"
 else
 	fail "second NIC: booted and posted its inventory again within 300 s" "events: $(body_of "$(api GET "/api/v1/hosts/$mac1/events")" 2>/dev/null | jq -r '[.events[]?.message] | join("; ")' 2>/dev/null | tail -c 600)"
 	console_tail bios-swap
