@@ -223,6 +223,14 @@ expect_eq "rule show: the hosts it claimed" 5 "$(grep -c '^  host [0-9]' <<<"$sh
 test=$("$ANEMOSCTL" rule test 'vendor:dell memory>=64G')
 expect_match "rule test lists the hosts it would match" '2 hosts would match' "$test"
 expect_match "... as a host table" '52:54:00:aa:00:01' "$test"
+complete_words() { # WORDS...: what bash would offer for the last word (deploy/completion/anemosctl)
+	bash -c 'source "$1/deploy/completion/anemosctl"; PATH=$2:$PATH; shift 2
+		COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); COMPREPLY=(); _anemosctl; echo "${COMPREPLY[*]}"' \
+		_ "$ROOT" "$BUILD" "$@"
+}
+expect_eq "completion: rule's verbs" "add list show rm test" "$(complete_words anemosctl rule '')"
+expect_match "completion: rule add's options" '--max-count' "$(complete_words anemosctl rule add x --ma)"
+expect_eq "completion: rule names from anemosd" "dell-any dell-db" "$(complete_words anemosctl rule rm dell)"
 expect_eq "rule rm" "removed rule acme" "$("$ANEMOSCTL" rule rm acme)"
 expect_eq "... gone (404), its claims forgotten" "404 0" \
 	"$(status_of "$(api GET /api/v1/rules/acme)") $(sqlite3 "$DATA/anemos.db" "SELECT count(*) FROM rule_hosts WHERE rule_id NOT IN (SELECT id FROM rules)")"
