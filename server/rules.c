@@ -501,13 +501,17 @@ int rules_fire(struct host *h)
 	struct rule *rules = NULL;
 	size_t n = 0, i;
 	int64_t claimed;
-	bool match;
+	bool match, any = false;
 	int rc;
 
-	/* the search sees the host as this inventory leaves it */
-	if ((rc = db_host_update(h)) < 0 || (rc = db_rule_list(&rules, &n)) < 0)
+	if ((rc = db_rule_list(&rules, &n)) < 0)
 		return rc;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
+		any |= rules[i].enabled;
+	/* with a rule to try, the search must see the host as this inventory leaves it */
+	if (any && (rc = db_host_update(h)) < 0)
+		any = false;
+	for (i = 0; any && i < n; i++) {
 		const struct rule *r = &rules[i];
 
 		if (!r->enabled)
