@@ -147,8 +147,10 @@ static const char *const migrations[] = {
 	/* 12: discovery rules (rules.c): a search, a priority (lower first, then name), an
 	 * optional max_count (NULL: no limit), actions as a JSON object; and the hosts each
 	 * rule claimed, one row per firing. A claim outlives its host (max_count counts every
-	 * host a rule ever claimed) and goes with its rule. */
-	("CREATE TABLE rules ("
+	 * host a rule ever claimed) and goes with its rule. (IF NOT EXISTS: the step can run
+	 * again on a store whose user_version was set back, as tests/integration/durability
+	 * does.) */
+	("CREATE TABLE IF NOT EXISTS rules ("
 	 "  id INTEGER PRIMARY KEY,"
 	 "  name TEXT NOT NULL UNIQUE,"
 	 "  query TEXT NOT NULL,"
@@ -158,12 +160,12 @@ static const char *const migrations[] = {
 	 "  enabled INTEGER NOT NULL DEFAULT 1,"
 	 "  created INTEGER NOT NULL,"
 	 "  updated INTEGER NOT NULL);"
-	 "CREATE TABLE rule_hosts ("
+	 "CREATE TABLE IF NOT EXISTS rule_hosts ("
 	 "  id INTEGER PRIMARY KEY,"
 	 "  rule_id INTEGER NOT NULL REFERENCES rules(id) ON DELETE CASCADE,"
 	 "  host_id INTEGER NOT NULL,"
 	 "  time INTEGER NOT NULL);"
-	 "CREATE INDEX rule_hosts_rule ON rule_hosts(rule_id);"),
+	 "CREATE INDEX IF NOT EXISTS rule_hosts_rule ON rule_hosts(rule_id);"),
 };
 
 #define EVENTS_KEPT_STR "1000"
