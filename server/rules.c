@@ -236,8 +236,7 @@ int rules_list(json_t **out)
 	return *out ? 0 : err_set(-ENOMEM, "out of memory");
 }
 
-/* The rule named name with "hosts", the hosts it claimed, into *out. */
-static int rule_answer(const char *name, json_t **out)
+int rules_get(const char *name, json_t **out)
 {
 	struct rule r = { 0 };
 	json_t *hosts = json_array();
@@ -253,11 +252,6 @@ static int rule_answer(const char *name, json_t **out)
 	rule_free(&r);
 	json_decref(hosts);
 	return rc;
-}
-
-int rules_get(const char *name, json_t **out)
-{
-	return rule_answer(name, out);
 }
 
 /* Inserts r in one transaction. */
@@ -292,7 +286,7 @@ static int rule_new(const char *name, json_t *req, json_t **out)
 	if (!(r.name = strdup(name)))
 		return err_set(-ENOMEM, "out of memory");
 	if ((rc = rule_fields_apply(&r, req)) == 0 && (rc = rule_insert(&r)) == 0)
-		rc = rule_answer(name, out);
+		rc = rules_get(name, out);
 	rule_free(&r);
 	return rc;
 }
@@ -335,7 +329,7 @@ static int rule_change(const char *name, json_t *req, bool whole, json_t **out)
 	else if ((rc = db_commit()) == 0)
 		log_info("rule %s changed", r.name);
 	if (rc == 0)
-		rc = rule_answer(name, out);
+		rc = rules_get(name, out);
 	rule_free(&r);
 	return rc;
 }
