@@ -319,6 +319,13 @@ void put_var(FILE *f, const char *name, const char *value);
 /* cmd_deploy.c: deploy over SSH with no anemosd (argv[0] is the command). */
 int deploy_ssh(struct ctl *ctl, int argc, char **argv);
 
+/* cmd_rule.c: "rule" commands (discovery rules); argv[0] is the verb. */
+int rule_add(struct ctl *ctl, int argc, char **argv);
+int rule_list(struct ctl *ctl, int argc, char **argv);
+int rule_show(struct ctl *ctl, int argc, char **argv);
+int rule_rm(struct ctl *ctl, int argc, char **argv);
+int rule_test(struct ctl *ctl, int argc, char **argv);
+
 /* cmd_dnsmasq.c: "dnsmasq config", which needs no anemosd. */
 int dnsmasq_config(struct ctl *ctl, int argc, char **argv);
 

@@ -1062,13 +1062,14 @@ out:
 	return rc;
 }
 
-/* True for an event that changed the host: an operator's (enroll, change, SSH reinstall), and
- * the lifecycle's own steps (hardware reported, install taken, deployed, a failure). */
+/* True for an event that changed the host: an operator's (enroll, change, SSH reinstall), a
+ * discovery rule's, and the lifecycle's own steps (hardware reported, install taken,
+ * deployed, a failure). */
 static bool history_event(const json_t *event)
 {
 	const char *source = json_text(event, "source"), *phase = json_text(event, "phase");
 
-	if (!strcmp(source, "operator") || !strcmp(source, "system"))
+	if (!strcmp(source, "operator") || !strcmp(source, "system") || !strcmp(source, "rule"))
 		return true;
 	if (!strcmp(json_text(event, "level"), "error"))
 		return true;

@@ -175,6 +175,37 @@ static const struct command commands[] = {
 	  "admin token's name for an operator's change; server, agent or system for the\n"
 	  "lifecycle's own steps) and what, old → new (secrets are named, never shown).\n"
 	  "With --json, those events as anemosd answers them.\n", NOTE_REF, host_history },
+	{ "rule", "add", "add a discovery rule: a search and what its hosts get",
+	  "NAME --query SEARCH [--priority N] [--max-count N] [--tag TAG]... [--attr NAME=VALUE]...\n"
+	  "                 [--image NAME] [--next-boot ACTION] [--once] [--install-setting KEY=VALUE]... [--disabled]",
+	  "Adds a rule (an admin token's job). On a host's first inventory the enabled rules are\n"
+	  "tried in priority order (lower first, then by name); the first that matches the host\n"
+	  "fires, and no other: the host gets its actions, and an event by rule:NAME says what\n"
+	  "changed. A rule that has claimed --max-count hosts is passed over for the next one.\n"
+	  "  --query SEARCH         the hosts it is for, in the search language (host list --help)\n"
+	  "  --priority N           0 to 1000000, lower is tried first (default 100)\n"
+	  "  --max-count N          at most N hosts ever claimed (default no limit)\n"
+	  "  --tag TAG              a tag the host gets (repeat)\n"
+	  "  --attr NAME=VALUE      an attribute the host gets (repeat)\n"
+	  "  --image NAME           the image it installs (anemosctl image list)\n"
+	  "  --next-boot ACTION     its next boot (install needs --image)\n"
+	  "  --once                 after an install, boot from disk\n"
+	  "  --install-setting KEY=VALUE   an install setting merged into the host's (repeat):\n"
+	  "                         after=poweroff, mirror=URL, disk='{\"serial\":\"S\"}' (JSON\n"
+	  "                         values are read as JSON)\n"
+	  "  --disabled             add it switched off\n", NOTE_ACTION, rule_add },
+	{ "rule", "list", "the discovery rules, in the order they are tried", "",
+	  "Lists the rules: name, priority, hosts claimed (of max count), enabled, search, actions.\n",
+	  0, rule_list },
+	{ "rule", "show", "one rule and the hosts it claimed", "NAME",
+	  "Shows a rule's search, priority, max count and actions, and each host it fired on.\n",
+	  0, rule_show },
+	{ "rule", "rm", "remove a discovery rule", "NAME",
+	  "Removes a rule; what it gave hosts stays theirs, the record of its claims goes with it.\n",
+	  0, rule_rm },
+	{ "rule", "test", "which hosts a search would match now, changing nothing", "SEARCH",
+	  "Lists the hosts that SEARCH (a rule's query) matches now, as host list does; a\n"
+	  "search that does not parse is refused with the position at fault.\n", 0, rule_test },
 	{ "image", "list", "the images hosts can install", "",
 	  "Lists the images: name, format, size, the start of the SHA-256, and where targets get\n"
 	  "it (file: from anemosd; else its URL).\n", 0, image_list },

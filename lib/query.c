@@ -765,3 +765,27 @@ int query_expand(const char *text, int (*lookup)(void *ctx, const char *name, ch
 	}
 	return rc;
 }
+
+/* query_expand's lookup for query_saved_named: there is none. */
+static int none_saved(void *ctx, const char *name, char **query)
+{
+	(void)ctx;
+	(void)name;
+	*query = NULL;
+	return -ENOENT;
+}
+
+int query_saved_named(const char *text, struct query_error *err)
+{
+	char *expanded = NULL;
+	int rc;
+
+	*err = (struct query_error){0};
+	if (!text || !strchr(text, '@'))
+		return 0;
+	rc = query_expand(text, none_saved, NULL, &expanded, err);
+	free(expanded);
+	if (rc == -EINVAL)
+		snprintf(err->msg, sizeof(err->msg), "@NAME (a saved search) cannot be used here: write its terms out");
+	return rc;
+}

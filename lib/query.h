@@ -82,6 +82,11 @@ bool query_search_name_valid(const char *name);
 int query_expand(const char *text, int (*lookup)(void *ctx, const char *name, char **query), void *ctx,
 		 char **out, struct query_error *err);
 
+/* -EINVAL with *err at the first @NAME of text that query_expand would take for a saved search
+ * (for the searches that may not use one: a saved search, a rule), 0 when there is none,
+ * or -ENOMEM. */
+int query_saved_named(const char *text, struct query_error *err);
+
 /* Parses a number with an optional binary size suffix (K M G T P, optionally followed by
  * "i" and/or "B": 64G, 64GiB, 1.5T) into *out; 0, or -EINVAL when s is not such a number. */
 int query_parse_size(const char *s, double *out);

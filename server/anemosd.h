@@ -305,6 +305,37 @@ int db_host_with_bmc(int64_t **ids, size_t *n);
 int db_power_request_add(int64_t host_id, const char *action, const char *boot, const char *who, int64_t *id);
 int db_power_request_done(int64_t id);
 int db_power_request_list(json_t *out);
+/* A discovery rule as the store holds it (rules.c); strings belong to the struct (rule_free). */
+struct rule {
+	int64_t id;
+	char *name, *query;
+	char *actions;     /* a JSON object text (rules.c checks it) */
+	int64_t priority;  /* lower is tried first; then by name */
+	int64_t max_count; /* at most this many hosts ever claimed; -1 = no limit */
+	bool enabled;
+	int64_t created, updated; /* unix seconds */
+	int64_t claimed;   /* hosts claimed so far (read only) */
+};
+void rule_free(struct rule *r);
+/* The rule named name (-ENOENT with err_set), every rule in the order they are tried
+ * (priority, then name; *out malloc'd: rule_free each, then free), a new one (its id into
+ * *id; -EEXIST when the name is taken), a changed one (by id: everything but its name), or
+ * one removed with its claims. */
+int db_rule_get(const char *name, struct rule *out);
+int db_rule_list(struct rule **out, size_t *n);
+int db_rule_insert(const struct rule *r, int64_t *id);
+int db_rule_update(const struct rule *r);
+int db_rule_delete(int64_t id);
+/* Inside the caller's transaction: records that rule_id claimed host_id now; how many it
+ * claimed so far; {"host_id","hostname" (null once the host is gone),"time"} of each,
+ * appended to out (an array). */
+int db_rule_claim(int64_t rule_id, int64_t host_id);
+int db_rule_claim_count(int64_t rule_id, int64_t *count);
+int db_rule_claim_list(int64_t rule_id, json_t *out);
+/* Whether host host_id matches the search query now (inside a write transaction: as that
+ * transaction has it) into *match: 0; -EINVAL with err_set naming the position when the
+ * query does not compile. */
+int db_rule_matches(const char *query, int64_t host_id, bool *match);
 
 /* Saved searches (query.h @NAME): their list as {"name","query","created_by","updated"}
  * objects appended to out; one's query (malloc'd; -ENOENT when there is none); put creates
@@ -455,6 +486,31 @@ int hosts_add_event(int64_t host_id, const char *source, const char *level, cons
  * carries it as its actor. */
 void hosts_actor_set(const char *name);
 
+/* rules.c: discovery rules (see the file). Each public function but rules_fire is a
+ * transaction of its own (or a read); *out is the caller's (json_decref) on success. */
+/* GET /api/v1/rules: {"rules": [...]} in the order they are tried. */
+int rules_list(json_t **out);
+/* GET /api/v1/rules/NAME: the rule with "hosts", the hosts it claimed. */
+int rules_get(const char *name, json_t **out);
+/* POST /api/v1/rules (the body names it; -EEXIST when taken), PUT /api/v1/rules/NAME
+ * (the whole rule: made, or replaced keeping its claims; *created says which), PATCH (the
+ * fields sent). Every field is checked first (-EINVAL naming the first bad one: a query
+ * that does not parse names its position; an image that does not exist is refused). */
+int rules_create(json_t *req, json_t **out);
+int rules_put(const char *name, json_t *req, bool *created, json_t **out);
+int rules_patch(const char *name, json_t *req, json_t **out);
+int rules_delete(const char *name);
+/* POST /api/v1/rules/test: {"query", "count", "hosts": [...]} of the hosts query matches
+ * now; changes nothing. */
+int rules_test(const char *query, json_t **out);
+/* Inside the caller's transaction (hosts.c, a host's first inventory): tries the enabled
+ * rules on h in order; the first that matches and has room under its max_count fires: its
+ * actions change *h in memory, it claims the host, and an event (actor "rule:NAME") says
+ * what it changed. A rule whose actions cannot apply to h is skipped with an error event.
+ * h must be written by the caller afterwards (hosts_update does). 0 or a negative errno
+ * (a store failure: everything rolls back). */
+int rules_fire(struct host *h);
+
 /* secret.c: secrets stored encrypted under DATA/secret.key (made on first use, mode 0600). */
 /* plain sealed for context (what it belongs to, e.g. "bmc:42"): a malloc'd text the caller
  * frees, or NULL with err_set (no key file can be made or read, out of memory). */
@@ -604,6 +660,8 @@ void metrics_boot(enum boot_action action);
 void metrics_unknown_boot(void);
 /* One batch of n boot records committed by seen.c. */
 void metrics_seen_batch(size_t n);
+/* A discovery rule fired (rules.c). */
+void metrics_rule_fired(void);
 char *metrics_render(void);
 
 /* cache.c: the package cache (apt-cacher-ng) targets fetch Debian packages through. */

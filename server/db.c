@@ -144,7 +144,29 @@ static const char *const migrations[] = {
 	 "events, is no longer shown)' WHERE source = 'operator' AND message LIKE 'changed {%' AND"
 	 " (message LIKE '%root_password_hash%' OR message LIKE '%cloud_init_user_data%' OR"
 	 "  message LIKE '%\"password\"%');"),
-	/* 12: saved searches, @NAME in a search (query.h) */
+	/* 12: discovery rules (rules.c): a search, a priority (lower first, then name), an
+	 * optional max_count (NULL: no limit), actions as a JSON object; and the hosts each
+	 * rule claimed, one row per firing. A claim outlives its host (max_count counts every
+	 * host a rule ever claimed) and goes with its rule. (IF NOT EXISTS: the step can run
+	 * again on a store whose user_version was set back, as tests/integration/durability
+	 * does.) */
+	("CREATE TABLE IF NOT EXISTS rules ("
+	 "  id INTEGER PRIMARY KEY,"
+	 "  name TEXT NOT NULL UNIQUE,"
+	 "  query TEXT NOT NULL,"
+	 "  priority INTEGER NOT NULL DEFAULT 100,"
+	 "  max_count INTEGER,"
+	 "  actions TEXT NOT NULL DEFAULT '{}',"
+	 "  enabled INTEGER NOT NULL DEFAULT 1,"
+	 "  created INTEGER NOT NULL,"
+	 "  updated INTEGER NOT NULL);"
+	 "CREATE TABLE IF NOT EXISTS rule_hosts ("
+	 "  id INTEGER PRIMARY KEY,"
+	 "  rule_id INTEGER NOT NULL REFERENCES rules(id) ON DELETE CASCADE,"
+	 "  host_id INTEGER NOT NULL,"
+	 "  time INTEGER NOT NULL);"
+	 "CREATE INDEX IF NOT EXISTS rule_hosts_rule ON rule_hosts(rule_id);"),
+	/* 13: saved searches, @NAME in a search (query.h) */
 	"CREATE TABLE IF NOT EXISTS saved_searches (name TEXT PRIMARY KEY, query TEXT NOT NULL, created_by TEXT,"
 	" created INTEGER NOT NULL, updated INTEGER NOT NULL);",
 };
@@ -178,6 +200,8 @@ enum stmt_id {
 	S_AGENT_DELETE_HOST, S_AGENT_INSERT, S_AGENT_LOOKUP, S_AGENT_LIVE, S_AGENT_BIND, S_AGENT_UPDATE,
 	S_ADMIN_INSERT, S_ADMIN_LOOKUP, S_ADMIN_VALID, S_ADMIN_LIST, S_ADMIN_BY_NAME, S_ADMIN_REVOKE,
 	S_ADMIN_NAME, S_HOST_WITH_BMC, S_HOST_POWER_READ, S_POWER_REQ_ADD, S_POWER_REQ_DONE, S_POWER_REQ_LIST,
+	S_RULE_GET, S_RULE_LIST, S_RULE_INSERT, S_RULE_UPDATE, S_RULE_DELETE, S_RULE_CLAIM, S_RULE_CLAIM_COUNT,
+	S_RULE_CLAIM_LIST,
 	S_SEARCH_LIST, S_SEARCH_GET, S_SEARCH_PUT, S_SEARCH_DELETE,
 	S_COUNT
 };
@@ -266,6 +290,20 @@ static const char *const stmt_sql[S_COUNT] = {
 			    " VALUES (?1, ?2, ?3, ?4, ?5)",
 	[S_POWER_REQ_DONE] = "DELETE FROM power_requests WHERE id = ?1",
 	[S_POWER_REQ_LIST] = "SELECT id, host_id, action, boot, who FROM power_requests ORDER BY id",
+#define RULE_COLUMNS "id, name, query, priority, max_count, actions, enabled, created, updated," \
+	" (SELECT count(*) FROM rule_hosts c WHERE c.rule_id = r.id)"
+	[S_RULE_GET] = "SELECT " RULE_COLUMNS " FROM rules r WHERE name = ?1",
+	/* the order rules are tried in (rules.c) */
+	[S_RULE_LIST] = "SELECT " RULE_COLUMNS " FROM rules r ORDER BY priority, name",
+	[S_RULE_INSERT] = "INSERT INTO rules (name, query, priority, max_count, actions, enabled, created, updated)"
+			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+	[S_RULE_UPDATE] = "UPDATE rules SET query = ?2, priority = ?3, max_count = ?4, actions = ?5, enabled = ?6,"
+			  " updated = ?7 WHERE id = ?1",
+	[S_RULE_DELETE] = "DELETE FROM rules WHERE id = ?1",
+	[S_RULE_CLAIM] = "INSERT INTO rule_hosts (rule_id, host_id, time) VALUES (?1, ?2, ?3)",
+	[S_RULE_CLAIM_COUNT] = "SELECT count(*) FROM rule_hosts WHERE rule_id = ?1",
+	[S_RULE_CLAIM_LIST] = "SELECT c.host_id, h.hostname, c.time FROM rule_hosts c LEFT JOIN hosts h ON h.id = c.host_id"
+			      " WHERE c.rule_id = ?1 ORDER BY c.id",
 	[S_SEARCH_LIST] = "SELECT name, query, created_by, updated FROM saved_searches ORDER BY name",
 	[S_SEARCH_GET] = "SELECT query FROM saved_searches WHERE name = ?1",
 	[S_SEARCH_PUT] = "INSERT INTO saved_searches (name, query, created_by, created, updated) VALUES (?1, ?2, ?3, ?4, ?4)"
@@ -1254,6 +1292,21 @@ int db_host_seen(int64_t id, const struct boot_identity *ident)
 	return step_done(st);
 }
 
+/* Binds a compiled search's values to st, the first as parameter number `first`. */
+static void bind_query(sqlite3_stmt *st, const struct query *q, int first)
+{
+	for (size_t i = 0; i < q->count; i++) {
+		const struct query_param *v = &q->params[i];
+
+		if (v->type == QUERY_PARAM_TEXT)
+			sqlite3_bind_text(st, (int)i + first, v->text, -1, SQLITE_TRANSIENT);
+		else if (v->type == QUERY_PARAM_INT)
+			sqlite3_bind_int64(st, (int)i + first, v->number);
+		else
+			sqlite3_bind_double(st, (int)i + first, v->real);
+	}
+}
+
 /* query_expand's lookup: the saved search name's query. */
 static int saved_search(void *ctx, const char *name, char **query)
 {
@@ -1302,16 +1355,8 @@ static sqlite3_stmt *search_stmt(const char *text, int64_t after, int64_t limit,
 		sqlite3_bind_int64(st, 1, after);
 		sqlite3_bind_int64(st, 2, limit > 0 ? limit : -1);
 	}
-	for (size_t i = 0; st && i < q.count; i++) {
-		const struct query_param *v = &q.params[i];
-
-		if (v->type == QUERY_PARAM_TEXT)
-			sqlite3_bind_text(st, (int)i + 3, v->text, -1, SQLITE_TRANSIENT);
-		else if (v->type == QUERY_PARAM_INT)
-			sqlite3_bind_int64(st, (int)i + 3, v->number);
-		else
-			sqlite3_bind_double(st, (int)i + 3, v->real);
-	}
+	if (st)
+		bind_query(st, &q, 3);
 	free(sql);
 	query_free(&q);
 	return st;
@@ -1845,6 +1890,210 @@ int db_power_request_list(json_t *out)
 						     "who", (const char *)sqlite3_column_text(st, 4)));
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : step_failed(st, rc);
+}
+
+void rule_free(struct rule *r)
+{
+	if (!r)
+		return;
+	free(r->name);
+	free(r->query);
+	free(r->actions);
+	memset(r, 0, sizeof(*r));
+}
+
+static int rule_from_row(sqlite3_stmt *st, struct rule *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->id = sqlite3_column_int64(st, 0);
+	r->name = column_strdup(st, 1);
+	r->query = column_strdup(st, 2);
+	r->priority = sqlite3_column_int64(st, 3);
+	r->max_count = sqlite3_column_type(st, 4) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 4);
+	r->actions = column_strdup(st, 5);
+	r->enabled = sqlite3_column_int(st, 6) != 0;
+	r->created = sqlite3_column_int64(st, 7);
+	r->updated = sqlite3_column_int64(st, 8);
+	r->claimed = sqlite3_column_int64(st, 9);
+	if (!r->name || !r->query || !r->actions) {
+		rule_free(r);
+		return err_set(-ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+int db_rule_get(const char *name, struct rule *out)
+{
+	sqlite3_stmt *st = stmt(S_RULE_GET);
+	int rc;
+
+	if (!st)
+		return stmt_rc;
+	bind_text(st, 1, name);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = rule_from_row(st, out);
+	else if (rc == SQLITE_DONE)
+		rc = err_set(-ENOENT, "no rule '%s'", name);
+	else
+		rc = step_failed(st, rc);
+	sqlite3_reset(st);
+	return rc;
+}
+
+int db_rule_list(struct rule **out, size_t *n)
+{
+	sqlite3_stmt *st = stmt(S_RULE_LIST);
+	struct rule *list = NULL, *grown;
+	size_t count = 0;
+	int rc;
+
+	if (!st)
+		return stmt_rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (!(grown = realloc(list, (count + 1) * sizeof(*list)))) {
+			rc = err_set(-ENOMEM, "out of memory");
+			break;
+		}
+		list = grown;
+		if ((rc = rule_from_row(st, &list[count])) < 0)
+			break;
+		count++;
+	}
+	if (rc != SQLITE_DONE) {
+		rc = rc < 0 ? rc : step_failed(st, rc);
+		sqlite3_reset(st);
+		for (size_t i = 0; i < count; i++)
+			rule_free(&list[i]);
+		free(list);
+		return rc;
+	}
+	sqlite3_reset(st);
+	*out = list;
+	*n = count;
+	return 0;
+}
+
+/* Binds what S_RULE_INSERT and S_RULE_UPDATE share from ?2 on: query, priority,
+ * max_count, actions, enabled, now. */
+static void bind_rule(sqlite3_stmt *st, const struct rule *r)
+{
+	bind_text(st, 2, r->query);
+	sqlite3_bind_int64(st, 3, r->priority);
+	bind_opt_int(st, 4, r->max_count);
+	bind_text(st, 5, r->actions);
+	sqlite3_bind_int(st, 6, r->enabled);
+	sqlite3_bind_int64(st, 7, (int64_t)time(NULL));
+}
+
+int db_rule_insert(const struct rule *r, int64_t *id)
+{
+	sqlite3_stmt *st = stmt(S_RULE_INSERT);
+	int rc;
+
+	if (!st)
+		return stmt_rc;
+	bind_rule(st, r);
+	bind_text(st, 1, r->name); /* after bind_rule: ?1 is the name here */
+	if ((rc = step_done(st)) == -EEXIST)
+		return err_set(-EEXIST, "a rule named '%s' exists already", r->name);
+	if (rc == 0)
+		*id = sqlite3_last_insert_rowid(sqlite3_db_handle(st));
+	return rc;
+}
+
+int db_rule_update(const struct rule *r)
+{
+	sqlite3_stmt *st = stmt(S_RULE_UPDATE);
+
+	if (!st)
+		return stmt_rc;
+	bind_rule(st, r);
+	sqlite3_bind_int64(st, 1, r->id);
+	return step_done(st);
+}
+
+int db_rule_delete(int64_t id)
+{
+	sqlite3_stmt *st = stmt(S_RULE_DELETE);
+
+	if (!st)
+		return stmt_rc;
+	sqlite3_bind_int64(st, 1, id);
+	return step_done(st);
+}
+
+int db_rule_claim(int64_t rule_id, int64_t host_id)
+{
+	sqlite3_stmt *st = stmt(S_RULE_CLAIM);
+
+	if (!st)
+		return stmt_rc;
+	sqlite3_bind_int64(st, 1, rule_id);
+	sqlite3_bind_int64(st, 2, host_id);
+	sqlite3_bind_int64(st, 3, (int64_t)time(NULL));
+	return step_done(st);
+}
+
+int db_rule_claim_count(int64_t rule_id, int64_t *count)
+{
+	sqlite3_stmt *st = stmt(S_RULE_CLAIM_COUNT);
+
+	if (!st)
+		return stmt_rc;
+	sqlite3_bind_int64(st, 1, rule_id);
+	return step_id(st, count);
+}
+
+int db_rule_claim_list(int64_t rule_id, json_t *out)
+{
+	sqlite3_stmt *st = stmt(S_RULE_CLAIM_LIST);
+	char when[32];
+	int rc;
+
+	if (!st)
+		return stmt_rc;
+	sqlite3_bind_int64(st, 1, rule_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		time_iso8601((time_t)sqlite3_column_int64(st, 2), when);
+		json_array_append_new(out, json_pack("{s:I, s:o, s:s}", "host_id", (json_int_t)sqlite3_column_int64(st, 0),
+						     "hostname", column_json_text(st, 1), "time", when));
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : step_failed(st, rc);
+}
+
+int db_rule_matches(const char *query, int64_t host_id, bool *match)
+{
+	struct conn *c = in_write ? writer : conn_get();
+	struct query q;
+	struct query_error qe;
+	sqlite3_stmt *st = NULL;
+	char *sql = NULL;
+	int rc;
+
+	if (!c)
+		return stmt_rc;
+	if ((rc = query_compile(query, 1, &q, &qe)) < 0)
+		return rc == -EINVAL ? err_set(-EINVAL, "query: %s (at character %zu)", qe.msg, qe.pos + 1)
+				     : err_set(rc, "out of memory");
+	if (asprintf(&sql, "SELECT 1 FROM hosts h WHERE h.id = ?1 AND (%s)", q.where) < 0) {
+		sql = NULL;
+		rc = err_set(-ENOMEM, "out of memory");
+	} else if ((rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL)) != SQLITE_OK) {
+		rc = err_set(sqlite_errno(c->db, rc), "database error: %s", sqlite3_errmsg(c->db));
+	}
+	if (st) {
+		bind_query(st, &q, 2);
+		sqlite3_bind_int64(st, 1, host_id);
+		rc = sqlite3_step(st);
+		*match = rc == SQLITE_ROW;
+		rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : step_failed(st, rc);
+	}
+	sqlite3_finalize(st);
+	free(sql);
+	query_free(&q);
+	return rc;
 }
 
 int db_search_list(json_t *out)

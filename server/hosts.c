@@ -775,9 +775,12 @@ static int inventory_change(struct host *h, void *arg)
 		return rc;
 	if ((rc = record_macs(h, inv, &added)) < 0 || (rc = db_host_set_facts(h->id, inv)) < 0)
 		return rc;
-	return hosts_add_event(h->id, "agent", "info", "inventory", "%s (%zu NICs, %zu new MACs)",
-			       again ? "inventory updated" : "inventory received",
-			       json_array_size(json_object_get(inv, "nics")), added);
+	if ((rc = hosts_add_event(h->id, "agent", "info", "inventory", "%s (%zu NICs, %zu new MACs)",
+				  again ? "inventory updated" : "inventory received",
+				  json_array_size(json_object_get(inv, "nics")), added)) < 0)
+		return rc;
+	/* the discovery rules run on a host's first inventory (rules.c) */
+	return again ? 0 : rules_fire(h);
 }
 
 /* Stores the inventory an agent posted: the raw JSON, the identity facts in columns, and

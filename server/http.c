@@ -87,6 +87,13 @@ static const struct route routes[] = {
 	{ "POST", "/api/v1/inventory", "/api/v1/inventory", AUTH_ADMIN, BODY_INVENTORY, handle_inventory_adopt, WAIT_NEVER },
 	{ "GET", "/kexec.sh", "/kexec.sh", AUTH_NONE, BODY_NONE, handle_kexec_script, WAIT_NEVER },
 	{ "GET", "/api/v1/events/stream", "/api/v1/events/stream", AUTH_ADMIN, BODY_NONE, handle_events_stream, WAIT_ALWAYS },
+	{ "GET", "/api/v1/rules", "/api/v1/rules", AUTH_ADMIN, BODY_NONE, handle_rules_list, WAIT_NEVER },
+	{ "POST", "/api/v1/rules", "/api/v1/rules", AUTH_ADMIN, BODY_JSON, handle_rules_create, WAIT_NEVER },
+	{ "POST", "/api/v1/rules/test", "/api/v1/rules/test", AUTH_ADMIN, BODY_JSON, handle_rules_test, WAIT_NEVER },
+	{ "GET", "/api/v1/rules/*", "/api/v1/rules/*", AUTH_ADMIN, BODY_NONE, handle_rule_get, WAIT_NEVER },
+	{ "PUT", "/api/v1/rules/*", "/api/v1/rules/*", AUTH_ADMIN, BODY_JSON, handle_rule_put, WAIT_NEVER },
+	{ "PATCH", "/api/v1/rules/*", "/api/v1/rules/*", AUTH_ADMIN, BODY_JSON, handle_rule_patch, WAIT_NEVER },
+	{ "DELETE", "/api/v1/rules/*", "/api/v1/rules/*", AUTH_ADMIN, BODY_NONE, handle_rule_delete, WAIT_NEVER },
 	{ "GET", "/api/v1/images", "/api/v1/images", AUTH_ADMIN, BODY_NONE, handle_images_list, WAIT_NEVER },
 	{ "POST", "/api/v1/images", "/api/v1/images", AUTH_ADMIN, BODY_JSON, handle_images_create, WAIT_NEVER },
 	{ "PUT", "/api/v1/images/*", "/api/v1/images/*", AUTH_ADMIN, BODY_STREAM, handle_image_upload, WAIT_NEVER },
@@ -362,13 +369,18 @@ static int metrics_token_check(const char *token)
 	return 0;
 }
 
-/* The role an admin token needs for a route: the token endpoints admin, any other read
- * viewer, any other change operator. */
+/* The role an admin token needs for a route: the token endpoints and the changes of
+ * discovery rules admin, any other read (a rule's test too: it changes nothing) viewer, any
+ * other change operator. */
 static enum admin_role route_role(const struct route *route)
 {
 	if (route->handler == handle_tokens_list || route->handler == handle_tokens_create ||
-	    route->handler == handle_token_delete)
+	    route->handler == handle_token_delete || route->handler == handle_rules_create ||
+	    route->handler == handle_rule_put || route->handler == handle_rule_patch ||
+	    route->handler == handle_rule_delete)
 		return ROLE_ADMIN;
+	if (route->handler == handle_rules_test)
+		return ROLE_VIEWER;
 	return strcmp(route->method, "GET") == 0 ? ROLE_VIEWER : ROLE_OPERATOR;
 }
 

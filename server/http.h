@@ -122,6 +122,13 @@ enum MHD_Result handle_images_create(struct request *req);
 enum MHD_Result handle_image_upload_begin(struct request *req);
 enum MHD_Result handle_image_upload(struct request *req);
 enum MHD_Result handle_image_delete(struct request *req);
+enum MHD_Result handle_rules_list(struct request *req);
+enum MHD_Result handle_rules_create(struct request *req);
+enum MHD_Result handle_rules_test(struct request *req);
+enum MHD_Result handle_rule_get(struct request *req);
+enum MHD_Result handle_rule_put(struct request *req);
+enum MHD_Result handle_rule_patch(struct request *req);
+enum MHD_Result handle_rule_delete(struct request *req);
 
 /* http_agent.c: agent endpoints */
 enum MHD_Result handle_agent_inventory(struct request *req);

@@ -18,7 +18,7 @@ struct series {
 };
 static struct series series[MAX_SERIES];
 static size_t nseries;
-static uint64_t boots[BOOT_ACTION_COUNT], unknown_boots, seen_batches, seen_records;
+static uint64_t boots[BOOT_ACTION_COUNT], unknown_boots, seen_batches, seen_records, rule_firings;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 void metrics_request(const char *route, unsigned status, uint64_t bytes)
@@ -45,6 +45,13 @@ void metrics_unknown_boot(void)
 {
 	pthread_mutex_lock(&lock);
 	unknown_boots++;
+	pthread_mutex_unlock(&lock);
+}
+
+void metrics_rule_fired(void)
+{
+	pthread_mutex_lock(&lock);
+	rule_firings++;
 	pthread_mutex_unlock(&lock);
 }
 
@@ -151,6 +158,9 @@ char *metrics_render(void)
 		"# HELP anemos_boot_record_batches_total Transactions that wrote those records.\n"
 		"# TYPE anemos_boot_record_batches_total counter\nanemos_boot_record_batches_total %llu\n",
 		(unsigned long long)seen_records, (unsigned long long)seen_batches);
+	fprintf(f, "# HELP anemos_rule_firings_total Discovery rules fired on a host's first inventory.\n"
+		"# TYPE anemos_rule_firings_total counter\nanemos_rule_firings_total %llu\n",
+		(unsigned long long)rule_firings);
 	pthread_mutex_unlock(&lock);
 	fputs("# HELP anemos_hosts Hosts by status.\n# TYPE anemos_hosts gauge\n", f);
 	json_object_foreach(by_status, status, count)

@@ -23,15 +23,6 @@ enum MHD_Result handle_searches_list(struct request *req)
 	return respond_json(req, 200, json_pack("{s:o}", "searches", list));
 }
 
-/* query_expand's lookup when checking a search to save: none may be named. */
-static int no_saved_search(void *ctx, const char *name, char **query)
-{
-	(void)ctx;
-	(void)name;
-	*query = NULL;
-	return -ENOENT;
-}
-
 enum MHD_Result handle_search_put(struct request *req)
 {
 	static const char *const allowed[] = { "query", NULL };
@@ -53,18 +44,11 @@ enum MHD_Result handle_search_put(struct request *req)
 	if (rc < 0)
 		return respond_errorf(req, 500, "out of memory");
 	query_free(&q);
-	if (strchr(text, '@')) {
-		char *expanded = NULL;
-
-		/* Only an @ that query_expand would take for a saved search is refused. */
-		rc = query_expand(text, no_saved_search, NULL, &expanded, &qe);
-		free(expanded);
-		if (rc == -EINVAL)
-			return respond_errorf(req, 400, "a saved search may not name another (@ at character %zu);"
-					      " write its terms out", qe.pos + 1);
-		if (rc < 0)
-			return respond_errorf(req, 500, "out of memory");
-	}
+	if ((rc = query_saved_named(text, &qe)) == -EINVAL)
+		return respond_errorf(req, 400, "a saved search may not name another (at character %zu): write its terms out",
+				      qe.pos + 1);
+	if (rc < 0)
+		return respond_errorf(req, 500, "out of memory");
 	if ((rc = db_search_put(name, text, req->admin.name, &created)) < 0)
 		return respond_error(req, rc);
 	return respond_json(req, created ? 201 : 200, json_pack("{s:s, s:s}", "name", name, "query", text));

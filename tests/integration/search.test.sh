@@ -138,6 +138,9 @@ done <<'EOF_BAD'
 /api/v1/searches/ok {"query":"tag:db","owner":"me"} owner
 /api/v1/searches/ok {} "query".is.required
 EOF_BAD
+r=$(api POST /api/v1/rules '{"name":"r-webs","query":"tag:web @webs","actions":{"tags":["x"]}}')
+expect_eq "a rule's query may not use a saved search: 400 at the @" "400 query: @NAME (a saved search) cannot be used here: write its terms out (at character 9)" \
+	"$(status_of "$r") $(body_of "$r" | jq -r .error)"
 expect_eq "... and nothing was saved" "$before" "$(sqlite3 "$DATA/anemos.db" 'SELECT group_concat(name || "=" || query) FROM saved_searches')"
 expect_eq "GET /api/v1/searches: name, query, who saved it" "webs tag:web test" \
 	"$(body_of "$(api GET /api/v1/searches)" | jq -r '.searches[] | "\(.name) \(.query) \(.created_by)"')"

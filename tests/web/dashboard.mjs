@@ -83,7 +83,7 @@ page.on('console', (m) => {
 	if (m.type() !== 'error') return;
 	if (/status of 400/.test(m.text()) && /[?&]q=status%3Aredy/.test(m.location().url || '')) return;
 	if (/status of 400/.test(m.text()) && expectRefusal && (m.location().url || '').endsWith(expectRefusal)) return;
-	pageErrors.push(m.text());
+	pageErrors.push(`${m.text()} (${m.location().url || "?"})`);
 });
 
 const rowIds = () => page.$$eval('#hosts-table tbody tr', (trs) => trs.map((tr) => Number(tr.dataset.id)));
@@ -178,6 +178,8 @@ try {
 		await page.keyboard.press('Tab');
 		assert(await page.inputValue('#host-search') === 'status:', `box: ${await page.inputValue('#host-search')}`);
 		assert(await page.locator('#search-keys').isHidden(), 'the list stays open');
+		await page.locator('#host-search').pressSequentially('ready');	/* a search anemosd takes */
+		await page.waitForFunction(() => document.querySelectorAll('#hosts-table tbody tr').length > 0);
 		await page.fill('#host-search', '');
 	});
 
@@ -454,6 +456,30 @@ try {
 		await page.waitForSelector('table.images tbody tr[data-name="alma-9"]', { state: 'detached' });
 		const { images } = await apiCall('GET', '/api/v1/images');
 		assert(!images.some((i) => i.name === 'alma-9'), 'alma-9 still there');
+	});
+
+	await check('rules: listed in the order tried, added after a test of the search, deleted', async () => {
+		await apiCall('POST', '/api/v1/rules', { name: 'dell-db', query: 'vendor:dell memory>=64G', priority: 10, max_count: 3, actions: { tags: ['db'], image: IMAGE } });
+		await page.click('nav a[data-nav=rules]');
+		await page.waitForSelector('table.rules tbody tr[data-name="dell-db"]');
+		const row = await page.innerText('table.rules tbody tr[data-name="dell-db"]');
+		assert(row.includes('vendor:dell memory>=64G') && row.includes('0 of 3') && row.includes('tags +db') && row.includes(`image ${IMAGE}`), `row: ${row}`);
+		await page.fill('#rule-name', 'web-tag');
+		await page.fill('#rule-query', 'hostname~web');
+		await page.click('#add-rule button[type=button]');
+		await page.waitForFunction(() => /3 hosts match now/.test(document.querySelector('#add-rule .form-msg').textContent), null, { timeout: WAIT });
+		await page.fill('#rule-priority', '5');
+		await page.fill('#rule-tags', 'web');
+		await page.click('#add-rule button[type=submit]');
+		await page.waitForSelector('table.rules tbody tr[data-name="web-tag"]');
+		const names = await page.$$eval('table.rules tbody tr', (rows) => rows.map((r) => r.dataset.name));
+		assert(names.join(' ') === 'web-tag dell-db', `order: ${names.join(' ')}`);
+		await page.screenshot({ path: join(SHOTS, 'rules-1280.png'), fullPage: true });
+		await page.click('tr[data-name="web-tag"] button');
+		await page.click('#confirm-ok');
+		await page.waitForSelector('table.rules tbody tr[data-name="web-tag"]', { state: 'detached' });
+		const { rules } = await apiCall('GET', '/api/v1/rules');
+		assert(rules.map((r) => r.name).join(' ') === 'dell-db', 'web-tag still there');
 	});
 
 	await check('a revoked token sends the operator back to the login form with a message', async () => {
