@@ -264,7 +264,7 @@ const char *smbios_ipmi_interface(unsigned code)
 
 /* Type 38, IPMI Device Information: the machine has a BMC, and how the system talks to it
  * (interface, IPMI version, base address). Its LAN settings come from the BMC itself
- * (bmc.c); this only says there is one. Written once: the first structure is the BMC. */
+ * (bmc.c); this only says there is one. Only the first structure is read (the BMC). */
 static void fill_ipmi(struct inventory *inv, const struct smbios_struct *s)
 {
 	json_t *bmc = bmc_section(inv);
@@ -272,9 +272,8 @@ static void fill_ipmi(struct inventory *inv, const struct smbios_struct *s)
 	uint32_t lo, hi;
 	char text[32];
 
-	if (!bmc || json_is_true(json_object_get(bmc, "present")))
+	if (!bmc)
 		return;
-	inv_set(inv, bmc, "present", json_true());
 	if (get_u8(s, 0x04, &type))
 		inv_set(inv, bmc, "interface", json_name_or_null(smbios_ipmi_interface(type)));
 	if (get_u8(s, 0x05, &rev)) {
@@ -386,7 +385,7 @@ static void fill_memory_device(struct inventory *inv, const struct smbios_struct
 void smbios_fill(struct inventory *inv, const uint8_t *table, size_t len, int version,
 		 struct cpu_facts *cpu, struct dimm_total *dimms)
 {
-	bool seen[SMBIOS_CHASSIS + 1] = { false };
+	bool seen[SMBIOS_CHASSIS + 1] = { false }, seen_ipmi = false;
 	struct smbios_struct s;
 	size_t off = 0;
 
@@ -420,7 +419,9 @@ void smbios_fill(struct inventory *inv, const uint8_t *table, size_t len, int ve
 			fill_memory_device(inv, &s, dimms);
 			break;
 		case SMBIOS_IPMI_DEVICE:
-			fill_ipmi(inv, &s);
+			if (!seen_ipmi)
+				fill_ipmi(inv, &s);
+			seen_ipmi = true;
 			break;
 		default:
 			break;

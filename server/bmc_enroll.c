@@ -206,6 +206,19 @@ int bmc_enroll_serve(struct agent_token *t, json_t **out)
 	return password ? 0 : -EIO;
 }
 
+/* A plain IPv4 address (as IPMI's LAN settings hold) in canonical form into out: 0 or -1. */
+static int ipv4_canonical(const char *s, char out[16])
+{
+	unsigned a, b, c, d;
+	char end;
+
+	if (!s || sscanf(s, "%u.%u.%u.%u%c", &a, &b, &c, &d, &end) != 4 || a > 255 || b > 255 || c > 255 ||
+	    d > 255 || a == 0)
+		return -1;
+	snprintf(out, 16, "%u.%u.%u.%u", a, b, c, d);
+	return 0;
+}
+
 struct enroll_report {
 	bool ok;
 	const char *error, *address;
@@ -235,7 +248,10 @@ static int result_change(struct host *h, void *arg)
 	if (!address) {
 		inv = h->inventory ? json_loads(h->inventory, 0, NULL) : NULL;
 		address = json_string_value(json_object_get(json_object_get(inv, "bmc"), "ip"));
+		/* not an address power calls can go to: none */
+		address = address && ipv4_canonical(address, where) == 0 ? where : NULL;
 	}
+	snprintf(user, sizeof(user), "%s", json_string_value(json_object_get(e, "username")));
 	if (!address) {
 		json_decref(inv);
 		json_object_set_new(e, "state", json_string("failed"));
@@ -246,12 +262,11 @@ static int result_change(struct host *h, void *arg)
 			return rc;
 		return hosts_add_event(h->id, "agent", "error", "bmc", "BMC enroll failed: user %s was created "
 				       "(user %lld), but the BMC's address is unknown (its LAN settings could not be "
-				       "read): set it with --bmc", json_string_value(json_object_get(e, "username")),
-				       (long long)r->user_id);
+				       "read): set it with --bmc", user, (long long)r->user_id);
 	}
-	snprintf(where, sizeof(where), "%s", address);
+	if (address != where)
+		snprintf(where, sizeof(where), "%s", address);
 	json_decref(inv);
-	snprintf(user, sizeof(user), "%s", json_string_value(json_object_get(e, "username")));
 	bmc = json_pack("{s:s, s:s, s:i, s:s, s:O}", "protocol", "ipmi", "address", where, "port", 623, "username",
 			user, "password_sealed", json_object_get(e, "password_sealed"));
 	json_decref(e);
@@ -291,14 +306,8 @@ int bmc_enroll_result(int64_t host_id, json_t *req, struct host *out)
 		return err_set(-EINVAL, "a failed enroll needs \"error\", a reason of at most 512 bytes");
 	if (address && !json_is_null(address)) {
 		/* the address power calls go to: a plain IPv4 address, as IPMI's LAN settings hold */
-		unsigned a, b, c, d;
-		char end;
-
-		r.address = json_string_value(address);
-		if (!r.address || sscanf(r.address, "%u.%u.%u.%u%c", &a, &b, &c, &d, &end) != 4 || a > 255 ||
-		    b > 255 || c > 255 || d > 255 || a == 0)
+		if (ipv4_canonical(json_string_value(address), buf) < 0)
 			return err_set(-EINVAL, "\"address\" must be the BMC's IPv4 address, or null");
-		snprintf(buf, sizeof(buf), "%u.%u.%u.%u", a, b, c, d);
 		r.address = buf;
 	}
 	if ((json_object_get(req, "user_id") && !json_is_integer(json_object_get(req, "user_id"))) ||
