@@ -318,9 +318,9 @@ static int step(struct ipmi_dev *d, uint8_t cmd, const char *what, const uint8_t
 int ipmi_enroll(struct ipmi_dev *d, unsigned channel, const char *name, const char *password, unsigned priv,
 		struct ipmi_enroll_result *out, char *why, size_t whysz)
 {
-	char names[63][IPMI_USER_NAME_MAX + 1], what[64];
+	char names[63][IPMI_USER_NAME_MAX + 1];
 	struct ipmi_user_access access;
-	uint8_t req[2 + IPMI_PASSWORD_MAX], rsp[32];
+	uint8_t req[2 + IPMI_PASSWORD_MAX], rsp[32], cc;
 	unsigned user;
 	int n, len, rc;
 
@@ -333,13 +333,18 @@ int ipmi_enroll(struct ipmi_dev *d, unsigned channel, const char *name, const ch
 		snprintf(why, whysz, "Get User Access: an answer that makes no sense (%d bytes)", n);
 		return -EIO;
 	}
-	for (unsigned id = 1; id <= access.max_users; id++) {
+	/* ID 1 is the anonymous user, never taken (many BMCs refuse to name it: 0xCC); an ID
+	 * whose name cannot be read is not taken either */
+	snprintf(names[0], sizeof(names[0]), "?");
+	for (unsigned id = 2; id <= access.max_users; id++) {
 		req[0] = (uint8_t)id;
-		snprintf(what, sizeof(what), "Get User Name of user %u", id);
-		if ((rc = step(d, IPMI_CMD_GET_USER_NAME, what, req, 1, rsp, sizeof(rsp), &n, why, whysz)) < 0)
-			return rc;
-		if (ipmi_user_name_parse(rsp, (size_t)n, names[id - 1]) < 0)
-			snprintf(names[id - 1], sizeof(names[id - 1]), "?"); /* unreadable: not free */
+		n = ipmi_cmd(d, IPMI_NETFN_APP, IPMI_CMD_GET_USER_NAME, req, 1, &cc, rsp, sizeof(rsp));
+		if (n < 0) {
+			snprintf(why, whysz, "Get User Name of user %u: %s", id, strerror(-n));
+			return n;
+		}
+		if (cc != 0 || ipmi_user_name_parse(rsp, (size_t)n, names[id - 1]) < 0)
+			snprintf(names[id - 1], sizeof(names[id - 1]), "?");
 	}
 	if (!(user = ipmi_pick_user(names, access.max_users, access.fixed, name))) {
 		snprintf(why, whysz, "no free user slot on the BMC (%u users, all named)", access.max_users);
@@ -363,10 +368,21 @@ int ipmi_enroll(struct ipmi_dev *d, unsigned channel, const char *name, const ch
 	if ((rc = step(d, IPMI_CMD_SET_USER_PASSWORD, "Set User Password (enable the user)", req, (size_t)len, NULL,
 		       0, NULL, why, whysz)) < 0)
 		goto out;
+	/* The BMC must take the password it was given: 0x80 (or 0x81, another size) says it
+	 * does not; a BMC that does not know the test operation (older than IPMI 2.0) is
+	 * trusted on its word. */
 	len = ipmi_set_password_req(user, IPMI_PW_TEST, password, req);
-	if ((rc = step(d, IPMI_CMD_SET_USER_PASSWORD, "Set User Password (test the password)", req, (size_t)len,
-		       NULL, 0, NULL, why, whysz)) < 0)
+	if ((n = ipmi_cmd(d, IPMI_NETFN_APP, IPMI_CMD_SET_USER_PASSWORD, req, (size_t)len, &cc, rsp, sizeof(rsp))) < 0) {
+		snprintf(why, whysz, "Set User Password (test the password): %s", strerror(-n));
+		rc = n;
 		goto out;
+	}
+	if (cc == 0x80 || cc == 0x81) {
+		snprintf(why, whysz, "Set User Password (test the password): the BMC says the password it was just "
+			 "given is not user %u's (0x%02X)", user, cc);
+		rc = -EIO;
+		goto out;
+	}
 	len = ipmi_set_user_access_req(channel, user, priv, req);
 	if (len < 0) {
 		snprintf(why, whysz, "channel %u or privilege %u out of range", channel, priv);
