@@ -115,11 +115,14 @@ int bmc_enroll_apply(struct host *h, json_t *v)
 json_t *bmc_enroll_to_json(const struct host *h)
 {
 	json_t *e = enroll_load(h), *o;
+	char asked[32] = "";
 
 	if (!e)
 		return json_null();
-	o = json_pack("{s:s, s:O?, s:O?, s:O?}", "state", enroll_state(e), "username", json_object_get(e, "username"),
-		      "asked", json_object_get(e, "asked"), "error", json_object_get(e, "error"));
+	if (json_integer_value(json_object_get(e, "asked")))
+		time_iso8601((time_t)json_integer_value(json_object_get(e, "asked")), asked);
+	o = json_pack("{s:s, s:O?, s:s?, s:O?}", "state", enroll_state(e), "username", json_object_get(e, "username"),
+		      "asked", asked[0] ? asked : NULL, "error", json_object_get(e, "error"));
 	json_decref(e);
 	return o ? o : json_null();
 }

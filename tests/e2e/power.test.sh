@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # run-in: build
-# cost: 300
+# cost: 400
 # Reinstalling through the BMC, with no one at the rack: OpenIPMI's ipmi_sim on loopback is
 # the BMC of a QEMU machine (BIOS), its chassis commands start and stop that QEMU process
 # and its one-time boot device chooses the machine's next boot (tests/e2e/power-chassis.sh).
@@ -101,10 +101,12 @@ out=$(timeout 120 "$ANEMOSCTL" host power web7 off 2>&1)
 expect_match "the next power action (off) works with the enrolled user" 'power off done' "$out"
 for _ in $(seq 1 20); do [ -z "$(qemu_pid)" ] && break; sleep 0.5; done
 expect_eq "... and the machine is off" "" "$(qemu_pid)"
-# The password anemosd made is in ipmi_sim's user store (its persistent state), and so can
-# be looked for where it must not be.
-ENROLLED_PW=$(grep -a -r -h -o 'anemos[^ ]*' "$BMC_A/state" 2>/dev/null | head -n 3 | tr '\n' ' ')
-echo "# ipmi_sim's state after the enroll: $(find "$BMC_A/state" -type f | tr '\n' ' ') $ENROLLED_PW"
+# The password anemosd made is in ipmi_sim's user store (its state folder: N.username and
+# N.passwd lines, NUL-padded as \00), and so can be looked for where it must not be.
+users=$(find "$BMC_A/state" -name 'users.*' -type f | head -n 1)
+ENROLLED_PW=$(awk -F: '$1 ~ /\.username$/ && $3 ~ /^anemos\\00/ { split($1, a, "."); id = a[1] }
+	{ v[$1] = $3 } END { p = v[id ".passwd"]; sub(/\\00.*/, "", p); print p }' "$users" 2>/dev/null)
+expect_match "the BMC holds the enrolled user's password (ipmi_sim's state)" '^[A-Za-z0-9]{16}$' "$ENROLLED_PW"
 
 # reinstall NAME: `anemosctl host reinstall web7`, bounded (the install under TCG takes
 # minutes); passes when it exits 0 with the host deployed.
@@ -141,8 +143,11 @@ check "... as a new QEMU process" test "$(qemu_pid)" != "$first_pid"
 ev=$(events)
 expect_eq "the events show both power actions, with who asked" 2 "$(grep -c '^operator power cycle, next boot network asked by test$' <<<"$ev")"
 expect_eq "... and both answers of the BMC" 2 "$(grep -c '^bmc power cycle accepted by the BMC (asked by test)$' <<<"$ev")"
-expect_eq "the password is in no event" 0 "$(grep -c -F -- "$PW" <<<"$ev")"
-expect_eq "... no log line" 0 "$(grep -c -F -- "$PW" "$WORK/anemosd.log")"
-expect_eq "... and not in the database files" 0 "$(cat "$DATA"/anemos.db* | grep -c -a -F -- "$PW")"
+expect_eq "the enrolled password is in no event" 0 "$(grep -c -F -- "${ENROLLED_PW:-unknown}" <<<"$ev")"
+expect_eq "... no API answer" 0 "$( { api GET /api/v1/hosts/web7; api GET /api/v1/hosts; "$ANEMOSCTL" --json host show web7; } 2>&1 |
+	grep -c -F -- "${ENROLLED_PW:-unknown}")"
+expect_eq "... no log line" 0 "$(cat "$WORK/anemosd.log" "$WORK/reinstall-"*.out | grep -c -F -- "${ENROLLED_PW:-unknown}")"
+expect_eq "... not in the database files" 0 "$(cat "$DATA"/anemos.db* | grep -c -a -F -- "${ENROLLED_PW:-unknown}")"
+expect_eq "... and not on the machine's console" 0 "$(grep -c -a -F -- "${ENROLLED_PW:-unknown}" "$WORK/console-rack.log")"
 anemosd_stop
 exit "$_failures"

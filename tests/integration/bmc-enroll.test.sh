@@ -13,7 +13,7 @@ source "$ROOT/tests/lib/bmc.sh"
 for f in /usr/bin/ipmi_sim /usr/bin/ipmitool; do
 	[ -e "$f" ] || { fail "OpenIPMI installed" "$f missing (deploy/install-deps.sh test installs them)"; exit 1; }
 done
-PW=pw-Admin-3391
+PW='pw-Admin-3391'
 BMC_IP=127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1)).$((RANDOM % 250 + 1))
 BMC_ADDR=$BMC_IP bmc_start E "$PW" "$ROOT/tests/lib/bmc-chassis.sh" || { fail "the BMC starts"; exit 1; }
 anemosd_start --bmc-timeout 3 --power-poll 0 || exit 1
