@@ -76,6 +76,8 @@ enum host_option_id {
 	OPT_BMC_PASSWORD_FILE,
 	OPT_NO_BMC,
 	OPT_BMC_INSECURE,
+	OPT_BMC_ENROLL,
+	OPT_NO_BMC_ENROLL,
 };
 
 /* The options of "host add" and "host set" that change install settings. */
@@ -391,6 +393,10 @@ static int host_option(void *ctx, int option, const char *arg)
 		return json_set(body, "bmc", json_null());
 	case OPT_BMC_INSECURE:
 		return bmc_insecure_option(body);
+	case OPT_BMC_ENROLL:
+		return json_set(body, "bmc_enroll", json_true());
+	case OPT_NO_BMC_ENROLL:
+		return json_set(body, "bmc_enroll", json_false());
 	default:
 		return install_option(edit, option, arg);
 	}
@@ -531,12 +537,27 @@ static void print_drift(const json_t *host)
 	printf("%*s(anemosctl host set REF --ack-drift acknowledges them)\n", FIELD_NAME_WIDTH + 1, "");
 }
 
-/* Prints the host's BMC (never a password: anemosd has none to show) and power state. */
+/* Prints the host's BMC (never a password: anemosd has none to show), the BMC its inventory
+ * found in-band, an enroll asked for, and the power state. */
 static void print_power(const json_t *host)
 {
 	const json_t *bmc = json_object_get(host, "bmc"), *power = json_object_get(host, "power");
+	const json_t *found = json_object_get(json_object_get(host, "inventory"), "bmc");
+	const json_t *enroll = json_object_get(host, "bmc_enroll");
 	char text[400];
 
+	if (json_is_object(found)) {
+		snprintf(text, sizeof(text), "%s, MAC %s (%s, channel %" JSON_INTEGER_FORMAT ", %s)",
+			 json_text(found, "ip"), json_text(found, "mac"), json_text(found, "ip_source"),
+			 json_integer_value(json_object_get(found, "channel")), json_text(found, "interface"));
+		print_field("BMC found", text);
+	}
+	if (json_is_object(enroll)) {
+		snprintf(text, sizeof(text), "%s (user %s)%s%s", json_text(enroll, "state"), json_text(enroll, "username"),
+			 json_string_value(json_object_get(enroll, "error")) ? ": " : "",
+			 json_string_value(json_object_get(enroll, "error")) ? json_text(enroll, "error") : "");
+		print_field("BMC enroll", text);
+	}
 	if (!json_is_object(bmc)) {
 		print_field("BMC", "-");
 		return;
@@ -915,6 +936,8 @@ int host_set(struct ctl *ctl, int argc, char **argv)
 		{ "bmc-password-file", required_argument, NULL, OPT_BMC_PASSWORD_FILE },
 		{ "no-bmc", no_argument, NULL, OPT_NO_BMC },
 		{ "bmc-insecure", no_argument, NULL, OPT_BMC_INSECURE },
+		{ "bmc-enroll", no_argument, NULL, OPT_BMC_ENROLL },
+		{ "no-bmc-enroll", no_argument, NULL, OPT_NO_BMC_ENROLL },
 		INSTALL_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};

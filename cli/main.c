@@ -139,6 +139,10 @@ static const struct command commands[] = {
 	  "  --bmc-insecure         a Redfish BMC's certificate is not verified (self-signed)\n"
 	  "  --bmc-password-file FILE   the BMC password, the file's one line (never on the\n"
 	  "                         command line); anemosd stores it encrypted and never shows it\n"
+	  "  --bmc-enroll           have the host's agent create the user anemos on its BMC\n"
+	  "                         in-band (next boot, or the discover boot running now), with a\n"
+	  "                         random password anemosd keeps: its BMC settings with no\n"
+	  "                         credentials typed; --no-bmc-enroll no longer\n"
 	  INSTALL_HELP
 	  "To install: anemosctl host set REF --next-boot install --image NAME --once, then\n"
 	  "power the machine on (or reboot it) and follow it: anemosctl host events REF --follow\n",

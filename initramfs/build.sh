@@ -212,8 +212,8 @@ EOF
 
 # --- kernel modules ---------------------------------------------------------------------------
 # What to carry, relative to lib/modules/VERSION/kernel: every network, storage and bus
-# driver a server or a VM may boot with, the file systems an install writes, and what those
-# need. Dependencies are closed over with the full tree's modules.dep.
+# driver a server or a VM may boot with, the file systems an install writes, the IPMI
+# driver (the agent reads the BMC's LAN settings in-band: /dev/ipmi0), and what those need. Dependencies are closed over with the full tree's modules.dep.
 MODSEL="drivers/net/ethernet drivers/net/phy drivers/net/pcs drivers/net/mdio drivers/net/usb
 drivers/net/vmxnet3 drivers/net/hyperv drivers/net/virtio_net.ko drivers/net/xen-netfront.ko
 drivers/net/mii.ko drivers/net/mdio.ko
@@ -221,6 +221,8 @@ drivers/block drivers/nvme/host/nvme.ko drivers/ata drivers/scsi drivers/message
 drivers/hv drivers/pci/controller drivers/usb/common drivers/usb/core drivers/usb/host
 drivers/usb/storage drivers/hid/usbhid drivers/hid/hid.ko drivers/hid/hid-generic.ko
 drivers/char/hw_random/virtio-rng.ko drivers/cdrom
+drivers/char/ipmi/ipmi_msghandler.ko drivers/char/ipmi/ipmi_si.ko drivers/char/ipmi/ipmi_devintf.ko
+drivers/char/ipmi/ipmi_ssif.ko
 fs/ext4 fs/jbd2 fs/mbcache.ko fs/fat fs/efivarfs fs/nls/nls_cp437.ko fs/nls/nls_iso8859-1.ko
 fs/nls/nls_utf8.ko crypto/crc32c_generic.ko arch/x86/crypto/crc32c-intel.ko lib/libcrc32c.ko"
 # Left out: Fibre Channel and iSCSI offload HBAs (SAN boot; most need firmware files this image

@@ -108,6 +108,7 @@ json_t *inventory_collect(const char *root)
 		return NULL;
 	if (smbios_collect(&inv, &smbios_cpu, &dimms) < 0)
 		dmi_id_collect(&inv);
+	bmc_collect(&inv);
 	firmware_collect(&inv);
 	cpu_collect(&inv, &smbios_cpu);
 	memory_total_collect(&inv, &dimms);

@@ -19,6 +19,8 @@
 
 #include "placeholder.h"
 
+#include "ipmi.h"
+
 #include "inventory.h"
 
 /* One collection in progress. */
@@ -113,8 +115,21 @@ long long smbios_dimm_size(unsigned size, uint32_t extended, bool has_extended);
 /* "Rack Mount Chassis" for chassis type 0x17 (the lock bit 7 is ignored); NULL for
  * "Unknown" and undefined codes. */
 const char *smbios_chassis_type(unsigned code);
+/* "kcs", "smic", "bt" or "ssif" for an IPMI interface type (type 38, offset 4); NULL else. */
+const char *smbios_ipmi_interface(unsigned code);
 /* "DDR4" for memory type 0x1A; NULL for "Unknown" and undefined codes. */
 const char *smbios_memory_type(unsigned code);
+
+/* bmc.c: the machine's BMC, as "bmc" of the inventory, which has that member only when
+ * there is a BMC: SMBIOS type 38 says so (smbios.c), or the kernel's IPMI device answers. */
+/* The "bmc" object, made with every key null on first use; NULL when out of memory. */
+json_t *bmc_section(struct inventory *inv);
+/* Reads the BMC's LAN settings in-band through the root's /dev/ipmi0, when it opens: ip,
+ * mac, netmask, gateway, ip_source and channel (the LAN channel). Nothing without the
+ * device (no BMC, or the IPMI modules not loaded). */
+void bmc_collect(struct inventory *inv);
+/* Fills the LAN members of bmc from what the BMC said (0.0.0.0 is no address: null). */
+void bmc_fill_lan(struct inventory *inv, json_t *bmc, const struct ipmi_lan *lan, unsigned channel);
 
 /* dmi_id.c: what the kernel exports of SMBIOS in sys/class/dmi/id, readable in part by
  * every user: the fallback when the raw table is root-only. */

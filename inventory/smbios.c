@@ -24,6 +24,7 @@ enum smbios_type {
 	SMBIOS_CHASSIS = 3,
 	SMBIOS_PROCESSOR = 4,
 	SMBIOS_MEMORY_DEVICE = 17,
+	SMBIOS_IPMI_DEVICE = 38,
 	SMBIOS_END = 127,
 };
 
@@ -254,6 +255,45 @@ static void fill_chassis(struct inventory *inv, const struct smbios_struct *s)
 	set_string(inv, chassis, "asset_tag", s, 0x08);
 }
 
+const char *smbios_ipmi_interface(unsigned code)
+{
+	static const char *const names[] = { [1] = "kcs", [2] = "smic", [3] = "bt", [4] = "ssif" };
+
+	return code < ARRAY_SIZE(names) ? names[code] : NULL;
+}
+
+/* Type 38, IPMI Device Information: the machine has a BMC, and how the system talks to it
+ * (interface, IPMI version, base address). Its LAN settings come from the BMC itself
+ * (bmc.c); this only says there is one. Only the first structure is read (the BMC). */
+static void fill_ipmi(struct inventory *inv, const struct smbios_struct *s)
+{
+	json_t *bmc = bmc_section(inv);
+	unsigned type, rev;
+	uint32_t lo, hi;
+	char text[32];
+
+	if (!bmc)
+		return;
+	if (get_u8(s, 0x04, &type))
+		inv_set(inv, bmc, "interface", json_name_or_null(smbios_ipmi_interface(type)));
+	if (get_u8(s, 0x05, &rev)) {
+		snprintf(text, sizeof(text), "%u.%u", rev >> 4, rev & 0x0f);
+		inv_set(inv, bmc, "ipmi_version", json_string(text));
+	}
+	/* bit 0 of the base address: 1 for I/O space (the bit is not part of the address; for
+	 * I/O space its LSB is the modifier's bit 4, DSP0134 7.39.1) */
+	if (get_u32(s, 0x08, &lo) && get_u32(s, 0x0c, &hi) && (lo || hi)) {
+		unsigned long long addr = ((unsigned long long)hi << 32 | lo) & ~1ULL;
+		unsigned mod = 0;
+		bool io = lo & 1;
+
+		if (get_u8(s, 0x10, &mod))
+			addr |= (mod >> 4) & 1;
+		snprintf(text, sizeof(text), "%s0x%llx", io ? "io:" : "mem:", addr);
+		inv_set(inv, bmc, "base_address", json_string(text));
+	}
+}
+
 /* A count from a byte field that says 0xFF when the real value is in a 16-bit field
  * (SMBIOS 3.0 "Core Count 2", "Thread Count 2"); 0 when unknown. */
 static unsigned processor_count(const struct smbios_struct *s, size_t off8, size_t off16)
@@ -345,7 +385,7 @@ static void fill_memory_device(struct inventory *inv, const struct smbios_struct
 void smbios_fill(struct inventory *inv, const uint8_t *table, size_t len, int version,
 		 struct cpu_facts *cpu, struct dimm_total *dimms)
 {
-	bool seen[SMBIOS_CHASSIS + 1] = { false };
+	bool seen[SMBIOS_CHASSIS + 1] = { false }, seen_ipmi = false;
 	struct smbios_struct s;
 	size_t off = 0;
 
@@ -377,6 +417,11 @@ void smbios_fill(struct inventory *inv, const uint8_t *table, size_t len, int ve
 			break;
 		case SMBIOS_MEMORY_DEVICE:
 			fill_memory_device(inv, &s, dimms);
+			break;
+		case SMBIOS_IPMI_DEVICE:
+			if (!seen_ipmi)
+				fill_ipmi(inv, &s);
+			seen_ipmi = true;
 			break;
 		default:
 			break;

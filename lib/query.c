@@ -73,7 +73,7 @@ static const struct alias {
 };
 
 /* Inventory objects whose facts a term names by path. */
-static const char *const paths[] = {"system.", "baseboard.", "chassis.", "bios.", "cpu.", "memory."};
+static const char *const paths[] = {"system.", "baseboard.", "chassis.", "bios.", "cpu.", "memory.", "bmc."};
 
 /* What a bare word searches, as before the language: ?N is the word as a LIKE pattern. */
 static const char *const word_columns[] = {

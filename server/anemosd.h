@@ -161,6 +161,8 @@ struct host {
 			   * or NULL for none */
 	char *bmc;       /* BMC settings, a JSON object text whose password is sealed (power.c), or
 			  * NULL for none */
+	char *bmc_enroll; /* an in-band BMC enroll asked for and not done yet: a JSON object text
+			   * (power.c: state, username, the password sealed), or NULL */
 	char *power_state; /* what the BMC said last (power.c's names), NULL never asked */
 	char *power_error; /* why the last call to the BMC failed, NULL when it did not */
 	int64_t power_checked; /* unix seconds of that call, 0 = never */
@@ -267,6 +269,7 @@ struct agent_token {
 };
 #define AGENT_SERVED_SECRETS    1 /* a plan with the install's secrets */
 #define AGENT_SERVED_PHONE_HOME 2 /* the phone-home token */
+#define AGENT_SERVED_BMC_ENROLL 4 /* a plan with a BMC enroll (bmc_enroll.c) */
 /* address may be NULL (bound by its first use). */
 int db_agent_token_insert(int64_t host_id, const char *hash, const char *mode, const char *address,
 			  int64_t expires);
@@ -559,6 +562,27 @@ int redfish_power_state(const char *answer, bool *on);
  * -errno (-EACCES, -ETIMEDOUT or -EIO). */
 int redfish_failure(long status, const char *answer, char *why, size_t whysz);
 
+/* bmc_enroll.c: --bmc-enroll, a BMC user created in-band by the host's agent (see the file). */
+/* The operator's "bmc_enroll" (true: ask, with a new password; false: no longer) applied to
+ * *h in memory: 0, or -EINVAL with err_set. */
+int bmc_enroll_apply(struct host *h, json_t *v);
+/* The host's "bmc_enroll" for its JSON ({"state","username","asked","error"}: never the
+ * password), or JSON null; a new reference. */
+json_t *bmc_enroll_to_json(const struct host *h);
+/* "pending", "sent", "failed", or NULL when the host has no enroll. */
+const char *bmc_enroll_state(const struct host *h);
+/* True when the agent of token t is to be given the host's enroll in its next plan. */
+bool bmc_enroll_due(const struct host *h, const struct agent_token *t);
+/* For a plan of token t: when the enroll is due, records it as sent to this boot (t's
+ * served bits updated) and sets *out to {"username","password","privilege"} (a new
+ * reference; NULL when nothing is due). 0 or -errno. */
+int bmc_enroll_serve(struct agent_token *t, json_t **out);
+/* POST /api/v1/agent/bmc-enroll: the agent's outcome ({"ok", "error"} or {"ok", "username",
+ * "user_id", "channel", "address"}). Success makes the BMC settings (ipmi, the address,
+ * port 623, the user, the sealed password); failure is an error event. -EBUSY when no
+ * enroll was sent. */
+int bmc_enroll_result(int64_t host_id, json_t *req, struct host *out);
+
 /* power.c: power actions and the power-state poller (see the file). */
 /* The names of actions and boot devices as the API spells them; NULL past the end. */
 const char *power_action_name(enum bmc_action a);
@@ -601,9 +625,10 @@ int boot_plan(const struct agent_token *t, json_t **out);
 /* Reads --ssh-keys FILE (authorized_keys lines; NULL: none): 0 or -errno with err_set. */
 int boot_default_keys_load(const char *path);
 void boot_default_keys_free(void);
-/* True when the agent of host_id has nothing to do yet (it is discovering and no one has
- * given it anything else): a long-polled plan request waits while this holds. */
-bool boot_plan_pending(int64_t host_id);
+/* True when the agent of token t has nothing to do yet (it is discovering, no one has
+ * given it anything else, and no BMC enroll is due to it): a long-polled plan request waits
+ * while this holds. */
+bool boot_plan_pending(const struct agent_token *t);
 
 /* images.c: image records and their files under DATA/images/NAME/. */
 /* The image as the API shows it: a new reference the caller owns (NULL out of memory). */

@@ -223,14 +223,14 @@ int boot_script_for(const struct boot_identity *ident, const char *platform, con
 	return 0;
 }
 
-bool boot_plan_pending(int64_t host_id)
+bool boot_plan_pending(const struct agent_token *t)
 {
 	struct host h;
 	bool pending;
 
-	if (db_host_get(host_id, &h) < 0)
+	if (db_host_get(t->host_id, &h) < 0)
 		return false;
-	pending = h.next_boot == BOOT_DISCOVER;
+	pending = h.next_boot == BOOT_DISCOVER && !bmc_enroll_due(&h, t);
 	host_free(&h);
 	return pending;
 }
@@ -378,23 +378,33 @@ static json_t *plan_image(const struct image *im, json_t *install)
 int boot_plan(const struct agent_token *t, json_t **out)
 {
 	struct plan_boot p = { .token = *t };
+	struct agent_token now = *t;
 	struct image im = { 0 };
-	json_t *install;
+	json_t *install, *enroll = NULL;
 	struct host h;
 	bool rescue;
 	int rc;
 
-	if ((rc = db_host_get(t->host_id, &h)) < 0)
+	/* A BMC enroll due to this boot goes with whatever plan it asks for first. */
+	if ((rc = bmc_enroll_serve(&now, &enroll)) < 0)
 		return rc;
+	p.token.served = now.served;
+	if ((rc = db_host_get(t->host_id, &h)) < 0) {
+		json_decref(enroll);
+		return rc;
+	}
 	rescue = !strcmp(t->mode, boot_action_name(BOOT_RESCUE));
 	if (!rescue && h.next_boot == BOOT_INSTALL &&
 	    (h.status != HOST_INSTALLING || strcmp(t->mode, "install") != 0 || !(t->served & AGENT_SERVED_SECRETS))) {
 		host_free(&h);
-		if ((rc = hosts_update(NULL, t->host_id, plan_change, &p, &h)) < 0)
+		if ((rc = hosts_update(NULL, t->host_id, plan_change, &p, &h)) < 0) {
+			json_decref(enroll);
 			return rc;
+		}
 	}
 	if (h.image && (rc = db_image_get(h.image, &im)) < 0) {
 		host_free(&h);
+		json_decref(enroll);
 		return rc;
 	}
 	install = plan_install(h.install);
@@ -412,6 +422,8 @@ int boot_plan(const struct agent_token *t, json_t **out)
 			 "ssh_authorized_keys", plan_keys(h.ssh_keys),
 			 "install", install,
 			 "secrets_withheld", !rescue && h.next_boot == BOOT_INSTALL && !p.secrets);
+	if (enroll)
+		json_object_set_new(*out, "bmc_enroll", enroll);
 	image_free(&im);
 	host_free(&h);
 	return 0;

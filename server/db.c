@@ -169,6 +169,10 @@ static const char *const migrations[] = {
 	/* 13: saved searches, @NAME in a search (query.h) */
 	"CREATE TABLE IF NOT EXISTS saved_searches (name TEXT PRIMARY KEY, query TEXT NOT NULL, created_by TEXT,"
 	" created INTEGER NOT NULL, updated INTEGER NOT NULL);",
+	/* 14: an in-band BMC enroll asked for (anemosctl host set --bmc-enroll) and not yet
+	 * done: a JSON object with its state and the new user's password sealed (power.c's
+	 * enroll functions), NULL for none */
+	"ALTER TABLE hosts ADD COLUMN bmc_enroll TEXT;",
 };
 
 #define EVENTS_KEPT_STR "1000"
@@ -187,7 +191,7 @@ static const char *const migrations[] = {
 	"(SELECT json_group_array(tag) FROM (SELECT tag FROM host_tags x WHERE x.host_id = h.id ORDER BY tag)), " \
 	"(SELECT json_group_object(name, value) FROM " \
 	" (SELECT name, value FROM host_attrs x WHERE x.host_id = h.id ORDER BY name)), " \
-	"h.drift"
+	"h.drift, h.bmc_enroll"
 
 enum stmt_id {
 	S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
@@ -227,8 +231,8 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_HOST_UPDATE] = "UPDATE hosts SET hostname = ?2, status = ?3, next_boot = ?4, image = ?5,"
 			  " once = ?6, uuid = ?7, serial = ?8, vendor = ?9, product = ?10, asset = ?11,"
 			  " ssh_keys = ?12, inventory = ?13, updated = ?14, install = ?15,"
-			  " bmc = ?16, power_state = ?17, power_checked = ?18, power_error = ?19, drift = ?20"
-			  " WHERE id = ?1",
+			  " bmc = ?16, power_state = ?17, power_checked = ?18, power_error = ?19, drift = ?20,"
+			  " bmc_enroll = ?21 WHERE id = ?1",
 	/* The inventory's key facts, taken from it in C when it arrives (db_host_set_facts). */
 	[S_HOST_FACTS] = "UPDATE hosts SET firmware = ?2, cpu_model = ?3, cpu_sockets = ?4, cpu_threads = ?5,"
 			 " memory_bytes = ?6, disk_count = ?7, disk_bytes = ?8 WHERE id = ?1",
@@ -832,6 +836,7 @@ void host_free(struct host *h)
 	free(h->tags);
 	free(h->attributes);
 	free(h->drift);
+	free(h->bmc_enroll);
 	free(h->bmc);
 	free(h->power_state);
 	free(h->power_error);
@@ -890,6 +895,7 @@ static int host_from_row(sqlite3_stmt *st, struct host *h)
 	h->tags = column_strdup(st, 24);
 	h->attributes = column_strdup(st, 25);
 	h->drift = column_strdup(st, 26);
+	h->bmc_enroll = column_strdup(st, 27);
 	if (!h->ssh_keys || !h->install || !h->tags || !h->attributes)
 		goto nomem;
 	for (const char *p = macs; p && *p;) {
@@ -1154,6 +1160,7 @@ int db_host_update(const struct host *h)
 	bind_opt_int(st, 18, h->power_checked ? h->power_checked : -1);
 	bind_text(st, 19, h->power_error);
 	bind_text(st, 20, h->drift);
+	bind_text(st, 21, h->bmc_enroll);
 	rc = step_done(st);
 	if (rc == 0 && h->labels_changed)
 		rc = host_labels_write(h->id, h);

@@ -25,6 +25,9 @@ json_t *host_fields_json(const struct host *h)
 			      "attributes", json_loads(h->attributes ? h->attributes : "{}", 0, NULL),
 			      "bmc", json_loads(h->bmc ? h->bmc : "{}", 0, NULL),
 			      "hardware_changes", (json_int_t)json_array_size(drift));
+	const char *enroll = bmc_enroll_state(h);
+
+	json_object_set_new(o, "bmc_enroll", json_string(enroll ? enroll : "none"));
 
 	json_decref(drift);
 	/* the sealed BMC password reads as what it is: bmc.password set/changed */
@@ -136,7 +139,7 @@ static void say_members(FILE *out, const char *prefix, json_t *old, json_t *new,
 char *host_changes_describe(json_t *before, json_t *after)
 {
 	static const char *const plain[] = { "hostname", "status", "next_boot", "image", "once", "ssh_keys",
-					     "hardware_changes" };
+					     "hardware_changes", "bmc_enroll" };
 	char *text = NULL;
 	size_t size = 0;
 	FILE *out = open_memstream(&text, &size);

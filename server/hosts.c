@@ -102,6 +102,7 @@ json_t *host_to_json(const struct host *h, bool with_inventory)
 	json_object_set_new(o, "tags", json_loads(h->tags ? h->tags : "[]", 0, NULL));
 	json_object_set_new(o, "attributes", json_loads(h->attributes ? h->attributes : "{}", 0, NULL));
 	json_object_set_new(o, "bmc", power_bmc_to_json(h));
+	json_object_set_new(o, "bmc_enroll", bmc_enroll_to_json(h));
 	json_object_set_new(o, "power", power_state_to_json(h));
 	json_object_set_new(o, "drift", h->drift ? json_loads(h->drift, 0, NULL) : json_null());
 	return o;
@@ -470,6 +471,7 @@ static const struct {
 	{ "tags", tags_apply },
 	{ "attributes", attributes_apply },
 	{ "bmc", power_bmc_apply },
+	{ "bmc_enroll", bmc_enroll_apply },
 	{ "drift", apply_drift },
 };
 
@@ -594,7 +596,8 @@ static int patch_change(struct host *h, void *arg)
 int hosts_patch(const char *ref, json_t *req, struct host *out)
 {
 	static const char *const allowed[] = { "hostname", "next_boot", "image", "once", "status",
-					       "ssh_authorized_keys", "install", "tags", "attributes", "bmc", "drift", NULL };
+					       "ssh_authorized_keys", "install", "tags", "attributes", "bmc", "bmc_enroll",
+					       "drift", NULL };
 	int rc;
 
 	if ((rc = fields_check(req, allowed, NULL)) < 0)

@@ -102,6 +102,7 @@ static const struct route routes[] = {
 	{ "GET", "/api/v1/agent/plan", "/api/v1/agent/plan", AUTH_AGENT, BODY_NONE, handle_agent_plan, WAIT_IF_ASKED },
 	{ "POST", "/api/v1/agent/events", "/api/v1/agent/events", AUTH_AGENT, BODY_JSON, handle_agent_events, WAIT_NEVER },
 	{ "POST", "/api/v1/agent/done", "/api/v1/agent/done", AUTH_AGENT, BODY_JSON, handle_agent_done, WAIT_NEVER },
+	{ "POST", "/api/v1/agent/bmc-enroll", "/api/v1/agent/bmc-enroll", AUTH_AGENT, BODY_JSON, handle_agent_bmc_enroll, WAIT_NEVER },
 	{ "POST", "/api/v1/agent/phone-home-token", "/api/v1/agent/phone-home-token", AUTH_AGENT, BODY_NONE, handle_agent_phone_home_token, WAIT_NEVER },
 	{ "POST", "/api/v1/phone-home", "/api/v1/phone-home", AUTH_PHONE_HOME, BODY_JSON, handle_phone_home, WAIT_NEVER },
 	{ "GET", "/", "/", AUTH_NONE, BODY_NONE, handle_web_index, WAIT_NEVER },

@@ -134,6 +134,7 @@ enum MHD_Result handle_rule_delete(struct request *req);
 enum MHD_Result handle_agent_inventory(struct request *req);
 enum MHD_Result handle_agent_plan(struct request *req);
 enum MHD_Result handle_agent_events(struct request *req);
+enum MHD_Result handle_agent_bmc_enroll(struct request *req);
 enum MHD_Result handle_agent_done(struct request *req);
 enum MHD_Result handle_agent_phone_home_token(struct request *req);
 enum MHD_Result handle_phone_home(struct request *req);

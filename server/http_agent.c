@@ -12,9 +12,10 @@
 
 #define MAX_WAIT 110 /* seconds; below libmicrohttpd's connection timeout of 120 s */
 
+/* cls: the request's agent token (the request outlives its suspension). */
 static bool plan_ready(void *cls)
 {
-	return !boot_plan_pending((int64_t)(intptr_t)cls);
+	return !boot_plan_pending(cls);
 }
 
 enum MHD_Result handle_agent_inventory(struct request *req)
@@ -46,10 +47,9 @@ enum MHD_Result handle_agent_plan(struct request *req)
 	for (int tries = 0; tries < 5 && time(NULL) < req->wait_until; tries++) {
 		uint64_t seen = notify_generation();
 
-		if (!boot_plan_pending(req->agent_host))
+		if (!boot_plan_pending(&req->agent))
 			break;
-		if (wait_for_change(req->conn, seen, req->wait_until, req->agent_host, plan_ready,
-				    (void *)(intptr_t)req->agent_host))
+		if (wait_for_change(req->conn, seen, req->wait_until, req->agent_host, plan_ready, &req->agent))
 			return MHD_YES;
 		if (waiters_stopping())
 			break;
@@ -82,6 +82,20 @@ enum MHD_Result handle_phone_home(struct request *req)
 	struct host h;
 	json_t *o;
 	int rc = hosts_phone_home(req->agent_host, req->json, &h);
+
+	if (rc < 0)
+		return respond_error(req, rc);
+	o = host_to_json(&h, false);
+	host_free(&h);
+	return respond_json(req, 200, o);
+}
+
+/* The outcome of a BMC enroll the plan carried (bmc_enroll.c). */
+enum MHD_Result handle_agent_bmc_enroll(struct request *req)
+{
+	struct host h;
+	json_t *o;
+	int rc = bmc_enroll_result(req->agent_host, req->json, &h);
 
 	if (rc < 0)
 		return respond_error(req, rc);

@@ -66,6 +66,10 @@ int client_call(struct agent *a, const char *method, const char *path, json_t *b
 void client_report(struct agent *a, const char *level, const char *phase, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* bmc.c: a plan's "bmc_enroll" (anemosd's --bmc-enroll): creates that user on this machine's
+ * BMC in-band and posts the outcome to anemosd; nothing when the plan has none. */
+void bmc_enroll_run(struct agent *a, json_t *plan);
+
 /* deploy.c: a deploy with no anemosd (anemosctl deploy --ssh), from the payload appended to
  * the initramfs under DEPLOY_DIR. */
 #define DEPLOY_DIR "/etc/anemos-deploy"

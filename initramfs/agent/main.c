@@ -167,7 +167,7 @@ static json_t *post_inventory(struct agent *a)
 }
 
 /* Asks for the plan until it says something other than "discover" (or, in rescue mode, at
- * once). Until the deadline, a busy or unreachable anemosd is asked again (a rescue boot
+ * once), carrying out the BMC enroll any of them brings. Until the deadline, a busy or unreachable anemosd is asked again (a rescue boot
  * gives up after a->retry_for). Returns the plan, or NULL when the wait is over or anemosd
  * refused. */
 static json_t *await_plan(struct agent *a, time_t deadline)
@@ -193,6 +193,9 @@ static json_t *await_plan(struct agent *a, time_t deadline)
 			json_decref(plan);
 			return NULL;
 		}
+		/* An enroll comes with the plan of any boot, a discover one's long poll included:
+		 * it is done first, and a discover boot then waits on. */
+		bmc_enroll_run(a, plan);
 		action = json_string_value(json_object_get(plan, "action"));
 		if (rescue || !action || strcmp(action, "discover") != 0)
 			return plan;

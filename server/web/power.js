@@ -24,7 +24,26 @@ export function powerBox(currentHost) {
 	const bmc = h('p', { class: 'muted small', id: 'power-bmc' });
 	const buttons = h('div', { class: 'row wrap', id: 'power-actions' });
 	const msg = h('p', { class: 'form-msg', role: 'status', id: 'power-msg' });
-	const box = h('div', { class: 'action', id: 'power-box' }, h('div', { class: 'action-title' }, 'Power'), state, bmc, buttons, msg);
+	// The BMC the inventory found in-band, and --bmc-enroll: the agent creates a user on it
+	// with a password anemosd makes and keeps (PATCH {"bmc_enroll": true}).
+	const found = h('p', { class: 'muted small', id: 'bmc-found' });
+	const enroll = h('p', { class: 'small', id: 'bmc-enroll' });
+	const enrollButton = h('button', { type: 'button', id: 'bmc-enroll-button', onclick: () => askEnroll() }, 'Enroll BMC');
+	const box = h('div', { class: 'action', id: 'power-box' }, h('div', { class: 'action-title' }, 'Power'), state, bmc, found, enroll,
+		h('div', { class: 'row wrap' }, enrollButton), buttons, msg);
+
+	async function askEnroll() {
+		const host = currentHost();
+		msg.className = 'form-msg';
+		try {
+			await api('PATCH', hostPath(host.id), { bmc_enroll: true });
+			msg.textContent = 'BMC enroll asked: the agent creates the user at its next boot (or now, if it is discovering).';
+			msg.classList.add('ok');
+		} catch (e) {
+			msg.textContent = e.message;
+			msg.classList.add('error');
+		}
+	}
 
 	async function ask(a) {
 		const host = currentHost();
@@ -52,7 +71,18 @@ export function powerBox(currentHost) {
 
 	function redraw(host) {
 		const p = host.power || {};
-		box.hidden = !host.bmc;
+		const seen = host.inventory && host.inventory.bmc;
+		const e = host.bmc_enroll;
+		box.hidden = !host.bmc && !seen && !e;
+		found.textContent = seen ? `BMC found in-band: ${seen.ip || 'no address'}${seen.mac ? `, MAC ${seen.mac}` : ''}` +
+			`${seen.ip_source ? ` (${seen.ip_source})` : ''}${seen.interface ? `, ${seen.interface.toUpperCase()}` : ''}` : '';
+		found.hidden = !seen;
+		enroll.textContent = e ? `BMC enroll ${e.state} (user ${e.username})${e.error ? `: ${e.error}` : ''}` : '';
+		enroll.className = e && e.state === 'failed' ? 'small error' : 'small';
+		enroll.hidden = !e;
+		enrollButton.hidden = !seen || (e && e.state !== 'failed');
+		enrollButton.textContent = host.bmc ? 'Enroll BMC again' : 'Enroll BMC';
+		state.hidden = bmc.hidden = buttons.hidden = !host.bmc;
 		if (!host.bmc) return;
 		clear(state, 'Power ', h('strong', { class: `power-${p.state || 'unknown'}` }, p.state || 'unknown'),
 			p.checked ? [' · read ', timeEl(p.checked)] : null, p.error ? h('span', { class: 'error small' }, ` · ${p.error}`) : null);

@@ -152,6 +152,9 @@ static void test_finds(void **state)
 		{"bios.version~.1", "1,2"},
 		{"bmc:present", "1"},
 		{"bmc:absent", "2,3,4"},
+		{"bmc.address=192.0.2.9", "1"},       /* the BMC its inventory found, by path */
+		{"bmc.address~192.0.2.", "1"},
+		{"bmc.address=192.0.2.10", ""},
 		{"drift:yes", "2"},
 		{"drift:no tag:web", "3"},
 		{"rack=r12", "1"},

@@ -19,6 +19,7 @@ const R640 = {
 	dimm: env('R640_DIMM_SERIAL'), disk: env('R640_DISK_SERIAL'), nic: env('R640_NIC_MAC'), cpu: env('R640_CPU'),
 };
 const VM_ID = Number(env('VM_ID'));
+const WEB01_ID = Number(env('WEB01_ID'));
 const IMAGE = env('IMAGE');
 const BMC_DIR = env('BMC_DIR');
 const WAIT = 10000;
@@ -437,6 +438,20 @@ try {
 		await page.waitForSelector('#hw-memory');
 		await page.screenshot({ path: join(SHOTS, 'host-390.png'), fullPage: false });
 		await page.setViewportSize({ width: 1280, height: 860 });
+	});
+
+	await check('the BMC found in-band on the host page, and Enroll BMC asks for the enroll', async () => {
+		await page.goto(`${URL_}/#/hosts/${WEB01_ID}`);
+		const found = page.locator('#bmc-found');
+		await found.waitFor({ state: 'visible', timeout: WAIT });
+		const text = await found.innerText();
+		assert(/192\.0\.2\.41, MAC 24:6e:96:8a:41:ff \(static\), KCS/.test(text), `the BMC found reads: ${text}`);
+		assert(await page.locator('#power-actions').isHidden(), 'power actions offered with no BMC settings');
+		await page.click('#bmc-enroll-button');
+		await page.waitForFunction(() => /BMC enroll pending \(user anemos\)/.test(document.querySelector('#bmc-enroll')?.textContent || ''), null, { timeout: WAIT });
+		const host = await apiCall('GET', `/api/v1/hosts/${WEB01_ID}`);
+		assert(host.bmc_enroll && host.bmc_enroll.state === 'pending' && !('password' in host.bmc_enroll), JSON.stringify(host.bmc_enroll));
+		assert(await page.locator('#bmc-enroll-button').isHidden(), 'the enroll is offered again while pending');
 	});
 
 	await check('images: list, add by URL and SHA-256, delete', async () => {

@@ -107,8 +107,13 @@ n=1
 for spec in "web01 ready" "web02 deployed" "web03 failed" "db02 maintenance" "old-db03 decommissioned"; do
 	set -- $spec
 	inv=$(r640_like "$n"); mac=$(jq -r '.nics[0].mac' <<<"$inv"); serial=$(jq -r .system.serial <<<"$inv")
+	# web01's agent found its BMC in-band (Anemos has no BMC settings for it): the host page
+	# shows it and offers the enroll.
+	[ "$1" = web01 ] && inv=$(jq -c '.bmc = {"present":true,"interface":"kcs","ipmi_version":"2.0","channel":1,
+		"ip":"192.0.2.41","ip_source":"static","mac":"24:6e:96:8a:41:ff","netmask":"255.255.255.0","gateway":"192.0.2.1"}' <<<"$inv")
 	t=$(boot "$mac" "$serial" "Dell Inc." "PowerEdge R640"); report "$t" "$inv"
 	hid=$(id_of "$mac")
+	[ "$1" = web01 ] && WEB01_ID=$hid
 	api PATCH "/api/v1/hosts/$hid" '{"hostname":"'"$1"'"}' >/dev/null
 	case $2 in
 	deployed|failed)
@@ -137,7 +142,7 @@ SEED_HOST_IDS=$(jq -r '[.hosts[].id]|join(",")' <<<"$hosts") \
 R640_ID=$R640_ID R640_MAC=24:6e:96:8a:3c:10 R640_SERIAL=7XK4M93 R640_HOSTNAME=db01.rack4 \
 R640_DIMM_SERIAL=$(jq -r '.memory.dimms[0].serial' <<<"$R640") R640_DISK_SERIAL=$(jq -r '.disks[0].serial' <<<"$R640") \
 R640_NIC_MAC=$(jq -r '.nics[1].mac' <<<"$R640") R640_CPU=$(jq -r .cpu.model <<<"$R640") \
-VM_ID=$VM_ID IMAGE=debian-12 BMC_DIR=$WORK/bmc-web \
+VM_ID=$VM_ID WEB01_ID=$WEB01_ID IMAGE=debian-12 BMC_DIR=$WORK/bmc-web \
 	timeout 300 node "$WEB/dashboard.mjs"
 rc=$?
 case $rc in
