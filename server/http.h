@@ -120,6 +120,15 @@ enum MHD_Result handle_image_upload_begin(struct request *req);
 enum MHD_Result handle_image_upload(struct request *req);
 enum MHD_Result handle_image_delete(struct request *req);
 
+/* http_webhooks.c: webhook endpoints (admin role) */
+enum MHD_Result handle_webhooks_list(struct request *req);
+enum MHD_Result handle_webhooks_create(struct request *req);
+enum MHD_Result handle_webhook_get(struct request *req);
+enum MHD_Result handle_webhook_patch(struct request *req);
+enum MHD_Result handle_webhook_delete(struct request *req);
+enum MHD_Result handle_webhook_deliveries(struct request *req);
+enum MHD_Result handle_webhook_test(struct request *req);
+
 /* http_agent.c: agent endpoints */
 enum MHD_Result handle_agent_inventory(struct request *req);
 enum MHD_Result handle_agent_plan(struct request *req);

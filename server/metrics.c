@@ -20,6 +20,9 @@ static struct series series[MAX_SERIES];
 static size_t nseries;
 static uint64_t boots[BOOT_ACTION_COUNT], unknown_boots, seen_batches, seen_records;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+/* Webhook deliveries' attempts by result (webhooks.c). */
+static const char *const webhook_results[] = { "ok", "retry", "failed" };
+static uint64_t webhook_counts[3];
 
 void metrics_request(const char *route, unsigned status, uint64_t bytes)
 {
@@ -53,6 +56,15 @@ void metrics_seen_batch(size_t n)
 	pthread_mutex_lock(&lock);
 	seen_batches++;
 	seen_records += n;
+	pthread_mutex_unlock(&lock);
+}
+
+void metrics_webhook(const char *result)
+{
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < 3; i++)
+		if (strcmp(result, webhook_results[i]) == 0)
+			webhook_counts[i]++;
 	pthread_mutex_unlock(&lock);
 }
 
@@ -151,6 +163,11 @@ char *metrics_render(void)
 		"# HELP anemos_boot_record_batches_total Transactions that wrote those records.\n"
 		"# TYPE anemos_boot_record_batches_total counter\nanemos_boot_record_batches_total %llu\n",
 		(unsigned long long)seen_records, (unsigned long long)seen_batches);
+	fputs("# HELP anemos_webhook_deliveries_total Attempts to deliver an event to a webhook, by result (ok; retry: "
+	      "failed, tried again; failed: given up).\n# TYPE anemos_webhook_deliveries_total counter\n", f);
+	for (size_t i = 0; i < 3; i++)
+		fprintf(f, "anemos_webhook_deliveries_total{result=\"%s\"} %llu\n", webhook_results[i],
+			(unsigned long long)webhook_counts[i]);
 	pthread_mutex_unlock(&lock);
 	fputs("# HELP anemos_hosts Hosts by status.\n# TYPE anemos_hosts gauge\n", f);
 	json_object_foreach(by_status, status, count)
