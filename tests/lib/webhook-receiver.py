@@ -2,8 +2,8 @@
 
 usage: webhook-receiver.py PORT_FILE LOG MODE_FILE
 Listens on a free loopback port (written to PORT_FILE). MODE_FILE says how to answer, read
-at each request: "ok" (204), "500" (500 with a short text), "hang" (sleeps 30 s, then 204).
-Requests are logged once answered with "ok" only, plus every attempt to attempts.LOG.
+at each request: "ok" (204), "500" (500 with a short text), "hang" (sleeps 30 s and answers
+nothing). LOG gets the requests answered 204, LOG.attempts every request (with the mode).
 """
 import json
 import os
@@ -30,8 +30,9 @@ class Handler(BaseHTTPRequestHandler):
         m = mode()
         with open(log + ".attempts", "a") as f:
             f.write(json.dumps(dict(record, mode=m)) + "\n")
-        if m == "hang":
+        if m == "hang":  # the client has given up by then: nothing is accepted
             time.sleep(30)
+            return
         if m == "500":
             self.send_response(500)
             self.send_header("Content-Length", "12")
