@@ -86,9 +86,11 @@ expect_eq "... and no webhook was made" 0 "$(body_of "$(rec GET /api/v1/webhooks
 # ---- roles: only admin tokens see or change webhooks ----
 VIEW=$("$ANEMOSD" token create --data "$DATA" --name auditor --role viewer)
 OPER=$("$ANEMOSD" token create --data "$DATA" --name alice --role operator)
-for tok in VIEW OPER; do
+for who in viewer operator; do
+	tok=$VIEW
+	[ "$who" = operator ] && tok=$OPER
 	while read -r m p b; do
-		expect_eq "$tok token: $m $p is 403" 403 "$(status_of "$(bearer_request "${!tok}" "$m" "$p" "$b")")"
+		expect_eq "$who token: $m $p is 403" 403 "$(status_of "$(bearer_request "$tok" "$m" "$p" "$b")")"
 	done <<EOF_MUT
 POST /api/v1/webhooks {"url":"http://127.0.0.1:${RPORT[a]}/x"}
 GET /api/v1/webhooks
@@ -171,6 +173,16 @@ printf '%s\n' 'secret-of-webhook-b-1234567890' >"$WORK/secret-b"
 out=$("$ANEMOSCTL" webhook add "http://127.0.0.1:${RPORT[b]}/b" --events '*' --secret-file "$WORK/secret-b")
 expect_match "webhook add --secret-file" "^added webhook 2: " "$out"
 expect_no_match "... prints no secret" "secret" "$out"
+complete_words() { # WORDS...: what bash completion (deploy/completion/anemosctl) offers for the last word
+	bash -c 'source "$1/deploy/completion/anemosctl"; PATH=$2:$PATH; shift 2
+		COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); COMPREPLY=(); _anemosctl; echo "${COMPREPLY[*]}"' \
+		_ "$ROOT" "$BUILD" "$@"
+}
+expect_eq "completion: webhook's verbs" "add list show rm test" "$(complete_words anemosctl webhook '')"
+expect_eq "completion: webhook ids from anemosd" "1 2" "$(complete_words anemosctl webhook show '')"
+expect_eq "completion: --events kinds after a comma" "deployed,failed" \
+	"$(complete_words anemosctl webhook add http://x --events deployed,fa)"
+expect_match "completion: webhook add's options" "--secret-file" "$(complete_words anemosctl webhook add http://x --se)"
 receiver_mode b hang
 ev=$(change web1)
 for _ in $(seq 1 80); do grep -q '"mode": "hang"' "$WORK/recv-b/log.attempts" 2>/dev/null && break; sleep 0.25; done
@@ -238,6 +250,8 @@ check "... and sends what waited once enabled again" wait_delivered a "$ev_pause
 
 # ---- the secrets are nowhere in clear ----
 anemosd_stop
+expect_eq "the database holds webhook 1's secret sealed" 1 \
+	"$(sqlite3 "$DATA/anemos.db" "SELECT count(*) FROM webhooks WHERE id = 1 AND secret LIKE 'v1:%'")"
 for f in "$ANSWERS" "$WORK/anemosd.log" "$DATA"/anemos.db*; do
 	expect_eq "secret of webhook 1 not in $(basename "$f")" 0 "$(grep -c -a -F "$SECRET_A" "$f")"
 	expect_eq "secret of webhook 2 not in $(basename "$f")" 0 "$(grep -c -a -F 'secret-of-webhook-b-1234567890' "$f")"
