@@ -311,7 +311,7 @@ static int ref_parse(const char *ref, int64_t *id)
 	return 0;
 }
 
-/* The webhook by ref, with pending-delivery state, as JSON into *out. */
+/* Webhook id as the API shows it into *out (a new reference). */
 static int webhook_answer(int64_t id, json_t **out)
 {
 	struct webhook w;
@@ -719,7 +719,7 @@ int webhooks_test(const char *ref, json_t **out)
 	struct transfer *t = NULL;
 	char now[32], *body = NULL;
 	json_t *o;
-	int64_t id;
+	int64_t id, delivery_id;
 	bool ok;
 	int rc;
 
@@ -751,8 +751,20 @@ int webhooks_test(const char *ref, json_t **out)
 		rc = err_set(-ENOMEM, "out of memory");
 		goto done;
 	}
-	if ((rc = transfer_new(&w, &d, &t)) < 0)
+	delivery_id = d.id;
+	if ((rc = transfer_new(&w, &d, &t)) < 0) {
+		/* it cannot be signed (the key file changed): a failed ping, not a row "sending" */
+		struct delivery failed = { .id = delivery_id, .status = "failed", .attempts = 1,
+					   .last_error = (char *)err_msg() };
+
+		if (db_begin() == 0) {
+			if (db_delivery_result(&failed) < 0)
+				db_rollback();
+			else
+				db_commit();
+		}
 		goto done;
+	}
 	ok = transfer_outcome(t, curl_easy_perform(t->easy));
 	free(t->d.status);
 	t->d.status = strdup(ok ? "ok" : "failed");

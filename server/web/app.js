@@ -1,4 +1,5 @@
-// The dashboard's shell: login, the top bar, hash routing (#/hosts, #/hosts/ID, #/images)
+// The dashboard's shell: login, the top bar, hash routing (#/hosts, #/hosts/ID, #/images,
+// #/webhooks)
 // and handing live events to the view on screen.
 
 import { api, checkToken, clearToken, onUnauthorized, setToken, token } from './api.js';
@@ -7,6 +8,7 @@ import { startLive, stopLive, subscribe } from './live.js';
 import { hostsView } from './hosts.js';
 import { hostView } from './host.js';
 import { imagesView } from './images.js';
+import { webhooksView } from './webhooks.js';
 
 const main = document.getElementById('main');
 const topbar = document.getElementById('topbar');
@@ -23,6 +25,7 @@ function route() {
 	const parts = path.split('/').filter(Boolean);
 	if (parts[0] === 'hosts' && parts.length === 2) return { name: 'host', id: decodeURIComponent(parts[1]), params };
 	if (parts[0] === 'images') return { name: 'images', params };
+	if (parts[0] === 'webhooks') return { name: 'webhooks', params };
 	return { name: 'hosts', params };
 }
 
@@ -41,11 +44,12 @@ function render() {
 	startLive();
 	const r = route();
 	for (const a of topbar.querySelectorAll('[data-nav]')) {
-		const on = a.dataset.nav === (r.name === 'images' ? 'images' : 'hosts');
+		const on = a.dataset.nav === (r.name === 'images' || r.name === 'webhooks' ? r.name : 'hosts');
 		if (on) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
 	}
 	clear(main);
-	const view = r.name === 'host' ? hostView : r.name === 'images' ? imagesView : hostsView;
+	const view = r.name === 'host' ? hostView : r.name === 'images' ? imagesView
+		: r.name === 'webhooks' ? webhooksView : hostsView;
 	current = view(main, r);
 }
 
