@@ -146,8 +146,9 @@ static const char *const migrations[] = {
 	 "  message LIKE '%\"password\"%');"),
 	/* 12: webhooks (webhooks.c): where events go, which, under what secret (sealed, secret.c),
 	 * how far each has read the events (last_event_id) and how its last delivery went; and
-	 * its deliveries, the one pending (at most one a webhook) and the newest done ones */
-	("CREATE TABLE webhooks ("
+	 * its deliveries, the one pending (at most one a webhook) and the newest done ones. IF NOT
+	 * EXISTS: the durability suite runs the steps after 10 again on a store that has them. */
+	("CREATE TABLE IF NOT EXISTS webhooks ("
 	 "  id INTEGER PRIMARY KEY,"
 	 "  url TEXT NOT NULL,"
 	 "  events TEXT NOT NULL,"
@@ -160,7 +161,7 @@ static const char *const migrations[] = {
 	 "  last_delivery INTEGER,"
 	 "  failing_since INTEGER,"
 	 "  last_error TEXT);"
-	 "CREATE TABLE webhook_deliveries ("
+	 "CREATE TABLE IF NOT EXISTS webhook_deliveries ("
 	 "  id INTEGER PRIMARY KEY,"
 	 "  webhook_id INTEGER NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,"
 	 "  event_id INTEGER,"
@@ -173,7 +174,7 @@ static const char *const migrations[] = {
 	 "  last_error TEXT,"
 	 "  created INTEGER NOT NULL,"
 	 "  updated INTEGER NOT NULL);"
-	 "CREATE INDEX webhook_deliveries_hook ON webhook_deliveries(webhook_id, id);"),
+	 "CREATE INDEX IF NOT EXISTS webhook_deliveries_hook ON webhook_deliveries(webhook_id, id);"),
 };
 
 #define EVENTS_KEPT_STR "1000"
