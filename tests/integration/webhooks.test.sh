@@ -123,7 +123,8 @@ want = "sha256=" + hmac.new(os.environ["SECRET"].encode(), r["body"].encode(), h
 print("valid" if hmac.compare_digest(want, r["headers"]["X-Anemos-Signature"]) else "invalid")' "$1"
 }
 expect_eq "X-Anemos-Signature is HMAC-SHA256(secret, body)" valid "$(verify_signature "$line" "$SECRET_A")"
-expect_eq "... and not under another secret" invalid "$(verify_signature "$line" "${SECRET_A%?}0")"
+other=${SECRET_A%?}0; [ "$other" = "$SECRET_A" ] && other=${SECRET_A%?}1
+expect_eq "... and not under another secret" invalid "$(verify_signature "$line" "$other")"
 
 # ---- the events filter: a boot event is not delivered, the change after it is ----
 curl -sS -m 10 "$ANEMOS_URL/ipxe?mac=52:54:00:aa:00:01&platform=pcbios" >/dev/null
