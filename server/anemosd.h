@@ -363,6 +363,8 @@ int db_delivery_pending(int64_t webhook_id, struct delivery *out);
 int db_delivery_result(const struct delivery *d);
 /* Makes the webhook's pending delivery due now (an operator changed the webhook). */
 int db_delivery_due_now(int64_t webhook_id);
+/* Marks the pings still "sending" (a stop cut them short) failed. */
+int db_delivery_abandoned(void);
 /* The webhook's newest `limit` deliveries, newest first, appended to out (delivery_to_json). */
 int db_delivery_list(int64_t webhook_id, int limit, json_t *out);
 /* At most limit events of any host whose id is above after, in id order, appended to out as

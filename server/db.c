@@ -216,7 +216,7 @@ enum stmt_id {
 	S_ADMIN_NAME, S_HOST_WITH_BMC, S_HOST_POWER_READ, S_POWER_REQ_ADD, S_POWER_REQ_DONE, S_POWER_REQ_LIST,
 	S_WEBHOOK_INSERT, S_WEBHOOK_SECRET, S_WEBHOOK_GET, S_WEBHOOK_LIST, S_WEBHOOK_COUNT, S_WEBHOOK_UPDATE,
 	S_WEBHOOK_DELETE, S_WEBHOOK_CURSOR, S_WEBHOOK_RESULT, S_DELIVERY_ADD, S_DELIVERY_PRUNE, S_DELIVERY_PENDING,
-	S_DELIVERY_RESULT, S_DELIVERY_LIST, S_DELIVERY_DUE_NOW, S_EVENTS_AFTER,
+	S_DELIVERY_RESULT, S_DELIVERY_LIST, S_DELIVERY_DUE_NOW, S_DELIVERY_ABANDONED, S_EVENTS_AFTER,
 	S_COUNT
 };
 
@@ -332,6 +332,10 @@ static const char *const stmt_sql[S_COUNT] = {
 			    " ORDER BY id DESC LIMIT ?2",
 	[S_DELIVERY_DUE_NOW] = "UPDATE webhook_deliveries SET next_attempt = ?2 WHERE webhook_id = ?1"
 			       " AND status = 'pending'",
+	/* a ping is sent by the request that asked for it: one still "sending" at start was cut
+	 * short by a stop */
+	[S_DELIVERY_ABANDONED] = "UPDATE webhook_deliveries SET status = 'failed', updated = ?1,"
+				 " last_error = 'anemosd stopped while it was being sent' WHERE status = 'sending'",
 	[S_EVENTS_AFTER] = "SELECT e.id, e.time, e.host_id, h.hostname, h.status, e.source, e.level, e.phase,"
 			   " e.message, e.bytes, e.total, e.actor FROM events e JOIN hosts h ON h.id = e.host_id"
 			   " WHERE e.id > ?1 ORDER BY e.id LIMIT ?2",
@@ -2168,6 +2172,16 @@ int db_delivery_due_now(int64_t webhook_id)
 		return stmt_rc;
 	sqlite3_bind_int64(st, 1, webhook_id);
 	sqlite3_bind_int64(st, 2, (int64_t)time(NULL));
+	return step_done(st);
+}
+
+int db_delivery_abandoned(void)
+{
+	sqlite3_stmt *st = stmt(S_DELIVERY_ABANDONED);
+
+	if (!st)
+		return stmt_rc;
+	sqlite3_bind_int64(st, 1, (int64_t)time(NULL));
 	return step_done(st);
 }
 

@@ -1013,6 +1013,14 @@ int webhooks_start(void)
 {
 	int rc;
 
+	if ((rc = db_begin()) < 0)
+		return rc;
+	if ((rc = db_delivery_abandoned()) < 0) {
+		db_rollback();
+		return rc;
+	}
+	if ((rc = db_commit()) < 0)
+		return rc;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return err_set(-EIO, "cannot initialise libcurl");
 	if (!(wh.multi = curl_multi_init())) {

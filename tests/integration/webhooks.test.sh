@@ -4,7 +4,8 @@
 # http.server): an event arrives as JSON with a valid HMAC-SHA256 signature under the secret
 # printed once at creation; the events filter holds; a receiver that is down makes visible,
 # backed-off failures and then gets every event, in order; a receiver that hangs neither
-# blocks the API nor stalls another webhook; events survive a kill -9 of anemosd; a delivery
+# blocks the API nor stalls another webhook; events survive a kill -9 of anemosd (and a ping
+# it cut short is marked failed); a delivery
 # is given up after --webhook-attempts; the secret is in no answer, log line or database
 # file; only admin tokens manage webhooks.
 source "$(dirname "$0")/lib.sh"
@@ -213,19 +214,33 @@ out=$("$ANEMOSCTL" webhook test 1 2>&1); rc=$?
 expect_eq "a failed ping exits 1" 1 "$rc"
 expect_match "... saying what the receiver answered" "HTTP 500: receiver sad" "$out"
 receiver_mode a ok
-"$ANEMOSCTL" webhook rm 2 >/dev/null
-expect_eq "webhook rm: it is gone" 404 "$(status_of "$(rec GET /api/v1/webhooks/2)")"
 
 # ---- kill -9 with undelivered events: delivered after the restart ----
 receiver_stop a
 KILLED=()
 for _ in 1 2; do KILLED+=("$(change web1)"); done
 check "the first is pending when anemosd is killed" wait_attempts 1 "${KILLED[0]}" 1
+# ... while a ping to webhook 2 hangs in its receiver
+receiver_mode b hang
+pings=$(grep -c '"body": "{\\"type\\":\\"ping' "$WORK/recv-b/log.attempts")
+"$ANEMOSCTL" webhook test 2 >/dev/null 2>&1 &
+ping_pid=$!
+for _ in $(seq 1 80); do
+	[ "$(grep -c '"body": "{\\"type\\":\\"ping' "$WORK/recv-b/log.attempts")" -gt "$pings" ] && break
+	sleep 0.25
+done
 anemosd_stop KILL
+wait "$ping_pid"
 receiver_start a || fail "receiver a starts again"
 anemosd_start --webhook-timeout 3 --webhook-attempts 2 || exit 1
 check "after the restart the pending event arrives" wait_delivered a "${KILLED[0]}"
 check "... and the one not yet taken" wait_delivered a "${KILLED[1]}"
+expect_eq "the ping cut short by the kill is failed, saying why" "failed anemosd stopped while it was being sent" \
+	"$(deliveries 2 | jq -r '[.deliveries[] | select(.kind == "ping")][0] | "\(.status) \(.last_error)"')"
+receiver_mode b ok
+"$ANEMOSCTL" webhook rm 2 >/dev/null
+expect_eq "webhook rm: it is gone" 404 "$(status_of "$(rec GET /api/v1/webhooks/2)")"
+expect_eq "... with its deliveries" 0 "$(sqlite3 "$DATA/anemos.db" 'SELECT count(*) FROM webhook_deliveries WHERE webhook_id = 2')"
 
 # ---- given up after --webhook-attempts: marked failed, the next event goes on ----
 receiver_mode a 500
