@@ -5,9 +5,8 @@
 # printed once at creation; the events filter holds; a receiver that is down makes visible,
 # backed-off failures and then gets every event, in order; a receiver that hangs neither
 # blocks the API nor stalls another webhook; events survive a kill -9 of anemosd (and a ping
-# it cut short is marked failed); a delivery
-# is given up after --webhook-attempts; the secret is in no answer, log line or database
-# file; only admin tokens manage webhooks.
+# it cut short is marked failed); a delivery is given up after --webhook-attempts; the secret
+# is in no answer, log line or database file; only admin tokens manage webhooks.
 source "$(dirname "$0")/lib.sh"
 PY=$(python3 -c 'import sys; print(sys.executable)')
 RECEIVER=$ROOT/tests/lib/webhook-receiver.py
