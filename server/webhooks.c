@@ -581,7 +581,7 @@ static int header_add(struct transfer *t, const char *name, const char *value)
 static int transfer_new(const struct webhook *w, struct delivery *d, struct transfer **out)
 {
 	struct transfer *t = calloc(1, sizeof(*t));
-	char context[40], signature[WEBHOOK_SIGNATURE_LEN + 1], id[24], *secret;
+	char context[40], signature[WEBHOOK_SIGNATURE_LEN + 1], delivery[24], hook[24], event[24], *secret;
 	int rc;
 
 	if (!t) {
@@ -602,14 +602,18 @@ static int transfer_new(const struct webhook *w, struct delivery *d, struct tran
 		transfer_free(t);
 		return rc < 0 ? rc : err_set(-ENOMEM, "out of memory");
 	}
-	snprintf(id, sizeof(id), "%lld", (long long)t->d.id);
+	snprintf(delivery, sizeof(delivery), "%lld", (long long)t->d.id);
+	snprintf(hook, sizeof(hook), "%lld", (long long)w->id);
+	if (t->d.event_id)
+		snprintf(event, sizeof(event), "%lld", (long long)t->d.event_id);
+	else
+		snprintf(event, sizeof(event), "ping");
 	if ((rc = header_add(t, "Content-Type", "application/json")) < 0 ||
 	    (rc = header_add(t, "X-Anemos-Signature", signature)) < 0 ||
-	    (rc = header_add(t, "X-Anemos-Delivery", id)) < 0 ||
-	    (rc = header_add(t, "X-Anemos-Webhook", (snprintf(context, sizeof(context), "%lld", (long long)w->id), context))) < 0 ||
-	    (rc = header_add(t, "X-Anemos-Event", t->d.event_id ? (snprintf(id, sizeof(id), "%lld", (long long)t->d.event_id), id)
-							       : "ping")) < 0 ||
-	    (rc = header_add(t, "Expect", "")) < 0) {
+	    (rc = header_add(t, "X-Anemos-Delivery", delivery)) < 0 ||
+	    (rc = header_add(t, "X-Anemos-Webhook", hook)) < 0 ||
+	    (rc = header_add(t, "X-Anemos-Event", event)) < 0 ||
+	    (rc = header_add(t, "Expect", "")) < 0) { /* no "100-continue" round trip */
 		transfer_free(t);
 		return rc;
 	}
