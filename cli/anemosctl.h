@@ -283,6 +283,14 @@ int follow_host(const struct ctl *ctl, const char *ref, int limit, long timeout)
 /* cmd_status.c: "status", the appliance at a glance. */
 int appliance_status(struct ctl *ctl, int argc, char **argv);
 
+/* cmd_webhook.c: "webhook" commands; argv[0] is the verb. "webhook test" fails (exit 1)
+ * when the ping was not delivered. */
+int webhook_add(struct ctl *ctl, int argc, char **argv);
+int webhook_list(struct ctl *ctl, int argc, char **argv);
+int webhook_show(struct ctl *ctl, int argc, char **argv);
+int webhook_rm(struct ctl *ctl, int argc, char **argv);
+int webhook_test(struct ctl *ctl, int argc, char **argv);
+
 /* cmd_image.c: "image" commands; argv[0] is the verb. */
 int image_list(struct ctl *ctl, int argc, char **argv);
 int image_add(struct ctl *ctl, int argc, char **argv);

@@ -239,6 +239,32 @@ static const struct command commands[] = {
 	  "  anemosctl search save big-db 'tag:db memory>=256G'\n", 0, search_save },
 	{ "search", "rm", "remove a saved search", "NAME",
 	  "Removes the saved search NAME; a search naming @NAME is refused afterwards.\n", 0, search_rm },
+	{ "webhook", "add", "send host events to a URL, signed, retried until delivered",
+	  "URL [--events LIST] [--secret-file FILE] [--disabled]",
+	  "Adds a webhook: anemosd POSTs each event that passes --events to URL (http:// or\n"
+	  "https://, whose certificate is verified) as JSON, one at a time and in order, signed\n"
+	  "with HMAC-SHA256 in X-Anemos-Signature: sha256=HEX. A failed delivery is tried again\n"
+	  "after 1 s, 2 s, 4 s ... up to 5 minutes apart, until anemosd's --webhook-attempts.\n"
+	  "  --events LIST          comma-separated: * (every event but progress; the default),\n"
+	  "                         deployed, failed, warning, power, drift, changed, enrolled,\n"
+	  "                         inventory, boot, install, security, progress, level:LEVEL,\n"
+	  "                         phase:PHASE, source:SOURCE\n"
+	  "  --secret-file FILE     sign with the secret in FILE (16-256 bytes); without it\n"
+	  "                         anemosd makes one, printed here once and never again\n"
+	  "  --disabled             add it paused (events wait until it is enabled)\n",
+	  0, webhook_add },
+	{ "webhook", "list", "the webhooks, how their last delivery went, since when they fail", "",
+	  "Lists the webhooks: id, URL, events, the last delivery's result and time, since when\n"
+	  "deliveries fail (until one succeeds) and the last error.\n", 0, webhook_list },
+	{ "webhook", "show", "one webhook and its recent deliveries", "ID",
+	  "Shows a webhook and its 20 newest deliveries: each attempt's status, the receiver's\n"
+	  "HTTP status and the error, and when a pending one is tried next.\n", 0, webhook_show },
+	{ "webhook", "rm", "remove a webhook", "ID",
+	  "Removes a webhook and its deliveries; events no longer go to its URL.\n", 0, webhook_rm },
+	{ "webhook", "test", "send a ping to a webhook now and say how it went", "ID",
+	  "POSTs {\"type\": \"ping\"} to the webhook's URL at once, signed like every delivery,\n"
+	  "and prints the outcome (exit 1 when it failed). The ping is one of its deliveries.\n",
+	  0, webhook_test },
 	{ "reinstall", "", "reinstall a running host without network boot, over SSH",
 	  "HOST --ssh [user@]addr[:port] [--image NAME] [--method auto|kexec|bootloader]\n"
 	  "                 [--network auto|dhcp|static]",

@@ -75,6 +75,9 @@ struct config {
 	unsigned power_workers;      /* BMC calls at once (power.c), default 4 */
 	unsigned power_poll;         /* seconds between power-state polls of every BMC, default
 				      * 60; 0 polls never */
+	unsigned webhook_timeout;    /* seconds one webhook delivery may take, default 10 */
+	unsigned webhook_attempts;   /* attempts of a delivery before it is marked failed,
+				      * default 20 (about an hour of backoff) */
 };
 extern struct config cfg;
 
@@ -347,6 +350,70 @@ int db_search_list(json_t *out);
 int db_search_get(const char *name, char **query);
 int db_search_put(const char *name, const char *query, const char *who, bool *created);
 int db_search_delete(const char *name);
+
+/* A webhook as the store holds it (webhooks.c); every string belongs to the struct
+ * (webhook_free). */
+struct webhook {
+	int64_t id;
+	char *url;
+	char *events;        /* the filter, normalised: "deployed,failed" or "*" */
+	char *secret_sealed; /* secret.c's text, for context "webhook:ID"; never in an answer */
+	bool enabled;
+	int64_t created, updated;  /* unix seconds */
+	int64_t last_event_id;     /* the delivery cursor: events up to it were taken */
+	char *last_result;         /* "ok", "retry" or "failed"; NULL before the first */
+	int64_t last_delivery;     /* unix seconds of that result, 0 = never */
+	int64_t failing_since;     /* unix seconds of the first failure since the last success, 0 = not failing */
+	char *last_error;          /* why the last attempt failed, NULL when it did not */
+};
+/* One delivery of one event (or a ping) to one webhook; strings belong to it (delivery_free). */
+struct delivery {
+	int64_t id, webhook_id;
+	int64_t event_id;    /* 0 for a ping */
+	char *kind;          /* "event" or "ping" */
+	char *body;          /* the JSON sent, the same bytes every attempt */
+	char *status;        /* "pending", "sending" (a ping), "ok" or "failed" */
+	int attempts;
+	int64_t next_attempt;      /* unix seconds, while pending */
+	int64_t last_status;       /* the receiver's HTTP status, 0 = none (it did not answer) */
+	char *last_error;
+	int64_t created, updated;
+};
+void webhook_free(struct webhook *w);
+void delivery_free(struct delivery *d);
+/* Inside the caller's transaction: a webhook whose cursor starts at the newest event (its
+ * secret is set afterwards, sealed for its id). */
+int db_webhook_insert(const char *url, const char *events, bool enabled, int64_t *id);
+int db_webhook_set_secret(int64_t id, const char *sealed);
+int db_webhook_count(int64_t *n);
+/* 0 with *out (webhook_free), or -ENOENT with err_set. */
+int db_webhook_get(int64_t id, struct webhook *out);
+/* Every webhook in id order into *out, a malloc'd array of *n (webhook_free each, then free). */
+int db_webhook_list(struct webhook **out, size_t *n);
+/* url, events and enabled of w->id; -ENOENT when it is gone. */
+int db_webhook_update(const struct webhook *w);
+int db_webhook_delete(int64_t id);
+/* Moves the cursor forward to event_id (never back). */
+int db_webhook_cursor(int64_t id, int64_t event_id);
+/* The result of a delivery's attempt ("ok", "retry", "failed") and its error (NULL). */
+int db_webhook_result(int64_t id, const char *result, const char *error);
+/* A delivery of event_id (0: a ping) in status, due now; keeps the webhook's newest 100. */
+int db_delivery_add(int64_t webhook_id, int64_t event_id, const char *kind, const char *body, const char *status,
+		    int64_t *id);
+/* The webhook's pending delivery into *out (delivery_free), or -ENOENT when it has none. */
+int db_delivery_pending(int64_t webhook_id, struct delivery *out);
+/* Writes d's status, attempts, next_attempt, last_status and last_error. */
+int db_delivery_result(const struct delivery *d);
+/* Makes the webhook's pending delivery due now (an operator changed the webhook). */
+int db_delivery_due_now(int64_t webhook_id);
+/* Marks the pings still "sending" (a stop cut them short) failed. */
+int db_delivery_abandoned(void);
+/* The webhook's newest `limit` deliveries, newest first, appended to out (delivery_to_json). */
+int db_delivery_list(int64_t webhook_id, int limit, json_t *out);
+/* At most limit events of any host whose id is above after, in id order, appended to out as
+ * {"id","time","host":{"id","hostname","status"},"source","level","phase","message","bytes",
+ * "total","actor"}. */
+int db_events_after(int64_t after, int limit, json_t *out);
 
 /* tokens.c: admin and per-boot agent tokens; only hashes are stored. */
 /* A new admin token named name, expiring `ttl` seconds from now (0: never); its text into
@@ -688,6 +755,46 @@ void metrics_seen_batch(size_t n);
 /* A discovery rule fired (rules.c). */
 void metrics_rule_fired(void);
 char *metrics_render(void);
+
+/* One webhook delivery's attempt: result "ok", "retry" (it will be tried again) or "failed"
+ * (given up). */
+void metrics_webhook(const char *result);
+
+/* webhooks.c: events delivered to operators' URLs (see the file and docs/webhooks.md). */
+/* Pure parts. "sha256=" + the hex HMAC-SHA256 of body under key into out: 0, or -EIO. */
+#define WEBHOOK_SIGNATURE_LEN (7 + 64)
+int webhook_sign(const void *key, size_t key_len, const void *body, size_t body_len,
+		 char out[WEBHOOK_SIGNATURE_LEN + 1]);
+/* Seconds to wait after a delivery's attempt number `attempt` (1, 2, ...) failed: 1, 2, 4,
+ * ... doubling, at most WEBHOOK_BACKOFF_MAX. */
+#define WEBHOOK_BACKOFF_MAX 300
+unsigned webhook_backoff(int attempt);
+/* The "events" filter (an array of strings, or one comma-separated string) normalised into
+ * out ("deployed,failed", "*"): 0, or -EINVAL with err_set naming the word it does not know. */
+int webhook_events_parse(json_t *events, char *out, size_t outsz);
+/* True when an event (db_events_after's object) passes the normalised filter. */
+bool webhook_event_matches(const char *filter, json_t *event);
+/* 0 for an http:// or https:// URL with a host, no user or password, at most 2048 bytes,
+ * else -EINVAL with err_set. */
+int webhook_url_check(const char *url);
+/* A delivery as the API shows it (its body parsed; never a secret): a new reference. */
+json_t *delivery_to_json(const struct delivery *d);
+/* The API's operations, each a transaction of its own; *out a new reference. ref is the
+ * webhook's id. webhooks_create answers the secret, the only time it is shown. */
+int webhooks_create(json_t *req, json_t **out);
+int webhooks_list(json_t **out);
+int webhooks_get(const char *ref, json_t **out);
+int webhooks_patch(const char *ref, json_t *req, json_t **out);
+int webhooks_delete(const char *ref);
+int webhooks_deliveries(const char *ref, int limit, json_t **out);
+/* Sends a ping to the webhook now, from the calling thread (bounded by --webhook-timeout),
+ * and answers the delivery it recorded, failed or not. */
+int webhooks_test(const char *ref, json_t **out);
+/* The delivery thread: start (0 or -errno with err_set), a hint that something changed,
+ * stop (in-flight deliveries are abandoned and stay pending: sent again after a restart). */
+int webhooks_start(void);
+void webhooks_wake(void);
+void webhooks_stop(void);
 
 /* cache.c: the package cache (apt-cacher-ng) targets fetch Debian packages through. */
 /* The URL through which a target fetches the Debian mirror `mirror` (not NULL): with

@@ -173,6 +173,37 @@ static const char *const migrations[] = {
 	 * done: a JSON object with its state and the new user's password sealed (power.c's
 	 * enroll functions), NULL for none */
 	"ALTER TABLE hosts ADD COLUMN bmc_enroll TEXT;",
+	/* 15: webhooks (webhooks.c): where events go, which, under what secret (sealed, secret.c),
+	 * how far each has read the events (last_event_id) and how its last delivery went; and
+	 * its deliveries, the one pending (at most one a webhook) and the newest done ones. IF NOT
+	 * EXISTS: the durability suite runs the steps after 10 again on a store that has them. */
+	("CREATE TABLE IF NOT EXISTS webhooks ("
+	 "  id INTEGER PRIMARY KEY,"
+	 "  url TEXT NOT NULL,"
+	 "  events TEXT NOT NULL,"
+	 "  secret TEXT NOT NULL,"
+	 "  enabled INTEGER NOT NULL DEFAULT 1,"
+	 "  created INTEGER NOT NULL,"
+	 "  updated INTEGER NOT NULL,"
+	 "  last_event_id INTEGER NOT NULL DEFAULT 0,"
+	 "  last_result TEXT,"
+	 "  last_delivery INTEGER,"
+	 "  failing_since INTEGER,"
+	 "  last_error TEXT);"
+	 "CREATE TABLE IF NOT EXISTS webhook_deliveries ("
+	 "  id INTEGER PRIMARY KEY,"
+	 "  webhook_id INTEGER NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,"
+	 "  event_id INTEGER,"
+	 "  kind TEXT NOT NULL,"
+	 "  body TEXT NOT NULL,"
+	 "  status TEXT NOT NULL,"
+	 "  attempts INTEGER NOT NULL DEFAULT 0,"
+	 "  next_attempt INTEGER NOT NULL,"
+	 "  last_status INTEGER,"
+	 "  last_error TEXT,"
+	 "  created INTEGER NOT NULL,"
+	 "  updated INTEGER NOT NULL);"
+	 "CREATE INDEX IF NOT EXISTS webhook_deliveries_hook ON webhook_deliveries(webhook_id, id);"),
 };
 
 #define EVENTS_KEPT_STR "1000"
@@ -193,6 +224,14 @@ static const char *const migrations[] = {
 	" (SELECT name, value FROM host_attrs x WHERE x.host_id = h.id ORDER BY name)), " \
 	"h.drift, h.bmc_enroll"
 
+#define WEBHOOK_DELIVERIES_KEPT_STR "100"
+#define WEBHOOK_COLUMNS                                                                      \
+	"id, url, events, secret, enabled, created, updated, last_event_id, last_result, "   \
+	"last_delivery, failing_since, last_error"
+#define DELIVERY_COLUMNS                                                                     \
+	"id, webhook_id, event_id, kind, body, status, attempts, next_attempt, last_status, " \
+	"last_error, created, updated"
+
 enum stmt_id {
 	S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
 	S_HOST_GET, S_HOST_BOOT_BY_MAC, S_HOST_BY_MAC, S_HOST_BY_UUID, S_HOST_BY_SERIAL, S_HOST_BY_HOSTNAME,
@@ -207,6 +246,9 @@ enum stmt_id {
 	S_RULE_GET, S_RULE_LIST, S_RULE_INSERT, S_RULE_UPDATE, S_RULE_DELETE, S_RULE_CLAIM, S_RULE_CLAIM_COUNT,
 	S_RULE_CLAIM_LIST,
 	S_SEARCH_LIST, S_SEARCH_GET, S_SEARCH_PUT, S_SEARCH_DELETE,
+	S_WEBHOOK_INSERT, S_WEBHOOK_SECRET, S_WEBHOOK_GET, S_WEBHOOK_LIST, S_WEBHOOK_COUNT, S_WEBHOOK_UPDATE,
+	S_WEBHOOK_DELETE, S_WEBHOOK_CURSOR, S_WEBHOOK_RESULT, S_DELIVERY_ADD, S_DELIVERY_PRUNE, S_DELIVERY_PENDING,
+	S_DELIVERY_RESULT, S_DELIVERY_LIST, S_DELIVERY_DUE_NOW, S_DELIVERY_ABANDONED, S_EVENTS_AFTER,
 	S_COUNT
 };
 
@@ -314,6 +356,41 @@ static const char *const stmt_sql[S_COUNT] = {
 			 " ON CONFLICT (name) DO UPDATE SET query = excluded.query, created_by = excluded.created_by,"
 			 " updated = excluded.updated",
 	[S_SEARCH_DELETE] = "DELETE FROM saved_searches WHERE name = ?1",
+	/* a new webhook reads the events that come after it: its cursor starts at the newest */
+	[S_WEBHOOK_INSERT] = "INSERT INTO webhooks (url, events, secret, enabled, created, updated, last_event_id)"
+			     " VALUES (?1, ?2, '', ?3, ?4, ?4, (SELECT coalesce(max(id), 0) FROM events))",
+	[S_WEBHOOK_SECRET] = "UPDATE webhooks SET secret = ?2 WHERE id = ?1",
+	[S_WEBHOOK_GET] = "SELECT " WEBHOOK_COLUMNS " FROM webhooks WHERE id = ?1",
+	[S_WEBHOOK_LIST] = "SELECT " WEBHOOK_COLUMNS " FROM webhooks ORDER BY id",
+	[S_WEBHOOK_COUNT] = "SELECT count(*) FROM webhooks",
+	[S_WEBHOOK_UPDATE] = "UPDATE webhooks SET url = ?2, events = ?3, enabled = ?4, updated = ?5 WHERE id = ?1",
+	[S_WEBHOOK_DELETE] = "DELETE FROM webhooks WHERE id = ?1",
+	[S_WEBHOOK_CURSOR] = "UPDATE webhooks SET last_event_id = max(last_event_id, ?2) WHERE id = ?1",
+	/* failing_since: when the deliveries began to fail, kept until one succeeds */
+	[S_WEBHOOK_RESULT] = "UPDATE webhooks SET last_result = ?2, last_delivery = ?3, last_error = ?4,"
+			     " failing_since = CASE WHEN ?2 = 'ok' THEN NULL ELSE coalesce(failing_since, ?3) END"
+			     " WHERE id = ?1",
+	[S_DELIVERY_ADD] = "INSERT INTO webhook_deliveries (webhook_id, event_id, kind, body, status, next_attempt,"
+			   " created, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6)",
+	/* a webhook keeps its newest deliveries only, and always its pending one */
+	[S_DELIVERY_PRUNE] = "DELETE FROM webhook_deliveries WHERE webhook_id = ?1 AND status != 'pending' AND"
+			     " id <= (SELECT id FROM webhook_deliveries WHERE webhook_id = ?1 ORDER BY id DESC"
+			     " LIMIT 1 OFFSET " WEBHOOK_DELIVERIES_KEPT_STR ")",
+	[S_DELIVERY_PENDING] = "SELECT " DELIVERY_COLUMNS " FROM webhook_deliveries WHERE webhook_id = ?1"
+			       " AND status = 'pending' ORDER BY id LIMIT 1",
+	[S_DELIVERY_RESULT] = "UPDATE webhook_deliveries SET status = ?2, attempts = ?3, next_attempt = ?4,"
+			      " last_status = ?5, last_error = ?6, updated = ?7 WHERE id = ?1",
+	[S_DELIVERY_LIST] = "SELECT " DELIVERY_COLUMNS " FROM webhook_deliveries WHERE webhook_id = ?1"
+			    " ORDER BY id DESC LIMIT ?2",
+	[S_DELIVERY_DUE_NOW] = "UPDATE webhook_deliveries SET next_attempt = ?2 WHERE webhook_id = ?1"
+			       " AND status = 'pending'",
+	/* a ping is sent by the request that asked for it: one still "sending" at start was cut
+	 * short by a stop */
+	[S_DELIVERY_ABANDONED] = "UPDATE webhook_deliveries SET status = 'failed', updated = ?1,"
+				 " last_error = 'anemosd stopped while it was being sent' WHERE status = 'sending'",
+	[S_EVENTS_AFTER] = "SELECT e.id, e.time, e.host_id, h.hostname, h.status, e.source, e.level, e.phase,"
+			   " e.message, e.bytes, e.total, e.actor FROM events e JOIN hosts h ON h.id = e.host_id"
+			   " WHERE e.id > ?1 ORDER BY e.id LIMIT ?2",
 };
 
 struct conn {
@@ -2175,4 +2252,340 @@ int db_search_delete(const char *name)
 	if (rc == 0 && changes(st) == 0)
 		return err_set(-ENOENT, "no saved search '%s'", name);
 	return rc;
+}
+
+/* Webhooks (webhooks.c). */
+
+void webhook_free(struct webhook *w)
+{
+	if (!w)
+		return;
+	free(w->url);
+	free(w->events);
+	free(w->secret_sealed);
+	free(w->last_result);
+	free(w->last_error);
+	memset(w, 0, sizeof(*w));
+}
+
+void delivery_free(struct delivery *d)
+{
+	if (!d)
+		return;
+	free(d->kind);
+	free(d->body);
+	free(d->status);
+	free(d->last_error);
+	memset(d, 0, sizeof(*d));
+}
+
+static int64_t column_opt_int(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, i);
+}
+
+static int webhook_from_row(sqlite3_stmt *st, struct webhook *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->id = sqlite3_column_int64(st, 0);
+	w->url = column_strdup(st, 1);
+	w->events = column_strdup(st, 2);
+	w->secret_sealed = column_strdup(st, 3);
+	w->enabled = sqlite3_column_int(st, 4) != 0;
+	w->created = sqlite3_column_int64(st, 5);
+	w->updated = sqlite3_column_int64(st, 6);
+	w->last_event_id = sqlite3_column_int64(st, 7);
+	w->last_result = column_strdup(st, 8);
+	w->last_delivery = column_opt_int(st, 9);
+	w->failing_since = column_opt_int(st, 10);
+	w->last_error = column_strdup(st, 11);
+	if (!w->url || !w->events || !w->secret_sealed || (!w->last_result && sqlite3_column_type(st, 8) != SQLITE_NULL) ||
+	    (!w->last_error && sqlite3_column_type(st, 11) != SQLITE_NULL)) {
+		webhook_free(w);
+		return err_set(-ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+static int delivery_from_row(sqlite3_stmt *st, struct delivery *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->id = sqlite3_column_int64(st, 0);
+	d->webhook_id = sqlite3_column_int64(st, 1);
+	d->event_id = column_opt_int(st, 2);
+	d->kind = column_strdup(st, 3);
+	d->body = column_strdup(st, 4);
+	d->status = column_strdup(st, 5);
+	d->attempts = sqlite3_column_int(st, 6);
+	d->next_attempt = sqlite3_column_int64(st, 7);
+	d->last_status = column_opt_int(st, 8);
+	d->last_error = column_strdup(st, 9);
+	d->created = sqlite3_column_int64(st, 10);
+	d->updated = sqlite3_column_int64(st, 11);
+	if (!d->kind || !d->body || !d->status || (!d->last_error && sqlite3_column_type(st, 9) != SQLITE_NULL)) {
+		delivery_free(d);
+		return err_set(-ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+int db_webhook_insert(const char *url, const char *events, bool enabled, int64_t *id)
+{
+	sqlite3_stmt *st = stmt(S_WEBHOOK_INSERT);
+	int rc;
+
+	if (!st)
+		return stmt_rc;
+	bind_text(st, 1, url);
+	bind_text(st, 2, events);
+	sqlite3_bind_int(st, 3, enabled);
+	sqlite3_bind_int64(st, 4, (int64_t)time(NULL));
+	if ((rc = step_done(st)) == 0)
+		*id = sqlite3_last_insert_rowid(sqlite3_db_handle(st));
+	return rc;
+}
+
+int db_webhook_set_secret(int64_t id, const char *sealed)
+{
+	sqlite3_stmt *st = stmt(S_WEBHOOK_SECRET);
+
+	if (!st)
+		return stmt_rc;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, sealed);
+	return step_done(st);
+}
+
+int db_webhook_count(int64_t *n)
+{
+	return step_id(stmt(S_WEBHOOK_COUNT), n);
+}
+
+int db_webhook_get(int64_t id, struct webhook *out)
+{
+	sqlite3_stmt *st = stmt(S_WEBHOOK_GET);
+	int rc;
+
+	if (!st)
+		return stmt_rc;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = webhook_from_row(st, out);
+	else if (rc == SQLITE_DONE)
+		rc = err_set(-ENOENT, "no webhook %lld (anemosctl webhook list shows them)", (long long)id);
+	else
+		rc = step_failed(st, rc);
+	sqlite3_reset(st);
+	return rc;
+}
+
+int db_webhook_list(struct webhook **out, size_t *n)
+{
+	sqlite3_stmt *st = stmt(S_WEBHOOK_LIST);
+	struct webhook *list = NULL, *grown;
+	size_t count = 0;
+	int rc;
+
+	if (!st)
+		return stmt_rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (!(grown = realloc(list, (count + 1) * sizeof(*list)))) {
+			rc = err_set(-ENOMEM, "out of memory");
+			break;
+		}
+		list = grown;
+		if ((rc = webhook_from_row(st, &list[count])) < 0)
+			break;
+		count++;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		for (size_t i = 0; i < count; i++)
+			webhook_free(&list[i]);
+		free(list);
+		return rc < 0 ? rc : step_failed(st, rc);
+	}
+	*out = list;
+	*n = count;
+	return 0;
+}
+
+int db_webhook_update(const struct webhook *w)
+{
+	sqlite3_stmt *st = stmt(S_WEBHOOK_UPDATE);
+	int rc;
+
+	if (!st)
+		return stmt_rc;
+	sqlite3_bind_int64(st, 1, w->id);
+	bind_text(st, 2, w->url);
+	bind_text(st, 3, w->events);
+	sqlite3_bind_int(st, 4, w->enabled);
+	sqlite3_bind_int64(st, 5, (int64_t)time(NULL));
+	if ((rc = step_done(st)) == 0 && !changes(st))
+		rc = err_set(-ENOENT, "no webhook %lld", (long long)w->id);
+	return rc;
+}
+
+int db_webhook_delete(int64_t id)
+{
+	sqlite3_stmt *st = stmt(S_WEBHOOK_DELETE);
+	int rc;
+
+	if (!st)
+		return stmt_rc;
+	sqlite3_bind_int64(st, 1, id);
+	if ((rc = step_done(st)) == 0 && !changes(st))
+		rc = err_set(-ENOENT, "no webhook %lld (anemosctl webhook list shows them)", (long long)id);
+	return rc;
+}
+
+int db_webhook_cursor(int64_t id, int64_t event_id)
+{
+	sqlite3_stmt *st = stmt(S_WEBHOOK_CURSOR);
+
+	if (!st)
+		return stmt_rc;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, event_id);
+	return step_done(st);
+}
+
+int db_webhook_result(int64_t id, const char *result, const char *error)
+{
+	sqlite3_stmt *st = stmt(S_WEBHOOK_RESULT);
+
+	if (!st)
+		return stmt_rc;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, result);
+	sqlite3_bind_int64(st, 3, (int64_t)time(NULL));
+	bind_text(st, 4, error);
+	return step_done(st);
+}
+
+int db_delivery_add(int64_t webhook_id, int64_t event_id, const char *kind, const char *body, const char *status,
+		    int64_t *id)
+{
+	sqlite3_stmt *st = stmt(S_DELIVERY_ADD);
+	int rc;
+
+	if (!st)
+		return stmt_rc;
+	sqlite3_bind_int64(st, 1, webhook_id);
+	if (event_id > 0)
+		sqlite3_bind_int64(st, 2, event_id);
+	bind_text(st, 3, kind);
+	bind_text(st, 4, body);
+	bind_text(st, 5, status);
+	sqlite3_bind_int64(st, 6, (int64_t)time(NULL));
+	if ((rc = step_done(st)) < 0)
+		return rc;
+	*id = sqlite3_last_insert_rowid(sqlite3_db_handle(st));
+	if (!(st = stmt(S_DELIVERY_PRUNE)))
+		return stmt_rc;
+	sqlite3_bind_int64(st, 1, webhook_id);
+	return step_done(st);
+}
+
+int db_delivery_pending(int64_t webhook_id, struct delivery *out)
+{
+	sqlite3_stmt *st = stmt(S_DELIVERY_PENDING);
+	int rc;
+
+	if (!st)
+		return stmt_rc;
+	sqlite3_bind_int64(st, 1, webhook_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = delivery_from_row(st, out);
+	else
+		rc = rc == SQLITE_DONE ? -ENOENT : step_failed(st, rc);
+	sqlite3_reset(st);
+	return rc;
+}
+
+int db_delivery_result(const struct delivery *d)
+{
+	sqlite3_stmt *st = stmt(S_DELIVERY_RESULT);
+
+	if (!st)
+		return stmt_rc;
+	sqlite3_bind_int64(st, 1, d->id);
+	bind_text(st, 2, d->status);
+	sqlite3_bind_int(st, 3, d->attempts);
+	sqlite3_bind_int64(st, 4, d->next_attempt);
+	bind_opt_int(st, 5, d->last_status > 0 ? d->last_status : -1);
+	bind_text(st, 6, d->last_error);
+	sqlite3_bind_int64(st, 7, (int64_t)time(NULL));
+	return step_done(st);
+}
+
+int db_delivery_due_now(int64_t webhook_id)
+{
+	sqlite3_stmt *st = stmt(S_DELIVERY_DUE_NOW);
+
+	if (!st)
+		return stmt_rc;
+	sqlite3_bind_int64(st, 1, webhook_id);
+	sqlite3_bind_int64(st, 2, (int64_t)time(NULL));
+	return step_done(st);
+}
+
+int db_delivery_abandoned(void)
+{
+	sqlite3_stmt *st = stmt(S_DELIVERY_ABANDONED);
+
+	if (!st)
+		return stmt_rc;
+	sqlite3_bind_int64(st, 1, (int64_t)time(NULL));
+	return step_done(st);
+}
+
+int db_delivery_list(int64_t webhook_id, int limit, json_t *out)
+{
+	sqlite3_stmt *st = stmt(S_DELIVERY_LIST);
+	struct delivery d;
+	int rc;
+
+	if (!st)
+		return stmt_rc;
+	sqlite3_bind_int64(st, 1, webhook_id);
+	sqlite3_bind_int(st, 2, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((rc = delivery_from_row(st, &d)) < 0)
+			break;
+		json_array_append_new(out, delivery_to_json(&d));
+		delivery_free(&d);
+	}
+	sqlite3_reset(st);
+	if (rc < 0)
+		return rc;
+	return rc == SQLITE_DONE ? 0 : step_failed(st, rc);
+}
+
+int db_events_after(int64_t after, int limit, json_t *out)
+{
+	sqlite3_stmt *st = stmt(S_EVENTS_AFTER);
+	char when[32];
+	int rc;
+
+	if (!st)
+		return stmt_rc;
+	sqlite3_bind_int64(st, 1, after);
+	sqlite3_bind_int(st, 2, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		time_iso8601((time_t)sqlite3_column_int64(st, 1), when);
+		json_array_append_new(out, json_pack("{s:I, s:s, s:{s:I, s:o, s:o}, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+						     "id", (json_int_t)sqlite3_column_int64(st, 0), "time", when,
+						     "host", "id", (json_int_t)sqlite3_column_int64(st, 2),
+						     "hostname", column_json_text(st, 3), "status", column_json_text(st, 4),
+						     "source", column_json_text(st, 5), "level", column_json_text(st, 6),
+						     "phase", column_json_text(st, 7), "message", column_json_text(st, 8),
+						     "bytes", column_json_int(st, 9), "total", column_json_int(st, 10),
+						     "actor", column_json_text(st, 11)));
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : step_failed(st, rc);
 }

@@ -94,6 +94,13 @@ static const struct route routes[] = {
 	{ "PUT", "/api/v1/rules/*", "/api/v1/rules/*", AUTH_ADMIN, BODY_JSON, handle_rule_put, WAIT_NEVER },
 	{ "PATCH", "/api/v1/rules/*", "/api/v1/rules/*", AUTH_ADMIN, BODY_JSON, handle_rule_patch, WAIT_NEVER },
 	{ "DELETE", "/api/v1/rules/*", "/api/v1/rules/*", AUTH_ADMIN, BODY_NONE, handle_rule_delete, WAIT_NEVER },
+	{ "GET", "/api/v1/webhooks", "/api/v1/webhooks", AUTH_ADMIN, BODY_NONE, handle_webhooks_list, WAIT_NEVER },
+	{ "POST", "/api/v1/webhooks", "/api/v1/webhooks", AUTH_ADMIN, BODY_JSON, handle_webhooks_create, WAIT_NEVER },
+	{ "GET", "/api/v1/webhooks/*", "/api/v1/webhooks/*", AUTH_ADMIN, BODY_NONE, handle_webhook_get, WAIT_NEVER },
+	{ "PATCH", "/api/v1/webhooks/*", "/api/v1/webhooks/*", AUTH_ADMIN, BODY_JSON, handle_webhook_patch, WAIT_NEVER },
+	{ "DELETE", "/api/v1/webhooks/*", "/api/v1/webhooks/*", AUTH_ADMIN, BODY_NONE, handle_webhook_delete, WAIT_NEVER },
+	{ "GET", "/api/v1/webhooks/*/deliveries", "/api/v1/webhooks/*/deliveries", AUTH_ADMIN, BODY_NONE, handle_webhook_deliveries, WAIT_NEVER },
+	{ "POST", "/api/v1/webhooks/*/test", "/api/v1/webhooks/*/test", AUTH_ADMIN, BODY_NONE, handle_webhook_test, WAIT_NEVER },
 	{ "GET", "/api/v1/images", "/api/v1/images", AUTH_ADMIN, BODY_NONE, handle_images_list, WAIT_NEVER },
 	{ "POST", "/api/v1/images", "/api/v1/images", AUTH_ADMIN, BODY_JSON, handle_images_create, WAIT_NEVER },
 	{ "PUT", "/api/v1/images/*", "/api/v1/images/*", AUTH_ADMIN, BODY_STREAM, handle_image_upload, WAIT_NEVER },
@@ -370,15 +377,16 @@ static int metrics_token_check(const char *token)
 	return 0;
 }
 
-/* The role an admin token needs for a route: the token endpoints and the changes of
- * discovery rules admin, any other read (a rule's test too: it changes nothing) viewer, any
- * other change operator. */
+/* The role an admin token needs for a route: the token endpoints, the changes of discovery
+ * rules and the webhook endpoints admin (a webhook's URL may carry a receiver's credentials in
+ * its query, and a webhook sends every event out), any other read (a rule's test too: it
+ * changes nothing) viewer, any other change operator. */
 static enum admin_role route_role(const struct route *route)
 {
 	if (route->handler == handle_tokens_list || route->handler == handle_tokens_create ||
 	    route->handler == handle_token_delete || route->handler == handle_rules_create ||
 	    route->handler == handle_rule_put || route->handler == handle_rule_patch ||
-	    route->handler == handle_rule_delete)
+	    route->handler == handle_rule_delete || strncmp(route->pattern, "/api/v1/webhooks", 16) == 0)
 		return ROLE_ADMIN;
 	if (route->handler == handle_rules_test)
 		return ROLE_VIEWER;

@@ -130,6 +130,15 @@ enum MHD_Result handle_rule_put(struct request *req);
 enum MHD_Result handle_rule_patch(struct request *req);
 enum MHD_Result handle_rule_delete(struct request *req);
 
+/* http_webhooks.c: webhook endpoints (admin role) */
+enum MHD_Result handle_webhooks_list(struct request *req);
+enum MHD_Result handle_webhooks_create(struct request *req);
+enum MHD_Result handle_webhook_get(struct request *req);
+enum MHD_Result handle_webhook_patch(struct request *req);
+enum MHD_Result handle_webhook_delete(struct request *req);
+enum MHD_Result handle_webhook_deliveries(struct request *req);
+enum MHD_Result handle_webhook_test(struct request *req);
+
 /* http_agent.c: agent endpoints */
 enum MHD_Result handle_agent_inventory(struct request *req);
 enum MHD_Result handle_agent_plan(struct request *req);

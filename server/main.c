@@ -37,6 +37,8 @@ struct config cfg = {
 	.bmc_timeout = 10,
 	.power_workers = 4,
 	.power_poll = 60,
+	.webhook_timeout = 10,
+	.webhook_attempts = 20,
 };
 
 static rlim_t open_file_limit; /* as fd_budget found it, for the log */
@@ -93,6 +95,9 @@ static void usage(FILE *f)
 		"  --power-workers N          calls to BMCs at once (default 4)\n"
 		"  --power-poll SECONDS       how often every BMC's power state is read (default 60;\n"
 		"                             0: never, only on an operator's action)\n"
+		"  --webhook-timeout SECONDS  time one webhook delivery may take (default 10)\n"
+		"  --webhook-attempts N       attempts of a webhook delivery before it is marked failed\n"
+		"                             (default 20: backoff 1 s, 2 s, 4 s ... 5 min, about an hour)\n"
 		"  --log-level LEVEL          error, warn, info (default) or debug\n");
 }
 
@@ -233,7 +238,8 @@ static int token_command(int argc, char **argv)
 enum { O_LISTEN = 256, O_DATA, O_BOOT, O_URL, O_WEB, O_SCRIPTS, O_THREADS, O_TTL, O_BODY,
        O_INVBODY, O_KARGS, O_LOG, O_KEYS, O_CACHE, O_CACHE_LOG, O_IMAGE_SIZE, O_CONNS,
        O_PER_ADDR, O_WAITING, O_HEADER_TIMEOUT, O_UNKNOWN, O_AGENT_ANY, O_LISTEN_TLS, O_TLS_CERT,
-       O_TLS_KEY, O_OPERATOR_URL, O_METRICS_TOKEN, O_BMC_TIMEOUT, O_POWER_WORKERS, O_POWER_POLL };
+       O_TLS_KEY, O_OPERATOR_URL, O_METRICS_TOKEN, O_BMC_TIMEOUT, O_POWER_WORKERS, O_POWER_POLL,
+       O_WEBHOOK_TIMEOUT, O_WEBHOOK_ATTEMPTS };
 static const struct option daemon_options[] = {
 	{ "listen", required_argument, NULL, O_LISTEN },
 	{ "data", required_argument, NULL, O_DATA },
@@ -265,6 +271,8 @@ static const struct option daemon_options[] = {
 	{ "bmc-timeout", required_argument, NULL, O_BMC_TIMEOUT },
 	{ "power-workers", required_argument, NULL, O_POWER_WORKERS },
 	{ "power-poll", required_argument, NULL, O_POWER_POLL },
+	{ "webhook-timeout", required_argument, NULL, O_WEBHOOK_TIMEOUT },
+	{ "webhook-attempts", required_argument, NULL, O_WEBHOOK_ATTEMPTS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -312,6 +320,12 @@ static void parse_options(int argc, char **argv)
 		case O_BMC_TIMEOUT: cfg.bmc_timeout = (unsigned)parse_number("--bmc-timeout", optarg, 1, 120); break;
 		case O_POWER_WORKERS: cfg.power_workers = (unsigned)parse_number("--power-workers", optarg, 1, 64); break;
 		case O_POWER_POLL: cfg.power_poll = (unsigned)parse_number("--power-poll", optarg, 0, 86400); break;
+		case O_WEBHOOK_TIMEOUT:
+			cfg.webhook_timeout = (unsigned)parse_number("--webhook-timeout", optarg, 1, 120);
+			break;
+		case O_WEBHOOK_ATTEMPTS:
+			cfg.webhook_attempts = (unsigned)parse_number("--webhook-attempts", optarg, 1, 1000);
+			break;
 		case O_LOG:
 			if ((level = log_level_parse(optarg)) < 0)
 				log_fatal("--log-level: '%s' is not error, warn, info or debug", optarg);
@@ -528,6 +542,8 @@ int main(int argc, char **argv)
 		log_warn("boot folder %s is not readable: /boot/ will answer 404 until it is", cfg.boot_dir);
 	if (power_start() < 0)
 		log_fatal("%s", err_msg());
+	if (webhooks_start() < 0)
+		log_fatal("%s", err_msg());
 	if (http_start() < 0)
 		log_fatal("%s", err_msg());
 	log_info("anemosd listening on %s, public URL %s, data %s, boot files %s, %u threads",
@@ -542,6 +558,7 @@ int main(int argc, char **argv)
 		;
 	log_info("signal %d: stopping", sig);
 	http_stop();
+	webhooks_stop();
 	power_stop();
 	cache_shutdown();
 	db_shutdown();

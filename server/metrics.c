@@ -20,6 +20,9 @@ static struct series series[MAX_SERIES];
 static size_t nseries;
 static uint64_t boots[BOOT_ACTION_COUNT], unknown_boots, seen_batches, seen_records, rule_firings;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+/* Webhook deliveries' attempts by result (webhooks.c). */
+static const char *const webhook_results[] = { "ok", "retry", "failed" };
+static uint64_t webhook_counts[3];
 
 void metrics_request(const char *route, unsigned status, uint64_t bytes)
 {
@@ -60,6 +63,15 @@ void metrics_seen_batch(size_t n)
 	pthread_mutex_lock(&lock);
 	seen_batches++;
 	seen_records += n;
+	pthread_mutex_unlock(&lock);
+}
+
+void metrics_webhook(const char *result)
+{
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < 3; i++)
+		if (strcmp(result, webhook_results[i]) == 0)
+			webhook_counts[i]++;
 	pthread_mutex_unlock(&lock);
 }
 
@@ -118,23 +130,9 @@ static void render_wal(FILE *f)
 		(long long)bytes, (unsigned long long)truncations);
 }
 
-char *metrics_render(void)
+/* The counters this file keeps; the caller holds the lock. */
+static void render_counters(FILE *f)
 {
-	json_t *by_status = json_object();
-	const char *status;
-	json_t *count;
-	char *out = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&out, &len);
-
-	if (!f || !by_status || db_host_count_by_status(by_status) < 0) {
-		if (f)
-			fclose(f);
-		free(out);
-		json_decref(by_status);
-		return NULL;
-	}
-	pthread_mutex_lock(&lock);
 	fputs("# HELP anemos_http_requests_total HTTP requests by route and status.\n"
 	      "# TYPE anemos_http_requests_total counter\n", f);
 	for (size_t i = 0; i < nseries; i++)
@@ -161,6 +159,31 @@ char *metrics_render(void)
 	fprintf(f, "# HELP anemos_rule_firings_total Discovery rules fired on a host's first inventory.\n"
 		"# TYPE anemos_rule_firings_total counter\nanemos_rule_firings_total %llu\n",
 		(unsigned long long)rule_firings);
+	fputs("# HELP anemos_webhook_deliveries_total Attempts to deliver an event to a webhook, by result (ok; retry: "
+	      "failed, tried again; failed: given up).\n# TYPE anemos_webhook_deliveries_total counter\n", f);
+	for (size_t i = 0; i < 3; i++)
+		fprintf(f, "anemos_webhook_deliveries_total{result=\"%s\"} %llu\n", webhook_results[i],
+			(unsigned long long)webhook_counts[i]);
+}
+
+char *metrics_render(void)
+{
+	json_t *by_status = json_object();
+	const char *status;
+	json_t *count;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	if (!f || !by_status || db_host_count_by_status(by_status) < 0) {
+		if (f)
+			fclose(f);
+		free(out);
+		json_decref(by_status);
+		return NULL;
+	}
+	pthread_mutex_lock(&lock);
+	render_counters(f);
 	pthread_mutex_unlock(&lock);
 	fputs("# HELP anemos_hosts Hosts by status.\n# TYPE anemos_hosts gauge\n", f);
 	json_object_foreach(by_status, status, count)

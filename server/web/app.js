@@ -1,5 +1,5 @@
 // The dashboard's shell: login, the top bar, hash routing (#/hosts, #/hosts/ID, #/images,
-// #/rules)
+// #/rules, #/webhooks)
 // and handing live events to the view on screen.
 
 import { api, checkToken, clearToken, onUnauthorized, setToken, token } from './api.js';
@@ -9,6 +9,7 @@ import { hostsView } from './hosts.js';
 import { hostView } from './host.js';
 import { imagesView } from './images.js';
 import { rulesView } from './rules.js';
+import { webhooksView } from './webhooks.js';
 
 const main = document.getElementById('main');
 const topbar = document.getElementById('topbar');
@@ -26,6 +27,7 @@ function route() {
 	if (parts[0] === 'hosts' && parts.length === 2) return { name: 'host', id: decodeURIComponent(parts[1]), params };
 	if (parts[0] === 'images') return { name: 'images', params };
 	if (parts[0] === 'rules') return { name: 'rules', params };
+	if (parts[0] === 'webhooks') return { name: 'webhooks', params };
 	return { name: 'hosts', params };
 }
 
@@ -48,7 +50,7 @@ function render() {
 		if (on) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
 	}
 	clear(main);
-	const view = { host: hostView, images: imagesView, rules: rulesView }[r.name] || hostsView;
+	const view = { host: hostView, images: imagesView, rules: rulesView, webhooks: webhooksView }[r.name] || hostsView;
 	current = view(main, r);
 }
 

@@ -497,6 +497,28 @@ try {
 		assert(rules.map((r) => r.name).join(' ') === 'dell-db', 'web-tag still there');
 	});
 
+	await check('webhooks: a failing one shown with its error, and a ping that fails says why', async () => {
+		// port 1 on loopback: nothing listens, so every delivery fails at once
+		const hook = await apiCall('POST', '/api/v1/webhooks', { url: 'http://127.0.0.1:1/hook', events: ['changed'] });
+		await apiCall('PATCH', `/api/v1/hosts/${SEED_IDS[0]}`, { attributes: { webhook: 'test' } });
+		for (let i = 0; i < 80; i++) {
+			const w = await apiCall('GET', `/api/v1/webhooks/${hook.id}`);
+			if (w.last_result === 'retry') break;
+			await new Promise((r) => setTimeout(r, 250));
+		}
+		await page.click('nav a[data-nav=webhooks]');
+		const rowSel = `table.webhooks tbody tr[data-id="${hook.id}"]`;
+		await page.waitForSelector(rowSel);
+		const text = await page.innerText(rowSel);
+		assert(text.includes('http://127.0.0.1:1/hook') && text.includes('changed'), `row: ${text}`);
+		assert(/retry/.test(text) && /onnect/i.test(text), `no failure shown: ${text}`);
+		assert(!text.includes(hook.secret), 'the secret is on the page');
+		await page.click(`${rowSel} button`);
+		await page.waitForFunction(() => /ping failed/.test(document.getElementById('toasts').innerText));
+		await page.screenshot({ path: join(SHOTS, 'webhooks-1280.png'), fullPage: true });
+		await apiCall('DELETE', `/api/v1/webhooks/${hook.id}`);
+	});
+
 	await check('a revoked token sends the operator back to the login form with a message', async () => {
 		await page.evaluate(() => sessionStorage.setItem('anemos.admin-token', 'anemos_admin_revoked'));
 		await page.click('nav a[data-nav=hosts]');
