@@ -53,11 +53,11 @@ static void read_token_file(struct agent *a, const char *path)
 	unlink(path);
 }
 
-/* Reads anemos.url, anemos.token and anemos.mode from a kernel command line into a (the
- * token from KEXEC_TOKEN_FILE when the command line has none). */
+/* Reads anemos.url, anemos.token, anemos.mode and anemos.lldp from a kernel command line
+ * into a (the token from KEXEC_TOKEN_FILE when the command line has none). */
 static int read_cmdline(struct agent *a, const char *path)
 {
-	char line[4096], *word, *save = NULL;
+	char line[4096], lldp[16] = "", *word, *save = NULL, *end;
 	FILE *f = fopen(path, "re");
 
 	if (!f) {
@@ -71,6 +71,16 @@ static int read_cmdline(struct agent *a, const char *path)
 		take(word, "anemos.url", a->url, sizeof(a->url));
 		take(word, "anemos.token", a->token, sizeof(a->token));
 		take(word, "anemos.mode", a->mode, sizeof(a->mode));
+		take(word, "anemos.lldp", lldp, sizeof(lldp));
+	}
+	if (lldp[0]) {
+		long seconds = strtol(lldp, &end, 10);
+
+		if (*end || seconds < 0 || seconds > LLDP_WAIT_MAX)
+			fprintf(stderr, "anemos-agent: anemos.lldp=%s is not 0-%d seconds; listening %ld s\n",
+				lldp, LLDP_WAIT_MAX, a->lldp_wait);
+		else
+			a->lldp_wait = seconds;
 	}
 	if (!a->token[0] && strcmp(path, "/proc/cmdline") == 0)
 		read_token_file(a, KEXEC_TOKEN_FILE);
@@ -137,6 +147,34 @@ static void finish(struct agent *a, bool ok, const char *error)
 	json_decref(body);
 }
 
+/* In a discover boot, what the switches say of each NIC's port (anemos.lldp seconds at
+ * most), printed per NIC on the console. Best effort: a NIC that heard nothing keeps
+ * "lldp": null. */
+static void listen_lldp(struct agent *a, json_t *inventory)
+{
+	json_t *nic;
+	size_t i;
+	int heard, rc;
+
+	if (strcmp(a->mode, "discover") != 0 || a->lldp_wait == 0)
+		return;
+	fprintf(stderr, "anemos-agent: listening for LLDP on every NIC (up to %ld s)\n", a->lldp_wait);
+	if ((rc = lldp_collect(inventory, a->lldp_wait, &heard)) < 0)
+		fprintf(stderr, "anemos-agent: LLDP: %s\n", strerror(-rc));
+	json_array_foreach(json_object_get(inventory, "nics"), i, nic) {
+		json_t *l = json_object_get(nic, "lldp");
+
+		if (json_is_object(l))
+			fprintf(stderr, "anemos-agent: LLDP on %s: switch %s port %s vlan %lld\n",
+				json_string_value(json_object_get(nic, "name")),
+				json_string_value(json_object_get(l, "switch")) ?: "?",
+				json_string_value(json_object_get(l, "port")) ?: "?",
+				json_integer_value(json_object_get(l, "vlan")));
+	}
+	fprintf(stderr, "anemos-agent: LLDP heard on %d of %zu NICs\n", heard,
+		json_array_size(json_object_get(inventory, "nics")));
+}
+
 /* Posts the inventory; returns it (the installer picks its disk from it), or NULL. */
 static json_t *post_inventory(struct agent *a)
 {
@@ -147,6 +185,7 @@ static json_t *post_inventory(struct agent *a)
 		client_report(a, "error", "inventory", "collecting the hardware inventory failed (out of memory)");
 		return NULL;
 	}
+	listen_lldp(a, inventory);
 	status = client_call(a, "POST", "/api/v1/agent/inventory", inventory, 60, &reply);
 	if (status == 200)
 		fprintf(stderr, "anemos-agent: inventory registered: %zu disks, %zu NICs; host %lld is %s\n",
@@ -267,7 +306,7 @@ static void usage(FILE *f)
 		   "       anemos-agent --manifest DIR\n"
 		   "                    (the list of DIR's files on stdout, as anemos-mkimg --manifest\n"
 		   "                    writes it of the tree it built: compare the two with diff)\n"
-		   "Reads anemos.url, anemos.token and anemos.mode from FILE (default /proc/cmdline).\n"
+		   "Reads anemos.url, anemos.token, anemos.mode and anemos.lldp from FILE (default /proc/cmdline).\n"
 		   "Exit status: 0 reboot, 1 failed, 2 power off, 3 rescue.\n");
 }
 
@@ -289,7 +328,7 @@ int main(int argc, char **argv)
 	};
 	const char *unpack = NULL, *sha = NULL, *format = NULL, *to = NULL, *manifest = NULL;
 	struct agent a = { .root = "/", .ssh_dir = "/root/.ssh", .phone_home_dir = PHONE_HOME_DIR,
-			   .poweroff_after = 1800, .retry_for = 600 };
+			   .poweroff_after = 1800, .retry_for = 600, .lldp_wait = LLDP_WAIT_DEFAULT };
 	const char *cmdline = "/proc/cmdline";
 	int c, rc;
 
