@@ -164,12 +164,19 @@ static void listen_lldp(struct agent *a, json_t *inventory)
 	json_array_foreach(json_object_get(inventory, "nics"), i, nic) {
 		json_t *l = json_object_get(nic, "lldp");
 
-		if (json_is_object(l))
-			fprintf(stderr, "anemos-agent: LLDP on %s: switch %s port %s vlan %lld\n",
-				json_string_value(json_object_get(nic, "name")),
-				json_string_value(json_object_get(l, "switch")) ?: "?",
-				json_string_value(json_object_get(l, "port")) ?: "?",
-				json_integer_value(json_object_get(l, "vlan")));
+		json_int_t vlan = json_integer_value(json_object_get(l, "vlan"));
+		const char *sw = json_string_value(json_object_get(l, "switch"));
+		const char *port = json_string_value(json_object_get(l, "port"));
+
+		if (!json_is_object(l))
+			continue;
+		if (!sw)
+			sw = json_string_value(json_object_get(l, "chassis_id"));
+		fprintf(stderr, "anemos-agent: LLDP on %s: switch %s port %s", json_string_value(json_object_get(nic, "name")),
+			sw ? sw : "?", port ? port : "?");
+		if (vlan > 0)
+			fprintf(stderr, " vlan %lld", (long long)vlan);
+		fputc('\n', stderr);
 	}
 	fprintf(stderr, "anemos-agent: LLDP heard on %d of %zu NICs\n", heard,
 		json_array_size(json_object_get(inventory, "nics")));

@@ -28,7 +28,8 @@ struct pdu {
 static void add_raw(struct pdu *p, const void *data, size_t n)
 {
 	assert_true(p->len + n <= sizeof(p->bytes));
-	memcpy(p->bytes + p->len, data, n);
+	if (n)
+		memcpy(p->bytes + p->len, data, n);
 	p->len += n;
 }
 
@@ -48,7 +49,8 @@ static void tlv_sub(struct pdu *p, unsigned type, uint8_t subtype, const void *v
 
 	assert_true(n < sizeof(v));
 	v[0] = subtype;
-	memcpy(v + 1, value, n);
+	if (n)
+		memcpy(v + 1, value, n);
 	tlv(p, type, v, n + 1);
 }
 
