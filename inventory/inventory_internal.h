@@ -6,7 +6,8 @@
  * empty), and each collector overwrites what it can read, so a collector that finds nothing
  * leaves the shape intact. Collectors never fail for missing or malformed input; the only
  * error is out-of-memory, which is sticky in struct inventory and turns the whole result into
- * NULL at the end.
+ * NULL at the end. The one fact not read from files is what the switches say over LLDP
+ * (lldp_listen.c, live only, after inventory_collect): lldp.c parses their frames.
  */
 #ifndef ANEMOS_INVENTORY_INTERNAL_H
 #define ANEMOS_INVENTORY_INTERNAL_H
