@@ -95,6 +95,9 @@ int lldp_collect(json_t *inventory, long seconds, int *heard)
 		const char *name = json_string_value(json_object_get(nic, "name"));
 		int fd;
 
+		/* listened: null until a neighbour is heard (no "lldp" says nobody listened) */
+		if (json_object_set_new(nic, "lldp", json_null()) < 0)
+			return -ENOMEM;
 		if (n == LLDP_NICS_MAX || !name)
 			continue;
 		if ((fd = lldp_socket(name)) < 0) {

@@ -105,7 +105,6 @@ void nics_collect(struct inventory *inv)
 		inv_set(inv, nic, "speed_mbps", nic_speed(inv->root, name));
 		inv_set(inv, nic, "link", nic_link(inv->root, name));
 		inv_set(inv, nic, "pci", nic_pci(inv->root, name));
-		inv_set(inv, nic, "lldp", json_null()); /* the switch port: lldp_collect, live only */
 		inv_append(inv, inv_section(inv, "nics"), nic);
 	}
 	dir_list_free(names, count);

@@ -131,6 +131,18 @@ expect_eq "-nic.switch=leaf-3: the others" "web7 web8" "$(search '-nic.switch=le
 out=$(ANEMOS_URL=$ANEMOS_URL ANEMOS_TOKEN=$ANEMOS_TOKEN "$ANEMOSCTL" host show db1)
 expect_match "host show: the NIC with its switch, port and VLAN" "^nic: +$nic0 24:6e:96:8a:3c:10, switch leaf-3 port Ethernet12 vlan 12\$" "$out"
 expect_match "host show: a switch without a name by its chassis ID" "^nic: +$nic1 [0-9a-f:]+, switch 192.0.2.34 port swp7\$" "$out"
+# An inventory nobody listened for LLDP in (no "lldp": an install boot, anemos-inventory)
+# keeps the ports by MAC; one that listened and heard nothing (null) clears them.
+t=$(agent_token_of "$(ipxe 24:6e:96:8a:3c:10)")
+agent POST /api/v1/agent/inventory "$t" "$swapped" >/dev/null
+expect_eq "an inventory without LLDP keeps each NIC's switch port" "Ethernet12 swp7" \
+	"$(host_field db1 '[.inventory.nics[] | .lldp.port // empty] | join(" ")')"
+expect_eq "... and nic.switch=leaf-3 still finds it" db1 "$(search 'nic.switch=leaf-3')"
+t=$(agent_token_of "$(ipxe 24:6e:96:8a:3c:10)")
+agent POST /api/v1/agent/inventory "$t" "$(jq -c '.nics[0].lldp = null' <<<"$swapped")" >/dev/null
+expect_eq "a NIC that listened and heard nothing has no switch port, the other keeps its own" "null swp7" \
+	"$(host_field db1 '[.inventory.nics[0].lldp, .inventory.nics[1].lldp.port] | map(tostring) | join(" ")')"
+expect_eq "... and nic.switch=leaf-3 finds nothing" "" "$(search 'nic.switch=leaf-3')"
 
 # ---- the CLI ----
 export ANEMOS_URL ANEMOS_TOKEN

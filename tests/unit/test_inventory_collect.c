@@ -130,7 +130,7 @@ static void check_shape(json_t *inv)
 	static const char *const disk[] = { "name", "size_bytes", "model", "serial", "wwn",
 					    "rotational", "removable", "transport", "by_path", NULL };
 	static const char *const nic[] = { "name", "mac", "driver", "speed_mbps", "link", "pci",
-					   "lldp", NULL };
+					   NULL };
 	static const char *const pci[] = { "address", "vendor_id", "device_id", "class", "driver",
 					   NULL };
 	static const struct {
@@ -197,7 +197,7 @@ static void test_qemu_q35_uefi(void **state)
 		/* virtio-net has no speed; lo is not a NIC. */
 		{ "nics#", "1" },
 		{ "nics[0]", "{'name':'enp0s3','mac':'52:54:00:12:34:56','driver':'virtio_net',"
-			     "'speed_mbps':null,'link':true,'pci':'0000:00:03.0','lldp':null}" },
+			     "'speed_mbps':null,'link':true,'pci':'0000:00:03.0'}" },
 		{ "pci#", "7" },
 		{ "pci[0]", "{'address':'0000:00:00.0','vendor_id':'8086','device_id':'29c0',"
 			    "'class':'060000','driver':null}" },
@@ -269,11 +269,11 @@ static void test_server_4dimm_bios(void **state)
 		/* Not NICs: lo, bond0. The USB NIC has no PCI address of its own. */
 		{ "nics#", "3" },
 		{ "nics[0]", "{'name':'eno1','mac':'24:6e:96:8a:3c:10','driver':'ixgbe',"
-			     "'speed_mbps':10000,'link':true,'pci':'0000:19:00.0','lldp':null}" },
+			     "'speed_mbps':10000,'link':true,'pci':'0000:19:00.0'}" },
 		{ "nics[1]", "{'name':'eno2','mac':'24:6e:96:8a:3c:12','driver':'ixgbe',"
-			     "'speed_mbps':null,'link':false,'pci':'0000:19:00.1','lldp':null}" },
+			     "'speed_mbps':null,'link':false,'pci':'0000:19:00.1'}" },
 		{ "nics[2]", "{'name':'idrac','mac':'2a:6e:96:8a:3c:17','driver':'cdc_ether',"
-			     "'speed_mbps':425,'link':true,'pci':null,'lldp':null}" },
+			     "'speed_mbps':425,'link':true,'pci':null}" },
 		{ "pci#", "13" },
 		{ "pci[3]", "{'address':'0000:03:00.0','vendor_id':'102b','device_id':'0536',"
 			    "'class':'030000','driver':null}" },
@@ -314,7 +314,7 @@ static void test_desktop_dmi_id(void **state)
 			   "'rotational':false,'removable':false,'transport':'nvme','by_path':null}]" },
 		/* Administratively down: no carrier file, operstate down. */
 		{ "nics", "[{'name':'enp3s0','mac':'04:d9:f5:11:22:33','driver':'r8169',"
-			  "'speed_mbps':null,'link':false,'pci':'0000:03:00.0','lldp':null}]" },
+			  "'speed_mbps':null,'link':false,'pci':'0000:03:00.0'}]" },
 		{ "pci#", "2" },
 	};
 	json_t *inv = collect(FIXTURE("desktop-dmi-id"));
