@@ -429,7 +429,35 @@ static void print_field(const char *name, const char *value)
 	putchar('\n');
 }
 
-/* Prints a few facts of a host's @inventory: CPU, memory, disks, firmware. */
+/* Prints one line per NIC of @nics: name and MAC, and the switch port its LLDP named
+ * ("switch leaf-3 port Ethernet12 vlan 12"; the chassis ID when the switch sent no name). */
+static void print_nics(const json_t *nics)
+{
+	const json_t *nic;
+	size_t i;
+
+	json_array_foreach(nics, i, nic) {
+		const json_t *lldp = json_object_get(nic, "lldp");
+		json_int_t vlan = json_integer_value(json_object_get(lldp, "vlan"));
+
+		printf("nic:%*s", FIELD_NAME_WIDTH - 3, "");
+		print_text(json_text(nic, "name"), 0);
+		putchar(' ');
+		print_text(json_text(nic, "mac"), 0);
+		if (json_is_object(lldp)) {
+			fputs(", switch ", stdout);
+			print_text(json_string_value(json_object_get(lldp, "switch")) ?
+				   json_text(lldp, "switch") : json_text(lldp, "chassis_id"), 0);
+			fputs(" port ", stdout);
+			print_text(json_text(lldp, "port"), 0);
+			if (vlan > 0)
+				printf(" vlan %" JSON_INTEGER_FORMAT, vlan);
+		}
+		putchar('\n');
+	}
+}
+
+/* Prints a few facts of a host's @inventory: CPU, memory, disks, NICs, firmware. */
 static void print_inventory(const json_t *inventory)
 {
 	const json_t *cpu = json_object_get(inventory, "cpu");
@@ -452,6 +480,7 @@ static void print_inventory(const json_t *inventory)
 		snprintf(text, sizeof(text), "%zu", json_array_size(disks));
 		print_field("disks", text);
 	}
+	print_nics(json_object_get(inventory, "nics"));
 	print_field("firmware", json_text(inventory, "firmware"));
 }
 

@@ -84,6 +84,7 @@ static const struct command commands[] = {
 	  "Quote a QUERY for the shell (one starting with - goes after --):\n"
 	  "  anemosctl host list 'tag:db rack=r12 memory>=64G -tag:retired'\n"
 	  "  anemosctl host list '(status:failed OR status:new) cpu~EPYC nic.speed>=25000'\n"
+	  "  anemosctl host list 'nic.switch=leaf-3 nic.port=Ethernet12'  (a NIC's LLDP)\n"
 	  "Terms next to each other must all hold; OR, -TERM (NOT), parentheses. KEY:VALUE or\n"
 	  "KEY=VALUE is equal (any case), also != < <= > >= and ~ (contains). Keys: hostname,\n"
 	  "status, next, image, serial, uuid, vendor, product, asset, firmware, cpu, memory,\n"

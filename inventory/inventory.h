@@ -12,4 +12,12 @@
  * out-of-memory. */
 json_t *inventory_collect(const char *root);
 
+/* Listens for LLDP (lldp_listen.c) on every NIC of inventory's "nics", all at once, for up to
+ * seconds, and sets each NIC's "lldp" to what its switch port says (see lldp_json), null
+ * when it heard nothing; inventory_collect leaves "lldp" out (nobody listened), which
+ * anemosd reads as "as before". Stops early once every NIC whose link is up has heard one.
+ * *heard: the NICs that did. 0, or -errno when no NIC could be listened on (-EPERM without
+ * CAP_NET_RAW) or on out-of-memory. */
+int lldp_collect(json_t *inventory, long seconds, int *heard);
+
 #endif

@@ -6,7 +6,8 @@
  * empty), and each collector overwrites what it can read, so a collector that finds nothing
  * leaves the shape intact. Collectors never fail for missing or malformed input; the only
  * error is out-of-memory, which is sticky in struct inventory and turns the whole result into
- * NULL at the end.
+ * NULL at the end. The one fact not read from files is what the switches say over LLDP
+ * (lldp_listen.c, live only, after inventory_collect): lldp.c parses their frames.
  */
 #ifndef ANEMOS_INVENTORY_INTERNAL_H
 #define ANEMOS_INVENTORY_INTERNAL_H
@@ -151,6 +152,34 @@ const char *disk_transport(const char *name, const char *devpath);
 
 /* nics.c: network interfaces backed by a device, from sys/class/net. */
 void nics_collect(struct inventory *inv);
+
+/* lldp.c: one LLDPDU (IEEE 802.1AB) as the switch port it describes. */
+#define LLDP_TEXT_MAX 768 /* 255 bytes as hex pairs, with colons and the NUL */
+/* What a neighbour's LLDPDU says; "" and 0 for what it leaves out. */
+struct lldp_neighbor {
+	char chassis_id[LLDP_TEXT_MAX];  /* by its subtype: aa:bb:cc:dd:ee:ff for a MAC, an IPv4
+					    or IPv6 address, text, or hex when not printable */
+	unsigned chassis_id_subtype;     /* 1-7 of 802.1AB (4: MAC, 7: locally assigned) */
+	char port_id[LLDP_TEXT_MAX];     /* likewise */
+	unsigned port_id_subtype;        /* 1-7 (3: MAC, 5: interface name, 7: local) */
+	unsigned ttl;                    /* seconds the information holds; 0: the neighbour is
+					    leaving (a shutdown LLDPDU) */
+	char port_description[LLDP_TEXT_MAX];
+	char system_name[LLDP_TEXT_MAX];
+	char system_description[LLDP_TEXT_MAX];
+	char mgmt_address[LLDP_TEXT_MAX]; /* the first IPv4 or IPv6 management address */
+	unsigned vlan;                   /* IEEE 802.1 Port VLAN ID, 1-4094; 0 when not sent */
+};
+/* Parses the LLDPDU pdu[0..len) (the frame after its EtherType, Ethernet padding allowed
+ * after the End TLV). 0 and *out filled; -EBADMSG when a TLV runs past the end, a length
+ * does not fit its type, or Chassis ID, Port ID and TTL are not the first three TLVs, once
+ * each (802.1AB's rule for discarding a frame); *out is then undefined. Reads nothing
+ * outside pdu[0..len). */
+int lldp_parse(const uint8_t *pdu, size_t len, struct lldp_neighbor *out);
+/* The NIC's "lldp" object: chassis_id, switch (system name), port (port ID),
+ * port_description, vlan, mgmt_address, switch_description; null where not sent. NULL only
+ * on out-of-memory. */
+json_t *lldp_json(const struct lldp_neighbor *n);
 
 /* pci.c: PCI functions from sys/bus/pci/devices. */
 void pci_collect(struct inventory *inv);

@@ -13,6 +13,8 @@
  *   anemos.mac=MAC      the NIC the boot came from (iPXE's ${mac}, or the one kexec.sh found)
  *   anemos.net=SPEC     the network carried over from the system that kexec'd: dhcp, or
  *                       static,ADDRESS/PREFIX,GATEWAY,DNS[+DNS...]
+ *   anemos.lldp=SECONDS how long a discover boot listens for its switch ports (LLDP) on
+ *                       every NIC at once: 0-120, default 10, 0 = not at all
  */
 #ifndef ANEMOS_BOOT_CONTRACT_H
 #define ANEMOS_BOOT_CONTRACT_H
@@ -22,6 +24,7 @@
 #define BOOT_ARG_MODE  "anemos.mode"
 #define BOOT_ARG_MAC   "anemos.mac"
 #define BOOT_ARG_NET   "anemos.net"
+#define BOOT_ARG_LLDP  "anemos.lldp"
 
 /* The console arguments the Anemos environment boots with unless told otherwise (anemosd
  * --kernel-args, anemosctl deploy --kernel-args): the screen and the first serial port. */

@@ -70,6 +70,8 @@ static const struct alias {
 } aliases[] = {
 	{"nic.", "speed", "speed_mbps"}, {"disk.", "size", "size_bytes"}, {"dimm.", "size", "size_bytes"},
 	{"dimm.", "speed", "speed_mts"},
+	/* the switch port a NIC's LLDP names (inventory/lldp.c) */
+	{"nic.", "switch", "lldp.switch"}, {"nic.", "port", "lldp.port"}, {"nic.", "vlan", "lldp.vlan"},
 };
 
 /* Inventory objects whose facts a term names by path. */

@@ -765,6 +765,35 @@ static int record_drift(struct host *h, json_t *inv)
 	return rc;
 }
 
+/* A NIC of inv without "lldp" was not listened on (an install or rescue boot, anemos-inventory
+ * without --lldp): it keeps the switch port the host's last inventory recorded for its MAC.
+ * A NIC listened on says so itself ("lldp": null when it heard nothing). */
+static int keep_switch_ports(const struct host *h, json_t *inv)
+{
+	json_t *old = json_loads(h->inventory, 0, NULL), *nic, *was;
+	size_t i, j;
+	int rc = 0;
+
+	json_array_foreach(json_object_get(inv, "nics"), i, nic) {
+		const char *mac = json_string_value(json_object_get(nic, "mac"));
+
+		if (!json_is_object(nic) || !mac || json_object_get(nic, "lldp"))
+			continue;
+		json_array_foreach(json_object_get(old, "nics"), j, was) {
+			const char *was_mac = json_string_value(json_object_get(was, "mac"));
+			json_t *lldp = json_object_get(was, "lldp");
+
+			if (was_mac && !strcasecmp(was_mac, mac) && json_is_object(lldp)) {
+				if (json_object_set(nic, "lldp", lldp) < 0)
+					rc = err_set(-ENOMEM, "out of memory");
+				break;
+			}
+		}
+	}
+	json_decref(old);
+	return rc;
+}
+
 static int inventory_change(struct host *h, void *arg)
 {
 	json_t *inv = arg;
@@ -772,7 +801,8 @@ static int inventory_change(struct host *h, void *arg)
 	size_t added = 0;
 	int rc;
 
-	if ((again && (rc = record_drift(h, inv)) < 0) || (rc = set_json_field(&h->inventory, inv)) < 0 ||
+	if ((again && (rc = record_drift(h, inv)) < 0) || (again && (rc = keep_switch_ports(h, inv)) < 0) ||
+	    (rc = set_json_field(&h->inventory, inv)) < 0 ||
 	    (rc = record_identity(h, inv)) < 0 ||
 	    (rc = host_transition(h, HOST_EV_INVENTORY)) < 0)
 		return rc;

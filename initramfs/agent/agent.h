@@ -35,9 +35,18 @@ struct agent {
 				included, before it powers off, 1800 */
 	long retry_for;      /* seconds any other request is retried on network errors and 5xx
 				answers, 600 */
+	long lldp_wait;      /* anemos.lldp: seconds a discover boot listens for the switches'
+				LLDP before posting its inventory, LLDP_WAIT_DEFAULT; 0: not */
 	bool deploy;         /* a deploy with no anemosd (deploy.c): no request is sent */
 	CURL *curl;
 };
+
+/* The default of anemos.lldp and its upper bound. Switches send LLDP every 30 s by default
+ * and often once at link-up: 10 s catches those that answer the link coming up and those
+ * set to a shorter interval, and costs 10 s only where a NIC's link partner speaks no LLDP.
+ * anemos.lldp=31 catches every switch on the default interval. */
+#define LLDP_WAIT_DEFAULT 10
+#define LLDP_WAIT_MAX 120
 
 /* The debian recipe's phone-home (images/debian/files: usr/local/sbin/anemos-phone-home and
  * etc/systemd/system/anemos-phone-home.service), which initramfs/build.sh copies here with the

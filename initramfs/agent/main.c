@@ -54,11 +54,11 @@ static void read_token_file(struct agent *a, const char *path)
 	unlink(path);
 }
 
-/* Reads anemos.url, anemos.token and anemos.mode from a kernel command line into a (the
- * token from KEXEC_TOKEN_FILE when the command line has none). */
+/* Reads anemos.url, anemos.token, anemos.mode and anemos.lldp from a kernel command line
+ * into a (the token from KEXEC_TOKEN_FILE when the command line has none). */
 static int read_cmdline(struct agent *a, const char *path)
 {
-	char line[4096], *word, *save = NULL;
+	char line[4096], lldp[16] = "", *word, *save = NULL, *end;
 	FILE *f = fopen(path, "re");
 
 	if (!f) {
@@ -72,6 +72,16 @@ static int read_cmdline(struct agent *a, const char *path)
 		take(word, BOOT_ARG_URL, a->url, sizeof(a->url));
 		take(word, BOOT_ARG_TOKEN, a->token, sizeof(a->token));
 		take(word, BOOT_ARG_MODE, a->mode, sizeof(a->mode));
+		take(word, BOOT_ARG_LLDP, lldp, sizeof(lldp));
+	}
+	if (lldp[0]) {
+		long seconds = strtol(lldp, &end, 10);
+
+		if (*end || seconds < 0 || seconds > LLDP_WAIT_MAX)
+			fprintf(stderr, "anemos-agent: " BOOT_ARG_LLDP "=%s is not 0-%d seconds; listening %ld s\n",
+				lldp, LLDP_WAIT_MAX, a->lldp_wait);
+		else
+			a->lldp_wait = seconds;
 	}
 	if (!a->token[0] && strcmp(path, "/proc/cmdline") == 0)
 		read_token_file(a, KEXEC_TOKEN_FILE);
@@ -138,6 +148,41 @@ static void finish(struct agent *a, bool ok, const char *error)
 	json_decref(body);
 }
 
+/* In a discover boot, what the switches say of each NIC's port (anemos.lldp seconds at
+ * most), printed per NIC on the console. Best effort: a NIC that heard nothing keeps
+ * "lldp": null. */
+static void listen_lldp(struct agent *a, json_t *inventory)
+{
+	json_t *nic;
+	size_t i;
+	int heard, rc;
+
+	if (strcmp(a->mode, "discover") != 0 || a->lldp_wait == 0)
+		return;
+	fprintf(stderr, "anemos-agent: listening for LLDP on every NIC (up to %ld s)\n", a->lldp_wait);
+	if ((rc = lldp_collect(inventory, a->lldp_wait, &heard)) < 0)
+		fprintf(stderr, "anemos-agent: LLDP: %s\n", strerror(-rc));
+	json_array_foreach(json_object_get(inventory, "nics"), i, nic) {
+		json_t *l = json_object_get(nic, "lldp");
+
+		json_int_t vlan = json_integer_value(json_object_get(l, "vlan"));
+		const char *sw = json_string_value(json_object_get(l, "switch"));
+		const char *port = json_string_value(json_object_get(l, "port"));
+
+		if (!json_is_object(l))
+			continue;
+		if (!sw)
+			sw = json_string_value(json_object_get(l, "chassis_id"));
+		fprintf(stderr, "anemos-agent: LLDP on %s: switch %s port %s", json_string_value(json_object_get(nic, "name")),
+			sw ? sw : "?", port ? port : "?");
+		if (vlan > 0)
+			fprintf(stderr, " vlan %lld", (long long)vlan);
+		fputc('\n', stderr);
+	}
+	fprintf(stderr, "anemos-agent: LLDP heard on %d of %zu NICs\n", heard,
+		json_array_size(json_object_get(inventory, "nics")));
+}
+
 /* Posts the inventory; returns it (the installer picks its disk from it), or NULL. */
 static json_t *post_inventory(struct agent *a)
 {
@@ -148,6 +193,7 @@ static json_t *post_inventory(struct agent *a)
 		client_report(a, "error", "inventory", "collecting the hardware inventory failed (out of memory)");
 		return NULL;
 	}
+	listen_lldp(a, inventory);
 	status = client_call(a, "POST", "/api/v1/agent/inventory", inventory, 60, &reply);
 	if (status == 200)
 		fprintf(stderr, "anemos-agent: inventory registered: %zu disks, %zu NICs; host %lld is %s\n",
@@ -271,7 +317,7 @@ static void usage(FILE *f)
 		   "       anemos-agent --manifest DIR\n"
 		   "                    (the list of DIR's files on stdout, as anemos-mkimg --manifest\n"
 		   "                    writes it of the tree it built: compare the two with diff)\n"
-		   "Reads anemos.url, anemos.token and anemos.mode from FILE (default /proc/cmdline).\n"
+		   "Reads anemos.url, anemos.token, anemos.mode and anemos.lldp from FILE (default /proc/cmdline).\n"
 		   "Exit status: 0 reboot, 1 failed, 2 power off, 3 rescue.\n");
 }
 
@@ -293,7 +339,7 @@ int main(int argc, char **argv)
 	};
 	const char *unpack = NULL, *sha = NULL, *format = NULL, *to = NULL, *manifest = NULL;
 	struct agent a = { .root = "/", .ssh_dir = "/root/.ssh", .phone_home_dir = PHONE_HOME_DIR,
-			   .poweroff_after = 1800, .retry_for = 600 };
+			   .poweroff_after = 1800, .retry_for = 600, .lldp_wait = LLDP_WAIT_DEFAULT };
 	const char *cmdline = "/proc/cmdline";
 	int c, rc;
 

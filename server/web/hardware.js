@@ -108,11 +108,19 @@ export function hardware(inv) {
 			'No disks reported.')));
 
 	out.push(section('hw-nics', 'Network interfaces', nics.length ? String(nics.length) : null,
-		table('nics', ['Name', 'MAC', 'Driver', 'Speed#', 'Link', 'PCI'],
-			nics.map((n) => [h('span', { class: 'mono' }, orDash(n.name)), n.mac ? mono(n.mac) : null, n.driver,
-				num(n.speed_mbps ? speed(n.speed_mbps) : null),
-				n.link === true ? h('span', { class: 'link-up' }, 'up') : n.link === false ? h('span', { class: 'link-down' }, 'down') : null,
-				n.pci ? mono(n.pci) : null]),
+		table('nics', ['Name', 'MAC', 'Driver', 'Speed#', 'Link', 'PCI', 'Switch', 'Port', 'VLAN#'],
+			nics.map((n) => {
+				// The switch port its LLDP named (discover boots); the chassis ID when the switch sends no name.
+				const l = n.lldp && typeof n.lldp === 'object' ? n.lldp : {};
+				const sw = l.switch || l.chassis_id;
+				return [h('span', { class: 'mono' }, orDash(n.name)), n.mac ? mono(n.mac) : null, n.driver,
+					num(n.speed_mbps ? speed(n.speed_mbps) : null),
+					n.link === true ? h('span', { class: 'link-up' }, 'up') : n.link === false ? h('span', { class: 'link-down' }, 'down') : null,
+					n.pci ? mono(n.pci) : null,
+					sw ? h('span', { class: 'mono', title: l.mgmt_address ? `management address ${l.mgmt_address}` : null }, sw) : null,
+					l.port ? h('span', { class: 'mono', title: l.port_description || null }, l.port) : null,
+					num(l.vlan || null)];
+			}),
 			'No network interfaces reported.')));
 
 	out.push(section('hw-pci', 'PCI devices', pci.length ? String(pci.length) : null,

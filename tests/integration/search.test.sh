@@ -145,6 +145,38 @@ expect_eq "... and nothing was saved" "$before" "$(sqlite3 "$DATA/anemos.db" 'SE
 expect_eq "GET /api/v1/searches: name, query, who saved it" "webs tag:web test" \
 	"$(body_of "$(api GET /api/v1/searches)" | jq -r '.searches[] | "\(.name) \(.query) \(.created_by)"')"
 
+# ---- switch ports: what each NIC's LLDP said (the agent of a discover boot records it) ----
+nic0=$(jq -r '.nics[0].name' <<<"$inv") nic1=$(jq -r '.nics[1].name' <<<"$inv")
+cabled=$(jq -c '.nics[0].lldp = {chassis_id: "a6:41:b4:fb:6b:7c", switch: "leaf-3", port: "Ethernet12",
+	port_description: "to db1", vlan: 12, mgmt_address: "192.0.2.33", switch_description: null}
+	| .nics[1].lldp = {chassis_id: "192.0.2.34", switch: null, port: "swp7", port_description: null,
+	vlan: null, mgmt_address: null, switch_description: null}' <<<"$swapped")
+t=$(agent_token_of "$(ipxe 24:6e:96:8a:3c:10)")
+agent POST /api/v1/agent/inventory "$t" "$cabled" >/dev/null
+expect_eq "the inventory keeps each NIC's switch port" "$nic0 leaf-3 Ethernet12 12 $nic1 - swp7 -" \
+	"$(host_field db1 '[.inventory.nics[] | select(.lldp) | .name, (.lldp | .switch // "-", .port, (.vlan // "-"))] | join(" ")')"
+expect_eq "a NIC on another switch port is no hardware change" null "$(host_field db1 .drift)"
+expect_eq "nic.switch=leaf-3" db1 "$(search 'nic.switch=leaf-3')"
+expect_eq "nic.switch=leaf-4: nothing" "" "$(search 'nic.switch=leaf-4')"
+expect_eq "nic.port=swp7 (the other NIC)" db1 "$(search 'nic.port=swp7')"
+expect_eq "nic.vlan=12, and not on the VM" db1 "$(search 'nic.vlan=12 OR (nic.vlan>0 firmware:uefi)')"
+expect_eq "-nic.switch=leaf-3: the others" "web7 web8" "$(search '-nic.switch=leaf-3')"
+out=$(ANEMOS_URL=$ANEMOS_URL ANEMOS_TOKEN=$ANEMOS_TOKEN "$ANEMOSCTL" host show db1)
+expect_match "host show: the NIC with its switch, port and VLAN" "^nic: +$nic0 24:6e:96:8a:3c:10, switch leaf-3 port Ethernet12 vlan 12\$" "$out"
+expect_match "host show: a switch without a name by its chassis ID" "^nic: +$nic1 [0-9a-f:]+, switch 192.0.2.34 port swp7\$" "$out"
+# An inventory nobody listened for LLDP in (no "lldp": an install boot, anemos-inventory)
+# keeps the ports by MAC; one that listened and heard nothing (null) clears them.
+t=$(agent_token_of "$(ipxe 24:6e:96:8a:3c:10)")
+agent POST /api/v1/agent/inventory "$t" "$swapped" >/dev/null
+expect_eq "an inventory without LLDP keeps each NIC's switch port" "Ethernet12 swp7" \
+	"$(host_field db1 '[.inventory.nics[] | .lldp.port // empty] | join(" ")')"
+expect_eq "... and nic.switch=leaf-3 still finds it" db1 "$(search 'nic.switch=leaf-3')"
+t=$(agent_token_of "$(ipxe 24:6e:96:8a:3c:10)")
+agent POST /api/v1/agent/inventory "$t" "$(jq -c '.nics[0].lldp = null' <<<"$swapped")" >/dev/null
+expect_eq "a NIC that listened and heard nothing has no switch port, the other keeps its own" "null swp7" \
+	"$(host_field db1 '[.inventory.nics[0].lldp, .inventory.nics[1].lldp.port] | map(tostring) | join(" ")')"
+expect_eq "... and nic.switch=leaf-3 finds nothing" "" "$(search 'nic.switch=leaf-3')"
+
 # ---- the CLI ----
 export ANEMOS_URL ANEMOS_TOKEN
 out=$("$ANEMOSCTL" host set web8 --untag retired --tag Canary --attr rack= --attr owner=team-web 2>&1)

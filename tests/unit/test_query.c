@@ -30,13 +30,16 @@ static const char schema[] =
 	"INSERT INTO hosts VALUES"
 	" (1, 'db1', 'ready', 'discover', NULL, NULL, 'SN-DB1', 'Dell Inc.', 'PowerEdge R640', NULL,"
 	"  '{\"bmc\":{\"address\":\"192.0.2.9\"},\"bios\":{\"version\":\"2.17.1\"},"
-	"    \"nics\":[{\"name\":\"eno1\",\"speed_mbps\":25000},{\"name\":\"eno2\",\"speed_mbps\":1000}],"
+	"    \"nics\":[{\"name\":\"eno1\",\"speed_mbps\":25000,\"lldp\":{\"switch\":\"leaf-3\","
+	"                \"port\":\"Ethernet12\",\"vlan\":12}},"
+	"              {\"name\":\"eno2\",\"speed_mbps\":1000,\"lldp\":null}],"
 	"    \"disks\":[{\"name\":\"sda\",\"size_bytes\":1000,\"rotational\":true},{\"name\":\"sdb\"},"
 	"               {\"name\":\"sdc\"},{\"name\":\"sdd\"}],"
 	"    \"memory\":{\"dimms\":[{\"slot\":\"A1\",\"size_bytes\":34359738368}]}}',"
 	"  'uefi', 'AMD EPYC 7443 24-Core Processor', 2, 96, 137438953472, 4, 4000),"
 	" (2, 'web7', 'deployed', 'local', 'debian', NULL, 'SN-W7', 'QEMU', 'Standard PC', 'A-7',"
-	"  '{\"bios\":{\"version\":\"1.16\"},\"nics\":[{\"name\":\"ens3\",\"speed_mbps\":1000}],"
+	"  '{\"bios\":{\"version\":\"1.16\"},\"nics\":[{\"name\":\"ens3\",\"speed_mbps\":1000,"
+	"    \"lldp\":{\"switch\":\"leaf-4\",\"port\":\"swp3\",\"vlan\":100,\"chassis_id\":\"a6:41:b4:fb:6b:7c\"}}],"
 	"    \"disks\":[{\"name\":\"vda\",\"size_bytes\":8589934592,\"rotational\":false}]}',"
 	"  'bios', 'QEMU Virtual CPU', 1, 2, 2147483648, 1, 8589934592),"
 	" (3, 'web8', 'failed', 'install', 'debian', NULL, NULL, NULL, NULL, NULL, NULL,"
@@ -144,6 +147,16 @@ static void test_finds(void **state)
 		{"nic.speed=1000", "1,2"},            /* one NIC of db1 is enough */
 		{"-nic.speed>=25000", "2,3,4"},
 		{"nic.name:ens3", "2"},
+		{"nic.switch=leaf-3", "1"},           /* the switch port of LLDP: nic.lldp.* */
+		{"nic.switch~LEAF", "1,2"},
+		{"-nic.switch=leaf-3", "2,3,4"},
+		{"nic.port:Ethernet12", "1"},
+		{"nic.port=swp3 nic.switch=leaf-4", "2"},
+		{"nic.port=swp3 nic.switch=leaf-3", ""},
+		{"nic.vlan=100", "2"},
+		{"nic.vlan>=12", "1,2"},
+		{"nic.vlan<12", ""},
+		{"nic.lldp.chassis_id:A6:41:B4:FB:6B:7C", "2"},
 		{"disk.rotational:true", "1"},
 		{"disk.rotational:false", "2"},
 		{"disk.size>=8G", "2"},

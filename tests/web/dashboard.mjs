@@ -250,6 +250,9 @@ try {
 			const text = await page.locator('section', { has: page.locator(section) }).innerText();
 			assert(text.includes(want), `${section} lacks "${want}"`);
 		}
+		// The switch port its first NIC's LLDP named, in that NIC's row.
+		const row = (await page.locator('table.nics tbody tr', { hasText: R640.mac }).innerText()).replace(/\s+/g, ' ');
+		assert(/leaf-3 Ethernet12 12$/.test(row.trim()), `NIC row without its switch port: ${row}`);
 	});
 
 	await check('the host page marks a swapped disk until it is acknowledged', async () => {

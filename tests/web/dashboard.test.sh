@@ -48,6 +48,9 @@ api POST /api/v1/images '{"name":"ubuntu-24.04","url":"http://192.0.2.10/images/
 
 inventory_of() { "$BUILD/anemos-inventory" --root "$ROOT/tests/fixtures/inventory/$1"; }
 R640=$(inventory_of server-4dimm-bios) || { fail "fixture inventory"; exit 1; }
+# Its first NIC heard its switch port over LLDP (as a discover boot records it).
+R640=$(jq -c '.nics[0].lldp = {chassis_id: "a6:41:b4:fb:6b:7c", switch: "leaf-3", port: "Ethernet12",
+	port_description: "to rack 4 db01", vlan: 12, mgmt_address: "192.0.2.33", switch_description: null}' <<<"$R640")
 QEMU=$(inventory_of qemu-q35-uefi)
 DESKTOP=$(inventory_of desktop-dmi-id)
 
