@@ -698,10 +698,12 @@ bool query_search_name_valid(const char *name)
 	return n >= 1 && n <= QUERY_SEARCH_NAME_MAX;
 }
 
+static bool saved_names_another(const char *saved);
+
 int query_expand(const char *text, int (*lookup)(void *ctx, const char *name, char **query), void *ctx,
 		 char **out, struct query_error *err)
 {
-	size_t len = text ? strlen(text) : 0, size = 0, i = 0;
+	size_t len = text ? strlen(text) : 0, size = 0, i = 0, out_len = len;
 	FILE *f;
 	int rc = 0;
 
@@ -743,11 +745,17 @@ int query_expand(const char *text, int (*lookup)(void *ctx, const char *name, ch
 				err->pos = i;
 				snprintf(err->msg, sizeof(err->msg), "no saved search '%s'", name);
 				rc = -EINVAL;
-			} else if (rc == 0 && strchr(saved, '@')) {
+			} else if (rc == 0 && saved_names_another(saved)) {
 				/* Saved searches are checked when saved; one naming another is refused
 				 * there, so this is a database edited by hand. */
 				err->pos = i;
 				snprintf(err->msg, sizeof(err->msg), "saved search '%s' names another one", name);
+				rc = -EINVAL;
+			} else if (rc == 0 && (out_len += strlen(saved) + 2) > QUERY_MAX_LEN) {
+				/* It could not compile: stop before a long list of @NAMEs makes it huge. */
+				err->pos = i;
+				snprintf(err->msg, sizeof(err->msg), "longer than %d bytes with its saved searches in",
+					 QUERY_MAX_LEN);
 				rc = -EINVAL;
 			} else if (rc == 0) {
 				fprintf(f, "(%s)", saved);
@@ -790,4 +798,13 @@ int query_saved_named(const char *text, struct query_error *err)
 	if (rc == -EINVAL)
 		snprintf(err->msg, sizeof(err->msg), "@NAME (a saved search) cannot be used here: write its terms out");
 	return rc;
+}
+
+/* Whether a saved search's text has an @NAME that query_expand would take (a store edited by
+ * hand: saving refuses one); an @ in a value or in quotes (owner=ops@example.com) is text. */
+static bool saved_names_another(const char *saved)
+{
+	struct query_error err;
+
+	return query_saved_named(saved, &err) != 0;
 }

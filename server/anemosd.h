@@ -647,8 +647,8 @@ int bmc_enroll_serve(struct agent_token *t, json_t **out);
 /* POST /api/v1/agent/bmc-enroll: the agent's outcome ({"ok", "error"} or {"ok", "username",
  * "user_id", "channel", "address"}). Success makes the BMC settings (ipmi, the address,
  * port 623, the user, the sealed password); failure is an error event. -EBUSY when no
- * enroll was sent. */
-int bmc_enroll_result(int64_t host_id, json_t *req, struct host *out);
+ * enroll was sent, or when t is not the boot (agent token) it was sent to. */
+int bmc_enroll_result(const struct agent_token *t, json_t *req, struct host *out);
 
 /* power.c: power actions and the power-state poller (see the file). */
 /* The names of actions and boot devices as the API spells them; NULL past the end. */

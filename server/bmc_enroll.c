@@ -84,9 +84,26 @@ static void context_of(const struct host *h, char *out, size_t outsz)
 	snprintf(out, outsz, "bmc:%lld", (long long)h->id);
 }
 
-int bmc_enroll_apply(struct host *h, json_t *v)
+/* A new random password for h's enroll, sealed into e's "password_sealed": 0, -EIO, -ENOMEM. */
+static int enroll_new_password(const struct host *h, json_t *e)
 {
 	char password[ENROLL_PASSWORD_LEN + 1], context[32], *sealed;
+	int rc;
+
+	if ((rc = make_password(password)) < 0)
+		return rc;
+	context_of(h, context, sizeof(context));
+	sealed = secret_seal(password, context);
+	OPENSSL_cleanse(password, sizeof(password));
+	if (!sealed)
+		return -EIO;
+	rc = json_object_set_new(e, "password_sealed", json_string(sealed)) < 0 ? err_set(-ENOMEM, "out of memory") : 0;
+	free(sealed);
+	return rc;
+}
+
+int bmc_enroll_apply(struct host *h, json_t *v)
+{
 	json_t *e;
 	int rc;
 
@@ -97,18 +114,13 @@ int bmc_enroll_apply(struct host *h, json_t *v)
 		return enroll_store(h, NULL);
 	if (!h->id)
 		return err_set(-EINVAL, "bmc_enroll is for a host that exists: enroll it first, then set it");
-	if ((rc = make_password(password)) < 0)
-		return rc;
-	context_of(h, context, sizeof(context));
-	sealed = secret_seal(password, context);
-	OPENSSL_cleanse(password, sizeof(password));
-	if (!sealed)
-		return -EIO;
-	e = json_pack("{s:s, s:s, s:s, s:I}", "state", "pending", "username", ENROLL_USER, "password_sealed", sealed,
-		      "asked", (json_int_t)time(NULL));
-	free(sealed);
+	e = json_pack("{s:s, s:s, s:I}", "state", "pending", "username", ENROLL_USER, "asked", (json_int_t)time(NULL));
 	if (!e)
 		return err_set(-ENOMEM, "out of memory");
+	if ((rc = enroll_new_password(h, e)) < 0) {
+		json_decref(e);
+		return rc;
+	}
 	return enroll_store(h, e);
 }
 
@@ -163,6 +175,12 @@ static int serve_change(struct host *h, void *arg)
 		return rc;
 	if (!bmc_enroll_due(h, &now) || !(e = enroll_load(h)))
 		return HOSTS_UNCHANGED;
+	/* Sent to an earlier boot that never said how it went: that boot may have set the
+	 * password it was given, so this boot gets another (the agent resets the user "anemos"). */
+	if (!strcmp(enroll_state(e), "sent") && (rc = enroll_new_password(h, e)) < 0) {
+		json_decref(e);
+		return rc;
+	}
 	json_object_set_new(e, "state", json_string("sent"));
 	json_object_set_new(e, "sent", json_integer((json_int_t)time(NULL)));
 	snprintf(user, sizeof(user), "%s", json_string_value(json_object_get(e, "username")));
@@ -179,7 +197,7 @@ int bmc_enroll_serve(struct agent_token *t, json_t **out)
 {
 	char context[32], *password;
 	struct host h;
-	json_t *e;
+	json_t *e = NULL;
 	int rc;
 
 	*out = NULL;
@@ -195,6 +213,7 @@ int bmc_enroll_serve(struct agent_token *t, json_t **out)
 		return rc;
 	/* Served when the token now says so and the host's enroll is the one sent. */
 	if (!(t->served & AGENT_SERVED_BMC_ENROLL) || !(e = enroll_load(&h)) || strcmp(enroll_state(e), "sent")) {
+		json_decref(e);
 		host_free(&h);
 		return 0;
 	}
@@ -290,7 +309,7 @@ static int result_change(struct host *h, void *arg)
 			       (long long)r->channel, user, where);
 }
 
-int bmc_enroll_result(int64_t host_id, json_t *req, struct host *out)
+int bmc_enroll_result(const struct agent_token *t, json_t *req, struct host *out)
 {
 	static const char *const allowed[] = { "ok", "error", "username", "user_id", "channel", "address", NULL };
 	struct enroll_report r = { .user_id = json_integer_value(json_object_get(req, "user_id")),
@@ -301,12 +320,14 @@ int bmc_enroll_result(int64_t host_id, json_t *req, struct host *out)
 
 	if ((rc = fields_check(req, allowed, NULL)) < 0)
 		return rc;
+	if (!(t->served & AGENT_SERVED_BMC_ENROLL))
+		return err_set(-EBUSY, "this boot was given no BMC enroll: only the boot whose plan carried it says how it went");
 	if (!json_is_boolean(ok))
 		return err_set(-EINVAL, "\"ok\" (true or false) is required");
 	r.ok = json_is_true(ok);
 	r.error = json_string_value(json_object_get(req, "error"));
-	if (!r.ok && (!r.error || !r.error[0] || strlen(r.error) > 512))
-		return err_set(-EINVAL, "a failed enroll needs \"error\", a reason of at most 512 bytes");
+	if (!r.ok && (!r.error || !r.error[0] || strlen(r.error) > 400))
+		return err_set(-EINVAL, "a failed enroll needs \"error\", a reason of at most 400 bytes");
 	if (address && !json_is_null(address)) {
 		/* the address power calls go to: a plain IPv4 address, as IPMI's LAN settings hold */
 		if (ipv4_canonical(json_string_value(address), buf) < 0)
@@ -316,5 +337,5 @@ int bmc_enroll_result(int64_t host_id, json_t *req, struct host *out)
 	if ((json_object_get(req, "user_id") && !json_is_integer(json_object_get(req, "user_id"))) ||
 	    r.user_id < 0 || r.user_id > 63 || r.channel < 0 || r.channel > 15)
 		return err_set(-EINVAL, "\"user_id\" is 1..63 and \"channel\" 0..15");
-	return hosts_update(NULL, host_id, result_change, &r, out);
+	return hosts_update(NULL, t->host_id, result_change, &r, out);
 }

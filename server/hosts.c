@@ -16,6 +16,7 @@
 
 #include "anemosd.h"
 #include "log.h"
+#include "utf8.h"
 
 static json_t *json_string_or_null(const char *s) { return s ? json_string(s) : json_null(); }
 
@@ -144,7 +145,7 @@ int hosts_add_event(int64_t host_id, const char *source, const char *level, cons
 	va_start(ap, fmt);
 	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
-	ev.message = message;
+	ev.message = utf8_scrub(message);	/* cut mid-character, or an agent's bytes */
 	return db_event_add(&ev, NULL);
 }
 

@@ -95,7 +95,7 @@ enum MHD_Result handle_agent_bmc_enroll(struct request *req)
 {
 	struct host h;
 	json_t *o;
-	int rc = bmc_enroll_result(req->agent_host, req->json, &h);
+	int rc = bmc_enroll_result(&req->agent, req->json, &h);
 
 	if (rc < 0)
 		return respond_error(req, rc);

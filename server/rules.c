@@ -31,6 +31,7 @@
 #include "anemosd.h"
 #include "log.h"
 #include "query.h"
+#include "utf8.h"
 
 #define RULE_NAME_MAX 64
 #define RULE_PRIORITY_MAX 1000000
@@ -423,6 +424,7 @@ static int rule_event(int64_t host_id, const struct rule *r, const char *level, 
 	va_start(ap, fmt);
 	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
+	utf8_scrub(message);	/* cut mid-character */
 	return db_event_add(&ev, NULL);
 }
 

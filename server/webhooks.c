@@ -1,7 +1,8 @@
 /*
  * Webhooks: host events POSTed as JSON to operators' URLs, signed with HMAC-SHA256 under a
  * secret of each webhook's own, by one delivery thread of their own (never by an HTTP
- * worker: the request that caused an event only inserted the event's row).
+ * worker: the request that caused an event only inserted the event's row; only a test ping
+ * is sent by the request that asked for it, for at most PING_TIMEOUT seconds).
  *
  * Durable and ordered: each webhook has a cursor into the events table (last_event_id). The
  * thread takes the next event after it that passes the webhook's filter, and in one
@@ -35,7 +36,9 @@
 
 #include "anemosd.h"
 #include "log.h"
+#include "utf8.h"
 
+#define PING_TIMEOUT 10         /* seconds a test ping may take: it holds the HTTP worker that asked */
 #define WEBHOOKS_MAX 64          /* webhooks at most */
 #define WEBHOOK_INFLIGHT_MAX 16  /* deliveries in flight at once, over all webhooks */
 #define WEBHOOK_URL_MAX 2048
@@ -660,7 +663,7 @@ static bool transfer_outcome(struct transfer *t, CURLcode c)
 		snprintf(why, sizeof(why), "the receiver answered HTTP %ld%s%s", status, t->answer[0] ? ": " : "",
 			 t->answer);
 	}
-	t->d.last_error = strdup(why);
+	t->d.last_error = strdup(utf8_scrub(why));	/* an answer in Latin-1, or cut mid-character */
 	return false;
 }
 
@@ -788,6 +791,9 @@ int webhooks_test(const char *ref, json_t **out)
 		delivery_store(&failed);
 		goto done;
 	}
+	/* The ping holds the HTTP worker that asked for it: at most PING_TIMEOUT seconds. */
+	if (cfg.webhook_timeout > PING_TIMEOUT)
+		curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, PING_TIMEOUT * 1000L);
 	ok = transfer_outcome(t, curl_easy_perform(t->easy));
 	free(t->d.status);
 	t->d.status = strdup(ok ? "ok" : "failed");

@@ -16,6 +16,7 @@
 
 #include "anemosd.h"
 #include "support.h"
+#include "utf8.h"
 
 static void test_sign(void **state)
 {
@@ -176,6 +177,34 @@ static void test_url_check(void **state)
 	free(longer);
 }
 
+/* A receiver's answer or an agent's error kept for JSON: what is not UTF-8 becomes '?', and
+ * what comes out jansson takes. */
+static void test_utf8_scrub(void **state)
+{
+	static const struct { const char *in, *out; } cases[] = {
+		{ "plain ascii", "plain ascii" },
+		{ "caf\xc3\xa9 \xe2\x86\x92 \xf0\x9f\x96\xa5", "caf\xc3\xa9 \xe2\x86\x92 \xf0\x9f\x96\xa5" },
+		{ "latin-1 caf\xe9!", "latin-1 caf?!" },
+		{ "cut at the end \xe2\x86", "cut at the end ??" },
+		{ "stray \x80\xbf continuation", "stray ?? continuation" },
+		{ "overlong \xc0\xaf and \xe0\x80\xaf", "overlong ?? and ???" },
+		{ "surrogate \xed\xa0\x80", "surrogate ???" },
+		{ "too high \xf4\x90\x80\x80", "too high ????" },
+		{ "", "" },
+	};
+	char buf[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *j;
+
+		snprintf(buf, sizeof(buf), "%s", cases[i].in);
+		assert_string_equal(utf8_scrub(buf), cases[i].out);
+		assert_non_null(j = json_string(buf));
+		json_decref(j);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -184,6 +213,7 @@ int main(void)
 		cmocka_unit_test(test_events_parse),
 		cmocka_unit_test(test_event_matches),
 		cmocka_unit_test(test_url_check),
+		cmocka_unit_test(test_utf8_scrub),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

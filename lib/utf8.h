@@ -1,0 +1,12 @@
+/* UTF-8 text from outside (a webhook receiver's answer, an agent's error, a message cut to a
+ * buffer's size) made safe for JSON: jansson refuses a string that is not valid UTF-8, and an
+ * answer or event built from one would be lost. */
+#ifndef ANEMOS_UTF8_H
+#define ANEMOS_UTF8_H
+
+/* Replaces, in place, every byte of s that does not belong to a valid UTF-8 sequence (a stray
+ * continuation byte, a sequence cut short, at the end too, an overlong form, a surrogate,
+ * above U+10FFFF) by '?'. Returns s. */
+char *utf8_scrub(char *s);
+
+#endif
