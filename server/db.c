@@ -1653,34 +1653,60 @@ int db_image_in_use(const char *name, int64_t *host_id)
 	return step_id(st, host_id);
 }
 
-int db_image_list(struct image **out, size_t *n)
+/* Every row of st made into an element of a malloc'd array of `size`-byte elements by
+ * from_row (which fills one element or fails with -errno); on failure the elements made
+ * are released with free_one and the array freed. 0 with *out and *n, or -errno. */
+static int rows_collect(sqlite3_stmt *st, size_t size, int (*from_row)(sqlite3_stmt *st, void *elem),
+			void (*free_one)(void *elem), void **out, size_t *n)
 {
-	sqlite3_stmt *st = stmt(S_IMAGE_LIST);
-	struct image *images = NULL;
+	char *list = NULL, *grown;
 	size_t count = 0;
 	int rc;
 
 	if (!st)
-		return -EIO;
+		return stmt_rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct image *grown = realloc(images, (count + 1) * sizeof(*images));
-
-		if (!grown || (images = grown, image_from_row(st, &images[count]) < 0)) {
+		if (!(grown = realloc(list, (count + 1) * size))) {
 			rc = err_set(-ENOMEM, "out of memory");
 			break;
 		}
+		list = grown;
+		if ((rc = from_row(st, list + count * size)) < 0)
+			break;
 		count++;
 	}
-	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
+		rc = rc < 0 ? rc : step_failed(st, rc);
+		sqlite3_reset(st);
 		for (size_t i = 0; i < count; i++)
-			image_free(&images[i]);
-		free(images);
-		return rc < 0 ? rc : err_set(-EIO, "database error");
+			free_one(list + i * size);
+		free(list);
+		return rc;
 	}
-	*out = images;
+	sqlite3_reset(st);
+	*out = list;
 	*n = count;
 	return 0;
+}
+
+static int image_row(sqlite3_stmt *st, void *elem)
+{
+	return image_from_row(st, elem);
+}
+
+static void image_release(void *elem)
+{
+	image_free(elem);
+}
+
+int db_image_list(struct image **out, size_t *n)
+{
+	void *list;
+	int rc = rows_collect(stmt(S_IMAGE_LIST), sizeof(struct image), image_row, image_release, &list, n);
+
+	if (rc == 0)
+		*out = list;
+	return rc;
 }
 
 int db_agent_token_revoke(int64_t host_id, bool phone_home)
@@ -2025,37 +2051,24 @@ int db_rule_get(const char *name, struct rule *out)
 	return rc;
 }
 
+static int rule_row(sqlite3_stmt *st, void *elem)
+{
+	return rule_from_row(st, elem);
+}
+
+static void rule_release(void *elem)
+{
+	rule_free(elem);
+}
+
 int db_rule_list(struct rule **out, size_t *n)
 {
-	sqlite3_stmt *st = stmt(S_RULE_LIST);
-	struct rule *list = NULL, *grown;
-	size_t count = 0;
-	int rc;
+	void *list;
+	int rc = rows_collect(stmt(S_RULE_LIST), sizeof(struct rule), rule_row, rule_release, &list, n);
 
-	if (!st)
-		return stmt_rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (!(grown = realloc(list, (count + 1) * sizeof(*list)))) {
-			rc = err_set(-ENOMEM, "out of memory");
-			break;
-		}
-		list = grown;
-		if ((rc = rule_from_row(st, &list[count])) < 0)
-			break;
-		count++;
-	}
-	if (rc != SQLITE_DONE) {
-		rc = rc < 0 ? rc : step_failed(st, rc);
-		sqlite3_reset(st);
-		for (size_t i = 0; i < count; i++)
-			rule_free(&list[i]);
-		free(list);
-		return rc;
-	}
-	sqlite3_reset(st);
-	*out = list;
-	*n = count;
-	return 0;
+	if (rc == 0)
+		*out = list;
+	return rc;
 }
 
 /* Binds what S_RULE_INSERT and S_RULE_UPDATE share from ?2 on: query, priority,
@@ -2380,35 +2393,24 @@ int db_webhook_get(int64_t id, struct webhook *out)
 	return rc;
 }
 
+static int webhook_row(sqlite3_stmt *st, void *elem)
+{
+	return webhook_from_row(st, elem);
+}
+
+static void webhook_release(void *elem)
+{
+	webhook_free(elem);
+}
+
 int db_webhook_list(struct webhook **out, size_t *n)
 {
-	sqlite3_stmt *st = stmt(S_WEBHOOK_LIST);
-	struct webhook *list = NULL, *grown;
-	size_t count = 0;
-	int rc;
+	void *list;
+	int rc = rows_collect(stmt(S_WEBHOOK_LIST), sizeof(struct webhook), webhook_row, webhook_release, &list, n);
 
-	if (!st)
-		return stmt_rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (!(grown = realloc(list, (count + 1) * sizeof(*list)))) {
-			rc = err_set(-ENOMEM, "out of memory");
-			break;
-		}
-		list = grown;
-		if ((rc = webhook_from_row(st, &list[count])) < 0)
-			break;
-		count++;
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		for (size_t i = 0; i < count; i++)
-			webhook_free(&list[i]);
-		free(list);
-		return rc < 0 ? rc : step_failed(st, rc);
-	}
-	*out = list;
-	*n = count;
-	return 0;
+	if (rc == 0)
+		*out = list;
+	return rc;
 }
 
 int db_webhook_update(const struct webhook *w)
