@@ -1,4 +1,4 @@
-/* utf8.h: scrubbing text into valid UTF-8. */
+/* utf8.h: UTF-8 as JSON takes it: measuring it, and scrubbing text into it. */
 #include <stddef.h>
 
 #include "utf8.h"
@@ -27,6 +27,16 @@ static size_t sequence(const unsigned char *s)
 	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
 		return 0;
 	return n;
+}
+
+size_t utf8_valid_len(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, n;
+
+	while (p[i] && (n = sequence(p + i)) != 0)
+		i += n;
+	return i;
 }
 
 char *utf8_scrub(char *s)

@@ -4,6 +4,12 @@
 #ifndef ANEMOS_UTF8_H
 #define ANEMOS_UTF8_H
 
+#include <stddef.h>
+
+/* The length of the longest prefix of s that is valid UTF-8: no stray continuation byte,
+ * no sequence cut short, no overlong form, no surrogate, nothing above U+10FFFF. */
+size_t utf8_valid_len(const char *s);
+
 /* Replaces, in place, every byte of s that does not belong to a valid UTF-8 sequence (a stray
  * continuation byte, a sequence cut short, at the end too, an overlong form, a surrogate,
  * above U+10FFFF) by '?'. Returns s. */

@@ -36,6 +36,7 @@
 #include "crypto.h"
 #include "http.h"
 #include "log.h"
+#include "utf8.h"
 
 #define JSON_MAX_DEPTH 32        /* nesting of arrays and objects in a request body */
 #define JSON_MAX_VALUES 65536    /* values in a request body: jansson spends about 40 bytes
@@ -250,40 +251,6 @@ enum MHD_Result respond_json(struct request *req, unsigned status, json_t *body)
 	response_common_headers(r, "application/json");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	return respond_response(req, status, r, (uint64_t)n);
-}
-
-/* The length of the longest prefix of s that is UTF-8 as JSON takes it: no overlong forms,
- * no surrogates, nothing above U+10FFFF. */
-static size_t utf8_valid_len(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
-
-	while (p[i]) {
-		unsigned c = p[i], n, min, cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			n = 1, min = 0x80, cp = c & 0x1f;
-		else if (c >= 0xe0 && c <= 0xef)
-			n = 2, min = 0x800, cp = c & 0x0f;
-		else if (c >= 0xf0 && c <= 0xf4)
-			n = 3, min = 0x10000, cp = c & 0x07;
-		else
-			break;
-		for (unsigned k = 1; k <= n; k++) {
-			if ((p[i + k] & 0xc0) != 0x80) /* a NUL ends the loop here too */
-				return i;
-			cp = cp << 6 | (p[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			break;
-		i += n + 1;
-	}
-	return i;
 }
 
 static bool utf8_valid(const char *s)

@@ -178,7 +178,7 @@ static void test_url_check(void **state)
 }
 
 /* A receiver's answer or an agent's error kept for JSON: what is not UTF-8 becomes '?', and
- * what comes out jansson takes. */
+ * what comes out jansson takes; utf8_valid_len (anemosd's error messages) stops at the first. */
 static void test_utf8_scrub(void **state)
 {
 	static const struct { const char *in, *out; } cases[] = {
@@ -199,6 +199,8 @@ static void test_utf8_scrub(void **state)
 		json_t *j;
 
 		snprintf(buf, sizeof(buf), "%s", cases[i].in);
+		/* valid up to the first byte the scrub replaces (the inputs have no '?' of their own) */
+		assert_int_equal(utf8_valid_len(buf), strcspn(cases[i].out, "?"));
 		assert_string_equal(utf8_scrub(buf), cases[i].out);
 		assert_non_null(j = json_string(buf));
 		json_decref(j);
