@@ -272,6 +272,15 @@ enum MHD_Result respond_errorf(struct request *req, unsigned status, const char 
 	return respond_json(req, status, json_pack("{s:s}", "error", message));
 }
 
+enum MHD_Result respond_result(struct request *req, unsigned status, int rc, json_t *body)
+{
+	if (rc < 0) {
+		json_decref(body);
+		return respond_error(req, rc);
+	}
+	return respond_json(req, status, body);
+}
+
 /* The one place where an operation's return code becomes an HTTP status. */
 enum MHD_Result respond_error(struct request *req, int rc)
 {

@@ -77,6 +77,10 @@ enum MHD_Result respond_buffer(struct request *req, unsigned status, const char 
 			       const void *data, size_t len);
 enum MHD_Result respond_json(struct request *req, unsigned status, json_t *body);
 enum MHD_Result respond_error(struct request *req, int rc);
+/* An operation's outcome: respond_error(rc) when rc < 0 (body, if any, released), else
+ * respond_json(status, body). Call it after the operation, not with it as an argument (C
+ * leaves the order of arguments' evaluation open). */
+enum MHD_Result respond_result(struct request *req, unsigned status, int rc, json_t *body);
 enum MHD_Result respond_errorf(struct request *req, unsigned status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 enum MHD_Result respond_response(struct request *req, unsigned status, struct MHD_Response *r,

@@ -284,18 +284,13 @@ enum MHD_Result handle_host_power(struct request *req)
 }
 
 /* Discovery rules (rules.c): read by any admin token, changed by an admin's only (route_role). */
-static enum MHD_Result respond_rule(struct request *req, unsigned status, int rc, json_t *o)
-{
-	return rc < 0 ? respond_error(req, rc) : respond_json(req, status, o);
-}
-/* (the answer is read after the call that makes it: C leaves the order of arguments open) */
 
 enum MHD_Result handle_rules_list(struct request *req)
 {
 	json_t *o = NULL;
 	int rc = rules_list(&o);
 
-	return respond_rule(req, 200, rc, o);
+	return respond_result(req, 200, rc, o);
 }
 
 enum MHD_Result handle_rules_create(struct request *req)
@@ -303,7 +298,7 @@ enum MHD_Result handle_rules_create(struct request *req)
 	json_t *o = NULL;
 	int rc = rules_create(req->json, &o);
 
-	return respond_rule(req, 201, rc, o);
+	return respond_result(req, 201, rc, o);
 }
 
 /* POST /api/v1/rules/test: the query in the body ({"query": ...}) or in ?q=. */
@@ -321,7 +316,7 @@ enum MHD_Result handle_rules_test(struct request *req)
 	if (v && q)
 		return respond_errorf(req, 400, "send the query once: in the body or in ?q=, not both");
 	rc = rules_test(v ? json_string_value(v) : q, &o);
-	return respond_rule(req, 200, rc, o);
+	return respond_result(req, 200, rc, o);
 }
 
 enum MHD_Result handle_rule_get(struct request *req)
@@ -329,7 +324,7 @@ enum MHD_Result handle_rule_get(struct request *req)
 	json_t *o = NULL;
 	int rc = rules_get(req->cap[0], &o);
 
-	return respond_rule(req, 200, rc, o);
+	return respond_result(req, 200, rc, o);
 }
 
 enum MHD_Result handle_rule_put(struct request *req)
@@ -338,7 +333,7 @@ enum MHD_Result handle_rule_put(struct request *req)
 	bool created = false;
 	int rc = rules_put(req->cap[0], req->json, &created, &o);
 
-	return respond_rule(req, created ? 201 : 200, rc, o);
+	return respond_result(req, created ? 201 : 200, rc, o);
 }
 
 enum MHD_Result handle_rule_patch(struct request *req)
@@ -346,7 +341,7 @@ enum MHD_Result handle_rule_patch(struct request *req)
 	json_t *o = NULL;
 	int rc = rules_patch(req->cap[0], req->json, &o);
 
-	return respond_rule(req, 200, rc, o);
+	return respond_result(req, 200, rc, o);
 }
 
 enum MHD_Result handle_rule_delete(struct request *req)

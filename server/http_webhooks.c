@@ -4,11 +4,6 @@
 
 #include "http.h"
 
-static enum MHD_Result respond_result(struct request *req, unsigned status, int rc, json_t *out)
-{
-	return rc < 0 ? respond_error(req, rc) : respond_json(req, status, out);
-}
-
 enum MHD_Result handle_webhooks_list(struct request *req)
 {
 	json_t *out = NULL;

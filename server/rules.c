@@ -251,6 +251,7 @@ int rules_get(const char *name, json_t **out)
 		*out = rule_to_json(&r);
 		if (!*out || json_object_set(*out, "hosts", hosts) < 0) {
 			json_decref(*out);
+			*out = NULL;
 			rc = err_set(-ENOMEM, "out of memory");
 		}
 	}
