@@ -112,7 +112,7 @@ $(AGENT_UNIT_BIN): $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/obj/initramfs/agent
 	$(CC) $(CPPFLAGS) -Iinitramfs/agent -Iinventory $(CFLAGS) $$(pkg-config --cflags jansson libcurl cmocka) \
 		-o $@ $^ $(LDFLAGS) $$(pkg-config --libs jansson libcrypto cmocka)
 # The install's configure step, with anemosd's replies stubbed, copying the repository's phone-home.
-$(BUILD)/tests/test_agent_configure: $(BUILD)/obj/initramfs/agent/configure.o
+$(BUILD)/tests/test_agent_configure: $(BUILD)/obj/initramfs/agent/configure.o $(BUILD)/obj/initramfs/agent/network.o
 $(BUILD)/tests/test_agent_configure: private CPPFLAGS += -DANEMOS_SRC=\"$(CURDIR)\"
 
 $(SERVER_UNIT_BIN): $(BUILD)/tests/%: tests/unit/%.c tests/unit/support.c $(SERVER_LIB_OBJ) $(LIB_OBJ)

@@ -61,6 +61,7 @@ enum host_option_id {
 	OPT_ADDRESS,
 	OPT_GATEWAY,
 	OPT_DNS,
+	OPT_IPV6,
 	OPT_HASH_FILE,
 	OPT_PASSWORD_PROMPT,
 	OPT_NO_PASSWORD,
@@ -92,6 +93,7 @@ enum host_option_id {
 	{ "address", required_argument, NULL, OPT_ADDRESS }, \
 	{ "gateway", required_argument, NULL, OPT_GATEWAY }, \
 	{ "dns", required_argument, NULL, OPT_DNS }, \
+	{ "ipv6", required_argument, NULL, OPT_IPV6 }, \
 	{ "root-password-hash-file", required_argument, NULL, OPT_HASH_FILE }, \
 	{ "root-password-prompt", no_argument, NULL, OPT_PASSWORD_PROMPT }, \
 	{ "no-root-password", no_argument, NULL, OPT_NO_PASSWORD }, \
@@ -105,6 +107,7 @@ enum host_option_id {
 
 /* How "--disk KIND=VALUE" may name the disk, as install.disk spells it. */
 static const char *const disk_kinds[] = { "serial", "by_path", "name", NULL };
+static const char *const ipv6_modes[] = { "auto", "off", NULL };
 static const char *const network_modes[] = { "dhcp", "static", NULL };
 static const char *const after_install[] = { "reboot", "poweroff", "kexec", NULL };
 
@@ -222,10 +225,18 @@ static int install_option(struct host_edit *edit, int option, const char *arg)
 		if ((rc = check_choice("--network", arg, network_modes)) != 0)
 			return rc;
 		return network_option(edit, "mode", arg);
-	case OPT_ADDRESS:
+	case OPT_ADDRESS:	/* the first --address; each later one adds to "addresses" */
+		if (network_fields(edit) && json_object_get(edit->network, "address"))
+			return append_text(edit->network, "addresses", arg);
 		return network_option(edit, "address", arg);
-	case OPT_GATEWAY:
+	case OPT_GATEWAY:	/* the first --gateway; a later IPv6 one is "gateway6" */
+		if (network_fields(edit) && json_object_get(edit->network, "gateway") && strchr(arg, ':'))
+			return network_option(edit, "gateway6", arg);
 		return network_option(edit, "gateway", arg);
+	case OPT_IPV6:
+		if (check_choice("--ipv6", arg, ipv6_modes) != 0)
+			return -EINVAL;
+		return network_option(edit, "ipv6", arg);
 	case OPT_DNS:
 		/* Each --dns adds to the list; the list replaces the host's. */
 		return network_fields(edit) ? append_text(edit->network, "dns", arg) : -ENOMEM;
@@ -500,9 +511,18 @@ static void print_install(const json_t *install, const json_t *secrets)
 	print_field("disk", text);
 	if (mode && strcmp(mode, "static") == 0) {
 		len = (size_t)snprintf(text, sizeof(text), "static %s", json_text(network, "address"));
+		json_array_foreach(json_object_get(network, "addresses"), i, value)
+			if (len < sizeof(text))
+				len += (size_t)snprintf(text + len, sizeof(text) - len, " %s",
+							json_string_value(value) ? json_string_value(value) : "?");
 		if (json_object_get(network, "gateway") && len < sizeof(text))
 			len += (size_t)snprintf(text + len, sizeof(text) - len, ", gateway %s",
 						json_text(network, "gateway"));
+		if (json_object_get(network, "gateway6") && len < sizeof(text))
+			len += (size_t)snprintf(text + len, sizeof(text) - len, ", gateway %s",
+						json_text(network, "gateway6"));
+		if (json_object_get(network, "ipv6") && len < sizeof(text))
+			len += (size_t)snprintf(text + len, sizeof(text) - len, ", ipv6 %s", json_text(network, "ipv6"));
 		dns = json_object_get(network, "dns");
 		for (i = 0; i < json_array_size(dns) && len < sizeof(text); i++)
 			len += (size_t)snprintf(text + len, sizeof(text) - len, "%s%s", i ? " " : ", dns ",
@@ -850,7 +870,7 @@ static int host_edit_ask_password(struct host_edit *edit, const char *whose)
  */
 static int merge_network(const struct host_edit *edit, json_t *install)
 {
-	static const char *const static_only[] = { "address", "gateway", "dns" };
+	static const char *const static_only[] = { "address", "addresses", "gateway", "gateway6", "dns", "ipv6" };
 	const char *mode = json_string_value(json_object_get(edit->network, "mode"));
 	json_t *current = json_object_get(install, "network"), *network;
 	size_t i;
@@ -868,7 +888,7 @@ static int merge_network(const struct host_edit *edit, json_t *install)
 	if (!mode || strcmp(mode, "static") != 0) {
 		for (i = 0; i < sizeof(static_only) / sizeof(static_only[0]); i++) {
 			if (json_object_get(edit->network, static_only[i])) {
-				warnx("--address, --gateway and --dns go with --network static (the host's network"
+				warnx("--address, --gateway, --dns and --ipv6 go with --network static (the host's network"
 				      " is %s)", mode ? mode : "dhcp, the default");
 				json_decref(network);
 				return -EINVAL;

@@ -53,7 +53,9 @@ struct command {
 	"                         --no-disk: the largest non-removable disk (the default)\n" \
 	"  --network dhcp|static  the installed system's network (default dhcp); static takes\n" \
 	"    --address A.B.C.D/N  its address (or IPv6 ADDR/N), --gateway ADDR and --dns ADDR\n" \
-	"                         (repeat for more, at most 8; the list replaces the host's)\n" \
+	"                         (repeat for more, at most 8; the list replaces the host's:\n" \
+	"                         a second --gateway of IPv6 for dual stack, fe80::1 is fine)\n" \
+	"    --ipv6 auto|off      also take router advertisements (SLAAC, DHCPv6), or not\n" \
 	"  --root-password-prompt ask for root's password on the terminal (twice, not shown)\n" \
 	"                         and store only its SHA-512 crypt(3) hash\n" \
 	"  --root-password-hash-file FILE   root's password as a crypt(3) hash read from FILE\n" \

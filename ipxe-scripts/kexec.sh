@@ -20,7 +20,8 @@
 # join it (etc/anemos-deploy/hostkeys/), so that the new system keeps this one's identity.
 # Steps: refuse where this cannot work (architecture, memory, a container); download and
 # verify into a tmpfs; carry the network of the interface that reaches anemosd over (the MAC,
-# and for a static address the address, gateway and DNS) on the command line; kexec (the
+# and for static addresses every address, the gateways and DNS of both families) on the
+# command line; kexec (the
 # file-load syscall first). Where kexec is missing or refused, copy the files to /boot (or
 # the ESP), root-only, and set a one-shot entry of the bootloader (extlinux --once, GRUB
 # grub-reboot, UEFI BootNext with efibootmgr), then reboot: a failed boot falls back to the
@@ -116,26 +117,39 @@ if [ -n "$ANEMOS_INPUT" ]; then
 fi
 
 # ---- the network, carried over ----
-# The interface that reaches anemosd (for an address in the URL; else the default route's).
+# The interface that reaches anemosd (for an address in the URL; else the default route's,
+# IPv4's then IPv6's; else the first with a global address).
 server=$(printf '%s\n' "$ANEMOS_KERNEL_URL" | sed -n 's#^[a-z]*://\([0-9][0-9.]*\)\([:/].*\)\{0,1\}$#\1#p')
+server6=$(printf '%s\n' "$ANEMOS_KERNEL_URL" | sed -n 's#^[a-z]*://\[\([0-9a-fA-F:]*\)\].*$#\1#p')
 field() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) { print $(i + 1); exit } }'; }
 dev=""
 [ -n "$server" ] && dev=$(ip -4 route get "$server" 2>/dev/null | field dev)
+[ -z "$dev" ] && [ -n "$server6" ] && dev=$(ip -6 route get "$server6" 2>/dev/null | field dev)
 [ -n "$dev" ] && [ "$dev" != lo ] || dev=$(ip -4 route show default 2>/dev/null | field dev)
-[ -n "$dev" ] || dev=$(ip -4 -o addr show scope global 2>/dev/null | awk '{ print $2; exit }')
-[ -n "$dev" ] || die "no network interface with an IPv4 address: nothing to carry over"
+[ -n "$dev" ] || dev=$(ip -6 route show default 2>/dev/null | field dev)
+[ -n "$dev" ] || dev=$(ip -o addr show scope global 2>/dev/null | awk '{ print $2; exit }')
+[ -n "$dev" ] || die "no network interface with a global address: nothing to carry over"
 [ "$(cat "/sys/class/net/$dev/type" 2>/dev/null)" = 1 ] ||
 	die "$dev is not an Ethernet interface (a tunnel or VPN?): the Anemos environment could not use it"
 [ ! -e "/proc/net/vlan/$dev" ] || die "$dev is a VLAN interface: carrying VLANs over is not supported"
 mac=$(cat "/sys/class/net/$dev/address")
 gw=$(ip -4 route show default dev "$dev" 2>/dev/null | field via)
-addr=$(ip -4 -o addr show dev "$dev" scope global | awk '{ print $4; exit }')
+gw6=$(ip -6 route show default dev "$dev" 2>/dev/null | field via)
+# The addresses set by hand: global, not from DHCP or SLAAC (dynamic), not temporary or
+# deprecated, of both families, joined by "+".
+addrs() { ip "$1" -o addr show dev "$dev" scope global 2>/dev/null |
+	awk '!/ dynamic| temporary| deprecated|mngtmpaddr/ { printf "%s%s", s, $4; s = "+" }'; }
+addr=$(addrs -4)
+addr6=$(addrs -6)
+auto6=""
+ip -6 -o addr show dev "$dev" scope global 2>/dev/null | grep -q ' dynamic' && auto6=auto6
 net=$ANEMOS_NETWORK
 if [ "$net" = auto ]; then
 	net=static
 	ifindex=$(cat "/sys/class/net/$dev/ifindex" 2>/dev/null)
 	if ip -4 -o addr show dev "$dev" scope global | grep -q ' dynamic'; then net=dhcp
 	elif [ -n "$ifindex" ] && [ -e "/run/systemd/netif/leases/$ifindex" ]; then net=dhcp
+	elif [ -z "$addr$addr6" ]; then net=dhcp
 	else
 		for p in /proc/[0-9]*/cmdline; do
 			c=$(tr '\0' ' ' 2>/dev/null <"$p") || continue
@@ -144,14 +158,18 @@ if [ "$net" = auto ]; then
 	fi
 fi
 if [ "$net" = static ]; then
-	[ -n "$addr" ] || die "$dev has no IPv4 address to carry over"
-	dns=$(awk '$1 == "nameserver" && $2 !~ /^127\./ && $2 ~ /^[0-9.]+$/ && !seen[$2]++ { printf "%s%s", s, $2; s = "+" }' \
+	all=${addr}${addr:+${addr6:++}}${addr6}
+	[ -n "$all" ] || die "$dev has no static address to carry over"
+	gws=${gw}${gw:+${gw6:++}}${gw6}
+	# The name servers of both families (not the local stub resolvers: 127.0.0.53, ::1).
+	dns=$(awk '$1 == "nameserver" && $2 !~ /^127\./ && $2 != "::1" && $2 !~ /%/ &&
+		($2 ~ /^[0-9.]+$/ || $2 ~ /^[0-9a-fA-F:]+$/) && !seen[$2]++ { printf "%s%s", s, $2; s = "+" }' \
 		/etc/resolv.conf /run/systemd/resolve/resolv.conf 2>/dev/null)
-	netarg="anemos.net=static,$addr,$gw,$dns"
+	netarg="anemos.net=static,$all,$gws,$dns${auto6:+,$auto6}"
 else
 	netarg="anemos.net=dhcp"
 fi
-say "network: $dev ($mac) ${addr:-no address}${gw:+ via $gw}, $net; carried over as $netarg"
+say "network: $dev ($mac) ${addr:-no IPv4 address}${gw:+ via $gw}${addr6:+, $addr6}${gw6:+ via $gw6}, $net; carried over as $netarg"
 cmdline="$ANEMOS_CMDLINE anemos.mac=$mac $netarg"
 
 # ---- the token or the payload: an archive appended to the initramfs, on no command line ----

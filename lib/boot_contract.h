@@ -12,7 +12,9 @@
  *   anemos.mode=M       discover, install, rescue (lib/lifecycle.h's actions), or deploy
  *   anemos.mac=MAC      the NIC the boot came from (iPXE's ${mac}, or the one kexec.sh found)
  *   anemos.net=SPEC     the network carried over from the system that kexec'd: dhcp, or
- *                       static,ADDRESS/PREFIX,GATEWAY,DNS[+DNS...]
+ *                       static,ADDRESS/N[+ADDRESS/N...],GATEWAY[+GATEWAY...],DNS[+DNS...][,auto6]
+ *                       (both families; an IPv6 gateway may be link-local; auto6: SLAAC too;
+ *                       initramfs/agent/network.c reads it)
  *   anemos.lldp=SECONDS how long a discover boot listens for its switch ports (LLDP) on
  *                       every NIC at once: 0-120, default 10, 0 = not at all
  */
@@ -29,5 +31,10 @@
 /* The console arguments the Anemos environment boots with unless told otherwise (anemosd
  * --kernel-args, anemosctl deploy --kernel-args): the screen and the first serial port. */
 #define BOOT_CONSOLE_ARGS "console=tty0 console=ttyS0,115200n8"
+
+/* What a failed install's report (and so a deploy's log) ends with when the failure came
+ * before any disk was written, as a bad mirror signature does: anemosctl deploy looks for it
+ * to say that a reboot starts the old system again. */
+#define BOOT_DISK_UNTOUCHED "the disk was not touched"
 
 #endif

@@ -133,12 +133,33 @@ static int check_root_password_hash(json_t *v)
 	return 0;
 }
 
+/* An array of at most max addresses (with /N when prefix), named where in the error. */
+static int check_addresses(json_t *list, size_t max, bool prefix, const char *where)
+{
+	json_t *entry;
+	size_t i;
+
+	if (list && (!json_is_array(list) || json_array_size(list) > max))
+		return err_set(-EINVAL, "install.network.%s must be an array of at most %zu addresses", where, max);
+	json_array_foreach(list, i, entry)
+		if (!address_valid(json_string_value(entry), prefix))
+			return err_set(-EINVAL, "install.network.%s[%zu] must be an IPv4 or IPv6 address%s", where, i,
+				       prefix ? " with its prefix length (A/N)" : "");
+	return 0;
+}
+
+/* {"mode": "dhcp"}, or static: "address" (A/N), and optionally "addresses" (more, of either
+ * family), "gateway", "gateway6" (IPv6, link-local allowed), "dns", "ipv6" (auto: SLAAC and
+ * DHCPv6 besides; off) and "mac" (the NIC to configure). The agent's network.c writes them. */
 static int check_network(json_t *v)
 {
-	static const char *const keys[] = { "mode", "address", "gateway", "dns", NULL };
+	static const char *const keys[] = { "mode", "address", "addresses", "gateway", "gateway6", "dns", "ipv6",
+					    "mac", NULL };
 	const char *mode = json_string_value(json_object_get(v, "mode"));
-	json_t *dns = json_object_get(v, "dns"), *gw = json_object_get(v, "gateway"), *entry;
-	size_t i;
+	const char *ipv6 = json_string_value(json_object_get(v, "ipv6"));
+	json_t *gw = json_object_get(v, "gateway"), *gw6 = json_object_get(v, "gateway6");
+	json_t *mac = json_object_get(v, "mac");
+	char norm[MAC_LEN + 1];
 	int rc;
 
 	if ((rc = fields_check(v, keys, "install.network")) < 0)
@@ -152,12 +173,16 @@ static int check_network(json_t *v)
 					"address/N) and may have \"gateway\" and \"dns\" (an array)");
 	if (gw && !address_valid(json_string_value(gw), false))
 		return err_set(-EINVAL, "install.network.gateway must be an IPv4 or IPv6 address");
-	if (dns && (!json_is_array(dns) || json_array_size(dns) > 8))
-		return err_set(-EINVAL, "install.network.dns must be an array of at most 8 addresses");
-	json_array_foreach(dns, i, entry)
-		if (!address_valid(json_string_value(entry), false))
-			return err_set(-EINVAL, "install.network.dns[%zu] must be an IPv4 or IPv6 address", i);
-	return 0;
+	if (gw6 && (!address_valid(json_string_value(gw6), false) || !strchr(json_string_value(gw6), ':')))
+		return err_set(-EINVAL, "install.network.gateway6 must be an IPv6 address (fe80::1 is fine)");
+	if (ipv6 ? strcmp(ipv6, "auto") && strcmp(ipv6, "off") : json_object_get(v, "ipv6") != NULL)
+		return err_set(-EINVAL, "install.network.ipv6 must be auto (router advertisements too) or off");
+	if (mac && (!json_is_string(mac) || mac_parse(json_string_value(mac), norm) < 0 ||
+		    strcmp(norm, json_string_value(mac)) != 0))
+		return err_set(-EINVAL, "install.network.mac must be a MAC address in lower case, aa:bb:cc:dd:ee:ff");
+	if ((rc = check_addresses(json_object_get(v, "addresses"), 8, true, "addresses")) < 0)
+		return rc;
+	return check_addresses(json_object_get(v, "dns"), 8, false, "dns");
 }
 
 static int check_user_data(json_t *v)

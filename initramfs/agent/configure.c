@@ -154,31 +154,39 @@ err:
 	return fail_on(c, "write", "/etc/shadow", rc);
 }
 
-static int configure_network(struct configure *c)
+/* The network (network.c): /etc/anemos/network always, a systemd-networkd file on a systemd
+ * image, and cloud-init's network-config beside a NoCloud seed for a static address. */
+static int configure_network(struct configure *c, bool nocloud)
 {
-	json_t *net = json_object_get(c->settings, "network"), *d;
+	static const struct {
+		enum net_format format;
+		const char *path;
+	} files[] = {
+		{ NET_ANEMOS, "/etc/anemos/network" },
+		{ NET_NETWORKD, "/etc/systemd/network/10-anemos.network" },
+		{ NET_NOCLOUD, "/var/lib/cloud/seed/nocloud/network-config" },
+	};
+	json_t *net = json_object_get(c->settings, "network");
 	const char *mode = json_string_value(json_object_get(net, "mode"));
-	bool fixed = mode && strcmp(mode, "static") == 0;
-	const char *address = json_string_value(json_object_get(net, "address"));
-	const char *gateway = json_string_value(json_object_get(net, "gateway"));
-	char servers[512] = "";
-	size_t i, o = 0;
+	json_t *dhcp = json_pack("{s:s}", "mode", "dhcp");
+	int rc = 0;
 
-	json_array_foreach(json_object_get(net, "dns"), i, d)
-		if (json_is_string(d) && o + strlen(json_string_value(d)) + 2 < sizeof(servers))
-			o += (size_t)snprintf(servers + o, sizeof(servers) - o, "%s%s", o ? " " : "", json_string_value(d));
-	if (fixed ? put(c, "/etc/anemos/network", 0644, "mode=static\naddress=%s\ngateway=%s\ndns=%s\n",
-			address, gateway ? gateway : "", servers) < 0
-		  : put(c, "/etc/anemos/network", 0644, "mode=dhcp\n") < 0)
-		return -1;
-	if (!target_exists(c->rootfd, "/etc/systemd"))
-		return 0;
-	if (fixed)
-		return put(c, "/etc/systemd/network/10-anemos.network", 0644,
-			   "[Match]\nName=en* eth*\n\n[Network]\nAddress=%s\n%s%s%s%s%s\n", address,
-			   gateway ? "Gateway=" : "", gateway ? gateway : "", gateway ? "\n" : "",
-			   servers[0] ? "DNS=" : "", servers);
-	return put(c, "/etc/systemd/network/10-anemos.network", 0644, "[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\n");
+	if (!mode || strcmp(mode, "static") != 0)
+		net = dhcp;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]) && rc == 0; i++) {
+		char *text;
+
+		if ((files[i].format == NET_NETWORKD && !target_exists(c->rootfd, "/etc/systemd")) ||
+		    (files[i].format == NET_NOCLOUD && (!nocloud || net == dhcp)))
+			continue;
+		if (!(text = network_render(net, files[i].format)))
+			rc = failf(c, "out of memory");
+		else
+			rc = put(c, files[i].path, files[i].format == NET_NOCLOUD ? 0600 : 0644, "%s", text);
+		free(text);
+	}
+	json_decref(dhcp);
+	return rc;
 }
 
 /* The phone-home files, copied from a->phone_home_dir to the same paths in the target. */
@@ -282,7 +290,7 @@ int configure_host(struct agent *a, json_t *plan, int rootfd, const char *root_u
 		return -1;
 	if (hash && set_root_password(&c, hash) < 0)
 		return -1;
-	if (configure_network(&c) < 0)
+	if (configure_network(&c, user_data && target_exists(rootfd, "/etc/cloud")) < 0)
 		return -1;
 	if (user_data && target_exists(rootfd, "/etc/cloud") &&
 	    (put(&c, "/var/lib/cloud/seed/nocloud/user-data", 0600, "%s", user_data) < 0 ||

@@ -24,7 +24,6 @@
 #define DEPLOY_LOG "/run/anemos/install.log"	/* /init tees the agent's output there */
 #define DEPLOY_PHASES "/run/anemos/phases"
 #define DEPLOY_LOG_TARGET "/var/log/anemos/install.log"
-#define DEPLOY_DNS_MAX 8
 
 bool deploy_present(void)
 {
@@ -44,14 +43,12 @@ void deploy_phase(const char *phase, const char *level, const char *message, uin
 	fclose(f);
 }
 
-/* install.network from anemos.net=static,ADDRESS/PREFIX,GATEWAY,DNS[+DNS...] or
- * anemos.net=dhcp on the command line (kexec.sh wrote it from the old system's). */
+/* install.network from anemos.net= and anemos.mac= on the command line (kexec.sh wrote them
+ * from the old system's; network.c reads them). */
 static json_t *carried_network(const char *cmdline_path)
 {
-	char line[4096], *word, *save = NULL, *f[4] = { 0 }, *p, *d, *s3 = NULL;
+	char line[4096], *word, *save = NULL, *spec = NULL, *mac = NULL;
 	FILE *in = fopen(cmdline_path, "re");
-	json_t *net = NULL, *dns;
-	int n = 0;
 
 	if (!in)
 		return NULL;
@@ -60,26 +57,10 @@ static json_t *carried_network(const char *cmdline_path)
 	fclose(in);
 	for (word = strtok_r(line, " \t\n", &save); word; word = strtok_r(NULL, " \t\n", &save))
 		if (strncmp(word, BOOT_ARG_NET "=", sizeof(BOOT_ARG_NET)) == 0)
-			break;
-	if (!word)
-		return NULL;
-	/* strtok_r would merge empty fields (no gateway): split by hand. */
-	f[n++] = p = word + sizeof(BOOT_ARG_NET);	/* after the "=" */
-	while (n < 4 && (p = strchr(p, ','))) {
-		*p++ = '\0';
-		f[n++] = p;
-	}
-	if (strcmp(f[0], "static") != 0 || !f[1] || !*f[1])
-		return json_pack("{s:s}", "mode", "dhcp");
-	net = json_pack("{s:s, s:s}", "mode", "static", "address", f[1]);
-	if (f[2] && *f[2])
-		json_object_set_new(net, "gateway", json_string(f[2]));
-	dns = json_array();
-	for (d = f[3] ? strtok_r(f[3], "+", &s3) : NULL; d && json_array_size(dns) < DEPLOY_DNS_MAX;
-	     d = strtok_r(NULL, "+", &s3))
-		json_array_append_new(dns, json_string(d));
-	json_object_set_new(net, "dns", dns);
-	return net;
+			spec = word + sizeof(BOOT_ARG_NET);
+		else if (strncmp(word, BOOT_ARG_MAC "=", sizeof(BOOT_ARG_MAC)) == 0)
+			mac = word + sizeof(BOOT_ARG_MAC);
+	return spec ? network_from_boot_arg(spec, mac) : NULL;
 }
 
 /* The host's own name, which kexec.sh carried over, for a plan that names none. */

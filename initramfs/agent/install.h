@@ -39,12 +39,30 @@ ssize_t stream_read(struct archive *ar, void *cls, const void **out);
 int stream_drain(struct stream *s);
 
 /* install.c */
+
 /* Installs per plan, using the inventory the agent posted. Returns an enum agent_exit. */
 int install_run(struct agent *a, json_t *plan, json_t *inventory);
 /* anemos-agent --unpack: streams an image as an install does (HTTP, libarchive, SHA-256
  * verified) into the folder `to` (archives) or the file `to` (raw images), touching no disk
  * and telling no server. For inspecting images and for bench/. Returns an enum agent_exit. */
 int install_unpack(struct agent *a, const char *url, const char *sha256, const char *format, const char *to);
+
+/* network.c */
+#define NET_ADDR_MAX 8	/* "addresses": at most this many beside "address" */
+#define NET_DNS_MAX 8
+enum net_format {
+	NET_ANEMOS,	/* /etc/anemos/network, for the busybox images' /sbin/init */
+	NET_NETWORKD,	/* a systemd-networkd .network file */
+	NET_NOCLOUD,	/* cloud-init's NoCloud network-config, version 2 */
+};
+/* install.network from anemos.net's SPEC (lib/boot_contract.h: static,ADDRESS[+ADDRESS...],
+ * GATEWAY[+GATEWAY...],DNS[+DNS...][,auto6], or dhcp) and the NIC's MAC (anemos.mac, may be
+ * NULL). Anything but a static SPEC with an address is {"mode": "dhcp"}. A new reference, or
+ * NULL when out of memory. */
+json_t *network_from_boot_arg(const char *spec, const char *mac);
+/* install.network written as format reads it: a malloc'd text the caller frees, or NULL when
+ * out of memory. */
+char *network_render(json_t *net, enum net_format format);
 
 /* configure.c */
 /* What makes a copy of an image this host, written into the target root rootfd (target.c:

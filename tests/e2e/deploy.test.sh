@@ -33,6 +33,11 @@ for f in /usr/bin/qemu-system-x86_64 /usr/bin/ssh-keyscan /usr/bin/gpgv; do
 done
 MEM_MIB=1024
 ADDR=10.0.2.50
+# IPv6 beside it, as clouds give it: a /128 and a link-local gateway (QEMU's user network
+# answers as fe80::2 and as $HOST6, which it takes to the host's ::1).
+ADDR6=2001:db8::50/128
+GW6=fe80::2
+HOST6=2001:db8::2
 
 # The mirror: what the cloud recipe unpacks, signed.
 # shellcheck disable=SC2046 # the recipe's package list, one word a package
@@ -40,13 +45,15 @@ mirror_build "$WORK/mirror" linux-image-amd64 busybox-static \
 	$(sh -c '. "$1" >/dev/null 2>&1; echo $packages' sh "$ROOT/images/cloud/recipe") ||
 	{ fail "the test mirror builds"; exit 1; }
 mirror_serve "$WORK/mirror" || { fail "the test mirror serves"; exit 1; }
-MIRROR=http://10.0.2.2:$MIRROR_PORT/debian
+# The deploy builds from the mirror over IPv6 alone: through the /128 and the link-local gateway.
+MIRROR=http://[$HOST6]:$MIRROR_PORT/debian
 if [ "${DEPLOY_SCENARIO:-}" = bad-signature ]; then
 	cp -a "$WORK/mirror" "$WORK/other"
 	mirror_sign_with_other_key "$WORK/other" || { fail "the other-key mirror signs"; exit 1; }
 	mv "$WORK/other/debian" "$WORK/mirror/other-key"
 	MIRROR=http://10.0.2.2:$MIRROR_PORT/other-key
 fi
+MIRROR_RE=$(sed 's/[].[]/\\&/g' <<<"$MIRROR")
 cp -a "$ROOT/images/cloud" "$WORK/recipe"
 cp "$WORK/mirror/keyring.gpg" "$WORK/recipe/mirror.gpg"
 printf '\n# The key that signs the test mirror.\nkeyring=mirror.gpg\n' >>"$WORK/recipe/recipe"
@@ -67,7 +74,7 @@ vm() {
 	local name=$1 disk=$2 pxe=${3:-}
 	local args=(-accel tcg -m "$MEM_MIB" -smp 2 -display none -serial "file:$WORK/console-$name.log"
 		-drive "file=$disk,if=none,id=d0" -device "virtio-blk-pci,drive=d0,serial=DEPLOY-DISK"
-		-netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$SSH_PORT-$ADDR:22${pxe:+,bootfile=http://10.0.2.2:$PORT/boot.ipxe}")
+		-netdev "user,id=n0,ipv6-net=2001:db8::/64,ipv6-host=$HOST6,hostfwd=tcp:127.0.0.1:$SSH_PORT-$ADDR:22${pxe:+,bootfile=http://10.0.2.2:$PORT/boot.ipxe}")
 	if [ -n "$pxe" ]; then
 		args+=(-device "virtio-net-pci,netdev=n0,mac=$MAC" -boot n)
 	else
@@ -97,7 +104,8 @@ mkdir -p "$DATA/images/cloud" && cp "$IMAGES/cloud.tar.zst" "$DATA/images/cloud/
 api POST /api/v1/images '{"name":"cloud","file":"cloud.tar.zst"}' >/dev/null
 api POST /api/v1/hosts "{\"mac\":\"$MAC\",\"hostname\":\"oldname\",\"next_boot\":\"install\",\"image\":\"cloud\",\"once\":true,
 	\"ssh_authorized_keys\":[\"$KEY\"],\"install\":{\"network\":{\"mode\":\"static\",\"address\":\"$ADDR/24\",
-	\"gateway\":\"10.0.2.2\",\"dns\":[\"10.0.2.3\"]}}}" >/dev/null
+	\"gateway\":\"10.0.2.2\",\"dns\":[\"10.0.2.3\"],
+	\"addresses\":[\"$ADDR6\"],\"gateway6\":\"$GW6\",\"ipv6\":\"off\"}}}" >/dev/null
 qemu-img create -q -f qcow2 "$WORK/disk.qcow2" 4G
 T0=$(now)
 vm prep "$WORK/disk.qcow2" pxe
@@ -120,6 +128,9 @@ else
 	console_tail prep
 	exit 1
 fi
+expect_eq "anemosd's install gave the old system its IPv6 /128 and link-local gateway, no SLAAC" \
+	"$ADDR6 default via $GW6" \
+	"$(on "ip -6 -o addr show scope global | awk '{ print \$4 }'; ip -6 route show default | awk '{ print \$1, \$2, \$3 }'" | tr '\n' ' ' | sed 's/ $//')"
 on 'echo old >/root/old-system-marker; sync' >/dev/null 2>&1
 stop_qemu
 anemosd_stop
@@ -157,7 +168,8 @@ expect_eq "anemosctl deploy --ssh succeeds with no anemosd" 0 "$rc"
 expect_match "the target's checks passed and kexec loaded the sent kernel and initramfs" \
 	'initrd verified.*payload appended; SSH host keys carried over:.* dropbear_ed25519_host_key.*kexec loaded' \
 	"$(tr '\n' ' ' <<<"$OUT")"
-expect_match "the static address was carried over" "anemos.net=static,$ADDR/24,10.0.2.2,10.0.2.3" "$OUT"
+expect_match "both families' static addresses and gateways were carried over" \
+	"anemos.net=static,$ADDR/24\\+$ADDR6,10.0.2.2\\+$GW6,10.0.2.3( |$)" "$OUT"
 expect_match "anemosctl logged into the Anemos environment with the old host key" 'Anemos environment answers SSH' "$OUT"
 expect_match "anemosctl showed the phases in order" \
 	's bootstrap: building cloud from http.*s provision: cloud built here.*s configure:.*s bootloader:.*s rebooting' \
@@ -173,6 +185,10 @@ if wait_for 'test ! -e /etc/anemos-initramfs'; then
 		"$(on 'printf "%s %s %s" "$(hostname)" "$(test -e /etc/anemos-cloud-image && echo cloud-image)" "$(test -e /root/old-system-marker && echo marker || echo no-marker)"')"
 	expect_eq "the same static address, set from /etc/anemos/network (no DHCP)" \
 		"$ADDR/24 static" "$(on "ip -4 -o addr show scope global | awk '{ print \$4 }'; sed -n 's/^mode=//p' /etc/anemos/network" | tr '\n' ' ' | sed 's/ $//')"
+	expect_eq "the same IPv6 /128 and link-local gateway, carried over" "$ADDR6 default via $GW6" \
+		"$(on "ip -6 -o addr show scope global | awk '{ print \$4 }'; ip -6 route show default | awk '{ print \$1, \$2, \$3 }'" | tr '\n' ' ' | sed 's/ $//')"
+	expect_eq "the new system reaches the host over IPv6 (from $ADDR6 through $GW6)" "Suite: bookworm" \
+		"$(on "wget -q -O - 'http://[$HOST6]:$MIRROR_PORT/debian/dists/bookworm/Release' | grep '^Suite:'")"
 	expect_eq "the same SSH host key as before the deploy" "$OLD_KEY" \
 		"$(ssh-keyscan -t ed25519 -p "$SSH_PORT" 127.0.0.1 2>/dev/null | cut -d' ' -f2-)"
 	expect_eq "root's password hash came from the file, through the payload" "$HASH" \
@@ -180,7 +196,7 @@ if wait_for 'test ! -e /etc/anemos-initramfs'; then
 	expect_eq "the operator's key is root's" "$KEY" "$(on 'cat /root/.ssh/authorized_keys')"
 	log=$(on 'cat /var/log/anemos/install.log')
 	expect_match "the install log names this deploy and the build from the mirror" \
-		"deploy [0-9a-f]{32}: recipe cloud for deployed1.*bootstrap: building cloud from $MIRROR" "$(tr '\n' ' ' <<<"$log")"
+		"deploy [0-9a-f]{32}: recipe cloud for deployed1.*bootstrap: building cloud from $MIRROR_RE" "$(tr '\n' ' ' <<<"$log")"
 	expect_eq "nothing of the deploy stays on the new system" "" \
 		"$(on 'ls -d /etc/anemos-deploy /dev/shm/anemos* /mnt/target 2>/dev/null')"
 else

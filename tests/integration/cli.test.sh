@@ -306,6 +306,18 @@ expect_match "host show: the mirror" '^mirror: +http://192.0.2.9/debian$' "$OUT"
 run host set inst1 --dns 192.0.2.99 --disk by_path=pci-0000:00:1f.2-ata-1
 expect_eq "--dns alone replaces the list, keeps the address" '192.0.2.7/24 ["192.0.2.99"] {"by_path":"pci-0000:00:1f.2-ata-1"}' \
 	"$(server_host inst1 | jq -c '.install | "\(.network.address) \(.network.dns) \(.disk)"' -r)"
+run host set inst1 --network static --address 203.0.113.9/32 --address 2001:db8::50/128 --gateway 203.0.113.1 \
+	--gateway fe80::1 --ipv6 off
+expect_eq "dual stack: a second --address and an IPv6 --gateway, with --ipv6" \
+	'{"address":"203.0.113.9/32","addresses":["2001:db8::50/128"],"dns":["192.0.2.99"],"gateway":"203.0.113.1","gateway6":"fe80::1","ipv6":"off","mode":"static"}' \
+	"$(server_host inst1 | jq -cS .install.network)"
+run host show inst1
+expect_match "host show: both families" '^network: +static 203.0.113.9/32 2001:db8::50/128, gateway 203.0.113.1, gateway fe80::1, ipv6 off, dns 192.0.2.99$' "$OUT"
+run host set inst1 --ipv6 slaac
+expect_eq "--ipv6 takes auto or off only" 2 "$RC"
+run host set inst1 --address 192.0.2.7/24 --gateway 192.0.2.1
+expect_eq "... an --address alone replaces the first, the others stay" '192.0.2.7/24 ["2001:db8::50/128"] 192.0.2.1 fe80::1' \
+	"$(server_host inst1 | jq -r '.install.network | "\(.address) \(.addresses | tojson) \(.gateway) \(.gateway6)"')"
 run host set inst1 --kernel-args 'console=tty0'
 expect_eq "one setting changed, the others kept" "console=tty0 poweroff http://192.0.2.9/debian true" \
 	"$(server_host inst1 | jq -r '.install | "\(.kernel_args) \(.after) \(.mirror) \(.cloud_init_user_data != null)"')"
@@ -315,7 +327,7 @@ run host set inst1 --network dhcp
 expect_eq "--network dhcp drops the static fields" '{"mode":"dhcp"}' "$(server_host inst1 | jq -c .install.network)"
 run host set inst1 --gateway 192.0.2.1
 expect_eq "--gateway without a static network exits 2" 2 "$RC"
-expect_has "... saying it goes with --network static" '--address, --gateway and --dns go with --network static' "$ERR"
+expect_has "... saying it goes with --network static" '--address, --gateway, --dns and --ipv6 go with --network static' "$ERR"
 expect_eq "... and changes nothing" '{"mode":"dhcp"}' "$(server_host inst1 | jq -c .install.network)"
 run host set inst1 --disk uuid=1234
 expect_eq "--disk of an unknown kind exits 2" 2 "$RC"

@@ -21,7 +21,9 @@
 # that sets its own EXIT trap after mirror_serve must call mirror_stop in it; as a last
 # resort the server also exits by itself within a couple of seconds once the test shell is gone.
 # A QEMU guest on user networking reaches the mirror at http://10.0.2.2:$MIRROR_PORT/debian
-# (and the key at http://10.0.2.2:$MIRROR_PORT/keyring.gpg).
+# (and the key at http://10.0.2.2:$MIRROR_PORT/keyring.gpg); the server also listens on ::1,
+# so a guest with IPv6 on (-netdev user,ipv6-net=2001:db8::/64,ipv6-host=2001:db8::2) reaches
+# it at http://[2001:db8::2]:$MIRROR_PORT/debian.
 #
 # .debs come from $ROOT/build/mirror-cache/debs (kept across runs, named as apt-get download
 # names them); packages the image builders already fetched (their .deb caches, debootstrap's
@@ -288,6 +290,14 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 http.server.ThreadingHTTPServer.daemon_threads = True
 srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), functools.partial(Handler, directory=root))
 threading.Thread(target=srv.serve_forever, daemon=True).start()
+# The same on ::1, where QEMU user networking takes a guest IPv6 connection to its host.
+class Server6(http.server.ThreadingHTTPServer):
+    address_family = __import__("socket").AF_INET6
+try:
+    srv6 = Server6(("::1", port), functools.partial(Handler, directory=root))
+    threading.Thread(target=srv6.serve_forever, daemon=True).start()
+except OSError as e:
+    sys.stderr.write("no IPv6 loopback: %s\n" % e)
 parent = os.getppid()
 while True:
     time.sleep(1)

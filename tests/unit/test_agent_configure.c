@@ -220,6 +220,10 @@ static void test_configures_the_host(void **state)
 	assert_file("etc/systemd/network/10-anemos.network", "[Match]\nName=en* eth*\n\n[Network]\nAddress=192.0.2.7/24\n"
 		    "Gateway=192.0.2.1\nDNS=192.0.2.53\n", 0644);
 	assert_file("var/lib/cloud/seed/nocloud/user-data", "#cloud-config\n", 0600);
+	assert_file("var/lib/cloud/seed/nocloud/network-config", "version: 2\nethernets:\n  anemos0:\n    match:\n"
+		    "      name: \"e*\"\n    dhcp4: false\n    dhcp6: false\n    addresses:\n"
+		    "      - \"192.0.2.7/24\"\n    routes:\n      - to: \"0.0.0.0/0\"\n        via: \"192.0.2.1\"\n"
+		    "    nameservers:\n      addresses:\n        - \"192.0.2.53\"\n", 0600);
 	assert_file("etc/anemos/phone-home", "url=" PHONE_HOME_URL "\ntoken=" TOKEN "\n", 0600);
 	/* The phone-home is the recipe's own file, not a second one. */
 	strcpy(script, get(ANEMOS_SRC "/images/debian/files", SCRIPT, NULL));
@@ -333,12 +337,91 @@ static void test_hostile_images(void **state)
 	}
 }
 
+/* anemos.net as kexec.sh writes it, read back as install.network (network.c). */
+static void test_network_from_boot_arg(void **state)
+{
+	static const struct {
+		const char *spec, *mac, *json;
+	} rows[] = {
+		{ "dhcp", NULL, "{\"mode\": \"dhcp\"}" },
+		{ NULL, NULL, "{\"mode\": \"dhcp\"}" },
+		{ "static,,,", NULL, "{\"mode\": \"dhcp\"}" },		/* no address: DHCP */
+		{ "static,192.0.2.7/24,192.0.2.1,192.0.2.53", NULL,
+		  "{\"mode\": \"static\", \"dns\": [\"192.0.2.53\"], \"address\": \"192.0.2.7/24\", \"gateway\": \"192.0.2.1\"}" },
+		{ "static,192.0.2.7/24,,", "52:54:00:00:00:07",
+		  "{\"mode\": \"static\", \"dns\": [], \"mac\": \"52:54:00:00:00:07\", \"address\": \"192.0.2.7/24\"}" },
+		/* dual stack, a /128 with a link-local gateway, SLAAC beside */
+		{ "static,203.0.113.9/32+2001:db8::50/128,203.0.113.1+fe80::1,203.0.113.53+2001:db8::53,auto6", NULL,
+		  "{\"mode\": \"static\", \"gateway\": \"203.0.113.1\", \"gateway6\": \"fe80::1\", \"dns\": "
+		  "[\"203.0.113.53\", \"2001:db8::53\"], \"ipv6\": \"auto\", \"address\": \"203.0.113.9/32\", "
+		  "\"addresses\": [\"2001:db8::50/128\"]}" },
+		/* IPv6 only */
+		{ "static,2001:db8::50/128,fe80::1,", NULL,
+		  "{\"mode\": \"static\", \"gateway6\": \"fe80::1\", \"dns\": [], \"address\": \"2001:db8::50/128\"}" },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		json_t *net = network_from_boot_arg(rows[i].spec, rows[i].mac), *want = json_loads(rows[i].json, 0, NULL);
+		char *got = json_dumps(net, JSON_SORT_KEYS), *wanted = json_dumps(want, JSON_SORT_KEYS);
+
+		if (!json_equal(net, want))
+			fail_msg("anemos.net=%s: %s, not %s", rows[i].spec ? rows[i].spec : "(none)", got, wanted);
+		free(got);
+		free(wanted);
+		json_decref(net);
+		json_decref(want);
+	}
+}
+
+/* install.network as each kind of system reads it. */
+static void test_network_render(void **state)
+{
+	static const char dual[] = "{\"mode\": \"static\", \"address\": \"203.0.113.9/32\", \"addresses\": "
+		"[\"2001:db8::50/128\"], \"gateway\": \"203.0.113.1\", \"gateway6\": \"fe80::1\", \"dns\": "
+		"[\"203.0.113.53\", \"2001:db8::53\"], \"ipv6\": \"auto\", \"mac\": \"52:54:00:00:00:09\"}";
+	static const char inside[] = "{\"mode\": \"static\", \"address\": \"2001:db8::5/64\", \"gateway\": \"2001:db8::1\"}";
+	static const struct {
+		const char *json;
+		enum net_format format;
+		const char *text;
+	} rows[] = {
+		{ dual, NET_ANEMOS, "mode=static\nmac=52:54:00:00:00:09\naddress=203.0.113.9/32\naddress=2001:db8::50/128\n"
+		  "gateway=203.0.113.1\ngateway=fe80::1\ndns=203.0.113.53 2001:db8::53\nipv6=auto\n" },
+		/* 203.0.113.1 is outside the /32: a route on the link; fe80::1 is on the link anyway */
+		{ dual, NET_NETWORKD, "[Match]\nMACAddress=52:54:00:00:00:09\n\n[Network]\nAddress=203.0.113.9/32\n"
+		  "Address=2001:db8::50/128\nGateway=fe80::1\nDNS=203.0.113.53 2001:db8::53\nIPv6AcceptRA=yes\n"
+		  "\n[Route]\nGateway=203.0.113.1\nGatewayOnLink=yes\n" },
+		{ dual, NET_NOCLOUD, "version: 2\nethernets:\n  anemos0:\n    match:\n      macaddress: \"52:54:00:00:00:09\"\n"
+		  "    dhcp4: false\n    dhcp6: false\n    accept-ra: true\n    addresses:\n      - \"203.0.113.9/32\"\n"
+		  "      - \"2001:db8::50/128\"\n    routes:\n      - to: \"0.0.0.0/0\"\n        via: \"203.0.113.1\"\n"
+		  "        on-link: true\n      - to: \"::/0\"\n        via: \"fe80::1\"\n    nameservers:\n      addresses:\n"
+		  "        - \"203.0.113.53\"\n        - \"2001:db8::53\"\n" },
+		{ inside, NET_ANEMOS, "mode=static\naddress=2001:db8::5/64\ngateway=2001:db8::1\ndns=\n" },
+		{ inside, NET_NETWORKD, "[Match]\nName=en* eth*\n\n[Network]\nAddress=2001:db8::5/64\nGateway=2001:db8::1\n" },
+		{ "{\"mode\": \"dhcp\"}", NET_ANEMOS, "mode=dhcp\n" },
+		{ "{\"mode\": \"dhcp\"}", NET_NETWORKD, "[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\n" },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		json_t *net = json_loads(rows[i].json, 0, NULL);
+		char *text = network_render(net, rows[i].format);
+
+		assert_non_null(text);
+		if (strcmp(text, rows[i].text) != 0)
+			fail_msg("row %zu:\n%s\nnot\n%s", i, text, rows[i].text);
+		free(text);
+		json_decref(net);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_configures_the_host),
 		cmocka_unit_test(test_phone_home_choices),
 		cmocka_unit_test(test_hostile_images),
+		cmocka_unit_test(test_network_from_boot_arg),
+		cmocka_unit_test(test_network_render),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -74,6 +74,17 @@ static void test_install_settings(void **state)
 		{ "network", "{\"mode\":\"static\",\"address\":\"192.0.2.5/24\",\"dns\":[\"192.0.2.53\\nnameserver 203.0.113.1\"]}", -EINVAL },
 		{ "network", "{\"mode\":\"static\",\"address\":\"192.0.2.5/24\",\"dns\":\"192.0.2.53\"}", -EINVAL },
 		{ "network", "{\"mode\":\"dhcp\",\"colour\":\"red\"}", -EINVAL },
+		/* dual stack: a /128 with a link-local gateway, an on-link IPv4 gateway, the NIC's MAC */
+		{ "network", "{\"mode\":\"static\",\"address\":\"203.0.113.9/32\",\"addresses\":[\"2001:db8::50/128\",\"2001:db8:1::7/64\"],\"gateway\":\"203.0.113.1\",\"gateway6\":\"fe80::1\",\"ipv6\":\"auto\",\"mac\":\"52:54:00:12:34:56\"}", 0 },
+		{ "network", "{\"mode\":\"static\",\"address\":\"192.0.2.5/24\",\"addresses\":[\"2001:db8::50\"]}", -EINVAL },   /* no /N */
+		{ "network", "{\"mode\":\"static\",\"address\":\"192.0.2.5/24\",\"addresses\":\"2001:db8::50/128\"}", -EINVAL },
+		{ "network", "{\"mode\":\"static\",\"address\":\"192.0.2.5/24\",\"addresses\":[\"2001:db8::1/128\",\"2001:db8::2/128\",\"2001:db8::3/128\",\"2001:db8::4/128\",\"2001:db8::5/128\",\"2001:db8::6/128\",\"2001:db8::7/128\",\"2001:db8::8/128\",\"2001:db8::9/128\"]}", -EINVAL },
+		{ "network", "{\"mode\":\"static\",\"address\":\"192.0.2.5/24\",\"gateway6\":\"192.0.2.1\"}", -EINVAL },
+		{ "network", "{\"mode\":\"static\",\"address\":\"192.0.2.5/24\",\"ipv6\":\"slaac\"}", -EINVAL },
+		{ "network", "{\"mode\":\"static\",\"address\":\"192.0.2.5/24\",\"ipv6\":true}", -EINVAL },
+		{ "network", "{\"mode\":\"static\",\"address\":\"192.0.2.5/24\",\"mac\":\"52:54:00:12:34:5\"}", -EINVAL },
+		{ "network", "{\"mode\":\"static\",\"address\":\"192.0.2.5/24\",\"mac\":\"52:54:00:12:34:56\\n\"}", -EINVAL },
+		{ "network", "{\"mode\":\"static\",\"address\":\"192.0.2.5/24\",\"mac\":\"52-54-00-12-34-56\"}", -EINVAL },
 		{ "cloud_init_user_data", "\"#cloud-config\\nhostname: a\\n\"", 0 },
 		{ "cloud_init_user_data", "5", -EINVAL },
 		{ "kernel_args", "\"quiet console=ttyS0\"", 0 },

@@ -1,0 +1,250 @@
+/*
+ * A host's network as the installed system will have it: read from install.network (the plan,
+ * or anemos.net carried over by kexec.sh from the system that ran before) and written out as
+ * each kind of system reads it. Pure text in, text out; configure.c writes the files.
+ *
+ * install.network (server/validate.c checks what an operator sends):
+ *   {"mode": "dhcp"}, or {"mode": "static", "address": "A/N", "addresses": ["A/N", ...],
+ *    "gateway": G, "gateway6": G6, "dns": [D, ...], "ipv6": "auto"|"off", "mac": M}
+ * Addresses and gateways of either family; an IPv6 gateway may be link-local (fe80::1), and a
+ * gateway outside every address's prefix (a /32 or /128 host route, as clouds give) is
+ * reached on-link. "ipv6": "auto" also takes router advertisements (SLAAC, DHCPv6).
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "install.h"
+#include "boot_contract.h"
+
+/* One network, unpacked from its JSON (the strings stay the JSON's). */
+struct net_spec {
+	bool fixed;
+	const char *addr[NET_ADDR_MAX + 1];
+	size_t naddr;
+	const char *gw[2];	/* the IPv4 and the IPv6 gateway, either may be NULL */
+	const char *dns[NET_DNS_MAX];
+	size_t ndns;
+	const char *ipv6;	/* "auto", "off" or NULL (the system's default) */
+	const char *mac;
+};
+
+static bool is_v6(const char *a)
+{
+	return strchr(a, ':') != NULL;
+}
+
+static void spec_of(json_t *net, struct net_spec *s)
+{
+	const char *mode = json_string_value(json_object_get(net, "mode"));
+	const char *a = json_string_value(json_object_get(net, "address"));
+	const char *g;
+	json_t *v;
+	size_t i;
+
+	memset(s, 0, sizeof(*s));
+	s->fixed = mode && strcmp(mode, "static") == 0;
+	if (a)
+		s->addr[s->naddr++] = a;
+	json_array_foreach(json_object_get(net, "addresses"), i, v)
+		if (json_is_string(v) && s->naddr < NET_ADDR_MAX + 1)
+			s->addr[s->naddr++] = json_string_value(v);
+	if ((g = json_string_value(json_object_get(net, "gateway"))))
+		s->gw[is_v6(g)] = g;
+	if ((g = json_string_value(json_object_get(net, "gateway6"))) && is_v6(g))
+		s->gw[1] = g;
+	json_array_foreach(json_object_get(net, "dns"), i, v)
+		if (json_is_string(v) && s->ndns < NET_DNS_MAX)
+			s->dns[s->ndns++] = json_string_value(v);
+	s->ipv6 = json_string_value(json_object_get(net, "ipv6"));
+	s->mac = json_string_value(json_object_get(net, "mac"));
+}
+
+/* Whether gateway gw lies inside the prefix of address cidr ("A/N"), same family. */
+static bool in_prefix(const char *gw, const char *cidr)
+{
+	unsigned char g[16], a[16];
+	char addr[64];
+	const char *slash = strchr(cidr, '/');
+	int family = is_v6(gw) ? AF_INET6 : AF_INET, bits;
+	size_t len = slash ? (size_t)(slash - cidr) : 0;
+
+	if (!slash || len >= sizeof(addr) || is_v6(cidr) != (family == AF_INET6))
+		return false;
+	memcpy(addr, cidr, len);
+	addr[len] = '\0';
+	bits = atoi(slash + 1);
+	if (inet_pton(family, gw, g) != 1 || inet_pton(family, addr, a) != 1)
+		return false;
+	for (int i = 0; i < bits; i++)
+		if ((g[i / 8] ^ a[i / 8]) & (0x80 >> (i % 8)))
+			return false;
+	return true;
+}
+
+/* A gateway the kernel must be told is on the link: outside every address's prefix (an IPv6
+ * link-local one is on the link by definition). */
+static bool on_link(const struct net_spec *s, const char *gw)
+{
+	if (strncasecmp(gw, "fe80:", 5) == 0)
+		return false;
+	for (size_t i = 0; i < s->naddr; i++)
+		if (in_prefix(gw, s->addr[i]))
+			return false;
+	return true;
+}
+
+json_t *network_from_boot_arg(const char *spec, const char *mac)
+{
+	char *copy, *f[5] = { 0 }, *p, *save = NULL, *w;
+	json_t *net, *addrs, *dns;
+	int n = 0;
+
+	if (!spec || strncmp(spec, "static,", 7) != 0 || !(copy = strdup(spec)))
+		return json_pack("{s:s}", "mode", "dhcp");
+	/* strtok_r would merge empty fields (no gateway): split by hand. */
+	f[n++] = p = copy;
+	while (n < 5 && (p = strchr(p, ','))) {
+		*p++ = '\0';
+		f[n++] = p;
+	}
+	net = json_pack("{s:s}", "mode", "static");
+	addrs = json_array();
+	for (w = f[1] ? strtok_r(f[1], "+", &save) : NULL; w; w = strtok_r(NULL, "+", &save))
+		if (json_array_size(addrs) < NET_ADDR_MAX + 1)
+			json_array_append_new(addrs, json_string(w));
+	for (w = f[2] ? strtok_r(f[2], "+", &save) : NULL; w; w = strtok_r(NULL, "+", &save))
+		json_object_set_new(net, is_v6(w) ? "gateway6" : "gateway", json_string(w));
+	dns = json_array();
+	for (w = f[3] ? strtok_r(f[3], "+", &save) : NULL; w; w = strtok_r(NULL, "+", &save))
+		if (json_array_size(dns) < NET_DNS_MAX)
+			json_array_append_new(dns, json_string(w));
+	json_object_set_new(net, "dns", dns);
+	if (f[4] && strcmp(f[4], "auto6") == 0)
+		json_object_set_new(net, "ipv6", json_string("auto"));
+	if (mac && *mac)
+		json_object_set_new(net, "mac", json_string(mac));
+	free(copy);
+	if (json_array_size(addrs) == 0) {
+		json_decref(addrs);
+		json_decref(net);
+		return json_pack("{s:s}", "mode", "dhcp");
+	}
+	json_object_set(net, "address", json_array_get(addrs, 0));
+	json_array_remove(addrs, 0);
+	if (json_array_size(addrs))
+		json_object_set(net, "addresses", addrs);
+	json_decref(addrs);
+	return net;
+}
+
+/* /etc/anemos/network, read by the busybox images' /sbin/init: key=value lines, address= and
+ * gateway= once per address and gateway (the first of each is what older readers take). */
+static void render_anemos(FILE *out, const struct net_spec *s)
+{
+	if (!s->fixed) {
+		fputs("mode=dhcp\n", out);
+		return;
+	}
+	fputs("mode=static\n", out);
+	if (s->mac)
+		fprintf(out, "mac=%s\n", s->mac);
+	for (size_t i = 0; i < s->naddr; i++)
+		fprintf(out, "address=%s\n", s->addr[i]);
+	if (!s->gw[0] && !s->gw[1])
+		fputs("gateway=\n", out);
+	for (int i = 0; i < 2; i++)
+		if (s->gw[i])
+			fprintf(out, "gateway=%s\n", s->gw[i]);
+	fputs("dns=", out);
+	for (size_t i = 0; i < s->ndns; i++)
+		fprintf(out, "%s%s", i ? " " : "", s->dns[i]);
+	fputc('\n', out);
+	if (s->ipv6)
+		fprintf(out, "ipv6=%s\n", s->ipv6);
+}
+
+/* systemd-networkd's .network: the NIC by its MAC when known; on-link gateways as routes. */
+static void render_networkd(FILE *out, const struct net_spec *s)
+{
+	if (s->mac)
+		fprintf(out, "[Match]\nMACAddress=%s\n\n[Network]\n", s->mac);
+	else
+		fputs("[Match]\nName=en* eth*\n\n[Network]\n", out);
+	if (!s->fixed) {
+		fputs("DHCP=yes\n", out);
+		return;
+	}
+	for (size_t i = 0; i < s->naddr; i++)
+		fprintf(out, "Address=%s\n", s->addr[i]);
+	for (int i = 0; i < 2; i++)
+		if (s->gw[i] && !on_link(s, s->gw[i]))
+			fprintf(out, "Gateway=%s\n", s->gw[i]);
+	if (s->ndns) {
+		fputs("DNS=", out);
+		for (size_t i = 0; i < s->ndns; i++)
+			fprintf(out, "%s%s", i ? " " : "", s->dns[i]);
+		fputc('\n', out);
+	}
+	if (s->ipv6)
+		fprintf(out, "IPv6AcceptRA=%s\n", strcmp(s->ipv6, "auto") == 0 ? "yes" : "no");
+	for (int i = 0; i < 2; i++)
+		if (s->gw[i] && on_link(s, s->gw[i]))
+			fprintf(out, "\n[Route]\nGateway=%s\nGatewayOnLink=yes\n", s->gw[i]);
+}
+
+/* cloud-init's NoCloud network-config (version 2), for images with cloud-init. */
+static void render_nocloud(FILE *out, const struct net_spec *s)
+{
+	fputs("version: 2\nethernets:\n  anemos0:\n", out);
+	if (s->mac)
+		fprintf(out, "    match:\n      macaddress: \"%s\"\n", s->mac);
+	else
+		fputs("    match:\n      name: \"e*\"\n", out);
+	if (!s->fixed) {
+		fputs("    dhcp4: true\n    dhcp6: true\n", out);
+		return;
+	}
+	fputs("    dhcp4: false\n    dhcp6: false\n", out);
+	if (s->ipv6)
+		fprintf(out, "    accept-ra: %s\n", strcmp(s->ipv6, "auto") == 0 ? "true" : "false");
+	fputs("    addresses:\n", out);
+	for (size_t i = 0; i < s->naddr; i++)
+		fprintf(out, "      - \"%s\"\n", s->addr[i]);
+	if (s->gw[0] || s->gw[1]) {
+		fputs("    routes:\n", out);
+		for (int i = 0; i < 2; i++)
+			if (s->gw[i])
+				fprintf(out, "      - to: \"%s\"\n        via: \"%s\"\n%s", i ? "::/0" : "0.0.0.0/0", s->gw[i],
+					on_link(s, s->gw[i]) ? "        on-link: true\n" : "");
+	}
+	if (s->ndns) {
+		fputs("    nameservers:\n      addresses:\n", out);
+		for (size_t i = 0; i < s->ndns; i++)
+			fprintf(out, "        - \"%s\"\n", s->dns[i]);
+	}
+}
+
+char *network_render(json_t *net, enum net_format format)
+{
+	struct net_spec s;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	if (!out)
+		return NULL;
+	spec_of(net, &s);
+	if (format == NET_ANEMOS)
+		render_anemos(out, &s);
+	else if (format == NET_NETWORKD)
+		render_networkd(out, &s);
+	else
+		render_nocloud(out, &s);
+	if (fclose(out) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
