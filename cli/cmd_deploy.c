@@ -620,6 +620,7 @@ static int look(struct deploy_follow *w, int *rc)
 static void tell_failure(struct deploy_follow *w, bool old_back)
 {
 	char *out = NULL, cmd[128];
+	bool untouched;
 
 	if (w->tty)
 		printf("\n");
@@ -631,10 +632,17 @@ static void tell_failure(struct deploy_follow *w, bool old_back)
 	snprintf(cmd, sizeof(cmd), "tail -n %d /run/anemos/install.log", FAIL_TAIL);
 	if (run_ssh(w->d->root, cmd, "", 0, &out) == 0 && out)
 		fprintf(stderr, "%s", out);
+	/* The agent says so when it failed before writing the disk (its mirror check comes first). */
+	untouched = out && strstr(out, BOOT_DISK_UNTOUCHED);
 	free(out);
-	warnx("the deploy failed; the host stays in the Anemos environment: ssh %s (your key) and read "
-	      "/run/anemos/install.log; a build that had started wiped the disk, so fix the cause and "
-	      "deploy again", w->d->root);
+	if (untouched)
+		warnx("the deploy failed; the host stays in the Anemos environment: ssh %s (your key) and read "
+		      "/run/anemos/install.log. The disk was not touched: reboot the host (ssh %s reboot) and "
+		      "it starts its old system again; fix the cause and deploy again", w->d->root, w->d->root);
+	else
+		warnx("the deploy failed; the host stays in the Anemos environment: ssh %s (your key) and read "
+		      "/run/anemos/install.log; a build that had started wiped the disk, so fix the cause and "
+		      "deploy again", w->d->root);
 }
 
 static int follow(struct deploy *d, bool json)

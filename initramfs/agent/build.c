@@ -352,72 +352,107 @@ static void step_environment(struct build *b, const char *cache, const struct re
 	setenv("TMPDIR", BUILD_WORK, 1);
 }
 
-int build_recipe(struct agent *a, json_t *plan, const char *root, char *why, size_t whysz)
+/* One recipe build between build_open and build_into. */
+struct build_job {
+	struct build b;
+	struct recipe_vars v;
+	json_t *image;
+};
+
+void build_close(struct build_job *j)
+{
+	if (!j)
+		return;
+	free(j->b.index);
+	free(j);
+}
+
+struct build_job *build_open(struct agent *a, json_t *plan, char *why, size_t whysz)
 {
 	json_t *image = json_object_get(plan, "image");
 	const char *mirror = json_string_value(json_object_get(image, "mirror"));
 	const char *suite = json_string_value(json_object_get(image, "suite"));
-	char cache[300], keyring[600];
-	struct build b = { .a = a, .root = root, .phase = "bootstrap" };
-	struct recipe_vars v;
-	int rc = -1;
+	struct build_job *j = calloc(1, sizeof(*j));
+	struct build *b;
+	char keyring[600];
 
-	snprintf(b.work, sizeof(b.work), "%s", BUILD_WORK);
+	if (!j) {
+		snprintf(why, whysz, "out of memory");
+		return NULL;
+	}
+	b = &j->b;
+	*b = (struct build){ .a = a, .phase = "bootstrap" };
+	j->image = image;
+	snprintf(b->work, sizeof(b->work), "%s", BUILD_WORK);
 	/* anemosd's plans always name the suite; a deploy's takes the recipe's. */
-	snprintf(b.suite, sizeof(b.suite), "%s", suite ? suite : a->deploy ? "" : "bookworm");
+	snprintf(b->suite, sizeof(b->suite), "%s", suite ? suite : a->deploy ? "" : "bookworm");
 	if (!mirror && !a->deploy) {
-		build_fail(&b, "the recipe names no mirror: set mirror= in it, or the host's install.mirror");
-		goto out;
+		build_fail(b, "the recipe names no mirror: set mirror= in it, or the host's install.mirror");
+		goto fail;
 	}
-	snprintf(cache, sizeof(cache), "%s/.anemos-build", root);
-	if (fetch_bundle(&b, image) < 0 ||
-	    read_recipe(&b, json_string_value(json_object_get(image, "base")), &v) < 0)
-		goto out;
-	snprintf(b.mirror, sizeof(b.mirror), "%s", mirror ? mirror : v.mirror);
-	if (strncmp(b.mirror, "http://", 7) && strncmp(b.mirror, "https://", 8)) {
-		build_fail(&b, "the recipe names no http(s) mirror (mirror=%s): set mirror= in it, or deploy --mirror URL",
-			   b.mirror);
-		goto out;
+	if (fetch_bundle(b, image) < 0 ||
+	    read_recipe(b, json_string_value(json_object_get(image, "base")), &j->v) < 0)
+		goto fail;
+	snprintf(b->mirror, sizeof(b->mirror), "%s", mirror ? mirror : j->v.mirror);
+	if (strncmp(b->mirror, "http://", 7) && strncmp(b->mirror, "https://", 8)) {
+		build_fail(b, "the recipe names no http(s) mirror (mirror=%s): set mirror= in it, or deploy --mirror URL",
+			   b->mirror);
+		goto fail;
 	}
-	while (b.mirror[0] && b.mirror[strlen(b.mirror) - 1] == '/')
-		b.mirror[strlen(b.mirror) - 1] = '\0';
+	while (b->mirror[0] && b->mirror[strlen(b->mirror) - 1] == '/')
+		b->mirror[strlen(b->mirror) - 1] = '\0';
 	client_report(a, "info", "bootstrap", "bootstrap: building %s from %s (suite %s) on this machine",
-		      json_string_value(json_object_get(image, "name")), b.mirror, b.suite);
-	if (v.keyring[0])
-		snprintf(keyring, sizeof(keyring), "%s/recipe/%s", BUILD_WORK, v.keyring);
+		      json_string_value(json_object_get(image, "name")), b->mirror, b->suite);
+	if (j->v.keyring[0])
+		snprintf(keyring, sizeof(keyring), "%s/recipe/%s", BUILD_WORK, j->v.keyring);
 	else
 		snprintf(keyring, sizeof(keyring), "%s", DEBIAN_KEYRING);
 	setenv("ANEMOS_KEYRING", keyring, 1);
-	/* For both bases: a clear failure before any work, and the sizes progress counts with
-	 * (debootstrap checks the same signature again itself). */
-	if (mirror_open(&b, keyring) < 0)
+	/* For both bases: a clear failure before any disk is touched, and the sizes progress
+	 * counts with (debootstrap checks the same signature again itself). */
+	if (mirror_open(b, keyring) < 0)
+		goto fail;
+	return j;
+fail:
+	snprintf(why, whysz, "%s", b->why);
+	build_close(j);
+	return NULL;
+}
+
+int build_into(struct build_job *j, const char *root, char *why, size_t whysz)
+{
+	struct build *b = &j->b;
+	char cache[300];
+	int rc = -1;
+
+	b->root = root;
+	snprintf(cache, sizeof(cache), "%s/.anemos-build", root);
+	if (strcmp(j->v.base, "busybox") == 0 && fetch_packages(b, cache, j->v.packages) < 0)
 		goto out;
-	if (strcmp(v.base, "busybox") == 0 && fetch_packages(&b, cache, v.packages) < 0)
-		goto out;
-	if (strcmp(v.base, "busybox") != 0 && mkdir(cache, 0755) < 0) {
-		build_fail(&b, "cannot make %s: %s", cache, strerror(errno));
+	if (strcmp(j->v.base, "busybox") != 0 && mkdir(cache, 0755) < 0) {
+		build_fail(b, "cannot make %s: %s", cache, strerror(errno));
 		goto out;
 	}
-	step_environment(&b, cache, &v);
-	if (run_steps(&b, &v) < 0)
+	step_environment(b, cache, &j->v);
+	if (run_steps(b, &j->v) < 0)
 		goto out;
 	{
 		const char *rm_argv[] = { "rm", "-rf", cache, NULL };
 		char out[256];
 
-		if (build_run(&b, rm_argv, out, sizeof(out)) != 0) {
-			build_fail(&b, "cannot remove %s: %s", cache, last_line(out));
+		if (build_run(b, rm_argv, out, sizeof(out)) != 0) {
+			build_fail(b, "cannot remove %s: %s", cache, last_line(out));
 			goto out;
 		}
 	}
-	b.phase = "provision";
-	client_report(a, "info", "provision", "provision: %s built here: %d packages, %.1f MiB fetched from %s",
-		      json_string_value(json_object_get(image, "name")), b.pkgs_done,
-		      (double)b.bytes_done / 1048576.0, b.mirror);
+	b->phase = "provision";
+	client_report(b->a, "info", "provision", "provision: %s built here: %d packages, %.1f MiB fetched from %s",
+		      json_string_value(json_object_get(j->image, "name")), b->pkgs_done,
+		      (double)b->bytes_done / 1048576.0, b->mirror);
 	rc = 0;
 out:
 	if (rc < 0)
-		snprintf(why, whysz, "%s", b.why);
-	free(b.index);
+		snprintf(why, whysz, "%s", b->why);
+	build_close(j);
 	return rc;
 }

@@ -19,7 +19,7 @@
  * initramfs's busybox ash would prefer its own applets to GNU tar and zstd). */
 #define BUILD_SHELL "/bin/dash"
 
-/* One build; everything in it is owned by it (build_recipe frees it). */
+/* One build; everything in it is owned by it (build_into or build_close frees it). */
 struct build {
 	struct agent *a;
 	const char *root;          /* the mounted target root */
@@ -45,10 +45,17 @@ struct deb {
 };
 
 /* build.c */
-/* Builds the recipe image of the plan (image: url, sha256, mirror; install settings) into
- * root, reporting phases and progress as events. 0, or -1 with why (whysz bytes) set. The
- * caller partitioned and mounted root before, and wipes the disk after a failure. */
-int build_recipe(struct agent *a, json_t *plan, const char *root, char *why, size_t whysz);
+/* A recipe build in two steps, so that what can be checked is checked before any disk is
+ * touched. build_open: the plan's recipe bundle (image: url, sha256, mirror) fetched and
+ * verified into BUILD_WORK, the recipe read, the mirror's InRelease signature and Packages
+ * index verified; a new job, or NULL with why (whysz bytes) set. build_into: the system built
+ * into root (partitioned and mounted by the caller, who wipes the disk after a failure),
+ * phases and progress reported as events; 0, or -1 with why set; frees the job either way.
+ * build_close frees a job that will not be built (NULL is fine). */
+struct build_job;
+struct build_job *build_open(struct agent *a, json_t *plan, char *why, size_t whysz);
+int build_into(struct build_job *j, const char *root, char *why, size_t whysz);
+void build_close(struct build_job *j);
 /* Sets b->why (unless a failure is already recorded there); returns -1. */
 int build_fail(struct build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Posts a progress event for the current phase: at most one a second unless force. */

@@ -24,6 +24,7 @@
 
 #include <archive_entry.h>
 
+#include "boot_contract.h"
 #include "build.h"
 #include "install.h"
 
@@ -647,6 +648,8 @@ int install_run(struct agent *a, json_t *plan, json_t *inventory)
 	char esp_uuid[12] = "";
 	bool raw, recipe, kexec_ready = false;
 	time_t started = time(NULL);
+	struct build_job *job = NULL;
+	int rc;
 
 	t.settings = json_object_get(plan, "install");
 	t.image = json_object_get(plan, "image");
@@ -672,6 +675,10 @@ int install_run(struct agent *a, json_t *plan, json_t *inventory)
 	client_report(a, "info", "install", "installing image %s (%s) onto %s (%.1f GiB) for %s firmware",
 		      json_string_value(json_object_get(t.image, "name")), format ? format : "?", t.disk,
 		      (double)t.disk_size / 1073741824.0, t.uefi ? "UEFI" : "BIOS");
+	/* A recipe's bundle and mirror signature are checked before the disk is touched: a bad
+	 * mirror leaves the old system as it was (and bootable, for a one-shot boot entry). */
+	if (recipe && !(job = build_open(a, plan, t.why, sizeof(t.why))))
+		goto fail;
 	if (!raw) {
 		client_report(a, "info", "partition", "partition: %s as %s, ext4 root", t.disk,
 			      t.uefi ? "GPT with an EFI system partition" : "MBR");
@@ -679,7 +686,9 @@ int install_run(struct agent *a, json_t *plan, json_t *inventory)
 			goto fail;
 	}
 	/* A recipe is built here from its mirror; any other image streams onto the disk. */
-	if ((recipe ? build_recipe(a, plan, TARGET, t.why, sizeof(t.why)) : stream_image(&t)) < 0)
+	rc = recipe ? build_into(job, TARGET, t.why, sizeof(t.why)) : stream_image(&t);
+	job = NULL;
+	if (rc < 0)
 		goto fail;
 	if (raw && mount_raw_root(&t) < 0)
 		goto fail;
@@ -725,11 +734,13 @@ int install_run(struct agent *a, json_t *plan, json_t *inventory)
 	}
 	return EXIT_REBOOT;
 fail:
+	build_close(job);
 	if (t.touched)
 		wipe(&t);
 	else
 		unmount_all(&t);
-	client_report(a, "error", "install", "install failed: %s", t.why);
+	client_report(a, "error", "install", "install failed: %s%s", t.why,
+		      t.touched ? "" : " (" BOOT_DISK_UNTOUCHED ")");
 	{
 		json_t *body = json_pack("{s:b, s:s}", "ok", 0, "error", t.why);
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# cost: 420
+# cost: 540
 # run-in: build
 # lock: mirror-cache
 # A cloud host deployed over SSH with no anemosd at all (anemosctl deploy --ssh). A VM runs the
@@ -17,10 +17,12 @@
 # given, the root password hash from a file (not on any command line), the operator's key,
 # its install log naming this deploy, and none of the old system's files. The VM's memory is
 # printed.
+# Before that, a deploy with --method bootloader (the one-shot boot entry) from a copy of the
+# mirror signed by another key: it fails before the disk is touched, anemosctl says so naming
+# the signature, the operator's key logs into the Anemos environment (same host key), whose
+# log names the signature, and a reboot brings the old system back.
 # DEPLOY_SCENARIO=bad-signature (tests/slow/deploy-bad-signature.test.sh, not in make test)
-# deploys from a copy of the mirror signed by another key with --method kexec instead:
-# anemosctl fails naming the signature and what to do, and the operator's key logs into the
-# Anemos environment (same host key), whose log names the signature failure.
+# does the same with --method kexec instead, and stops there.
 source "$(dirname "$0")/../integration/lib.sh"
 source "$ROOT/tests/lib/mirror.sh"
 BOOT=$ROOT/build/boot
@@ -47,12 +49,11 @@ mirror_build "$WORK/mirror" linux-image-amd64 busybox-static \
 mirror_serve "$WORK/mirror" || { fail "the test mirror serves"; exit 1; }
 # The deploy builds from the mirror over IPv6 alone: through the /128 and the link-local gateway.
 MIRROR=http://[$HOST6]:$MIRROR_PORT/debian
-if [ "${DEPLOY_SCENARIO:-}" = bad-signature ]; then
-	cp -a "$WORK/mirror" "$WORK/other"
-	mirror_sign_with_other_key "$WORK/other" || { fail "the other-key mirror signs"; exit 1; }
-	mv "$WORK/other/debian" "$WORK/mirror/other-key"
-	MIRROR=http://10.0.2.2:$MIRROR_PORT/other-key
-fi
+# The same packages under a Release signed by another key (the recipe's keyring refuses it).
+mkdir -p "$WORK/other/debian" && cp -a "$WORK/mirror/debian/dists" "$WORK/other/debian/"
+mirror_sign_with_other_key "$WORK/other" || { fail "the other-key mirror signs"; exit 1; }
+mv "$WORK/other/debian" "$WORK/mirror/other-key" && ln -s ../debian/pool "$WORK/mirror/other-key/pool"
+BAD_MIRROR=http://10.0.2.2:$MIRROR_PORT/other-key
 MIRROR_RE=$(sed 's/[].[]/\\&/g' <<<"$MIRROR")
 cp -a "$ROOT/images/cloud" "$WORK/recipe"
 cp "$WORK/mirror/keyring.gpg" "$WORK/recipe/mirror.gpg"
@@ -146,19 +147,36 @@ HASH='$6$anemosdeploy$0vQmVPGSq/2d0jYJ0uC5jYbUfMQfr0PqDXa1pYkG1Vf8LdpGzSo3K7c.dk
 printf '%s\n' "$HASH" >"$WORK/root.hash"
 export ANEMOS_SSH="ssh ${SSHO[*]}"
 unset ANEMOS_URL ANEMOS_TOKEN
-if [ "${DEPLOY_SCENARIO:-}" = bad-signature ]; then
-	OUT=$(timeout 1200 "$ANEMOSCTL" deploy --ssh "root@127.0.0.1:$SSH_PORT" "$WORK/recipe" --method kexec \
-		--mirror "$MIRROR" --ssh-key "$WORK/key.pub" --kernel-args "console=ttyS0,115200n8 panic=-1" 2>&1); rc=$?
-	echo "$OUT" | sed 's/^/# /'
-	expect_eq "a mirror signed by another key: deploy fails" 1 "$rc"
-	expect_match "... naming the signature, and what to do next" \
-		'(signature|NO_PUBKEY|No public key).*stays in the Anemos environment' "$(tr '\n' ' ' <<<"$OUT")"
-	expect_eq "the operator's key logs into the Anemos environment, whose log names the signature" "yes 1" \
+# bad_deploy METHOD: a deploy from the mirror signed by another key fails before the disk is
+# touched (the agent checks the signature first) and says so; the operator's key logs into the
+# Anemos environment (same host key), whose log names the signature; a reboot from there
+# starts the old system again, its files all there.
+bad_deploy() {
+	local method=$1 out rc
+	out=$(timeout 900 "$ANEMOSCTL" deploy --ssh "root@127.0.0.1:$SSH_PORT" "$WORK/recipe" --method "$method" \
+		--mirror "$BAD_MIRROR" --ssh-key "$WORK/key.pub" --kernel-args "console=ttyS0,115200n8 panic=-1" 2>&1); rc=$?
+	echo "$out" | sed 's/^/# /'
+	expect_eq "$method, a mirror signed by another key: the deploy fails" 1 "$rc"
+	expect_match "... naming the signature, that the disk was not touched, and what to do next" \
+		'(signature|NO_PUBKEY|No public key).*stays in the Anemos environment.*The disk was not touched: reboot the host' \
+		"$(tr '\n' ' ' <<<"$out")"
+	expect_eq "... the operator's key logs into the Anemos environment, whose log names the signature" "yes 1" \
 		"$(on 'test -e /etc/anemos-initramfs && echo yes; grep -qiE "signature|NO_PUBKEY|public key" /run/anemos/install.log && echo 1' | tr '\n' ' ' | sed 's/ $//')"
+	on 'reboot' >/dev/null 2>&1
+	sleep 5
+	if wait_for 'test -e /root/old-system-marker && test ! -e /etc/anemos-initramfs'; then
+		ok "... and after a reboot the old system is back, its files there, its host key the same"
+	else
+		fail "after a failed $method deploy and a reboot the old system is back"; console_tail deploy
+	fi
+}
+if [ "${DEPLOY_SCENARIO:-}" = bad-signature ]; then
+	bad_deploy kexec
 	stop_qemu
 	[ "$_failures" -eq 0 ]
 	exit
 fi
+bad_deploy bootloader
 T0=$(now)
 OUT=$(timeout 1200 "$ANEMOSCTL" deploy --ssh "root@127.0.0.1:$SSH_PORT" "$WORK/recipe" --hostname deployed1 \
 	--mirror "$MIRROR" --ssh-key "$WORK/key.pub" --root-password-hash-file "$WORK/root.hash" \

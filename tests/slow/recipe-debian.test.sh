@@ -111,8 +111,8 @@ install_over() { ! running "$1" || status_is "$2" failed; }
 phase_times() {
 	events_json "$1" | jq -r '.events as $e
 		| def at(f): (first($e[] | select(f) | .time | fromdateiso8601) // null);
-		[["partition", at(.phase == "partition")],
-		 ["bootstrap: bundle, mirror check, debootstrap", at(.phase == "bootstrap")],
+		[["bootstrap: bundle, mirror check", at(.phase == "bootstrap")],
+		 ["partition, debootstrap", at(.phase == "partition")],
 		 ["packages: apt in the chroot", at(.message | test("running the recipe.s packages step"))],
 		 ["provision", at(.phase == "provision")], ["configure", at(.phase == "configure")],
 		 ["bootloader", at(.phase == "bootloader")], ["end", at(.message | test("^installed "))]
