@@ -180,7 +180,8 @@ FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_SECONDS ?= 30
 FUZZ_SRC  = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
-FUZZ_LINK = $(SERVER_LIB_OBJ) $(INV_LIB_OBJ) $(LIB_OBJ) $(BUILD)/obj/initramfs/agent/debian_index.o
+FUZZ_LINK = $(SERVER_LIB_OBJ) $(INV_LIB_OBJ) $(LIB_OBJ) $(BUILD)/obj/initramfs/agent/debian_index.o \
+	$(BUILD)/obj/initramfs/agent/network.o
 $(FUZZ_BIN): $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/config.c tests/fuzz/support.c $(FUZZ_LINK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Iserver -Iinventory -Iinitramfs/agent -Itests/fuzz $(CFLAGS) -fsanitize=fuzzer \

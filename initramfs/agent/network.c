@@ -75,7 +75,9 @@ static bool in_prefix(const char *gw, const char *cidr)
 	memcpy(addr, cidr, len);
 	addr[len] = '\0';
 	bits = atoi(slash + 1);
-	if (inet_pton(family, gw, g) != 1 || inet_pton(family, addr, a) != 1)
+	/* The carried-over text is the old system's: a prefix past the family's length is no prefix. */
+	if (bits < 0 || bits > (family == AF_INET6 ? 128 : 32) ||
+	    inet_pton(family, gw, g) != 1 || inet_pton(family, addr, a) != 1)
 		return false;
 	for (int i = 0; i < bits; i++)
 		if ((g[i / 8] ^ a[i / 8]) & (0x80 >> (i % 8)))

@@ -398,6 +398,9 @@ static void test_network_render(void **state)
 		  "        - \"203.0.113.53\"\n        - \"2001:db8::53\"\n" },
 		{ inside, NET_ANEMOS, "mode=static\naddress=2001:db8::5/64\ngateway=2001:db8::1\ndns=\n" },
 		{ inside, NET_NETWORKD, "[Match]\nName=en* eth*\n\n[Network]\nAddress=2001:db8::5/64\nGateway=2001:db8::1\n" },
+		/* a prefix longer than the family's (the fuzzer's find: it read past the address) */
+		{ "{\"mode\": \"static\", \"address\": \"::/2203\", \"gateway\": \"::\"}", NET_NETWORKD,
+		  "[Match]\nName=en* eth*\n\n[Network]\nAddress=::/2203\n\n[Route]\nGateway=::\nGatewayOnLink=yes\n" },
 		{ "{\"mode\": \"dhcp\"}", NET_ANEMOS, "mode=dhcp\n" },
 		{ "{\"mode\": \"dhcp\"}", NET_NETWORKD, "[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\n" },
 	};
