@@ -33,7 +33,7 @@ done
 for f in /usr/bin/qemu-system-x86_64 /usr/bin/ssh-keyscan /usr/bin/gpgv; do
 	[ -e "$f" ] || { fail "QEMU, OpenSSH and gpgv installed" "$f missing (deploy/install-deps.sh test installs them)"; exit 1; }
 done
-MEM_MIB=1024
+MEM_MIB=512   # the memory floor the README states: a 512 MiB machine
 ADDR=10.0.2.50
 # IPv6 beside it, as clouds give it: a /128 and a link-local gateway (QEMU's user network
 # answers as fe80::2 and as $HOST6, which it takes to the host's ::1).
