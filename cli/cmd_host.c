@@ -229,9 +229,22 @@ static int install_option(struct host_edit *edit, int option, const char *arg)
 		if (network_fields(edit) && json_object_get(edit->network, "address"))
 			return append_text(edit->network, "addresses", arg);
 		return network_option(edit, "address", arg);
-	case OPT_GATEWAY:	/* the first --gateway; a later IPv6 one is "gateway6" */
-		if (network_fields(edit) && json_object_get(edit->network, "gateway") && strchr(arg, ':'))
+	case OPT_GATEWAY:	/* the first --gateway; with two, the IPv6 one is "gateway6" */
+		if (network_fields(edit) && json_object_get(edit->network, "gateway")) {
+			const char *first = json_string_value(json_object_get(edit->network, "gateway"));
+
+			if (!first || !strchr(first, ':') == !strchr(arg, ':')) {
+				warnx("--gateway twice of one family (%s and %s): one IPv4 and one IPv6 at most",
+				      first ? first : "?", arg);
+				return -EINVAL;
+			}
+			if (!strchr(arg, ':')) {	/* the IPv6 one came first */
+				int moved = network_option(edit, "gateway6", first);
+
+				return moved ? moved : network_option(edit, "gateway", arg);
+			}
 			return network_option(edit, "gateway6", arg);
+		}
 		return network_option(edit, "gateway", arg);
 	case OPT_IPV6:
 		if (check_choice("--ipv6", arg, ipv6_modes) != 0)

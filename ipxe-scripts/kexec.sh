@@ -137,11 +137,16 @@ mac=$(cat "/sys/class/net/$dev/address")
 gw=$(ip -4 route show default dev "$dev" 2>/dev/null | field via)
 gw6=$(ip -6 route show default dev "$dev" 2>/dev/null | field via)
 # The addresses set by hand: global, not from DHCP or SLAAC (dynamic), not temporary or
-# deprecated, of both families, joined by "+".
+# deprecated, of both families, joined by "+", at most 9 of each (the agent keeps 9, and the
+# kernel's command line is 2 KiB). --network static takes the dynamic ones too.
 addrs() { ip "$1" -o addr show dev "$dev" scope global 2>/dev/null |
-	awk '!/ dynamic| temporary| deprecated|mngtmpaddr/ { printf "%s%s", s, $4; s = "+" }'; }
-addr=$(addrs -4)
-addr6=$(addrs -6)
+	awk -v all="$2" '(all || !/ dynamic/) && !/ temporary| deprecated|mngtmpaddr/ && n++ < 9 { printf "%s%s", s, $4; s = "+" }'; }
+addr=$(addrs -4 "")
+addr6=$(addrs -6 "")
+if [ "$ANEMOS_NETWORK" = static ] && [ -z "$addr$addr6" ]; then
+	addr=$(addrs -4 1)
+	addr6=$(addrs -6 1)
+fi
 auto6=""
 ip -6 -o addr show dev "$dev" scope global 2>/dev/null | grep -q ' dynamic' && auto6=auto6
 net=$ANEMOS_NETWORK

@@ -61,6 +61,34 @@ static void spec_of(json_t *net, struct net_spec *s)
 	s->mac = json_string_value(json_object_get(net, "mac"));
 }
 
+/* The N of "/N": 1-3 digits, at most max; -1 otherwise. */
+static int prefix_len(const char *n, int max)
+{
+	size_t len = strlen(n);
+	int bits;
+
+	if (len < 1 || len > 3 || strspn(n, "0123456789") != len)
+		return -1;
+	bits = atoi(n);
+	return bits <= max ? bits : -1;
+}
+
+/* An address of either family, with "/N" when prefix: what network_from_boot_arg keeps. */
+static bool token_ok(const char *w, bool prefix)
+{
+	unsigned char buf[16];
+	char addr[64];
+	const char *slash = strchr(w, '/');
+	size_t len = slash ? (size_t)(slash - w) : strlen(w);
+	int family = is_v6(w) ? AF_INET6 : AF_INET;
+
+	if (prefix != (slash != NULL) || len >= sizeof(addr))
+		return false;
+	memcpy(addr, w, len);
+	addr[len] = '\0';
+	return inet_pton(family, addr, buf) == 1 && (!slash || prefix_len(slash + 1, family == AF_INET6 ? 128 : 32) >= 0);
+}
+
 /* Whether gateway gw lies inside the prefix of address cidr ("A/N"), same family. */
 static bool in_prefix(const char *gw, const char *cidr)
 {
@@ -74,10 +102,9 @@ static bool in_prefix(const char *gw, const char *cidr)
 		return false;
 	memcpy(addr, cidr, len);
 	addr[len] = '\0';
-	bits = atoi(slash + 1);
 	/* The carried-over text is the old system's: a prefix past the family's length is no prefix. */
-	if (bits < 0 || bits > (family == AF_INET6 ? 128 : 32) ||
-	    inet_pton(family, gw, g) != 1 || inet_pton(family, addr, a) != 1)
+	bits = prefix_len(slash + 1, family == AF_INET6 ? 128 : 32);
+	if (bits < 0 || inet_pton(family, gw, g) != 1 || inet_pton(family, addr, a) != 1)
 		return false;
 	for (int i = 0; i < bits; i++)
 		if ((g[i / 8] ^ a[i / 8]) & (0x80 >> (i % 8)))
@@ -113,19 +140,21 @@ json_t *network_from_boot_arg(const char *spec, const char *mac)
 	}
 	net = json_pack("{s:s}", "mode", "static");
 	addrs = json_array();
+	/* What is not an address (of the right shape) is left out: it would go into files. */
 	for (w = f[1] ? strtok_r(f[1], "+", &save) : NULL; w; w = strtok_r(NULL, "+", &save))
-		if (json_array_size(addrs) < NET_ADDR_MAX + 1)
+		if (json_array_size(addrs) < NET_ADDR_MAX + 1 && token_ok(w, true))
 			json_array_append_new(addrs, json_string(w));
 	for (w = f[2] ? strtok_r(f[2], "+", &save) : NULL; w; w = strtok_r(NULL, "+", &save))
-		json_object_set_new(net, is_v6(w) ? "gateway6" : "gateway", json_string(w));
+		if (token_ok(w, false))
+			json_object_set_new(net, is_v6(w) ? "gateway6" : "gateway", json_string(w));
 	dns = json_array();
 	for (w = f[3] ? strtok_r(f[3], "+", &save) : NULL; w; w = strtok_r(NULL, "+", &save))
-		if (json_array_size(dns) < NET_DNS_MAX)
+		if (json_array_size(dns) < NET_DNS_MAX && token_ok(w, false))
 			json_array_append_new(dns, json_string(w));
 	json_object_set_new(net, "dns", dns);
-	if (f[4] && strcmp(f[4], "auto6") == 0)
-		json_object_set_new(net, "ipv6", json_string("auto"));
-	if (mac && *mac)
+	/* auto6: the old system had SLAAC addresses; without it, it had none and takes no RAs. */
+	json_object_set_new(net, "ipv6", json_string(f[4] && strcmp(f[4], "auto6") == 0 ? "auto" : "off"));
+	if (mac && strlen(mac) == 17 && strspn(mac, "0123456789abcdef:") == 17)
 		json_object_set_new(net, "mac", json_string(mac));
 	free(copy);
 	if (json_array_size(addrs) == 0) {

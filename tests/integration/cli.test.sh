@@ -315,8 +315,13 @@ run host show inst1
 expect_match "host show: both families" '^network: +static 203.0.113.9/32 2001:db8::50/128, gateway 203.0.113.1, gateway fe80::1, ipv6 off, dns 192.0.2.99$' "$OUT"
 run host set inst1 --ipv6 slaac
 expect_eq "--ipv6 takes auto or off only" 2 "$RC"
+run host set inst1 --gateway fe80::2 --gateway 203.0.113.2
+expect_eq "... the IPv6 --gateway first works as well" '203.0.113.2 fe80::2' \
+	"$(server_host inst1 | jq -r '.install.network | "\(.gateway) \(.gateway6)"')"
+run host set inst1 --gateway 203.0.113.3 --gateway 203.0.113.4
+expect_eq "two IPv4 --gateway options exit 2" 2 "$RC"
 run host set inst1 --address 192.0.2.7/24 --gateway 192.0.2.1
-expect_eq "... an --address alone replaces the first, the others stay" '192.0.2.7/24 ["2001:db8::50/128"] 192.0.2.1 fe80::1' \
+expect_eq "... an --address alone replaces the first, the others stay" '192.0.2.7/24 ["2001:db8::50/128"] 192.0.2.1 fe80::2' \
 	"$(server_host inst1 | jq -r '.install.network | "\(.address) \(.addresses | tojson) \(.gateway) \(.gateway6)"')"
 run host set inst1 --kernel-args 'console=tty0'
 expect_eq "one setting changed, the others kept" "console=tty0 poweroff http://192.0.2.9/debian true" \

@@ -347,9 +347,12 @@ static void test_network_from_boot_arg(void **state)
 		{ NULL, NULL, "{\"mode\": \"dhcp\"}" },
 		{ "static,,,", NULL, "{\"mode\": \"dhcp\"}" },		/* no address: DHCP */
 		{ "static,192.0.2.7/24,192.0.2.1,192.0.2.53", NULL,
-		  "{\"mode\": \"static\", \"dns\": [\"192.0.2.53\"], \"address\": \"192.0.2.7/24\", \"gateway\": \"192.0.2.1\"}" },
+		  "{\"mode\": \"static\", \"dns\": [\"192.0.2.53\"], \"address\": \"192.0.2.7/24\", \"gateway\": \"192.0.2.1\", \"ipv6\": \"off\"}" },
 		{ "static,192.0.2.7/24,,", "52:54:00:00:00:07",
-		  "{\"mode\": \"static\", \"dns\": [], \"mac\": \"52:54:00:00:00:07\", \"address\": \"192.0.2.7/24\"}" },
+		  "{\"mode\": \"static\", \"dns\": [], \"mac\": \"52:54:00:00:00:07\", \"address\": \"192.0.2.7/24\", \"ipv6\": \"off\"}" },
+		/* what is not an address is left out: a quote, a prefix past 32, a bad MAC */
+		{ "static,192.0.2.7/24+1.2.3.4/24\"#x+192.0.2.8/33+192.0.2.9/2x,1.1.1.1\\,192.0.2.53", "52:54:00:00:00:07\nx",
+		  "{\"mode\": \"static\", \"dns\": [\"192.0.2.53\"], \"address\": \"192.0.2.7/24\", \"ipv6\": \"off\"}" },
 		/* dual stack, a /128 with a link-local gateway, SLAAC beside */
 		{ "static,203.0.113.9/32+2001:db8::50/128,203.0.113.1+fe80::1,203.0.113.53+2001:db8::53,auto6", NULL,
 		  "{\"mode\": \"static\", \"gateway\": \"203.0.113.1\", \"gateway6\": \"fe80::1\", \"dns\": "
@@ -357,7 +360,7 @@ static void test_network_from_boot_arg(void **state)
 		  "\"addresses\": [\"2001:db8::50/128\"]}" },
 		/* IPv6 only */
 		{ "static,2001:db8::50/128,fe80::1,", NULL,
-		  "{\"mode\": \"static\", \"gateway6\": \"fe80::1\", \"dns\": [], \"address\": \"2001:db8::50/128\"}" },
+		  "{\"mode\": \"static\", \"gateway6\": \"fe80::1\", \"dns\": [], \"address\": \"2001:db8::50/128\", \"ipv6\": \"off\"}" },
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
