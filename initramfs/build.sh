@@ -132,7 +132,7 @@ cp "$PKGROOT/bin/busybox" bin/busybox
 for a in $("$PKGROOT/bin/busybox" --list); do
 	[ "$a" = busybox ] || ln -sf busybox "bin/$a"
 done
-for t in sfdisk mke2fs e2fsck tune2fs resize2fs mkfs.fat blkid wipefs dropbear dropbearkey extlinux \
+for t in sfdisk mke2fs e2fsck tune2fs resize2fs mkfs.fat blkid wipefs dropbear dropbearkey dropbearconvert extlinux \
 	gpgv dash tar zstd perl debootstrap chroot; do
 	src=$(find_in_pkgs "$t") || die "program $t not found in the downloaded packages ($TOOL_PKGS)"
 	rm -f "bin/$t"
@@ -196,6 +196,7 @@ ln -s x86_64-linux-gnu/ld-linux-x86-64.so.2 lib/ld-linux-x86-64.so.2
 # /init, configuration, accounts (root for dropbear: key logins only, no password).
 install -m 755 "$SRC/init" init
 install -m 755 "$SRC/udhcpc.script" etc/udhcpc/default.script
+install -m 755 "$SRC/hostkeys.sh" bin/anemos-hostkeys
 printf 'root:*:0:0:root:/root:/bin/sh\n' >etc/passwd
 printf 'root:x:0:\ntty:x:5:\n' >etc/group
 printf '/bin/sh\n/bin/ash\n' >etc/shells

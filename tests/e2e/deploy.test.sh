@@ -209,6 +209,8 @@ if wait_for 'test ! -e /etc/anemos-initramfs'; then
 		"$(on "wget -q -O - 'http://[$HOST6]:$MIRROR_PORT/debian/dists/bookworm/Release' | grep '^Suite:'")"
 	expect_eq "the same SSH host key as before the deploy" "$OLD_KEY" \
 		"$(ssh-keyscan -t ed25519 -p "$SSH_PORT" 127.0.0.1 2>/dev/null | cut -d' ' -f2-)"
+	expect_eq "... and the same key for OpenSSH (anemos-hostkeys converted dropbear's)" "$OLD_KEY" \
+		"$(on 'cut -d" " -f1-2 /etc/ssh/ssh_host_ed25519_key.pub')"
 	expect_eq "root's password hash came from the file, through the payload" "$HASH" \
 		"$(on 'sed -n "s/^root:\([^:]*\):.*/\1/p" /etc/shadow')"
 	expect_eq "the operator's key is root's" "$KEY" "$(on 'cat /root/.ssh/authorized_keys')"
