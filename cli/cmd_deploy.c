@@ -65,6 +65,8 @@ enum deploy_option_id {
 	OPT_BOOT_DIR,
 	OPT_KERNEL_ARGS,
 	OPT_TIMEOUT,
+	OPT_SHA256,
+	OPT_FORMAT,
 };
 
 struct deploy_options {
@@ -80,11 +82,16 @@ struct deploy_options {
 	const char *kernel_args;	/* the Anemos environment's console arguments */
 	bool detach;
 	long timeout;			/* seconds the deploy may take once the target booted, 3600 */
+	const char *sha256;		/* an image URL's SHA-256 */
+	const char *format;		/* an image URL's format (default: from its name) */
 };
 
 static const char *const methods[] = { "auto", "kexec", "bootloader", NULL };
 static const char *const networks[] = { "auto", "dhcp", "static", NULL };
 static const char *const disk_kinds[] = { "serial", "by_path", "name", NULL };
+/* What the agent streams onto a disk (install.c: tar trees, raw disk images; compressed or not). */
+static const char *const image_formats[] = { "tar", "tar.gz", "tar.xz", "tar.zst", "raw", "raw.gz", "raw.xz",
+					     "raw.zst", NULL };
 
 /* Adds the keys of @text (one a line, comments and blank lines skipped) to @keys. */
 static int add_key_lines(json_t *keys, const char *text, const char *from)
@@ -185,6 +192,14 @@ static int deploy_option(void *ctx, int option, const char *arg)
 	case OPT_DETACH: o->detach = true; return 0;
 	case OPT_BOOT_DIR: o->boot_dir = arg; return 0;
 	case OPT_KERNEL_ARGS: o->kernel_args = arg; return 0;
+	case OPT_SHA256:
+		if (strlen(arg) != SHA256_HEX_LEN || strspn(arg, "0123456789abcdefABCDEF") != SHA256_HEX_LEN) {
+			warnx("--sha256 %s: the image's SHA-256, 64 hexadecimal digits", arg);
+			return -EINVAL;
+		}
+		o->sha256 = arg;
+		return 0;
+	case OPT_FORMAT: o->format = arg; return check_choice("--format", arg, image_formats);
 	case OPT_TIMEOUT:
 		o->timeout = strtol(arg, &end, 10);
 		if (*end || o->timeout < 60) {
@@ -272,7 +287,9 @@ static void cpio_entry(FILE *f, const char *name, unsigned mode, const void *dat
 struct deploy {
 	struct deploy_options *o;
 	char id[33];			/* this deploy's random id, in the plan and the log */
-	char recipe[256];		/* the recipe's name */
+	char recipe[256];		/* the recipe's name, or the image's */
+	const char *image_url;		/* SOURCE, when it is an image's URL (no bundle then) */
+	const char *format;		/* that image's format */
 	char *kernel, *initrd, *bundle, *payload;
 	size_t kernel_len, initrd_len, bundle_len, payload_len;
 	char kernel_sha[SHA256_HEX_LEN + 1], initrd_sha[SHA256_HEX_LEN + 1], bundle_sha[SHA256_HEX_LEN + 1];
@@ -366,8 +383,10 @@ static json_t *make_plan(struct deploy *d)
 	}
 	plan = json_pack("{s:s, s:s, s:{s:i, s:s?}, s:{s:s, s:s, s:s, s:s, s:s?}, s:o, s:O}",
 			 "action", "install", "deploy_id", d->id, "host", "id", 0, "hostname", o->hostname,
-			 "image", "name", d->recipe, "format", "recipe", "url", "file:///" PAYLOAD_DIR "/recipe.tar",
-			 "sha256", d->bundle_sha, "mirror", o->mirror, "install", install, "ssh_authorized_keys", o->keys);
+			 "image", "name", d->recipe, "format", d->image_url ? d->format : "recipe",
+			 "url", d->image_url ? d->image_url : "file:///" PAYLOAD_DIR "/recipe.tar",
+			 "sha256", d->image_url ? o->sha256 : d->bundle_sha, "mirror", o->mirror,
+			 "install", install, "ssh_authorized_keys", o->keys);
 	return plan;
 fail:
 	free(text);
@@ -399,7 +418,8 @@ static int make_payload(struct deploy *d)
 	cpio_entry(f, PAYLOAD_DIR, 0040700, NULL, 0);
 	cpio_entry(f, PAYLOAD_DIR "/plan.json", 0100600, plan_text, strlen(plan_text));
 	cpio_entry(f, PAYLOAD_DIR "/authorized_keys", 0100600, keys, keys_len);
-	cpio_entry(f, PAYLOAD_DIR "/recipe.tar", 0100600, d->bundle, d->bundle_len);
+	if (d->bundle)
+		cpio_entry(f, PAYLOAD_DIR "/recipe.tar", 0100600, d->bundle, d->bundle_len);
 	fclose(f);
 	free(plan_text);
 	free(keys);
@@ -701,8 +721,58 @@ static const struct option deploy_options[] = {
 	{ "boot-dir", required_argument, NULL, OPT_BOOT_DIR },
 	{ "kernel-args", required_argument, NULL, OPT_KERNEL_ARGS },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "sha256", required_argument, NULL, OPT_SHA256 },
+	{ "format", required_argument, NULL, OPT_FORMAT },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* Whether name ends with "." and format. */
+static bool ends_with_format(const char *name, const char *format)
+{
+	size_t n = strlen(name), m = strlen(format);
+
+	return n > m + 1 && name[n - m - 1] == '.' && strcmp(name + n - m, format) == 0;
+}
+
+/* SOURCE as an image's URL: the target streams it from there itself (verified against
+ * --sha256), as anemosd's image installs do; its name and format come from the URL's last
+ * part unless --format says. 0 (d->image_url set, or not a URL), or -EINVAL (reported). */
+static int image_source(struct deploy *d, const char *source)
+{
+	const char *base;
+
+	if (strncmp(source, "http://", 7) && strncmp(source, "https://", 8)) {
+		if (d->o->sha256 || d->o->format) {
+			warnx("--sha256 and --format go with an image's URL as SOURCE");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (!d->o->sha256) {
+		warnx("%s: an image's URL needs --sha256 HEX (the target checks what it downloads)", source);
+		return -EINVAL;
+	}
+	if (d->o->mirror) {
+		warnx("--mirror goes with a recipe: an image is not built");
+		return -EINVAL;
+	}
+	base = strrchr(source, '/') + 1;
+	d->format = d->o->format;
+	for (size_t i = 0; !d->format && image_formats[i]; i++)
+		if (ends_with_format(base, image_formats[i]))
+			d->format = image_formats[i];
+	if (!d->format) {
+		warnx("%s: say the image's format with --format (tar.zst, raw.xz, ...)", source);
+		return -EINVAL;
+	}
+	snprintf(d->recipe, sizeof(d->recipe), "%.*s", (int)(strlen(base) - (ends_with_format(base, d->format) ?
+									    strlen(d->format) + 1 : 0)), base);
+	if (!d->recipe[0] || strspn(d->recipe, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+				     strlen(d->recipe))
+		snprintf(d->recipe, sizeof(d->recipe), "image");
+	d->image_url = source;
+	return 0;
+}
 
 int deploy_ssh(struct ctl *ctl, int argc, char **argv)
 {
@@ -726,8 +796,11 @@ int deploy_ssh(struct ctl *ctl, int argc, char **argv)
 	if (!ssh_dest_valid(o.ssh))
 		goto out;
 	snprintf(d.root, sizeof(d.root), "root@%s", strchr(o.ssh, '@') ? strchr(o.ssh, '@') + 1 : o.ssh);
-	if (stat(argv[first], &st) != 0 || !S_ISDIR(st.st_mode)) {
-		warnx("%s: SOURCE must be a recipe folder (images by name or URL need --url, not done yet)", argv[first]);
+	if (image_source(&d, argv[first]) < 0)
+		goto out;
+	if (!d.image_url && (stat(argv[first], &st) != 0 || !S_ISDIR(st.st_mode))) {
+		warnx("%s: SOURCE must be a recipe folder, or an image's http(s) URL with --sha256 "
+		      "(images by name need --url, not done yet)", argv[first]);
 		goto out;
 	}
 	if (!json_array_size(o.keys) && default_keys(o.keys) != 0) {
@@ -741,12 +814,12 @@ int deploy_ssh(struct ctl *ctl, int argc, char **argv)
 	}
 	for (size_t i = 0; i < sizeof(raw); i++)
 		snprintf(d.id + 2 * i, 3, "%02x", raw[i]);
-	if ((rc = read_bundle(&d, argv[first])) != 0 || (rc = read_boot_files(&d)) != 0 ||
+	if ((!d.image_url && (rc = read_bundle(&d, argv[first])) != 0) || (rc = read_boot_files(&d)) != 0 ||
 	    (rc = make_payload(&d)) != 0 || (rc = make_stream(&d, &stream, &len)) != 0)
 		goto out;
 	if (!ctl->json)
-		fprintf(stderr, "anemosctl: deploying recipe %s onto %s over SSH (%zu MiB to send; no anemosd)\n",
-			d.recipe, o.ssh, len >> 20);
+		fprintf(stderr, "anemosctl: deploying %s %s onto %s over SSH (%zu MiB to send; no anemosd)\n",
+			d.image_url ? "image" : "recipe", d.recipe, o.ssh, len >> 20);
 	status = run_ssh(o.ssh, AS_ROOT(RECEIVE_STREAM), stream, len, &out);
 	if (out)
 		target_said(&d, out, ctl->json);

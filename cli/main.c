@@ -293,7 +293,8 @@ static const struct command commands[] = {
 	  "  --inventory PATH       the anemos-inventory to send (default: the static build\n"
 	  "                         beside anemosctl)\n", NOTE_REF, remote_adopt },
 	{ "deploy", "", "deploy a running host over SSH, with no anemosd",
-	  "--ssh [user@]addr[:port] RECIPE_DIR [--hostname NAME] [--ssh-key KEY|FILE]...\n"
+	  "--ssh [user@]addr[:port] RECIPE_DIR|IMAGE_URL [--sha256 HEX] [--format F] [--hostname NAME]\n"
+	  "                 [--ssh-key KEY|FILE]...\n"
 	  "                 [--mirror URL] [--network auto|dhcp|static] [--method auto|kexec|bootloader]\n"
 	  "                 [--disk KIND=VALUE] [--root-password-hash-file F] [--user-data F] [--detach]",
 	  "Deploys a running Linux host (a cloud VM, a VPS) with the recipe in RECIPE_DIR, needing\n"
@@ -303,6 +304,7 @@ static const struct command commands[] = {
 	  "one-shot boot entry. The host builds the recipe onto its disk from the mirror, keeps its\n"
 	  "address and host keys, and reboots into the new system; anemosctl follows it over SSH\n"
 	  "and ends with `deployed in N s`, or the failure and the last lines of its log.\n"
+	  "IMAGE_URL (http or https): an image the host downloads and verifies itself instead.\n"
 	  "  --ssh [user@]addr[:port]   where the host is reached ($ANEMOS_SSH replaces \"ssh\")\n"
 	  "  --hostname NAME        the new system's name (default: the host's current one)\n"
 	  "  --ssh-key KEY|FILE     a key root may log in with (repeat for more); default the\n"
@@ -319,7 +321,9 @@ static const struct command commands[] = {
 	  "                         anemosctl, else /usr/local/share/anemos/boot)\n"
 	  "  --kernel-args ARGS     the Anemos environment's console (default\n"
 	  "                         \"console=tty0 console=ttyS0,115200n8\")\n"
-	  "  --timeout SECONDS      how long to follow the deploy (default 3600)\n"
+	  "  --timeout SECONDS      how long to follow the deploy (default 3600)\n"	  "  --sha256 HEX           IMAGE_URL's SHA-256 (needed: the host checks what it downloads)\n"
+	  "  --format F             IMAGE_URL's format: tar, tar.gz, tar.xz, tar.zst, raw, raw.gz,\n"
+	  "                         raw.xz or raw.zst (default: from its name)\n"
 	  "The password hash and user-data travel inside the SSH session, never on a command line.\n"
 	  "With --json each phase is a JSON line.\n",
 	  0, deploy_ssh },

@@ -85,6 +85,7 @@ int deploy_run(struct agent *a, const char *cmdline_path)
 {
 	json_error_t error;
 	json_t *plan = json_load_file(DEPLOY_PLAN, 0, &error), *install, *inventory;
+	const char *format;
 	int rc;
 
 	a->deploy = true;
@@ -104,8 +105,10 @@ int deploy_run(struct agent *a, const char *cmdline_path)
 			json_object_set_new(install, "network", net);
 	}
 	carried_hostname(plan);
-	client_report(a, "info", "deploy", "deploy %s: recipe %s for %s, no anemosd (network: %s)",
+	format = json_string_value(json_object_get(json_object_get(plan, "image"), "format"));
+	client_report(a, "info", "deploy", "deploy %s: %s %s for %s, no anemosd (network: %s)",
 		      json_string_value(json_object_get(plan, "deploy_id")),
+		      format && strcmp(format, "recipe") == 0 ? "recipe" : "image",
 		      json_string_value(json_object_get(json_object_get(plan, "image"), "name")),
 		      json_string_value(json_object_get(json_object_get(plan, "host"), "hostname")),
 		      json_string_value(json_object_get(json_object_get(install, "network"), "mode")));

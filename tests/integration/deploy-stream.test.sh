@@ -111,4 +111,50 @@ expect_eq "the plan and authorized_keys: the key given" "$KEY|$KEY" \
 expect_match "the plan has a deploy id" '^[0-9a-f]{32}$' "$(jq -r .deploy_id <<<"$plan")"
 tar -tf "$WORK/unpacked/recipe.tar" >"$WORK/bundle.list" 2>&1
 check "the bundle is the recipe folder" grep -qx './recipe' "$WORK/bundle.list"
+
+# SOURCE as an image's URL: the target downloads and verifies it itself; no bundle is sent.
+SHA=$(printf 'image' | sha256sum | cut -d' ' -f1)
+refused "an image URL without --sha256" --ssh root@192.0.2.9 --ssh-key "$WORK/key.pub" --boot-dir "$BOOT_DIR" \
+	http://192.0.2.1/images/web.tar.zst
+refused "an image URL of no known format, without --format" --ssh root@192.0.2.9 --ssh-key "$WORK/key.pub" \
+	--boot-dir "$BOOT_DIR" --sha256 "$SHA" http://192.0.2.1/images/web.img
+refused "a --sha256 of no SHA-256" --ssh root@192.0.2.9 --ssh-key "$WORK/key.pub" --boot-dir "$BOOT_DIR" \
+	--sha256 abc http://192.0.2.1/images/web.tar.zst
+refused "--mirror with an image" --ssh root@192.0.2.9 --ssh-key "$WORK/key.pub" --boot-dir "$BOOT_DIR" \
+	--sha256 "$SHA" --mirror http://192.0.2.1/debian http://192.0.2.1/images/web.tar.zst
+refused "--sha256 with a recipe folder" --ssh root@192.0.2.9 --ssh-key "$WORK/key.pub" --boot-dir "$BOOT_DIR" \
+	--sha256 "$SHA" "$WORK/recipe"
+rm -rf "$WORK/unpacked" && mkdir -p "$WORK/unpacked"
+out=$("$ANEMOSCTL" deploy --ssh root@192.0.2.9 http://192.0.2.1/images/web.raw.xz --sha256 "$SHA" \
+	--ssh-key "$KEY" --boot-dir "$BOOT_DIR" 2>&1)
+expect_match "an image URL: anemosctl says it deploys the image" 'deploying image web onto root@192\.0\.2\.9' "$out"
+n=$(head -n 1 "$S"); at=$(( ${#n} + 2 + n )); script=$(tail -c +$(( ${#n} + 2 )) "$S" | head -c "$n")
+part "$(var ANEMOS_PAYLOAD_AT)" "$(var ANEMOS_PAYLOAD_SIZE)" >"$WORK/payload"
+entries=$("$(python3 -c 'import sys; print(sys.executable)')" - "$WORK/payload" "$WORK/unpacked" <<'PY'
+import os, sys
+data = open(sys.argv[1], "rb").read()
+out, at = sys.argv[2], 0
+while at < len(data):
+    h = data[at:at + 110]
+    f = [int(h[6 + 8 * i:14 + 8 * i], 16) for i in range(13)]
+    mode, size, namesize = f[1], f[6], f[11]
+    name = data[at + 110:at + 110 + namesize - 1].decode()
+    at = (at + 110 + namesize + 3) & ~3
+    body = data[at:at + size]
+    at = (at + size + 3) & ~3
+    print(name)
+    if mode & 0o100000:
+        open(os.path.join(out, os.path.basename(name)), "wb").write(body)
+PY
+)
+expect_eq "... the payload has the plan and the keys, no bundle" \
+	"etc/anemos-deploy|etc/anemos-deploy/plan.json|etc/anemos-deploy/authorized_keys" "$(tr '\n' '|' <<<"$entries" | sed 's/|$//')"
+expect_eq "... the plan names the image: its name, format (from the URL), URL and SHA-256, no mirror" \
+	"web raw.xz http://192.0.2.1/images/web.raw.xz $SHA null" \
+	"$(jq -r '"\(.image.name) \(.image.format) \(.image.url) \(.image.sha256) \(.image.mirror)"' "$WORK/unpacked/plan.json")"
+out=$("$ANEMOSCTL" deploy --ssh root@192.0.2.9 'https://192.0.2.1/get?id=7' --sha256 "$SHA" --format tar.gz \
+	--ssh-key "$KEY" --boot-dir "$BOOT_DIR" 2>&1)
+n=$(head -n 1 "$S"); at=$(( ${#n} + 2 + n )); script=$(tail -c +$(( ${#n} + 2 )) "$S" | head -c "$n")
+expect_match "... --format for a URL that does not say" '"format":"tar\.gz"' \
+	"$(part "$(var ANEMOS_PAYLOAD_AT)" "$(var ANEMOS_PAYLOAD_SIZE)" | tr -d '\0' | grep -ao '"format":"[^"]*"')"
 [ "$_failures" -eq 0 ]
