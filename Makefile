@@ -214,7 +214,8 @@ test-slow: deps all
 	@deploy/install-deps.sh slow
 	@$(MAKE) --no-print-directory initramfs
 	@$(MAKE) --no-print-directory images IMAGES="tiny debian cloud"
-	@for t in tests/slow/debian.test.sh tests/slow/recipe-debian.test.sh tests/slow/deploy-bad-signature.test.sh; do \
+	@for t in tests/slow/debian.test.sh tests/slow/recipe-debian.test.sh tests/slow/deploy-bad-signature.test.sh \
+		tests/slow/deploy-image.test.sh; do \
 		echo "# $$t"; ANEMOS_BUILD=$(BUILD) bash $$t; \
 	done | tee build/test-slow.log; \
 		grep -q '^not ok' build/test-slow.log && exit 1; \

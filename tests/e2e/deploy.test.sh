@@ -22,7 +22,9 @@
 # the signature, the operator's key logs into the Anemos environment (same host key), whose
 # log names the signature, and a reboot brings the old system back.
 # DEPLOY_SCENARIO=bad-signature (tests/slow/deploy-bad-signature.test.sh, not in make test)
-# does the same with --method kexec instead, and stops there.
+# does the same with --method kexec instead, and stops there. DEPLOY_SCENARIO=image
+# (tests/slow/deploy-image.test.sh) deploys the prebuilt `cloud` image by its URL instead of
+# the recipe (--sha256; the host streams it, nothing is built), and stops there.
 source "$(dirname "$0")/../integration/lib.sh"
 source "$ROOT/tests/lib/mirror.sh"
 BOOT=$ROOT/build/boot
@@ -172,6 +174,28 @@ bad_deploy() {
 }
 if [ "${DEPLOY_SCENARIO:-}" = bad-signature ]; then
 	bad_deploy kexec
+	stop_qemu
+	[ "$_failures" -eq 0 ]
+	exit
+fi
+if [ "${DEPLOY_SCENARIO:-}" = image ]; then
+	mkdir -p "$WORK/mirror/images" && cp "$IMAGES/cloud.tar.zst" "$WORK/mirror/images/"
+	out=$(timeout 1200 "$ANEMOSCTL" deploy --ssh "root@127.0.0.1:$SSH_PORT" \
+		"http://10.0.2.2:$MIRROR_PORT/images/cloud.tar.zst" --sha256 "$(sha256sum <"$IMAGES/cloud.tar.zst" | cut -d' ' -f1)" \
+		--hostname imaged1 --ssh-key "$WORK/key.pub" --kernel-args "console=ttyS0,115200n8 panic=-1" 2>&1); rc=$?
+	echo "$out" | sed 's/^/# /'
+	expect_eq "an image URL: deploy --ssh succeeds with no anemosd" 0 "$rc"
+	expect_match "... the host streamed the image, nothing was built" 'deploy: deploy [0-9a-f]{32}: image cloud for imaged1.*installed cloud onto' \
+		"$(tr '\n' ' ' <<<"$out")"
+	expect_no_match "... no bootstrap phase" 'bootstrap:' "$out"
+	if wait_for 'test ! -e /etc/anemos-initramfs'; then
+		expect_eq "the new system: the name given, the image's system, the old files gone, both addresses" \
+			"imaged1 cloud-image no-marker $ADDR/24 $ADDR6" \
+			"$(on 'printf "%s %s %s" "$(hostname)" "$(test -e /etc/anemos-cloud-image && echo cloud-image)" "$(test -e /root/old-system-marker && echo marker || echo no-marker)"; ip -o addr show scope global | awk "{ printf \" %s\", \$4 }"')"
+		expect_eq "... and the same SSH host key" "$OLD_KEY" "$(ssh-keyscan -t ed25519 -p "$SSH_PORT" 127.0.0.1 2>/dev/null | cut -d' ' -f2-)"
+	else
+		fail "the image's new system answers SSH with the old host key"; console_tail deploy
+	fi
 	stop_qemu
 	[ "$_failures" -eq 0 ]
 	exit
