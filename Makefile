@@ -72,13 +72,14 @@ $(BUILD)/gen/recipe-bundle.sh.h: cli/recipe-bundle.sh
 	{ echo 'static const char recipe_bundle_sh[] ='; \
 	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/\t"/' -e 's/$$/\\n"/' $<; echo ';'; } >$@
 $(BUILD)/obj/cli/cmd_image.o: $(BUILD)/gen/recipe-bundle.sh.h
-# ipxe-scripts/kexec.sh, compiled into anemosctl as kexec_sh: deploy runs it with no anemosd.
-$(BUILD)/gen/kexec.sh.h: ipxe-scripts/kexec.sh
+# target-scripts/kexec.sh, compiled into anemosctl as kexec_sh (deploy runs it with no
+# anemosd) and into anemosd (GET /kexec.sh, which reinstall and rescue run).
+$(BUILD)/gen/kexec.sh.h: target-scripts/kexec.sh
 	@mkdir -p $(dir $@)
 	{ echo 'static const char kexec_sh[] ='; \
 	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/\t"/' -e 's/$$/\\n"/' $<; echo ';'; } >$@
-$(BUILD)/obj/cli/cmd_deploy.o: $(BUILD)/gen/kexec.sh.h
-$(CLI_OBJ): CPPFLAGS += -I$(BUILD)/gen
+$(BUILD)/obj/cli/cmd_deploy.o $(BUILD)/obj/server/http_files.o: $(BUILD)/gen/kexec.sh.h
+$(CLI_OBJ) $(BUILD)/obj/server/http_files.o: CPPFLAGS += -I$(BUILD)/gen
 
 $(AGENT_OBJ): CPPFLAGS += -Iinventory
 $(MKIMG_OBJ): CPPFLAGS += -DANEMOS_IMAGES_DIR=\"$(CURDIR)/images\"

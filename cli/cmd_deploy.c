@@ -2,7 +2,7 @@
  * anemosctl deploy --ssh: a running host (a cloud VM, a VPS) deployed with no anemosd at all.
  *
  * Over one SSH session it sends, as one stream on stdin: a short script (the settings, then
- * ipxe-scripts/kexec.sh compiled in: the same target checks, network carry-over, kexec or
+ * target-scripts/kexec.sh compiled in: the same target checks, network carry-over, kexec or
  * one-shot boot entry as `reinstall`), the Anemos kernel and initramfs, and the payload: newc
  * cpio entries under etc/anemos-deploy/ (the plan, the recipe bundle, the operator's SSH
  * keys) that the target appends, with its own SSH host keys, to the initramfs. Nothing
@@ -32,7 +32,7 @@
 #include "anemosctl.h"
 #include "crypto.h"
 #include "boot_contract.h"
-#include "kexec.sh.h"	/* kexec_sh: ipxe-scripts/kexec.sh, made by make */
+#include "kexec.sh.h"	/* kexec_sh: target-scripts/kexec.sh, made by make */
 
 #define BOOT_FILE_MAX (512u << 20)	/* largest kernel or initramfs sent, in bytes */
 #define SMALL_FILE_MAX (64u << 10)	/* password hash, user-data, a key file */

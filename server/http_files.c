@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "kexec.sh.h"	/* kexec_sh: target-scripts/kexec.sh, made by make */
 
 /* style.css draws an icon from a data: URL; the event stream is a fetch() (connect-src). */
 #define DASHBOARD_CSP "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " \
@@ -196,14 +197,11 @@ enum MHD_Result handle_boot_file(struct request *req)
 	return serve_file(req, dirfd, req->cap[0], "application/octet-stream", false);
 }
 
-/* The script anemosctl runs on a host over SSH to kexec into the Anemos environment. */
+/* The script anemosctl runs on a host over SSH to kexec into the Anemos environment
+ * (target-scripts/kexec.sh, compiled in: the one anemosctl deploy sends, byte for byte). */
 enum MHD_Result handle_kexec_script(struct request *req)
 {
-	int dirfd = open_dir(cfg.scripts_dir);
-
-	if (dirfd < 0)
-		return open_failed(req, "kexec.sh", errno);
-	return serve_file(req, dirfd, "kexec.sh", "text/x-shellscript; charset=utf-8", false);
+	return respond_buffer(req, 200, "text/x-shellscript; charset=utf-8", kexec_sh, sizeof(kexec_sh) - 1);
 }
 
 enum MHD_Result handle_image_file(struct request *req)

@@ -72,7 +72,7 @@ fi
 # arguments: the iPXE templates, shell scripts and C sources set or read (anemos.WORD=) only
 # words it defines, and no C source but it spells one as a string.
 contract=$(sed -n 's/^#define BOOT_ARG_[A-Z]* *"\(anemos\.[a-z_]*\)"$/\1/p' lib/boot_contract.h | sort -u)
-used=$(for f in "${files[@]}"; do case $f in ipxe-scripts/* | initramfs/* | server/*.[ch] | cli/*.[ch] | lib/*.[ch] | deploy/*) [ -f "$f" ] && grep -o 'anemos\.[a-z_]*=' "$f" | sed "s|=\$| $f|" ;; esac; done | sort -u)
+used=$(for f in "${files[@]}"; do case $f in ipxe-scripts/* | target-scripts/* | initramfs/* | server/*.[ch] | cli/*.[ch] | lib/*.[ch] | deploy/*) [ -f "$f" ] && grep -o 'anemos\.[a-z_]*=' "$f" | sed "s|=\$| $f|" ;; esac; done | sort -u)
 stray=$(printf '%s\n' "$used" | awk -v c="$(printf '%s ' $contract)" 'BEGIN { n = split(c, w, " "); for (i = 1; i <= n; i++) ok[w[i]] = 1 } NF && !ok[$1]')
 spelled=$(for f in "${files[@]}"; do case $f in lib/boot_contract.h) ;; server/*.[ch] | cli/*.[ch] | lib/*.[ch] | initramfs/*.[ch] | initramfs/*/*.[ch]) [ -f "$f" ] && grep -Hn "\"anemos\.\($(printf '%s\n' $contract | sed 's/anemos\.//' | paste -sd'|' | sed 's/|/\\|/g')\)" "$f" ;; esac; done)
 if [ "$(printf '%s\n' $contract | wc -l)" -ge 5 ] && [ -z "$stray" ] && [ -z "$spelled" ]; then

@@ -69,11 +69,11 @@ api PATCH /api/v1/hosts/vm1 '{"status":"ready"}' >/dev/null
 
 r=$(curl -sS -D - "$ANEMOS_URL/kexec.sh")
 expect_match "GET /kexec.sh serves the script as a shell script" 'Content-Type: text/x-shellscript' "$r"
-cmp -s <(curl -sS "$ANEMOS_URL/kexec.sh") "$ROOT/ipxe-scripts/kexec.sh" && ok "GET /kexec.sh is ipxe-scripts/kexec.sh" || fail "GET /kexec.sh is ipxe-scripts/kexec.sh"
+cmp -s <(curl -sS "$ANEMOS_URL/kexec.sh") "$ROOT/target-scripts/kexec.sh" && ok "GET /kexec.sh is target-scripts/kexec.sh" || fail "GET /kexec.sh is target-scripts/kexec.sh"
 for sh in dash bash; do   # (busybox sh runs it for real in tests/e2e/cloud)
-	check "kexec.sh parses with $sh" $sh -n "$ROOT/ipxe-scripts/kexec.sh"
+	check "kexec.sh parses with $sh" $sh -n "$ROOT/target-scripts/kexec.sh"
 done
-out=$(env -i PATH=/usr/bin:/bin sh "$ROOT/ipxe-scripts/kexec.sh" 2>&1); rc=$?
+out=$(env -i PATH=/usr/bin:/bin sh "$ROOT/target-scripts/kexec.sh" 2>&1); rc=$?
 expect_eq "kexec.sh without its settings stops at once" 1 "$rc"
 expect_match "... saying it is run through anemosctl" 'ANEMOS_MODE is not set' "$out"
 
