@@ -115,6 +115,9 @@ $(AGENT_UNIT_BIN): $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/obj/initramfs/agent
 # The install's configure step, with anemosd's replies stubbed, copying the repository's phone-home.
 $(BUILD)/tests/test_agent_configure: $(BUILD)/obj/initramfs/agent/configure.o $(BUILD)/obj/initramfs/agent/network.o
 $(BUILD)/tests/test_agent_configure: private CPPFLAGS += -DANEMOS_SRC=\"$(CURDIR)\"
+# The download helpers (a probe of a port nothing listens on: loopback only).
+$(BUILD)/tests/test_agent_stream: $(BUILD)/obj/initramfs/agent/stream.o
+$(BUILD)/tests/test_agent_stream: private LDFLAGS += $$(pkg-config --libs libcurl libarchive)
 
 $(SERVER_UNIT_BIN): $(BUILD)/tests/%: tests/unit/%.c tests/unit/support.c $(SERVER_LIB_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)

@@ -304,7 +304,7 @@ static const struct command commands[] = {
 	  "one-shot boot entry. The host builds the recipe onto its disk from the mirror, keeps its\n"
 	  "address and host keys, and reboots into the new system; anemosctl follows it over SSH\n"
 	  "and ends with `deployed in N s`, or the failure and the last lines of its log.\n"
-	  "IMAGE_URL (http or https): an image the host downloads and verifies itself instead.\n"
+	  "IMAGE_URL (http://): an image the host downloads and verifies itself instead.\n"
 	  "  --ssh [user@]addr[:port]   where the host is reached ($ANEMOS_SSH replaces \"ssh\")\n"
 	  "  --hostname NAME        the new system's name (default: the host's current one)\n"
 	  "  --ssh-key KEY|FILE     a key root may log in with (repeat for more); default the\n"

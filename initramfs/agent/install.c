@@ -644,7 +644,7 @@ int install_unpack(struct agent *a, const char *url, const char *sha256, const c
 int install_run(struct agent *a, json_t *plan, json_t *inventory)
 {
 	struct target t = { .a = a, .plan = plan, .unpack_dir = TARGET, .rootfd = -1 };
-	const char *format, *after;
+	const char *format, *after, *url;
 	char esp_uuid[12] = "";
 	bool raw, recipe, kexec_ready = false;
 	time_t started = time(NULL);
@@ -675,9 +675,14 @@ int install_run(struct agent *a, json_t *plan, json_t *inventory)
 	client_report(a, "info", "install", "installing image %s (%s) onto %s (%.1f GiB) for %s firmware",
 		      json_string_value(json_object_get(t.image, "name")), format ? format : "?", t.disk,
 		      (double)t.disk_size / 1073741824.0, t.uefi ? "UEFI" : "BIOS");
-	/* A recipe's bundle and mirror signature are checked before the disk is touched: a bad
-	 * mirror leaves the old system as it was (and bootable, for a one-shot boot entry). */
+	/* A recipe's bundle and mirror signature are checked before the disk is touched, and a
+	 * deploy's image URL: a bad mirror or a missing image leaves the old system as it was
+	 * (and bootable, for a one-shot boot entry). */
 	if (recipe && !(job = build_open(a, plan, t.why, sizeof(t.why))))
+		goto fail;
+	/* With no anemosd to try again from, a deploy's image must answer before the disk goes. */
+	url = json_string_value(json_object_get(t.image, "url"));
+	if (!recipe && a->deploy && stream_probe(url ? url : "", t.why, sizeof(t.why)) < 0)
 		goto fail;
 	if (!raw) {
 		client_report(a, "info", "partition", "partition: %s as %s, ext4 root", t.disk,

@@ -100,6 +100,57 @@ void stream_close(struct stream *s)
 	memset(s, 0, sizeof(*s));
 }
 
+void url_for_log(const char *url, char *out, size_t outsz)
+{
+	const char *host = strstr(url, "://"), *at, *path;
+	size_t cut;
+
+	host = host ? host + 3 : url;
+	path = host + strcspn(host, "/?#");
+	at = memchr(host, '@', (size_t)(path - host));
+	cut = strcspn(at ? at + 1 : host, "?#");
+	snprintf(out, outsz, "%.*s%.*s", (int)(host - url), url, (int)cut, at ? at + 1 : host);
+}
+
+/* Stops the probe's transfer at its first bytes. */
+static size_t probe_data(char *data, size_t size, size_t n, void *user)
+{
+	(void)data, (void)size, (void)n, (void)user;
+	return 0;
+}
+
+int stream_probe(const char *url, char *why, size_t whysz)
+{
+	CURL *easy = curl_easy_init();
+	char shown[256];
+	long status = 0;
+	CURLcode rc;
+
+	url_for_log(url, shown, sizeof(shown));
+	if (!easy) {
+		snprintf(why, whysz, "out of memory");
+		return -ENOMEM;
+	}
+	curl_easy_setopt(easy, CURLOPT_URL, url);
+	curl_easy_setopt(easy, CURLOPT_RANGE, "0-0");	/* a GET: a URL signed for GET may refuse HEAD */
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, probe_data);
+	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT, 15L);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(easy, CURLOPT_USERAGENT, "anemos-agent");
+	rc = curl_easy_perform(easy);
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(easy);
+	if ((status == 200 || status == 206) && (rc == CURLE_OK || rc == CURLE_WRITE_ERROR))
+		return 0;
+	if (status >= 300)
+		snprintf(why, whysz, "the image is not there: HTTP %ld from %s", status, shown);
+	else
+		snprintf(why, whysz, "cannot reach the image at %s: %s", shown, curl_easy_strerror(rc));
+	return -EIO;
+}
+
 /* Runs the transfer until there is data, the end, or a failure that cannot be resumed. */
 static int pump(struct stream *s)
 {
@@ -119,7 +170,10 @@ static int pump(struct stream *s)
 			} else if (s->error[0]) {
 				break;
 			} else if (status >= 400) {
-				snprintf(s->error, sizeof(s->error), "download failed: HTTP %ld from %.180s", status, s->url);
+				char shown[200];
+
+				url_for_log(s->url, shown, sizeof(shown));
+				snprintf(s->error, sizeof(s->error), "download failed: HTTP %ld from %s", status, shown);
 			} else if (s->resumes < MAX_RESUMES) {
 				s->resumes++;
 				fprintf(stderr, "anemos-agent: download interrupted at %llu bytes (%s); resuming (%d)\n",

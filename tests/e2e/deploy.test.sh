@@ -180,6 +180,24 @@ if [ "${DEPLOY_SCENARIO:-}" = bad-signature ]; then
 fi
 if [ "${DEPLOY_SCENARIO:-}" = image ]; then
 	mkdir -p "$WORK/mirror/images" && cp "$IMAGES/cloud.tar.zst" "$WORK/mirror/images/"
+	# First an image that is not there: the host asks before it touches the disk.
+	out=$(timeout 900 "$ANEMOSCTL" deploy --ssh "root@127.0.0.1:$SSH_PORT" \
+		"http://user:pw@10.0.2.2:$MIRROR_PORT/images/missing.tar.zst?sig=s3cr3t" --sha256 "$(printf x | sha256sum | cut -d' ' -f1)" \
+		--ssh-key "$WORK/key.pub" --kernel-args "console=ttyS0,115200n8 panic=-1" 2>&1); rc=$?
+	echo "$out" | sed 's/^/# /'
+	expect_eq "an image URL that answers 404: the deploy fails" 1 "$rc"
+	expect_match "... before the disk was touched, and says so" \
+		"the image is not there: HTTP 404 from http://10\\.0\\.2\\.2:$MIRROR_PORT/images/missing\\.tar\\.zst \\(the disk was not touched\\).*The disk was not touched: reboot" \
+		"$(tr '\n' ' ' <<<"$out")"
+	expect_no_match "... the log shows neither the URL's password nor its signature" 'pw@|s3cr3t' \
+		"$(on 'cat /run/anemos/install.log')"
+	on 'reboot' >/dev/null 2>&1
+	sleep 5
+	if wait_for 'test -e /root/old-system-marker && test ! -e /etc/anemos-initramfs'; then
+		ok "... and after a reboot the old system is back"
+	else
+		fail "after the missing image and a reboot the old system is back"; console_tail deploy; exit 1
+	fi
 	out=$(timeout 1200 "$ANEMOSCTL" deploy --ssh "root@127.0.0.1:$SSH_PORT" \
 		"http://10.0.2.2:$MIRROR_PORT/images/cloud.tar.zst" --sha256 "$(sha256sum <"$IMAGES/cloud.tar.zst" | cut -d' ' -f1)" \
 		--hostname imaged1 --ssh-key "$WORK/key.pub" --kernel-args "console=ttyS0,115200n8 panic=-1" 2>&1); rc=$?

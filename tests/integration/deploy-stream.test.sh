@@ -122,6 +122,10 @@ refused "a --sha256 of no SHA-256" --ssh root@192.0.2.9 --ssh-key "$WORK/key.pub
 	--sha256 abc http://192.0.2.1/images/web.tar.zst
 refused "--mirror with an image" --ssh root@192.0.2.9 --ssh-key "$WORK/key.pub" --boot-dir "$BOOT_DIR" \
 	--sha256 "$SHA" --mirror http://192.0.2.1/debian http://192.0.2.1/images/web.tar.zst
+refused "an https image URL (no CA certificates in the Anemos environment)" --ssh root@192.0.2.9 \
+	--ssh-key "$WORK/key.pub" --boot-dir "$BOOT_DIR" --sha256 "$SHA" https://192.0.2.1/images/web.tar.zst
+refused "an image URL of 2 KiB" --ssh root@192.0.2.9 --ssh-key "$WORK/key.pub" --boot-dir "$BOOT_DIR" \
+	--sha256 "$SHA" "http://192.0.2.1/$(head -c 2100 /dev/zero | tr '\0' a).tar.zst"
 refused "--sha256 with a recipe folder" --ssh root@192.0.2.9 --ssh-key "$WORK/key.pub" --boot-dir "$BOOT_DIR" \
 	--sha256 "$SHA" "$WORK/recipe"
 rm -rf "$WORK/unpacked" && mkdir -p "$WORK/unpacked"
@@ -152,9 +156,16 @@ expect_eq "... the payload has the plan and the keys, no bundle" \
 expect_eq "... the plan names the image: its name, format (from the URL), URL and SHA-256, no mirror" \
 	"web raw.xz http://192.0.2.1/images/web.raw.xz $SHA null" \
 	"$(jq -r '"\(.image.name) \(.image.format) \(.image.url) \(.image.sha256) \(.image.mirror)"' "$WORK/unpacked/plan.json")"
-out=$("$ANEMOSCTL" deploy --ssh root@192.0.2.9 'https://192.0.2.1/get?id=7' --sha256 "$SHA" --format tar.gz \
+out=$("$ANEMOSCTL" deploy --ssh root@192.0.2.9 'http://192.0.2.1/get?id=7' --sha256 "$SHA" --format tar.gz \
 	--ssh-key "$KEY" --boot-dir "$BOOT_DIR" 2>&1)
 n=$(head -n 1 "$S"); at=$(( ${#n} + 2 + n )); script=$(tail -c +$(( ${#n} + 2 )) "$S" | head -c "$n")
 expect_match "... --format for a URL that does not say" '"format":"tar\.gz"' \
 	"$(part "$(var ANEMOS_PAYLOAD_AT)" "$(var ANEMOS_PAYLOAD_SIZE)" | tr -d '\0' | grep -ao '"format":"[^"]*"')"
+for u in web.tar.gz:tar.gz web.tar:tar web.raw:raw; do
+	"$ANEMOSCTL" deploy --ssh root@192.0.2.9 "http://192.0.2.1/${u%%:*}" --sha256 "$SHA" --ssh-key "$KEY" \
+		--boot-dir "$BOOT_DIR" >/dev/null 2>&1
+	n=$(head -n 1 "$S"); at=$(( ${#n} + 2 + n )); script=$(tail -c +$(( ${#n} + 2 )) "$S" | head -c "$n")
+	expect_match "... ${u%%:*} is format ${u#*:}" "\"format\":\"${u#*:}\"" \
+		"$(part "$(var ANEMOS_PAYLOAD_AT)" "$(var ANEMOS_PAYLOAD_SIZE)" | tr -d '\0' | grep -ao '"format":"[^"]*"')"
+done
 [ "$_failures" -eq 0 ]

@@ -15,8 +15,6 @@ mkdir -p "$D"
 ssh-keygen -q -t ed25519 -N '' -C old -f "$D/ssh_host_ed25519_key"
 ssh-keygen -q -t rsa -b 2048 -N '' -C old -f "$D/ssh_host_rsa_key"
 dropbearkey -t ecdsa -f "$D/dropbear_ecdsa_host_key" >/dev/null 2>&1
-# A counterpart that exists already is left alone, whatever it holds.
-printf 'kept\n' >"$D/dropbear_rsa_host_key"
 out=$(sh "$SCRIPT" "$D" 2>&1); rc=$?
 echo "$out" | sed 's/^/# /'
 expect_eq "anemos-hostkeys exits 0" 0 "$rc"
@@ -27,7 +25,12 @@ expect_eq "OpenSSH's ed25519 key: dropbear's counterpart has the same public key
 expect_eq "dropbear's ecdsa key: OpenSSH's counterpart has the same public key, in the key and its .pub" \
 	"$(db_pub "$D/dropbear_ecdsa_host_key") $(db_pub "$D/dropbear_ecdsa_host_key")" \
 	"$(ssh-keygen -y -f "$D/ssh_host_ecdsa_key" | cut -d' ' -f1-2) $(pub "$D/ssh_host_ecdsa_key.pub")"
-expect_eq "an existing counterpart is kept as it was" "kept" "$(cat "$D/dropbear_rsa_host_key")"
+expect_eq "OpenSSH's rsa key: dropbear's counterpart has the same public key" \
+	"$(pub "$D/ssh_host_rsa_key.pub")" "$(db_pub "$D/dropbear_rsa_host_key")"
+# A counterpart that exists already is left alone, whatever it holds.
+mkdir -p "$WORK/kept" && cp "$D/ssh_host_ed25519_key" "$WORK/kept/" && printf 'kept\n' >"$WORK/kept/dropbear_ed25519_host_key"
+sh "$SCRIPT" "$WORK/kept" >/dev/null 2>&1
+expect_eq "an existing counterpart is kept as it was" "kept" "$(cat "$WORK/kept/dropbear_ed25519_host_key")"
 expect_eq "private keys are 0600, the made .pub 0644" "600 600 644" \
 	"$(stat -c %a "$D/dropbear_ed25519_host_key" "$D/ssh_host_ecdsa_key" "$D/ssh_host_ecdsa_key.pub" | tr '\n' ' ' | sed 's/ $//')"
 expect_match "it says what it made" "dropbear's ed25519 key made from OpenSSH's.*OpenSSH's ecdsa key made from dropbear's" \
