@@ -739,6 +739,7 @@ static bool ends_with_format(const char *name, const char *format)
  * part unless --format says. 0 (d->image_url set, or not a URL), or -EINVAL (reported). */
 static int image_source(struct deploy *d, const char *source)
 {
+	char path[2048];
 	const char *base;
 
 	if (strncmp(source, "http://", 7) && strncmp(source, "https://", 8)) {
@@ -766,7 +767,9 @@ static int image_source(struct deploy *d, const char *source)
 		warnx("--mirror goes with a recipe: an image is not built");
 		return -EINVAL;
 	}
-	base = strrchr(source, '/') + 1;
+	/* The name is the path's last part: a signed URL's query or a fragment is not the name. */
+	snprintf(path, sizeof(path), "%.*s", (int)strcspn(source, "?#"), source);
+	base = strrchr(path, '/') + 1;
 	d->format = d->o->format;
 	for (size_t i = 0; !d->format && image_formats[i]; i++)
 		if (ends_with_format(base, image_formats[i]))

@@ -161,7 +161,7 @@ out=$("$ANEMOSCTL" deploy --ssh root@192.0.2.9 'http://192.0.2.1/get?id=7' --sha
 n=$(head -n 1 "$S"); at=$(( ${#n} + 2 + n )); script=$(tail -c +$(( ${#n} + 2 )) "$S" | head -c "$n")
 expect_match "... --format for a URL that does not say" '"format":"tar\.gz"' \
 	"$(part "$(var ANEMOS_PAYLOAD_AT)" "$(var ANEMOS_PAYLOAD_SIZE)" | tr -d '\0' | grep -ao '"format":"[^"]*"')"
-for u in web.tar.gz:tar.gz web.tar:tar web.raw:raw; do
+for u in web.tar.gz:tar.gz web.tar:tar web.raw:raw 'web.tar.zst?sig=a.raw:tar.zst' 'web.raw.gz#x.tar:raw.gz'; do
 	"$ANEMOSCTL" deploy --ssh root@192.0.2.9 "http://192.0.2.1/${u%%:*}" --sha256 "$SHA" --ssh-key "$KEY" \
 		--boot-dir "$BOOT_DIR" >/dev/null 2>&1
 	n=$(head -n 1 "$S"); at=$(( ${#n} + 2 + n )); script=$(tail -c +$(( ${#n} + 2 )) "$S" | head -c "$n")
