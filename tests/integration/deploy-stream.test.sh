@@ -78,7 +78,10 @@ expect_eq "the stream ends with the payload" "$(stat -c %s "$S")" \
 expect_no_match "no secret in the script's settings" 'deploystreamhash|userdata-secret' "$script"
 part "$(var ANEMOS_PAYLOAD_AT)" "$(var ANEMOS_PAYLOAD_SIZE)" >"$WORK/payload"
 mkdir -p "$WORK/unpacked"
-entries=$("$(python3 -c 'import sys; print(sys.executable)')" - "$WORK/payload" "$WORK/unpacked" <<'PY'
+# unpack_payload: the payload's newc entries ("NAME MODE UID" a line), its files into
+# $WORK/unpacked (by base name).
+unpack_payload() {
+	"$(python3 -c 'import sys; print(sys.executable)')" - "$WORK/payload" "$WORK/unpacked" <<'PY'
 import os, sys
 data = open(sys.argv[1], "rb").read()
 out, at = sys.argv[2], 0
@@ -95,7 +98,8 @@ while at < len(data):
     if mode & 0o100000:
         open(os.path.join(out, os.path.basename(name)), "wb").write(body)
 PY
-)
+}
+entries=$(unpack_payload)
 expect_eq "the payload: the folder and three files under etc/anemos-deploy, root-only, uid 0" \
 	"etc/anemos-deploy 40700 0|etc/anemos-deploy/plan.json 100600 0|etc/anemos-deploy/authorized_keys 100600 0|etc/anemos-deploy/recipe.tar 100600 0" \
 	"$(tr '\n' '|' <<<"$entries" | sed 's/|$//')"
@@ -134,23 +138,7 @@ out=$("$ANEMOSCTL" deploy --ssh root@192.0.2.9 http://192.0.2.1/images/web.raw.x
 expect_match "an image URL: anemosctl says it deploys the image" 'deploying image web onto root@192\.0\.2\.9' "$out"
 n=$(head -n 1 "$S"); at=$(( ${#n} + 2 + n )); script=$(tail -c +$(( ${#n} + 2 )) "$S" | head -c "$n")
 part "$(var ANEMOS_PAYLOAD_AT)" "$(var ANEMOS_PAYLOAD_SIZE)" >"$WORK/payload"
-entries=$("$(python3 -c 'import sys; print(sys.executable)')" - "$WORK/payload" "$WORK/unpacked" <<'PY'
-import os, sys
-data = open(sys.argv[1], "rb").read()
-out, at = sys.argv[2], 0
-while at < len(data):
-    h = data[at:at + 110]
-    f = [int(h[6 + 8 * i:14 + 8 * i], 16) for i in range(13)]
-    mode, size, namesize = f[1], f[6], f[11]
-    name = data[at + 110:at + 110 + namesize - 1].decode()
-    at = (at + 110 + namesize + 3) & ~3
-    body = data[at:at + size]
-    at = (at + size + 3) & ~3
-    print(name)
-    if mode & 0o100000:
-        open(os.path.join(out, os.path.basename(name)), "wb").write(body)
-PY
-)
+entries=$(unpack_payload | cut -d" " -f1)
 expect_eq "... the payload has the plan and the keys, no bundle" \
 	"etc/anemos-deploy|etc/anemos-deploy/plan.json|etc/anemos-deploy/authorized_keys" "$(tr '\n' '|' <<<"$entries" | sed 's/|$//')"
 expect_eq "... the plan names the image: its name, format (from the URL), URL and SHA-256, no mirror" \
