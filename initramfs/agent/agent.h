@@ -38,6 +38,7 @@ struct agent {
 	long lldp_wait;      /* anemos.lldp: seconds a discover boot listens for the switches'
 				LLDP before posting its inventory, LLDP_WAIT_DEFAULT; 0: not */
 	bool deploy;         /* a deploy with no anemosd (deploy.c): no request is sent */
+	const char *cmdline; /* the kernel command line's file, /proc/cmdline */
 	CURL *curl;
 };
 

@@ -155,7 +155,8 @@ err:
 }
 
 /* The network (network.c): /etc/anemos/network always, a systemd-networkd file on a systemd
- * image, and cloud-init's network-config beside a NoCloud seed for a static address. */
+ * image, cloud-init's network-config beside a NoCloud seed for a static address, and
+ * ifupdown's /etc/network/interfaces on a system that has ifup. */
 static int configure_network(struct configure *c, bool nocloud)
 {
 	static const struct {
@@ -165,6 +166,7 @@ static int configure_network(struct configure *c, bool nocloud)
 		{ NET_ANEMOS, "/etc/anemos/network" },
 		{ NET_NETWORKD, "/etc/systemd/network/10-anemos.network" },
 		{ NET_NOCLOUD, "/var/lib/cloud/seed/nocloud/network-config" },
+		{ NET_IFUPDOWN, "/etc/network/interfaces" },
 	};
 	json_t *net = json_object_get(c->settings, "network");
 	const char *mode = json_string_value(json_object_get(net, "mode"));
@@ -177,7 +179,9 @@ static int configure_network(struct configure *c, bool nocloud)
 		char *text;
 
 		if ((files[i].format == NET_NETWORKD && !target_exists(c->rootfd, "/etc/systemd")) ||
-		    (files[i].format == NET_NOCLOUD && (!nocloud || net == dhcp)))
+		    (files[i].format == NET_NOCLOUD && (!nocloud || net == dhcp)) ||
+		    (files[i].format == NET_IFUPDOWN && !target_exists(c->rootfd, "/sbin/ifup") &&
+		     !target_exists(c->rootfd, "/usr/sbin/ifup")))
 			continue;
 		if (!(text = network_render(net, files[i].format)))
 			rc = failf(c, "out of memory");

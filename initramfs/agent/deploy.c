@@ -3,7 +3,7 @@
  * initramfs holds the plan (the same shape as anemosd's install plans), the recipe bundle,
  * the operator's keys and the host's own SSH host keys, under DEPLOY_DIR. The install itself
  * is install_run's, as for any plan; what differs is said here: the network carried over on
- * the command line goes into the plan, the phases go to DEPLOY_PHASES (anemosctl reads them
+ * the command line goes into the plan (network_carry, as for anemosd's plans), the phases go to DEPLOY_PHASES (anemosctl reads them
  * over SSH) instead of to a server, and the host keys and the log go into the new system.
  */
 #include <dirent.h>
@@ -43,26 +43,6 @@ void deploy_phase(const char *phase, const char *level, const char *message, uin
 	fclose(f);
 }
 
-/* install.network from anemos.net= and anemos.mac= on the command line (kexec.sh wrote them
- * from the old system's; network.c reads them). */
-static json_t *carried_network(const char *cmdline_path)
-{
-	char line[4096], *word, *save = NULL, *spec = NULL, *mac = NULL;
-	FILE *in = fopen(cmdline_path, "re");
-
-	if (!in)
-		return NULL;
-	if (!fgets(line, sizeof(line), in))
-		line[0] = '\0';
-	fclose(in);
-	for (word = strtok_r(line, " \t\n", &save); word; word = strtok_r(NULL, " \t\n", &save))
-		if (strncmp(word, BOOT_ARG_NET "=", sizeof(BOOT_ARG_NET)) == 0)
-			spec = word + sizeof(BOOT_ARG_NET);
-		else if (strncmp(word, BOOT_ARG_MAC "=", sizeof(BOOT_ARG_MAC)) == 0)
-			mac = word + sizeof(BOOT_ARG_MAC);
-	return spec ? network_from_boot_arg(spec, mac) : NULL;
-}
-
 /* The host's own name, which kexec.sh carried over, for a plan that names none. */
 static void carried_hostname(json_t *plan)
 {
@@ -98,12 +78,7 @@ int deploy_run(struct agent *a, const char *cmdline_path)
 	}
 	if (!json_is_object(install = json_object_get(plan, "install")))
 		json_object_set_new(plan, "install", install = json_object());
-	if (!json_object_get(install, "network")) {
-		json_t *net = carried_network(cmdline_path);
-
-		if (net)
-			json_object_set_new(install, "network", net);
-	}
+	network_carry(plan, cmdline_path);
 	carried_hostname(plan);
 	format = json_string_value(json_object_get(json_object_get(plan, "image"), "format"));
 	client_report(a, "info", "deploy", "deploy %s: %s %s for %s, no anemosd (network: %s)",

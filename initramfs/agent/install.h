@@ -60,6 +60,7 @@ enum net_format {
 	NET_ANEMOS,	/* /etc/anemos/network, for the busybox images' /sbin/init */
 	NET_NETWORKD,	/* a systemd-networkd .network file */
 	NET_NOCLOUD,	/* cloud-init's NoCloud network-config, version 2 */
+	NET_IFUPDOWN,	/* ifupdown's /etc/network/interfaces */
 };
 /* install.network from anemos.net's SPEC (lib/boot_contract.h: static,ADDRESS[+ADDRESS...],
  * GATEWAY[+GATEWAY...],DNS[+DNS...][,auto6], or dhcp) and the NIC's MAC (anemos.mac, may be
@@ -69,6 +70,12 @@ json_t *network_from_boot_arg(const char *spec, const char *mac);
 /* install.network written as format reads it: a malloc'd text the caller frees, or NULL when
  * out of memory. */
 char *network_render(json_t *net, enum net_format format);
+/* install.network from anemos.net= and anemos.mac= of the kernel command line in the file
+ * @cmdline_path (kexec.sh wrote them from the old system's), or NULL when it has none. */
+json_t *network_from_cmdline(const char *cmdline_path);
+/* Puts the carried network (network_from_cmdline) into @plan's install settings when they
+ * name none: a host reinstalled over SSH keeps its static addresses in the new system. */
+void network_carry(json_t *plan, const char *cmdline_path);
 
 /* configure.c */
 /* What makes a copy of an image this host, written into the target root rootfd (target.c:

@@ -297,6 +297,7 @@ static int run(struct agent *a)
 		fprintf(stderr, "anemos-agent: install refused, no disk touched: %s\n", SECRETS_WITHHELD);
 		finish(a, false, SECRETS_WITHHELD);
 	} else if (strcmp(action, "install") == 0) {
+		network_carry(plan, a->cmdline);
 		rc = install_run(a, plan, inventory);
 	} else {
 		client_report(a, "info", a->mode, "next boot is now %s; rebooting", action);
@@ -394,6 +395,7 @@ int main(int argc, char **argv)
 	}
 	if (read_cmdline(&a, cmdline) < 0)
 		return EXIT_FAILED;
+	a.cmdline = cmdline;
 	if (client_init(&a) < 0) {
 		fprintf(stderr, "anemos-agent: cannot start libcurl\n");
 		return EXIT_FAILED;

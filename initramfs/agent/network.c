@@ -170,6 +170,36 @@ json_t *network_from_boot_arg(const char *spec, const char *mac)
 	return net;
 }
 
+/* install.network from anemos.net= and anemos.mac= on the command line (kexec.sh wrote them
+ * from the old system's; network.c reads them). */
+json_t *network_from_cmdline(const char *cmdline_path)
+{
+	char line[4096], *word, *save = NULL, *spec = NULL, *mac = NULL;
+	FILE *in = fopen(cmdline_path, "re");
+
+	if (!in)
+		return NULL;
+	if (!fgets(line, sizeof(line), in))
+		line[0] = '\0';
+	fclose(in);
+	for (word = strtok_r(line, " \t\n", &save); word; word = strtok_r(NULL, " \t\n", &save))
+		if (strncmp(word, BOOT_ARG_NET "=", sizeof(BOOT_ARG_NET)) == 0)
+			spec = word + sizeof(BOOT_ARG_NET);
+		else if (strncmp(word, BOOT_ARG_MAC "=", sizeof(BOOT_ARG_MAC)) == 0)
+			mac = word + sizeof(BOOT_ARG_MAC);
+	return spec ? network_from_boot_arg(spec, mac) : NULL;
+}
+
+void network_carry(json_t *plan, const char *cmdline_path)
+{
+	json_t *install = json_object_get(plan, "install"), *net;
+
+	if (!json_is_object(install) || json_object_get(install, "network") || !cmdline_path ||
+	    !(net = network_from_cmdline(cmdline_path)))
+		return;
+	json_object_set_new(install, "network", net);
+}
+
 /* /etc/anemos/network, read by the busybox images' /sbin/init: key=value lines, address= and
  * gateway= once per address and gateway (the first of each is what older readers take). */
 static void render_anemos(FILE *out, const struct net_spec *s)
@@ -257,6 +287,54 @@ static void render_nocloud(FILE *out, const struct net_spec *s)
 	}
 }
 
+/* ifupdown's one stanza of a family: "iface anemos0 inet|inet6 static" with its addresses
+ * (ifupdown takes "address" more than once), the gateway (on the link when outside every
+ * prefix: a host route to it first), the name servers (for resolvconf) and, for IPv6, RAs. */
+static void ifupdown_family(FILE *out, const struct net_spec *s, int v6)
+{
+	const char *gw = s->gw[v6], *ip = v6 ? "ip -6" : "ip -4";
+	bool any = false;
+
+	for (size_t i = 0; i < s->naddr; i++)
+		if (is_v6(s->addr[i]) == (v6 != 0)) {
+			if (!any)
+				fprintf(out, "\niface anemos0 %s static\n", v6 ? "inet6" : "inet");
+			fprintf(out, "\taddress %s\n", s->addr[i]);
+			any = true;
+		}
+	if (!any)
+		return;
+	if (gw && !on_link(s, gw))
+		fprintf(out, "\tgateway %s\n", gw);
+	else if (gw)
+		fprintf(out, "\tup %s route add %s dev $IFACE\n\tup %s route add default via %s dev $IFACE\n", ip, gw,
+			ip, gw);
+	for (size_t i = 0; i < s->ndns; i++)
+		if (is_v6(s->dns[i]) == (v6 != 0))
+			fprintf(out, "\tdns-nameservers %s\n", s->dns[i]);
+	if (v6 && s->ipv6)
+		fprintf(out, "\taccept_ra %d\n\tautoconf %d\n", strcmp(s->ipv6, "auto") == 0 ? 2 : 0,
+			strcmp(s->ipv6, "auto") == 0);
+}
+
+/* ifupdown's /etc/network/interfaces, for systems without systemd-networkd: the NIC by its
+ * MAC (a pattern that names it anemos0 whatever the kernel calls it), else the first en* or
+ * eth* one. */
+static void render_ifupdown(FILE *out, const struct net_spec *s)
+{
+	fputs("# Written by Anemos at install: this host's network.\nauto lo\niface lo inet loopback\n\n", out);
+	if (s->mac)
+		fprintf(out, "auto mac/%s/=anemos0\n", s->mac);
+	else
+		fputs("auto /e*/1=anemos0\n", out);
+	if (!s->fixed) {
+		fputs("iface anemos0 inet dhcp\niface anemos0 inet6 auto\n", out);
+		return;
+	}
+	ifupdown_family(out, s, 0);
+	ifupdown_family(out, s, 1);
+}
+
 char *network_render(json_t *net, enum net_format format)
 {
 	struct net_spec s;
@@ -271,6 +349,8 @@ char *network_render(json_t *net, enum net_format format)
 		render_anemos(out, &s);
 	else if (format == NET_NETWORKD)
 		render_networkd(out, &s);
+	else if (format == NET_IFUPDOWN)
+		render_ifupdown(out, &s);
 	else
 		render_nocloud(out, &s);
 	if (fclose(out) != 0) {

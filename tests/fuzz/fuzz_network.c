@@ -10,7 +10,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const enum net_format formats[] = { NET_ANEMOS, NET_NETWORKD, NET_NOCLOUD };
+	static const enum net_format formats[] = { NET_ANEMOS, NET_NETWORKD, NET_NOCLOUD, NET_IFUPDOWN };
 	char *text = malloc(size + 2);
 	json_t *net;
 

@@ -404,6 +404,17 @@ static void test_network_render(void **state)
 		/* a prefix longer than the family's (the fuzzer's find: it read past the address) */
 		{ "{\"mode\": \"static\", \"address\": \"::/2203\", \"gateway\": \"::\"}", NET_NETWORKD,
 		  "[Match]\nName=en* eth*\n\n[Network]\nAddress=::/2203\n\n[Route]\nGateway=::\nGatewayOnLink=yes\n" },
+		/* ifupdown: the NIC by its MAC; the IPv4 gateway outside the /32 by a host route first; a
+		 * link-local gateway is on the link as it is */
+		{ dual, NET_IFUPDOWN, "# Written by Anemos at install: this host's network.\nauto lo\niface lo inet loopback\n\n"
+		  "auto mac/52:54:00:00:00:09/=anemos0\n\niface anemos0 inet static\n\taddress 203.0.113.9/32\n"
+		  "\tup ip -4 route add 203.0.113.1 dev $IFACE\n\tup ip -4 route add default via 203.0.113.1 dev $IFACE\n"
+		  "\tdns-nameservers 203.0.113.53\n\niface anemos0 inet6 static\n\taddress 2001:db8::50/128\n"
+		  "\tgateway fe80::1\n\tdns-nameservers 2001:db8::53\n\taccept_ra 2\n\tautoconf 1\n" },
+		{ inside, NET_IFUPDOWN, "# Written by Anemos at install: this host's network.\nauto lo\niface lo inet loopback\n\n"
+		  "auto /e*/1=anemos0\n\niface anemos0 inet6 static\n\taddress 2001:db8::5/64\n\tgateway 2001:db8::1\n" },
+		{ "{\"mode\": \"dhcp\"}", NET_IFUPDOWN, "# Written by Anemos at install: this host's network.\nauto lo\n"
+		  "iface lo inet loopback\n\nauto /e*/1=anemos0\niface anemos0 inet dhcp\niface anemos0 inet6 auto\n" },
 		{ "{\"mode\": \"dhcp\"}", NET_ANEMOS, "mode=dhcp\n" },
 		{ "{\"mode\": \"dhcp\"}", NET_NETWORKD, "[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\n" },
 	};
