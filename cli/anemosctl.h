@@ -309,6 +309,28 @@ int bundle_recipe(const char *dir, const char *out, char *name, size_t namesz);
 int remote_reinstall(struct ctl *ctl, int argc, char **argv);
 int remote_rescue(struct ctl *ctl, int argc, char **argv);
 int remote_adopt(struct ctl *ctl, int argc, char **argv);
+/* Where and how a host is booted into the Anemos environment over SSH; strings not owned. */
+struct remote_boot {
+	const char *ssh;	/* [user@]host[:port] */
+	const char *image;	/* the image to install (mode install), or NULL for the host's */
+	const char *method;	/* auto, kexec, bootloader; NULL: auto */
+	const char *network;	/* auto, dhcp, static; NULL: auto */
+	bool followed;		/* the caller follows the host: no "follow it with" line */
+};
+/*
+ * Arms host @ref on anemosd for @mode ("install" or "rescue": POST /api/v1/hosts/REF/kexec,
+ * a fresh agent token) and runs anemosd's /kexec.sh on the target with its settings on
+ * stdin. On a refusal the host is disarmed again. 0 once the target is booting, or -errno
+ * (reported: -EIO when the target refused or could not be reached).
+ */
+int remote_boot(struct ctl *ctl, const char *ref, const char *mode, const struct remote_boot *o);
+/*
+ * Runs anemos-inventory on the host at @ssh (sending @inventory, or the static build beside
+ * anemosctl, when it has none) and registers the result onto host @ref, or a new host when
+ * @ref is NULL. anemosd's answer (the host) goes to @host, the caller's to free. 0 or -errno
+ * (reported; -EEXIST when the inventory names a known host and @ref is NULL).
+ */
+int remote_adopt_host(struct ctl *ctl, const char *ssh, const char *inventory, const char *ref, json_t **host);
 /* Runs a command as root on the target: directly when logged in as root, else with sudo -n. */
 #define AS_ROOT(cmd) \
 	"if [ \"$(id -u)\" = 0 ]; then " cmd "; else sudo -n " cmd "; fi"

@@ -67,6 +67,8 @@ enum deploy_option_id {
 	OPT_TIMEOUT,
 	OPT_SHA256,
 	OPT_FORMAT,
+	OPT_URL,
+	OPT_HOST,
 };
 
 struct deploy_options {
@@ -77,6 +79,7 @@ struct deploy_options {
 	const char *network;		/* auto, dhcp, static (default auto: as the host has it) */
 	const char *method;		/* auto, kexec, bootloader */
 	json_t *disk;			/* install.disk, {"KIND": "VALUE"}, or NULL; owned */
+	const char *disk_arg;		/* --disk's KIND=VALUE as given */
 	const char *password_file, *user_data;
 	const char *boot_dir;		/* vmlinuz and initramfs.img */
 	const char *kernel_args;	/* the Anemos environment's console arguments */
@@ -84,6 +87,8 @@ struct deploy_options {
 	long timeout;			/* seconds the deploy may take once the target booted, 3600 */
 	const char *sha256;		/* an image URL's SHA-256 */
 	const char *format;		/* an image URL's format (default: from its name) */
+	const char *url;		/* --url: anemosd records the host (SOURCE: its image's name) */
+	const char *host;		/* --host REF: the host anemosd knows this one as */
 };
 
 static const char *const methods[] = { "auto", "kexec", "bootloader", NULL };
@@ -150,6 +155,7 @@ static int disk_option(struct deploy_options *o, const char *arg)
 	if (check_choice("--disk's kind", kind, disk_kinds) != 0)
 		return -EINVAL;
 	json_decref(o->disk);
+	o->disk_arg = arg;
 	o->disk = json_pack("{s:s}", kind, equals + 1);
 	return o->disk ? 0 : -ENOMEM;
 }
@@ -200,6 +206,14 @@ static int deploy_option(void *ctx, int option, const char *arg)
 		o->sha256 = arg;
 		return 0;
 	case OPT_FORMAT: o->format = arg; return check_choice("--format", arg, image_formats);
+	case OPT_URL:
+		if (strncmp(arg, "http://", 7) && strncmp(arg, "https://", 8)) {
+			warnx("--url %s: anemosd's http:// or https:// URL", arg);
+			return -EINVAL;
+		}
+		o->url = arg;
+		return 0;
+	case OPT_HOST: o->host = arg; return 0;
 	case OPT_TIMEOUT:
 		o->timeout = strtol(arg, &end, 10);
 		if (*end || o->timeout < 60) {
@@ -723,6 +737,8 @@ static const struct option deploy_options[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "sha256", required_argument, NULL, OPT_SHA256 },
 	{ "format", required_argument, NULL, OPT_FORMAT },
+	{ "url", required_argument, NULL, OPT_URL },
+	{ "host", required_argument, NULL, OPT_HOST },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -787,6 +803,76 @@ static int image_source(struct deploy *d, const char *source)
 	return 0;
 }
 
+/* anemosctl host set's arguments for the per-host settings deploy was given, into @argv
+ * (at least 8 + 2 × keys slots); returns their count, 2 when there is nothing to set. */
+static int settings_args(const struct deploy_options *o, const char *id, const char **argv)
+{
+	int n = 0;
+	size_t i;
+	json_t *key;
+
+	argv[n++] = "set";
+	argv[n++] = id;
+#define ARG(option, value) do { if (value) { argv[n++] = option; argv[n++] = value; } } while (0)
+	ARG("--hostname", o->hostname);
+	json_array_foreach(o->keys, i, key)
+		ARG("--ssh-key", json_string_value(key));
+	ARG("--disk", o->disk_arg);
+	ARG("--root-password-hash-file", o->password_file);
+	ARG("--user-data", o->user_data);
+	ARG("--mirror", o->mirror);
+#undef ARG
+	argv[n] = NULL;
+	return n;
+}
+
+/*
+ * deploy --url: anemosd records the host, as `reinstall --ssh` does. The target's inventory
+ * goes onto --host REF or a new host (adopt), the per-host settings onto that host (host
+ * set), then the host reinstalls with the registered image @image over SSH (remote_boot:
+ * anemosd's /kexec.sh and its plan) and anemosctl follows the host's events on anemosd.
+ */
+static int deploy_recorded(struct ctl *ctl, struct deploy_options *o, const char *image, time_t started)
+{
+	struct remote_boot boot = { .ssh = o->ssh, .image = image, .method = o->method, .network = o->network,
+				    .followed = !o->detach };
+	const char **argv = calloc(json_array_size(o->keys) * 2 + 16, sizeof(*argv));
+	json_t *host = NULL;
+	char id[32];
+	int argc, rc;
+
+	free(ctl->url);
+	if (!argv || !(ctl->url = strndup(o->url, strlen(o->url) - (o->url[strlen(o->url) - 1] == '/')))) {
+		free(argv);
+		return -ENOMEM;
+	}
+	ctl->url_origin = "--url";
+	if ((rc = remote_adopt_host(ctl, o->ssh, NULL, o->host, &host)) != 0) {
+		if (!o->host)
+			warnx("a host anemosd knows already is named with --host ID (anemosctl host list)");
+		goto out;
+	}
+	snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(json_object_get(host, "id")));
+	if (!ctl->json)
+		fprintf(stderr, "anemosctl: %s is host %s on anemosd\n", o->ssh, id);
+	if ((argc = settings_args(o, id, argv)) > 2 && (rc = host_set(ctl, argc, (char **)argv)) != 0)
+		goto out;
+	fflush(stdout);
+	if ((rc = remote_boot(ctl, id, "install", &boot)) != 0)
+		goto out;
+	if (o->detach) {
+		printf("host %s is installing image %s; follow it with: anemosctl host events %s --follow\n", id, image, id);
+		goto out;
+	}
+	rc = follow_host(ctl, id, 1, o->timeout);
+	if (rc == 0 && !ctl->json)
+		printf("deployed in %lld s\n", (long long)(time(NULL) - started));
+out:
+	json_decref(host);
+	free(argv);
+	return rc;
+}
+
 int deploy_ssh(struct ctl *ctl, int argc, char **argv)
 {
 	struct deploy_options o = { .keys = json_array(), .timeout = 3600 };
@@ -811,9 +897,27 @@ int deploy_ssh(struct ctl *ctl, int argc, char **argv)
 	snprintf(d.root, sizeof(d.root), "root@%s", strchr(o.ssh, '@') ? strchr(o.ssh, '@') + 1 : o.ssh);
 	if (image_source(&d, argv[first]) < 0)
 		goto out;
+	if (o.url) {
+		if (d.image_url || stat(argv[first], &st) == 0) {
+			warnx("%s: with --url, SOURCE is the name of an image anemosd has (`anemosctl image add "
+			      "%s` registers it; then deploy it by its name)", argv[first], argv[first]);
+			goto out;
+		}
+		if (o.boot_dir || o.kernel_args) {
+			warnx("--boot-dir and --kernel-args go with a deploy without anemosd: with --url, anemosd "
+			      "sends its own");
+			goto out;
+		}
+		rc = deploy_recorded(ctl, &o, argv[first], d.started);
+		goto out;
+	}
+	if (o.host) {
+		warnx("--host goes with --url: the host anemosd knows this one as");
+		goto out;
+	}
 	if (!d.image_url && (stat(argv[first], &st) != 0 || !S_ISDIR(st.st_mode))) {
-		warnx("%s: SOURCE must be a recipe folder, or an image's http(s) URL with --sha256 "
-		      "(images by name need --url, not done yet)", argv[first]);
+		warnx("%s: SOURCE must be a recipe folder, or an image's http(s) URL with --sha256; an image "
+		      "anemosd has is deployed by its name with --url", argv[first]);
 		goto out;
 	}
 	if (!json_array_size(o.keys) && default_keys(o.keys) != 0) {

@@ -43,10 +43,7 @@ enum remote_option_id {
 };
 
 struct remote_options {
-	const char *ssh;	/* [user@]host[:port] */
-	const char *image;
-	const char *method;	/* auto, kexec, bootloader */
-	const char *network;	/* auto, dhcp, static */
+	struct remote_boot boot;
 	const char *inventory;	/* --inventory PATH: the anemos-inventory to copy over */
 	const char *host;	/* adopt --host REF: the host the inventory goes onto */
 };
@@ -59,10 +56,10 @@ static int remote_option(void *ctx, int option, const char *arg)
 	struct remote_options *o = ctx;
 
 	switch (option) {
-	case OPT_SSH: o->ssh = arg; return 0;
-	case OPT_IMAGE: o->image = arg; return 0;
-	case OPT_METHOD: o->method = arg; return check_choice("--method", arg, methods);
-	case OPT_NETWORK: o->network = arg; return check_choice("--network", arg, networks);
+	case OPT_SSH: o->boot.ssh = arg; return 0;
+	case OPT_IMAGE: o->boot.image = arg; return 0;
+	case OPT_METHOD: o->boot.method = arg; return check_choice("--method", arg, methods);
+	case OPT_NETWORK: o->boot.network = arg; return check_choice("--network", arg, networks);
 	case OPT_INVENTORY: o->inventory = arg; return 0;
 	case OPT_HOST: o->host = arg; return 0;
 	}
@@ -276,8 +273,9 @@ static const char *member_text(const json_t *o, const char *a, const char *b)
 	return json_string_value(json_object_get(b ? json_object_get(o, a) : o, b ? b : a));
 }
 
-/* reinstall and rescue: arm the host, send /kexec.sh with its settings, undo on refusal. */
-static int run_kexec(struct ctl *ctl, const char *ref, const char *mode, const struct remote_options *o)
+/* reinstall and rescue (and deploy --url): arm the host, send /kexec.sh with its settings,
+ * undo on refusal. */
+int remote_boot(struct ctl *ctl, const char *ref, const char *mode, const struct remote_boot *o)
 {
 	json_t *body = NULL, *armed = NULL, *undo = NULL, *ignored = NULL;
 	char *escaped = NULL, *path = NULL, *script = NULL, *input = NULL;
@@ -323,7 +321,9 @@ static int run_kexec(struct ctl *ctl, const char *ref, const char *mode, const s
 		strcmp(mode, "install") == 0 ? "reinstalling" : "rescue", o->ssh);
 	status = run_ssh(o->ssh, AS_ROOT(EVAL_STDIN), input, len, NULL);
 	if (status == 0) {
-		if (strcmp(mode, "install") == 0)
+		if (o->followed)
+			;
+		else if (strcmp(mode, "install") == 0)
 			printf("host %s is installing image %s; follow it with: anemosctl host events %s --follow\n",
 			       ref, member_text(armed, "image", NULL), ref);
 		else
@@ -371,7 +371,7 @@ int remote_reinstall(struct ctl *ctl, int argc, char **argv)
 	struct remote_options o = { 0 };
 	int first = parse_command(argc, argv, kexec_options, remote_option, &o, 1, 1);
 
-	return first < 0 ? first : run_kexec(ctl, argv[first], "install", &o);
+	return first < 0 ? first : remote_boot(ctl, argv[first], "install", &o.boot);
 }
 
 int remote_rescue(struct ctl *ctl, int argc, char **argv)
@@ -379,11 +379,11 @@ int remote_rescue(struct ctl *ctl, int argc, char **argv)
 	struct remote_options o = { 0 };
 	int first = parse_command(argc, argv, kexec_options, remote_option, &o, 1, 1);
 
-	if (first >= 0 && o.image) {
+	if (first >= 0 && o.boot.image) {
 		warnx("rescue takes no --image: nothing is installed");
 		return -EINVAL;
 	}
-	return first < 0 ? first : run_kexec(ctl, argv[first], "rescue", &o);
+	return first < 0 ? first : remote_boot(ctl, argv[first], "rescue", &o.boot);
 }
 
 /* The anemos-inventory to send to a target without one: --inventory, else the static build
@@ -412,6 +412,72 @@ static char *local_inventory(const char *given)
 	return NULL;
 }
 
+/* Collects the inventory of the host at @ssh (its own anemos-inventory, else @inventory or
+ * the static build sent over) and registers it onto the host @ref, or a new one; the host
+ * anemosd answers goes to @host (the caller's). 0 or -errno (reported). */
+int remote_adopt_host(struct ctl *ctl, const char *ssh, const char *inventory, const char *ref, json_t **host)
+{
+	char *out = NULL, *binary = NULL, *local = NULL, *path = NULL, *escaped = NULL;
+	json_t *inv = NULL;
+	json_error_t error;
+	size_t len = 0;
+	int status, rc;
+
+	if (!ssh) {
+		warnx("--ssh [user@]host[:port] is needed");
+		return -EINVAL;
+	}
+	if (!ssh_dest_valid(ssh))
+		return -EINVAL;
+	/* Its own anemos-inventory if it has one; else the static build, sent over stdin into a
+	 * private temporary file that is removed afterwards. */
+	status = run_ssh(ssh, AS_ROOT("sh -c 'command -v anemos-inventory >/dev/null && exec anemos-inventory; exit 100'"),
+			 "", 0, &out);
+	if (status == 100) {
+		free(out);
+		out = NULL;
+		if (!(local = local_inventory(inventory))) {
+			warnx("the target has no anemos-inventory and none was found to send (--inventory PATH)");
+			return -ENOENT;
+		}
+		if ((rc = read_file(local, INVENTORY_MAX, &binary, &len)) != 0)
+			goto done;
+		fprintf(stderr, "anemosctl: sending %s to %s (it has no anemos-inventory)\n", local, ssh);
+		/* Stored once, then run from each temporary folder in turn until one lets it run
+		 * (/tmp is often noexec: 126); every copy is removed. */
+		status = run_ssh(ssh, AS_ROOT("sh -c 'f=$(mktemp) && cat >\"$f\" || exit 1; rc=126; "
+					      "for b in /dev/shm /run /tmp /var/tmp /root; do d=$(mktemp -d \"$b/anemos.XXXXXX\" 2>/dev/null) || continue; "
+					      "cp \"$f\" \"$d/inv\" && chmod 700 \"$d/inv\" && { \"$d/inv\"; rc=$?; }; rm -rf \"$d\"; "
+					      "[ $rc -eq 126 ] || break; done; rm -f \"$f\"; exit $rc'"),
+				 binary, len, &out);
+	}
+	if (status != 0) {
+		warnx("anemos-inventory failed on %s (exit %d)%s", ssh, status, status == 255 ? ": ssh failed" : "");
+		rc = -EIO;
+		goto done;
+	}
+	if (!out || !(inv = json_loads(out, 0, &error))) {
+		warnx("anemos-inventory on %s printed no JSON: %s", ssh, out ? error.text : "no output");
+		rc = -EPROTO;
+		goto done;
+	}
+	/* The inventory comes from the target: it goes onto the host named, or a new one. */
+	if (ref && (!(escaped = url_escape(ref)) || asprintf(&path, "/api/v1/inventory?host=%s", escaped) < 0)) {
+		path = NULL;
+		rc = -ENOMEM;
+		goto done;
+	}
+	rc = api_call(ctl, "POST", path ? path : "/api/v1/inventory", inv, host);
+done:
+	json_decref(inv);
+	free(path);
+	free(escaped);
+	free(out);
+	free(binary);
+	free(local);
+	return rc;
+}
+
 int remote_adopt(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -421,72 +487,18 @@ int remote_adopt(struct ctl *ctl, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct remote_options o = { 0 };
-	char *out = NULL, *binary = NULL, *local = NULL, *path = NULL, *ref = NULL;
-	json_t *inv = NULL, *host = NULL;
-	json_error_t error;
-	size_t len = 0;
-	int first, status, rc;
+	json_t *host = NULL;
+	int first, rc;
 
 	if ((first = parse_command(argc, argv, options, remote_option, &o, 0, 0)) < 0)
 		return first;
-	if (!o.ssh) {
-		warnx("--ssh [user@]host[:port] is needed");
-		return -EINVAL;
-	}
-	if (!ssh_dest_valid(o.ssh))
-		return -EINVAL;
-	/* Its own anemos-inventory if it has one; else the static build, sent over stdin into a
-	 * private temporary file that is removed afterwards. */
-	status = run_ssh(o.ssh, AS_ROOT("sh -c 'command -v anemos-inventory >/dev/null && exec anemos-inventory; exit 100'"),
-			 "", 0, &out);
-	if (status == 100) {
-		free(out);
-		out = NULL;
-		if (!(local = local_inventory(o.inventory))) {
-			warnx("the target has no anemos-inventory and none was found to send (--inventory PATH)");
-			return -ENOENT;
-		}
-		if ((rc = read_file(local, INVENTORY_MAX, &binary, &len)) != 0)
-			goto done;
-		fprintf(stderr, "anemosctl: sending %s to %s (it has no anemos-inventory)\n", local, o.ssh);
-		/* Stored once, then run from each temporary folder in turn until one lets it run
-		 * (/tmp is often noexec: 126); every copy is removed. */
-		status = run_ssh(o.ssh, AS_ROOT("sh -c 'f=$(mktemp) && cat >\"$f\" || exit 1; rc=126; "
-						"for b in /dev/shm /run /tmp /var/tmp /root; do d=$(mktemp -d \"$b/anemos.XXXXXX\" 2>/dev/null) || continue; "
-						"cp \"$f\" \"$d/inv\" && chmod 700 \"$d/inv\" && { \"$d/inv\"; rc=$?; }; rm -rf \"$d\"; "
-						"[ $rc -eq 126 ] || break; done; rm -f \"$f\"; exit $rc'"),
-				 binary, len, &out);
-	}
-	if (status != 0) {
-		warnx("anemos-inventory failed on %s (exit %d)%s", o.ssh, status, status == 255 ? ": ssh failed" : "");
-		rc = -EIO;
-		goto done;
-	}
-	if (!out || !(inv = json_loads(out, 0, &error))) {
-		warnx("anemos-inventory on %s printed no JSON: %s", o.ssh, out ? error.text : "no output");
-		rc = -EPROTO;
-		goto done;
-	}
-	/* The inventory comes from the target: it goes onto the host named, or a new one. */
-	if (o.host && (!(ref = url_escape(o.host)) || asprintf(&path, "/api/v1/inventory?host=%s", ref) < 0)) {
-		path = NULL;
-		rc = -ENOMEM;
-		goto done;
-	}
-	if ((rc = api_call(ctl, "POST", path ? path : "/api/v1/inventory", inv, &host)) != 0)
-		goto done;
+	if ((rc = remote_adopt_host(ctl, o.boot.ssh, o.inventory, o.host, &host)) != 0)
+		return rc;
 	if (ctl->json)
 		print_json(host);
 	else
-		printf("adopted %s as host %lld%s%s\n", o.ssh, (long long)json_integer_value(json_object_get(host, "id")),
+		printf("adopted %s as host %lld%s%s\n", o.boot.ssh, (long long)json_integer_value(json_object_get(host, "id")),
 		       json_text(host, "hostname") ? " " : "", json_text(host, "hostname") ? json_text(host, "hostname") : "");
-done:
-	json_decref(inv);
 	json_decref(host);
-	free(path);
-	free(ref);
-	free(out);
-	free(binary);
-	free(local);
-	return rc;
+	return 0;
 }

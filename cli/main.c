@@ -292,8 +292,9 @@ static const struct command commands[] = {
 	  "  --host REF             the host it goes onto (to adopt it again); else a new one\n"
 	  "  --inventory PATH       the anemos-inventory to send (default: the static build\n"
 	  "                         beside anemosctl)\n", NOTE_REF, remote_adopt },
-	{ "deploy", "", "deploy a running host over SSH, with no anemosd",
-	  "--ssh [user@]addr[:port] RECIPE_DIR|IMAGE_URL [--sha256 HEX] [--format F] [--hostname NAME]\n"
+	{ "deploy", "", "deploy a running host over SSH, with no anemosd (or recorded on one)",
+	  "--ssh [user@]addr[:port] (RECIPE_DIR|IMAGE_URL | IMAGE --url URL [--host REF]) [--sha256 HEX]\n"
+	  "                 [--format F] [--hostname NAME]\n"
 	  "                 [--ssh-key KEY|FILE]...\n"
 	  "                 [--mirror URL] [--network auto|dhcp|static] [--method auto|kexec|bootloader]\n"
 	  "                 [--disk KIND=VALUE] [--root-password-hash-file F] [--user-data F] [--detach]",
@@ -305,6 +306,10 @@ static const struct command commands[] = {
 	  "address and host keys, and reboots into the new system; anemosctl follows it over SSH\n"
 	  "and ends with `deployed in N s`, or the failure and the last lines of its log.\n"
 	  "IMAGE_URL (http://): an image the host downloads and verifies itself instead.\n"
+	  "With --url URL (anemosd's), anemosd records the host as reinstall does: its inventory\n"
+	  "goes onto --host REF or a new host, these settings onto that host, IMAGE (an image\n"
+	  "anemosd has, by name) is installed from anemosd's plan, and anemosctl follows the host's\n"
+	  "events there ($ANEMOS_URL alone does not make a deploy recorded).\n"
 	  "  --ssh [user@]addr[:port]   where the host is reached ($ANEMOS_SSH replaces \"ssh\")\n"
 	  "  --hostname NAME        the new system's name (default: the host's current one)\n"
 	  "  --ssh-key KEY|FILE     a key root may log in with (repeat for more); default the\n"
@@ -321,7 +326,10 @@ static const struct command commands[] = {
 	  "                         anemosctl, else /usr/local/share/anemos/boot)\n"
 	  "  --kernel-args ARGS     the Anemos environment's console (default\n"
 	  "                         \"console=tty0 console=ttyS0,115200n8\")\n"
-	  "  --timeout SECONDS      how long to follow the deploy (default 3600)\n"	  "  --sha256 HEX           IMAGE_URL's SHA-256 (needed: the host checks what it downloads)\n"
+	  "  --timeout SECONDS      how long to follow the deploy (default 3600)\n"
+	  "  --url URL              anemosd's address: the deploy is recorded there (IMAGE by name)\n"
+	  "  --host REF             with --url, the host anemosd knows this one as (else a new one)\n"
+	  "  --sha256 HEX           IMAGE_URL's SHA-256 (needed: the host checks what it downloads)\n"
 	  "  --format F             IMAGE_URL's format: tar, tar.gz, tar.xz, tar.zst, raw, raw.gz,\n"
 	  "                         raw.xz or raw.zst (default: from its name)\n"
 	  "The password hash and user-data travel inside the SSH session, never on a command line.\n"

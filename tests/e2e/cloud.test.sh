@@ -8,38 +8,21 @@
 #     anemos-inventory is sent over, the image has none);
 #   - kexec: anemosctl reinstall --ssh -> /kexec.sh kexecs into the Anemos environment ->
 #     the VM installs tiny -> reboots into it -> "deployed";
-#   - fallback: the same with kernel.kexec_load_disabled=1 -> a one-shot extlinux entry ->
-#     reboot -> installs -> "deployed";
 #   - static addressing + rescue: on a tap in this test's namespace with no DHCP server, a VM
 #     with a static address is rescued; the rescue environment answers SSH at the same
 #     address (the network was carried over), a reboot returns to the installed system with
-#     the disk untouched.
+#     the disk untouched;
+#   - deploy --url on that VM with kernel.kexec_load_disabled=1: anemosd records it (adopted
+#     onto --host, --hostname set), a one-shot extlinux entry boots the Anemos environment,
+#     anemosctl follows anemosd's events to "deployed", and the new system answers SSH at
+#     the static address it carried over.
 # The cloud VM's disk is prepared once by installing `cloud` through Anemos itself.
 # Everything runs in a network namespace of its own (192.0.2.0/24): QEMU's user network is
 # set to that range too, so every VM reaches anemosd as http://192.0.2.1:PORT.
 set -u
-if [ -z "${ANEMOS_CLOUD_NS:-}" ]; then
-	NS=anemos-cloud-$$
-	[ "$(id -u)" -eq 0 ] || { echo "not ok - the cloud test needs root for its network namespace"; exit 1; }
-	teardown() {
-		local p
-		for p in $(ip netns pids "$NS" 2>/dev/null); do kill "$p" 2>/dev/null; done
-		sleep 0.5
-		for p in $(ip netns pids "$NS" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-		ip netns del "$NS" 2>/dev/null
-	}
-	trap teardown EXIT
-	ip netns add "$NS" || { echo "not ok - create a network namespace"; exit 1; }
-	ip -n "$NS" link set lo up
-	ip -n "$NS" link add br0 type bridge
-	ip -n "$NS" addr add 192.0.2.1/24 dev br0
-	ip -n "$NS" tuntap add dev tap0 mode tap
-	ip -n "$NS" link set tap0 master br0
-	ip -n "$NS" link set br0 up
-	ip -n "$NS" link set tap0 up
-	ANEMOS_CLOUD_NS=$NS ip netns exec "$NS" bash "$0" "$@"
-	exit $?
-fi
+source "$(dirname "$0")/../lib/netns.sh"
+cloud_net() { netns_bridge "$1" 192.0.2.1/24; }
+netns_enter ANEMOS_CLOUD_NS anemos-cloud cloud_net "$@"
 
 source "$(dirname "$0")/../integration/lib.sh"
 BOOT=$ROOT/build/boot
@@ -174,16 +157,6 @@ expect_match "the events: armed over SSH, then the agent, then the installed sys
 expect_no_match "no network boot was involved" 'network boot from' "$ev"
 stop_qemu
 
-# ---- kexec disabled: a one-shot extlinux entry ----
-overlay fallback
-vm fallback "$WORK/fallback.qcow2" "$M0" user
-wait_ssh 127.0.0.1 "$SSH_PORT" 'sysctl -w kernel.kexec_load_disabled=1' ||
-	{ fail "the fallback VM answers SSH"; console_tail fallback; exit 1; }
-reinstall_deployed fallback fallback
-expect_match "fallback: kexec is disabled, so extlinux's one-shot entry is set" \
-	'kexec is disabled.*extlinux: LABEL anemos-oneshot.*booted once' "$(tr '\n' ' ' <<<"$OUT")"
-stop_qemu
-
 # ---- a static address, no DHCP server: rescue keeps the address; a reboot returns ----
 overlay static
 vm static-setup "$WORK/static.qcow2" "$M0" user
@@ -215,6 +188,30 @@ if wait_ssh 192.0.2.50 22 'test -e /etc/anemos-initramfs'; then
 	fi
 else
 	fail "rescue: SSH into the Anemos environment at 192.0.2.50"; console_tail static
+fi
+
+# ---- deploy --url, kexec disabled: recorded on anemosd, a one-shot extlinux entry, the
+# static address carried into the new system ----
+on 192.0.2.50 22 'sysctl -w kernel.kexec_load_disabled=1' >/dev/null 2>&1
+before=$(reports "$M0")
+T0=$(now)
+OUT=$("$ANEMOSCTL" deploy --ssh root@192.0.2.50 cloud --url "$ANEMOS_URL" --host cloudvm --hostname recorded \
+	--ssh-key "$WORK/key.pub" --timeout 900 2>&1); rc=$?
+echo "$OUT" | sed 's/^/# /'
+expect_eq "deploy --url: anemosctl deploy succeeds" 0 "$rc"
+expect_match "deploy --url: kexec is disabled, so extlinux's one-shot entry is set" \
+	'kexec is disabled.*extlinux: LABEL anemos-oneshot.*booted once' "$(tr '\n' ' ' <<<"$OUT")"
+expect_match "deploy --url: anemosctl followed the install in anemosd's events and ended deployed" \
+	'anemos-agent started \(install\).*installed system reported in.*is deployed deployed in [0-9]+ s' "$(tr '\n' ' ' <<<"$OUT")"
+expect_eq "deploy --url: anemosd has the host deployed with cloud, named recorded, and its system phoned home" \
+	"deployed cloud recorded yes" \
+	"$(host_field "$M0" '"\(.status) \(.image) \(.hostname)"') $([ "$(reports "$M0")" -gt "$before" ] && echo yes || echo no)"
+if wait_ssh 192.0.2.50 22 'test ! -e /root/marker'; then
+	ok "deploy --url: the new system answers SSH at the carried static address 192.0.2.50 in $(secs "$T0" "$(now)") s"
+	expect_eq "deploy --url: its hostname, and the static address in its settings" "recorded address=192.0.2.50/24" \
+		"$(on 192.0.2.50 22 'hostname; grep ^address= /etc/anemos/network' | tr '\n' ' ' | sed 's/ $//')"
+else
+	fail "deploy --url: the new system answers SSH at 192.0.2.50"; console_tail static
 fi
 stop_qemu
 [ "$_failures" -eq 0 ]

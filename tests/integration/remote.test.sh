@@ -129,5 +129,46 @@ out=$(ANEMOS_SSH="false" "$ANEMOSCTL" reinstall vm1 --ssh root@192.0.2.9 --image
 expect_eq "a failed SSH session fails reinstall" 1 "$rc"
 expect_eq "... and puts the next boot back" "local false" "$(host_field vm1 '"\(.next_boot) \(.once)"')"
 expect_match "... saying it disarmed the host" 'disarmed' "$out"
+
+# deploy --url: recorded on anemosd. A stand-in ssh answers anemos-inventory with an inventory
+# and keeps what the reinstall sends, then refuses as a target can.
+ssh-keygen -q -t ed25519 -N '' -C remote-deploy -f "$WORK/dkey"
+printf '%s\n' '$6$salt$recordedhash' >"$WORK/dhash"
+jq -n '{system: {serial: "REC-1"}, nics: [{name: "eth0", mac: "52:54:00:77:00:40"}], disks: []}' >"$WORK/dinv"
+cat >"$WORK/dssh" <<EOS
+#!/bin/sh
+case "\$*" in
+*anemos-inventory*) cat "$WORK/dinv"; exit 0 ;;
+*) cat >"$WORK/dstdin"; echo "anemos: this stand-in refuses" >&2; exit 1 ;;
+esac
+EOS
+chmod +x "$WORK/dssh"
+deploy() { ANEMOS_SSH="$WORK/dssh" "$ANEMOSCTL" deploy --ssh root@192.0.2.9 "$@" --url "$ANEMOS_URL" 2>&1; }
+out=$(deploy tiny --hostname rec1 --ssh-key "$WORK/dkey.pub" --disk serial=D9 \
+	--root-password-hash-file "$WORK/dhash" --method bootloader); rc=$?
+echo "$out" | sed 's/^/# /'
+expect_eq "deploy --url onto a target that refuses fails" 1 "$rc"
+expect_eq "... the target was adopted as a new host, with the settings given" \
+	"REC-1 rec1 1 D9 true" \
+	"$(host_field 52:54:00:77:00:40 '"\(.inventory.system.serial) \(.hostname) \(.ssh_authorized_keys | length) \(.install.disk.serial) \(.install_secrets.root_password_hash != null)"')"
+expect_eq "... and disarmed again: next boot local" "local false deployed" \
+	"$(host_field 52:54:00:77:00:40 '"\(.next_boot) \(.once) \(.status)"')"
+expect_match "... the reinstall went as reinstall's: mode install, the method, a token, image tiny" \
+	"ANEMOS_MODE='install'.*ANEMOS_TOKEN='anemos_agent_.*ANEMOS_METHOD='bootloader'" "$(tr '\n' ' ' <"$WORK/dstdin")"
+expect_no_match "... no password hash went to the target's script" 'recordedhash' "$(cat "$WORK/dstdin")"
+expect_match "... the events: adopted, the settings, armed, disarmed" 'adopted over SSH.*changed hostname none → rec1.*reinstall over SSH.*next boot local again' \
+	"$(body_of "$(api GET /api/v1/hosts/52:54:00:77:00:40/events?limit=50)" | jq -r '[.events[].message] | join(" | ")')"
+n=$(body_of "$(api GET /api/v1/hosts)" | jq '.hosts | length')
+out=$(deploy tiny); rc=$?
+expect_eq "deploying the same machine again without --host fails, no new host" "1 $n" \
+	"$rc $(body_of "$(api GET /api/v1/hosts)" | jq '.hosts | length')"
+expect_match "... and says to name it with --host" 'names MAC 52:54:00:77:00:40.*--host ID' "$(tr '\n' ' ' <<<"$out")"
+out=$(deploy tiny --host rec1 --hostname rec2); rc=$?
+expect_eq "with --host it goes onto that host" "1 rec2 $n" "$rc $(host_field 52:54:00:77:00:40 .hostname) $(body_of "$(api GET /api/v1/hosts)" | jq '.hosts | length')"
+out=$(deploy nosuchimage --host rec2); rc=$?
+expect_match "an image anemosd does not have is refused" 'image' "$out"
+expect_eq "... and the host's next boot is unchanged" "1 local" "$rc $(host_field rec2 .next_boot)"
+out=$(deploy "$WORK" --host rec2); rc=$?
+expect_match "with --url a recipe folder is refused, saying how to register it" 'anemosctl image add' "$out"
 anemosd_stop
 [ "$_failures" -eq 0 ]
