@@ -11,30 +11,16 @@
 # inventory has that switch and port on that NIC (by MAC) and on no other, found by
 # nic.switch=leaf-3. The suite runs in a network namespace of its own (anemosd on its
 # loopback, QEMU's user networking and the tap in it); run as root.
-if [ -z "${ANEMOS_DISCOVER_NS:-}" ]; then
-	# Outside: create the namespace and its tap, run this script again inside, remove it after.
-	NS=anemos-disc-$$
+source "$(dirname "$0")/../lib/netns.sh"
+# The switch's side of the BIOS machine's third NIC (TEST-NET-1: lldpd's management address).
+discover_net() {
+	local t
 	for t in ip /usr/sbin/lldpd /usr/sbin/lldpcli; do
-		command -v "$t" >/dev/null || { echo "not ok - tools for the discover suite: $t missing (deploy/install-deps.sh test installs it)"; exit 1; }
+		command -v "$t" >/dev/null || { echo "not ok - tools for the discover suite: $t missing (deploy/install-deps.sh test installs it)"; return 1; }
 	done
-	[ "$(id -u)" -eq 0 ] || { echo "not ok - the discover suite needs root for its network namespace and tap (run make test as root)"; exit 1; }
-	teardown() {
-		local p
-		for p in $(ip netns pids "$NS" 2>/dev/null); do kill "$p" 2>/dev/null; done
-		sleep 0.5
-		for p in $(ip netns pids "$NS" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-		ip netns del "$NS" 2>/dev/null
-	}
-	trap teardown EXIT
-	ip netns add "$NS" || { echo "not ok - create a network namespace"; exit 1; }
-	ip -n "$NS" link set lo up
-	# The switch's side of the BIOS machine's third NIC (TEST-NET-1: lldpd's management address).
-	ip -n "$NS" tuntap add dev tap0 mode tap
-	ip -n "$NS" addr add 192.0.2.1/24 dev tap0
-	ip -n "$NS" link set tap0 up
-	ANEMOS_DISCOVER_NS=$NS ip netns exec "$NS" bash "$0" "$@"
-	exit $?
-fi
+	ip -n "$1" tuntap add dev tap0 mode tap && ip -n "$1" addr add 192.0.2.1/24 dev tap0 && ip -n "$1" link set tap0 up
+}
+netns_enter ANEMOS_DISCOVER_NS anemos-disc discover_net "$@"
 source "$(dirname "$0")/../integration/lib.sh"
 for f in /usr/bin/qemu-system-x86_64 /usr/bin/qemu-img /usr/share/OVMF/OVMF_CODE_4M.fd \
 	/usr/share/OVMF/OVMF_VARS_4M.fd /usr/bin/ssh /usr/bin/ssh-keygen /usr/sbin/lldpd /usr/sbin/lldpcli; do

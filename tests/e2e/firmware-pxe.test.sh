@@ -16,43 +16,21 @@
 #     reaches "ready" with an address from the site's pool.
 # Run as root (namespaces, taps). Everything is stopped and removed on exit.
 set -u
-if [ -z "${ANEMOS_PXE_NS:-}" ]; then
-	# Outside: create the namespaces, run this script again inside, remove them afterwards.
-	NS=anemos-pxe-$$
-	SITE=anemos-site-$$
+source "$(dirname "$0")/../lib/netns.sh"
+# Anemos's segment: br0 with tap0 (the machines'); the site's DHCP server sits on it through a
+# veth pair, in a namespace of its own ($ANEMOS_PXE_SITE).
+pxe_net() {
+	local t
 	for t in ip dnsmasq in.tftpd tftp curl qemu-system-x86_64; do
-		command -v "$t" >/dev/null || { echo "not ok - tools for firmware PXE: $t missing (deploy/install-deps.sh test installs it)"; exit 1; }
+		command -v "$t" >/dev/null || { echo "not ok - tools for firmware PXE: $t missing (deploy/install-deps.sh test installs it)"; return 1; }
 	done
-	[ "$(id -u)" -eq 0 ] || { echo "not ok - firmware PXE needs root for network namespaces (run make test as root)"; exit 1; }
-	teardown() {
-		local n p
-		for n in "$NS" "$SITE"; do
-			for p in $(ip netns pids "$n" 2>/dev/null); do kill "$p" 2>/dev/null; done
-		done
-		sleep 0.5
-		for n in "$NS" "$SITE"; do
-			for p in $(ip netns pids "$n" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-			ip netns del "$n" 2>/dev/null
-		done
-	}
-	trap teardown EXIT
-	ip netns add "$NS" && ip netns add "$SITE" || { echo "not ok - create network namespaces"; exit 1; }
-	ip -n "$NS" link set lo up
-	ip -n "$NS" link add br0 type bridge
-	ip -n "$NS" addr add 192.0.2.1/24 dev br0
-	ip -n "$NS" tuntap add dev tap0 mode tap
-	ip -n "$NS" link set tap0 master br0
-	# The site's DHCP server sits on the same segment through a veth pair.
-	ip -n "$NS" link add vbr type veth peer name vsite
-	ip -n "$NS" link set vsite netns "$SITE"
-	ip -n "$NS" link set vbr master br0
-	ip -n "$SITE" link set lo up
-	ip -n "$SITE" addr add 192.0.2.2/24 dev vsite
-	for l in br0 tap0 vbr; do ip -n "$NS" link set "$l" up; done
-	ip -n "$SITE" link set vsite up
-	ANEMOS_PXE_NS=$NS ANEMOS_PXE_SITE=$SITE ip netns exec "$NS" bash "$0" "$@"
-	exit $?
-fi
+	export ANEMOS_PXE_SITE=anemos-site-$$
+	netns_add "$ANEMOS_PXE_SITE" && netns_bridge "$1" 192.0.2.1/24 || return 1
+	ip -n "$1" link add vbr type veth peer name vsite && ip -n "$1" link set vsite netns "$ANEMOS_PXE_SITE" &&
+		ip -n "$1" link set vbr master br0 && ip -n "$1" link set vbr up || return 1
+	ip -n "$ANEMOS_PXE_SITE" addr add 192.0.2.2/24 dev vsite && ip -n "$ANEMOS_PXE_SITE" link set vsite up
+}
+netns_enter ANEMOS_PXE_NS anemos-pxe pxe_net "$@"
 
 source "$(dirname "$0")/../integration/lib.sh"
 SITE=$ANEMOS_PXE_SITE

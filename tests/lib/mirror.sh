@@ -298,6 +298,11 @@ try:
     threading.Thread(target=srv6.serve_forever, daemon=True).start()
 except OSError as e:
     sys.stderr.write("no IPv6 loopback: %s\n" % e)
+# And on the addresses of $MIRROR_LISTEN (those of a test network namespace, e.g. its bridge).
+for a in sys.argv[4].split() if len(sys.argv) > 4 else []:
+    cls = Server6 if ":" in a else http.server.ThreadingHTTPServer
+    s = cls((a, port), functools.partial(Handler, directory=root))
+    threading.Thread(target=s.serve_forever, daemon=True).start()
 parent = os.getppid()
 while True:
     time.sleep(1)
@@ -312,6 +317,7 @@ while True:
 
 # mirror_serve DIR [--low-port]: serves DIR on 127.0.0.1:$MIRROR_PORT in the background; sets
 # MIRROR_PORT, MIRROR_PID, MIRROR_URL (…/debian); waits until it answers; stops it at EXIT.
+# $MIRROR_LISTEN: more addresses to serve on (a test namespace's own: "192.0.2.2 2001:db8::2").
 # --low-port: a port below 32768, for a mirror behind apt-cacher-ng.
 mirror_serve() {
 	local dir=${1:-} py try portf=free_port
@@ -331,7 +337,7 @@ mirror_serve() {
 		MIRROR_PORT=$($portf)
 		[ -n "$MIRROR_PORT" ] || continue
 		MIRROR_URL=http://127.0.0.1:$MIRROR_PORT/debian
-		"$py" -c "$_MIRROR_SERVER" "$dir" "$MIRROR_PORT" "$$" </dev/null >>"$WORK/mirror.log" 2>&1 &
+		"$py" -c "$_MIRROR_SERVER" "$dir" "$MIRROR_PORT" "$$" "${MIRROR_LISTEN:-}" </dev/null >>"$WORK/mirror.log" 2>&1 &
 		MIRROR_PID=$!
 		for _ in $(seq 1 100); do
 			if curl -fsS -m 1 -o /dev/null "$MIRROR_URL/dists/bookworm/Release" 2>/dev/null; then
