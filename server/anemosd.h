@@ -26,7 +26,8 @@
 #define UUID_LEN 36  /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" */
 #define TOKEN_HASH_LEN 64
 
-/* main.c: the daemon's settings, filled from the command line. */
+/* main.c: the daemon's settings, filled from the command line. Its strings are main()'s (the
+ * command line's, literals, or copies main frees at exit): read only to everyone else. */
 struct config {
 	const char *listen;          /* ADDR:PORT, default 127.0.0.1:8080 */
 	const char *data_dir;        /* SQLite database and images/, default ./var */
@@ -82,8 +83,13 @@ struct config {
 extern struct config cfg;
 
 /* err.c: a per-thread message that goes with a negative return code. */
+/* Sets the calling thread's message (printf-formatted, cut at 511 bytes) and returns rc, so
+ * that `return err_set(-EINVAL, "...")` fails with both; it cannot fail itself. */
 int err_set(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The calling thread's message ("" before its first err_set): a thread-local buffer, not to
+ * be freed, valid until that thread's next err_set or err_clear. */
 const char *err_msg(void);
+/* Empties the calling thread's message. */
 void err_clear(void);
 
 /* parse.c: pure validation and parsing of what clients send. None allocates; on failure the
@@ -116,18 +122,28 @@ int range_parse(const char *header, uint64_t size, uint64_t *start, uint64_t *le
 void time_iso8601(time_t t, char out[32]);
 
 /* template.c: the iPXE script templates of ipxe-scripts/. */
+/* One {{name}} of a rendering and its value; both strings are the caller's, read during the
+ * call only. */
 struct tvar {
 	const char *name;
 	const char *value;
 };
-/* Reads every *.ipxe template of dir once: 0, or a negative errno with err_set (nothing kept). */
+/* Reads every *.ipxe template of dir once, keeping them until templates_free: 0, or a negative
+ * errno with err_set (-errno: dir cannot be opened; -EIO: a template cannot be read, and the
+ * ones read before it stay loaded). */
 int templates_load(const char *dir);
+/* Frees every template templates_load read; template_render then finds none (-ENOENT). */
 void templates_free(void);
 /* Renders template `name` with vars; returns a malloc'd string the caller frees, or NULL
- * with err_set when the template is missing, names an unknown variable, or a value holds a
- * character that could change the script's meaning. */
+ * with err_set when the template is missing (-ENOENT), names an unknown variable, or a value
+ * holds a character that could change the script's meaning (-EINVAL). */
 char *template_render(const char *name, const struct tvar *vars, size_t nvars);
+/* As template_render, for the template text tpl itself: a malloc'd string the caller frees,
+ * or NULL with err_set (-EINVAL: an unknown variable, an unsafe value, an unterminated "{{";
+ * -ENOMEM). */
 char *template_render_text(const char *tpl, const struct tvar *vars, size_t nvars);
+/* True when value may go into a script: no control or non-ASCII byte and none of
+ * $ " ' \ ` ; | & < > # { } (template_render refuses any other value). */
 bool template_value_safe(const char *value);
 
 /* urls.c: the base URL machines are told, per request (see the file). */
@@ -143,10 +159,12 @@ const char *public_url(void);
 
 /* db.c: the store. Each thread gets its own connection; writers serialise on one mutex.
  * Functions return 0, -ENOENT (no such row), -EEXIST (a constraint: MAC or hostname taken),
- * -ENOMEM/-EMFILE/-ENFILE (503) or -EIO, each with err_set. A struct a function fills is the
- * caller's to free (host_free, image_free), also when a later step fails. */
-/* A host as the store holds it. Every string and the macs array belong to the struct (freed
- * by host_free); NULL strings are unknown. */
+ * -ENOMEM/-EMFILE/-ENFILE (503) or -EIO, each with err_set unless a comment says "no
+ * message". A struct a function fills is the caller's to free (host_free, image_free, ...),
+ * also when a later step fails; a function that fails leaves nothing in it to free. */
+/* A host as the store holds it. Every string and the macs array (and each MAC in it) belong
+ * to the struct: malloc'd copies made by db.c, freed by host_free; a function that changes one
+ * frees the old string. NULL strings are unknown. */
 struct host {
 	int64_t id;
 	enum host_status status;
@@ -174,6 +192,8 @@ struct host {
 	char **macs;
 	size_t nmacs;
 };
+/* An image record. Every string belongs to the struct (malloc'd by db.c, freed by image_free);
+ * NULL strings are absent. A struct passed to db_image_insert may point anywhere instead. */
 struct image {
 	char *name, *format, *sha256, *file, *url;
 	char *recipe; /* format "recipe": {"base","suite","mirror","keyring","packages"} as JSON
@@ -181,6 +201,7 @@ struct image {
 	int64_t size; /* bytes, -1 unknown */
 	int64_t created;
 };
+/* An event to add; its strings are the caller's, read during db_event_add only. */
 struct event {
 	int64_t host_id;
 	const char *source, *level, *phase, *message;
@@ -196,7 +217,8 @@ struct admin_who {
 	enum admin_role role;
 	char name[65]; /* "" when it has none */
 };
-/* Identifiers a booting machine reports; NULL members are unknown. */
+/* Identifiers a booting machine reports; NULL members are unknown. The strings are the
+ * caller's (the request's), read during the call they are passed to only. */
 struct boot_identity {
 	char mac[MAC_LEN + 1];
 	const char *uuid, *serial, *vendor, *product, *asset;
@@ -209,30 +231,51 @@ int db_init(const char *data_dir);
 void db_shutdown(void);
 /* Closes the calling thread's connection (a thread that ends; it reopens on next use). */
 void db_thread_end(void);
-/* A write transaction: takes the writers' mutex and joins the open batch (group commit, see
- * db.c). Every db_begin that returns 0 is ended by exactly one db_commit or db_rollback.
- * db_commit returns once the batch that holds the transaction is committed (0) or failed (a
- * negative errno with err_set: nothing of it was kept). Reads need no transaction. */
+/* A write transaction: db_begin takes the writers' mutex and joins the open batch (group
+ * commit, see db.c): 0, or a negative errno with err_set and no transaction. Every db_begin
+ * that returns 0 is ended, on its thread, by exactly one db_commit or db_rollback. db_commit
+ * returns once the batch that holds the transaction is committed (0) or failed (a negative
+ * errno with err_set: nothing of it was kept). db_rollback undoes this transaction's writes
+ * (the batch's other members stay) and cannot fail. Reads need no transaction. */
 int db_begin(void);
 int db_commit(void);
 void db_rollback(void);
+/* Free every string (and MAC) the struct holds and zero it, ready to be filled again; NULL and
+ * a zeroed struct are fine. The struct itself stays the caller's. */
 void host_free(struct host *host);
 void image_free(struct image *image);
-/* The host by id, or by REF (a numeric id, a hostname, any of its MACs or its UUID). */
+/* The host by id, or by REF (tried as a positive numeric id, then as a MAC in any spelling,
+ * then as a hostname; a UUID is not looked up), into *out (host_free): 0, or -ENOENT with
+ * err_set. */
 int db_host_get(int64_t id, struct host *out);
 int db_host_find_by_ref(const char *ref, struct host *out);
+/* The id of the host that holds MAC mac (canonical), that has SMBIOS UUID uuid (the lowest id
+ * when several), or that has serial serial with vendor vendor or an unknown vendor (vendor
+ * NULL: any; the lowest id), into *id: 0, or -ENOENT with no message. */
 int db_host_find_by_mac(const char *mac, int64_t *id);
 int db_host_find_by_uuid(const char *uuid, int64_t *id);
 int db_host_find_by_serial(const char *serial, const char *vendor, int64_t *id);
+/* Inside the caller's transaction: a new host of h's hostname, status, next boot, image, once,
+ * identifiers, SSH keys, inventory, install and last_seen (its tags and attributes too when
+ * labels_changed; no MACs, BMC or drift), created now; its id into *id. -EEXIST when the
+ * hostname is taken. */
 int db_host_insert(const struct host *host, int64_t *id);
+/* Inside the caller's transaction: writes every column of h to host h->id (updated = now; its
+ * tags and attributes when labels_changed; not its MACs). -EEXIST when the hostname is taken.
+ * No -ENOENT: a host that is gone is not written (0, or -EEXIST when labels_changed). */
 int db_host_update(const struct host *host);
+/* Deletes host id with its MACs, events, tokens, tags, attributes and power requests (its
+ * rules' claims stay): 0, or -ENOENT with err_set. */
 int db_host_delete(int64_t id);
+/* Adds MAC mac (canonical) to host id: 0, or -EEXIST with err_set ("belongs to another host")
+ * when any host holds it already, this one included, or when host id is gone. */
 int db_host_add_mac(int64_t id, const char *mac);
-/* last_seen = now, and the identity facts ident has that the host lacks. */
 /* What a boot decision reads of the host that holds MAC mac, in one read: id, status, next
  * boot and the identifiers (malloc'd; host_free); every other field empty. -ENOENT when no
- * host holds it. */
+ * host holds it (no message). */
 int db_host_boot_by_mac(const char *mac, struct host *out);
+/* Inside the caller's transaction: last_seen = now, and the identity facts of ident (uuid,
+ * serial, vendor, product, asset) the host lacks; 0 also when the host is gone. */
 int db_host_seen(int64_t id, const struct boot_identity *ident);
 /* Inside the caller's transaction: host id seen now, with a boot event (level, message) from
  * the server; 0 and nothing written when the host is gone, else a negative errno. */
@@ -246,9 +289,10 @@ int db_host_set_facts(int64_t id, json_t *inv);
 int64_t db_wal_bytes(uint64_t *truncations);
 /* How many batches were committed so far, and how many write transactions they held. */
 void db_group_commits(uint64_t *batches, uint64_t *transactions);
-/* The hosts matching query (a substring of its facts; NULL: all) whose id is above after,
- * in id order, at most limit of them (0: all), into *out, a malloc'd array of *n hosts the
- * caller frees (host_free each, then free). */
+/* The hosts matching query (a search, query.h; NULL: all) whose id is above after, in id
+ * order, at most limit of them (0: all), into *out, a malloc'd array of *n hosts the caller
+ * frees (host_free each, then free; NULL when *n is 0). -EINVAL with err_set naming the
+ * position when query does not parse; on failure *out and *n are untouched. */
 int db_host_list(const char *query, int64_t after, int64_t limit, struct host **out, size_t *n);
 /* {"STATUS": count, ...} into out. */
 int db_host_count_by_status(json_t *out);
@@ -256,10 +300,19 @@ int db_host_count_by_status(json_t *out);
 int db_event_add(const struct event *ev, int64_t *id);
 /* The host's newest `limit` events, oldest first, appended to out (an array). */
 int db_event_list(int64_t host_id, int limit, json_t *out);
+/* The image named name into *out (image_free): 0, or -ENOENT with err_set. */
 int db_image_get(const char *name, struct image *out);
+/* A new image record (created now: image->created is not read): 0, or -EEXIST with err_set
+ * when the name is taken. The strings stay the caller's. */
 int db_image_insert(const struct image *image);
+/* Deletes the record named name (not its file: images_delete removes that): 0, -ENOENT with
+ * err_set, or -EEXIST while a host names the image. */
 int db_image_delete(const char *name);
+/* The lowest id of a host whose image is name into *host_id: 0 (in use), or -ENOENT with no
+ * message (no host uses it). */
 int db_image_in_use(const char *name, int64_t *host_id);
+/* Every image, by name, into *out, a malloc'd array of *n (image_free each, then free; NULL
+ * when *n is 0); on failure *out and *n are untouched. */
 int db_image_list(struct image **out, size_t *n);
 /* An agent or phone-home token as stored (only its hash). */
 struct agent_token {
@@ -273,28 +326,40 @@ struct agent_token {
 #define AGENT_SERVED_SECRETS    1 /* a plan with the install's secrets */
 #define AGENT_SERVED_PHONE_HOME 2 /* the phone-home token */
 #define AGENT_SERVED_BMC_ENROLL 4 /* a plan with a BMC enroll (bmc_enroll.c) */
-/* address may be NULL (bound by its first use). */
+/* Inside the caller's transaction: a token of host_id by its hash, in mode, expiring at
+ * expires (unix seconds); address may be NULL (bound by its first use). -EEXIST when the hash
+ * is taken or the host is gone. */
 int db_agent_token_insert(int64_t host_id, const char *hash, const char *mode, const char *address,
 			  int64_t expires);
-/* The unexpired token of that hash: 0 with *out, or -ENOENT. */
+/* The unexpired token of that hash (any mode, phone-home too): 0 with *out, or -ENOENT with no
+ * message. */
 int db_agent_token_lookup(const char *hash, int64_t now, struct agent_token *out);
-/* The host's newest unexpired agent token (not phone-home): 0 with *out, or -ENOENT. */
+/* The host's newest unexpired agent token (not phone-home): 0 with *out, or -ENOENT with no
+ * message. */
 int db_agent_token_live(int64_t host_id, int64_t now, struct agent_token *out);
-/* Binds a token issued unbound to address (only while it is unbound). */
+/* Binds a token issued unbound to address (only while it is unbound: 0 and nothing changed
+ * when it is bound already, or gone). */
 int db_agent_token_bind(const char *hash, const char *address);
-/* Sets a token's mode and served bits (inside the caller's transaction). */
+/* Sets a token's mode and served bits (inside the caller's transaction; 0 also when it is
+ * gone). */
 int db_agent_token_update(const char *hash, const char *mode, int served);
+/* Deletes host_id's agent tokens (phone_home false: every boot's) or its phone-home token
+ * (true): 0, also when it had none. */
 int db_agent_token_revoke(int64_t host_id, bool phone_home);
-/* expires: unix seconds, 0 = never. */
+/* A new admin token by its hash, named name (may be NULL), with role, created now (expires:
+ * unix seconds, 0 = never): 0, or -EEXIST when the hash is taken. */
 int db_admin_token_insert(const char *hash, const char *name, int64_t expires, enum admin_role role);
-/* The unexpired admin token of that hash into *who (0), or -ENOENT. */
+/* The unexpired admin token of that hash into *who (0; a role this anemosd does not know reads
+ * as viewer), or -ENOENT with no message. */
 int db_admin_token_lookup(const char *hash, int64_t now, struct admin_who *who);
-/* 0 while admin token id exists and has not expired, else -ENOENT. */
+/* 0 while admin token id exists and has not expired, else -ENOENT with no message. */
 int db_admin_token_valid(int64_t id, int64_t now);
 /* Appends {"id","name","created","expires","role"} of every admin token to out (an array). */
 int db_admin_token_list(json_t *out);
-/* The ids of the tokens named name (at most max into ids; *n counts them all). */
+/* The ids of the tokens named name, in id order: at most max into ids, and *n says how many
+ * were stored (never more than max). */
 int db_admin_token_by_name(const char *name, int64_t *ids, size_t max, size_t *n);
+/* Deletes admin token id: 0, or -ENOENT with err_set. */
 int db_admin_token_revoke(int64_t id);
 /* The name of admin token id ("token ID" when it has none) into out: 0, or -ENOENT. */
 int db_admin_token_name(int64_t id, char *out, size_t outsz);
@@ -306,8 +371,9 @@ int db_host_power_read(int64_t id, int64_t when);
 int db_host_with_bmc(int64_t **ids, size_t *n);
 /* A power action acknowledged and not carried out yet (inside the caller's transaction;
  * boot may be NULL): its id into *id. _done forgets it (inside the transaction that records
- * its outcome); _list appends {"id","host_id","action","boot","who"} of each, oldest first,
- * to out (an array). A deleted host's are deleted with it. */
+ * its outcome; 0 also when it is gone); _list appends {"id","host_id","action","boot","who"}
+ * of each, oldest first, to out (an array). A deleted host's are deleted with it. Each
+ * returns 0 or a negative errno with err_set. */
 int db_power_request_add(int64_t host_id, const char *action, const char *boot, const char *who, int64_t *id);
 int db_power_request_done(int64_t id);
 int db_power_request_list(json_t *out);
@@ -322,19 +388,21 @@ struct rule {
 	int64_t created, updated; /* unix seconds */
 	int64_t claimed;   /* hosts claimed so far (read only) */
 };
+/* Frees r's strings and zeroes it; NULL is fine. */
 void rule_free(struct rule *r);
-/* The rule named name (-ENOENT with err_set), every rule in the order they are tried
- * (priority, then name; *out malloc'd: rule_free each, then free), a new one (its id into
- * *id; -EEXIST when the name is taken), a changed one (by id: everything but its name), or
- * one removed with its claims. */
+/* The rule named name into *out (rule_free; -ENOENT with err_set), every rule in the order they
+ * are tried (priority, then name; *out malloc'd, NULL when *n is 0: rule_free each, then free),
+ * a new one (its id into *id; -EEXIST when the name is taken), a changed one (by id:
+ * everything but its name), or one removed with its claims. Update and delete return 0 also
+ * when no rule has the id; r's strings stay the caller's. */
 int db_rule_get(const char *name, struct rule *out);
 int db_rule_list(struct rule **out, size_t *n);
 int db_rule_insert(const struct rule *r, int64_t *id);
 int db_rule_update(const struct rule *r);
 int db_rule_delete(int64_t id);
 /* Inside the caller's transaction: records that rule_id claimed host_id now; how many it
- * claimed so far; {"host_id","hostname" (null once the host is gone),"time"} of each,
- * appended to out (an array). */
+ * claimed so far (into *count); {"host_id","hostname" (null once the host is gone),"time"} of
+ * each, appended to out (an array). Each returns 0 or a negative errno with err_set. */
 int db_rule_claim(int64_t rule_id, int64_t host_id);
 int db_rule_claim_count(int64_t rule_id, int64_t *count);
 int db_rule_claim_list(int64_t rule_id, json_t *out);
@@ -344,8 +412,10 @@ int db_rule_claim_list(int64_t rule_id, json_t *out);
 int db_rule_matches(const char *query, int64_t host_id, bool *match);
 
 /* Saved searches (query.h @NAME): their list as {"name","query","created_by","updated"}
- * objects appended to out; one's query (malloc'd; -ENOENT when there is none); put creates
- * or replaces (*created says which), in one transaction; delete (-ENOENT). */
+ * objects appended to out; one's query into *query (malloc'd, the caller frees it; NULL and
+ * -ENOENT with err_set when there is none); put creates or replaces (*created says which), in
+ * one transaction of its own; delete (-ENOENT with err_set) writes at once, outside any
+ * db_begin. */
 int db_search_list(json_t *out);
 int db_search_get(const char *name, char **query);
 int db_search_put(const char *name, const char *query, const char *who, bool *created);
@@ -379,12 +449,15 @@ struct delivery {
 	char *last_error;
 	int64_t created, updated;
 };
+/* Free every string the struct holds and zero it; NULL is fine. */
 void webhook_free(struct webhook *w);
 void delivery_free(struct delivery *d);
-/* Inside the caller's transaction: a webhook whose cursor starts at the newest event (its
- * secret is set afterwards, sealed for its id). */
+/* Inside the caller's transaction: a webhook whose cursor starts at the newest event, its id
+ * into *id (its secret is set afterwards, sealed for its id). */
 int db_webhook_insert(const char *url, const char *events, bool enabled, int64_t *id);
+/* Inside the caller's transaction: webhook id's sealed secret; 0 also when it is gone. */
 int db_webhook_set_secret(int64_t id, const char *sealed);
+/* How many webhooks there are, into *n. */
 int db_webhook_count(int64_t *n);
 /* 0 with *out (webhook_free), or -ENOENT with err_set. */
 int db_webhook_get(int64_t id, struct webhook *out);
@@ -392,6 +465,7 @@ int db_webhook_get(int64_t id, struct webhook *out);
 int db_webhook_list(struct webhook **out, size_t *n);
 /* url, events and enabled of w->id; -ENOENT when it is gone. */
 int db_webhook_update(const struct webhook *w);
+/* Deletes webhook id with its deliveries: 0, or -ENOENT with err_set. */
 int db_webhook_delete(int64_t id);
 /* Moves the cursor forward to event_id (never back). */
 int db_webhook_cursor(int64_t id, int64_t event_id);
@@ -400,7 +474,8 @@ int db_webhook_result(int64_t id, const char *result, const char *error);
 /* A delivery of event_id (0: a ping) in status, due now; keeps the webhook's newest 100. */
 int db_delivery_add(int64_t webhook_id, int64_t event_id, const char *kind, const char *body, const char *status,
 		    int64_t *id);
-/* The webhook's pending delivery into *out (delivery_free), or -ENOENT when it has none. */
+/* The webhook's pending delivery into *out (delivery_free), or -ENOENT with no message when it
+ * has none. */
 int db_delivery_pending(int64_t webhook_id, struct delivery *out);
 /* Writes d's status, attempts, next_attempt, last_status and last_error. */
 int db_delivery_result(const struct delivery *d);
@@ -433,17 +508,24 @@ uint64_t token_admin_revocations(void);
  * transaction. */
 int token_agent_issue(int64_t host_id, const char *mode, bool retire_phone_home, const char *address,
 		      char *out, size_t outsz);
-/* 0 with the token's id in *id (may be NULL) for a live admin token; -EPERM unknown,
- * revoked or expired; -EACCES another kind of token. */
+/* 0 with the token's id, role and name in *who (may be NULL) for a live admin token; -EPERM
+ * unknown, revoked or expired; -EACCES an agent token; each with err_set. */
 int token_authenticate_admin(const char *token, struct admin_who *who);
 /* 0 with *out when token is a live agent token used from the address it is bound to (peer;
  * NULL checks no address); a token used from elsewhere is -EPERM and recorded on its host,
  * unless cfg.agent_any_address. */
 int token_authenticate_agent(const char *token, const char *peer, struct agent_token *out);
-/* 1 with *out when host_id has a live agent token bound to an address other than peer. */
+/* 1 with *out when host_id has a live agent token bound to an address other than peer (or not
+ * bound yet); 0 when it has none, for a NULL peer or with cfg.agent_any_address; or -errno. */
 int token_agent_held_elsewhere(int64_t host_id, const char *peer, struct agent_token *out);
+/* Inside the caller's transaction: a fresh phone-home token for host_id, its text into out
+ * (at least 78 bytes), revoking the host's older one, expiring cfg.phone_home_ttl from now:
+ * 0 or a negative errno with err_set. */
 int token_phone_home_issue(int64_t host_id, char *out, size_t outsz);
+/* 0 with *host_id for a live phone-home token; -EACCES when token is not one by its prefix,
+ * -EPERM unknown, expired or replaced by a newer install; each with err_set. */
 int token_authenticate_phone_home(const char *token, int64_t *host_id);
+/* True when token starts with the agent (admin) token prefix; nothing is looked up. */
 bool token_looks_agent(const char *token);
 bool token_looks_admin(const char *token);
 
@@ -454,6 +536,7 @@ int fields_check(json_t *req, const char *const *allowed, const char *where);
 /* hostname_normalize, and refused when the result reads as a MAC or a UUID (numeric ones
  * are refused by hostname_normalize): a host is found by any of them. */
 int hostname_check(const char *in, char *out, size_t outsz);
+/* 0 for an array of at most 100 keys, each a non-empty line of at most 16 KiB; else -EINVAL. */
 int ssh_keys_check(json_t *keys);
 /* The install settings object (each key by one checker; see validate.c). */
 int install_settings_check(json_t *install);
@@ -461,42 +544,45 @@ int install_settings_check(json_t *install);
  * each optional: a PATCH changes the fields it names); the password's text never appears in
  * a message. */
 int bmc_settings_check(json_t *bmc);
+/* What answers show for a secret install setting, and what a PATCH sends back to keep it. */
+#define SECRET_MASK "<secret>"
+/* True for an install setting that is a secret (root_password_hash, cloud_init_user_data):
+ * answers show SECRET_MASK instead, and a PATCH that sends SECRET_MASK back keeps the host's
+ * value. */
+bool install_setting_secret(const char *key);
 
-/* labels.c: tags and attributes. A tag is 1..HOST_LABEL_MAX of letters, digits, _ . : -
- * (kept in lower case); an attribute name 1..HOST_LABEL_MAX of a-z 0-9 _ -, starting with a
- * letter, and not a search key of its own; a value a one-line string of 1..HOST_ATTR_VALUE_MAX
- * or a number. The checks return 0, or -EINVAL with err_set naming the culprit. tags_apply
- * and attributes_apply change h's tags/attributes text as the body's "tags" / "attributes"
- * says (labels.c's banner), set h->labels_changed, and return 0; on failure -EINVAL (or
- * -ENOMEM) with err_set and h unchanged. */
+/* labels.c: tags and attributes. A tag is 1..HOST_LABEL_MAX of letters, digits, _ . : -,
+ * starting with a letter or digit (kept in lower case); an attribute name 1..HOST_LABEL_MAX of
+ * a-z 0-9 _ -, starting with a letter, and not a search key of its own; a value a one-line
+ * string of 1..HOST_ATTR_VALUE_MAX or a number. A host has at most HOST_TAGS_MAX tags and
+ * HOST_ATTRS_MAX attributes. */
 #define HOST_LABEL_MAX 64
 #define HOST_ATTR_VALUE_MAX 256
 #define HOST_TAGS_MAX 64
 #define HOST_ATTRS_MAX 64
+/* The checks return 0, or -EINVAL with err_set naming the culprit. tags_apply and
+ * attributes_apply change h's tags/attributes text as the body's "tags" / "attributes" says
+ * (labels.c's banner; the old text freed), set h->labels_changed, and return 0; on failure
+ * -EINVAL (or -ENOMEM) with err_set and h unchanged. v stays the caller's. */
+int tag_check(const char *tag);
+int attribute_name_check(const char *name);
+int tags_apply(struct host *h, json_t *v);
+int attributes_apply(struct host *h, json_t *v);
+
 /* history.c: an operator's change in words. host_fields_json returns a new object of the
  * fields an operator sets (install with its secrets; never send it anywhere), NULL on
  * ENOMEM. host_changes_describe returns what differs between two of them, old → new
  * ("next_boot discover → install; tags +db -retired; install.root_password_hash set",
  * secrets named only), or "nothing ..." when nothing does; malloc'd, NULL on ENOMEM. */
 json_t *host_fields_json(const struct host *h);
+char *host_changes_describe(json_t *before, json_t *after);
 /* drift.c: what changed in the hardware between two inventories (drift.c's banner says how
  * parts are matched): a new array of {"part": "disk"|"dimm"|"nic"|"cpu"|"bios", "change":
  * "added"|"removed"|"replaced"|"changed", "what"} or {..., "was", "now"}; [] when nothing
  * did; NULL on ENOMEM. drift_words: one change in words ("disk replaced: sda … → sda …"),
- * malloc'd, NULL on ENOMEM. */
+ * malloc'd, NULL on ENOMEM. Both leave their arguments the caller's. */
 json_t *inventory_drift(json_t *old_inventory, json_t *new_inventory);
 char *drift_words(json_t *change);
-char *host_changes_describe(json_t *before, json_t *after);
-/* validate.c: true for an install setting that is a secret (root_password_hash,
- * cloud_init_user_data): answers show SECRET_MASK instead, and a PATCH that sends
- * SECRET_MASK back keeps the host's value. */
-#define SECRET_MASK "<secret>"
-bool install_setting_secret(const char *key);
-
-int tag_check(const char *tag);
-int attribute_name_check(const char *name);
-int tags_apply(struct host *h, json_t *v);
-int attributes_apply(struct host *h, json_t *v);
 
 /* hosts.c: host operations. Each public one is a transaction of its own unless it says so;
  * on success the host is written to *out (the caller frees it with host_free), on failure
@@ -504,6 +590,11 @@ int attributes_apply(struct host *h, json_t *v);
 /* Moves h->status along the lifecycle table (lib/lifecycle.h) for event, in memory; -EBUSY
  * with a message when the table refuses the event in h's status. */
 int host_transition(struct host *h, enum host_event event);
+/* What a host_change_fn returns besides 0 (write the host) or a negative errno: see
+ * hosts_update. */
+#define HOSTS_UNCHANGED 1
+#define HOSTS_QUIET 2
+typedef int (*host_change_fn)(struct host *h, void *arg);
 /* One change of one host as one transaction: begin, find the host by ref (or by id when ref
  * is NULL), change(h, arg) (which changes *h in memory and may add events and other rows),
  * write it, read it back into *out (when out is not NULL), commit and notify. A change that
@@ -511,14 +602,17 @@ int host_transition(struct host *h, enum host_event event);
  * HOSTS_QUIET commits what it wrote itself but not the host row, and tells no one (a poll that
  * found what was known); a negative return (or any failure after it) rolls everything back
  * and is returned. */
-#define HOSTS_UNCHANGED 1
-#define HOSTS_QUIET 2
-typedef int (*host_change_fn)(struct host *h, void *arg);
 int hosts_update(const char *ref, int64_t id, host_change_fn change, void *arg, struct host *out);
 /* Applies the operator-settable fields of req to *h in memory, each validated (no
  * transaction; the image named must exist). */
 int hosts_apply(struct host *h, json_t *req);
+/* The host as the API shows it (secret install settings masked, never the BMC password; the
+ * inventory only with with_inventory): a new reference the caller owns, NULL out of memory. */
 json_t *host_to_json(const struct host *host, bool with_inventory);
+/* Inside the caller's transaction: the host a booting machine is, found by MAC, then SMBIOS
+ * UUID, then serial (placeholders ignored; a MAC it was not known by is added), or with create
+ * a new discovering host; last_seen and the identifiers it lacked recorded; into *out
+ * (host_free). -ENOENT with no message (nothing written) when unknown and not create. */
 int hosts_identify(const struct boot_identity *ident, bool create, struct host *out);
 /* {"hosts": [...]} of the hosts matching query (NULL: all), in id order; with limit > 0 at
  * most limit of those whose id is above after, and "next": the after of the next page (a
@@ -527,17 +621,43 @@ int hosts_list(const char *query, int64_t after, int64_t limit, json_t **out);
 /* Enrolls every host of the array req (each as hosts_enroll) in one transaction: all, or
  * none and -errno with err_set naming the first bad entry. *out: {"hosts": [...]}. */
 int hosts_enroll_many(json_t *req, json_t **out);
+/* POST /api/v1/hosts: a new host from req ("mac" required; hostname, next_boot, image, once,
+ * ssh_authorized_keys, install, tags, attributes as hosts_apply), with an event. -EINVAL (a
+ * bad or unknown field), -EEXIST (the MAC or hostname is taken). */
 int hosts_enroll(json_t *req, struct host *out);
+/* PATCH /api/v1/hosts/REF: hosts_apply's fields of req through hosts_update, with an event
+ * that says what changed, old → new. -EINVAL (a bad or unknown field), -ENOENT, -EBUSY (the
+ * lifecycle refuses the status), -EEXIST (the hostname is taken). */
 int hosts_patch(const char *ref, json_t *req, struct host *out);
+/* Deletes the host ref names, with all db_host_delete removes: 0, or -ENOENT. */
 int hosts_delete(const char *ref);
+/* {"events": [...]}: the newest limit events of the host ref names, oldest first, into *out (a
+ * new reference); -ENOENT. A read after the queued boot records (seen_flush). */
 int hosts_events(const char *ref, int limit, json_t **out);
+/* The host ref names into *out (host_free), after the queued boot records (seen_flush): 0, or
+ * -ENOENT with err_set. A read. */
 int hosts_get(const char *ref, struct host *out);
+/* host_id's agent posted its inventory (an object; "nics" an array of at most 256): stored
+ * with its identity facts, MACs and key facts, drift against the last one recorded, the status
+ * moved (-EBUSY when the lifecycle refuses), the discovery rules fired on a first inventory;
+ * through hosts_update. -EINVAL for a bad inventory. inv stays the caller's (a NIC without
+ * "lldp" gains the one it had last time). */
 int hosts_record_inventory(int64_t host_id, json_t *inventory, struct host *out);
+/* host_id's agent's event ({"message" (required), "phase", "level": info|warn|error, "bytes",
+ * "total"}), in its own transaction; *out: the event as stored, a new reference. -EINVAL for a
+ * bad body. */
 int hosts_agent_event(int64_t host_id, json_t *req, json_t **out);
+/* The end of host_id's boot in mode (its agent token's): {"ok": true} (an install with once
+ * makes the next boot local) or {"ok": false, "error"} (the host fails); an event either way,
+ * and the host's agent tokens revoked; through hosts_update. -EINVAL for a bad body, -EBUSY
+ * when the lifecycle refuses, -EIO for a mode that is no boot action. */
 int hosts_agent_done(int64_t host_id, const char *mode, json_t *req, struct host *out);
 /* The phone-home token, once per install boot (t): -EACCES for another mode, -EEXIST the
  * second time. */
 int hosts_phone_home_token(const struct agent_token *t, json_t **out);
+/* host_id's installed system reports in (report, an object, kept in an event, cut at 400
+ * bytes): the host is deployed (-EBUSY when the lifecycle refuses) and seen now; through
+ * hosts_update. -EINVAL when report is not an object. */
 int hosts_phone_home(int64_t host_id, json_t *report, struct host *out);
 /* Registers a running host's inventory (anemosctl adopt) onto the host ref names, or, with
  * ref NULL, into a new host; -EEXIST when ref is NULL and the inventory names a known host's
@@ -549,6 +669,8 @@ int hosts_commit(int64_t host_id);
  * (and then nothing is noted); else notes now and answers false. For events an attacker
  * could repeat at will. */
 bool hosts_event_throttled(int64_t host_id, const char *kind);
+/* Inside the caller's transaction: an event of host_id (the message printf-formatted, cut at
+ * 511 bytes, made valid UTF-8; the actor hosts_actor_set's), as db_event_add: 0 or -errno. */
 int hosts_add_event(int64_t host_id, const char *source, const char *level, const char *phase,
 		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Who the events this thread adds act for (an admin token's name; at most 64 bytes kept), or
@@ -564,11 +686,14 @@ int rules_list(json_t **out);
 int rules_get(const char *name, json_t **out);
 /* POST /api/v1/rules (the body names it; -EEXIST when taken), PUT /api/v1/rules/NAME
  * (the whole rule: made, or replaced keeping its claims; *created says which), PATCH (the
- * fields sent). Every field is checked first (-EINVAL naming the first bad one: a query
- * that does not parse names its position; an image that does not exist is refused). */
+ * fields sent; -ENOENT for no such rule). Every field is checked first (-EINVAL naming the
+ * first bad one: a query that does not parse names its position; an image that does not exist
+ * is refused). *out: the rule as rules_get answers it. */
 int rules_create(json_t *req, json_t **out);
 int rules_put(const char *name, json_t *req, bool *created, json_t **out);
 int rules_patch(const char *name, json_t *req, json_t **out);
+/* DELETE /api/v1/rules/NAME: the rule and its claims, in one transaction: 0, or -ENOENT with
+ * err_set. */
 int rules_delete(const char *name);
 /* POST /api/v1/rules/test: {"query", "count", "hosts": [...]} of the hosts query matches
  * now; changes nothing. */
@@ -594,6 +719,7 @@ void secret_wipe(char *plain);
 /* bmc.c: one call to a BMC over IPMI (libfreeipmi). */
 enum bmc_action { BMC_STATUS, BMC_ON, BMC_OFF, BMC_SOFT_OFF, BMC_CYCLE, BMC_RESET, BMC_ACTION_COUNT };
 enum bmc_boot { BMC_BOOT_NONE, BMC_BOOT_NETWORK, BMC_BOOT_DISK, BMC_BOOT_COUNT };
+/* One call to a BMC; its strings are the caller's, read during the call only. */
 struct bmc_call {
 	const char *address;       /* the BMC's IP address or DNS name */
 	unsigned port;             /* UDP port, 0 = 623 */
@@ -657,9 +783,11 @@ const char *power_boot_name(enum bmc_boot b);
 /* Applies the operator's "bmc" field (an object, or null to remove) to *h in memory: merged
  * into what the host has, the password sealed. -EINVAL with err_set when it is not valid. */
 int power_bmc_apply(struct host *h, json_t *v);
-/* The host's "bmc" (never its password: "password_set" instead) and "power" objects for its
- * JSON; new references (JSON null when it has none). */
+/* The host's "bmc" for its JSON (never its password: "password_set" instead), JSON null when
+ * it has none; a new reference the caller owns. */
 json_t *power_bmc_to_json(const struct host *h);
+/* The host's "power" for its JSON, always an object {"state","checked","error"} (nulls when
+ * never asked); a new reference the caller owns (NULL out of memory). */
 json_t *power_state_to_json(const struct host *h);
 /* POST /api/v1/hosts/REF/power ({"action", "boot"}): records who asked (the admin token
  * admin_id) as an event and queues the action for a power worker, in one transaction;
@@ -680,17 +808,25 @@ int hosts_kexec(const char *ref, json_t *req, json_t **out);
 int hosts_kexec_cancel(const char *ref, json_t *previous, struct host *out);
 
 /* boot.c: what a machine boots next, as an iPXE script. */
+/* The entry script (GET /boot.ipxe): the "boot" template for the current public_url, which
+ * asks /ipxe with the machine's identifiers. Malloc'd, the caller frees it; NULL with err_set
+ * (template_render). */
 char *boot_entry_script(void);
 /* Identifies the machine (hosts_identify), decides its action (its next boot, or none when
  * its status forbids it), issues a fresh agent token when that runs the Anemos environment,
- * and renders its iPXE script into *script (malloc'd, the caller frees it); one transaction. */
+ * and renders its iPXE script into *script (malloc'd, the caller frees it); one transaction.
+ * On failure there is no script to free (-EINVAL: platform not pcbios or efi; -EACCES: the
+ * host's boot is held from another address, and the refusal is recorded). */
 int boot_script_for(const struct boot_identity *ident, const char *platform, const char *peer, char **script);
 /* The plan for the agent of token t (its boot): the install's secrets (root password hash,
  * cloud-init user-data) only in the first install plan of the boot, never in a discover or
- * rescue plan; a discover boot whose plan becomes an install becomes an install boot. */
+ * rescue plan; a discover boot whose plan becomes an install becomes an install boot. 0 with
+ * *out (a new reference the caller owns), or a negative errno with err_set. */
 int boot_plan(const struct agent_token *t, json_t **out);
-/* Reads --ssh-keys FILE (authorized_keys lines; NULL: none): 0 or -errno with err_set. */
+/* Reads --ssh-keys FILE (authorized_keys lines; NULL: none), replacing the keys read before:
+ * 0 or -errno with err_set. */
 int boot_default_keys_load(const char *path);
+/* Forgets the keys boot_default_keys_load read (plans then carry the hosts' own only). */
 void boot_default_keys_free(void);
 /* True when the agent of token t has nothing to do yet (it is discovering, no one has
  * given it anything else, and no BMC enroll is due to it): a long-polled plan request waits
@@ -705,12 +841,16 @@ json_t *image_to_json(const struct image *image);
 int images_register(json_t *req, struct image *out);
 /* Removes the record and its stored file; -EBUSY while a host uses it. */
 int images_delete(const char *name);
-/* An upload streamed to a temporary file in the image's folder: upload_begin checks the
- * name and format and creates it (*out is the caller's: end it with upload_finish or
- * upload_abort, exactly once); upload_write appends (and hashes); upload_finish verifies
- * the SHA-256 (and a recipe bundle), moves the file into place and records the image in one
- * transaction, and frees up whatever it returns; upload_abort removes the file and frees up. */
+/* An image upload on its way (images.c); the caller holds it from upload_begin to its end. */
 struct upload;
+/* An upload streamed to a temporary file under DATA/images/: upload_begin checks the name,
+ * file, format and sha256 (-EINVAL) and that no image has the name (-EEXIST), and creates it
+ * (*out is the caller's: end it with upload_finish or upload_abort, exactly once);
+ * upload_write appends (and hashes): -E2BIG past cfg.max_image_size, or -errno (abort it
+ * then); upload_finish verifies the SHA-256 (-EINVAL when it differs) and a recipe bundle,
+ * moves the file into DATA/images/NAME/ and records the image in one transaction, *out filled
+ * (image_free) on success, and frees up whatever it returns; upload_abort removes the file and
+ * frees up (NULL is fine). Each failure has err_set. */
 int upload_begin(const char *name, const char *file, const char *format, const char *sha256,
 		 struct upload **out);
 int upload_write(struct upload *up, const void *data, size_t len);
@@ -725,28 +865,36 @@ void upload_abort(struct upload *up);
 int recipe_bundle_read(const char *path, char **out);
 
 /* notify.c: wake-ups for those waiting on host changes (see the file). */
+/* After a commit: one more change (the generation grows by one) of host host_id (0: a wake-up
+ * that names no host), and every notify_wait wakes. Cannot fail. */
 void notify_host_changed(int64_t host_id);
+/* The current generation: how many changes were notified so far. */
 uint64_t notify_generation(void);
 /* Sleeps until the generation differs from `seen` or timeout_ms pass; returns the current one. */
 uint64_t notify_wait(uint64_t seen, int timeout_ms);
-/* The distinct hosts changed after generation *seen (at most max), into ids; advances *seen.
- * -ERANGE when more changed than can be told (the reader should reload everything). */
+/* The distinct hosts changed after generation *seen (at most max), into ids; advances *seen;
+ * returns how many it wrote. -ERANGE when more changed than can be told (the reader should
+ * reload everything; *seen advances then too). */
 int notify_since(uint64_t *seen, int64_t *ids, size_t max);
 
 /* seen.c: the boot records (last seen, boot event) of known hosts that boot without a new
- * token, committed in batches by one writer thread, which db_init starts and db_shutdown
- * stops (after writing what is queued). seen_record copies message: 0, or -EAGAIN when the
- * queue is full or the writer stopped (the caller writes the record itself). seen_flush
- * returns once every record queued before it is committed (a write failure is logged and
- * the batch dropped: these records promise nothing). */
+ * token, committed in batches by one writer thread, which db_init starts (seen_start: 0, or
+ * -ENOMEM/-errno with err_set) and db_shutdown stops (seen_stop, after writing what is
+ * queued). seen_record copies message (cut at 239 bytes) but keeps the pointer level (a
+ * static string): 0, or -EAGAIN when the queue is full or the writer stopped (the caller
+ * writes the record itself). seen_flush returns once every record queued before it is
+ * committed (a write failure is logged and the batch dropped: these records promise nothing). */
 int seen_start(void);
 void seen_stop(void);
 int seen_record(int64_t host_id, const char *level, const char *message);
 void seen_flush(void);
 
 /* metrics.c: counters for /metrics (thread-safe; nothing allocated but by metrics_render,
- * whose text the caller frees; NULL out of memory). */
+ * whose text the caller frees). None of the counting functions can fail. */
+/* One answer of route (a static string: the pointer is kept) with status and bytes; past 256
+ * route and status pairs a new pair is not counted. */
 void metrics_request(const char *route, unsigned status, uint64_t bytes);
+/* One boot answered with action (one out of range is ignored). */
 void metrics_boot(enum boot_action action);
 /* A boot of a machine nobody enrolled, under --unknown-hosts ignore. */
 void metrics_unknown_boot(void);
@@ -754,6 +902,8 @@ void metrics_unknown_boot(void);
 void metrics_seen_batch(size_t n);
 /* A discovery rule fired (rules.c). */
 void metrics_rule_fired(void);
+/* The /metrics text (Prometheus text format 0.0.4): malloc'd, the caller frees it; NULL out of
+ * memory or when the store cannot count the hosts. */
 char *metrics_render(void);
 
 /* One webhook delivery's attempt: result "ok", "retry" (it will be tried again) or "failed"
@@ -761,13 +911,14 @@ char *metrics_render(void);
 void metrics_webhook(const char *result);
 
 /* webhooks.c: events delivered to operators' URLs (see the file and docs/webhooks.md). */
-/* Pure parts. "sha256=" + the hex HMAC-SHA256 of body under key into out: 0, or -EIO. */
-#define WEBHOOK_SIGNATURE_LEN (7 + 64)
+#define WEBHOOK_SIGNATURE_LEN (7 + 64) /* "sha256=" and 64 hex digits */
+#define WEBHOOK_BACKOFF_MAX 300 /* seconds */
+/* Pure parts. "sha256=" + the hex HMAC-SHA256 of body under key into out: 0, or -EIO with
+ * err_set. */
 int webhook_sign(const void *key, size_t key_len, const void *body, size_t body_len,
 		 char out[WEBHOOK_SIGNATURE_LEN + 1]);
 /* Seconds to wait after a delivery's attempt number `attempt` (1, 2, ...) failed: 1, 2, 4,
- * ... doubling, at most WEBHOOK_BACKOFF_MAX. */
-#define WEBHOOK_BACKOFF_MAX 300
+ * ... doubling, at most WEBHOOK_BACKOFF_MAX (1 for an attempt below 1). */
 unsigned webhook_backoff(int attempt);
 /* The "events" filter (an array of strings, or one comma-separated string) normalised into
  * out ("deployed,failed", "*"): 0, or -EINVAL with err_set naming the word it does not know. */
@@ -779,8 +930,13 @@ bool webhook_event_matches(const char *filter, json_t *event);
 int webhook_url_check(const char *url);
 /* A delivery as the API shows it (its body parsed; never a secret): a new reference. */
 json_t *delivery_to_json(const struct delivery *d);
-/* The API's operations, each a transaction of its own; *out a new reference. ref is the
- * webhook's id. webhooks_create answers the secret, the only time it is shown. */
+/* The API's operations; *out a new reference the caller owns. ref is the webhook's id: one
+ * that is no positive number or names no webhook is -ENOENT with err_set. webhooks_create
+ * ({"url","events","secret","enabled"}) answers the secret, the only time it is shown (-EBUSY
+ * at 64 webhooks); webhooks_patch changes url, events and enabled and makes a pending delivery
+ * due now; a bad field is -EINVAL; create, patch and delete (with its deliveries) are each one
+ * transaction. webhooks_get, webhooks_list ({"webhooks"}) and webhooks_deliveries
+ * ({"deliveries"}: the newest limit, newest first; limit 1..100, else 100) are reads. */
 int webhooks_create(json_t *req, json_t **out);
 int webhooks_list(json_t **out);
 int webhooks_get(const char *ref, json_t **out);
@@ -788,7 +944,8 @@ int webhooks_patch(const char *ref, json_t *req, json_t **out);
 int webhooks_delete(const char *ref);
 int webhooks_deliveries(const char *ref, int limit, json_t **out);
 /* Sends a ping to the webhook now, from the calling thread (bounded by --webhook-timeout),
- * and answers the delivery it recorded, failed or not. */
+ * and answers {"delivery"}, the delivery it recorded, ok or failed (a ping that cannot be
+ * signed is recorded failed and its error returned instead). */
 int webhooks_test(const char *ref, json_t **out);
 /* The delivery thread: start (0 or -errno with err_set), a hint that something changed,
  * stop (in-flight deliveries are abandoned and stay pending: sent again after a restart). */
@@ -821,7 +978,11 @@ int cache_stats(struct cache_stats *out);
 void cache_shutdown(void);
 
 /* http.c: the libmicrohttpd daemon and the request cycle. */
+/* Loads the metrics token and TLS files and starts the listeners (--listen, --listen-tls),
+ * the connection guard and the waiters: 0, or a negative errno with err_set (-EINVAL: a bad
+ * ADDR:PORT; -EADDRINUSE: cannot listen); on failure what started runs until http_stop. */
 int http_start(void);
+/* Stops everything http_start started (also after it failed) and wipes the TLS key. */
 void http_stop(void);
 
 #endif

@@ -95,4 +95,38 @@ else
 	echo "not ok - no function in server/ is longer than 60 lines: $(printf '%s; ' "$long")"
 	failures=$((failures + 1))
 fi
+# Every function server/anemosd.h declares states its contract: it sits in a block of
+# declarations (no blank line, nothing else between them) directly under a comment, which says
+# what each returns, what it does on failure and who owns what (cli/anemosctl.h's way). A
+# declaration runs from its first line to the one ending in ';'. contract_gaps FILE prints how
+# many functions FILE declares, then FILE:LINE NAME of each one without such a comment.
+contract_gaps() {
+	awk '
+	in_comment { if (index($0, "*/")) { in_comment = 0; prev = "comment" } next }
+	in_decl { if ($0 ~ /;[ \t]*$/) in_decl = 0; next }
+	/^[ \t]*\/\*/ { if (index($0, "*/")) prev = "comment"; else in_comment = 1; next }
+	/^[a-z]/ && /\(/ && !/^(static|typedef|extern)[ \t]/ {
+		n++
+		ok = prev == "comment" || (prev == "decl" && block_ok)
+		if (!ok) {
+			match($0, /[A-Za-z_][A-Za-z_0-9]*\(/)
+			gaps = gaps sprintf("%s:%d %s\n", FILENAME, FNR, substr($0, RSTART, RLENGTH - 1))
+		}
+		block_ok = ok
+		prev = "decl"
+		if ($0 !~ /;[ \t]*$/) in_decl = 1
+		next
+	}
+	{ prev = "other" }
+	END { printf "%d\n%s", n, gaps }' "$1"
+}
+gaps=$(contract_gaps server/anemosd.h)
+declared=$(printf '%s\n' "$gaps" | head -n 1)
+missing=$(printf '%s\n' "$gaps" | sed 1d | grep -c .)
+if [ "${declared:-0}" -ge 50 ] && [ "$missing" -eq 0 ]; then
+	echo "ok - every function server/anemosd.h declares has its contract in a comment above its block ($declared declarations)"
+else
+	echo "not ok - every function server/anemosd.h declares has its contract in a comment above its block: $missing of ${declared:-0} without one (a blank line or other text between it and the comment over it), first: $(printf '%s\n' "$gaps" | sed 1d | head -n 10 | paste -sd';' | sed 's/;/; /g')"
+	failures=$((failures + 1))
+fi
 [ "$failures" -eq 0 ]
