@@ -414,8 +414,7 @@ int db_rule_matches(const char *query, int64_t host_id, bool *match);
 /* Saved searches (query.h @NAME): their list as {"name","query","created_by","updated"}
  * objects appended to out; one's query into *query (malloc'd, the caller frees it; NULL and
  * -ENOENT with err_set when there is none); put creates or replaces (*created says which), in
- * one transaction of its own; delete (-ENOENT with err_set) writes at once, outside any
- * db_begin. */
+ * one transaction of its own; delete too (-ENOENT with err_set when there is none). */
 int db_search_list(json_t *out);
 int db_search_get(const char *name, char **query);
 int db_search_put(const char *name, const char *query, const char *who, bool *created);

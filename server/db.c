@@ -2253,18 +2253,24 @@ int db_search_put(const char *name, const char *query, const char *who, bool *cr
 	return rc < 0 ? (db_rollback(), rc) : db_commit();
 }
 
+/* A write like any other: inside a transaction on the writer (group commit), not on this
+ * thread's read connection. */
 int db_search_delete(const char *name)
 {
-	sqlite3_stmt *st = stmt(S_SEARCH_DELETE);
+	sqlite3_stmt *st;
 	int rc;
 
-	if (!st)
-		return stmt_rc;
-	bind_text(st, 1, name);
-	rc = step_done(st);
-	if (rc == 0 && changes(st) == 0)
-		return err_set(-ENOENT, "no saved search '%s'", name);
-	return rc;
+	if ((rc = db_begin()) < 0)
+		return rc;
+	if (!(st = stmt(S_SEARCH_DELETE))) {
+		rc = stmt_rc;
+	} else {
+		bind_text(st, 1, name);
+		rc = step_done(st);
+		if (rc == 0 && changes(st) == 0)
+			rc = err_set(-ENOENT, "no saved search '%s'", name);
+	}
+	return rc < 0 ? (db_rollback(), rc) : db_commit();
 }
 
 /* Webhooks (webhooks.c). */
