@@ -1001,7 +1001,7 @@ int db_host_get(int64_t id, struct host *out)
 	int rc;
 
 	if (!st)
-		return -EIO;
+		return stmt_rc;
 	sqlite3_bind_int64(st, 1, id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
@@ -1046,7 +1046,7 @@ int db_host_find_by_mac(const char *mac, int64_t *id)
 	sqlite3_stmt *st = stmt(S_HOST_BY_MAC);
 
 	if (!st)
-		return -EIO;
+		return stmt_rc;
 	bind_text(st, 1, mac);
 	return step_id(st, id);
 }
@@ -1056,7 +1056,7 @@ int db_host_find_by_uuid(const char *uuid, int64_t *id)
 	sqlite3_stmt *st = stmt(S_HOST_BY_UUID);
 
 	if (!st)
-		return -EIO;
+		return stmt_rc;
 	bind_text(st, 1, uuid);
 	return step_id(st, id);
 }
@@ -1066,7 +1066,7 @@ int db_host_find_by_serial(const char *serial, const char *vendor, int64_t *id)
 	sqlite3_stmt *st = stmt(S_HOST_BY_SERIAL);
 
 	if (!st)
-		return -EIO;
+		return stmt_rc;
 	bind_text(st, 1, serial);
 	bind_text(st, 2, vendor);
 	return step_id(st, id);
@@ -1098,7 +1098,7 @@ int db_host_find_by_ref(const char *ref, struct host *out)
 	}
 	st = stmt(S_HOST_BY_HOSTNAME);
 	if (!st)
-		return -EIO;
+		return stmt_rc;
 	bind_text(st, 1, ref);
 	rc = step_id(st, &id);
 	if (rc == -ENOENT)
@@ -1186,7 +1186,7 @@ int db_host_insert(const struct host *h, int64_t *id)
 	int rc;
 
 	if (!st)
-		return -EIO;
+		return stmt_rc;
 	bind_text(st, 1, h->hostname);
 	bind_text(st, 2, host_status_name(h->status));
 	bind_text(st, 3, boot_action_name(h->next_boot));
@@ -1216,7 +1216,7 @@ int db_host_update(const struct host *h)
 	int rc;
 
 	if (!st)
-		return -EIO;
+		return stmt_rc;
 	sqlite3_bind_int64(st, 1, h->id);
 	bind_text(st, 2, h->hostname);
 	bind_text(st, 3, host_status_name(h->status));
@@ -1316,7 +1316,7 @@ int db_host_delete(int64_t id)
 	int rc;
 
 	if (!st)
-		return -EIO;
+		return stmt_rc;
 	sqlite3_bind_int64(st, 1, id);
 	rc = step_done(st);
 	if (rc == 0 && changes(st) == 0)
@@ -1330,7 +1330,7 @@ int db_host_add_mac(int64_t id, const char *mac)
 	int rc;
 
 	if (!st)
-		return -EIO;
+		return stmt_rc;
 	bind_text(st, 1, mac);
 	sqlite3_bind_int64(st, 2, id);
 	rc = step_done(st);
@@ -1362,7 +1362,7 @@ int db_host_seen(int64_t id, const struct boot_identity *ident)
 	int rc;
 
 	if (!st)
-		return -EIO;
+		return stmt_rc;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, (int64_t)time(NULL));
 	if ((rc = step_done(st)) < 0 || !(st = stmt(S_HOST_FILL_IDENT)))
@@ -1493,7 +1493,7 @@ int db_host_count_by_status(json_t *out)
 	int rc;
 
 	if (!st)
-		return -EIO;
+		return stmt_rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		json_object_set_new(out, (const char *)sqlite3_column_text(st, 0),
 				    json_integer(sqlite3_column_int64(st, 1)));
@@ -1508,7 +1508,7 @@ int db_event_add(const struct event *ev, int64_t *id)
 	int rc;
 
 	if (!st)
-		return -EIO;
+		return stmt_rc;
 	sqlite3_bind_int64(st, 1, ev->host_id);
 	sqlite3_bind_int64(st, 2, (int64_t)time(NULL));
 	bind_text(st, 3, ev->source);
@@ -1552,7 +1552,7 @@ int db_event_list(int64_t host_id, int limit, json_t *out)
 	int rc;
 
 	if (!st)
-		return -EIO;
+		return stmt_rc;
 	sqlite3_bind_int64(st, 1, host_id);
 	sqlite3_bind_int(st, 2, limit);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1596,7 +1596,7 @@ int db_image_get(const char *name, struct image *out)
 	int rc;
 
 	if (!st)
-		return -EIO;
+		return stmt_rc;
 	bind_text(st, 1, name);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
@@ -1614,7 +1614,7 @@ int db_image_insert(const struct image *im)
 	int rc;
 
 	if (!st)
-		return -EIO;
+		return stmt_rc;
 	bind_text(st, 1, im->name);
 	bind_text(st, 2, im->format);
 	bind_text(st, 3, im->sha256);
@@ -1635,7 +1635,7 @@ int db_image_delete(const char *name)
 	int rc;
 
 	if (!st)
-		return -EIO;
+		return stmt_rc;
 	bind_text(st, 1, name);
 	rc = step_done(st);
 	if (rc == 0 && changes(st) == 0)
@@ -1648,7 +1648,7 @@ int db_image_in_use(const char *name, int64_t *host_id)
 	sqlite3_stmt *st = stmt(S_IMAGE_IN_USE);
 
 	if (!st)
-		return -EIO;
+		return stmt_rc;
 	bind_text(st, 1, name);
 	return step_id(st, host_id);
 }
@@ -1714,7 +1714,7 @@ int db_agent_token_revoke(int64_t host_id, bool phone_home)
 	sqlite3_stmt *st = stmt(S_AGENT_DELETE_HOST);
 
 	if (!st)
-		return -EIO;
+		return stmt_rc;
 	sqlite3_bind_int64(st, 1, host_id);
 	sqlite3_bind_int(st, 2, phone_home);
 	return step_done(st);
