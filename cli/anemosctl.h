@@ -58,7 +58,8 @@ int check_choice(const char *option, const char *value, const char *const *choic
  * JSON when non-NULL (not consumed). On a 2xx answer returns 0 and sets *@reply to the
  * parsed answer (NULL when the answer is empty, as for 204); the caller owns it. Every
  * failure (no connection, an HTTP error status, an answer that is not JSON) is reported
- * on stderr and returns a negative errno other than -EINVAL.
+ * on stderr and returns a negative errno other than -EINVAL: -EEXIST for a 409 (a conflict:
+ * the thing exists, or its state refuses), -EREMOTEIO for the other error statuses.
  */
 int api_call(const struct ctl *ctl, const char *method, const char *path,
 	     const json_t *body, json_t **reply);

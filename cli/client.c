@@ -317,7 +317,7 @@ static int request_finish(const struct api_request *req, CURLcode res, json_t **
 		      req->method, req->url, status);
 	}
 	json_decref(answer);
-	return -EREMOTEIO;
+	return status == 409 ? -EEXIST : -EREMOTEIO;
 }
 
 int api_call(const struct ctl *ctl, const char *method, const char *path,

@@ -89,6 +89,7 @@ struct deploy_options {
 	const char *format;		/* an image URL's format (default: from its name) */
 	const char *url;		/* --url: anemosd records the host (SOURCE: its image's name) */
 	const char *host;		/* --host REF: the host anemosd knows this one as */
+	char *own_name;			/* the target's own name, when --hostname became it; owned */
 };
 
 static const char *const methods[] = { "auto", "kexec", "bootloader", NULL };
@@ -804,7 +805,8 @@ static int image_source(struct deploy *d, const char *source)
 }
 
 /* anemosctl host set's arguments for the per-host settings deploy was given, into @argv
- * (at least 8 + 2 × keys slots); returns their count, 2 when there is nothing to set. */
+ * (SETTINGS_ARGS + 2 × keys slots); returns their count, 2 when there is nothing to set. */
+#define SETTINGS_ARGS 16	/* "set", the id, 5 options with their values, the NULL, and spare */
 static int settings_args(const struct deploy_options *o, const char *id, const char **argv)
 {
 	int n = 0;
@@ -826,6 +828,54 @@ static int settings_args(const struct deploy_options *o, const char *id, const c
 	return n;
 }
 
+/* The host deploy --url deploys, its id into @id: the target's inventory adopted onto --host
+ * or a new host, once anemosd has the image; a new host without --hostname gets the target's
+ * own name. 0 or -errno (reported). */
+static int recorded_host(struct ctl *ctl, struct deploy_options *o, const char *image, char id[32])
+{
+	json_t *host = NULL, *list = NULL, *image_json;
+	const json_t *images;
+	bool known = false;
+	char *name = NULL;
+	size_t i;
+	int rc;
+
+	/* Nothing is recorded for an image anemosd does not have. */
+	if ((rc = api_call(ctl, "GET", "/api/v1/images", NULL, &list)) != 0)
+		return rc;
+	if ((images = answer_array(list, "images")))
+		json_array_foreach(images, i, image_json)
+			known = known || (json_text(image_json, "name") && strcmp(json_text(image_json, "name"), image) == 0);
+	json_decref(list);
+	if (!known) {
+		warnx("anemosd has no image '%s' (anemosctl image list shows its images; anemosctl image add adds one)",
+		      image);
+		return -ENOENT;
+	}
+	if ((rc = remote_adopt_host(ctl, o->ssh, NULL, o->host, &host)) != 0) {
+		if (rc == -EEXIST && !o->host)
+			warnx("that machine is a host anemosd knows: name it with --host ID");
+		return rc;
+	}
+	if (!json_is_integer(json_object_get(host, "id"))) {
+		warnx("anemosd's answer to the inventory names no host id");
+		json_decref(host);
+		return -EPROTO;
+	}
+	snprintf(id, 32, "%lld", (long long)json_integer_value(json_object_get(host, "id")));
+	if (!o->hostname && !json_text(host, "hostname") && run_ssh(o->ssh, "hostname", "", 0, &name) == 0 && name) {
+		name[strcspn(name, "\r\n.")] = '\0';
+		if (hostname_valid(name))
+			o->hostname = o->own_name = name;
+		else
+			free(name);
+	}
+	if (!ctl->json)
+		fprintf(stderr, "anemosctl: %s is host %s on anemosd\n", o->ssh, id);
+	json_decref(host);
+	return 0;
+}
+
 /*
  * deploy --url: anemosd records the host, as `reinstall --ssh` does. The target's inventory
  * goes onto --host REF or a new host (adopt), the per-host settings onto that host (host
@@ -835,26 +885,26 @@ static int settings_args(const struct deploy_options *o, const char *id, const c
 static int deploy_recorded(struct ctl *ctl, struct deploy_options *o, const char *image, time_t started)
 {
 	struct remote_boot boot = { .ssh = o->ssh, .image = image, .method = o->method, .network = o->network,
-				    .followed = !o->detach };
-	const char **argv = calloc(json_array_size(o->keys) * 2 + 16, sizeof(*argv));
-	json_t *host = NULL;
-	char id[32];
+				    .followed = true };
+	const char **argv = NULL;
+	char id[32], *url;
 	int argc, rc;
 
-	free(ctl->url);
-	if (!argv || !(ctl->url = strndup(o->url, strlen(o->url) - (o->url[strlen(o->url) - 1] == '/')))) {
-		free(argv);
+	if (o->url != ctl->url) {
+		if (!(url = strndup(o->url, strlen(o->url) - (o->url[strlen(o->url) - 1] == '/'))))
+			return -ENOMEM;
+		free(ctl->url);
+		ctl->url = url;
+		ctl->url_origin = "--url";
+	}
+	/* A new host gets the operator's keys as deploy without anemosd does; a known one keeps
+	 * its own unless --ssh-key says. */
+	if (!json_array_size(o->keys) && !o->host && default_keys(o->keys) != 0)
+		warnx("no SSH key in the SSH agent or ~/.ssh/*.pub: the new system has only anemosd's --ssh-keys");
+	if ((rc = recorded_host(ctl, o, image, id)) != 0)
+		return rc;
+	if (!(argv = calloc(json_array_size(o->keys) * 2 + SETTINGS_ARGS, sizeof(*argv))))
 		return -ENOMEM;
-	}
-	ctl->url_origin = "--url";
-	if ((rc = remote_adopt_host(ctl, o->ssh, NULL, o->host, &host)) != 0) {
-		if (!o->host)
-			warnx("a host anemosd knows already is named with --host ID (anemosctl host list)");
-		goto out;
-	}
-	snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(json_object_get(host, "id")));
-	if (!ctl->json)
-		fprintf(stderr, "anemosctl: %s is host %s on anemosd\n", o->ssh, id);
 	if ((argc = settings_args(o, id, argv)) > 2 && (rc = host_set(ctl, argc, (char **)argv)) != 0)
 		goto out;
 	fflush(stdout);
@@ -868,9 +918,26 @@ static int deploy_recorded(struct ctl *ctl, struct deploy_options *o, const char
 	if (rc == 0 && !ctl->json)
 		printf("deployed in %lld s\n", (long long)(time(NULL) - started));
 out:
-	json_decref(host);
 	free(argv);
 	return rc;
+}
+
+/* deploy --url's checks of the other options: 0, or -EINVAL (reported). */
+static int recorded_options(const struct deploy *d, const char *source)
+{
+	struct stat st;
+
+	if (d->image_url || stat(source, &st) == 0) {
+		warnx("%s: with --url, SOURCE is the name of an image anemosd has (`anemosctl image add "
+		      "%s` registers it; then deploy it by its name)", source, source);
+		return -EINVAL;
+	}
+	if (d->o->boot_dir || d->o->kernel_args) {
+		warnx("--boot-dir and --kernel-args go with a deploy without anemosd: with --url, anemosd "
+		      "sends its own");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int deploy_ssh(struct ctl *ctl, int argc, char **argv)
@@ -897,18 +964,12 @@ int deploy_ssh(struct ctl *ctl, int argc, char **argv)
 	snprintf(d.root, sizeof(d.root), "root@%s", strchr(o.ssh, '@') ? strchr(o.ssh, '@') + 1 : o.ssh);
 	if (image_source(&d, argv[first]) < 0)
 		goto out;
+	/* anemosctl --url URL deploy ... records the deploy as deploy --url URL does. */
+	if (!o.url && ctl->url_origin && strcmp(ctl->url_origin, "--url") == 0)
+		o.url = ctl->url;
 	if (o.url) {
-		if (d.image_url || stat(argv[first], &st) == 0) {
-			warnx("%s: with --url, SOURCE is the name of an image anemosd has (`anemosctl image add "
-			      "%s` registers it; then deploy it by its name)", argv[first], argv[first]);
-			goto out;
-		}
-		if (o.boot_dir || o.kernel_args) {
-			warnx("--boot-dir and --kernel-args go with a deploy without anemosd: with --url, anemosd "
-			      "sends its own");
-			goto out;
-		}
-		rc = deploy_recorded(ctl, &o, argv[first], d.started);
+		if ((rc = recorded_options(&d, argv[first])) == 0)
+			rc = deploy_recorded(ctl, &o, argv[first], d.started);
 		goto out;
 	}
 	if (o.host) {
@@ -954,6 +1015,7 @@ int deploy_ssh(struct ctl *ctl, int argc, char **argv)
 	}
 	rc = follow(&d, ctl->json);
 out:
+	free(o.own_name);
 	json_decref(o.keys);
 	json_decref(o.disk);
 	deploy_free(&d);

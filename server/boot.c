@@ -310,12 +310,14 @@ void boot_default_keys_free(void)
 	default_keys = NULL;
 }
 
-/* The install settings with every default filled in, as the agent reads them. */
+/* The install settings with every default filled in, as the agent reads them. The default
+ * network says it is one ("default": true): the agent then keeps the network a reinstall
+ * over SSH carried over from the old system (anemos.net) instead. */
 static json_t *plan_install(const char *settings)
 {
 	json_t *given = json_loads(settings ? settings : "{}", 0, NULL);
-	json_t *out = json_pack("{s:n, s:n, s:{s:s}, s:n, s:s, s:s}", "disk", "root_password_hash",
-				"network", "mode", "dhcp", "cloud_init_user_data", "kernel_args", "",
+	json_t *out = json_pack("{s:n, s:n, s:{s:s, s:b}, s:n, s:s, s:s}", "disk", "root_password_hash",
+				"network", "mode", "dhcp", "default", 1, "cloud_init_user_data", "kernel_args", "",
 				"after", "reboot");
 
 	if (json_is_object(given))

@@ -156,7 +156,8 @@ err:
 
 /* The network (network.c): /etc/anemos/network always, a systemd-networkd file on a systemd
  * image, cloud-init's network-config beside a NoCloud seed for a static address, and
- * ifupdown's /etc/network/interfaces on a system that has ifup. */
+ * ifupdown's /etc/network/interfaces for a static address on a system that has ifup (under
+ * DHCP its own stays, with whatever it sources). */
 static int configure_network(struct configure *c, bool nocloud)
 {
 	static const struct {
@@ -180,8 +181,8 @@ static int configure_network(struct configure *c, bool nocloud)
 
 		if ((files[i].format == NET_NETWORKD && !target_exists(c->rootfd, "/etc/systemd")) ||
 		    (files[i].format == NET_NOCLOUD && (!nocloud || net == dhcp)) ||
-		    (files[i].format == NET_IFUPDOWN && !target_exists(c->rootfd, "/sbin/ifup") &&
-		     !target_exists(c->rootfd, "/usr/sbin/ifup")))
+		    (files[i].format == NET_IFUPDOWN && (net == dhcp || (!target_exists(c->rootfd, "/sbin/ifup") &&
+								  !target_exists(c->rootfd, "/usr/sbin/ifup")))))
 			continue;
 		if (!(text = network_render(net, files[i].format)))
 			rc = failf(c, "out of memory");

@@ -74,7 +74,8 @@ char *network_render(json_t *net, enum net_format format);
  * @cmdline_path (kexec.sh wrote them from the old system's), or NULL when it has none. */
 json_t *network_from_cmdline(const char *cmdline_path);
 /* Puts the carried network (network_from_cmdline) into @plan's install settings when they
- * name none: a host reinstalled over SSH keeps its static addresses in the new system. */
+ * name none or only anemosd's default ({"mode": "dhcp", "default": true}): a host reinstalled
+ * over SSH keeps its static addresses in the new system unless its settings say otherwise. */
 void network_carry(json_t *plan, const char *cmdline_path);
 
 /* configure.c */

@@ -192,9 +192,10 @@ json_t *network_from_cmdline(const char *cmdline_path)
 
 void network_carry(json_t *plan, const char *cmdline_path)
 {
-	json_t *install = json_object_get(plan, "install"), *net;
+	json_t *install = json_object_get(plan, "install"), *net = json_object_get(install, "network");
 
-	if (!json_is_object(install) || json_object_get(install, "network") || !cmdline_path ||
+	/* Only where the plan names no network, or anemosd's default ("default": true). */
+	if (!json_is_object(install) || (net && !json_is_true(json_object_get(net, "default"))) || !cmdline_path ||
 	    !(net = network_from_cmdline(cmdline_path)))
 		return;
 	json_object_set_new(install, "network", net);
@@ -287,41 +288,43 @@ static void render_nocloud(FILE *out, const struct net_spec *s)
 	}
 }
 
-/* ifupdown's one stanza of a family: "iface anemos0 inet|inet6 static" with its addresses
- * (ifupdown takes "address" more than once), the gateway (on the link when outside every
- * prefix: a host route to it first), the name servers (for resolvconf) and, for IPv6, RAs. */
-static void ifupdown_family(FILE *out, const struct net_spec *s, int v6)
+/* ifupdown's stanzas of a family: "iface anemos0 inet|inet6 static" once per address (the
+ * documented way to have several), the first with the gateway (ifupdown 0.8 routes it
+ * "onlink", so one outside the prefix works), every name server (for resolvconf) in the
+ * first stanza written, and RAs off or on as "ipv6" says. Returns whether it wrote one. */
+static bool ifupdown_family(FILE *out, const struct net_spec *s, int v6, bool dns_done)
 {
-	const char *gw = s->gw[v6], *ip = v6 ? "ip -6" : "ip -4";
-	bool any = false;
+	bool first = true;
 
-	for (size_t i = 0; i < s->naddr; i++)
-		if (is_v6(s->addr[i]) == (v6 != 0)) {
-			if (!any)
-				fprintf(out, "\niface anemos0 %s static\n", v6 ? "inet6" : "inet");
-			fprintf(out, "\taddress %s\n", s->addr[i]);
-			any = true;
+	for (size_t i = 0; i < s->naddr; i++) {
+		if (is_v6(s->addr[i]) != (v6 != 0))
+			continue;
+		fprintf(out, "\niface anemos0 %s static\n\taddress %s\n", v6 ? "inet6" : "inet", s->addr[i]);
+		if (first && s->gw[v6])
+			fprintf(out, "\tgateway %s\n", s->gw[v6]);
+		if (first && !dns_done && s->ndns) {
+			fputs("\tdns-nameservers", out);
+			for (size_t j = 0; j < s->ndns; j++)
+				fprintf(out, " %s", s->dns[j]);
+			fputc('\n', out);
 		}
-	if (!any)
-		return;
-	if (gw && !on_link(s, gw))
-		fprintf(out, "\tgateway %s\n", gw);
-	else if (gw)
-		fprintf(out, "\tup %s route add %s dev $IFACE\n\tup %s route add default via %s dev $IFACE\n", ip, gw,
-			ip, gw);
-	for (size_t i = 0; i < s->ndns; i++)
-		if (is_v6(s->dns[i]) == (v6 != 0))
-			fprintf(out, "\tdns-nameservers %s\n", s->dns[i]);
-	if (v6 && s->ipv6)
-		fprintf(out, "\taccept_ra %d\n\tautoconf %d\n", strcmp(s->ipv6, "auto") == 0 ? 2 : 0,
-			strcmp(s->ipv6, "auto") == 0);
+		if (first && v6 && s->ipv6)
+			fprintf(out, "\taccept_ra %d\n\tautoconf %d\n", strcmp(s->ipv6, "auto") == 0 ? 2 : 0,
+				strcmp(s->ipv6, "auto") == 0);
+		else if (first && !v6 && s->ipv6 && strcmp(s->ipv6, "off") == 0)
+			fputs("\tpre-up sysctl -qw net.ipv6.conf.$IFACE.accept_ra=0 net.ipv6.conf.$IFACE.autoconf=0\n", out);
+		first = false;
+	}
+	return !first;
 }
 
-/* ifupdown's /etc/network/interfaces, for systems without systemd-networkd: the NIC by its
- * MAC (a pattern that names it anemos0 whatever the kernel calls it), else the first en* or
- * eth* one. */
+/* ifupdown's /etc/network/interfaces (static networks only: under DHCP the image's own stays),
+ * for systems without systemd-networkd: the NIC by its MAC (a pattern that names it anemos0
+ * whatever the kernel calls it), else the first en* or eth* one. */
 static void render_ifupdown(FILE *out, const struct net_spec *s)
 {
+	bool v4;
+
 	fputs("# Written by Anemos at install: this host's network.\nauto lo\niface lo inet loopback\n\n", out);
 	if (s->mac)
 		fprintf(out, "auto mac/%s/=anemos0\n", s->mac);
@@ -331,8 +334,8 @@ static void render_ifupdown(FILE *out, const struct net_spec *s)
 		fputs("iface anemos0 inet dhcp\niface anemos0 inet6 auto\n", out);
 		return;
 	}
-	ifupdown_family(out, s, 0);
-	ifupdown_family(out, s, 1);
+	v4 = ifupdown_family(out, s, 0, false);
+	ifupdown_family(out, s, 1, v4);
 }
 
 char *network_render(json_t *net, enum net_format format)

@@ -162,12 +162,14 @@ n=$(body_of "$(api GET /api/v1/hosts)" | jq '.hosts | length')
 out=$(deploy tiny); rc=$?
 expect_eq "deploying the same machine again without --host fails, no new host" "1 $n" \
 	"$rc $(body_of "$(api GET /api/v1/hosts)" | jq '.hosts | length')"
-expect_match "... and says to name it with --host" 'names MAC 52:54:00:77:00:40.*--host ID' "$(tr '\n' ' ' <<<"$out")"
+expect_match "... and says to name it with --host" 'names MAC 52:54:00:77:00:40.*name it with --host ID' "$(tr '\n' ' ' <<<"$out")"
 out=$(deploy tiny --host rec1 --hostname rec2); rc=$?
 expect_eq "with --host it goes onto that host" "1 rec2 $n" "$rc $(host_field 52:54:00:77:00:40 .hostname) $(body_of "$(api GET /api/v1/hosts)" | jq '.hosts | length')"
-out=$(deploy nosuchimage --host rec2); rc=$?
+ev=$(event_count rec2 .)
+out=$(deploy nosuchimage --host rec2 --hostname rec3); rc=$?
 expect_match "an image anemosd does not have is refused" 'image' "$out"
-expect_eq "... and the host's next boot is unchanged" "1 local" "$rc $(host_field rec2 .next_boot)"
+expect_eq "... before anything is recorded: the host's name, next boot and events as they were" "1 rec2 local $ev" \
+	"$rc $(host_field 52:54:00:77:00:40 '"\(.hostname) \(.next_boot)"') $(event_count 52:54:00:77:00:40 .)"
 out=$(deploy "$WORK" --host rec2); rc=$?
 expect_match "with --url a recipe folder is refused, saying how to register it" 'anemosctl image add' "$out"
 anemosd_stop

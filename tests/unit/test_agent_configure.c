@@ -404,13 +404,18 @@ static void test_network_render(void **state)
 		/* a prefix longer than the family's (the fuzzer's find: it read past the address) */
 		{ "{\"mode\": \"static\", \"address\": \"::/2203\", \"gateway\": \"::\"}", NET_NETWORKD,
 		  "[Match]\nName=en* eth*\n\n[Network]\nAddress=::/2203\n\n[Route]\nGateway=::\nGatewayOnLink=yes\n" },
-		/* ifupdown: the NIC by its MAC; the IPv4 gateway outside the /32 by a host route first; a
-		 * link-local gateway is on the link as it is */
+		/* ifupdown: the NIC by its MAC; the gateway in the first stanza of its family (ifupdown
+		 * routes it onlink), every name server in the first stanza, one stanza an address */
 		{ dual, NET_IFUPDOWN, "# Written by Anemos at install: this host's network.\nauto lo\niface lo inet loopback\n\n"
 		  "auto mac/52:54:00:00:00:09/=anemos0\n\niface anemos0 inet static\n\taddress 203.0.113.9/32\n"
-		  "\tup ip -4 route add 203.0.113.1 dev $IFACE\n\tup ip -4 route add default via 203.0.113.1 dev $IFACE\n"
-		  "\tdns-nameservers 203.0.113.53\n\niface anemos0 inet6 static\n\taddress 2001:db8::50/128\n"
-		  "\tgateway fe80::1\n\tdns-nameservers 2001:db8::53\n\taccept_ra 2\n\tautoconf 1\n" },
+		  "\tgateway 203.0.113.1\n\tdns-nameservers 203.0.113.53 2001:db8::53\n"
+		  "\niface anemos0 inet6 static\n\taddress 2001:db8::50/128\n\tgateway fe80::1\n\taccept_ra 2\n\tautoconf 1\n" },
+		{ "{\"mode\": \"static\", \"address\": \"192.0.2.5/24\", \"addresses\": [\"192.0.2.6/24\"], \"gateway\": "
+		  "\"192.0.2.1\", \"ipv6\": \"off\"}", NET_IFUPDOWN,
+		  "# Written by Anemos at install: this host's network.\nauto lo\niface lo inet loopback\n\n"
+		  "auto /e*/1=anemos0\n\niface anemos0 inet static\n\taddress 192.0.2.5/24\n\tgateway 192.0.2.1\n"
+		  "\tpre-up sysctl -qw net.ipv6.conf.$IFACE.accept_ra=0 net.ipv6.conf.$IFACE.autoconf=0\n"
+		  "\niface anemos0 inet static\n\taddress 192.0.2.6/24\n" },
 		{ inside, NET_IFUPDOWN, "# Written by Anemos at install: this host's network.\nauto lo\niface lo inet loopback\n\n"
 		  "auto /e*/1=anemos0\n\niface anemos0 inet6 static\n\taddress 2001:db8::5/64\n\tgateway 2001:db8::1\n" },
 		{ "{\"mode\": \"dhcp\"}", NET_IFUPDOWN, "# Written by Anemos at install: this host's network.\nauto lo\n"
@@ -431,6 +436,48 @@ static void test_network_render(void **state)
 	}
 }
 
+/* The carried network goes into a plan with no network or anemosd's default, never over an
+ * operator's setting, and not without anemos.net on the command line. */
+static void test_network_carry(void **state)
+{
+	static const struct {
+		const char *plan, *cmdline, *network;
+	} rows[] = {
+		{ "{\"install\": {\"network\": {\"mode\": \"dhcp\", \"default\": true}}}",
+		  "console=ttyS0 anemos.net=static,192.0.2.50/24,192.0.2.1,192.0.2.53 anemos.mac=52:54:00:00:00:01\n",
+		  "{\"address\":\"192.0.2.50/24\",\"dns\":[\"192.0.2.53\"],\"gateway\":\"192.0.2.1\","
+		  "\"ipv6\":\"off\",\"mac\":\"52:54:00:00:00:01\",\"mode\":\"static\"}" },
+		{ "{\"install\": {}}", "anemos.net=static,192.0.2.50/24,,\n",
+		  "{\"address\":\"192.0.2.50/24\",\"dns\":[],\"ipv6\":\"off\",\"mode\":\"static\"}" },
+		{ "{\"install\": {\"network\": {\"mode\": \"dhcp\"}}}", "anemos.net=static,192.0.2.50/24,192.0.2.1,\n",
+		  "{\"mode\":\"dhcp\"}" },
+		{ "{\"install\": {\"network\": {\"mode\": \"dhcp\", \"default\": true}}}", "console=ttyS0\n",
+		  "{\"default\":true,\"mode\":\"dhcp\"}" },
+	};
+	char path[] = "/tmp/anemos-cmdline-XXXXXX";
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		json_t *plan = json_loads(rows[i].plan, 0, NULL);
+		FILE *f = fopen(path, "w");
+		char *net;
+
+		assert_non_null(f);
+		fputs(rows[i].cmdline, f);
+		fclose(f);
+		network_carry(plan, path);
+		net = json_dumps(json_object_get(json_object_get(plan, "install"), "network"), JSON_SORT_KEYS | JSON_COMPACT);
+		if (!net || strcmp(net, rows[i].network) != 0)
+			fail_msg("row %zu: %s, not %s", i, net ? net : "(none)", rows[i].network);
+		free(net);
+		json_decref(plan);
+	}
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -439,6 +486,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_images),
 		cmocka_unit_test(test_network_from_boot_arg),
 		cmocka_unit_test(test_network_render),
+		cmocka_unit_test(test_network_carry),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
