@@ -69,6 +69,7 @@ enum deploy_option_id {
 	OPT_FORMAT,
 	OPT_URL,
 	OPT_HOST,
+	OPT_INVENTORY,
 };
 
 struct deploy_options {
@@ -89,6 +90,7 @@ struct deploy_options {
 	const char *format;		/* an image URL's format (default: from its name) */
 	const char *url;		/* --url: anemosd records the host (SOURCE: its image's name) */
 	const char *host;		/* --host REF: the host anemosd knows this one as */
+	const char *inventory;		/* --inventory PATH: the anemos-inventory sent for --url */
 	char *own_name;			/* the target's own name, when --hostname became it; owned */
 };
 
@@ -215,6 +217,7 @@ static int deploy_option(void *ctx, int option, const char *arg)
 		o->url = arg;
 		return 0;
 	case OPT_HOST: o->host = arg; return 0;
+	case OPT_INVENTORY: o->inventory = arg; return 0;
 	case OPT_TIMEOUT:
 		o->timeout = strtol(arg, &end, 10);
 		if (*end || o->timeout < 60) {
@@ -740,6 +743,7 @@ static const struct option deploy_options[] = {
 	{ "format", required_argument, NULL, OPT_FORMAT },
 	{ "url", required_argument, NULL, OPT_URL },
 	{ "host", required_argument, NULL, OPT_HOST },
+	{ "inventory", required_argument, NULL, OPT_INVENTORY },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -852,7 +856,7 @@ static int recorded_host(struct ctl *ctl, struct deploy_options *o, const char *
 		      image);
 		return -ENOENT;
 	}
-	if ((rc = remote_adopt_host(ctl, o->ssh, NULL, o->host, &host)) != 0) {
+	if ((rc = remote_adopt_host(ctl, o->ssh, o->inventory, o->host, &host)) != 0) {
 		if (rc == -EEXIST && !o->host)
 			warnx("that machine is a host anemosd knows: name it with --host ID");
 		return rc;
@@ -972,8 +976,9 @@ int deploy_ssh(struct ctl *ctl, int argc, char **argv)
 			rc = deploy_recorded(ctl, &o, argv[first], d.started);
 		goto out;
 	}
-	if (o.host) {
-		warnx("--host goes with --url: the host anemosd knows this one as");
+	if (o.host || o.inventory) {
+		warnx("--host and --inventory go with --url: the host anemosd knows this one as, the "
+		      "inventory program to send it");
 		goto out;
 	}
 	if (!d.image_url && (stat(argv[first], &st) != 0 || !S_ISDIR(st.st_mode))) {

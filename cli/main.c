@@ -329,6 +329,8 @@ static const struct command commands[] = {
 	  "  --timeout SECONDS      how long to follow the deploy (default 3600)\n"
 	  "  --url URL              anemosd's address: the deploy is recorded there (IMAGE by name)\n"
 	  "  --host REF             with --url, the host anemosd knows this one as (else a new one)\n"
+	  "  --inventory PATH       with --url, the anemos-inventory to send when the host has none\n"
+	  "                         (default: the static build beside anemosctl)\n"
 	  "  --sha256 HEX           IMAGE_URL's SHA-256 (needed: the host checks what it downloads)\n"
 	  "  --format F             IMAGE_URL's format: tar, tar.gz, tar.xz, tar.zst, raw, raw.gz,\n"
 	  "                         raw.xz or raw.zst (default: from its name)\n"

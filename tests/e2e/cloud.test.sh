@@ -196,7 +196,7 @@ on 192.0.2.50 22 'sysctl -w kernel.kexec_load_disabled=1' >/dev/null 2>&1
 before=$(reports "$M0")
 T0=$(now)
 OUT=$("$ANEMOSCTL" deploy --ssh root@192.0.2.50 cloud --url "$ANEMOS_URL" --host cloudvm --hostname recorded \
-	--ssh-key "$WORK/key.pub" --timeout 900 2>&1); rc=$?
+	--ssh-key "$WORK/key.pub" --inventory "$STATIC_INV" --timeout 900 2>&1); rc=$?
 echo "$OUT" | sed 's/^/# /'
 expect_eq "deploy --url: anemosctl deploy succeeds" 0 "$rc"
 expect_match "deploy --url: kexec is disabled, so extlinux's one-shot entry is set" \

@@ -172,5 +172,7 @@ expect_eq "... before anything is recorded: the host's name, next boot and event
 	"$rc $(host_field 52:54:00:77:00:40 '"\(.hostname) \(.next_boot)"') $(event_count 52:54:00:77:00:40 .)"
 out=$(deploy "$WORK" --host rec2); rc=$?
 expect_match "with --url a recipe folder is refused, saying how to register it" 'anemosctl image add' "$out"
+out=$(ANEMOS_SSH="$WORK/dssh" "$ANEMOSCTL" deploy --ssh root@192.0.2.9 tiny --host rec2 2>&1); rc=$?
+expect_match "--host without --url is refused" '--host and --inventory go with --url' "$out"
 anemosd_stop
 [ "$_failures" -eq 0 ]
