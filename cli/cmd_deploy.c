@@ -70,6 +70,7 @@ enum deploy_option_id {
 	OPT_URL,
 	OPT_HOST,
 	OPT_INVENTORY,
+	OPT_BOOT_URL,
 };
 
 struct deploy_options {
@@ -83,6 +84,7 @@ struct deploy_options {
 	const char *disk_arg;		/* --disk's KIND=VALUE as given */
 	const char *password_file, *user_data;
 	const char *boot_dir;		/* vmlinuz and initramfs.img */
+	const char *boot_url;		/* --boot-url: where the target downloads the same two itself */
 	const char *kernel_args;	/* the Anemos environment's console arguments */
 	bool detach;
 	long timeout;			/* seconds the deploy may take once the target booted, 3600 */
@@ -218,6 +220,15 @@ static int deploy_option(void *ctx, int option, const char *arg)
 		return 0;
 	case OPT_HOST: o->host = arg; return 0;
 	case OPT_INVENTORY: o->inventory = arg; return 0;
+	case OPT_BOOT_URL:
+		if ((strncmp(arg, "http://", 7) && strncmp(arg, "https://", 8)) || strlen(arg) > 1024 ||
+		    strpbrk(arg, "'\"\\ \t\n")) {
+			warnx("--boot-url %s: an http:// or https:// URL of at most 1024 bytes, without quotes "
+			      "or blanks", arg);
+			return -EINVAL;
+		}
+		o->boot_url = arg;
+		return 0;
 	case OPT_TIMEOUT:
 		o->timeout = strtol(arg, &end, 10);
 		if (*end || o->timeout < 60) {
@@ -450,6 +461,8 @@ static int make_stream(struct deploy *d, char **stream, size_t *len)
 	const struct deploy_options *o = d->o;
 	char *script = NULL, *cmdline = NULL, num[32];
 	size_t script_len = 0;
+	/* With --boot-url the kernel and initramfs are not sent, only their SHA-256s. */
+	size_t sent_kernel = o->boot_url ? 0 : d->kernel_len, sent_initrd = o->boot_url ? 0 : d->initrd_len;
 	FILE *f = open_memstream(&script, &script_len);
 
 	if (!f || asprintf(&cmdline, BOOT_ARG_MODE "=deploy %s", o->kernel_args ? o->kernel_args : DEFAULT_KERNEL_ARGS) < 0) {
@@ -464,15 +477,24 @@ static int make_stream(struct deploy *d, char **stream, size_t *len)
 	put_var(f, "ANEMOS_NETWORK", o->network ? o->network : "auto");
 	put_var(f, "ANEMOS_KERNEL_SHA256", d->kernel_sha);
 	put_var(f, "ANEMOS_INITRD_SHA256", d->initrd_sha);
-	fprintf(f, "ANEMOS_KERNEL_AT=0 ANEMOS_KERNEL_SIZE=%zu\n", d->kernel_len);
-	fprintf(f, "ANEMOS_INITRD_AT=%zu ANEMOS_INITRD_SIZE=%zu\n", d->kernel_len, d->initrd_len);
-	fprintf(f, "ANEMOS_PAYLOAD_AT=%zu ANEMOS_PAYLOAD_SIZE=%zu\n", d->kernel_len + d->initrd_len, d->payload_len);
+	if (o->boot_url) {	/* the target downloads them (kexec.sh checks the same SHA-256s) */
+		int n = (int)(strlen(o->boot_url) - (o->boot_url[strlen(o->boot_url) - 1] == '/'));
+		char url[1100];
+
+		snprintf(url, sizeof(url), "%.*s/vmlinuz", n, o->boot_url);
+		put_var(f, "ANEMOS_KERNEL_URL", url);
+		snprintf(url, sizeof(url), "%.*s/initramfs.img", n, o->boot_url);
+		put_var(f, "ANEMOS_INITRD_URL", url);
+	}
+	fprintf(f, "ANEMOS_KERNEL_AT=0 ANEMOS_KERNEL_SIZE=%zu\n", sent_kernel);
+	fprintf(f, "ANEMOS_INITRD_AT=%zu ANEMOS_INITRD_SIZE=%zu\n", sent_kernel, sent_initrd);
+	fprintf(f, "ANEMOS_PAYLOAD_AT=%zu ANEMOS_PAYLOAD_SIZE=%zu\n", sent_kernel + sent_initrd, d->payload_len);
 	fprintf(f, "echo \"anemos: deploy %s: boot_id $(cat /proc/sys/kernel/random/boot_id)\"\n", d->id);
 	fputs(kexec_sh, f);
 	fclose(f);
 	free(cmdline);
 	snprintf(num, sizeof(num), "%zu\n", script_len);
-	*len = strlen(num) + script_len + d->kernel_len + d->initrd_len + d->payload_len;
+	*len = strlen(num) + script_len + sent_kernel + sent_initrd + d->payload_len;
 	if (!(*stream = malloc(*len))) {
 		free(script);
 		return -ENOMEM;
@@ -482,8 +504,8 @@ static int make_stream(struct deploy *d, char **stream, size_t *len)
 
 		p = mempcpy(p, num, strlen(num));
 		p = mempcpy(p, script, script_len);
-		p = mempcpy(p, d->kernel, d->kernel_len);
-		p = mempcpy(p, d->initrd, d->initrd_len);
+		p = mempcpy(p, d->kernel, sent_kernel);
+		p = mempcpy(p, d->initrd, sent_initrd);
 		memcpy(p, d->payload, d->payload_len);
 	}
 	free(script);
@@ -744,6 +766,7 @@ static const struct option deploy_options[] = {
 	{ "url", required_argument, NULL, OPT_URL },
 	{ "host", required_argument, NULL, OPT_HOST },
 	{ "inventory", required_argument, NULL, OPT_INVENTORY },
+	{ "boot-url", required_argument, NULL, OPT_BOOT_URL },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -936,22 +959,53 @@ static int recorded_options(const struct deploy *d, const char *source)
 		      "%s` registers it; then deploy it by its name)", source, source);
 		return -EINVAL;
 	}
-	if (d->o->boot_dir || d->o->kernel_args) {
-		warnx("--boot-dir and --kernel-args go with a deploy without anemosd: with --url, anemosd "
-		      "sends its own");
+	if (d->o->boot_dir || d->o->kernel_args || d->o->boot_url) {
+		warnx("--boot-dir, --boot-url and --kernel-args go with a deploy without anemosd: with --url, "
+		      "anemosd sends its own");
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/* A deploy without anemosd: the checks of SOURCE and the keys, this deploy's id, then the
+ * stream for the target (the caller's to free). 0 or -errno (reported). */
+static int serverless_prepare(struct deploy *d, const char *source, char **stream, size_t *len)
+{
+	unsigned char raw[16];
+	struct stat st;
+	int rc = -EINVAL;
+
+	if (d->o->host || d->o->inventory) {
+		warnx("--host and --inventory go with --url: the host anemosd knows this one as, the "
+		      "inventory program to send it");
+		return rc;
+	}
+	if (!d->image_url && (stat(source, &st) != 0 || !S_ISDIR(st.st_mode))) {
+		warnx("%s: SOURCE must be a recipe folder, or an image's http(s) URL with --sha256; an image "
+		      "anemosd has is deployed by its name with --url", source);
+		return rc;
+	}
+	if (!json_array_size(d->o->keys) && default_keys(d->o->keys) != 0) {
+		warnx("no SSH key to log into the new system with: give --ssh-key KEY|FILE "
+		      "(none in the SSH agent or ~/.ssh/*.pub)");
+		return rc;
+	}
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+		return -EIO;
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(d->id + 2 * i, 3, "%02x", raw[i]);
+	if ((!d->image_url && (rc = read_bundle(d, source)) != 0) || (rc = read_boot_files(d)) != 0 ||
+	    (rc = make_payload(d)) != 0)
+		return rc;
+	return make_stream(d, stream, len);
 }
 
 int deploy_ssh(struct ctl *ctl, int argc, char **argv)
 {
 	struct deploy_options o = { .keys = json_array(), .timeout = 3600 };
 	struct deploy d = { .o = &o, .started = time(NULL) };
-	unsigned char raw[16];
 	char *stream = NULL, *out = NULL;
 	size_t len = 0;
-	struct stat st;
 	int first, rc, status;
 
 	if ((first = parse_command(argc, argv, deploy_options, deploy_option, &o, 1, 1)) < 0) {
@@ -976,29 +1030,7 @@ int deploy_ssh(struct ctl *ctl, int argc, char **argv)
 			rc = deploy_recorded(ctl, &o, argv[first], d.started);
 		goto out;
 	}
-	if (o.host || o.inventory) {
-		warnx("--host and --inventory go with --url: the host anemosd knows this one as, the "
-		      "inventory program to send it");
-		goto out;
-	}
-	if (!d.image_url && (stat(argv[first], &st) != 0 || !S_ISDIR(st.st_mode))) {
-		warnx("%s: SOURCE must be a recipe folder, or an image's http(s) URL with --sha256; an image "
-		      "anemosd has is deployed by its name with --url", argv[first]);
-		goto out;
-	}
-	if (!json_array_size(o.keys) && default_keys(o.keys) != 0) {
-		warnx("no SSH key to log into the new system with: give --ssh-key KEY|FILE "
-		      "(none in the SSH agent or ~/.ssh/*.pub)");
-		goto out;
-	}
-	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
-		rc = -EIO;
-		goto out;
-	}
-	for (size_t i = 0; i < sizeof(raw); i++)
-		snprintf(d.id + 2 * i, 3, "%02x", raw[i]);
-	if ((!d.image_url && (rc = read_bundle(&d, argv[first])) != 0) || (rc = read_boot_files(&d)) != 0 ||
-	    (rc = make_payload(&d)) != 0 || (rc = make_stream(&d, &stream, &len)) != 0)
+	if ((rc = serverless_prepare(&d, argv[first], &stream, &len)) != 0)
 		goto out;
 	if (!ctl->json)
 		fprintf(stderr, "anemosctl: deploying %s %s onto %s over SSH (%zu MiB to send; no anemosd)\n",

@@ -18,6 +18,8 @@
 # are the parts, counted from there. The payload is newc cpio entries without a trailer (the
 # deploy's plan, recipe bundle and keys, under etc/anemos-deploy/); this host's SSH host keys
 # join it (etc/anemos-deploy/hostkeys/), so that the new system keeps this one's identity.
+# With ANEMOS_KERNEL_URL and ANEMOS_INITRD_URL set as well (deploy --boot-url), those two are
+# downloaded instead of sent (their parts are then 0 bytes), checked against the same SHA-256s.
 # Steps: refuse where this cannot work (architecture, memory, a container); download and
 # verify into a tmpfs; carry the network of the interface that reaches anemosd over (the MAC,
 # and for static addresses every address, the gateways and DNS of both families) on the
@@ -99,13 +101,13 @@ from_input() {
 for part in kernel initrd; do
 	if [ $part = kernel ]; then url=$ANEMOS_KERNEL_URL want=$ANEMOS_KERNEL_SHA256 file=$dir/vmlinuz
 	else url=${ANEMOS_INITRD_URL:-} want=$ANEMOS_INITRD_SHA256 file=$dir/initramfs.img; fi
-	if [ -n "$ANEMOS_INPUT" ]; then
+	if [ -n "$ANEMOS_INPUT" ] && [ -z "$url" ]; then
 		if [ $part = kernel ]; then at=$ANEMOS_KERNEL_AT size=$ANEMOS_KERNEL_SIZE
 		else at=$ANEMOS_INITRD_AT size=$ANEMOS_INITRD_SIZE; fi
 		from_input "$at" "$size" "$file" || die "the $part did not arrive whole ($size bytes expected)"
 	else
 		say "downloading the $part from $url"
-		fetch "$url" "$file" || die "could not download $url (can this host reach anemosd?)"
+		fetch "$url" "$file" || die "could not download $url (can this host reach it?)"
 	fi
 	got=$(sha256 "$file")
 	[ "$got" = "$want" ] || die "the $part's SHA-256 is $got, anemosctl said $want: not using it"

@@ -10,7 +10,8 @@
 # (on QEMU's user network, set to the same ranges), which is then stopped. Then, with no
 # anemosd running and the VM on the tap:
 #   - twice a deploy from a copy of the mirror signed by another key, with --method
-#     bootloader (the one-shot boot entry) and with --method kexec: each fails before the
+#     bootloader (the one-shot boot entry) and with --method kexec (the kernel and initramfs
+#     downloaded by the host from --boot-url, not sent): each fails before the
 #     disk is touched, anemosctl says so naming the signature, the operator's key logs into
 #     the Anemos environment (same host key), whose log names the signature, and a reboot
 #     brings the old system back;
@@ -170,10 +171,16 @@ unset ANEMOS_URL ANEMOS_TOKEN
 # starts the old system again, its files all there.
 bad_deploy() {
 	local method=$1 out rc
-	out=$(timeout 900 "$ANEMOSCTL" deploy --ssh "root@$ADDR" "$WORK/recipe" --method "$method" \
+	shift
+	out=$(timeout 900 "$ANEMOSCTL" deploy --ssh "root@$ADDR" "$WORK/recipe" --method "$method" "$@" \
 		--mirror "$BAD_MIRROR" --ssh-key "$WORK/key.pub" --kernel-args "console=ttyS0,115200n8 panic=-1" 2>&1); rc=$?
 	echo "$out" | sed 's/^/# /'
 	expect_eq "$method, a mirror signed by another key: the deploy fails" 1 "$rc"
+	if [ $# -gt 0 ]; then
+		expect_match "... with $*: the host downloaded both files from there and checked them" \
+			"downloading the kernel from ${BOOT_URL}/vmlinuz.*kernel verified.*downloading the initrd from ${BOOT_URL}/initramfs.img.*initrd verified" \
+			"$(tr '\n' ' ' <<<"$out")"
+	fi
 	expect_match "... naming the signature, that the disk was not touched, and what to do next" \
 		'(signature|NO_PUBKEY|No public key).*stays in the Anemos environment.*The disk was not touched: reboot the host' \
 		"$(tr '\n' ' ' <<<"$out")"
@@ -231,7 +238,10 @@ if [ "${DEPLOY_SCENARIO:-}" = image ]; then
 	exit
 fi
 bad_deploy bootloader
-bad_deploy kexec
+# The kernel and initramfs from a URL the host reaches (--boot-url) instead of over the session.
+mkdir -p "$WORK/mirror/boot" && cp "$BOOT/vmlinuz" "$BOOT/initramfs.img" "$WORK/mirror/boot/"
+BOOT_URL=http://$HOST4:$MIRROR_PORT/boot
+bad_deploy kexec --boot-url "$BOOT_URL"
 T0=$(now)
 OUT=$(timeout 1200 "$ANEMOSCTL" deploy --ssh "root@[$IP6]:22" "$WORK/recipe" --hostname deployed1 \
 	--mirror "$MIRROR" --ssh-key "$WORK/key.pub" --root-password-hash-file "$WORK/root.hash" \
