@@ -221,10 +221,12 @@ static int deploy_option(void *ctx, int option, const char *arg)
 	case OPT_HOST: o->host = arg; return 0;
 	case OPT_INVENTORY: o->inventory = arg; return 0;
 	case OPT_BOOT_URL:
+		/* No user:password@ (it would be on curl's command line), no query or fragment (the
+		 * file names are appended), nothing a shell or curl's globbing reads. */
 		if ((strncmp(arg, "http://", 7) && strncmp(arg, "https://", 8)) || strlen(arg) > 1024 ||
-		    strpbrk(arg, "'\"\\ \t\n")) {
-			warnx("--boot-url %s: an http:// or https:// URL of at most 1024 bytes, without quotes "
-			      "or blanks", arg);
+		    strpbrk(arg, "'\"\\ \t\n@?#{}[]")) {
+			warnx("--boot-url %s: an http:// or https:// URL of at most 1024 bytes, without a "
+			      "user:password@, a query or a fragment", arg);
 			return -EINVAL;
 		}
 		o->boot_url = arg;
@@ -477,6 +479,9 @@ static int make_stream(struct deploy *d, char **stream, size_t *len)
 	put_var(f, "ANEMOS_NETWORK", o->network ? o->network : "auto");
 	put_var(f, "ANEMOS_KERNEL_SHA256", d->kernel_sha);
 	put_var(f, "ANEMOS_INITRD_SHA256", d->initrd_sha);
+	/* Empty unless --boot-url: nothing in the target's environment may turn downloads on. */
+	put_var(f, "ANEMOS_KERNEL_URL", "");
+	put_var(f, "ANEMOS_INITRD_URL", "");
 	if (o->boot_url) {	/* the target downloads them (kexec.sh checks the same SHA-256s) */
 		int n = (int)(strlen(o->boot_url) - (o->boot_url[strlen(o->boot_url) - 1] == '/'));
 		char url[1100];
@@ -890,13 +895,16 @@ static int recorded_host(struct ctl *ctl, struct deploy_options *o, const char *
 		return -EPROTO;
 	}
 	snprintf(id, 32, "%lld", (long long)json_integer_value(json_object_get(host, "id")));
-	if (!o->hostname && !json_text(host, "hostname") && run_ssh(o->ssh, "hostname", "", 0, &name) == 0 && name) {
+	/* A new host's name: the target's own, as a hint (host set may still refuse it). */
+	if (!o->hostname && !o->host && run_ssh(o->ssh, "hostname", "", 0, &name) == 0 && name) {
 		name[strcspn(name, "\r\n.")] = '\0';
-		if (hostname_valid(name))
+		if (hostname_valid(name) && strpbrk(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") &&
+		    strcmp(name, "localhost") != 0) {
 			o->hostname = o->own_name = name;
-		else
-			free(name);
+			name = NULL;
+		}
 	}
+	free(name);
 	if (!ctl->json)
 		fprintf(stderr, "anemosctl: %s is host %s on anemosd\n", o->ssh, id);
 	json_decref(host);
@@ -932,7 +940,14 @@ static int deploy_recorded(struct ctl *ctl, struct deploy_options *o, const char
 		return rc;
 	if (!(argv = calloc(json_array_size(o->keys) * 2 + SETTINGS_ARGS, sizeof(*argv))))
 		return -ENOMEM;
-	if ((argc = settings_args(o, id, argv)) > 2 && (rc = host_set(ctl, argc, (char **)argv)) != 0)
+	if ((argc = settings_args(o, id, argv)) > 2 && (rc = host_set(ctl, argc, (char **)argv)) != 0 &&
+	    o->own_name) {
+		/* The target's own name was only a hint (another host may have it): without it. */
+		warnx("host %s keeps no name: anemosd refused the target's own, %s", id, o->own_name);
+		o->hostname = NULL;
+		rc = (argc = settings_args(o, id, argv)) > 2 ? host_set(ctl, argc, (char **)argv) : 0;
+	}
+	if (rc != 0)
 		goto out;
 	fflush(stdout);
 	if ((rc = remote_boot(ctl, id, "install", &boot)) != 0)

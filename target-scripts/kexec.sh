@@ -45,7 +45,7 @@ fi
 for v in $need; do
 	eval "[ -n \"\${$v:-}\" ]" || die "$v is not set: run this through anemosctl reinstall, rescue or deploy"
 done
-ANEMOS_TOKEN=${ANEMOS_TOKEN:-} ANEMOS_KERNEL_URL=${ANEMOS_KERNEL_URL:-}
+ANEMOS_TOKEN=${ANEMOS_TOKEN:-} ANEMOS_KERNEL_URL=${ANEMOS_KERNEL_URL:-} ANEMOS_INPUT_AT=${ANEMOS_INPUT_AT:-}
 ANEMOS_METHOD=${ANEMOS_METHOD:-auto}
 ANEMOS_NETWORK=${ANEMOS_NETWORK:-auto}
 
@@ -121,9 +121,14 @@ fi
 
 # ---- the network, carried over ----
 # The interface that reaches anemosd (for an address in the URL; else the default route's,
-# IPv4's then IPv6's; else the first with a global address).
-server=$(printf '%s\n' "$ANEMOS_KERNEL_URL" | sed -n 's#^[a-z]*://\([0-9][0-9.]*\)\([:/].*\)\{0,1\}$#\1#p')
-server6=$(printf '%s\n' "$ANEMOS_KERNEL_URL" | sed -n 's#^[a-z]*://\[\([0-9a-fA-F:]*\)\].*$#\1#p')
+# IPv4's then IPv6's; else the first with a global address). A deploy has no anemosd: its
+# boot files' URL (--boot-url) may be on another network than the one the operator uses, so
+# the default route decides there.
+server="" server6=""
+if [ -z "$ANEMOS_INPUT_AT" ]; then
+	server=$(printf '%s\n' "$ANEMOS_KERNEL_URL" | sed -n 's#^[a-z]*://\([0-9][0-9.]*\)\([:/].*\)\{0,1\}$#\1#p')
+	server6=$(printf '%s\n' "$ANEMOS_KERNEL_URL" | sed -n 's#^[a-z]*://\[\([0-9a-fA-F:]*\)\].*$#\1#p')
+fi
 field() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) { print $(i + 1); exit } }'; }
 dev=""
 [ -n "$server" ] && dev=$(ip -4 route get "$server" 2>/dev/null | field dev)

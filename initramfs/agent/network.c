@@ -312,7 +312,8 @@ static bool ifupdown_family(FILE *out, const struct net_spec *s, int v6, bool dn
 			fprintf(out, "\taccept_ra %d\n\tautoconf %d\n", strcmp(s->ipv6, "auto") == 0 ? 2 : 0,
 				strcmp(s->ipv6, "auto") == 0);
 		else if (first && !v6 && s->ipv6 && strcmp(s->ipv6, "off") == 0)
-			fputs("\tpre-up sysctl -qw net.ipv6.conf.$IFACE.accept_ra=0 net.ipv6.conf.$IFACE.autoconf=0\n", out);
+			fputs("\tpre-up sysctl -q -e -w net.ipv6.conf.$IFACE.accept_ra=0 net.ipv6.conf.$IFACE.autoconf=0 "
+			      "2>/dev/null || true\n", out);
 		first = false;
 	}
 	return !first;

@@ -116,18 +116,26 @@ expect_match "the plan has a deploy id" '^[0-9a-f]{32}$' "$(jq -r .deploy_id <<<
 tar -tf "$WORK/unpacked/recipe.tar" >"$WORK/bundle.list" 2>&1
 check "the bundle is the recipe folder" grep -qx './recipe' "$WORK/bundle.list"
 
-# --boot-url: the target downloads the kernel and initramfs itself; only their SHA-256s go.
+expect_eq "without --boot-url the script empties the boot files' URLs (the target's environment cannot turn downloads on)" \
+	"'' ''" "$(sed -n "s/^ANEMOS_KERNEL_URL=\(.*\)\$/\1/p; s/^ANEMOS_INITRD_URL=\(.*\)\$/\1/p" <<<"$script" | tr '\n' ' ' | sed 's/ $//')"
+# --boot-url: the target downloads the kernel and initramfs itself; only their SHA-256s go
+# (set after the empty ones: the last assignment counts).
+lastvar() { sed -n "s/^$1='\(.*\)'\$/\1/p" <<<"$script" | tail -n 1; }
 "$ANEMOSCTL" deploy --ssh root@192.0.2.9 "$WORK/recipe" --ssh-key "$KEY" --boot-dir "$BOOT_DIR" \
 	--boot-url http://192.0.2.1/boot/ >/dev/null 2>&1
 n=$(head -n 1 "$S"); at=$(( ${#n} + 2 + n )); script=$(tail -c +$(( ${#n} + 2 )) "$S" | head -c "$n")
 expect_eq "--boot-url: the script names URL/vmlinuz and URL/initramfs.img with the local files' SHA-256s" \
 	"http://192.0.2.1/boot/vmlinuz $(sha256sum <"$BOOT_DIR/vmlinuz" | cut -d' ' -f1) http://192.0.2.1/boot/initramfs.img $(sha256sum <"$BOOT_DIR/initramfs.img" | cut -d' ' -f1)" \
-	"$(var ANEMOS_KERNEL_URL) $(var ANEMOS_KERNEL_SHA256) $(var ANEMOS_INITRD_URL) $(var ANEMOS_INITRD_SHA256)"
+	"$(lastvar ANEMOS_KERNEL_URL) $(var ANEMOS_KERNEL_SHA256) $(lastvar ANEMOS_INITRD_URL) $(var ANEMOS_INITRD_SHA256)"
 expect_eq "... neither is sent: 0 bytes each, the payload right after the script, the stream no longer" \
 	"0 0 0 $(stat -c %s "$S")" \
 	"$(var ANEMOS_KERNEL_SIZE) $(var ANEMOS_INITRD_SIZE) $(var ANEMOS_PAYLOAD_AT) $(( at - 1 + $(var ANEMOS_PAYLOAD_SIZE) ))"
 refused "a --boot-url with a quote" --ssh root@192.0.2.9 --ssh-key "$WORK/key.pub" --boot-dir "$BOOT_DIR" \
 	--boot-url "http://192.0.2.1/x'y" "$WORK/recipe"
+refused "a --boot-url with a password" --ssh root@192.0.2.9 --ssh-key "$WORK/key.pub" --boot-dir "$BOOT_DIR" \
+	--boot-url "http://u:pw@192.0.2.1/boot" "$WORK/recipe"
+refused "a --boot-url with a query" --ssh root@192.0.2.9 --ssh-key "$WORK/key.pub" --boot-dir "$BOOT_DIR" \
+	--boot-url "http://192.0.2.1/boot?sig=x" "$WORK/recipe"
 refused "an ftp --boot-url" --ssh root@192.0.2.9 --ssh-key "$WORK/key.pub" --boot-dir "$BOOT_DIR" \
 	--boot-url ftp://192.0.2.1/boot "$WORK/recipe"
 

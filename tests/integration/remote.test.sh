@@ -139,6 +139,7 @@ cat >"$WORK/dssh" <<EOS
 #!/bin/sh
 case "\$*" in
 *anemos-inventory*) cat "$WORK/dinv"; exit 0 ;;
+*" hostname") echo web-7.example.org; exit 0 ;;
 *) cat >"$WORK/dstdin"; echo "anemos: this stand-in refuses" >&2; exit 1 ;;
 esac
 EOS
@@ -170,6 +171,14 @@ out=$(deploy nosuchimage --host rec2 --hostname rec3); rc=$?
 expect_match "an image anemosd does not have is refused" 'image' "$out"
 expect_eq "... before anything is recorded: the host's name, next boot and events as they were" "1 rec2 local $ev" \
 	"$rc $(host_field 52:54:00:77:00:40 '"\(.hostname) \(.next_boot)"') $(event_count 52:54:00:77:00:40 .)"
+jq -n '{system: {serial: "REC-2"}, nics: [{name: "eth0", mac: "52:54:00:77:00:41"}], disks: []}' >"$WORK/dinv"
+out=$(deploy tiny --ssh-key "$WORK/dkey.pub"); rc=$?
+expect_eq "a new host without --hostname gets the target's own name (its first label)" "1 web-7" \
+	"$rc $(host_field 52:54:00:77:00:41 .hostname)"
+jq -n '{system: {serial: "REC-3"}, nics: [{name: "eth0", mac: "52:54:00:77:00:42"}], disks: []}' >"$WORK/dinv"
+out=$(deploy tiny --ssh-key "$WORK/dkey.pub"); rc=$?
+expect_eq "... and when another host has that name, it is recorded without one (the deploy goes on)" "1 null 1" \
+	"$rc $(host_field 52:54:00:77:00:42 .hostname) $(grep -c 'keeps no name' <<<"$out")"
 out=$(deploy "$WORK" --host rec2); rc=$?
 expect_match "with --url a recipe folder is refused, saying how to register it" 'anemosctl image add' "$out"
 out=$(ANEMOS_SSH="$WORK/dssh" "$ANEMOSCTL" deploy --ssh root@192.0.2.9 tiny --host rec2 2>&1); rc=$?

@@ -414,7 +414,8 @@ static void test_network_render(void **state)
 		  "\"192.0.2.1\", \"ipv6\": \"off\"}", NET_IFUPDOWN,
 		  "# Written by Anemos at install: this host's network.\nauto lo\niface lo inet loopback\n\n"
 		  "auto /e*/1=anemos0\n\niface anemos0 inet static\n\taddress 192.0.2.5/24\n\tgateway 192.0.2.1\n"
-		  "\tpre-up sysctl -qw net.ipv6.conf.$IFACE.accept_ra=0 net.ipv6.conf.$IFACE.autoconf=0\n"
+		  "\tpre-up sysctl -q -e -w net.ipv6.conf.$IFACE.accept_ra=0 net.ipv6.conf.$IFACE.autoconf=0 "
+		  "2>/dev/null || true\n"
 		  "\niface anemos0 inet static\n\taddress 192.0.2.6/24\n" },
 		{ inside, NET_IFUPDOWN, "# Written by Anemos at install: this host's network.\nauto lo\niface lo inet loopback\n\n"
 		  "auto /e*/1=anemos0\n\niface anemos0 inet6 static\n\taddress 2001:db8::5/64\n\tgateway 2001:db8::1\n" },
