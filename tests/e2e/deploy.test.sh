@@ -32,7 +32,20 @@
 # stops there.
 set -u
 source "$(dirname "$0")/../lib/netns.sh"
-deploy_net() { netns_bridge "$1" 192.0.2.2/24 2001:db8::2/64 fe80::2/64; }
+# mirror_packages: what the test mirror carries: the kernel, busybox and the cloud recipe's.
+mirror_packages() {
+	echo linux-image-amd64 busybox-static
+	sh -c '. "$1" >/dev/null 2>&1; echo $packages' sh "$ROOT/images/cloud/recipe"
+}
+deploy_net() {
+	# The mirror's packages first, out here: apt-get download may need the package registry,
+	# which nothing in the namespace reaches; inside, mirror_build finds them in its cache.
+	# shellcheck disable=SC2046 # the package list, one word a package
+	( source "$(dirname "$0")/../integration/lib.sh" && source "$ROOT/tests/lib/mirror.sh" &&
+		mirror_build "$WORK/prefetch" $(mirror_packages) ) ||
+		{ echo "not ok - the test mirror's packages are in its cache (apt-get download)"; return 1; }
+	netns_bridge "$1" 192.0.2.2/24 2001:db8::2/64 fe80::2/64
+}
 netns_enter ANEMOS_DEPLOY_NS anemos-deploy deploy_net "$@"
 source "$(dirname "$0")/../integration/lib.sh"
 source "$ROOT/tests/lib/mirror.sh"
@@ -53,11 +66,10 @@ IP6=${ADDR6%/*}
 GW6=fe80::2
 HOST6=2001:db8::2
 
-# The mirror: what the cloud recipe unpacks, signed.
-# shellcheck disable=SC2046 # the recipe's package list, one word a package
-mirror_build "$WORK/mirror" linux-image-amd64 busybox-static \
-	$(sh -c '. "$1" >/dev/null 2>&1; echo $packages' sh "$ROOT/images/cloud/recipe") ||
-	{ fail "the test mirror builds"; exit 1; }
+# The mirror: what the cloud recipe unpacks, signed (its packages were fetched before the
+# namespace).
+# shellcheck disable=SC2046 # the package list, one word a package
+mirror_build "$WORK/mirror" $(mirror_packages) || { fail "the test mirror builds"; exit 1; }
 MIRROR_LISTEN="$HOST4 $HOST6" mirror_serve "$WORK/mirror" || { fail "the test mirror serves"; exit 1; }
 # The deploy builds from the mirror over IPv6 alone: through the /128 and the link-local gateway.
 MIRROR=http://[$HOST6]:$MIRROR_PORT/debian
