@@ -59,9 +59,13 @@ netns_enter() {
 	[ -z "${!var:-}" ] || return 0
 	[ "$(id -u)" -eq 0 ] || { echo "not ok - $(basename "$0") needs root for its network namespace"; exit 1; }
 	trap netns_teardown EXIT
+	# A TERM or Ctrl-C (run-all.sh's deadline) tears down at once: the run inside is waited
+	# for in the background, so the trap need not wait for it to end.
+	trap 'exit 143' TERM INT
 	netns_add "$ns" || { echo "not ok - create the network namespace $ns"; exit 1; }
 	"$setup" "$ns" || { echo "not ok - set up the network namespace $ns ($prefix)"; exit 1; }
-	env "$var=$ns" ip netns exec "$ns" bash "$0" "$@"
+	env "$var=$ns" ip netns exec "$ns" bash "$0" "$@" &
+	wait $!
 	rc=$?
 	exit "$rc"
 }
