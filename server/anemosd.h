@@ -356,8 +356,8 @@ int db_admin_token_lookup(const char *hash, int64_t now, struct admin_who *who);
 int db_admin_token_valid(int64_t id, int64_t now);
 /* Appends {"id","name","created","expires","role"} of every admin token to out (an array). */
 int db_admin_token_list(json_t *out);
-/* The ids of the tokens named name, in id order: at most max into ids, and *n says how many
- * were stored (never more than max). */
+/* The ids of the tokens named name, in id order: the first max into ids, and *n says how many
+ * there are (more than max when ids could not hold them all). */
 int db_admin_token_by_name(const char *name, int64_t *ids, size_t max, size_t *n);
 /* Deletes admin token id: 0, or -ENOENT with err_set. */
 int db_admin_token_revoke(int64_t id);

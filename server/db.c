@@ -1882,9 +1882,10 @@ int db_admin_token_by_name(const char *name, int64_t *ids, size_t max, size_t *n
 		return stmt_rc;
 	*n = 0;
 	bind_text(st, 1, name);
+	/* Every one counted, the first @max kept. */
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		if (*n < max)
-			ids[(*n)++] = sqlite3_column_int64(st, 0);
+		if ((*n)++ < max)
+			ids[*n - 1] = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : step_failed(st, rc);
 }

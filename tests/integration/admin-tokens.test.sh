@@ -56,6 +56,9 @@ expect_eq "revoking it again: 404" 404 "$(status_of "$(api DELETE "/api/v1/token
 out=$("$ANEMOSD" token revoke --data "$DATA" twin 2>&1); rc=$?
 expect_eq "revoke by a name two tokens share is refused" 1 "$rc"
 expect_match "... listing their ids" "2 admin tokens are named 'twin' \(ids [0-9]+, [0-9]+\)" "$out"
+for _ in $(seq 1 17); do "$ANEMOSD" token create --data "$DATA" --name many >/dev/null; done
+out=$("$ANEMOSD" token revoke --data "$DATA" many 2>&1)
+expect_match "... counting all of them past the 16 it lists" "17 admin tokens are named 'many'" "$out"
 expect_eq "token revoke NAME" revoked "$("$ANEMOSD" token revoke --data "$DATA" ops)"
 expect_eq "... the running anemosd refuses it at once" 401 "$(status_of "$(bearer_request "$OPS" GET /api/v1/hosts)")"
 sleep 2.2
