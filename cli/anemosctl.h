@@ -34,6 +34,15 @@ struct ctl {
 
 /* main.c */
 
+/* Whether @text starts with http:// or https://. */
+bool is_http_url(const char *text);
+/*
+ * Makes @url (http:// or https://, trailing slashes dropped) the anemosd that @ctl talks to,
+ * @origin (static, or NULL for the default) saying where it came from; the old URL is freed.
+ * Returns 0, or -EINVAL (not an http(s) URL) or -ENOMEM, reported; @ctl is unchanged then.
+ */
+int ctl_set_url(struct ctl *ctl, const char *url, const char *origin);
+
 /*
  * Parses the options of one command: argv[0] is the command's verb, @options its long
  * options (ended by a zero entry). @handle is called once per option in command-line order

@@ -189,7 +189,7 @@ static int deploy_option(void *ctx, int option, const char *arg)
 		return 0;
 	case OPT_SSH_KEY: return ssh_key_option(o, arg);
 	case OPT_MIRROR:
-		if (strncmp(arg, "http://", 7) && strncmp(arg, "https://", 8)) {
+		if (!is_http_url(arg)) {
 			warnx("--mirror %s: an http:// or https:// URL", arg);
 			return -EINVAL;
 		}
@@ -211,19 +211,13 @@ static int deploy_option(void *ctx, int option, const char *arg)
 		o->sha256 = arg;
 		return 0;
 	case OPT_FORMAT: o->format = arg; return check_choice("--format", arg, image_formats);
-	case OPT_URL:
-		if (strncmp(arg, "http://", 7) && strncmp(arg, "https://", 8)) {
-			warnx("--url %s: anemosd's http:// or https:// URL", arg);
-			return -EINVAL;
-		}
-		o->url = arg;
-		return 0;
+	case OPT_URL: o->url = arg; return 0;	/* checked by ctl_set_url */
 	case OPT_HOST: o->host = arg; return 0;
 	case OPT_INVENTORY: o->inventory = arg; return 0;
 	case OPT_BOOT_URL:
 		/* No user:password@ (it would be on curl's command line), no query or fragment (the
 		 * file names are appended), nothing a shell or curl's globbing reads. */
-		if ((strncmp(arg, "http://", 7) && strncmp(arg, "https://", 8)) || strlen(arg) > 1024 ||
+		if (!is_http_url(arg) || strlen(arg) > 1024 ||
 		    strpbrk(arg, "'\"\\ \t\n@?#{}[]")) {
 			warnx("--boot-url %s: an http:// or https:// URL of at most 1024 bytes, without a "
 			      "user:password@, a query or a fragment", arg);
@@ -791,7 +785,7 @@ static int image_source(struct deploy *d, const char *source)
 	char path[2048];
 	const char *base;
 
-	if (strncmp(source, "http://", 7) && strncmp(source, "https://", 8)) {
+	if (!is_http_url(source)) {
 		if (d->o->sha256 || d->o->format) {
 			warnx("--sha256 and --format go with an image's URL as SOURCE");
 			return -EINVAL;
@@ -922,16 +916,11 @@ static int deploy_recorded(struct ctl *ctl, struct deploy_options *o, const char
 	struct remote_boot boot = { .ssh = o->ssh, .image = image, .method = o->method, .network = o->network,
 				    .followed = true };
 	const char **argv = NULL;
-	char id[32], *url;
+	char id[32];
 	int argc, rc;
 
-	if (o->url != ctl->url) {
-		if (!(url = strndup(o->url, strlen(o->url) - (o->url[strlen(o->url) - 1] == '/'))))
-			return -ENOMEM;
-		free(ctl->url);
-		ctl->url = url;
-		ctl->url_origin = "--url";
-	}
+	if (o->url != ctl->url && (rc = ctl_set_url(ctl, o->url, "--url")) != 0)
+		return rc;
 	/* A new host gets the operator's keys as deploy without anemosd does; a known one keeps
 	 * its own unless --ssh-key says. */
 	if (!json_array_size(o->keys) && !o->host && default_keys(o->keys) != 0)

@@ -428,7 +428,7 @@ int image_add(struct ctl *ctl, int argc, char **argv)
 	if ((first = parse_command(argc, argv, options, image_option, &opts, 1, 1)) < 0)
 		return first;
 	source = argv[first];
-	is_url = strncmp(source, "http://", 7) == 0 || strncmp(source, "https://", 8) == 0;
+	is_url = is_http_url(source);
 	if (!is_url && is_folder(source)) {
 		if (opts.format || opts.sha256[0]) {
 			warnx("a recipe folder takes only --name (anemosctl bundles it and computes the SHA-256)");

@@ -629,31 +629,43 @@ static int load_token(struct ctl *ctl, const char *option)
 	return 0;
 }
 
+bool is_http_url(const char *text)
+{
+	return strncmp(text, "http://", 7) == 0 || strncmp(text, "https://", 8) == 0;
+}
+
+int ctl_set_url(struct ctl *ctl, const char *url, const char *origin)
+{
+	size_t len = strlen(url);
+	char *copy;
+
+	if (!is_http_url(url)) {
+		warnx("the URL '%s' must start with http:// or https://", url);
+		return -EINVAL;
+	}
+	while (len > 0 && url[len - 1] == '/')
+		len--;
+	if (!(copy = strndup(url, len))) {
+		warn("url");
+		return -ENOMEM;
+	}
+	free(ctl->url);
+	ctl->url = copy;
+	ctl->url_origin = origin;
+	return 0;
+}
+
 /* Sets ctl->url from @option, else $ANEMOS_URL, else the default, and ctl->url_origin.
  * Returns 0 or -errno, reported. */
 static int load_url(struct ctl *ctl, const char *option)
 {
-	const char *url = option;
-	size_t len;
+	const char *env = getenv("ANEMOS_URL");
 
-	if (url)
-		ctl->url_origin = "--url";
-	else if ((url = getenv("ANEMOS_URL")) && *url)
-		ctl->url_origin = "$ANEMOS_URL";
-	else
-		url = DEFAULT_URL;
-	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
-		warnx("the URL '%s' must start with http:// or https://", url);
-		return -EINVAL;
-	}
-	len = strlen(url);
-	while (len > 0 && url[len - 1] == '/')
-		len--;
-	if (!(ctl->url = strndup(url, len))) {
-		warn("url");
-		return -ENOMEM;
-	}
-	return 0;
+	if (option)
+		return ctl_set_url(ctl, option, "--url");
+	if (env && *env)
+		return ctl_set_url(ctl, env, "$ANEMOS_URL");
+	return ctl_set_url(ctl, DEFAULT_URL, NULL);
 }
 
 /*
