@@ -45,7 +45,7 @@ fi
 for v in $need; do
 	eval "[ -n \"\${$v:-}\" ]" || die "$v is not set: run this through anemosctl reinstall, rescue or deploy"
 done
-ANEMOS_TOKEN=${ANEMOS_TOKEN:-} ANEMOS_KERNEL_URL=${ANEMOS_KERNEL_URL:-} ANEMOS_INPUT_AT=${ANEMOS_INPUT_AT:-}
+ANEMOS_TOKEN=${ANEMOS_TOKEN:-} ANEMOS_KERNEL_URL=${ANEMOS_KERNEL_URL:-}
 ANEMOS_METHOD=${ANEMOS_METHOD:-auto}
 ANEMOS_NETWORK=${ANEMOS_NETWORK:-auto}
 
@@ -125,7 +125,7 @@ fi
 # boot files' URL (--boot-url) may be on another network than the one the operator uses, so
 # the default route decides there.
 server="" server6=""
-if [ -z "$ANEMOS_INPUT_AT" ]; then
+if [ -z "$ANEMOS_INPUT" ]; then
 	server=$(printf '%s\n' "$ANEMOS_KERNEL_URL" | sed -n 's#^[a-z]*://\([0-9][0-9.]*\)\([:/].*\)\{0,1\}$#\1#p')
 	server6=$(printf '%s\n' "$ANEMOS_KERNEL_URL" | sed -n 's#^[a-z]*://\[\([0-9a-fA-F:]*\)\].*$#\1#p')
 fi
