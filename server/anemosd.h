@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "err.h"
 #include "lifecycle.h"
 #include "placeholder.h"
 
@@ -82,15 +83,7 @@ struct config {
 };
 extern struct config cfg;
 
-/* err.c: a per-thread message that goes with a negative return code. */
-/* Sets the calling thread's message (printf-formatted, cut at 511 bytes) and returns rc, so
- * that `return err_set(-EINVAL, "...")` fails with both; it cannot fail itself. */
-int err_set(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* The calling thread's message ("" before its first err_set): a thread-local buffer, not to
- * be freed, valid until that thread's next err_set or err_clear. */
-const char *err_msg(void);
-/* Empties the calling thread's message. */
-void err_clear(void);
+/* err_set, err_msg, err_clear: lib/err.h, the one error convention of every program. */
 
 /* parse.c: pure validation and parsing of what clients send. None allocates; on failure the
  * output is untouched unless said otherwise. */

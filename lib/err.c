@@ -1,0 +1,26 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "err.h"
+
+/* Each anemosd worker handles one request at a time, and the other programs do their work on
+ * one thread: a thread-local message carries "why" from an operation back to the edge next to
+ * its return code (err.h). */
+static __thread char message[512];
+
+int err_set(int rc, const char *fmt, ...)
+{
+	char text[sizeof(message)];
+	va_list ap;
+
+	/* Formatted aside first: the arguments may be err_msg() itself (a wrapped message). */
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	memcpy(message, text, sizeof(message));
+	return rc;
+}
+
+const char *err_msg(void) { return message; }
+void err_clear(void) { message[0] = '\0'; }
