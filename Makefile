@@ -96,7 +96,7 @@ $(BUILD)/anemos-inventory: $(INV_OBJ) $(LIB_OBJ)
 
 # A static anemos-inventory, which `anemosctl adopt` sends to hosts that have none (any
 # distribution: no shared libraries needed). Not in the sanitizer build (no static ASan).
-$(BUILD)/anemos-inventory-static: $(INV_OBJ) $(BUILD)/obj/lib/log.o $(BUILD)/obj/lib/err.o $(BUILD)/obj/lib/placeholder.o
+$(BUILD)/anemos-inventory-static: $(INV_OBJ) $(BUILD)/obj/lib/log.o $(BUILD)/obj/lib/errors.o $(BUILD)/obj/lib/placeholder.o
 	$(CC) $(LDFLAGS) -static -o $@ $^ $$(pkg-config --static --libs jansson)
 
 $(BUILD)/anemos-agent: $(AGENT_OBJ) $(INV_LIB_OBJ) $(LIB_OBJ)

@@ -19,7 +19,7 @@
 
 #include <jansson.h>
 
-#include "err.h"
+#include "errors.h"
 #include "lifecycle.h"
 #include "placeholder.h"
 
@@ -83,7 +83,7 @@ struct config {
 };
 extern struct config cfg;
 
-/* err_set, err_msg, err_clear: lib/err.h, the one error convention of every program. */
+/* err_set, err_msg, err_clear: lib/errors.h, the one error convention of every program. */
 
 /* parse.c: pure validation and parsing of what clients send. None allocates; on failure the
  * output is untouched unless said otherwise. */

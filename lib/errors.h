@@ -1,4 +1,5 @@
-/*
+/* lib/errors.h (not err.h: <err.h> is the C library's warn/err, which anemosctl uses).
+ *
  * The one error convention of every Anemos program (anemosd, anemosctl, anemos-agent,
  * anemos-mkimg, anemos-inventory):
  *
@@ -17,8 +18,8 @@
  * The message is thread-local: each anemosd worker handles one request at a time, and the
  * other programs have one thread that does the work.
  */
-#ifndef ANEMOS_ERR_H
-#define ANEMOS_ERR_H
+#ifndef ANEMOS_ERRORS_H
+#define ANEMOS_ERRORS_H
 
 /* Sets the calling thread's message (printf-formatted, cut at 511 bytes) and returns rc, so
  * that `return err_set(-EINVAL, "...")` fails with both; it cannot fail itself. The message

@@ -2,11 +2,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "err.h"
+#include "errors.h"
 
 /* Each anemosd worker handles one request at a time, and the other programs do their work on
  * one thread: a thread-local message carries "why" from an operation back to the edge next to
- * its return code (err.h). */
+ * its return code (errors.h). */
 static __thread char message[512];
 
 int err_set(int rc, const char *fmt, ...)
