@@ -508,6 +508,28 @@ static void print_inventory(const json_t *inventory)
 	print_field("firmware", json_text(inventory, "firmware"));
 }
 
+/* "DHCP, static ADDRESSES, gateway G6, ipv6 M, dns D...": static IPv6 beside DHCP, into text. */
+static const char *dhcp_ipv6_text(const json_t *network, char *text, size_t size)
+{
+	size_t len = (size_t)snprintf(text, size, "DHCP, static");
+	json_t *value;
+	size_t i;
+
+	json_array_foreach(json_object_get(network, "addresses"), i, value)
+		if (len < size)
+			len += (size_t)snprintf(text + len, size - len, " %s", json_string_value(value) ?
+						json_string_value(value) : "?");
+	if (json_object_get(network, "gateway6") && len < size)
+		len += (size_t)snprintf(text + len, size - len, ", gateway %s", json_text(network, "gateway6"));
+	if (json_object_get(network, "ipv6") && len < size)
+		len += (size_t)snprintf(text + len, size - len, ", ipv6 %s", json_text(network, "ipv6"));
+	json_array_foreach(json_object_get(network, "dns"), i, value)
+		if (len < size)
+			len += (size_t)snprintf(text + len, size - len, "%s%s", i ? " " : ", dns ",
+						json_string_value(value) ? json_string_value(value) : "?");
+	return text;
+}
+
 /* Prints a host's @install settings, each with what it means when not set. */
 static void print_install(const json_t *install, const json_t *secrets)
 {
@@ -542,6 +564,8 @@ static void print_install(const json_t *install, const json_t *secrets)
 						json_string_value(json_array_get(dns, i)) ?
 						json_string_value(json_array_get(dns, i)) : "?");
 		print_field("network", text);
+	} else if (json_array_size(json_object_get(network, "addresses"))) {
+		print_field("network", dhcp_ipv6_text(network, text, sizeof(text)));
 	} else {
 		print_field("network", "DHCP (default)");
 	}
@@ -876,17 +900,50 @@ static int host_edit_ask_password(struct host_edit *edit, const char *whose)
 }
 
 /*
+ * Beside DHCP a network has static IPv6 only: its first --address moves into "addresses"
+ * (anemosd's form for it) and every address and the gateway must be IPv6. Returns 0, or
+ * -EINVAL (reported).
+ */
+static int dhcp_static_ipv6(json_t *network)
+{
+	json_t *first = json_object_get(network, "address"), *list, *entry;
+	const char *gw = json_string_value(json_object_get(network, "gateway"));
+	size_t i;
+
+	if (gw && strchr(gw, ':')) {
+		json_object_set(network, "gateway6", json_object_get(network, "gateway"));
+		json_object_del(network, "gateway");
+	} else if (gw) {
+		warnx("--network dhcp gets its IPv4 gateway from DHCP (%s): beside DHCP only IPv6 is set by hand", gw);
+		return -EINVAL;
+	}
+	if (first) {
+		if (!(list = json_object_get(network, "addresses")) &&
+		    json_object_set_new(network, "addresses", list = json_array()) != 0)
+			return -ENOMEM;
+		json_array_insert(list, 0, first);
+		json_object_del(network, "address");
+	}
+	json_array_foreach(json_object_get(network, "addresses"), i, entry)
+		if (json_string_value(entry) && !strchr(json_string_value(entry), ':')) {
+			warnx("--network dhcp gets its IPv4 address from DHCP (%s): beside DHCP only IPv6 addresses"
+			      " are set by hand (or --network static)", json_string_value(entry));
+			return -EINVAL;
+		}
+	return 0;
+}
+
+/*
  * Merges the network fields given into @install's "network": --network dhcp starts afresh,
- * anything else changes the host's current settings. The address, gateway and DNS servers
- * belong to a static network only. Returns 0, -EINVAL (reported) for those without a static
- * network, or -ENOMEM.
+ * anything else changes the host's current settings. The IPv4 address and gateway belong to
+ * a static network only; beside DHCP, IPv6 addresses, an IPv6 gateway, DNS servers and --ipv6
+ * may be set by hand. Returns 0, -EINVAL (reported) for IPv4 ones beside DHCP, or -ENOMEM.
  */
 static int merge_network(const struct host_edit *edit, json_t *install)
 {
-	static const char *const static_only[] = { "address", "addresses", "gateway", "gateway6", "dns", "ipv6" };
 	const char *mode = json_string_value(json_object_get(edit->network, "mode"));
 	json_t *current = json_object_get(install, "network"), *network;
-	size_t i;
+	int rc;
 
 	if (mode && strcmp(mode, "dhcp") == 0)
 		network = json_object();
@@ -899,14 +956,16 @@ static int merge_network(const struct host_edit *edit, json_t *install)
 	}
 	mode = json_string_value(json_object_get(network, "mode"));
 	if (!mode || strcmp(mode, "static") != 0) {
-		for (i = 0; i < sizeof(static_only) / sizeof(static_only[0]); i++) {
-			if (json_object_get(edit->network, static_only[i])) {
-				warnx("--address, --gateway, --dns and --ipv6 go with --network static (the host's network"
-				      " is %s)", mode ? mode : "dhcp, the default");
-				json_decref(network);
-				return -EINVAL;
-			}
-			json_object_del(network, static_only[i]);
+		if ((rc = dhcp_static_ipv6(network)) != 0) {
+			if (rc == -ENOMEM)
+				warnx("out of memory");
+			json_decref(network);
+			return rc;
+		}
+		if (!mode && json_object_size(network) && json_object_set_new(network, "mode", json_string("dhcp")) != 0) {
+			json_decref(network);
+			warnx("out of memory");
+			return -ENOMEM;
 		}
 	}
 	return json_set(install, "network", network);

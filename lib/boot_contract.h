@@ -14,7 +14,10 @@
  *   anemos.net=SPEC     the network carried over from the system that kexec'd: dhcp, or
  *                       static,ADDRESS/N[+ADDRESS/N...],GATEWAY[+GATEWAY...],DNS[+DNS...][,auto6]
  *                       (both families; an IPv6 gateway may be link-local; auto6: SLAAC too;
- *                       initramfs/agent/network.c reads it)
+ *                       initramfs/agent/network.c reads it), or
+ *                       dhcp,ADDRESS6/N[+...],GATEWAY6,DNS6[+...][,auto6]: DHCPv4, and the
+ *                       static IPv6 side beside it (clouds that give IPv4 by DHCP and a /64
+ *                       or /128 of IPv6 by hand)
  *   anemos.lldp=SECONDS how long a discover boot listens for its switch ports (LLDP) on
  *                       every NIC at once: 0-120, default 10, 0 = not at all
  */

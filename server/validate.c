@@ -148,31 +148,15 @@ static int check_addresses(json_t *list, size_t max, bool prefix, const char *wh
 	return 0;
 }
 
-/* {"mode": "dhcp"}, or static: "address" (A/N), and optionally "addresses" (more, of either
- * family), "gateway", "gateway6" (IPv6, link-local allowed), "dns", "ipv6" (auto: SLAAC and
- * DHCPv6 besides; off) and "mac" (the NIC to configure). The agent's network.c writes them. */
-static int check_network(json_t *v)
+/* What a static network and static IPv6 beside DHCP share: "gateway6" (IPv6, link-local
+ * allowed), "ipv6" (auto: SLAAC and DHCPv6 besides; off), "mac" (the NIC to configure) and
+ * "dns". */
+static int check_network_common(json_t *v)
 {
-	static const char *const keys[] = { "mode", "address", "addresses", "gateway", "gateway6", "dns", "ipv6",
-					    "mac", NULL };
-	const char *mode = json_string_value(json_object_get(v, "mode"));
 	const char *ipv6 = json_string_value(json_object_get(v, "ipv6"));
-	json_t *gw = json_object_get(v, "gateway"), *gw6 = json_object_get(v, "gateway6");
-	json_t *mac = json_object_get(v, "mac");
+	json_t *gw6 = json_object_get(v, "gateway6"), *mac = json_object_get(v, "mac");
 	char norm[MAC_LEN + 1];
-	int rc;
 
-	if ((rc = fields_check(v, keys, "install.network")) < 0)
-		return rc;
-	if (!mode || (strcmp(mode, "dhcp") && strcmp(mode, "static")))
-		return err_set(-EINVAL, "install.network.mode must be dhcp or static");
-	if (strcmp(mode, "static") != 0)
-		return 0;
-	if (!address_valid(json_string_value(json_object_get(v, "address")), true))
-		return err_set(-EINVAL, "install.network static needs \"address\": \"A.B.C.D/N\" (or an IPv6 "
-					"address/N) and may have \"gateway\" and \"dns\" (an array)");
-	if (gw && !address_valid(json_string_value(gw), false))
-		return err_set(-EINVAL, "install.network.gateway must be an IPv4 or IPv6 address");
 	if (gw6 && (!address_valid(json_string_value(gw6), false) || !strchr(json_string_value(gw6), ':')))
 		return err_set(-EINVAL, "install.network.gateway6 must be an IPv6 address (fe80::1 is fine)");
 	if (ipv6 ? strcmp(ipv6, "auto") && strcmp(ipv6, "off") : json_object_get(v, "ipv6") != NULL)
@@ -180,9 +164,54 @@ static int check_network(json_t *v)
 	if (mac && (!json_is_string(mac) || mac_parse(json_string_value(mac), norm) < 0 ||
 		    strcmp(norm, json_string_value(mac)) != 0))
 		return err_set(-EINVAL, "install.network.mac must be a MAC address in lower case, aa:bb:cc:dd:ee:ff");
+	return check_addresses(json_object_get(v, "dns"), 8, false, "dns");
+}
+
+/* DHCP, optionally with static IPv6 beside it (DHCPv4 gives the IPv4 address and route):
+ * "addresses" (IPv6 only) and the common fields. */
+static int check_dhcp_network(json_t *v)
+{
+	json_t *addresses = json_object_get(v, "addresses"), *entry;
+	size_t i;
+	int rc;
+
+	if (json_object_get(v, "address") || json_object_get(v, "gateway"))
+		return err_set(-EINVAL, "install.network dhcp takes its IPv4 address and gateway from DHCP: static IPv6 "
+					"beside it goes in \"addresses\" and \"gateway6\"");
+	if ((rc = check_addresses(addresses, 8, true, "addresses")) < 0)
+		return rc;
+	json_array_foreach(addresses, i, entry)
+		if (!strchr(json_string_value(entry), ':'))
+			return err_set(-EINVAL, "install.network.addresses[%zu]: beside DHCP only IPv6 addresses (%s "
+						"is IPv4: use mode static)", i, json_string_value(entry));
+	return check_network_common(v);
+}
+
+/* {"mode": "dhcp"} (with static IPv6 beside it: check_dhcp_network), or static: "address"
+ * (A/N), and optionally "addresses" (more, of either family), "gateway" and the common fields.
+ * The agent's network.c writes them. */
+static int check_network(json_t *v)
+{
+	static const char *const keys[] = { "mode", "address", "addresses", "gateway", "gateway6", "dns", "ipv6",
+					    "mac", NULL };
+	const char *mode = json_string_value(json_object_get(v, "mode"));
+	json_t *gw = json_object_get(v, "gateway");
+	int rc;
+
+	if ((rc = fields_check(v, keys, "install.network")) < 0)
+		return rc;
+	if (!mode || (strcmp(mode, "dhcp") && strcmp(mode, "static")))
+		return err_set(-EINVAL, "install.network.mode must be dhcp or static");
+	if (strcmp(mode, "static") != 0)
+		return check_dhcp_network(v);
+	if (!address_valid(json_string_value(json_object_get(v, "address")), true))
+		return err_set(-EINVAL, "install.network static needs \"address\": \"A.B.C.D/N\" (or an IPv6 "
+					"address/N) and may have \"gateway\" and \"dns\" (an array)");
+	if (gw && !address_valid(json_string_value(gw), false))
+		return err_set(-EINVAL, "install.network.gateway must be an IPv4 or IPv6 address");
 	if ((rc = check_addresses(json_object_get(v, "addresses"), 8, true, "addresses")) < 0)
 		return rc;
-	return check_addresses(json_object_get(v, "dns"), 8, false, "dns");
+	return check_network_common(v);
 }
 
 static int check_user_data(json_t *v)

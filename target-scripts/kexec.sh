@@ -22,13 +22,12 @@
 # downloaded instead of sent (their parts are then 0 bytes), checked against the same SHA-256s.
 # Steps: refuse where this cannot work (architecture, memory, a container); download and
 # verify into a tmpfs; carry the network of the interface that reaches anemosd over (the MAC,
-# and for static addresses every address, the gateways and DNS of both families) on the
-# command line; kexec (the
-# file-load syscall first). Where kexec is missing or refused, copy the files to /boot (or
-# the ESP), root-only, and set a one-shot entry of the bootloader (extlinux --once, GRUB
-# grub-reboot, UEFI BootNext with efibootmgr), then reboot: a failed boot falls back to the
-# installed system. Before the new environment runs, no disk is written except, on that
-# fallback path, /boot.
+# and for static addresses every address, the gateways and DNS of both families; beside DHCP
+# the static IPv6 side) on the command line; kexec (the file-load syscall first). Where kexec
+# is missing or refused, copy the files to /boot (or the ESP), root-only, and set a one-shot
+# entry of the bootloader (extlinux --once, GRUB grub-reboot, UEFI BootNext with efibootmgr),
+# then reboot: a failed boot falls back to the installed system. Before the new environment
+# runs, no disk is written except, on that fallback path, /boot.
 set -u
 PATH=$PATH:/sbin:/usr/sbin:/bin:/usr/bin
 say() { echo "anemos: $*"; }
@@ -170,15 +169,24 @@ if [ "$net" = auto ]; then
 		done
 	fi
 fi
+# nameservers REGEX: the name servers the old system uses whose address matches REGEX, joined
+# by "+" (not the local stub resolvers: 127.0.0.53, ::1).
+nameservers() {
+	awk -v re="$1" '$1 == "nameserver" && $2 !~ /^127\./ && $2 != "::1" && $2 !~ /%/ &&
+		$2 ~ re && !seen[$2]++ { printf "%s%s", s, $2; s = "+" }' \
+		/etc/resolv.conf /run/systemd/resolve/resolv.conf 2>/dev/null
+}
 if [ "$net" = static ]; then
 	all=${addr}${addr:+${addr6:++}}${addr6}
 	[ -n "$all" ] || die "$dev has no static address to carry over"
 	gws=${gw}${gw:+${gw6:++}}${gw6}
-	# The name servers of both families (not the local stub resolvers: 127.0.0.53, ::1).
-	dns=$(awk '$1 == "nameserver" && $2 !~ /^127\./ && $2 != "::1" && $2 !~ /%/ &&
-		($2 ~ /^[0-9.]+$/ || $2 ~ /^[0-9a-fA-F:]+$/) && !seen[$2]++ { printf "%s%s", s, $2; s = "+" }' \
-		/etc/resolv.conf /run/systemd/resolve/resolv.conf 2>/dev/null)
-	netarg="anemos.net=static,$all,$gws,$dns${auto6:+,$auto6}"
+	netarg="anemos.net=static,$all,$gws,$(nameservers '^([0-9.]+|[0-9a-fA-F:]+)$')${auto6:+,$auto6}"
+elif [ "$ANEMOS_NETWORK" = auto ] && [ -n "$addr6" ]; then
+	# IPv4 by DHCP and IPv6 written by hand beside it, as many clouds give: the IPv6 side is
+	# carried over (its gateway unless router advertisements gave it, its name servers), and
+	# DHCP asked for the rest.
+	gw6=$(ip -6 route show default dev "$dev" 2>/dev/null | grep -v ' proto ra' | field via)
+	netarg="anemos.net=dhcp,$addr6,$gw6,$(nameservers '^[0-9a-fA-F:]+$')${auto6:+,$auto6}"
 else
 	netarg="anemos.net=dhcp"
 fi

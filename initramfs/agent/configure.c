@@ -155,9 +155,10 @@ err:
 }
 
 /* The network (network.c): /etc/anemos/network always, a systemd-networkd file on a systemd
- * image, cloud-init's network-config beside a NoCloud seed for a static address, and
- * ifupdown's /etc/network/interfaces for a static address on a system that has ifup (under
- * DHCP its own stays, with whatever it sources). */
+ * image, cloud-init's network-config beside a NoCloud seed for static addresses, and
+ * ifupdown's /etc/network/interfaces for static addresses on a system that has ifup (under
+ * DHCP alone its own stays, with whatever it sources). Static addresses: a static network,
+ * or static IPv6 beside DHCPv4. */
 static int configure_network(struct configure *c, bool nocloud)
 {
 	static const struct {
@@ -174,7 +175,7 @@ static int configure_network(struct configure *c, bool nocloud)
 	json_t *dhcp = json_pack("{s:s}", "mode", "dhcp");
 	int rc = 0;
 
-	if (!mode || strcmp(mode, "static") != 0)
+	if (!mode || !network_has_static(net))
 		net = dhcp;
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]) && rc == 0; i++) {
 		char *text;

@@ -4,8 +4,12 @@
  * each kind of system reads it. Pure text in, text out; configure.c writes the files.
  *
  * install.network (server/validate.c checks what an operator sends):
- *   {"mode": "dhcp"}, or {"mode": "static", "address": "A/N", "addresses": ["A/N", ...],
- *    "gateway": G, "gateway6": G6, "dns": [D, ...], "ipv6": "auto"|"off", "mac": M}
+ *   {"mode": "static", "address": "A/N", "addresses": ["A/N", ...], "gateway": G,
+ *    "gateway6": G6, "dns": [D, ...], "ipv6": "auto"|"off", "mac": M}, or
+ *   {"mode": "dhcp"}: IPv4 (and what router advertisements offer) from DHCP, or
+ *   {"mode": "dhcp", "addresses": ["A6/N", ...], "gateway6": G6, "dns": [...], "ipv6", "mac"}:
+ *    DHCPv4, and these static IPv6 addresses beside it (as many clouds give: the IPv4 address
+ *    by DHCP, a /64 or /128 of IPv6 written by hand).
  * Addresses and gateways of either family; an IPv6 gateway may be link-local (fe80::1), and a
  * gateway outside every address's prefix (a /32 or /128 host route, as clouds give) is
  * reached on-link. "ipv6": "auto" also takes router advertisements (SLAAC, DHCPv6).
@@ -20,7 +24,8 @@
 
 /* One network, unpacked from its JSON (the strings stay the JSON's). */
 struct net_spec {
-	bool fixed;
+	bool fixed;		/* static: no DHCP */
+	bool extra;		/* DHCP for IPv4, and static addresses (IPv6) beside it */
 	const char *addr[NET_ADDR_MAX + 1];
 	size_t naddr;
 	const char *gw[2];	/* the IPv4 and the IPv6 gateway, either may be NULL */
@@ -59,6 +64,24 @@ static void spec_of(json_t *net, struct net_spec *s)
 			s->dns[s->ndns++] = json_string_value(v);
 	s->ipv6 = json_string_value(json_object_get(net, "ipv6"));
 	s->mac = json_string_value(json_object_get(net, "mac"));
+	if (!s->fixed) {	/* beside DHCP: IPv6 only (DHCPv4 gives the address and route) */
+		size_t kept = 0;
+
+		for (i = 0; i < s->naddr; i++)
+			if (is_v6(s->addr[i]))
+				s->addr[kept++] = s->addr[i];
+		s->naddr = kept;
+		s->gw[0] = NULL;
+		s->extra = kept > 0;
+	}
+}
+
+bool network_has_static(json_t *net)
+{
+	struct net_spec s;
+
+	spec_of(net, &s);
+	return s.fixed || s.extra;
 }
 
 /* The N of "/N": 1-3 digits, at most max; -1 otherwise. */
@@ -126,11 +149,14 @@ static bool on_link(const struct net_spec *s, const char *gw)
 
 json_t *network_from_boot_arg(const char *spec, const char *mac)
 {
+	bool fixed = spec && strncmp(spec, "static,", 7) == 0;
+	size_t max = fixed ? NET_ADDR_MAX + 1 : NET_ADDR_MAX;
 	char *copy, *f[5] = { 0 }, *p, *save = NULL, *w;
 	json_t *net, *addrs, *dns;
 	int n = 0;
 
-	if (!spec || strncmp(spec, "static,", 7) != 0 || !(copy = strdup(spec)))
+	/* dhcp,...: DHCPv4, and the IPv6 side written by hand (only that is kept) */
+	if (!spec || (!fixed && strncmp(spec, "dhcp,", 5) != 0) || !(copy = strdup(spec)))
 		return json_pack("{s:s}", "mode", "dhcp");
 	/* strtok_r would merge empty fields (no gateway): split by hand. */
 	f[n++] = p = copy;
@@ -138,14 +164,14 @@ json_t *network_from_boot_arg(const char *spec, const char *mac)
 		*p++ = '\0';
 		f[n++] = p;
 	}
-	net = json_pack("{s:s}", "mode", "static");
+	net = json_pack("{s:s}", "mode", fixed ? "static" : "dhcp");
 	addrs = json_array();
 	/* What is not an address (of the right shape) is left out: it would go into files. */
 	for (w = f[1] ? strtok_r(f[1], "+", &save) : NULL; w; w = strtok_r(NULL, "+", &save))
-		if (json_array_size(addrs) < NET_ADDR_MAX + 1 && token_ok(w, true))
+		if (json_array_size(addrs) < max && token_ok(w, true) && (fixed || is_v6(w)))
 			json_array_append_new(addrs, json_string(w));
 	for (w = f[2] ? strtok_r(f[2], "+", &save) : NULL; w; w = strtok_r(NULL, "+", &save))
-		if (token_ok(w, false))
+		if (token_ok(w, false) && (fixed || is_v6(w)))
 			json_object_set_new(net, is_v6(w) ? "gateway6" : "gateway", json_string(w));
 	dns = json_array();
 	for (w = f[3] ? strtok_r(f[3], "+", &save) : NULL; w; w = strtok_r(NULL, "+", &save))
@@ -162,8 +188,10 @@ json_t *network_from_boot_arg(const char *spec, const char *mac)
 		json_decref(net);
 		return json_pack("{s:s}", "mode", "dhcp");
 	}
-	json_object_set(net, "address", json_array_get(addrs, 0));
-	json_array_remove(addrs, 0);
+	if (fixed) {
+		json_object_set(net, "address", json_array_get(addrs, 0));
+		json_array_remove(addrs, 0);
+	}
 	if (json_array_size(addrs))
 		json_object_set(net, "addresses", addrs);
 	json_decref(addrs);
@@ -205,16 +233,14 @@ void network_carry(json_t *plan, const char *cmdline_path)
  * gateway= once per address and gateway (the first of each is what older readers take). */
 static void render_anemos(FILE *out, const struct net_spec *s)
 {
-	if (!s->fixed) {
-		fputs("mode=dhcp\n", out);
+	fputs(s->fixed ? "mode=static\n" : "mode=dhcp\n", out);
+	if (!s->fixed && !s->extra)
 		return;
-	}
-	fputs("mode=static\n", out);
 	if (s->mac)
 		fprintf(out, "mac=%s\n", s->mac);
 	for (size_t i = 0; i < s->naddr; i++)
 		fprintf(out, "address=%s\n", s->addr[i]);
-	if (!s->gw[0] && !s->gw[1])
+	if (s->fixed && !s->gw[0] && !s->gw[1])
 		fputs("gateway=\n", out);
 	for (int i = 0; i < 2; i++)
 		if (s->gw[i])
@@ -234,9 +260,10 @@ static void render_networkd(FILE *out, const struct net_spec *s)
 		fprintf(out, "[Match]\nMACAddress=%s\n\n[Network]\n", s->mac);
 	else
 		fputs("[Match]\nName=en* eth*\n\n[Network]\n", out);
-	if (!s->fixed) {
-		fputs("DHCP=yes\n", out);
-		return;
+	if (!s->fixed) {	/* beside static IPv6, DHCPv6 only where router advertisements are taken */
+		fputs(s->extra && !(s->ipv6 && strcmp(s->ipv6, "auto") == 0) ? "DHCP=ipv4\n" : "DHCP=yes\n", out);
+		if (!s->extra)
+			return;
 	}
 	for (size_t i = 0; i < s->naddr; i++)
 		fprintf(out, "Address=%s\n", s->addr[i]);
@@ -264,11 +291,14 @@ static void render_nocloud(FILE *out, const struct net_spec *s)
 		fprintf(out, "    match:\n      macaddress: \"%s\"\n", s->mac);
 	else
 		fputs("    match:\n      name: \"e*\"\n", out);
-	if (!s->fixed) {
+	if (!s->fixed && !s->extra) {
 		fputs("    dhcp4: true\n    dhcp6: true\n", out);
 		return;
 	}
-	fputs("    dhcp4: false\n    dhcp6: false\n", out);
+	if (s->fixed)
+		fputs("    dhcp4: false\n    dhcp6: false\n", out);
+	else
+		fprintf(out, "    dhcp4: true\n    dhcp6: %s\n", s->ipv6 && strcmp(s->ipv6, "auto") == 0 ? "true" : "false");
 	if (s->ipv6)
 		fprintf(out, "    accept-ra: %s\n", strcmp(s->ipv6, "auto") == 0 ? "true" : "false");
 	fputs("    addresses:\n", out);
@@ -319,7 +349,8 @@ static bool ifupdown_family(FILE *out, const struct net_spec *s, int v6, bool dn
 	return !first;
 }
 
-/* ifupdown's /etc/network/interfaces (static networks only: under DHCP the image's own stays),
+/* ifupdown's /etc/network/interfaces (for static addresses only: under DHCP alone the image's
+ * own stays),
  * for systems without systemd-networkd: the NIC by its MAC (a pattern that names it anemos0
  * whatever the kernel calls it), else the first en* or eth* one. */
 static void render_ifupdown(FILE *out, const struct net_spec *s)
@@ -332,7 +363,11 @@ static void render_ifupdown(FILE *out, const struct net_spec *s)
 	else
 		fputs("auto /e*/1=anemos0\n", out);
 	if (!s->fixed) {
-		fputs("iface anemos0 inet dhcp\niface anemos0 inet6 auto\n", out);
+		fputs("iface anemos0 inet dhcp\n", out);
+		if (!s->extra)
+			fputs("iface anemos0 inet6 auto\n", out);
+		else
+			ifupdown_family(out, s, 1, false);
 		return;
 	}
 	v4 = ifupdown_family(out, s, 0, false);

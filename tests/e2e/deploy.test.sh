@@ -4,11 +4,12 @@
 # lock: mirror-cache
 # A cloud host deployed over SSH with no anemosd at all (anemosctl deploy --ssh). The suite runs
 # in a network namespace of its own: br0 there is 192.0.2.2/24, 2001:db8::2/64 and the
-# link-local fe80::2, with the VM's tap on it. The VM runs the project's `cloud` image from
-# its own disk with static addresses as clouds give them: 192.0.2.50/24 and the IPv6 /128
-# 2001:db8::50 with the link-local gateway fe80::2. Its disk is prepared once through anemosd
-# (on QEMU's user network, set to the same ranges), which is then stopped. Then, with no
-# anemosd running and the VM on the tap:
+# link-local fe80::2, with the VM's tap on it, and dnsmasq there answers DHCPv4 (192.0.2.50
+# for the VM's MAC; no router advertisements). The VM runs the project's `cloud` image from
+# its own disk with its network as many clouds give it: IPv4 by DHCP, and beside it the IPv6
+# /128 2001:db8::50 with the link-local gateway fe80::2 written by hand. Its disk is prepared
+# once through anemosd (on QEMU's user network, set to the same ranges), which is then
+# stopped. Then, with no anemosd running and the VM on the tap:
 #   - twice a deploy from a copy of the mirror signed by another key, with --method
 #     bootloader (the one-shot boot entry) and with --method kexec (the kernel and initramfs
 #     downloaded by the host from --boot-url, not sent): each fails before the
@@ -23,7 +24,8 @@
 #     disk from the mirror -> the VM reboots from its disk into the new system.
 # Checked: anemosctl printed the phases and "deployed in N s"; every SSH login (the
 # initramfs's, the new system's; over IPv4 and over IPv6) passed StrictHostKeyChecking
-# against the host key recorded before the deploy; the new system answers at both static
+# against the host key recorded before the deploy; kexec.sh carried DHCP and the static IPv6
+# side over (anemos.net=dhcp,...); the new system asked DHCP again and answers at both
 # addresses, has the host key, the name given, the root password hash from a file (not on any
 # command line), the operator's key, its install log naming this deploy, and none of the old
 # system's files. The VM has 512 MiB, the floor the README states.
@@ -65,6 +67,7 @@ ADDR6=2001:db8::50/128
 IP6=${ADDR6%/*}
 GW6=fe80::2
 HOST6=2001:db8::2
+DNS6=2001:db8::53   # a name server written by hand beside DHCP's (nothing answers there)
 
 # The mirror: what the cloud recipe unpacks, signed (its packages were fetched before the
 # namespace).
@@ -90,12 +93,13 @@ SSHO=(-i "$WORK/key" -o StrictHostKeyChecking=yes -o "UserKnownHostsFile=$WORK/k
 	-o HostKeyAlgorithms=ssh-ed25519 -o LogLevel=ERROR -o ConnectTimeout=5 -o BatchMode=yes)
 on() { ssh "${SSHO[@]}" "root@$ADDR" "$1"; }
 on6() { ssh "${SSHO[@]}" "root@$IP6" "$1"; }
-QEMU_PID=""
-trap 'stop_qemu; mirror_stop; _cleanup' EXIT
+QEMU_PID="" DNSMASQ_PID=""
+dnsmasq_stop() { [ -n "$DNSMASQ_PID" ] && kill "$DNSMASQ_PID" 2>/dev/null; DNSMASQ_PID=""; }
+trap 'stop_qemu; dnsmasq_stop; mirror_stop; _cleanup' EXIT
 
 # vm NAME DISK [pxe]: a BIOS VM. With pxe it boots from anemosd first on QEMU's user network
 # (192.0.2.0/24 and 2001:db8::/64, the host alias $HOST4); else from its disk (its NIC has
-# no option ROM) on the tap, where its static addresses live.
+# no option ROM) on the tap, where dnsmasq and its IPv6 /128 live.
 vm() {
 	local name=$1 disk=$2 pxe=${3:-}
 	local args=(-accel tcg -m "$MEM_MIB" -smp 2 -display none -serial "file:$WORK/console-$name.log"
@@ -122,7 +126,7 @@ wait_for() {
 	return 1
 }
 
-# ---- the cloud VM's disk: `cloud` installed through anemosd with a static address ----
+# ---- the cloud VM's disk: `cloud` installed through anemosd, DHCP and static IPv6 beside it ----
 MAC=52:54:00:de:00:01
 PORT=$(free_port)
 anemosd_start --boot-dir "$BOOT" --public-url "http://$HOST4:$PORT" \
@@ -130,9 +134,8 @@ anemosd_start --boot-dir "$BOOT" --public-url "http://$HOST4:$PORT" \
 mkdir -p "$DATA/images/cloud" && cp "$IMAGES/cloud.tar.zst" "$DATA/images/cloud/"
 api POST /api/v1/images '{"name":"cloud","file":"cloud.tar.zst"}' >/dev/null
 api POST /api/v1/hosts "{\"mac\":\"$MAC\",\"hostname\":\"oldname\",\"next_boot\":\"install\",\"image\":\"cloud\",\"once\":true,
-	\"ssh_authorized_keys\":[\"$KEY\"],\"install\":{\"network\":{\"mode\":\"static\",\"address\":\"$ADDR/24\",
-	\"gateway\":\"$HOST4\",\"dns\":[\"192.0.2.3\"],
-	\"addresses\":[\"$ADDR6\"],\"gateway6\":\"$GW6\",\"ipv6\":\"off\"}}}" >/dev/null
+	\"ssh_authorized_keys\":[\"$KEY\"],\"install\":{\"network\":{\"mode\":\"dhcp\",
+	\"addresses\":[\"$ADDR6\"],\"gateway6\":\"$GW6\",\"dns\":[\"$DNS6\"],\"ipv6\":\"off\"}}}" >/dev/null
 qemu-img create -q -f qcow2 "$WORK/disk.qcow2" 4G
 T0=$(now)
 vm prep "$WORK/disk.qcow2" pxe
@@ -154,7 +157,15 @@ stop_qemu
 anemosd_stop
 check "no anemosd runs from here on" test -z "$ANEMOSD_PID"
 
-# ---- on the tap: the old system at its static addresses, no anemosd ----
+# ---- on the tap: DHCPv4 from dnsmasq, the old system with its static IPv6 beside it, no anemosd ----
+getent passwd dnsmasq >/dev/null || { fail "the user dnsmasq exists" "package dnsmasq-base creates it"; exit 1; }
+dnsmasq --keep-in-foreground --port=0 --no-resolv --no-hosts --interface=br0 --bind-interfaces \
+	--dhcp-range=$ADDR,$ADDR,255.255.255.0,1h --dhcp-host="$MAC,$ADDR" --dhcp-option=option:router,$HOST4 \
+	--dhcp-option=option:dns-server,192.0.2.3 --dhcp-leasefile="$WORK/leases" --pid-file= \
+	--user=dnsmasq --group=nogroup --log-facility=- 2>"$WORK/dnsmasq.log" &
+DNSMASQ_PID=$!
+# acks: how many DHCPACKs dnsmasq has sent the VM so far.
+acks() { grep -c "DHCPACK(br0) $ADDR $MAC" "$WORK/dnsmasq.log"; }
 vm deploy "$WORK/disk.qcow2"
 # The first key the old system shows (at either address) is the one every later login must see again.
 for _ in $(seq 1 90); do
@@ -164,13 +175,15 @@ for _ in $(seq 1 90); do
 	sleep 2
 done
 if [ "$(wc -l <"$WORK/known_hosts")" -eq 2 ] && wait_for 'cat /etc/anemos-cloud-image'; then
-	ok "the cloud VM boots from its disk and answers SSH at $ADDR and at $IP6 (no DHCP, no router advertisement here)"
+	ok "the cloud VM boots from its disk and answers SSH at $ADDR (by DHCP) and at $IP6 (no router advertisement here)"
 else
 	fail "the cloud VM boots from its disk at its static addresses" "$(cat "$WORK/known_hosts")"; console_tail deploy; exit 1
 fi
 expect_eq "anemosd's install gave the old system its IPv6 /128 and link-local gateway, no SLAAC" \
 	"$ADDR6 default via $GW6" \
 	"$(on6 "ip -6 -o addr show scope global | awk '{ print \$4 }'; ip -6 route show default | awk '{ print \$1, \$2, \$3 }'" | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "... and its IPv4 address by DHCP: dnsmasq's lease, mode=dhcp in /etc/anemos/network" "1 dhcp" \
+	"$(acks) $(on "sed -n 's/^mode=//p' /etc/anemos/network")"
 on 'echo old >/root/old-system-marker; sync' >/dev/null 2>&1
 OLD_KEY=$(head -n 1 "$WORK/known_hosts" | cut -d' ' -f2-)
 HASH='$6$anemosdeploy$0vQmVPGSq/2d0jYJ0uC5jYbUfMQfr0PqDXa1pYkG1Vf8LdpGzSo3K7c.dk0M2dWv4xMNVb8fHfNmSR5H/7sQx.'
@@ -255,6 +268,7 @@ mkdir -p "$WORK/mirror/boot" && cp "$BOOT/vmlinuz" "$BOOT/initramfs.img" "$WORK/
 BOOT_URL=http://$HOST4:$MIRROR_PORT/boot
 bad_deploy kexec --boot-url "$BOOT_URL"
 T0=$(now)
+ACKS=$(acks)
 OUT=$(timeout 1200 "$ANEMOSCTL" deploy --ssh "root@[$IP6]:22" "$WORK/recipe" --hostname deployed1 \
 	--mirror "$MIRROR" --ssh-key "$WORK/key.pub" --root-password-hash-file "$WORK/root.hash" \
 	--kernel-args "console=ttyS0,115200n8 panic=-1" 2>&1); rc=$?
@@ -263,8 +277,8 @@ expect_eq "anemosctl deploy --ssh succeeds with no anemosd" 0 "$rc"
 expect_match "the target's checks passed and kexec loaded the sent kernel and initramfs" \
 	'initrd verified.*payload appended; SSH host keys carried over:.* dropbear_ed25519_host_key.*kexec loaded' \
 	"$(tr '\n' ' ' <<<"$OUT")"
-expect_match "both families' static addresses and gateways were carried over" \
-	"anemos.net=static,$ADDR/24\\+$ADDR6,$HOST4\\+$GW6,192.0.2.3( |$)" "$OUT"
+expect_match "DHCP was carried over, and beside it the static IPv6 /128, its link-local gateway and name server" \
+	"anemos.net=dhcp,$ADDR6,$GW6,$DNS6( |$)" "$OUT"
 expect_match "anemosctl logged into the Anemos environment with the old host key" 'Anemos environment answers SSH' "$OUT"
 expect_match "anemosctl showed the phases in order" \
 	's bootstrap: building cloud from http.*s provision: cloud built here.*s configure:.*s bootloader:.*s rebooting' \
@@ -278,8 +292,15 @@ if wait_for 'test ! -e /etc/anemos-initramfs'; then
 	expect_eq "the new system: the name given, the recipe's system, the old system's files gone" \
 		"deployed1 cloud-image no-marker" \
 		"$(on 'printf "%s %s %s" "$(hostname)" "$(test -e /etc/anemos-cloud-image && echo cloud-image)" "$(test -e /root/old-system-marker && echo marker || echo no-marker)"')"
-	expect_eq "the same static address, set from /etc/anemos/network (no DHCP)" \
-		"$ADDR/24 static" "$(on "ip -4 -o addr show scope global | awk '{ print \$4 }'; sed -n 's/^mode=//p' /etc/anemos/network" | tr '\n' ' ' | sed 's/ $//')"
+	expect_eq "the same IPv4 address by DHCP, the static IPv6 beside it in /etc/anemos/network" \
+		"$ADDR/24 dhcp $ADDR6 $GW6" \
+		"$(on "ip -4 -o addr show scope global | awk '{ print \$4 }'; sed -n 's/^mode=//p; s/^address=//p; s/^gateway=//p' /etc/anemos/network" | tr '\n' ' ' | sed 's/ $//')"
+	acked=$(( $(acks) - ACKS ))
+	if [ "$acked" -ge 2 ]; then
+		ok "dnsmasq leased $ADDR to the Anemos environment and to the new system ($acked DHCPACKs)"
+	else
+		fail "dnsmasq leased $ADDR to the Anemos environment and to the new system" "$acked DHCPACKs"
+	fi
 	expect_eq "the new system answers SSH over IPv6 at $IP6 with the old host key" "deployed1" "$(on6 hostname)"
 	expect_eq "the same IPv6 /128 and link-local gateway, carried over" "$ADDR6 default via $GW6" \
 		"$(on6 "ip -6 -o addr show scope global | awk '{ print \$4 }'; ip -6 route show default | awk '{ print \$1, \$2, \$3 }'" | tr '\n' ' ' | sed 's/ $//')"

@@ -331,9 +331,21 @@ expect_eq "... the secrets it sent back as <secret> are kept as they were" "$(ca
 run host set inst1 --network dhcp
 expect_eq "--network dhcp drops the static fields" '{"mode":"dhcp"}' "$(server_host inst1 | jq -c .install.network)"
 run host set inst1 --gateway 192.0.2.1
-expect_eq "--gateway without a static network exits 2" 2 "$RC"
-expect_has "... saying it goes with --network static" '--address, --gateway, --dns and --ipv6 go with --network static' "$ERR"
+expect_eq "an IPv4 --gateway beside DHCP exits 2" 2 "$RC"
+expect_has "... saying DHCP gives it" '--network dhcp gets its IPv4 gateway from DHCP (192.0.2.1)' "$ERR"
 expect_eq "... and changes nothing" '{"mode":"dhcp"}' "$(server_host inst1 | jq -c .install.network)"
+run host set inst1 --address 192.0.2.8/24
+expect_eq "an IPv4 --address beside DHCP exits 2" 2 "$RC"
+expect_has "... saying DHCP gives it, or --network static" 'gets its IPv4 address from DHCP (192.0.2.8/24)' "$ERR"
+run host set inst1 --address 2001:db8::60/64 --address 2001:db8:1::60/128 --gateway fe80::1 --dns 2001:db8::53 --ipv6 off
+expect_eq "static IPv6 beside DHCP (as clouds give: IPv4 by DHCP, IPv6 by hand)" \
+	'{"addresses":["2001:db8::60/64","2001:db8:1::60/128"],"dns":["2001:db8::53"],"gateway6":"fe80::1","ipv6":"off","mode":"dhcp"}' \
+	"$(server_host inst1 | jq -cS .install.network)"
+run host show inst1
+expect_match "host show: DHCP and the static IPv6 beside it" \
+	'^network: +DHCP, static 2001:db8::60/64 2001:db8:1::60/128, gateway fe80::1, ipv6 off, dns 2001:db8::53$' "$OUT"
+run host set inst1 --network dhcp
+expect_eq "--network dhcp alone drops them again" '{"mode":"dhcp"}' "$(server_host inst1 | jq -c .install.network)"
 run host set inst1 --disk uuid=1234
 expect_eq "--disk of an unknown kind exits 2" 2 "$RC"
 expect_has "... naming the kinds" 'serial, by_path, name' "$ERR"

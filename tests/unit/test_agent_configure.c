@@ -170,19 +170,27 @@ static json_t *plan(void)
 			 "network", "mode", "static", "address", "192.0.2.7/24", "gateway", "192.0.2.1", "dns", "192.0.2.53");
 }
 
-/* configure_host over the root folder, as an install gives it the mounted target. */
-static int configure(char *why, size_t whysz)
+/* configure_host over the root folder, as an install gives it the mounted target, with the
+ * plan's network replaced by @network (a JSON text) unless NULL. */
+static int configure_network_of(const char *network, char *why, size_t whysz)
 {
 	struct agent a = { .phone_home_dir = ANEMOS_SRC "/images/debian/files" };
 	json_t *p = plan();
 	int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC), rc;
 
 	assert_true(rootfd >= 0);
+	if (network)
+		json_object_set_new(json_object_get(p, "install"), "network", json_loads(network, 0, NULL));
 	why[0] = reported[0] = '\0';
 	rc = configure_host(&a, p, rootfd, "11111111-2222-3333-4444-555555555555", "ABCD-EF01", why, whysz);
 	close(rootfd);
 	json_decref(p);
 	return rc;
+}
+
+static int configure(char *why, size_t whysz)
+{
+	return configure_network_of(NULL, why, whysz);
 }
 
 static void assert_file(const char *rel, const char *text, mode_t mode)
@@ -361,6 +369,15 @@ static void test_network_from_boot_arg(void **state)
 		/* IPv6 only */
 		{ "static,2001:db8::50/128,fe80::1,", NULL,
 		  "{\"mode\": \"static\", \"gateway6\": \"fe80::1\", \"dns\": [], \"address\": \"2001:db8::50/128\", \"ipv6\": \"off\"}" },
+		/* DHCPv4 and static IPv6 beside it: only the IPv6 side is kept (IPv4 is DHCP's) */
+		{ "dhcp,2001:db8::50/64+192.0.2.9/24+2001:db8:1::5/128,fe80::1+192.0.2.1,2001:db8::53+192.0.2.53",
+		  "52:54:00:00:00:07",
+		  "{\"mode\": \"dhcp\", \"addresses\": [\"2001:db8::50/64\", \"2001:db8:1::5/128\"], \"gateway6\": \"fe80::1\", "
+		  "\"dns\": [\"2001:db8::53\", \"192.0.2.53\"], \"ipv6\": \"off\", \"mac\": \"52:54:00:00:00:07\"}" },
+		{ "dhcp,2001:db8::50/64,,,auto6", NULL,
+		  "{\"mode\": \"dhcp\", \"addresses\": [\"2001:db8::50/64\"], \"dns\": [], \"ipv6\": \"auto\"}" },
+		{ "dhcp,192.0.2.9/24,192.0.2.1,", NULL, "{\"mode\": \"dhcp\"}" },	/* nothing of IPv6: DHCP alone */
+		{ "dhcpx,2001:db8::50/64,,", NULL, "{\"mode\": \"dhcp\"}" },
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -383,6 +400,9 @@ static void test_network_render(void **state)
 		"[\"2001:db8::50/128\"], \"gateway\": \"203.0.113.1\", \"gateway6\": \"fe80::1\", \"dns\": "
 		"[\"203.0.113.53\", \"2001:db8::53\"], \"ipv6\": \"auto\", \"mac\": \"52:54:00:00:00:09\"}";
 	static const char inside[] = "{\"mode\": \"static\", \"address\": \"2001:db8::5/64\", \"gateway\": \"2001:db8::1\"}";
+	static const char beside[] = "{\"mode\": \"dhcp\", \"addresses\": [\"192.0.2.9/24\", \"2001:db8::50/128\"], "
+		"\"gateway\": \"192.0.2.1\", \"gateway6\": \"fe80::1\", \"dns\": [\"2001:db8::53\"], \"ipv6\": \"off\", "
+		"\"mac\": \"52:54:00:00:00:09\"}";
 	static const struct {
 		const char *json;
 		enum net_format format;
@@ -423,6 +443,24 @@ static void test_network_render(void **state)
 		  "iface lo inet loopback\n\nauto /e*/1=anemos0\niface anemos0 inet dhcp\niface anemos0 inet6 auto\n" },
 		{ "{\"mode\": \"dhcp\"}", NET_ANEMOS, "mode=dhcp\n" },
 		{ "{\"mode\": \"dhcp\"}", NET_NETWORKD, "[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\n" },
+		{ "{\"mode\": \"dhcp\"}", NET_NOCLOUD, "version: 2\nethernets:\n  anemos0:\n    match:\n      name: \"e*\"\n"
+		  "    dhcp4: true\n    dhcp6: true\n" },
+		/* DHCPv4 and static IPv6 beside it: a stray IPv4 address or gateway is not written */
+		{ beside, NET_ANEMOS, "mode=dhcp\nmac=52:54:00:00:00:09\naddress=2001:db8::50/128\ngateway=fe80::1\n"
+		  "dns=2001:db8::53\nipv6=off\n" },
+		{ beside, NET_NETWORKD, "[Match]\nMACAddress=52:54:00:00:00:09\n\n[Network]\nDHCP=ipv4\n"
+		  "Address=2001:db8::50/128\nGateway=fe80::1\nDNS=2001:db8::53\nIPv6AcceptRA=no\n" },
+		{ beside, NET_NOCLOUD, "version: 2\nethernets:\n  anemos0:\n    match:\n      macaddress: \"52:54:00:00:00:09\"\n"
+		  "    dhcp4: true\n    dhcp6: false\n    accept-ra: false\n    addresses:\n      - \"2001:db8::50/128\"\n"
+		  "    routes:\n      - to: \"::/0\"\n        via: \"fe80::1\"\n    nameservers:\n      addresses:\n"
+		  "        - \"2001:db8::53\"\n" },
+		{ beside, NET_IFUPDOWN, "# Written by Anemos at install: this host's network.\nauto lo\niface lo inet loopback\n\n"
+		  "auto mac/52:54:00:00:00:09/=anemos0\niface anemos0 inet dhcp\n"
+		  "\niface anemos0 inet6 static\n\taddress 2001:db8::50/128\n\tgateway fe80::1\n"
+		  "\tdns-nameservers 2001:db8::53\n\taccept_ra 0\n\tautoconf 0\n" },
+		/* with router advertisements too: DHCPv6 where they say so */
+		{ "{\"mode\": \"dhcp\", \"addresses\": [\"2001:db8::50/64\"], \"ipv6\": \"auto\"}", NET_NETWORKD,
+		  "[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\nAddress=2001:db8::50/64\nIPv6AcceptRA=yes\n" },
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -435,6 +473,31 @@ static void test_network_render(void **state)
 		free(text);
 		json_decref(net);
 	}
+}
+
+/* Which network files an install writes: under DHCP alone the image's own stay (no NoCloud
+ * network-config, no /etc/network/interfaces); static IPv6 beside DHCP writes them all. */
+static void test_network_files(void **state)
+{
+	char why[512];
+
+	(void)state;
+	reset_root();
+	put(root, "sbin/ifup", "#!/bin/sh\n", 0755);
+	put(root, "etc/network/interfaces", "source /etc/network/interfaces.d/*\n", 0644);
+	assert_int_equal(configure_network_of("{\"mode\": \"dhcp\"}", why, sizeof(why)), 0);
+	assert_file("etc/anemos/network", "mode=dhcp\n", 0644);
+	assert_file("etc/network/interfaces", "source /etc/network/interfaces.d/*\n", 0644);
+	assert_null(get(root, "var/lib/cloud/seed/nocloud/network-config", NULL));
+	assert_int_equal(configure_network_of("{\"mode\": \"dhcp\", \"addresses\": [\"2001:db8::50/128\"], "
+					      "\"gateway6\": \"fe80::1\", \"ipv6\": \"off\"}", why, sizeof(why)), 0);
+	assert_file("etc/anemos/network", "mode=dhcp\naddress=2001:db8::50/128\ngateway=fe80::1\ndns=\nipv6=off\n", 0644);
+	assert_file("etc/network/interfaces", "# Written by Anemos at install: this host's network.\nauto lo\n"
+		    "iface lo inet loopback\n\nauto /e*/1=anemos0\niface anemos0 inet dhcp\n\niface anemos0 inet6 static\n"
+		    "\taddress 2001:db8::50/128\n\tgateway fe80::1\n\taccept_ra 0\n\tautoconf 0\n", 0644);
+	assert_file("etc/systemd/network/10-anemos.network", "[Match]\nName=en* eth*\n\n[Network]\nDHCP=ipv4\n"
+		    "Address=2001:db8::50/128\nGateway=fe80::1\nIPv6AcceptRA=no\n", 0644);
+	assert_non_null(strstr(get(root, "var/lib/cloud/seed/nocloud/network-config", NULL), "dhcp4: true\n    dhcp6: false\n"));
 }
 
 /* The carried network goes into a plan with no network or anemosd's default, never over an
@@ -488,6 +551,7 @@ int main(void)
 		cmocka_unit_test(test_network_from_boot_arg),
 		cmocka_unit_test(test_network_render),
 		cmocka_unit_test(test_network_carry),
+		cmocka_unit_test(test_network_files),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -74,6 +74,17 @@ static void test_install_settings(void **state)
 		{ "network", "{\"mode\":\"static\",\"address\":\"192.0.2.5/24\",\"dns\":[\"192.0.2.53\\nnameserver 203.0.113.1\"]}", -EINVAL },
 		{ "network", "{\"mode\":\"static\",\"address\":\"192.0.2.5/24\",\"dns\":\"192.0.2.53\"}", -EINVAL },
 		{ "network", "{\"mode\":\"dhcp\",\"colour\":\"red\"}", -EINVAL },
+		/* static IPv6 beside DHCPv4 */
+		{ "network", "{\"mode\":\"dhcp\",\"addresses\":[\"2001:db8::50/64\",\"2001:db8:1::5/128\"],\"gateway6\":\"fe80::1\",\"dns\":[\"2001:db8::53\"],\"ipv6\":\"off\",\"mac\":\"52:54:00:12:34:56\"}", 0 },
+		{ "network", "{\"mode\":\"dhcp\",\"addresses\":[\"192.0.2.5/24\"]}", -EINVAL },	/* IPv4 is DHCP's */
+		{ "network", "{\"mode\":\"dhcp\",\"address\":\"2001:db8::50/64\"}", -EINVAL },	/* "addresses" only */
+		{ "network", "{\"mode\":\"dhcp\",\"gateway\":\"192.0.2.1\"}", -EINVAL },
+		{ "network", "{\"mode\":\"dhcp\",\"addresses\":[\"2001:db8::50\"]}", -EINVAL },		/* no /N */
+		{ "network", "{\"mode\":\"dhcp\",\"addresses\":[\"2001:db8::50/64\\nDNS=x\"]}", -EINVAL },
+		{ "network", "{\"mode\":\"dhcp\",\"gateway6\":\"192.0.2.1\"}", -EINVAL },
+		{ "network", "{\"mode\":\"dhcp\",\"dns\":[\"resolver\"]}", -EINVAL },	/* checked beside DHCP too */
+		{ "network", "{\"mode\":\"dhcp\",\"ipv6\":\"slaac\"}", -EINVAL },
+		{ "network", "{\"mode\":\"dhcp\",\"mac\":\"52-54-00-12-34-56\"}", -EINVAL },
 		/* dual stack: a /128 with a link-local gateway, an on-link IPv4 gateway, the NIC's MAC */
 		{ "network", "{\"mode\":\"static\",\"address\":\"203.0.113.9/32\",\"addresses\":[\"2001:db8::50/128\",\"2001:db8:1::7/64\"],\"gateway\":\"203.0.113.1\",\"gateway6\":\"fe80::1\",\"ipv6\":\"auto\",\"mac\":\"52:54:00:12:34:56\"}", 0 },
 		{ "network", "{\"mode\":\"static\",\"address\":\"192.0.2.5/24\",\"addresses\":[\"2001:db8::50\"]}", -EINVAL },   /* no /N */
