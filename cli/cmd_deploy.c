@@ -71,6 +71,7 @@ enum deploy_option_id {
 	OPT_HOST,
 	OPT_INVENTORY,
 	OPT_BOOT_URL,
+	OPT_MIRROR_CA,
 };
 
 struct deploy_options {
@@ -93,6 +94,7 @@ struct deploy_options {
 	const char *url;		/* --url: anemosd records the host (SOURCE: its image's name) */
 	const char *host;		/* --host REF: the host anemosd knows this one as */
 	const char *inventory;		/* --inventory PATH: the anemos-inventory sent for --url */
+	const char *mirror_ca;		/* --mirror-ca FILE: PEM CA certificates the host trusts too */
 	char *own_name;			/* the target's own name, when --hostname became it; owned */
 };
 
@@ -214,6 +216,7 @@ static int deploy_option(void *ctx, int option, const char *arg)
 	case OPT_URL: o->url = arg; return 0;	/* checked by ctl_set_url */
 	case OPT_HOST: o->host = arg; return 0;
 	case OPT_INVENTORY: o->inventory = arg; return 0;
+	case OPT_MIRROR_CA: o->mirror_ca = arg; return 0;
 	case OPT_BOOT_URL:
 		/* No user:password@ (it would be on curl's command line), no query or fragment (the
 		 * file names are appended), nothing a shell or curl's globbing reads. */
@@ -315,8 +318,8 @@ struct deploy {
 	char recipe[256];		/* the recipe's name, or the image's */
 	const char *image_url;		/* SOURCE, when it is an image's URL (no bundle then) */
 	const char *format;		/* that image's format */
-	char *kernel, *initrd, *bundle, *payload;
-	size_t kernel_len, initrd_len, bundle_len, payload_len;
+	char *kernel, *initrd, *bundle, *payload, *ca;
+	size_t kernel_len, initrd_len, bundle_len, payload_len, ca_len;
 	char kernel_sha[SHA256_HEX_LEN + 1], initrd_sha[SHA256_HEX_LEN + 1], bundle_sha[SHA256_HEX_LEN + 1];
 	char old_boot[64];		/* the target's boot_id before the deploy */
 	char root[300];			/* root@HOST[:PORT]: the Anemos environment and the new
@@ -330,6 +333,25 @@ static void deploy_free(struct deploy *d)
 	free(d->initrd);
 	free(d->bundle);
 	free(d->payload);
+	free(d->ca);
+}
+
+/* --mirror-ca FILE into d->ca: PEM certificates (at most 1 MiB), which the Anemos environment
+ * adds to Debian's CAs for https:// mirrors and images. 0 or -errno (reported). */
+static int read_mirror_ca(struct deploy *d)
+{
+	int rc;
+
+	if (!d->o->mirror_ca)
+		return 0;
+	if ((rc = read_file(d->o->mirror_ca, 1 << 20, &d->ca, &d->ca_len)) != 0)
+		return rc;
+	if (strlen(d->ca) != d->ca_len || !strstr(d->ca, "-----BEGIN CERTIFICATE-----") ||
+	    !strstr(d->ca, "-----END CERTIFICATE-----")) {
+		warnx("--mirror-ca %s: not PEM CA certificates (-----BEGIN CERTIFICATE----- ...)", d->o->mirror_ca);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* The recipe bundle of @dir, read into d->bundle with its SHA-256. */
@@ -445,6 +467,8 @@ static int make_payload(struct deploy *d)
 	cpio_entry(f, PAYLOAD_DIR "/authorized_keys", 0100600, keys, keys_len);
 	if (d->bundle)
 		cpio_entry(f, PAYLOAD_DIR "/recipe.tar", 0100600, d->bundle, d->bundle_len);
+	if (d->ca)	/* /init adds it to the CA bundle */
+		cpio_entry(f, PAYLOAD_DIR "/ca.pem", 0100644, d->ca, d->ca_len);
 	fclose(f);
 	free(plan_text);
 	free(keys);
@@ -766,6 +790,7 @@ static const struct option deploy_options[] = {
 	{ "host", required_argument, NULL, OPT_HOST },
 	{ "inventory", required_argument, NULL, OPT_INVENTORY },
 	{ "boot-url", required_argument, NULL, OPT_BOOT_URL },
+	{ "mirror-ca", required_argument, NULL, OPT_MIRROR_CA },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -794,12 +819,6 @@ static int image_source(struct deploy *d, const char *source)
 	}
 	if (!d->o->sha256) {
 		warnx("%s: an image's URL needs --sha256 HEX (the target checks what it downloads)", source);
-		return -EINVAL;
-	}
-	/* The Anemos environment carries no CA certificates yet; the SHA-256 is what is trusted. */
-	if (strncmp(source, "https://", 8) == 0) {
-		warnx("%s: serve the image over http:// (the Anemos environment cannot check TLS "
-		      "certificates yet; --sha256 is what makes the download trusted)", source);
 		return -EINVAL;
 	}
 	if (strlen(source) >= 2048) {
@@ -963,9 +982,9 @@ static int recorded_options(const struct deploy *d, const char *source)
 		      "%s` registers it; then deploy it by its name)", source, source);
 		return -EINVAL;
 	}
-	if (d->o->boot_dir || d->o->kernel_args || d->o->boot_url) {
-		warnx("--boot-dir, --boot-url and --kernel-args go with a deploy without anemosd: with --url, "
-		      "anemosd sends its own");
+	if (d->o->boot_dir || d->o->kernel_args || d->o->boot_url || d->o->mirror_ca) {
+		warnx("--boot-dir, --boot-url, --kernel-args and --mirror-ca go with a deploy without anemosd: "
+		      "with --url, anemosd sends its own");
 		return -EINVAL;
 	}
 	return 0;
@@ -998,8 +1017,8 @@ static int serverless_prepare(struct deploy *d, const char *source, char **strea
 		return -EIO;
 	for (size_t i = 0; i < sizeof(raw); i++)
 		snprintf(d->id + 2 * i, 3, "%02x", raw[i]);
-	if ((!d->image_url && (rc = read_bundle(d, source)) != 0) || (rc = read_boot_files(d)) != 0 ||
-	    (rc = make_payload(d)) != 0)
+	if ((!d->image_url && (rc = read_bundle(d, source)) != 0) || (rc = read_mirror_ca(d)) != 0 ||
+	    (rc = read_boot_files(d)) != 0 || (rc = make_payload(d)) != 0)
 		return rc;
 	return make_stream(d, stream, len);
 }

@@ -44,7 +44,8 @@ done
 # busybox's chroot runs its own applet of a name before the chroot's program (its dpkg for
 # the target's). busybox gives debootstrap wget, ar, xzcat, sha256sum and mount.
 TOOL_PKGS="busybox-static fdisk e2fsprogs dosfstools util-linux dropbear-bin extlinux syslinux-common
-systemd-boot-efi gpgv debian-archive-keyring dash tar zstd debootstrap perl-base coreutils"
+systemd-boot-efi gpgv debian-archive-keyring dash tar zstd debootstrap perl-base coreutils
+ca-certificates"
 LIB_PKGS="libc6 libfdisk1 libsmartcols1 libtinfo6 libreadline8 libext2fs2 libcom-err2 libblkid1
 libuuid1 libtomcrypt1 libtommath1 libgmp10 zlib1g libcrypt1 libbz2-1.0 libgcrypt20 libgpg-error0
 libacl1 libselinux1 libpcre2-8-0 libzstd1 liblzma5 liblz4-1"
@@ -149,6 +150,15 @@ cp "$PKGROOT/usr/lib/syslinux/mbr/mbr.bin" lib/syslinux/mbr/mbr.bin ||
 	die "syslinux-common's mbr.bin missing"
 cp "$PKGROOT/usr/lib/systemd/boot/efi/systemd-bootx64.efi" lib/systemd/boot/efi/ ||
 	die "systemd-boot-efi's systemd-bootx64.efi missing"
+
+# The CAs that https:// mirrors and images are checked against: Debian's (ca-certificates),
+# joined into the one file libcurl reads, as update-ca-certificates makes it. deploy
+# --mirror-ca adds the operator's to it at boot (/init).
+mkdir -p etc/ssl/certs
+cat "$PKGROOT"/usr/share/ca-certificates/mozilla/*.crt >etc/ssl/certs/ca-certificates.crt ||
+	die "ca-certificates' certificates missing"
+[ "$(grep -c -- '-----BEGIN CERTIFICATE-----' etc/ssl/certs/ca-certificates.crt)" -gt 50 ] ||
+	die "ca-certificates: fewer than 50 CA certificates"
 
 # What building a recipe on the target needs besides programs: Debian's archive keyring (the
 # default for recipes that name none) and anemos-mkimg's base scripts, which the agent runs.

@@ -17,8 +17,9 @@
 #     the Anemos environment (same host key), whose log names the signature, and a reboot
 #     brings the old system back;
 #   - anemosctl deploy --ssh root@[2001:db8::50]:22 RECIPE_DIR (the `cloud` recipe: tiny plus
-#     dropbear, so that the new system answers SSH) --mirror http://[2001:db8::2]:PORT (a
-#     signed local test mirror, reached over IPv6 alone: the /128 and the link-local gateway)
+#     dropbear, so that the new system answers SSH) --mirror https://[2001:db8::2]:PORT (a
+#     signed local test mirror, reached over IPv6 alone: the /128 and the link-local gateway;
+#     over TLS with a certificate of the test's own CA, given with --mirror-ca)
 #     -> the target's checks, kexec into the Anemos environment with the payload appended
 #     -> dropbear there answers with the host's own host key -> the recipe is built on the
 #     disk from the mirror -> the VM reboots from its disk into the new system.
@@ -74,8 +75,45 @@ DNS6=2001:db8::53   # a name server written by hand beside DHCP's (nothing answe
 # shellcheck disable=SC2046 # the package list, one word a package
 mirror_build "$WORK/mirror" $(mirror_packages) || { fail "the test mirror builds"; exit 1; }
 MIRROR_LISTEN="$HOST4 $HOST6" mirror_serve "$WORK/mirror" || { fail "the test mirror serves"; exit 1; }
-# The deploy builds from the mirror over IPv6 alone: through the /128 and the link-local gateway.
-MIRROR=http://[$HOST6]:$MIRROR_PORT/debian
+# The deploy builds from the mirror over IPv6 alone (through the /128 and the link-local
+# gateway) and over https://: the same folder served with a certificate for $HOST6 that a CA
+# of this test's own signed, which the deploy trusts with --mirror-ca (Debian's CAs, which
+# the initramfs carries, do not know it).
+TLS_PID=""
+tls_mirror() {
+	local port _
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=Anemos deploy test CA" \
+		-addext basicConstraints=critical,CA:TRUE -keyout "$WORK/ca.key" -out "$WORK/ca.pem" 2>/dev/null &&
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$HOST6" \
+		-keyout "$WORK/tls.key" -out "$WORK/tls.csr" 2>/dev/null &&
+	openssl x509 -req -in "$WORK/tls.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" -CAcreateserial -days 2 \
+		-extfile <(printf 'subjectAltName=IP:%s\n' "$HOST6") -out "$WORK/tls.pem" 2>/dev/null || return 1
+	port=$(free_port)
+	python3 -c '
+import functools, http.server, socket, ssl, sys
+root, port, cert, key, addr = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+class Handler(http.server.SimpleHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+class Server(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+    daemon_threads = True
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+srv = Server((addr, port), functools.partial(Handler, directory=root))
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+srv.serve_forever()' "$WORK/mirror" "$port" "$WORK/tls.pem" "$WORK/tls.key" "$HOST6" 2>>"$WORK/tls-mirror.log" &
+	TLS_PID=$!
+	TLS_MIRROR=https://[$HOST6]:$port/debian
+	for _ in $(seq 1 50); do
+		curl -fsS --cacert "$WORK/ca.pem" -o /dev/null "$TLS_MIRROR/dists/bookworm/Release" 2>/dev/null && return 0
+		sleep 0.2
+	done
+	return 1
+}
+tls_mirror || { fail "the https:// test mirror serves" "$(tail -3 "$WORK/tls-mirror.log" 2>/dev/null)"; exit 1; }
+check "... and curl without its CA refuses it (Debian's CAs do not know the test's)" \
+	test "$(curl -sS -o /dev/null -w '%{http_code}' "$TLS_MIRROR/dists/bookworm/Release" 2>/dev/null)" = 000
+MIRROR=$TLS_MIRROR
 # The same packages under a Release signed by another key (the recipe's keyring refuses it).
 mkdir -p "$WORK/other/debian" && cp -a "$WORK/mirror/debian/dists" "$WORK/other/debian/"
 mirror_sign_with_other_key "$WORK/other" || { fail "the other-key mirror signs"; exit 1; }
@@ -95,7 +133,7 @@ on() { ssh "${SSHO[@]}" "root@$ADDR" "$1"; }
 on6() { ssh "${SSHO[@]}" "root@$IP6" "$1"; }
 QEMU_PID="" DNSMASQ_PID=""
 dnsmasq_stop() { [ -n "$DNSMASQ_PID" ] && kill "$DNSMASQ_PID" 2>/dev/null; DNSMASQ_PID=""; }
-trap 'stop_qemu; dnsmasq_stop; mirror_stop; _cleanup' EXIT
+trap 'stop_qemu; dnsmasq_stop; [ -n "$TLS_PID" ] && kill "$TLS_PID" 2>/dev/null; mirror_stop; _cleanup' EXIT
 
 # vm NAME DISK [pxe]: a BIOS VM. With pxe it boots from anemosd first on QEMU's user network
 # (192.0.2.0/24 and 2001:db8::/64, the host alias $HOST4); else from its disk (its NIC has
@@ -270,7 +308,7 @@ bad_deploy kexec --boot-url "$BOOT_URL"
 T0=$(now)
 ACKS=$(acks)
 OUT=$(timeout 1200 "$ANEMOSCTL" deploy --ssh "root@[$IP6]:22" "$WORK/recipe" --hostname deployed1 \
-	--mirror "$MIRROR" --ssh-key "$WORK/key.pub" --root-password-hash-file "$WORK/root.hash" \
+	--mirror "$MIRROR" --mirror-ca "$WORK/ca.pem" --ssh-key "$WORK/key.pub" --root-password-hash-file "$WORK/root.hash" \
 	--kernel-args "console=ttyS0,115200n8 panic=-1" 2>&1); rc=$?
 echo "$OUT" | sed 's/^/# /'
 expect_eq "anemosctl deploy --ssh succeeds with no anemosd" 0 "$rc"
@@ -284,6 +322,8 @@ expect_match "anemosctl showed the phases in order" \
 	's bootstrap: building cloud from http.*s provision: cloud built here.*s configure:.*s bootloader:.*s rebooting' \
 	"$(tr '\n' ' ' <<<"$OUT")"
 expect_match "anemosctl ended with deployed in N s" '^deployed in [0-9]+ s' "$OUT"
+expect_match "the Anemos environment added the --mirror-ca certificate to Debian's CAs" \
+	'deploy: 1 CA certificate\(s\) of --mirror-ca trusted too' "$(cat "$WORK/console-deploy.log")"
 expect_no_match "the password hash is not printed" 'anemosdeploy' "$OUT"
 echo "# deploy: anemosctl to deployed $(secs "$T0" "$(now)") s (TCG), in a VM of $MEM_MIB MiB"
 ok "the deploy passed in a QEMU machine of $MEM_MIB MiB (-m $MEM_MIB)"
