@@ -16,6 +16,8 @@ ssh-keygen -q -t ed25519 -N '' -C deploy-stream -f "$WORK/key"
 KEY=$(cat "$WORK/key.pub")
 printf '%s\n' '$6$salt$deploystreamhash' >"$WORK/hash"
 printf '#cloud-config\nruncmd: [echo userdata-secret]\n' >"$WORK/user-data"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "/CN=deploy-stream CA" \
+	-keyout "$WORK/ca.key" -out "$WORK/ca.pem" 2>/dev/null
 cat >"$WORK/fakessh" <<EOF
 #!/bin/sh
 printf '%s\n' "\$@" >"$WORK/argv"
@@ -149,8 +151,10 @@ refused "a --sha256 of no SHA-256" --ssh root@192.0.2.9 --ssh-key "$WORK/key.pub
 	--sha256 abc http://192.0.2.1/images/web.tar.zst
 refused "--mirror with an image" --ssh root@192.0.2.9 --ssh-key "$WORK/key.pub" --boot-dir "$BOOT_DIR" \
 	--sha256 "$SHA" --mirror http://192.0.2.1/debian http://192.0.2.1/images/web.tar.zst
-refused "an https image URL (no CA certificates in the Anemos environment)" --ssh root@192.0.2.9 \
-	--ssh-key "$WORK/key.pub" --boot-dir "$BOOT_DIR" --sha256 "$SHA" https://192.0.2.1/images/web.tar.zst
+refused "a --mirror-ca of no PEM certificate" --ssh root@192.0.2.9 --ssh-key "$WORK/key.pub" --boot-dir "$BOOT_DIR" \
+	--sha256 "$SHA" --mirror-ca "$WORK/key.pub" https://192.0.2.1/images/web.tar.zst
+refused "--mirror-ca with --url (anemosd sends its own)" --ssh root@192.0.2.9 --url http://192.0.2.1:9 \
+	--mirror-ca "$WORK/ca.pem" web
 refused "an image URL of 2 KiB" --ssh root@192.0.2.9 --ssh-key "$WORK/key.pub" --boot-dir "$BOOT_DIR" \
 	--sha256 "$SHA" "http://192.0.2.1/$(head -c 2100 /dev/zero | tr '\0' a).tar.zst"
 refused "--sha256 with a recipe folder" --ssh root@192.0.2.9 --ssh-key "$WORK/key.pub" --boot-dir "$BOOT_DIR" \
@@ -172,6 +176,17 @@ out=$("$ANEMOSCTL" deploy --ssh root@192.0.2.9 'http://192.0.2.1/get?id=7' --sha
 n=$(head -n 1 "$S"); at=$(( ${#n} + 2 + n )); script=$(tail -c +$(( ${#n} + 2 )) "$S" | head -c "$n")
 expect_match "... --format for a URL that does not say" '"format":"tar\.gz"' \
 	"$(part "$(var ANEMOS_PAYLOAD_AT)" "$(var ANEMOS_PAYLOAD_SIZE)" | tr -d '\0' | grep -ao '"format":"[^"]*"')"
+# https:// (the Anemos environment has Debian's CAs), and --mirror-ca's certificates beside them.
+out=$("$ANEMOSCTL" deploy --ssh root@192.0.2.9 https://192.0.2.1/images/web.tar.zst --sha256 "$SHA" \
+	--mirror-ca "$WORK/ca.pem" --ssh-key "$KEY" --boot-dir "$BOOT_DIR" 2>&1)
+n=$(head -n 1 "$S"); at=$(( ${#n} + 2 + n )); script=$(tail -c +$(( ${#n} + 2 )) "$S" | head -c "$n")
+part "$(var ANEMOS_PAYLOAD_AT)" "$(var ANEMOS_PAYLOAD_SIZE)" >"$WORK/payload"
+rm -rf "$WORK/unpacked" && mkdir -p "$WORK/unpacked"
+entries=$(unpack_payload | cut -d" " -f1)
+expect_eq "an https:// image URL is sent, --mirror-ca's certificate in the payload" \
+	"etc/anemos-deploy|etc/anemos-deploy/plan.json|etc/anemos-deploy/authorized_keys|etc/anemos-deploy/ca.pem" \
+	"$(tr '\n' '|' <<<"$entries" | sed 's/|$//')"
+expect_eq "... the certificate as given" "$(cat "$WORK/ca.pem")" "$(cat "$WORK/unpacked/ca.pem")"
 for u in web.tar.gz:tar.gz web.tar:tar web.raw:raw 'web.tar.zst?sig=a.raw:tar.zst' 'web.raw.gz#x.tar:raw.gz'; do
 	"$ANEMOSCTL" deploy --ssh root@192.0.2.9 "http://192.0.2.1/${u%%:*}" --sha256 "$SHA" --ssh-key "$KEY" \
 		--boot-dir "$BOOT_DIR" >/dev/null 2>&1
