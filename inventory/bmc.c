@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "err.h"
 #include "inventory_internal.h"
 
 json_t *bmc_section(struct inventory *inv)
@@ -41,7 +42,6 @@ void bmc_collect(struct inventory *inv)
 	struct ipmi_dev d = { .fd = -1, .timeout_ms = 3000 };
 	struct ipmi_lan lan;
 	unsigned channel;
-	char why[160];
 	json_t *bmc;
 
 	if (ipmi_open(inv->root, &d) < 0)
@@ -53,7 +53,9 @@ void bmc_collect(struct inventory *inv)
 	/* The LAN channel the BMC names, else 1 (where nearly every BMC has its NIC). */
 	if (!(channel = ipmi_lan_channel(&d)))
 		channel = 1;
-	if (ipmi_lan_read(&d, channel, &lan, why, sizeof(why)) == 0)
+	if (ipmi_lan_read(&d, channel, &lan) == 0)
 		bmc_fill_lan(inv, bmc, &lan, channel);
+	else
+		err_clear(); /* the inventory then has no LAN settings of the BMC */
 	ipmi_close(&d);
 }

@@ -7,6 +7,7 @@
  * device/vpd_pg89 (the untruncated model of SATA disks), and the wwid attribute of the
  * namespace or the SCSI device. by_path is udev's name in dev/disk/by-path when udev made one.
  */
+#include <errno.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,17 +201,19 @@ struct by_path {
 	char (*targets)[64];
 };
 
+/* Reads root's by-path links into bp: 0, or -ENOMEM (no message). */
 static int by_path_load(const char *root, struct by_path *bp)
 {
 	char rel[512];
+	int rc;
 
 	bp->targets = NULL;
-	if (dir_list(root, "dev/disk/by-path", strcmp, &bp->names, &bp->count) < 0)
-		return -1;
+	if ((rc = dir_list(root, "dev/disk/by-path", strcmp, &bp->names, &bp->count)) < 0)
+		return rc;
 	if (bp->count && !(bp->targets = calloc(bp->count, sizeof(*bp->targets)))) {
 		dir_list_free(bp->names, bp->count);
 		bp->count = 0;
-		return -1;
+		return -ENOMEM;
 	}
 	for (size_t i = 0; i < bp->count; i++) {
 		snprintf(rel, sizeof(rel), "dev/disk/by-path/%s", bp->names[i]);

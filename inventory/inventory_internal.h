@@ -106,12 +106,14 @@ void smbios_fill(struct inventory *inv, const uint8_t *table, size_t len, int ve
  * table cannot be read (as a non-root user: it is mode 0400) or is empty. */
 int smbios_collect(struct inventory *inv, struct cpu_facts *cpu, struct dimm_total *dimms);
 /* Formats a system UUID (type 1, offset 8): SMBIOS >= 2.6 stores the first three fields
- * little-endian, older versions as they print. Lower-case. -1 (out undefined) when the
- * version is unknown (0) or the UUID is a placeholder. */
+ * little-endian, older versions as they print. Lower-case. 0, or -ENODATA (out undefined,
+ * no message) when the version is unknown (0) or the UUID is a placeholder. */
 int smbios_uuid(const uint8_t raw[16], int version, char out[37]);
 /* Bytes of a memory device from its Size field (type 17, offset 0x0C) and, when
  * has_extended, its Extended Size (offset 0x1C, MiB in bits 30:0, used when Size is 0x7FFF).
- * Size bit 15 set means KiB units. 0: no device installed; -1: unknown size. */
+ * Size bit 15 set means KiB units. 0: no device installed; SMBIOS_SIZE_UNKNOWN (-1, a size
+ * and not an error code): unknown size. */
+#define SMBIOS_SIZE_UNKNOWN (-1LL)
 long long smbios_dimm_size(unsigned size, uint32_t extended, bool has_extended);
 /* "Rack Mount Chassis" for chassis type 0x17 (the lock bit 7 is ignored); NULL for
  * "Unknown" and undefined codes. */

@@ -17,6 +17,7 @@
 
 #include <linux/ipmi.h>
 
+#include "err.h"
 #include "ipmi.h"
 
 static void ipv4_text(const uint8_t *b, char out[16])
@@ -33,18 +34,18 @@ int ipmi_lan_parse(unsigned param, const uint8_t *rsp, size_t len, struct ipmi_l
 	case IPMI_LAN_NETMASK:
 	case IPMI_LAN_GATEWAY:
 		if (len < 5)
-			return -1;
+			return -EIO;
 		ipv4_text(d, param == IPMI_LAN_IP ? lan->ip : param == IPMI_LAN_NETMASK ? lan->netmask : lan->gateway);
 		return 0;
 	case IPMI_LAN_MAC:
 		if (len < 7)
-			return -1;
+			return -EIO;
 		snprintf(lan->mac, sizeof(lan->mac), "%02x:%02x:%02x:%02x:%02x:%02x", d[0], d[1], d[2], d[3],
 			 d[4], d[5]);
 		return 0;
 	case IPMI_LAN_IP_SOURCE:
 		if (len < 2)
-			return -1;
+			return -EIO;
 		switch (d[0] & 0x0f) {
 		case 1: lan->ip_source = "static"; break;
 		case 2: lan->ip_source = "dhcp"; break;
@@ -54,19 +55,19 @@ int ipmi_lan_parse(unsigned param, const uint8_t *rsp, size_t len, struct ipmi_l
 		}
 		return 0;
 	default:
-		return -1;
+		return -EIO;
 	}
 }
 
 int ipmi_channel_medium(const uint8_t *rsp, size_t len)
 {
-	return len < 2 ? -1 : rsp[1] & 0x7f;
+	return len < 2 ? -EIO : rsp[1] & 0x7f;
 }
 
 int ipmi_user_access_parse(const uint8_t *rsp, size_t len, struct ipmi_user_access *out)
 {
 	if (len < 4 || (rsp[0] & 0x3f) == 0)
-		return -1;
+		return -EIO;
 	out->max_users = rsp[0] & 0x3f;
 	out->enabled = rsp[1] & 0x3f;
 	out->fixed = rsp[2] & 0x3f;
@@ -79,10 +80,10 @@ int ipmi_user_name_parse(const uint8_t *rsp, size_t len, char out[IPMI_USER_NAME
 	size_t n;
 
 	if (len < IPMI_USER_NAME_MAX)
-		return -1;
+		return -EIO;
 	for (n = 0; n < IPMI_USER_NAME_MAX && rsp[n]; n++)
 		if (rsp[n] < 0x20 || rsp[n] > 0x7e)
-			return -1;
+			return -EIO;
 	memcpy(out, rsp, n);
 	out[n] = '\0';
 	return 0;
@@ -93,7 +94,7 @@ int ipmi_set_user_name_req(unsigned user, const char *name, uint8_t out[1 + IPMI
 	size_t n = strlen(name);
 
 	if (user < 1 || user > 63 || n == 0 || n > IPMI_USER_NAME_MAX)
-		return -1;
+		return -EINVAL;
 	memset(out, 0, 1 + IPMI_USER_NAME_MAX);
 	out[0] = (uint8_t)user;
 	memcpy(out + 1, name, n);
@@ -107,7 +108,7 @@ int ipmi_set_password_req(unsigned user, unsigned op, const char *password, uint
 
 	if (user < 1 || user > 63 || op > IPMI_PW_TEST || n > IPMI_PASSWORD_MAX ||
 	    ((op == IPMI_PW_SET || op == IPMI_PW_TEST) && !password))
-		return -1;
+		return -EINVAL;
 	memset(out, 0, 2 + IPMI_PASSWORD_MAX);
 	out[0] = (uint8_t)(user | (wide ? 0x80 : 0));
 	out[1] = (uint8_t)op;
@@ -120,7 +121,7 @@ int ipmi_set_password_req(unsigned user, unsigned op, const char *password, uint
 int ipmi_set_user_access_req(unsigned channel, unsigned user, unsigned priv, uint8_t out[4])
 {
 	if (channel > 15 || user < 1 || user > 63 || priv < 1 || (priv > 5 && priv != 0x0f))
-		return -1;
+		return -EINVAL;
 	/* bit 7: change the bits below; 5: link authentication; 4: IPMI messaging */
 	out[0] = (uint8_t)(0x80 | 0x20 | 0x10 | channel);
 	out[1] = (uint8_t)user;
@@ -265,7 +266,7 @@ unsigned ipmi_lan_channel(struct ipmi_dev *d)
 	return 0;
 }
 
-int ipmi_lan_read(struct ipmi_dev *d, unsigned channel, struct ipmi_lan *lan, char *why, size_t whysz)
+int ipmi_lan_read(struct ipmi_dev *d, unsigned channel, struct ipmi_lan *lan)
 {
 	static const unsigned params[] = { IPMI_LAN_IP, IPMI_LAN_IP_SOURCE, IPMI_LAN_MAC, IPMI_LAN_NETMASK,
 					   IPMI_LAN_GATEWAY };
@@ -278,15 +279,15 @@ int ipmi_lan_read(struct ipmi_dev *d, unsigned channel, struct ipmi_lan *lan, ch
 				 sizeof(rsp));
 
 		if (n < 0) {
-			snprintf(why, whysz, "Get LAN Configuration Parameters %u of channel %u: %s", params[i],
-				 channel, strerror(-n));
+			err_set(n, "Get LAN Configuration Parameters %u of channel %u: %s", params[i], channel,
+				strerror(-n));
 			if (params[i] == IPMI_LAN_IP)
 				return n;
 			continue;
 		}
 		if (cc != 0 || ipmi_lan_parse(params[i], rsp, (size_t)n, lan) < 0) {
-			snprintf(why, whysz, "Get LAN Configuration Parameters %u of channel %u: %s", params[i],
-				 channel, cc ? ipmi_cc_text(cc, ccbuf, sizeof(ccbuf)) : "short answer");
+			err_set(-EIO, "Get LAN Configuration Parameters %u of channel %u: %s", params[i], channel,
+				cc ? ipmi_cc_text(cc, ccbuf, sizeof(ccbuf)) : "short answer");
 			if (params[i] == IPMI_LAN_IP)
 				return -EIO;
 		}
@@ -294,29 +295,25 @@ int ipmi_lan_read(struct ipmi_dev *d, unsigned channel, struct ipmi_lan *lan, ch
 	return 0;
 }
 
-/* Sends one request of the enroll; 0, or -EIO/-errno with why naming the step. */
+/* Sends one request of the enroll; 0, or -EIO/-errno with the message naming the step. */
 static int step(struct ipmi_dev *d, uint8_t cmd, const char *what, const uint8_t *req, size_t len,
-		uint8_t *rsp, size_t rspsz, int *got, char *why, size_t whysz)
+		uint8_t *rsp, size_t rspsz, int *got)
 {
 	char ccbuf[32];
 	uint8_t cc, scratch[32];
 	int n = ipmi_cmd(d, IPMI_NETFN_APP, cmd, req, len, &cc, rsp ? rsp : scratch, rsp ? rspsz : sizeof(scratch));
 
-	if (n < 0) {
-		snprintf(why, whysz, "%s: %s", what, strerror(-n));
-		return n;
-	}
-	if (cc != 0) {
-		snprintf(why, whysz, "%s: the BMC answered %s", what, ipmi_cc_text(cc, ccbuf, sizeof(ccbuf)));
-		return -EIO;
-	}
+	if (n < 0)
+		return err_set(n, "%s: %s", what, strerror(-n));
+	if (cc != 0)
+		return err_set(-EIO, "%s: the BMC answered %s", what, ipmi_cc_text(cc, ccbuf, sizeof(ccbuf)));
 	if (got)
 		*got = n;
 	return 0;
 }
 
 int ipmi_enroll(struct ipmi_dev *d, unsigned channel, const char *name, const char *password, unsigned priv,
-		struct ipmi_enroll_result *out, char *why, size_t whysz)
+		struct ipmi_enroll_result *out)
 {
 	char names[63][IPMI_USER_NAME_MAX + 1];
 	struct ipmi_user_access access;
@@ -327,70 +324,55 @@ int ipmi_enroll(struct ipmi_dev *d, unsigned channel, const char *name, const ch
 	memset(names, 0, sizeof(names));
 	req[0] = (uint8_t)(channel & 0x0f);
 	req[1] = 1;
-	if ((rc = step(d, IPMI_CMD_GET_USER_ACCESS, "Get User Access", req, 2, rsp, sizeof(rsp), &n, why, whysz)) < 0)
+	if ((rc = step(d, IPMI_CMD_GET_USER_ACCESS, "Get User Access", req, 2, rsp, sizeof(rsp), &n)) < 0)
 		return rc;
-	if (ipmi_user_access_parse(rsp, (size_t)n, &access) < 0) {
-		snprintf(why, whysz, "Get User Access: an answer that makes no sense (%d bytes)", n);
-		return -EIO;
-	}
+	if (ipmi_user_access_parse(rsp, (size_t)n, &access) < 0)
+		return err_set(-EIO, "Get User Access: an answer that makes no sense (%d bytes)", n);
 	/* ID 1 is the anonymous user, never taken (many BMCs refuse to name it: 0xCC); an ID
 	 * whose name cannot be read is not taken either */
 	snprintf(names[0], sizeof(names[0]), "?");
 	for (unsigned id = 2; id <= access.max_users; id++) {
 		req[0] = (uint8_t)id;
 		n = ipmi_cmd(d, IPMI_NETFN_APP, IPMI_CMD_GET_USER_NAME, req, 1, &cc, rsp, sizeof(rsp));
-		if (n < 0) {
-			snprintf(why, whysz, "Get User Name of user %u: %s", id, strerror(-n));
-			return n;
-		}
+		if (n < 0)
+			return err_set(n, "Get User Name of user %u: %s", id, strerror(-n));
 		if (cc != 0 || ipmi_user_name_parse(rsp, (size_t)n, names[id - 1]) < 0)
 			snprintf(names[id - 1], sizeof(names[id - 1]), "?");
 	}
-	if (!(user = ipmi_pick_user(names, access.max_users, access.fixed, name))) {
-		snprintf(why, whysz, "no free user slot on the BMC (%u users, all named)", access.max_users);
-		return -ENOSPC;
-	}
-	if ((len = ipmi_set_user_name_req(user, name, req)) < 0) {
-		snprintf(why, whysz, "the user name '%s' does not fit IPMI's 16 bytes", name);
-		return -EINVAL;
-	}
+	if (!(user = ipmi_pick_user(names, access.max_users, access.fixed, name)))
+		return err_set(-ENOSPC, "no free user slot on the BMC (%u users, all named)", access.max_users);
+	if ((len = ipmi_set_user_name_req(user, name, req)) < 0)
+		return err_set(-EINVAL, "the user name '%s' does not fit IPMI's 16 bytes", name);
 	if (strcmp(names[user - 1], name) != 0 &&
-	    (rc = step(d, IPMI_CMD_SET_USER_NAME, "Set User Name", req, (size_t)len, NULL, 0, NULL, why, whysz)) < 0)
+	    (rc = step(d, IPMI_CMD_SET_USER_NAME, "Set User Name", req, (size_t)len, NULL, 0, NULL)) < 0)
 		return rc;
-	if ((len = ipmi_set_password_req(user, IPMI_PW_SET, password, req)) < 0) {
-		snprintf(why, whysz, "the password does not fit IPMI's 20 bytes");
-		return -EINVAL;
-	}
-	if ((rc = step(d, IPMI_CMD_SET_USER_PASSWORD, "Set User Password", req, (size_t)len, NULL, 0, NULL, why,
-		       whysz)) < 0)
+	if ((len = ipmi_set_password_req(user, IPMI_PW_SET, password, req)) < 0)
+		return err_set(-EINVAL, "the password does not fit IPMI's 20 bytes");
+	if ((rc = step(d, IPMI_CMD_SET_USER_PASSWORD, "Set User Password", req, (size_t)len, NULL, 0, NULL)) < 0)
 		goto out;
 	len = ipmi_set_password_req(user, IPMI_PW_ENABLE, NULL, req);
 	if ((rc = step(d, IPMI_CMD_SET_USER_PASSWORD, "Set User Password (enable the user)", req, (size_t)len, NULL,
-		       0, NULL, why, whysz)) < 0)
+		       0, NULL)) < 0)
 		goto out;
 	/* The BMC must take the password it was given: 0x80 (or 0x81, another size) says it
 	 * does not; a BMC that does not know the test operation (older than IPMI 2.0) is
 	 * trusted on its word. */
 	len = ipmi_set_password_req(user, IPMI_PW_TEST, password, req);
 	if ((n = ipmi_cmd(d, IPMI_NETFN_APP, IPMI_CMD_SET_USER_PASSWORD, req, (size_t)len, &cc, rsp, sizeof(rsp))) < 0) {
-		snprintf(why, whysz, "Set User Password (test the password): %s", strerror(-n));
-		rc = n;
+		rc = err_set(n, "Set User Password (test the password): %s", strerror(-n));
 		goto out;
 	}
 	if (cc == 0x80 || cc == 0x81) {
-		snprintf(why, whysz, "Set User Password (test the password): the BMC says the password it was just "
-			 "given is not user %u's (0x%02X)", user, cc);
-		rc = -EIO;
+		rc = err_set(-EIO, "Set User Password (test the password): the BMC says the password it was just "
+			     "given is not user %u's (0x%02X)", user, cc);
 		goto out;
 	}
 	len = ipmi_set_user_access_req(channel, user, priv, req);
 	if (len < 0) {
-		snprintf(why, whysz, "channel %u or privilege %u out of range", channel, priv);
-		rc = -EINVAL;
+		rc = err_set(-EINVAL, "channel %u or privilege %u out of range", channel, priv);
 		goto out;
 	}
-	if ((rc = step(d, IPMI_CMD_SET_USER_ACCESS, "Set User Access", req, (size_t)len, NULL, 0, NULL, why,
-		       whysz)) < 0)
+	if ((rc = step(d, IPMI_CMD_SET_USER_ACCESS, "Set User Access", req, (size_t)len, NULL, 0, NULL)) < 0)
 		goto out;
 	out->channel = channel;
 	out->user = user;

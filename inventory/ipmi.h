@@ -61,20 +61,20 @@ struct ipmi_user_access {
 };
 
 /* The answer bytes after the completion code are `rsp`, `len` of them. Each parser returns
- * 0, or -1 when the answer is too short or makes no sense (the output then untouched or
- * partly set). */
+ * 0, or -EIO when the answer is too short or makes no sense (the output then untouched or
+ * partly set); none sets a message. */
 
 /* Fills the member of lan that parameter param (IPMI_LAN_*) is: rsp is [revision, data...]. */
 int ipmi_lan_parse(unsigned param, const uint8_t *rsp, size_t len, struct ipmi_lan *lan);
-/* The medium type of a Get Channel Info answer (bits 6:0 of its second byte), -1 if short. */
+/* The medium type of a Get Channel Info answer (bits 6:0 of its second byte), -EIO if short. */
 int ipmi_channel_medium(const uint8_t *rsp, size_t len);
 int ipmi_user_access_parse(const uint8_t *rsp, size_t len, struct ipmi_user_access *out);
 /* A Get User Name answer (16 bytes, NUL padded) as a string in out; "" for an empty slot.
- * -1 also for a name with bytes that are not printable ASCII. */
+ * -EIO also for a name with bytes that are not printable ASCII. */
 int ipmi_user_name_parse(const uint8_t *rsp, size_t len, char out[IPMI_USER_NAME_MAX + 1]);
 
-/* Request bodies: each writes into out and returns its length, or -1 when the values do not
- * fit the command (a name longer than 16 bytes, a password longer than 20, a user ID 0 or
+/* Request bodies: each writes into out and returns its length, or -EINVAL (no message) when
+ * the values do not fit the command (a name longer than 16 bytes, a password longer than 20, a user ID 0 or
  * above 63). */
 int ipmi_set_user_name_req(unsigned user, const char *name, uint8_t out[1 + IPMI_USER_NAME_MAX]);
 /* A password of up to 16 bytes is sent in the 16-byte form, a longer one in the 20-byte form
@@ -114,8 +114,8 @@ int ipmi_cmd(struct ipmi_dev *d, uint8_t netfn, uint8_t cmd, const uint8_t *data
  * so (or the BMC does not answer Get Channel Info). */
 unsigned ipmi_lan_channel(struct ipmi_dev *d);
 /* Reads the LAN settings of channel: 0 when at least the IP address was read, else -errno
- * with why. */
-int ipmi_lan_read(struct ipmi_dev *d, unsigned channel, struct ipmi_lan *lan, char *why, size_t whysz);
+ * with the message (err_set) naming the parameter. */
+int ipmi_lan_read(struct ipmi_dev *d, unsigned channel, struct ipmi_lan *lan);
 
 /* What an enroll did. */
 struct ipmi_enroll_result {
@@ -124,9 +124,9 @@ struct ipmi_enroll_result {
 /* Creates (or takes again) the user `name` on the BMC with `password` and privilege priv on
  * channel: Get User Access and Get User Name to find its ID (ipmi_pick_user), Set User
  * Name, Set User Password (set, then enable, then test: the BMC must accept the password it
- * was given), Set User Access. 0, or -errno with why (which step, the BMC's completion
- * code; never the password). */
+ * was given), Set User Access. 0, or -errno with the message (err_set: which step, the
+ * BMC's completion code; never the password). */
 int ipmi_enroll(struct ipmi_dev *d, unsigned channel, const char *name, const char *password, unsigned priv,
-		struct ipmi_enroll_result *out, char *why, size_t whysz);
+		struct ipmi_enroll_result *out);
 
 #endif

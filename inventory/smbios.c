@@ -135,7 +135,7 @@ int smbios_uuid(const uint8_t raw[16], int version, char out[37])
 	size_t o = 0;
 
 	if (version == 0)
-		return -1;
+		return -ENODATA;
 	for (unsigned i = 0; i < 16; i++) {
 		unsigned b = raw[version >= 0x0206 ? le_order[i] : i];
 
@@ -145,7 +145,7 @@ int smbios_uuid(const uint8_t raw[16], int version, char out[37])
 		out[o++] = "0123456789abcdef"[b & 15];
 	}
 	out[o] = '\0';
-	return uuid_is_placeholder(out) ? -1 : 0;
+	return uuid_is_placeholder(out) ? -ENODATA : 0;
 }
 
 long long smbios_dimm_size(unsigned size, uint32_t extended, bool has_extended)
@@ -153,11 +153,11 @@ long long smbios_dimm_size(unsigned size, uint32_t extended, bool has_extended)
 	if (size == 0)
 		return 0;
 	if (size == 0xffff)
-		return -1;
+		return SMBIOS_SIZE_UNKNOWN;
 	if (size == 0x7fff) {
 		uint32_t mib = extended & 0x7fffffffu;
 
-		return has_extended && mib ? (long long)mib * MIB : -1;
+		return has_extended && mib ? (long long)mib * MIB : SMBIOS_SIZE_UNKNOWN;
 	}
 	if (size & 0x8000)
 		return (long long)(size & 0x7fff) * 1024;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "err.h"
 #include "ipmi.h"
 
 /* Overwrites a JSON string's text in place (jansson owns it; its length stays). */
@@ -20,24 +21,23 @@ static void wipe_string(json_t *s)
 		explicit_bzero((char *)json_string_value(s), json_string_length(s));
 }
 
-/* Does the enroll; 0 with *res and lan filled, or -errno with why. */
+/* Does the enroll; 0 with *res and lan filled, or -errno with the message (err_set). */
 static int enroll(struct agent *a, const char *user, const char *password, unsigned priv, unsigned channel,
-		  struct ipmi_enroll_result *res, struct ipmi_lan *lan, char *why, size_t whysz)
+		  struct ipmi_enroll_result *res, struct ipmi_lan *lan)
 {
 	struct ipmi_dev d = { .fd = -1, .timeout_ms = 5000 };
-	char lanwhy[160];
 	int rc;
 
-	if ((rc = ipmi_open(a->root, &d)) < 0) {
-		snprintf(why, whysz, "no IPMI device (/dev/ipmi0: %s): no BMC, or the kernel's IPMI driver found "
-			 "no interface to it", strerror(-rc));
-		return rc;
-	}
+	if ((rc = ipmi_open(a->root, &d)) < 0)
+		return err_set(rc, "no IPMI device (/dev/ipmi0: %s): no BMC, or the kernel's IPMI driver found "
+			       "no interface to it", strerror(-rc));
 	if (!channel && !(channel = ipmi_lan_channel(&d)))
 		channel = 1;
-	rc = ipmi_enroll(&d, channel, user, password, priv, res, why, whysz);
-	if (rc == 0 && ipmi_lan_read(&d, channel, lan, lanwhy, sizeof(lanwhy)) < 0)
+	rc = ipmi_enroll(&d, channel, user, password, priv, res);
+	if (rc == 0 && ipmi_lan_read(&d, channel, lan) < 0) {
 		memset(lan, 0, sizeof(*lan)); /* anemosd then takes the inventory's address */
+		err_clear();
+	}
 	ipmi_close(&d);
 	return rc;
 }
@@ -63,7 +63,8 @@ void bmc_enroll_run(struct agent *a, json_t *plan)
 		rc = -EINVAL;
 	} else {
 		fprintf(stderr, "anemos-agent: creating the BMC user %s in-band\n", user);
-		rc = enroll(a, user, password, priv, channel > 15 ? 0 : channel, &res, &lan, why, sizeof(why));
+		rc = enroll(a, user, password, priv, channel > 15 ? 0 : channel, &res, &lan);
+		snprintf(why, sizeof(why), "%s", err_msg());
 	}
 	wipe_string(json_object_get(e, "password"));
 	if (rc == 0)

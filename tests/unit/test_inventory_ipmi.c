@@ -7,6 +7,7 @@
  * copied files. Buffers are heap copies of exactly their length so that ASan catches any
  * read past the end.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -53,14 +54,14 @@ static void test_lan_parse(void **state)
 	free(b);
 	assert_string_equal(lan.mac, "52:54:00:b0:0a:ff");
 	/* short answers: nothing read past them, an error, the value untouched */
-	assert_int_equal(ipmi_lan_parse(IPMI_LAN_IP, (b = dup_bytes(ip, 4)), 4, &lan), -1);
+	assert_int_equal(ipmi_lan_parse(IPMI_LAN_IP, (b = dup_bytes(ip, 4)), 4, &lan), -EIO);
 	free(b);
-	assert_int_equal(ipmi_lan_parse(IPMI_LAN_MAC, (b = dup_bytes(mac, 6)), 6, &lan), -1);
+	assert_int_equal(ipmi_lan_parse(IPMI_LAN_MAC, (b = dup_bytes(mac, 6)), 6, &lan), -EIO);
 	free(b);
 	assert_string_equal(lan.ip, "192.0.2.17");
-	assert_int_equal(ipmi_lan_parse(IPMI_LAN_IP, NULL, 0, &lan), -1);
+	assert_int_equal(ipmi_lan_parse(IPMI_LAN_IP, NULL, 0, &lan), -EIO);
 	/* a parameter the reader does not ask */
-	assert_int_equal(ipmi_lan_parse(7, ip, sizeof(ip), &lan), -1);
+	assert_int_equal(ipmi_lan_parse(7, ip, sizeof(ip), &lan), -EIO);
 }
 
 static void test_ip_source(void **state)
@@ -85,7 +86,7 @@ static void test_ip_source(void **state)
 			assert_null(lan.ip_source);
 		free(b);
 	}
-	assert_int_equal(ipmi_lan_parse(IPMI_LAN_IP_SOURCE, (const uint8_t *)"\x11", 1, &lan), -1);
+	assert_int_equal(ipmi_lan_parse(IPMI_LAN_IP_SOURCE, (const uint8_t *)"\x11", 1, &lan), -EIO);
 }
 
 static void test_channel_and_access(void **state)
@@ -101,16 +102,16 @@ static void test_channel_and_access(void **state)
 	(void)state;
 	assert_int_equal(ipmi_channel_medium((b = dup_bytes(info, sizeof(info))), sizeof(info)), IPMI_CHANNEL_LAN_MEDIUM);
 	free(b);
-	assert_int_equal(ipmi_channel_medium((const uint8_t *)"\x0f", 1), -1);
+	assert_int_equal(ipmi_channel_medium((const uint8_t *)"\x0f", 1), -EIO);
 	assert_int_equal(ipmi_user_access_parse((b = dup_bytes(access, sizeof(access))), sizeof(access), &a), 0);
 	free(b);
 	assert_int_equal(a.max_users, 10);
 	assert_int_equal(a.enabled, 2);
 	assert_int_equal(a.fixed, 1);
 	assert_int_equal(a.privilege, IPMI_PRIV_ADMIN);
-	assert_int_equal(ipmi_user_access_parse(access, 3, &a), -1);
+	assert_int_equal(ipmi_user_access_parse(access, 3, &a), -EIO);
 	/* a BMC that says it has no users makes no sense */
-	assert_int_equal(ipmi_user_access_parse((const uint8_t *)"\xc0\x00\x00\x00", 4, &a), -1);
+	assert_int_equal(ipmi_user_access_parse((const uint8_t *)"\xc0\x00\x00\x00", 4, &a), -EIO);
 }
 
 static void test_user_name(void **state)
@@ -131,8 +132,8 @@ static void test_user_name(void **state)
 	free(b);
 	assert_string_equal(name, "sixteen-chars-ok");
 	rsp[3] = 0x07;
-	assert_int_equal(ipmi_user_name_parse(rsp, 16, name), -1);
-	assert_int_equal(ipmi_user_name_parse(rsp, 15, name), -1);
+	assert_int_equal(ipmi_user_name_parse(rsp, 16, name), -EIO);
+	assert_int_equal(ipmi_user_name_parse(rsp, 15, name), -EIO);
 }
 
 static void test_requests(void **state)
@@ -144,10 +145,10 @@ static void test_requests(void **state)
 	assert_int_equal(ipmi_set_user_name_req(3, "anemos", out), 17);
 	assert_int_equal(out[0], 3);
 	assert_memory_equal(out + 1, "anemos\0\0\0\0\0\0\0\0\0\0", 16);
-	assert_int_equal(ipmi_set_user_name_req(3, "seventeen-chars!!", out), -1);
-	assert_int_equal(ipmi_set_user_name_req(0, "anemos", out), -1);
-	assert_int_equal(ipmi_set_user_name_req(64, "anemos", out), -1);
-	assert_int_equal(ipmi_set_user_name_req(3, "", out), -1);
+	assert_int_equal(ipmi_set_user_name_req(3, "seventeen-chars!!", out), -EINVAL);
+	assert_int_equal(ipmi_set_user_name_req(0, "anemos", out), -EINVAL);
+	assert_int_equal(ipmi_set_user_name_req(64, "anemos", out), -EINVAL);
+	assert_int_equal(ipmi_set_user_name_req(3, "", out), -EINVAL);
 
 	/* Set User Password: 16-byte form up to 16 bytes, 20-byte form (bit 7) above */
 	assert_int_equal(ipmi_set_password_req(3, IPMI_PW_SET, "Abc123", out), 18);
@@ -158,19 +159,19 @@ static void test_requests(void **state)
 	assert_int_equal(out[0], 0x83);
 	assert_int_equal(out[1], IPMI_PW_TEST);
 	assert_memory_equal(out + 2, "0123456789abcdefXYZ\0", 20);
-	assert_int_equal(ipmi_set_password_req(3, IPMI_PW_SET, "0123456789abcdef0123X", out), -1);
+	assert_int_equal(ipmi_set_password_req(3, IPMI_PW_SET, "0123456789abcdef0123X", out), -EINVAL);
 	/* enable and disable carry no password */
 	assert_int_equal(ipmi_set_password_req(5, IPMI_PW_ENABLE, NULL, out), 2);
 	assert_int_equal(out[0], 5);
 	assert_int_equal(out[1], IPMI_PW_ENABLE);
-	assert_int_equal(ipmi_set_password_req(5, IPMI_PW_SET, NULL, out), -1);
-	assert_int_equal(ipmi_set_password_req(5, 4, "x", out), -1);
+	assert_int_equal(ipmi_set_password_req(5, IPMI_PW_SET, NULL, out), -EINVAL);
+	assert_int_equal(ipmi_set_password_req(5, 4, "x", out), -EINVAL);
 
 	/* Set User Access: change bits, link auth, IPMI messaging, the channel; ID; limit */
 	assert_int_equal(ipmi_set_user_access_req(1, 3, IPMI_PRIV_ADMIN, out), 4);
 	assert_memory_equal(out, "\xb1\x03\x04\x00", 4);
-	assert_int_equal(ipmi_set_user_access_req(16, 3, IPMI_PRIV_ADMIN, out), -1);
-	assert_int_equal(ipmi_set_user_access_req(1, 3, 6, out), -1);
+	assert_int_equal(ipmi_set_user_access_req(16, 3, IPMI_PRIV_ADMIN, out), -EINVAL);
+	assert_int_equal(ipmi_set_user_access_req(1, 3, 6, out), -EINVAL);
 }
 
 static void test_pick_user(void **state)

@@ -5,6 +5,7 @@
  * about their lengths. Tables are copied to heap buffers of exactly their length so that
  * ASan reports any read past the end.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -188,10 +189,10 @@ static void test_uuid(void **state)
 		{ dell, 0x0206, 0, "4c4c4544-0058-4b10-8034-b7c04f4d3933" },
 		{ dell, 0x0205, 0, "44454c4c-5800-104b-8034-b7c04f4d3933" },
 		{ dell, 0x0201, 0, "44454c4c-5800-104b-8034-b7c04f4d3933" },
-		{ dell, 0, -1, NULL },
-		{ zero, 0x0302, -1, NULL },
-		{ ones, 0x0302, -1, NULL },
-		{ unset_board, 0x0302, -1, NULL },
+		{ dell, 0, -ENODATA, NULL },
+		{ zero, 0x0302, -ENODATA, NULL },
+		{ ones, 0x0302, -ENODATA, NULL },
+		{ unset_board, 0x0302, -ENODATA, NULL },
 		{ unset_board, 0x0205, 0, "00020003-0004-0005-0006-000700080009" },
 	};
 
