@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "err.h"
 #include "mkimg.h"
 
 #define ZSTD_LEVEL "9"   /* a deployable image is written once and downloaded often */
@@ -34,7 +34,7 @@ static la_ssize_t sink_write(struct archive *a, void *data, const void *buf, siz
 			if (errno == EINTR)
 				continue;
 			archive_set_error(a, errno, "write: %s", strerror(errno));
-			return -1;
+			return -1; /* -1 allowed: libarchive's write callback contract */
 		}
 		p += n;
 		left -= (size_t)n;
@@ -44,47 +44,42 @@ static la_ssize_t sink_write(struct archive *a, void *data, const void *buf, siz
 	return (la_ssize_t)len;
 }
 
-/* Copies the data of the regular file at path into the archive's current entry. */
+/* Copies the data of the regular file at path into the archive's current entry: 0, or
+ * -errno with the message. */
 static int copy_data(struct archive *a, const char *path, long long expect)
 {
 	static char buf[1 << 16];
 	long long total = 0;
 	ssize_t n;
-	int fd;
+	int fd, rc;
 
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-		log_error("open %s: %s", path, strerror(errno));
-		return -1;
-	}
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return err_set(-errno, "open %s: %s", path, strerror(errno));
 	while ((n = read(fd, buf, sizeof(buf))) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			log_error("read %s: %s", path, strerror(errno));
+			rc = err_set(-errno, "read %s: %s", path, strerror(errno));
 			close(fd);
-			return -1;
+			return rc;
 		}
 		if (archive_write_data(a, buf, (size_t)n) != n) {
-			log_error("archive %s: %s", path, archive_error_string(a));
 			close(fd);
-			return -1;
+			return err_set(-EIO, "archive %s: %s", path, archive_error_string(a));
 		}
 		total += n;
 	}
 	close(fd);
-	if (total != expect) {
-		log_error("%s changed size while being archived", path);
-		return -1;
-	}
+	if (total != expect)
+		return err_set(-EIO, "%s changed size while being archived", path);
 	return 0;
 }
 
+/* Writes one entry's header and data: 0, or -errno with the message. */
 static int write_entry(struct archive *a, struct archive_entry *e)
 {
-	if (archive_write_header(a, e) < ARCHIVE_WARN) {
-		log_error("archive %s: %s", archive_entry_pathname(e), archive_error_string(a));
-		return -1;
-	}
+	if (archive_write_header(a, e) < ARCHIVE_WARN)
+		return err_set(-EIO, "archive %s: %s", archive_entry_pathname(e), archive_error_string(a));
 	if (archive_entry_filetype(e) == AE_IFREG && archive_entry_size(e) > 0)
 		return copy_data(a, archive_entry_sourcepath(e), archive_entry_size(e));
 	return 0;
@@ -96,7 +91,8 @@ static int by_name(const FTSENT **x, const FTSENT **y)
 	return strcmp((*x)->fts_name, (*y)->fts_name);
 }
 
-/* Walks root and writes every entry below it (paths relative to root, without "./"). */
+/* Walks root and writes every entry below it (paths relative to root, without "./"): 0, or
+ * -errno with the message (none for -ENOMEM). */
 static int write_tree(struct archive *a, struct archive *disk, const char *root, bool root_owner,
 		      long long *uncompressed)
 {
@@ -109,39 +105,35 @@ static int write_tree(struct archive *a, struct archive *disk, const char *root,
 	int rc = 0;
 
 	if (!(links = archive_entry_linkresolver_new()))
-		return -1;
+		return -ENOMEM;
 	archive_entry_linkresolver_set_strategy(links, archive_format(a));
 	if (!(fts = fts_open(paths, FTS_PHYSICAL | FTS_NOCHDIR, by_name))) {
-		log_error("%s: %s", root, strerror(errno));
+		rc = err_set(-errno, "%s: %s", root, strerror(errno));
 		archive_entry_linkresolver_free(links);
-		return -1;
+		return rc;
 	}
 	while (!rc) {
 		errno = 0;
 		if (!(f = fts_read(fts))) {
-			if (errno) {
-				log_error("%s: %s", root, strerror(errno));
-				rc = -1;
-			}
+			if (errno)
+				rc = err_set(-errno, "%s: %s", root, strerror(errno));
 			break;
 		}
 		if (f->fts_level == 0 || f->fts_info == FTS_DP)
 			continue;
 		if (f->fts_info == FTS_DNR || f->fts_info == FTS_ERR || f->fts_info == FTS_NS) {
-			log_error("%s: %s", f->fts_path, strerror(f->fts_errno));
-			rc = -1;
+			rc = err_set(-f->fts_errno, "%s: %s", f->fts_path, strerror(f->fts_errno));
 			break;
 		}
 		if (!(e = archive_entry_new())) {
-			rc = -1;
+			rc = -ENOMEM;
 			break;
 		}
 		archive_entry_copy_pathname(e, f->fts_path + rlen + 1);
 		archive_entry_copy_sourcepath(e, f->fts_path);
 		if (archive_read_disk_entry_from_file(disk, e, -1, f->fts_statp) < ARCHIVE_WARN) {
-			log_error("%s: %s", f->fts_path, archive_error_string(disk));
+			rc = err_set(-EIO, "%s: %s", f->fts_path, archive_error_string(disk));
 			archive_entry_free(e);
-			rc = -1;
 			break;
 		}
 		/* Names mean nothing on the machine that extracts the image: numeric owners only. */
@@ -179,15 +171,14 @@ int archive_write_tree(const char *root, const char *out_path, bool root_owner, 
 {
 	struct sink sink = { .fd = -1 };
 	struct archive *a = NULL, *disk = NULL;
-	int rc = -1;
+	int rc = -EIO;
 
 	out->uncompressed = 0;
-	if ((sink.fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
-		log_error("%s: %s", out_path, strerror(errno));
-		return -1;
-	}
+	err_clear();
+	if ((sink.fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+		return err_set(-errno, "%s: %s", out_path, strerror(errno));
 	if (!(sink.sha = sha256_new()) || !(a = archive_write_new()) || !(disk = archive_read_disk_new())) {
-		log_error("out of memory");
+		rc = err_set(-ENOMEM, "out of memory");
 		goto out;
 	}
 	/* Metadata from lstat only: no ACLs, extended attributes or file flags in an image. */
@@ -196,11 +187,11 @@ int archive_write_tree(const char *root, const char *out_path, bool root_owner, 
 	archive_read_disk_set_symlink_physical(disk);
 	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
 	    archive_write_add_filter_zstd(a) != ARCHIVE_OK) {
-		log_error("libarchive: %s (built without zstd?)", archive_error_string(a));
+		err_set(rc, "libarchive: %s (built without zstd?)", archive_error_string(a));
 		goto out;
 	}
 	if (archive_write_set_filter_option(a, "zstd", "compression-level", ZSTD_LEVEL) < ARCHIVE_WARN) {
-		log_error("libarchive: zstd compression level: %s", archive_error_string(a));
+		err_set(rc, "libarchive: zstd compression level: %s", archive_error_string(a));
 		goto out;
 	}
 	/* Threads help on big images; older libarchives without the option just warn. */
@@ -208,17 +199,18 @@ int archive_write_tree(const char *root, const char *out_path, bool root_owner, 
 	/* No zero padding after the zstd frame: the file must end where the compressed data does. */
 	archive_write_set_bytes_in_last_block(a, 1);
 	if (archive_write_open2(a, &sink, NULL, sink_write, NULL, NULL) != ARCHIVE_OK) {
-		log_error("%s: %s", out_path, archive_error_string(a));
+		err_set(rc, "%s: %s", out_path, archive_error_string(a));
 		goto out;
 	}
-	if (write_tree(a, disk, root, root_owner, &out->uncompressed) < 0)
+	if ((rc = write_tree(a, disk, root, root_owner, &out->uncompressed)) < 0)
 		goto out;
+	rc = -EIO;
 	if (archive_write_close(a) != ARCHIVE_OK) {
-		log_error("%s: %s", out_path, archive_error_string(a));
+		err_set(rc, "%s: %s", out_path, archive_error_string(a));
 		goto out;
 	}
 	if (fsync(sink.fd) < 0 || close(sink.fd) < 0) {
-		log_error("%s: %s", out_path, strerror(errno));
+		rc = err_set(-errno, "%s: %s", out_path, strerror(errno));
 		sink.fd = -1;
 		goto out;
 	}

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "filelist.h"
-#include "log.h"
+#include "err.h"
 #include "mkimg.h"
 
 int manifest_write(const char *path, const struct recipe *r, const struct image_file *img,
@@ -27,22 +27,19 @@ int manifest_write(const char *path, const struct recipe *r, const struct image_
 		      "size", (json_int_t)img->size, "uncompressed_size", (json_int_t)img->uncompressed,
 		      "sha256", img->sha256, "kernel", kernel, "initrd", initrd,
 		      "base", r->base, "created", created);
-	if (!m) {
-		log_error("manifest %s: out of memory", path);
-		return -1;
-	}
+	if (!m)
+		return err_set(-ENOMEM, "manifest %s: out of memory", path);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	rc = json_dump_file(m, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(m);
 	if (rc < 0) {
-		log_error("manifest %s: cannot write", tmp);
 		unlink(tmp);
-		return -1;
+		return err_set(-EIO, "manifest %s: cannot write", tmp);
 	}
 	if (rename(tmp, path) < 0) {
-		log_error("manifest %s: %s", path, strerror(errno));
+		rc = err_set(-errno, "manifest %s: %s", path, strerror(errno));
 		unlink(tmp);
-		return -1;
+		return rc;
 	}
 	return 0;
 }
@@ -53,23 +50,18 @@ int manifest_write_files(const char *path, const char *root)
 	FILE *f;
 	int rc;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-		log_error("file list %s: %s", path, strerror(ENAMETOOLONG));
-		return -1;
-	}
-	if (!(f = fopen(tmp, "we"))) {
-		log_error("file list %s: %s", tmp, strerror(errno));
-		return -1;
-	}
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return err_set(-ENAMETOOLONG, "file list %s: %s", path, strerror(ENAMETOOLONG));
+	if (!(f = fopen(tmp, "we")))
+		return err_set(-errno, "file list %s: %s", tmp, strerror(errno));
 	rc = filelist_write(root, f);
 	if (fclose(f) != 0 && rc == 0)
 		rc = -errno;
 	if (rc == 0 && rename(tmp, path) < 0)
 		rc = -errno;
 	if (rc < 0) {
-		log_error("file list %s of %s: %s", path, root, strerror(-rc));
 		unlink(tmp);
-		return -1;
+		return err_set(rc, "file list %s of %s: %s", path, root, strerror(-rc));
 	}
 	return 0;
 }

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "err.h"
 #include "log.h"
 #include "mkimg.h"
 #include "recipe_steps.h"
@@ -56,6 +57,14 @@ static void make_dir(const char *what, const char *dir, char *abs)
 		log_fatal("%s %s: %s", what, dir, strerror(-rc));
 	if (!realpath(dir, abs))
 		log_fatal("%s %s: %s", what, dir, strerror(errno));
+}
+
+/* The edge of the convention (err.h): logs the message of the failure just returned, when it
+ * has one (an allocation libarchive could not make has none). */
+static void log_err_msg(void)
+{
+	if (err_msg()[0])
+		log_error("%s", err_msg());
 }
 
 static double now_s(void)
@@ -111,8 +120,10 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (!(r = recipe_load(argv[optind])))
+	if (!(r = recipe_load(argv[optind]))) {
+		log_error("%s", err_msg());
 		return 1;
+	}
 	images_dir = getenv("ANEMOS_IMAGES_DIR") ? getenv("ANEMOS_IMAGES_DIR") : ANEMOS_IMAGES_DIR;
 	snprintf(base_script, sizeof(base_script), "%s/base/%s.sh", images_dir, r->base);
 	if (access(base_script, R_OK) < 0)
@@ -141,25 +152,33 @@ int main(int argc, char **argv)
 
 	for (size_t i = 0; i < RECIPE_STEPS; i++)
 		if ((!recipe_steps[i].provision_only || r->has_provision) &&
-		    recipe_run_step(r, recipe_steps[i].name, recipe_steps[i].call) < 0)
+		    recipe_run_step(r, recipe_steps[i].name, recipe_steps[i].call) < 0) {
+			log_err_msg();
 			log_fatal("%s: build failed; the tree is left in %s", r->name, root);
+		}
 	if (!tree_has_file(root, KERNEL_PATH) || !tree_has_file(root, INITRD_PATH))
 		log_fatal("%s: the image has no /%s or no /%s: the installer boots those", r->name,
 			  KERNEL_PATH, INITRD_PATH);
-	if (files_arg && manifest_write_files(files_arg, root) < 0)
+	if (files_arg && manifest_write_files(files_arg, root) < 0) {
+		log_err_msg();
 		log_fatal("%s: writing the file list failed; the tree is left in %s", r->name, root);
+	}
 
 	snprintf(image, sizeof(image), "%s/%s.%s", out, r->name, r->format);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", image);
 	snprintf(manifest, sizeof(manifest), "%s/%s.manifest.json", out, r->name);
 	log_info("%s: writing %s", r->name, image);
 	/* busybox trees are unpacked, not installed: whoever built them, root owns everything. */
-	if (archive_write_tree(root, tmp, strcmp(r->base, "busybox") == 0, &img) < 0)
+	if (archive_write_tree(root, tmp, strcmp(r->base, "busybox") == 0, &img) < 0) {
+		log_err_msg();
 		log_fatal("%s: writing the archive failed", r->name);
+	}
 	if (rename(tmp, image) < 0)
 		log_fatal("%s: %s", image, strerror(errno));
-	if (manifest_write(manifest, r, &img, KERNEL_PATH, INITRD_PATH) < 0)
+	if (manifest_write(manifest, r, &img, KERNEL_PATH, INITRD_PATH) < 0) {
+		log_error("%s", err_msg());
 		return 1;
+	}
 	if ((rc = tree_remove(work)) < 0)
 		log_warn("cannot remove the build folder %s: %s", work, strerror(-rc));
 	log_info("%s: %s %lld bytes (%lld MiB of files unpacked), sha256 %s, built in %.1f s", r->name,

@@ -29,11 +29,12 @@ struct image_file {
 
 /* recipe.c */
 /* Sources the recipe in /bin/sh and reads its variables back; checks name, base and format.
- * Returns NULL after logging why the recipe cannot be built. */
+ * NULL, with errno and the message (err_set) saying why the recipe cannot be built. */
 struct recipe *recipe_load(const char *path);
 void recipe_free(struct recipe *r);
 /* Runs one build step: /bin/sh sources the recipe, then the base script, then runs body.
- * The environment (ROOT, CACHE, ...) is set by the caller. 0, or -1 after logging. */
+ * The environment (ROOT, CACHE, ...) is set by the caller. Logs the step's name (info);
+ * 0, or -errno with the message (-EIO: the step failed). */
 int recipe_run_step(const struct recipe *r, const char *step, const char *body);
 
 /* tree.c */
@@ -49,16 +50,18 @@ bool tree_has_file(const char *root, const char *path);
 /* archive.c */
 /* Writes the tree under root as a pax tar compressed with zstd to out_path, streaming,
  * hashing and counting the bytes as they are written. Owners are kept as they are in the
- * tree, or all 0:0 with root_owner. 0, or -1 after logging (out_path is then removed). */
+ * tree, or all 0:0 with root_owner. 0, or -errno with the message (none for -ENOMEM inside
+ * libarchive; out_path is then removed). */
 int archive_write_tree(const char *root, const char *out_path, bool root_owner,
 		       struct image_file *out);
 
 /* manifest.c */
-/* Writes the manifest JSON of an image to path (atomically: a temporary file renamed). */
+/* Writes the manifest JSON of an image to path (atomically: a temporary file renamed). 0, or
+ * -errno with the message. */
 int manifest_write(const char *path, const struct recipe *r, const struct image_file *img,
 		   const char *kernel, const char *initrd);
 /* Writes the file list of the tree under root (lib/filelist.h) to path, atomically.
- * 0, or -1 after logging (path is then untouched and no temporary file is left). */
+ * 0, or -errno with the message (path is then untouched and no temporary file is left). */
 int manifest_write_files(const char *path, const char *root);
 
 #endif

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "err.h"
 #include "log.h"
 #include "mkimg.h"
 #include "recipe_steps.h"
@@ -98,14 +99,10 @@ struct recipe *recipe_load(const char *path)
 {
 	char abs[PATH_MAX], *out, *slash, *provision = NULL;
 	struct recipe *r;
-	int status = 0;
+	int status = 0, rc = -EINVAL;
 
-	if (access(path, R_OK) < 0) {
-		log_error("recipe %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	if (!realpath(path, abs)) {
-		log_error("recipe %s: %s", path, strerror(errno));
+	if (access(path, R_OK) < 0 || !realpath(path, abs)) {
+		err_set(-errno, "recipe %s: %s", path, strerror(errno));
 		return NULL;
 	}
 	if (!(r = calloc(1, sizeof(*r))) || !(r->path = strdup(abs)) || !(r->dir = strdup(abs)))
@@ -115,8 +112,8 @@ struct recipe *recipe_load(const char *path)
 	if (!(out = capture(r->path, read_script, &status)))
 		goto err_nomem;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		log_error("recipe %s: sourcing it with /bin/sh failed (exit %d)", r->path,
-			  WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+		rc = err_set(-EIO, "recipe %s: sourcing it with /bin/sh failed (exit %d)", r->path,
+			     WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 		free(out);
 		goto err;
 	}
@@ -132,34 +129,35 @@ struct recipe *recipe_load(const char *path)
 	free(provision);
 
 	if (!*r->name) {
-		log_error("recipe %s: no name= (every recipe names its image)", r->path);
+		err_set(-EINVAL, "recipe %s: no name= (every recipe names its image)", r->path);
 		goto err;
 	}
 	if (!name_valid(r->name)) {
-		log_error("recipe %s: name=%s: use letters, digits, '.', '_' and '-' (at most 64, not starting with '.')",
-			  r->path, r->name);
+		err_set(-EINVAL, "recipe %s: name=%s: use letters, digits, '.', '_' and '-' (at most 64, not starting with '.')",
+			r->path, r->name);
 		goto err;
 	}
 	if (strcmp(r->base, "busybox") != 0 && strcmp(r->base, "debootstrap") != 0) {
-		log_error("recipe %s: base=%s: unknown base system (busybox or debootstrap)", r->path, r->base);
+		err_set(-EINVAL, "recipe %s: base=%s: unknown base system (busybox or debootstrap)", r->path, r->base);
 		goto err;
 	}
 	if (strcmp(r->format, "raw.zst") == 0) {
-		log_error("recipe %s: format=raw.zst: whole-disk images are not supported yet; use format=tar.zst",
-			  r->path);
+		err_set(-EINVAL, "recipe %s: format=raw.zst: whole-disk images are not supported yet; use format=tar.zst",
+			r->path);
 		goto err;
 	}
 	if (strcmp(r->format, "tar.zst") != 0) {
-		log_error("recipe %s: format=%s: unknown output format (tar.zst)", r->path, r->format);
+		err_set(-EINVAL, "recipe %s: format=%s: unknown output format (tar.zst)", r->path, r->format);
 		goto err;
 	}
 	return r;
 
 err_nomem:
 	free(provision);
-	log_error("recipe %s: out of memory", path);
+	rc = err_set(-ENOMEM, "recipe %s: out of memory", path);
 err:
 	recipe_free(r);
+	errno = -rc;
 	return NULL;
 }
 
@@ -179,18 +177,16 @@ void recipe_free(struct recipe *r)
 int recipe_run_step(const struct recipe *r, const char *step, const char *body)
 {
 	char *script;
-	int status;
+	int status, rc;
 	pid_t pid;
 
-	if (asprintf(&script, RECIPE_STEP_SCRIPT, body) < 0) {
-		log_error("step %s: out of memory", step);
-		return -1;
-	}
+	if (asprintf(&script, RECIPE_STEP_SCRIPT, body) < 0)
+		return err_set(-ENOMEM, "step %s: out of memory", step);
 	log_info("%s: %s", r->name, step);
 	if ((pid = fork()) < 0) {
-		log_error("step %s: fork: %s", step, strerror(errno));
+		rc = err_set(-errno, "step %s: fork: %s", step, strerror(errno));
 		free(script);
-		return -1;
+		return rc;
 	}
 	if (pid == 0) {
 		execl("/bin/sh", "sh", "-c", script, (char *)NULL);
@@ -198,16 +194,12 @@ int recipe_run_step(const struct recipe *r, const char *step, const char *body)
 	}
 	free(script);
 	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR) {
-			log_error("step %s: waitpid: %s", step, strerror(errno));
-			return -1;
-		}
+		if (errno != EINTR)
+			return err_set(-errno, "step %s: waitpid: %s", step, strerror(errno));
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		if (WIFEXITED(status))
-			log_error("%s: step %s failed (exit %d)", r->name, step, WEXITSTATUS(status));
-		else
-			log_error("%s: step %s killed by signal %d", r->name, step, WTERMSIG(status));
-		return -1;
+			return err_set(-EIO, "%s: step %s failed (exit %d)", r->name, step, WEXITSTATUS(status));
+		return err_set(-EIO, "%s: step %s killed by signal %d", r->name, step, WTERMSIG(status));
 	}
 	return 0;
 }
