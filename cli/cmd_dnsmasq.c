@@ -138,7 +138,7 @@ int dnsmasq_config(struct ctl *ctl, int argc, char **argv)
 			.efi_x64_file = DNSMASQ_EFI_X64_FILE,
 		},
 	};
-	char err[256], *text, *arm64 = NULL;
+	char *text, *arm64 = NULL;
 	int rc;
 
 	(void)ctl;
@@ -156,12 +156,9 @@ int dnsmasq_config(struct ctl *ctl, int argc, char **argv)
 	}
 	if (access(arm64, R_OK) == 0)
 		o.s.efi_arm64_file = DNSMASQ_EFI_ARM64_FILE;
-	if (!(text = dnsmasq_conf_render(&o.s, err, sizeof(err)))) {
-		if (err[0])
-			warnx("%s", err);
-		else
-			warnx("out of memory");
-		rc = err[0] ? -EINVAL : -ENOMEM;
+	if (!(text = dnsmasq_conf_render(&o.s))) {
+		warnx("%s", err_msg());
+		rc = -errno;
 		goto out;
 	}
 	if (o.output)

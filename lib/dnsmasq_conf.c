@@ -21,20 +21,13 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <stdarg.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void say(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
+#include "err.h"
 
 static bool is_ipv4(const char *text)
 {
@@ -113,69 +106,70 @@ static bool is_lease(const char *text)
 	return *p == '\0' || (strchr("smhdw", *p) && p[1] == '\0');
 }
 
-static int check(const struct dnsmasq_settings *s, char *err, size_t errlen)
+/* 0, or -EINVAL with the message naming the first setting that is wrong. */
+static int check(const struct dnsmasq_settings *s)
 {
 	const char *mask = s->netmask ? s->netmask : "255.255.255.0";
 
 	if (!is_ifname(s->interface))
-		return say(err, errlen, "interface: '%s' is not an interface name",
-			   s->interface ? s->interface : ""), -1;
+		return err_set(-EINVAL, "interface: '%s' is not an interface name",
+			   s->interface ? s->interface : "");
 	if (!is_ipv4(s->server_ip))
-		return say(err, errlen, "server address: '%s' is not an IPv4 address",
-			   s->server_ip ? s->server_ip : ""), -1;
+		return err_set(-EINVAL, "server address: '%s' is not an IPv4 address",
+			   s->server_ip ? s->server_ip : "");
 	if (!is_http_url(s->server_url))
-		return say(err, errlen, "server URL: '%s' is not an http:// or https:// URL "
-			   "without spaces, commas, quotes or a trailing '/'", s->server_url ? s->server_url : ""), -1;
+		return err_set(-EINVAL, "server URL: '%s' is not an http:// or https:// URL "
+			   "without spaces, commas, quotes or a trailing '/'", s->server_url ? s->server_url : "");
 	if (!s->tftp_root || s->tftp_root[0] != '/' || !is_plain(s->tftp_root))
-		return say(err, errlen, "TFTP root: '%s' must be an absolute path without spaces, "
-			   "commas or quotes", s->tftp_root ? s->tftp_root : ""), -1;
+		return err_set(-EINVAL, "TFTP root: '%s' must be an absolute path without spaces, "
+			   "commas or quotes", s->tftp_root ? s->tftp_root : "");
 	if (!is_plain(s->bios_file) || !is_plain(s->efi_x64_file) ||
 	    (s->efi_arm64_file && !is_plain(s->efi_arm64_file)))
-		return say(err, errlen, "boot file names must be plain names"), -1;
+		return err_set(-EINVAL, "boot file names must be plain names");
 	if (!is_netmask(mask))
-		return say(err, errlen, "netmask: '%s' is not a netmask", mask), -1;
+		return err_set(-EINVAL, "netmask: '%s' is not a netmask", mask);
 	if (s->mode == DHCP_FULL) {
 		unsigned long m = ipv4_value(mask), a, b;
 
 		if (!is_ipv4(s->range_start) || !is_ipv4(s->range_end))
-			return say(err, errlen, "range: full-DHCP mode needs START,END as IPv4 addresses"), -1;
+			return err_set(-EINVAL, "range: full-DHCP mode needs START,END as IPv4 addresses");
 		a = ipv4_value(s->range_start);
 		b = ipv4_value(s->range_end);
 		if (a > b)
-			return say(err, errlen, "range: %s comes after %s", s->range_start, s->range_end), -1;
+			return err_set(-EINVAL, "range: %s comes after %s", s->range_start, s->range_end);
 		if ((a & m) != (b & m) || (a & m) != (ipv4_value(s->server_ip) & m))
-			return say(err, errlen, "range: %s-%s and the server address %s are not in one "
-				   "network of netmask %s", s->range_start, s->range_end, s->server_ip, mask), -1;
+			return err_set(-EINVAL, "range: %s-%s and the server address %s are not in one "
+				   "network of netmask %s", s->range_start, s->range_end, s->server_ip, mask);
 		if (ipv4_value(s->server_ip) >= a && ipv4_value(s->server_ip) <= b)
-			return say(err, errlen, "range: the server address %s is inside %s-%s", s->server_ip,
-				   s->range_start, s->range_end), -1;
+			return err_set(-EINVAL, "range: the server address %s is inside %s-%s", s->server_ip,
+				   s->range_start, s->range_end);
 		if (s->router && is_ipv4(s->router) && ipv4_value(s->router) >= a && ipv4_value(s->router) <= b)
-			return say(err, errlen, "range: the router %s is inside %s-%s", s->router,
-				   s->range_start, s->range_end), -1;
+			return err_set(-EINVAL, "range: the router %s is inside %s-%s", s->router,
+				   s->range_start, s->range_end);
 		if ((a & ~m & 0xffffffffUL) == 0 || (b | m) == 0xffffffffUL)
-			return say(err, errlen, "range: %s-%s includes the network or broadcast address",
-				   s->range_start, s->range_end), -1;
+			return err_set(-EINVAL, "range: %s-%s includes the network or broadcast address",
+				   s->range_start, s->range_end);
 		if (s->lease && !is_lease(s->lease))
-			return say(err, errlen, "lease: '%s' is not a lease time (e.g. 1h, 30m, infinite)",
-				   s->lease), -1;
+			return err_set(-EINVAL, "lease: '%s' is not a lease time (e.g. 1h, 30m, infinite)",
+				   s->lease);
 		if (s->router && !is_ipv4(s->router))
-			return say(err, errlen, "router: '%s' is not an IPv4 address", s->router), -1;
+			return err_set(-EINVAL, "router: '%s' is not an IPv4 address", s->router);
 		if (s->dns && !is_ipv4(s->dns))
-			return say(err, errlen, "dns: '%s' is not an IPv4 address", s->dns), -1;
+			return err_set(-EINVAL, "dns: '%s' is not an IPv4 address", s->dns);
 	} else {
 		unsigned long m = ipv4_value(mask);
 
 		if (!is_ipv4(s->subnet))
-			return say(err, errlen, "subnet: proxy mode needs the network's address "
-				   "(e.g. 192.0.2.0)"), -1;
+			return err_set(-EINVAL, "subnet: proxy mode needs the network's address "
+				   "(e.g. 192.0.2.0)");
 		if ((ipv4_value(s->subnet) & m) != (ipv4_value(s->server_ip) & m))
-			return say(err, errlen, "subnet: the server address %s is not in %s/%s",
-				   s->server_ip, s->subnet, mask), -1;
+			return err_set(-EINVAL, "subnet: the server address %s is not in %s/%s",
+				   s->server_ip, s->subnet, mask);
 	}
 	return 0;
 }
 
-char *dnsmasq_conf_render(const struct dnsmasq_settings *s, char *err, size_t errlen)
+char *dnsmasq_conf_render(const struct dnsmasq_settings *s)
 {
 	const char *mask = s->netmask ? s->netmask : "255.255.255.0";
 	const char *tftp_ip = s->tftp == TFTP_DNSMASQ ? "" : s->server_ip;
@@ -183,12 +177,15 @@ char *dnsmasq_conf_render(const struct dnsmasq_settings *s, char *err, size_t er
 	size_t size = 0;
 	FILE *out;
 
-	if (errlen)
-		err[0] = '\0';
-	if (check(s, err, errlen) != 0)
+	if (check(s) != 0) {
+		errno = EINVAL;
 		return NULL;
-	if (!(out = open_memstream(&text, &size)))
+	}
+	if (!(out = open_memstream(&text, &size))) {
+		err_set(-ENOMEM, "out of memory");
+		errno = ENOMEM;
 		return NULL;
+	}
 
 	fprintf(out,
 		"# dnsmasq for Anemos on %s, %s mode, TFTP by %s.\n"
@@ -270,6 +267,8 @@ char *dnsmasq_conf_render(const struct dnsmasq_settings *s, char *err, size_t er
 	}
 	if (fclose(out) != 0) {
 		free(text);
+		err_set(-ENOMEM, "out of memory");
+		errno = ENOMEM;
 		return NULL;
 	}
 	return text;

@@ -43,8 +43,9 @@ struct dnsmasq_settings {
 
 /*
  * Checks @s and renders the dnsmasq configuration. Returns a string the caller frees, or
- * NULL with a message in @err (or NULL and an empty @err when out of memory).
+ * NULL with errno and the message (err_set, lib/err.h): EINVAL and the setting that is
+ * wrong, or ENOMEM and "out of memory".
  */
-char *dnsmasq_conf_render(const struct dnsmasq_settings *s, char *err, size_t errlen);
+char *dnsmasq_conf_render(const struct dnsmasq_settings *s);
 
 #endif

@@ -4,6 +4,7 @@
  * output, and that machines boot with it, is tests/e2e/firmware-pxe.test.sh's business.
  */
 #include <setjmp.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,6 +15,7 @@
 #include <cmocka.h>
 
 #include "dnsmasq_conf.h"
+#include "err.h"
 
 static struct dnsmasq_settings full(void)
 {
@@ -39,11 +41,10 @@ static struct dnsmasq_settings proxy(void)
 /* Renders @s, which must be accepted, and returns the text (freed by the caller). */
 static char *render_ok(const struct dnsmasq_settings *s)
 {
-	char err[256];
-	char *text = dnsmasq_conf_render(s, err, sizeof(err));
+	char *text = dnsmasq_conf_render(s);
 
 	if (!text)
-		fail_msg("refused: %s", err);
+		fail_msg("refused: %s", err_msg());
 	return text;
 }
 
@@ -172,7 +173,6 @@ static void test_refused(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct dnsmasq_settings s = cases[i].proxy ? proxy() : full();
 		const char *f = cases[i].field, *v = cases[i].value;
-		char err[256] = "";
 		char *t;
 
 		if (!strcmp(f, "interface")) s.interface = v;
@@ -185,8 +185,9 @@ static void test_refused(void **state)
 		else if (!strcmp(f, "lease")) s.lease = v;
 		else if (!strcmp(f, "router")) s.router = v;
 		else if (!strcmp(f, "subnet")) s.subnet = v;
-		t = dnsmasq_conf_render(&s, err, sizeof(err));
-		if (t || err[0] == '\0') {
+		err_clear();
+		t = dnsmasq_conf_render(&s);
+		if (t || errno != EINVAL || err_msg()[0] == '\0') {
 			free(t);
 			fail_msg("case '%s' was not refused with a message", cases[i].what);
 		}
