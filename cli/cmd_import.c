@@ -22,7 +22,7 @@
 static const char *const csv_columns[] = { "mac", "hostname", "next_boot", "image", "once", NULL };
 
 /* Splits the CSV line at *p into cells (unquoted in place), advancing *p past it: the count
- * of cells, or -1 for a quote that does not end. */
+ * of cells, or -EINVAL (no message) for a quote that does not end. */
 static int csv_line(char **p, char **cells, int max)
 {
 	char *in = *p, *out;
@@ -44,7 +44,7 @@ static int csv_line(char **p, char **cells, int max)
 			} else if (quoted && *r == '"') {
 				quoted = false;
 			} else if (quoted && !*r) {
-				return -1;
+				return -EINVAL;
 			} else if (!quoted && (*r == ',' || *r == '\n' || *r == '\r' || !*r)) {
 				char end = *r;
 

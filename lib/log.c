@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,7 @@ int log_level_parse(const char *name)
 	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
 		if (strcmp(name, level_names[i]) == 0)
 			return (int)i;
-	return -1;
+	return -EINVAL;
 }
 
 static void log_vwrite(enum log_level level, const char *fmt, va_list ap)

@@ -6,7 +6,8 @@ enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 /* Sets the most verbose level printed (default LOG_INFO). */
 void log_set_level(enum log_level level);
-/* Parses "error", "warn", "info" or "debug"; returns -1 for anything else. */
+/* Parses "error", "warn", "info" or "debug": its level, or -EINVAL (no message) for anything
+ * else. */
 int log_level_parse(const char *name);
 int log_enabled(enum log_level level);
 /* Writes "TIME LEVEL message" to stderr; control characters in the message are escaped so

@@ -100,16 +100,16 @@ static int ipmi_boot_set(ipmi_ctx_t ctx, enum bmc_boot boot, bool efi, char *why
 
 /* What an action asks of the chassis, given its power state now: a cycle or reset of a
  * machine that is off powers it on (many BMCs refuse a cycle then); off of one that is off
- * does nothing. -1: nothing to send. */
+ * does nothing. -ENODATA: nothing to send. */
 static int chassis_control_for(enum bmc_action action, bool on)
 {
 	switch (action) {
-	case BMC_ON: return on ? -1 : IPMI_CHASSIS_CONTROL_POWER_UP;
-	case BMC_OFF: return on ? IPMI_CHASSIS_CONTROL_POWER_DOWN : -1;
-	case BMC_SOFT_OFF: return on ? IPMI_CHASSIS_CONTROL_INITIATE_SOFT_SHUTDOWN : -1;
+	case BMC_ON: return on ? -ENODATA : IPMI_CHASSIS_CONTROL_POWER_UP;
+	case BMC_OFF: return on ? IPMI_CHASSIS_CONTROL_POWER_DOWN : -ENODATA;
+	case BMC_SOFT_OFF: return on ? IPMI_CHASSIS_CONTROL_INITIATE_SOFT_SHUTDOWN : -ENODATA;
 	case BMC_CYCLE: return on ? IPMI_CHASSIS_CONTROL_POWER_CYCLE : IPMI_CHASSIS_CONTROL_POWER_UP;
 	case BMC_RESET: return on ? IPMI_CHASSIS_CONTROL_HARD_RESET : IPMI_CHASSIS_CONTROL_POWER_UP;
-	default: return -1;
+	default: return -ENODATA;
 	}
 }
 

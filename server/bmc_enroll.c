@@ -228,7 +228,7 @@ int bmc_enroll_serve(struct agent_token *t, json_t **out)
 	return password ? 0 : -EIO;
 }
 
-/* A plain IPv4 address (as IPMI's LAN settings hold) in canonical form into out: 0 or -1. */
+/* A plain IPv4 address (as IPMI's LAN settings hold) in canonical form into out: 0 or -EINVAL. */
 static int ipv4_canonical(const char *s, char out[16])
 {
 	unsigned a, b, c, d;
@@ -236,7 +236,7 @@ static int ipv4_canonical(const char *s, char out[16])
 
 	if (!s || sscanf(s, "%u.%u.%u.%u%c", &a, &b, &c, &d, &end) != 4 || a > 255 || b > 255 || c > 255 ||
 	    d > 255 || a == 0)
-		return -1;
+		return -EINVAL;
 	snprintf(out, 16, "%u.%u.%u.%u", a, b, c, d);
 	return 0;
 }

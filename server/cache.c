@@ -38,7 +38,7 @@ static bool failing;           /* the last call failed (warned once per failure 
 static char chunk[LOG_CHUNK];
 
 /* The port of an http:// URL's authority (HOST, HOST:PORT, [V6]:PORT, USER@...), 80 when it
- * names none, -1 when it is not a number. */
+ * names none, -EINVAL when it is not a number. */
 static long authority_port(const char *authority)
 {
 	size_t len = strcspn(authority, "/?#");
@@ -54,7 +54,7 @@ static long authority_port(const char *authority)
 		return 80;
 	for (p = colon + 1; p < authority + len; p++) {
 		if (*p < '0' || *p > '9' || port > 65535)
-			return -1;
+			return -EINVAL;
 		port = port * 10 + (*p - '0');
 	}
 	return port;

@@ -78,7 +78,8 @@ static enum MHD_Result open_failed(struct request *req, const char *name, int er
 /* Serves `name` from the folder open at dirfd (which this function closes); a file of the
  * dashboard with its headers. */
 /* Opens name in dirfd (closing dirfd) as a regular file: fd >= 0 with *st, or answers the
- * request itself (400, 404, 503) and returns -1 with *ret set. */
+ * request itself (400, 404, 503) and returns -errno (-EINVAL, the open's, -ENOENT) with *ret
+ * set. */
 static int open_served(struct request *req, int dirfd, const char *name, struct stat *st, enum MHD_Result *ret)
 {
 	int fd, err;
@@ -86,7 +87,7 @@ static int open_served(struct request *req, int dirfd, const char *name, struct 
 	if (!name_is_safe(name)) {
 		close(dirfd);
 		*ret = respond_errorf(req, 400, "invalid file name");
-		return -1;
+		return -EINVAL;
 	}
 	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	err = errno;
@@ -98,12 +99,12 @@ static int open_served(struct request *req, int dirfd, const char *name, struct 
 	}
 	if (fd < 0) {
 		*ret = open_failed(req, name, err);
-		return -1;
+		return -err;
 	}
 	if (!S_ISREG(st->st_mode)) {
 		close(fd);
 		*ret = not_found(req, name);
-		return -1;
+		return -ENOENT;
 	}
 	return fd;
 }

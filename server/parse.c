@@ -16,7 +16,7 @@ static int hexval(int c)
 	c = tolower(c);
 	if (c >= 'a' && c <= 'f')
 		return c - 'a' + 10;
-	return -1;
+	return -EINVAL;
 }
 
 /* Collects exactly `ndigits` hex digits from `in`, skipping the separators iPXE and
@@ -48,7 +48,9 @@ int mac_parse(const char *in, char out[MAC_LEN + 1])
 
 bool mac_is_nic(const char *mac)
 {
-	return strcmp(mac, "00:00:00:00:00:00") != 0 && !(hexval((unsigned char)mac[1]) & 1);
+	int second = hexval((unsigned char)mac[1]);
+
+	return strcmp(mac, "00:00:00:00:00:00") != 0 && second >= 0 && !(second & 1);
 }
 
 int uuid_parse(const char *in, char out[UUID_LEN + 1])
