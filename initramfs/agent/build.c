@@ -35,11 +35,11 @@ int build_fail(struct build *b, const char *fmt, ...)
 	va_list ap;
 
 	if (b->why[0])
-		return -1;
+		return -EIO;
 	va_start(ap, fmt);
 	vsnprintf(b->why, sizeof(b->why), fmt, ap);
 	va_end(ap);
-	return -1;
+	return -EIO;
 }
 
 void build_progress(struct build *b, bool force)
@@ -168,7 +168,7 @@ int build_run(struct build *b, const char *const argv[], char *out, size_t outsz
 	close(fds[0]);
 	while (!reaped && waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
-			return -1;
+			return -errno;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
@@ -249,7 +249,7 @@ static int fetch_bundle(struct build *b, json_t *image)
 	if (build_run(b, mkdir_argv, out, sizeof(out)) != 0)
 		return build_fail(b, "cannot make %s/recipe: %s", BUILD_WORK, last_line(out));
 	if (mirror_fetch(b, false, url, BUILD_WORK "/recipe.tar", RECIPE_BUNDLE_MAX, sha, -1) < 0)
-		return -1;
+		return -EIO;
 	if (build_run(b, tar_argv, out, sizeof(out)) != 0)
 		return build_fail(b, "cannot unpack the recipe bundle: %s", last_line(out));
 	unlink(BUILD_WORK "/recipe.tar"); /* RAM: the unpacked copy is what the steps use */
@@ -264,7 +264,7 @@ static int fetch_packages(struct build *b, const char *cache, const char *packag
 	char names[8300], dir[320], path[700], url[2400], *tok, *save = NULL;
 	struct deb debs[256];
 	size_t n = 0;
-	int rc = -1;
+	int rc = -EIO;
 	FILE *f;
 
 	snprintf(names, sizeof(names), "linux-image-amd64 busybox-static %s", packages);
@@ -423,7 +423,7 @@ int build_into(struct build_job *j, const char *root, char *why, size_t whysz)
 {
 	struct build *b = &j->b;
 	char cache[300];
-	int rc = -1;
+	int rc = -EIO;
 
 	b->root = root;
 	snprintf(cache, sizeof(cache), "%s/.anemos-build", root);

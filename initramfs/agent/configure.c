@@ -35,7 +35,7 @@ static int failf(struct configure *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->why, c->whysz, fmt, ap);
 	va_end(ap);
-	return -1;
+	return -EIO;
 }
 
 /* The failure of rc on path, said with the symlink that caused it, if one did. */
@@ -71,7 +71,7 @@ static int put(struct configure *c, const char *path, mode_t mode, const char *f
 
 	snprintf(dir, sizeof(dir), "%.*s", (int)(strrchr(path, '/') - path), path);
 	if (dir[0] && make_dirs(c, dir, 0755) < 0)
-		return -1;
+		return -EIO;
 	va_start(ap, fmt);
 	rc = target_vprintf(c->rootfd, path, mode, fmt, ap);
 	va_end(ap);
@@ -225,7 +225,7 @@ static int install_phone_home(struct configure *c)
 			return failf(c, "cannot read %s: %s", from, strerror(errno));
 		if (make_dirs(c, dir, 0755) < 0) {
 			close(fd);
-			return -1;
+			return -EIO;
 		}
 		rc = target_copy(c->rootfd, path, phone_home_files[i].mode, fd);
 		close(fd);
@@ -233,7 +233,7 @@ static int install_phone_home(struct configure *c)
 			return fail_on(c, "write", path, rc);
 	}
 	if (make_dirs(c, "/etc/systemd/system/multi-user.target.wants", 0755) < 0)
-		return -1;
+		return -EIO;
 	if ((rc = target_symlink(c->rootfd, "/etc/systemd/system/anemos-phone-home.service", PHONE_HOME_WANTS)) < 0)
 		return fail_on(c, "enable the phone-home unit as", PHONE_HOME_WANTS, rc);
 	if (!target_exists(c->rootfd, "/usr/bin/curl") && !target_exists(c->rootfd, "/bin/curl"))
@@ -278,9 +278,9 @@ int configure_host(struct agent *a, json_t *plan, int rootfd, const char *root_u
 	    (esp_uuid[0] ? put(&c, "/etc/fstab", 0644, "UUID=%s / ext4 defaults,errors=remount-ro 0 1\n"
 			       "UUID=%s /boot/efi vfat umask=0077 0 2\n", root_uuid, esp_uuid)
 			 : put(&c, "/etc/fstab", 0644, "UUID=%s / ext4 defaults,errors=remount-ro 0 1\n", root_uuid)) < 0)
-		return -1;
+		return -EIO;
 	if (put(&c, "/etc/hostname", 0644, "%s\n", name) < 0 || add_to_hosts(&c, name) < 0)
-		return -1;
+		return -EIO;
 	if (!(f = open_memstream(&text, &len)))
 		return failf(&c, "out of memory");
 	json_array_foreach(keys, i, key)
@@ -290,23 +290,23 @@ int configure_host(struct agent *a, json_t *plan, int rootfd, const char *root_u
 		free(text);
 		return failf(&c, "out of memory");
 	}
-	rc = make_dirs(&c, "/root/.ssh", 0700) < 0 ? -1 : put_text(&c, "/root/.ssh/authorized_keys", 0600, text);
+	rc = make_dirs(&c, "/root/.ssh", 0700) < 0 ? -EIO : put_text(&c, "/root/.ssh/authorized_keys", 0600, text);
 	free(text);
 	if (rc < 0)
-		return -1;
+		return -EIO;
 	if (hash && set_root_password(&c, hash) < 0)
-		return -1;
+		return -EIO;
 	if (configure_network(&c, user_data && target_exists(rootfd, "/etc/cloud")) < 0)
-		return -1;
+		return -EIO;
 	if (user_data && target_exists(rootfd, "/etc/cloud") &&
 	    (put(&c, "/var/lib/cloud/seed/nocloud/user-data", 0600, "%s", user_data) < 0 ||
 	     put(&c, "/var/lib/cloud/seed/nocloud/meta-data", 0600, "instance-id: anemos-%lld-%ld\nlocal-hostname: %s\n",
 		 (long long)json_integer_value(json_object_get(json_object_get(plan, "host"), "id")), (long)time(NULL),
 		 name) < 0))
-		return -1;
+		return -EIO;
 	if (a->deploy)	/* with no anemosd: nobody to phone home to */
 		return 0;
 	if (write_phone_home_token(&c) < 0)
-		return -1;
+		return -EIO;
 	return install_phone_home(&c);
 }

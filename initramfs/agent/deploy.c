@@ -105,14 +105,15 @@ static int copy_into(int rootfd, const char *from, const char *path, mode_t mode
 	int fd = open(from, O_RDONLY | O_CLOEXEC), rc;
 
 	if (fd < 0) {
-		snprintf(why, whysz, "cannot read %s: %s", from, strerror(errno));
-		return -1;
+		rc = -errno;
+		snprintf(why, whysz, "cannot read %s: %s", from, strerror(-rc));
+		return rc;
 	}
 	rc = target_copy(rootfd, path, mode, fd);
 	close(fd);
 	if (rc < 0) {
 		snprintf(why, whysz, "cannot write %s: %s", path, target_strerror(rootfd, path, rc, err, sizeof(err)));
-		return -1;
+		return -EIO;
 	}
 	return 0;
 }
@@ -145,7 +146,7 @@ static int install_host_keys(int rootfd, char *why, size_t whysz)
 	closedir(dir);
 	if (rc == 0)
 		fprintf(stderr, "anemos-agent: %d SSH host keys of the old system installed\n", n);
-	return rc < 0 ? -1 : 0;
+	return rc < 0 ? -EIO : 0;
 }
 
 int deploy_finish(struct agent *a, int rootfd, char *why, size_t whysz)
@@ -155,10 +156,10 @@ int deploy_finish(struct agent *a, int rootfd, char *why, size_t whysz)
 	if (!a->deploy)
 		return 0;
 	if (install_host_keys(rootfd, why, whysz) < 0)
-		return -1;
+		return -EIO;
 	if ((rc = target_mkdirs(rootfd, "/var/log/anemos", 0755)) < 0) {
 		snprintf(why, whysz, "cannot make /var/log/anemos: %s", strerror(-rc));
-		return -1;
+		return -EIO;
 	}
 	fflush(stderr);
 	return copy_into(rootfd, DEPLOY_LOG, DEPLOY_LOG_TARGET, 0600, why, whysz);

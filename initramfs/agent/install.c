@@ -60,7 +60,7 @@ static int failf(struct target *t, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(t->why, sizeof(t->why), fmt, ap);
 	va_end(ap);
-	return -1;
+	return -EIO;
 }
 
 /* Runs argv (no shell), optionally feeding `input` on its stdin; 0 when it exits 0. */
@@ -247,18 +247,18 @@ static int partition_and_format(struct target *t)
 	t->root_uuid[36] = '\0';
 	if (t->uefi) {
 		if (run(t, sfdisk, "label: gpt\nsize=512MiB, type=U, name=ESP\ntype=L, name=root\n") < 0)
-			return -1;
+			return -EIO;
 		partition_path(t->disk, 1, t->esp, sizeof(t->esp));
 		partition_path(t->disk, 2, t->root, sizeof(t->root));
 		if (wait_for(t, t->esp) < 0 || wait_for(t, t->root) < 0)
-			return -1;
+			return -EIO;
 		snprintf(label, sizeof(label), "%s", t->esp_id);
 		{
 			const char *mkfs_vfat[] = { "mkfs.vfat", "-F", "32", "-n", "ESP", "-i", label, t->esp, NULL };
 			const char *mkfs_ext4[] = { "mkfs.ext4", "-q", "-F", "-L", "root", "-U", t->root_uuid, t->root, NULL };
 
 			if (run(t, mkfs_vfat, NULL) < 0 || run(t, mkfs_ext4, NULL) < 0)
-				return -1;
+				return -EIO;
 		}
 	} else {
 		/* BIOS: one bootable ext4 partition for extlinux, without the 64bit feature
@@ -267,10 +267,10 @@ static int partition_and_format(struct target *t)
 					    t->root, NULL };
 
 		if (run(t, sfdisk, "label: dos\ntype=83, bootable\n") < 0)
-			return -1;
+			return -EIO;
 		partition_path(t->disk, 1, t->root, sizeof(t->root));
 		if (wait_for(t, t->root) < 0 || run(t, mkfs_ext4, NULL) < 0)
-			return -1;
+			return -EIO;
 	}
 	mkdir("/mnt", 0755);
 	mkdir(TARGET, 0755);
@@ -279,7 +279,7 @@ static int partition_and_format(struct target *t)
 	if (t->uefi) {
 		/* The root was made a moment ago: nothing in it can be a symlink yet. */
 		if (make_dirs(t, "/boot/efi", 0755) < 0)
-			return -1;
+			return -EIO;
 		if (mount(t->esp, ESP_MOUNT, "vfat", 0, "umask=0077,codepage=437,iocharset=utf8") < 0)
 			return failf(t, "cannot mount %s: %s", t->esp, strerror(errno));
 		t->esp_mounted = true;
@@ -371,7 +371,7 @@ static int extract_tree(struct target *t, struct archive *ar)
 	archive_write_free(disk);
 	if (chdir("/") < 0)
 		return failf(t, "chdir /: %s", strerror(errno));
-	return r == ARCHIVE_EOF ? 0 : -1;
+	return r == ARCHIVE_EOF ? 0 : -EIO;
 }
 
 /* A whole-disk image, written block by block onto the disk. */
@@ -426,7 +426,7 @@ static int stream_image(struct target *t)
 	char got[SHA256_HEX_LEN + 1];
 	struct archive *ar = archive_read_new();
 	struct stream s;
-	int rc = -1;
+	int rc = -EIO;
 
 	if (!url || !want || !format || !ar) {
 		archive_read_free(ar);
@@ -534,14 +534,14 @@ static int install_bootloader(struct target *t)
 		    put(t, "/boot/efi/loader/entries/anemos.conf", 0644,
 			"title Anemos: %s\nlinux /anemos/vmlinuz\ninitrd /anemos/initrd.img\noptions %s\n",
 			name ? name : "image", cmdline) < 0)
-			return -1;
+			return -EIO;
 		return 0;
 	}
 	if (make_dirs(t, "/boot/extlinux", 0755) < 0 ||
 	    put(t, "/boot/extlinux/extlinux.conf", 0644,
 		"DEFAULT anemos\nPROMPT 0\nTIMEOUT 0\n\nLABEL anemos\n  MENU LABEL Anemos: %s\n"
 		"  LINUX /boot/vmlinuz\n  INITRD /boot/initrd.img\n  APPEND %s\n", name ? name : "image", cmdline) < 0)
-		return -1;
+		return -EIO;
 	/* extlinux takes a path: the folder as resolved inside the target, free of symlinks. */
 	if ((rc = target_realpath(t->rootfd, "/boot/extlinux", dir, sizeof(dir))) < 0)
 		return fail_on(t, "resolve", "/boot/extlinux", rc);
@@ -553,7 +553,7 @@ static int install_bootloader(struct target *t)
 		int fd, ok;
 
 		if (run(t, extlinux, NULL) < 0)
-			return -1;
+			return -EIO;
 		fd = open(MBR_BIN, O_RDONLY | O_CLOEXEC);
 		ok = fd >= 0 && read(fd, mbr, sizeof(mbr)) == (ssize_t)sizeof(mbr);
 		if (fd >= 0)

@@ -57,7 +57,7 @@ static int fetch_tick(void *cls, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 	return 0;
 }
 
-/* One attempt; 0, or -1 with why (curl's error, or the HTTP status). */
+/* One attempt; 0, or -EIO (-ENOMEM) with why (curl's error, or the HTTP status). */
 static int fetch_once(struct fetch *f, const char *url, char *why, size_t whysz)
 {
 	CURL *c = curl_easy_init();
@@ -66,7 +66,7 @@ static int fetch_once(struct fetch *f, const char *url, char *why, size_t whysz)
 	CURLcode rc;
 
 	if (!c)
-		return snprintf(why, whysz, "out of memory"), -1;
+		return snprintf(why, whysz, "out of memory"), -ENOMEM;
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fetch_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
@@ -93,7 +93,7 @@ static int fetch_once(struct fetch *f, const char *url, char *why, size_t whysz)
 		snprintf(why, whysz, "larger than %llu bytes", (unsigned long long)f->max);
 	else
 		snprintf(why, whysz, "%s", err[0] ? err : curl_easy_strerror(rc));
-	return -1;
+	return -EIO;
 }
 
 int mirror_fetch(struct build *b, bool count, const char *url, const char *path, uint64_t max,
@@ -235,7 +235,7 @@ static int check_valid_until(struct build *b, const char *release)
 		build_fail(b, "the mirror's dists/%s/InRelease expired on %s (Valid-Until): a stale or replayed mirror",
 			   b->suite, until);
 		free(until);
-		return -1;
+		return -EIO;
 	}
 	free(until);
 	return 0;
@@ -251,10 +251,10 @@ int mirror_open(struct build *b, const char *keyring)
 	snprintf(url, sizeof(url), "%s/dists/%s/InRelease", b->mirror, b->suite);
 	snprintf(path, sizeof(path), "%s/InRelease", b->work);
 	if (mirror_fetch(b, false, url, path, RELEASE_MAX, NULL, -1) < 0)
-		return -1;
+		return -EIO;
 	snprintf(url, sizeof(url), "%s/Release", b->work);
 	if (verify_release(b, path, keyring, url) < 0)
-		return -1;
+		return -EIO;
 	if (!(release = slurp(url, RELEASE_MAX)))
 		return build_fail(b, "cannot read the verified Release");
 	{
@@ -271,7 +271,7 @@ int mirror_open(struct build *b, const char *keyring)
 	}
 	if (check_valid_until(b, release) < 0) {
 		free(release);
-		return -1;
+		return -EIO;
 	}
 	for (i = 0; i < sizeof(indexes) / sizeof(indexes[0]); i++) {
 		snprintf(name, sizeof(name), "main/binary-amd64/%s", indexes[i]);
@@ -284,7 +284,7 @@ int mirror_open(struct build *b, const char *keyring)
 	snprintf(url, sizeof(url), "%s/dists/%s/%s", b->mirror, b->suite, name);
 	snprintf(path, sizeof(path), "%s/%s", b->work, indexes[i]);
 	if (mirror_fetch(b, false, url, path, INDEX_MAX, sha, size) < 0)
-		return -1;
+		return -EIO;
 	if (!(b->index = index_text(path)))
 		return build_fail(b, "cannot read the mirror's %s", name);
 	unlink(path);
@@ -316,11 +316,11 @@ int mirror_resolve(struct build *b, const char *name, struct deb *out)
 int64_t mirror_size(struct build *b, const char *name)
 {
 	const char *start, *end;
-	int64_t size = -1;
+	int64_t size = -ENOENT;
 	char *sz;
 
 	if (!b->index || !index_find(b->index, name, &start, &end))
-		return -1;
+		return -ENOENT;
 	if ((sz = stanza_field(start, end, "Size")))
 		size = atoll(sz);
 	free(sz);

@@ -202,7 +202,7 @@ ssize_t stream_read(struct archive *ar, void *cls, const void **out)
 
 	if (pump(s) < 0) {
 		archive_set_error(ar, EIO, "%s", s->error);
-		return -1;
+		return -1; /* -1 allowed: libarchive's read callback contract */
 	}
 	/* Hand libarchive the filled buffer; it is ours again at the next call. */
 	swap = s->handed;

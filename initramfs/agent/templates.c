@@ -136,18 +136,18 @@ static int render_one(struct vars *v, int rootfd, const char *rel, char *why, si
 
 		close(rc);
 		if (link)
-			return snprintf(why, whysz, "template /etc/anemos/templates/%s: a symlink, not a file", rel), -1;
+			return snprintf(why, whysz, "template /etc/anemos/templates/%s: a symlink, not a file", rel), -EIO;
 	}
 	if (target_read(rootfd, path, TEMPLATE_MAX, &text, &st) < 0)
-		return snprintf(why, whysz, "template /etc/anemos/templates/%s: not a readable file of at most 1 MiB", rel), -1;
+		return snprintf(why, whysz, "template /etc/anemos/templates/%s: not a readable file of at most 1 MiB", rel), -EIO;
 	rendered = template_expand(text, lookup, v, err, sizeof(err));
 	free(text);
 	if (!rendered)
-		return snprintf(why, whysz, "template /etc/anemos/templates/%s: %s", rel, err), -1;
+		return snprintf(why, whysz, "template /etc/anemos/templates/%s: %s", rel, err), -EIO;
 	rc = target_write(rootfd, out, st.st_mode & 07777, rendered, strlen(rendered));
 	free(rendered);
 	if (rc < 0)
-		return snprintf(why, whysz, "cannot write %s: %s", out, target_strerror(rootfd, out, rc, err, sizeof(err))), -1;
+		return snprintf(why, whysz, "cannot write %s: %s", out, target_strerror(rootfd, out, rc, err, sizeof(err))), -EIO;
 	fprintf(stderr, "anemos-agent: rendered %s\n", out);
 	return 0;
 }
@@ -165,7 +165,7 @@ static int walk(struct vars *v, int rootfd, const char *sub, int depth, char *wh
 		return fd == -ENOENT && !*sub ? 0 : (snprintf(why, whysz, "cannot read %s", dir), -1);
 	if (!(d = fdopendir(fd))) {
 		close(fd);
-		return snprintf(why, whysz, "cannot read %s", dir), -1;
+		return snprintf(why, whysz, "cannot read %s", dir), -EIO;
 	}
 	while (rc == 0 && (de = readdir(d))) {
 		struct stat st;

@@ -270,37 +270,37 @@ struct hostile {
 	const char *name;
 	const char *link, *to;
 	int rc;             /* what configure returns */
-	const char *why;    /* -1: a part of the failure message */
+	const char *why;    /* -EIO: a part of the failure message */
 	const char *inside; /* 0: a file that must be a regular file inside the root, */
 	const char *text;   /*    with this text */
 };
 
 static const struct hostile hostile[] = {
-	{ "/etc to an absolute folder outside", "etc", "%s", -1,
+	{ "/etc to an absolute folder outside", "etc", "%s", -EIO,
 	  "cannot make /etc: No such file or directory (the image's /etc is a symlink to /tmp/anemos-cfg-out.", NULL, NULL },
-	{ "/etc to an existing folder outside", "etc", "%s/etc", -1, "the image's /etc is a symlink", NULL, NULL },
-	{ "/etc by '..' past the root", "etc", "../../../../../../..%s", -1, "the image's /etc is a symlink", NULL, NULL },
+	{ "/etc to an existing folder outside", "etc", "%s/etc", -EIO, "the image's /etc is a symlink", NULL, NULL },
+	{ "/etc by '..' past the root", "etc", "../../../../../../..%s", -EIO, "the image's /etc is a symlink", NULL, NULL },
 	{ "/etc/hostname to a file outside", "etc/hostname", "%s/victim", 0, NULL, "etc/hostname", "web7\n" },
 	{ "/etc/hosts to a file outside, read and written", "etc/hosts", "%s/hosts", 0, NULL, "etc/hosts", "127.0.1.1\tweb7\n" },
 	{ "/etc/shadow to a file outside", "etc/shadow", "%s/shadow", 0, NULL, NULL, NULL },
 	{ "/etc/fstab to a file outside", "etc/fstab", "%s/victim", 0, NULL, "etc/fstab",
 	  "UUID=11111111-2222-3333-4444-555555555555 / ext4 defaults,errors=remount-ro 0 1\n"
 	  "UUID=ABCD-EF01 /boot/efi vfat umask=0077 0 2\n" },
-	{ "/root/.ssh to a folder outside", "root/.ssh", "%s/ssh", -1,
+	{ "/root/.ssh to a folder outside", "root/.ssh", "%s/ssh", -EIO,
 	  "cannot make /root/.ssh: No such file or directory (the image's /root/.ssh is a symlink to", NULL, NULL },
-	{ "/root to a folder outside", "root", "%s", -1, "the image's /root is a symlink", NULL, NULL },
+	{ "/root to a folder outside", "root", "%s", -EIO, "the image's /root is a symlink", NULL, NULL },
 	{ "authorized_keys to a file outside", "root/.ssh/authorized_keys", "%s/victim", 0, NULL,
 	  "root/.ssh/authorized_keys", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAItest op@site\n" },
-	{ "/etc/anemos to a folder outside", "etc/anemos", "%s", -1, "the image's /etc/anemos is a symlink", NULL, NULL },
+	{ "/etc/anemos to a folder outside", "etc/anemos", "%s", -EIO, "the image's /etc/anemos is a symlink", NULL, NULL },
 	{ "the phone-home token file to a file outside", "etc/anemos/phone-home", "%s/victim", 0, NULL,
 	  "etc/anemos/phone-home", "url=" PHONE_HOME_URL "\ntoken=" TOKEN "\n" },
-	{ "/etc/systemd/network to a folder outside", "etc/systemd/network", "%s", -1,
+	{ "/etc/systemd/network to a folder outside", "etc/systemd/network", "%s", -EIO,
 	  "the image's /etc/systemd/network is a symlink", NULL, NULL },
-	{ "/var/lib/cloud to a folder outside", "var/lib/cloud", "%s", -1, "the image's /var/lib/cloud is a symlink", NULL, NULL },
-	{ "/usr/local/sbin to a folder outside", "usr/local/sbin", "%s", -1,
+	{ "/var/lib/cloud to a folder outside", "var/lib/cloud", "%s", -EIO, "the image's /var/lib/cloud is a symlink", NULL, NULL },
+	{ "/usr/local/sbin to a folder outside", "usr/local/sbin", "%s", -EIO,
 	  "cannot make /usr/local/sbin: No such file or directory (the image's /usr/local/sbin", NULL, NULL },
 	{ "the phone-home script to a file outside", SCRIPT, "%s/victim", 0, NULL, SCRIPT, "curl" },
-	{ "the unit's wants folder to a folder outside", "etc/systemd/system/multi-user.target.wants", "%s", -1,
+	{ "the unit's wants folder to a folder outside", "etc/systemd/system/multi-user.target.wants", "%s", -EIO,
 	  "the image's /etc/systemd/system/multi-user.target.wants is a symlink", NULL, NULL },
 	/* A symlinked folder that stays inside the image is the image's business: followed. */
 	{ "/etc/systemd/network to a folder of the image", "etc/systemd/network", "/usr/lib/systemd/network", 0, NULL,

@@ -129,7 +129,7 @@ static void test_unknown_variable(void **state)
 
 	(void)state;
 	put("etc/anemos/templates/etc/bad.template", "{{hostname}} {{colour}}\n", 0644);
-	assert_int_equal(render(p, why, sizeof(why)), -1);
+	assert_int_equal(render(p, why, sizeof(why)), -EIO);
 	assert_non_null(strstr(why, "/etc/anemos/templates/etc/bad.template"));
 	assert_non_null(strstr(why, "unknown variable 'colour'"));
 	unlink(strcat(strcpy((char[512]){ 0 }, root), "/etc/anemos/templates/etc/bad.template"));
@@ -147,7 +147,7 @@ static void test_symlink_stays_in_root(void **state)
 	snprintf(link, sizeof(link), "%s/srv", root);
 	assert_int_equal(symlink(outside, link), 0);
 	put("etc/anemos/templates/srv/escape.template", "{{hostname}}\n", 0644);
-	assert_int_equal(render(p, why, sizeof(why)), -1);
+	assert_int_equal(render(p, why, sizeof(why)), -EIO);
 	assert_null(get(outside, "escape", NULL));
 	json_decref(p);
 }
