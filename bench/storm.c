@@ -226,6 +226,7 @@ static void request_build(struct conn *c)
 	c->t0 = now();
 }
 
+/* Opens c's socket and starts its connect: 0, or -errno. */
 static int conn_connect(int ep, struct conn *c)
 {
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLET | EPOLLRDHUP, .data.ptr = c };
@@ -236,9 +237,11 @@ static int conn_connect(int ep, struct conn *c)
 		die("socket");
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (connect(c->fd, (struct sockaddr *)&addr, addrlen) < 0 && errno != EINPROGRESS) {
+		int rc = -errno;
+
 		close(c->fd);
 		c->fd = -1;
-		return -1;
+		return rc;
 	}
 	c->closing = false;
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0)
@@ -373,7 +376,7 @@ static bool headers_parse(struct conn *c, bool *bad)
 	return true;
 }
 
-/* Sends what is left of c's request: 0, or -1 when the connection is gone. */
+/* Sends what is left of c's request: 0, or -errno when the connection is gone. */
 static int conn_send(struct conn *c)
 {
 	while (c->sent < c->reqlen + c->bodylen) {
@@ -390,13 +393,14 @@ static int conn_send(struct conn *c)
 		}
 		w = writev(c->fd, iov, n);
 		if (w < 0)
-			return errno == EAGAIN ? 0 : -1;
+			return errno == EAGAIN ? 0 : -errno;
 		c->sent += (size_t)w;
 	}
 	return 0;
 }
 
-/* Reads what arrived: 0, or -1 when the connection is gone or the answer is bad. */
+/* Reads what arrived: 0, or -EPIPE when the connection is gone, -EPROTO when the answer is
+ * bad. */
 static int conn_recv(int ep, struct conn *c)
 {
 	static char buf[256 * 1024];
@@ -406,13 +410,13 @@ static int conn_recv(int ep, struct conn *c)
 		bool bad = false;
 
 		if (r == 0 || (r < 0 && errno != EAGAIN))
-			return -1;
+			return -EPIPE;
 		if (r < 0)
 			return 0;
 		if (!c->hdr) {
 			in_append(c, buf, (size_t)r);
 			if (!headers_parse(c, &bad) && bad)
-				return -1;
+				return -EPROTO;
 		} else {
 			if (c->keep_body)
 				in_append(c, buf, (size_t)r);
@@ -426,7 +430,7 @@ static int conn_recv(int ep, struct conn *c)
 			if (c->fd != fd || c->fd < 0)
 				return 0;
 			if (conn_send(c) < 0)
-				return -1;
+				return -EPIPE;
 		}
 	}
 }
@@ -457,6 +461,8 @@ static void run_phase(int ep, struct conn *conns, long first, long last)
 	}
 }
 
+/* Sets the steps of a phase from "boot,ipxe,...": 0, or -EINVAL (an unknown step said on
+ * stderr; this load generator is no Anemos program and prints where it finds the fault). */
 static int parse_phase(const char *text)
 {
 	char copy[256], *tok, *save = NULL;
@@ -470,11 +476,11 @@ static int parse_phase(const char *text)
 			;
 		if (s == ST_COUNT || nsteps == (int)(sizeof(steps) / sizeof(steps[0]))) {
 			fprintf(stderr, "anemos-storm: unknown step %s (boot, ipxe, kernel, initrd, inventory, plan)\n", tok);
-			return -1;
+			return -EINVAL;
 		}
 		steps[nsteps++] = s;
 	}
-	return nsteps ? 0 : -1;
+	return nsteps ? 0 : -EINVAL;
 }
 
 static void report(const char *phase, double secs, long first, long last)
