@@ -34,6 +34,12 @@ struct ctl {
 
 /* main.c */
 
+/* Prints the calling thread's message (lib/err.h's err_msg(), set by a function that failed)
+ * on stderr, a line "anemosctl: ..." for each of its lines, and empties it; nothing when
+ * there is none. run_command does it for the command's failure; a caller that says more
+ * after a failure, or goes on, does it first. */
+void ctl_print_error(void);
+
 /* Whether @text starts with http:// or https://. */
 bool is_http_url(const char *text);
 /*
@@ -66,9 +72,10 @@ int check_choice(const char *option, const char *value, const char *const *choic
  * Sends one request to anemosd: @method on @path (starting with "/api/v1"), with @body as
  * JSON when non-NULL (not consumed). On a 2xx answer returns 0 and sets *@reply to the
  * parsed answer (NULL when the answer is empty, as for 204); the caller owns it. Every
- * failure (no connection, an HTTP error status, an answer that is not JSON) is reported
- * on stderr and returns a negative errno other than -EINVAL: -EEXIST for a 409 (a conflict:
- * the thing exists, or its state refuses), -EREMOTEIO for the other error statuses.
+ * failure (no connection, an HTTP error status, an answer that is not JSON) returns a
+ * negative errno other than -EINVAL with the message (lib/err.h: err_set; anemosd's words,
+ * and a next step on a line of its own; run_command prints it): -EEXIST for a 409 (a
+ * conflict: the thing exists, or its state refuses), -EREMOTEIO for the other error statuses.
  */
 int api_call(const struct ctl *ctl, const char *method, const char *path,
 	     const json_t *body, json_t **reply);
@@ -93,7 +100,7 @@ struct event_stream;
  * Starts reading @path as an event stream, @on_event to be called with @ctx. Nothing is
  * sent before the first event_stream_wait(). No overall time limit, but a stream silent for
  * longer than anemosd's keepalives allow is given up. Returns 0 and sets *@stream, which the
- * caller releases with event_stream_free(), or a negative errno (reported).
+ * caller releases with event_stream_free(), or a negative errno with the message.
  */
 int event_stream_open(const struct ctl *ctl, const char *path, event_handler *on_event, void *ctx,
 		      struct event_stream **stream);
@@ -101,8 +108,8 @@ int event_stream_open(const struct ctl *ctl, const char *path, event_handler *on
 /*
  * Reads what @stream has for at most @timeout_ms milliseconds, handing each complete event
  * to its handler. Returns 0 while the stream goes on; -EPIPE once a stream that had opened
- * ended, for whatever reason (not reported: the caller may open another); or, when it
- * never opened, a negative errno after reporting why (anemosd unreachable, an HTTP error).
+ * ended, for whatever reason (no message: the caller may open another); or, when it never
+ * opened, a negative errno with the message saying why (anemosd unreachable, an HTTP error).
  */
 int event_stream_wait(struct event_stream *stream, int timeout_ms);
 

@@ -66,6 +66,7 @@ struct upload_body {
 	FILE *file;			/* read from its current position; not owned */
 	uint64_t sent;			/* bytes handed to libcurl so far */
 	struct progress progress;
+	int read_errno;			/* why reading @file failed, 0 while it did not */
 };
 
 /* libcurl write callback: appends a piece of the answer. Returns 0 to abort the transfer. */
@@ -101,8 +102,8 @@ static size_t read_upload(char *buf, size_t size, size_t count, void *user)
 
 	len = fread(buf, 1, size * count, upload->file);
 	if (len == 0 && ferror(upload->file)) {
+		upload->read_errno = errno ? errno : EIO;
 		progress_end(&upload->progress, upload->sent);
-		warn("reading the image file");
 		return CURL_READFUNC_ABORT;
 	}
 	upload->sent += len;
@@ -119,7 +120,7 @@ static void request_free(struct api_request *req)
 	free(req->url);
 }
 
-/* Appends the header line made from @fmt to @req. Returns 0 or -ENOMEM (reported). */
+/* Appends the header line made from @fmt to @req. Returns 0 or -ENOMEM (with the message). */
 static int __attribute__((format(printf, 2, 3)))
 request_header(struct api_request *req, const char *fmt, ...)
 {
@@ -131,16 +132,12 @@ request_header(struct api_request *req, const char *fmt, ...)
 	va_start(ap, fmt);
 	len = vasprintf(&line, fmt, ap);
 	va_end(ap);
-	if (len < 0) {
-		warnx("out of memory");
-		return -ENOMEM;
-	}
+	if (len < 0)
+		return err_set(-ENOMEM, "out of memory");
 	headers = curl_slist_append(req->headers, line);	/* copies @line */
 	free(line);
-	if (!headers) {
-		warnx("out of memory");
-		return -ENOMEM;
-	}
+	if (!headers)
+		return err_set(-ENOMEM, "out of memory");
 	req->headers = headers;
 	return 0;
 }
@@ -149,7 +146,7 @@ request_header(struct api_request *req, const char *fmt, ...)
  * Prepares @req: @method on ctl->url + @path with the admin token (which only @optional
  * requests may go without), sending a body of @content_type if that is non-NULL,
  * collecting the answer. Call request_free() whatever this returns. Returns 0, -EACCES
- * when there is no token, or -ENOMEM; all reported.
+ * when there is no token, or -ENOMEM; both with the message (err_set).
  */
 static int request_init(struct api_request *req, const struct ctl *ctl, const char *method,
 			const char *path, const char *content_type, bool optional)
@@ -161,16 +158,13 @@ static int request_init(struct api_request *req, const struct ctl *ctl, const ch
 	req->ca = ctl->ca;
 	req->ctl = ctl;
 	req->path = path;
-	if (!ctl->token && !optional) {
-		warnx("no admin token: after `make run`, export ANEMOS_TOKEN=$(cat var/admin-token)"
-		      " (an installed appliance keeps it in /etc/anemos/admin-token);"
-		      " `anemosd token create --data DIR` makes another; --token and $ANEMOS_TOKEN_FILE work too");
-		return -EACCES;
-	}
+	if (!ctl->token && !optional)
+		return err_set(-EACCES, "no admin token: after `make run`, export ANEMOS_TOKEN=$(cat var/admin-token)"
+			       " (an installed appliance keeps it in /etc/anemos/admin-token);"
+			       " `anemosd token create --data DIR` makes another; --token and $ANEMOS_TOKEN_FILE work too");
 	if (asprintf(&req->url, "%s%s", ctl->url, path) < 0) {
 		req->url = NULL;
-		warnx("out of memory");
-		return -ENOMEM;
+		return err_set(-ENOMEM, "out of memory");
 	}
 	if ((ctl->token && (rc = request_header(req, "Authorization: Bearer %s", ctl->token)) != 0) ||
 	    (rc = request_header(req, "Accept: application/json")) != 0 ||
@@ -189,14 +183,12 @@ static int request_init(struct api_request *req, const struct ctl *ctl, const ch
 	    curl_easy_setopt(req->curl, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
 	    curl_easy_setopt(req->curl, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
 	    curl_easy_setopt(req->curl, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
-	    (ctl->ca && curl_easy_setopt(req->curl, CURLOPT_CAINFO, ctl->ca) != CURLE_OK)) {
-		warnx("cannot set up a request with libcurl (out of memory?)");
-		return -ENOMEM;
-	}
+	    (ctl->ca && curl_easy_setopt(req->curl, CURLOPT_CAINFO, ctl->ca) != CURLE_OK))
+		return err_set(-ENOMEM, "cannot set up a request with libcurl (out of memory?)");
 	return 0;
 }
 
-/* Reports a transfer that libcurl could not complete with @res. Returns a negative errno. */
+/* A transfer that libcurl could not complete with @res: a negative errno, with the message. */
 static int report_failure(const struct api_request *req, CURLcode res)
 {
 	const char *why = req->error[0] ? req->error : curl_easy_strerror(res);
@@ -205,45 +197,35 @@ static int report_failure(const struct api_request *req, CURLcode res)
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_CONNECT:
 		if (!req->ctl->url_origin)
-			warnx("cannot reach anemosd at %s: %s; $ANEMOS_URL is not set, so that is the"
-			      " default. Start anemosd with `make run` (it prints its URL and an admin"
-			      " token), or point anemosctl at yours: export ANEMOS_URL=http://HOST:PORT"
-			      " (or --url)", req->url, why);
-		else
-			warnx("cannot reach anemosd at %s (from %s): %s; is it running there? Point"
-			      " anemosctl at it with --url or $ANEMOS_URL", req->url, req->ctl->url_origin, why);
-		return -ECONNREFUSED;
+			return err_set(-ECONNREFUSED, "cannot reach anemosd at %s: %s; $ANEMOS_URL is not set, so"
+				       " that is the default. Start anemosd with `make run` (it prints its URL and an"
+				       " admin token), or point anemosctl at yours: export ANEMOS_URL=http://HOST:PORT"
+				       " (or --url)", req->url, why);
+		return err_set(-ECONNREFUSED, "cannot reach anemosd at %s (from %s): %s; is it running there? Point"
+			       " anemosctl at it with --url or $ANEMOS_URL", req->url, req->ctl->url_origin, why);
 	case CURLE_OPERATION_TIMEDOUT:
-		warnx("%s %s: %s; check --url or $ANEMOS_URL", req->method, req->url, why);
-		return -ETIMEDOUT;
+		return err_set(-ETIMEDOUT, "%s %s: %s; check --url or $ANEMOS_URL", req->method, req->url, why);
 	case CURLE_PEER_FAILED_VERIFICATION:
 		if (req->ca)
-			warnx("anemosd's certificate at %s is not one the CA in %s signed for that name (%s):"
-			      " check --url and --ca (or $ANEMOS_CA)", req->url, req->ca, why);
-		else
-			warnx("cannot verify anemosd's certificate at %s (%s): give the CA that signed it"
-			      " with --ca FILE or $ANEMOS_CA", req->url, why);
-		return -EACCES;
+			return err_set(-EACCES, "anemosd's certificate at %s is not one the CA in %s signed for that"
+				       " name (%s): check --url and --ca (or $ANEMOS_CA)", req->url, req->ca, why);
+		return err_set(-EACCES, "cannot verify anemosd's certificate at %s (%s): give the CA that signed it"
+			       " with --ca FILE or $ANEMOS_CA", req->url, why);
 	case CURLE_SSL_CACERT_BADFILE:
-		warnx("cannot use the CA file %s: %s", req->ca ? req->ca : "of the system", why);
-		return -EACCES;
+		return err_set(-EACCES, "cannot use the CA file %s: %s", req->ca ? req->ca : "of the system", why);
 	case CURLE_SSL_CONNECT_ERROR:
-		warnx("no TLS session with %s: %s; is that anemosd's HTTPS port (--listen-tls)?", req->url, why);
-		return -EPROTO;
+		return err_set(-EPROTO, "no TLS session with %s: %s; is that anemosd's HTTPS port (--listen-tls)?",
+			       req->url, why);
 	case CURLE_GOT_NOTHING:
-		warnx("%s %s: %s; if that is anemosd's HTTPS port (--listen-tls), use an https:// URL",
-		      req->method, req->url, why);
-		return -EPROTO;
+		return err_set(-EPROTO, "%s %s: %s; if that is anemosd's HTTPS port (--listen-tls), use an https://"
+			       " URL", req->method, req->url, why);
 	case CURLE_WRITE_ERROR:
 		if (req->too_large)
-			warnx("%s %s: the answer is larger than %u MiB", req->method, req->url,
-			      ANSWER_MAX >> 20);
-		else
-			warnx("%s %s: out of memory for the answer", req->method, req->url);
-		return -ENOMEM;
+			return err_set(-ENOMEM, "%s %s: the answer is larger than %u MiB", req->method, req->url,
+				       ANSWER_MAX >> 20);
+		return err_set(-ENOMEM, "%s %s: out of memory for the answer", req->method, req->url);
 	default:
-		warnx("%s %s: %s", req->method, req->url, why);
-		return -EIO;
+		return err_set(-EIO, "%s %s: %s", req->method, req->url, why);
 	}
 }
 
@@ -259,23 +241,24 @@ static const struct error_hint {
 	  " adds one" },
 };
 
-/* Tells the operator what to do after @req was answered @status, when there is a next step. */
-static void report_next_step(const struct api_request *req, long status)
+/* Adds to the message, on a line of its own, what the operator can do after @req was
+ * answered @status, when there is a next step. */
+static void add_next_step(const struct api_request *req, long status)
 {
 	size_t i;
 
 	if (status == 401) {
 		/* Where the token came from, and where a good one is. */
-		warnx("the admin token%s%s was refused; after `make run` it is in var/admin-token"
-		      " (export ANEMOS_TOKEN=$(cat var/admin-token)), on an installed appliance in"
-		      " /etc/anemos/admin-token; `anemosd token create --data DIR` makes another",
-		      req->ctl->token_origin ? " from " : "", req->ctl->token_origin ? req->ctl->token_origin : "");
+		err_set(0, "%s\nthe admin token%s%s was refused; after `make run` it is in var/admin-token"
+			" (export ANEMOS_TOKEN=$(cat var/admin-token)), on an installed appliance in"
+			" /etc/anemos/admin-token; `anemosd token create --data DIR` makes another", err_msg(),
+			req->ctl->token_origin ? " from " : "", req->ctl->token_origin ? req->ctl->token_origin : "");
 		return;
 	}
 	for (i = 0; i < sizeof(error_hints) / sizeof(error_hints[0]); i++)
 		if (status == error_hints[i].status &&
 		    strncmp(req->path, error_hints[i].path, strlen(error_hints[i].path)) == 0) {
-			warnx("%s", error_hints[i].hint);
+			err_set(0, "%s\n%s", err_msg(), error_hints[i].hint);
 			return;
 		}
 }
@@ -283,7 +266,7 @@ static void report_next_step(const struct api_request *req, long status)
 /*
  * Interprets the outcome @res of performing @req: on a 2xx answer sets *@reply to the
  * parsed JSON (NULL for an empty answer). Returns 0, or a negative errno (never -EINVAL)
- * after reporting the failure.
+ * with the message (err_set; a next step on a line of its own).
  */
 static int request_finish(const struct api_request *req, CURLcode res, json_t **reply)
 {
@@ -295,26 +278,22 @@ static int request_finish(const struct api_request *req, CURLcode res, json_t **
 	*reply = NULL;
 	if (res != CURLE_OK)
 		return report_failure(req, res);
-	if (curl_easy_getinfo(req->curl, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK) {
-		warnx("%s %s: no HTTP status", req->method, req->url);
-		return -EPROTO;
-	}
+	if (curl_easy_getinfo(req->curl, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK)
+		return err_set(-EPROTO, "%s %s: no HTTP status", req->method, req->url);
 	if (req->length > 0)
 		answer = json_loadb(req->answer, req->length, 0, &error);
 	if (status >= 200 && status < 300) {
-		if (req->length > 0 && !answer) {
-			warnx("%s %s: the answer is not JSON: %s", req->method, req->url, error.text);
-			return -EPROTO;
-		}
+		if (req->length > 0 && !answer)
+			return err_set(-EPROTO, "%s %s: the answer is not JSON: %s", req->method, req->url, error.text);
 		*reply = answer;
 		return 0;
 	}
 	if ((message = json_string_value(json_object_get(answer, "error")))) {
-		warnx("%s (HTTP %ld)", message, status);
-		report_next_step(req, status);
+		err_set(0, "%s (HTTP %ld)", message, status);
+		add_next_step(req, status);
 	} else {
-		warnx("%s %s: HTTP %ld without an error message; is --url pointing at anemosd?",
-		      req->method, req->url, status);
+		err_set(0, "%s %s: HTTP %ld without an error message; is --url pointing at anemosd?",
+			req->method, req->url, status);
 	}
 	json_decref(answer);
 	return status == 409 ? -EEXIST : -EREMOTEIO;
@@ -332,22 +311,19 @@ int api_call(const struct ctl *ctl, const char *method, const char *path,
 		goto out;
 	if (body) {
 		if (!(text = json_dumps(body, JSON_COMPACT))) {
-			warnx("out of memory");
-			rc = -ENOMEM;
+			rc = err_set(-ENOMEM, "out of memory");
 			goto out;
 		}
 		/* libcurl does not copy POSTFIELDS: @text lives until the transfer is done. */
 		if (curl_easy_setopt(req.curl, CURLOPT_POSTFIELDS, text) != CURLE_OK ||
 		    curl_easy_setopt(req.curl, CURLOPT_POSTFIELDSIZE_LARGE,
 				     (curl_off_t)strlen(text)) != CURLE_OK) {
-			warnx("cannot set the request body with libcurl");
-			rc = -ENOMEM;
+			rc = err_set(-ENOMEM, "cannot set the request body with libcurl");
 			goto out;
 		}
 	}
 	if (curl_easy_setopt(req.curl, CURLOPT_TIMEOUT, CALL_TIMEOUT) != CURLE_OK) {
-		warnx("cannot set a timeout with libcurl");
-		rc = -ENOMEM;
+		rc = err_set(-ENOMEM, "cannot set a timeout with libcurl");
 		goto out;
 	}
 	rc = request_finish(&req, curl_easy_perform(req.curl), reply);
@@ -368,7 +344,8 @@ int api_get_text(const struct ctl *ctl, const char *path, char **text)
 	if ((rc = request_init(&req, ctl, "GET", path, NULL, true)) != 0)
 		goto out;
 	if (curl_easy_setopt(req.curl, CURLOPT_TIMEOUT, CALL_TIMEOUT) != CURLE_OK) {
-		rc = -ENOMEM;
+		rc = -ENOMEM; /* without words, as ever */
+		err_clear();
 		goto out;
 	}
 	if ((res = curl_easy_perform(req.curl)) != CURLE_OK) {
@@ -377,14 +354,11 @@ int api_get_text(const struct ctl *ctl, const char *path, char **text)
 	}
 	curl_easy_getinfo(req.curl, CURLINFO_RESPONSE_CODE, &status);
 	if (status != 200) {
-		warnx("GET %s: HTTP %ld", req.url, status);
-		rc = -EREMOTEIO;
+		rc = err_set(-EREMOTEIO, "GET %s: HTTP %ld", req.url, status);
 		goto out;
 	}
-	if (!(*text = strndup(req.answer ? req.answer : "", req.length))) {
-		warnx("out of memory");
-		rc = -ENOMEM;
-	}
+	if (!(*text = strndup(req.answer ? req.answer : "", req.length)))
+		rc = err_set(-ENOMEM, "out of memory");
 out:
 	request_free(&req);
 	return rc;
@@ -407,14 +381,15 @@ int api_upload(const struct ctl *ctl, const char *path, FILE *file, uint64_t siz
 	    curl_easy_setopt(req.curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size) != CURLE_OK ||
 	    curl_easy_setopt(req.curl, CURLOPT_LOW_SPEED_LIMIT, STALL_SPEED) != CURLE_OK ||
 	    curl_easy_setopt(req.curl, CURLOPT_LOW_SPEED_TIME, STALL_TIME) != CURLE_OK) {
-		warnx("cannot set up the upload with libcurl");
-		rc = -ENOMEM;
+		rc = err_set(-ENOMEM, "cannot set up the upload with libcurl");
 		goto out;
 	}
 	progress_start(&upload.progress, "uploading", size);
 	res = curl_easy_perform(req.curl);
 	progress_end(&upload.progress, upload.sent);
 	rc = request_finish(&req, res, reply);
+	if (rc < 0 && upload.read_errno) /* what read_upload met, said first */
+		err_set(rc, "reading the image file: %s\n%s", strerror(upload.read_errno), err_msg());
 out:
 	request_free(&req);
 	return rc;
@@ -509,10 +484,8 @@ int event_stream_open(const struct ctl *ctl, const char *path, event_handler *on
 	int rc;
 
 	*stream = NULL;
-	if (!(s = calloc(1, sizeof(*s)))) {
-		warnx("out of memory");
-		return -ENOMEM;
-	}
+	if (!(s = calloc(1, sizeof(*s))))
+		return err_set(-ENOMEM, "out of memory");
 	s->on_event = on_event;
 	s->ctx = ctx;
 	if ((rc = request_init(&s->req, ctl, "GET", path, NULL, false)) != 0)
@@ -523,8 +496,7 @@ int event_stream_open(const struct ctl *ctl, const char *path, event_handler *on
 	    curl_easy_setopt(s->req.curl, CURLOPT_LOW_SPEED_TIME, STREAM_SILENCE) != CURLE_OK ||
 	    !(s->multi = curl_multi_init()) ||
 	    curl_multi_add_handle(s->multi, s->req.curl) != CURLM_OK) {
-		warnx("cannot set up the event stream with libcurl (out of memory?)");
-		rc = -ENOMEM;
+		rc = err_set(-ENOMEM, "cannot set up the event stream with libcurl (out of memory?)");
 		goto err;
 	}
 	*stream = s;
@@ -542,10 +514,8 @@ int event_stream_wait(struct event_stream *stream, int timeout_ms)
 
 	if (curl_multi_perform(stream->multi, &running) != CURLM_OK ||
 	    (running && (curl_multi_poll(stream->multi, NULL, 0, timeout_ms, NULL) != CURLM_OK ||
-			 curl_multi_perform(stream->multi, &running) != CURLM_OK))) {
-		warnx("GET %s: libcurl failed (out of memory?)", stream->req.url);
-		return -ENOMEM;
-	}
+			 curl_multi_perform(stream->multi, &running) != CURLM_OK)))
+		return err_set(-ENOMEM, "GET %s: libcurl failed (out of memory?)", stream->req.url);
 	if (running)
 		return 0;
 	msg = curl_multi_info_read(stream->multi, &left);

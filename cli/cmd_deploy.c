@@ -898,8 +898,10 @@ static int recorded_host(struct ctl *ctl, struct deploy_options *o, const char *
 		return -ENOENT;
 	}
 	if ((rc = remote_adopt_host(ctl, o->ssh, o->inventory, o->host, &host)) != 0) {
-		if (rc == -EEXIST && !o->host)
+		if (rc == -EEXIST && !o->host) {
+			ctl_print_error();
 			warnx("that machine is a host anemosd knows: name it with --host ID");
+		}
 		return rc;
 	}
 	if (!json_is_integer(json_object_get(host, "id"))) {
@@ -951,6 +953,7 @@ static int deploy_recorded(struct ctl *ctl, struct deploy_options *o, const char
 	if ((argc = settings_args(o, id, argv)) > 2 && (rc = host_set(ctl, argc, (char **)argv)) != 0 &&
 	    o->own_name) {
 		/* The target's own name was only a hint (another host may have it): without it. */
+		ctl_print_error();
 		warnx("host %s keeps no name: anemosd refused the target's own, %s", id, o->own_name);
 		o->hostname = NULL;
 		rc = (argc = settings_args(o, id, argv)) > 2 ? host_set(ctl, argc, (char **)argv) : 0;

@@ -157,8 +157,7 @@ int dnsmasq_config(struct ctl *ctl, int argc, char **argv)
 	if (access(arm64, R_OK) == 0)
 		o.s.efi_arm64_file = DNSMASQ_EFI_ARM64_FILE;
 	if (!(text = dnsmasq_conf_render(&o.s))) {
-		warnx("%s", err_msg());
-		rc = -errno;
+		rc = -errno; /* with the message, which run_command prints */
 		goto out;
 	}
 	if (o.output)

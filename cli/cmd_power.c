@@ -125,8 +125,10 @@ static int wait_outcome(const struct ctl *ctl, const char *ref, json_int_t asked
 		if (rc == -ETIMEDOUT)
 			usleep(250 * 1000);
 	}
-	if (rc == -ETIMEDOUT)
+	if (rc == -ETIMEDOUT) {
+		ctl_print_error(); /* an api_call that timed out said so first */
 		warnx("no answer from the BMC of %s after %d s: see anemosctl host events %s", ref, OUTCOME_WAIT_MAX, ref);
+	}
 	json_decref(answer);
 	free(path);
 	return rc;

@@ -340,7 +340,7 @@ int remote_boot(struct ctl *ctl, const char *ref, const char *mode, const struct
 	free(path);
 	path = NULL;
 	if (undo && asprintf(&path, "/api/v1/hosts/%s/kexec/cancel", escaped) >= 0 &&
-	    api_call(ctl, "POST", path, undo, &ignored) == 0)
+	    (api_call(ctl, "POST", path, undo, &ignored) == 0 || (ctl_print_error(), false)))
 		fprintf(stderr, "anemosctl: host %s disarmed: its token is revoked, its next boot is %s again\n",
 			ref, member_text(undo, "next_boot", NULL));
 	else

@@ -272,6 +272,8 @@ int follow_host(const struct ctl *ctl, const char *ref, int limit, long timeout)
 	sigaction(SIGINT, &interrupt, &previous);
 	rc = follow_loop(&f, timeout);
 	sigaction(SIGINT, &previous, NULL);
+	if (rc < 0 && f.bar_drawn) /* said where the bar stopped, as ever */
+		ctl_print_error();
 	if (f.bar_drawn)
 		putchar('\n');
 	if (rc == 0 && f.status == HOST_FAILED) {

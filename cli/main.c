@@ -794,7 +794,21 @@ static int help(int argc, char **argv)
 	return EXIT_SUCCESS;
 }
 
-/* Runs @command with @ctl ready; prints its usage if the command line was wrong. */
+void ctl_print_error(void)
+{
+	const char *line = err_msg(), *end;
+
+	/* one warnx a line: "anemosctl: " before each, as when they were printed one by one */
+	while (*line) {
+		end = strchr(line, '\n');
+		warnx("%.*s", end ? (int)(end - line) : (int)strlen(line), line);
+		line = end ? end + 1 : line + strlen(line);
+	}
+	err_clear();
+}
+
+/* Runs @command with @ctl ready: the edge of the error convention (lib/err.h), which prints
+ * the message of a failure; then its usage if the command line was wrong. */
 static int run_command(struct ctl *ctl, const struct command *command, int argc, char **argv)
 {
 	int rc;
@@ -803,8 +817,11 @@ static int run_command(struct ctl *ctl, const struct command *command, int argc,
 		warnx("cannot initialise libcurl");
 		return -ENOMEM;
 	}
+	err_clear();
 	rc = command->run(ctl, argc, argv);
 	curl_global_cleanup();
+	if (rc < 0)
+		ctl_print_error();
 	if (rc == -EINVAL) {
 		print_synopsis(stderr, command);
 		fputs("(`anemosctl ", stderr);
