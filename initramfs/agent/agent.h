@@ -93,8 +93,8 @@ int deploy_run(struct agent *a, const char *cmdline_path);
 void deploy_phase(const char *phase, const char *level, const char *message, uint64_t bytes, uint64_t total);
 /* For a deploy (no anemosd), the last steps inside the installed root rootfd: the old
  * system's SSH host keys, and the log so far as /var/log/anemos/install.log. 0 (also when
- * this is no deploy), or -errno (-EIO) with why. */
-int deploy_finish(struct agent *a, int rootfd, char *why, size_t whysz);
+ * this is no deploy), or -errno (-EIO) with the message (err_set). */
+int deploy_finish(struct agent *a, int rootfd);
 
 /* target.c: the installed system's files, through a descriptor of its root (see the file).
  * Paths are relative to that root ("/etc/hostname" and "etc/hostname" are the same) and

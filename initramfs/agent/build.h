@@ -98,7 +98,7 @@ char *kernel_of(const char *start, const char *end);
 /* Renders every per-host template under /etc/anemos/templates (NAME.template or
  * NAME.makeimg.template) of the target root rootfd into /NAME, with the plan's values;
  * {{name}} is a variable (see the file for the names). An unknown variable fails with the
- * file and the name: 0, or -EIO with why. */
-int templates_render(json_t *plan, int rootfd, char *why, size_t whysz);
+ * file and the name: 0, or -EIO with the message (err_set). */
+int templates_render(json_t *plan, int rootfd);
 
 #endif

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "err.h"
 #include "install.h"
 
 #define SHADOW_MAX (4 << 20)
@@ -23,19 +24,20 @@ struct configure {
 	struct agent *a;
 	json_t *plan, *settings;
 	int rootfd;
-	char *why;
-	size_t whysz;
 };
 
+/* Fails with -EIO, the formatted message set (err_set); c is every caller's context. */
 static int failf(struct configure *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int failf(struct configure *c, const char *fmt, ...)
 {
+	char text[512];
 	va_list ap;
 
+	(void)c;
 	va_start(ap, fmt);
-	vsnprintf(c->why, c->whysz, fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	return -EIO;
+	return err_set(-EIO, "%s", text);
 }
 
 /* The failure of rc on path, said with the symlink that caused it, if one did. */
@@ -260,11 +262,9 @@ static int write_phone_home_token(struct configure *c)
 	return status;
 }
 
-int configure_host(struct agent *a, json_t *plan, int rootfd, const char *root_uuid, const char *esp_uuid,
-		   char *why, size_t whysz)
+int configure_host(struct agent *a, json_t *plan, int rootfd, const char *root_uuid, const char *esp_uuid)
 {
-	struct configure c = { .a = a, .plan = plan, .settings = json_object_get(plan, "install"), .rootfd = rootfd,
-			       .why = why, .whysz = whysz };
+	struct configure c = { .a = a, .plan = plan, .settings = json_object_get(plan, "install"), .rootfd = rootfd };
 	const char *hash = json_string_value(json_object_get(c.settings, "root_password_hash"));
 	const char *user_data = json_string_value(json_object_get(c.settings, "cloud_init_user_data"));
 	json_t *keys = json_object_get(plan, "ssh_authorized_keys"), *key;

@@ -16,6 +16,7 @@
 
 #include "agent.h"
 #include "boot_contract.h"
+#include "err.h"
 #include "install.h"
 #include "inventory.h"
 
@@ -98,28 +99,24 @@ int deploy_run(struct agent *a, const char *cmdline_path)
 	return rc;
 }
 
-/* Copies the file @from to @path of the target, with @mode. */
-static int copy_into(int rootfd, const char *from, const char *path, mode_t mode, char *why, size_t whysz)
+/* Copies the file @from to @path of the target, with @mode: 0, or -errno with the message. */
+static int copy_into(int rootfd, const char *from, const char *path, mode_t mode)
 {
 	char err[TARGET_PATH_MAX + 200];
 	int fd = open(from, O_RDONLY | O_CLOEXEC), rc;
 
-	if (fd < 0) {
-		rc = -errno;
-		snprintf(why, whysz, "cannot read %s: %s", from, strerror(-rc));
-		return rc;
-	}
+	if (fd < 0)
+		return err_set(-errno, "cannot read %s: %s", from, strerror(errno));
 	rc = target_copy(rootfd, path, mode, fd);
 	close(fd);
-	if (rc < 0) {
-		snprintf(why, whysz, "cannot write %s: %s", path, target_strerror(rootfd, path, rc, err, sizeof(err)));
-		return -EIO;
-	}
+	if (rc < 0)
+		return err_set(-EIO, "cannot write %s: %s", path, target_strerror(rootfd, path, rc, err, sizeof(err)));
 	return 0;
 }
 
-/* The host keys: dropbear's into /etc/dropbear, OpenSSH's into /etc/ssh, private ones 0600. */
-static int install_host_keys(int rootfd, char *why, size_t whysz)
+/* The host keys: dropbear's into /etc/dropbear, OpenSSH's into /etc/ssh, private ones 0600.
+ * 0, or -EIO with the message. */
+static int install_host_keys(int rootfd)
 {
 	DIR *dir = opendir(DEPLOY_HOSTKEYS);
 	struct dirent *e;
@@ -137,10 +134,10 @@ static int install_host_keys(int rootfd, char *why, size_t whysz)
 		snprintf(from, sizeof(from), "%s/%s", DEPLOY_HOSTKEYS, e->d_name);
 		snprintf(path, sizeof(path), "%s/%s", dropbear ? "/etc/dropbear" : "/etc/ssh", e->d_name);
 		if ((rc = target_mkdirs(rootfd, dropbear ? "/etc/dropbear" : "/etc/ssh", dropbear ? 0700 : 0755)) < 0) {
-			snprintf(why, whysz, "cannot make the folder of %s: %s", path, strerror(-rc));
+			err_set(rc, "cannot make the folder of %s: %s", path, strerror(-rc));
 			break;
 		}
-		rc = copy_into(rootfd, from, path, pub ? 0644 : 0600, why, whysz);
+		rc = copy_into(rootfd, from, path, pub ? 0644 : 0600);
 		n += rc == 0;
 	}
 	closedir(dir);
@@ -149,18 +146,16 @@ static int install_host_keys(int rootfd, char *why, size_t whysz)
 	return rc < 0 ? -EIO : 0;
 }
 
-int deploy_finish(struct agent *a, int rootfd, char *why, size_t whysz)
+int deploy_finish(struct agent *a, int rootfd)
 {
 	int rc;
 
 	if (!a->deploy)
 		return 0;
-	if (install_host_keys(rootfd, why, whysz) < 0)
+	if (install_host_keys(rootfd) < 0)
 		return -EIO;
-	if ((rc = target_mkdirs(rootfd, "/var/log/anemos", 0755)) < 0) {
-		snprintf(why, whysz, "cannot make /var/log/anemos: %s", strerror(-rc));
-		return -EIO;
-	}
+	if ((rc = target_mkdirs(rootfd, "/var/log/anemos", 0755)) < 0)
+		return err_set(-EIO, "cannot make /var/log/anemos: %s", strerror(-rc));
 	fflush(stderr);
-	return copy_into(rootfd, DEPLOY_LOG, DEPLOY_LOG_TARGET, 0600, why, whysz);
+	return copy_into(rootfd, DEPLOY_LOG, DEPLOY_LOG_TARGET, 0600);
 }

@@ -25,6 +25,7 @@
 #include <archive_entry.h>
 
 #include "boot_contract.h"
+#include "err.h"
 #include "build.h"
 #include "install.h"
 
@@ -704,16 +705,21 @@ int install_run(struct agent *a, json_t *plan, json_t *inventory)
 			if (*p >= 'a' && *p <= 'f')
 				*p = (char)(*p - 'a' + 'A');
 	}
-	if (configure_host(a, plan, t.rootfd, t.root_uuid, esp_uuid, t.why, sizeof(t.why)) < 0 ||
-	    templates_render(plan, t.rootfd, t.why, sizeof(t.why)) < 0)
+	err_clear();
+	if (configure_host(a, plan, t.rootfd, t.root_uuid, esp_uuid) < 0 || templates_render(plan, t.rootfd) < 0) {
+		snprintf(t.why, sizeof(t.why), "%s", err_msg()); /* what the install reports */
 		goto fail;
+	}
 	if (!raw) {
 		client_report(a, "info", "bootloader", "bootloader: %s", t.uefi ? "systemd-boot on the ESP" : "extlinux and the MBR");
 		if (install_bootloader(&t) < 0)
 			goto fail;
 	}
-	if (deploy_finish(a, t.rootfd, t.why, sizeof(t.why)) < 0)
+	err_clear();
+	if (deploy_finish(a, t.rootfd) < 0) {
+		snprintf(t.why, sizeof(t.why), "%s", err_msg());
 		goto fail;
+	}
 	if (strcmp(after, "kexec") == 0)
 		kexec_ready = kexec_load_installed(&t);
 	unmount_all(&t);

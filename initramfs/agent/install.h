@@ -87,9 +87,8 @@ void network_carry(json_t *plan, const char *cmdline_path);
  * (the ESP too when esp_uuid is not ""), hostname and hosts, root's SSH keys and password
  * hash, the network, the cloud-init seed, the phone-home token (asked of anemosd, in
  * /etc/anemos/phone-home, mode 0600) and, on a systemd image without its own, the phone-home
- * unit copied from a->phone_home_dir. 0, or -EIO with why (whysz bytes) naming the file and,
- * when an image's symlink is the cause, that symlink. */
-int configure_host(struct agent *a, json_t *plan, int rootfd, const char *root_uuid, const char *esp_uuid,
-		   char *why, size_t whysz);
+ * unit copied from a->phone_home_dir. 0, or -EIO with the message (err_set) naming the file
+ * and, when an image's symlink is the cause, that symlink. */
+int configure_host(struct agent *a, json_t *plan, int rootfd, const char *root_uuid, const char *esp_uuid);
 
 #endif

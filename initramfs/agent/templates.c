@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "build.h"
+#include "err.h"
 #include "recipe_steps.h"
 #include "template_text.h"
 
@@ -117,8 +118,9 @@ static int lookup(void *cls, const char *name, size_t len, const char **value)
 	return *value ? 0 : -ENOENT;
 }
 
-/* Renders TEMPLATES_DIR/rel into the file it names (rel without its suffix). */
-static int render_one(struct vars *v, int rootfd, const char *rel, char *why, size_t whysz)
+/* Renders TEMPLATES_DIR/rel into the file it names (rel without its suffix): 0, or -EIO with
+ * the message. */
+static int render_one(struct vars *v, int rootfd, const char *rel)
 {
 	char out[512], path[600], err[TARGET_PATH_MAX + 200], *text, *rendered;
 	size_t len = strlen(rel), cut = recipe_template_suffix(rel);
@@ -136,24 +138,25 @@ static int render_one(struct vars *v, int rootfd, const char *rel, char *why, si
 
 		close(rc);
 		if (link)
-			return snprintf(why, whysz, "template /etc/anemos/templates/%s: a symlink, not a file", rel), -EIO;
+			return err_set(-EIO, "template /etc/anemos/templates/%s: a symlink, not a file", rel);
 	}
 	if (target_read(rootfd, path, TEMPLATE_MAX, &text, &st) < 0)
-		return snprintf(why, whysz, "template /etc/anemos/templates/%s: not a readable file of at most 1 MiB", rel), -EIO;
+		return err_set(-EIO, "template /etc/anemos/templates/%s: not a readable file of at most 1 MiB", rel);
 	rendered = template_expand(text, lookup, v, err, sizeof(err));
 	free(text);
 	if (!rendered)
-		return snprintf(why, whysz, "template /etc/anemos/templates/%s: %s", rel, err), -EIO;
+		return err_set(-EIO, "template /etc/anemos/templates/%s: %s", rel, err);
 	rc = target_write(rootfd, out, st.st_mode & 07777, rendered, strlen(rendered));
 	free(rendered);
 	if (rc < 0)
-		return snprintf(why, whysz, "cannot write %s: %s", out, target_strerror(rootfd, out, rc, err, sizeof(err))), -EIO;
+		return err_set(-EIO, "cannot write %s: %s", out, target_strerror(rootfd, out, rc, err, sizeof(err)));
 	fprintf(stderr, "anemos-agent: rendered %s\n", out);
 	return 0;
 }
 
-/* Walks TEMPLATES_DIR/sub (depth bounded), rendering every template file. */
-static int walk(struct vars *v, int rootfd, const char *sub, int depth, char *why, size_t whysz)
+/* Walks TEMPLATES_DIR/sub (depth bounded), rendering every template file: 0, or -EIO with
+ * the message. */
+static int walk(struct vars *v, int rootfd, const char *sub, int depth)
 {
 	char dir[600], rel[512];
 	struct dirent *de;
@@ -162,10 +165,10 @@ static int walk(struct vars *v, int rootfd, const char *sub, int depth, char *wh
 
 	snprintf(dir, sizeof(dir), "%s%s%s", TEMPLATES_DIR, *sub ? "/" : "", sub);
 	if ((fd = target_open(rootfd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0)) < 0)
-		return fd == -ENOENT && !*sub ? 0 : (snprintf(why, whysz, "cannot read %s", dir), -1);
+		return fd == -ENOENT && !*sub ? 0 : err_set(-EIO, "cannot read %s", dir);
 	if (!(d = fdopendir(fd))) {
 		close(fd);
-		return snprintf(why, whysz, "cannot read %s", dir), -EIO;
+		return err_set(-EIO, "cannot read %s", dir);
 	}
 	while (rc == 0 && (de = readdir(d))) {
 		struct stat st;
@@ -175,21 +178,21 @@ static int walk(struct vars *v, int rootfd, const char *sub, int depth, char *wh
 		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		if (S_ISDIR(st.st_mode) && depth < 16)
-			rc = walk(v, rootfd, rel, depth + 1, why, whysz);
+			rc = walk(v, rootfd, rel, depth + 1);
 		else if (S_ISREG(st.st_mode))
-			rc = render_one(v, rootfd, rel, why, whysz);
+			rc = render_one(v, rootfd, rel);
 	}
 	closedir(d);
 	return rc;
 }
 
-int templates_render(json_t *plan, int rootfd, char *why, size_t whysz)
+int templates_render(json_t *plan, int rootfd)
 {
 	struct vars v = { json_object() };
 	int rc;
 
 	vars_fill(&v, plan);
-	rc = walk(&v, rootfd, "", 0, why, whysz);
+	rc = walk(&v, rootfd, "", 0);
 	json_decref(v.values);
 	return rc;
 }

@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "err.h"
 #include "install.h"
 
 #define TOKEN "anemos_phone_0123456789abcdef"
@@ -182,7 +183,9 @@ static int configure_network_of(const char *network, char *why, size_t whysz)
 	if (network)
 		json_object_set_new(json_object_get(p, "install"), "network", json_loads(network, 0, NULL));
 	why[0] = reported[0] = '\0';
-	rc = configure_host(&a, p, rootfd, "11111111-2222-3333-4444-555555555555", "ABCD-EF01", why, whysz);
+	err_clear();
+	rc = configure_host(&a, p, rootfd, "11111111-2222-3333-4444-555555555555", "ABCD-EF01");
+	snprintf(why, whysz, "%s", err_msg());
 	close(rootfd);
 	json_decref(p);
 	return rc;

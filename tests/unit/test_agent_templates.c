@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "build.h"
+#include "err.h"
 
 static char root[64], outside[64];
 
@@ -85,7 +86,9 @@ static int render(json_t *p, char *why, size_t whysz)
 	int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC), rc;
 
 	assert_true(rootfd >= 0);
-	rc = templates_render(p, rootfd, why, whysz);
+	err_clear();
+	rc = templates_render(p, rootfd);
+	snprintf(why, whysz, "%s", err_msg());
 	close(rootfd);
 	return rc;
 }
