@@ -17,6 +17,8 @@
 
 #include <jansson.h>
 
+#include "errors.h"
+
 #define EXIT_USAGE 2
 
 /* The connection to one anemosd, filled in from the global options and the environment. */
@@ -34,7 +36,7 @@ struct ctl {
 
 /* main.c */
 
-/* Prints the calling thread's message (lib/err.h's err_msg(), set by a function that failed)
+/* Prints the calling thread's message (lib/errors.h's err_msg(), set by a function that failed)
  * on stderr, a line "anemosctl: ..." for each of its lines, and empties it; nothing when
  * there is none. run_command does it for the command's failure; a caller that says more
  * after a failure, or goes on, does it first. */
@@ -73,7 +75,7 @@ int check_choice(const char *option, const char *value, const char *const *choic
  * JSON when non-NULL (not consumed). On a 2xx answer returns 0 and sets *@reply to the
  * parsed answer (NULL when the answer is empty, as for 204); the caller owns it. Every
  * failure (no connection, an HTTP error status, an answer that is not JSON) returns a
- * negative errno other than -EINVAL with the message (lib/err.h: err_set; anemosd's words,
+ * negative errno other than -EINVAL with the message (lib/errors.h: err_set; anemosd's words,
  * and a next step on a line of its own; run_command prints it): -EEXIST for a 409 (a
  * conflict: the thing exists, or its state refuses), -EREMOTEIO for the other error statuses.
  */

@@ -807,7 +807,7 @@ void ctl_print_error(void)
 	err_clear();
 }
 
-/* Runs @command with @ctl ready: the edge of the error convention (lib/err.h), which prints
+/* Runs @command with @ctl ready: the edge of the error convention (lib/errors.h), which prints
  * the message of a failure; then its usage if the command line was wrong. */
 static int run_command(struct ctl *ctl, const struct command *command, int argc, char **argv)
 {

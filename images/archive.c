@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "err.h"
+#include "errors.h"
 #include "mkimg.h"
 
 #define ZSTD_LEVEL "9"   /* a deployable image is written once and downloaded often */

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "filelist.h"
-#include "err.h"
+#include "errors.h"
 #include "mkimg.h"
 
 int manifest_write(const char *path, const struct recipe *r, const struct image_file *img,

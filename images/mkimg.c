@@ -26,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "err.h"
+#include "errors.h"
 #include "log.h"
 #include "mkimg.h"
 #include "recipe_steps.h"
@@ -59,7 +59,7 @@ static void make_dir(const char *what, const char *dir, char *abs)
 		log_fatal("%s %s: %s", what, dir, strerror(errno));
 }
 
-/* The edge of the convention (err.h): logs the message of the failure just returned, when it
+/* The edge of the convention (errors.h): logs the message of the failure just returned, when it
  * has one (an allocation libarchive could not make has none). */
 static void log_err_msg(void)
 {

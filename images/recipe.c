@@ -8,7 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "err.h"
+#include "errors.h"
 #include "log.h"
 #include "mkimg.h"
 #include "recipe_steps.h"

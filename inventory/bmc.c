@@ -6,7 +6,7 @@
  */
 #include <string.h>
 
-#include "err.h"
+#include "errors.h"
 #include "inventory_internal.h"
 
 json_t *bmc_section(struct inventory *inv)

@@ -17,7 +17,7 @@
 
 #include <linux/ipmi.h>
 
-#include "err.h"
+#include "errors.h"
 #include "ipmi.h"
 
 static void ipv4_text(const uint8_t *b, char out[16])

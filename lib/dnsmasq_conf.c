@@ -27,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
+#include "errors.h"
 
 static bool is_ipv4(const char *text)
 {

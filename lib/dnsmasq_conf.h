@@ -43,7 +43,7 @@ struct dnsmasq_settings {
 
 /*
  * Checks @s and renders the dnsmasq configuration. Returns a string the caller frees, or
- * NULL with errno and the message (err_set, lib/err.h): EINVAL and the setting that is
+ * NULL with errno and the message (err_set, lib/errors.h): EINVAL and the setting that is
  * wrong, or ENOMEM and "out of memory".
  */
 char *dnsmasq_conf_render(const struct dnsmasq_settings *s);

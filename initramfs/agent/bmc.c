@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "agent.h"
-#include "err.h"
+#include "errors.h"
 #include "ipmi.h"
 
 /* Overwrites a JSON string's text in place (jansson owns it; its length stays). */

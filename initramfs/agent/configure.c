@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "err.h"
+#include "errors.h"
 #include "install.h"
 
 #define SHADOW_MAX (4 << 20)

@@ -16,7 +16,7 @@
 
 #include "agent.h"
 #include "boot_contract.h"
-#include "err.h"
+#include "errors.h"
 #include "install.h"
 #include "inventory.h"
 

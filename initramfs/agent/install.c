@@ -25,7 +25,7 @@
 #include <archive_entry.h>
 
 #include "boot_contract.h"
-#include "err.h"
+#include "errors.h"
 #include "build.h"
 #include "install.h"
 

@@ -15,6 +15,7 @@
  * reached on-link. "ipv6": "auto" also takes router advertisements (SLAAC, DHCPv6).
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,16 +85,16 @@ bool network_has_static(json_t *net)
 	return s.fixed || s.extra;
 }
 
-/* The N of "/N": 1-3 digits, at most max; -1 otherwise. */
+/* The N of "/N": 1-3 digits, at most max; -EINVAL otherwise. */
 static int prefix_len(const char *n, int max)
 {
 	size_t len = strlen(n);
 	int bits;
 
 	if (len < 1 || len > 3 || strspn(n, "0123456789") != len)
-		return -1;
+		return -EINVAL;
 	bits = atoi(n);
-	return bits <= max ? bits : -1;
+	return bits <= max ? bits : -EINVAL;
 }
 
 /* An address of either family, with "/N" when prefix: what network_from_boot_arg keeps. */

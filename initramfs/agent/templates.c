@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "build.h"
-#include "err.h"
+#include "errors.h"
 #include "recipe_steps.h"
 #include "template_text.h"
 

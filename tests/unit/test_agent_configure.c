@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "err.h"
+#include "errors.h"
 #include "install.h"
 
 #define TOKEN "anemos_phone_0123456789abcdef"

@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include "build.h"
-#include "err.h"
+#include "errors.h"
 
 static char root[64], outside[64];
 

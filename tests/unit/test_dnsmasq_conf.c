@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "dnsmasq_conf.h"
-#include "err.h"
+#include "errors.h"
 
 static struct dnsmasq_settings full(void)
 {
