@@ -635,6 +635,10 @@ int hosts_get(const char *ref, struct host *out);
  * through hosts_update. -EINVAL for a bad inventory. inv stays the caller's (a NIC without
  * "lldp" gains the one it had last time). */
 int hosts_record_inventory(int64_t host_id, json_t *inventory, struct host *out);
+/* hosts_record_inventory, given text as well: the compact JSON text inventory was parsed from
+ * (no whitespace outside strings; NULL when there is none), stored as it is instead of being
+ * written out again (unless a kept switch port changed inventory). text stays the caller's. */
+int hosts_record_inventory_text(int64_t host_id, json_t *inventory, const char *text, struct host *out);
 /* host_id's agent's event ({"message" (required), "phase", "level": info|warn|error, "bytes",
  * "total"}), in its own transaction; *out: the event as stored, a new reference. -EINVAL for a
  * bad body. */

@@ -767,9 +767,10 @@ static int record_drift(struct host *h, json_t *inv)
 }
 
 /* A NIC of inv without "lldp" was not listened on (an install or rescue boot, anemos-inventory
- * without --lldp): it keeps the switch port the host's last inventory recorded for its MAC.
- * A NIC listened on says so itself ("lldp": null when it heard nothing). */
-static int keep_switch_ports(const struct host *h, json_t *inv)
+ * without --lldp): it keeps the switch port the host's last inventory recorded for its MAC
+ * (*changed set when one did). A NIC listened on says so itself ("lldp": null when it heard
+ * nothing). */
+static int keep_switch_ports(const struct host *h, json_t *inv, bool *changed)
 {
 	json_t *old = json_loads(h->inventory, 0, NULL), *nic, *was;
 	size_t i, j;
@@ -787,6 +788,7 @@ static int keep_switch_ports(const struct host *h, json_t *inv)
 			if (was_mac && !strcasecmp(was_mac, mac) && json_is_object(lldp)) {
 				if (json_object_set(nic, "lldp", lldp) < 0)
 					rc = err_set(-ENOMEM, "out of memory");
+				*changed = true;
 				break;
 			}
 		}
@@ -795,15 +797,40 @@ static int keep_switch_ports(const struct host *h, json_t *inv)
 	return rc;
 }
 
+/* An inventory to record: the parsed JSON, and its compact text (the agent's own, or made
+ * before the write transaction: writing 11 KB of JSON out is no work for the writers' lock);
+ * NULL when there is none. Both the caller's. */
+struct inventory_post {
+	json_t *inv;
+	const char *text;
+};
+
+/* Stores the posted inventory's text into h->inventory: the one made beforehand unless the
+ * switch ports kept from the last inventory changed inv since. */
+static int inventory_store(struct host *h, const struct inventory_post *post, bool changed)
+{
+	char *text;
+
+	if (changed || !post->text)
+		return set_json_field(&h->inventory, post->inv);
+	if (!(text = strdup(post->text)))
+		return err_set(-ENOMEM, "out of memory");
+	free(h->inventory);
+	h->inventory = text;
+	return 0;
+}
+
 static int inventory_change(struct host *h, void *arg)
 {
-	json_t *inv = arg;
-	bool again = h->inventory != NULL;
+	const struct inventory_post *post = arg;
+	json_t *inv = post->inv;
+	bool again = h->inventory != NULL, changed = false;
 	size_t added = 0;
 	int rc;
 
-	if ((again && (rc = record_drift(h, inv)) < 0) || (again && (rc = keep_switch_ports(h, inv)) < 0) ||
-	    (rc = set_json_field(&h->inventory, inv)) < 0 ||
+	if ((again && (rc = record_drift(h, inv)) < 0) ||
+	    (again && (rc = keep_switch_ports(h, inv, &changed)) < 0) ||
+	    (rc = inventory_store(h, post, changed)) < 0 ||
 	    (rc = record_identity(h, inv)) < 0 ||
 	    (rc = host_transition(h, HOST_EV_INVENTORY)) < 0)
 		return rc;
@@ -820,8 +847,12 @@ static int inventory_change(struct host *h, void *arg)
 /* Stores the inventory an agent posted: the raw JSON, the identity facts in columns, and
  * every NIC's MAC on the host (so the next boot from any NIC finds it). A MAC that another
  * host holds stays there and the conflict is recorded as an event, never silently moved. */
-int hosts_record_inventory(int64_t host_id, json_t *inv, struct host *out)
+int hosts_record_inventory_text(int64_t host_id, json_t *inv, const char *text, struct host *out)
 {
+	struct inventory_post post = { .inv = inv, .text = text };
+	char *made = NULL;
+	int rc;
+
 	if (!json_is_object(inv))
 		return err_set(-EINVAL, "the inventory must be a JSON object");
 	if (json_object_get(inv, "nics") && !json_is_array(json_object_get(inv, "nics")))
@@ -829,7 +860,16 @@ int hosts_record_inventory(int64_t host_id, json_t *inv, struct host *out)
 	if (json_array_size(json_object_get(inv, "nics")) > INVENTORY_NICS_MAX)
 		return err_set(-EINVAL, "inventory \"nics\" lists %zu NICs; at most %d",
 			       json_array_size(json_object_get(inv, "nics")), INVENTORY_NICS_MAX);
-	return hosts_update(NULL, host_id, inventory_change, inv, out);
+	if (!post.text)
+		post.text = made = json_dumps(inv, JSON_COMPACT);
+	rc = hosts_update(NULL, host_id, inventory_change, &post, out);
+	free(made);
+	return rc;
+}
+
+int hosts_record_inventory(int64_t host_id, json_t *inv, struct host *out)
+{
+	return hosts_record_inventory_text(host_id, inv, NULL, out);
 }
 
 static int json_optional_count(json_t *req, const char *key, int64_t *out)
@@ -1026,7 +1066,7 @@ static int adopt_find(json_t *inv, int64_t *id, const char **how, char what[64])
 }
 
 struct adoption {
-	json_t *inventory;
+	struct inventory_post post;
 	const char *how; /* for the event */
 };
 
@@ -1034,7 +1074,7 @@ struct adoption {
  * as an agent's would be (facts, MACs, event). */
 static int adopt_change(struct host *h, void *arg)
 {
-	const struct adoption *a = arg;
+	struct adoption *a = arg;
 	int rc;
 
 	if (h->status == HOST_NEW) {
@@ -1044,7 +1084,7 @@ static int adopt_change(struct host *h, void *arg)
 	}
 	if ((rc = hosts_add_event(h->id, "operator", "info", "adopt", "adopted over SSH (%s)", a->how)) < 0)
 		return rc;
-	return inventory_change(h, a->inventory);
+	return inventory_change(h, &a->post);
 }
 
 /*
@@ -1056,7 +1096,7 @@ static int adopt_change(struct host *h, void *arg)
  */
 int hosts_adopt(json_t *inv, const char *ref, struct host *out)
 {
-	struct adoption a = { .inventory = inv, .how = "onto the host the operator named" };
+	struct adoption a = { .post = { .inv = inv }, .how = "onto the host the operator named" };
 	struct host h = { .status = HOST_NEW, .next_boot = BOOT_LOCAL };
 	const char *how;
 	char what[64];

@@ -455,6 +455,9 @@ static int json_scan_feed(struct json_scan *js, const char *s, size_t len)
 		case ',':
 			js->values++;
 			break;
+		case ' ': case '\t': case '\n': case '\r':
+			js->spaced = true;
+			break;
 		}
 		if (js->values > JSON_MAX_VALUES)
 			return -EINVAL;

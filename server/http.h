@@ -41,6 +41,7 @@ struct json_scan {
 	unsigned values;      /* values begun: containers and commas */
 	int depth;            /* arrays and objects open */
 	bool in_string, escape;
+	bool spaced;          /* whitespace outside strings: not compact JSON text */
 };
 
 struct request {
