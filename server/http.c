@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,6 +39,10 @@
 #include "log.h"
 #include "utf8.h"
 
+/* A request whose body or JSON answer was over BIG_BYTES (a list of every host, a bulk
+ * enroll) gives the heap's free pages back to the system when it completes: glibc keeps what a
+ * worker thread's arena grew to, so one such answer would stay in the RSS of an idle anemosd. */
+#define BIG_BYTES (1024 * 1024)
 #define JSON_MAX_DEPTH 32        /* nesting of arrays and objects in a request body */
 #define JSON_MAX_VALUES 65536    /* values in a request body: jansson spends about 40 bytes
 				  * of memory per byte of "[0,0,...]", so the count, not the
@@ -248,6 +253,7 @@ enum MHD_Result respond_json(struct request *req, unsigned status, json_t *body)
 		free(line);
 		return MHD_NO;
 	}
+	req->big = req->big || n > BIG_BYTES;
 	response_common_headers(r, "application/json");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	return respond_response(req, status, r, (uint64_t)n);
@@ -813,6 +819,8 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **req
 	json_decref(req->json);
 	free(req->body);
 	free(req->path);
+	if (req->big || req->body_cap > BIG_BYTES)
+		malloc_trim(0);
 	free(req);
 	*req_cls = NULL;
 }

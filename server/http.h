@@ -71,6 +71,7 @@ struct request {
 	bool wait_place;             /* holds a place in the waiting budget until it completes */
 	unsigned status;             /* what we answered, for the log line and metrics */
 	uint64_t bytes;
+	bool big;                    /* a body or JSON answer over BIG_BYTES was built in memory */
 };
 
 /* http.c: responses. Each queues exactly one response and records status and size. */
