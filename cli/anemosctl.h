@@ -335,6 +335,8 @@ struct remote_boot {
 	const char *method;	/* auto, kexec, bootloader; NULL: auto */
 	const char *network;	/* auto, dhcp, static; NULL: auto */
 	bool followed;		/* the caller follows the host: no "follow it with" line */
+	bool keep_host_keys;	/* the new system keeps the host's SSH host keys (kexec.sh
+				 * carries them in the archive with the token) */
 };
 /*
  * Arms host @ref on anemosd for @mode ("install" or "rescue": POST /api/v1/hosts/REF/kexec,

@@ -934,8 +934,9 @@ static int recorded_host(struct ctl *ctl, struct deploy_options *o, const char *
  */
 static int deploy_recorded(struct ctl *ctl, struct deploy_options *o, const char *image, time_t started)
 {
+	/* The host keeps its identity, as a deploy without anemosd does. */
 	struct remote_boot boot = { .ssh = o->ssh, .image = image, .method = o->method, .network = o->network,
-				    .followed = true };
+				    .followed = true, .keep_host_keys = true };
 	const char **argv = NULL;
 	char id[32];
 	int argc, rc;

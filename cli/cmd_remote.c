@@ -38,6 +38,7 @@ enum remote_option_id {
 	OPT_IMAGE,
 	OPT_METHOD,
 	OPT_NETWORK,
+	OPT_KEEP_HOST_KEYS,
 	OPT_INVENTORY,
 	OPT_HOST,
 };
@@ -60,6 +61,7 @@ static int remote_option(void *ctx, int option, const char *arg)
 	case OPT_IMAGE: o->boot.image = arg; return 0;
 	case OPT_METHOD: o->boot.method = arg; return check_choice("--method", arg, methods);
 	case OPT_NETWORK: o->boot.network = arg; return check_choice("--network", arg, networks);
+	case OPT_KEEP_HOST_KEYS: o->boot.keep_host_keys = true; return 0;
 	case OPT_INVENTORY: o->inventory = arg; return 0;
 	case OPT_HOST: o->host = arg; return 0;
 	}
@@ -312,6 +314,7 @@ int remote_boot(struct ctl *ctl, const char *ref, const char *mode, const struct
 	put_var(f, "ANEMOS_CMDLINE", member_text(armed, "cmdline", NULL));
 	put_var(f, "ANEMOS_METHOD", o->method ? o->method : "auto");
 	put_var(f, "ANEMOS_NETWORK", o->network ? o->network : "auto");
+	put_var(f, "ANEMOS_HOST_KEYS", o->keep_host_keys ? "keep" : "new");
 	fputs(script, f);
 	fclose(f);
 	fprintf(stderr, "anemosctl: host %lld%s%s: %s over SSH to %s\n",
@@ -363,6 +366,7 @@ static const struct option kexec_options[] = {
 	{ "image", required_argument, NULL, OPT_IMAGE },
 	{ "method", required_argument, NULL, OPT_METHOD },
 	{ "network", required_argument, NULL, OPT_NETWORK },
+	{ "keep-host-keys", no_argument, NULL, OPT_KEEP_HOST_KEYS },
 	{ NULL, 0, NULL, 0 },
 };
 

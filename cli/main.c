@@ -272,7 +272,7 @@ static const struct command commands[] = {
 	  0, webhook_test },
 	{ "reinstall", "", "reinstall a running host without network boot, over SSH",
 	  "HOST --ssh [user@]addr[:port] [--image NAME] [--method auto|kexec|bootloader]\n"
-	  "                 [--network auto|dhcp|static]",
+	  "                 [--network auto|dhcp|static] [--keep-host-keys]",
 	  "Moves a running host (a cloud VM without network boot) into the Anemos environment,\n"
 	  "which installs NAME (default: the host's image): by kexec, or else a one-shot boot\n"
 	  "entry. It logs in with the system's ssh, its config and agent, as root (or uses sudo);\n"
@@ -280,7 +280,10 @@ static const struct command commands[] = {
 	  "  --ssh [user@]addr[:port]   where the host is reached\n"
 	  "  --image NAME           the image to install\n"
 	  "  --method auto|kexec|bootloader   how to boot the Anemos environment (default auto)\n"
-	  "  --network auto|dhcp|static       its network: as the host has it (auto) or forced\n",
+	  "  --network auto|dhcp|static       its network: as the host has it (auto) or forced\n"
+	  "  --keep-host-keys       the new system keeps the host's SSH host keys (no new\n"
+	  "                         known_hosts entry; not after a compromise: it gets new ones\n"
+	  "                         by default)\n",
 	  NOTE_REF, remote_reinstall },
 	{ "rescue", "", "boot a running host into the rescue environment, over SSH",
 	  "HOST --ssh [user@]addr[:port] [--method ...] [--network ...]",

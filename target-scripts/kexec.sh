@@ -12,6 +12,8 @@
 #   ANEMOS_CMDLINE       the rest of the command line (anemos.url=, anemos.mode=, console=...)
 #   ANEMOS_METHOD        auto (kexec, else a one-shot boot entry), kexec or bootloader
 #   ANEMOS_NETWORK       auto (find out), dhcp or static
+#   ANEMOS_HOST_KEYS     keep: this host's SSH host keys join the token (the new system keeps
+#                        them; reinstall --keep-host-keys, deploy --url), or new (the default)
 # deploy sends the files themselves on the same session instead of URLs: ANEMOS_INPUT is the
 # root-only file holding what came after this script, and ANEMOS_INPUT_AT the byte (1-based)
 # where that starts; ANEMOS_KERNEL_AT/_SIZE, ANEMOS_INITRD_AT/_SIZE and ANEMOS_PAYLOAD_AT/_SIZE
@@ -47,6 +49,7 @@ done
 ANEMOS_TOKEN=${ANEMOS_TOKEN:-} ANEMOS_KERNEL_URL=${ANEMOS_KERNEL_URL:-}
 ANEMOS_METHOD=${ANEMOS_METHOD:-auto}
 ANEMOS_NETWORK=${ANEMOS_NETWORK:-auto}
+ANEMOS_HOST_KEYS=${ANEMOS_HOST_KEYS:-new}
 
 # ---- can this host do it? ----
 [ "$(id -u)" = 0 ] || die "needs root on the target (log in as root, or as a user with sudo)"
@@ -231,15 +234,17 @@ host_identity() {
 		newc etc/anemos-kexec-token 00008180 ${#ANEMOS_TOKEN}
 		printf '%s' "$ANEMOS_TOKEN"
 		pad4 ${#ANEMOS_TOKEN}
+		# reinstall --keep-host-keys, deploy --url: the new system keeps this host's identity.
+		[ "$ANEMOS_HOST_KEYS" = keep ] && host_identity
 	fi
 	newc TRAILER!!! 00000000 0
 ) >"$dir/initrd" || die "cannot write $dir/initrd"
-if [ -n "$ANEMOS_INPUT" ]; then
+if [ -n "$ANEMOS_INPUT" ] || [ "$ANEMOS_HOST_KEYS" = keep ]; then
 	carried=""
 	for hk in /etc/ssh/ssh_host_*_key /etc/dropbear/dropbear_*_host_key; do
 		[ -s "$hk" ] && carried="$carried ${hk##*/}"
 	done
-	say "payload appended; SSH host keys carried over:${carried:- none}"
+	say "${ANEMOS_INPUT:+payload appended; }SSH host keys carried over:${carried:- none}"
 fi
 rm -f "$dir/initramfs.img" "$dir/payload"
 

@@ -150,8 +150,10 @@ int deploy_finish(struct agent *a, int rootfd)
 {
 	int rc;
 
+	/* An install by anemosd keeps the old system's host keys when kexec.sh carried them
+	 * (reinstall --keep-host-keys, deploy --url); it writes no deploy log. */
 	if (!a->deploy)
-		return 0;
+		return install_host_keys(rootfd) < 0 ? -EIO : 0;
 	if (install_host_keys(rootfd) < 0)
 		return -EIO;
 	if ((rc = target_mkdirs(rootfd, "/var/log/anemos", 0755)) < 0)

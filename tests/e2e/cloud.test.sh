@@ -193,12 +193,14 @@ fi
 # ---- deploy --url, kexec disabled: recorded on anemosd, a one-shot extlinux entry, the
 # static address carried into the new system ----
 on 192.0.2.50 22 'sysctl -w kernel.kexec_load_disabled=1' >/dev/null 2>&1
+old_key=$(ssh-keyscan -t ed25519 192.0.2.50 2>/dev/null | cut -d' ' -f2-)
 before=$(reports "$M0")
 T0=$(now)
 OUT=$("$ANEMOSCTL" deploy --ssh root@192.0.2.50 cloud --url "$ANEMOS_URL" --host cloudvm --hostname recorded \
 	--ssh-key "$WORK/key.pub" --inventory "$STATIC_INV" --timeout 900 2>&1); rc=$?
 echo "$OUT" | sed 's/^/# /'
 expect_eq "deploy --url: anemosctl deploy succeeds" 0 "$rc"
+expect_match "deploy --url: the host's SSH host keys go with the token" 'SSH host keys carried over: .*dropbear_ed25519_host_key' "$OUT"
 expect_match "deploy --url: kexec is disabled, so extlinux's one-shot entry is set" \
 	'kexec is disabled.*extlinux: LABEL anemos-oneshot.*booted once' "$(tr '\n' ' ' <<<"$OUT")"
 expect_match "deploy --url: anemosctl followed the install in anemosd's events and ended deployed" \
@@ -210,6 +212,8 @@ if wait_ssh 192.0.2.50 22 'test ! -e /root/marker'; then
 	ok "deploy --url: the new system answers SSH at the carried static address 192.0.2.50 in $(secs "$T0" "$(now)") s"
 	expect_eq "deploy --url: its hostname, and the static address in its settings" "recorded address=192.0.2.50/24" \
 		"$(on 192.0.2.50 22 'hostname; grep ^address= /etc/anemos/network' | tr '\n' ' ' | sed 's/ $//')"
+	expect_eq "deploy --url: the new system kept the host's SSH host key (kexec.sh carried it beside the token)" \
+		"$old_key" "$(ssh-keyscan -t ed25519 192.0.2.50 2>/dev/null | cut -d' ' -f2-)"
 else
 	fail "deploy --url: the new system answers SSH at 192.0.2.50"; console_tail static
 fi

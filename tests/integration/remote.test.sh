@@ -157,6 +157,16 @@ expect_eq "... and disarmed again: next boot local" "local false deployed" \
 expect_match "... the reinstall went as reinstall's: mode install, the method, a token, image tiny" \
 	"ANEMOS_MODE='install'.*ANEMOS_TOKEN='anemos_agent_.*ANEMOS_METHOD='bootloader'" "$(tr '\n' ' ' <"$WORK/dstdin")"
 expect_no_match "... no password hash went to the target's script" 'recordedhash' "$(cat "$WORK/dstdin")"
+expect_match "... the host keeps its SSH host keys (kexec.sh carries them beside the token)" \
+	"ANEMOS_HOST_KEYS='keep'" "$(cat "$WORK/dstdin")"
+for keep in new keep; do
+	rm -f "$WORK/dstdin"
+	opt=""
+	[ "$keep" = keep ] && opt=--keep-host-keys
+	ANEMOS_SSH="$WORK/dssh" "$ANEMOSCTL" reinstall vm1 --ssh root@192.0.2.9 --image tiny $opt >/dev/null 2>&1
+	expect_match "reinstall ${opt:-without --keep-host-keys}: ANEMOS_HOST_KEYS=$keep (new keys unless asked)" \
+		"ANEMOS_HOST_KEYS='$keep'" "$(cat "$WORK/dstdin" 2>/dev/null)"
+done
 expect_match "... the events: adopted, the settings, armed, disarmed" 'adopted over SSH.*changed hostname none → rec1.*reinstall over SSH.*next boot local again' \
 	"$(body_of "$(api GET /api/v1/hosts/52:54:00:77:00:40/events?limit=50)" | jq -r '[.events[].message] | join(" | ")')"
 n=$(body_of "$(api GET /api/v1/hosts)" | jq '.hosts | length')
