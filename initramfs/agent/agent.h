@@ -91,9 +91,10 @@ int deploy_run(struct agent *a, const char *cmdline_path);
 /* Appends a phase line (what anemosctl deploy shows) to /run/anemos/phases; best effort.
  * bytes and total: progress, when total is not 0. */
 void deploy_phase(const char *phase, const char *level, const char *message, uint64_t bytes, uint64_t total);
-/* For a deploy (no anemosd), the last steps inside the installed root rootfd: the old
- * system's SSH host keys, and the log so far as /var/log/anemos/install.log. 0 (also when
- * this is no deploy), or -errno (-EIO) with the message (err_set). */
+/* The last steps inside the installed root rootfd: the old system's SSH host keys when
+ * kexec.sh carried them (a deploy, or an install by anemosd with --keep-host-keys), and for
+ * a deploy (no anemosd) the log so far as /var/log/anemos/install.log. 0, or -errno (-EIO)
+ * with the message (err_set). */
 int deploy_finish(struct agent *a, int rootfd);
 
 /* target.c: the installed system's files, through a descriptor of its root (see the file).
