@@ -189,6 +189,10 @@ elif [ "$ANEMOS_NETWORK" = auto ] && [ -n "$addr6" ]; then
 	# carried over (its gateway unless router advertisements gave it, its name servers), and
 	# DHCP asked for the rest.
 	gw6=$(ip -6 route show default dev "$dev" 2>/dev/null | grep -v ' proto ra' | field via)
+	# A default route from router advertisements: they are taken there too.
+	ip -6 route show default dev "$dev" 2>/dev/null | grep -q ' proto ra' && auto6=auto6
+	# At most 8 beside DHCP (the agent and anemosd keep 8 "addresses").
+	addr6=$(printf '%s' "$addr6" | cut -d+ -f1-8)
 	netarg="anemos.net=dhcp,$addr6,$gw6,$(nameservers '^[0-9a-fA-F:]+$')${auto6:+,$auto6}"
 else
 	netarg="anemos.net=dhcp"
@@ -235,7 +239,11 @@ host_identity() {
 		printf '%s' "$ANEMOS_TOKEN"
 		pad4 ${#ANEMOS_TOKEN}
 		# reinstall --keep-host-keys, deploy --url: the new system keeps this host's identity.
-		[ "$ANEMOS_HOST_KEYS" = keep ] && host_identity
+		# (Their folder first: the kernel makes no parent folders for an archive's files.)
+		if [ "$ANEMOS_HOST_KEYS" = keep ]; then
+			newc etc/anemos-deploy 000041C0 0
+			host_identity
+		fi
 	fi
 	newc TRAILER!!! 00000000 0
 ) >"$dir/initrd" || die "cannot write $dir/initrd"
