@@ -351,6 +351,10 @@ static int read_mirror_ca(struct deploy *d)
 		warnx("--mirror-ca %s: not PEM CA certificates (-----BEGIN CERTIFICATE----- ...)", d->o->mirror_ca);
 		return -EINVAL;
 	}
+	if (strstr(d->ca, "PRIVATE KEY")) {	/* a certificate and its key in one file: not the key */
+		warnx("--mirror-ca %s holds a private key: give the CA certificates alone", d->o->mirror_ca);
+		return -EINVAL;
+	}
 	return 0;
 }
 

@@ -930,6 +930,12 @@ static int dhcp_static_ipv6(json_t *network)
 			      " are set by hand (or --network static)", json_string_value(entry));
 			return -EINVAL;
 		}
+	if (!json_array_size(json_object_get(network, "addresses")) &&
+	    (json_object_get(network, "gateway6") || json_object_get(network, "dns") ||
+	     json_object_get(network, "ipv6"))) {
+		warnx("--gateway, --dns and --ipv6 beside DHCP go with an IPv6 --address (or --network static)");
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -949,6 +955,11 @@ static int merge_network(const struct host_edit *edit, json_t *install)
 		network = json_object();
 	else
 		network = json_is_object(current) ? json_deep_copy(current) : json_object();
+	/* Beside DHCP the addresses are one list: --address replaces it, as --dns does its own. */
+	if (network && json_object_get(edit->network, "address") &&
+	    !(json_string_value(json_object_get(network, "mode")) &&
+	      strcmp(json_string_value(json_object_get(network, "mode")), "static") == 0))
+		json_object_del(network, "addresses");
 	if (!network || json_object_update(network, edit->network) != 0) {
 		json_decref(network);
 		warnx("out of memory");

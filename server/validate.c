@@ -141,10 +141,14 @@ static int check_addresses(json_t *list, size_t max, bool prefix, const char *wh
 
 	if (list && (!json_is_array(list) || json_array_size(list) > max))
 		return err_set(-EINVAL, "install.network.%s must be an array of at most %zu addresses", where, max);
-	json_array_foreach(list, i, entry)
+	json_array_foreach(list, i, entry) {
 		if (!address_valid(json_string_value(entry), prefix))
 			return err_set(-EINVAL, "install.network.%s[%zu] must be an IPv4 or IPv6 address%s", where, i,
 				       prefix ? " with its prefix length (A/N)" : "");
+		for (size_t j = 0; j < i; j++)	/* twice would be two stanzas ifupdown refuses */
+			if (strcmp(json_string_value(json_array_get(list, j)), json_string_value(entry)) == 0)
+				return err_set(-EINVAL, "install.network.%s has %s twice", where, json_string_value(entry));
+	}
 	return 0;
 }
 
@@ -184,6 +188,11 @@ static int check_dhcp_network(json_t *v)
 		if (!strchr(json_string_value(entry), ':'))
 			return err_set(-EINVAL, "install.network.addresses[%zu]: beside DHCP only IPv6 addresses (%s "
 						"is IPv4: use mode static)", i, json_string_value(entry));
+	/* What belongs to static addresses would be stored and never used. */
+	if (!json_array_size(addresses) && (json_object_get(v, "gateway6") || json_object_get(v, "dns") ||
+					    json_object_get(v, "ipv6") || json_object_get(v, "mac")))
+		return err_set(-EINVAL, "install.network dhcp: gateway6, dns, ipv6 and mac go with static IPv6 "
+					"\"addresses\" beside DHCP (or mode static)");
 	return check_network_common(v);
 }
 

@@ -175,17 +175,22 @@ static int configure_network(struct configure *c, bool nocloud)
 	json_t *net = json_object_get(c->settings, "network");
 	const char *mode = json_string_value(json_object_get(net, "mode"));
 	json_t *dhcp = json_pack("{s:s}", "mode", "dhcp");
+	bool one_client;
 	int rc = 0;
 
 	if (!mode || !network_has_static(net))
 		net = dhcp;
+	/* Beside DHCP, one DHCP client: ifupdown's only where systemd-networkd is not enabled. */
+	one_client = net != dhcp && strcmp(mode, "static") != 0 &&
+			  target_exists(c->rootfd, "/etc/systemd/system/multi-user.target.wants/systemd-networkd.service");
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]) && rc == 0; i++) {
 		char *text;
 
 		if ((files[i].format == NET_NETWORKD && !target_exists(c->rootfd, "/etc/systemd")) ||
 		    (files[i].format == NET_NOCLOUD && (!nocloud || net == dhcp)) ||
-		    (files[i].format == NET_IFUPDOWN && (net == dhcp || (!target_exists(c->rootfd, "/sbin/ifup") &&
-								  !target_exists(c->rootfd, "/usr/sbin/ifup")))))
+		    (files[i].format == NET_IFUPDOWN && (net == dhcp || one_client ||
+							  (!target_exists(c->rootfd, "/sbin/ifup") &&
+							   !target_exists(c->rootfd, "/usr/sbin/ifup")))))
 			continue;
 		if (!(text = network_render(net, files[i].format)))
 			rc = failf(c, "out of memory");

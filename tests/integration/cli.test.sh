@@ -344,8 +344,14 @@ expect_eq "static IPv6 beside DHCP (as clouds give: IPv4 by DHCP, IPv6 by hand)"
 run host show inst1
 expect_match "host show: DHCP and the static IPv6 beside it" \
 	'^network: +DHCP, static 2001:db8::60/64 2001:db8:1::60/128, gateway fe80::1, ipv6 off, dns 2001:db8::53$' "$OUT"
+run host set inst1 --address 2001:db8::70/64
+expect_eq "... one --address beside DHCP replaces the list (the gateway and the rest stay)" \
+	'["2001:db8::70/64"] fe80::1' "$(server_host inst1 | jq -r '.install.network | "\(.addresses | tojson) \(.gateway6)"')"
 run host set inst1 --network dhcp
 expect_eq "--network dhcp alone drops them again" '{"mode":"dhcp"}' "$(server_host inst1 | jq -c .install.network)"
+run host set inst1 --ipv6 off
+expect_eq "--ipv6 beside DHCP with no IPv6 --address exits 2 (it would be stored and unused)" 2 "$RC"
+expect_has "... saying what it goes with" 'go with an IPv6 --address' "$ERR"
 run host set inst1 --disk uuid=1234
 expect_eq "--disk of an unknown kind exits 2" 2 "$RC"
 expect_has "... naming the kinds" 'serial, by_path, name' "$ERR"

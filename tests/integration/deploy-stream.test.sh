@@ -153,6 +153,9 @@ refused "--mirror with an image" --ssh root@192.0.2.9 --ssh-key "$WORK/key.pub" 
 	--sha256 "$SHA" --mirror http://192.0.2.1/debian http://192.0.2.1/images/web.tar.zst
 refused "a --mirror-ca of no PEM certificate" --ssh root@192.0.2.9 --ssh-key "$WORK/key.pub" --boot-dir "$BOOT_DIR" \
 	--sha256 "$SHA" --mirror-ca "$WORK/key.pub" https://192.0.2.1/images/web.tar.zst
+cat "$WORK/ca.pem" "$WORK/ca.key" >"$WORK/ca-and-key.pem"
+refused "a --mirror-ca that holds a private key" --ssh root@192.0.2.9 --ssh-key "$WORK/key.pub" --boot-dir "$BOOT_DIR" \
+	--sha256 "$SHA" --mirror-ca "$WORK/ca-and-key.pem" https://192.0.2.1/images/web.tar.zst
 refused "--mirror-ca with --url (anemosd sends its own)" --ssh root@192.0.2.9 --url http://192.0.2.1:9 \
 	--mirror-ca "$WORK/ca.pem" web
 refused "an image URL of 2 KiB" --ssh root@192.0.2.9 --ssh-key "$WORK/key.pub" --boot-dir "$BOOT_DIR" \

@@ -501,6 +501,15 @@ static void test_network_files(void **state)
 	assert_file("etc/systemd/network/10-anemos.network", "[Match]\nName=en* eth*\n\n[Network]\nDHCP=ipv4\n"
 		    "Address=2001:db8::50/128\nGateway=fe80::1\nIPv6AcceptRA=no\n", 0644);
 	assert_non_null(strstr(get(root, "var/lib/cloud/seed/nocloud/network-config", NULL), "dhcp4: true\n    dhcp6: false\n"));
+	/* With systemd-networkd enabled, it alone asks DHCP: ifupdown's file stays the image's. */
+	reset_root();
+	put(root, "sbin/ifup", "#!/bin/sh\n", 0755);
+	put(root, "etc/network/interfaces", "source /etc/network/interfaces.d/*\n", 0644);
+	put(root, "etc/systemd/system/multi-user.target.wants/systemd-networkd.service", "[Unit]\n", 0644);
+	assert_int_equal(configure_network_of("{\"mode\": \"dhcp\", \"addresses\": [\"2001:db8::50/128\"]}", why,
+					      sizeof(why)), 0);
+	assert_file("etc/network/interfaces", "source /etc/network/interfaces.d/*\n", 0644);
+	assert_non_null(strstr(get(root, "etc/systemd/network/10-anemos.network", NULL), "DHCP=ipv4\nAddress=2001:db8::50/128\n"));
 }
 
 /* The carried network goes into a plan with no network or anemosd's default, never over an

@@ -82,9 +82,15 @@ static void test_install_settings(void **state)
 		{ "network", "{\"mode\":\"dhcp\",\"addresses\":[\"2001:db8::50\"]}", -EINVAL },		/* no /N */
 		{ "network", "{\"mode\":\"dhcp\",\"addresses\":[\"2001:db8::50/64\\nDNS=x\"]}", -EINVAL },
 		{ "network", "{\"mode\":\"dhcp\",\"gateway6\":\"192.0.2.1\"}", -EINVAL },
-		{ "network", "{\"mode\":\"dhcp\",\"dns\":[\"resolver\"]}", -EINVAL },	/* checked beside DHCP too */
-		{ "network", "{\"mode\":\"dhcp\",\"ipv6\":\"slaac\"}", -EINVAL },
-		{ "network", "{\"mode\":\"dhcp\",\"mac\":\"52-54-00-12-34-56\"}", -EINVAL },
+		{ "network", "{\"mode\":\"dhcp\",\"addresses\":[\"2001:db8::5/64\"],\"dns\":[\"resolver\"]}", -EINVAL },
+		{ "network", "{\"mode\":\"dhcp\",\"addresses\":[\"2001:db8::5/64\"],\"ipv6\":\"slaac\"}", -EINVAL },
+		{ "network", "{\"mode\":\"dhcp\",\"addresses\":[\"2001:db8::5/64\"],\"mac\":\"52-54-00-12-34-56\"}", -EINVAL },
+		/* what goes with static addresses, without any: stored and never used */
+		{ "network", "{\"mode\":\"dhcp\",\"ipv6\":\"off\"}", -EINVAL },
+		{ "network", "{\"mode\":\"dhcp\",\"dns\":[\"2001:db8::53\"]}", -EINVAL },
+		{ "network", "{\"mode\":\"dhcp\",\"gateway6\":\"fe80::1\"}", -EINVAL },
+		{ "network", "{\"mode\":\"dhcp\",\"addresses\":[\"2001:db8::5/64\",\"2001:db8::5/64\"]}", -EINVAL },
+		{ "network", "{\"mode\":\"static\",\"address\":\"192.0.2.5/24\",\"dns\":[\"192.0.2.53\",\"192.0.2.53\"]}", -EINVAL },
 		/* dual stack: a /128 with a link-local gateway, an on-link IPv4 gateway, the NIC's MAC */
 		{ "network", "{\"mode\":\"static\",\"address\":\"203.0.113.9/32\",\"addresses\":[\"2001:db8::50/128\",\"2001:db8:1::7/64\"],\"gateway\":\"203.0.113.1\",\"gateway6\":\"fe80::1\",\"ipv6\":\"auto\",\"mac\":\"52:54:00:12:34:56\"}", 0 },
 		{ "network", "{\"mode\":\"static\",\"address\":\"192.0.2.5/24\",\"addresses\":[\"2001:db8::50\"]}", -EINVAL },   /* no /N */
