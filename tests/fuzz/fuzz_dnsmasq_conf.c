@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "dnsmasq_conf.h"
+#include "errors.h"
 #include "support.h"
 
 /* The options dnsmasq_conf_render writes: NAME=VALUE or a bare NAME. */
@@ -42,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		&s.range_end, &s.netmask, &s.lease, &s.router, &s.dns, &s.subnet, &s.bios_file,
 		&s.efi_x64_file, &s.efi_arm64_file,
 	};
-	char *values[sizeof(fields) / sizeof(fields[0])], err[256], *text, *conf;
+	char *values[sizeof(fields) / sizeof(fields[0])], *text, *conf;
 	size_t n = sizeof(fields) / sizeof(fields[0]);
 
 	if (size == 0 || !(text = fuzz_text(data + 1, size - 1)))
@@ -52,8 +53,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_split(text, '\t', values, n);
 	for (size_t i = 0; i < n; i++)
 		*fields[i] = values[i] && *values[i] ? values[i] : NULL;
-	conf = dnsmasq_conf_render(&s, err, sizeof(err));
-	if (!conf && !err[0])
+	err_clear();
+	conf = dnsmasq_conf_render(&s);
+	if (!conf && !err_msg()[0])
 		fuzz_fail("settings refused without a message");
 	for (const char *line = conf; line && *line; ) {
 		size_t len = strcspn(line, "\n");
