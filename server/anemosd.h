@@ -282,6 +282,10 @@ int db_host_set_facts(int64_t id, json_t *inv);
 int64_t db_wal_bytes(uint64_t *truncations);
 /* How many batches were committed so far, and how many write transactions they held. */
 void db_group_commits(uint64_t *batches, uint64_t *transactions);
+/* Host id's inventory text as committed now (or as the caller's transaction wrote it) into
+ * *text (malloc'd; NULL when it has none): 0, -ENOENT for no such host, or a negative errno
+ * with err_set. */
+int db_host_inventory(int64_t id, char **text);
 /* The hosts matching query (a search, query.h; NULL: all) whose id is above after, in id
  * order, at most limit of them (0: all), into *out, a malloc'd array of *n hosts the caller
  * frees (host_free each, then free; NULL when *n is 0). -EINVAL with err_set naming the

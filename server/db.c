@@ -234,7 +234,7 @@ static const char *const migrations[] = {
 
 enum stmt_id {
 	S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
-	S_HOST_GET, S_HOST_BOOT_BY_MAC, S_HOST_BY_MAC, S_HOST_BY_UUID, S_HOST_BY_SERIAL, S_HOST_BY_HOSTNAME,
+	S_HOST_GET, S_HOST_INVENTORY, S_HOST_BOOT_BY_MAC, S_HOST_BY_MAC, S_HOST_BY_UUID, S_HOST_BY_SERIAL, S_HOST_BY_HOSTNAME,
 	S_HOST_INSERT, S_HOST_UPDATE, S_HOST_FACTS, S_HOST_DELETE, S_HOST_ADD_MAC, S_HOST_SEEN, S_HOST_FILL_IDENT,
 	S_TAGS_CLEAR, S_TAG_ADD, S_ATTRS_CLEAR, S_ATTR_ADD,
 	S_HOST_COUNT_STATUS,
@@ -260,6 +260,7 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_RELEASE] = "RELEASE member",
 	[S_ROLLBACK_TO] = "ROLLBACK TO member",
 	[S_HOST_GET] = "SELECT " HOST_COLUMNS " FROM hosts h WHERE h.id = ?1",
+	[S_HOST_INVENTORY] = "SELECT inventory FROM hosts WHERE id = ?1",
 	[S_HOST_BOOT_BY_MAC] = "SELECT h.id, h.status, h.next_boot, h.uuid, h.serial, h.vendor, h.product, h.asset"
 			       " FROM host_macs m JOIN hosts h ON h.id = m.host_id WHERE m.mac = ?1",
 	[S_HOST_BY_MAC] = "SELECT host_id FROM host_macs WHERE mac = ?1",
@@ -993,6 +994,26 @@ static int host_from_row(sqlite3_stmt *st, struct host *h)
 nomem:
 	host_free(h);
 	return err_set(-ENOMEM, "out of memory");
+}
+
+int db_host_inventory(int64_t id, char **text)
+{
+	sqlite3_stmt *st = stmt(S_HOST_INVENTORY);
+	int rc;
+
+	*text = NULL;
+	if (!st)
+		return stmt_rc;
+	sqlite3_bind_int64(st, 1, id);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rc = 0;
+		if (sqlite3_column_type(st, 0) != SQLITE_NULL && !(*text = column_strdup(st, 0)))
+			rc = err_set(-ENOMEM, "out of memory");
+	} else {
+		rc = rc == SQLITE_DONE ? err_set(-ENOENT, "no host with id %lld", (long long)id) : step_failed(st, rc);
+	}
+	sqlite3_reset(st);
+	return rc;
 }
 
 int db_host_get(int64_t id, struct host *out)

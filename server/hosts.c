@@ -733,13 +733,12 @@ static int record_macs(const struct host *h, json_t *inv, size_t *added)
  * ever other hardware cannot grow the host, its answers or its history without bound. */
 #define DRIFT_EVENTS_MAX 16
 #define DRIFT_KEPT_MAX 64
-static int record_drift(struct host *h, json_t *inv)
+static int record_drift(struct host *h, json_t *changes)
 {
-	json_t *old = json_loads(h->inventory, 0, NULL), *changes, *kept, *c;
+	json_t *kept, *c;
 	size_t i;
 	int rc = 0;
 
-	changes = old ? inventory_drift(old, inv) : json_array();
 	kept = h->drift ? json_loads(h->drift, 0, NULL) : json_array();
 	if (!changes || !kept)
 		rc = err_set(-ENOMEM, "out of memory");
@@ -760,8 +759,6 @@ static int record_drift(struct host *h, json_t *inv)
 		json_array_remove(kept, 0);
 	if (rc == 0 && json_array_size(changes) > 0)
 		rc = set_json_field(&h->drift, kept);
-	json_decref(old);
-	json_decref(changes);
 	json_decref(kept);
 	return rc;
 }
@@ -770,9 +767,9 @@ static int record_drift(struct host *h, json_t *inv)
  * without --lldp): it keeps the switch port the host's last inventory recorded for its MAC
  * (*changed set when one did). A NIC listened on says so itself ("lldp": null when it heard
  * nothing). */
-static int keep_switch_ports(const struct host *h, json_t *inv, bool *changed)
+static int keep_switch_ports(json_t *old, json_t *inv, bool *changed)
 {
-	json_t *old = json_loads(h->inventory, 0, NULL), *nic, *was;
+	json_t *nic, *was;
 	size_t i, j;
 	int rc = 0;
 
@@ -793,17 +790,55 @@ static int keep_switch_ports(const struct host *h, json_t *inv, bool *changed)
 			}
 		}
 	}
-	json_decref(old);
 	return rc;
 }
 
 /* An inventory to record: the parsed JSON, and its compact text (the agent's own, or made
  * before the write transaction: writing 11 KB of JSON out is no work for the writers' lock);
- * NULL when there is none. Both the caller's. */
+ * NULL when there is none. Both the caller's. And what inventory_prepare read and worked out
+ * before the transaction from the host's last inventory (its text, parsed, and the drift
+ * from it to inv), used when the host still has that text; all NULL when not prepared. */
 struct inventory_post {
 	json_t *inv;
 	const char *text;
+	char *old_text;
+	json_t *old, *changes;
 };
+
+/* Outside the write transaction: the host's last inventory, parsed, and its drift to the
+ * posted one (parsing 11 KB twice under the writers' lock was most of a re-registration's
+ * time there). Nothing when the host has none or this fails: inventory_change then works
+ * from what the transaction reads. */
+static void inventory_prepare(struct inventory_post *post, int64_t host_id)
+{
+	if (db_host_inventory(host_id, &post->old_text) < 0 || !post->old_text)
+		return;
+	if ((post->old = json_loads(post->old_text, 0, NULL)))
+		post->changes = inventory_drift(post->old, post->inv);
+	if (!post->changes) {
+		json_decref(post->old);
+		post->old = NULL;
+	}
+}
+
+/* The host's last inventory (h->inventory, not NULL) parsed into *old and its drift to inv
+ * into *changes, both new references: what inventory_prepare made when it read the same
+ * text, else made now. 0 or -ENOMEM. */
+static int inventory_old(const struct host *h, const struct inventory_post *post, json_t **old, json_t **changes)
+{
+	if (post->old && post->changes && !strcmp(post->old_text, h->inventory)) {
+		*old = json_incref(post->old);
+		*changes = json_incref(post->changes);
+		return 0;
+	}
+	*old = json_loads(h->inventory, 0, NULL);
+	*changes = *old ? inventory_drift(*old, post->inv) : json_array();
+	if (!*changes) {
+		json_decref(*old);
+		return err_set(-ENOMEM, "out of memory");
+	}
+	return 0;
+}
 
 /* Stores the posted inventory's text into h->inventory: the one made beforehand unless the
  * switch ports kept from the last inventory changed inv since. */
@@ -825,12 +860,15 @@ static int inventory_change(struct host *h, void *arg)
 	const struct inventory_post *post = arg;
 	json_t *inv = post->inv;
 	bool again = h->inventory != NULL, changed = false;
+	json_t *old = NULL, *changes = NULL;
 	size_t added = 0;
-	int rc;
+	int rc = again ? inventory_old(h, post, &old, &changes) : 0;
 
-	if ((again && (rc = record_drift(h, inv)) < 0) ||
-	    (again && (rc = keep_switch_ports(h, inv, &changed)) < 0) ||
-	    (rc = inventory_store(h, post, changed)) < 0 ||
+	if (rc == 0 && again && (rc = record_drift(h, changes)) == 0)
+		rc = keep_switch_ports(old, inv, &changed);
+	json_decref(old);
+	json_decref(changes);
+	if (rc < 0 || (rc = inventory_store(h, post, changed)) < 0 ||
 	    (rc = record_identity(h, inv)) < 0 ||
 	    (rc = host_transition(h, HOST_EV_INVENTORY)) < 0)
 		return rc;
@@ -862,8 +900,12 @@ int hosts_record_inventory_text(int64_t host_id, json_t *inv, const char *text, 
 			       json_array_size(json_object_get(inv, "nics")), INVENTORY_NICS_MAX);
 	if (!post.text)
 		post.text = made = json_dumps(inv, JSON_COMPACT);
+	inventory_prepare(&post, host_id);
 	rc = hosts_update(NULL, host_id, inventory_change, &post, out);
 	free(made);
+	free(post.old_text);
+	json_decref(post.old);
+	json_decref(post.changes);
 	return rc;
 }
 
