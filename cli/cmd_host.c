@@ -508,19 +508,24 @@ static void print_inventory(const json_t *inventory)
 	print_field("firmware", json_text(inventory, "firmware"));
 }
 
-/* "DHCP, static ADDRESSES, gateway G6, ipv6 M, dns D...": static IPv6 beside DHCP, into text. */
-static const char *dhcp_ipv6_text(const json_t *network, char *text, size_t size)
+/* "@prefix ADDRESSES, gateway G, gateway G6, ipv6 M, dns D...": a network's static parts (a
+ * static network's, or the IPv6 beside DHCP), into text. */
+static const char *network_text(const json_t *network, const char *prefix, char *text, size_t size)
 {
-	size_t len = (size_t)snprintf(text, size, "DHCP, static");
+	size_t len = (size_t)snprintf(text, size, "%s", prefix);
+	static const char *const gateways[] = { "gateway", "gateway6" };
 	json_t *value;
 	size_t i;
 
+	if (json_object_get(network, "address") && len < size)
+		len += (size_t)snprintf(text + len, size - len, " %s", json_text(network, "address"));
 	json_array_foreach(json_object_get(network, "addresses"), i, value)
 		if (len < size)
 			len += (size_t)snprintf(text + len, size - len, " %s", json_string_value(value) ?
 						json_string_value(value) : "?");
-	if (json_object_get(network, "gateway6") && len < size)
-		len += (size_t)snprintf(text + len, size - len, ", gateway %s", json_text(network, "gateway6"));
+	for (i = 0; i < 2; i++)
+		if (json_object_get(network, gateways[i]) && len < size)
+			len += (size_t)snprintf(text + len, size - len, ", gateway %s", json_text(network, gateways[i]));
 	if (json_object_get(network, "ipv6") && len < size)
 		len += (size_t)snprintf(text + len, size - len, ", ipv6 %s", json_text(network, "ipv6"));
 	json_array_foreach(json_object_get(network, "dns"), i, value)
@@ -534,38 +539,19 @@ static const char *dhcp_ipv6_text(const json_t *network, char *text, size_t size
 static void print_install(const json_t *install, const json_t *secrets)
 {
 	const json_t *disk = json_object_get(install, "disk"), *network = json_object_get(install, "network");
-	const json_t *user_data = json_object_get(install, "cloud_init_user_data"), *dns;
+	const json_t *user_data = json_object_get(install, "cloud_init_user_data");
 	const char *key, *mode = json_string_value(json_object_get(network, "mode"));
 	json_t *value;
 	char text[512], size[16];
-	size_t len = 0, i;
 
 	strcpy(text, "the largest non-removable disk (default)");
 	json_object_foreach((json_t *)disk, key, value)
 		snprintf(text, sizeof(text), "%s=%s", key, json_string_value(value) ? json_string_value(value) : "?");
 	print_field("disk", text);
 	if (mode && strcmp(mode, "static") == 0) {
-		len = (size_t)snprintf(text, sizeof(text), "static %s", json_text(network, "address"));
-		json_array_foreach(json_object_get(network, "addresses"), i, value)
-			if (len < sizeof(text))
-				len += (size_t)snprintf(text + len, sizeof(text) - len, " %s",
-							json_string_value(value) ? json_string_value(value) : "?");
-		if (json_object_get(network, "gateway") && len < sizeof(text))
-			len += (size_t)snprintf(text + len, sizeof(text) - len, ", gateway %s",
-						json_text(network, "gateway"));
-		if (json_object_get(network, "gateway6") && len < sizeof(text))
-			len += (size_t)snprintf(text + len, sizeof(text) - len, ", gateway %s",
-						json_text(network, "gateway6"));
-		if (json_object_get(network, "ipv6") && len < sizeof(text))
-			len += (size_t)snprintf(text + len, sizeof(text) - len, ", ipv6 %s", json_text(network, "ipv6"));
-		dns = json_object_get(network, "dns");
-		for (i = 0; i < json_array_size(dns) && len < sizeof(text); i++)
-			len += (size_t)snprintf(text + len, sizeof(text) - len, "%s%s", i ? " " : ", dns ",
-						json_string_value(json_array_get(dns, i)) ?
-						json_string_value(json_array_get(dns, i)) : "?");
-		print_field("network", text);
+		print_field("network", network_text(network, "static", text, sizeof(text)));
 	} else if (json_array_size(json_object_get(network, "addresses"))) {
-		print_field("network", dhcp_ipv6_text(network, text, sizeof(text)));
+		print_field("network", network_text(network, "DHCP, static", text, sizeof(text)));
 	} else {
 		print_field("network", "DHCP (default)");
 	}
