@@ -168,7 +168,14 @@ sleep 6   # two polls or more
 again=$(host_field gone .power.checked)
 if [ "$again" != "$checked" ] && [ "$again" != null ]; then ok "the poller asks the unreachable BMC again"
 else fail "the poller asks the unreachable BMC again" "checked $checked, then $again"; fi
-expect_eq "... and tells it once, not at every poll" 1 "$(event_count gone "unreachable")"
+# The operator's cycle failing is one event; the poller's (same state) is at most one more: the
+# first poll may come before the cycle's answer, but never again for the same state.
+polls=$(event_count gone '^BMC .* unreachable')
+if [ "$polls" -le 1 ] && [ "$(event_count gone '^power cycle failed.*unreachable')" -eq 1 ]; then
+	ok "... and tells it once, not at every poll ($polls poll events)"
+else
+	fail "... and tells it once, not at every poll" "$polls poll events, $(event_count gone '^power cycle failed') of the cycle"
+fi
 
 # ---- Redfish: no Redfish service runs here; its HTTPS transport is tried against a real
 # ---- HTTPS server that is no BMC (a second anemosd with a self-signed certificate) ----
