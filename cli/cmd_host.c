@@ -107,7 +107,7 @@ enum host_option_id {
 
 /* How "--disk KIND=VALUE" may name the disk, as install.disk spells it. */
 static const char *const disk_kinds[] = { "serial", "by_path", "name", NULL };
-static const char *const ipv6_modes[] = { "auto", "off", NULL };
+static const char *const ipv6_modes[] = { "auto", "dhcp", "off", NULL };
 static const char *const network_modes[] = { "dhcp", "static", NULL };
 static const char *const after_install[] = { "reboot", "poweroff", "kexec", NULL };
 
@@ -894,6 +894,7 @@ static int dhcp_static_ipv6(json_t *network)
 {
 	json_t *first = json_object_get(network, "address"), *list, *entry;
 	const char *gw = json_string_value(json_object_get(network, "gateway"));
+	const char *ipv6 = json_string_value(json_object_get(network, "ipv6"));
 	size_t i;
 
 	if (gw && strchr(gw, ':')) {
@@ -916,10 +917,10 @@ static int dhcp_static_ipv6(json_t *network)
 			      " are set by hand (or --network static)", json_string_value(entry));
 			return -EINVAL;
 		}
-	if (!json_array_size(json_object_get(network, "addresses")) &&
+	if (!json_array_size(json_object_get(network, "addresses")) && !(ipv6 && strcmp(ipv6, "dhcp") == 0) &&
 	    (json_object_get(network, "gateway6") || json_object_get(network, "dns") ||
 	     json_object_get(network, "ipv6"))) {
-		warnx("--gateway, --dns and --ipv6 beside DHCP go with an IPv6 --address (or --network static)");
+		warnx("--gateway, --dns and --ipv6 beside DHCP go with an IPv6 --address or --ipv6 dhcp (or --network static)");
 		return -EINVAL;
 	}
 	return 0;

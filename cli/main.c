@@ -55,9 +55,10 @@ struct command {
 	"    --address A.B.C.D/N  its address (or IPv6 ADDR/N), --gateway ADDR and --dns ADDR\n" \
 	"                         (repeat for more, at most 8; the list replaces the host's:\n" \
 	"                         a second --gateway of IPv6 for dual stack, fe80::1 is fine)\n" \
-	"    --ipv6 auto|off      also take router advertisements (SLAAC, DHCPv6), or not\n" \
+	"    --ipv6 auto|dhcp|off also take router advertisements (SLAAC, DHCPv6 where they\n" \
+	"                         say), ask DHCPv6 without them (dhcp), or neither (off)\n" \
 	"                         (dhcp with IPv6 --address, --gateway and --dns: DHCPv4 and\n" \
-	"                         static IPv6 beside it)\n" \
+	"                         static IPv6 beside it; with --ipv6 dhcp, DHCPv6 beside it)\n" \
 	"  --root-password-prompt ask for root's password on the terminal (twice, not shown)\n" \
 	"                         and store only its SHA-512 crypt(3) hash\n" \
 	"  --root-password-hash-file FILE   root's password as a crypt(3) hash read from FILE\n" \

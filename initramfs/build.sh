@@ -42,10 +42,12 @@ done
 # debootstrap (its scripts, run by dash), perl, the perl binary alone (no modules:
 # debootstrap's pkgdetails is perl code that loads none), and coreutils' chroot alone:
 # busybox's chroot runs its own applet of a name before the chroot's program (its dpkg for
-# the target's). busybox gives debootstrap wget, ar, xzcat, sha256sum and mount.
+# the target's). busybox gives debootstrap wget, ar, xzcat, sha256sum and mount. dhcpcd
+# (the binary alone, libc only) asks DHCPv6 where the carried network says dhcp6: busybox's
+# udhcpc is DHCPv4 only.
 TOOL_PKGS="busybox-static fdisk e2fsprogs dosfstools util-linux dropbear-bin extlinux syslinux-common
 systemd-boot-efi gpgv debian-archive-keyring dash tar zstd debootstrap perl-base coreutils
-ca-certificates"
+ca-certificates dhcpcd-base"
 LIB_PKGS="libc6 libfdisk1 libsmartcols1 libtinfo6 libreadline8 libext2fs2 libcom-err2 libblkid1
 libuuid1 libtomcrypt1 libtommath1 libgmp10 zlib1g libcrypt1 libbz2-1.0 libgcrypt20 libgpg-error0
 libacl1 libselinux1 libpcre2-8-0 libzstd1 liblzma5 liblz4-1"
@@ -134,7 +136,7 @@ for a in $("$PKGROOT/bin/busybox" --list); do
 	[ "$a" = busybox ] || ln -sf busybox "bin/$a"
 done
 for t in sfdisk mke2fs e2fsck tune2fs resize2fs mkfs.fat blkid wipefs dropbear dropbearkey dropbearconvert extlinux \
-	gpgv dash tar zstd perl debootstrap chroot; do
+	gpgv dash tar zstd perl debootstrap chroot dhcpcd; do
 	src=$(find_in_pkgs "$t") || die "program $t not found in the downloaded packages ($TOOL_PKGS)"
 	rm -f "bin/$t"
 	add_prog "$src" "$t"
@@ -206,6 +208,8 @@ ln -s x86_64-linux-gnu/ld-linux-x86-64.so.2 lib/ld-linux-x86-64.so.2
 # /init, configuration, accounts (root for dropbear: key logins only, no password).
 install -m 755 "$SRC/init" init
 install -m 755 "$SRC/udhcpc.script" etc/udhcpc/default.script
+install -m 755 "$SRC/dhcpcd.hook" etc/dhcpcd.hook
+install -m 644 "$SRC/dhcpcd.conf" etc/dhcpcd.conf
 install -m 755 "$SRC/hostkeys.sh" bin/anemos-hostkeys
 printf 'root:*:0:0:root:/root:/bin/sh\n' >etc/passwd
 printf 'root:x:0:\ntty:x:5:\n' >etc/group
@@ -276,7 +280,7 @@ if [ "$(id -u)" = 0 ]; then
 	for t in "anemos-agent --help" "dropbear -V" "dropbearkey -h" "mke2fs -V" "e2fsck -V" \
 		"tune2fs -l /dev/null" "extlinux --version" "sfdisk --version" "blkid -V" "wipefs --version" "mkfs.fat --help" \
 		"gpgv --version" "tar --version" "zstd --version" "dash -c true" "perl -e 1" \
-		"dash /bin/debootstrap --version" "chroot --version" \
+		"dash /bin/debootstrap --version" "chroot --version" "dhcpcd --version" \
 		"busybox true" ${INVENTORY:+"anemos-inventory --help"}; do
 		# shellcheck disable=SC2086
 		out=$(chroot "$CACHE/check" /bin/$t 2>&1 </dev/null) ||

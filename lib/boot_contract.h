@@ -12,12 +12,13 @@
  *   anemos.mode=M       discover, install, rescue (lib/lifecycle.h's actions), or deploy
  *   anemos.mac=MAC      the NIC the boot came from (iPXE's ${mac}, or the one kexec.sh found)
  *   anemos.net=SPEC     the network carried over from the system that kexec'd: dhcp, or
- *                       static,ADDRESS/N[+ADDRESS/N...],GATEWAY[+GATEWAY...],DNS[+DNS...][,auto6]
- *                       (both families; an IPv6 gateway may be link-local; auto6: SLAAC too;
- *                       initramfs/agent/network.c reads it), or
- *                       dhcp,ADDRESS6/N[+...],GATEWAY6,DNS6[+...][,auto6]: DHCPv4, and the
- *                       static IPv6 side beside it (clouds that give IPv4 by DHCP and a /64
- *                       or /128 of IPv6 by hand)
+ *                       static,ADDRESS/N[+ADDRESS/N...],GATEWAY[+GATEWAY...],DNS[+DNS...][,FLAGS]
+ *                       (both families; an IPv6 gateway may be link-local; FLAGS joined by
+ *                       "+": auto6, router advertisements (SLAAC) too; dhcp6, DHCPv6 asked
+ *                       without them; initramfs/agent/network.c reads it), or
+ *                       dhcp,ADDRESS6/N[+...],GATEWAY6,DNS6[+...][,FLAGS]: DHCPv4, and the
+ *                       IPv6 side beside it (clouds that give IPv4 by DHCP and a /64 or /128
+ *                       of IPv6 by hand or by DHCPv6; the addresses may be empty with dhcp6)
  *   anemos.lldp=SECONDS how long a discover boot listens for its switch ports (LLDP) on
  *                       every NIC at once: 0-120, default 10, 0 = not at all
  */

@@ -152,9 +152,9 @@ static int check_addresses(json_t *list, size_t max, bool prefix, const char *wh
 	return 0;
 }
 
-/* What a static network and static IPv6 beside DHCP share: "gateway6" (IPv6, link-local
- * allowed), "ipv6" (auto: SLAAC and DHCPv6 besides; off), "mac" (the NIC to configure) and
- * "dns". */
+/* What a static network and the IPv6 side beside DHCP share: "gateway6" (IPv6, link-local
+ * allowed), "ipv6" (auto: router advertisements too, SLAAC and DHCPv6 where they say so;
+ * dhcp: DHCPv6 asked without them; off), "mac" (the NIC to configure) and "dns". */
 static int check_network_common(json_t *v)
 {
 	const char *ipv6 = json_string_value(json_object_get(v, "ipv6"));
@@ -163,19 +163,21 @@ static int check_network_common(json_t *v)
 
 	if (gw6 && (!address_valid(json_string_value(gw6), false) || !strchr(json_string_value(gw6), ':')))
 		return err_set(-EINVAL, "install.network.gateway6 must be an IPv6 address (fe80::1 is fine)");
-	if (ipv6 ? strcmp(ipv6, "auto") && strcmp(ipv6, "off") : json_object_get(v, "ipv6") != NULL)
-		return err_set(-EINVAL, "install.network.ipv6 must be auto (router advertisements too) or off");
+	if (ipv6 ? strcmp(ipv6, "auto") && strcmp(ipv6, "dhcp") && strcmp(ipv6, "off") : json_object_get(v, "ipv6") != NULL)
+		return err_set(-EINVAL, "install.network.ipv6 must be auto (router advertisements too), dhcp (DHCPv6 "
+					"without them) or off");
 	if (mac && (!json_is_string(mac) || mac_parse(json_string_value(mac), norm) < 0 ||
 		    strcmp(norm, json_string_value(mac)) != 0))
 		return err_set(-EINVAL, "install.network.mac must be a MAC address in lower case, aa:bb:cc:dd:ee:ff");
 	return check_addresses(json_object_get(v, "dns"), 8, false, "dns");
 }
 
-/* DHCP, optionally with static IPv6 beside it (DHCPv4 gives the IPv4 address and route):
- * "addresses" (IPv6 only) and the common fields. */
+/* DHCP, optionally with static IPv6 or DHCPv6 beside it (DHCPv4 gives the IPv4 address and
+ * route): "addresses" (IPv6 only) and the common fields. */
 static int check_dhcp_network(json_t *v)
 {
 	json_t *addresses = json_object_get(v, "addresses"), *entry;
+	const char *ipv6 = json_string_value(json_object_get(v, "ipv6"));
 	size_t i;
 	int rc;
 
@@ -188,11 +190,12 @@ static int check_dhcp_network(json_t *v)
 		if (!strchr(json_string_value(entry), ':'))
 			return err_set(-EINVAL, "install.network.addresses[%zu]: beside DHCP only IPv6 addresses (%s "
 						"is IPv4: use mode static)", i, json_string_value(entry));
-	/* What belongs to static addresses would be stored and never used. */
-	if (!json_array_size(addresses) && (json_object_get(v, "gateway6") || json_object_get(v, "dns") ||
-					    json_object_get(v, "ipv6") || json_object_get(v, "mac")))
+	/* What belongs to an IPv6 side would be stored and never used (DHCPv6 gives no route). */
+	if (!json_array_size(addresses) && !(ipv6 && strcmp(ipv6, "dhcp") == 0) &&
+	    (json_object_get(v, "gateway6") || json_object_get(v, "dns") || json_object_get(v, "ipv6") ||
+	     json_object_get(v, "mac")))
 		return err_set(-EINVAL, "install.network dhcp: gateway6, dns, ipv6 and mac go with static IPv6 "
-					"\"addresses\" beside DHCP (or mode static)");
+					"\"addresses\" or \"ipv6\": \"dhcp\" beside DHCP (or mode static)");
 	return check_network_common(v);
 }
 

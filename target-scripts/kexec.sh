@@ -156,8 +156,14 @@ if [ "$ANEMOS_NETWORK" = static ] && [ -z "$addr$addr6" ]; then
 	addr=$(addrs -4 1)
 	addr6=$(addrs -6 1)
 fi
-auto6=""
-ip -6 -o addr show dev "$dev" scope global 2>/dev/null | grep -q ' dynamic' && auto6=auto6
+# The old system's dynamic IPv6 addresses: from router advertisements (SLAAC, a /64: the flag
+# auto6, RAs taken again) or from DHCPv6 (a /128: the flag dhcp6, DHCPv6 asked again).
+dyn6=$(ip -6 -o addr show dev "$dev" scope global 2>/dev/null | awk '/ dynamic/ { print $4 }')
+auto6="" dhcp6=""
+printf '%s\n' "$dyn6" | grep -q '/128$' && dhcp6=dhcp6
+printf '%s\n' "$dyn6" | grep -qv -e '/128$' -e '^$' && auto6=auto6
+# flags: auto6 and dhcp6, joined by "+" (anemos.net's fifth field), with the comma before.
+flags() { f=${auto6}${auto6:+${dhcp6:++}}${dhcp6}; printf '%s' "${f:+,$f}"; }
 net=$ANEMOS_NETWORK
 if [ "$net" = auto ]; then
 	net=static
@@ -183,17 +189,17 @@ if [ "$net" = static ]; then
 	all=${addr}${addr:+${addr6:++}}${addr6}
 	[ -n "$all" ] || die "$dev has no static address to carry over"
 	gws=${gw}${gw:+${gw6:++}}${gw6}
-	netarg="anemos.net=static,$all,$gws,$(nameservers '^([0-9.]+|[0-9a-fA-F:]+)$')${auto6:+,$auto6}"
-elif [ "$ANEMOS_NETWORK" = auto ] && [ -n "$addr6" ]; then
-	# IPv4 by DHCP and IPv6 written by hand beside it, as many clouds give: the IPv6 side is
-	# carried over (its gateway unless router advertisements gave it, its name servers), and
-	# DHCP asked for the rest.
+	netarg="anemos.net=static,$all,$gws,$(nameservers '^([0-9.]+|[0-9a-fA-F:]+)$')$(flags)"
+elif [ "$ANEMOS_NETWORK" = auto ] && [ -n "$addr6$dhcp6" ]; then
+	# IPv4 by DHCP and IPv6 beside it written by hand or by DHCPv6, as many clouds give: the
+	# IPv6 side is carried over (its gateway unless router advertisements gave it, its name
+	# servers), and DHCP asked for the rest.
 	gw6=$(ip -6 route show default dev "$dev" 2>/dev/null | grep -v ' proto ra' | field via)
 	# A default route from router advertisements: they are taken there too.
 	ip -6 route show default dev "$dev" 2>/dev/null | grep -q ' proto ra' && auto6=auto6
 	# At most 8 beside DHCP (the agent and anemosd keep 8 "addresses").
 	addr6=$(printf '%s' "$addr6" | cut -d+ -f1-8)
-	netarg="anemos.net=dhcp,$addr6,$gw6,$(nameservers '^[0-9a-fA-F:]+$')${auto6:+,$auto6}"
+	netarg="anemos.net=dhcp,$addr6,$gw6,$(nameservers '^[0-9a-fA-F:]+$')$(flags)"
 else
 	netarg="anemos.net=dhcp"
 fi

@@ -178,7 +178,7 @@ static int configure_network(struct configure *c, bool nocloud)
 	bool one_client;
 	int rc = 0;
 
-	if (!mode || !network_has_static(net))
+	if (!mode || !network_has_settings(net))
 		net = dhcp;
 	/* Beside DHCP, one DHCP client: ifupdown's only where systemd-networkd is not enabled. */
 	one_client = net != dhcp && strcmp(mode, "static") != 0 &&

@@ -63,13 +63,15 @@ enum net_format {
 	NET_IFUPDOWN,	/* ifupdown's /etc/network/interfaces */
 };
 /* install.network from anemos.net's SPEC (lib/boot_contract.h: static,ADDRESS[+ADDRESS...],
- * GATEWAY[+GATEWAY...],DNS[+DNS...][,auto6]; dhcp with the same fields after it, of which
- * only the IPv6 side is kept; or dhcp) and the NIC's MAC (anemos.mac, may be NULL). A SPEC
- * with no usable address is {"mode": "dhcp"}. A new reference, or NULL when out of memory. */
+ * GATEWAY[+GATEWAY...],DNS[+DNS...][,FLAGS] with FLAGS auto6 and dhcp6 joined by "+"; dhcp
+ * with the same fields after it, of which only the IPv6 side is kept; or dhcp) and the NIC's
+ * MAC (anemos.mac, may be NULL). A SPEC with no usable address and no dhcp6 is
+ * {"mode": "dhcp"}. A new reference, or NULL when out of memory. */
 json_t *network_from_boot_arg(const char *spec, const char *mac);
-/* Whether install.network @net has static addresses: a static network, or DHCP with static
- * IPv6 addresses beside it (files for those are written; under DHCP alone the image's stay). */
-bool network_has_static(json_t *net);
+/* Whether install.network @net says more than DHCP alone: a static network, or DHCP with
+ * static IPv6 addresses or DHCPv6 without router advertisements beside it (files for those
+ * are written; under DHCP alone the image's stay). */
+bool network_has_settings(json_t *net);
 /* install.network written as format reads it: a malloc'd text the caller frees, or NULL when
  * out of memory. */
 char *network_render(json_t *net, enum net_format format);

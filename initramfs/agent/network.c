@@ -5,14 +5,18 @@
  *
  * install.network (server/validate.c checks what an operator sends):
  *   {"mode": "static", "address": "A/N", "addresses": ["A/N", ...], "gateway": G,
- *    "gateway6": G6, "dns": [D, ...], "ipv6": "auto"|"off", "mac": M}, or
+ *    "gateway6": G6, "dns": [D, ...], "ipv6": "auto"|"dhcp"|"off", "mac": M}, or
  *   {"mode": "dhcp"}: IPv4 (and what router advertisements offer) from DHCP, or
  *   {"mode": "dhcp", "addresses": ["A6/N", ...], "gateway6": G6, "dns": [...], "ipv6", "mac"}:
  *    DHCPv4, and these static IPv6 addresses beside it (as many clouds give: the IPv4 address
- *    by DHCP, a /64 or /128 of IPv6 written by hand).
+ *    by DHCP, a /64 or /128 of IPv6 written by hand), or
+ *   {"mode": "dhcp", "ipv6": "dhcp", "gateway6": G6, "dns": [...], "mac": M}: DHCPv4 and
+ *    DHCPv6, with or without static addresses.
  * Addresses and gateways of either family; an IPv6 gateway may be link-local (fe80::1), and a
  * gateway outside every address's prefix (a /32 or /128 host route, as clouds give) is
- * reached on-link. "ipv6": "auto" also takes router advertisements (SLAAC, DHCPv6).
+ * reached on-link. "ipv6": "auto" also takes router advertisements (SLAAC, and DHCPv6 where
+ * they say so); "dhcp" asks DHCPv6 for an address without waiting for one and takes none
+ * (the route is "gateway6", as DHCPv6 gives none); "off" neither.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,13 +30,14 @@
 /* One network, unpacked from its JSON (the strings stay the JSON's). */
 struct net_spec {
 	bool fixed;		/* static: no DHCP */
-	bool extra;		/* DHCP for IPv4, and static addresses (IPv6) beside it */
+	bool extra;		/* DHCP for IPv4, and beside it static IPv6 addresses or DHCPv6 */
+	bool dhcp6;		/* "ipv6": "dhcp": DHCPv6 asked without router advertisements */
 	const char *addr[NET_ADDR_MAX + 1];
 	size_t naddr;
 	const char *gw[2];	/* the IPv4 and the IPv6 gateway, either may be NULL */
 	const char *dns[NET_DNS_MAX];
 	size_t ndns;
-	const char *ipv6;	/* "auto", "off" or NULL (the system's default) */
+	const char *ipv6;	/* "auto", "dhcp", "off" or NULL (the system's default) */
 	const char *mac;
 };
 
@@ -64,6 +69,7 @@ static void spec_of(json_t *net, struct net_spec *s)
 		if (json_is_string(v) && s->ndns < NET_DNS_MAX)
 			s->dns[s->ndns++] = json_string_value(v);
 	s->ipv6 = json_string_value(json_object_get(net, "ipv6"));
+	s->dhcp6 = s->ipv6 && strcmp(s->ipv6, "dhcp") == 0;
 	s->mac = json_string_value(json_object_get(net, "mac"));
 	if (!s->fixed) {	/* beside DHCP: IPv6 only (DHCPv4 gives the address and route) */
 		size_t kept = 0;
@@ -73,11 +79,11 @@ static void spec_of(json_t *net, struct net_spec *s)
 				s->addr[kept++] = s->addr[i];
 		s->naddr = kept;
 		s->gw[0] = NULL;
-		s->extra = kept > 0;
+		s->extra = kept > 0 || s->dhcp6;
 	}
 }
 
-bool network_has_static(json_t *net)
+bool network_has_settings(json_t *net)
 {
 	struct net_spec s;
 
@@ -148,6 +154,17 @@ static bool on_link(const struct net_spec *s, const char *gw)
 	return true;
 }
 
+/* Whether the "+"-joined @flags (NULL: none) has @flag. */
+static bool has_flag(const char *flags, const char *flag)
+{
+	size_t len = strlen(flag);
+
+	for (const char *p = flags; p && *p; p = strchr(p, '+') ? strchr(p, '+') + 1 : NULL)
+		if (strncmp(p, flag, len) == 0 && (p[len] == '\0' || p[len] == '+'))
+			return true;
+	return false;
+}
+
 json_t *network_from_boot_arg(const char *spec, const char *mac)
 {
 	bool fixed = spec && strncmp(spec, "static,", 7) == 0;
@@ -179,11 +196,21 @@ json_t *network_from_boot_arg(const char *spec, const char *mac)
 		if (json_array_size(dns) < NET_DNS_MAX && token_ok(w, false))
 			json_array_append_new(dns, json_string(w));
 	json_object_set_new(net, "dns", dns);
-	/* auto6: the old system had SLAAC addresses; without it, it had none and takes no RAs. */
-	json_object_set_new(net, "ipv6", json_string(f[4] && strcmp(f[4], "auto6") == 0 ? "auto" : "off"));
+	/* The old system's IPv6, flags joined by "+": auto6, SLAAC addresses (router
+	 * advertisements taken, and DHCPv6 where they say so); dhcp6, an address by DHCPv6 without
+	 * them; neither, no RAs. */
+	json_object_set_new(net, "ipv6", json_string(has_flag(f[4], "auto6") ? "auto" : has_flag(f[4], "dhcp6") ? "dhcp"
+													      : "off"));
 	if (mac && strlen(mac) == 17 && strspn(mac, "0123456789abcdef:") == 17)
 		json_object_set_new(net, "mac", json_string(mac));
 	free(copy);
+	if (json_array_size(addrs) == 0 && strcmp(json_string_value(json_object_get(net, "ipv6")), "dhcp") == 0) {
+		/* DHCPv6 and no static address: DHCP of both families, the IPv6 gateway kept */
+		json_decref(addrs);
+		json_object_set_new(net, "mode", json_string("dhcp"));
+		json_object_del(net, "gateway");
+		return net;
+	}
 	if (json_array_size(addrs) == 0) {
 		json_decref(addrs);
 		json_decref(net);
@@ -261,10 +288,13 @@ static void render_networkd(FILE *out, const struct net_spec *s)
 		fprintf(out, "[Match]\nMACAddress=%s\n\n[Network]\n", s->mac);
 	else
 		fputs("[Match]\nName=en* eth*\n\n[Network]\n", out);
-	if (!s->fixed) {	/* beside static IPv6, DHCPv6 only where router advertisements are taken */
-		fputs(s->extra && !(s->ipv6 && strcmp(s->ipv6, "auto") == 0) ? "DHCP=ipv4\n" : "DHCP=yes\n", out);
+	if (!s->fixed) {	/* beside static IPv6, DHCPv6 only where asked or RAs are taken */
+		fputs(s->extra && !s->dhcp6 && !(s->ipv6 && strcmp(s->ipv6, "auto") == 0) ? "DHCP=ipv4\n" : "DHCP=yes\n",
+		      out);
 		if (!s->extra)
 			return;
+	} else if (s->dhcp6) {
+		fputs("DHCP=ipv6\n", out);
 	}
 	for (size_t i = 0; i < s->naddr; i++)
 		fprintf(out, "Address=%s\n", s->addr[i]);
@@ -282,6 +312,9 @@ static void render_networkd(FILE *out, const struct net_spec *s)
 	for (int i = 0; i < 2; i++)
 		if (s->gw[i] && on_link(s, s->gw[i]))
 			fprintf(out, "\n[Route]\nGateway=%s\nGatewayOnLink=yes\n", s->gw[i]);
+	/* Without RAs networkd asks DHCPv6 only when told to. */
+	if (s->dhcp6)
+		fputs("\n[DHCPv6]\nWithoutRA=solicit\n", out);
 }
 
 /* cloud-init's NoCloud network-config (version 2), for images with cloud-init. */
@@ -296,13 +329,12 @@ static void render_nocloud(FILE *out, const struct net_spec *s)
 		fputs("    dhcp4: true\n    dhcp6: true\n", out);
 		return;
 	}
-	if (s->fixed)
-		fputs("    dhcp4: false\n    dhcp6: false\n", out);
-	else
-		fprintf(out, "    dhcp4: true\n    dhcp6: %s\n", s->ipv6 && strcmp(s->ipv6, "auto") == 0 ? "true" : "false");
+	fprintf(out, "    dhcp4: %s\n    dhcp6: %s\n", s->fixed ? "false" : "true",
+		s->dhcp6 || (!s->fixed && s->ipv6 && strcmp(s->ipv6, "auto") == 0) ? "true" : "false");
 	if (s->ipv6)
 		fprintf(out, "    accept-ra: %s\n", strcmp(s->ipv6, "auto") == 0 ? "true" : "false");
-	fputs("    addresses:\n", out);
+	if (s->naddr)
+		fputs("    addresses:\n", out);
 	for (size_t i = 0; i < s->naddr; i++)
 		fprintf(out, "      - \"%s\"\n", s->addr[i]);
 	if (s->gw[0] || s->gw[1]) {
@@ -342,12 +374,27 @@ static bool ifupdown_family(FILE *out, const struct net_spec *s, int v6, bool dn
 		if (first && v6 && s->ipv6)
 			fprintf(out, "\taccept_ra %d\n\tautoconf %d\n", strcmp(s->ipv6, "auto") == 0 ? 2 : 0,
 				strcmp(s->ipv6, "auto") == 0);
-		else if (first && !v6 && s->ipv6 && strcmp(s->ipv6, "off") == 0)
+		else if (first && !v6 && s->ipv6 && strcmp(s->ipv6, "auto") != 0)
 			fputs("\tpre-up sysctl -q -e -w net.ipv6.conf.$IFACE.accept_ra=0 net.ipv6.conf.$IFACE.autoconf=0 "
 			      "2>/dev/null || true\n", out);
 		first = false;
 	}
 	return !first;
+}
+
+/* ifupdown's DHCPv6 stanza ("ipv6": "dhcp"): no RAs; the IPv6 gateway and the name servers
+ * where no static IPv6 stanza has them. */
+static void ifupdown_dhcp6(FILE *out, const struct net_spec *s, bool v6_static, bool dns_done)
+{
+	fputs("\niface anemos0 inet6 dhcp\n\taccept_ra 0\n", out);
+	if (!v6_static && s->gw[1])
+		fprintf(out, "\tpost-up ip -6 route replace default via %s dev $IFACE onlink\n", s->gw[1]);
+	if (!dns_done && s->ndns) {
+		fputs("\tdns-nameservers", out);
+		for (size_t j = 0; j < s->ndns; j++)
+			fprintf(out, " %s", s->dns[j]);
+		fputc('\n', out);
+	}
 }
 
 /* ifupdown's /etc/network/interfaces (for static addresses only: under DHCP alone the image's
@@ -356,7 +403,7 @@ static bool ifupdown_family(FILE *out, const struct net_spec *s, int v6, bool dn
  * whatever the kernel calls it), else the first en* or eth* one. */
 static void render_ifupdown(FILE *out, const struct net_spec *s)
 {
-	bool v4;
+	bool v4, v6;
 
 	fputs("# Written by Anemos at install: this host's network.\nauto lo\niface lo inet loopback\n\n", out);
 	if (s->mac)
@@ -367,12 +414,13 @@ static void render_ifupdown(FILE *out, const struct net_spec *s)
 		fputs("iface anemos0 inet dhcp\n", out);
 		if (!s->extra)
 			fputs("iface anemos0 inet6 auto\n", out);
-		else
-			ifupdown_family(out, s, 1, false);
-		return;
+		v4 = false;
+	} else {
+		v4 = ifupdown_family(out, s, 0, false);
 	}
-	v4 = ifupdown_family(out, s, 0, false);
-	ifupdown_family(out, s, 1, v4);
+	v6 = s->extra || s->fixed ? ifupdown_family(out, s, 1, v4) : false;
+	if (s->dhcp6)
+		ifupdown_dhcp6(out, s, v6, v4 || v6);
 }
 
 char *network_render(json_t *net, enum net_format format)

@@ -5,17 +5,18 @@
 # A cloud host deployed over SSH with no anemosd at all (anemosctl deploy --ssh). The suite runs
 # in a network namespace of its own: br0 there is 192.0.2.2/24, 2001:db8::2/64 and the
 # link-local fe80::2, with the VM's tap on it, and dnsmasq there answers DHCPv4 (192.0.2.50
-# for the VM's MAC; no router advertisements). The VM runs the project's `cloud` image from
-# its own disk with its network as many clouds give it: IPv4 by DHCP, and beside it the IPv6
-# /128 2001:db8::50 with the link-local gateway fe80::2 written by hand. Its disk is prepared
+# for the VM's MAC) and DHCPv6 (2001:db8::150 for the DUID made of the VM's MAC; no router
+# advertisements). The VM runs the project's `cloud` image from its own disk with its
+# network as clouds give it: IPv4 by DHCP, and beside it the IPv6 /128 2001:db8::50 with the
+# link-local gateway fe80::2 written by hand and a /128 by DHCPv6. Its disk is prepared
 # once through anemosd (on QEMU's user network, set to the same ranges), which is then
 # stopped. Then, with no anemosd running and the VM on the tap:
 #   - twice a deploy from a copy of the mirror signed by another key, with --method
 #     bootloader (the one-shot boot entry) and with --method kexec (the kernel and initramfs
 #     downloaded by the host from --boot-url, not sent): each fails before the
 #     disk is touched, anemosctl says so naming the signature, the operator's key logs into
-#     the Anemos environment (same host key), whose log names the signature, and a reboot
-#     brings the old system back;
+#     the Anemos environment (same host key), which asked DHCPv6 for its address again and
+#     whose log names the signature, and a reboot brings the old system back;
 #   - anemosctl deploy --ssh root@[2001:db8::50]:22 RECIPE_DIR (the `cloud` recipe: tiny plus
 #     dropbear, so that the new system answers SSH) --mirror https://[2001:db8::2]:PORT (a
 #     signed local test mirror, reached over IPv6 alone: the /128 and the link-local gateway;
@@ -69,6 +70,9 @@ IP6=${ADDR6%/*}
 GW6=fe80::2
 HOST6=2001:db8::2
 DNS6=2001:db8::53   # a name server written by hand beside DHCP's (nothing answers there)
+# DHCPv6's address for the VM: dnsmasq gives it to the DUID-LL of its MAC (type 3, Ethernet),
+# which dhcpcd sends in the old system, the Anemos environment and the new one alike.
+DHCP6=2001:db8::150
 
 # The mirror: what the cloud recipe unpacks, signed (its packages were fetched before the
 # namespace).
@@ -131,6 +135,7 @@ SSHO=(-i "$WORK/key" -o StrictHostKeyChecking=yes -o "UserKnownHostsFile=$WORK/k
 	-o HostKeyAlgorithms=ssh-ed25519 -o LogLevel=ERROR -o ConnectTimeout=5 -o BatchMode=yes)
 on() { ssh "${SSHO[@]}" "root@$ADDR" "$1"; }
 on6() { ssh "${SSHO[@]}" "root@$IP6" "$1"; }
+ond6() { ssh "${SSHO[@]}" "root@$DHCP6" "$1"; }
 QEMU_PID="" DNSMASQ_PID=""
 dnsmasq_stop() { [ -n "$DNSMASQ_PID" ] && kill "$DNSMASQ_PID" 2>/dev/null; DNSMASQ_PID=""; }
 trap 'stop_qemu; dnsmasq_stop; [ -n "$TLS_PID" ] && kill "$TLS_PID" 2>/dev/null; mirror_stop; _cleanup' EXIT
@@ -164,7 +169,7 @@ wait_for() {
 	return 1
 }
 
-# ---- the cloud VM's disk: `cloud` installed through anemosd, DHCP and static IPv6 beside it ----
+# ---- the cloud VM's disk: `cloud` installed through anemosd, DHCP, DHCPv6 and static IPv6 beside ----
 MAC=52:54:00:de:00:01
 PORT=$(free_port)
 anemosd_start --boot-dir "$BOOT" --public-url "http://$HOST4:$PORT" \
@@ -173,7 +178,7 @@ mkdir -p "$DATA/images/cloud" && cp "$IMAGES/cloud.tar.zst" "$DATA/images/cloud/
 api POST /api/v1/images '{"name":"cloud","file":"cloud.tar.zst"}' >/dev/null
 api POST /api/v1/hosts "{\"mac\":\"$MAC\",\"hostname\":\"oldname\",\"next_boot\":\"install\",\"image\":\"cloud\",\"once\":true,
 	\"ssh_authorized_keys\":[\"$KEY\"],\"install\":{\"network\":{\"mode\":\"dhcp\",
-	\"addresses\":[\"$ADDR6\"],\"gateway6\":\"$GW6\",\"dns\":[\"$DNS6\"],\"ipv6\":\"off\"}}}" >/dev/null
+	\"addresses\":[\"$ADDR6\"],\"gateway6\":\"$GW6\",\"dns\":[\"$DNS6\"],\"ipv6\":\"dhcp\"}}}" >/dev/null
 qemu-img create -q -f qcow2 "$WORK/disk.qcow2" 4G
 T0=$(now)
 vm prep "$WORK/disk.qcow2" pxe
@@ -195,15 +200,23 @@ stop_qemu
 anemosd_stop
 check "no anemosd runs from here on" test -z "$ANEMOSD_PID"
 
-# ---- on the tap: DHCPv4 from dnsmasq, the old system with its static IPv6 beside it, no anemosd ----
+# ---- on the tap: DHCPv4 and DHCPv6 from dnsmasq, the static IPv6 beside, no anemosd ----
 getent passwd dnsmasq >/dev/null || { fail "the user dnsmasq exists" "package dnsmasq-base creates it"; exit 1; }
 dnsmasq --keep-in-foreground --port=0 --no-resolv --no-hosts --interface=br0 --bind-interfaces \
 	--dhcp-range=$ADDR,$ADDR,255.255.255.0,1h --dhcp-host="$MAC,$ADDR" --dhcp-option=option:router,$HOST4 \
 	--dhcp-option=option:dns-server,192.0.2.3 --dhcp-leasefile="$WORK/leases" --pid-file= \
+	--dhcp-range=2001:db8::100,2001:db8::1ff,64,1h --dhcp-host="id:00:03:00:01:$MAC,[$DHCP6]" \
 	--user=dnsmasq --group=nogroup --log-facility=- 2>"$WORK/dnsmasq.log" &
 DNSMASQ_PID=$!
 # acks: how many DHCPACKs dnsmasq has sent the VM so far.
 acks() { grep -c "DHCPACK(br0) $ADDR $MAC" "$WORK/dnsmasq.log"; }
+# replies6: how many DHCPv6 replies dnsmasq has sent the VM's DUID so far.
+replies6() { grep -c "DHCPREPLY(br0) $DHCP6 00:03:00:01:$MAC" "$WORK/dnsmasq.log"; }
+# addrs6: the global IPv6 addresses (sorted) and the default route, over CONNECTION (on, on6, ond6).
+addrs6() {
+	"$1" "ip -6 -o addr show scope global | awk '{ print \$4 }' | sort; ip -6 route show default | awk '{ print \$1, \$2, \$3 }'" |
+		tr '\n' ' ' | sed 's/ $//'
+}
 vm deploy "$WORK/disk.qcow2"
 # The first key the old system shows (at either address) is the one every later login must see again.
 for _ in $(seq 1 90); do
@@ -217,9 +230,16 @@ if [ "$(wc -l <"$WORK/known_hosts")" -eq 2 ] && wait_for 'cat /etc/anemos-cloud-
 else
 	fail "the cloud VM boots from its disk at its static addresses" "$(cat "$WORK/known_hosts")"; console_tail deploy; exit 1
 fi
-expect_eq "anemosd's install gave the old system its IPv6 /128 and link-local gateway, no SLAAC" \
-	"$ADDR6 default via $GW6" \
-	"$(on6 "ip -6 -o addr show scope global | awk '{ print \$4 }'; ip -6 route show default | awk '{ print \$1, \$2, \$3 }'" | tr '\n' ' ' | sed 's/ $//')"
+# The old system asks DHCPv6 in the background: its lease may come a little after SSH.
+wait_for "ip -6 addr show | grep -q '$DHCP6/128'" >/dev/null
+# Its key at the DHCPv6 address is the one at the others; every later login there checks it.
+expect_eq "the old system answers SSH at its DHCPv6 address with the same host key" \
+	"$(head -n 1 "$WORK/known_hosts" | cut -d' ' -f2-)" "$(ssh-keyscan -t ed25519 "$DHCP6" 2>/dev/null | cut -d' ' -f2-)"
+ssh-keyscan -t ed25519 "$DHCP6" 2>/dev/null >>"$WORK/known_hosts"
+expect_eq "anemosd's install gave the old system its IPv6 /128, link-local gateway and DHCPv6, no SLAAC" \
+	"$DHCP6/128 $ADDR6 default via $GW6" "$(addrs6 on6)"
+expect_eq "... its DHCPv6 address from dnsmasq, asked with the DUID of its MAC (ipv6=dhcp)" "yes dhcp" \
+	"$([ "$(replies6)" -ge 1 ] && echo yes) $(on "sed -n 's/^ipv6=//p' /etc/anemos/network")"
 expect_eq "... and its IPv4 address by DHCP: dnsmasq's lease, mode=dhcp in /etc/anemos/network" "1 dhcp" \
 	"$(acks) $(on "sed -n 's/^mode=//p' /etc/anemos/network")"
 on 'echo old >/root/old-system-marker; sync' >/dev/null 2>&1
@@ -249,6 +269,8 @@ bad_deploy() {
 		"$(tr '\n' ' ' <<<"$out")"
 	expect_eq "... the operator's key logs into the Anemos environment, whose log names the signature" "yes 1" \
 		"$(on 'test -e /etc/anemos-initramfs && echo yes; grep -qiE "signature|NO_PUBKEY|public key" /run/anemos/install.log && echo 1' | tr '\n' ' ' | sed 's/ $//')"
+	expect_eq "... which asked DHCPv6 again (dhcp6 carried over) and has the same addresses and route" \
+		"$DHCP6/128 $ADDR6 default via $GW6" "$(addrs6 ond6)"
 	on 'reboot' >/dev/null 2>&1
 	sleep 5
 	if wait_for 'test -e /root/old-system-marker && test ! -e /etc/anemos-initramfs'; then
@@ -291,7 +313,7 @@ if [ "${DEPLOY_SCENARIO:-}" = image ]; then
 		expect_no_match "... no bootstrap phase" 'bootstrap:' "$log"
 		expect_eq "the new system: the name given, the image's system, the old files gone, both addresses" \
 			"imaged1 cloud-image no-marker $ADDR/24 $ADDR6" \
-			"$(on 'printf "%s %s %s" "$(hostname)" "$(test -e /etc/anemos-cloud-image && echo cloud-image)" "$(test -e /root/old-system-marker && echo marker || echo no-marker)"; ip -o addr show scope global | awk "{ printf \" %s\", \$4 }"')"
+			"$(on 'printf "%s %s %s" "$(hostname)" "$(test -e /etc/anemos-cloud-image && echo cloud-image)" "$(test -e /root/old-system-marker && echo marker || echo no-marker)"; ip -o addr show scope global permanent | awk "{ printf \" %s\", \$4 }"')"
 		expect_eq "... and the same SSH host key" "$OLD_KEY" "$(ssh-keyscan -t ed25519 "$ADDR" 2>/dev/null | cut -d' ' -f2-)"
 	else
 		fail "the image's new system answers SSH with the old host key"; console_tail deploy
@@ -306,7 +328,7 @@ mkdir -p "$WORK/mirror/boot" && cp "$BOOT/vmlinuz" "$BOOT/initramfs.img" "$WORK/
 BOOT_URL=http://$HOST4:$MIRROR_PORT/boot
 bad_deploy kexec --boot-url "$BOOT_URL"
 T0=$(now)
-ACKS=$(acks)
+ACKS=$(acks) REPLIES6=$(replies6)
 OUT=$(timeout 1200 "$ANEMOSCTL" deploy --ssh "root@[$IP6]:22" "$WORK/recipe" --hostname deployed1 \
 	--mirror "$MIRROR" --mirror-ca "$WORK/ca.pem" --ssh-key "$WORK/key.pub" --root-password-hash-file "$WORK/root.hash" \
 	--kernel-args "console=ttyS0,115200n8 panic=-1" 2>&1); rc=$?
@@ -315,8 +337,8 @@ expect_eq "anemosctl deploy --ssh succeeds with no anemosd" 0 "$rc"
 expect_match "the target's checks passed and kexec loaded the sent kernel and initramfs" \
 	'initrd verified.*payload appended; SSH host keys carried over:.* dropbear_ed25519_host_key.*kexec loaded' \
 	"$(tr '\n' ' ' <<<"$OUT")"
-expect_match "DHCP was carried over, and beside it the static IPv6 /128, its link-local gateway and name server" \
-	"anemos.net=dhcp,$ADDR6,$GW6,$DNS6( |$)" "$OUT"
+expect_match "DHCP was carried over, and beside it the static IPv6 /128, its link-local gateway and name server, and DHCPv6" \
+	"anemos.net=dhcp,$ADDR6,$GW6,$DNS6,dhcp6( |$)" "$OUT"
 expect_match "anemosctl logged into the Anemos environment with the old host key" 'Anemos environment answers SSH' "$OUT"
 expect_match "anemosctl showed the phases in order" \
 	's bootstrap: building cloud from http.*s provision: cloud built here.*s configure:.*s bootloader:.*s rebooting' \
@@ -342,12 +364,20 @@ if wait_for 'test ! -e /etc/anemos-initramfs'; then
 		fail "dnsmasq leased $ADDR to the Anemos environment and to the new system" "$acked DHCPACKs"
 	fi
 	expect_eq "the new system answers SSH over IPv6 at $IP6 with the old host key" "deployed1" "$(on6 hostname)"
-	expect_eq "the same IPv6 /128 and link-local gateway, carried over" "$ADDR6 default via $GW6" \
-		"$(on6 "ip -6 -o addr show scope global | awk '{ print \$4 }'; ip -6 route show default | awk '{ print \$1, \$2, \$3 }'" | tr '\n' ' ' | sed 's/ $//')"
+	wait_for "ip -6 addr show | grep -q '$DHCP6/128'" >/dev/null
+	expect_eq "the same IPv6 /128, link-local gateway and DHCPv6 address, carried over (ipv6=dhcp)" \
+		"$DHCP6/128 $ADDR6 default via $GW6 dhcp" "$(addrs6 on6) $(on "sed -n 's/^ipv6=//p' /etc/anemos/network")"
+	replied=$(( $(replies6) - REPLIES6 ))
+	if [ "$replied" -ge 2 ]; then
+		ok "dnsmasq gave $DHCP6 by DHCPv6 to the Anemos environment and to the new system ($replied replies)"
+	else
+		fail "dnsmasq gave $DHCP6 by DHCPv6 to the Anemos environment and to the new system" "$replied replies"
+	fi
+	expect_eq "the new system answers SSH at its DHCPv6 address $DHCP6" "deployed1" "$(ond6 hostname)"
 	expect_eq "the new system reaches the host over IPv6 (from $ADDR6 through $GW6)" "Suite: bookworm" \
 		"$(on "wget -q -O - 'http://[$HOST6]:$MIRROR_PORT/debian/dists/bookworm/Release' | grep '^Suite:'")"
-	expect_eq "the same SSH host key as before the deploy, at both addresses" "$OLD_KEY|$OLD_KEY" \
-		"$(ssh-keyscan -t ed25519 "$ADDR" "$IP6" 2>/dev/null | cut -d' ' -f2- | tr '\n' '|' | sed 's/|$//')"
+	expect_eq "the same SSH host key as before the deploy, at all three addresses" "$OLD_KEY|$OLD_KEY|$OLD_KEY" \
+		"$(ssh-keyscan -t ed25519 "$ADDR" "$IP6" "$DHCP6" 2>/dev/null | cut -d' ' -f2- | tr '\n' '|' | sed 's/|$//')"
 	expect_eq "... and the same key for OpenSSH (anemos-hostkeys converted dropbear's)" "$OLD_KEY" \
 		"$(on 'cut -d" " -f1-2 /etc/ssh/ssh_host_ed25519_key.pub')"
 	expect_eq "root's password hash came from the file, through the payload" "$HASH" \

@@ -381,6 +381,22 @@ static void test_network_from_boot_arg(void **state)
 		  "{\"mode\": \"dhcp\", \"addresses\": [\"2001:db8::50/64\"], \"dns\": [], \"ipv6\": \"auto\"}" },
 		{ "dhcp,192.0.2.9/24,192.0.2.1,", NULL, "{\"mode\": \"dhcp\"}" },	/* nothing of IPv6: DHCP alone */
 		{ "dhcpx,2001:db8::50/64,,", NULL, "{\"mode\": \"dhcp\"}" },
+		/* DHCPv6 (dhcp6): kept with static IPv6 beside it or alone, with its gateway; auto6
+		 * wins (RAs say where DHCPv6 is); an unknown flag or a prefix of one is none */
+		{ "dhcp,2001:db8::50/128,fe80::1,,dhcp6", NULL,
+		  "{\"mode\": \"dhcp\", \"addresses\": [\"2001:db8::50/128\"], \"gateway6\": \"fe80::1\", \"dns\": [], "
+		  "\"ipv6\": \"dhcp\"}" },
+		{ "dhcp,,fe80::1,2001:db8::53,dhcp6", "52:54:00:00:00:07",
+		  "{\"mode\": \"dhcp\", \"gateway6\": \"fe80::1\", \"dns\": [\"2001:db8::53\"], \"ipv6\": \"dhcp\", "
+		  "\"mac\": \"52:54:00:00:00:07\"}" },
+		{ "static,,192.0.2.1+fe80::1,,dhcp6", NULL,
+		  "{\"mode\": \"dhcp\", \"gateway6\": \"fe80::1\", \"dns\": [], \"ipv6\": \"dhcp\"}" },
+		{ "static,192.0.2.7/24,192.0.2.1,,dhcp6+auto6", NULL,
+		  "{\"mode\": \"static\", \"dns\": [], \"address\": \"192.0.2.7/24\", \"gateway\": \"192.0.2.1\", "
+		  "\"ipv6\": \"auto\"}" },
+		{ "static,192.0.2.7/24,,,dhcp66+auto", NULL,
+		  "{\"mode\": \"static\", \"dns\": [], \"address\": \"192.0.2.7/24\", \"ipv6\": \"off\"}" },
+		{ "dhcp,,,,auto6", NULL, "{\"mode\": \"dhcp\"}" },
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -406,6 +422,9 @@ static void test_network_render(void **state)
 	static const char beside[] = "{\"mode\": \"dhcp\", \"addresses\": [\"192.0.2.9/24\", \"2001:db8::50/128\"], "
 		"\"gateway\": \"192.0.2.1\", \"gateway6\": \"fe80::1\", \"dns\": [\"2001:db8::53\"], \"ipv6\": \"off\", "
 		"\"mac\": \"52:54:00:00:00:09\"}";
+	static const char dhcp6[] = "{\"mode\": \"dhcp\", \"addresses\": [\"2001:db8::50/128\"], \"gateway6\": "
+		"\"fe80::1\", \"dns\": [\"2001:db8::53\"], \"ipv6\": \"dhcp\"}";
+	static const char dhcp6_alone[] = "{\"mode\": \"dhcp\", \"gateway6\": \"fe80::1\", \"ipv6\": \"dhcp\"}";
 	static const struct {
 		const char *json;
 		enum net_format format;
@@ -461,6 +480,43 @@ static void test_network_render(void **state)
 		  "auto mac/52:54:00:00:00:09/=anemos0\niface anemos0 inet dhcp\n"
 		  "\niface anemos0 inet6 static\n\taddress 2001:db8::50/128\n\tgateway fe80::1\n"
 		  "\tdns-nameservers 2001:db8::53\n\taccept_ra 0\n\tautoconf 0\n" },
+		/* DHCPv6 asked without router advertisements ("ipv6": "dhcp"), beside a static IPv6
+		 * address and alone, with an on-link gateway and a name server */
+		{ dhcp6, NET_ANEMOS, "mode=dhcp\naddress=2001:db8::50/128\ngateway=fe80::1\ndns=2001:db8::53\nipv6=dhcp\n" },
+		{ dhcp6, NET_NETWORKD, "[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\nAddress=2001:db8::50/128\n"
+		  "Gateway=fe80::1\nDNS=2001:db8::53\nIPv6AcceptRA=no\n\n[DHCPv6]\nWithoutRA=solicit\n" },
+		{ dhcp6, NET_NOCLOUD, "version: 2\nethernets:\n  anemos0:\n    match:\n      name: \"e*\"\n"
+		  "    dhcp4: true\n    dhcp6: true\n    accept-ra: false\n    addresses:\n      - \"2001:db8::50/128\"\n"
+		  "    routes:\n      - to: \"::/0\"\n        via: \"fe80::1\"\n    nameservers:\n      addresses:\n"
+		  "        - \"2001:db8::53\"\n" },
+		{ dhcp6, NET_IFUPDOWN, "# Written by Anemos at install: this host's network.\nauto lo\niface lo inet loopback\n\n"
+		  "auto /e*/1=anemos0\niface anemos0 inet dhcp\n"
+		  "\niface anemos0 inet6 static\n\taddress 2001:db8::50/128\n\tgateway fe80::1\n"
+		  "\tdns-nameservers 2001:db8::53\n\taccept_ra 0\n\tautoconf 0\n"
+		  "\niface anemos0 inet6 dhcp\n\taccept_ra 0\n" },
+		{ dhcp6_alone, NET_ANEMOS, "mode=dhcp\ngateway=fe80::1\ndns=\nipv6=dhcp\n" },
+		{ dhcp6_alone, NET_NETWORKD, "[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\nGateway=fe80::1\n"
+		  "IPv6AcceptRA=no\n\n[DHCPv6]\nWithoutRA=solicit\n" },
+		{ dhcp6_alone, NET_NOCLOUD, "version: 2\nethernets:\n  anemos0:\n    match:\n      name: \"e*\"\n"
+		  "    dhcp4: true\n    dhcp6: true\n    accept-ra: false\n    routes:\n      - to: \"::/0\"\n"
+		  "        via: \"fe80::1\"\n" },
+		{ dhcp6_alone, NET_IFUPDOWN, "# Written by Anemos at install: this host's network.\nauto lo\n"
+		  "iface lo inet loopback\n\nauto /e*/1=anemos0\niface anemos0 inet dhcp\n"
+		  "\niface anemos0 inet6 dhcp\n\taccept_ra 0\n"
+		  "\tpost-up ip -6 route replace default via fe80::1 dev $IFACE onlink\n" },
+		/* static IPv4 and DHCPv6: networkd asks DHCPv6 alone, ifupdown keeps RAs off */
+		{ "{\"mode\": \"static\", \"address\": \"192.0.2.5/24\", \"gateway\": \"192.0.2.1\", \"dns\": "
+		  "[\"192.0.2.53\"], \"ipv6\": \"dhcp\"}", NET_NETWORKD,
+		  "[Match]\nName=en* eth*\n\n[Network]\nDHCP=ipv6\nAddress=192.0.2.5/24\nGateway=192.0.2.1\n"
+		  "DNS=192.0.2.53\nIPv6AcceptRA=no\n\n[DHCPv6]\nWithoutRA=solicit\n" },
+		{ "{\"mode\": \"static\", \"address\": \"192.0.2.5/24\", \"gateway\": \"192.0.2.1\", \"dns\": "
+		  "[\"192.0.2.53\"], \"ipv6\": \"dhcp\"}", NET_IFUPDOWN,
+		  "# Written by Anemos at install: this host's network.\nauto lo\niface lo inet loopback\n\n"
+		  "auto /e*/1=anemos0\n\niface anemos0 inet static\n\taddress 192.0.2.5/24\n\tgateway 192.0.2.1\n"
+		  "\tdns-nameservers 192.0.2.53\n"
+		  "\tpre-up sysctl -q -e -w net.ipv6.conf.$IFACE.accept_ra=0 net.ipv6.conf.$IFACE.autoconf=0 "
+		  "2>/dev/null || true\n"
+		  "\niface anemos0 inet6 dhcp\n\taccept_ra 0\n" },
 		/* with router advertisements too: DHCPv6 where they say so */
 		{ "{\"mode\": \"dhcp\", \"addresses\": [\"2001:db8::50/64\"], \"ipv6\": \"auto\"}", NET_NETWORKD,
 		  "[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\nAddress=2001:db8::50/64\nIPv6AcceptRA=yes\n" },
@@ -510,6 +566,10 @@ static void test_network_files(void **state)
 					      sizeof(why)), 0);
 	assert_file("etc/network/interfaces", "source /etc/network/interfaces.d/*\n", 0644);
 	assert_non_null(strstr(get(root, "etc/systemd/network/10-anemos.network", NULL), "DHCP=ipv4\nAddress=2001:db8::50/128\n"));
+	/* DHCPv6 without router advertisements is more than DHCP alone: networkd is told to ask it */
+	assert_int_equal(configure_network_of("{\"mode\": \"dhcp\", \"ipv6\": \"dhcp\"}", why, sizeof(why)), 0);
+	assert_non_null(strstr(get(root, "etc/systemd/network/10-anemos.network", NULL), "[DHCPv6]\nWithoutRA=solicit\n"));
+	assert_file("etc/anemos/network", "mode=dhcp\ndns=\nipv6=dhcp\n", 0644);
 }
 
 /* The carried network goes into a plan with no network or anemosd's default, never over an

@@ -89,6 +89,14 @@ static void test_install_settings(void **state)
 		{ "network", "{\"mode\":\"dhcp\",\"ipv6\":\"off\"}", -EINVAL },
 		{ "network", "{\"mode\":\"dhcp\",\"dns\":[\"2001:db8::53\"]}", -EINVAL },
 		{ "network", "{\"mode\":\"dhcp\",\"gateway6\":\"fe80::1\"}", -EINVAL },
+		{ "network", "{\"mode\":\"dhcp\",\"ipv6\":\"auto\"}", -EINVAL },
+		/* DHCPv6 beside DHCPv4: alone, or with the route and name servers it does not give */
+		{ "network", "{\"mode\":\"dhcp\",\"ipv6\":\"dhcp\"}", 0 },
+		{ "network", "{\"mode\":\"dhcp\",\"ipv6\":\"dhcp\",\"gateway6\":\"fe80::1\",\"dns\":[\"2001:db8::53\"],\"mac\":\"52:54:00:12:34:56\"}", 0 },
+		{ "network", "{\"mode\":\"dhcp\",\"addresses\":[\"2001:db8::50/128\"],\"gateway6\":\"fe80::1\",\"ipv6\":\"dhcp\"}", 0 },
+		{ "network", "{\"mode\":\"dhcp\",\"ipv6\":\"dhcp\",\"gateway\":\"192.0.2.1\"}", -EINVAL },
+		{ "network", "{\"mode\":\"dhcp\",\"ipv6\":\"dhcpv6\"}", -EINVAL },
+		{ "network", "{\"mode\":\"static\",\"address\":\"192.0.2.5/24\",\"ipv6\":\"dhcp\"}", 0 },
 		{ "network", "{\"mode\":\"dhcp\",\"addresses\":[\"2001:db8::5/64\",\"2001:db8::5/64\"]}", -EINVAL },
 		{ "network", "{\"mode\":\"static\",\"address\":\"192.0.2.5/24\",\"dns\":[\"192.0.2.53\",\"192.0.2.53\"]}", -EINVAL },
 		/* dual stack: a /128 with a link-local gateway, an on-link IPv4 gateway, the NIC's MAC */
