@@ -15,7 +15,7 @@ libssl-dev libcurl4-openssl-dev libarchive-dev libfreeipmi-dev zstd binutils"
 deb_pkgs="$build_pkgs libcrypt-dev dpkg-dev debhelper lintian devscripts ipxe"
 test_pkgs="$deb_pkgs libcmocka-dev curl jq sqlite3 procps strace qemu-system-x86 qemu-utils ipxe-qemu ovmf seabios
 chromium openssh-client python3 iproute2 dnsmasq-base tftpd-hpa tftp-hpa ipxe debootstrap e2fsprogs apt-cacher-ng apt-utils gnupg gpgv fdisk
-shellcheck busybox-static openipmi ipmitool zsh lldpd dropbear-bin"
+shellcheck busybox-static openipmi ipmitool zsh lldpd dropbear-bin ifupdown"
 bench_pkgs="$test_pkgs wrk nginx-light"
 slow_pkgs="$test_pkgs debootstrap"
 fuzz_pkgs="$build_pkgs clang libclang-rt-14-dev llvm"

@@ -309,6 +309,51 @@ static int run(struct agent *a)
 	return rc;
 }
 
+/*
+ * anemos-agent --network FORMAT: install.network (JSON on stdin, at most 64 KiB), or with
+ * @cmdline the network its anemos.net= carries, written as FORMAT (anemos, networkd, nocloud,
+ * ifupdown) reads it, on stdout: what an install writes, to look at or to try. Returns the
+ * exit status.
+ */
+static int network_print(const char *format, const char *cmdline)
+{
+	static const char *const names[] = { [NET_ANEMOS] = "anemos", [NET_NETWORKD] = "networkd",
+					     [NET_NOCLOUD] = "nocloud", [NET_IFUPDOWN] = "ifupdown" };
+	static char body[65537];
+	json_error_t error;
+	json_t *net = NULL;
+	char *text;
+	size_t i, len = 0;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]) && strcmp(names[i], format) != 0; i++)
+		;
+	if (i == sizeof(names) / sizeof(names[0])) {
+		fprintf(stderr, "anemos-agent: --network takes anemos, networkd, nocloud or ifupdown, not %s\n", format);
+		return EXIT_FAILED;
+	}
+	if (cmdline && !(net = network_from_cmdline(cmdline))) {
+		fprintf(stderr, "anemos-agent: %s has no %s=\n", cmdline, BOOT_ARG_NET);
+		return EXIT_FAILED;
+	}
+	if (!net && (len = fread(body, 1, sizeof(body), stdin)) == sizeof(body)) {
+		fprintf(stderr, "anemos-agent: install.network on stdin is over 64 KiB\n");
+		return EXIT_FAILED;
+	}
+	if (!net && !(net = json_loadb(body, len, JSON_REJECT_DUPLICATES, &error))) {
+		fprintf(stderr, "anemos-agent: install.network on stdin: %s (line %d)\n", error.text, error.line);
+		return EXIT_FAILED;
+	}
+	if (!json_is_object(net) || !(text = network_render(net, (enum net_format)i))) {
+		fprintf(stderr, "anemos-agent: install.network must be a JSON object\n");
+		json_decref(net);
+		return EXIT_FAILED;
+	}
+	fputs(text, stdout);
+	free(text);
+	json_decref(net);
+	return fflush(stdout) == 0 ? 0 : EXIT_FAILED;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: anemos-agent [--cmdline FILE] [--root DIR] [--ssh-dir DIR]\n"
@@ -318,6 +363,9 @@ static void usage(FILE *f)
 		   "       anemos-agent --manifest DIR\n"
 		   "                    (the list of DIR's files on stdout, as anemos-mkimg --manifest\n"
 		   "                    writes it of the tree it built: compare the two with diff)\n"
+		   "       anemos-agent --network anemos|networkd|nocloud|ifupdown [--cmdline FILE]\n"
+		   "                    (install.network, JSON on stdin, or the network FILE's anemos.net=\n"
+		   "                    carries, as an install writes it for that kind of system)\n"
 		   "Reads anemos.url, anemos.token, anemos.mode and anemos.lldp from FILE (default /proc/cmdline).\n"
 		   "Exit status: 0 reboot, 1 failed, 2 power off, 3 rescue.\n");
 }
@@ -335,18 +383,20 @@ int main(int argc, char **argv)
 		{ "format", required_argument, NULL, 'f' },
 		{ "to", required_argument, NULL, 'o' },
 		{ "manifest", required_argument, NULL, 'm' },
+		{ "network", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *unpack = NULL, *sha = NULL, *format = NULL, *to = NULL, *manifest = NULL;
+	const char *unpack = NULL, *sha = NULL, *format = NULL, *to = NULL, *manifest = NULL, *network = NULL;
 	struct agent a = { .root = "/", .ssh_dir = "/root/.ssh", .phone_home_dir = PHONE_HOME_DIR,
 			   .poweroff_after = 1800, .retry_for = 600, .lldp_wait = LLDP_WAIT_DEFAULT };
 	const char *cmdline = "/proc/cmdline";
+	bool cmdline_given = false;
 	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': cmdline = optarg; break;
+		case 'c': cmdline = optarg; cmdline_given = true; break;
 		case 'r': a.root = optarg; break;
 		case 's': a.ssh_dir = optarg; break;
 		case 'p': a.poweroff_after = strtol(optarg, NULL, 10); break;
@@ -356,6 +406,7 @@ int main(int argc, char **argv)
 		case 'f': format = optarg; break;
 		case 'o': to = optarg; break;
 		case 'm': manifest = optarg; break;
+		case 'n': network = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return EXIT_FAILED;
 		}
@@ -364,6 +415,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_FAILED;
 	}
+	if (network)
+		return network_print(network, cmdline_given ? cmdline : NULL);
 	if (manifest) {
 		if (unpack) {
 			usage(stderr);
