@@ -212,14 +212,15 @@ fuzz-smoke:
 	@FUZZ_SMOKE_SECONDS=$(FUZZ_SMOKE_SECONDS) bash tests/fuzz/smoke.test.sh
 
 # The slow suites: the debian image (debootstrap, a few minutes) installed and booted in QEMU,
-# the debian recipe built on two targets through the package cache (about an hour), and a
-# deploy over SSH of an image by its URL.
+# the debian recipe built on two targets through the package cache (about an hour), a
+# deploy over SSH of an image by its URL, and the memory floor measured (a deploy into ever
+# smaller machines).
 test-slow: deps all
 	@deploy/install-deps.sh slow
 	@$(MAKE) --no-print-directory initramfs
 	@$(MAKE) --no-print-directory images IMAGES="tiny debian cloud"
 	@for t in tests/slow/debian.test.sh tests/slow/recipe-debian.test.sh \
-		tests/slow/deploy-image.test.sh; do \
+		tests/slow/deploy-image.test.sh tests/slow/deploy-memory.test.sh; do \
 		echo "# $$t"; ANEMOS_BUILD=$(BUILD) bash $$t; \
 	done | tee build/test-slow.log; \
 		grep -q '^not ok' build/test-slow.log && exit 1; \

@@ -499,6 +499,7 @@ static int make_stream(struct deploy *d, char **stream, size_t *len)
 	put_var(f, "ANEMOS_CMDLINE", cmdline);
 	put_var(f, "ANEMOS_METHOD", o->method ? o->method : "auto");
 	put_var(f, "ANEMOS_NETWORK", o->network ? o->network : "auto");
+	put_common_vars(f);
 	put_var(f, "ANEMOS_KERNEL_SHA256", d->kernel_sha);
 	put_var(f, "ANEMOS_INITRD_SHA256", d->initrd_sha);
 	/* Empty unless --boot-url: nothing in the target's environment may turn downloads on. */

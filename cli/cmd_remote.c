@@ -270,6 +270,14 @@ void put_var(FILE *f, const char *name, const char *value)
 	fputs("'\n", f);
 }
 
+void put_common_vars(FILE *f)
+{
+	const char *floor = getenv("ANEMOS_MEMORY_FLOOR_MIB");
+	size_t len = floor ? strlen(floor) : 0;
+
+	put_var(f, "ANEMOS_MEMORY_FLOOR_MIB", len >= 1 && len <= 4 && strspn(floor, "0123456789") == len ? floor : "");
+}
+
 static const char *member_text(const json_t *o, const char *a, const char *b)
 {
 	return json_string_value(json_object_get(b ? json_object_get(o, a) : o, b ? b : a));
@@ -315,6 +323,7 @@ int remote_boot(struct ctl *ctl, const char *ref, const char *mode, const struct
 	put_var(f, "ANEMOS_METHOD", o->method ? o->method : "auto");
 	put_var(f, "ANEMOS_NETWORK", o->network ? o->network : "auto");
 	put_var(f, "ANEMOS_HOST_KEYS", o->keep_host_keys ? "keep" : "new");
+	put_common_vars(f);
 	fputs(script, f);
 	fclose(f);
 	fprintf(stderr, "anemosctl: host %lld%s%s: %s over SSH to %s\n",

@@ -146,10 +146,34 @@ static int install_host_keys(int rootfd)
 	return rc < 0 ? -EIO : 0;
 }
 
+/* How much memory the install needed at most: the machine's MemTotal less the least
+ * MemAvailable /init saw (/run/anemos/memory-low, each second), on stderr; nothing where
+ * either is missing. */
+static void memory_report(void)
+{
+	char line[128];
+	long long total = -1, low = -1;
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	while (f && fgets(line, sizeof(line), f) && sscanf(line, "MemTotal: %lld kB", &total) != 1)
+		;
+	if (f)
+		fclose(f);
+	if ((f = fopen("/run/anemos/memory-low", "re"))) {
+		if (fscanf(f, "%lld", &low) != 1)
+			low = -1;
+		fclose(f);
+	}
+	if (total > 0 && low >= 0 && low <= total)
+		fprintf(stderr, "anemos-agent: memory: at most %lld MiB of the machine's %lld MiB in use (MemTotal less "
+				"the least MemAvailable, looked at each second)\n", (total - low) / 1024, total / 1024);
+}
+
 int deploy_finish(struct agent *a, int rootfd)
 {
 	int rc;
 
+	memory_report();
 	/* An install by anemosd keeps the old system's host keys when kexec.sh carried them
 	 * (reinstall --keep-host-keys, deploy --url); it writes no deploy log. */
 	if (!a->deploy)

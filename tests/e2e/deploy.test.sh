@@ -26,14 +26,15 @@
 #     disk from the mirror -> the VM reboots from its disk into the new system.
 # Checked: anemosctl printed the phases and "deployed in N s"; every SSH login (the
 # initramfs's, the new system's; over IPv4 and over IPv6) passed StrictHostKeyChecking
-# against the host key recorded before the deploy; kexec.sh carried DHCP and the static IPv6
-# side over (anemos.net=dhcp,...); the new system asked DHCP again and answers at both
-# addresses, has the host key, the name given, the root password hash from a file (not on any
+# against the host key recorded before the deploy; kexec.sh carried DHCP, DHCPv6 and the
+# static IPv6 side over (anemos.net=dhcp,...,dhcp6); the new system asked DHCP and DHCPv6
+# again and answers at all three addresses, has the host key, the name given, the root password hash from a file (not on any
 # command line), the operator's key, its install log naming this deploy, and none of the old
 # system's files. The VM has 512 MiB, the floor the README states.
 # DEPLOY_SCENARIO=image (tests/slow/deploy-image.test.sh) deploys the prebuilt `cloud` image
 # by its URL instead of the recipe (--sha256; the host streams it, nothing is built), and
-# stops there.
+# stops there; DEPLOY_SCENARIO=memory (tests/slow/deploy-memory.test.sh) deploys the recipe
+# into ever smaller machines and prints the smallest that passed.
 set -u
 source "$(dirname "$0")/../lib/netns.sh"
 # mirror_packages: what the test mirror carries: the kernel, busybox and the cloud recipe's.
@@ -279,6 +280,43 @@ bad_deploy() {
 		fail "after a failed $method deploy and a reboot the old system is back"; console_tail deploy
 	fi
 }
+if [ "${DEPLOY_SCENARIO:-}" = memory ]; then
+	# The smallest machine the deploy passes in: the old system's disk, a copy each time,
+	# booted with less memory each step and deployed (the recipe, from the mirror over
+	# http://); the first size that fails ends the search. ANEMOS_MEMORY_FLOOR_MIB=0 lets
+	# kexec.sh go on below the floor it states.
+	stop_qemu
+	cp "$WORK/disk.qcow2" "$WORK/base.qcow2"
+	smallest=""
+	for mem in ${DEPLOY_MEMORY_STEPS:-448 384 320 288 256 224 192}; do
+		cp "$WORK/base.qcow2" "$WORK/disk.qcow2"
+		MEM_MIB=$mem
+		vm "mem$mem" "$WORK/disk.qcow2"
+		wait_for 'test -e /root/old-system-marker' || { fail "the old system boots in $mem MiB"; console_tail "mem$mem"; break; }
+		T0=$(now)
+		out=$(ANEMOS_MEMORY_FLOOR_MIB=0 timeout 1200 "$ANEMOSCTL" deploy --ssh "root@$ADDR" "$WORK/recipe" --hostname "mem$mem" --boot-dir "$BOOT" \
+			--mirror "http://$HOST4:$MIRROR_PORT/debian" --ssh-key "$WORK/key.pub" \
+			--kernel-args "console=ttyS0,115200n8 panic=-1" 2>&1); rc=$?
+		echo "$out" | tail -n 5 | sed 's/^/# /'
+		if [ "$rc" -eq 0 ] && wait_for "test ! -e /etc/anemos-initramfs && test \"\$(hostname)\" = mem$mem"; then
+			echo "# deploy: $mem MiB passed in $(secs "$T0" "$(now)") s; $(on 'grep -o "memory: at most .*in use" /var/log/anemos/install.log')"
+			smallest=$mem
+		else
+			echo "# deploy: $mem MiB failed (exit $rc); the console's last lines:"
+			tail -n 15 "$WORK/console-mem$mem.log" | sed 's/^/#   /'
+			stop_qemu
+			break
+		fi
+		stop_qemu
+	done
+	if [ -n "$smallest" ]; then
+		ok "the smallest machine the deploy passed in: $smallest MiB (steps ${DEPLOY_MEMORY_STEPS:-448 384 320 288 256 224 192})"
+	else
+		fail "the deploy passes in a machine smaller than 512 MiB"
+	fi
+	[ "$_failures" -eq 0 ]
+	exit
+fi
 if [ "${DEPLOY_SCENARIO:-}" = image ]; then
 	mkdir -p "$WORK/mirror/images" && cp "$IMAGES/cloud.tar.zst" "$WORK/mirror/images/"
 	# First an image that is not there: the host asks before it touches the disk.
@@ -357,22 +395,14 @@ if wait_for 'test ! -e /etc/anemos-initramfs'; then
 	expect_eq "the same IPv4 address by DHCP, the static IPv6 beside it in /etc/anemos/network" \
 		"$ADDR/24 dhcp $ADDR6 $GW6" \
 		"$(on "ip -4 -o addr show scope global | awk '{ print \$4 }'; sed -n 's/^mode=//p; s/^address=//p; s/^gateway=//p' /etc/anemos/network" | tr '\n' ' ' | sed 's/ $//')"
-	acked=$(( $(acks) - ACKS ))
-	if [ "$acked" -ge 2 ]; then
-		ok "dnsmasq leased $ADDR to the Anemos environment and to the new system ($acked DHCPACKs)"
-	else
-		fail "dnsmasq leased $ADDR to the Anemos environment and to the new system" "$acked DHCPACKs"
-	fi
+	expect_at_least "dnsmasq leased $ADDR to the Anemos environment and to the new system (DHCPACKs)" 2 \
+		"$(( $(acks) - ACKS ))"
 	expect_eq "the new system answers SSH over IPv6 at $IP6 with the old host key" "deployed1" "$(on6 hostname)"
 	wait_for "ip -6 addr show | grep -q '$DHCP6/128'" >/dev/null
 	expect_eq "the same IPv6 /128, link-local gateway and DHCPv6 address, carried over (ipv6=dhcp)" \
 		"$DHCP6/128 $ADDR6 default via $GW6 dhcp" "$(addrs6 on6) $(on "sed -n 's/^ipv6=//p' /etc/anemos/network")"
-	replied=$(( $(replies6) - REPLIES6 ))
-	if [ "$replied" -ge 2 ]; then
-		ok "dnsmasq gave $DHCP6 by DHCPv6 to the Anemos environment and to the new system ($replied replies)"
-	else
-		fail "dnsmasq gave $DHCP6 by DHCPv6 to the Anemos environment and to the new system" "$replied replies"
-	fi
+	expect_at_least "dnsmasq gave $DHCP6 by DHCPv6 to the Anemos environment and to the new system (replies)" 2 \
+		"$(( $(replies6) - REPLIES6 ))"
 	expect_eq "the new system answers SSH at its DHCPv6 address $DHCP6" "deployed1" "$(ond6 hostname)"
 	expect_eq "the new system reaches the host over IPv6 (from $ADDR6 through $GW6)" "Suite: bookworm" \
 		"$(on "wget -q -O - 'http://[$HOST6]:$MIRROR_PORT/debian/dists/bookworm/Release' | grep '^Suite:'")"
@@ -384,6 +414,10 @@ if wait_for 'test ! -e /etc/anemos-initramfs'; then
 		"$(on 'sed -n "s/^root:\([^:]*\):.*/\1/p" /etc/shadow')"
 	expect_eq "the operator's key is root's" "$KEY" "$(on 'cat /root/.ssh/authorized_keys')"
 	log=$(on 'cat /var/log/anemos/install.log')
+	# The agent's report of /init's look at MemAvailable each second: what the deploy needed.
+	echo "# deploy: $(grep -o 'memory: at most .*in use' <<<"$log")"
+	expect_match "the install log says how much memory the deploy needed at most" \
+		"memory: at most [0-9]+ MiB of the machine's [0-9]+ MiB in use" "$log"
 	expect_match "the install log names this deploy and the build from the mirror" \
 		"deploy [0-9a-f]{32}: recipe cloud for deployed1.*bootstrap: building cloud from $MIRROR_RE" "$(tr '\n' ' ' <<<"$log")"
 	expect_eq "nothing of the deploy stays on the new system" "" \

@@ -23,6 +23,8 @@ skip() { echo "skip - $1: $2"; }
 check() { local n=$1; shift; if "$@"; then ok "$n"; else fail "$n" "command failed: $*"; fi; }
 # expect_eq NAME EXPECTED ACTUAL
 expect_eq() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1" "expected '$2', got '$3'"; fi; }
+# expect_at_least NAME MIN ACTUAL: passes when the number ACTUAL is MIN or more (said in either case).
+expect_at_least() { if [ "$3" -ge "$2" ] 2>/dev/null; then ok "$1 ($3)"; else fail "$1" "$3, not at least $2"; fi; }
 # expect_match NAME REGEX TEXT
 expect_match() { if printf '%s' "$3" | grep -qE -- "$2"; then ok "$1"; else fail "$1" "no match for /$2/ in: $(printf '%s' "$3" | head -c 400)"; fi; }
 # expect_no_match NAME REGEX TEXT
