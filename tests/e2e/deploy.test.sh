@@ -30,7 +30,7 @@
 # static IPv6 side over (anemos.net=dhcp,...,dhcp6); the new system asked DHCP and DHCPv6
 # again and answers at all three addresses, has the host key, the name given, the root password hash from a file (not on any
 # command line), the operator's key, its install log naming this deploy, and none of the old
-# system's files. The VM has 512 MiB, the floor the README states.
+# system's files. The VM has 384 MiB, the floor the README states.
 # DEPLOY_SCENARIO=image (tests/slow/deploy-image.test.sh) deploys the prebuilt `cloud` image
 # by its URL instead of the recipe (--sha256; the host streams it, nothing is built), and
 # stops there; DEPLOY_SCENARIO=memory (tests/slow/deploy-memory.test.sh) deploys the recipe
@@ -62,7 +62,7 @@ done
 for f in /usr/bin/qemu-system-x86_64 /usr/bin/ssh-keyscan /usr/bin/gpgv; do
 	[ -e "$f" ] || { fail "QEMU, OpenSSH and gpgv installed" "$f missing (deploy/install-deps.sh test installs them)"; exit 1; }
 done
-MEM_MIB=512   # the memory floor the README states: a 512 MiB machine
+MEM_MIB=384   # the memory floor the README states: a 384 MiB machine
 HOST4=192.0.2.2   # br0 here; on QEMU's user network (the disk's preparation), its host alias
 ADDR=192.0.2.50
 # IPv6 beside it, as clouds give it: a /128 and a link-local gateway (br0's fe80::2).
@@ -288,7 +288,7 @@ if [ "${DEPLOY_SCENARIO:-}" = memory ]; then
 	stop_qemu
 	cp "$WORK/disk.qcow2" "$WORK/base.qcow2"
 	smallest=""
-	for mem in ${DEPLOY_MEMORY_STEPS:-448 384 320 288 256 224 192}; do
+	for mem in ${DEPLOY_MEMORY_STEPS:-352 320 288 256 224 192}; do
 		cp "$WORK/base.qcow2" "$WORK/disk.qcow2"
 		MEM_MIB=$mem
 		vm "mem$mem" "$WORK/disk.qcow2"
@@ -310,9 +310,9 @@ if [ "${DEPLOY_SCENARIO:-}" = memory ]; then
 		stop_qemu
 	done
 	if [ -n "$smallest" ]; then
-		ok "the smallest machine the deploy passed in: $smallest MiB (steps ${DEPLOY_MEMORY_STEPS:-448 384 320 288 256 224 192})"
+		ok "the smallest machine the deploy passed in: $smallest MiB (steps ${DEPLOY_MEMORY_STEPS:-352 320 288 256 224 192})"
 	else
-		fail "the deploy passes in a machine smaller than 512 MiB"
+		fail "the deploy passes in a machine smaller than the floor, $MEM_MIB MiB"
 	fi
 	[ "$_failures" -eq 0 ]
 	exit
