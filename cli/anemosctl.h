@@ -367,7 +367,7 @@ int run_ssh(const char *dest, const char *remote, const char *input, size_t len,
 /* Appends NAME='VALUE' (single quotes escaped) to the stream @f: a shell assignment. */
 void put_var(FILE *f, const char *name, const char *value);
 /* Appends the settings every run of kexec.sh gets alike: ANEMOS_MEMORY_FLOOR_MIB, from
- * $ANEMOS_MEMORY_FLOOR_MIB when that is 1-4 digits (make test-slow measures below the stated
+ * $ANEMOS_MEMORY_FLOOR_MIB when that is 1-4 digits without a leading zero (make test-slow measures below the stated
  * floor with it), else empty (kexec.sh's floor). */
 void put_common_vars(FILE *f);
 

@@ -275,7 +275,9 @@ void put_common_vars(FILE *f)
 	const char *floor = getenv("ANEMOS_MEMORY_FLOOR_MIB");
 	size_t len = floor ? strlen(floor) : 0;
 
-	put_var(f, "ANEMOS_MEMORY_FLOOR_MIB", len >= 1 && len <= 4 && strspn(floor, "0123456789") == len ? floor : "");
+	/* No leading zero: the script's arithmetic would read it as octal. */
+	put_var(f, "ANEMOS_MEMORY_FLOOR_MIB", len >= 1 && len <= 4 && strspn(floor, "0123456789") == len &&
+						      (len == 1 || floor[0] != '0') ? floor : "");
 }
 
 static const char *member_text(const json_t *o, const char *a, const char *b)

@@ -75,7 +75,7 @@ mem_kib=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)
 # cloud recipe's deploy passing at 320 MiB, at 288 the tmpfs below is too small); a machine
 # shows about 50 MiB less than its size here (512 MiB: about 460), so 82 MiB less passes.
 floor=${ANEMOS_MEMORY_FLOOR_MIB:-}
-case $floor in '' | *[!0-9]* | ?????*) floor=384 ;; esac
+case $floor in '' | *[!0-9]* | ?????* | 0?*) floor=384 ;; esac
 [ "${mem_kib:-0}" -ge $(((floor - 82) * 1024)) ] || die "$((${mem_kib:-0} / 1024)) MiB of memory; the Anemos \
 environment runs from RAM and needs a machine of at least $floor MiB ($((floor - 82)) MiB free to the kernel)"
 

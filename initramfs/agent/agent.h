@@ -96,6 +96,10 @@ void deploy_phase(const char *phase, const char *level, const char *message, uin
  * a deploy (no anemosd) the log so far as /var/log/anemos/install.log. 0, or -errno (-EIO)
  * with the message (err_set). */
 int deploy_finish(struct agent *a, int rootfd);
+/* How much memory the install needed so far at most (the machine's MemTotal less the least
+ * MemAvailable /init saw, each second), as a line on stderr; nothing where either is missing.
+ * Called after the build, the install's peak, so the line is in the log a deploy copies. */
+void memory_report(void);
 
 /* target.c: the installed system's files, through a descriptor of its root (see the file).
  * Paths are relative to that root ("/etc/hostname" and "etc/hostname" are the same) and

@@ -181,7 +181,7 @@ static int configure_network(struct configure *c, bool nocloud)
 	if (!mode || !network_has_settings(net))
 		net = dhcp;
 	/* Beside DHCP, one DHCP client: ifupdown's only where systemd-networkd is not enabled. */
-	one_client = net != dhcp && strcmp(mode, "static") != 0 &&
+	one_client = net != dhcp && (strcmp(mode, "static") != 0 || network_asks_dhcp6(net)) &&
 			  target_exists(c->rootfd, "/etc/systemd/system/multi-user.target.wants/systemd-networkd.service");
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]) && rc == 0; i++) {
 		char *text;

@@ -146,10 +146,7 @@ static int install_host_keys(int rootfd)
 	return rc < 0 ? -EIO : 0;
 }
 
-/* How much memory the install needed at most: the machine's MemTotal less the least
- * MemAvailable /init saw (/run/anemos/memory-low, each second), on stderr; nothing where
- * either is missing. */
-static void memory_report(void)
+void memory_report(void)
 {
 	char line[128];
 	long long total = -1, low = -1;
@@ -173,7 +170,6 @@ int deploy_finish(struct agent *a, int rootfd)
 {
 	int rc;
 
-	memory_report();
 	/* An install by anemosd keeps the old system's host keys when kexec.sh carried them
 	 * (reinstall --keep-host-keys, deploy --url); it writes no deploy log. */
 	if (!a->deploy)

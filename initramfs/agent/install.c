@@ -696,6 +696,7 @@ int install_run(struct agent *a, json_t *plan, json_t *inventory)
 	job = NULL;
 	if (rc < 0)
 		goto fail;
+	memory_report();
 	if (raw && mount_raw_root(&t) < 0)
 		goto fail;
 	client_report(a, "info", "configure", "configure: hostname, keys, network, per-host templates");

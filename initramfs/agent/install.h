@@ -72,6 +72,8 @@ json_t *network_from_boot_arg(const char *spec, const char *mac);
  * static IPv6 addresses or DHCPv6 without router advertisements beside it (files for those
  * are written; under DHCP alone the image's stay). */
 bool network_has_settings(json_t *net);
+/* Whether install.network @net asks DHCPv6 ("ipv6": "dhcp"): one DHCP client for it. */
+bool network_asks_dhcp6(json_t *net);
 /* install.network written as format reads it: a malloc'd text the caller frees, or NULL when
  * out of memory. */
 char *network_render(json_t *net, enum net_format format);

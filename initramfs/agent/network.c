@@ -83,6 +83,14 @@ static void spec_of(json_t *net, struct net_spec *s)
 	}
 }
 
+bool network_asks_dhcp6(json_t *net)
+{
+	struct net_spec s;
+
+	spec_of(net, &s);
+	return s.dhcp6;
+}
+
 bool network_has_settings(json_t *net)
 {
 	struct net_spec s;
@@ -312,9 +320,10 @@ static void render_networkd(FILE *out, const struct net_spec *s)
 	for (int i = 0; i < 2; i++)
 		if (s->gw[i] && on_link(s, s->gw[i]))
 			fprintf(out, "\n[Route]\nGateway=%s\nGatewayOnLink=yes\n", s->gw[i]);
-	/* Without RAs networkd asks DHCPv6 only when told to. */
+	/* Without RAs networkd asks DHCPv6 only when told to; the DUID of the MAC, as the Anemos
+	 * environment's dhcpcd sends, so that a server pinning addresses gives the same one. */
 	if (s->dhcp6)
-		fputs("\n[DHCPv6]\nWithoutRA=solicit\n", out);
+		fputs("\n[DHCPv6]\nWithoutRA=solicit\nDUIDType=link-layer\n", out);
 }
 
 /* cloud-init's NoCloud network-config (version 2), for images with cloud-init. */

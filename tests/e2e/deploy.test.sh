@@ -287,7 +287,7 @@ if [ "${DEPLOY_SCENARIO:-}" = memory ]; then
 	# kexec.sh go on below the floor it states.
 	stop_qemu
 	cp "$WORK/disk.qcow2" "$WORK/base.qcow2"
-	smallest=""
+	smallest="" floor=$MEM_MIB
 	for mem in ${DEPLOY_MEMORY_STEPS:-352 320 288 256 224 192}; do
 		cp "$WORK/base.qcow2" "$WORK/disk.qcow2"
 		MEM_MIB=$mem
@@ -312,7 +312,7 @@ if [ "${DEPLOY_SCENARIO:-}" = memory ]; then
 	if [ -n "$smallest" ]; then
 		ok "the smallest machine the deploy passed in: $smallest MiB (steps ${DEPLOY_MEMORY_STEPS:-352 320 288 256 224 192})"
 	else
-		fail "the deploy passes in a machine smaller than the floor, $MEM_MIB MiB"
+		fail "the deploy passes in a machine smaller than the floor, $floor MiB"
 	fi
 	[ "$_failures" -eq 0 ]
 	exit
@@ -349,9 +349,12 @@ if [ "${DEPLOY_SCENARIO:-}" = image ]; then
 		expect_match "... the host streamed the image, nothing was built (its install log)" \
 			'deploy [0-9a-f]{32}: image cloud for imaged1.*configure: hostname' "$(tr '\n' ' ' <<<"$log")"
 		expect_no_match "... no bootstrap phase" 'bootstrap:' "$log"
-		expect_eq "the new system: the name given, the image's system, the old files gone, both addresses" \
-			"imaged1 cloud-image no-marker $ADDR/24 $ADDR6" \
-			"$(on 'printf "%s %s %s" "$(hostname)" "$(test -e /etc/anemos-cloud-image && echo cloud-image)" "$(test -e /root/old-system-marker && echo marker || echo no-marker)"; ip -o addr show scope global permanent | awk "{ printf \" %s\", \$4 }"')"
+		expect_eq "the new system: the name given, the image's system, the old files gone" \
+			"imaged1 cloud-image no-marker" \
+			"$(on 'printf "%s %s %s" "$(hostname)" "$(test -e /etc/anemos-cloud-image && echo cloud-image)" "$(test -e /root/old-system-marker && echo marker || echo no-marker)"')"
+		wait_for "ip -6 addr show | grep -q '$DHCP6/128'" >/dev/null
+		expect_eq "... its addresses: DHCP's, DHCPv6's and the static IPv6" "$ADDR/24 $DHCP6/128 $ADDR6" \
+			"$(on "ip -o addr show scope global | awk '{ print \$4 }' | sort" | tr '\n' ' ' | sed 's/ $//')"
 		expect_eq "... and the same SSH host key" "$OLD_KEY" "$(ssh-keyscan -t ed25519 "$ADDR" 2>/dev/null | cut -d' ' -f2-)"
 	else
 		fail "the image's new system answers SSH with the old host key"; console_tail deploy

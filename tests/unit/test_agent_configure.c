@@ -484,7 +484,7 @@ static void test_network_render(void **state)
 		 * address and alone, with an on-link gateway and a name server */
 		{ dhcp6, NET_ANEMOS, "mode=dhcp\naddress=2001:db8::50/128\ngateway=fe80::1\ndns=2001:db8::53\nipv6=dhcp\n" },
 		{ dhcp6, NET_NETWORKD, "[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\nAddress=2001:db8::50/128\n"
-		  "Gateway=fe80::1\nDNS=2001:db8::53\nIPv6AcceptRA=no\n\n[DHCPv6]\nWithoutRA=solicit\n" },
+		  "Gateway=fe80::1\nDNS=2001:db8::53\nIPv6AcceptRA=no\n\n[DHCPv6]\nWithoutRA=solicit\nDUIDType=link-layer\n" },
 		{ dhcp6, NET_NOCLOUD, "version: 2\nethernets:\n  anemos0:\n    match:\n      name: \"e*\"\n"
 		  "    dhcp4: true\n    dhcp6: true\n    accept-ra: false\n    addresses:\n      - \"2001:db8::50/128\"\n"
 		  "    routes:\n      - to: \"::/0\"\n        via: \"fe80::1\"\n    nameservers:\n      addresses:\n"
@@ -496,7 +496,7 @@ static void test_network_render(void **state)
 		  "\niface anemos0 inet6 dhcp\n\taccept_ra 0\n" },
 		{ dhcp6_alone, NET_ANEMOS, "mode=dhcp\ngateway=fe80::1\ndns=\nipv6=dhcp\n" },
 		{ dhcp6_alone, NET_NETWORKD, "[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\nGateway=fe80::1\n"
-		  "IPv6AcceptRA=no\n\n[DHCPv6]\nWithoutRA=solicit\n" },
+		  "IPv6AcceptRA=no\n\n[DHCPv6]\nWithoutRA=solicit\nDUIDType=link-layer\n" },
 		{ dhcp6_alone, NET_NOCLOUD, "version: 2\nethernets:\n  anemos0:\n    match:\n      name: \"e*\"\n"
 		  "    dhcp4: true\n    dhcp6: true\n    accept-ra: false\n    routes:\n      - to: \"::/0\"\n"
 		  "        via: \"fe80::1\"\n" },
@@ -508,7 +508,7 @@ static void test_network_render(void **state)
 		{ "{\"mode\": \"static\", \"address\": \"192.0.2.5/24\", \"gateway\": \"192.0.2.1\", \"dns\": "
 		  "[\"192.0.2.53\"], \"ipv6\": \"dhcp\"}", NET_NETWORKD,
 		  "[Match]\nName=en* eth*\n\n[Network]\nDHCP=ipv6\nAddress=192.0.2.5/24\nGateway=192.0.2.1\n"
-		  "DNS=192.0.2.53\nIPv6AcceptRA=no\n\n[DHCPv6]\nWithoutRA=solicit\n" },
+		  "DNS=192.0.2.53\nIPv6AcceptRA=no\n\n[DHCPv6]\nWithoutRA=solicit\nDUIDType=link-layer\n" },
 		{ "{\"mode\": \"static\", \"address\": \"192.0.2.5/24\", \"gateway\": \"192.0.2.1\", \"dns\": "
 		  "[\"192.0.2.53\"], \"ipv6\": \"dhcp\"}", NET_IFUPDOWN,
 		  "# Written by Anemos at install: this host's network.\nauto lo\niface lo inet loopback\n\n"
@@ -568,8 +568,13 @@ static void test_network_files(void **state)
 	assert_non_null(strstr(get(root, "etc/systemd/network/10-anemos.network", NULL), "DHCP=ipv4\nAddress=2001:db8::50/128\n"));
 	/* DHCPv6 without router advertisements is more than DHCP alone: networkd is told to ask it */
 	assert_int_equal(configure_network_of("{\"mode\": \"dhcp\", \"ipv6\": \"dhcp\"}", why, sizeof(why)), 0);
-	assert_non_null(strstr(get(root, "etc/systemd/network/10-anemos.network", NULL), "[DHCPv6]\nWithoutRA=solicit\n"));
+	assert_non_null(strstr(get(root, "etc/systemd/network/10-anemos.network", NULL), "[DHCPv6]\nWithoutRA=solicit\nDUIDType=link-layer\n"));
 	assert_file("etc/anemos/network", "mode=dhcp\ndns=\nipv6=dhcp\n", 0644);
+	/* A static network asking DHCPv6: networkd alone asks it (not dhclient -6 from ifupdown too) */
+	assert_int_equal(configure_network_of("{\"mode\": \"static\", \"address\": \"192.0.2.5/24\", \"ipv6\": \"dhcp\"}",
+					      why, sizeof(why)), 0);
+	assert_file("etc/network/interfaces", "source /etc/network/interfaces.d/*\n", 0644);
+	assert_non_null(strstr(get(root, "etc/systemd/network/10-anemos.network", NULL), "DHCP=ipv6\n"));
 }
 
 /* The carried network goes into a plan with no network or anemosd's default, never over an
