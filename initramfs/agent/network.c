@@ -360,6 +360,17 @@ static void render_nocloud(FILE *out, const struct net_spec *s)
 	}
 }
 
+/* ifupdown's name servers line (for resolvconf), where there are any. */
+static void ifupdown_dns(FILE *out, const struct net_spec *s)
+{
+	if (!s->ndns)
+		return;
+	fputs("\tdns-nameservers", out);
+	for (size_t j = 0; j < s->ndns; j++)
+		fprintf(out, " %s", s->dns[j]);
+	fputc('\n', out);
+}
+
 /* ifupdown's stanzas of a family: "iface anemos0 inet|inet6 static" once per address (the
  * documented way to have several), the first with the gateway (ifupdown 0.8 routes it
  * "onlink", so one outside the prefix works), every name server (for resolvconf) in the
@@ -374,12 +385,8 @@ static bool ifupdown_family(FILE *out, const struct net_spec *s, int v6, bool dn
 		fprintf(out, "\niface anemos0 %s static\n\taddress %s\n", v6 ? "inet6" : "inet", s->addr[i]);
 		if (first && s->gw[v6])
 			fprintf(out, "\tgateway %s\n", s->gw[v6]);
-		if (first && !dns_done && s->ndns) {
-			fputs("\tdns-nameservers", out);
-			for (size_t j = 0; j < s->ndns; j++)
-				fprintf(out, " %s", s->dns[j]);
-			fputc('\n', out);
-		}
+		if (first && !dns_done)
+			ifupdown_dns(out, s);
 		if (first && v6 && s->ipv6)
 			fprintf(out, "\taccept_ra %d\n\tautoconf %d\n", strcmp(s->ipv6, "auto") == 0 ? 2 : 0,
 				strcmp(s->ipv6, "auto") == 0);
@@ -398,12 +405,8 @@ static void ifupdown_dhcp6(FILE *out, const struct net_spec *s, bool v6_static, 
 	fputs("\niface anemos0 inet6 dhcp\n\taccept_ra 0\n", out);
 	if (!v6_static && s->gw[1])
 		fprintf(out, "\tpost-up ip -6 route replace default via %s dev $IFACE onlink\n", s->gw[1]);
-	if (!dns_done && s->ndns) {
-		fputs("\tdns-nameservers", out);
-		for (size_t j = 0; j < s->ndns; j++)
-			fprintf(out, " %s", s->dns[j]);
-		fputc('\n', out);
-	}
+	if (!dns_done)
+		ifupdown_dns(out, s);
 }
 
 /* ifupdown's /etc/network/interfaces (for static addresses only: under DHCP alone the image's
