@@ -26,6 +26,11 @@ MKIMG_SRC  = $(wildcard images/*.c)
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 
 LIB_OBJ    = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+# lib/ as an archive: a program links only the parts it uses (anemos-mkimg and the inventory
+# need no libcurl, which lib/api_client.c does).
+LIB_A      = $(BUILD)/libanemos.a
+# A link's inputs with the archive last, whatever order its rules named them in.
+LINK_IN    = $(filter-out $(LIB_A),$^) $(LIB_A)
 SERVER_OBJ = $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ    = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 INV_OBJ    = $(INV_SRC:%.c=$(BUILD)/obj/%.o)
@@ -55,16 +60,20 @@ deps:
 test-deps:
 	@deploy/install-deps.sh test
 
+$(LIB_A): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) -MMD -MP -c $< -o $@
 
 # libfreeipmi has a pkg-config file but no Requires; it is named on its own.
-$(BUILD)/anemosd: $(SERVER_OBJ) $(LIB_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $$(pkg-config --libs libmicrohttpd sqlite3 jansson libcrypto libarchive libfreeipmi libcurl)
+$(BUILD)/anemosd: $(SERVER_OBJ) $(LIB_A)
+	$(CC) $(LDFLAGS) -o $@ $(LINK_IN) $$(pkg-config --libs libmicrohttpd sqlite3 jansson libcrypto libarchive libfreeipmi libcurl)
 
-$(BUILD)/anemosctl: $(CLI_OBJ) $(LIB_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $$(pkg-config --libs jansson libcurl libcrypto libxcrypt)
+$(BUILD)/anemosctl: $(CLI_OBJ) $(LIB_A)
+	$(CC) $(LDFLAGS) -o $@ $(LINK_IN) $$(pkg-config --libs jansson libcurl libcrypto libxcrypt)
 
 # cli/recipe-bundle.sh, compiled into anemosctl as the C string recipe_bundle_sh.
 $(BUILD)/gen/recipe-bundle.sh.h: cli/recipe-bundle.sh
@@ -84,34 +93,34 @@ $(CLI_OBJ) $(BUILD)/obj/server/http_files.o: CPPFLAGS += -I$(BUILD)/gen
 $(AGENT_OBJ): CPPFLAGS += -Iinventory
 $(MKIMG_OBJ): CPPFLAGS += -DANEMOS_IMAGES_DIR=\"$(CURDIR)/images\"
 
-$(BUILD)/anemos-mkimg: $(MKIMG_OBJ) $(LIB_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $$(pkg-config --libs libarchive jansson libcrypto)
+$(BUILD)/anemos-mkimg: $(MKIMG_OBJ) $(LIB_A)
+	$(CC) $(LDFLAGS) -o $@ $(LINK_IN) $$(pkg-config --libs libarchive jansson libcrypto)
 
 # The boot storm load generator (bench/storm.c; make bench and the storm suite).
 $(BUILD)/anemos-storm: $(BUILD)/obj/bench/storm.o
 	$(CC) $(LDFLAGS) -o $@ $^
 
-$(BUILD)/anemos-inventory: $(INV_OBJ) $(LIB_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $$(pkg-config --libs jansson libcrypto)
+$(BUILD)/anemos-inventory: $(INV_OBJ) $(LIB_A)
+	$(CC) $(LDFLAGS) -o $@ $(LINK_IN) $$(pkg-config --libs jansson libcrypto)
 
 # A static anemos-inventory, which `anemosctl adopt` sends to hosts that have none (any
 # distribution: no shared libraries needed). Not in the sanitizer build (no static ASan).
 $(BUILD)/anemos-inventory-static: $(INV_OBJ) $(BUILD)/obj/lib/log.o $(BUILD)/obj/lib/errors.o $(BUILD)/obj/lib/placeholder.o
 	$(CC) $(LDFLAGS) -static -o $@ $^ $$(pkg-config --static --libs jansson)
 
-$(BUILD)/anemos-agent: $(AGENT_OBJ) $(INV_LIB_OBJ) $(LIB_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $$(pkg-config --libs jansson libcurl libcrypto libarchive)
+$(BUILD)/anemos-agent: $(AGENT_OBJ) $(INV_LIB_OBJ) $(LIB_A)
+	$(CC) $(LDFLAGS) -o $@ $(LINK_IN) $$(pkg-config --libs jansson libcurl libcrypto libarchive)
 
-$(INV_UNIT_BIN): $(BUILD)/tests/%: tests/unit/%.c $(INV_LIB_OBJ) $(LIB_OBJ)
+$(INV_UNIT_BIN): $(BUILD)/tests/%: tests/unit/%.c $(INV_LIB_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Iinventory -Itests/unit $(CFLAGS) $$(pkg-config --cflags jansson cmocka) \
-		-DFIXTURES=\"$(CURDIR)/tests/fixtures\" -o $@ $^ $(LDFLAGS) $$(pkg-config --libs jansson libcrypto cmocka)
+		-DFIXTURES=\"$(CURDIR)/tests/fixtures\" -o $@ $(LINK_IN) $(LDFLAGS) $$(pkg-config --libs jansson libcrypto cmocka)
 
 $(AGENT_UNIT_BIN): $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/obj/initramfs/agent/templates.o \
-		$(BUILD)/obj/initramfs/agent/target.o $(BUILD)/obj/initramfs/agent/debian_index.o $(LIB_OBJ)
+		$(BUILD)/obj/initramfs/agent/target.o $(BUILD)/obj/initramfs/agent/debian_index.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Iinitramfs/agent -Iinventory $(CFLAGS) $$(pkg-config --cflags jansson libcurl cmocka) \
-		-o $@ $^ $(LDFLAGS) $$(pkg-config --libs jansson libcrypto cmocka)
+		-o $@ $(LINK_IN) $(LDFLAGS) $$(pkg-config --libs jansson libcrypto cmocka)
 # The install's configure step, with anemosd's replies stubbed, copying the repository's phone-home.
 $(BUILD)/tests/test_agent_configure: $(BUILD)/obj/initramfs/agent/configure.o $(BUILD)/obj/initramfs/agent/network.o
 $(BUILD)/tests/test_agent_configure: private CPPFLAGS += -DANEMOS_SRC=\"$(CURDIR)\"
@@ -119,9 +128,9 @@ $(BUILD)/tests/test_agent_configure: private CPPFLAGS += -DANEMOS_SRC=\"$(CURDIR
 $(BUILD)/tests/test_agent_stream: $(BUILD)/obj/initramfs/agent/stream.o
 $(BUILD)/tests/test_agent_stream: private LDFLAGS += $$(pkg-config --libs libcurl libarchive)
 
-$(SERVER_UNIT_BIN): $(BUILD)/tests/%: tests/unit/%.c tests/unit/support.c $(SERVER_LIB_OBJ) $(LIB_OBJ)
+$(SERVER_UNIT_BIN): $(BUILD)/tests/%: tests/unit/%.c tests/unit/support.c $(SERVER_LIB_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Iserver -Itests/unit $(CFLAGS) $$(pkg-config --cflags $(PKGS) cmocka) -o $@ $^ \
+	$(CC) $(CPPFLAGS) -Iserver -Itests/unit $(CFLAGS) $$(pkg-config --cflags $(PKGS) cmocka) -o $@ $(LINK_IN) \
 		$(LDFLAGS) $$(pkg-config --libs libmicrohttpd sqlite3 jansson libcrypto libarchive libfreeipmi libcurl cmocka)
 
 unit: $(UNIT_BIN)
@@ -184,12 +193,12 @@ FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_SECONDS ?= 30
 FUZZ_SRC  = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
-FUZZ_LINK = $(SERVER_LIB_OBJ) $(INV_LIB_OBJ) $(LIB_OBJ) $(BUILD)/obj/initramfs/agent/debian_index.o \
-	$(BUILD)/obj/initramfs/agent/network.o
+FUZZ_LINK = $(SERVER_LIB_OBJ) $(INV_LIB_OBJ) $(BUILD)/obj/initramfs/agent/debian_index.o \
+	$(BUILD)/obj/initramfs/agent/network.o $(LIB_A)
 $(FUZZ_BIN): $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/config.c tests/fuzz/support.c $(FUZZ_LINK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Iserver -Iinventory -Iinitramfs/agent -Itests/fuzz $(CFLAGS) -fsanitize=fuzzer \
-		$$(pkg-config --cflags $(PKGS)) -o $@ $^ \
+		$$(pkg-config --cflags $(PKGS)) -o $@ $(LINK_IN) \
 		$(LDFLAGS) $$(pkg-config --libs libmicrohttpd sqlite3 jansson libcrypto libarchive libfreeipmi libcurl)
 fuzz-bins: $(FUZZ_BIN)
 # Installs clang if missing, then builds every harness (into build/fuzz/fuzz/).

@@ -1,13 +1,12 @@
 /*
- * anemosctl's HTTP client: one libcurl easy handle per request to anemosd, the admin token
- * in an Authorization header, the answer collected in memory and parsed as JSON. Errors
- * from anemosd ({"error": "..."} with a 4xx/5xx status) are reported here, once, in the
- * form "anemosctl: <error> (HTTP <status>)", followed by the next step when the status says
- * what the operator can do about it (a refused token, a host that does not exist). Event
- * streams (text/event-stream) are read as they come, through a libcurl multi handle so that
- * the caller can wait on one with a timeout. An https:// anemosd's certificate is always
- * verified, against --ca (or $ANEMOS_CA) when given, else the system's CAs: what anemosctl
- * fetches includes the script it runs as root on cloud hosts.
+ * anemosctl's side of the API client (lib/api_client.h does the requests): the admin token
+ * and the URL from struct ctl, one attempt per call, and what the operator can do next added
+ * to the message of a failure (a refused token, a host that does not exist, an anemosd not
+ * reached or whose certificate is not verified: the options that change it). Event streams
+ * (text/event-stream) are read as they come, through a libcurl multi handle so that the caller
+ * can wait on one with a timeout. An https:// anemosd's certificate is always verified,
+ * against --ca (or $ANEMOS_CA) when given, else the system's CAs: what anemosctl fetches
+ * includes the script it runs as root on cloud hosts.
  */
 #include <err.h>
 #include <errno.h>
@@ -19,36 +18,20 @@
 #include <curl/curl.h>
 
 #include "anemosctl.h"
+#include "api_client.h"
 
 #define CALL_TIMEOUT	30L		/* seconds for a whole API call, upload excepted */
-#define CONNECT_TIMEOUT	10L		/* seconds to establish a connection */
 #define STALL_SPEED	1024L		/* an upload slower than this, in bytes/s, ... */
 #define STALL_TIME	60L		/* ... for this many seconds is given up */
-#define ANSWER_MAX	(64u << 20)	/* largest answer accepted, in bytes */
-#define ANSWER_CHUNK	16384u		/* first allocation for an answer, in bytes */
 #define STREAM_SILENCE	45L		/* seconds without a byte after which an event stream
 					 * is given up (anemosd sends a keepalive every 15 s) */
 #define STREAM_LINE_MAX	4096		/* longest line of an event stream kept, in bytes */
 #define STREAM_NAME_MAX	64		/* longest event name kept, in bytes */
 
-/* One request to anemosd and everything it owns. */
-struct api_request {
-	const struct ctl *ctl;		/* where it goes, and where the URL and token came from */
-	const char *path;		/* what it asks for, from "/api/v1"; not owned */
-	const char *method;		/* "GET", "POST"...; not owned */
-	char *url;			/* ctl->url followed by the path */
-	const char *ca;			/* ctl->ca; not owned */
-	CURL *curl;
-	struct curl_slist *headers;
-	char error[CURL_ERROR_SIZE];	/* libcurl's explanation of a failure */
-	char *answer;			/* the answer's body */
-	size_t length;			/* bytes in @answer */
-	size_t room;			/* bytes allocated for @answer */
-	int too_large;			/* the answer went past ANSWER_MAX */
-};
-
 /* An event stream being read; its lines are taken apart as they arrive. */
 struct event_stream {
+	const struct ctl *ctl;		/* for what the operator can do when it fails */
+	struct api_client client;	/* where it goes */
 	struct api_request req;		/* the GET; its answer holds an error's body only */
 	CURLM *multi;			/* drives req.curl, so that a wait can time out */
 	event_handler *on_event;	/* called for each event, and once when the stream opens */
@@ -69,31 +52,6 @@ struct upload_body {
 	int read_errno;			/* why reading @file failed, 0 while it did not */
 };
 
-/* libcurl write callback: appends a piece of the answer. Returns 0 to abort the transfer. */
-static size_t collect_answer(char *data, size_t size, size_t count, void *user)
-{
-	struct api_request *req = user;
-	size_t len = size * count;	/* libcurl promises size == 1 */
-	size_t room;
-	char *grown;
-
-	if (len > ANSWER_MAX - req->length) {
-		req->too_large = 1;
-		return 0;
-	}
-	if (req->length + len > req->room) {
-		for (room = req->room ? req->room : ANSWER_CHUNK; room < req->length + len; )
-			room *= 2;
-		if (!(grown = realloc(req->answer, room)))
-			return 0;
-		req->answer = grown;
-		req->room = room;
-	}
-	memcpy(req->answer + req->length, data, len);
-	req->length += len;
-	return len;
-}
-
 /* libcurl read callback: the next piece of an upload. */
 static size_t read_upload(char *buf, size_t size, size_t count, void *user)
 {
@@ -111,122 +69,17 @@ static size_t read_upload(char *buf, size_t size, size_t count, void *user)
 	return len;
 }
 
-/* Releases everything @req holds; safe on a request whose request_init() failed. */
-static void request_free(struct api_request *req)
+/* The API client of @ctl: its URL, admin token and CA. Returns 0, or -EACCES with the message
+ * when there is no token and the request is not @optional. */
+static int ctl_client(const struct ctl *ctl, bool optional, struct api_client *client)
 {
-	curl_easy_cleanup(req->curl);
-	curl_slist_free_all(req->headers);
-	free(req->answer);
-	free(req->url);
-}
-
-/* Appends the header line made from @fmt to @req. Returns 0 or -ENOMEM (with the message). */
-static int __attribute__((format(printf, 2, 3)))
-request_header(struct api_request *req, const char *fmt, ...)
-{
-	struct curl_slist *headers;
-	va_list ap;
-	char *line;
-	int len;
-
-	va_start(ap, fmt);
-	len = vasprintf(&line, fmt, ap);
-	va_end(ap);
-	if (len < 0)
-		return err_set(-ENOMEM, "out of memory");
-	headers = curl_slist_append(req->headers, line);	/* copies @line */
-	free(line);
-	if (!headers)
-		return err_set(-ENOMEM, "out of memory");
-	req->headers = headers;
-	return 0;
-}
-
-/*
- * Prepares @req: @method on ctl->url + @path with the admin token (which only @optional
- * requests may go without), sending a body of @content_type if that is non-NULL,
- * collecting the answer. Call request_free() whatever this returns. Returns 0, -EACCES
- * when there is no token, or -ENOMEM; both with the message (err_set).
- */
-static int request_init(struct api_request *req, const struct ctl *ctl, const char *method,
-			const char *path, const char *content_type, bool optional)
-{
-	int rc;
-
-	memset(req, 0, sizeof(*req));
-	req->method = method;
-	req->ca = ctl->ca;
-	req->ctl = ctl;
-	req->path = path;
+	*client = (struct api_client){ .url = ctl->url, .token = ctl->token, .ca = ctl->ca,
+				       .user_agent = "anemosctl" };
 	if (!ctl->token && !optional)
 		return err_set(-EACCES, "no admin token: after `make run`, export ANEMOS_TOKEN=$(cat var/admin-token)"
 			       " (an installed appliance keeps it in /etc/anemos/admin-token);"
 			       " `anemosd token create --data DIR` makes another; --token and $ANEMOS_TOKEN_FILE work too");
-	if (asprintf(&req->url, "%s%s", ctl->url, path) < 0) {
-		req->url = NULL;
-		return err_set(-ENOMEM, "out of memory");
-	}
-	if ((ctl->token && (rc = request_header(req, "Authorization: Bearer %s", ctl->token)) != 0) ||
-	    (rc = request_header(req, "Accept: application/json")) != 0 ||
-	    (content_type && (rc = request_header(req, "Content-Type: %s", content_type)) != 0))
-		return rc;
-	if (!(req->curl = curl_easy_init()) ||
-	    curl_easy_setopt(req->curl, CURLOPT_URL, req->url) != CURLE_OK ||
-	    curl_easy_setopt(req->curl, CURLOPT_CUSTOMREQUEST, method) != CURLE_OK ||
-	    curl_easy_setopt(req->curl, CURLOPT_HTTPHEADER, req->headers) != CURLE_OK ||
-	    curl_easy_setopt(req->curl, CURLOPT_USERAGENT, "anemosctl") != CURLE_OK ||
-	    curl_easy_setopt(req->curl, CURLOPT_WRITEFUNCTION, collect_answer) != CURLE_OK ||
-	    curl_easy_setopt(req->curl, CURLOPT_WRITEDATA, req) != CURLE_OK ||
-	    curl_easy_setopt(req->curl, CURLOPT_ERRORBUFFER, req->error) != CURLE_OK ||
-	    curl_easy_setopt(req->curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(req->curl, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT) != CURLE_OK ||
-	    curl_easy_setopt(req->curl, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
-	    curl_easy_setopt(req->curl, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
-	    curl_easy_setopt(req->curl, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
-	    (ctl->ca && curl_easy_setopt(req->curl, CURLOPT_CAINFO, ctl->ca) != CURLE_OK))
-		return err_set(-ENOMEM, "cannot set up a request with libcurl (out of memory?)");
 	return 0;
-}
-
-/* A transfer that libcurl could not complete with @res: a negative errno, with the message. */
-static int report_failure(const struct api_request *req, CURLcode res)
-{
-	const char *why = req->error[0] ? req->error : curl_easy_strerror(res);
-
-	switch (res) {
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_CONNECT:
-		if (!req->ctl->url_origin)
-			return err_set(-ECONNREFUSED, "cannot reach anemosd at %s: %s; $ANEMOS_URL is not set, so"
-				       " that is the default. Start anemosd with `make run` (it prints its URL and an"
-				       " admin token), or point anemosctl at yours: export ANEMOS_URL=http://HOST:PORT"
-				       " (or --url)", req->url, why);
-		return err_set(-ECONNREFUSED, "cannot reach anemosd at %s (from %s): %s; is it running there? Point"
-			       " anemosctl at it with --url or $ANEMOS_URL", req->url, req->ctl->url_origin, why);
-	case CURLE_OPERATION_TIMEDOUT:
-		return err_set(-ETIMEDOUT, "%s %s: %s; check --url or $ANEMOS_URL", req->method, req->url, why);
-	case CURLE_PEER_FAILED_VERIFICATION:
-		if (req->ca)
-			return err_set(-EACCES, "anemosd's certificate at %s is not one the CA in %s signed for that"
-				       " name (%s): check --url and --ca (or $ANEMOS_CA)", req->url, req->ca, why);
-		return err_set(-EACCES, "cannot verify anemosd's certificate at %s (%s): give the CA that signed it"
-			       " with --ca FILE or $ANEMOS_CA", req->url, why);
-	case CURLE_SSL_CACERT_BADFILE:
-		return err_set(-EACCES, "cannot use the CA file %s: %s", req->ca ? req->ca : "of the system", why);
-	case CURLE_SSL_CONNECT_ERROR:
-		return err_set(-EPROTO, "no TLS session with %s: %s; is that anemosd's HTTPS port (--listen-tls)?",
-			       req->url, why);
-	case CURLE_GOT_NOTHING:
-		return err_set(-EPROTO, "%s %s: %s; if that is anemosd's HTTPS port (--listen-tls), use an https://"
-			       " URL", req->method, req->url, why);
-	case CURLE_WRITE_ERROR:
-		if (req->too_large)
-			return err_set(-ENOMEM, "%s %s: the answer is larger than %u MiB", req->method, req->url,
-				       ANSWER_MAX >> 20);
-		return err_set(-ENOMEM, "%s %s: out of memory for the answer", req->method, req->url);
-	default:
-		return err_set(-EIO, "%s %s: %s", req->method, req->url, why);
-	}
 }
 
 /* What the operator can do about an error status, beyond anemosd's own message. */
@@ -241,126 +94,103 @@ static const struct error_hint {
 	  " adds one" },
 };
 
-/* Adds to the message, on a line of its own, what the operator can do after @req was
- * answered @status, when there is a next step. */
-static void add_next_step(const struct api_request *req, long status)
+/* What the operator can do when a transfer to @ctl's anemosd failed with @res: a hint naming
+ * anemosctl's options, or NULL. */
+static const char *transfer_hint(const struct ctl *ctl, CURLcode res)
 {
-	size_t i;
-
-	if (status == 401) {
-		/* Where the token came from, and where a good one is. */
-		err_set(0, "%s\nthe admin token%s%s was refused; after `make run` it is in var/admin-token"
-			" (export ANEMOS_TOKEN=$(cat var/admin-token)), on an installed appliance in"
-			" /etc/anemos/admin-token; `anemosd token create --data DIR` makes another", err_msg(),
-			req->ctl->token_origin ? " from " : "", req->ctl->token_origin ? req->ctl->token_origin : "");
-		return;
+	switch (res) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+		if (!ctl->url_origin)
+			return "; $ANEMOS_URL is not set, so that is the default. Start anemosd with `make run` (it"
+			       " prints its URL and an admin token), or point anemosctl at yours: export"
+			       " ANEMOS_URL=http://HOST:PORT (or --url)";
+		return NULL;	/* said with the origin, below */
+	case CURLE_OPERATION_TIMEDOUT:
+		return "; check --url or $ANEMOS_URL";
+	case CURLE_PEER_FAILED_VERIFICATION:
+		return ctl->ca ? ": check --url and --ca (or $ANEMOS_CA)"
+			       : ": give the CA that signed it with --ca FILE or $ANEMOS_CA";
+	default:
+		return NULL;
 	}
-	for (i = 0; i < sizeof(error_hints) / sizeof(error_hints[0]); i++)
-		if (status == error_hints[i].status &&
-		    strncmp(req->path, error_hints[i].path, strlen(error_hints[i].path)) == 0) {
-			err_set(0, "%s\n%s", err_msg(), error_hints[i].hint);
-			return;
-		}
 }
 
-/*
- * Interprets the outcome @res of performing @req: on a 2xx answer sets *@reply to the
- * parsed JSON (NULL for an empty answer). Returns 0, or a negative errno (never -EINVAL)
- * with the message (err_set; a next step on a line of its own).
- */
-static int request_finish(const struct api_request *req, CURLcode res, json_t **reply)
+/* Adds to the message of the failed @path of @ctl's, which got @answer, what the operator can
+ * do next; returns @rc. */
+static int next_step(const struct ctl *ctl, const char *path, const struct api_answer *answer, int rc)
 {
-	json_error_t error;
-	const char *message;
-	json_t *answer = NULL;
-	long status = 0;
+	const char *hint;
+	size_t i;
 
-	*reply = NULL;
-	if (res != CURLE_OK)
-		return report_failure(req, res);
-	if (curl_easy_getinfo(req->curl, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK)
-		return err_set(-EPROTO, "%s %s: no HTTP status", req->method, req->url);
-	if (req->length > 0)
-		answer = json_loadb(req->answer, req->length, 0, &error);
-	if (status >= 200 && status < 300) {
-		if (req->length > 0 && !answer)
-			return err_set(-EPROTO, "%s %s: the answer is not JSON: %s", req->method, req->url, error.text);
-		*reply = answer;
-		return 0;
+	if (answer->status == 0) {
+		if ((hint = transfer_hint(ctl, answer->result)))
+			return err_set(rc, "%s%s", err_msg(), hint);
+		if (rc == -ECONNREFUSED)
+			return err_set(rc, "%s; the URL is from %s: is anemosd running there? Point anemosctl at it"
+				       " with --url or $ANEMOS_URL", err_msg(), ctl->url_origin);
+		return rc;
 	}
-	if ((message = json_string_value(json_object_get(answer, "error")))) {
-		err_set(0, "%s (HTTP %ld)", message, status);
-		add_next_step(req, status);
-	} else {
-		err_set(0, "%s %s: HTTP %ld without an error message; is --url pointing at anemosd?",
-			req->method, req->url, status);
-	}
-	json_decref(answer);
-	return status == 409 ? -EEXIST : -EREMOTEIO;
+	if (answer->status == 401)
+		/* Where the token came from, and where a good one is. */
+		return err_set(rc, "%s\nthe admin token%s%s was refused; after `make run` it is in var/admin-token"
+			       " (export ANEMOS_TOKEN=$(cat var/admin-token)), on an installed appliance in"
+			       " /etc/anemos/admin-token; `anemosd token create --data DIR` makes another", err_msg(),
+			       ctl->token_origin ? " from " : "", ctl->token_origin ? ctl->token_origin : "");
+	for (i = 0; i < sizeof(error_hints) / sizeof(error_hints[0]); i++)
+		if (answer->status == error_hints[i].status &&
+		    strncmp(path, error_hints[i].path, strlen(error_hints[i].path)) == 0)
+			return err_set(rc, "%s\n%s", err_msg(), error_hints[i].hint);
+	return rc;
 }
 
 int api_call(const struct ctl *ctl, const char *method, const char *path,
 	     const json_t *body, json_t **reply)
 {
-	struct api_request req;
-	char *text = NULL;
+	struct api_answer answer = { 0 };
+	struct api_client client;
 	int rc;
 
 	*reply = NULL;
-	if ((rc = request_init(&req, ctl, method, path, body ? "application/json" : NULL, false)) != 0)
-		goto out;
-	if (body) {
-		if (!(text = json_dumps(body, JSON_COMPACT))) {
-			rc = err_set(-ENOMEM, "out of memory");
-			goto out;
-		}
-		/* libcurl does not copy POSTFIELDS: @text lives until the transfer is done. */
-		if (curl_easy_setopt(req.curl, CURLOPT_POSTFIELDS, text) != CURLE_OK ||
-		    curl_easy_setopt(req.curl, CURLOPT_POSTFIELDSIZE_LARGE,
-				     (curl_off_t)strlen(text)) != CURLE_OK) {
-			rc = err_set(-ENOMEM, "cannot set the request body with libcurl");
-			goto out;
-		}
-	}
-	if (curl_easy_setopt(req.curl, CURLOPT_TIMEOUT, CALL_TIMEOUT) != CURLE_OK) {
-		rc = err_set(-ENOMEM, "cannot set a timeout with libcurl");
-		goto out;
-	}
-	rc = request_finish(&req, curl_easy_perform(req.curl), reply);
-out:
-	request_free(&req);
-	free(text);
-	return rc;
+	if ((rc = ctl_client(ctl, false, &client)) != 0)
+		return rc;
+	rc = api_client_call(&client, method, path, body, CALL_TIMEOUT, NULL, &answer);
+	api_client_free(&client);
+	if (rc < 0)
+		return next_step(ctl, path, &answer, rc);
+	*reply = answer.json;
+	return 0;
 }
 
 int api_get_text(const struct ctl *ctl, const char *path, char **text)
 {
+	struct api_answer answer = { 0 };
+	struct api_client client;
 	struct api_request req;
 	CURLcode res;
-	long status = 0;
 	int rc;
 
 	*text = NULL;
-	if ((rc = request_init(&req, ctl, "GET", path, NULL, true)) != 0)
+	ctl_client(ctl, true, &client);
+	if ((rc = api_request_init(&req, &client, "GET", path, NULL)) != 0)
 		goto out;
 	if (curl_easy_setopt(req.curl, CURLOPT_TIMEOUT, CALL_TIMEOUT) != CURLE_OK) {
-		rc = -ENOMEM; /* without words, as ever */
-		err_clear();
+		rc = err_set(-ENOMEM, "cannot set a timeout with libcurl");
 		goto out;
 	}
 	if ((res = curl_easy_perform(req.curl)) != CURLE_OK) {
-		rc = report_failure(&req, res);
+		rc = next_step(ctl, path, &answer, api_request_finish(&req, res, &answer));
 		goto out;
 	}
-	curl_easy_getinfo(req.curl, CURLINFO_RESPONSE_CODE, &status);
-	if (status != 200) {
-		rc = err_set(-EREMOTEIO, "GET %s: HTTP %ld", req.url, status);
+	curl_easy_getinfo(req.curl, CURLINFO_RESPONSE_CODE, &answer.status);
+	if (answer.status != 200) {
+		rc = err_set(-EREMOTEIO, "GET %s: HTTP %ld", req.url, answer.status);
 		goto out;
 	}
 	if (!(*text = strndup(req.answer ? req.answer : "", req.length)))
 		rc = err_set(-ENOMEM, "out of memory");
 out:
-	request_free(&req);
+	api_request_free(&req);
 	return rc;
 }
 
@@ -368,12 +198,16 @@ int api_upload(const struct ctl *ctl, const char *path, FILE *file, uint64_t siz
 	       json_t **reply)
 {
 	struct upload_body upload = { .file = file, .sent = 0 };
+	struct api_answer answer = { 0 };
+	struct api_client client;
 	struct api_request req;
 	CURLcode res;
 	int rc;
 
 	*reply = NULL;
-	if ((rc = request_init(&req, ctl, "PUT", path, "application/octet-stream", false)) != 0)
+	if ((rc = ctl_client(ctl, false, &client)) != 0)
+		return rc;
+	if ((rc = api_request_init(&req, &client, "PUT", path, "application/octet-stream")) != 0)
 		goto out;
 	if (curl_easy_setopt(req.curl, CURLOPT_UPLOAD, 1L) != CURLE_OK ||
 	    curl_easy_setopt(req.curl, CURLOPT_READFUNCTION, read_upload) != CURLE_OK ||
@@ -387,11 +221,13 @@ int api_upload(const struct ctl *ctl, const char *path, FILE *file, uint64_t siz
 	progress_start(&upload.progress, "uploading", size);
 	res = curl_easy_perform(req.curl);
 	progress_end(&upload.progress, upload.sent);
-	rc = request_finish(&req, res, reply);
+	if ((rc = api_request_finish(&req, res, &answer)) < 0)
+		rc = next_step(ctl, path, &answer, rc);
+	*reply = answer.json;
 	if (rc < 0 && upload.read_errno) /* what read_upload met, said first */
 		err_set(rc, "reading the image file: %s\n%s", strerror(upload.read_errno), err_msg());
 out:
-	request_free(&req);
+	api_request_free(&req);
 	return rc;
 }
 
@@ -458,7 +294,7 @@ static size_t stream_write(char *data, size_t size, size_t count, void *user)
 
 	curl_easy_getinfo(stream->req.curl, CURLINFO_RESPONSE_CODE, &status);
 	if (status != 200)
-		return collect_answer(data, size, count, &stream->req);
+		return api_request_collect(data, size, count, &stream->req);
 	if (!stream->open) {
 		stream->open = 1;
 		stream->on_event(stream->ctx, NULL, NULL);
@@ -488,7 +324,9 @@ int event_stream_open(const struct ctl *ctl, const char *path, event_handler *on
 		return err_set(-ENOMEM, "out of memory");
 	s->on_event = on_event;
 	s->ctx = ctx;
-	if ((rc = request_init(&s->req, ctl, "GET", path, NULL, false)) != 0)
+	s->ctl = ctl;
+	if ((rc = ctl_client(ctl, false, &s->client)) != 0 ||
+	    (rc = api_request_init(&s->req, &s->client, "GET", path, NULL)) != 0)
 		goto err;
 	if (curl_easy_setopt(s->req.curl, CURLOPT_WRITEFUNCTION, stream_write) != CURLE_OK ||
 	    curl_easy_setopt(s->req.curl, CURLOPT_WRITEDATA, s) != CURLE_OK ||
@@ -508,8 +346,8 @@ err:
 
 int event_stream_wait(struct event_stream *stream, int timeout_ms)
 {
+	struct api_answer answer = { 0 };
 	CURLMsg *msg;
-	json_t *ignored = NULL;
 	int running = 0, left, rc;
 
 	if (curl_multi_perform(stream->multi, &running) != CURLM_OK ||
@@ -522,10 +360,10 @@ int event_stream_wait(struct event_stream *stream, int timeout_ms)
 	if (stream->open)
 		return -EPIPE;
 	/* It ended before it began: anemosd unreachable, or refusing with an error. */
-	rc = request_finish(&stream->req, msg && msg->msg == CURLMSG_DONE ? msg->data.result : CURLE_RECV_ERROR,
-			    &ignored);
-	json_decref(ignored);
-	return rc != 0 ? rc : -EPIPE;
+	rc = api_request_finish(&stream->req, msg && msg->msg == CURLMSG_DONE ? msg->data.result : CURLE_RECV_ERROR,
+				&answer);
+	json_decref(answer.json);
+	return rc != 0 ? next_step(stream->ctl, stream->req.path, &answer, rc) : -EPIPE;
 }
 
 void event_stream_free(struct event_stream *stream)
@@ -536,7 +374,7 @@ void event_stream_free(struct event_stream *stream)
 		curl_multi_remove_handle(stream->multi, stream->req.curl);
 		curl_multi_cleanup(stream->multi);
 	}
-	request_free(&stream->req);
+	api_request_free(&stream->req);
 	free(stream->data);
 	free(stream);
 }

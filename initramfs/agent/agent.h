@@ -17,6 +17,9 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "api_client.h"
+#include "errors.h"
+
 enum agent_exit {
 	EXIT_REBOOT = 0,   /* done: reboot */
 	EXIT_FAILED = 1,   /* failed: /init says so and leaves a shell on the console */
@@ -39,7 +42,7 @@ struct agent {
 				LLDP before posting its inventory, LLDP_WAIT_DEFAULT; 0: not */
 	bool deploy;         /* a deploy with no anemosd (deploy.c): no request is sent */
 	const char *cmdline; /* the kernel command line's file, /proc/cmdline */
-	CURL *curl;
+	struct api_client client; /* the requests to anemosd (client.c) */
 };
 
 /* The default of anemos.lldp and its upper bound. Switches send LLDP every 30 s by default
@@ -54,23 +57,28 @@ struct agent {
  * same paths below it; an install copies them onto a systemd image that has none. */
 #define PHONE_HOME_DIR "/usr/share/anemos/phone-home"
 
-/* client.c: requests to anemosd with the agent token. In a deploy (a->deploy) no request is
- * sent: client_call_until answers -ENOTCONN at once, and client_report prints the message
- * and writes it as a deploy phase. */
+/* client.c: requests to anemosd with the agent token (lib/api_client.h). In a deploy
+ * (a->deploy) no request is sent: client_call_until fails with -ENOTCONN at once, and
+ * client_report prints the message and writes it as a deploy phase. */
 int client_init(struct agent *a);
 void client_free(struct agent *a);
-/* Sends a request and retries network errors and 5xx answers until give_up (a time()): after
+/*
+ * Sends a request and retries network errors and 5xx answers until give_up (a time()): after
  * a 503 with Retry-After (anemosd is busy) as long as it says, at most 60 s, otherwise with
  * pauses that grow from 1 s to 30 s; each pause with up to half as much again of random
- * jitter, none past give_up. Returns the HTTP status of the final answer (2xx or 4xx), with
- * its JSON body in *reply (caller frees; may be NULL), or a negative errno when anemosd gave
- * none in time (-ETIMEDOUT). timeout is the seconds one attempt may take. Takes no ownership
- * of body. */
+ * jitter, none past give_up, and each said on the console. timeout is the seconds one attempt
+ * may take. Sets *status (when not NULL) to the final answer's HTTP status (0: none) and
+ * *reply (when not NULL) to a 2xx answer's JSON (the caller's; NULL when empty).
+ * Returns 0 for a 2xx answer, or -errno with the message (errors.h): -EEXIST for 409,
+ * -EREMOTEIO for another 4xx (anemosd's error and the status: "... (HTTP 403)"), -ETIMEDOUT
+ * when anemosd gave no answer in time ("...; giving up after N s"), -ENOTCONN in a deploy.
+ * Takes no ownership of body.
+ */
 int client_call_until(struct agent *a, const char *method, const char *path, json_t *body, long timeout,
-		      time_t give_up, json_t **reply);
+		      time_t give_up, long *status, json_t **reply);
 /* client_call_until, giving up a->retry_for seconds from now. */
 int client_call(struct agent *a, const char *method, const char *path, json_t *body, long timeout,
-		json_t **reply);
+		long *status, json_t **reply);
 /* Prints the message on the console and posts it as an event; best effort (retried for a
  * minute at most, then only printed). level is "info", "warn" or "error". */
 void client_report(struct agent *a, const char *level, const char *phase, const char *fmt, ...)

@@ -44,7 +44,7 @@ static int enroll(struct agent *a, const char *user, const char *password, unsig
 
 void bmc_enroll_run(struct agent *a, json_t *plan)
 {
-	json_t *e = json_object_get(plan, "bmc_enroll"), *body, *reply = NULL;
+	json_t *e = json_object_get(plan, "bmc_enroll"), *body;
 	const char *user = json_string_value(json_object_get(e, "username"));
 	const char *password = json_string_value(json_object_get(e, "password"));
 	const char *privilege = json_string_value(json_object_get(e, "privilege"));
@@ -53,7 +53,7 @@ void bmc_enroll_run(struct agent *a, json_t *plan)
 	struct ipmi_enroll_result res = { 0 };
 	struct ipmi_lan lan;
 	char why[256];
-	int rc, status;
+	int rc, told;
 
 	if (!json_is_object(e))
 		return;
@@ -73,15 +73,13 @@ void bmc_enroll_run(struct agent *a, json_t *plan)
 				 lan.ip[0] && strcmp(lan.ip, "0.0.0.0") ? json_string(lan.ip) : json_null());
 	else
 		body = json_pack("{s:b, s:s}", "ok", 0, "error", why);
-	status = client_call(a, "POST", "/api/v1/agent/bmc-enroll", body, 30, &reply);
+	told = client_call(a, "POST", "/api/v1/agent/bmc-enroll", body, 30, NULL, NULL);
 	if (rc == 0)
 		fprintf(stderr, "anemos-agent: BMC user %s is user %u on channel %u%s%s\n", user, res.user,
 			res.channel, lan.ip[0] ? ", BMC at " : "", lan.ip);
 	else
 		fprintf(stderr, "anemos-agent: creating the BMC user failed: %s\n", why);
-	if (status != 200)
-		fprintf(stderr, "anemos-agent: anemosd did not take the BMC enroll's outcome (%d): %s\n", status,
-			reply ? json_string_value(json_object_get(reply, "error")) : "no answer");
+	if (told < 0)
+		fprintf(stderr, "anemos-agent: anemosd did not take the BMC enroll's outcome: %s\n", err_msg());
 	json_decref(body);
-	json_decref(reply);
 }

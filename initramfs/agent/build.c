@@ -75,7 +75,7 @@ void build_progress(struct build *b, bool force)
 		json_object_set_new(ev, "total", json_integer((json_int_t)b->bytes_total));
 	saved = b->a->retry_for;
 	b->a->retry_for = 5; /* progress is worth a few seconds, never the build */
-	client_call(b->a, "POST", "/api/v1/agent/events", ev, 10, NULL);
+	client_call(b->a, "POST", "/api/v1/agent/events", ev, 10, NULL, NULL); /* best effort */
 	b->a->retry_for = saved;
 	json_decref(ev);
 }

@@ -254,17 +254,17 @@ static int install_phone_home(struct configure *c)
 static int write_phone_home_token(struct configure *c)
 {
 	json_t *reply = NULL;
-	int status = client_call(c->a, "POST", "/api/v1/agent/phone-home-token", NULL, 30, &reply);
+	int rc = client_call(c->a, "POST", "/api/v1/agent/phone-home-token", NULL, 30, NULL, &reply);
 	const char *url = json_string_value(json_object_get(reply, "url"));
 	const char *token = json_string_value(json_object_get(reply, "token"));
 
-	if (status != 201 || !url || !token || strchr(url, '\n') || strchr(token, '\n')) {
+	if (rc < 0 || !url || !token || strchr(url, '\n') || strchr(token, '\n')) {
 		json_decref(reply);
-		return failf(c, "anemosd gave no phone-home token (%d)", status);
+		return failf(c, "anemosd gave no phone-home token: %s", rc < 0 ? err_msg() : "its answer lacks url or token");
 	}
-	status = put(c, "/etc/anemos/phone-home", 0600, "url=%s\ntoken=%s\n", url, token);
+	rc = put(c, "/etc/anemos/phone-home", 0600, "url=%s\ntoken=%s\n", url, token);
 	json_decref(reply);
-	return status;
+	return rc;
 }
 
 int configure_host(struct agent *a, json_t *plan, int rootfd, const char *root_uuid, const char *esp_uuid)

@@ -141,10 +141,9 @@ static int write_authorized_keys(struct agent *a, json_t *keys)
 static void finish(struct agent *a, bool ok, const char *error)
 {
 	json_t *body = ok ? json_pack("{s:b}", "ok", 1) : json_pack("{s:b, s:s}", "ok", 0, "error", error);
-	int status = client_call(a, "POST", "/api/v1/agent/done", body, 20, NULL);
 
-	if (status != 200)
-		fprintf(stderr, "anemos-agent: could not tell %s that this boot ended (%d)\n", a->url, status);
+	if (client_call(a, "POST", "/api/v1/agent/done", body, 20, NULL, NULL) < 0)
+		fprintf(stderr, "anemos-agent: could not tell %s that this boot ended: %s\n", a->url, err_msg());
 	json_decref(body);
 }
 
@@ -187,25 +186,24 @@ static void listen_lldp(struct agent *a, json_t *inventory)
 static json_t *post_inventory(struct agent *a)
 {
 	json_t *inventory = inventory_collect(a->root), *reply = NULL;
-	int status;
+	int rc;
 
 	if (!inventory) {
 		client_report(a, "error", "inventory", "collecting the hardware inventory failed (out of memory)");
 		return NULL;
 	}
 	listen_lldp(a, inventory);
-	status = client_call(a, "POST", "/api/v1/agent/inventory", inventory, 60, &reply);
-	if (status == 200)
+	rc = client_call(a, "POST", "/api/v1/agent/inventory", inventory, 60, NULL, &reply);
+	if (rc == 0)
 		fprintf(stderr, "anemos-agent: inventory registered: %zu disks, %zu NICs; host %lld is %s\n",
 			json_array_size(json_object_get(inventory, "disks")),
 			json_array_size(json_object_get(inventory, "nics")),
 			(long long)json_integer_value(json_object_get(reply, "id")),
 			json_string_value(json_object_get(reply, "status")));
 	else
-		fprintf(stderr, "anemos-agent: anemosd refused the inventory (%d): %s\n", status,
-			reply ? json_string_value(json_object_get(reply, "error")) : "no answer");
+		fprintf(stderr, "anemos-agent: anemosd did not take the inventory: %s\n", err_msg());
 	json_decref(reply);
-	if (status != 200) {
+	if (rc < 0) {
 		json_decref(inventory);
 		return NULL;
 	}
@@ -227,16 +225,12 @@ static json_t *await_plan(struct agent *a, time_t deadline)
 		const char *action;
 		char path[64];
 		json_t *plan = NULL;
-		int status;
 
 		if (wait < 0)
 			return NULL;
 		snprintf(path, sizeof(path), "/api/v1/agent/plan?wait=%ld", wait);
-		status = client_call_until(a, "GET", path, NULL, wait + 30, give_up, &plan);
-		if (status != 200) {
-			fprintf(stderr, "anemos-agent: no plan from %s (%d): %s\n", a->url, status,
-				plan ? json_string_value(json_object_get(plan, "error")) : "unreachable");
-			json_decref(plan);
+		if (client_call_until(a, "GET", path, NULL, wait + 30, give_up, NULL, &plan) < 0) {
+			fprintf(stderr, "anemos-agent: no plan from %s: %s\n", a->url, err_msg());
 			return NULL;
 		}
 		/* An enroll comes with the plan of any boot, a discover one's long poll included:
@@ -450,7 +444,7 @@ int main(int argc, char **argv)
 		return EXIT_FAILED;
 	a.cmdline = cmdline;
 	if (client_init(&a) < 0) {
-		fprintf(stderr, "anemos-agent: cannot start libcurl\n");
+		fprintf(stderr, "anemos-agent: %s\n", err_msg());
 		return EXIT_FAILED;
 	}
 	rc = run(&a);
