@@ -180,9 +180,10 @@ test: test-deps
 	@tests/run-all.sh
 
 # The fast loop: the unit tests and the loopback integration suites of the normal build (no
-# QEMU); T=NAME runs the suites whose label ends in NAME (make check T=recipe).
+# QEMU); T=NAME runs the suites whose label ends in NAME (make check T=recipe). Three at a time:
+# these suites wait on timers and sockets more than they compute (ANEMOS_JOBS=N overrides).
 check: deps all unit
-	@ANEMOS_SUITES='^build (unit|integration) $(if $(T),.*$(T)$$,)' tests/run-all.sh
+	@ANEMOS_JOBS=$${ANEMOS_JOBS:-3} ANEMOS_SUITES='^build (unit|integration) $(if $(T),.*$(T)$$,)' tests/run-all.sh
 
 # libFuzzer harnesses of the parsers of outside input (tests/fuzz/), built with clang and
 # ASan+UBSan into build/fuzz. `make fuzz` runs each for FUZZ_SECONDS over its checked-in seeds

@@ -13,7 +13,7 @@ boot_token() { agent_token_of "$(ipxe "$1" pcbios)"; }
 # run_agent MODE TOKEN [ARGS...]: runs the agent (bounded); its output in $WORK/agent.out.
 run_agent() {
 	local mode=$1 tok=$2; shift 2
-	printf 'BOOT_IMAGE=vmlinuz anemos.url=%s anemos.token=%s anemos.mode=%s console=ttyS0\n' \
+	printf 'BOOT_IMAGE=vmlinuz anemos.url=%s anemos.token=%s anemos.mode=%s anemos.lldp=0 console=ttyS0\n' \
 		"$ANEMOS_URL" "$tok" "$mode" >"$WORK/cmdline"
 	timeout 60 "$AGENT" --cmdline "$WORK/cmdline" --ssh-dir "$WORK/ssh" "$@" >"$WORK/agent.out" 2>&1
 }

@@ -43,11 +43,23 @@ if [ "${#scripts[@]}" -eq 0 ]; then
 fi
 echo "# shellcheck $(shellcheck --version | sed -n 's/^version: //p') over ${#scripts[@]} scripts"
 
-failures=0
+# A script shellcheck passed is not checked again while its bytes and shellcheck's version are
+# the same: a mark named by their sha256 is kept in the build (a fresh clone checks them all).
+passed_dir=${ANEMOS_BUILD:-build}/shellcheck-passed
+mkdir -p "$passed_dir" 2>/dev/null || passed_dir=""
+sc_version=$(shellcheck --version | sed -n 's/^version: //p')
+failures=0 cached=0
 for f in "${scripts[@]}"; do
+	mark=$(printf '%s\n' "$sc_version" | cat - "$f" | sha256sum | cut -c1-64)
+	if [ -n "$passed_dir" ] && [ -e "$passed_dir/$mark" ]; then
+		echo "ok - shellcheck $f"
+		cached=$((cached + 1))
+		continue
+	fi
 	out=$(shellcheck -S warning -f gcc -- "$f" 2>&1); rc=$?
 	if [ "$rc" -eq 0 ] && [ -z "$out" ]; then
 		echo "ok - shellcheck $f"
+		[ -z "$passed_dir" ] || : >"$passed_dir/$mark"
 	else
 		n=$(printf '%s\n' "$out" | grep -c .)
 		echo "not ok - shellcheck $f: $n finding(s) (shellcheck -S warning $f; exit $rc)"
@@ -58,6 +70,8 @@ done
 
 # No two structs of the programs (server, cli, lib, initramfs, inventory, images) share a name:
 # a grep for one leads to one definition. Tests and benchmarks keep their own.
+echo "# shellcheck: $cached of ${#scripts[@]} scripts unchanged since they passed ($passed_dir)"
+
 programs() { for f in "${files[@]}"; do case $f in server/*.[ch] | cli/*.[ch] | lib/*.[ch] | initramfs/*.[ch] | inventory/*.[ch] | images/*.[ch]) [ -f "$f" ] && echo "$f" ;; esac; done; }
 dups=$(for f in $(programs); do
 	case $f in *.c | *.h) sed -n 's/^struct \([a-z_0-9]*\) {.*/\1/p' "$f" | sed "s|\$| $f|" ;; esac
