@@ -59,12 +59,11 @@ static void make_dir(const char *what, const char *dir, char *abs)
 		log_fatal("%s %s: %s", what, dir, strerror(errno));
 }
 
-/* The edge of the convention (errors.h): logs the message of the failure just returned, when it
- * has one (an allocation libarchive could not make has none). */
-static void log_err_msg(void)
+/* The edge of the convention (errors.h): logs the message of the failure rc just returned, or
+ * what rc (-errno) means when it carried none (an allocation libarchive could not make). */
+static void log_failure(int rc)
 {
-	if (err_msg()[0])
-		log_error("%s", err_msg());
+	log_error("%s", err_msg()[0] ? err_msg() : strerror(rc < 0 ? -rc : EIO));
 }
 
 static double now_s(void)
@@ -121,7 +120,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (!(r = recipe_load(argv[optind]))) {
-		log_error("%s", err_msg());
+		log_failure(-errno);
 		return 1;
 	}
 	images_dir = getenv("ANEMOS_IMAGES_DIR") ? getenv("ANEMOS_IMAGES_DIR") : ANEMOS_IMAGES_DIR;
@@ -152,15 +151,15 @@ int main(int argc, char **argv)
 
 	for (size_t i = 0; i < RECIPE_STEPS; i++)
 		if ((!recipe_steps[i].provision_only || r->has_provision) &&
-		    recipe_run_step(r, recipe_steps[i].name, recipe_steps[i].call) < 0) {
-			log_err_msg();
+		    (rc = recipe_run_step(r, recipe_steps[i].name, recipe_steps[i].call)) < 0) {
+			log_failure(rc);
 			log_fatal("%s: build failed; the tree is left in %s", r->name, root);
 		}
 	if (!tree_has_file(root, KERNEL_PATH) || !tree_has_file(root, INITRD_PATH))
 		log_fatal("%s: the image has no /%s or no /%s: the installer boots those", r->name,
 			  KERNEL_PATH, INITRD_PATH);
-	if (files_arg && manifest_write_files(files_arg, root) < 0) {
-		log_err_msg();
+	if (files_arg && (rc = manifest_write_files(files_arg, root)) < 0) {
+		log_failure(rc);
 		log_fatal("%s: writing the file list failed; the tree is left in %s", r->name, root);
 	}
 
@@ -169,14 +168,14 @@ int main(int argc, char **argv)
 	snprintf(manifest, sizeof(manifest), "%s/%s.manifest.json", out, r->name);
 	log_info("%s: writing %s", r->name, image);
 	/* busybox trees are unpacked, not installed: whoever built them, root owns everything. */
-	if (archive_write_tree(root, tmp, strcmp(r->base, "busybox") == 0, &img) < 0) {
-		log_err_msg();
+	if ((rc = archive_write_tree(root, tmp, strcmp(r->base, "busybox") == 0, &img)) < 0) {
+		log_failure(rc);
 		log_fatal("%s: writing the archive failed", r->name);
 	}
 	if (rename(tmp, image) < 0)
 		log_fatal("%s: %s", image, strerror(errno));
-	if (manifest_write(manifest, r, &img, KERNEL_PATH, INITRD_PATH) < 0) {
-		log_error("%s", err_msg());
+	if ((rc = manifest_write(manifest, r, &img, KERNEL_PATH, INITRD_PATH)) < 0) {
+		log_failure(rc);
 		return 1;
 	}
 	if ((rc = tree_remove(work)) < 0)

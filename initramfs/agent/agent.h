@@ -79,6 +79,11 @@ int client_call_until(struct agent *a, const char *method, const char *path, jso
 /* client_call_until, giving up a->retry_for seconds from now. */
 int client_call(struct agent *a, const char *method, const char *path, json_t *body, long timeout,
 		long *status, json_t **reply);
+/* Posts event (not consumed; NULL: out of memory) to anemosd, retried for retry_for seconds at
+ * most (never longer than a->retry_for), saying so on the console when it fails and say is
+ * set. Best effort: the calling thread's message (errors.h) is left as it was. Returns 0 or
+ * -errno. */
+int client_event(struct agent *a, json_t *event, long retry_for, bool say);
 /* Prints the message on the console and posts it as an event; best effort (retried for a
  * minute at most, then only printed). level is "info", "warn" or "error". */
 void client_report(struct agent *a, const char *level, const char *phase, const char *fmt, ...)

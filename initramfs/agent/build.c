@@ -32,14 +32,16 @@
 
 int build_fail(struct build *b, const char *fmt, ...)
 {
+	char text[512];
 	va_list ap;
 
-	if (b->why[0])
+	if (b->failed)
 		return -EIO;
 	va_start(ap, fmt);
-	vsnprintf(b->why, sizeof(b->why), fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	return -EIO;
+	b->failed = true;
+	return err_set(-EIO, "%s", text);
 }
 
 void build_progress(struct build *b, bool force)
@@ -47,7 +49,6 @@ void build_progress(struct build *b, bool force)
 	time_t now = time(NULL);
 	char msg[256];
 	json_t *ev;
-	long saved;
 
 	bool changed = b->bytes_done != b->last_bytes || b->pkgs_done != b->last_pkgs || b->phase != b->last_phase;
 
@@ -73,10 +74,7 @@ void build_progress(struct build *b, bool force)
 		       "bytes", (json_int_t)b->bytes_done);
 	if (b->bytes_total)
 		json_object_set_new(ev, "total", json_integer((json_int_t)b->bytes_total));
-	saved = b->a->retry_for;
-	b->a->retry_for = 5; /* progress is worth a few seconds, never the build */
-	client_call(b->a, "POST", "/api/v1/agent/events", ev, 10, NULL, NULL); /* best effort */
-	b->a->retry_for = saved;
+	client_event(b->a, ev, 5, false); /* progress is worth a few seconds, never the build */
 	json_decref(ev);
 }
 
@@ -367,7 +365,7 @@ void build_close(struct build_job *j)
 	free(j);
 }
 
-struct build_job *build_open(struct agent *a, json_t *plan, char *why, size_t whysz)
+struct build_job *build_open(struct agent *a, json_t *plan)
 {
 	json_t *image = json_object_get(plan, "image");
 	const char *mirror = json_string_value(json_object_get(image, "mirror"));
@@ -377,7 +375,7 @@ struct build_job *build_open(struct agent *a, json_t *plan, char *why, size_t wh
 	char keyring[600];
 
 	if (!j) {
-		snprintf(why, whysz, "out of memory");
+		err_set(-ENOMEM, "out of memory");
 		return NULL;
 	}
 	b = &j->b;
@@ -414,12 +412,11 @@ struct build_job *build_open(struct agent *a, json_t *plan, char *why, size_t wh
 		goto fail;
 	return j;
 fail:
-	snprintf(why, whysz, "%s", b->why);
 	build_close(j);
 	return NULL;
 }
 
-int build_into(struct build_job *j, const char *root, char *why, size_t whysz)
+int build_into(struct build_job *j, const char *root)
 {
 	struct build *b = &j->b;
 	char cache[300];
@@ -451,8 +448,6 @@ int build_into(struct build_job *j, const char *root, char *why, size_t whysz)
 		      (double)b->bytes_done / 1048576.0, b->mirror);
 	rc = 0;
 out:
-	if (rc < 0)
-		snprintf(why, whysz, "%s", b->why);
 	build_close(j);
 	return rc;
 }

@@ -34,7 +34,7 @@ struct build {
 	uint64_t last_bytes;       /* what the last progress event said */
 	int last_pkgs;
 	const char *last_phase;
-	char why[512];             /* the failure, for the operator */
+	bool failed;               /* build_fail said why: the first failure is the one told */
 };
 
 /* A package as the verified index describes it; strings owned (deb_free). */
@@ -48,34 +48,35 @@ struct deb {
 /* A recipe build in two steps, so that what can be checked is checked before any disk is
  * touched. build_open: the plan's recipe bundle (image: url, sha256, mirror) fetched and
  * verified into BUILD_WORK, the recipe read, the mirror's InRelease signature and Packages
- * index verified; a new job, or NULL with why (whysz bytes) set. build_into: the system built
- * into root (partitioned and mounted by the caller, who wipes the disk after a failure),
- * phases and progress reported as events; 0, or -EIO with why set; frees the job either way.
+ * index verified; a new job, or NULL with the message set (errors.h). build_into: the system
+ * built into root (partitioned and mounted by the caller, who wipes the disk after a failure),
+ * phases and progress reported as events; 0, or -EIO with the message; frees the job either
+ * way.
  * build_close frees a job that will not be built (NULL is fine). */
 struct build_job;
-struct build_job *build_open(struct agent *a, json_t *plan, char *why, size_t whysz);
-int build_into(struct build_job *j, const char *root, char *why, size_t whysz);
+struct build_job *build_open(struct agent *a, json_t *plan);
+int build_into(struct build_job *j, const char *root);
 void build_close(struct build_job *j);
-/* Sets b->why (unless a failure is already recorded there: the first one is what is
+/* Sets the message (errors.h) unless this build failed already (the first failure is what is
  * reported); returns -EIO. */
 int build_fail(struct build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Posts a progress event for the current phase: at most one a second unless force. */
 void build_progress(struct build *b, bool force);
 /* Runs argv (no shell); its output (stdout and stderr) goes to the console and its last
- * outsz-1 bytes into out. Returns its exit status, or -errno (b->why set, unless the wait
+ * outsz-1 bytes into out. Returns its exit status, or -errno (the message set, unless the wait
  * failed) if it could not run. */
 int build_run(struct build *b, const char *const argv[], char *out, size_t outsz);
 
 /* mirror.c */
 /* Downloads url to path, at most max bytes, checking sha256 and size when given (NULL, -1:
  * unchecked); network errors are retried a few times. count: the bytes are package bytes
- * (b->bytes_done). 0, or -EIO with b->why naming the URL; a failed file is removed. */
+ * (b->bytes_done). 0, or -EIO with the message naming the URL; a failed file is removed. */
 int mirror_fetch(struct build *b, bool count, const char *url, const char *path, uint64_t max,
 		 const char *sha256, int64_t size);
 /* Fetches dists/SUITE/InRelease, verifies it with gpgv against keyring, then fetches the
- * Packages index it signs and checks it: b->index. 0 or -EIO with b->why. */
+ * Packages index it signs and checks it: b->index. 0 or -EIO with the message. */
 int mirror_open(struct build *b, const char *keyring);
-/* What the index says of package name (after mirror_open). 0 or -EIO with b->why. */
+/* What the index says of package name (after mirror_open). 0 or -EIO with the message. */
 int mirror_resolve(struct build *b, const char *name, struct deb *out);
 void deb_free(struct deb *d);
 /* The Size the index gives package name (after mirror_open), or -ENOENT when it gives none. */

@@ -83,13 +83,30 @@ int client_call(struct agent *a, const char *method, const char *path, json_t *b
 	return client_call_until(a, method, path, body, timeout, time(NULL) + a->retry_for, status, reply);
 }
 
+int client_event(struct agent *a, json_t *event, long retry_for, bool say)
+{
+	long saved = a->retry_for;
+	char kept[512];
+	int rc;
+
+	/* Best effort: whatever failure the caller is in the middle of keeps its words. */
+	snprintf(kept, sizeof(kept), "%s", err_msg());
+	if (a->retry_for > retry_for)
+		a->retry_for = retry_for;
+	rc = event ? client_call(a, "POST", "/api/v1/agent/events", event, 20, NULL, NULL)
+		   : err_set(-ENOMEM, "out of memory");
+	a->retry_for = saved;
+	if (rc < 0 && say)
+		fprintf(stderr, "anemos-agent: could not report that to %s: %s\n", a->url, err_msg());
+	err_set(0, "%s", kept);
+	return rc;
+}
+
 void client_report(struct agent *a, const char *level, const char *phase, const char *fmt, ...)
 {
 	char message[1024];
-	long saved = a->retry_for;
 	json_t *event;
 	va_list ap;
-	int rc;
 
 	va_start(ap, fmt);
 	vsnprintf(message, sizeof(message), fmt, ap);
@@ -100,12 +117,6 @@ void client_report(struct agent *a, const char *level, const char *phase, const 
 		return;
 	}
 	event = json_pack("{s:s, s:s, s:s}", "phase", phase, "level", level, "message", message);
-	if (a->retry_for > 60)
-		a->retry_for = 60;
-	rc = event ? client_call(a, "POST", "/api/v1/agent/events", event, 20, NULL, NULL)
-		   : err_set(-ENOMEM, "out of memory");
-	a->retry_for = saved;
+	client_event(a, event, 60, true);
 	json_decref(event);
-	if (rc < 0)
-		fprintf(stderr, "anemos-agent: could not report that to %s: %s\n", a->url, err_msg());
 }

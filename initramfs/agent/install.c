@@ -47,22 +47,13 @@ struct target {
 	char root_uuid[40], esp_id[10];
 	bool touched, root_mounted, esp_mounted;
 	int rootfd;                 /* TARGET once mounted (O_PATH), -1 before: every path into it */
-	char why[512];              /* the failure, for the operator */
 	const char *unpack_dir;     /* where a root filesystem archive goes: TARGET, or --unpack's */
 	time_t last_progress;
 	int64_t total;              /* image size in bytes, -1 unknown */
 };
 
-static int failf(struct target *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int failf(struct target *t, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(t->why, sizeof(t->why), fmt, ap);
-	va_end(ap);
-	return -EIO;
-}
+/* A failure of the install: -EIO with the message (errors.h). */
+#define failf(t, ...) ((void)(t), err_set(-EIO, __VA_ARGS__))
 
 /* Runs argv (no shell), optionally feeding `input` on its stdin; 0 when it exits 0. */
 static int run(struct target *t, const char *const argv[], const char *input)
@@ -314,13 +305,7 @@ static void report_progress(struct stream *s)
 		       "bytes", (json_int_t)s->received);
 	if (t->total > 0)
 		json_object_set_new(ev, "total", json_integer(t->total));
-	{
-		long saved = t->a->retry_for;
-
-		t->a->retry_for = 5; /* progress is worth a few seconds, never the install */
-		client_call(t->a, "POST", "/api/v1/agent/events", ev, 10, NULL, NULL); /* best effort */
-		t->a->retry_for = saved;
-	}
+	client_event(t->a, ev, 5, false); /* progress is worth a few seconds, never the install */
 	json_decref(ev);
 }
 
@@ -363,11 +348,11 @@ static int extract_tree(struct target *t, struct archive *ar)
 		    (archive_entry_size(entry) > 0 && copy_data(ar, disk) < ARCHIVE_WARN) ||
 		    archive_write_finish_entry(disk) < ARCHIVE_WARN) {
 			failf(t, "writing %s: %s", archive_entry_pathname(entry), archive_error_string(disk));
-			r = ARCHIVE_FATAL;
+			r = ARCHIVE_FAILED;	/* said: not "reading" below */
 			break;
 		}
 	}
-	if (r != ARCHIVE_EOF && !t->why[0])
+	if (r != ARCHIVE_EOF && r != ARCHIVE_FAILED)
 		failf(t, "reading the image: %s", archive_error_string(ar));
 	archive_write_free(disk);
 	if (chdir("/") < 0)
@@ -460,8 +445,8 @@ static int stream_image(struct target *t)
 		else
 			rc = 0;
 	}
-	if (rc < 0 && s.error[0] && !strstr(t->why, s.error))
-		snprintf(t->why + strlen(t->why), sizeof(t->why) - strlen(t->why), " (%s)", s.error);
+	if (rc < 0 && s.error[0] && !strstr(err_msg(), s.error))
+		err_set(rc, "%s (%s)", err_msg(), s.error);
 	report_progress(&s);
 	fprintf(stderr, "anemos-agent: received %llu bytes in %ld s\n", (unsigned long long)s.received,
 		(long)(time(NULL) - s.started));
@@ -637,7 +622,7 @@ int install_unpack(struct agent *a, const char *url, const char *sha256, const c
 	}
 	rc = stream_image(&t);
 	if (rc < 0)
-		fprintf(stderr, "anemos-agent: unpacking failed: %s\n", t.why);
+		fprintf(stderr, "anemos-agent: unpacking failed: %s\n", err_msg());
 	json_decref(t.image);
 	return rc < 0 ? EXIT_FAILED : 0;
 }
@@ -646,7 +631,7 @@ int install_run(struct agent *a, json_t *plan, json_t *inventory)
 {
 	struct target t = { .a = a, .plan = plan, .unpack_dir = TARGET, .rootfd = -1 };
 	const char *format, *after, *url;
-	char esp_uuid[12] = "";
+	char esp_uuid[12] = "", why[512];
 	bool raw, recipe, kexec_ready = false;
 	time_t started = time(NULL);
 	struct build_job *job = NULL;
@@ -679,11 +664,11 @@ int install_run(struct agent *a, json_t *plan, json_t *inventory)
 	/* A recipe's bundle and mirror signature are checked before the disk is touched, and a
 	 * deploy's image URL: a bad mirror or a missing image leaves the old system as it was
 	 * (and bootable, for a one-shot boot entry). */
-	if (recipe && !(job = build_open(a, plan, t.why, sizeof(t.why))))
+	if (recipe && !(job = build_open(a, plan)))
 		goto fail;
 	/* With no anemosd to try again from, a deploy's image must answer before the disk goes. */
 	url = json_string_value(json_object_get(t.image, "url"));
-	if (!recipe && a->deploy && stream_probe(url ? url : "", t.why, sizeof(t.why)) < 0)
+	if (!recipe && a->deploy && stream_probe(url ? url : "") < 0)
 		goto fail;
 	if (!raw) {
 		client_report(a, "info", "partition", "partition: %s as %s, ext4 root", t.disk,
@@ -692,7 +677,7 @@ int install_run(struct agent *a, json_t *plan, json_t *inventory)
 			goto fail;
 	}
 	/* A recipe is built here from its mirror; any other image streams onto the disk. */
-	rc = recipe ? build_into(job, TARGET, t.why, sizeof(t.why)) : stream_image(&t);
+	rc = recipe ? build_into(job, TARGET) : stream_image(&t);
 	job = NULL;
 	if (rc < 0)
 		goto fail;
@@ -707,20 +692,16 @@ int install_run(struct agent *a, json_t *plan, json_t *inventory)
 				*p = (char)(*p - 'a' + 'A');
 	}
 	err_clear();
-	if (configure_host(a, plan, t.rootfd, t.root_uuid, esp_uuid) < 0 || templates_render(plan, t.rootfd) < 0) {
-		snprintf(t.why, sizeof(t.why), "%s", err_msg()); /* what the install reports */
+	if (configure_host(a, plan, t.rootfd, t.root_uuid, esp_uuid) < 0 || templates_render(plan, t.rootfd) < 0)
 		goto fail;
-	}
 	if (!raw) {
 		client_report(a, "info", "bootloader", "bootloader: %s", t.uefi ? "systemd-boot on the ESP" : "extlinux and the MBR");
 		if (install_bootloader(&t) < 0)
 			goto fail;
 	}
 	err_clear();
-	if (deploy_finish(a, t.rootfd) < 0) {
-		snprintf(t.why, sizeof(t.why), "%s", err_msg());
+	if (deploy_finish(a, t.rootfd) < 0)
 		goto fail;
-	}
 	if (strcmp(after, "kexec") == 0)
 		kexec_ready = kexec_load_installed(&t);
 	unmount_all(&t);
@@ -746,15 +727,17 @@ int install_run(struct agent *a, json_t *plan, json_t *inventory)
 	}
 	return EXIT_REBOOT;
 fail:
+	/* The failure's words, kept from what cleaning up may say (the edge: reported below). */
+	snprintf(why, sizeof(why), "%s", err_msg()[0] ? err_msg() : "unknown failure");
 	build_close(job);
 	if (t.touched)
 		wipe(&t);
 	else
 		unmount_all(&t);
-	client_report(a, "error", "install", "install failed: %s%s", t.why,
+	client_report(a, "error", "install", "install failed: %s%s", why,
 		      t.touched ? "" : " (" BOOT_DISK_UNTOUCHED ")");
 	{
-		json_t *body = json_pack("{s:b, s:s}", "ok", 0, "error", t.why);
+		json_t *body = json_pack("{s:b, s:s}", "ok", 0, "error", why);
 
 		client_call(a, "POST", "/api/v1/agent/done", body, 20, NULL, NULL); /* anemosd revokes the token either way */
 		json_decref(body);

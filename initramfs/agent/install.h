@@ -38,8 +38,8 @@ ssize_t stream_read(struct archive *ar, void *cls, const void **out);
 /* Receives (and hashes) whatever libarchive did not need, up to the end of the body. */
 int stream_drain(struct stream *s);
 /* Whether url answers with the image's first byte (a one-byte range GET): 0, or -errno with
- * why set (the HTTP status, or what failed). A deploy asks before it touches the disk. */
-int stream_probe(const char *url, char *why, size_t whysz);
+ * the message set (the HTTP status, or what failed). A deploy asks before it touches the disk. */
+int stream_probe(const char *url);
 /* url as logs may show it: without user:password@ and without the query (a signed URL's
  * signature), at most outsz - 1 bytes. */
 void url_for_log(const char *url, char *out, size_t outsz);

@@ -57,16 +57,17 @@ static int fetch_tick(void *cls, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 	return 0;
 }
 
-/* One attempt; 0, or -EIO (-ENOMEM) with why (curl's error, or the HTTP status). */
-static int fetch_once(struct fetch *f, const char *url, char *why, size_t whysz)
+/* One attempt, its HTTP status in *status (0: none); 0, or -EIO (-ENOMEM) with the message
+ * (curl's error, or the HTTP status). */
+static int fetch_once(struct fetch *f, const char *url, long *status)
 {
 	CURL *c = curl_easy_init();
 	char err[CURL_ERROR_SIZE] = "";
-	long status = 0;
 	CURLcode rc;
 
+	*status = 0;
 	if (!c)
-		return snprintf(why, whysz, "out of memory"), -ENOMEM;
+		return err_set(-ENOMEM, "out of memory");
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fetch_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
@@ -82,25 +83,25 @@ static int fetch_once(struct fetch *f, const char *url, char *why, size_t whysz)
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
 	rc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
 	curl_easy_cleanup(c);
 	/* file:// (a deploy's recipe bundle, carried in the initramfs) has no HTTP status. */
-	if (rc == CURLE_OK && (status == 200 || (status == 0 && strncmp(url, "file://", 7) == 0)))
+	if (rc == CURLE_OK && (*status == 200 || (*status == 0 && strncmp(url, "file://", 7) == 0)))
 		return 0;
 	if (rc == CURLE_OK)
-		snprintf(why, whysz, "HTTP %ld", status);
-	else if (f->got >= f->max)
-		snprintf(why, whysz, "larger than %llu bytes", (unsigned long long)f->max);
-	else
-		snprintf(why, whysz, "%s", err[0] ? err : curl_easy_strerror(rc));
-	return -EIO;
+		return err_set(-EIO, "HTTP %ld", *status);
+	if (f->got >= f->max)
+		return err_set(-EIO, "larger than %llu bytes", (unsigned long long)f->max);
+	return err_set(-EIO, "%s", err[0] ? err : curl_easy_strerror(rc));
 }
 
 int mirror_fetch(struct build *b, bool count, const char *url, const char *path, uint64_t max,
 		 const char *sha256, int64_t size)
 {
-	char got[SHA256_HEX_LEN + 1], why[256] = "";
+	char got[SHA256_HEX_LEN + 1];
 	struct fetch f = { .b = b, .count = count, .max = max };
+	long status = 0;
+	int rc;
 
 	for (int attempt = 1; attempt <= FETCH_TRIES; attempt++) {
 		if (count)
@@ -111,7 +112,9 @@ int mirror_fetch(struct build *b, bool count, const char *url, const char *path,
 				fclose(f.out);
 			return build_fail(b, "cannot write %s: %s", path, strerror(errno));
 		}
-		if (fetch_once(&f, url, why, sizeof(why)) == 0 && fflush(f.out) == 0) {
+		if ((rc = fetch_once(&f, url, &status)) == 0 && fflush(f.out) != 0)
+			rc = err_set(-EIO, "writing %s: %s", path, strerror(errno));
+		if (rc == 0) {
 			fclose(f.out);
 			sha256_finish(f.sha, got);
 			if (sha256 && strcasecmp(got, sha256) != 0) {
@@ -128,12 +131,12 @@ int mirror_fetch(struct build *b, bool count, const char *url, const char *path,
 		fclose(f.out);
 		sha256_abort(f.sha);
 		unlink(path);
-		if (strncmp(why, "HTTP 4", 6) == 0)
+		if (status >= 400 && status < 500)
 			break; /* the mirror does not have it: retrying will not help */
 		if (attempt < FETCH_TRIES)
 			sleep((unsigned)(attempt * 2));
 	}
-	return build_fail(b, "cannot download %s: %s", url, why);
+	return build_fail(b, "cannot download %s: %s", url, err_msg());
 }
 
 /* Reads a whole small file into a new string. */

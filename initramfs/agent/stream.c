@@ -119,7 +119,7 @@ static size_t probe_data(char *data, size_t size, size_t n, void *user)
 	return 0;
 }
 
-int stream_probe(const char *url, char *why, size_t whysz)
+int stream_probe(const char *url)
 {
 	CURL *easy = curl_easy_init();
 	char shown[256];
@@ -127,10 +127,8 @@ int stream_probe(const char *url, char *why, size_t whysz)
 	CURLcode rc;
 
 	url_for_log(url, shown, sizeof(shown));
-	if (!easy) {
-		snprintf(why, whysz, "out of memory");
-		return -ENOMEM;
-	}
+	if (!easy)
+		return err_set(-ENOMEM, "out of memory");
 	curl_easy_setopt(easy, CURLOPT_URL, url);
 	curl_easy_setopt(easy, CURLOPT_RANGE, "0-0");	/* a GET: a URL signed for GET may refuse HEAD */
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, probe_data);
@@ -145,10 +143,8 @@ int stream_probe(const char *url, char *why, size_t whysz)
 	if ((status == 200 || status == 206) && (rc == CURLE_OK || rc == CURLE_WRITE_ERROR))
 		return 0;
 	if (status >= 300)
-		snprintf(why, whysz, "the image is not there: HTTP %ld from %s", status, shown);
-	else
-		snprintf(why, whysz, "cannot reach the image at %s: %s", shown, curl_easy_strerror(rc));
-	return -EIO;
+		return err_set(-EIO, "the image is not there: HTTP %ld from %s", status, shown);
+	return err_set(-EIO, "cannot reach the image at %s: %s", shown, curl_easy_strerror(rc));
 }
 
 /* Runs the transfer until there is data, the end, or a failure that cannot be resumed. */
