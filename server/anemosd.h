@@ -233,6 +233,10 @@ void db_thread_end(void);
 int db_begin(void);
 int db_commit(void);
 void db_rollback(void);
+/* The one transaction tail: runs work(arg) between db_begin and db_commit, rolled back
+ * instead when work fails. Returns work's failure (-errno, its message kept), db_begin's or
+ * db_commit's, or 0 once committed. work must not begin a transaction of its own. */
+int db_txn(int (*work)(void *arg), void *arg);
 /* Free every string (and MAC) the struct holds and zero it, ready to be filled again; NULL and
  * a zeroed struct are fine. The struct itself stays the caller's. */
 void host_free(struct host *host);
@@ -639,10 +643,21 @@ int hosts_get(const char *ref, struct host *out);
  * through hosts_update. -EINVAL for a bad inventory. inv stays the caller's (a NIC without
  * "lldp" gains the one it had last time). */
 int hosts_record_inventory(int64_t host_id, json_t *inventory, struct host *out);
+/* inventory_body.c: an agent's inventory body (len bytes of text) parsed into a new object of
+ * the members anemosd reads, the members it only stores (the PCI devices) kept as text in a
+ * new *rest (",\"pci\":[...]", or NULL when none or when jansson parsed it whole); NULL
+ * with err (jansson's) when the text is not an inventory jansson accepts (JSON_REJECT_DUPLICATES). */
+json_t *inventory_body_parse(const char *text, size_t len, char **rest, json_error_t *err);
+/* The compact text of inv with rest (inventory_body_parse's, or NULL) spliced in: new, or
+ * NULL when out of memory. */
+char *inventory_body_text(json_t *inv, const char *rest);
 /* hosts_record_inventory, given text as well: the compact JSON text inventory was parsed from
  * (no whitespace outside strings; NULL when there is none), stored as it is instead of being
- * written out again (unless a kept switch port changed inventory). text stays the caller's. */
-int hosts_record_inventory_text(int64_t host_id, json_t *inventory, const char *text, struct host *out);
+ * written out again (unless a kept switch port changed inventory); and rest, the members
+ * inventory_body_parse kept out of inventory (or NULL), written with it. text and rest stay
+ * the caller's. */
+int hosts_record_inventory_text(int64_t host_id, json_t *inventory, const char *text, const char *rest,
+				struct host *out);
 /* host_id's agent's event ({"message" (required), "phase", "level": info|warn|error, "bytes",
  * "total"}), in its own transaction; *out: the event as stored, a new reference. -EINVAL for a
  * bad body. */

@@ -895,6 +895,19 @@ void db_rollback(void)
 	pthread_mutex_unlock(&write_lock);
 }
 
+int db_txn(int (*work)(void *arg), void *arg)
+{
+	int rc;
+
+	if ((rc = db_begin()) < 0)
+		return rc;
+	if ((rc = work(arg)) < 0) {
+		db_rollback();
+		return rc;
+	}
+	return db_commit();
+}
+
 void host_free(struct host *h)
 {
 	if (!h)

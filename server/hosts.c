@@ -126,6 +126,36 @@ int hosts_commit(int64_t host_id)
 	return rc;
 }
 
+/* The work of one host write transaction other than a change of one host (hosts_update):
+ * 0 or -errno; *host_id the host to notify once committed (0: none). */
+typedef int (*hosts_work_fn)(void *arg, int64_t *host_id);
+
+struct hosts_txn {
+	hosts_work_fn work;
+	void *arg;
+	int64_t host_id;
+};
+
+static int hosts_txn_work(void *arg)
+{
+	struct hosts_txn *t = arg;
+
+	return t->work(t->arg, &t->host_id);
+}
+
+/* Runs work(arg, ...) as one transaction (db_txn), after the boot records queued so far
+ * (hosts_begin); the host it named is notified once committed. */
+static int hosts_txn(hosts_work_fn work, void *arg)
+{
+	struct hosts_txn t = { .work = work, .arg = arg };
+	int rc;
+
+	seen_flush();
+	if ((rc = db_txn(hosts_txn_work, &t)) == 0 && t.host_id > 0)
+		notify_host_changed(t.host_id);
+	return rc;
+}
+
 /* Who this thread's request acts for (hosts_actor_set), or "". */
 static __thread char actor[65];
 
@@ -523,54 +553,77 @@ out:
 	return rc;
 }
 
-int hosts_enroll(json_t *req, struct host *out)
+struct enroll_work {
+	json_t *req;
+	struct host *out;
+	bool got;                   /* *out was read (to be freed if the commit fails) */
+	json_t *list;               /* hosts_enroll_many: the hosts enrolled, as JSON */
+};
+
+static int enroll_work(void *arg, int64_t *id)
 {
-	int64_t id;
+	struct enroll_work *w = arg;
 	int rc;
 
-	if ((rc = hosts_begin()) < 0)
+	if ((rc = enroll_one(w->req, id)) < 0 || (rc = db_host_get(*id, w->out)) < 0)
 		return rc;
-	if ((rc = enroll_one(req, &id)) < 0 || (rc = db_host_get(id, out)) < 0) {
-		db_rollback();
-		return rc;
-	}
-	if ((rc = hosts_commit(id)) < 0)
+	w->got = true;
+	return 0;
+}
+
+int hosts_enroll(json_t *req, struct host *out)
+{
+	struct enroll_work w = { .req = req, .out = out };
+	int rc = hosts_txn(enroll_work, &w);
+
+	if (rc < 0 && w.got)
 		host_free(out);
 	return rc;
 }
 
 #define ENROLL_MANY_MAX 10000
 
-int hosts_enroll_many(json_t *req, json_t **out)
+/* Every host of w->req, each as enroll_work, onto w->list; nothing to notify until all
+ * are committed. */
+static int enroll_many_work(void *arg, int64_t *notify)
 {
-	json_t *list, *one;
+	struct enroll_work *w = arg;
 	struct host h;
-	size_t i;
+	json_t *one;
 	int64_t id;
-	int rc = 0;
+	size_t i;
+	int rc;
 
-	if (!json_array_size(req) || json_array_size(req) > ENROLL_MANY_MAX)
-		return err_set(-EINVAL, "a bulk enroll is an array of 1 to %d hosts", ENROLL_MANY_MAX);
-	if ((rc = hosts_begin()) < 0)
-		return rc;
-	list = json_array();
-	json_array_foreach(req, i, one) {
+	(void)notify;
+	json_array_foreach(w->req, i, one) {
 		if ((rc = enroll_one(one, &id)) < 0 || (rc = db_host_get(id, &h)) < 0) {
 			char why[400];
 
 			snprintf(why, sizeof(why), "%s", err_msg());
-			rc = err_set(rc, "host %zu of %zu: %s; none enrolled", i + 1, json_array_size(req), why);
-			db_rollback();
-			json_decref(list);
-			return rc;
+			return err_set(rc, "host %zu of %zu: %s; none enrolled", i + 1, json_array_size(w->req), why);
 		}
-		json_array_append_new(list, host_to_json(&h, false));
+		json_array_append_new(w->list, host_to_json(&h, false));
 		host_free(&h);
 	}
-	if ((rc = db_commit()) < 0) {
-		json_decref(list);
+	return 0;
+}
+
+int hosts_enroll_many(json_t *req, json_t **out)
+{
+	struct enroll_work w = { .req = req };
+	json_t *list, *one;
+	size_t i;
+	int rc = 0;
+
+	if (!json_array_size(req) || json_array_size(req) > ENROLL_MANY_MAX)
+		return err_set(-EINVAL, "a bulk enroll is an array of 1 to %d hosts", ENROLL_MANY_MAX);
+	if (!(w.list = json_array()))
+		return err_set(-ENOMEM, "out of memory");
+	if ((rc = hosts_txn(enroll_many_work, &w)) < 0) {
+		json_decref(w.list);
 		return rc;
 	}
+	list = w.list;
 	json_array_foreach(list, i, one)
 		notify_host_changed((int64_t)json_integer_value(json_object_get(one, "id")));
 	*out = json_pack("{s:o}", "hosts", list);
@@ -606,22 +659,31 @@ int hosts_patch(const char *ref, json_t *req, struct host *out)
 	return hosts_update(ref, 0, patch_change, req, out);
 }
 
-int hosts_delete(const char *ref)
+struct delete_work {
+	const char *ref;
+	int64_t id;
+};
+
+static int delete_work(void *arg, int64_t *id)
 {
+	struct delete_work *w = arg;
 	struct host h;
 	int rc;
 
-	if ((rc = hosts_begin()) < 0)
+	if ((rc = db_host_find_by_ref(w->ref, &h)) < 0)
 		return rc;
-	if ((rc = db_host_find_by_ref(ref, &h)) < 0) {
-		db_rollback();
-		return rc;
-	}
-	if ((rc = db_host_delete(h.id)) < 0)
-		db_rollback();
-	else if ((rc = hosts_commit(h.id)) == 0)
-		log_info("host %lld deleted", (long long)h.id);
+	*id = w->id = h.id;
 	host_free(&h);
+	return db_host_delete(w->id);
+}
+
+int hosts_delete(const char *ref)
+{
+	struct delete_work w = { .ref = ref };
+	int rc = hosts_txn(delete_work, &w);
+
+	if (rc == 0)
+		log_info("host %lld deleted", (long long)w.id);
 	return rc;
 }
 
@@ -800,7 +862,7 @@ static int keep_switch_ports(json_t *old, json_t *inv, bool *changed)
  * from it to inv), used when the host still has that text; all NULL when not prepared. */
 struct inventory_post {
 	json_t *inv;
-	const char *text;
+	const char *text, *rest;
 	char *old_text;
 	json_t *old, *changes;
 };
@@ -844,11 +906,9 @@ static int inventory_old(const struct host *h, const struct inventory_post *post
  * switch ports kept from the last inventory changed inv since. */
 static int inventory_store(struct host *h, const struct inventory_post *post, bool changed)
 {
-	char *text;
+	char *text = changed || !post->text ? inventory_body_text(post->inv, post->rest) : strdup(post->text);
 
-	if (changed || !post->text)
-		return set_json_field(&h->inventory, post->inv);
-	if (!(text = strdup(post->text)))
+	if (!text)
 		return err_set(-ENOMEM, "out of memory");
 	free(h->inventory);
 	h->inventory = text;
@@ -885,9 +945,10 @@ static int inventory_change(struct host *h, void *arg)
 /* Stores the inventory an agent posted: the raw JSON, the identity facts in columns, and
  * every NIC's MAC on the host (so the next boot from any NIC finds it). A MAC that another
  * host holds stays there and the conflict is recorded as an event, never silently moved. */
-int hosts_record_inventory_text(int64_t host_id, json_t *inv, const char *text, struct host *out)
+int hosts_record_inventory_text(int64_t host_id, json_t *inv, const char *text, const char *rest,
+				struct host *out)
 {
-	struct inventory_post post = { .inv = inv, .text = text };
+	struct inventory_post post = { .inv = inv, .text = text, .rest = rest };
 	char *made = NULL;
 	int rc;
 
@@ -899,7 +960,7 @@ int hosts_record_inventory_text(int64_t host_id, json_t *inv, const char *text, 
 		return err_set(-EINVAL, "inventory \"nics\" lists %zu NICs; at most %d",
 			       json_array_size(json_object_get(inv, "nics")), INVENTORY_NICS_MAX);
 	if (!post.text)
-		post.text = made = json_dumps(inv, JSON_COMPACT);
+		post.text = made = inventory_body_text(inv, rest);
 	inventory_prepare(&post, host_id);
 	rc = hosts_update(NULL, host_id, inventory_change, &post, out);
 	free(made);
@@ -911,7 +972,7 @@ int hosts_record_inventory_text(int64_t host_id, json_t *inv, const char *text, 
 
 int hosts_record_inventory(int64_t host_id, json_t *inv, struct host *out)
 {
-	return hosts_record_inventory_text(host_id, inv, NULL, out);
+	return hosts_record_inventory_text(host_id, inv, NULL, NULL, out);
 }
 
 static int json_optional_count(json_t *req, const char *key, int64_t *out)
@@ -927,10 +988,25 @@ static int json_optional_count(json_t *req, const char *key, int64_t *out)
 	return 0;
 }
 
+struct event_work {
+	const struct event *ev;
+	int64_t id;                 /* the new event's */
+};
+
+/* Records w->ev, its host to be notified. */
+static int event_work(void *arg, int64_t *host_id)
+{
+	struct event_work *w = arg;
+
+	*host_id = w->ev->host_id;
+	return db_event_add(w->ev, &w->id);
+}
+
 int hosts_agent_event(int64_t host_id, json_t *req, json_t **out)
 {
 	static const char *const allowed[] = { "phase", "message", "level", "bytes", "total", NULL };
 	struct event ev = { .host_id = host_id, .source = "agent", .level = "info" };
+	struct event_work w = { .ev = &ev };
 	json_t *v;
 	int64_t id;
 	int rc;
@@ -951,14 +1027,9 @@ int hosts_agent_event(int64_t host_id, json_t *req, json_t **out)
 	if ((rc = json_optional_count(req, "bytes", &ev.bytes)) < 0 ||
 	    (rc = json_optional_count(req, "total", &ev.total)) < 0)
 		return rc;
-	if ((rc = hosts_begin()) < 0)
+	if ((rc = hosts_txn(event_work, &w)) < 0)
 		return rc;
-	if ((rc = db_event_add(&ev, &id)) < 0) {
-		db_rollback();
-		return rc;
-	}
-	if ((rc = hosts_commit(host_id)) < 0)
-		return rc;
+	id = w.id;
 	*out = json_pack("{s:I, s:s, s:s, s:s?, s:s, s:o, s:o}", "id", (json_int_t)id, "source", "agent",
 			 "level", ev.level, "phase", ev.phase, "message", ev.message,
 			 "bytes", ev.bytes >= 0 ? json_integer(ev.bytes) : json_null(),
@@ -1010,40 +1081,47 @@ int hosts_agent_done(int64_t host_id, const char *mode, json_t *req, struct host
 	return hosts_update(NULL, host_id, done_change, &r, out);
 }
 
-int hosts_phone_home_token(const struct agent_token *t, json_t **out)
+struct phone_home_work {
+	const struct agent_token *t;
+	char token[128];
+};
+
+/* Issues the boot's one phone-home token, if the token as it is in this transaction allows
+ * it (another request of the boot may have got it since this one authenticated). */
+static int phone_home_work(void *arg, int64_t *host_id)
 {
-	char token[128], *url = NULL;
+	struct phone_home_work *w = arg;
 	struct agent_token now;
 	int rc;
 
-	if ((rc = hosts_begin()) < 0)
-		return rc;
-	/* The token as it is in this transaction (another request of the boot may have got
-	 * the phone-home token since this one authenticated). */
-	if ((rc = db_agent_token_lookup(t->hash, (int64_t)time(NULL), &now)) < 0) {
-		db_rollback();
+	if ((rc = db_agent_token_lookup(w->t->hash, (int64_t)time(NULL), &now)) < 0)
 		return rc == -ENOENT ? err_set(-EPERM, "agent token revoked or expired") : rc;
-	}
-	if (strcmp(now.mode, boot_action_name(BOOT_INSTALL)) != 0 || (now.served & AGENT_SERVED_PHONE_HOME)) {
-		db_rollback();
-		return strcmp(now.mode, boot_action_name(BOOT_INSTALL)) != 0
-			       ? err_set(-EACCES, "only an install boot gets a phone-home token")
-			       : err_set(-EEXIST, "this boot's phone-home token was issued already");
-	}
-	if ((rc = token_phone_home_issue(t->host_id, token, sizeof(token))) < 0 ||
-	    (rc = db_agent_token_update(now.hash, now.mode, now.served | AGENT_SERVED_PHONE_HOME)) < 0 ||
-	    (rc = hosts_add_event(t->host_id, "server", "info", "install",
-				  "phone-home token issued to the installer")) < 0) {
-		db_rollback();
+	if (strcmp(now.mode, boot_action_name(BOOT_INSTALL)) != 0)
+		return err_set(-EACCES, "only an install boot gets a phone-home token");
+	if (now.served & AGENT_SERVED_PHONE_HOME)
+		return err_set(-EEXIST, "this boot's phone-home token was issued already");
+	*host_id = w->t->host_id;
+	if ((rc = token_phone_home_issue(w->t->host_id, w->token, sizeof(w->token))) < 0 ||
+	    (rc = db_agent_token_update(now.hash, now.mode, now.served | AGENT_SERVED_PHONE_HOME)) < 0)
 		return rc;
-	}
-	if ((rc = hosts_commit(t->host_id)) < 0)
-		return rc;
+	return hosts_add_event(w->t->host_id, "server", "info", "install", "phone-home token issued to the installer");
+}
+
+int hosts_phone_home_token(const struct agent_token *t, json_t **out)
+{
+	struct phone_home_work w = { .t = t };
+	char *url = NULL;
+	int rc;
+
+	/* made first, so that little can fail once the token is committed */
 	if (asprintf(&url, "%s/api/v1/phone-home", public_url()) < 0)
 		return err_set(-ENOMEM, "out of memory");
-	*out = json_pack("{s:s, s:s}", "url", url, "token", token);
+	if ((rc = hosts_txn(phone_home_work, &w)) == 0 &&
+	    !(*out = json_pack("{s:s, s:s}", "url", url, "token", w.token)))
+		rc = err_set(-ENOMEM, "out of memory");
+	explicit_bzero(w.token, sizeof(w.token));
 	free(url);
-	return 0;
+	return rc;
 }
 
 static int phone_home_change(struct host *h, void *arg)
@@ -1109,7 +1187,9 @@ static int adopt_find(json_t *inv, int64_t *id, const char **how, char what[64])
 
 struct adoption {
 	struct inventory_post post;
-	const char *how; /* for the event */
+	const char *how;   /* for the event */
+	struct host *out;  /* a new host's record, read back */
+	bool got;          /* *out was read (to be freed if the transaction fails) */
 };
 
 /* An adopted host: deployed and booting its disk if it was new, and the inventory recorded
@@ -1136,13 +1216,35 @@ static int adopt_change(struct host *h, void *arg)
  * host it merely names by MAC, UUID or serial (that is a 409 that says how to name it).
  * A host created so is running its own system: status deployed, next boot local.
  */
-int hosts_adopt(json_t *inv, const char *ref, struct host *out)
+/* A new host for an adoption (a->out, read back): refused when the inventory names a known
+ * host, or names no NIC with a MAC. */
+static int adopt_new_work(void *arg, int64_t *id)
 {
-	struct adoption a = { .post = { .inv = inv }, .how = "onto the host the operator named" };
+	struct adoption *a = arg;
 	struct host h = { .status = HOST_NEW, .next_boot = BOOT_LOCAL };
 	const char *how;
 	char what[64];
-	int64_t id;
+	int rc;
+
+	if ((rc = adopt_find(a->post.inv, id, &how, what)) == 0)
+		return err_set(-EEXIST, "the inventory names %s %s of host %lld; if it is that machine, adopt it "
+				       "onto it (anemosctl adopt --host %lld, POST /api/v1/inventory?host=%lld)",
+			       how, what, (long long)*id, (long long)*id, (long long)*id);
+	a->how = "a new host";
+	if ((rc = db_host_insert(&h, id)) == 0 && (rc = db_host_get(*id, &h)) == 0 &&
+	    (rc = adopt_change(&h, a)) == 0 && (rc = db_host_update(&h)) == 0 &&
+	    (rc = db_host_get(*id, a->out)) == 0) {
+		a->got = true;
+		if (a->out->nmacs == 0)
+			rc = err_set(-EINVAL, "the inventory names no NIC with a MAC: cannot identify the host");
+	}
+	host_free(&h);
+	return rc;
+}
+
+int hosts_adopt(json_t *inv, const char *ref, struct host *out)
+{
+	struct adoption a = { .post = { .inv = inv }, .how = "onto the host the operator named", .out = out };
 	int rc;
 
 	if (!json_is_object(inv) || !json_is_array(json_object_get(inv, "nics")))
@@ -1152,30 +1254,9 @@ int hosts_adopt(json_t *inv, const char *ref, struct host *out)
 			       json_array_size(json_object_get(inv, "nics")), INVENTORY_NICS_MAX);
 	if (ref)
 		return hosts_update(ref, 0, adopt_change, &a, out);
-	if ((rc = hosts_begin()) < 0)
-		return rc;
-	if ((rc = adopt_find(inv, &id, &how, what)) == 0) {
-		db_rollback();
-		return err_set(-EEXIST, "the inventory names %s %s of host %lld; if it is that machine, adopt it "
-				       "onto it (anemosctl adopt --host %lld, POST /api/v1/inventory?host=%lld)",
-			       how, what, (long long)id, (long long)id, (long long)id);
-	}
-	a.how = "a new host";
-	if ((rc = db_host_insert(&h, &id)) < 0 || (rc = db_host_get(id, &h)) < 0 ||
-	    (rc = adopt_change(&h, &a)) < 0 || (rc = db_host_update(&h)) < 0 || (rc = db_host_get(id, out)) < 0) {
-		db_rollback();
-		host_free(&h);
-		return rc;
-	}
-	host_free(&h);
-	if (out->nmacs == 0) {
-		db_rollback();
+	if ((rc = hosts_txn(adopt_new_work, &a)) < 0 && a.got)
 		host_free(out);
-		return err_set(-EINVAL, "the inventory names no NIC with a MAC: cannot identify the host");
-	}
-	if ((rc = hosts_commit(id)) < 0)
-		host_free(out);
-	else
-		log_info("new host %lld (adopted)", (long long)id);
+	else if (rc == 0)
+		log_info("new host %lld (adopted)", (long long)out->id);
 	return rc;
 }

@@ -111,7 +111,7 @@ static const struct route routes[] = {
 	{ "POST", "/api/v1/images", "/api/v1/images", AUTH_ADMIN, BODY_JSON, handle_images_create, WAIT_NEVER },
 	{ "PUT", "/api/v1/images/*", "/api/v1/images/*", AUTH_ADMIN, BODY_STREAM, handle_image_upload, WAIT_NEVER },
 	{ "DELETE", "/api/v1/images/*", "/api/v1/images/*", AUTH_ADMIN, BODY_NONE, handle_image_delete, WAIT_NEVER },
-	{ "POST", "/api/v1/agent/inventory", "/api/v1/agent/inventory", AUTH_AGENT, BODY_INVENTORY, handle_agent_inventory, WAIT_NEVER },
+	{ "POST", "/api/v1/agent/inventory", "/api/v1/agent/inventory", AUTH_AGENT, BODY_AGENT_INVENTORY, handle_agent_inventory, WAIT_NEVER },
 	{ "GET", "/api/v1/agent/plan", "/api/v1/agent/plan", AUTH_AGENT, BODY_NONE, handle_agent_plan, WAIT_IF_ASKED },
 	{ "POST", "/api/v1/agent/events", "/api/v1/agent/events", AUTH_AGENT, BODY_JSON, handle_agent_events, WAIT_NEVER },
 	{ "POST", "/api/v1/agent/done", "/api/v1/agent/done", AUTH_AGENT, BODY_JSON, handle_agent_done, WAIT_NEVER },
@@ -682,6 +682,7 @@ static enum MHD_Result request_begin(struct request *req)
 		req->body_limit = cfg.max_body;
 		break;
 	case BODY_INVENTORY:
+	case BODY_AGENT_INVENTORY:
 		req->body_limit = cfg.max_inventory_body;
 		break;
 	case BODY_STREAM:
@@ -717,7 +718,12 @@ static enum MHD_Result request_dispatch(struct request *req)
 	if (req->route->body != BODY_NONE) {
 		if (!req->body_len)
 			return respond_errorf(req, 400, "a JSON body is required");
-		req->json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+		/* a compact inventory (an agent's) is stored as sent: the members only stored need
+		 * no tree (a spaced one is written out again from its tree, all of it) */
+		if (req->route->body == BODY_AGENT_INVENTORY && !req->scan.spaced)
+			req->json = inventory_body_parse(req->body, req->body_len, &req->json_rest, &jerr);
+		else
+			req->json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
 		if (!req->json && json_error_code(&jerr) == json_error_out_of_memory)
 			return respond_error(req, err_set(-ENOMEM, "out of memory parsing the body; try again later"));
 		if (!req->json)
@@ -757,7 +763,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 		/* A JSON body must arrive whole in six header deadlines (a minute by default):
 		 * trickling one byte now and then would renew the idle timeout for good. */
 		if (ret == MHD_YES && !req->status && req->route &&
-		    (req->route->body == BODY_JSON || req->route->body == BODY_INVENTORY))
+		    req->route->body != BODY_NONE && req->route->body != BODY_STREAM)
 			conn_body_deadline(conn);
 		return ret;
 	}
@@ -817,6 +823,7 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **req
 	upload_abort(req->upload);
 	free(req->upload_error);
 	json_decref(req->json);
+	free(req->json_rest);
 	free(req->body);
 	free(req->path);
 	if (req->big || req->body_cap > BIG_BYTES)

@@ -15,7 +15,9 @@
 
 /* AUTH_METRICS: the --metrics-token-file token when there is one, else none. */
 enum route_auth { AUTH_NONE, AUTH_ADMIN, AUTH_AGENT, AUTH_PHONE_HOME, AUTH_METRICS };
-enum route_body { BODY_NONE, BODY_JSON, BODY_INVENTORY, BODY_STREAM };
+/* BODY_INVENTORY: JSON up to --max-inventory-body; BODY_AGENT_INVENTORY the same, parsed by
+ * inventory_body_parse (the members anemosd only stores kept as text in json_rest). */
+enum route_body { BODY_NONE, BODY_JSON, BODY_INVENTORY, BODY_AGENT_INVENTORY, BODY_STREAM };
 /* Whether a request of the route may wait for a change, and so takes a place in the waiting
  * budget (http_wait.c): never, always (an event stream), or when its ?wait= is above 0. */
 enum route_wait { WAIT_NEVER, WAIT_ALWAYS, WAIT_IF_ASKED };
@@ -52,7 +54,9 @@ struct request {
 	char *path;                  /* copy of the decoded path; captures point into it */
 	const char *cap[MAX_CAPTURES];
 	struct timespec start;
-	json_t *json;                /* parsed body of BODY_JSON/BODY_INVENTORY routes */
+	json_t *json;                /* parsed body of the routes with a JSON body */
+	char *json_rest;             /* BODY_AGENT_INVENTORY: the members not in json, as text
+				      * (",..."), or NULL; owned */
 	char *body;
 	size_t body_len, body_cap;
 	uint64_t body_limit;         /* bytes: --max-body, --max-inventory-body, --max-image-size */

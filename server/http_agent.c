@@ -23,7 +23,8 @@ enum MHD_Result handle_agent_inventory(struct request *req)
 	struct host h;
 	json_t *o;
 	/* a compact body is stored as it came (it parsed: valid UTF-8, no duplicate keys) */
-	int rc = hosts_record_inventory_text(req->agent_host, req->json, req->scan.spaced ? NULL : req->body, &h);
+	int rc = hosts_record_inventory_text(req->agent_host, req->json, req->scan.spaced ? NULL : req->body,
+					     req->json_rest, &h);
 
 	if (rc < 0)
 		return respond_error(req, rc);
