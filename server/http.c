@@ -25,6 +25,7 @@
 #include <malloc.h>
 #include <netdb.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -796,6 +797,18 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 	return ret;
 }
 
+/* Gives the heap's free pages back after a request that held over BIG_BYTES (the list of
+ * every host, a bulk enroll), at most once a second: malloc_trim walks every arena under its
+ * lock, and a run of such requests would otherwise take turns at it. */
+static void trim_heap(void)
+{
+	static _Atomic long long last;
+	long long now = (long long)time(NULL), was = atomic_load(&last);
+
+	if (now != was && atomic_compare_exchange_strong(&last, &was, now))
+		malloc_trim(0);
+}
+
 static void request_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 			      enum MHD_RequestTerminationCode toe)
 {
@@ -827,7 +840,7 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **req
 	free(req->body);
 	free(req->path);
 	if (req->big || req->body_cap > BIG_BYTES)
-		malloc_trim(0);
+		trim_heap();
 	free(req);
 	*req_cls = NULL;
 }
