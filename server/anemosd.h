@@ -121,9 +121,10 @@ struct tvar {
 	const char *name;
 	const char *value;
 };
-/* Reads every *.ipxe template of dir once, keeping them until templates_free: 0, or a negative
- * errno with err_set (-errno: dir cannot be opened; -EIO: a template cannot be read, and the
- * ones read before it stay loaded). */
+/* Reads every *.ipxe template of dir, keeping them until templates_free (a second call
+ * replaces what the first read): 0, or a negative errno with err_set (-errno: dir cannot be
+ * opened, what was loaded stays; -EIO: a template cannot be read, or -ENOMEM: none is loaded
+ * then). */
 int templates_load(const char *dir);
 /* Frees every template templates_load read; template_render then finds none (-ENOENT). */
 void templates_free(void);

@@ -46,6 +46,7 @@ int templates_load(const char *dir)
 
 	if (!d)
 		return err_set(-errno, "cannot open scripts folder %s: %s", dir, strerror(errno));
+	templates_free(); /* a second load replaces the first: no template twice */
 	while ((de = readdir(d))) {
 		size_t len = strlen(de->d_name);
 		struct template *grown;
@@ -54,14 +55,18 @@ int templates_load(const char *dir)
 		    strcmp(de->d_name + len - 5, ".ipxe") != 0 || de->d_name[0] == '.')
 			continue;
 		grown = realloc(templates, (ntemplates + 1) * sizeof(*templates));
-		if (!grown)
-			break;
+		if (!grown) {
+			closedir(d);
+			templates_free();
+			return err_set(-ENOMEM, "out of memory reading the templates of %s", dir);
+		}
 		templates = grown;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		snprintf(templates[ntemplates].name, sizeof(templates->name), "%.*s", (int)(len - 5), de->d_name);
 		templates[ntemplates].text = read_small_file(path);
 		if (!templates[ntemplates].text) {
 			closedir(d);
+			templates_free();
 			return err_set(-EIO, "cannot read template %s", path);
 		}
 		ntemplates++;

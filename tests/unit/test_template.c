@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <unistd.h>
+
 #include <cmocka.h>
 
 #include "anemosd.h"
@@ -269,6 +271,31 @@ static void test_load_missing_folder(void **state)
 	assert_non_null(strstr(err_msg(), "/nonexistent/anemos-ipxe-scripts"));
 }
 
+/* A second load replaces the first (last of the tests: it leaves only its own template). */
+static void test_reload_replaces(void **state)
+{
+	char dir[] = "/tmp/anemos-templates-XXXXXX", path[64];
+	char *out;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/one.ipxe", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fputs("#!ipxe\necho one\n", f);
+	fclose(f);
+	/* the repository's boot.ipxe, loaded by the group's setup, is gone after the reload */
+	assert_int_equal(templates_load(dir), 0);
+	err_clear();
+	assert_null(template_render("boot", NULL, 0));
+	assert_non_null(strstr(err_msg(), "no iPXE template"));
+	assert_non_null(out = template_render("one", NULL, 0));
+	assert_string_equal(out, "#!ipxe\necho one\n");
+	free(out);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -280,6 +307,7 @@ int main(void)
 		cmocka_unit_test(test_real_agent_refuses_hostile_args),
 		cmocka_unit_test(test_missing_template),
 		cmocka_unit_test(test_load_missing_folder),
+		cmocka_unit_test(test_reload_replaces),
 	};
 
 	return cmocka_run_group_tests(tests, load_real_templates, free_templates);
