@@ -243,8 +243,8 @@ int db_txn(int (*work)(void *arg), void *arg);
 void host_free(struct host *host);
 void image_free(struct image *image);
 /* The host by id, or by REF (tried as a positive numeric id, then as a MAC in any spelling,
- * then as a hostname; a UUID is not looked up), into *out (host_free): 0, or -ENOENT with
- * err_set. */
+ * then as an SMBIOS UUID in any case, with or without dashes, then as a hostname), into *out
+ * (host_free): 0, or -ENOENT with err_set. */
 int db_host_get(int64_t id, struct host *out);
 int db_host_find_by_ref(const char *ref, struct host *out);
 /* The id of the host that holds MAC mac (canonical), that has SMBIOS UUID uuid (the lowest id

@@ -1109,7 +1109,7 @@ int db_host_find_by_serial(const char *serial, const char *vendor, int64_t *id)
 /* A reference is a numeric id, a MAC in any accepted spelling, or a hostname. */
 int db_host_find_by_ref(const char *ref, struct host *out)
 {
-	char mac[MAC_LEN + 1], *end;
+	char mac[MAC_LEN + 1], uuid[UUID_LEN + 1], *end;
 	int64_t id;
 	long long n;
 	sqlite3_stmt *st;
@@ -1130,13 +1130,16 @@ int db_host_find_by_ref(const char *ref, struct host *out)
 		if (rc != -ENOENT)
 			return rc;
 	}
+	/* a hostname never reads as a UUID (validate.c), so a UUID names one host or none */
+	if (uuid_parse(ref, uuid) == 0 && (rc = db_host_find_by_uuid(uuid, &id)) != -ENOENT)
+		return rc < 0 ? rc : db_host_get(id, out);
 	st = stmt(S_HOST_BY_HOSTNAME);
 	if (!st)
 		return stmt_rc;
 	bind_text(st, 1, ref);
 	rc = step_id(st, &id);
 	if (rc == -ENOENT)
-		return err_set(-ENOENT, "no host '%s' (give an id, a hostname or a MAC)", ref);
+		return err_set(-ENOENT, "no host '%s' (give an id, a hostname, a MAC or the SMBIOS UUID)", ref);
 	return rc < 0 ? rc : db_host_get(id, out);
 }
 

@@ -24,6 +24,8 @@ expect_eq "SMBIOS facts stored" "4c4c4544-0047-3310-8056-b4c04f4a4d32 SRV0001 De
 	"$(jq -r '[.uuid,.serial,.vendor,.product]|join(" ")' <<<"$h")"
 expect_match "last_seen recorded" '^20[0-9]{2}-' "$(jq -r .last_seen <<<"$h")"
 id=$(jq -r .id <<<"$h")
+expect_eq "the host found by its SMBIOS UUID, in any case and without dashes" "$id $id" \
+	"$(host_field 4c4c4544-0047-3310-8056-b4c04f4a4d32 .id) $(host_field 4C4C4544004733108056B4C04F4A4D32 .id)"
 
 # Booting from its second NIC: same host, found by UUID, the MAC added.
 ipxe 52:54:00:aa:00:02 efi "uuid=4C4C4544-0047-3310-8056-B4C04F4A4D32" >/dev/null
