@@ -25,7 +25,7 @@ for ref in "$id" web1.example.com 52:54:00:10:00:01 52-54-00-10-00-01 5254001000
 	expect_eq "get by ref $ref" "$id" "$(host_field "$ref" .id)"
 done
 expect_eq "unknown host: 404" 404 "$(status_of "$(api GET /api/v1/hosts/nosuchhost)")"
-expect_match "404 says what a ref is" 'id, a hostname or a MAC' "$(body_of "$(api GET /api/v1/hosts/nosuchhost)")"
+expect_match "404 says what a ref is" 'id, a hostname, a MAC or the SMBIOS UUID' "$(body_of "$(api GET /api/v1/hosts/nosuchhost)")"
 
 api POST /api/v1/hosts '{"mac":"52:54:00:10:00:02","hostname":"db1"}' >/dev/null
 ipxe 52:54:00:10:00:03 pcbios "serial=XYZ-778899&product=ProLiant%20DL360" >/dev/null
