@@ -1,10 +1,12 @@
 /*
  * anemosctl: the operator's command line over anemosd's /api/v1.
  *
- * Every function that can fail returns int rc: 0, or a negative errno after it has told
- * the operator what went wrong on stderr. -EINVAL is kept for a wrong command line (the
- * program then shows the command's usage and exits 2), -EINTR for Ctrl-C (exit 130); any
- * other failure exits 1.
+ * Every function that can fail returns int rc: 0, or a negative errno with the words of what
+ * went wrong carried by err_set (lib/errors.h: "with the message" below); only the edge,
+ * run_command (and main before it), prints them on stderr, a line "anemosctl: ..." each. A
+ * function that goes on after a failure it said (a warning) prints it first with
+ * ctl_print_error(). -EINVAL is kept for a wrong command line (the program then shows the
+ * command's usage and exits 2), -EINTR for Ctrl-C (exit 130); any other failure exits 1.
  */
 #ifndef ANEMOSCTL_H
 #define ANEMOSCTL_H
@@ -47,7 +49,7 @@ bool is_http_url(const char *text);
 /*
  * Makes @url (http:// or https://, trailing slashes dropped) the anemosd that @ctl talks to,
  * @origin (static, or NULL for the default) saying where it came from; the old URL is freed.
- * Returns 0, or -EINVAL (not an http(s) URL) or -ENOMEM, reported; @ctl is unchanged then.
+ * Returns 0, or -EINVAL (not an http(s) URL) or -ENOMEM, with the message; @ctl is unchanged then.
  */
 int ctl_set_url(struct ctl *ctl, const char *url, const char *origin);
 
@@ -56,7 +58,7 @@ int ctl_set_url(struct ctl *ctl, const char *url, const char *origin);
  * options (ended by a zero entry). @handle is called once per option in command-line order
  * with @ctx; later options override earlier ones. Then between @min and @max positional
  * arguments must remain. Returns the index in argv of the first positional argument, or
- * -EINVAL (or the handler's error) after saying what is wrong.
+ * -EINVAL (or the handler's error) with the words of what is wrong.
  */
 int parse_command(int argc, char **argv, const struct option *options,
 		  int (*handle)(void *ctx, int option, const char *arg), void *ctx,
@@ -128,25 +130,26 @@ int api_upload(const struct ctl *ctl, const char *path, FILE *file, uint64_t siz
 
 /*
  * Percent-encodes @text for use in a URL path segment or query value.
- * Returns a string the caller frees with free(), or NULL (reported) when out of memory.
+ * Returns a string the caller frees with free(), or NULL (with the message) when out of memory.
  */
 char *url_escape(const char *text);
 
 /*
- * Returns the array member @key of anemosd's @answer, or NULL after reporting that the
- * answer lacks it. The array lives as long as @answer.
+ * Returns the array member @key of anemosd's @answer, or NULL after printing a warning that
+ * the answer lacks it (callers that list go on with nothing). The array lives as long as
+ * @answer.
  */
 const json_t *answer_array(const json_t *answer, const char *key);
 
 /*
  * Sets @object's member @key to @value, taking ownership of @value, which may be NULL when
- * its constructor ran out of memory. Returns 0 or -ENOMEM (reported).
+ * its constructor ran out of memory. Returns 0 or -ENOMEM (with the message).
  */
 int json_set(json_t *object, const char *key, json_t *value);
 
 /*
  * Makes *@value a new JSON string of @text, owned by the caller.
- * Returns 0, -EINVAL (reported) when @text is not UTF-8, or -ENOMEM (reported).
+ * Returns 0, -EINVAL (with the message) when @text is not UTF-8, or -ENOMEM (with the message).
  */
 int json_text_new(const char *text, json_t **value);
 
@@ -158,7 +161,7 @@ int json_set_text(json_t *object, const char *key, const char *text);
 /*
  * Reads the whole file @path (or anything open() reads: a pipe, /dev/stdin), at most @max
  * bytes. Returns 0 and sets *@data to its contents followed by a NUL, which the caller
- * frees, and *@len to its length without that NUL; or a negative errno (reported: -EFBIG
+ * frees, and *@len to its length without that NUL; or a negative errno (with the message: -EFBIG
  * when it is longer than @max), with *@data NULL.
  */
 int read_file(const char *path, size_t max, char **data, size_t *len);
@@ -167,7 +170,7 @@ int read_file(const char *path, size_t max, char **data, size_t *len);
  * Asks for root's password on the terminal (/dev/tty, not echoed), twice, naming @whose
  * host, and sets @hash (of @size bytes) to its SHA-512 crypt(3) hash with a random salt;
  * the password itself is wiped from memory. Returns 0, -EINTR on Ctrl-C, or another
- * negative errno (reported): no terminal, an empty password, two that differ.
+ * negative errno (with the message): no terminal, an empty password, two that differ.
  */
 int password_prompt_hash(const char *whose, char *hash, size_t size);
 
@@ -188,10 +191,10 @@ struct table {
 	size_t colour_column;
 };
 
-/* Starts @table with the @columns cells of @header. Returns 0 or -ENOMEM (reported). */
+/* Starts @table with the @columns cells of @header. Returns 0 or -ENOMEM (with the message). */
 int table_init(struct table *table, size_t columns, const char *const *header);
 
-/* Appends a row, copying its table->columns @cells. Returns 0 or -ENOMEM (reported). */
+/* Appends a row, copying its table->columns @cells. Returns 0 or -ENOMEM (with the message). */
 int table_add_row(struct table *table, const char *const *cells);
 
 /*
@@ -253,7 +256,7 @@ void progress_end(struct progress *progress, uint64_t done);
 
 /*
  * Returns "/api/v1/hosts/REF" followed by @suffix, with @ref escaped, for the caller to
- * free; NULL (reported) when out of memory.
+ * free; NULL (with the message) when out of memory.
  */
 char *host_path(const char *ref, const char *suffix);
 
@@ -266,20 +269,20 @@ int host_events(struct ctl *ctl, int argc, char **argv);
 int host_history(struct ctl *ctl, int argc, char **argv);
 /* host_columns.c: prints hosts with the columns of list ("hostname,status,tag,rack"; NULL:
  * the default ones; a name that is no column is an attribute) as an aligned table, or with
- * csv as CSV with a header line. Returns 0 or a negative errno (reported). */
+ * csv as CSV with a header line. Returns 0 or a negative errno (with the message). */
 int print_host_list(const json_t *hosts, const char *list, bool csv);
 /* The strings of array joined by separator, malloc'd ("-" for an empty or missing array);
- * NULL (reported) when out of memory. */
+ * NULL (with the message) when out of memory. */
 char *join_texts(const json_t *array, const char *separator);
 
 /* cmd_power.c */
 
-/* --bmc ipmi://USER@ADDRESS[:PORT] into @body's "bmc" object. 0, -EINVAL or -ENOMEM (reported). */
+/* --bmc ipmi://USER@ADDRESS[:PORT] into @body's "bmc" object. 0, -EINVAL or -ENOMEM (with the message). */
 int bmc_url_option(json_t *body, const char *url);
 /* --bmc-password-file PATH: its one line into @body's "bmc" object (the copy read is
- * wiped). 0 or a negative errno (reported). */
+ * wiped). 0 or a negative errno (with the message). */
 int bmc_password_option(json_t *body, const char *path);
-/* --bmc-insecure: a Redfish BMC's certificate is not verified. 0 or -ENOMEM (reported). */
+/* --bmc-insecure: a Redfish BMC's certificate is not verified. 0 or -ENOMEM (with the message). */
 int bmc_insecure_option(json_t *body);
 int host_power(struct ctl *ctl, int argc, char **argv);
 int host_reinstall(struct ctl *ctl, int argc, char **argv);
@@ -294,7 +297,7 @@ int host_import(struct ctl *ctl, int argc, char **argv);
  * then each new one as it happens, with a progress bar redrawn in place when stdout is a
  * terminal (plain lines otherwise, one JSON object a line with --json). Returns 0 once the
  * host got to deployed (from another status, or through an install that reported
- * progress), or a negative errno (reported) once it got to failed so, after @timeout
+ * progress), or a negative errno (with the message) once it got to failed so, after @timeout
  * seconds (0: no limit), or when anemosd cannot be reached any more; -EINTR on Ctrl-C.
  */
 int follow_host(const struct ctl *ctl, const char *ref, int limit, long timeout);
@@ -342,14 +345,14 @@ struct remote_boot {
  * Arms host @ref on anemosd for @mode ("install" or "rescue": POST /api/v1/hosts/REF/kexec,
  * a fresh agent token) and runs anemosd's /kexec.sh on the target with its settings on
  * stdin. On a refusal the host is disarmed again. 0 once the target is booting, or -errno
- * (reported: -EIO when the target refused or could not be reached).
+ * (with the message: -EIO when the target refused or could not be reached).
  */
 int remote_boot(struct ctl *ctl, const char *ref, const char *mode, const struct remote_boot *o);
 /*
  * Runs anemos-inventory on the host at @ssh (sending @inventory, or the static build beside
  * anemosctl, when it has none) and registers the result onto host @ref, or a new host when
  * @ref is NULL. anemosd's answer (the host) goes to @host, the caller's to free. 0 or -errno
- * (reported; -EEXIST when the inventory names a known host and @ref is NULL).
+ * (with the message; -EEXIST when the inventory names a known host and @ref is NULL).
  */
 int remote_adopt_host(struct ctl *ctl, const char *ssh, const char *inventory, const char *ref, json_t **host);
 /* Runs a command as root on the target: directly when logged in as root, else with sudo -n. */
@@ -361,7 +364,7 @@ bool ssh_dest_valid(const char *dest);
  * Runs ssh ($ANEMOS_SSH, else "ssh") to @dest with @remote as the command, feeding it @input
  * (@len bytes) on stdin. With @output non-NULL the command's stdout is collected there
  * (malloc'd, NUL-ended; the caller frees it), else it goes to ours. Returns ssh's exit
- * status (255: ssh itself failed), or a negative errno (reported).
+ * status (255: ssh itself failed), or a negative errno (with the message).
  */
 int run_ssh(const char *dest, const char *remote, const char *input, size_t len, char **output);
 /* Appends NAME='VALUE' (single quotes escaped) to the stream @f: a shell assignment. */

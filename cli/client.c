@@ -385,14 +385,14 @@ char *url_escape(const char *text)
 
 	/* Since libcurl 7.82 the handle argument is unused. */
 	if (!(escaped = curl_easy_escape(NULL, text, 0))) {
-		warnx("out of memory");
+		err_set(-ENOMEM, "out of memory");
 		return NULL;
 	}
 	/* Copied so that callers free it like every other string, with free(). */
 	copy = strdup(escaped);
 	curl_free(escaped);
 	if (!copy)
-		warnx("out of memory");
+		err_set(-ENOMEM, "out of memory");
 	return copy;
 }
 
@@ -408,10 +408,8 @@ const json_t *answer_array(const json_t *answer, const char *key)
 int json_set(json_t *object, const char *key, json_t *value)
 {
 	/* json_object_set_new() releases @value when it fails. */
-	if (!value || json_object_set_new(object, key, value) != 0) {
-		warnx("out of memory");
-		return -ENOMEM;
-	}
+	if (!value || json_object_set_new(object, key, value) != 0)
+		return err_set(-ENOMEM, "out of memory");
 	return 0;
 }
 
@@ -424,11 +422,9 @@ int json_text_new(const char *text, json_t **value)
 	/* json_string() fails on invalid UTF-8 and on lack of memory: tell which. */
 	if ((unchecked = json_string_nocheck(text))) {
 		json_decref(unchecked);
-		warnx("'%s' is not valid UTF-8", text);
-		return -EINVAL;
+		return err_set(-EINVAL, "'%s' is not valid UTF-8", text);
 	}
-	warnx("out of memory");
-	return -ENOMEM;
+	return err_set(-ENOMEM, "out of memory");
 }
 
 int json_set_text(json_t *object, const char *key, const char *text)

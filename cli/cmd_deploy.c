@@ -118,7 +118,7 @@ static int add_key_lines(json_t *keys, const char *text, const char *from)
 		if (!*line || *line == '#')
 			continue;
 		if (!strchr(line, ' ') || strncmp(line, "-----", 5) == 0) {
-			warnx("%s: '%.20s...' is not an SSH public key (a .pub line)", from, line);
+			err_set(-EINVAL, "%s: '%.20s...' is not an SSH public key (a .pub line)", from, line);
 			free(copy);
 			return -EINVAL;
 		}
@@ -126,10 +126,8 @@ static int add_key_lines(json_t *keys, const char *text, const char *from)
 		added++;
 	}
 	free(copy);
-	if (!added) {
-		warnx("%s holds no SSH public key", from);
-		return -EINVAL;
-	}
+	if (!added)
+		return err_set(-EINVAL, "%s holds no SSH public key", from);
 	return 0;
 }
 
@@ -154,10 +152,8 @@ static int disk_option(struct deploy_options *o, const char *arg)
 	const char *equals = strchr(arg, '=');
 	char kind[16];
 
-	if (!equals || equals == arg || !equals[1] || (size_t)(equals - arg) >= sizeof(kind)) {
-		warnx("--disk takes serial=SERIAL, by_path=PATH or name=NAME (not '%s')", arg);
-		return -EINVAL;
-	}
+	if (!equals || equals == arg || !equals[1] || (size_t)(equals - arg) >= sizeof(kind))
+		return err_set(-EINVAL, "--disk takes serial=SERIAL, by_path=PATH or name=NAME (not '%s')", arg);
 	snprintf(kind, sizeof(kind), "%.*s", (int)(equals - arg), arg);
 	if (check_choice("--disk's kind", kind, disk_kinds) != 0)
 		return -EINVAL;
@@ -183,18 +179,14 @@ static int deploy_option(void *ctx, int option, const char *arg)
 	switch (option) {
 	case OPT_SSH: o->ssh = arg; return 0;
 	case OPT_HOSTNAME:
-		if (!hostname_valid(arg)) {
-			warnx("--hostname %s: letters, digits and '-' only, at most 63", arg);
-			return -EINVAL;
-		}
+		if (!hostname_valid(arg))
+			return err_set(-EINVAL, "--hostname %s: letters, digits and '-' only, at most 63", arg);
 		o->hostname = arg;
 		return 0;
 	case OPT_SSH_KEY: return ssh_key_option(o, arg);
 	case OPT_MIRROR:
-		if (!is_http_url(arg)) {
-			warnx("--mirror %s: an http:// or https:// URL", arg);
-			return -EINVAL;
-		}
+		if (!is_http_url(arg))
+			return err_set(-EINVAL, "--mirror %s: an http:// or https:// URL", arg);
 		o->mirror = arg;
 		return 0;
 	case OPT_NETWORK: o->network = arg; return check_choice("--network", arg, networks);
@@ -206,10 +198,8 @@ static int deploy_option(void *ctx, int option, const char *arg)
 	case OPT_BOOT_DIR: o->boot_dir = arg; return 0;
 	case OPT_KERNEL_ARGS: o->kernel_args = arg; return 0;
 	case OPT_SHA256:
-		if (strlen(arg) != SHA256_HEX_LEN || strspn(arg, "0123456789abcdefABCDEF") != SHA256_HEX_LEN) {
-			warnx("--sha256 %s: the image's SHA-256, 64 hexadecimal digits", arg);
-			return -EINVAL;
-		}
+		if (strlen(arg) != SHA256_HEX_LEN || strspn(arg, "0123456789abcdefABCDEF") != SHA256_HEX_LEN)
+			return err_set(-EINVAL, "--sha256 %s: the image's SHA-256, 64 hexadecimal digits", arg);
 		o->sha256 = arg;
 		return 0;
 	case OPT_FORMAT: o->format = arg; return check_choice("--format", arg, image_formats);
@@ -222,18 +212,15 @@ static int deploy_option(void *ctx, int option, const char *arg)
 		 * file names are appended), nothing a shell or curl's globbing reads. */
 		if (!is_http_url(arg) || strlen(arg) > 1024 ||
 		    strpbrk(arg, "'\"\\ \t\n@?#{}[]")) {
-			warnx("--boot-url %s: an http:// or https:// URL of at most 1024 bytes, without a "
-			      "user:password@, a query or a fragment", arg);
-			return -EINVAL;
+			return err_set(-EINVAL, "--boot-url %s: an http:// or https:// URL of at most 1024 bytes, without a "
+						"user:password@, a query or a fragment", arg);
 		}
 		o->boot_url = arg;
 		return 0;
 	case OPT_TIMEOUT:
 		o->timeout = strtol(arg, &end, 10);
-		if (*end || o->timeout < 60) {
-			warnx("--timeout takes seconds, at least 60");
-			return -EINVAL;
-		}
+		if (*end || o->timeout < 60)
+			return err_set(-EINVAL, "--timeout takes seconds, at least 60");
 		return 0;
 	}
 	return -EINVAL;
@@ -249,8 +236,9 @@ static int default_keys(json_t *keys)
 
 	if (p) {
 		while (fgets(line, sizeof(line), p))
-			if (strchr(line, ' ') && strncmp(line, "The agent", 9) != 0)
-				add_key_lines(keys, line, "ssh-add -L");
+			if (strchr(line, ' ') && strncmp(line, "The agent", 9) != 0 &&
+			    add_key_lines(keys, line, "ssh-add -L") != 0)
+				ctl_print_error();	/* said, and the other keys taken */
 		if (pclose(p) != 0)
 			json_array_clear(keys);
 	}
@@ -262,8 +250,9 @@ static int default_keys(json_t *keys)
 			char *text = NULL;
 			size_t len;
 
-			if (read_file(g.gl_pathv[i], SMALL_FILE_MAX, &text, &len) == 0)
-				add_key_lines(keys, text, g.gl_pathv[i]);
+			if (read_file(g.gl_pathv[i], SMALL_FILE_MAX, &text, &len) != 0 ||
+			    add_key_lines(keys, text, g.gl_pathv[i]) != 0)
+				ctl_print_error();	/* said, and the other files read */
 			free(text);
 		}
 	globfree(&g);
@@ -337,7 +326,7 @@ static void deploy_free(struct deploy *d)
 }
 
 /* --mirror-ca FILE into d->ca: PEM certificates (at most 1 MiB), which the Anemos environment
- * adds to Debian's CAs for https:// mirrors and images. 0 or -errno (reported). */
+ * adds to Debian's CAs for https:// mirrors and images. 0 or -errno (with the message). */
 static int read_mirror_ca(struct deploy *d)
 {
 	int rc;
@@ -348,12 +337,10 @@ static int read_mirror_ca(struct deploy *d)
 		return rc;
 	if (strlen(d->ca) != d->ca_len || !strstr(d->ca, "-----BEGIN CERTIFICATE-----") ||
 	    !strstr(d->ca, "-----END CERTIFICATE-----")) {
-		warnx("--mirror-ca %s: not PEM CA certificates (-----BEGIN CERTIFICATE----- ...)", d->o->mirror_ca);
-		return -EINVAL;
+		return err_set(-EINVAL, "--mirror-ca %s: not PEM CA certificates (-----BEGIN CERTIFICATE----- ...)", d->o->mirror_ca);
 	}
 	if (strstr(d->ca, "PRIVATE KEY")) {	/* a certificate and its key in one file: not the key */
-		warnx("--mirror-ca %s holds a private key: give the CA certificates alone", d->o->mirror_ca);
-		return -EINVAL;
+		return err_set(-EINVAL, "--mirror-ca %s holds a private key: give the CA certificates alone", d->o->mirror_ca);
 	}
 	return 0;
 }
@@ -364,10 +351,8 @@ static int read_bundle(struct deploy *d, const char *dir)
 	char path[] = "/tmp/anemos-deploy-bundle.XXXXXX";
 	int fd = mkstemp(path), rc;
 
-	if (fd < 0) {
-		warn("mkstemp");
-		return -errno;
-	}
+	if (fd < 0)
+		return err_set(-errno, "mkstemp: %s", strerror(errno));
 	close(fd);
 	rc = bundle_recipe(dir, path, d->recipe, sizeof(d->recipe));
 	if (rc == 0)
@@ -389,7 +374,8 @@ static int read_boot_files(struct deploy *d)
 			sha256_hex(d->kernel, d->kernel_len, d->kernel_sha);
 			sha256_hex(d->initrd, d->initrd_len, d->initrd_sha);
 		} else {
-			warnx("the Anemos kernel and initramfs are not in %s (make initramfs; or --boot-dir DIR)", dir);
+			err_set(rc, "%s\nthe Anemos kernel and initramfs are not in %s (make initramfs; or --boot-dir DIR)",
+				err_msg(), dir);
 		}
 	}
 	free(dir);
@@ -415,7 +401,7 @@ static json_t *make_plan(struct deploy *d)
 			goto fail;
 		text[strcspn(text, "\r\n")] = '\0';
 		if (text[0] != '$') {
-			warnx("%s: not a crypt(3) hash (mkpasswd -m sha-512 makes one)", o->password_file);
+			err_set(-EINVAL, "%s: not a crypt(3) hash (mkpasswd -m sha-512 makes one)", o->password_file);
 			goto fail;
 		}
 		json_object_set_new(install, "root_password_hash", json_string(text));
@@ -426,7 +412,8 @@ static json_t *make_plan(struct deploy *d)
 		if (read_file(o->user_data, SMALL_FILE_MAX, &text, &len) != 0)
 			goto fail;
 		if (json_object_set_new(install, "cloud_init_user_data", json_stringn(text, len)) != 0) {
-			warnx("%s: the user-data must be UTF-8 text without NUL bytes, as cloud-init takes it", o->user_data);
+			err_set(-EINVAL, "%s: the user-data must be UTF-8 text without NUL bytes, as cloud-init takes it",
+				o->user_data);
 			goto fail;
 		}
 		free(text);
@@ -704,19 +691,18 @@ static int look(struct deploy_follow *w, int *rc)
 	return 0;
 }
 
-/* Says how the deploy failed, with the last lines of its log and what to do next. */
-static void tell_failure(struct deploy_follow *w, bool old_back)
+/* Returns @rc with the words for how the deploy failed and what to do next, after the last
+ * lines of its log (printed). */
+static int tell_failure(struct deploy_follow *w, bool old_back, int rc)
 {
 	char *out = NULL, cmd[128];
 	bool untouched;
 
 	if (w->tty)
 		printf("\n");
-	if (old_back) {
-		warnx("the deploy failed: %s is back in its old system (the one-shot boot entry fell back); "
-		      "its console shows why", w->d->o->ssh);
-		return;
-	}
+	if (old_back)
+		return err_set(rc, "the deploy failed: %s is back in its old system (the one-shot boot entry fell back); "
+			       "its console shows why", w->d->o->ssh);
 	snprintf(cmd, sizeof(cmd), "tail -n %d /run/anemos/install.log", FAIL_TAIL);
 	if (run_ssh(w->d->root, cmd, "", 0, &out) == 0 && out)
 		fprintf(stderr, "%s", out);
@@ -724,13 +710,12 @@ static void tell_failure(struct deploy_follow *w, bool old_back)
 	untouched = out && strstr(out, BOOT_DISK_UNTOUCHED);
 	free(out);
 	if (untouched)
-		warnx("the deploy failed; the host stays in the Anemos environment: ssh %s (your key) and read "
-		      "/run/anemos/install.log. The disk was not touched: reboot the host (ssh %s reboot) and "
-		      "it starts its old system again; fix the cause and deploy again", w->d->root, w->d->root);
-	else
-		warnx("the deploy failed; the host stays in the Anemos environment: ssh %s (your key) and read "
-		      "/run/anemos/install.log; a build that had started wiped the disk, so fix the cause and "
-		      "deploy again", w->d->root);
+		return err_set(rc, "the deploy failed; the host stays in the Anemos environment: ssh %s (your key) and read "
+			       "/run/anemos/install.log. The disk was not touched: reboot the host (ssh %s reboot) and "
+			       "it starts its old system again; fix the cause and deploy again", w->d->root, w->d->root);
+	return err_set(rc, "the deploy failed; the host stays in the Anemos environment: ssh %s (your key) and read "
+		       "/run/anemos/install.log; a build that had started wiped the disk, so fix the cause and "
+		       "deploy again", w->d->root);
 }
 
 static int follow(struct deploy *d, bool json)
@@ -756,12 +741,10 @@ static int follow(struct deploy *d, bool json)
 	if (rc == -ETIMEDOUT) {
 		if (w.tty)
 			printf("\n");
-		warnx("no end of the deploy after %ld s (last phase: %s); look at the host's console", d->o->timeout,
-		      w.last_phase);
-		return rc;
+		return err_set(rc, "no end of the deploy after %ld s (last phase: %s); look at the host's console", d->o->timeout,
+				   w.last_phase);
 	}
-	tell_failure(&w, !w.failed);
-	return rc;
+	return tell_failure(&w, !w.failed, rc);
 }
 
 /* The "anemos: ..." lines the target printed, shown; the boot_id noted. */
@@ -809,31 +792,23 @@ static bool ends_with_format(const char *name, const char *format)
 
 /* SOURCE as an image's URL: the target streams it from there itself (verified against
  * --sha256), as anemosd's image installs do; its name and format come from the URL's last
- * part unless --format says. 0 (d->image_url set, or not a URL), or -EINVAL (reported). */
+ * part unless --format says. 0 (d->image_url set, or not a URL), or -EINVAL (with the message). */
 static int image_source(struct deploy *d, const char *source)
 {
 	char path[2048];
 	const char *base;
 
 	if (!is_http_url(source)) {
-		if (d->o->sha256 || d->o->format) {
-			warnx("--sha256 and --format go with an image's URL as SOURCE");
-			return -EINVAL;
-		}
+		if (d->o->sha256 || d->o->format)
+			return err_set(-EINVAL, "--sha256 and --format go with an image's URL as SOURCE");
 		return 0;
 	}
-	if (!d->o->sha256) {
-		warnx("%s: an image's URL needs --sha256 HEX (the target checks what it downloads)", source);
-		return -EINVAL;
-	}
-	if (strlen(source) >= 2048) {
-		warnx("an image's URL of at most 2047 bytes");
-		return -EINVAL;
-	}
-	if (d->o->mirror) {
-		warnx("--mirror goes with a recipe: an image is not built");
-		return -EINVAL;
-	}
+	if (!d->o->sha256)
+		return err_set(-EINVAL, "%s: an image's URL needs --sha256 HEX (the target checks what it downloads)", source);
+	if (strlen(source) >= 2048)
+		return err_set(-EINVAL, "an image's URL of at most 2047 bytes");
+	if (d->o->mirror)
+		return err_set(-EINVAL, "--mirror goes with a recipe: an image is not built");
 	/* The name is the path's last part: a signed URL's query or a fragment is not the name. */
 	snprintf(path, sizeof(path), "%.*s", (int)strcspn(source, "?#"), source);
 	base = strrchr(path, '/') + 1;
@@ -841,10 +816,8 @@ static int image_source(struct deploy *d, const char *source)
 	for (size_t i = 0; !d->format && image_formats[i]; i++)
 		if (ends_with_format(base, image_formats[i]))
 			d->format = image_formats[i];
-	if (!d->format) {
-		warnx("%s: say the image's format with --format (tar.zst, raw.xz, ...)", source);
-		return -EINVAL;
-	}
+	if (!d->format)
+		return err_set(-EINVAL, "%s: say the image's format with --format (tar.zst, raw.xz, ...)", source);
 	snprintf(d->recipe, sizeof(d->recipe), "%.*s", (int)(strlen(base) - (ends_with_format(base, d->format) ?
 									    strlen(d->format) + 1 : 0)), base);
 	if (!d->recipe[0] || strspn(d->recipe, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
@@ -880,7 +853,7 @@ static int settings_args(const struct deploy_options *o, const char *id, const c
 
 /* The host deploy --url deploys, its id into @id: the target's inventory adopted onto --host
  * or a new host, once anemosd has the image; a new host without --hostname gets the target's
- * own name. 0 or -errno (reported). */
+ * own name. 0 or -errno (with the message). */
 static int recorded_host(struct ctl *ctl, struct deploy_options *o, const char *image, char id[32])
 {
 	json_t *host = NULL, *list = NULL, *image_json;
@@ -897,22 +870,17 @@ static int recorded_host(struct ctl *ctl, struct deploy_options *o, const char *
 		json_array_foreach(images, i, image_json)
 			known = known || (json_text(image_json, "name") && strcmp(json_text(image_json, "name"), image) == 0);
 	json_decref(list);
-	if (!known) {
-		warnx("anemosd has no image '%s' (anemosctl image list shows its images; anemosctl image add adds one)",
-		      image);
-		return -ENOENT;
-	}
+	if (!known)
+		return err_set(-ENOENT, "anemosd has no image '%s' (anemosctl image list shows its images; "
+			       "anemosctl image add adds one)", image);
 	if ((rc = remote_adopt_host(ctl, o->ssh, o->inventory, o->host, &host)) != 0) {
-		if (rc == -EEXIST && !o->host) {
-			ctl_print_error();
-			warnx("that machine is a host anemosd knows: name it with --host ID");
-		}
+		if (rc == -EEXIST && !o->host)
+			return err_set(rc, "%s\nthat machine is a host anemosd knows: name it with --host ID", err_msg());
 		return rc;
 	}
 	if (!json_is_integer(json_object_get(host, "id"))) {
-		warnx("anemosd's answer to the inventory names no host id");
 		json_decref(host);
-		return -EPROTO;
+		return err_set(-EPROTO, "anemosd's answer to the inventory names no host id");
 	}
 	snprintf(id, 32, "%lld", (long long)json_integer_value(json_object_get(host, "id")));
 	/* A new host's name: the target's own, as a hint (host set may still refuse it). */
@@ -981,47 +949,37 @@ out:
 	return rc;
 }
 
-/* deploy --url's checks of the other options: 0, or -EINVAL (reported). */
+/* deploy --url's checks of the other options: 0, or -EINVAL (with the message). */
 static int recorded_options(const struct deploy *d, const char *source)
 {
 	struct stat st;
 
-	if (d->image_url || stat(source, &st) == 0) {
-		warnx("%s: with --url, SOURCE is the name of an image anemosd has (`anemosctl image add "
-		      "%s` registers it; then deploy it by its name)", source, source);
-		return -EINVAL;
-	}
-	if (d->o->boot_dir || d->o->kernel_args || d->o->boot_url || d->o->mirror_ca) {
-		warnx("--boot-dir, --boot-url, --kernel-args and --mirror-ca go with a deploy without anemosd: "
-		      "with --url, anemosd sends its own");
-		return -EINVAL;
-	}
+	if (d->image_url || stat(source, &st) == 0)
+		return err_set(-EINVAL, "%s: with --url, SOURCE is the name of an image anemosd has (`anemosctl image add "
+					"%s` registers it; then deploy it by its name)", source, source);
+	if (d->o->boot_dir || d->o->kernel_args || d->o->boot_url || d->o->mirror_ca)
+		return err_set(-EINVAL, "--boot-dir, --boot-url, --kernel-args and --mirror-ca go with a deploy without anemosd: "
+					"with --url, anemosd sends its own");
 	return 0;
 }
 
 /* A deploy without anemosd: the checks of SOURCE and the keys, this deploy's id, then the
- * stream for the target (the caller's to free). 0 or -errno (reported). */
+ * stream for the target (the caller's to free). 0 or -errno (with the message). */
 static int serverless_prepare(struct deploy *d, const char *source, char **stream, size_t *len)
 {
 	unsigned char raw[16];
 	struct stat st;
 	int rc = -EINVAL;
 
-	if (d->o->host || d->o->inventory) {
-		warnx("--host and --inventory go with --url: the host anemosd knows this one as, the "
-		      "inventory program to send it");
-		return rc;
-	}
-	if (!d->image_url && (stat(source, &st) != 0 || !S_ISDIR(st.st_mode))) {
-		warnx("%s: SOURCE must be a recipe folder, or an image's http(s) URL with --sha256; an image "
-		      "anemosd has is deployed by its name with --url", source);
-		return rc;
-	}
-	if (!json_array_size(d->o->keys) && default_keys(d->o->keys) != 0) {
-		warnx("no SSH key to log into the new system with: give --ssh-key KEY|FILE "
-		      "(none in the SSH agent or ~/.ssh/*.pub)");
-		return rc;
-	}
+	if (d->o->host || d->o->inventory)
+		return err_set(rc, "--host and --inventory go with --url: the host anemosd knows this one as, the "
+				   "inventory program to send it");
+	if (!d->image_url && (stat(source, &st) != 0 || !S_ISDIR(st.st_mode)))
+		return err_set(rc, "%s: SOURCE must be a recipe folder, or an image's http(s) URL with --sha256; an image "
+				   "anemosd has is deployed by its name with --url", source);
+	if (!json_array_size(d->o->keys) && default_keys(d->o->keys) != 0)
+		return err_set(rc, "no SSH key to log into the new system with: give --ssh-key KEY|FILE "
+				   "(none in the SSH agent or ~/.ssh/*.pub)");
 	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
 		return -EIO;
 	for (size_t i = 0; i < sizeof(raw); i++)
@@ -1046,7 +1004,7 @@ int deploy_ssh(struct ctl *ctl, int argc, char **argv)
 	}
 	rc = -EINVAL;
 	if (!o.ssh) {
-		warnx("--ssh [user@]host[:port] is needed: the host is reached over SSH");
+		err_set(rc, "--ssh [user@]host[:port] is needed: the host is reached over SSH");
 		goto out;
 	}
 	if (!ssh_dest_valid(o.ssh))
@@ -1071,9 +1029,8 @@ int deploy_ssh(struct ctl *ctl, int argc, char **argv)
 	if (out)
 		target_said(&d, out, ctl->json);
 	if (status != 0) {
-		warnx("the target refused or could not be reached (exit %d)%s; nothing was changed there", status,
-		      status == 255 ? ": ssh failed" : "");
-		rc = -EIO;
+		rc = err_set(-EIO, "the target refused or could not be reached (exit %d)%s; nothing was changed there", status,
+				   status == 255 ? ": ssh failed" : "");
 		goto out;
 	}
 	if (o.detach) {

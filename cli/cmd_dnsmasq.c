@@ -60,10 +60,8 @@ static int dnsmasq_option(void *ctx, int option, const char *arg)
 		free(o->range);
 		if (!(o->range = strdup(arg)))
 			return -ENOMEM;
-		if (!(comma = strchr(o->range, ','))) {
-			warnx("--range needs START,END");
-			return -EINVAL;
-		}
+		if (!(comma = strchr(o->range, ',')))
+			return err_set(-EINVAL, "--range needs START,END");
 		*comma = '\0';
 		o->s.range_start = o->range;
 		o->s.range_end = comma + 1;
@@ -92,8 +90,7 @@ static int write_file(const char *path, const char *text)
 	if (asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0)
 		return -ENOMEM;
 	if (!(f = fopen(tmp, "w"))) {
-		rc = -errno;
-		warn("%s", tmp);
+		rc = err_set(-errno, "%s: %s", tmp, strerror(errno));
 		free(tmp);
 		return rc;
 	}
@@ -104,8 +101,7 @@ static int write_file(const char *path, const char *text)
 	if (rc == 0 && rename(tmp, path) != 0)
 		rc = -errno;
 	if (rc != 0) {
-		errno = -rc;
-		warn("writing %s", path);
+		err_set(rc, "writing %s: %s", path, strerror(-rc));
 		unlink(tmp);
 	}
 	free(tmp);
@@ -145,8 +141,7 @@ int dnsmasq_config(struct ctl *ctl, int argc, char **argv)
 	if ((rc = parse_command(argc, argv, options, dnsmasq_option, &o, 0, 0)) < 0)
 		goto out;
 	if (!o.mode_given) {
-		warnx("--mode proxy or --mode dhcp is needed");
-		rc = -EINVAL;
+		rc = err_set(-EINVAL, "--mode proxy or --mode dhcp is needed");
 		goto out;
 	}
 	/* The arm64 binary is offered only where one is installed. */

@@ -22,7 +22,7 @@
 #define TIMEOUT_MAX		(7L * 24 * 3600)	/* the longest --timeout, in seconds */
 
 /* Checks @arg against the names of lib/lifecycle.h: the next-boot actions, or the statuses
- * an operator may set (the others follow from what the host does). 0 or -EINVAL, reported. */
+ * an operator may set (the others follow from what the host does). 0 or -EINVAL, with the message. */
 static int check_lifecycle(const char *option, const char *arg, bool operator_status)
 {
 	const char *names[HOST_STATUS_COUNT + BOOT_ACTION_COUNT + 1];
@@ -123,14 +123,13 @@ struct host_edit {
 	bool password_prompt;	/* --root-password-prompt */
 };
 
-/* Starts @edit empty. Returns 0 or -ENOMEM (reported). */
+/* Starts @edit empty. Returns 0 or -ENOMEM (with the message). */
 static int host_edit_init(struct host_edit *edit)
 {
 	memset(edit, 0, sizeof(*edit));
 	if (!(edit->body = json_object()) || !(edit->install = json_object())) {
 		json_decref(edit->body);
-		warnx("out of memory");
-		return -ENOMEM;
+		return err_set(-ENOMEM, "out of memory");
 	}
 	return 0;
 }
@@ -151,16 +150,16 @@ static bool host_edit_installs(const struct host_edit *edit)
 }
 
 /* Returns the install.network fields given so far, an object that @edit owns; NULL
- * (reported) when out of memory. */
+ * (with the message) when out of memory. */
 static json_t *network_fields(struct host_edit *edit)
 {
 	if (!edit->network && !(edit->network = json_object()))
-		warnx("out of memory");
+		err_set(-ENOMEM, "out of memory");
 	return edit->network;
 }
 
 /* Appends the string @text to the array member @key of @object, made when missing.
- * Returns 0, or -EINVAL or -ENOMEM (reported). */
+ * Returns 0, or -EINVAL or -ENOMEM (with the message). */
 static int append_text(json_t *object, const char *key, const char *text)
 {
 	json_t *item;
@@ -170,10 +169,8 @@ static int append_text(json_t *object, const char *key, const char *text)
 		return rc;
 	if ((rc = json_text_new(text, &item)) != 0)
 		return rc;
-	if (json_array_append_new(json_object_get(object, key), item) != 0) {
-		warnx("out of memory");
-		return -ENOMEM;
-	}
+	if (json_array_append_new(json_object_get(object, key), item) != 0)
+		return err_set(-ENOMEM, "out of memory");
 	return 0;
 }
 
@@ -193,17 +190,13 @@ static int disk_option(struct host_edit *edit, const char *arg)
 	json_t *disk;
 	int rc;
 
-	if (!equals || equals == arg || (size_t)(equals - arg) >= sizeof(kind) || !equals[1]) {
-		warnx("--disk takes serial=SERIAL, by_path=PATH or name=NAME (not '%s')", arg);
-		return -EINVAL;
-	}
+	if (!equals || equals == arg || (size_t)(equals - arg) >= sizeof(kind) || !equals[1])
+		return err_set(-EINVAL, "--disk takes serial=SERIAL, by_path=PATH or name=NAME (not '%s')", arg);
 	snprintf(kind, sizeof(kind), "%.*s", (int)(equals - arg), arg);
 	if ((rc = check_choice("--disk's kind", kind, disk_kinds)) != 0)
 		return rc;
-	if (!(disk = json_object())) {
-		warnx("out of memory");
-		return -ENOMEM;
-	}
+	if (!(disk = json_object()))
+		return err_set(-ENOMEM, "out of memory");
 	if ((rc = json_set_text(disk, kind, equals + 1)) != 0) {
 		json_decref(disk);
 		return rc;
@@ -233,11 +226,9 @@ static int install_option(struct host_edit *edit, int option, const char *arg)
 		if (network_fields(edit) && json_object_get(edit->network, "gateway")) {
 			const char *first = json_string_value(json_object_get(edit->network, "gateway"));
 
-			if (!first || !strchr(first, ':') == !strchr(arg, ':')) {
-				warnx("--gateway twice of one family (%s and %s): one IPv4 and one IPv6 at most",
-				      first ? first : "?", arg);
-				return -EINVAL;
-			}
+			if (!first || !strchr(first, ':') == !strchr(arg, ':'))
+				return err_set(-EINVAL, "--gateway twice of one family (%s and %s): one IPv4 and one IPv6 at most",
+							first ? first : "?", arg);
 			if (!strchr(arg, ':')) {	/* the IPv6 one came first */
 				int moved = network_option(edit, "gateway6", first);
 
@@ -298,7 +289,7 @@ char *host_path(const char *ref, const char *suffix)
 	if (!(escaped = url_escape(ref)))
 		return NULL;
 	if (asprintf(&path, "/api/v1/hosts/%s%s", escaped, suffix) < 0) {
-		warnx("out of memory");
+		err_set(-ENOMEM, "out of memory");
 		path = NULL;
 	}
 	free(escaped);
@@ -315,7 +306,7 @@ static const char *item_text(const json_t *item)
 
 /*
  * Returns the strings of @array joined by @separator for the caller to free, "-" for an
- * empty or missing array; NULL (reported) when out of memory.
+ * empty or missing array; NULL (with the message) when out of memory.
  */
 char *join_texts(const json_t *array, const char *separator)
 {
@@ -326,7 +317,7 @@ char *join_texts(const json_t *array, const char *separator)
 	json_array_foreach(array, i, item)
 		len += strlen(separator) + strlen(item_text(item));
 	if (!(joined = malloc(len))) {
-		warnx("out of memory");
+		err_set(-ENOMEM, "out of memory");
 		return NULL;
 	}
 	end = stpcpy(joined, json_array_size(array) ? "" : "-");
@@ -340,7 +331,7 @@ char *join_texts(const json_t *array, const char *separator)
  * host_edit @ctx.
  */
 /* --tag T and --untag T into body's "tags": {"add": [...], "remove": [...]}; --attr NAME=VALUE
- * (NAME= removes it) into its "attributes". Returns 0 or a negative errno (reported). */
+ * (NAME= removes it) into its "attributes". Returns 0 or a negative errno (with the message). */
 static int label_option(struct host_edit *edit, int option, const char *arg)
 {
 	const char *eq = strchr(arg, '=');
@@ -353,18 +344,14 @@ static int label_option(struct host_edit *edit, int option, const char *arg)
 			return rc;
 		return append_text(json_object_get(edit->body, "tags"), option == OPT_TAG ? "add" : "remove", arg);
 	}
-	if (!eq || eq == arg) {
-		warnx("--attr takes NAME=VALUE (NAME= removes the attribute), not '%s'", arg);
-		return -EINVAL;
-	}
+	if (!eq || eq == arg)
+		return err_set(-EINVAL, "--attr takes NAME=VALUE (NAME= removes the attribute), not '%s'", arg);
 	if (!(attrs = json_object_get(edit->body, "attributes")) &&
 	    ((rc = json_set(edit->body, "attributes", json_object())) != 0 ||
 	     !(attrs = json_object_get(edit->body, "attributes"))))
 		return -ENOMEM;
-	if (!(name = strndup(arg, (size_t)(eq - arg)))) {
-		warnx("out of memory");
-		return -ENOMEM;
-	}
+	if (!(name = strndup(arg, (size_t)(eq - arg))))
+		return err_set(-ENOMEM, "out of memory");
 	value = NULL;
 	rc = eq[1] ? json_text_new(eq + 1, &value) : 0;
 	if (rc == 0)
@@ -644,7 +631,7 @@ static void print_power(const json_t *host)
 	print_field("power", text);
 }
 
-/* Prints @host as "name: value" lines. Returns 0 or -ENOMEM (reported). */
+/* Prints @host as "name: value" lines. Returns 0 or -ENOMEM (with the message). */
 static int print_host(const json_t *host)
 {
 	const json_t *inventory = json_object_get(host, "inventory");
@@ -684,7 +671,7 @@ static int print_host(const json_t *host)
 }
 
 /* The words of a search (the shell split it) joined by spaces, URL-escaped, into *out.
- * Returns 0 or -ENOMEM (reported). */
+ * Returns 0 or -ENOMEM (with the message). */
 static int query_words(int n, char **words, char **out)
 {
 	size_t len = 0;
@@ -692,10 +679,8 @@ static int query_words(int n, char **words, char **out)
 
 	for (int i = 0; i < n; i++)
 		len += strlen(words[i]) + 1;
-	if (!(text = malloc(len + 1))) {
-		warnx("out of memory");
-		return -ENOMEM;
-	}
+	if (!(text = malloc(len + 1)))
+		return err_set(-ENOMEM, "out of memory");
 	text[0] = '\0';
 	for (int i = 0; i < n; i++) {
 		strcat(text, i ? " " : "");
@@ -724,8 +709,7 @@ static int host_list_pages(const struct ctl *ctl, const char *query, json_t *all
 
 		if (asprintf(&path, "/api/v1/hosts?limit=%d&after=%s%s%s", HOST_PAGE, after, query ? "&q=" : "",
 			     query ? query : "") < 0) {
-			warnx("out of memory");
-			return -ENOMEM;
+			return err_set(-ENOMEM, "out of memory");
 		}
 		rc = api_call(ctl, "GET", path, NULL, &answer);
 		free(path);
@@ -742,7 +726,7 @@ static int host_list_pages(const struct ctl *ctl, const char *query, json_t *all
 			return 0;
 		}
 		if (!strcmp(after, json_string_value(next))) {
-			warnx("anemosd gave the same page twice (next %s): the host list stops here", after);
+			err_set(-EPROTO, "anemosd gave the same page twice (next %s): the host list stops here", after);
 			json_decref(answer);
 			return -EPROTO;
 		}
@@ -828,7 +812,7 @@ int host_show(struct ctl *ctl, int argc, char **argv)
  * Reads the files @edit names: --root-password-hash-file's hash (one line, which must look
  * like a crypt(3) hash: a password typed into it by mistake is never sent) and
  * --user-data's cloud-init user-data (UTF-8, at most 64 KiB), into edit->install. Returns
- * 0 or a negative errno (reported).
+ * 0 or a negative errno (with the message).
  */
 static int host_edit_read_files(struct host_edit *edit)
 {
@@ -843,10 +827,9 @@ static int host_edit_read_files(struct host_edit *edit)
 		while (len > 0 && strchr("\n\r \t", text[len - 1]))
 			text[--len] = '\0';
 		if (text[0] != '$' || !strchr(text + 1, '$') || len > HASH_MAX || strspn(text, CRYPT_CHARACTERS) != len) {
-			warnx("%s does not hold a crypt(3) hash such as $6$SALT$HASH (mkpasswd -m sha-512"
-			      " makes one; --root-password-prompt asks for the password and hashes it)",
-			      edit->hash_file);
-			rc = -EBADMSG;
+			rc = err_set(-EBADMSG, "%s does not hold a crypt(3) hash such as $6$SALT$HASH (mkpasswd -m sha-512"
+					       " makes one; --root-password-prompt asks for the password and hashes it)",
+					       edit->hash_file);
 		} else {
 			rc = json_set_text(edit->install, "root_password_hash", text);
 		}
@@ -860,11 +843,9 @@ static int host_edit_read_files(struct host_edit *edit)
 			return rc;
 		value = json_stringn(text, len);
 		free(text);
-		if (!value) {
-			warnx("%s is not UTF-8 text without NUL bytes, as cloud-init user-data must be",
-			      edit->user_data);
-			return -EBADMSG;
-		}
+		if (!value)
+			return err_set(-EBADMSG, "%s is not UTF-8 text without NUL bytes, as cloud-init user-data must be",
+						 edit->user_data);
 		if ((rc = json_set(edit->install, "cloud_init_user_data", value)) != 0)
 			return rc;
 	}
@@ -872,7 +853,7 @@ static int host_edit_read_files(struct host_edit *edit)
 }
 
 /* Asks for root's password when --root-password-prompt was given, for the host @whose,
- * into edit->install. Returns 0 or a negative errno (reported). */
+ * into edit->install. Returns 0 or a negative errno (with the message). */
 static int host_edit_ask_password(struct host_edit *edit, const char *whose)
 {
 	char hash[HASH_MAX + 1];
@@ -888,7 +869,7 @@ static int host_edit_ask_password(struct host_edit *edit, const char *whose)
 /*
  * Beside DHCP a network has static IPv6 only: its first --address moves into "addresses"
  * (anemosd's form for it) and every address and the gateway must be IPv6. Returns 0, or
- * -EINVAL (reported).
+ * -EINVAL (with the message).
  */
 static int dhcp_static_ipv6(json_t *network)
 {
@@ -901,8 +882,8 @@ static int dhcp_static_ipv6(json_t *network)
 		json_object_set(network, "gateway6", json_object_get(network, "gateway"));
 		json_object_del(network, "gateway");
 	} else if (gw) {
-		warnx("--network dhcp gets its IPv4 gateway from DHCP (%s): beside DHCP only IPv6 is set by hand", gw);
-		return -EINVAL;
+		return err_set(-EINVAL, "--network dhcp gets its IPv4 gateway from DHCP (%s): beside DHCP only IPv6 is set "
+			       "by hand", gw);
 	}
 	if (first) {
 		if (!(list = json_object_get(network, "addresses")) &&
@@ -912,16 +893,14 @@ static int dhcp_static_ipv6(json_t *network)
 		json_object_del(network, "address");
 	}
 	json_array_foreach(json_object_get(network, "addresses"), i, entry)
-		if (json_string_value(entry) && !strchr(json_string_value(entry), ':')) {
-			warnx("--network dhcp gets its IPv4 address from DHCP (%s): beside DHCP only IPv6 addresses"
-			      " are set by hand (or --network static)", json_string_value(entry));
-			return -EINVAL;
-		}
+		if (json_string_value(entry) && !strchr(json_string_value(entry), ':'))
+			return err_set(-EINVAL, "--network dhcp gets its IPv4 address from DHCP (%s): beside DHCP only IPv6 addresses"
+						" are set by hand (or --network static)", json_string_value(entry));
 	if (!json_array_size(json_object_get(network, "addresses")) && !(ipv6 && strcmp(ipv6, "dhcp") == 0) &&
 	    (json_object_get(network, "gateway6") || json_object_get(network, "dns") ||
 	     json_object_get(network, "ipv6"))) {
-		warnx("--gateway, --dns and --ipv6 beside DHCP go with an IPv6 --address or --ipv6 dhcp (or --network static)");
-		return -EINVAL;
+		return err_set(-EINVAL, "--gateway, --dns and --ipv6 beside DHCP go with an IPv6 --address or --ipv6 dhcp "
+			       "(or --network static)");
 	}
 	return 0;
 }
@@ -930,7 +909,7 @@ static int dhcp_static_ipv6(json_t *network)
  * Merges the network fields given into @install's "network": --network dhcp starts afresh,
  * anything else changes the host's current settings. The IPv4 address and gateway belong to
  * a static network only; beside DHCP, IPv6 addresses, an IPv6 gateway, DNS servers and --ipv6
- * may be set by hand. Returns 0, -EINVAL (reported) for IPv4 ones beside DHCP, or -ENOMEM.
+ * may be set by hand. Returns 0, -EINVAL (with the message) for IPv4 ones beside DHCP, or -ENOMEM.
  */
 static int merge_network(const struct host_edit *edit, json_t *install)
 {
@@ -949,21 +928,19 @@ static int merge_network(const struct host_edit *edit, json_t *install)
 		json_object_del(network, "addresses");
 	if (!network || json_object_update(network, edit->network) != 0) {
 		json_decref(network);
-		warnx("out of memory");
-		return -ENOMEM;
+		return err_set(-ENOMEM, "out of memory");
 	}
 	mode = json_string_value(json_object_get(network, "mode"));
 	if (!mode || strcmp(mode, "static") != 0) {
 		if ((rc = dhcp_static_ipv6(network)) != 0) {
 			if (rc == -ENOMEM)
-				warnx("out of memory");
+				err_set(-ENOMEM, "out of memory");	/* json's, unsaid */
 			json_decref(network);
 			return rc;
 		}
 		if (!mode && json_object_size(network) && json_object_set_new(network, "mode", json_string("dhcp")) != 0) {
 			json_decref(network);
-			warnx("out of memory");
-			return -ENOMEM;
+			return err_set(-ENOMEM, "out of memory");
 		}
 	}
 	return json_set(install, "network", network);
@@ -972,7 +949,7 @@ static int merge_network(const struct host_edit *edit, json_t *install)
 /*
  * Sets body's "install" to the install settings @current (a host's, or NULL for none) with
  * the changes of @edit: PATCH replaces a host's settings whole. Returns 0 or a negative
- * errno (reported).
+ * errno (with the message).
  */
 static int merge_install(struct host_edit *edit, const json_t *current)
 {
@@ -981,17 +958,14 @@ static int merge_install(struct host_edit *edit, const json_t *current)
 	int rc;
 
 	install = json_is_object(current) ? json_deep_copy(current) : json_object();
-	if (!install) {
-		warnx("out of memory");
-		return -ENOMEM;
-	}
+	if (!install)
+		return err_set(-ENOMEM, "out of memory");
 	json_object_foreach(edit->install, key, value) {
 		if (json_is_null(value))
 			json_object_del(install, key);
 		else if (json_object_set(install, key, value) != 0) {
 			json_decref(install);
-			warnx("out of memory");
-			return -ENOMEM;
+			return err_set(-ENOMEM, "out of memory");
 		}
 	}
 	if (edit->network && (rc = merge_network(edit, install)) != 0) {
@@ -1072,8 +1046,7 @@ int host_set(struct ctl *ctl, int argc, char **argv)
 		goto out;
 	}
 	if (json_object_size(edit.body) == 0 && !host_edit_installs(&edit)) {
-		warnx("host set: nothing to change; give at least one option");
-		rc = -EINVAL;
+		rc = err_set(-EINVAL, "host set: nothing to change; give at least one option");
 		goto out;
 	}
 	if (!(path = host_path(argv[first], ""))) {
@@ -1125,17 +1098,15 @@ struct events_options {
 	long timeout;		/* --timeout: seconds to follow, 0 for no limit */
 };
 
-/* Parses @arg as a whole number from 1 to @max into *@value. 0, or -EINVAL (reported). */
+/* Parses @arg as a whole number from 1 to @max into *@value. 0, or -EINVAL (with the message). */
 static int parse_count(const char *option, const char *arg, long max, long *value)
 {
 	char *end;
 
 	errno = 0;
 	*value = strtol(arg, &end, 10);
-	if (errno != 0 || end == arg || *end != '\0' || *value < 1 || *value > max) {
-		warnx("%s must be a number from 1 to %ld (not '%s')", option, max, arg);
-		return -EINVAL;
-	}
+	if (errno != 0 || end == arg || *end != '\0' || *value < 1 || *value > max)
+		return err_set(-EINVAL, "%s must be a number from 1 to %ld (not '%s')", option, max, arg);
 	return 0;
 }
 
@@ -1178,10 +1149,8 @@ int host_events(struct ctl *ctl, int argc, char **argv)
 
 	if ((first = parse_command(argc, argv, options, events_option, &o, 1, 1)) < 0)
 		return first;
-	if (o.timeout && !o.follow) {
-		warnx("--timeout goes with --follow");
-		return -EINVAL;
-	}
+	if (o.timeout && !o.follow)
+		return err_set(-EINVAL, "--timeout goes with --follow");
 	if (o.follow)
 		return follow_host(ctl, argv[first], o.limit, o.timeout);
 	if (o.limit > 0)

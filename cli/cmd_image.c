@@ -66,7 +66,7 @@ static void print_image_added(const struct ctl *ctl, const json_t *image)
 	       json_text(image, "sha256"));
 }
 
-/* Prints @images as a table. Returns 0 or -ENOMEM (reported). */
+/* Prints @images as a table. Returns 0 or -ENOMEM (with the message). */
 static int print_image_table(const json_t *images)
 {
 	static const char *const header[] = { "NAME", "FORMAT", "SIZE", "SHA256", "SOURCE" };
@@ -116,10 +116,8 @@ static int image_option(void *ctx, int option, const char *arg)
 		opts->format = arg;
 		return check_choice("--format", arg, image_formats);
 	case OPT_SHA256:
-		if (!sha256_hex_valid(arg)) {
-			warnx("--sha256 must be %d hex digits (not '%s')", SHA256_HEX_LEN, arg);
-			return -EINVAL;
-		}
+		if (!sha256_hex_valid(arg))
+			return err_set(-EINVAL, "--sha256 must be %d hex digits (not '%s')", SHA256_HEX_LEN, arg);
 		for (i = 0; arg[i]; i++)
 			opts->sha256[i] = (char)tolower((unsigned char)arg[i]);
 		opts->sha256[i] = '\0';
@@ -131,7 +129,7 @@ static int image_option(void *ctx, int option, const char *arg)
 
 /*
  * Returns the file name at the end of @source, a URL (@is_url) or a local path, for the
- * caller to free; "" when there is none. NULL (reported) when out of memory.
+ * caller to free; "" when there is none. NULL (with the message) when out of memory.
  */
 static char *source_file_name(const char *source, int is_url)
 {
@@ -150,7 +148,7 @@ static char *source_file_name(const char *source, int is_url)
 		start = slash ? slash + 1 : source;
 	}
 	if (!(name = strndup(start, (size_t)(end - start))))
-		warnx("out of memory");
+		err_set(-ENOMEM, "out of memory");
 	return name;
 }
 
@@ -171,7 +169,7 @@ static const struct image_suffix *find_suffix(const char *file_name)
 /*
  * Decides the image's name and format: those given in @opts, else from @file_name (the
  * format from its suffix, the name from what precedes it). Sets *@name to a string the
- * caller frees and *@format to a static string. Returns 0, or -EINVAL or -ENOMEM (reported).
+ * caller frees and *@format to a static string. Returns 0, or -EINVAL or -ENOMEM (with the message).
  */
 static int image_identity(const struct image_options *opts, const char *file_name,
 			  char **name, const char **format)
@@ -179,29 +177,23 @@ static int image_identity(const struct image_options *opts, const char *file_nam
 	const struct image_suffix *suffix = find_suffix(file_name);
 
 	*name = NULL;
-	if (!(*format = opts->format ? opts->format : suffix ? suffix->format : NULL)) {
-		warnx("cannot tell the format of '%s' from its name: give --format (tar, tar.gz,"
-		      " tar.xz, tar.zst, raw, raw.gz, raw.xz or raw.zst)", file_name);
-		return -EINVAL;
-	}
+	if (!(*format = opts->format ? opts->format : suffix ? suffix->format : NULL))
+		return err_set(-EINVAL, "cannot tell the format of '%s' from its name: give --format (tar, tar.gz,"
+					" tar.xz, tar.zst, raw, raw.gz, raw.xz or raw.zst)", file_name);
 	if (opts->name)
 		*name = strdup(opts->name);
 	else
 		*name = strndup(file_name, strlen(file_name) - (suffix ? strlen(suffix->suffix) : 0));
-	if (!*name) {
-		warnx("out of memory");
-		return -ENOMEM;
-	}
-	if (!**name) {
-		warnx("cannot take an image name from '%s': give --name", file_name);
-		return -EINVAL;
-	}
+	if (!*name)
+		return err_set(-ENOMEM, "out of memory");
+	if (!**name)
+		return err_set(-EINVAL, "cannot take an image name from '%s': give --name", file_name);
 	return 0;
 }
 
 /*
  * Computes the SHA-256 of @file (@size bytes, for the progress line, read from @path) into
- * @hex, reading 1 MiB at a time, and rewinds the file. Returns 0 or -errno (reported).
+ * @hex, reading 1 MiB at a time, and rewinds the file. Returns 0 or -errno (with the message).
  */
 static int file_sha256(FILE *file, const char *path, uint64_t size, char *hex)
 {
@@ -215,8 +207,7 @@ static int file_sha256(FILE *file, const char *path, uint64_t size, char *hex)
 	chunk = malloc(HASH_CHUNK);
 	sha = sha256_new();
 	if (!chunk || !sha) {
-		warnx("out of memory");
-		rc = -ENOMEM;
+		rc = err_set(-ENOMEM, "out of memory");
 		goto out;
 	}
 	progress_start(&progress, "hashing", size);
@@ -227,11 +218,9 @@ static int file_sha256(FILE *file, const char *path, uint64_t size, char *hex)
 	}
 	progress_end(&progress, done);
 	if (ferror(file)) {
-		rc = -EIO;
-		warn("reading %s", path);
+		rc = err_set(-EIO, "reading %s: %s", path, strerror(errno));
 	} else if (fseeko(file, 0, SEEK_SET) != 0) {
-		rc = -errno;
-		warn("rewinding %s", path);
+		rc = err_set(-errno, "rewinding %s: %s", path, strerror(errno));
 	} else {
 		sha256_finish(sha, hex);
 		sha = NULL;
@@ -249,17 +238,15 @@ static bool is_folder(const char *path)
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* Records the image at @url. Returns 0 or a negative errno (reported). */
+/* Records the image at @url. Returns 0 or a negative errno (with the message). */
 static int add_url(const struct ctl *ctl, const char *url, const char *name,
 		   const char *format, const char *sha256)
 {
 	json_t *body, *image = NULL;
 	int rc;
 
-	if (!(body = json_object())) {
-		warnx("out of memory");
-		return -ENOMEM;
-	}
+	if (!(body = json_object()))
+		return err_set(-ENOMEM, "out of memory");
 	if ((rc = json_set_text(body, "name", name)) == 0 &&
 	    (rc = json_set_text(body, "url", url)) == 0 &&
 	    (rc = json_set_text(body, "sha256", sha256)) == 0 &&
@@ -273,7 +260,7 @@ static int add_url(const struct ctl *ctl, const char *url, const char *name,
 
 /*
  * Uploads the local file @path, stored by anemosd as @file_name of image @name. Computes
- * the SHA-256 first unless @sha256 holds one. Returns 0 or a negative errno (reported).
+ * the SHA-256 first unless @sha256 holds one. Returns 0 or a negative errno (with the message).
  */
 static int add_file(const struct ctl *ctl, const char *path, const char *file_name,
 		    const char *name, const char *format, char *sha256)
@@ -284,20 +271,15 @@ static int add_file(const struct ctl *ctl, const char *path, const char *file_na
 	FILE *file;
 	int rc;
 
-	if (!(file = fopen(path, "rb"))) {
-		rc = -errno;
-		warn("%s", path);
-		return rc;
-	}
+	if (!(file = fopen(path, "rb")))
+		return err_set(-errno, "%s: %s", path, strerror(errno));
 	if (fstat(fileno(file), &st) != 0) {
-		rc = -errno;
-		warn("%s", path);
+		rc = err_set(-errno, "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	/* The size goes ahead of the body, and the file is read twice without --sha256. */
 	if (!S_ISREG(st.st_mode)) {
-		warnx("%s is not a regular file", path);
-		rc = -EBADF;
+		rc = err_set(-EBADF, "%s is not a regular file", path);
 		goto out;
 	}
 	if (!sha256[0] && (rc = file_sha256(file, path, (uint64_t)st.st_size, sha256)) != 0)
@@ -308,7 +290,7 @@ static int add_file(const struct ctl *ctl, const char *path, const char *file_na
 	}
 	if (asprintf(&request, "/api/v1/images/%s?file=%s&format=%s&sha256=%s", escaped_name,
 		     escaped_file, format, sha256) < 0) {
-		warnx("out of memory");
+		err_set(-ENOMEM, "out of memory");
 		request = NULL;
 		rc = -ENOMEM;
 		goto out;
@@ -333,14 +315,10 @@ int bundle_recipe(const char *dir, const char *out, char *name, size_t namesz)
 	size_t len = 0;
 	pid_t pid;
 
-	if (pipe(fds) < 0) {
-		rc = -errno;
-		warn("cannot run the recipe bundler");
-		return rc;
-	}
+	if (pipe(fds) < 0)
+		return err_set(-errno, "cannot run the recipe bundler: %s", strerror(errno));
 	if ((pid = fork()) < 0) {
-		rc = -errno;
-		warn("cannot run the recipe bundler");
+		rc = err_set(-errno, "cannot run the recipe bundler: %s", strerror(errno));
 		close(fds[0]);
 		close(fds[1]);
 		return rc;
@@ -379,11 +357,8 @@ static int add_recipe(const struct ctl *ctl, const char *dir, const char *name)
 	char bundle[] = "/tmp/anemos-bundle.XXXXXX", recipe_name[256], sha256[SHA256_HEX_LEN + 1] = "";
 	int fd, rc;
 
-	if ((fd = mkstemp(bundle)) < 0) {
-		rc = -errno;
-		warn("cannot create a temporary file");
-		return rc;
-	}
+	if ((fd = mkstemp(bundle)) < 0)
+		return err_set(-errno, "cannot create a temporary file: %s", strerror(errno));
 	close(fd);
 	if ((rc = bundle_recipe(dir, bundle, recipe_name, sizeof(recipe_name))) == 0)
 		rc = add_file(ctl, bundle, "recipe.tar", name ? name : recipe_name, "recipe", sha256);
@@ -430,17 +405,13 @@ int image_add(struct ctl *ctl, int argc, char **argv)
 	source = argv[first];
 	is_url = is_http_url(source);
 	if (!is_url && is_folder(source)) {
-		if (opts.format || opts.sha256[0]) {
-			warnx("a recipe folder takes only --name (anemosctl bundles it and computes the SHA-256)");
-			return -EINVAL;
-		}
+		if (opts.format || opts.sha256[0])
+			return err_set(-EINVAL, "a recipe folder takes only --name (anemosctl bundles it and computes the SHA-256)");
 		return add_recipe(ctl, source, opts.name);
 	}
-	if (is_url && !opts.sha256[0]) {
-		warnx("--sha256 is required for a URL: targets check what they download against it"
-		      " (for a local file anemosctl computes it)");
-		return -EINVAL;
-	}
+	if (is_url && !opts.sha256[0])
+		return err_set(-EINVAL, "--sha256 is required for a URL: targets check what they download against it"
+					" (for a local file anemosctl computes it)");
 	if (!(file_name = source_file_name(source, is_url)))
 		return -ENOMEM;
 	if ((rc = image_identity(&opts, file_name, &name, &format)) == 0)
@@ -462,7 +433,7 @@ int image_rm(struct ctl *ctl, int argc, char **argv)
 	if (!(escaped = url_escape(argv[first])))
 		return -ENOMEM;
 	if (asprintf(&path, "/api/v1/images/%s", escaped) < 0) {
-		warnx("out of memory");
+		err_set(-ENOMEM, "out of memory");
 		free(escaped);
 		return -ENOMEM;
 	}

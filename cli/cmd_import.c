@@ -64,7 +64,7 @@ static int csv_line(char **p, char **cells, int max)
 	}
 }
 
-/* The value of CSV cell @v of column @col as JSON, or NULL (reported) when it is bad. */
+/* The value of CSV cell @v of column @col as JSON, or NULL (with the message) when it is bad. */
 static json_t *csv_value(const char *col, const char *v, int line)
 {
 	if (strcmp(col, "once") != 0)
@@ -73,11 +73,11 @@ static json_t *csv_value(const char *col, const char *v, int line)
 		return json_true();
 	if (!strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcmp(v, "0"))
 		return json_false();
-	warnx("line %d: once must be true or false, not '%s'", line, v);
+	err_add(-EINVAL, "line %d: once must be true or false, not '%s'", line, v);
 	return NULL;
 }
 
-/* The hosts of CSV @text (modified) as a JSON array, or NULL (reported). */
+/* The hosts of CSV @text (modified) as a JSON array, or NULL (with the message). */
 static json_t *csv_hosts(char *text)
 {
 	char *cells[CSV_CELLS], *header[CSV_CELLS], *p = text;
@@ -90,7 +90,7 @@ static json_t *csv_hosts(char *text)
 		for (k = 0; csv_columns[k] && strcmp(csv_columns[k], header[c]) != 0; k++)
 			;
 		if (!csv_columns[k]) {
-			warnx("line 1: unknown column '%s' (mac, hostname, next_boot, image, once)", header[c]);
+			err_add(-EINVAL, "line 1: unknown column '%s' (mac, hostname, next_boot, image, once)", header[c]);
 			ncols = -1;
 		}
 	}
@@ -100,7 +100,7 @@ static json_t *csv_hosts(char *text)
 
 		line++;
 		if (n < 0 || n > ncols) {
-			warnx("line %d: %s", line, n < 0 ? "a quote that does not end" : "more cells than columns");
+			err_add(-EINVAL, "line %d: %s", line, n < 0 ? "a quote that does not end" : "more cells than columns");
 			json_decref(host);
 			break;
 		}
@@ -119,27 +119,27 @@ static json_t *csv_hosts(char *text)
 	}
 	if (ncols <= 0 || *p) {
 		if (ncols == 0)
-			warnx("the file is empty: a header line (mac,hostname,...) comes first");
+			err_add(-EINVAL, "the file is empty: a header line (mac,hostname,...) comes first");
 		json_decref(hosts);
 		return NULL;
 	}
 	return hosts;
 }
 
-/* The hosts of JSON @text: an array, or an object with "hosts"; NULL (reported) if not. */
+/* The hosts of JSON @text: an array, or an object with "hosts"; NULL (with the message) if not. */
 static json_t *json_hosts(const char *text, size_t len)
 {
 	json_error_t e;
 	json_t *doc = json_loadb(text, len, 0, &e), *hosts;
 
 	if (!doc) {
-		warnx("line %d: %s", e.line, e.text);
+		err_set(-EINVAL, "line %d: %s", e.line, e.text);
 		return NULL;
 	}
 	hosts = json_is_array(doc) ? json_incref(doc) : json_incref(json_object_get(doc, "hosts"));
 	json_decref(doc);
 	if (!json_is_array(hosts)) {
-		warnx("the file must hold an array of hosts, or {\"hosts\": [...]}");
+		err_set(-EINVAL, "the file must hold an array of hosts, or {\"hosts\": [...]}");
 		json_decref(hosts);
 		return NULL;
 	}
@@ -162,14 +162,11 @@ int host_import(struct ctl *ctl, int argc, char **argv)
 	len = strlen(text) < len ? strlen(text) : len;
 	hosts = strlen(path) > 4 && !strcasecmp(path + strlen(path) - 4, ".csv") ? csv_hosts(text) : json_hosts(text, len);
 	free(text);
-	if (!hosts) {
-		warnx("%s: nothing enrolled", path);
-		return -EINVAL;
-	}
+	if (!hosts)
+		return err_add(-EINVAL, "%s: nothing enrolled", path);
 	if (!json_array_size(hosts)) {
-		warnx("%s holds no host: nothing enrolled", path);
 		json_decref(hosts);
-		return -EINVAL;
+		return err_set(-EINVAL, "%s holds no host: nothing enrolled", path);
 	}
 	if ((rc = api_call(ctl, "POST", "/api/v1/hosts", hosts, &answer)) == 0) {
 		if (ctl->json)

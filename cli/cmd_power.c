@@ -29,23 +29,19 @@ int bmc_url_option(json_t *body, const char *url)
 	rest = url + (redfish ? 10 : 7);
 	if ((!redfish && strncmp(url, "ipmi://", 7) != 0) || !(at = strchr(rest, '@')) ||
 	    (size_t)(at - rest) >= sizeof(user) || at == rest) {
-		warnx("--bmc must be ipmi://USER@ADDRESS[:PORT] or redfish://USER@ADDRESS[:PORT] (not '%s')", url);
-		return -EINVAL;
+		return err_set(-EINVAL, "--bmc must be ipmi://USER@ADDRESS[:PORT] or redfish://USER@ADDRESS[:PORT] (not '%s')", url);
 	}
 	snprintf(user, sizeof(user), "%.*s", (int)(at - rest), rest);
 	if (strchr(user, ':')) {
 		/* USER:PASSWORD@ would put the password on this command line, and in the user name */
-		warnx("--bmc takes no password in the URL (it would be on the command line): give the user alone"
-		      " and the password with --bmc-password-file FILE");
-		return -EINVAL;
+		return err_set(-EINVAL, "--bmc takes no password in the URL (it would be on the command line): give the user alone"
+					" and the password with --bmc-password-file FILE");
 	}
 	colon = strrchr(at + 1, ':');
 	if (colon && !strchr(colon, ']')) {
 		port = strtol(colon + 1, &end, 10);
-		if (*end || end == colon + 1 || port < 1 || port > 65535) {
-			warnx("--bmc: the port must be a number from 1 to 65535 (not '%s')", colon + 1);
-			return -EINVAL;
-		}
+		if (*end || end == colon + 1 || port < 1 || port > 65535)
+			return err_set(-EINVAL, "--bmc: the port must be a number from 1 to 65535 (not '%s')", colon + 1);
 	}
 	snprintf(address, sizeof(address), "%.*s", (int)((colon ? colon : at + 1 + strlen(at + 1)) - at - 1), at + 1);
 	if (address[0] == '[' && address[strlen(address) - 1] == ']') {
@@ -81,8 +77,7 @@ int bmc_password_option(json_t *body, const char *path)
 	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
 		data[--len] = '\0';
 	if (len == 0 || len > BMC_PASSWORD_MAX || strchr(data, '\n')) {
-		warnx("--bmc-password-file: %s must hold one password of 1 to %d bytes", path, BMC_PASSWORD_MAX);
-		rc = -EINVAL;
+		rc = err_set(-EINVAL, "--bmc-password-file: %s must hold one password of 1 to %d bytes", path, BMC_PASSWORD_MAX);
 	} else if (!(bmc = json_object_get(body, "bmc")) && json_set(body, "bmc", bmc = json_object()) != 0) {
 		rc = -ENOMEM;
 	} else {
@@ -95,7 +90,7 @@ int bmc_password_option(json_t *body, const char *path)
 
 /* Waits (bounded) for the outcome of the power action whose request is event @asked: the
  * next "power" event from the BMC that names who asked. Prints its message; returns 0 when it succeeded, -EIO
- * (reported) when it failed, -ETIMEDOUT when none came. */
+ * (with the message) when it failed, -ETIMEDOUT when none came. */
 static int wait_outcome(const struct ctl *ctl, const char *ref, json_int_t asked, json_t **outcome)
 {
 	char *path = host_path(ref, "/events?limit=50");
@@ -125,10 +120,9 @@ static int wait_outcome(const struct ctl *ctl, const char *ref, json_int_t asked
 		if (rc == -ETIMEDOUT)
 			usleep(250 * 1000);
 	}
-	if (rc == -ETIMEDOUT) {
-		ctl_print_error(); /* an api_call that timed out said so first */
-		warnx("no answer from the BMC of %s after %d s: see anemosctl host events %s", ref, OUTCOME_WAIT_MAX, ref);
-	}
+	if (rc == -ETIMEDOUT) /* after what an api_call that timed out said */
+		err_add(rc, "no answer from the BMC of %s after %d s: see anemosctl host events %s", ref, OUTCOME_WAIT_MAX,
+			ref);
 	json_decref(answer);
 	free(path);
 	return rc;
@@ -161,7 +155,7 @@ static int power_action(const struct ctl *ctl, const char *ref, const char *acti
 		putchar('\n');
 	}
 	if (rc == -EIO)
-		warnx("power %s of %s failed", action, ref);
+		err_add(rc, "power %s of %s failed", action, ref);
 out:
 	json_decref(outcome);
 	json_decref(answer);
@@ -242,9 +236,8 @@ int host_reinstall(struct ctl *ctl, int argc, char **argv)
 	if ((rc = api_call(ctl, "GET", path, NULL, &host)) != 0)
 		goto out;
 	if (!json_is_object(json_object_get(host, "bmc"))) {
-		warnx("host %s has no BMC: set one (anemosctl host set %s --bmc ipmi://USER@ADDRESS "
-		      "--bmc-password-file FILE), or reinstall it over SSH (anemosctl reinstall --ssh)", argv[first], argv[first]);
-		rc = -ENOENT;
+		rc = err_set(-ENOENT, "host %s has no BMC: set one (anemosctl host set %s --bmc ipmi://USER@ADDRESS "
+				      "--bmc-password-file FILE), or reinstall it over SSH (anemosctl reinstall --ssh)", argv[first], argv[first]);
 		goto out;
 	}
 	json_decref(host);

@@ -71,7 +71,7 @@ static int remote_option(void *ctx, int option, const char *arg)
 /*
  * Splits @dest, "[user@]host[:port]" or "[user@][v6addr]:port", into the argv of ssh after
  * the command: { "-p", port, "user@host" } or { "user@host" }. Returns the count, or
- * -EINVAL (reported). The strings live in @buf and @userhost.
+ * -EINVAL (with the message). The strings live in @buf and @userhost.
  */
 #define DEST_MAX 512
 static int ssh_target(const char *dest, char buf[DEST_MAX], char userhost[DEST_MAX], char *args[3])
@@ -80,25 +80,20 @@ static int ssh_target(const char *dest, char buf[DEST_MAX], char userhost[DEST_M
 	char *at, *host, *port = NULL, *p;
 	size_t userlen;
 
-	if (!dest || !*dest || *dest == '-' || strlen(dest) >= size - 1 || strpbrk(dest, " \t\n'\"\\;|&$`")) {
-		warnx("--ssh needs [user@]host[:port] (not '%s')", dest ? dest : "");
-		return -EINVAL;
-	}
+	if (!dest || !*dest || *dest == '-' || strlen(dest) >= size - 1 || strpbrk(dest, " \t\n'\"\\;|&$`"))
+		return err_set(-EINVAL, "--ssh needs [user@]host[:port] (not '%s')", dest ? dest : "");
 	snprintf(buf, size, "%s", dest);
 	at = strrchr(buf, '@');
 	host = at ? at + 1 : buf;
 	userlen = at ? (size_t)(at - buf) + 1 : 0;
 	if (*host == '[') {	/* [v6]:port */
-		if (!(p = strchr(host, ']'))) {
-			warnx("--ssh %s: no ']' after the IPv6 address", dest);
-			return -EINVAL;
-		}
+		if (!(p = strchr(host, ']')))
+			return err_set(-EINVAL, "--ssh %s: no ']' after the IPv6 address", dest);
 		*p = '\0';
 		if (p[1] == ':')
 			port = p + 2;
 		else if (p[1]) {
-			warnx("--ssh %s: expected :PORT after ']'", dest);
-			return -EINVAL;
+			return err_set(-EINVAL, "--ssh %s: expected :PORT after ']'", dest);
 		}
 		memmove(host, host + 1, strlen(host + 1) + 1);
 	} else if ((p = strchr(host, ':')) && !strchr(p + 1, ':')) {
@@ -107,8 +102,7 @@ static int ssh_target(const char *dest, char buf[DEST_MAX], char userhost[DEST_M
 	}
 	if (!*host || *host == '-' || (port && (!*port || strspn(port, "0123456789") != strlen(port) || atoi(port) < 1 ||
 				 atoi(port) > 65535))) {
-		warnx("--ssh %s: the host or port is not valid", dest);
-		return -EINVAL;
+		return err_set(-EINVAL, "--ssh %s: the host or port is not valid", dest);
 	}
 	/* "user@host" again, without brackets or port. */
 	p = userhost;
@@ -164,8 +158,7 @@ int run_ssh(const char *dest, const char *remote, const char *input, size_t len,
 	argv[n] = NULL;
 	if (pipe2(in, O_CLOEXEC) < 0 || (output && pipe2(out, O_CLOEXEC) < 0)) {
 		saved = errno;
-		warnx("pipe: %s", strerror(saved));
-		rc = -saved;
+		rc = err_set(-saved, "pipe: %s", strerror(saved));
 		goto fail;
 	}
 	/* Ctrl-C or a hang-up reaches ssh, whose end we then see: the caller can still undo. */
@@ -175,8 +168,7 @@ int run_ssh(const char *dest, const char *remote, const char *input, size_t len,
 	signal(SIGPIPE, SIG_IGN);
 	if ((pid = fork()) < 0) {
 		saved = errno;
-		warnx("fork: %s", strerror(saved));
-		rc = -saved;
+		rc = err_set(-saved, "fork: %s", strerror(saved));
 		goto restore;
 	}
 	if (pid == 0) {
@@ -238,8 +230,7 @@ int run_ssh(const char *dest, const char *remote, const char *input, size_t len,
 	while ((rc = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
 		;
 	if (rc < 0) {
-		warn("waitpid");
-		rc = -ECHILD;
+		rc = err_set(-ECHILD, "waitpid: %s", strerror(errno));
 	} else {
 		rc = WIFEXITED(status) ? WEXITSTATUS(status) : 255;
 	}
@@ -295,10 +286,8 @@ int remote_boot(struct ctl *ctl, const char *ref, const char *mode, const struct
 	FILE *f;
 	int rc, status;
 
-	if (!o->ssh) {
-		warnx("--ssh [user@]host[:port] is needed: the host is reached over SSH");
-		return -EINVAL;
-	}
+	if (!o->ssh)
+		return err_set(-EINVAL, "--ssh [user@]host[:port] is needed: the host is reached over SSH");
 	if (!ssh_dest_valid(o->ssh))
 		return -EINVAL;
 	if (!(escaped = url_escape(ref)) || asprintf(&path, "/api/v1/hosts/%s/kexec", escaped) < 0) {
@@ -346,9 +335,8 @@ int remote_boot(struct ctl *ctl, const char *ref, const char *mode, const struct
 		rc = 0;
 		goto out;
 	}
-	warnx("the target refused or could not be reached (exit %d)%s", status,
-	      status == 255 ? ": ssh failed" : "");
-	rc = -EIO;
+	rc = err_set(-EIO, "the target refused or could not be reached (exit %d)%s", status,
+			   status == 255 ? ": ssh failed" : "");
 	/* Disarm: the fresh token revoked, the next boot as it was (one transaction). */
 	undo = json_deep_copy(json_object_get(armed, "previous"));
 	free(path);
@@ -394,10 +382,8 @@ int remote_rescue(struct ctl *ctl, int argc, char **argv)
 	struct remote_options o = { 0 };
 	int first = parse_command(argc, argv, kexec_options, remote_option, &o, 1, 1);
 
-	if (first >= 0 && o.boot.image) {
-		warnx("rescue takes no --image: nothing is installed");
-		return -EINVAL;
-	}
+	if (first >= 0 && o.boot.image)
+		return err_set(-EINVAL, "rescue takes no --image: nothing is installed");
 	return first < 0 ? first : remote_boot(ctl, argv[first], "rescue", &o.boot);
 }
 
@@ -429,7 +415,7 @@ static char *local_inventory(const char *given)
 
 /* Collects the inventory of the host at @ssh (its own anemos-inventory, else @inventory or
  * the static build sent over) and registers it onto the host @ref, or a new one; the host
- * anemosd answers goes to @host (the caller's). 0 or -errno (reported). */
+ * anemosd answers goes to @host (the caller's). 0 or -errno (with the message). */
 int remote_adopt_host(struct ctl *ctl, const char *ssh, const char *inventory, const char *ref, json_t **host)
 {
 	char *out = NULL, *binary = NULL, *local = NULL, *path = NULL, *escaped = NULL;
@@ -438,10 +424,8 @@ int remote_adopt_host(struct ctl *ctl, const char *ssh, const char *inventory, c
 	size_t len = 0;
 	int status, rc;
 
-	if (!ssh) {
-		warnx("--ssh [user@]host[:port] is needed");
-		return -EINVAL;
-	}
+	if (!ssh)
+		return err_set(-EINVAL, "--ssh [user@]host[:port] is needed");
 	if (!ssh_dest_valid(ssh))
 		return -EINVAL;
 	/* Its own anemos-inventory if it has one; else the static build, sent over stdin into a
@@ -451,10 +435,8 @@ int remote_adopt_host(struct ctl *ctl, const char *ssh, const char *inventory, c
 	if (status == 100) {
 		free(out);
 		out = NULL;
-		if (!(local = local_inventory(inventory))) {
-			warnx("the target has no anemos-inventory and none was found to send (--inventory PATH)");
-			return -ENOENT;
-		}
+		if (!(local = local_inventory(inventory)))
+			return err_set(-ENOENT, "the target has no anemos-inventory and none was found to send (--inventory PATH)");
 		if ((rc = read_file(local, INVENTORY_MAX, &binary, &len)) != 0)
 			goto done;
 		fprintf(stderr, "anemosctl: sending %s to %s (it has no anemos-inventory)\n", local, ssh);
@@ -467,13 +449,11 @@ int remote_adopt_host(struct ctl *ctl, const char *ssh, const char *inventory, c
 				 binary, len, &out);
 	}
 	if (status != 0) {
-		warnx("anemos-inventory failed on %s (exit %d)%s", ssh, status, status == 255 ? ": ssh failed" : "");
-		rc = -EIO;
+		rc = err_set(-EIO, "anemos-inventory failed on %s (exit %d)%s", ssh, status, status == 255 ? ": ssh failed" : "");
 		goto done;
 	}
 	if (!out || !(inv = json_loads(out, 0, &error))) {
-		warnx("anemos-inventory on %s printed no JSON: %s", ssh, out ? error.text : "no output");
-		rc = -EPROTO;
+		rc = err_set(-EPROTO, "anemos-inventory on %s printed no JSON: %s", ssh, out ? error.text : "no output");
 		goto done;
 	}
 	/* The inventory comes from the target: it goes onto the host named, or a new one. */

@@ -31,34 +31,32 @@ struct rule_edit {
 };
 
 /* Returns "/api/v1/rules/NAME" (escaped) followed by nothing, for the caller to free; NULL
- * (reported) when out of memory. */
+ * (with the message) when out of memory. */
 static char *rule_path(const char *name)
 {
 	char *escaped = url_escape(name), *path = NULL;
 
 	if (escaped && asprintf(&path, "/api/v1/rules/%s", escaped) < 0) {
-		warnx("out of memory");
+		err_set(-ENOMEM, "out of memory");
 		path = NULL;
 	}
 	free(escaped);
 	return path;
 }
 
-/* Parses @arg as a whole number from @min to @max into *@value. 0, or -EINVAL (reported). */
+/* Parses @arg as a whole number from @min to @max into *@value. 0, or -EINVAL (with the message). */
 static int parse_number(const char *option, const char *arg, long long min, long long max, long long *value)
 {
 	char *end;
 
 	errno = 0;
 	*value = strtoll(arg, &end, 10);
-	if (!*arg || *end || errno || *value < min || *value > max) {
-		warnx("%s takes a whole number from %lld to %lld, not '%s'", option, min, max, arg);
-		return -EINVAL;
-	}
+	if (!*arg || *end || errno || *value < min || *value > max)
+		return err_set(-EINVAL, "%s takes a whole number from %lld to %lld, not '%s'", option, min, max, arg);
 	return 0;
 }
 
-/* The object member @key of @object, made when missing; NULL (reported) out of memory. */
+/* The object member @key of @object, made when missing; NULL (with the message) out of memory. */
 static json_t *object_member(json_t *object, const char *key)
 {
 	if (!json_object_get(object, key) && json_set(object, key, json_object()) != 0)
@@ -77,14 +75,10 @@ static int pair_option(json_t *object, const char *option, const char *arg)
 
 	if (!object)
 		return -ENOMEM;
-	if (!eq || eq == arg || !eq[1]) {
-		warnx("%s takes KEY=VALUE, not '%s'", option, arg);
-		return -EINVAL;
-	}
-	if (!(key = strndup(arg, (size_t)(eq - arg)))) {
-		warnx("out of memory");
-		return -ENOMEM;
-	}
+	if (!eq || eq == arg || !eq[1])
+		return err_set(-EINVAL, "%s takes KEY=VALUE, not '%s'", option, arg);
+	if (!(key = strndup(arg, (size_t)(eq - arg))))
+		return err_set(-ENOMEM, "out of memory");
 	if (!(value = json_loads(eq + 1, JSON_DECODE_ANY, NULL)) || json_is_string(value) || json_is_null(value)) {
 		json_decref(value);
 		value = NULL;
@@ -121,10 +115,8 @@ static int rule_option(void *ctx, int option, const char *arg)
 			return rc;
 		if ((rc = json_text_new(arg, &item)) != 0)
 			return rc;
-		if (json_array_append_new(json_object_get(edit->actions, "tags"), item) != 0) {
-			warnx("out of memory");
-			return -ENOMEM;
-		}
+		if (json_array_append_new(json_object_get(edit->actions, "tags"), item) != 0)
+			return err_set(-ENOMEM, "out of memory");
 		return 0;
 	case OPT_ATTR:
 		return pair_option(object_member(edit->actions, "attributes"), "--attr", arg);
@@ -142,7 +134,7 @@ static int rule_option(void *ctx, int option, const char *arg)
 }
 
 /* A rule's actions on one line, "tags +db +rack-1; image tiny; next_boot install", malloc'd;
- * NULL (reported) out of memory. */
+ * NULL (with the message) out of memory. */
 static char *actions_text(const json_t *actions)
 {
 	char *text = NULL, *value;
@@ -152,7 +144,7 @@ static char *actions_text(const json_t *actions)
 	const char *key;
 
 	if (!f) {
-		warnx("out of memory");
+		err_set(-ENOMEM, "out of memory");
 		return NULL;
 	}
 	json_object_foreach((json_t *)actions, key, v) {
@@ -170,13 +162,13 @@ static char *actions_text(const json_t *actions)
 	}
 	if (fclose(f) != 0) {
 		free(text);
-		warnx("out of memory");
+		err_set(-ENOMEM, "out of memory");
 		return NULL;
 	}
 	return text;
 }
 
-/* Prints @rules (as GET /api/v1/rules has them) as a table. 0 or -ENOMEM (reported). */
+/* Prints @rules (as GET /api/v1/rules has them) as a table. 0 or -ENOMEM (with the message). */
 static int print_rule_table(const json_t *rules)
 {
 	static const char *const header[] = { "NAME", "PRIORITY", "CLAIMED", "ENABLED", "QUERY", "ACTIONS" };
@@ -240,8 +232,7 @@ int rule_add(struct ctl *ctl, int argc, char **argv)
 
 	if (!edit.body || json_set(edit.body, "actions", json_object()) != 0) {
 		json_decref(edit.body);
-		warnx("out of memory");
-		return -ENOMEM;
+		return err_set(-ENOMEM, "out of memory");
 	}
 	edit.actions = json_object_get(edit.body, "actions");
 	if ((first = parse_command(argc, argv, options, rule_option, &edit, 1, 1)) < 0) {
@@ -249,13 +240,12 @@ int rule_add(struct ctl *ctl, int argc, char **argv)
 		goto out;
 	}
 	if (!json_object_get(edit.body, "query")) {
-		warnx("rule add needs --query SEARCH (what hosts it is for)");
-		rc = -EINVAL;
+		rc = err_set(-EINVAL, "rule add needs --query SEARCH (what hosts it is for)");
 		goto out;
 	}
 	if (!json_object_size(edit.actions)) {
-		warnx("a rule needs at least one action: --tag, --attr, --image, --next-boot, --once, --install-setting");
-		rc = -EINVAL;
+		rc = err_set(-EINVAL, "a rule needs at least one action: --tag, --attr, --image, --next-boot, --once, "
+			     "--install-setting");
 		goto out;
 	}
 	if ((rc = json_set_text(edit.body, "name", argv[first])) != 0 ||
@@ -377,10 +367,8 @@ int rule_test(struct ctl *ctl, int argc, char **argv)
 	const json_t *hosts;
 	int first, rc;
 
-	if (!body) {
-		warnx("out of memory");
-		return -ENOMEM;
-	}
+	if (!body)
+		return err_set(-ENOMEM, "out of memory");
 	if ((first = parse_command(argc, argv, NULL, NULL, NULL, 1, 1)) < 0) {
 		json_decref(body);
 		return first;

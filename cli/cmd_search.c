@@ -49,7 +49,7 @@ static int search_call(struct ctl *ctl, const char *method, const char *name, js
 	if (!escaped)
 		return -ENOMEM;
 	if (asprintf(&path, "/api/v1/searches/%s", escaped) < 0) {
-		warnx("out of memory");
+		err_set(-ENOMEM, "out of memory");
 		free(escaped);
 		return -ENOMEM;
 	}
@@ -70,20 +70,16 @@ int search_save(struct ctl *ctl, int argc, char **argv)
 		return first;
 	for (int i = first + 1; i < argc; i++)
 		len += strlen(argv[i]) + 1;
-	if (!(text = calloc(1, len))) {
-		warnx("out of memory");
-		return -ENOMEM;
-	}
+	if (!(text = calloc(1, len)))
+		return err_set(-ENOMEM, "out of memory");
 	for (int i = first + 1; i < argc; i++) {
 		strcat(text, i > first + 1 ? " " : "");
 		strcat(text, argv[i]);
 	}
 	body = json_pack("{s:s}", "query", text);
 	free(text);
-	if (!body) {
-		warnx("the search is not UTF-8");
-		return -EBADMSG;
-	}
+	if (!body)
+		return err_set(-EBADMSG, "the search is not UTF-8");
 	rc = search_call(ctl, "PUT", argv[first], body, &answer);
 	json_decref(body);
 	if (rc == 0 && ctl->json) {

@@ -38,7 +38,7 @@ static bool url_is_loopback(const char *url)
 
 /*
  * Counts @hosts by status into a new object, {"new": N, ...}: every status of @meta, in
- * its order, then any other a host has. Returns it for the caller, or NULL (reported).
+ * its order, then any other a host has. Returns it for the caller, or NULL (with the message).
  */
 static json_t *count_by_status(const json_t *meta, const json_t *hosts)
 {
@@ -63,7 +63,7 @@ static json_t *count_by_status(const json_t *meta, const json_t *hosts)
 	return counts;
 nomem:
 	json_decref(counts);
-	warnx("out of memory");
+	err_set(-ENOMEM, "out of memory");
 	return NULL;
 }
 
@@ -116,7 +116,7 @@ static void print_status(const json_t *report, const char *url)
  * Gathers the status report, {"url", "health", "hosts", "hosts_by_status", "images",
  * "boot_url", "public_url" (anemosd's --public-url, or null: each request's Host), "dashboard"},
  * into *@report for the caller. Returns 0 or a negative errno
- * (reported).
+ * (with the message).
  */
 static int gather_status(const struct ctl *ctl, json_t **report)
 {
@@ -151,8 +151,7 @@ static int gather_status(const struct ctl *ctl, json_t **report)
 				  "hosts", (json_int_t)json_array_size(host_list), "hosts_by_status", counts,
 				  "images", (json_int_t)json_array_size(image_list), "boot_url", boot_url,
 				  "public_url", json_string_value(public_url), "dashboard", dashboard))) {
-		warnx("out of memory");
-		rc = -ENOMEM;
+		rc = err_set(-ENOMEM, "out of memory");
 	}
 out:
 	json_decref(meta);
@@ -179,8 +178,7 @@ int appliance_status(struct ctl *ctl, int argc, char **argv)
 	else
 		print_status(report, ctl->url);
 	if (strcmp(json_text(report, "health"), "ok") != 0) {
-		warnx("%s/healthz did not answer \"ok\"; is --url pointing at anemosd?", ctl->url);
-		rc = -EPROTO;
+		rc = err_set(-EPROTO, "%s/healthz did not answer \"ok\"; is --url pointing at anemosd?", ctl->url);
 	}
 	json_decref(report);
 	return rc;

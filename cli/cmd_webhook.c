@@ -63,7 +63,7 @@ static void last_text(const json_t *hook, char *buf, size_t len)
 			 json_is_true(json_object_get(hook, "enabled")) ? "" : " (disabled)");
 }
 
-/* The path of webhook @ref (+ @tail), malloc'd; NULL (reported) out of memory or for a
+/* The path of webhook @ref (+ @tail), malloc'd; NULL (with the message) out of memory or for a
  * ref that is not a number. */
 static char *hook_path(const char *ref, const char *tail)
 {
@@ -71,11 +71,11 @@ static char *hook_path(const char *ref, const char *tail)
 
 	strtoll(ref, &end, 10);
 	if (!*ref || *end) {
-		warnx("'%s' is not a webhook id (anemosctl webhook list shows them)", ref);
+		err_set(-EINVAL, "'%s' is not a webhook id (anemosctl webhook list shows them)", ref);
 		return NULL;
 	}
 	if (asprintf(&path, "/api/v1/webhooks/%s%s", ref, tail) < 0) {
-		warnx("out of memory");
+		err_set(-ENOMEM, "out of memory");
 		return NULL;
 	}
 	return path;
@@ -221,10 +221,8 @@ int webhook_add(struct ctl *ctl, int argc, char **argv)
 	size_t len = 0;
 	int first, rc;
 
-	if (!body) {
-		warnx("out of memory");
-		return -ENOMEM;
-	}
+	if (!body)
+		return err_set(-ENOMEM, "out of memory");
 	if ((first = parse_command(argc, argv, options, webhook_option, &opts, 1, 1)) < 0) {
 		json_decref(body);
 		return first;

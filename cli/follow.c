@@ -127,7 +127,7 @@ static void show_event(struct host_follow *f, const json_t *event)
 /*
  * Prints the host's events newer than the last one printed: of its last @limit (0:
  * anemosd's default), or when @limit is negative, of as many as it takes. Returns 0 or a
- * negative errno (reported).
+ * negative errno (with the message).
  */
 static int print_new_events(struct host_follow *f, int limit)
 {
@@ -169,7 +169,7 @@ static int print_new_events(struct host_follow *f, int limit)
 	return 0;
 }
 
-/* Asks for the host's status into f->status. Returns 0 or a negative errno (reported). */
+/* Asks for the host's status into f->status. Returns 0 or a negative errno (with the message). */
 static int read_status(struct host_follow *f, const char *path)
 {
 	json_t *host = NULL;
@@ -178,8 +178,7 @@ static int read_status(struct host_follow *f, const char *path)
 	if ((rc = api_call(f->ctl, "GET", path, NULL, &host)) != 0)
 		return rc;
 	if (host_status_parse(json_string_value(json_object_get(host, "status")), &f->status) != 0) {
-		warnx("anemosd's answer has no known host status; is --url pointing at anemosd?");
-		rc = -EPROTO;
+		rc = err_set(-EPROTO, "anemosd's answer has no known host status; is --url pointing at anemosd?");
 	}
 	if (rc == 0 && f->id == 0) {
 		f->id = json_integer_value(json_object_get(host, "id"));
@@ -222,9 +221,8 @@ static int follow_loop(struct host_follow *f, long timeout)
 			break;
 		}
 		if (timeout && seconds_since(&start) >= (double)timeout) {
-			warnx("host %s is still %s after %ld s (--timeout)", f->name, host_status_name(f->status),
-			      timeout);
-			rc = -ETIMEDOUT;
+			rc = err_set(-ETIMEDOUT, "host %s is still %s after %ld s (--timeout)", f->name, host_status_name(f->status),
+						 timeout);
 			break;
 		}
 		if (!stream && (rc = event_stream_open(f->ctl, "/api/v1/events/stream", stream_event, f, &stream)) != 0)
@@ -277,8 +275,7 @@ int follow_host(const struct ctl *ctl, const char *ref, int limit, long timeout)
 	if (f.bar_drawn)
 		putchar('\n');
 	if (rc == 0 && f.status == HOST_FAILED) {
-		warnx("host %s failed: the events above say why", f.name);
-		rc = -ECANCELED;
+		rc = err_set(-ECANCELED, "host %s failed: the events above say why", f.name);
 	} else if (rc == 0 && !ctl->json) {
 		fputs("host ", stdout);
 		print_text(f.name, 0);

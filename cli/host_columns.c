@@ -147,21 +147,17 @@ static const char *column_value(const char *name, const json_t *host, char *buf,
 	return v ? v : "-";
 }
 
-/* Splits list ("a,b,c") into at most COLUMNS_MAX names, in place; 0 or -EINVAL (reported). */
+/* Splits list ("a,b,c") into at most COLUMNS_MAX names, in place; 0 or -EINVAL (with the message). */
 static int column_names(char *list, char **names, size_t *n)
 {
 	*n = 0;
 	for (char *save = NULL, *name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
-		if (*n == COLUMNS_MAX) {
-			warnx("--columns: at most %d columns", COLUMNS_MAX);
-			return -EINVAL;
-		}
+		if (*n == COLUMNS_MAX)
+			return err_set(-EINVAL, "--columns: at most %d columns", COLUMNS_MAX);
 		names[(*n)++] = name;
 	}
-	if (!*n) {
-		warnx("--columns needs at least one column, e.g. --columns hostname,status,tag,rack");
-		return -EINVAL;
-	}
+	if (!*n)
+		return err_set(-EINVAL, "--columns needs at least one column, e.g. --columns hostname,status,tag,rack");
 	return 0;
 }
 
@@ -254,10 +250,8 @@ int print_host_list(const json_t *hosts, const char *list, bool csv)
 	size_t n;
 	int rc;
 
-	if (!copy) {
-		warnx("out of memory");
-		return -ENOMEM;
-	}
+	if (!copy)
+		return err_set(-ENOMEM, "out of memory");
 	if ((rc = column_names(copy, names, &n)) == 0) {
 		if (csv)
 			print_csv(hosts, names, n);

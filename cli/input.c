@@ -30,17 +30,13 @@ int read_file(const char *path, size_t max, char **data, size_t *len)
 
 	*data = NULL;
 	*len = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		rc = -errno;
-		warn("%s", path);
-		return rc;
-	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return err_set(-errno, "%s: %s", path, strerror(errno));
 	for (;;) {
 		if (room - used < READ_CHUNK) {
 			room = room ? room * 2 : READ_CHUNK + 1;
 			if (!(grown = realloc(buf, room))) {
-				warnx("%s: out of memory", path);
-				rc = -ENOMEM;
+				rc = err_set(-ENOMEM, "%s: out of memory", path);
 				break;
 			}
 			buf = grown;
@@ -49,16 +45,14 @@ int read_file(const char *path, size_t max, char **data, size_t *len)
 		if ((n = read(fd, buf + used, room - used - 1)) < 0) {
 			if (errno == EINTR)
 				continue;
-			rc = -errno;
-			warn("reading %s", path);
+			rc = err_set(-errno, "reading %s: %s", path, strerror(errno));
 			break;
 		}
 		if (n == 0)
 			break;
 		used += (size_t)n;
 		if (used > max) {
-			warnx("%s is larger than %zu bytes", path, max);
-			rc = -EFBIG;
+			rc = err_set(-EFBIG, "%s is larger than %zu bytes", path, max);
 			break;
 		}
 	}
@@ -67,10 +61,8 @@ int read_file(const char *path, size_t max, char **data, size_t *len)
 		free(buf);
 		return rc;
 	}
-	if (!buf && !(buf = malloc(1))) {
-		warnx("%s: out of memory", path);
-		return -ENOMEM;
-	}
+	if (!buf && !(buf = malloc(1)))
+		return err_set(-ENOMEM, "%s: out of memory", path);
 	buf[used] = '\0';
 	*data = buf;
 	*len = used;
@@ -86,7 +78,7 @@ static void interrupt_read(int sig)
 /*
  * Asks @prompt on the terminal @tty (open for reading and writing, its echo off) and reads
  * one line into @buf of @size bytes. Returns 0, -EINTR on Ctrl-C, or another negative
- * errno (reported).
+ * errno (with the message).
  */
 static int ask_line(int tty, const char *prompt, char *buf, size_t size)
 {
@@ -112,11 +104,11 @@ static int ask_line(int tty, const char *prompt, char *buf, size_t size)
 	}
 	buf[len] = '\0';
 	if (rc == -E2BIG)
-		warnx("the password is longer than %zu bytes", size - 1);
-	else if (rc == -EINTR)
-		fputc('\n', stderr);
+		return err_set(rc, "the password is longer than %zu bytes", size - 1);
+	if (rc == -EINTR)
+		fputc('\n', stderr);	/* the prompt's line ends */
 	else if (rc != 0)
-		warnx("reading the password from the terminal: %s", strerror(-rc));
+		return err_set(rc, "reading the password from the terminal: %s", strerror(-rc));
 	return rc;
 }
 
@@ -132,11 +124,8 @@ static int ask_password(int tty, const char *prompt, char *first, char *again, s
 	struct termios saved, quiet;
 	int rc;
 
-	if (tcgetattr(tty, &saved) != 0) {
-		rc = -errno;
-		warn("the terminal");
-		return rc;
-	}
+	if (tcgetattr(tty, &saved) != 0)
+		return err_set(-errno, "the terminal: %s", strerror(errno));
 	quiet = saved;
 	quiet.c_lflag &= ~(tcflag_t)ECHO;
 	quiet.c_lflag |= ECHONL;
@@ -144,8 +133,7 @@ static int ask_password(int tty, const char *prompt, char *first, char *again, s
 	sigaction(SIGINT, &interrupt, &previous);	/* no SA_RESTART: read() returns EINTR */
 	/* TCSAFLUSH: what was typed before the prompt, and so echoed, is not taken. */
 	if (tcsetattr(tty, TCSAFLUSH, &quiet) != 0) {
-		rc = -errno;
-		warn("the terminal");
+		rc = err_set(-errno, "the terminal: %s", strerror(errno));
 	} else {
 		if ((rc = ask_line(tty, prompt, first, size)) == 0)
 			rc = ask_line(tty, "the same again: ", again, size);
@@ -157,7 +145,7 @@ static int ask_password(int tty, const char *prompt, char *first, char *again, s
 
 /*
  * Sets @hash (of @size bytes) to the SHA-512 crypt(3) hash of @password, with a
- * salt of SALT_BYTES random bytes. Returns 0, or a negative errno (reported).
+ * salt of SALT_BYTES random bytes. Returns 0, or a negative errno (with the message).
  */
 static int hash_password(const char *password, char *hash, size_t size)
 {
@@ -166,24 +154,16 @@ static int hash_password(const char *password, char *hash, size_t size)
 	struct crypt_data *data;
 	int rc = 0;
 
-	if (getrandom(random, sizeof(random), 0) != (ssize_t)sizeof(random)) {
-		warn("getrandom");
-		return -EIO;
-	}
-	if (!crypt_gensalt_rn("$6$", 0, (const char *)random, (int)sizeof(random), salt, (int)sizeof(salt))) {
-		warn("making a SHA-512 crypt salt");
-		return -EIO;
-	}
-	if (!(data = calloc(1, sizeof(*data)))) {
-		warnx("out of memory");
-		return -ENOMEM;
-	}
+	if (getrandom(random, sizeof(random), 0) != (ssize_t)sizeof(random))
+		return err_set(-EIO, "getrandom: %s", strerror(errno));
+	if (!crypt_gensalt_rn("$6$", 0, (const char *)random, (int)sizeof(random), salt, (int)sizeof(salt)))
+		return err_set(-EIO, "making a SHA-512 crypt salt: %s", strerror(errno));
+	if (!(data = calloc(1, sizeof(*data))))
+		return err_set(-ENOMEM, "out of memory");
 	if (!crypt_rn(password, salt, data, (int)sizeof(*data)) || strncmp(data->output, "$6$", 3) != 0) {
-		warn("hashing the password with crypt(3)");
-		rc = -EIO;
+		rc = err_set(-EIO, "hashing the password with crypt(3): %s", strerror(errno));
 	} else if ((size_t)snprintf(hash, size, "%s", data->output) >= size) {
-		warnx("the password's hash is longer than %zu bytes", size - 1);
-		rc = -ENAMETOOLONG;
+		rc = err_set(-ENAMETOOLONG, "the password's hash is longer than %zu bytes", size - 1);
 	}
 	explicit_bzero(data, sizeof(*data));
 	free(data);
@@ -196,19 +176,15 @@ int password_prompt_hash(const char *whose, char *hash, size_t size)
 	char first[PASSWORD_MAX + 1], again[PASSWORD_MAX + 1], prompt[160];
 	int tty, rc;
 
-	if ((tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
-		warnx("--root-password-prompt asks on a terminal, and there is none; give a hash with "
-		      "--root-password-hash-file FILE (mkpasswd -m sha-512 makes one)");
-		return -ENOTTY;
-	}
+	if ((tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
+		return err_set(-ENOTTY, "--root-password-prompt asks on a terminal, and there is none; give a hash with "
+					"--root-password-hash-file FILE (mkpasswd -m sha-512 makes one)");
 	snprintf(prompt, sizeof(prompt), "root password for %s: ", whose);
 	if ((rc = ask_password(tty, prompt, first, again, sizeof(first))) == 0) {
 		if (first[0] == '\0') {
-			warnx("the password is empty; nothing changed");
-			rc = -ENODATA;
+			rc = err_set(-ENODATA, "the password is empty; nothing changed");
 		} else if (strcmp(first, again) != 0) {
-			warnx("the two passwords differ; nothing changed");
-			rc = -EBADMSG;
+			rc = err_set(-EBADMSG, "the two passwords differ; nothing changed");
 		} else {
 			rc = hash_password(first, hash, size);
 		}

@@ -525,29 +525,19 @@ int parse_command(int argc, char **argv, const struct option *options,
 	optind = 0;		/* glibc: start afresh on this argv */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, shorts, options ? options : none, NULL)) != -1) {
-		if (c == ':') {
-			warnx("%s needs a value", argv[optind - 1]);
-			return -EINVAL;
-		}
-		if (c == '?') {
-			if (optopt)
-				warnx("unknown option -%c", optopt);
-			else
-				warnx("unknown option %s", argv[optind - 1]);
-			return -EINVAL;
-		}
+		if (c == ':')
+			return err_set(-EINVAL, "%s needs a value", argv[optind - 1]);
+		if (c == '?')
+			return optopt ? err_set(-EINVAL, "unknown option -%c", optopt)
+				      : err_set(-EINVAL, "unknown option %s", argv[optind - 1]);
 		if ((rc = handle(ctx, c, optarg)) != 0)
 			return rc;
 	}
 	count = argc - optind;
-	if (count < min) {
-		warnx("missing argument");
-		return -EINVAL;
-	}
-	if (count > max) {
-		warnx("unexpected argument '%s'", argv[optind + max]);
-		return -EINVAL;
-	}
+	if (count < min)
+		return err_set(-EINVAL, "missing argument");
+	if (count > max)
+		return err_set(-EINVAL, "unexpected argument '%s'", argv[optind + max]);
 	return optind;
 }
 
@@ -568,22 +558,18 @@ int check_choice(const char *option, const char *value, const char *const *choic
 /*
  * Keeps a copy of @token, which came from @origin, in @ctl. It goes into an HTTP header,
  * so only visible ASCII is accepted. @origin must outlive @ctl. Returns 0, -EBADMSG or
- * -ENOMEM, reported.
+ * -ENOMEM, with the message.
  */
 static int set_token(struct ctl *ctl, const char *token, const char *origin)
 {
 	const char *p;
 
 	for (p = token; *p; p++) {
-		if (*p < 0x21 || *p > 0x7e) {
-			warnx("the token from %s contains spaces or control characters", origin);
-			return -EBADMSG;
-		}
+		if (*p < 0x21 || *p > 0x7e)
+			return err_set(-EBADMSG, "the token from %s contains spaces or control characters", origin);
 	}
-	if (!(ctl->token = strdup(token))) {
-		warn("token");
-		return -ENOMEM;
-	}
+	if (!(ctl->token = strdup(token)))
+		return err_set(-ENOMEM, "token: %s", strerror(errno));
 	ctl->token_origin = origin;
 	return 0;
 }
@@ -596,26 +582,19 @@ static int read_token_file(struct ctl *ctl, const char *path)
 	FILE *file;
 	int rc;
 
-	if (!(file = fopen(path, "r"))) {
-		rc = -errno;
-		warn("cannot read the token file %s ($ANEMOS_TOKEN_FILE)", path);
-		return rc;
-	}
+	if (!(file = fopen(path, "r")))
+		return err_set(-errno, "cannot read the token file %s ($ANEMOS_TOKEN_FILE): %s", path, strerror(errno));
 	len = fread(buf, 1, sizeof(buf) - 1, file);
 	rc = ferror(file) ? -EIO : 0;
 	fclose(file);
-	if (rc != 0) {
-		warnx("cannot read the token file %s", path);
-		return rc;
-	}
+	if (rc != 0)
+		return err_set(rc, "cannot read the token file %s", path);
 	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' ||
 			   buf[len - 1] == ' ' || buf[len - 1] == '\t'))
 		len--;
 	buf[len] = '\0';
-	if (len == 0) {
-		warnx("the token file %s is empty", path);
-		return -ENODATA;
-	}
+	if (len == 0)
+		return err_set(-ENODATA, "the token file %s is empty", path);
 	return set_token(ctl, buf, path);
 }
 
@@ -647,16 +626,12 @@ int ctl_set_url(struct ctl *ctl, const char *url, const char *origin)
 	size_t len = strlen(url);
 	char *copy;
 
-	if (!is_http_url(url)) {
-		warnx("the URL '%s' must start with http:// or https://", url);
-		return -EINVAL;
-	}
+	if (!is_http_url(url))
+		return err_set(-EINVAL, "the URL '%s' must start with http:// or https://", url);
 	while (len > 0 && url[len - 1] == '/')
 		len--;
-	if (!(copy = strndup(url, len))) {
-		warn("url");
-		return -ENOMEM;
-	}
+	if (!(copy = strndup(url, len)))
+		return err_set(-ENOMEM, "url: %s", strerror(errno));
 	free(ctl->url);
 	ctl->url = copy;
 	ctl->url_origin = origin;
@@ -664,7 +639,7 @@ int ctl_set_url(struct ctl *ctl, const char *url, const char *origin)
 }
 
 /* Sets ctl->url from @option, else $ANEMOS_URL, else the default, and ctl->url_origin.
- * Returns 0 or -errno, reported. */
+ * Returns 0 or -errno, with the message. */
 static int load_url(struct ctl *ctl, const char *option)
 {
 	const char *env = getenv("ANEMOS_URL");
@@ -679,7 +654,7 @@ static int load_url(struct ctl *ctl, const char *option)
 /*
  * Sets ctl->ca from @option, else $ANEMOS_CA. A CA only means something for https://: with
  * an http:// URL nothing would be verified, which the operator giving one cannot want.
- * Returns 0 or -EINVAL, reported.
+ * Returns 0 or -EINVAL, with the message.
  */
 static int load_ca(struct ctl *ctl, const char *option)
 {
@@ -687,18 +662,16 @@ static int load_ca(struct ctl *ctl, const char *option)
 
 	if (!ca && (env = getenv("ANEMOS_CA")) && *env)
 		ca = env;
-	if (ca && strncmp(ctl->url, "https://", 8) != 0) {
-		warnx("%s names a CA, but %s is not an https:// URL: nothing would be verified",
-		      option ? "--ca" : "$ANEMOS_CA", ctl->url);
-		return -EINVAL;
-	}
+	if (ca && strncmp(ctl->url, "https://", 8) != 0)
+		return err_set(-EINVAL, "%s names a CA, but %s is not an https:// URL: nothing would be verified",
+					option ? "--ca" : "$ANEMOS_CA", ctl->url);
 	ctl->ca = ca;
 	return 0;
 }
 
 /*
  * Reads --url, --token and --ca, which stand before the command. Returns the index of the
- * command in argv, or -EINVAL (reported).
+ * command in argv, or -EINVAL (with the message).
  */
 static int parse_globals(int argc, char **argv, const char **url, const char **token, const char **ca)
 {
@@ -723,11 +696,9 @@ static int parse_globals(int argc, char **argv, const char **url, const char **t
 			*ca = optarg;
 			break;
 		case ':':
-			warnx("%s needs a value", argv[optind - 1]);
-			return -EINVAL;
+			return err_set(-EINVAL, "%s needs a value", argv[optind - 1]);
 		default:
-			warnx("unknown option %s", argv[optind - 1]);
-			return -EINVAL;
+			return err_set(-EINVAL, "unknown option %s", argv[optind - 1]);
 		}
 	}
 	return optind;
@@ -817,10 +788,8 @@ static int run_command(struct ctl *ctl, const struct command *command, int argc,
 {
 	int rc;
 
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		warnx("cannot initialise libcurl");
-		return -ENOMEM;
-	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return err_set(-ENOMEM, "cannot initialise libcurl");
 	err_clear();
 	rc = command->run(ctl, argc, argv);
 	curl_global_cleanup();
@@ -858,6 +827,7 @@ int main(int argc, char **argv)
 
 	argc = take_switches(argc, argv, &ctl.json, &want_help);
 	if ((first = parse_globals(argc, argv, &url, &token, &ca)) < 0) {
+		ctl_print_error();
 		usage(stderr, 0);
 		return EXIT_USAGE;
 	}
@@ -881,6 +851,8 @@ int main(int argc, char **argv)
 	if ((rc = load_url(&ctl, url)) == 0 && (rc = load_ca(&ctl, ca)) == 0 && (rc = load_token(&ctl, token)) == 0)
 		rc = command->verb[0] ? run_command(&ctl, command, argc - 1, argv + 1)
 				      : run_command(&ctl, command, argc, argv);
+	if (rc < 0)
+		ctl_print_error();	/* a failure before the command ran (run_command printed its own) */
 	free(ctl.url);
 	free(ctl.token);
 	return exit_status(rc);

@@ -31,10 +31,8 @@ int table_add_row(struct table *table, const char *const *cells)
 
 	if (table->rows == table->room) {
 		room = table->room ? table->room * 2 : TABLE_FIRST_ROOM;
-		if (!(grown = reallocarray(table->cells, room * table->columns, sizeof(*grown)))) {
-			warnx("out of memory");
-			return -ENOMEM;
-		}
+		if (!(grown = reallocarray(table->cells, room * table->columns, sizeof(*grown))))
+			return err_set(-ENOMEM, "out of memory");
 		table->cells = grown;
 		table->room = room;
 	}
@@ -43,8 +41,7 @@ int table_add_row(struct table *table, const char *const *cells)
 		if (!(row[i] = strdup(cells[i]))) {
 			while (i-- > 0)
 				free(row[i]);
-			warnx("out of memory");
-			return -ENOMEM;
+			return err_set(-ENOMEM, "out of memory");
 		}
 	}
 	for (i = 0; i < table->columns; i++) {
