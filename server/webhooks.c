@@ -359,15 +359,44 @@ static int secret_generate(char out[65])
 	return 0;
 }
 
+struct webhook_create_work {
+	const char *url, *filter, *secret;
+	bool enabled;
+	int64_t id;                 /* the new webhook's */
+};
+
+/* Adds w's webhook with its secret sealed, unless there are WEBHOOKS_MAX already: 0 (w->id
+ * its id) or -errno. */
+static int webhook_create_work(void *arg)
+{
+	struct webhook_create_work *w = arg;
+	char context[40], *sealed;
+	int64_t count;
+	int rc;
+
+	if ((rc = db_webhook_count(&count)) < 0)
+		return rc;
+	if (count >= WEBHOOKS_MAX)
+		return err_set(-EBUSY, "there are %d webhooks already, the most anemosd keeps: remove one first",
+			       WEBHOOKS_MAX);
+	if ((rc = db_webhook_insert(w->url, w->filter, w->enabled, &w->id)) < 0)
+		return rc;
+	snprintf(context, sizeof(context), "webhook:%lld", (long long)w->id);
+	if (!(sealed = secret_seal(w->secret, context)))
+		return -EIO;
+	rc = db_webhook_set_secret(w->id, sealed);
+	free(sealed);
+	return rc;
+}
+
 int webhooks_create(json_t *req, json_t **out)
 {
 	static const char *const allowed[] = { "url", "events", "secret", "enabled", NULL };
 	const char *url = json_string_value(json_object_get(req, "url"));
 	json_t *events = json_object_get(req, "events"), *enabled = json_object_get(req, "enabled");
 	json_t *secret_v = json_object_get(req, "secret"), *every = json_string("*");
-	char filter[1024], generated[65] = "", context[40], *sealed = NULL;
-	const char *secret;
-	int64_t id, count;
+	char filter[1024], generated[65] = "";
+	struct webhook_create_work w = { .url = url, .filter = filter };
 	int rc;
 
 	rc = fields_check(req, allowed, NULL);
@@ -382,36 +411,13 @@ int webhooks_create(json_t *req, json_t **out)
 		return rc;
 	if (!secret_v && (rc = secret_generate(generated)) < 0)
 		return rc;
-	secret = secret_v ? json_string_value(secret_v) : generated;
-	if ((rc = db_begin()) < 0)
+	w.secret = secret_v ? json_string_value(secret_v) : generated;
+	w.enabled = enabled ? json_is_true(enabled) : true;
+	if ((rc = db_txn(webhook_create_work, &w)) < 0 || (rc = webhook_answer(w.id, out)) < 0)
 		goto wipe;
-	if ((rc = db_webhook_count(&count)) < 0)
-		goto err_rollback;
-	if (count >= WEBHOOKS_MAX) {
-		rc = err_set(-EBUSY, "there are %d webhooks already, the most anemosd keeps: remove one first",
-			     WEBHOOKS_MAX);
-		goto err_rollback;
-	}
-	if ((rc = db_webhook_insert(url, filter, enabled ? json_is_true(enabled) : true, &id)) < 0)
-		goto err_rollback;
-	snprintf(context, sizeof(context), "webhook:%lld", (long long)id);
-	if (!(sealed = secret_seal(secret, context))) {
-		rc = -EIO;
-		goto err_rollback;
-	}
-	if ((rc = db_webhook_set_secret(id, sealed)) < 0)
-		goto err_rollback;
-	free(sealed);
-	sealed = NULL;
-	if ((rc = db_commit()) < 0 || (rc = webhook_answer(id, out)) < 0)
-		goto wipe;
-	json_object_set_new(*out, "secret", json_string(secret));
-	log_info("webhook %lld added (events %s)", (long long)id, filter);
+	json_object_set_new(*out, "secret", json_string(w.secret));
+	log_info("webhook %lld added (events %s)", (long long)w.id, filter);
 	webhooks_wake();
-	goto wipe;
-err_rollback:
-	db_rollback();
-	free(sealed);
 wipe:
 	OPENSSL_cleanse(generated, sizeof(generated));
 	return rc;
@@ -446,53 +452,69 @@ int webhooks_get(const char *ref, json_t **out)
 	return webhook_answer(id, out);
 }
 
-int webhooks_patch(const char *ref, json_t *req, json_t **out)
-{
-	static const char *const allowed[] = { "url", "events", "enabled", NULL };
-	json_t *url = json_object_get(req, "url"), *events = json_object_get(req, "events");
-	json_t *enabled = json_object_get(req, "enabled");
-	char filter[1024];
-	struct webhook w;
+struct webhook_patch_work {
 	int64_t id;
+	const char *url, *filter;   /* the new ones, NULL: unchanged */
+	json_t *enabled;            /* true or false, NULL: unchanged */
+};
+
+/* Changes webhook p->id as p says; a delivery of it waiting for its backoff becomes due
+ * now. 0 or -errno. */
+static int webhook_patch_work(void *arg)
+{
+	struct webhook_patch_work *p = arg;
+	struct webhook w;
 	int rc;
 
-	if ((rc = ref_parse(ref, &id)) < 0 || (rc = fields_check(req, allowed, NULL)) < 0 ||
-	    (url && (rc = webhook_url_check(json_string_value(url))) < 0) ||
-	    (events && (rc = webhook_events_parse(events, filter, sizeof(filter))) < 0))
+	if ((rc = db_webhook_get(p->id, &w)) < 0)
 		return rc;
-	if (enabled && !json_is_boolean(enabled))
-		return err_set(-EINVAL, "enabled must be true or false");
-	if ((rc = db_begin()) < 0)
-		return rc;
-	if ((rc = db_webhook_get(id, &w)) < 0) {
-		db_rollback();
-		return rc;
-	}
-	if (url) {
+	if (p->url) {
 		free(w.url);
-		w.url = strdup(json_string_value(url));
+		w.url = strdup(p->url);
 	}
-	if (events) {
+	if (p->filter) {
 		free(w.events);
-		w.events = strdup(filter);
+		w.events = strdup(p->filter);
 	}
-	if (enabled)
-		w.enabled = json_is_true(enabled);
+	if (p->enabled)
+		w.enabled = json_is_true(p->enabled);
 	/* any change makes a delivery waiting for its backoff due now: the operator fixed
 	 * something and wants to know at once */
 	if (!w.url || !w.events)
 		rc = err_set(-ENOMEM, "out of memory");
 	else if ((rc = db_webhook_update(&w)) == 0)
-		rc = db_delivery_due_now(id);
+		rc = db_delivery_due_now(p->id);
 	webhook_free(&w);
-	if (rc < 0) {
-		db_rollback();
+	return rc;
+}
+
+int webhooks_patch(const char *ref, json_t *req, json_t **out)
+{
+	static const char *const allowed[] = { "url", "events", "enabled", NULL };
+	json_t *url = json_object_get(req, "url"), *events = json_object_get(req, "events");
+	json_t *enabled = json_object_get(req, "enabled");
+	struct webhook_patch_work p = { .url = json_string_value(url), .enabled = enabled };
+	char filter[1024];
+	int rc;
+
+	if ((rc = ref_parse(ref, &p.id)) < 0 || (rc = fields_check(req, allowed, NULL)) < 0 ||
+	    (url && (rc = webhook_url_check(json_string_value(url))) < 0) ||
+	    (events && (rc = webhook_events_parse(events, filter, sizeof(filter))) < 0))
 		return rc;
-	}
-	if ((rc = db_commit()) < 0)
+	if (enabled && !json_is_boolean(enabled))
+		return err_set(-EINVAL, "enabled must be true or false");
+	if (events)
+		p.filter = filter;
+	if ((rc = db_txn(webhook_patch_work, &p)) < 0)
 		return rc;
 	webhooks_wake();
-	return webhook_answer(id, out);
+	return webhook_answer(p.id, out);
+}
+
+/* Deletes the webhook whose id *arg (an int64_t) is. */
+static int webhook_delete_work(void *arg)
+{
+	return db_webhook_delete(*(const int64_t *)arg);
 }
 
 int webhooks_delete(const char *ref)
@@ -500,15 +522,10 @@ int webhooks_delete(const char *ref)
 	int64_t id;
 	int rc;
 
-	if ((rc = ref_parse(ref, &id)) < 0 || (rc = db_begin()) < 0)
+	if ((rc = ref_parse(ref, &id)) < 0 || (rc = db_txn(webhook_delete_work, &id)) < 0)
 		return rc;
-	if ((rc = db_webhook_delete(id)) < 0) {
-		db_rollback();
-		return rc;
-	}
-	if ((rc = db_commit()) == 0)
-		log_info("webhook %lld removed", (long long)id);
-	return rc;
+	log_info("webhook %lld removed", (long long)id);
+	return 0;
 }
 
 int webhooks_deliveries(const char *ref, int limit, json_t **out)
@@ -667,12 +684,30 @@ static bool transfer_outcome(struct transfer *t, CURLcode c)
 	return false;
 }
 
+struct delivery_work {
+	const struct delivery *d;
+	int64_t webhook_id;
+	const char *result;         /* also the webhook's last result; NULL: the delivery's only */
+};
+
+/* Writes the result of delivery w->d, and with w->result the last result of its webhook:
+ * 0 or -errno. */
+static int delivery_work(void *arg)
+{
+	struct delivery_work *w = arg;
+	int rc;
+
+	if ((rc = db_delivery_result(w->d)) < 0 || !w->result)
+		return rc;
+	return db_webhook_result(w->webhook_id, w->result, w->d->last_error);
+}
+
 /* Records the outcome of t's attempt (a delivery of the queue) and says so in the log and
  * /metrics. */
 static void transfer_record(struct transfer *t, bool ok)
 {
+	struct delivery_work w = { .d = &t->d, .webhook_id = t->webhook_id };
 	const char *result;
-	int rc;
 
 	if (ok) {
 		result = "ok";
@@ -696,17 +731,10 @@ static void transfer_record(struct transfer *t, bool ok)
 		log_error("webhook %lld: delivery %lld: out of memory", (long long)t->webhook_id, (long long)t->d.id);
 		return;
 	}
-	if ((rc = db_begin()) < 0)
-		goto fail;
-	if ((rc = db_delivery_result(&t->d)) < 0 || (rc = db_webhook_result(t->webhook_id, result, t->d.last_error)) < 0) {
-		db_rollback();
-		goto fail;
-	}
-	if ((rc = db_commit()) == 0)
-		return;
-fail:
-	/* the delivery stays as it was: attempted again */
-	log_error("webhook %lld: cannot record delivery %lld: %s", (long long)t->webhook_id, (long long)t->d.id, err_msg());
+	w.result = result;
+	/* not recorded, the delivery stays as it was: attempted again */
+	if (db_txn(delivery_work, &w) < 0)
+		log_error("webhook %lld: cannot record delivery %lld: %s", (long long)t->webhook_id, (long long)t->d.id, err_msg());
 }
 
 /* The body of a delivery of event to webhook id: malloc'd JSON text, NULL out of memory. */
@@ -722,20 +750,29 @@ static char *event_body(int64_t webhook_id, json_t *event)
 /* A delivery's result written in a transaction of its own. */
 static int delivery_store(const struct delivery *d)
 {
-	int rc = db_begin();
+	struct delivery_work w = { .d = d };
 
-	if (rc < 0)
-		return rc;
-	if ((rc = db_delivery_result(d)) < 0) {
-		db_rollback();
-		return rc;
-	}
-	return db_commit();
+	return db_txn(delivery_work, &w);
+}
+
+struct ping_work {
+	int64_t webhook_id;
+	const char *body;
+	int64_t *id;                /* the delivery's, once added */
+};
+
+/* Adds a ping of webhook w->webhook_id as a delivery "sending": 0 or -errno. */
+static int ping_work(void *arg)
+{
+	struct ping_work *w = arg;
+
+	return db_delivery_add(w->webhook_id, 0, "ping", w->body, "sending", w->id);
 }
 
 /* A ping of webhook id recorded as a delivery "sending", filled into *d (delivery_free). */
 static int ping_start(int64_t id, struct delivery *d)
 {
+	struct ping_work w = { .webhook_id = id, .id = &d->id };
 	char now[32], *body;
 	json_t *o;
 	int rc;
@@ -746,15 +783,8 @@ static int ping_start(int64_t id, struct delivery *d)
 	json_decref(o);
 	if (!body)
 		return err_set(-ENOMEM, "out of memory");
-	if ((rc = db_begin()) < 0) {
-		free(body);
-		return rc;
-	}
-	if ((rc = db_delivery_add(id, 0, "ping", body, "sending", &d->id)) < 0)
-		db_rollback();
-	else
-		rc = db_commit();
-	if (rc < 0) {
+	w.body = body;
+	if ((rc = db_txn(ping_work, &w)) < 0) {
 		free(body);
 		return rc;
 	}
@@ -837,13 +867,31 @@ static bool webhook_inflight(int64_t id)
 	return false;
 }
 
+struct cursor_work {
+	int64_t webhook_id, last;   /* the webhook's cursor goes to last */
+	const char *body;           /* the event's delivery to add first; NULL: none */
+	int64_t id;                 /* the delivery's, once added */
+};
+
+/* Adds w->body as a pending delivery (if any) and moves the cursor to w->last: 0 or -errno. */
+static int cursor_work(void *arg)
+{
+	struct cursor_work *w = arg;
+	int rc;
+
+	if (w->body && (rc = db_delivery_add(w->webhook_id, w->last, "event", w->body, "pending", &w->id)) < 0)
+		return rc;
+	return db_webhook_cursor(w->webhook_id, w->last);
+}
+
 /* Takes the next event after w's cursor that passes its filter as a pending delivery into
  * *d (0), moving the cursor past the events it read; -ENOENT when none is there yet (or
  * more pages remain: *more is set then). */
 static int queue_next(struct webhook *w, struct delivery *d, bool *more)
 {
 	json_t *events = json_array(), *ev, *match = NULL;
-	int64_t last = 0, did;
+	struct cursor_work q = { .webhook_id = w->id };
+	int64_t last = 0;
 	char *body = NULL;
 	size_t i;
 	int rc;
@@ -868,14 +916,9 @@ static int queue_next(struct webhook *w, struct delivery *d, bool *more)
 		rc = err_set(-ENOMEM, "out of memory");
 		goto done;
 	}
-	if ((rc = db_begin()) < 0)
-		goto done;
-	if ((match && (rc = db_delivery_add(w->id, last, "event", body, "pending", &did)) < 0) ||
-	    (rc = db_webhook_cursor(w->id, last)) < 0) {
-		db_rollback();
-		goto done;
-	}
-	if ((rc = db_commit()) < 0)
+	q.last = last;
+	q.body = body;
+	if ((rc = db_txn(cursor_work, &q)) < 0)
 		goto done;
 	w->last_event_id = last;
 	rc = match ? db_delivery_pending(w->id, d) : -ENOENT;
@@ -1027,17 +1070,18 @@ static void *delivery_main(void *arg)
 	return NULL;
 }
 
+/* Marks the pings a stop left "sending" failed (arg unused): 0 or -errno. */
+static int abandoned_work(void *arg)
+{
+	(void)arg;
+	return db_delivery_abandoned();
+}
+
 int webhooks_start(void)
 {
 	int rc;
 
-	if ((rc = db_begin()) < 0)
-		return rc;
-	if ((rc = db_delivery_abandoned()) < 0) {
-		db_rollback();
-		return rc;
-	}
-	if ((rc = db_commit()) < 0)
+	if ((rc = db_txn(abandoned_work, NULL)) < 0)
 		return rc;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return err_set(-EIO, "cannot initialise libcurl");
