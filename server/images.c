@@ -170,11 +170,30 @@ static int register_stored(const char *file, const char *format, struct image *i
 	return 0;
 }
 
+struct image_register_work {
+	const struct image *im;
+	struct image *out;
+	bool got;                   /* *out was read (to be freed if the commit fails) */
+};
+
+/* Inserts w->im and reads it back into w->out: 0 or -errno. */
+static int image_register_work(void *arg)
+{
+	struct image_register_work *w = arg;
+	int rc;
+
+	if ((rc = db_image_insert(w->im)) < 0 || (rc = db_image_get(w->im->name, w->out)) < 0)
+		return rc;
+	w->got = true;
+	return 0;
+}
+
 int images_register(json_t *req, struct image *out)
 {
 	const char *url, *file, *format;
 	char computed[SHA256_HEX_LEN + 1], fmt[16];
 	struct image im = { .size = -1 };
+	struct image_register_work w = { .im = &im, .out = out };
 	int rc;
 
 	if (!json_is_object(req))
@@ -199,49 +218,53 @@ int images_register(json_t *req, struct image *out)
 	im.format = fmt;
 	im.file = (char *)file;
 	im.url = (char *)url;
-	if ((rc = db_begin()) < 0)
-		goto out;
-	if ((rc = db_image_insert(&im)) < 0 || (rc = db_image_get(im.name, out)) < 0) {
-		db_rollback();
-		goto out;
-	}
-	rc = db_commit();
+	if ((rc = db_txn(image_register_work, &w)) < 0 && w.got)
+		image_free(out);
 out:
 	free(im.recipe);
 	return rc;
 }
 
-int images_delete(const char *name)
+struct image_delete_work {
+	const char *name;
+	struct image im;            /* the record deleted */
+	bool got;                   /* im was read (to be freed) */
+};
+
+/* Reads image w->name into w->im and deletes its record, unless a host uses it (-EBUSY):
+ * 0 or -errno. */
+static int image_delete_work(void *arg)
 {
-	char dir[PATH_MAX], path[PATH_MAX + 130];
-	struct image im;
+	struct image_delete_work *w = arg;
 	int64_t user;
 	int rc;
 
-	if ((rc = db_begin()) < 0)
+	if ((rc = db_image_get(w->name, &w->im)) < 0)
 		return rc;
-	if ((rc = db_image_get(name, &im)) < 0) {
-		db_rollback();
-		return rc;
-	}
-	rc = db_image_in_use(name, &user);
+	w->got = true;
+	rc = db_image_in_use(w->name, &user);
 	if (rc == 0)
-		rc = err_set(-EBUSY, "image '%s' is assigned to host %lld; assign another image first",
-			     name, (long long)user);
-	else if (rc == -ENOENT)
-		rc = db_image_delete(name);
-	if (rc < 0)
-		db_rollback();
-	else
-		rc = db_commit();
+		return err_set(-EBUSY, "image '%s' is assigned to host %lld; assign another image first",
+			       w->name, (long long)user);
+	return rc == -ENOENT ? db_image_delete(w->name) : rc;
+}
+
+int images_delete(const char *name)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 130];
+	struct image_delete_work w = { .name = name };
+	int rc = db_txn(image_delete_work, &w);
+
+	if (!w.got)
+		return rc;
 	/* Once the record is gone, the file goes; a leftover file is harmless and logged. */
-	if (rc == 0 && im.file && images_dir(dir, sizeof(dir), name) == 0) {
-		snprintf(path, sizeof(path), "%s/%s", dir, im.file);
+	if (rc == 0 && w.im.file && images_dir(dir, sizeof(dir), name) == 0) {
+		snprintf(path, sizeof(path), "%s/%s", dir, w.im.file);
 		if (unlink(path) < 0 && errno != ENOENT)
 			log_warn("image %s deleted, but removing %s failed: %s", name, path, strerror(errno));
 		rmdir(dir);
 	}
-	image_free(&im);
+	image_free(&w.im);
 	return rc;
 }
 
@@ -343,56 +366,66 @@ static int upload_check(struct upload *up, char sha[SHA256_HEX_LEN + 1], char **
 	return 0;
 }
 
-int upload_finish(struct upload *up, struct image *out)
+struct upload_work {
+	struct upload *up;
+	char *dir, *path, *sha, *recipe;
+	struct image *out;
+	bool moved, got;            /* the file is at path; *out was read */
+};
+
+/* Records upload w->up: creates the image's folder, inserts its record, moves the file into
+ * place (made durable: w->moved) and reads the record into w->out (w->got): 0 or -errno. */
+static int upload_work(void *arg)
 {
-	char sha[SHA256_HEX_LEN + 1], dir[PATH_MAX], path[PATH_MAX + 130];
+	struct upload_work *w = arg;
+	struct upload *up = w->up;
 	struct image im = { 0 };
-	char *recipe = NULL;
 	int rc, dfd;
 
-	if ((rc = upload_check(up, sha, &recipe)) < 0 || (rc = images_dir(dir, sizeof(dir), up->name)) < 0)
-		goto out;
-	snprintf(path, sizeof(path), "%s/%s", dir, up->file);
-	if ((rc = db_begin()) < 0)
-		goto out;
-	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
-		rc = err_set(-errno, "cannot create %s: %s", dir, strerror(errno));
-		db_rollback();
-		goto out;
-	}
+	if (mkdir(w->dir, 0750) < 0 && errno != EEXIST)
+		return err_set(-errno, "cannot create %s: %s", w->dir, strerror(errno));
 	im.name = up->name;
 	im.format = up->format;
-	im.sha256 = sha;
+	im.sha256 = w->sha;
 	im.size = up->size;
 	im.file = up->file;
-	im.recipe = recipe;
-	if ((rc = db_image_insert(&im)) < 0) {
-		db_rollback();
-		goto out;
-	}
-	if (rename(up->tmp_path, path) < 0) {
-		rc = err_set(-errno, "cannot move the upload into %s: %s", path, strerror(errno));
-		db_rollback();
-		goto out;
-	}
+	im.recipe = w->recipe;
+	if ((rc = db_image_insert(&im)) < 0)
+		return rc;
+	if (rename(up->tmp_path, w->path) < 0)
+		return err_set(-errno, "cannot move the upload into %s: %s", w->path, strerror(errno));
+	w->moved = true;
 	up->tmp_path[0] = '\0';
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+	if ((dfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
 		fsync(dfd);
 		close(dfd);
 	}
-	if ((rc = db_image_get(up->name, out)) < 0) {
-		db_rollback();
-		unlink(path);
+	if ((rc = db_image_get(up->name, w->out)) < 0)
+		return rc;
+	w->got = true;
+	return 0;
+}
+
+int upload_finish(struct upload *up, struct image *out)
+{
+	char sha[SHA256_HEX_LEN + 1], dir[PATH_MAX], path[PATH_MAX + 130];
+	struct upload_work w = { .up = up, .dir = dir, .path = path, .sha = sha, .out = out };
+	int rc;
+
+	if ((rc = upload_check(up, sha, &w.recipe)) < 0 || (rc = images_dir(dir, sizeof(dir), up->name)) < 0)
 		goto out;
-	}
-	if ((rc = db_commit()) < 0) {
-		image_free(out);
-		unlink(path);
+	snprintf(path, sizeof(path), "%s/%s", dir, up->file);
+	if ((rc = db_txn(upload_work, &w)) < 0) {
+		/* nothing was kept: neither the record nor the file moved into place */
+		if (w.got)
+			image_free(out);
+		if (w.moved)
+			unlink(path);
 		goto out;
 	}
 	log_info("image %s stored: %s, %lld bytes, sha256 %s", up->name, path, (long long)up->size, sha);
 out:
-	free(recipe);
+	free(w.recipe);
 	upload_abort(up);
 	return rc;
 }

@@ -260,18 +260,20 @@ int rules_get(const char *name, json_t **out)
 	return rc;
 }
 
+/* Inserts the rule arg is (a struct rule), its id into it: 0 or -errno. */
+static int rule_insert_work(void *arg)
+{
+	struct rule *r = arg;
+
+	return db_rule_insert(r, &r->id);
+}
+
 /* Inserts r in one transaction. */
 static int rule_insert(struct rule *r)
 {
 	int rc;
 
-	if ((rc = db_begin()) < 0)
-		return rc;
-	if ((rc = db_rule_insert(r, &r->id)) < 0) {
-		db_rollback();
-		return rc;
-	}
-	if ((rc = db_commit()) == 0)
+	if ((rc = db_txn(rule_insert_work, r)) == 0)
 		log_info("rule %s added", r->name);
 	return rc;
 }
@@ -310,33 +312,46 @@ int rules_create(json_t *req, json_t **out)
 	return rule_new(json_string_value(json_object_get(req, "name")), req, out);
 }
 
+struct rule_change_work {
+	const char *name;
+	json_t *req;
+	bool whole;
+	struct rule r;              /* the rule as changed (rule_free) */
+};
+
+/* Reads the rule w->name into w->r and writes it back changed by w->req (see rule_change):
+ * 0 or -errno. */
+static int rule_change_work(void *arg)
+{
+	struct rule_change_work *w = arg;
+	int rc;
+
+	if ((rc = db_rule_get(w->name, &w->r)) == 0 && w->whole) {
+		w->r.priority = RULE_PRIORITY_DEFAULT;
+		w->r.max_count = -1;
+		w->r.enabled = true;
+	}
+	if (rc == 0 && (rc = rule_fields_apply(&w->r, w->req)) == 0)
+		rc = db_rule_update(&w->r);
+	return rc;
+}
+
 /* Changes the rule named name by req's fields, read and written in one transaction; with
  * whole, req is the whole rule (query and actions required, the rest back to their
  * defaults unless given). Its claims stay. */
 static int rule_change(const char *name, json_t *req, bool whole, json_t **out)
 {
-	struct rule r = { 0 };
+	struct rule_change_work w = { .name = name, .req = req, .whole = whole };
 	int rc;
 
 	if (whole && (!json_object_get(req, "query") || !json_object_get(req, "actions")))
 		return err_set(-EINVAL, "a PUT is the whole rule: \"query\" and \"actions\" are required (PATCH "
 			       "changes some fields)");
-	if ((rc = db_begin()) < 0)
-		return rc;
-	if ((rc = db_rule_get(name, &r)) == 0 && whole) {
-		r.priority = RULE_PRIORITY_DEFAULT;
-		r.max_count = -1;
-		r.enabled = true;
-	}
-	if (rc == 0 && (rc = rule_fields_apply(&r, req)) == 0)
-		rc = db_rule_update(&r);
-	if (rc < 0)
-		db_rollback();
-	else if ((rc = db_commit()) == 0)
-		log_info("rule %s changed", r.name);
-	if (rc == 0)
+	if ((rc = db_txn(rule_change_work, &w)) == 0) {
+		log_info("rule %s changed", w.r.name);
 		rc = rules_get(name, out);
-	rule_free(&r);
+	}
+	rule_free(&w.r);
 	return rc;
 }
 
@@ -378,21 +393,30 @@ int rules_patch(const char *name, json_t *req, json_t **out)
 	return rc < 0 ? rc : rule_change(name, req, false, out);
 }
 
-int rules_delete(const char *name)
+struct rule_delete_work {
+	const char *name;
+	struct rule r;              /* the rule deleted (rule_free) */
+};
+
+/* Reads the rule w->name into w->r and deletes it: 0 or -errno. */
+static int rule_delete_work(void *arg)
 {
-	struct rule r = { 0 };
+	struct rule_delete_work *w = arg;
 	int rc;
 
-	if ((rc = db_begin()) < 0)
+	if ((rc = db_rule_get(w->name, &w->r)) < 0)
 		return rc;
-	if ((rc = db_rule_get(name, &r)) < 0 || (rc = db_rule_delete(r.id)) < 0) {
-		db_rollback();
-		rule_free(&r);
-		return rc;
-	}
-	if ((rc = db_commit()) == 0)
-		log_info("rule %s removed (it had claimed %lld hosts)", r.name, (long long)r.claimed);
-	rule_free(&r);
+	return db_rule_delete(w->r.id);
+}
+
+int rules_delete(const char *name)
+{
+	struct rule_delete_work w = { .name = name };
+	int rc;
+
+	if ((rc = db_txn(rule_delete_work, &w)) == 0)
+		log_info("rule %s removed (it had claimed %lld hosts)", w.r.name, (long long)w.r.claimed);
+	rule_free(&w.r);
 	return rc;
 }
 

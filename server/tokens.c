@@ -47,10 +47,32 @@ int admin_role_parse(const char *name, enum admin_role *out)
 			       "or admin (everything)");
 }
 
+struct token_create_work {
+	const char *hash, *name;
+	int64_t ttl;
+	enum admin_role role;
+	int64_t *id;                /* the new token's (may be NULL) */
+};
+
+/* Stores the admin token w->hash and reads its id: 0 or -errno. */
+static int token_create_work(void *arg)
+{
+	struct token_create_work *w = arg;
+	struct admin_who who;
+	int rc;
+
+	if ((rc = db_admin_token_insert(w->hash, w->name, w->ttl ? (int64_t)time(NULL) + w->ttl : 0, w->role)) < 0 ||
+	    (rc = db_admin_token_lookup(w->hash, (int64_t)time(NULL), &who)) < 0)
+		return rc;
+	if (w->id)
+		*w->id = who.id;
+	return 0;
+}
+
 int token_admin_create(const char *name, int64_t ttl, enum admin_role role, char *out, size_t outsz, int64_t *id)
 {
 	char hash[SHA256_HEX_LEN + 1];
-	struct admin_who who;
+	struct token_create_work w = { .hash = hash, .ttl = ttl, .role = role, .id = id };
 	int rc;
 
 	if (!name)
@@ -65,16 +87,8 @@ int token_admin_create(const char *name, int64_t ttl, enum admin_role role, char
 	if ((rc = random_token(ADMIN_PREFIX, TOKEN_BYTES, out, outsz)) < 0)
 		return err_set(rc, "cannot make a random token");
 	sha256_hex(out, strlen(out), hash);
-	if ((rc = db_begin()) < 0)
-		return rc;
-	if ((rc = db_admin_token_insert(hash, name, ttl ? (int64_t)time(NULL) + ttl : 0, role)) < 0 ||
-	    (rc = db_admin_token_lookup(hash, (int64_t)time(NULL), &who)) < 0) {
-		db_rollback();
-		return rc;
-	}
-	if (id)
-		*id = who.id;
-	return db_commit();
+	w.name = name;
+	return db_txn(token_create_work, &w);
 }
 
 /* Revocations so far: event streams check their token again only when this moved. */
@@ -85,45 +99,51 @@ uint64_t token_admin_revocations(void)
 	return revocations;
 }
 
-int token_admin_revoke(const char *ref)
+struct token_revoke_work {
+	const char *ref;
+	int64_t id;                 /* the token revoked */
+};
+
+/* Revokes the admin token w->ref names, its id into w->id: 0 or -errno. */
+static int token_revoke_work(void *arg)
 {
-	int64_t ids[16], id;
+	struct token_revoke_work *w = arg;
+	int64_t ids[16];
 	char *end, list[160] = "";
 	size_t n = 0, used = 0;
 	int rc;
 
-	if (!ref || !*ref)
-		return err_set(-EINVAL, "name the token to revoke: its id or its name");
-	if ((rc = db_begin()) < 0)
-		return rc;
-	id = strtoll(ref, &end, 10);
-	if (*end || id <= 0) {
-		if ((rc = db_admin_token_by_name(ref, ids, 16, &n)) < 0)
-			goto fail;
-		if (n == 0) {
-			rc = err_set(-ENOENT, "no admin token named '%s'", ref);
-			goto fail;
-		}
+	w->id = strtoll(w->ref, &end, 10);
+	if (*end || w->id <= 0) {
+		if ((rc = db_admin_token_by_name(w->ref, ids, 16, &n)) < 0)
+			return rc;
+		if (n == 0)
+			return err_set(-ENOENT, "no admin token named '%s'", w->ref);
 		if (n > 1) {
 			for (size_t i = 0; i < n && i < 16 && used < sizeof(list); i++)
 				used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%lld", i ? ", " : "",
 							 (long long)ids[i]);
-			rc = err_set(-EEXIST, "%zu admin tokens are named '%s' (ids %s): revoke one by its id", n, ref, list);
-			goto fail;
+			return err_set(-EEXIST, "%zu admin tokens are named '%s' (ids %s): revoke one by its id", n,
+				       w->ref, list);
 		}
-		id = ids[0];
+		w->id = ids[0];
 	}
-	if ((rc = db_admin_token_revoke(id)) < 0)
-		goto fail;
-	if ((rc = db_commit()) == 0) {
-		log_info("admin token %lld revoked", (long long)id);
-		revocations++;
-		notify_host_changed(0); /* event streams of that token notice and end */
-	}
-	return rc;
-fail:
-	db_rollback();
-	return rc;
+	return db_admin_token_revoke(w->id);
+}
+
+int token_admin_revoke(const char *ref)
+{
+	struct token_revoke_work w = { .ref = ref };
+	int rc;
+
+	if (!ref || !*ref)
+		return err_set(-EINVAL, "name the token to revoke: its id or its name");
+	if ((rc = db_txn(token_revoke_work, &w)) < 0)
+		return rc;
+	log_info("admin token %lld revoked", (long long)w.id);
+	revocations++;
+	notify_host_changed(0); /* event streams of that token notice and end */
+	return 0;
 }
 
 /* Must run inside the caller's transaction, so that the token and what the script it goes
@@ -191,30 +211,62 @@ int token_authenticate_admin(const char *token, struct admin_who *who)
 	return rc;
 }
 
+struct elsewhere_work {
+	const struct agent_token *t;
+	const char *peer;
+};
+
+/* Records on the token's host that w->peer used it: 0 or -errno. */
+static int elsewhere_work(void *arg)
+{
+	struct elsewhere_work *w = arg;
+
+	return hosts_add_event(w->t->host_id, "server", "error", "security",
+			       "agent token of this boot (issued to %s) used from %s: refused", w->t->address,
+			       w->peer);
+}
+
 /* A valid token from an address other than the one it was issued to: refused, and the
  * attempt recorded on the host (in its own transaction: the refusal itself writes nothing
- * else). */
+ * else; best effort). */
 static int refuse_elsewhere(const struct agent_token *t, const char *peer)
 {
+	struct elsewhere_work w = { .t = t, .peer = peer };
+
 	/* At most one recorded refusal per host every 10 s: a flood of them must not keep the
 	 * store's one writer busy, nor push the host's history out. */
-	if (!hosts_event_throttled(t->host_id, "elsewhere") && db_begin() == 0) {
-		if (hosts_add_event(t->host_id, "server", "error", "security",
-				    "agent token of this boot (issued to %s) used from %s: refused", t->address,
-				    peer) == 0)
-			hosts_commit(t->host_id);
-		else
-			db_rollback();
-	}
+	if (!hosts_event_throttled(t->host_id, "elsewhere") && db_txn(elsewhere_work, &w) == 0)
+		notify_host_changed(t->host_id);
 	log_warn("host %lld: agent token issued to %s used from %s: refused", (long long)t->host_id,
 		 t->address, peer);
 	return err_set(-EPERM, "this agent token was issued to another address; reboot the machine "
 			       "for a new one");
 }
 
+struct token_bind_work {
+	const char *hash, *peer;
+	struct agent_token *out;
+	bool gone;                  /* the token is not there (expired or revoked) */
+};
+
+/* Binds the agent token w->hash to w->peer, unless another first use did, and reads it
+ * again into w->out: 0 or -errno (-ENOENT: w->gone). */
+static int token_bind_work(void *arg)
+{
+	struct token_bind_work *w = arg;
+	int rc;
+
+	/* Two first uses at once: one binds, the other reads who did. */
+	if ((rc = db_agent_token_bind(w->hash, w->peer)) < 0 ||
+	    (rc = db_agent_token_lookup(w->hash, (int64_t)time(NULL), w->out)) < 0)
+		w->gone = rc == -ENOENT;
+	return rc;
+}
+
 int token_authenticate_agent(const char *token, const char *peer, struct agent_token *out)
 {
 	char hash[SHA256_HEX_LEN + 1];
+	struct token_bind_work w = { .hash = hash, .peer = peer, .out = out };
 	int rc;
 
 	if (!token_looks_agent(token))
@@ -228,18 +280,8 @@ int token_authenticate_agent(const char *token, const char *peer, struct agent_t
 	if (rc < 0 || !peer || cfg.agent_any_address)
 		return rc;
 	/* A token handed over by anemosctl (kexec) is bound to the first address that uses it. */
-	if (!out->address[0]) {
-		if ((rc = db_begin()) < 0)
-			return rc;
-		/* Two first uses at once: one binds, the other reads who did. */
-		if ((rc = db_agent_token_bind(hash, peer)) < 0 ||
-		    (rc = db_agent_token_lookup(hash, (int64_t)time(NULL), out)) < 0) {
-			db_rollback();
-			return rc == -ENOENT ? err_set(-EPERM, "agent token expired or revoked") : rc;
-		}
-		if ((rc = db_commit()) < 0)
-			return rc;
-	}
+	if (!out->address[0] && (rc = db_txn(token_bind_work, &w)) < 0)
+		return w.gone ? err_set(-EPERM, "agent token expired or revoked") : rc;
 	return strcmp(out->address, peer) == 0 ? 0 : refuse_elsewhere(out, peer);
 }
 
