@@ -160,15 +160,57 @@ static int boot_known(const struct boot_identity *ident, const char *platform, c
 	return rc;
 }
 
+/* A boot on the write path (boot_script_for): what the machine sent, and what came of it. */
+struct boot_work {
+	const struct boot_identity *ident;
+	const char *platform, *peer;
+	struct host h;              /* the machine's host, once identified (got) */
+	struct agent_token live;    /* refused: the token of the boot running elsewhere */
+	struct boot_answer a;
+	char *script;               /* rendered (malloc'd), to send once committed */
+	bool unknown, got, refused;
+};
+
+/* Identifies w's machine, decides its boot (issuing its token), records its event and
+ * renders its script: 0 or -errno. w->unknown: no host has the machine and none is made
+ * (-ENOENT, nothing written); w->refused: the host's running boot belongs to another
+ * address (-EACCES without err_set, only so that nothing the request brought is kept: the
+ * caller records the refusal on its own, boot_takeover_work). */
+static int boot_work(void *arg)
+{
+	struct boot_work *w = arg;
+	int rc;
+
+	if ((rc = hosts_identify(w->ident, !cfg.unknown_hosts_ignore, &w->h)) < 0) {
+		w->unknown = rc == -ENOENT;
+		return rc;
+	}
+	w->got = true;
+	if ((rc = boot_decide(&w->h, w->platform, w->peer, &w->live, &w->a)) > 0) {
+		w->refused = true;
+		return -EACCES;
+	}
+	if (rc == 0)
+		rc = boot_event(&w->h, &w->a, w->ident, w->platform);
+	if (rc == 0 && !(w->script = boot_render(&w->a, w->h.id, w->ident->mac, w->platform)))
+		rc = -EIO;
+	return rc;
+}
+
+/* The record of w's refused boot (record_takeover), the only write of that boot. */
+static int boot_takeover_work(void *arg)
+{
+	struct boot_work *w = arg;
+
+	return record_takeover(w->h.id, &w->live, w->ident->mac, w->peer);
+}
+
 /* Identifies the machine, issues a fresh agent token when it is to run the Anemos
  * environment, and renders its script; all in one transaction, so a script that names a
  * token is only ever sent for a token that was committed. *script is malloc'd. */
 int boot_script_for(const struct boot_identity *ident, const char *platform, const char *peer, char **script)
 {
-	struct agent_token live;
-	struct boot_answer a;
-	bool refused = false;
-	struct host h;
+	struct boot_work w = { .ident = ident, .peer = peer };
 	int rc;
 
 	if (!platform || !*platform)
@@ -177,49 +219,36 @@ int boot_script_for(const struct boot_identity *ident, const char *platform, con
 		return err_set(-EINVAL, "platform must be pcbios or efi");
 	if ((rc = boot_known(ident, platform, script)) != 0)
 		return rc < 0 ? rc : 0;
+	w.platform = platform;
 	seen_flush();
-	if ((rc = db_begin()) < 0)
-		return rc;
-	if ((rc = hosts_identify(ident, !cfg.unknown_hosts_ignore, &h)) < 0) {
-		db_rollback();
-		if (rc != -ENOENT)
-			return rc;
+	rc = db_txn(boot_work, &w);
+	if (w.unknown) {
 		/* --unknown-hosts ignore: a machine nobody enrolled gets nothing, and nothing is
 		 * written (counted in /metrics only). */
 		metrics_boot(BOOT_NONE);
 		metrics_unknown_boot();
 		return none_script("unknown", script);
 	}
-	*script = NULL;
-	if ((rc = boot_decide(&h, platform, peer, &live, &a)) > 0) {
-		/* Nothing the refused request brought is kept (a MAC it added, last seen): only
-		 * the record of the refusal. */
-		db_rollback();
-		refused = true;
-		if ((rc = db_begin()) < 0) {
-			host_free(&h);
-			return rc;
-		}
-		rc = record_takeover(h.id, &live, ident->mac, peer);
-	} else if (rc == 0) {
-		rc = boot_event(&h, &a, ident, platform);
-	}
-	if (rc == 0 && !refused && !(*script = boot_render(&a, h.id, ident->mac, platform)))
-		rc = -EIO;
-	if (rc < 0) {
-		db_rollback();
-	} else if ((rc = hosts_commit(h.id)) == 0 && refused) {
+	/* Nothing the refused request brought is kept (a MAC it added, last seen): only the
+	 * record of the refusal, in a transaction of its own. */
+	if (w.refused)
+		rc = db_txn(boot_takeover_work, &w);
+	if (rc == 0)
+		notify_host_changed(w.h.id);
+	if (rc == 0 && w.refused)
 		rc = err_set(-EACCES, "host %lld is running a %s boot from another address; ask its operator",
-			     (long long)h.id, live.mode);
-	}
+			     (long long)w.h.id, w.live.mode);
 	if (rc < 0) {
-		free(*script);
-		*script = NULL;
-		host_free(&h);
+		free(w.script);
+		if (w.got) {
+			*script = NULL;
+			host_free(&w.h);
+		}
 		return rc;
 	}
-	host_free(&h);
-	metrics_boot(a.action);
+	host_free(&w.h);
+	*script = w.script;
+	metrics_boot(w.a.action);
 	return 0;
 }
 

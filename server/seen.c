@@ -55,23 +55,30 @@ int seen_record(int64_t host_id, const char *level, const char *message)
 	return rc;
 }
 
-/* Writes records[0..n) in one transaction and tells the waiters of each host. */
+struct seen_work {
+	const struct seen_rec *records;
+	size_t n;
+};
+
+/* Writes w->records[0..n): each host's last-seen time and boot event. 0 or -errno. */
+static int seen_work(void *arg)
+{
+	const struct seen_work *w = arg;
+	int rc = 0;
+
+	for (size_t i = 0; i < w->n && rc == 0; i++)
+		rc = db_host_seen_event(w->records[i].host_id, w->records[i].level, w->records[i].message);
+	return rc;
+}
+
+/* Writes records[0..n) in one transaction and tells the waiters of each host. Through
+ * db_txn, not a host transaction (hosts.c): that one calls seen_flush first, which would
+ * wait here for this very batch. */
 static void write_batch(const struct seen_rec *records, size_t n)
 {
-	int rc;
+	struct seen_work w = { .records = records, .n = n };
 
-	if ((rc = db_begin()) < 0) {
-		log_error("%zu boot records lost: %s", n, err_msg());
-		return;
-	}
-	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = db_host_seen_event(records[i].host_id, records[i].level, records[i].message);
-	if (rc < 0) {
-		db_rollback();
-		log_error("%zu boot records lost: %s", n, err_msg());
-		return;
-	}
-	if ((rc = db_commit()) < 0) {
+	if (db_txn(seen_work, &w) < 0) {
 		log_error("%zu boot records lost: %s", n, err_msg());
 		return;
 	}
