@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "json_members.h"
+#include "utf8.h"
 
 /* The scan: fails (ok = false) at the first thing it cannot vouch for. */
 struct jm {
@@ -88,33 +89,6 @@ static bool jm_escape(struct jm *j)
 	return lo >= 0xdc00 && lo <= 0xdfff ? true : jm_fail(j);
 }
 
-/* The length of the valid UTF-8 sequence of two bytes or more at j->i, or 0. */
-static size_t jm_utf8(const struct jm *j)
-{
-	const unsigned char *p = j->s + j->i;
-	size_t n, left = j->len - j->i;
-	unsigned long cp;
-
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2, cp = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		n = 3, cp = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		n = 4, cp = p[0] & 0x07;
-	else
-		return 0;
-	if (left < n)
-		return 0;
-	for (size_t k = 1; k < n; k++) {
-		if ((p[k] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[k] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 /* A string, j->i at its opening quote; *escaped: it had a backslash. */
 static bool jm_string(struct jm *j, bool *escaped)
 {
@@ -138,7 +112,7 @@ static bool jm_string(struct jm *j, bool *escaped)
 				return false;
 		} else if (c < 0x80) {
 			j->i++;
-		} else if ((n = jm_utf8(j)) != 0) {
+		} else if ((n = utf8_sequence(j->s + j->i, j->len - j->i)) != 0) {
 			j->i += n;
 		} else {
 			return jm_fail(j);

@@ -1,14 +1,16 @@
 /* utf8.h: UTF-8 as JSON takes it: measuring it, and scrubbing text into it. */
 #include <stddef.h>
+#include <stdint.h>
 
 #include "utf8.h"
 
-/* The length of the valid UTF-8 sequence at s, or 0 when there is none there. */
-static size_t sequence(const unsigned char *s)
+size_t utf8_sequence(const unsigned char *s, size_t left)
 {
 	unsigned long cp;
 	size_t n, i;
 
+	if (left == 0)
+		return 0;
 	if (s[0] < 0x80)
 		return 1;
 	if (s[0] >= 0xc2 && s[0] <= 0xdf)
@@ -18,6 +20,8 @@ static size_t sequence(const unsigned char *s)
 	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
 		n = 4, cp = s[0] & 0x07;
 	else
+		return 0;
+	if (left < n)
 		return 0;
 	for (i = 1; i < n; i++) {
 		if ((s[i] & 0xc0) != 0x80)	/* a NUL ends it too */
@@ -34,7 +38,7 @@ size_t utf8_valid_len(const char *s)
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, n;
 
-	while (p[i] && (n = sequence(p + i)) != 0)
+	while (p[i] && (n = utf8_sequence(p + i, SIZE_MAX)) != 0)
 		i += n;
 	return i;
 }
@@ -45,7 +49,7 @@ char *utf8_scrub(char *s)
 	size_t n;
 
 	while (*p) {
-		if ((n = sequence(p)) == 0)
+		if ((n = utf8_sequence(p, SIZE_MAX)) == 0)
 			*p++ = '?';
 		else
 			p += n;

@@ -6,6 +6,10 @@
 
 #include <stddef.h>
 
+/* The length of the valid UTF-8 sequence at s (of at most @left bytes; SIZE_MAX for text
+ * ended by a NUL, which ends a sequence too), or 0 when there is none there. */
+size_t utf8_sequence(const unsigned char *s, size_t left);
+
 /* The length of the longest prefix of s that is valid UTF-8: no stray continuation byte,
  * no sequence cut short, no overlong form, no surrogate, nothing above U+10FFFF. */
 size_t utf8_valid_len(const char *s);
