@@ -697,6 +697,7 @@ static int tell_failure(struct deploy_follow *w, bool old_back, int rc)
 {
 	char *out = NULL, cmd[128];
 	bool untouched;
+	int status;
 
 	if (w->tty)
 		printf("\n");
@@ -704,8 +705,10 @@ static int tell_failure(struct deploy_follow *w, bool old_back, int rc)
 		return err_set(rc, "the deploy failed: %s is back in its old system (the one-shot boot entry fell back); "
 			       "its console shows why", w->d->o->ssh);
 	snprintf(cmd, sizeof(cmd), "tail -n %d /run/anemos/install.log", FAIL_TAIL);
-	if (run_ssh(w->d->root, cmd, "", 0, &out) == 0 && out)
+	if ((status = run_ssh(w->d->root, cmd, "", 0, &out)) == 0 && out)
 		fprintf(stderr, "%s", out);
+	else if (status < 0)
+		ctl_print_error();	/* no log to show, and why */
 	/* The agent says so when it failed before writing the disk (its mirror check comes first). */
 	untouched = out && strstr(out, BOOT_DISK_UNTOUCHED);
 	free(out);
@@ -884,7 +887,9 @@ static int recorded_host(struct ctl *ctl, struct deploy_options *o, const char *
 	}
 	snprintf(id, 32, "%lld", (long long)json_integer_value(json_object_get(host, "id")));
 	/* A new host's name: the target's own, as a hint (host set may still refuse it). */
-	if (!o->hostname && !o->host && run_ssh(o->ssh, "hostname", "", 0, &name) == 0 && name) {
+	if (!o->hostname && !o->host && (rc = run_ssh(o->ssh, "hostname", "", 0, &name)) < 0)
+		ctl_print_error();	/* only a hint is missing: said, and the deploy goes on */
+	else if (!o->hostname && !o->host && rc == 0 && name) {
 		name[strcspn(name, "\r\n.")] = '\0';
 		if (hostname_valid(name) && strpbrk(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") &&
 		    strcmp(name, "localhost") != 0) {
@@ -1029,8 +1034,10 @@ int deploy_ssh(struct ctl *ctl, int argc, char **argv)
 	if (out)
 		target_said(&d, out, ctl->json);
 	if (status != 0) {
-		rc = err_set(-EIO, "the target refused or could not be reached (exit %d)%s; nothing was changed there", status,
-				   status == 255 ? ": ssh failed" : "");
+		if (status > 0)	/* a negative status: run_ssh's words come first */
+			err_clear();
+		rc = err_add(-EIO, "the target refused or could not be reached (exit %d)%s; nothing was changed there",
+			     status, status == 255 ? ": ssh failed" : "");
 		goto out;
 	}
 	if (o.detach) {

@@ -83,6 +83,7 @@ static json_t *csv_hosts(char *text)
 	char *cells[CSV_CELLS], *header[CSV_CELLS], *p = text;
 	int ncols = csv_line(&p, header, CSV_CELLS), line = 1;
 	json_t *hosts = json_array();
+	bool bad = false;	/* a row was refused (said): nothing is enrolled */
 
 	for (int c = 0; c < ncols; c++) {
 		int k;
@@ -102,6 +103,7 @@ static json_t *csv_hosts(char *text)
 		if (n < 0 || n > ncols) {
 			err_add(-EINVAL, "line %d: %s", line, n < 0 ? "a quote that does not end" : "more cells than columns");
 			json_decref(host);
+			bad = true;
 			break;
 		}
 		for (int c = 0; c < n; c++)
@@ -110,6 +112,7 @@ static json_t *csv_hosts(char *text)
 				n = -1;
 		if (n < 0) {
 			json_decref(host);
+			bad = true;
 			break;
 		}
 		if (json_object_size(host))
@@ -117,7 +120,7 @@ static json_t *csv_hosts(char *text)
 		else
 			json_decref(host);
 	}
-	if (ncols <= 0 || *p) {
+	if (ncols <= 0 || *p || bad) {
 		if (ncols == 0)
 			err_add(-EINVAL, "the file is empty: a header line (mac,hostname,...) comes first");
 		json_decref(hosts);

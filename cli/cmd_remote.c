@@ -335,8 +335,11 @@ int remote_boot(struct ctl *ctl, const char *ref, const char *mode, const struct
 		rc = 0;
 		goto out;
 	}
-	rc = err_set(-EIO, "the target refused or could not be reached (exit %d)%s", status,
-			   status == 255 ? ": ssh failed" : "");
+	if (status > 0)	/* a negative status: run_ssh's words come first */
+		err_clear();
+	rc = err_add(-EIO, "the target refused or could not be reached (exit %d)%s", status,
+		     status == 255 ? ": ssh failed" : "");
+	ctl_print_error();	/* said before the disarming, which goes on */
 	/* Disarm: the fresh token revoked, the next boot as it was (one transaction). */
 	undo = json_deep_copy(json_object_get(armed, "previous"));
 	free(path);
@@ -449,7 +452,9 @@ int remote_adopt_host(struct ctl *ctl, const char *ssh, const char *inventory, c
 				 binary, len, &out);
 	}
 	if (status != 0) {
-		rc = err_set(-EIO, "anemos-inventory failed on %s (exit %d)%s", ssh, status, status == 255 ? ": ssh failed" : "");
+		if (status > 0)	/* a negative status: run_ssh's words come first */
+			err_clear();
+		rc = err_add(-EIO, "anemos-inventory failed on %s (exit %d)%s", ssh, status, status == 255 ? ": ssh failed" : "");
 		goto done;
 	}
 	if (!out || !(inv = json_loads(out, 0, &error))) {

@@ -66,6 +66,12 @@ printf 'mac,colour\n52:54:00:54:00:01,blue\n' >"$WORK/odd.csv"
 out=$("$ANEMOSCTL" host import "$WORK/odd.csv" 2>&1); rc=$?
 check "a CSV column anemosd does not know is refused before sending" test "$rc" -ne 0
 expect_match "... by name" "unknown column 'colour'" "$out"
+# A bad last row refuses the whole file too (it once enrolled the rows before it).
+printf 'mac,hostname,once\n52:54:00:56:00:01,c1,\n52:54:00:56:00:02,c2,maybe\n' >"$WORK/last.csv"
+out=$("$ANEMOSCTL" host import "$WORK/last.csv" 2>&1); rc=$?
+check "a CSV whose last row is bad is refused" test "$rc" -ne 0
+expect_match "... naming the row, then that nothing was enrolled" "line 3: once must be true or false, not 'maybe'.*nothing enrolled" "$(printf '%s' "$out" | tr '\n' ' ')"
+expect_eq "... and enrolls none of it" 404 "$(status_of "$(api GET /api/v1/hosts/c1)")"
 printf '{"hosts":[{"mac":"52:54:00:53:00:03","hostname":"j3"}]}' >"$WORK/one.json"
 expect_eq "host import of {\"hosts\": [...]}" "enrolled 1 hosts from $WORK/one.json" "$("$ANEMOSCTL" host import "$WORK/one.json" 2>&1)"
 # 1,150 hosts: host list walks three pages of 500.
