@@ -367,6 +367,9 @@ bool ssh_dest_valid(const char *dest);
  * status (255: ssh itself failed), or a negative errno (with the message).
  */
 int run_ssh(const char *dest, const char *remote, const char *input, size_t len, char **output);
+/* Returns -EIO with the words for run_ssh's non-zero @status: "@what (exit N)[: ssh failed]@more",
+ * after run_ssh's own words when @status is negative (a pipe or fork that failed). */
+int ssh_failure(int status, const char *what, const char *more);
 /* Appends NAME='VALUE' (single quotes escaped) to the stream @f: a shell assignment. */
 void put_var(FILE *f, const char *name, const char *value);
 /* Appends the settings every run of kexec.sh gets alike: ANEMOS_MEMORY_FLOOR_MIB, from

@@ -1034,10 +1034,7 @@ int deploy_ssh(struct ctl *ctl, int argc, char **argv)
 	if (out)
 		target_said(&d, out, ctl->json);
 	if (status != 0) {
-		if (status > 0)	/* a negative status: run_ssh's words come first */
-			err_clear();
-		rc = err_add(-EIO, "the target refused or could not be reached (exit %d)%s; nothing was changed there",
-			     status, status == 255 ? ": ssh failed" : "");
+		rc = ssh_failure(status, "the target refused or could not be reached", "; nothing was changed there");
 		goto out;
 	}
 	if (o.detach) {

@@ -125,6 +125,13 @@ bool ssh_dest_valid(const char *dest)
 	return ssh_target(dest, buf, userhost, args) >= 0;
 }
 
+int ssh_failure(int status, const char *what, const char *more)
+{
+	if (status > 0)	/* a negative status: run_ssh's own words come first */
+		err_clear();
+	return err_add(-EIO, "%s (exit %d)%s%s", what, status, status == 255 ? ": ssh failed" : "", more);
+}
+
 int run_ssh(const char *dest, const char *remote, const char *input, size_t len, char **output)
 {
 	char target[DEST_MAX], userhost[DEST_MAX], *targs[3], *argv[64], *cmd = NULL, *save, *word;
@@ -335,10 +342,7 @@ int remote_boot(struct ctl *ctl, const char *ref, const char *mode, const struct
 		rc = 0;
 		goto out;
 	}
-	if (status > 0)	/* a negative status: run_ssh's words come first */
-		err_clear();
-	rc = err_add(-EIO, "the target refused or could not be reached (exit %d)%s", status,
-		     status == 255 ? ": ssh failed" : "");
+	rc = ssh_failure(status, "the target refused or could not be reached", "");
 	ctl_print_error();	/* said before the disarming, which goes on */
 	/* Disarm: the fresh token revoked, the next boot as it was (one transaction). */
 	undo = json_deep_copy(json_object_get(armed, "previous"));
@@ -452,9 +456,10 @@ int remote_adopt_host(struct ctl *ctl, const char *ssh, const char *inventory, c
 				 binary, len, &out);
 	}
 	if (status != 0) {
-		if (status > 0)	/* a negative status: run_ssh's words come first */
-			err_clear();
-		rc = err_add(-EIO, "anemos-inventory failed on %s (exit %d)%s", ssh, status, status == 255 ? ": ssh failed" : "");
+		char what[DEST_MAX + 32];
+
+		snprintf(what, sizeof(what), "anemos-inventory failed on %s", ssh);
+		rc = ssh_failure(status, what, "");
 		goto done;
 	}
 	if (!out || !(inv = json_loads(out, 0, &error))) {
