@@ -171,8 +171,8 @@ demo-stop:
 
 # One normal build and one ASan+UBSan build, each through every suite; one summary line.
 test: test-deps
-	@$(MAKE) --no-print-directory all unit
-	@$(MAKE) --no-print-directory BUILD=build/asan \
+	@$(MAKE) --no-print-directory -j$$(nproc) all unit
+	@$(MAKE) --no-print-directory -j$$(nproc) BUILD=build/asan \
 		EXTRA_CFLAGS="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		EXTRA_LDFLAGS="-fsanitize=address,undefined" all unit
 	@$(MAKE) --no-print-directory initramfs

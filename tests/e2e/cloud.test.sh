@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# cost: 250
+# cost: 450
 # run-in: build/asan
 # Hosts without network boot (cloud VMs), reinstalled and rescued over SSH. A VM runs the
 # project's `cloud` image (busybox, dropbear, kexec-tools, extlinux) from its own disk, with

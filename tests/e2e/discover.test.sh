@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# cost: 100
+# cost: 200
+# run-in: build/asan
 # A machine network-boots the real Anemos environment (build/boot: the Debian kernel and the
 # initramfs of initramfs/build.sh) under BIOS (SeaBIOS) and UEFI (OVMF) through QEMU's iPXE
 # ROM: /init loads its drivers, DHCP brings both NICs up, anemos-agent posts the inventory,

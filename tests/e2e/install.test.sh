@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# cost: 120
+# cost: 250
+# run-in: build/asan
 # Installing for real: QEMU machines (BIOS and UEFI) with an empty disk PXE-boot the Anemos
 # environment, install the `tiny` image (streamed, verified, made bootable), reboot, are told
 # "local", boot the installed system from the disk, and that system phones home with its

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # cost: 20
+# run-in: build/asan
 # Real iPXE (QEMU's NIC option ROM, Debian's ipxe-qemu) runs anemosd's /boot.ipxe under BIOS
 # (SeaBIOS) and UEFI (OVMF), and chains to /ipxe with its MAC and SMBIOS identifiers: the
 # entry script's syntax, its URI escaping and the identity it reports, checked end to end.
