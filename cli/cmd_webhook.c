@@ -63,22 +63,21 @@ static void last_text(const json_t *hook, char *buf, size_t len)
 			 json_is_true(json_object_get(hook, "enabled")) ? "" : " (disabled)");
 }
 
-/* The path of webhook @ref (+ @tail), malloc'd; NULL (with the message) out of memory or for a
- * ref that is not a number. */
-static char *hook_path(const char *ref, const char *tail)
+/* The path of webhook @ref (+ @tail) into *path, malloc'd (the caller frees it). 0, or -EINVAL
+ * for a ref that is not a number, -ENOMEM, with the message (*path then NULL). */
+static int hook_path(const char *ref, const char *tail, char **path)
 {
-	char *path, *end;
+	char *end;
 
+	*path = NULL;
 	strtoll(ref, &end, 10);
-	if (!*ref || *end) {
-		err_set(-EINVAL, "'%s' is not a webhook id (anemosctl webhook list shows them)", ref);
-		return NULL;
+	if (!*ref || *end)
+		return err_set(-EINVAL, "'%s' is not a webhook id (anemosctl webhook list shows them)", ref);
+	if (asprintf(path, "/api/v1/webhooks/%s%s", ref, tail) < 0) {
+		*path = NULL;
+		return err_set(-ENOMEM, "out of memory");
 	}
-	if (asprintf(&path, "/api/v1/webhooks/%s%s", ref, tail) < 0) {
-		err_set(-ENOMEM, "out of memory");
-		return NULL;
-	}
-	return path;
+	return 0;
 }
 
 int webhook_list(struct ctl *ctl, int argc, char **argv)
@@ -173,11 +172,9 @@ int webhook_show(struct ctl *ctl, int argc, char **argv)
 
 	if ((first = parse_command(argc, argv, NULL, NULL, NULL, 1, 1)) < 0)
 		return first;
-	if (!(path = hook_path(argv[first], "")) || !(dpath = hook_path(argv[first], "/deliveries?limit=20"))) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	if ((rc = api_call(ctl, "GET", path, NULL, &hook)) != 0 ||
+	if ((rc = hook_path(argv[first], "", &path)) < 0 ||
+	    (rc = hook_path(argv[first], "/deliveries?limit=20", &dpath)) < 0 ||
+	    (rc = api_call(ctl, "GET", path, NULL, &hook)) != 0 ||
 	    (rc = api_call(ctl, "GET", dpath, NULL, &deliveries)) != 0)
 		goto out;
 	if (ctl->json) {
@@ -269,8 +266,8 @@ int webhook_rm(struct ctl *ctl, int argc, char **argv)
 
 	if ((first = parse_command(argc, argv, NULL, NULL, NULL, 1, 1)) < 0)
 		return first;
-	if (!(path = hook_path(argv[first], "")))
-		return -ENOMEM;
+	if ((rc = hook_path(argv[first], "", &path)) < 0)
+		return rc;
 	if ((rc = api_call(ctl, "DELETE", path, NULL, &answer)) == 0 && !ctl->json)
 		printf("removed webhook %s\n", argv[first]);
 	json_decref(answer);
@@ -287,8 +284,8 @@ int webhook_test(struct ctl *ctl, int argc, char **argv)
 
 	if ((first = parse_command(argc, argv, NULL, NULL, NULL, 1, 1)) < 0)
 		return first;
-	if (!(path = hook_path(argv[first], "/test")))
-		return -ENOMEM;
+	if ((rc = hook_path(argv[first], "/test", &path)) < 0)
+		return rc;
 	if ((rc = api_call(ctl, "POST", path, NULL, &answer)) != 0)
 		goto out;
 	d = json_object_get(answer, "delivery");

@@ -59,13 +59,13 @@ void bmc_enroll_run(struct agent *a, json_t *plan)
 		return;
 	memset(&lan, 0, sizeof(lan));
 	if (!user || !password) {
-		snprintf(why, sizeof(why), "the plan's bmc_enroll lacks a username or a password");
-		rc = -EINVAL;
+		rc = err_set(-EINVAL, "the plan's bmc_enroll lacks a username or a password");
 	} else {
 		fprintf(stderr, "anemos-agent: creating the BMC user %s in-band\n", user);
 		rc = enroll(a, user, password, priv, channel > 15 ? 0 : channel, &res, &lan);
-		snprintf(why, sizeof(why), "%s", err_msg());
 	}
+	/* the failure's words, kept: client_call below carries its own */
+	snprintf(why, sizeof(why), "%s", err_msg());
 	wipe_string(json_object_get(e, "password"));
 	if (rc == 0)
 		body = json_pack("{s:b, s:s, s:I, s:I, s:o}", "ok", 1, "username", user, "user_id",

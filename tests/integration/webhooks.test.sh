@@ -213,6 +213,12 @@ out=$("$ANEMOSCTL" webhook test 1 2>&1); rc=$?
 expect_eq "a failed ping exits 1" 1 "$rc"
 expect_match "... saying what the receiver answered" "HTTP 500: receiver sad" "$out"
 receiver_mode a ok
+for cmd in show rm test; do
+	out=$("$ANEMOSCTL" webhook "$cmd" one 2>&1); rc=$?
+	expect_eq "webhook $cmd one: a ref that is not a number is a usage error (exit 2) with its usage line" \
+		"2 anemosctl: 'one' is not a webhook id (anemosctl webhook list shows them)|usage: anemosctl webhook $cmd ID" \
+		"$rc $(head -n 2 <<<"$out" | paste -sd'|')"
+done
 
 # ---- kill -9 with undelivered events: delivered after the restart ----
 receiver_stop a
