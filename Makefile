@@ -50,7 +50,7 @@ SERVER_UNIT_BIN = $(filter-out $(INV_UNIT_BIN) $(AGENT_UNIT_BIN),$(UNIT_BIN))
 PROGRAMS = $(BUILD)/anemosd $(BUILD)/anemosctl $(BUILD)/anemos-inventory $(BUILD)/anemos-agent \
            $(BUILD)/anemos-mkimg $(BUILD)/anemos-storm $(if $(findstring sanitize,$(EXTRA_LDFLAGS)),,$(BUILD)/anemos-inventory-static)
 
-.PHONY: all deps test-deps deb run demo demo-stop test test-slow check unit bench fuzz fuzz-bins fuzz-build fuzz-smoke clean initramfs images
+.PHONY: all deps test-deps deb run demo demo-stop test test-asan-build test-artifacts test-slow check unit bench fuzz fuzz-bins fuzz-build fuzz-smoke clean initramfs images
 all: $(PROGRAMS)
 
 # Installs missing Debian packages (and says which). Compiling never does: `make deps` does,
@@ -170,20 +170,25 @@ demo-stop:
 	@deploy/demo.sh stop
 
 # One normal build and one ASan+UBSan build, each through every suite; one summary line.
+# The sanitizer build compiles while the initramfs and the images are made (mostly unpacking
+# Debian packages) from the normal build.
 test: test-deps
 	@$(MAKE) --no-print-directory -j$$(nproc) all unit
-	@$(MAKE) --no-print-directory -j$$(nproc) BUILD=build/asan \
+	@$(MAKE) --no-print-directory -j2 test-asan-build test-artifacts
+	@tests/run-all.sh
+test-asan-build:
+	@$(MAKE) --no-print-directory BUILD=build/asan \
 		EXTRA_CFLAGS="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		EXTRA_LDFLAGS="-fsanitize=address,undefined" all unit
+test-artifacts:
 	@$(MAKE) --no-print-directory initramfs
 	@$(MAKE) --no-print-directory images IMAGES="tiny cloud"
-	@tests/run-all.sh
 
 # The fast loop: the unit tests and the loopback integration suites of the normal build (no
 # QEMU); T=NAME runs the suites whose label ends in NAME (make check T=recipe). Three at a time:
 # these suites wait on timers and sockets more than they compute (ANEMOS_JOBS=N overrides).
 check: deps all unit
-	@ANEMOS_JOBS=$${ANEMOS_JOBS:-3} ANEMOS_SUITES='^build (unit|integration) $(if $(T),.*$(T)$$,)' tests/run-all.sh
+	@ANEMOS_JOBS=$${ANEMOS_JOBS:-3} ANEMOS_LIGHT_JOBS=$${ANEMOS_LIGHT_JOBS:-0} ANEMOS_SUITES='^build (unit|integration) $(if $(T),.*$(T)$$,)' tests/run-all.sh
 
 # libFuzzer harnesses of the parsers of outside input (tests/fuzz/), built with clang and
 # ASan+UBSan into build/fuzz. `make fuzz` runs each for FUZZ_SECONDS over its checked-in seeds
@@ -191,7 +196,7 @@ check: deps all unit
 # `make fuzz-smoke` (a suite of make test) runs each over its seeds plus FUZZ_SMOKE_SECONDS of
 # new inputs. A finding stops either, its reproducer kept in build/fuzz/artifacts/.
 FUZZ_SECONDS ?= 300
-FUZZ_SMOKE_SECONDS ?= 30
+FUZZ_SMOKE_SECONDS ?= 15
 FUZZ_SRC  = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_LINK = $(SERVER_LIB_OBJ) $(INV_LIB_OBJ) $(BUILD)/obj/initramfs/agent/debian_index.o \

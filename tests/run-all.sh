@@ -15,7 +15,9 @@
 #   # lock: NAME      never runs at the same time as another suite holding the same NAME (a
 #                     shared cache or install step); other suites still run beside it.
 #   # exclusive       runs alone: nothing else runs while it does.
-# Suites run two at a time (both builds in the same pool). Each one's output is kept in a
+# Suites run two at a time (both builds in the same pool), and a short one (cost below 100: the
+# loopback suites, which wait on sockets and timers more than they compute) may take a third
+# slot beside two long ones, so the QEMU suites never wait for it. Each one's output is kept in a
 # temporary file and printed whole, indented under "=== LABEL", when it ends, followed by
 # "--- LABEL: N passed, N failed, N skipped in S s". The end lists the failures and skips,
 # the 10 slowest suites and the wall time, then the totals line (always the last line; the
@@ -26,6 +28,8 @@
 #                        "build/asan e2e discover", "build unit test_parse") matches the
 #                        extended regular expression; a regex matching none is a failure.
 #   ANEMOS_JOBS=N        how many suites run at once (default 2; 1 runs them one by one).
+#   ANEMOS_LIGHT_JOBS=N  how many more slots only short suites may take (default 1; 0 with
+#                        ANEMOS_JOBS=1).
 set -u
 T_START=${EPOCHREALTIME/[.,]/}   # microseconds, whatever the locale's decimal point
 cd "$(dirname "$0")/.." || exit 2
@@ -45,9 +49,14 @@ results=$tmpdir/results
 : >"$results"
 jobs_max=${ANEMOS_JOBS:-2}
 case $jobs_max in '' | *[!0-9]* | 0) echo "ANEMOS_JOBS must be a positive number" >&2; exit 2 ;; esac
+light_default=1
+[ "$jobs_max" -gt 1 ] || light_default=0
+light_jobs=${ANEMOS_LIGHT_JOBS:-$light_default}
+case $light_jobs in '' | *[!0-9]*) echo "ANEMOS_LIGHT_JOBS must be a number" >&2; exit 2 ;; esac
+LIGHT_COST=100   # a suite of a lower cost is short: it may take one of the light slots
 # `wait -n -p` (bash 5.1) says which suite ended; an older bash runs them one at a time.
 if [ "${BASH_VERSINFO[0]}" -lt 5 ] || { [ "${BASH_VERSINFO[0]}" -eq 5 ] && [ "${BASH_VERSINFO[1]}" -lt 1 ]; }; then
-	jobs_max=1
+	jobs_max=1 light_jobs=0
 fi
 filter=${ANEMOS_SUITES:-}
 
@@ -142,12 +151,14 @@ lock_held() {
 	for pid in "${!JOB_OF[@]}"; do [ "${LOCK[${JOB_OF[$pid]}]}" = "$1" ] && return 0; done
 	return 1
 }
-# next_suite: the position in PENDING of the first suite that may start now, if any.
+# next_suite: the position in PENDING of the first suite that may start now, if any: any
+# suite while fewer than jobs_max run, else only a short one (a light slot).
 next_suite() {
 	local k i
 	[ "$RUNNING_EXCL" = 0 ] || return 1
 	for k in "${!PENDING[@]}"; do
 		i=${PENDING[k]}
+		[ "$RUNNING" -lt "$jobs_max" ] || [ "${COST[i]}" -lt "$LIGHT_COST" ] || continue
 		if [ "${EXCL[i]}" = 1 ]; then
 			# Alone, and after everything before it: nothing after it starts meanwhile.
 			[ "$RUNNING" -eq 0 ] && { echo "$k"; return 0; }
@@ -160,12 +171,12 @@ next_suite() {
 }
 
 while [ "${#PENDING[@]}" -gt 0 ] || [ "$RUNNING" -gt 0 ]; do
-	while [ "$RUNNING" -lt "$jobs_max" ] && k=$(next_suite); do
+	while [ "$RUNNING" -lt $((jobs_max + light_jobs)) ] && k=$(next_suite); do
 		start_suite "${PENDING[k]}"
 		unset 'PENDING[k]'
 		PENDING=("${PENDING[@]}")
 	done
-	if [ "$jobs_max" -gt 1 ]; then
+	if [ $((jobs_max + light_jobs)) -gt 1 ]; then
 		pid=""
 		wait -n -p pid; rc=$?
 		if [ -z "$pid" ]; then   # nothing reported (not expected): take one that has ended
@@ -196,7 +207,7 @@ if [ "${#SECS[@]}" -gt 0 ]; then
 fi
 total=0
 for us in "${SECS[@]}"; do total=$((total + us)); done
-echo "Wall time: $(us_to_s $((T_END - T_START))) s for ${#SECS[@]} suites ($(us_to_s "$total") s of suite time, $jobs_max at a time)"
+echo "Wall time: $(us_to_s $((T_END - T_START))) s for ${#SECS[@]} suites ($(us_to_s "$total") s of suite time, $jobs_max at a time and $light_jobs more for short suites)"
 # cmocka's TAP numbers its lines ("ok 3 - name"): count by the leading word only.
 passed=$(grep -cE '^\[[^]]*\] ok ' "$results")
 failed=$(grep -cE '^\[[^]]*\] not ok ' "$results")

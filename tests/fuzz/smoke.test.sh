@@ -3,14 +3,14 @@
 # cost: 160
 # The fuzz smoke suite (make fuzz-smoke, and a suite of make test): every libFuzzer harness of
 # tests/fuzz/, built with clang and ASan+UBSan into build/fuzz, runs over its checked-in seeds
-# (tests/fuzz/corpus/NAME) plus FUZZ_SMOKE_SECONDS (default 30) of new inputs, two at a time.
+# (tests/fuzz/corpus/NAME) plus FUZZ_SMOKE_SECONDS (default 15) of new inputs, two at a time.
 # One line per harness with the inputs it executed; a crash, leak, sanitizer report, timeout or
 # harness finding is a failure, its reproducer kept in build/fuzz/artifacts/ (replay it with
 # build/fuzz/fuzz/NAME FILE). clang is installed when missing (deploy/install-deps.sh fuzz);
 # when that or the build fails, the suite fails: it never skips.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
-SECONDS_EACH=${FUZZ_SMOKE_SECONDS:-30}
+SECONDS_EACH=${FUZZ_SMOKE_SECONDS:-15}
 JOBS=2
 start=$(date +%s)
 # In memory where there is /dev/shm: fuzz_api's store is written on every input.
