@@ -169,12 +169,13 @@ demo:
 demo-stop:
 	@deploy/demo.sh stop
 
-# One normal build and one ASan+UBSan build, each through every suite; one summary line.
+# One normal build and one ASan+UBSan build, each through its suites (a QEMU suite runs
+# against one of them, `# run-in:`); one summary line.
 # The sanitizer build compiles while the initramfs and the images are made (mostly unpacking
 # Debian packages) from the normal build.
 test: test-deps
 	@$(MAKE) --no-print-directory -j$$(nproc) all unit
-	@$(MAKE) --no-print-directory -j2 test-asan-build test-artifacts
+	@$(MAKE) --no-print-directory -j$$(($$(nproc) + 1)) test-asan-build test-artifacts
 	@tests/run-all.sh
 test-asan-build:
 	@$(MAKE) --no-print-directory BUILD=build/asan \

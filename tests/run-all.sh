@@ -15,9 +15,11 @@
 #   # lock: NAME      never runs at the same time as another suite holding the same NAME (a
 #                     shared cache or install step); other suites still run beside it.
 #   # exclusive       runs alone: nothing else runs while it does.
-# Suites run two at a time (both builds in the same pool), and a short one (cost below 100: the
-# loopback suites, which wait on sockets and timers more than they compute) may take a third
-# slot beside two long ones, so the QEMU suites never wait for it. Each one's output is kept in a
+# Suites run two at a time (both builds in the same pool), and a short one (cost below 100:
+# the loopback suites, which mostly wait on sockets and timers, the dashboard's Chromium, the
+# short load tests) may take a third slot beside two long ones (the QEMU suites, the deploy
+# and fuzz suites), so the long ones never queue behind short ones (ANEMOS_LIGHT_JOBS: how
+# many such slots). Each one's output is kept in a
 # temporary file and printed whole, indented under "=== LABEL", when it ends, followed by
 # "--- LABEL: N passed, N failed, N skipped in S s". The end lists the failures and skips,
 # the 10 slowest suites and the wall time, then the totals line (always the last line; the
@@ -108,7 +110,7 @@ now_us() { echo "${EPOCHREALTIME/[.,]/}"; }   # microseconds, whatever the local
 us_to_s() { printf '%d.%d' $(($1 / 1000000)) $(($1 % 1000000 / 100000)); }   # "12.3"
 
 START=() SECS=()
-RUNNING=0 RUNNING_EXCL=0
+RUNNING=0 RUNNING_LONG=0 RUNNING_EXCL=0
 start_suite() { # INDEX
 	local i=$1 out=$tmpdir/$1.out
 	START[i]=$(now_us)
@@ -119,6 +121,7 @@ start_suite() { # INDEX
 	fi
 	JOB_OF[$!]=$i
 	RUNNING=$((RUNNING + 1))
+	[ "${COST[i]}" -lt "$LIGHT_COST" ] || RUNNING_LONG=$((RUNNING_LONG + 1))
 	[ "${EXCL[i]}" = 0 ] || RUNNING_EXCL=1
 }
 
@@ -151,19 +154,21 @@ lock_held() {
 	for pid in "${!JOB_OF[@]}"; do [ "${LOCK[${JOB_OF[$pid]}]}" = "$1" ] && return 0; done
 	return 1
 }
-# next_suite: the position in PENDING of the first suite that may start now, if any: any
-# suite while fewer than jobs_max run, else only a short one (a light slot).
+# next_suite: the position in PENDING of the first suite that may start now, if any (the
+# caller keeps RUNNING below jobs_max + light_jobs): a long suite while fewer than jobs_max
+# long ones run, a short one in any free slot. PENDING is longest first, so a slot that frees
+# goes to a long suite that may start before any short one.
 next_suite() {
 	local k i
 	[ "$RUNNING_EXCL" = 0 ] || return 1
 	for k in "${!PENDING[@]}"; do
 		i=${PENDING[k]}
-		[ "$RUNNING" -lt "$jobs_max" ] || [ "${COST[i]}" -lt "$LIGHT_COST" ] || continue
 		if [ "${EXCL[i]}" = 1 ]; then
 			# Alone, and after everything before it: nothing after it starts meanwhile.
 			[ "$RUNNING" -eq 0 ] && { echo "$k"; return 0; }
 			return 1
 		fi
+		[ "${COST[i]}" -lt "$LIGHT_COST" ] || [ "$RUNNING_LONG" -lt "$jobs_max" ] || continue
 		[ -n "${LOCK[i]}" ] && lock_held "${LOCK[i]}" && continue
 		echo "$k"; return 0
 	done
@@ -192,6 +197,7 @@ while [ "${#PENDING[@]}" -gt 0 ] || [ "$RUNNING" -gt 0 ]; do
 	i=${JOB_OF[$pid]}
 	unset 'JOB_OF[$pid]'
 	RUNNING=$((RUNNING - 1))
+	[ "${COST[i]}" -lt "$LIGHT_COST" ] || RUNNING_LONG=$((RUNNING_LONG - 1))
 	[ "${EXCL[i]}" = 0 ] || RUNNING_EXCL=0
 	finish_suite "$i" "$rc"
 done

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# cost: 20
+# cost: 100
 # run-in: build/asan
 # Real iPXE (QEMU's NIC option ROM, Debian's ipxe-qemu) runs anemosd's /boot.ipxe under BIOS
 # (SeaBIOS) and UEFI (OVMF), and chains to /ipxe with its MAC and SMBIOS identifiers: the

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # run-in: build
-# cost: 160
+# cost: 150
 # The fuzz smoke suite (make fuzz-smoke, and a suite of make test): every libFuzzer harness of
 # tests/fuzz/, built with clang and ASan+UBSan into build/fuzz, runs over its checked-in seeds
 # (tests/fuzz/corpus/NAME) plus FUZZ_SMOKE_SECONDS (default 15) of new inputs, two at a time.
