@@ -426,7 +426,8 @@ int boot_plan(const struct agent_token *t, json_t **out)
 	}
 	rescue = !strcmp(t->mode, boot_action_name(BOOT_RESCUE));
 	if (!rescue && h.next_boot == BOOT_INSTALL &&
-	    (h.status != HOST_INSTALLING || strcmp(t->mode, "install") != 0 || !(t->served & AGENT_SERVED_SECRETS))) {
+	    (h.status != HOST_INSTALLING || strcmp(t->mode, boot_action_name(BOOT_INSTALL)) != 0 ||
+	     !(t->served & AGENT_SERVED_SECRETS))) {
 		host_free(&h);
 		if ((rc = hosts_update(NULL, t->host_id, plan_change, &p, &h)) < 0) {
 			json_decref(enroll);
