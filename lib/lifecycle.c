@@ -11,9 +11,9 @@
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 static const struct { const char *name, *help; } statuses[HOST_STATUS_COUNT] = {
-	[HOST_NEW]            = { "new", "seen, no hardware reported yet" },
+	[HOST_NEW]            = { HOST_STATUS_NEW_NAME, "seen, no hardware reported yet" },
 	[HOST_READY]          = { "ready", "hardware reported, waiting for a plan" },
-	[HOST_INSTALLING]     = { "installing", "installing its image" },
+	[HOST_INSTALLING]     = { HOST_STATUS_INSTALLING_NAME, "installing its image" },
 	[HOST_DEPLOYED]       = { "deployed", "its installed system reported in" },
 	[HOST_FAILED]         = { "failed", "its last install or discovery failed" },
 	[HOST_MAINTENANCE]    = { "maintenance", "set aside: no install, no discovery, rescue allowed" },
@@ -21,7 +21,7 @@ static const struct { const char *name, *help; } statuses[HOST_STATUS_COUNT] = {
 };
 
 static const struct { const char *name, *help; } actions[BOOT_ACTION_COUNT] = {
-	[BOOT_DISCOVER] = { "discover", "report the hardware and wait" },
+	[BOOT_DISCOVER] = { BOOT_ACTION_DISCOVER_NAME, "report the hardware and wait" },
 	[BOOT_INSTALL]  = { "install", "install the host's image" },
 	[BOOT_LOCAL]    = { "local", "boot from the local disk" },
 	[BOOT_RESCUE]   = { "rescue", "the Anemos environment with SSH" },

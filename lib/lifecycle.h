@@ -47,6 +47,12 @@ enum host_event {
 	HOST_EVENT_COUNT
 };
 
+/* The names that SQL text holds as literals (the schema's defaults, a query's condition on
+ * the status): the same strings as lifecycle.c's tables, which are made of these. */
+#define HOST_STATUS_NEW_NAME        "new"
+#define HOST_STATUS_INSTALLING_NAME "installing"
+#define BOOT_ACTION_DISCOVER_NAME   "discover"
+
 /* The name of each value as the API, the database and the CLI spell it ("ready",
  * "install", "set-ready"); NULL for a value out of range. Static strings. */
 const char *host_status_name(enum host_status s);

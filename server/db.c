@@ -40,8 +40,8 @@ static const char *const migrations[] = {
 	"CREATE TABLE hosts ("
 	"  id INTEGER PRIMARY KEY,"
 	"  hostname TEXT UNIQUE,"
-	"  status TEXT NOT NULL DEFAULT 'new',"
-	"  next_boot TEXT NOT NULL DEFAULT 'discover',"
+	"  status TEXT NOT NULL DEFAULT '" HOST_STATUS_NEW_NAME "',"
+	"  next_boot TEXT NOT NULL DEFAULT '" BOOT_ACTION_DISCOVER_NAME "',"
 	"  image TEXT REFERENCES images(name),"
 	"  once INTEGER NOT NULL DEFAULT 0,"
 	"  uuid TEXT, serial TEXT, vendor TEXT, product TEXT, asset TEXT,"
@@ -213,7 +213,7 @@ static const char *const migrations[] = {
 	"h.product, h.asset, h.ssh_keys, h.inventory, h.last_seen, h.created, h.updated, "      \
 	"(SELECT group_concat(mac, ' ') FROM (SELECT mac FROM host_macs m WHERE m.host_id = h.id ORDER BY m.rowid)), " \
 	"(SELECT json_object('bytes', e.bytes, 'total', e.total, 'time', e.time, 'message', e.message) " \
-	" FROM events e WHERE e.host_id = h.id AND e.total IS NOT NULL AND h.status = 'installing' " \
+	" FROM events e WHERE e.host_id = h.id AND e.total IS NOT NULL AND h.status = '" HOST_STATUS_INSTALLING_NAME "' " \
 	" ORDER BY e.id DESC LIMIT 1), " \
 	"CASE WHEN h.inventory IS NULL THEN NULL ELSE json_object('firmware', h.firmware, " \
 	" 'cpu_model', h.cpu_model, 'cpu_sockets', h.cpu_sockets, 'cpu_threads', h.cpu_threads, " \
