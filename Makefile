@@ -189,7 +189,7 @@ test-artifacts:
 # QEMU); T=NAME runs the suites whose label ends in NAME (make check T=recipe). Three at a time:
 # these suites wait on timers and sockets more than they compute (ANEMOS_JOBS=N overrides).
 check: deps all unit
-	@ANEMOS_JOBS=$${ANEMOS_JOBS:-3} ANEMOS_LIGHT_JOBS=$${ANEMOS_LIGHT_JOBS:-0} ANEMOS_SUITES='^build (unit|integration) $(if $(T),.*$(T)$$,)' tests/run-all.sh
+	@ANEMOS_JOBS=$${ANEMOS_JOBS:-3} ANEMOS_SUITES='^build (unit|integration) $(if $(T),.*$(T)$$,)' tests/run-all.sh
 
 # libFuzzer harnesses of the parsers of outside input (tests/fuzz/), built with clang and
 # ASan+UBSan into build/fuzz. `make fuzz` runs each for FUZZ_SECONDS over its checked-in seeds

@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # cost: 600
 # run-in: build
-# lock: mirror-cache
 # A cloud host deployed over SSH with no anemosd at all (anemosctl deploy --ssh). The suite runs
 # in a network namespace of its own: br0 there is 192.0.2.2/24, 2001:db8::2/64 and the
 # link-local fe80::2, with the VM's tap on it, and dnsmasq there answers DHCPv4 (192.0.2.50

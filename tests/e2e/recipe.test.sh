@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # run-in: build/asan
 # cost: 450
-# lock: mirror-cache
 # Recipes built on the target: the `tiny` recipe is registered as a recipe image (a bundle of
 # its folder, plus the test mirror's keyring and a per-host template); a BIOS and a UEFI
 # machine with empty disks boot the Anemos environment, fetch the kernel and busybox from a

@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Proves tests/lib/mirror.sh builds and serves a signed Debian mirror real tools accept (gpgv, sums, apt), that another key is refused, and that a rebuild downloads nothing.
 # run-in: build
-# lock: mirror-cache
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/lib/mirror.sh

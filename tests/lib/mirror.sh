@@ -157,8 +157,13 @@ _mirror_sign() {
 	[ "$rc" = 0 ] || _mirror_err "signing $dist/Release with key '$key' failed"
 }
 
+# _mirror_locked COMMAND...: runs COMMAND in a subshell holding $MIRROR_CACHE/.lock, so that
+# suites running at once (deploy, recipe, mirror) never make the same cached key twice or
+# fill the cache together; each waits only for another's mirror build, not its whole run.
+_mirror_locked() { ( mkdir -p "$MIRROR_CACHE" && exec 9>"$MIRROR_CACHE/.lock" && flock 9 && "$@" ); }
+
 # mirror_build DIR [--minbase] [--with-deps] PKG...: see the top of this file.
-mirror_build() { ( _mirror_build "$@" ); }
+mirror_build() { _mirror_locked _mirror_build "$@"; }
 _mirror_build() {
 	local dir="" minbase=0 deps=0 a p f deb src missing=() want=() debs=() t0 name ver arch srcpkg prefix
 	t0=$(date +%s)
@@ -272,7 +277,7 @@ mirror_sign_with_other_key() {
 	local dist=${1:-}/debian/dists/bookworm
 	[ -n "${1:-}" ] && [ -s "$dist/Release" ] || { _mirror_err "mirror_sign_with_other_key: no $dist/Release"; return 1; }
 	_mirror_say "re-signing $1 with another throwaway key"
-	_mirror_sign "$dist" other
+	_mirror_locked _mirror_sign "$dist" other
 }
 
 # The server: plain static files from DIR, requests logged to stderr ($WORK/mirror.log);
