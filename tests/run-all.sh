@@ -15,11 +15,7 @@
 #   # lock: NAME      never runs at the same time as another suite holding the same NAME (a
 #                     shared cache or install step); other suites still run beside it.
 #   # exclusive       runs alone: nothing else runs while it does.
-# Suites run two at a time (both builds in the same pool). ANEMOS_LIGHT_JOBS=N adds N slots
-# that only a short suite (cost below 100: the loopback suites, the dashboard, the short load
-# tests) may take beside the long ones (QEMU, deploy, fuzz), which never queue behind them;
-# it is 0 by default: on 2 cores a third slot made the QEMU suites slower by more than it
-# saved (measured: deploy 758 -> 1147 s, cloud 450 -> 664 s). Each one's output is kept in a
+# Suites run two at a time (both builds in the same pool). Each one's output is kept in a
 # temporary file and printed whole, indented under "=== LABEL", when it ends, followed by
 # "--- LABEL: N passed, N failed, N skipped in S s". The end lists the failures and skips,
 # the 10 slowest suites and the wall time, then the totals line (always the last line; the
@@ -30,7 +26,6 @@
 #                        "build/asan e2e discover", "build unit test_parse") matches the
 #                        extended regular expression; a regex matching none is a failure.
 #   ANEMOS_JOBS=N        how many suites run at once (default 2; 1 runs them one by one).
-#   ANEMOS_LIGHT_JOBS=N  how many more slots only short suites may take (default 0).
 set -u
 T_START=${EPOCHREALTIME/[.,]/}   # microseconds, whatever the locale's decimal point
 cd "$(dirname "$0")/.." || exit 2
@@ -50,12 +45,9 @@ results=$tmpdir/results
 : >"$results"
 jobs_max=${ANEMOS_JOBS:-2}
 case $jobs_max in '' | *[!0-9]* | 0) echo "ANEMOS_JOBS must be a positive number" >&2; exit 2 ;; esac
-light_jobs=${ANEMOS_LIGHT_JOBS:-0}
-case $light_jobs in '' | *[!0-9]*) echo "ANEMOS_LIGHT_JOBS must be a number" >&2; exit 2 ;; esac
-LIGHT_COST=100   # a suite of a lower cost is short: it may take one of the light slots
 # `wait -n -p` (bash 5.1) says which suite ended; an older bash runs them one at a time.
 if [ "${BASH_VERSINFO[0]}" -lt 5 ] || { [ "${BASH_VERSINFO[0]}" -eq 5 ] && [ "${BASH_VERSINFO[1]}" -lt 1 ]; }; then
-	jobs_max=1 light_jobs=0
+	jobs_max=1
 fi
 filter=${ANEMOS_SUITES:-}
 
@@ -107,7 +99,7 @@ now_us() { echo "${EPOCHREALTIME/[.,]/}"; }   # microseconds, whatever the local
 us_to_s() { printf '%d.%d' $(($1 / 1000000)) $(($1 % 1000000 / 100000)); }   # "12.3"
 
 START=() SECS=()
-RUNNING=0 RUNNING_LONG=0 RUNNING_EXCL=0
+RUNNING=0 RUNNING_EXCL=0
 start_suite() { # INDEX
 	local i=$1 out=$tmpdir/$1.out
 	START[i]=$(now_us)
@@ -118,7 +110,6 @@ start_suite() { # INDEX
 	fi
 	JOB_OF[$!]=$i
 	RUNNING=$((RUNNING + 1))
-	[ "${COST[i]}" -lt "$LIGHT_COST" ] || RUNNING_LONG=$((RUNNING_LONG + 1))
 	[ "${EXCL[i]}" = 0 ] || RUNNING_EXCL=1
 }
 
@@ -151,10 +142,7 @@ lock_held() {
 	for pid in "${!JOB_OF[@]}"; do [ "${LOCK[${JOB_OF[$pid]}]}" = "$1" ] && return 0; done
 	return 1
 }
-# next_suite: the position in PENDING of the first suite that may start now, if any (the
-# caller keeps RUNNING below jobs_max + light_jobs): a long suite while fewer than jobs_max
-# long ones run, a short one in any free slot. PENDING is longest first, so a slot that frees
-# goes to a long suite that may start before any short one.
+# next_suite: the position in PENDING of the first suite that may start now, if any.
 next_suite() {
 	local k i
 	[ "$RUNNING_EXCL" = 0 ] || return 1
@@ -165,7 +153,6 @@ next_suite() {
 			[ "$RUNNING" -eq 0 ] && { echo "$k"; return 0; }
 			return 1
 		fi
-		[ "${COST[i]}" -lt "$LIGHT_COST" ] || [ "$RUNNING_LONG" -lt "$jobs_max" ] || continue
 		[ -n "${LOCK[i]}" ] && lock_held "${LOCK[i]}" && continue
 		echo "$k"; return 0
 	done
@@ -173,12 +160,12 @@ next_suite() {
 }
 
 while [ "${#PENDING[@]}" -gt 0 ] || [ "$RUNNING" -gt 0 ]; do
-	while [ "$RUNNING" -lt $((jobs_max + light_jobs)) ] && k=$(next_suite); do
+	while [ "$RUNNING" -lt "$jobs_max" ] && k=$(next_suite); do
 		start_suite "${PENDING[k]}"
 		unset 'PENDING[k]'
 		PENDING=("${PENDING[@]}")
 	done
-	if [ $((jobs_max + light_jobs)) -gt 1 ]; then
+	if [ "$jobs_max" -gt 1 ]; then
 		pid=""
 		wait -n -p pid; rc=$?
 		if [ -z "$pid" ]; then   # nothing reported (not expected): take one that has ended
@@ -194,7 +181,6 @@ while [ "${#PENDING[@]}" -gt 0 ] || [ "$RUNNING" -gt 0 ]; do
 	i=${JOB_OF[$pid]}
 	unset 'JOB_OF[$pid]'
 	RUNNING=$((RUNNING - 1))
-	[ "${COST[i]}" -lt "$LIGHT_COST" ] || RUNNING_LONG=$((RUNNING_LONG - 1))
 	[ "${EXCL[i]}" = 0 ] || RUNNING_EXCL=0
 	finish_suite "$i" "$rc"
 done
@@ -210,7 +196,7 @@ if [ "${#SECS[@]}" -gt 0 ]; then
 fi
 total=0
 for us in "${SECS[@]}"; do total=$((total + us)); done
-echo "Wall time: $(us_to_s $((T_END - T_START))) s for ${#SECS[@]} suites ($(us_to_s "$total") s of suite time, $jobs_max at a time and $light_jobs more for short suites)"
+echo "Wall time: $(us_to_s $((T_END - T_START))) s for ${#SECS[@]} suites ($(us_to_s "$total") s of suite time, $jobs_max at a time)"
 # cmocka's TAP numbers its lines ("ok 3 - name"): count by the leading word only.
 passed=$(grep -cE '^\[[^]]*\] ok ' "$results")
 failed=$(grep -cE '^\[[^]]*\] not ok ' "$results")
