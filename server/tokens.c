@@ -160,7 +160,8 @@ int token_agent_issue(int64_t host_id, const char *mode, bool retire_phone_home,
 	/* A new install also retires the phone-home token of the system it replaces (at once
 	 * for a network boot; when the install starts for a host armed over SSH). */
 	if ((rc = db_agent_token_revoke(host_id, false)) < 0 ||
-	    (retire_phone_home && strcmp(mode, boot_action_name(BOOT_INSTALL)) == 0 && (rc = db_agent_token_revoke(host_id, true)) < 0))
+	    (retire_phone_home && strcmp(mode, boot_action_name(BOOT_INSTALL)) == 0 &&
+	     (rc = db_agent_token_revoke(host_id, true)) < 0))
 		return rc;
 	return db_agent_token_insert(host_id, hash, mode, address, (int64_t)time(NULL) + cfg.agent_token_ttl);
 }
