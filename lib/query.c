@@ -14,6 +14,9 @@
 #include "lifecycle.h"
 #include "query.h"
 
+/* The host's inventory text: a row of its own (server/db.c's host_inventories). */
+#define INVENTORY "(SELECT i.inventory FROM host_inventories i WHERE i.host_id = h.id)"
+
 enum kind {
 	K_TEXT,   /* compared as text, any case */
 	K_NUMBER, /* compared as a number or size; the value must be one */
@@ -283,7 +286,7 @@ static int emit_each(struct parser *p, const struct each *e, const struct term *
 	if (!path_safe(field))
 		return fail(p, t->pos, "'%s' is not an inventory field", t->key);
 	snprintf(expr, sizeof(expr), "json_extract(e.value, '$.%s')", field);
-	fprintf(p->sql, "EXISTS (SELECT 1 FROM json_each(h.inventory, '%s') e WHERE ", e->path);
+	fprintf(p->sql, "EXISTS (SELECT 1 FROM json_each(" INVENTORY ", '%s') e WHERE ", e->path);
 	if (emit_compare(p, expr, t, K_AUTO) < 0)
 		return -EINVAL;
 	fputc(')', p->sql);
@@ -292,11 +295,11 @@ static int emit_each(struct parser *p, const struct each *e, const struct term *
 
 static int emit_path(struct parser *p, const struct term *t)
 {
-	char expr[160];
+	char expr[256];
 
 	if (!path_safe(t->key))
 		return fail(p, t->pos, "'%s' is not an inventory field", t->key);
-	snprintf(expr, sizeof(expr), "json_extract(h.inventory, '$.%s')", t->key);
+	snprintf(expr, sizeof(expr), "json_extract(" INVENTORY ", '$.%s')", t->key);
 	return emit_compare(p, expr, t, K_AUTO);
 }
 
@@ -316,7 +319,7 @@ static int emit_member(struct parser *p, const struct term *t, const char *from,
 static const struct flag {
 	const char *key, *expr;
 } flags[] = {
-	{ "bmc", "json_type(h.inventory, '$.bmc')" }, /* its inventory reports a BMC */
+	{ "bmc", "json_type(" INVENTORY ", '$.bmc')" }, /* its inventory reports a BMC */
 	{ "drift", "h.drift" },                      /* hardware changes not acknowledged */
 };
 

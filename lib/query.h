@@ -43,7 +43,7 @@ struct query_param {
 };
 
 /* A compiled query: `where` is an SQL condition over `hosts h` (and the tables host_macs,
- * host_tags, host_attrs by host_id) whose parameters are ?N for N = first + 1 ... first +
+ * host_tags, host_attrs, host_inventories by host_id) whose parameters are ?N for N = first + 1 ... first +
  * count, in params[0 .. count-1]. Everything is owned by the struct; query_free frees it. */
 struct query {
 	char *where;

@@ -165,7 +165,12 @@ struct host {
 	enum boot_action next_boot;
 	char *hostname, *image, *uuid, *serial, *vendor, *product, *asset;
 	char *ssh_keys;  /* JSON array text */
-	char *inventory; /* JSON object text or NULL */
+	/* The inventory is a row of its own (host_inventories): the host reads leave it out and
+	 * an update writes it only when it changed, so that status changes, tokens and the host
+	 * list do not read and write 11 KB each. */
+	bool has_inventory; /* the host has an inventory stored */
+	char *inventory; /* its JSON object text: NULL until loaded (db_host_load_inventory) or set */
+	bool inventory_changed; /* inventory was set: db_host_insert/db_host_update write it */
 	char *progress;  /* while installing: the newest progress event as JSON text, else NULL */
 	char *summary;   /* the inventory's key facts as JSON text, NULL without inventory */
 	char *install;   /* install settings, a JSON object text (see install_settings_check) */
@@ -254,12 +259,13 @@ int db_host_find_by_mac(const char *mac, int64_t *id);
 int db_host_find_by_uuid(const char *uuid, int64_t *id);
 int db_host_find_by_serial(const char *serial, const char *vendor, int64_t *id);
 /* Inside the caller's transaction: a new host of h's hostname, status, next boot, image, once,
- * identifiers, SSH keys, inventory, install and last_seen (its tags and attributes too when
- * labels_changed; no MACs, BMC or drift), created now; its id into *id. -EEXIST when the
- * hostname is taken. */
+ * identifiers, SSH keys, install and last_seen (its inventory when inventory_changed, its tags
+ * and attributes when labels_changed; no MACs, BMC or drift), created now; its id into *id.
+ * -EEXIST when the hostname is taken. */
 int db_host_insert(const struct host *host, int64_t *id);
 /* Inside the caller's transaction: writes every column of h to host h->id (updated = now; its
- * tags and attributes when labels_changed; not its MACs). -EEXIST when the hostname is taken.
+ * inventory when inventory_changed, its tags and attributes when labels_changed; not its
+ * MACs). -EEXIST when the hostname is taken.
  * No -ENOENT: a host that is gone is not written (0, or -EEXIST when labels_changed). */
 int db_host_update(const struct host *host);
 /* Deletes host id with its MACs, events, tokens, tags, attributes and power requests (its
@@ -288,9 +294,12 @@ int64_t db_wal_bytes(uint64_t *truncations);
 /* How many batches were committed so far, and how many write transactions they held. */
 void db_group_commits(uint64_t *batches, uint64_t *transactions);
 /* Host id's inventory text as committed now (or as the caller's transaction wrote it) into
- * *text (malloc'd; NULL when it has none): 0, -ENOENT for no such host, or a negative errno
- * with err_set. */
+ * *text (malloc'd; NULL when it has none, or when there is no such host): 0, or a negative
+ * errno with err_set. */
 int db_host_inventory(int64_t id, char **text);
+/* h->inventory read from the store when h has one that is not loaded yet: 0 (also when there
+ * is none, or it is loaded), or a negative errno with err_set. */
+int db_host_load_inventory(struct host *h);
 /* The hosts matching query (a search, query.h; NULL: all) whose id is above after, in id
  * order, at most limit of them (0: all), into *out, a malloc'd array of *n hosts the caller
  * frees (host_free each, then free; NULL when *n is 0). -EINVAL with err_set naming the

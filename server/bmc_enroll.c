@@ -247,12 +247,35 @@ struct enroll_report {
 	json_int_t user_id, channel;
 };
 
+/* The BMC's address into where: the one the agent reported, else its inventory's when power
+ * calls can go to it; *known false when neither. 0 or a negative errno. */
+static int bmc_address(struct host *h, const char *reported, char where[64], bool *known)
+{
+	json_t *inv;
+	const char *ip;
+	int rc;
+
+	*known = true;
+	if (reported) {
+		snprintf(where, 64, "%s", reported);
+		return 0;
+	}
+	if ((rc = db_host_load_inventory(h)) < 0)
+		return rc;
+	inv = h->inventory ? json_loads(h->inventory, 0, NULL) : NULL;
+	ip = json_string_value(json_object_get(json_object_get(inv, "bmc"), "ip"));
+	/* not an address power calls can go to: none */
+	*known = ip && ipv4_canonical(ip, where) == 0;
+	json_decref(inv);
+	return 0;
+}
+
 static int result_change(struct host *h, void *arg)
 {
 	const struct enroll_report *r = arg;
-	json_t *e = enroll_load(h), *inv = NULL, *bmc;
-	const char *address = r->address;
+	json_t *e = enroll_load(h), *bmc;
 	char *text, where[64], user[64];
+	bool known;
 	int rc;
 
 	if (!e || strcmp(enroll_state(e), "sent") != 0) {
@@ -267,15 +290,12 @@ static int result_change(struct host *h, void *arg)
 			return rc;
 		return hosts_add_event(h->id, "agent", "error", "bmc", "BMC enroll failed: %s", r->error);
 	}
-	if (!address) {
-		inv = h->inventory ? json_loads(h->inventory, 0, NULL) : NULL;
-		address = json_string_value(json_object_get(json_object_get(inv, "bmc"), "ip"));
-		/* not an address power calls can go to: none */
-		address = address && ipv4_canonical(address, where) == 0 ? where : NULL;
+	if ((rc = bmc_address(h, r->address, where, &known)) < 0) {
+		json_decref(e);
+		return rc;
 	}
 	snprintf(user, sizeof(user), "%s", json_string_value(json_object_get(e, "username")));
-	if (!address) {
-		json_decref(inv);
+	if (!known) {
 		json_object_set_new(e, "state", json_string("failed"));
 		json_object_set_new(e, "error", json_string("the user was created, but neither the agent nor the "
 							    "inventory knows the BMC's address"));
@@ -286,9 +306,6 @@ static int result_change(struct host *h, void *arg)
 				       "(user %lld), but the BMC's address is unknown (its LAN settings could not be "
 				       "read): set it with --bmc", user, (long long)r->user_id);
 	}
-	if (address != where)
-		snprintf(where, sizeof(where), "%s", address);
-	json_decref(inv);
 	bmc = json_pack("{s:s, s:s, s:i, s:s, s:O}", "protocol", "ipmi", "address", where, "port", 623, "username",
 			user, "password_sealed", json_object_get(e, "password_sealed"));
 	json_decref(e);

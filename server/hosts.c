@@ -912,6 +912,7 @@ static int inventory_store(struct host *h, const struct inventory_post *post, bo
 		return err_set(-ENOMEM, "out of memory");
 	free(h->inventory);
 	h->inventory = text;
+	h->has_inventory = h->inventory_changed = true;
 	return 0;
 }
 
@@ -919,10 +920,13 @@ static int inventory_change(struct host *h, void *arg)
 {
 	const struct inventory_post *post = arg;
 	json_t *inv = post->inv;
-	bool again = h->inventory != NULL, changed = false;
+	bool again = h->has_inventory, changed = false;
 	json_t *old = NULL, *changes = NULL;
 	size_t added = 0;
-	int rc = again ? inventory_old(h, post, &old, &changes) : 0;
+	int rc = db_host_load_inventory(h);
+
+	if (rc == 0 && again)
+		rc = inventory_old(h, post, &old, &changes);
 
 	if (rc == 0 && again && (rc = record_drift(h, changes)) == 0)
 		rc = keep_switch_ports(old, inv, &changed);

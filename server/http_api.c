@@ -11,6 +11,10 @@ static enum MHD_Result respond_host(struct request *req, unsigned status, int rc
 
 	if (rc < 0)
 		return respond_error(req, rc);
+	if ((rc = db_host_load_inventory(h)) < 0) {
+		host_free(h);
+		return respond_error(req, rc);
+	}
 	o = host_to_json(h, true);
 	host_free(h);
 	return respond_json(req, status, o);

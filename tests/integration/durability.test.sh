@@ -49,13 +49,17 @@ anemosd_stop
 # events that carried a root password hash, user-data or a BMC password lose their text when
 # anemosd opens it; other events stay as they were. (Step 11 is the one that scrubs; the steps
 # after it run again here: those that can are written to (CREATE TABLE IF NOT EXISTS ...), those
-# that cannot are undone here first: 14 added hosts.bmc_enroll.)
+# that cannot are undone here first: 14 added hosts.bmc_enroll, 16 moved hosts.inventory into
+# host_inventories. The old store's inventory column holds one host's inventory: 16 moves it.)
 hid=$(sqlite3 "$DATA/anemos.db" 'SELECT min(id) FROM hosts')
 sqlite3 "$DATA/anemos.db" "INSERT INTO events (host_id, time, source, level, phase, message) VALUES
 	($hid, 1, 'operator', 'info', 'change', 'changed {\"install\":{\"root_password_hash\":\"\$6\$salt\$OLDHASH\"}}'),
 	($hid, 1, 'operator', 'info', 'change', 'changed {\"bmc\":{\"password\":\"OLDPW\"}}'),
 	($hid, 1, 'operator', 'info', 'change', 'changed {\"next_boot\":\"install\"}');
 	ALTER TABLE hosts DROP COLUMN bmc_enroll;
+	ALTER TABLE hosts ADD COLUMN inventory TEXT;
+	UPDATE hosts SET inventory = '{\"system\":{\"serial\":\"OLD-STORE-1\"}}' WHERE id = $hid;
+	DELETE FROM host_inventories WHERE host_id = $hid;
 	PRAGMA user_version = 10;"
 anemosd_start || exit 1
 expect_eq "an old store's change events lose the secrets they carried" 0 \
@@ -63,4 +67,9 @@ expect_eq "an old store's change events lose the secrets they carried" 0 \
 expect_eq "... and keep what held none" 1 \
 	"$(sqlite3 "$DATA/anemos.db" "SELECT count(*) FROM events WHERE message = 'changed {\"next_boot\":\"install\"}'")"
 expect_eq "... migrated to the newest schema" "$newest" "$(sqlite3 "$DATA/anemos.db" 'PRAGMA user_version')"
+expect_eq "... its hosts' inventory column moved into host_inventories" OLD-STORE-1 \
+	"$(sqlite3 "$DATA/anemos.db" "SELECT json_extract(inventory, '$.system.serial') FROM host_inventories WHERE host_id = $hid")"
+expect_eq "... and the column is gone" 0 "$(sqlite3 "$DATA/anemos.db" "SELECT count(*) FROM pragma_table_info('hosts') WHERE name = 'inventory'")"
+expect_eq "... the API shows the moved inventory" OLD-STORE-1 \
+	"$(body_of "$(api GET "/api/v1/hosts/$hid")" | jq -r '.inventory.system.serial')"
 anemosd_stop

@@ -46,6 +46,10 @@ static const char schema[] =
 	"  NULL, NULL, NULL, NULL, NULL, NULL, NULL),"
 	" (4, NULL, 'new', 'discover', NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
 	"  NULL, NULL, NULL, NULL, NULL, NULL, NULL);"
+	/* the inventory lives in a table of its own, as migration 16 moves it */
+	"CREATE TABLE host_inventories (host_id INTEGER PRIMARY KEY, inventory TEXT NOT NULL);"
+	"INSERT INTO host_inventories SELECT id, inventory FROM hosts WHERE inventory IS NOT NULL;"
+	"ALTER TABLE hosts DROP COLUMN inventory;"
 	"ALTER TABLE hosts ADD COLUMN drift TEXT;"
 	"UPDATE hosts SET drift = '[{\"part\":\"disk\"}]' WHERE id = 2;"
 	"INSERT INTO host_macs VALUES ('52:54:00:00:00:01', 1), ('52:54:00:00:00:02', 2),"
