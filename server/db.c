@@ -1221,8 +1221,6 @@ static int host_attrs_write(int64_t id, json_t *attrs)
 	return 0;
 }
 
-/* Replaces host id's tag and attribute rows with h->tags and h->attributes (validated JSON
- * texts: an array of strings, an object of strings). */
 /* Inside the caller's transaction: host id's inventory row is text, or none when NULL. */
 static int host_inventory_write(int64_t id, const char *text)
 {
@@ -1236,6 +1234,8 @@ static int host_inventory_write(int64_t id, const char *text)
 	return step_done(st);
 }
 
+/* Replaces host id's tag and attribute rows with h->tags and h->attributes (validated JSON
+ * texts: an array of strings, an object of strings). */
 static int host_labels_write(int64_t id, const struct host *h)
 {
 	json_t *tags = json_loads(h->tags ? h->tags : "[]", 0, NULL);
