@@ -21,10 +21,11 @@ static sqlite3 *schema_db(void)
 	if (!db && (sqlite3_open(":memory:", &db) != SQLITE_OK ||
 		    sqlite3_exec(db,
 				 "CREATE TABLE hosts (id INTEGER PRIMARY KEY, hostname, status, next_boot, image,"
-				 " uuid, serial, vendor, product, asset, inventory, firmware, cpu_model, cpu_sockets,"
+				 " uuid, serial, vendor, product, asset, firmware, cpu_model, cpu_sockets,"
 				 " cpu_threads, memory_bytes, disk_count, disk_bytes, drift);"
 				 "CREATE TABLE host_macs (mac, host_id); CREATE TABLE host_tags (host_id, tag);"
-				 "CREATE TABLE host_attrs (host_id, name, value, number);",
+				 "CREATE TABLE host_attrs (host_id, name, value, number);"
+				 "CREATE TABLE host_inventories (host_id INTEGER PRIMARY KEY, inventory);",
 				 NULL, NULL, NULL) != SQLITE_OK))
 		fuzz_fail("cannot make the schema");
 	return db;
