@@ -170,7 +170,8 @@ struct host {
 	 * list do not read and write 11 KB each. */
 	bool has_inventory; /* the host has an inventory stored */
 	char *inventory; /* its JSON object text: NULL until loaded (db_host_load_inventory) or set */
-	bool inventory_changed; /* inventory was set: db_host_insert/db_host_update write it */
+	bool inventory_changed; /* inventory was set and is not written yet: db_host_insert and
+				 * db_host_update write it, and clear this */
 	char *progress;  /* while installing: the newest progress event as JSON text, else NULL */
 	char *summary;   /* the inventory's key facts as JSON text, NULL without inventory */
 	char *install;   /* install settings, a JSON object text (see install_settings_check) */
@@ -262,12 +263,12 @@ int db_host_find_by_serial(const char *serial, const char *vendor, int64_t *id);
  * identifiers, SSH keys, install and last_seen (its inventory when inventory_changed, its tags
  * and attributes when labels_changed; no MACs, BMC or drift), created now; its id into *id.
  * -EEXIST when the hostname is taken. */
-int db_host_insert(const struct host *host, int64_t *id);
+int db_host_insert(struct host *host, int64_t *id);
 /* Inside the caller's transaction: writes every column of h to host h->id (updated = now; its
  * inventory when inventory_changed, its tags and attributes when labels_changed; not its
  * MACs). -EEXIST when the hostname is taken.
  * No -ENOENT: a host that is gone is not written (0, or -EEXIST when labels_changed). */
-int db_host_update(const struct host *host);
+int db_host_update(struct host *host);
 /* Deletes host id with its MACs, events, tokens, tags, attributes and power requests (its
  * rules' claims stay): 0, or -ENOENT with err_set. */
 int db_host_delete(int64_t id);

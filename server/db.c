@@ -218,17 +218,17 @@ static const char *const migrations[] = {
 
 #define EVENTS_KEPT_STR "1000"
 
-#define HOST_HAS_INVENTORY "EXISTS (SELECT 1 FROM host_inventories i WHERE i.host_id = h.id)"
 #define HOST_COLUMNS                                                                         \
 	"h.id, h.hostname, h.status, h.next_boot, h.image, h.once, h.uuid, h.serial, h.vendor, " \
-	"h.product, h.asset, h.ssh_keys, " HOST_HAS_INVENTORY ", h.last_seen, h.created, h.updated, " \
+	"h.product, h.asset, h.ssh_keys, EXISTS (SELECT 1 FROM host_inventories i WHERE i.host_id = h.id), " \
+	"h.last_seen, h.created, h.updated, "                                                  \
 	"(SELECT group_concat(mac, ' ') FROM (SELECT mac FROM host_macs m WHERE m.host_id = h.id ORDER BY m.rowid)), " \
 	"(SELECT json_object('bytes', e.bytes, 'total', e.total, 'time', e.time, 'message', e.message) " \
 	" FROM events e WHERE e.host_id = h.id AND e.total IS NOT NULL AND h.status = '" HOST_STATUS_INSTALLING_NAME "' " \
 	" ORDER BY e.id DESC LIMIT 1), " \
-	"CASE WHEN NOT " HOST_HAS_INVENTORY " THEN NULL ELSE json_object('firmware', h.firmware, " \
+	"json_object('firmware', h.firmware, " \
 	" 'cpu_model', h.cpu_model, 'cpu_sockets', h.cpu_sockets, 'cpu_threads', h.cpu_threads, " \
-	" 'memory_bytes', h.memory_bytes, 'disk_count', h.disk_count, 'disk_bytes', h.disk_bytes) END, " \
+	" 'memory_bytes', h.memory_bytes, 'disk_count', h.disk_count, 'disk_bytes', h.disk_bytes), " \
 	"h.install, h.bmc, h.power_state, h.power_checked, h.power_error, " \
 	"(SELECT json_group_array(tag) FROM (SELECT tag FROM host_tags x WHERE x.host_id = h.id ORDER BY tag)), " \
 	"(SELECT json_group_object(name, value) FROM " \
@@ -245,7 +245,7 @@ static const char *const migrations[] = {
 
 enum stmt_id {
 	S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
-	S_HOST_GET, S_HOST_INVENTORY, S_HOST_INVENTORY_PUT, S_HOST_INVENTORY_DROP, S_HOST_BOOT_BY_MAC, S_HOST_BY_MAC, S_HOST_BY_UUID, S_HOST_BY_SERIAL, S_HOST_BY_HOSTNAME,
+	S_HOST_GET, S_HOST_INVENTORY, S_HOST_INVENTORY_PUT, S_HOST_BOOT_BY_MAC, S_HOST_BY_MAC, S_HOST_BY_UUID, S_HOST_BY_SERIAL, S_HOST_BY_HOSTNAME,
 	S_HOST_INSERT, S_HOST_UPDATE, S_HOST_FACTS, S_HOST_DELETE, S_HOST_ADD_MAC, S_HOST_SEEN, S_HOST_FILL_IDENT,
 	S_TAGS_CLEAR, S_TAG_ADD, S_ATTRS_CLEAR, S_ATTR_ADD,
 	S_HOST_COUNT_STATUS,
@@ -274,7 +274,6 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_HOST_INVENTORY] = "SELECT inventory FROM host_inventories WHERE host_id = ?1",
 	[S_HOST_INVENTORY_PUT] = "INSERT INTO host_inventories (host_id, inventory) VALUES (?1, ?2)"
 				 " ON CONFLICT (host_id) DO UPDATE SET inventory = excluded.inventory",
-	[S_HOST_INVENTORY_DROP] = "DELETE FROM host_inventories WHERE host_id = ?1",
 	[S_HOST_BOOT_BY_MAC] = "SELECT h.id, h.status, h.next_boot, h.uuid, h.serial, h.vendor, h.product, h.asset"
 			       " FROM host_macs m JOIN hosts h ON h.id = m.host_id WHERE m.mac = ?1",
 	[S_HOST_BY_MAC] = "SELECT host_id FROM host_macs WHERE mac = ?1",
@@ -284,7 +283,7 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_HOST_BY_HOSTNAME] = "SELECT id FROM hosts WHERE hostname = ?1",
 	[S_HOST_INSERT] = "INSERT INTO hosts (hostname, status, next_boot, image, once, uuid, serial,"
 			  " vendor, product, asset, ssh_keys, last_seen, created, updated, install)"
-			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?13, ?14, ?14, ?15)",
+			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14)",
 	[S_HOST_UPDATE] = "UPDATE hosts SET hostname = ?2, status = ?3, next_boot = ?4, image = ?5,"
 			  " once = ?6, uuid = ?7, serial = ?8, vendor = ?9, product = ?10, asset = ?11,"
 			  " ssh_keys = ?12, updated = ?14, install = ?15,"
@@ -991,7 +990,7 @@ static int host_from_row(sqlite3_stmt *st, struct host *h)
 	h->updated = sqlite3_column_int64(st, 15);
 	macs = (const char *)sqlite3_column_text(st, 16);
 	h->progress = column_strdup(st, 17);
-	h->summary = column_strdup(st, 18);
+	h->summary = h->has_inventory ? column_strdup(st, 18) : NULL; /* no facts without one */
 	h->install = column_strdup(st, 19);
 	h->bmc = column_strdup(st, 20);
 	h->power_state = column_strdup(st, 21);
@@ -1034,7 +1033,7 @@ int db_host_inventory(int64_t id, char **text)
 	sqlite3_bind_int64(st, 1, id);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		rc = 0;
-		if (sqlite3_column_type(st, 0) != SQLITE_NULL && !(*text = column_strdup(st, 0)))
+		if (!(*text = column_strdup(st, 0)))
 			rc = err_set(-ENOMEM, "out of memory");
 	} else {
 		rc = rc == SQLITE_DONE ? 0 : step_failed(st, rc);
@@ -1221,17 +1220,20 @@ static int host_attrs_write(int64_t id, json_t *attrs)
 	return 0;
 }
 
-/* Inside the caller's transaction: host id's inventory row is text, or none when NULL. */
-static int host_inventory_write(int64_t id, const char *text)
+/* Inside the caller's transaction: host h->id's inventory row is h->inventory (not NULL when
+ * inventory_changed: only inventory_store sets it), which is then written. */
+static int host_inventory_write(int64_t id, struct host *h)
 {
-	sqlite3_stmt *st = stmt(text ? S_HOST_INVENTORY_PUT : S_HOST_INVENTORY_DROP);
+	sqlite3_stmt *st = stmt(S_HOST_INVENTORY_PUT);
+	int rc;
 
 	if (!st)
 		return stmt_rc;
 	sqlite3_bind_int64(st, 1, id);
-	if (text)
-		bind_text(st, 2, text);
-	return step_done(st);
+	bind_text(st, 2, h->inventory);
+	if ((rc = step_done(st)) == 0)
+		h->inventory_changed = false;
+	return rc;
 }
 
 /* Replaces host id's tag and attribute rows with h->tags and h->attributes (validated JSON
@@ -1249,7 +1251,7 @@ static int host_labels_write(int64_t id, const struct host *h)
 	return rc;
 }
 
-int db_host_insert(const struct host *h, int64_t *id)
+int db_host_insert(struct host *h, int64_t *id)
 {
 	sqlite3_stmt *st = stmt(S_HOST_INSERT);
 	int rc;
@@ -1267,20 +1269,20 @@ int db_host_insert(const struct host *h, int64_t *id)
 	bind_text(st, 9, h->product);
 	bind_text(st, 10, h->asset);
 	bind_text(st, 11, h->ssh_keys ? h->ssh_keys : "[]");
-	bind_opt_int(st, 13, h->last_seen ? h->last_seen : -1);
-	sqlite3_bind_int64(st, 14, (int64_t)time(NULL));
-	bind_text(st, 15, h->install ? h->install : "{}");
+	bind_opt_int(st, 12, h->last_seen ? h->last_seen : -1);
+	sqlite3_bind_int64(st, 13, (int64_t)time(NULL));
+	bind_text(st, 14, h->install ? h->install : "{}");
 	rc = step_done(st);
 	if (rc == 0)
 		*id = sqlite3_last_insert_rowid(sqlite3_db_handle(st));
 	if (rc == 0 && h->labels_changed)
 		rc = host_labels_write(*id, h);
 	if (rc == 0 && h->inventory_changed)
-		rc = host_inventory_write(*id, h->inventory);
+		rc = host_inventory_write(*id, h);
 	return rc;
 }
 
-int db_host_update(const struct host *h)
+int db_host_update(struct host *h)
 {
 	sqlite3_stmt *st = stmt(S_HOST_UPDATE);
 	bool written;
@@ -1313,7 +1315,7 @@ int db_host_update(const struct host *h)
 	if (rc == 0 && h->labels_changed)
 		rc = host_labels_write(h->id, h);
 	if (rc == 0 && written && h->inventory_changed)
-		rc = host_inventory_write(h->id, h->inventory);
+		rc = host_inventory_write(h->id, h);
 	return rc;
 }
 

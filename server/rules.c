@@ -536,8 +536,6 @@ int rules_fire(struct host *h)
 	/* with a rule to try, the search must see the host as this inventory leaves it */
 	if (any && (rc = db_host_update(h)) < 0)
 		any = false;
-	else if (any) /* written: the update after the change need not write 11 KB again */
-		h->inventory_changed = false;
 	for (i = 0; any && i < n; i++) {
 		const struct rule *r = &rules[i];
 
