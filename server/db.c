@@ -246,7 +246,7 @@ static const char *const migrations[] = {
 enum stmt_id {
 	S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
 	S_HOST_GET, S_HOST_INVENTORY, S_HOST_INVENTORY_PUT, S_HOST_BOOT_BY_MAC, S_HOST_BY_MAC, S_HOST_BY_UUID, S_HOST_BY_SERIAL, S_HOST_BY_HOSTNAME,
-	S_HOST_INSERT, S_HOST_UPDATE, S_HOST_FACTS, S_HOST_DELETE, S_HOST_ADD_MAC, S_HOST_SEEN, S_HOST_FILL_IDENT,
+	S_HOST_INSERT, S_HOST_UPDATE, S_HOST_UPDATE_NAMES, S_HOST_UPDATE_IDS, S_HOST_FACTS, S_HOST_DELETE, S_HOST_ADD_MAC, S_HOST_SEEN, S_HOST_FILL_IDENT,
 	S_TAGS_CLEAR, S_TAG_ADD, S_ATTRS_CLEAR, S_ATTR_ADD,
 	S_HOST_COUNT_STATUS,
 	S_EVENT_ADD, S_EVENT_PRUNE, S_EVENT_LIST,
@@ -284,11 +284,19 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_HOST_INSERT] = "INSERT INTO hosts (hostname, status, next_boot, image, once, uuid, serial,"
 			  " vendor, product, asset, ssh_keys, last_seen, created, updated, install)"
 			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14)",
-	[S_HOST_UPDATE] = "UPDATE hosts SET hostname = ?2, status = ?3, next_boot = ?4, image = ?5,"
-			  " once = ?6, uuid = ?7, serial = ?8, vendor = ?9, product = ?10, asset = ?11,"
+	/* A host's indexed columns are written only when they change (S_HOST_UPDATE_NAMES, _IDS;
+	 * an agent's first inventory brings the identifiers, an operator the names): SQLite
+	 * rewrites the index entry of every column an UPDATE sets, changed or not, and each is a
+	 * page in the WAL. */
+	[S_HOST_UPDATE] = "UPDATE hosts SET status = ?3, next_boot = ?4,"
+			  " once = ?6, vendor = ?9, product = ?10, asset = ?11,"
 			  " ssh_keys = ?12, updated = ?14, install = ?15,"
 			  " bmc = ?16, power_state = ?17, power_checked = ?18, power_error = ?19, drift = ?20,"
 			  " bmc_enroll = ?21 WHERE id = ?1",
+	[S_HOST_UPDATE_NAMES] = "UPDATE hosts SET hostname = ?2, image = ?3 WHERE id = ?1"
+				" AND (hostname IS NOT ?2 OR image IS NOT ?3)",
+	[S_HOST_UPDATE_IDS] = "UPDATE hosts SET uuid = ?2, serial = ?3 WHERE id = ?1"
+			      " AND (uuid IS NOT ?2 OR serial IS NOT ?3)",
 	/* The inventory's key facts, taken from it in C when it arrives (db_host_set_facts). */
 	[S_HOST_FACTS] = "UPDATE hosts SET firmware = ?2, cpu_model = ?3, cpu_sockets = ?4, cpu_threads = ?5,"
 			 " memory_bytes = ?6, disk_count = ?7, disk_bytes = ?8 WHERE id = ?1",
@@ -744,8 +752,18 @@ int64_t db_wal_bytes(uint64_t *truncations)
 	return stat(wal, &sb) == 0 ? (int64_t)sb.st_size : 0;
 }
 
+/* Before SQLite's first use, once: no count of its memory, which took one global mutex in
+ * every allocation of every thread (nothing here reads it, nor sets a soft heap limit, which
+ * needs it). Too late (SQLite already initialised, e.g. a second db_init in one process): the
+ * count stays, which is only slower. */
+static void sqlite_setup(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int db_init(const char *data_dir)
 {
+	static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
 	struct conn *c;
 	int version = 0, rc;
 	sqlite3_stmt *st;
@@ -754,6 +772,7 @@ int db_init(const char *data_dir)
 		return err_set(-errno, "cannot create data folder %s: %s", data_dir, strerror(errno));
 	if ((size_t)snprintf(db_path, sizeof(db_path), "%s/anemos.db", data_dir) >= sizeof(db_path))
 		return err_set(-ENAMETOOLONG, "data folder path too long");
+	pthread_once(&setup_once, sqlite_setup);
 	rc = pthread_key_create(&conn_key, conn_close);
 	if (rc)
 		return err_set(-rc, "pthread_key_create failed");
@@ -1282,6 +1301,25 @@ int db_host_insert(struct host *h, int64_t *id)
 	return rc;
 }
 
+/* The indexed columns of h (db_host_update): each pair written only when one of it changed. */
+static int host_keys_write(const struct host *h)
+{
+	sqlite3_stmt *st = stmt(S_HOST_UPDATE_NAMES);
+	int rc;
+
+	if (!st)
+		return stmt_rc;
+	sqlite3_bind_int64(st, 1, h->id);
+	bind_text(st, 2, h->hostname);
+	bind_text(st, 3, h->image);
+	if ((rc = step_done(st)) < 0 || !(st = stmt(S_HOST_UPDATE_IDS)))
+		return rc < 0 ? rc : stmt_rc;
+	sqlite3_bind_int64(st, 1, h->id);
+	bind_text(st, 2, h->uuid);
+	bind_text(st, 3, h->serial);
+	return step_done(st);
+}
+
 int db_host_update(struct host *h)
 {
 	sqlite3_stmt *st = stmt(S_HOST_UPDATE);
@@ -1291,13 +1329,9 @@ int db_host_update(struct host *h)
 	if (!st)
 		return stmt_rc;
 	sqlite3_bind_int64(st, 1, h->id);
-	bind_text(st, 2, h->hostname);
 	bind_text(st, 3, host_status_name(h->status));
 	bind_text(st, 4, boot_action_name(h->next_boot));
-	bind_text(st, 5, h->image);
 	sqlite3_bind_int(st, 6, h->once);
-	bind_text(st, 7, h->uuid);
-	bind_text(st, 8, h->serial);
 	bind_text(st, 9, h->vendor);
 	bind_text(st, 10, h->product);
 	bind_text(st, 11, h->asset);
@@ -1312,6 +1346,8 @@ int db_host_update(struct host *h)
 	bind_text(st, 21, h->bmc_enroll);
 	rc = step_done(st);
 	written = rc == 0 && sqlite3_changes(sqlite3_db_handle(st)) > 0;
+	if (written)
+		rc = host_keys_write(h);
 	if (rc == 0 && h->labels_changed)
 		rc = host_labels_write(h->id, h);
 	if (rc == 0 && written && h->inventory_changed)
