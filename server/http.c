@@ -53,6 +53,11 @@
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 #define PEM_MAX (1u << 20)       /* bytes of a certificate chain or key file */
 #define METRICS_TOKEN_MAX 256    /* bytes of the metrics token */
+/* Bytes of each connection's memory pool (libmicrohttpd's default: 32 KiB): the request's
+ * line and headers and the I/O buffers. libmicrohttpd zeroes the pool before every request
+ * of a kept-alive connection, and every waiting agent holds one: half of the default is ample
+ * for the headers of iPXE, agents, curl and browsers (a larger header set is answered 431). */
+#define CONNECTION_MEMORY (16 * 1024)
 #define MAX_HOST_NAMES 8         /* names a Host header may give (see host_names_init) */
 
 /* A listening daemon; its address is the access handler's closure. */
@@ -1008,6 +1013,7 @@ static int listener_start(struct listener *l, const char *option, const char *li
 		MHD_OPTION_SOCK_ADDR, ai->ai_addr,
 		MHD_OPTION_THREAD_POOL_SIZE, threads,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
 		MHD_OPTION_CONNECTION_LIMIT, connections,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg.max_per_address,
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,

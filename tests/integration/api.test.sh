@@ -114,6 +114,16 @@ expect_eq "body over 1 MiB: 413" 413 "$code"
 code=$(curl -sS -m 10 -o /dev/null -w '%{http_code}' -H @"$WORK/.auth" -H 'Transfer-Encoding: chunked' --data-binary @"$WORK/big.json" "$ANEMOS_URL/api/v1/hosts")
 expect_eq "chunked body over 1 MiB: 413" 413 "$code"
 expect_eq "oversized bodies created nothing" 404 "$(status_of "$(api GET /api/v1/hosts/52:54:00:10:00:07)")"
+# Headers live in each connection's 16 KiB pool (http.c, CONNECTION_MEMORY): 8 KB of them, far
+# more than iPXE, an agent or a browser sends, are served; 20 KB are refused with 431 (curl may
+# see the connection reset instead, 000, when the close beats its read of the answer), and the
+# server answers the next request as before.
+hdr() { head -c "$1" /dev/zero | tr '\0' a; }
+expect_eq "8 KB of request headers: served" 200 \
+	"$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H "X-Padding: $(hdr 8192)" "$ANEMOS_URL/healthz")"
+expect_match "20 KB of request headers: refused (431)" '^(431|000)$' \
+	"$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H "X-Padding: $(hdr 20480)" "$ANEMOS_URL/healthz" 2>/dev/null)"
+expect_eq "... and the next request is served" 200 "$(curl -sS -m 5 -o /dev/null -w '%{http_code}' "$ANEMOS_URL/healthz")"
 expect_eq "wrong method: 405" 405 "$(status_of "$(api PUT /api/v1/hosts '{}')")"
 expect_match "405 has Allow" 'Allow: GET, HEAD, POST' "$(curl -sS -m 5 -X PUT -D - -o /dev/null -H @"$WORK/.auth" "$ANEMOS_URL/api/v1/hosts")"
 expect_eq "unknown path: 404" 404 "$(status_of "$(api GET /api/v1/nothing)")"
