@@ -48,6 +48,52 @@ run_depmod() { # ROOT VERSION
 	done
 }
 
+# module_paths FULL NAMES: the modules the words of NAMES name (as modprobe would: '-' and '_'
+# alike) and every module they need, one path a line as modules.dep writes them (kernel/...),
+# sorted; a note for a name that is no module of this kernel (built in?). What a module needs
+# is its own .modinfo's depends=, read from the few modules taken, closed over: depmod would
+# read all of the kernel's 4,000-odd modules first, minutes on a target without KVM. Fails
+# when a module cannot be read.
+module_paths() {
+	local full=$1 todo seen mod path next list=$MKIMG_WORK/modules.list
+	(cd "$full" && find kernel -name '*.ko' -o -name '*.ko.xz' -o -name '*.ko.zst') |
+		awk '{ f = $0; sub(/^.*\//, "", f); sub(/\.ko(\.xz|\.zst)?$/, "", f); gsub(/-/, "_", f); print f, $0 }' \
+		>"$MKIMG_WORK/modules.index" || return 1
+	set -f   # the names are words, never patterns
+	todo=$(printf '%s\n' "$2" | tr - _)
+	seen=" "
+	: >"$list"
+	while [ -n "$todo" ]; do
+		next=""
+		for mod in $todo; do
+			case $seen in *" $mod "*) continue ;; esac
+			seen="$seen$mod "
+			path=$(awk -v n="$mod" '$1 == n { print $2; exit }' "$MKIMG_WORK/modules.index")
+			if [ -z "$path" ]; then
+				say "note: module $mod is not a module of this kernel (built in?)"
+				continue
+			fi
+			echo "$path" >>"$list"
+			module_depends "$full/$path" >"$MKIMG_WORK/module.depends" || { set +f; return 1; }
+			next="$next $(cat "$MKIMG_WORK/module.depends")"
+		done
+		todo=$next
+	done
+	set +f
+	LC_ALL=C sort -u "$list"
+}
+# module_depends FILE: by name, the modules that FILE (a module, compressed or not) depends on.
+module_depends() {
+	local ko=$MKIMG_WORK/module.ko
+	case $1 in
+	*.xz) xz -dc "$1" >"$ko" || return 1 ;;
+	*.zst) zstd -q -dc "$1" >"$ko" || return 1 ;;
+	*) ko=$1 ;;
+	esac
+	[ -r "$ko" ] || { say "cannot read module $1"; return 1; }
+	tr '\0' '\n' <"$ko" | sed -n 's/^depends=\([A-Za-z0-9_,-]*\)$/\1/p' | head -n 1 | tr ',-' ' _'
+}
+
 # The base system: packages fetched and unpacked, the tree laid out, modules selected.
 base_build() {
 	local kpkg p kver full want
@@ -90,18 +136,9 @@ base_build() {
 		dpkg-deb -x "$(cached_deb "$p")" "$ROOT" || die "dpkg-deb -x of package $p failed"
 	done
 
-	# Modules: the recipe names them (as modprobe would); modules.dep closes over what they need.
-	if [ ! -s "$full/modules.dep" ] || [ "$full/modules.dep" -ot "$full/modules.order" ]; then
-		run_depmod "$PKGROOT" "$kver" || die "depmod over the full module tree failed"
-	fi
+	# Modules: the recipe names them (as modprobe would); module_paths adds what they need.
 	want=$MKIMG_WORK/modules.want
-	# A module's name is its file name without .ko(.xz|.zst), with '-' and '_' the same.
-	awk -F': ?' -v names="${modules:-}" '
-		BEGIN { n = split(names, m, /[ \t\n]+/); for (i = 1; i <= n; i++) if (m[i] != "") { gsub(/-/, "_", m[i]); want[m[i]] = 1 } }
-		{ f = $1; sub(/^.*\//, "", f); sub(/\.ko(\.xz|\.zst|\.gz)?$/, "", f); gsub(/-/, "_", f)
-		  if (f in want) { found[f] = 1; print $1; k = split($2, d, " "); for (i = 1; i <= k; i++) print d[i] } }
-		END { for (f in want) if (!(f in found)) print "base busybox: note: module " f " is not a module of this kernel (built in?)" > "/dev/stderr" }' \
-		"$full/modules.dep" | sort -u >"$want"
+	module_paths "$full" "${modules:-}" >"$want" || die "cannot work out the modules the image takes"
 	(cd "$full" && tar -cf - -T "$want") | tar -xf - -C "lib/modules/$kver"
 	find "lib/modules/$kver" -name '*.ko.xz' -exec xz -d {} +
 	find "lib/modules/$kver" -name '*.ko.zst' -exec zstd -q -d --rm {} +
