@@ -1301,23 +1301,26 @@ int db_host_insert(struct host *h, int64_t *id)
 	return rc;
 }
 
-/* The indexed columns of h (db_host_update): each pair written only when one of it changed. */
-static int host_keys_write(const struct host *h)
+/* Two indexed columns of host host_id, a and b, by statement id (S_HOST_UPDATE_NAMES, _IDS),
+ * which writes them only when one of them changed. */
+static int host_pair_write(enum stmt_id id, int64_t host_id, const char *a, const char *b)
 {
-	sqlite3_stmt *st = stmt(S_HOST_UPDATE_NAMES);
-	int rc;
+	sqlite3_stmt *st = stmt(id);
 
 	if (!st)
 		return stmt_rc;
-	sqlite3_bind_int64(st, 1, h->id);
-	bind_text(st, 2, h->hostname);
-	bind_text(st, 3, h->image);
-	if ((rc = step_done(st)) < 0 || !(st = stmt(S_HOST_UPDATE_IDS)))
-		return rc < 0 ? rc : stmt_rc;
-	sqlite3_bind_int64(st, 1, h->id);
-	bind_text(st, 2, h->uuid);
-	bind_text(st, 3, h->serial);
+	sqlite3_bind_int64(st, 1, host_id);
+	bind_text(st, 2, a);
+	bind_text(st, 3, b);
 	return step_done(st);
+}
+
+/* The indexed columns of h (db_host_update). */
+static int host_keys_write(const struct host *h)
+{
+	int rc = host_pair_write(S_HOST_UPDATE_NAMES, h->id, h->hostname, h->image);
+
+	return rc < 0 ? rc : host_pair_write(S_HOST_UPDATE_IDS, h->id, h->uuid, h->serial);
 }
 
 int db_host_update(struct host *h)
