@@ -55,17 +55,17 @@ run_depmod() { # ROOT VERSION
 # read all of the kernel's 4,000-odd modules first, minutes on a target without KVM. Fails
 # when a module cannot be read.
 module_paths() {
-	local full=$1 todo seen mod path next list=$MKIMG_WORK/modules.list
+	local full=$1 queue seen mod path next list=$MKIMG_WORK/modules.list
 	(cd "$full" && find kernel -name '*.ko' -o -name '*.ko.xz' -o -name '*.ko.zst') |
 		awk '{ f = $0; sub(/^.*\//, "", f); sub(/\.ko(\.xz|\.zst)?$/, "", f); gsub(/-/, "_", f); print f, $0 }' \
 		>"$MKIMG_WORK/modules.index" || return 1
 	set -f   # the names are words, never patterns
-	todo=$(printf '%s\n' "$2" | tr - _)
+	queue=$(printf '%s\n' "$2" | tr - _)
 	seen=" "
 	: >"$list"
-	while [ -n "$todo" ]; do
+	while [ -n "$queue" ]; do
 		next=""
-		for mod in $todo; do
+		for mod in $queue; do
 			case $seen in *" $mod "*) continue ;; esac
 			seen="$seen$mod "
 			path=$(awk -v n="$mod" '$1 == n { print $2; exit }' "$MKIMG_WORK/modules.index")
@@ -77,7 +77,7 @@ module_paths() {
 			module_depends "$full/$path" >"$MKIMG_WORK/module.depends" || { set +f; return 1; }
 			next="$next $(cat "$MKIMG_WORK/module.depends")"
 		done
-		todo=$next
+		queue=$next
 	done
 	set +f
 	LC_ALL=C sort -u "$list"
