@@ -68,9 +68,13 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) -MMD -MP -c $< -o $@
 
-# libfreeipmi has a pkg-config file but no Requires; it is named on its own.
+# libfreeipmi is not linked: server/bmc.c loads it at its first IPMI call, by the soname of
+# the library it was compiled against.
+FREEIPMI_SONAME = $(shell readelf -d "$$(pkg-config --variable=libdir libfreeipmi)/libfreeipmi.so" 2>/dev/null | \
+		    sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+$(BUILD)/obj/server/bmc.o: CPPFLAGS += $(if $(FREEIPMI_SONAME),-DFREEIPMI_SONAME='"$(FREEIPMI_SONAME)"')
 $(BUILD)/anemosd: $(SERVER_OBJ) $(LIB_A)
-	$(CC) $(LDFLAGS) -o $@ $(LINK_IN) $$(pkg-config --libs libmicrohttpd sqlite3 jansson libcrypto libarchive libfreeipmi libcurl)
+	$(CC) $(LDFLAGS) -o $@ $(LINK_IN) $$(pkg-config --libs libmicrohttpd sqlite3 jansson libcrypto libarchive libcurl)
 
 $(BUILD)/anemosctl: $(CLI_OBJ) $(LIB_A)
 	$(CC) $(LDFLAGS) -o $@ $(LINK_IN) $$(pkg-config --libs jansson libcurl libcrypto libxcrypt)
@@ -131,7 +135,7 @@ $(BUILD)/tests/test_agent_stream: private LDFLAGS += $$(pkg-config --libs libcur
 $(SERVER_UNIT_BIN): $(BUILD)/tests/%: tests/unit/%.c tests/unit/support.c $(SERVER_LIB_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Iserver -Itests/unit $(CFLAGS) $$(pkg-config --cflags $(PKGS) cmocka) -o $@ $(LINK_IN) \
-		$(LDFLAGS) $$(pkg-config --libs libmicrohttpd sqlite3 jansson libcrypto libarchive libfreeipmi libcurl cmocka)
+		$(LDFLAGS) $$(pkg-config --libs libmicrohttpd sqlite3 jansson libcrypto libarchive libcurl cmocka)
 
 unit: $(UNIT_BIN)
 
@@ -206,7 +210,7 @@ $(FUZZ_BIN): $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/config.c tests/fuzz/supp
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Iserver -Iinventory -Iinitramfs/agent -Itests/fuzz $(CFLAGS) -fsanitize=fuzzer \
 		$$(pkg-config --cflags $(PKGS)) -o $@ $(LINK_IN) \
-		$(LDFLAGS) $$(pkg-config --libs libmicrohttpd sqlite3 jansson libcrypto libarchive libfreeipmi libcurl)
+		$(LDFLAGS) $$(pkg-config --libs libmicrohttpd sqlite3 jansson libcrypto libarchive libcurl)
 fuzz-bins: $(FUZZ_BIN)
 # Installs clang if missing, then builds every harness (into build/fuzz/fuzz/).
 fuzz-build:

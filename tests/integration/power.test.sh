@@ -98,9 +98,12 @@ done
 expect_eq "power of an unknown host: 404" 404 "$(status_of "$(rec POST /api/v1/hosts/nosuch/power '{"action":"on"}')")"
 
 # ---- actions ----
+# libfreeipmi is loaded at the first IPMI call (server/bmc.c), not when anemosd starts.
+expect_eq "before any IPMI call, libfreeipmi is not mapped" 0 "$(grep -c libfreeipmi "/proc/$ANEMOSD_PID/maps")"
 r=$(rec POST /api/v1/hosts/alpha/power '{"action":"on","boot":"network"}')
 expect_eq "power on: 202 at once" 202 "$(status_of "$r")"
 check "power on: done" wait_event alpha '^power on done \(asked by test\): power is on$'
+expect_at_least "... and then it is" 1 "$(grep -c libfreeipmi "/proc/$ANEMOSD_PID/maps")"
 expect_match "who asked is an event" 'power on, next boot network asked by test' "$(events_of alpha)"
 expect_eq "the machine is on behind the BMC" 1 "$(cat "$WORK/bmc-A/power")"
 expect_eq "the BMC got the one-time boot device" pxe "$(cat "$WORK/bmc-A/boot")"
