@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "log.h"
 
 static enum MHD_Result respond_host(struct request *req, unsigned status, int rc, struct host *h)
 {
@@ -76,7 +77,105 @@ static bool arg_number(struct request *req, const char *key, long long min, long
 	return *v && !*end && !errno && *out >= min && *out <= max;
 }
 
-/* GET /api/v1/hosts[?q=TEXT][&limit=N&after=CURSOR]: without limit, every host (as always);
+/*
+ * The list of every host is streamed: read LIST_PAGE hosts at a time by id, each page
+ * formatted when libmicrohttpd has sent the one before. One answer for 100,000 hosts is
+ * 50 MB of JSON; built whole, it took over 80 MiB of memory besides. Each host is in the list
+ * once, as it was when its page was read; a host enrolled meanwhile is in it if its id is
+ * above those already sent.
+ */
+#define LIST_PAGE 500
+struct list_stream {
+	char *query;    /* q, or NULL */
+	int64_t after;  /* the last host formatted */
+	bool more;      /* hosts after it to read */
+	bool any;       /* a host was formatted: the next page's first needs a comma */
+	char *text;     /* formatted, not yet handed to libmicrohttpd */
+	size_t len, off;
+};
+
+static void list_stream_free(void *cls)
+{
+	struct list_stream *s = cls;
+
+	free(s->query);
+	free(s->text);
+	free(s);
+}
+
+/* Formats the next page into s->text; the first opens the object, the last closes it. */
+static int list_fill(struct list_stream *s)
+{
+	bool first = !s->text;
+	char *page;
+	int rc, n;
+
+	if ((rc = hosts_list_text(s->query, &s->after, LIST_PAGE, &page, &s->more)) < 0)
+		return rc;
+	free(s->text);
+	n = asprintf(&s->text, "%s%s%s%s", first ? "{\"hosts\":[" : "", s->any && *page ? "," : "", page,
+		     s->more ? "" : "]}\n");
+	s->any = s->any || *page;
+	free(page);
+	if (n < 0) {
+		s->text = NULL;
+		return err_set(-ENOMEM, "out of memory");
+	}
+	s->len = (size_t)n;
+	s->off = 0;
+	return 0;
+}
+
+static ssize_t list_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+	struct list_stream *s = cls;
+	size_t n;
+
+	(void)pos;
+	if (s->off == s->len) {
+		if (!s->more)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		if (list_fill(s) < 0) {
+			log_error("host list: %s; the answer is cut short", err_msg());
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		}
+	}
+	n = s->len - s->off < max ? s->len - s->off : max;
+	memcpy(out, s->text + s->off, n);
+	s->off += n;
+	return (ssize_t)n;
+}
+
+/* Every host: the first page read now (a search that does not parse is a 400), the rest as
+ * it is sent. */
+static enum MHD_Result hosts_list_stream(struct request *req, int64_t after)
+{
+	struct list_stream *s = calloc(1, sizeof(*s));
+	const char *q = request_arg(req, "q");
+	struct MHD_Response *r;
+	int rc;
+
+	if (!s || (q && !(s->query = strdup(q)))) {
+		free(s);
+		return respond_error(req, err_set(-ENOMEM, "out of memory"));
+	}
+	s->after = after;
+	seen_flush(); /* last seen as the boots answered said */
+	if ((rc = list_fill(s)) < 0) {
+		list_stream_free(s);
+		return respond_error(req, rc);
+	}
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, list_read, s, list_stream_free);
+	if (!r) {
+		list_stream_free(s);
+		return MHD_NO;
+	}
+	response_common_headers(r, "application/json");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	return respond_response(req, 200, r, 0);
+}
+
+/* GET /api/v1/hosts[?q=TEXT][&limit=N&after=CURSOR]: without limit, every host (streamed);
  * with it, a page and the cursor of the next ("next", null on the last). */
 enum MHD_Result handle_hosts_list(struct request *req)
 {
@@ -88,6 +187,8 @@ enum MHD_Result handle_hosts_list(struct request *req)
 		return respond_errorf(req, 400, "limit must be a number of hosts from 1 to 1000");
 	if (!arg_number(req, "after", 0, INT64_MAX, 0, &after))
 		return respond_errorf(req, 400, "after must be the \"next\" of the page before");
+	if (limit == 0)
+		return hosts_list_stream(req, after);
 	rc = hosts_list(request_arg(req, "q"), after, limit, &list);
 	return rc < 0 ? respond_error(req, rc) : respond_json(req, 200, list);
 }

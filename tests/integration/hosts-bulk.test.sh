@@ -80,4 +80,26 @@ expect_eq "1,026 more in one bulk enroll" 201 "$(status_of "$(api POST /api/v1/h
 expect_eq "anemosctl host list --json: every host of every page" 1150 "$("$ANEMOSCTL" --json host list | jq '.hosts | length')"
 expect_eq "anemosctl host list: a line per host, and its header" 1151 "$("$ANEMOSCTL" host list | wc -l)"
 expect_eq "anemosctl host list QUERY pages too" 1 "$("$ANEMOSCTL" --json host list rack1-02 | jq '.hosts | length')"
+
+# --- the whole list, streamed page by page (server/http_api.c reads 500 hosts at a time) ----
+curl -sS -m 30 -D "$WORK/list.headers" -o "$WORK/list.json" -H "Authorization: Bearer $ANEMOS_TOKEN" "$ANEMOS_URL/api/v1/hosts"
+expect_match "the list of 1,150 hosts is sent chunked, as it is read" '^[Tt]ransfer-[Ee]ncoding: chunked' "$(tr -d '\r' <"$WORK/list.headers")"
+expect_eq "... whole: every host once, in id order, no cursor" "1150 true null" \
+	"$(jq -r '[(.hosts | length), ([.hosts[].id] == ([.hosts[].id] | sort | unique)), (.next | tostring)] | join(" ")' "$WORK/list.json")"
+after=0; : >"$WORK/pages.json"
+for _ in $(seq 1 5); do
+	page=$(body_of "$(api GET "/api/v1/hosts?limit=1000&after=$after")")
+	printf '%s' "$page" | jq -c '.hosts[]' >>"$WORK/pages.json"
+	after=$(printf '%s' "$page" | jq -r '.next')
+	[ "$after" = null ] && break
+done
+expect_eq "... the same hosts, field for field, as the pages of 1,000" "$(jq -c '.hosts[]' "$WORK/list.json" | sha256sum)" "$(sha256sum <"$WORK/pages.json")"
+id600=$(jq -r '.hosts[599].id' "$WORK/list.json")
+expect_eq "after=ID without limit: the rest of the list, streamed" 550 \
+	"$(body_of "$(api GET "/api/v1/hosts?after=$id600")" | jq '.hosts | length')"
+expect_eq "a search over the whole list: the hosts of every page that match" 1026 \
+	"$(body_of "$(api GET "/api/v1/hosts?q=52:54:00:55")" | jq '.hosts | length')"
+r=$(api GET '/api/v1/hosts?q=(((')
+expect_eq "a search that does not parse: 400 before anything is sent" 400 "$(status_of "$r")"
+expect_match "... saying where" 'search: .*at character' "$(body_of "$r")"
 anemosd_stop
