@@ -471,6 +471,8 @@ static int sqlite_errno(sqlite3 *db, int rc)
 	return -EIO;
 }
 
+#define READ_CACHE_KIB "512"
+
 /* Opens a connection with the settings every connection needs; NULL with *rc set if it
  * cannot. */
 static struct conn *conn_open(int *rc)
@@ -495,10 +497,14 @@ static struct conn *conn_open(int *rc)
 	 * writes the WAL is cut back to journal_size_limit (bytes) once a checkpoint has caught
 	 * up, instead of keeping its peak size on disk. Temporary tables and sorts stay in
 	 * memory, so a connection needs no descriptor beyond those it opens at first: running
-	 * short of them later cannot fail a query. */
+	 * short of them later cannot fail a query. Every thread that reads has a connection of its
+	 * own (2 per CPU for HTTP alone), so each keeps a page cache of READ_CACHE_KIB: enough for
+	 * the inner pages of every b-tree a lookup goes through; a leaf it lacks is one pread from
+	 * the kernel's page cache. SQLite's default of 2 MiB each was most of anemosd's memory
+	 * once a list of every host had gone through each worker's connection. */
 	if (exec_sql(c->db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;"
 			    " PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 4194304;"
-			    " PRAGMA temp_store = MEMORY;") < 0) {
+			    " PRAGMA temp_store = MEMORY; PRAGMA cache_size = -" READ_CACHE_KIB ";") < 0) {
 		*rc = sqlite_errno(c->db, sqlite3_errcode(c->db));
 		conn_close(c);
 		return NULL;
@@ -806,6 +812,10 @@ int db_init(const char *data_dir)
 	}
 	if (!writer && !(writer = conn_open(&rc)))
 		return err_set(rc, "cannot open %s for writing", db_path);
+	/* The writer's batch keeps the pages it changed in its cache until its COMMIT: SQLite's
+	 * default size, so that a batch of BATCH_MAX registrations does not spill. */
+	if ((rc = exec_sql(writer->db, "PRAGMA cache_size = -2000")) < 0)
+		return rc;
 	checkpointer_stop = false;
 	rc = pthread_create(&checkpointer, NULL, checkpoint_main, NULL);
 	if (rc)

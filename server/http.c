@@ -22,10 +22,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <malloc.h>
 #include <netdb.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,9 +38,9 @@
 #include "log.h"
 #include "utf8.h"
 
-/* A request whose body or JSON answer was over BIG_BYTES (a list of every host, a bulk
- * enroll) gives the heap's free pages back to the system when it completes: glibc keeps what a
- * worker thread's arena grew to, so one such answer would stay in the RSS of an idle anemosd. */
+/* A request whose body or JSON answer was over BIG_BYTES (a bulk enroll, say) has the heap's
+ * free pages given back to the system soon after it completes: glibc keeps what a worker
+ * thread's arena grew to, so one such answer would stay in the RSS of an idle anemosd. */
 #define BIG_BYTES (1024 * 1024)
 #define JSON_MAX_DEPTH 32        /* nesting of arrays and objects in a request body */
 #define JSON_MAX_VALUES 65536    /* values in a request body: jansson spends about 40 bytes
@@ -802,18 +800,6 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 	return ret;
 }
 
-/* Gives the heap's free pages back after a request that held over BIG_BYTES (the list of
- * every host, a bulk enroll), at most once a second: malloc_trim walks every arena under its
- * lock, and a run of such requests would otherwise take turns at it. */
-static void trim_heap(void)
-{
-	static _Atomic long long last;
-	long long now = (long long)time(NULL), was = atomic_load(&last);
-
-	if (now != was && atomic_compare_exchange_strong(&last, &was, now))
-		malloc_trim(0);
-}
-
 static void request_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 			      enum MHD_RequestTerminationCode toe)
 {
@@ -845,7 +831,7 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **req
 	free(req->body);
 	free(req->path);
 	if (req->big || req->body_cap > BIG_BYTES)
-		trim_heap();
+		conn_heap_trim_soon(); /* the heap's free pages back after a bulk enroll, say */
 	free(req);
 	*req_cls = NULL;
 }

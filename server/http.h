@@ -187,6 +187,10 @@ void conn_request_begins(struct MHD_Connection *conn);
 /* A request with a JSON body: the body must be whole within 6 x --header-timeout. */
 void conn_body_deadline(struct MHD_Connection *conn);
 void conn_request_ends(struct MHD_Connection *conn);
+/* The deadline thread gives the heap's free pages back (malloc_trim) at its next tick, within
+ * a second: after a request that held a big body or answer. Not at once: libmicrohttpd frees
+ * an answer after the request's completion callback, and a run of such requests trims once. */
+void conn_heap_trim_soon(void);
 int conn_guard_start(void);
 void conn_guard_stop(void);
 

@@ -8,12 +8,16 @@
  * MHD_OPTION_NOTIFY_CONNECTION) and a thread shuts down the socket of each connection past
  * it; libmicrohttpd then reads the end of the stream and closes the connection itself.
  *
+ * The same thread, once a second, trims the heap when a request asked (conn_heap_trim_soon).
+ *
  * A connection is forgotten (under the lock) in libmicrohttpd's CLOSED notification, which
  * comes before it closes the socket: the thread never shuts down a descriptor number that
  * has been reused for another file.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -32,6 +36,12 @@ static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static struct tracked *tracked;
 static pthread_t guard;
 static bool running, stopping;
+static atomic_bool trim_due;
+
+void conn_heap_trim_soon(void)
+{
+	atomic_store(&trim_due, true);
+}
 
 static time_t monotonic_now(void)
 {
@@ -111,7 +121,8 @@ void conn_request_ends(struct MHD_Connection *conn)
 	deadline_set(conn, monotonic_now() + cfg.header_timeout);
 }
 
-/* Once a second, shuts down the connections past their deadline. */
+/* Once a second, shuts down the connections past their deadline, and trims the heap when
+ * asked. */
 static void *guard_main(void *arg)
 {
 	struct timespec until;
@@ -132,6 +143,12 @@ static void *guard_main(void *arg)
 		if (closed)
 			log_info("closed %u connection%s that sent no complete request within %u s", closed,
 				 closed == 1 ? "" : "s", cfg.header_timeout);
+		if (atomic_exchange(&trim_due, false)) {
+			/* malloc_trim walks every arena under its lock: not under ours */
+			pthread_mutex_unlock(&lock);
+			malloc_trim(0);
+			pthread_mutex_lock(&lock);
+		}
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += 1;
 		pthread_cond_timedwait(&wake, &lock, &until);
