@@ -53,6 +53,7 @@ static void freeipmi_load(void)
 
 	if (!lib) {
 		snprintf(fi_error, sizeof(fi_error), "IPMI: cannot load %s: %s", FREEIPMI_SONAME, dlerror());
+		log_error("%s", fi_error);
 		return;
 	}
 	/* A symbol's address through a void * object: ISO C has no cast from void * to a
@@ -64,6 +65,7 @@ static void freeipmi_load(void)
 #undef FREEIPMI_RESOLVE
 	if (missing) {
 		snprintf(fi_error, sizeof(fi_error), "IPMI: %s lacks %s", FREEIPMI_SONAME, missing);
+		log_error("%s", fi_error);
 		dlclose(lib);
 	}
 }
@@ -185,8 +187,7 @@ int bmc_ipmi_call(const struct bmc_call *call, bool *on, char *why, size_t whysz
 	*why = '\0';
 	if (pthread_once(&fi_once, freeipmi_load) != 0 || fi_error[0]) {
 		snprintf(why, whysz, "%s", fi_error[0] ? fi_error : "IPMI: cannot load libfreeipmi");
-		log_error("%s", why);
-		return -ENOSYS;
+		return -ENOSYS; /* logged once, by freeipmi_load */
 	}
 	ctx = fi.ipmi_ctx_create();
 	if (!ctx)

@@ -365,6 +365,8 @@ int hosts_list_text(const char *query, int64_t *after, int64_t limit, char **tex
 		host_free(&hosts[i]);
 	}
 	free(hosts);
+	if (f && ferror(f))
+		rc = -ENOMEM;
 	if (!f || fclose(f) != 0 || rc < 0) {
 		free(*text);
 		*text = NULL;

@@ -86,6 +86,7 @@ static bool arg_number(struct request *req, const char *key, long long min, long
  */
 #define LIST_PAGE 500
 struct list_stream {
+	struct request *req; /* its bytes counted: libmicrohttpd reads no more after completion */
 	char *query;    /* q, or NULL */
 	int64_t after;  /* the last host formatted */
 	bool more;      /* hosts after it to read */
@@ -143,6 +144,7 @@ static ssize_t list_read(void *cls, uint64_t pos, char *out, size_t max)
 	n = s->len - s->off < max ? s->len - s->off : max;
 	memcpy(out, s->text + s->off, n);
 	s->off += n;
+	s->req->bytes += n;
 	return (ssize_t)n;
 }
 
@@ -160,6 +162,7 @@ static enum MHD_Result hosts_list_stream(struct request *req, int64_t after)
 		return respond_error(req, err_set(-ENOMEM, "out of memory"));
 	}
 	s->after = after;
+	s->req = req;
 	seen_flush(); /* last seen as the boots answered said */
 	if ((rc = list_fill(s)) < 0) {
 		list_stream_free(s);

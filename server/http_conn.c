@@ -19,6 +19,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -134,8 +136,18 @@ static void *guard_main(void *arg)
 		unsigned closed = 0;
 
 		for (struct tracked *t = tracked; t; t = t->next) {
+			int unsent = 0;
+
 			if (!t->deadline || now < t->deadline)
 				continue;
+			/* The answer before is still on its way (bytes of it are in the socket's send
+			 * queue, unacknowledged): the client cannot be blamed for not asking again yet.
+			 * The deadline runs from when it has all been taken. Seen with 1,000 downloads
+			 * of 16 MiB at once: a connection's last megabytes took over 10 s to drain. */
+			if (ioctl(t->fd, SIOCOUTQ, &unsent) == 0 && unsent > 0) {
+				t->deadline = now + cfg.header_timeout;
+				continue;
+			}
 			shutdown(t->fd, SHUT_RDWR);
 			t->deadline = 0;
 			closed++;
@@ -148,6 +160,8 @@ static void *guard_main(void *arg)
 			pthread_mutex_unlock(&lock);
 			malloc_trim(0);
 			pthread_mutex_lock(&lock);
+			if (stopping)
+				break; /* its signal came while the lock was not held */
 		}
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += 1;

@@ -68,6 +68,9 @@ for h in alpha bravo wrong gone; do
 	api POST /api/v1/hosts "{\"mac\":\"52:54:00:71:00:0$i\",\"hostname\":\"$h\"}" >/dev/null
 done
 expect_eq "four hosts enrolled" 4 "$(body_of "$(api GET /api/v1/hosts)" | jq '.hosts | length')"
+# libfreeipmi is loaded at the first IPMI call (server/bmc.c), not when anemosd starts. Checked
+# before any host has a BMC: the poller then makes IPMI calls of its own.
+expect_eq "before any IPMI call, libfreeipmi is not mapped" 0 "$(grep -c libfreeipmi "/proc/$ANEMOSD_PID/maps")"
 
 # ---- settings: validated, nothing changed by a refusal ----
 for bad in '{"bmc":{"address":"127.0.0.1","port":0,"username":"admin","password":"x"}}' \
@@ -98,8 +101,6 @@ done
 expect_eq "power of an unknown host: 404" 404 "$(status_of "$(rec POST /api/v1/hosts/nosuch/power '{"action":"on"}')")"
 
 # ---- actions ----
-# libfreeipmi is loaded at the first IPMI call (server/bmc.c), not when anemosd starts.
-expect_eq "before any IPMI call, libfreeipmi is not mapped" 0 "$(grep -c libfreeipmi "/proc/$ANEMOSD_PID/maps")"
 r=$(rec POST /api/v1/hosts/alpha/power '{"action":"on","boot":"network"}')
 expect_eq "power on: 202 at once" 202 "$(status_of "$r")"
 check "power on: done" wait_event alpha '^power on done \(asked by test\): power is on$'
