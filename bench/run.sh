@@ -6,11 +6,14 @@
 # 1. seeds 10,000 hosts (next boot `local`) through POST /api/v1/hosts and times it;
 # 2. GET /ipxe?mac=..&platform=pcbios rotating over those 10,000 MACs (wrk + bench/ipxe.lua);
 # 3. nginx serving a static file of the same size as that /ipxe answer, same wrk settings;
-# 4. a 16 MiB file (kernel-sized) from anemosd's /boot/ and from nginx;
+# 4. a 16 MiB file (kernel-sized) from anemosd's /boot/ and from nginx at 8, 1, 64 and 512 connections,
+#    and 1,000 downloads at once with anemosd's peak RSS during them;
 # 5. extras that split HTTP cost from database cost: GET /healthz (no database) and
 #    GET /api/v1/hosts/MAC (admin auth + read-only lookups, no write); a search of three terms
 #    (tag, attribute, negated status) over the hosts against the same number of hosts listed
 #    with no search.
+# 6. the boot storm, registrations alone and while agents long-poll (anemos-storm);
+# 7. 100,000 hosts: the RSS idle, and /ipxe over all of them at 1, 64 and 512 connections.
 #
 # Everything listens on 127.0.0.1 on free ports; the work folder is a fresh /tmp/anemos-bench.*
 # that is removed on exit, and only the anemosd and nginx started here are stopped (by PID).
@@ -21,6 +24,8 @@
 #   BENCH_THREADS=N      anemosd --threads N (default: anemosd's own default)
 #   BENCH_DURATION=10s   length of each measured wrk run (a 2 s warm-up precedes each)
 #   BENCH_HOSTS=10000    how many hosts to seed
+#   BENCH_BIG_HOSTS=100000 hosts in all for section 7 (bulk enrolled after the others; 0: no
+#                        section 7)
 #   BENCH_LOG_LEVEL=warn anemosd --log-level during the measurements. nginx runs with
 #                        access_log off, so anemosd runs without its per-request info line by
 #                        default; BENCH_LOG_LEVEL=info measures it with that line.
@@ -36,6 +41,7 @@ case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 ANEMOSD=$BUILD/anemosd
 NGINX=${NGINX:-/usr/sbin/nginx}
 HOSTS=${BENCH_HOSTS:-10000}
+BIG_HOSTS=${BENCH_BIG_HOSTS:-100000}
 DURATION=${BENCH_DURATION:-10s}
 LOG_LEVEL=${BENCH_LOG_LEVEL:-warn}
 THREADS=${BENCH_THREADS:-}
@@ -218,7 +224,8 @@ run_wrk() {
 	bad=$(awk -F: '/Non-2xx or 3xx responses/ { gsub(/ /, "", $2); print $2 }' "$out")
 	[ -z "$bad" ] || [ "$bad" -eq 0 ] || die "$name: $bad non-2xx/3xx responses"
 	line=$(grep 'Socket errors' "$out" || true)
-	[ -z "$line" ] || die "$name: $line"
+	SOCKET_ERRORS=$(printf '%s' "$line" | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) n += $i } END { print n + 0 }')
+	[ -z "$line" ] || [ "${SOCKET_ERRORS_OK:-0}" = 1 ] || die "$name: $line"
 	RPS=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
 	[ -n "$RPS" ] || die "$name: no Requests/sec in wrk's output"
 	n=$(awk '/requests in/ { print $1 }' "$out")
@@ -328,6 +335,26 @@ run_wrk boot-file "${BIG_WRK[@]}" "$ANEMOS_URL/boot/vmlinuz-bench"
 BOOT_MIBS=$MIBS
 run_wrk nginx-file "${BIG_WRK[@]}" "$NGINX_URL/vmlinuz-bench"
 NGINX_MIBS=$MIBS
+declare -A FILE_AT NGINX_FILE_AT
+for c in 1 64 512; do
+	t=2; [ "$c" = 1 ] && t=1
+	# 512 downloads of 16 MiB at once take seconds each: wrk's 2 s timeout would count them
+	run_wrk "boot-file-c$c" "-t$t" "-c$c" "-d$DURATION" --timeout 30s "$ANEMOS_URL/boot/vmlinuz-bench"
+	FILE_AT[$c]=$MIBS
+	run_wrk "nginx-file-c$c" "-t$t" "-c$c" "-d$DURATION" --timeout 30s "$NGINX_URL/vmlinuz-bench"
+	NGINX_FILE_AT[$c]=$MIBS
+done
+# anemosd's peak RSS during 1,000 downloads at once: the peak (VmHWM) is reset first (5 to
+# clear_refs, a process this script started). 1,000 times 16 MiB take over 10 s here: the run
+# is 20 s long, so that downloads complete.
+# Socket errors are counted and shown here, not fatal.
+reset_peak() { { echo 5 >"/proc/$ANEMOSD_PID/clear_refs"; } 2>/dev/null || note "cannot reset anemosd's peak RSS: the next peak is since start"; }
+reset_peak
+SOCKET_ERRORS_OK=1 run_wrk boot-file-c1000 -t2 -c1000 -d20s --timeout 60s "$ANEMOS_URL/boot/vmlinuz-bench"
+DL_MIBS=$MIBS DL_ERRORS=$SOCKET_ERRORS
+RSS_DOWNLOADS=$(awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$ANEMOSD_PID/status")
+SOCKET_ERRORS_OK=1 run_wrk nginx-file-c1000 -t2 -c1000 -d20s --timeout 60s "$NGINX_URL/vmlinuz-bench"
+NGINX_DL_MIBS=$MIBS NGINX_DL_ERRORS=$SOCKET_ERRORS
 
 # --- 5. /ipxe at 1, 64 and 512 connections ------------------------------------------------------
 declare -A IPXE_AT IPXE_P99 NGINX_AT NGINX_P99
@@ -367,6 +394,7 @@ storm() {
 field() { awk -v ph="$2" -v k="$3" '$2 == "phase=" ph || $2 == ph { for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) { print substr($i, length(k) + 2); exit } }' "$1"; }
 declare -A STORM_SECS STORM_CPU
 seq_steps=boot,ipxe,kernel,initrd,inventory,plan
+reset_peak # the peak below is the storm's
 c0=$(cpu_secs "$ANEMOSD_PID")
 storm boot-anemosd "$ANEMOS_URL" 50 -n "$STORM_MACHINES" -c "$STORM_CONNS" "$seq_steps"
 STORM_CPU[a]=$(awk -v a="$c0" -v b="$(cpu_secs "$ANEMOSD_PID")" 'BEGIN { printf "%.2f", b - a }')
@@ -389,6 +417,52 @@ REG_WAIT_P99=$(field "$WORK/storm-reg-waiting.txt" "step=inventory" p99_ms)
 WAITERS_LEFT=$(awk '/still_waiting=/ { sub(/.*still_waiting=/, ""); print $1 }' "$WORK/storm-reg-waiting.txt")
 WAL_SIZES="$WAL_SIZES, after the registrations $(wal_mib) MiB"
 
+# --- 7. 100,000 hosts -----------------------------------------------------------------------------
+# BIG_HOSTS - HOSTS more hosts by bulk enroll (arrays of 5,000), the MACs going on from the
+# seeded ones; the RSS idle after it and after a restart; /ipxe over all of them at 1, 64 and
+# 512 connections, against nginx's figures of section 5.
+if [ "$BIG_HOSTS" -gt "$HOSTS" ]; then
+	awk -v a="$((HOSTS + 1))" -v n="$BIG_HOSTS" 'BEGIN { for (i = a; i <= n; i++)
+		printf "02:42:be:%02x:%02x:%02x\n", int(i / 65536) % 256, int(i / 256) % 256, i % 256 }' >>"$WORK/macs"
+	mkdir -p "$WORK/bulk"
+	tail -n "+$((HOSTS + 1))" "$WORK/macs" | awk -v dir="$WORK/bulk" '
+		{ f = sprintf("%s/%04d.json", dir, int((NR - 1) / 5000)); printf "%s{\"mac\":\"%s\",\"next_boot\":\"local\"}", (f in open ? "," : "["), $1 > f; open[f] = 1 }
+		END { for (f in open) printf "]" > f }'
+	t0=$(now)
+	for f in "$WORK"/bulk/*.json; do
+		code=$(curl -sS -m 120 -o /dev/null -w '%{http_code}' -H @"$WORK/seed/auth" -H 'Content-Type: application/json' \
+			--data-binary @"$f" "$ANEMOS_URL/api/v1/hosts") || die "bulk enroll of $f"
+		[ "$code" = 201 ] || die "bulk enroll of $f: $code"
+	done
+	BULK_SECS=$(elapsed "$t0" "$(now)")
+	listed=$(curl -fsS -m 120 -H @"$WORK/seed/auth" "$ANEMOS_URL/api/v1/hosts" | jq '[.hosts[] | select(.next_boot == "local")] | length') ||
+		die "GET /api/v1/hosts"
+	[ "$listed" -eq "$BIG_HOSTS" ] || die "GET /api/v1/hosts lists $listed hosts with next_boot local, not $BIG_HOSTS"
+	ALL_HOSTS=$(curl -fsS -m 120 -H @"$WORK/seed/auth" "$ANEMOS_URL/api/v1/hosts" | jq '.hosts | length') || die "GET /api/v1/hosts"
+	sleep 2
+	RSS_BIG=$(awk '/^VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$ANEMOSD_PID/status")
+	stop_pid "$ANEMOSD_PID"
+	"$ANEMOSD" "${anemosd_args[@]}" 2>>"$WORK/anemosd.log" &
+	ANEMOSD_PID=$!
+	wait_http "$ANEMOS_URL/healthz" "$ANEMOSD_PID" anemosd
+	sleep 1
+	RSS_BIG_FRESH=$(awk '/^VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$ANEMOSD_PID/status")
+	# The MACs made in Lua: LuaJIT (wrk's) takes at most 65,536 constants in one chunk.
+	{
+		echo "macs = {}"
+		echo "for i = 1, $BIG_HOSTS do macs[i] = string.format(\"02:42:be:%02x:%02x:%02x\", math.floor(i / 65536) % 256, math.floor(i / 256) % 256, i % 256) end"
+		cat "$BENCH_DIR/ipxe.lua"
+	} >"$WORK/ipxe-big.lua"
+	declare -A BIG_AT BIG_P99
+	for c in 1 64 512; do
+		t=2; [ "$c" = 1 ] && t=1
+		run_wrk "ipxe-big-c$c" -s "$WORK/ipxe-big.lua" "-t$t" "-c$c" "-d$DURATION" --latency "$ANEMOS_URL"
+		BIG_AT[$c]=$RPS; BIG_P99[$c]=$(p99 "ipxe-big-c$c")
+	done
+	RSS_BIG_AFTER=$(awk '/^VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$ANEMOSD_PID/status")
+	WAL_SIZES="$WAL_SIZES, after $BIG_HOSTS hosts and their /ipxe $(wal_mib) MiB"
+fi
+
 # Anything anemosd logged as an error during the run is worth a look.
 errors=$(grep -c ' error ' "$WORK/anemosd.log" || true)
 kill -0 "$ANEMOSD_PID" 2>/dev/null || die "anemosd died during the benchmark"
@@ -400,6 +474,12 @@ note "seeding $HOSTS hosts via POST /api/v1/hosts ($SEED_PARALLEL parallel): ${S
 note "/ipxe with $HOSTS hosts: anemosd $(int "$IPXE_RPS") req/s, nginx static $(int "$NGINX_RPS") req/s," \
 	"ratio $(ratio "$IPXE_RPS" "$NGINX_RPS")"
 note "16 MiB file: anemosd $(int "$BOOT_MIBS") MiB/s, nginx $(int "$NGINX_MIBS") MiB/s, ratio $(ratio "$BOOT_MIBS" "$NGINX_MIBS")"
+for c in 1 64 512; do
+	note "16 MiB file at $c connections: anemosd $(int "${FILE_AT[$c]}") MiB/s, nginx $(int "${NGINX_FILE_AT[$c]}") MiB/s," \
+		"ratio $(ratio "${FILE_AT[$c]}" "${NGINX_FILE_AT[$c]}")"
+done
+note "1,000 downloads of the 16 MiB file at once: anemosd $(int "$DL_MIBS") MiB/s with a peak RSS of $RSS_DOWNLOADS MiB" \
+	"($DL_ERRORS socket errors), nginx $(int "$NGINX_DL_MIBS") MiB/s ($NGINX_DL_ERRORS socket errors), ratio $(ratio "$DL_MIBS" "$NGINX_DL_MIBS")"
 note "search '$SEARCH_Q' over $HOSTS hosts ($SEARCH_WANT found): $(int "$SEARCH_RPS") req/s (one alone in $SEARCH_ONE_MS ms," \
 	"mean latency under load ${SEARCH_LAT:-?}); the unsearched list's first $SEARCH_WANT hosts $(int "$LIST_RPS") req/s, ratio $(ratio "$SEARCH_RPS" "$LIST_RPS")"
 note "extra: /healthz $(int "$HEALTHZ_RPS") req/s (HTTP only), GET /api/v1/hosts/MAC $(int "$HOSTGET_RPS") req/s" \
@@ -415,5 +495,14 @@ note "registrations (POST /api/v1/agent/inventory, $INVENTORY_SIZE bytes): anemo
 	"$NGINX_REG_RATE/s, ratio $(ratio "$REG_RATE" "$NGINX_REG_RATE"); while $WAITERS agents long-poll: $REG_WAIT_RATE/s" \
 	"(p99 $REG_WAIT_P99 ms), $WAITERS_LEFT of $WAITERS agents still waiting at the end"
 note "anemosd RSS: ${RSS_IDLE} MiB idle with $HOSTS hosts, ${RSS_PEAK} MiB peak (VmHWM) after the storm; WAL after each part: $WAL_SIZES"
+if [ "$BIG_HOSTS" -gt "$HOSTS" ]; then
+	note "$ALL_HOSTS hosts ($BIG_HOSTS of them local, the rest the storm's): $((BIG_HOSTS - HOSTS)) enrolled in arrays of 5,000" \
+		"in $BULK_SECS s; anemosd RSS ${RSS_BIG} MiB idle after it, ${RSS_BIG_FRESH} MiB idle after a restart, ${RSS_BIG_AFTER} MiB" \
+		"after the /ipxe runs below"
+	for c in 1 64 512; do
+		note "/ipxe over $BIG_HOSTS hosts at $c connections: anemosd $(int "${BIG_AT[$c]}") req/s p99 ${BIG_P99[$c]}," \
+			"ratio to nginx $(ratio "${BIG_AT[$c]}" "${NGINX_AT[$c]}"), to $HOSTS hosts $(ratio "${BIG_AT[$c]}" "${IPXE_AT[$c]}")"
+	done
+fi
 note "settings: wrk ${SMALL_WRK[*]} (small), ${BIG_WRK[*]} (file), ${SEARCH_WRK[*]} (search); anemosd threads ${THREADS:-default}," \
 	"log level $LOG_LEVEL; nginx 2 workers; $(nproc) CPUs; anemosd errors logged: $errors"
