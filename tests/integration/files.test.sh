@@ -72,3 +72,44 @@ expect_no_match "a NUL does not cut a name short" '^.{1000}' "$out"
 anemosd_stop
 expect_no_match "the log has one line per request, no query strings" 'GET [^ ]*\?' "$(cat "$WORK/anemosd.log")"
 expect_match "log line: method path status bytes microseconds" 'GET /boot/vmlinuz 200 14680064 [0-9]+us' "$(cat "$WORK/anemosd.log")"
+
+# ---- a client that drains a download slowly keeps its connection for the next request ----
+# The header deadline (--header-timeout 1 here) runs from when the answer before has left the
+# server's socket, not from when anemosd handed its last byte to the kernel: this client reads
+# 2 MiB at 512 KiB/s, its last megabyte still queued long after that, then asks again on the
+# same connection. A deadline that ran from the hand-over closed it (the second answer: EOF).
+head -c 2097152 /dev/urandom >"$BOOT_DIR/drain.bin"
+anemosd_start --header-timeout 1 || exit 1
+out=$(python3 - "$PORT" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+req = b"GET /boot/drain.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+s.sendall(req)
+buf = b""
+while b"\r\n\r\n" not in buf:
+    more = s.recv(4096)
+    if not more:
+        break
+    buf += more
+head, _, body = buf.partition(b"\r\n\r\n")
+length = int(next(l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")))
+got = len(body)
+deadline = time.time() + 30
+while got < length and time.time() < deadline:
+    chunk = s.recv(min(26214, length - got))
+    if not chunk:
+        break
+    got += len(chunk)
+    time.sleep(0.05)
+s.sendall(req)
+s.settimeout(5)
+try:
+    line = s.recv(64).split(b"\r\n")[0].decode(errors="replace") or "EOF"
+except OSError as e:
+    line = "error: %s" % e
+print("%d %s" % (got, line))
+PY
+)
+expect_eq "a slow reader of 2 MiB gets all of it, then an answer on the same connection" "2097152 HTTP/1.1 200 OK" "$out"
+anemosd_stop
