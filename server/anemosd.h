@@ -629,11 +629,6 @@ int hosts_identify(const struct boot_identity *ident, bool create, struct host *
  * most limit of those whose id is above after, and "next": the after of the next page (a
  * string), or null on the last page. */
 int hosts_list(const char *query, int64_t after, int64_t limit, json_t **out);
-/* A page of the list of every host for an answer streamed page by page: the hosts matching
- * query whose id is above *after, at most limit, as their compact JSON texts joined by
- * commas into *text (malloc'd; "" for none). *after becomes the last one's id, *more whether
- * others follow. Last-seen times are as of the last seen_flush (the caller flushes once). */
-int hosts_list_text(const char *query, int64_t *after, int64_t limit, char **text, bool *more);
 /* Enrolls every host of the array req (each as hosts_enroll) in one transaction: all, or
  * none and -errno with err_set naming the first bad entry. *out: {"hosts": [...]}. */
 int hosts_enroll_many(json_t *req, json_t **out);

@@ -338,43 +338,6 @@ int hosts_list(const char *query, int64_t after, int64_t limit, json_t **out)
 	return 0;
 }
 
-int hosts_list_text(const char *query, int64_t *after, int64_t limit, char **text, bool *more)
-{
-	struct host *hosts;
-	size_t n, len = 0;
-	FILE *f;
-	int rc;
-
-	*text = NULL;
-	if ((rc = db_host_list(query, *after, limit + 1, &hosts, &n)) < 0)
-		return rc;
-	*more = n > (size_t)limit;
-	f = open_memstream(text, &len);
-	for (size_t i = 0; i < n; i++) {
-		json_t *o = f && rc == 0 && i < (size_t)limit ? host_to_json(&hosts[i], false) : NULL;
-		char *one = o ? json_dumps(o, JSON_COMPACT) : NULL;
-
-		if (one) {
-			fprintf(f, "%s%s", i ? "," : "", one);
-			*after = hosts[i].id;
-		} else if (i < (size_t)limit) {
-			rc = -ENOMEM;
-		}
-		json_decref(o);
-		free(one);
-		host_free(&hosts[i]);
-	}
-	free(hosts);
-	if (f && ferror(f))
-		rc = -ENOMEM;
-	if (!f || fclose(f) != 0 || rc < 0) {
-		free(*text);
-		*text = NULL;
-		return err_set(-ENOMEM, "out of memory");
-	}
-	return 0;
-}
-
 int hosts_get(const char *ref, struct host *out)
 {
 	seen_flush();

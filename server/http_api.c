@@ -90,8 +90,8 @@ struct list_stream {
 	char *query;    /* q, or NULL */
 	int64_t after;  /* the last host formatted */
 	bool more;      /* hosts after it to read */
-	bool any;       /* a host was formatted: the next page's first needs a comma */
-	char *text;     /* formatted, not yet handed to libmicrohttpd */
+	bool any;       /* a host was formatted: the next one needs a comma before it */
+	char *text;     /* formatted, not yet handed to libmicrohttpd; NULL before the first page */
 	size_t len, off;
 };
 
@@ -104,26 +104,48 @@ static void list_stream_free(void *cls)
 	free(s);
 }
 
-/* Formats the next page into s->text; the first opens the object, the last closes it. */
+/* Formats the next page (a page of hosts_list) into s->text; the first opens the object,
+ * the last closes it. */
 static int list_fill(struct list_stream *s)
 {
 	bool first = !s->text;
-	char *page;
-	int rc, n;
+	json_t *page, *h;
+	size_t i;
+	FILE *f;
+	int rc = hosts_list(s->query, s->after, LIST_PAGE, &page);
 
-	if ((rc = hosts_list_text(s->query, &s->after, LIST_PAGE, &page, &s->more)) < 0)
+	if (rc < 0)
 		return rc;
 	free(s->text);
-	n = asprintf(&s->text, "%s%s%s%s", first ? "{\"hosts\":[" : "", s->any && *page ? "," : "", page,
-		     s->more ? "" : "]}\n");
-	s->any = s->any || *page;
-	free(page);
-	if (n < 0) {
-		s->text = NULL;
+	s->text = NULL;
+	s->len = s->off = 0;
+	if (!(f = open_memstream(&s->text, &s->len))) {
+		json_decref(page);
 		return err_set(-ENOMEM, "out of memory");
 	}
-	s->len = (size_t)n;
-	s->off = 0;
+	fputs(first ? "{\"hosts\":[" : "", f);
+	json_array_foreach(json_object_get(page, "hosts"), i, h) {
+		/* one write a host: json_dumpf would write each token through stdio */
+		char *one = json_dumps(h, JSON_COMPACT);
+
+		if (one)
+			fprintf(f, "%s%s", s->any ? "," : "", one);
+		else
+			rc = -ENOMEM;
+		free(one);
+		s->after = json_integer_value(json_object_get(h, "id"));
+		s->any = true;
+	}
+	s->more = json_is_string(json_object_get(page, "next"));
+	fputs(s->more ? "" : "]}\n", f);
+	json_decref(page);
+	rc = ferror(f) ? -ENOMEM : rc;
+	if (fclose(f) != 0 || rc < 0) {
+		free(s->text);
+		s->text = NULL;
+		s->len = 0;
+		return err_set(-ENOMEM, "out of memory");
+	}
 	return 0;
 }
 
@@ -163,7 +185,6 @@ static enum MHD_Result hosts_list_stream(struct request *req, int64_t after)
 	}
 	s->after = after;
 	s->req = req;
-	seen_flush(); /* last seen as the boots answered said */
 	if ((rc = list_fill(s)) < 0) {
 		list_stream_free(s);
 		return respond_error(req, rc);
