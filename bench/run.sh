@@ -117,6 +117,14 @@ free_port() {
 }
 
 now() { date +%s.%N; }
+# proc_mib FIELD: anemosd's VmRSS or VmHWM now, in MiB.
+proc_mib() { awk -v f="$1:" '$1 == f { printf "%.0f", $2 / 1024 }' "/proc/$ANEMOSD_PID/status"; }
+# macs FROM TO: the MACs of hosts FROM to TO, 02:42:be:HH:MM:LL (locally administered), one
+# per line.
+macs() {
+	awk -v a="$1" -v n="$2" 'BEGIN { for (i = a; i <= n; i++)
+		printf "02:42:be:%02x:%02x:%02x\n", int(i / 65536) % 256, int(i / 256) % 256, i % 256 }'
+}
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
 # wait_http URL PID NAME: up to 10 s for URL to answer 2xx while PID lives.
@@ -153,9 +161,8 @@ note "anemosd $ANEMOS_URL (pid $ANEMOSD_PID, threads ${THREADS:-default}, log le
 	"$(nproc) CPUs"
 
 # --- 1. seed hosts through the API --------------------------------------------------------------
-# MACs 02:42:be:HH:MM:LL (locally administered), one per host, in enrollment order.
-awk -v n="$HOSTS" 'BEGIN { for (i = 1; i <= n; i++)
-	printf "02:42:be:%02x:%02x:%02x\n", int(i / 65536) % 256, int(i / 256) % 256, i % 256 }' >"$WORK/macs"
+# One MAC per host, in enrollment order.
+macs 1 "$HOSTS" >"$WORK/macs"
 # SEED_PARALLEL curl processes, each with a config file of its share of the POSTs: every
 # curl keeps one connection alive and prints one status code per request. The token is in
 # those files (mode 600), never on a command line.
@@ -184,7 +191,7 @@ listed=$(curl -fsS -m 120 -H @"$WORK/seed/auth" "$ANEMOS_URL/api/v1/hosts" |
 [ "$listed" -eq "$HOSTS" ] || die "GET /api/v1/hosts lists $listed hosts with next_boot local, not $HOSTS"
 SEED_RATE=$(awk -v n="$HOSTS" -v s="$SEED_SECS" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }')
 sleep 1
-RSS_IDLE=$(awk '/^VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$ANEMOSD_PID/status")
+RSS_IDLE=$(proc_mib VmRSS)
 note "seeded $HOSTS hosts in ${SEED_SECS} s ($SEED_RATE hosts/s, $SEED_PARALLEL parallel clients); GET /api/v1/hosts lists $listed"
 
 # --- wrk scripts ---------------------------------------------------------------------------------
@@ -352,7 +359,7 @@ reset_peak() { { echo 5 >"/proc/$ANEMOSD_PID/clear_refs"; } 2>/dev/null || note 
 reset_peak
 SOCKET_ERRORS_OK=1 run_wrk boot-file-c1000 -t2 -c1000 -d20s --timeout 60s "$ANEMOS_URL/boot/vmlinuz-bench"
 DL_MIBS=$MIBS DL_ERRORS=$SOCKET_ERRORS
-RSS_DOWNLOADS=$(awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$ANEMOSD_PID/status")
+RSS_DOWNLOADS=$(proc_mib VmHWM)
 SOCKET_ERRORS_OK=1 run_wrk nginx-file-c1000 -t2 -c1000 -d20s --timeout 60s "$NGINX_URL/vmlinuz-bench"
 NGINX_DL_MIBS=$MIBS NGINX_DL_ERRORS=$SOCKET_ERRORS
 
@@ -399,7 +406,7 @@ c0=$(cpu_secs "$ANEMOSD_PID")
 storm boot-anemosd "$ANEMOS_URL" 50 -n "$STORM_MACHINES" -c "$STORM_CONNS" "$seq_steps"
 STORM_CPU[a]=$(awk -v a="$c0" -v b="$(cpu_secs "$ANEMOSD_PID")" 'BEGIN { printf "%.2f", b - a }')
 STORM_SECS[a]=$(field "$WORK/storm-boot-anemosd.txt" "$seq_steps" seconds)
-RSS_PEAK=$(awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$ANEMOSD_PID/status")
+RSS_PEAK=$(proc_mib VmHWM)
 WAL_SIZES="$WAL_SIZES, after the boot storm $(wal_mib) MiB"
 c0=$(cpu_secs "$NGINX_PID")
 storm boot-nginx "$NGINX_URL" 50 -n "$STORM_MACHINES" -c "$STORM_CONNS" "$seq_steps"
@@ -422,10 +429,8 @@ WAL_SIZES="$WAL_SIZES, after the registrations $(wal_mib) MiB"
 # seeded ones; the RSS idle after it and after a restart; /ipxe over all of them at 1, 64 and
 # 512 connections, against nginx's figures of section 5.
 if [ "$BIG_HOSTS" -gt "$HOSTS" ]; then
-	awk -v a="$((HOSTS + 1))" -v n="$BIG_HOSTS" 'BEGIN { for (i = a; i <= n; i++)
-		printf "02:42:be:%02x:%02x:%02x\n", int(i / 65536) % 256, int(i / 256) % 256, i % 256 }' >>"$WORK/macs"
 	mkdir -p "$WORK/bulk"
-	tail -n "+$((HOSTS + 1))" "$WORK/macs" | awk -v dir="$WORK/bulk" '
+	macs "$((HOSTS + 1))" "$BIG_HOSTS" | awk -v dir="$WORK/bulk" '
 		{ f = sprintf("%s/%04d.json", dir, int((NR - 1) / 5000)); printf "%s{\"mac\":\"%s\",\"next_boot\":\"local\"}", (f in open ? "," : "["), $1 > f; open[f] = 1 }
 		END { for (f in open) printf "]" > f }'
 	t0=$(now)
@@ -435,19 +440,20 @@ if [ "$BIG_HOSTS" -gt "$HOSTS" ]; then
 		[ "$code" = 201 ] || die "bulk enroll of $f: $code"
 	done
 	BULK_SECS=$(elapsed "$t0" "$(now)")
-	listed=$(curl -fsS -m 120 -H @"$WORK/seed/auth" "$ANEMOS_URL/api/v1/hosts" | jq '[.hosts[] | select(.next_boot == "local")] | length') ||
-		die "GET /api/v1/hosts"
+	curl -fsS -m 120 -o "$WORK/list-big.json" -H @"$WORK/seed/auth" "$ANEMOS_URL/api/v1/hosts" || die "GET /api/v1/hosts"
+	listed=$(jq '[.hosts[] | select(.next_boot == "local")] | length' "$WORK/list-big.json")
 	[ "$listed" -eq "$BIG_HOSTS" ] || die "GET /api/v1/hosts lists $listed hosts with next_boot local, not $BIG_HOSTS"
-	ALL_HOSTS=$(curl -fsS -m 120 -H @"$WORK/seed/auth" "$ANEMOS_URL/api/v1/hosts" | jq '.hosts | length') || die "GET /api/v1/hosts"
+	ALL_HOSTS=$(jq '.hosts | length' "$WORK/list-big.json")
 	sleep 2
-	RSS_BIG=$(awk '/^VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$ANEMOSD_PID/status")
+	RSS_BIG=$(proc_mib VmRSS)
 	stop_pid "$ANEMOSD_PID"
 	"$ANEMOSD" "${anemosd_args[@]}" 2>>"$WORK/anemosd.log" &
 	ANEMOSD_PID=$!
 	wait_http "$ANEMOS_URL/healthz" "$ANEMOSD_PID" anemosd
 	sleep 1
-	RSS_BIG_FRESH=$(awk '/^VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$ANEMOSD_PID/status")
-	# The MACs made in Lua: LuaJIT (wrk's) takes at most 65,536 constants in one chunk.
+	RSS_BIG_FRESH=$(proc_mib VmRSS)
+	# The MACs made in Lua (as macs() makes them): LuaJIT (wrk's) takes at most 65,536 constants
+	# in one chunk.
 	{
 		echo "macs = {}"
 		echo "for i = 1, $BIG_HOSTS do macs[i] = string.format(\"02:42:be:%02x:%02x:%02x\", math.floor(i / 65536) % 256, math.floor(i / 256) % 256, i % 256) end"
@@ -459,7 +465,7 @@ if [ "$BIG_HOSTS" -gt "$HOSTS" ]; then
 		run_wrk "ipxe-big-c$c" -s "$WORK/ipxe-big.lua" "-t$t" "-c$c" "-d$DURATION" --latency "$ANEMOS_URL"
 		BIG_AT[$c]=$RPS; BIG_P99[$c]=$(p99 "ipxe-big-c$c")
 	done
-	RSS_BIG_AFTER=$(awk '/^VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$ANEMOSD_PID/status")
+	RSS_BIG_AFTER=$(proc_mib VmRSS)
 	WAL_SIZES="$WAL_SIZES, after $BIG_HOSTS hosts and their /ipxe $(wal_mib) MiB"
 fi
 
